@@ -1,0 +1,126 @@
+# rocklet — one non-recursive Makefile for the whole monorepo.
+#
+# Every chapter folder has a module.mk that names itself with
+#     $(eval $(call rk_chapter,NN,chNN-name))
+# and the template below turns its folders into build rules:
+#
+#   chNN-x/src/*.c      -> build/lib/librkNN.a        (the chapter's library)
+#   chNN-x/testkit/*.c  -> build/lib/librkNNtest.a    (helpers for tests only)
+#   chNN-x/tools/*.c    -> build/chNN/bin/<name>      (one program per file)
+#   chNN-x/bench/*.c    -> build/chNN/bin/<name>      (run by make bench-chNN)
+#   chNN-x/tests/*.c    -> build/chNN/test-chNN       (one Criterion binary)
+#
+# Layering is enforced here: chapter N is compiled with -I for the include
+# folders of chapters <= N only, and links the libraries of chapters <= N.
+# module.mk files are included in chapter order, so RK_SOFAR grows as we go.
+#
+# Targets: all, chNN, test, test-chNN, bench-chNN, clean, deps.
+# Variables: SAN=1 builds everything under AddressSanitizer + UBSan into
+# build/san/ and runs the same tests there.
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+SHELL := /bin/bash
+
+ifeq ($(SAN),1)
+B := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT := -O1 -g
+else
+B := build
+SANFLAGS :=
+OPT := -O2 -g
+endif
+
+CC ?= cc
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(OPT) $(SANFLAGS) \
+          -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
+LDLIBS := -luv -lcjson -lz -lm
+TEST_LDLIBS := -lcriterion
+# Criterion runs tests in parallel workers; keep it to the machine's cores.
+TEST_ARGS ?= --jobs 2
+
+# Dependencies install themselves the first time a build needs them.
+DEPS_STAMP := $(B)/.deps-ok
+$(DEPS_STAMP):
+	@bash .ci/install-deps
+	@mkdir -p $(@D) && touch $@
+deps: $(DEPS_STAMP)
+
+RK_SOFAR :=
+RK_ALL_BINS :=
+rk_reverse = $(if $(1),$(call rk_reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+
+# $(1) = chapter number (04), $(2) = chapter folder (ch04-commitlog)
+define rk_chapter
+RK_SOFAR += $(1)
+ch$(1)_DIR   := $(2)
+ch$(1)_INC   := $$(foreach n,$$(RK_SOFAR),-I$$(ch$$(n)_DIR)/include)
+ch$(1)_SRCS  := $$(sort $$(wildcard $(2)/src/*.c))
+ch$(1)_KSRCS := $$(sort $$(wildcard $(2)/testkit/*.c))
+ch$(1)_TSRCS := $$(sort $$(wildcard $(2)/tests/*.c))
+ch$(1)_TOOLS := $$(sort $$(wildcard $(2)/tools/*.c))
+ch$(1)_BENCH := $$(sort $$(wildcard $(2)/bench/*.c))
+ch$(1)_OBJS  := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_SRCS))
+ch$(1)_KOBJS := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_KSRCS))
+ch$(1)_TOBJS := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_TSRCS))
+ch$(1)_LIB   := $(B)/lib/librk$(1).a
+ch$(1)_KLIB  := $$(if $$(ch$(1)_KSRCS),$(B)/lib/librk$(1)test.a)
+ch$(1)_LIBS  := $$(foreach n,$$(call rk_reverse,$$(RK_SOFAR)),$$(ch$$(n)_LIB))
+ch$(1)_KLIBS := $$(foreach n,$$(call rk_reverse,$$(RK_SOFAR)),$$(ch$$(n)_KLIB))
+ch$(1)_BINS  := $$(patsubst $(2)/tools/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_TOOLS))
+ch$(1)_BBINS := $$(patsubst $(2)/bench/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_BENCH))
+ch$(1)_TEST  := $(B)/ch$(1)/test-ch$(1)
+RK_ALL_BINS  += $$(ch$(1)_BINS)
+
+$$(ch$(1)_OBJS) $$(ch$(1)_KOBJS) $$(ch$(1)_TOBJS): RK_INC := $$(ch$(1)_INC)
+$(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/bench/%.o: RK_INC := $$(ch$(1)_INC)
+$(B)/obj/$(2)/tests/%.o: RK_INC := $$(ch$(1)_INC) \
+	-DRK_BIN_DIR='"$$(abspath $(B)/ch$(1)/bin)"' -DRK_SRC_ROOT='"$$(CURDIR)"'
+
+$$(ch$(1)_LIB): $$(ch$(1)_OBJS)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+ifneq ($$(ch$(1)_KSRCS),)
+$$(ch$(1)_KLIB): $$(ch$(1)_KOBJS)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endif
+
+$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/tools/%.o $$(ch$(1)_LIBS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
+$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/bench/%.o $$(ch$(1)_LIBS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
+
+$$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) \
+		$$(TEST_LDLIBS) $$(LDLIBS)
+
+.PHONY: ch$(1) test-ch$(1) bench-ch$(1)
+ch$(1): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),ch$$(n))
+test-ch$(1): ch$(1) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
+	$$(if $$(ch$(1)_TSRCS),cd $(B)/ch$(1) && ./test-ch$(1) $$(TEST_ARGS),@echo "ch$(1): no tests yet")
+bench-ch$(1): ch$(1) $$(ch$(1)_BBINS)
+	@set -e; for b in $$(ch$(1)_BBINS); do echo "== $$$$b"; ./$$$$b; done
+RK_TESTS += test-ch$(1)
+endef
+
+$(B)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(RK_INC) -c -o $@ $<
+
+include $(sort $(wildcard ch[0-9][0-9]-*/module.mk))
+-include final/module.mk
+
+.PHONY: all test clean deps
+all: $(foreach n,$(RK_SOFAR),ch$(n))
+test: $(RK_TESTS)
+clean:
+	rm -rf build
+
+.SECONDARY:
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

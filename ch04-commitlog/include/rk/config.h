@@ -1,0 +1,81 @@
+/* config.h — `key=value` configuration, with RocketMQ's key names.
+ *
+ * Two layers:
+ *
+ *   rk_kv_t      the parsed file: ordered key/value pairs (owns its strings).
+ *                `#` starts a comment, blank lines are skipped, whitespace
+ *                around keys and values is trimmed. Later keys win.
+ *   rk_config_*  a schema: a table of rk_config_field_t that maps keys onto
+ *                the fields of a module's own config struct, with a default,
+ *                a range and a help line each. Applying a kv to a struct
+ *                validates every value and names the bad key in `err`.
+ *
+ * One file feeds several modules (broker.conf carries store, broker and HA
+ * keys), so each module applies its own table; rk_kv_t remembers which keys
+ * some table used, and rk_kv_warn_unused() logs the rest (typos show up).
+ *
+ * Memory: string fields (RK_CFG_STR) are malloc'ed copies owned by the
+ * struct; rk_config_free() releases them. No global state. */
+#ifndef RK_CONFIG_H
+#define RK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct rk_kv_entry {
+    char *key;
+    char *value;
+    bool used;
+} rk_kv_entry_t;
+
+typedef struct rk_kv {
+    rk_kv_entry_t *items;
+    size_t len, cap;
+} rk_kv_t;
+
+void rk_kv_init(rk_kv_t *kv);
+void rk_kv_free(rk_kv_t *kv);
+/* Parses text; on a bad line returns RK_EBADCONFIG with "line N: ..." in err. */
+int rk_kv_parse(rk_kv_t *kv, const char *text, char *err, size_t errlen);
+/* Reads and parses a file; a missing file is -ENOENT with the path in err. */
+int rk_kv_load_file(rk_kv_t *kv, const char *path, char *err, size_t errlen);
+/* Sets (or overrides) one key, e.g. from a command-line flag. */
+int rk_kv_set(rk_kv_t *kv, const char *key, const char *value);
+const char *rk_kv_get(const rk_kv_t *kv, const char *key);
+/* Logs a warning for each key no rk_config_apply() used; returns how many. */
+int rk_kv_warn_unused(const rk_kv_t *kv, const char *module);
+
+typedef enum {
+    RK_CFG_INT,     /* int64_t; decimal, optional k/m/g suffix (x1024)   */
+    RK_CFG_BOOL,    /* bool; true/false                                  */
+    RK_CFG_STR,     /* char *; owned by the struct                       */
+    RK_CFG_ENUM,    /* int: index into `choices`                         */
+} rk_cfg_type_t;
+
+typedef struct rk_config_field {
+    const char *key;            /* RocketMQ's name, e.g. "flushDiskType" */
+    rk_cfg_type_t type;
+    size_t offset;              /* offsetof(struct, field) */
+    const char *def;            /* default, as it would be written in the file */
+    int64_t min, max;           /* RK_CFG_INT range (inclusive); min > max: none */
+    const char *const *choices; /* RK_CFG_ENUM: NULL-terminated names */
+    const char *help;
+} rk_config_field_t;
+
+/* Fills every field of obj with its default. Call once before apply. */
+int rk_config_defaults(const rk_config_field_t *fields, void *obj);
+/* Applies the keys of kv that fields know; validates each value. */
+int rk_config_apply(const rk_config_field_t *fields, void *obj, rk_kv_t *kv,
+                    char *err, size_t errlen);
+/* Prints `key=value` for every field (what `-p` shows). */
+void rk_config_print(const rk_config_field_t *fields, const void *obj, FILE *out);
+/* Frees the string fields. */
+void rk_config_free(const rk_config_field_t *fields, void *obj);
+
+/* Parses an integer with an optional k/m/g suffix; RK_EINVAL if not one. */
+int rk_parse_int(const char *s, int64_t *out);
+int rk_parse_bool(const char *s, bool *out);
+
+#endif

@@ -1,0 +1,51 @@
+/* testkit.h — helpers for rocklet's tests (linked into test binaries only).
+ *
+ * Every test works in its own temporary folder and stops every process it
+ * started, by PID. These helpers make that the easy path:
+ *
+ *   char dir[256]; rk_tk_tmpdir(dir, sizeof dir, "recovery");  ... rk_tk_rmtree(dir);
+ *   int port = rk_tk_free_port();                     127.0.0.1 only
+ *   pid_t pid = rk_tk_spawn(argv, logpath);           stdout+stderr -> logpath
+ *   rk_tk_kill(pid, SIGKILL); rk_tk_wait(pid, 5000);  always reap what you spawn
+ *
+ * rk_tk_bin(name) is the path of a program this chapter built
+ * (build/chNN/bin/name), from the RK_BIN_DIR the Makefile defines.
+ * Returned strings are owned by the caller unless said otherwise. */
+#ifndef RK_TESTKIT_H
+#define RK_TESTKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Creates /tmp/rk-<tag>-XXXXXX (or under $TMPDIR); 0 or -errno. */
+int rk_tk_tmpdir(char *out, size_t outlen, const char *tag);
+/* rm -rf; ignores a missing path. */
+int rk_tk_rmtree(const char *path);
+/* A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0). */
+int rk_tk_free_port(void);
+/* Starts argv[0] with argv; output to logpath (or /dev/null if NULL).
+ * Returns the pid, or -errno. */
+pid_t rk_tk_spawn(char *const argv[], const char *logpath);
+/* Sends sig (ignores a process that is already gone). */
+int rk_tk_kill(pid_t pid, int sig);
+/* Waits up to timeout_ms for pid to exit; returns its wait status, or
+ * -ETIMEDOUT (then the caller should kill it). */
+int rk_tk_wait(pid_t pid, int timeout_ms);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL and reap. Returns status. */
+int rk_tk_stop(pid_t pid, int timeout_ms);
+/* Waits until something accepts TCP connections on 127.0.0.1:port. */
+bool rk_tk_wait_port(int port, int timeout_ms);
+/* Runs argv to completion, capturing stdout+stderr into *out (malloc'ed,
+ * may be NULL). Returns the exit status (0..255), or -errno. */
+int rk_tk_run(char *const argv[], char **out, int timeout_ms);
+/* Path of a program built by this chapter (build/chNN/bin/NAME): the
+ * Makefile defines RK_BIN_DIR when it compiles a chapter's tests, so this
+ * is inline and resolves to the calling chapter's folder. */
+#ifdef RK_BIN_DIR
+#define rk_tk_bin(name) (RK_BIN_DIR "/" name)
+#endif
+/* Size of a file, or -errno. */
+long long rk_tk_file_size(const char *path);
+
+#endif

@@ -1,0 +1,293 @@
+/* config.c — key=value files and schema-driven config structs (see rk/config.h). */
+#include "rk/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/log.h"
+
+void rk_kv_init(rk_kv_t *kv) { memset(kv, 0, sizeof *kv); }
+
+void rk_kv_free(rk_kv_t *kv)
+{
+    for (size_t i = 0; i < kv->len; i++) {
+        free(kv->items[i].key);
+        free(kv->items[i].value);
+    }
+    free(kv->items);
+    memset(kv, 0, sizeof *kv);
+}
+
+static rk_kv_entry_t *kv_find(const rk_kv_t *kv, const char *key)
+{
+    for (size_t i = 0; i < kv->len; i++)
+        if (strcmp(kv->items[i].key, key) == 0)
+            return &kv->items[i];
+    return NULL;
+}
+
+int rk_kv_set(rk_kv_t *kv, const char *key, const char *value)
+{
+    char *v = strdup(value);
+    if (v == NULL)
+        return RK_ENOMEM;
+    rk_kv_entry_t *e = kv_find(kv, key);
+    if (e != NULL) {
+        free(e->value);
+        e->value = v;
+        return RK_OK;
+    }
+    if (kv->len == kv->cap) {
+        size_t cap = kv->cap ? kv->cap * 2 : 16;
+        rk_kv_entry_t *items = realloc(kv->items, cap * sizeof *items);
+        if (items == NULL) {
+            free(v);
+            return RK_ENOMEM;
+        }
+        kv->items = items;
+        kv->cap = cap;
+    }
+    char *k = strdup(key);
+    if (k == NULL) {
+        free(v);
+        return RK_ENOMEM;
+    }
+    kv->items[kv->len++] = (rk_kv_entry_t){k, v, false};
+    return RK_OK;
+}
+
+const char *rk_kv_get(const rk_kv_t *kv, const char *key)
+{
+    rk_kv_entry_t *e = kv_find(kv, key);
+    return e ? e->value : NULL;
+}
+
+static char *trim(char *s, char *end)
+{
+    while (s < end && isspace((unsigned char)*s))
+        s++;
+    while (end > s && isspace((unsigned char)end[-1]))
+        end--;
+    *end = '\0';
+    return s;
+}
+
+int rk_kv_parse(rk_kv_t *kv, const char *text, char *err, size_t errlen)
+{
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return RK_ENOMEM;
+    int rc = RK_OK, lineno = 0;
+    char *save = NULL;
+    for (char *line = copy, *next; line != NULL && rc == RK_OK; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        lineno++;
+        char *s = trim(line, line + strlen(line));
+        if (*s == '\0' || *s == '#' || *s == '!')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "line %d: expected key=value, got \"%.60s\"", lineno, s);
+            rc = RK_EBADCONFIG;
+            break;
+        }
+        char *key = trim(s, eq);
+        char *val = trim(eq + 1, eq + 1 + strlen(eq + 1));
+        if (*key == '\0') {
+            snprintf(err, errlen, "line %d: empty key", lineno);
+            rc = RK_EBADCONFIG;
+            break;
+        }
+        rc = rk_kv_set(kv, key, val);
+    }
+    (void)save;
+    free(copy);
+    return rc;
+}
+
+int rk_kv_load_file(rk_kv_t *kv, const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rk_file_read_all(path, &text, &len);
+    if (rc != RK_OK) {
+        snprintf(err, errlen, "%s: %s", path, rk_strerror(rc));
+        return rc;
+    }
+    char inner[200] = "";
+    rc = rk_kv_parse(kv, text, inner, sizeof inner);
+    if (rc != RK_OK)
+        snprintf(err, errlen, "%s: %s", path, inner);
+    free(text);
+    return rc;
+}
+
+int rk_kv_warn_unused(const rk_kv_t *kv, const char *module)
+{
+    int n = 0;
+    for (size_t i = 0; i < kv->len; i++)
+        if (!kv->items[i].used) {
+            rk_log_warn(module, "unknown config key \"%s\" ignored", kv->items[i].key);
+            n++;
+        }
+    return n;
+}
+
+int rk_parse_int(const char *s, int64_t *out)
+{
+    if (s == NULL || *s == '\0')
+        return RK_EINVAL;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s)
+        return RK_EINVAL;
+    int64_t mul = 1;
+    if (*end != '\0') {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': mul = 1024; break;
+        case 'm': mul = 1024 * 1024; break;
+        case 'g': mul = 1024LL * 1024 * 1024; break;
+        default: return RK_EINVAL;
+        }
+        end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end != '\0')
+            return RK_EINVAL;
+    }
+    if (v > INT64_MAX / mul || v < INT64_MIN / mul)
+        return RK_EINVAL;
+    *out = (int64_t)v * mul;
+    return RK_OK;
+}
+
+int rk_parse_bool(const char *s, bool *out)
+{
+    if (s == NULL)
+        return RK_EINVAL;
+    if (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0 || strcasecmp(s, "yes") == 0) {
+        *out = true;
+        return RK_OK;
+    }
+    if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0 || strcasecmp(s, "no") == 0) {
+        *out = false;
+        return RK_OK;
+    }
+    return RK_EINVAL;
+}
+
+static int field_set(const rk_config_field_t *f, void *obj, const char *text, char *err,
+                     size_t errlen)
+{
+    char *base = (char *)obj + f->offset;
+    switch (f->type) {
+    case RK_CFG_INT: {
+        int64_t v;
+        if (rk_parse_int(text, &v) != RK_OK) {
+            snprintf(err, errlen, "%s: \"%s\" is not a number", f->key, text);
+            return RK_EBADCONFIG;
+        }
+        if (f->min <= f->max && (v < f->min || v > f->max)) {
+            snprintf(err, errlen, "%s: %" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]",
+                     f->key, v, f->min, f->max);
+            return RK_EBADCONFIG;
+        }
+        *(int64_t *)base = v;
+        return RK_OK;
+    }
+    case RK_CFG_BOOL:
+        if (rk_parse_bool(text, (bool *)base) != RK_OK) {
+            snprintf(err, errlen, "%s: \"%s\" is not true or false", f->key, text);
+            return RK_EBADCONFIG;
+        }
+        return RK_OK;
+    case RK_CFG_STR: {
+        char *s = strdup(text);
+        if (s == NULL)
+            return RK_ENOMEM;
+        free(*(char **)base);
+        *(char **)base = s;
+        return RK_OK;
+    }
+    case RK_CFG_ENUM:
+        for (int i = 0; f->choices[i] != NULL; i++)
+            if (strcasecmp(f->choices[i], text) == 0) {
+                *(int *)base = i;
+                return RK_OK;
+            }
+        {
+            int n = snprintf(err, errlen, "%s: \"%s\" is not one of", f->key, text);
+            for (int i = 0; f->choices[i] != NULL && n > 0 && (size_t)n < errlen; i++)
+                n += snprintf(err + n, errlen - (size_t)n, " %s", f->choices[i]);
+        }
+        return RK_EBADCONFIG;
+    }
+    return RK_EINVAL;
+}
+
+int rk_config_defaults(const rk_config_field_t *fields, void *obj)
+{
+    char err[160];
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++) {
+        if (f->type == RK_CFG_STR) {
+            *(char **)((char *)obj + f->offset) = NULL;   /* obj may be uninitialised */
+            if (f->def == NULL)
+                continue;
+        }
+        int rc = field_set(f, obj, f->def ? f->def : "0", err, sizeof err);
+        if (rc != RK_OK)
+            return rc;
+    }
+    return RK_OK;
+}
+
+int rk_config_apply(const rk_config_field_t *fields, void *obj, rk_kv_t *kv, char *err,
+                    size_t errlen)
+{
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++) {
+        rk_kv_entry_t *e = kv_find(kv, f->key);
+        if (e == NULL)
+            continue;
+        e->used = true;
+        int rc = field_set(f, obj, e->value, err, errlen);
+        if (rc != RK_OK)
+            return rc;
+    }
+    return RK_OK;
+}
+
+void rk_config_print(const rk_config_field_t *fields, const void *obj, FILE *out)
+{
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++) {
+        const char *base = (const char *)obj + f->offset;
+        switch (f->type) {
+        case RK_CFG_INT: fprintf(out, "%s=%" PRId64 "\n", f->key, *(const int64_t *)base); break;
+        case RK_CFG_BOOL: fprintf(out, "%s=%s\n", f->key, *(const bool *)base ? "true" : "false"); break;
+        case RK_CFG_STR: {
+            const char *s = *(char *const *)base;
+            fprintf(out, "%s=%s\n", f->key, s ? s : "");
+            break;
+        }
+        case RK_CFG_ENUM: fprintf(out, "%s=%s\n", f->key, f->choices[*(const int *)base]); break;
+        }
+    }
+}
+
+void rk_config_free(const rk_config_field_t *fields, void *obj)
+{
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++)
+        if (f->type == RK_CFG_STR) {
+            char **p = (char **)((char *)obj + f->offset);
+            free(*p);
+            *p = NULL;
+        }
+}

@@ -1,0 +1,197 @@
+/* fileutil.c — atomic metadata writes, .bak fallback, mkdir -p (see rk/fileutil.h). */
+#include "rk/fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rk/error.h"
+#include "rk/log.h"
+
+int rk_path_join(char *out, size_t outlen, const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    const char *sep = (la > 0 && a[la - 1] == '/') ? "" : "/";
+    int n = snprintf(out, outlen, "%s%s%s", a, sep, b);
+    return (n < 0 || (size_t)n >= outlen) ? RK_ETOOBIG : RK_OK;
+}
+
+bool rk_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int rk_file_read_all(const char *path, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        close(fd);
+        return RK_ENOMEM;
+    }
+    for (;;) {
+        if (n + 1 >= cap) {   /* the file grew while we read it */
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+                close(fd);
+                return RK_ENOMEM;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = -errno;
+            free(buf);
+            close(fd);
+            return e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *data = buf;
+    if (len)
+        *len = n;
+    return RK_OK;
+}
+
+int rk_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? RK_OK : -errno;
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return RK_OK;
+}
+
+int rk_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX], bak[PATH_MAX], dir[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp ||
+        snprintf(bak, sizeof bak, "%s.bak", path) >= (int)sizeof bak ||
+        snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return RK_ETOOBIG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = write_all(fd, data, len);
+    if (rc == RK_OK && fsync(fd) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && rc == RK_OK)
+        rc = -errno;
+    if (rc != RK_OK) {
+        unlink(tmp);
+        return rc;
+    }
+    /* Keep the previous version as .bak: a hard link, so no copy and no
+     * window in which neither name holds a complete file. */
+    if (rk_path_exists(path)) {
+        if (unlink(bak) != 0 && errno != ENOENT)
+            return -errno;
+        if (link(path, bak) != 0)
+            rk_log_warn("fileutil", "cannot keep %s: %s", bak, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        rc = -errno;
+        unlink(tmp);
+        return rc;
+    }
+    return rk_fsync_dir(dirname(dir));
+}
+
+int rk_file_load_with_bak(const char *path, rk_file_parse_fn parse, void *ctx, bool *used_bak)
+{
+    char bak[PATH_MAX];
+    if (snprintf(bak, sizeof bak, "%s.bak", path) >= (int)sizeof bak)
+        return RK_ETOOBIG;
+    const char *tries[2] = {path, bak};
+    int first_rc = -ENOENT;
+    for (int i = 0; i < 2; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        int rc = rk_file_read_all(tries[i], &text, &len);
+        if (rc == RK_OK && len == 0)
+            rc = RK_ECORRUPT;
+        if (rc == RK_OK) {
+            rc = parse(text, len, ctx);
+            if (rc != RK_OK)
+                rk_log_warn("fileutil", "%s: cannot parse (%s)%s", tries[i], rk_strerror(rc),
+                            i == 0 ? ", trying .bak" : "");
+        }
+        free(text);
+        if (rc == RK_OK) {
+            if (used_bak)
+                *used_bak = (i == 1);
+            if (i == 1)
+                rk_log_warn("fileutil", "%s was unusable; loaded %s instead", path, bak);
+            return RK_OK;
+        }
+        if (i == 0)
+            first_rc = rc;
+        else if (rc == -ENOENT)
+            return first_rc;
+        else if (first_rc == -ENOENT)
+            return rc;
+    }
+    return first_rc;
+}
+
+int rk_mkdirs(const char *path, unsigned mode)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return RK_ETOOBIG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST)
+        return -errno;
+    struct stat st;
+    if (stat(buf, &st) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? RK_OK : -ENOTDIR;
+}

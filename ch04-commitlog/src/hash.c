@@ -1,0 +1,54 @@
+/* hash.c — CRC-32 via zlib and Java's String.hashCode (see rk/hash.h). */
+#include "rk/hash.h"
+
+#include <zlib.h>
+
+uint32_t rk_crc32(const void *data, size_t len)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const Bytef *p = data;
+    while (len > 0) {             /* zlib takes uInt lengths: feed in chunks */
+        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        crc = crc32(crc, p, n);
+        p += n;
+        len -= n;
+    }
+    return (uint32_t)crc;
+}
+
+/* Java hashes UTF-16 code units: decode UTF-8 to code points, split the
+ * ones above U+FFFF into surrogate pairs, and run h = 31*h + unit. Invalid
+ * UTF-8 bytes count as U+FFFD, as Java's decoder would replace them. */
+int32_t rk_java_hash(const char *s, size_t len)
+{
+    uint32_t h = 0;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        uint32_t cp;
+        unsigned c = *p;
+        int n;
+        if (c < 0x80) { cp = c; n = 1; }
+        else if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; n = 2; }
+        else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; n = 3; }
+        else if ((c & 0xF8) == 0xF0) { cp = c & 0x07; n = 4; }
+        else { cp = 0xFFFD; n = 1; }
+        if (n > 1) {
+            if (end - p < n) { cp = 0xFFFD; n = 1; }
+            else {
+                for (int i = 1; i < n; i++) {
+                    if ((p[i] & 0xC0) != 0x80) { cp = 0xFFFD; n = 1; break; }
+                    cp = (cp << 6) | (p[i] & 0x3F);
+                }
+            }
+        }
+        p += n;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            h = 31 * h + (0xD800 + (cp >> 10));
+            h = 31 * h + (0xDC00 + (cp & 0x3FF));
+        } else {
+            h = 31 * h + cp;
+        }
+    }
+    return (int32_t)h;
+}

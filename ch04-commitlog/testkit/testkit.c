@@ -1,0 +1,180 @@
+/* testkit.c — temp folders, free ports and child processes for tests (see rk/testkit.h). */
+#include "rk/testkit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int rk_tk_tmpdir(char *out, size_t outlen, const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || *base == '\0')
+        base = "/tmp";
+    if (snprintf(out, outlen, "%s/rk-%s-XXXXXX", base, tag) >= (int)outlen)
+        return -ENAMETOOLONG;
+    return mkdtemp(out) ? 0 : -errno;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int rk_tk_rmtree(const char *path)
+{
+    if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+int rk_tk_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    else
+        port = -errno;
+    close(fd);
+    return port;
+}
+
+pid_t rk_tk_spawn(char *const argv[], const char *logpath)
+{
+    int fd = open(logpath ? logpath : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    if (pid == 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, STDIN_FILENO);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fd);
+    return pid;
+}
+
+int rk_tk_kill(pid_t pid, int sig)
+{
+    if (pid <= 0)
+        return -EINVAL;
+    return kill(pid, sig) == 0 || errno == ESRCH ? 0 : -errno;
+}
+
+int rk_tk_wait(pid_t pid, int timeout_ms)
+{
+    for (int waited = 0;; waited += 5) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0)
+            return -errno;
+        if (waited >= timeout_ms)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int rk_tk_stop(pid_t pid, int timeout_ms)
+{
+    rk_tk_kill(pid, SIGTERM);
+    int st = rk_tk_wait(pid, timeout_ms);
+    if (st == -ETIMEDOUT) {
+        rk_tk_kill(pid, SIGKILL);
+        st = rk_tk_wait(pid, 5000);
+    }
+    return st;
+}
+
+bool rk_tk_wait_port(int port, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return false;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return true;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+int rk_tk_run(char *const argv[], char **out, int timeout_ms)
+{
+    char path[] = "/tmp/rk-run-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    pid_t pid = rk_tk_spawn(argv, path);
+    if (pid < 0) {
+        unlink(path);
+        return pid;
+    }
+    int st = rk_tk_wait(pid, timeout_ms);
+    if (st == -ETIMEDOUT) {
+        rk_tk_kill(pid, SIGKILL);
+        rk_tk_wait(pid, 5000);
+    }
+    if (out != NULL) {
+        *out = NULL;
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            fseek(f, 0, SEEK_END);
+            long n = ftell(f);
+            fseek(f, 0, SEEK_SET);
+            char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+            if (buf != NULL) {
+                size_t got = fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
+                buf[got] = '\0';
+                *out = buf;
+            }
+            fclose(f);
+        }
+    }
+    unlink(path);
+    if (st < 0)
+        return st;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+long long rk_tk_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -errno;
+}

@@ -1,0 +1,125 @@
+/* test_base.c — the base utilities: byte order, CRC, Java hash, config, atomic files. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk/buf.h"
+#include "rk/config.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/hash.h"
+#include "rk/testkit.h"
+
+Test(buf, big_endian_round_trip)
+{
+    rk_buf_t b = {0};
+    cr_assert_eq(rk_buf_put_u16(&b, 0x0102), 0);
+    cr_assert_eq(rk_buf_put_u32(&b, 0xDAA320A7u), 0);
+    cr_assert_eq(rk_buf_put_u64(&b, 0x0102030405060708ull), 0);
+    const uint8_t want[] = {1, 2, 0xDA, 0xA3, 0x20, 0xA7, 1, 2, 3, 4, 5, 6, 7, 8};
+    cr_assert_eq(b.len, sizeof want);
+    cr_assert_arr_eq(b.data, want, sizeof want);
+    rk_reader_t r = rk_reader(b.data, b.len);
+    cr_assert_eq(rk_reader_u16(&r), 0x0102);
+    cr_assert_eq(rk_reader_u32(&r), 0xDAA320A7u);
+    cr_assert_eq(rk_reader_u64(&r), 0x0102030405060708ull);
+    cr_assert_eq(r.err, 0);
+    cr_assert_eq(rk_reader_u8(&r), 0);           /* past the end: zero and sticky error */
+    cr_assert_eq(r.err, RK_EEOF);
+    rk_buf_free(&b);
+}
+
+Test(hash, crc32_matches_java)
+{
+    /* java.util.zip.CRC32 of "123456789" is 0xCBF43926 (the standard check value). */
+    cr_assert_eq(rk_crc32("123456789", 9), 0xCBF43926u);
+    cr_assert_eq(rk_body_crc("123456789", 9), 0xCBF43926u & 0x7FFFFFFFu);
+}
+
+Test(hash, java_string_hashcode)
+{
+    cr_assert_eq(rk_java_hash("", 0), 0);
+    cr_assert_eq(rk_java_hash("TagA", 4), 2598919);             /* "TagA".hashCode() */
+    cr_assert_eq(rk_java_hash("hello world", 11), 1794106052);
+    /* U+00E9 (2 UTF-8 bytes, 1 unit) and U+1F600 (4 bytes, a surrogate pair) */
+    cr_assert_eq(rk_java_hash("\xc3\xa9", 2), 233);
+    cr_assert_eq(rk_java_hash("\xf0\x9f\x98\x80", 4), 1772899);
+}
+
+struct cfg {
+    int64_t size;
+    bool flag;
+    char *name;
+    int mode;
+};
+static const char *const modes[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
+static const rk_config_field_t fields[] = {
+    {"mappedFileSizeCommitLog", RK_CFG_INT, offsetof(struct cfg, size), "1073741824", 4096, 1LL << 40, NULL, "file size"},
+    {"enableX", RK_CFG_BOOL, offsetof(struct cfg, flag), "false", 0, -1, NULL, "a flag"},
+    {"storePathRootDir", RK_CFG_STR, offsetof(struct cfg, name), "/tmp/store", 0, -1, NULL, "root"},
+    {"flushDiskType", RK_CFG_ENUM, offsetof(struct cfg, mode), "ASYNC_FLUSH", 0, -1, modes, "flush"},
+    {0},
+};
+
+Test(config, parses_validates_and_reports_unknown_keys)
+{
+    rk_kv_t kv;
+    rk_kv_init(&kv);
+    char err[200] = "";
+    cr_assert_eq(rk_kv_parse(&kv, "# comment\n mappedFileSizeCommitLog = 64k\nflushDiskType=SYNC_FLUSH\n"
+                                  "enableX=true\ntypoKey=1\n", err, sizeof err), 0, "%s", err);
+    struct cfg c;
+    cr_assert_eq(rk_config_defaults(fields, &c), 0);
+    cr_assert_str_eq(c.name, "/tmp/store");
+    cr_assert_eq(rk_config_apply(fields, &c, &kv, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.size, 65536);
+    cr_assert(c.flag);
+    cr_assert_eq(c.mode, 1);
+    cr_assert_eq(rk_kv_warn_unused(&kv, "test"), 1);
+    cr_assert_eq(rk_kv_set(&kv, "mappedFileSizeCommitLog", "12"), 0);
+    cr_assert_eq(rk_config_apply(fields, &c, &kv, err, sizeof err), RK_EBADCONFIG);
+    cr_assert(strstr(err, "mappedFileSizeCommitLog") != NULL, "%s", err);
+    cr_assert_eq(rk_kv_set(&kv, "mappedFileSizeCommitLog", "4096"), 0);
+    cr_assert_eq(rk_kv_set(&kv, "flushDiskType", "SOMETIMES"), 0);
+    cr_assert_eq(rk_config_apply(fields, &c, &kv, err, sizeof err), RK_EBADCONFIG);
+    cr_assert(strstr(err, "SYNC_FLUSH") != NULL, "%s", err);
+    rk_config_free(fields, &c);
+    rk_kv_free(&kv);
+    rk_kv_init(&kv);
+    cr_assert_eq(rk_kv_parse(&kv, "novalue\n", err, sizeof err), RK_EBADCONFIG);
+    cr_assert(strstr(err, "line 1") != NULL);
+    rk_kv_free(&kv);
+}
+
+static int parse_json_ish(const char *text, size_t len, void *ctx)
+{
+    if (len < 2 || text[0] != '{')
+        return RK_ECORRUPT;
+    *(char **)ctx = strdup(text);
+    return 0;
+}
+
+Test(fileutil, atomic_write_keeps_bak_and_load_falls_back)
+{
+    char dir[256], path[300], bak[310];
+    cr_assert_eq(rk_tk_tmpdir(dir, sizeof dir, "fileutil"), 0);
+    snprintf(path, sizeof path, "%s/offsets.json", dir);
+    snprintf(bak, sizeof bak, "%s.bak", path);
+    cr_assert_eq(rk_file_write_atomic(path, "{1}", 3), 0);
+    cr_assert_eq(rk_file_write_atomic(path, "{2}", 3), 0);
+    char *got = NULL;
+    cr_assert_eq(rk_file_load_with_bak(path, parse_json_ish, &got, NULL), 0);
+    cr_assert_str_eq(got, "{2}");
+    free(got);
+    /* A torn main file: the loader takes the previous version from .bak. */
+    FILE *f = fopen(path, "w");
+    fputs("{", f);
+    fclose(f);
+    bool used_bak = false;
+    cr_assert_eq(rk_file_load_with_bak(path, parse_json_ish, &got, &used_bak), 0);
+    cr_assert(used_bak);
+    cr_assert_str_eq(got, "{1}");
+    free(got);
+    rk_tk_rmtree(dir);
+    cr_assert_eq(rk_file_load_with_bak(path, parse_json_ish, &got, NULL), -ENOENT);
+}
