@@ -123,3 +123,48 @@ Test(fileutil, atomic_write_keeps_bak_and_load_falls_back)
     rk_tk_rmtree(dir);
     cr_assert_eq(rk_file_load_with_bak(path, parse_json_ish, &got, NULL), -ENOENT);
 }
+
+#include "rk/json.h"
+
+Test(json, parses_fastjson_bare_int_keys_and_prints_them_back)
+{
+    const char *in = "{\"offsetTable\":{\"TopicTest@cg\":{0:12,1:40, -1 : 7},\"s\":\"a{0:b\"}}";
+    cJSON *root = rk_json_parse(in, strlen(in));
+    cr_assert_not_null(root);
+    cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "offsetTable"), "TopicTest@cg");
+    int64_t v = 0;
+    cr_assert_eq(rk_json_get_i64(t, "1", &v), 0);
+    cr_assert_eq(v, 40);
+    cr_assert_eq(rk_json_get_i64(t, "-1", &v), 0);
+    cr_assert_eq(v, 7);
+    /* strings are left alone by the key-quoting pre-pass */
+    cr_assert_str_eq(rk_json_get_str(cJSON_GetObjectItem(root, "offsetTable"), "s"), "a{0:b");
+    char *out = rk_json_print(cJSON_GetObjectItem(root, "offsetTable"), RK_JSON_BARE_INT_KEYS);
+    cr_assert_str_eq(out, "{\"TopicTest@cg\":{0:12,1:40,-1:7},\"s\":\"a{0:b\"}");
+    free(out);
+    out = rk_json_print(t, RK_JSON_PRETTY);
+    cr_assert_str_eq(out, "{\n\t\"0\":12,\n\t\"1\":40,\n\t\"-1\":7\n}");
+    free(out);
+    cJSON_Delete(root);
+}
+
+Test(json, coerces_numbers_booleans_and_strings)
+{
+    const char *in = "{\"queueId\":3,\"sysFlag\":\"4\",\"batch\":true,\"unit\":\"false\",\"big\":1700000000123}";
+    cJSON *o = rk_json_parse(in, strlen(in));
+    int64_t v;
+    bool b;
+    cr_assert_eq(rk_json_get_i64(o, "queueId", &v), 0); cr_assert_eq(v, 3);
+    cr_assert_eq(rk_json_get_i64(o, "sysFlag", &v), 0); cr_assert_eq(v, 4);
+    cr_assert_eq(rk_json_get_i64(o, "big", &v), 0); cr_assert_eq(v, 1700000000123LL);
+    cr_assert_eq(rk_json_get_bool(o, "batch", &b), 0); cr_assert(b);
+    cr_assert_eq(rk_json_get_bool(o, "unit", &b), 0); cr_assert(!b);
+    cr_assert_eq(rk_json_get_i64(o, "missing", &v), RK_ENOTFOUND);
+    char *s = rk_json_get_strdup(o, "queueId");
+    cr_assert_str_eq(s, "3");
+    free(s);
+    s = rk_json_get_strdup(o, "batch");
+    cr_assert_str_eq(s, "true");
+    free(s);
+    cJSON_Delete(o);
+}
