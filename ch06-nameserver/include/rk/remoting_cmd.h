@@ -1,0 +1,109 @@
+/* remoting_cmd.h — RocketMQ's RemotingCommand and its frame.
+ *
+ * Every request and response between clients, brokers and name servers is
+ * one frame (all integers big-endian):
+ *
+ *   +------------+-----------+----------------+--------------+-----------+
+ *   | length (4) | type (1)  | header len (3) | header bytes | body      |
+ *   +------------+-----------+----------------+--------------+-----------+
+ *   length = 4 + header len + body len   (the length field itself excluded)
+ *   type   = 0: JSON header, 1: ROCKETMQ binary header
+ *
+ *   JSON header: {"code":10,"extFields":{"topic":"T",...},"flag":0,
+ *                 "language":"JAVA","opaque":7,"remark":"...","version":409}
+ *   binary header: code i16, language i8, version i16, opaque i32, flag i32,
+ *                  remarkLen i32 + remark, extLen i32 + (keyLen i16 + key,
+ *                  valLen i32 + val)*
+ *
+ * flag bit 0 (RK_CMD_RESPONSE) marks a response, bit 1 (RK_CMD_ONEWAY) a
+ * request that wants no response. Responses carry the request's opaque.
+ *
+ * Decoding is lenient the way RocketMQ's own clients need it to be:
+ * extFields values that arrive as JSON numbers or booleans become strings,
+ * `language` may be a name or an ordinal, missing fields take defaults.
+ * Encoding always writes extFields values as strings.
+ *
+ * Memory: an rk_cmd_t owns its remark, extFields and body; rk_cmd_free()
+ * releases them. No global state. */
+#ifndef RK_REMOTING_CMD_H
+#define RK_REMOTING_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk/buf.h"
+
+#define RK_CMD_RESPONSE 0x1
+#define RK_CMD_ONEWAY   0x2
+#define RK_SER_JSON     0
+#define RK_SER_ROCKETMQ 1
+#define RK_FRAME_MAX_DEFAULT (16 * 1024 * 1024)
+#define RK_VERSION_V4_9_4 401          /* standard-JSON routes from here on */
+#define RK_VERSION_CURRENT 409         /* what rocklet says it speaks (V4_9_8) */
+#define RK_LANGUAGE_JAVA 0
+
+typedef struct rk_ext_field {
+    char *key;
+    char *value;
+} rk_ext_field_t;
+
+typedef struct rk_cmd {
+    int32_t code;
+    int language;               /* LanguageCode ordinal */
+    int32_t version;
+    int32_t opaque;
+    int32_t flag;
+    char *remark;               /* NULL when absent */
+    rk_ext_field_t *ext;
+    size_t next, ext_cap;
+    uint8_t *body;
+    size_t body_len;
+    int ser_type;               /* how it arrived / how to send it */
+} rk_cmd_t;
+
+rk_cmd_t *rk_cmd_new(int32_t code);
+/* A response to req: same opaque and serialize type, flag RESPONSE. */
+rk_cmd_t *rk_cmd_new_response(const rk_cmd_t *req, int32_t code, const char *remark);
+void rk_cmd_free(rk_cmd_t *cmd);
+
+int rk_cmd_set_remark(rk_cmd_t *cmd, const char *remark);
+int rk_cmd_ext_set(rk_cmd_t *cmd, const char *key, const char *value);
+int rk_cmd_ext_set_i64(rk_cmd_t *cmd, const char *key, int64_t value);
+const char *rk_cmd_ext_get(const rk_cmd_t *cmd, const char *key);
+/* RK_ENOTFOUND if absent, RK_EINVAL if not an integer / boolean. */
+int rk_cmd_ext_i64(const rk_cmd_t *cmd, const char *key, int64_t *out);
+int rk_cmd_ext_bool(const rk_cmd_t *cmd, const char *key, bool *out);
+/* Copies len bytes as the body (replacing any). */
+int rk_cmd_set_body(rk_cmd_t *cmd, const void *data, size_t len);
+/* Takes ownership of a malloc'ed body. */
+void rk_cmd_own_body(rk_cmd_t *cmd, uint8_t *data, size_t len);
+static inline bool rk_cmd_is_response(const rk_cmd_t *c) { return c->flag & RK_CMD_RESPONSE; }
+static inline bool rk_cmd_is_oneway(const rk_cmd_t *c) { return c->flag & RK_CMD_ONEWAY; }
+
+const char *rk_language_name(int ordinal);
+int rk_language_parse(const char *name);     /* -1 if unknown */
+
+/* Appends the whole frame (length field included) to out. */
+int rk_cmd_encode(const rk_cmd_t *cmd, rk_buf_t *out);
+/* Decodes one frame given WITHOUT its 4-byte length field. */
+int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out);
+
+/* Splits a byte stream into frames. Feed what the socket gave; then take
+ * frames while rk_frames_next() returns 1. A frame longer than max (or a
+ * header length that does not fit its frame) is RK_ETOOBIG / RK_EPROTO:
+ * the connection should be closed. */
+typedef struct rk_frames {
+    rk_buf_t buf;
+    size_t start;               /* consumed bytes at the front of buf */
+    size_t max;
+} rk_frames_t;
+
+void rk_frames_init(rk_frames_t *f, size_t max);
+void rk_frames_free(rk_frames_t *f);
+int rk_frames_feed(rk_frames_t *f, const void *data, size_t len);
+/* 1: *frame and *len give the next frame (without its length field), valid until
+ * the next feed; 0: need more bytes; < 0: the stream is broken. */
+int rk_frames_next(rk_frames_t *f, const uint8_t **frame, size_t *len);
+
+#endif

@@ -1,0 +1,75 @@
+/* remoting_server.h — a RocketMQ remoting server on one libuv loop thread.
+ *
+ *   socket ─▶ frames ─▶ decode ─▶ processor table[code] ─▶ reply ─▶ encode ─▶ socket
+ *
+ * The processor table is the extension point every server role uses: the
+ * name server registers its codes (chapter 6), the broker its own (7), later
+ * chapters add theirs. A processor receives the request and a *reply*
+ * handle, and answers by calling rk_reply_send() exactly once — right away,
+ * or later from any thread (a held pull in chapter 7). Processors flagged
+ * RK_PROC_SLOW run on libuv's worker pool so disk work never blocks the loop.
+ *
+ * Built in: a response carries its request's opaque and serialize type;
+ * oneway requests get none; an unknown code is answered
+ * REQUEST_CODE_NOT_SUPPORTED; a malformed or oversized frame closes that
+ * connection (logged), never the server; idle connections are closed.
+ *
+ * Threads: everything runs on the server's loop thread except SLOW
+ * processors. rk_reply_send() may be called from any thread. Close hooks
+ * and periodic tasks run on the loop thread.
+ *
+ * Memory: the reply owns the request until rk_reply_send(), which also
+ * takes ownership of the response. A connection stays valid (though maybe
+ * closed) while a reply for it is outstanding. */
+#ifndef RK_REMOTING_SERVER_H
+#define RK_REMOTING_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk/remoting_cmd.h"
+
+typedef struct rk_rserver rk_rserver_t;
+typedef struct rk_conn rk_conn_t;
+typedef struct rk_reply rk_reply_t;
+
+typedef void (*rk_processor_fn)(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply);
+enum { RK_PROC_INLINE = 0, RK_PROC_SLOW = 1 };
+
+typedef struct rk_rserver_config {
+    const char *host;           /* default "0.0.0.0" */
+    int port;                   /* 0: any free port (see rk_rserver_port) */
+    size_t max_frame;           /* default 16 MiB */
+    int64_t idle_ms;            /* close connections silent this long; 0: never */
+    const char *name;           /* for log lines */
+} rk_rserver_config_t;
+
+int rk_rserver_new(const rk_rserver_config_t *cfg, rk_rserver_t **out);
+/* Before start: route `code` to fn. */
+int rk_rserver_register(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void *ctx, int flags);
+/* Before start: called on the loop thread when a connection closes. */
+int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *ctx, rk_conn_t *conn), void *ctx);
+/* Before start: fn(ctx) every period_ms on the loop thread. */
+int rk_rserver_every(rk_rserver_t *s, uint64_t period_ms, void (*fn)(void *ctx), void *ctx);
+/* Binds and starts the loop thread. A port in use is -EADDRINUSE with err set. */
+int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen);
+int rk_rserver_port(const rk_rserver_t *s);
+/* Stops (closing every connection), joins the thread, frees everything. */
+void rk_rserver_free(rk_rserver_t *s);
+
+/* Answers the request: resp may be NULL to send nothing. Any thread, once. */
+void rk_reply_send(rk_reply_t *r, rk_cmd_t *resp);
+/* Convenience: a response with code and remark (and no body). */
+void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark);
+const rk_cmd_t *rk_reply_request(const rk_reply_t *r);
+
+/* The peer as "ip:port". */
+const char *rk_conn_peer(const rk_conn_t *c);
+uint64_t rk_conn_id(const rk_conn_t *c);
+/* Loop thread only: per-connection data for processors (not freed here). */
+void *rk_conn_data(const rk_conn_t *c);
+void rk_conn_set_data(rk_conn_t *c, void *data);
+/* Loop thread only: close this connection. */
+void rk_conn_close(rk_conn_t *c);
+
+#endif

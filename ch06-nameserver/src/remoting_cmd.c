@@ -1,0 +1,388 @@
+/* remoting_cmd.c — RemotingCommand codec (JSON and ROCKETMQ binary) and frame splitter (see rk/remoting_cmd.h). */
+#include "rk/remoting_cmd.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rk/config.h"
+#include "rk/error.h"
+#include "rk/json.h"
+
+static const char *const languages[] = {"JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY",
+                                        "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST"};
+#define NLANG ((int)(sizeof languages / sizeof languages[0]))
+
+const char *rk_language_name(int ordinal)
+{
+    return ordinal >= 0 && ordinal < NLANG ? languages[ordinal] : "OTHER";
+}
+
+int rk_language_parse(const char *name)
+{
+    for (int i = 0; i < NLANG; i++)
+        if (strcasecmp(name, languages[i]) == 0)
+            return i;
+    return -1;
+}
+
+rk_cmd_t *rk_cmd_new(int32_t code)
+{
+    rk_cmd_t *c = calloc(1, sizeof *c);
+    if (c != NULL) {
+        c->code = code;
+        c->language = RK_LANGUAGE_JAVA;
+        c->version = RK_VERSION_CURRENT;
+    }
+    return c;
+}
+
+rk_cmd_t *rk_cmd_new_response(const rk_cmd_t *req, int32_t code, const char *remark)
+{
+    rk_cmd_t *c = rk_cmd_new(code);
+    if (c == NULL)
+        return NULL;
+    c->opaque = req->opaque;
+    c->flag = RK_CMD_RESPONSE;
+    c->ser_type = req->ser_type;
+    if (remark != NULL && rk_cmd_set_remark(c, remark) != RK_OK) {
+        rk_cmd_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void rk_cmd_free(rk_cmd_t *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->next; i++) {
+        free(c->ext[i].key);
+        free(c->ext[i].value);
+    }
+    free(c->ext);
+    free(c->remark);
+    free(c->body);
+    free(c);
+}
+
+int rk_cmd_set_remark(rk_cmd_t *c, const char *remark)
+{
+    char *r = remark ? strdup(remark) : NULL;
+    if (remark && r == NULL)
+        return RK_ENOMEM;
+    free(c->remark);
+    c->remark = r;
+    return RK_OK;
+}
+
+static rk_ext_field_t *ext_find(const rk_cmd_t *c, const char *key)
+{
+    for (size_t i = 0; i < c->next; i++)
+        if (strcmp(c->ext[i].key, key) == 0)
+            return &c->ext[i];
+    return NULL;
+}
+
+static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    char *k = strndup(key, klen), *v = strndup(value, vlen);
+    if (k == NULL || v == NULL) {
+        free(k);
+        free(v);
+        return RK_ENOMEM;
+    }
+    rk_ext_field_t *e = ext_find(c, k);
+    if (e != NULL) {
+        free(k);
+        free(e->value);
+        e->value = v;
+        return RK_OK;
+    }
+    if (c->next == c->ext_cap) {
+        size_t cap = c->ext_cap ? c->ext_cap * 2 : 8;
+        rk_ext_field_t *n = realloc(c->ext, cap * sizeof *n);
+        if (n == NULL) {
+            free(k);
+            free(v);
+            return RK_ENOMEM;
+        }
+        c->ext = n;
+        c->ext_cap = cap;
+    }
+    c->ext[c->next++] = (rk_ext_field_t){k, v};
+    return RK_OK;
+}
+
+int rk_cmd_ext_set(rk_cmd_t *c, const char *key, const char *value)
+{
+    return ext_set_n(c, key, strlen(key), value, strlen(value));
+}
+
+int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)value);
+    return rk_cmd_ext_set(c, key, buf);
+}
+
+const char *rk_cmd_ext_get(const rk_cmd_t *c, const char *key)
+{
+    rk_ext_field_t *e = ext_find(c, key);
+    return e ? e->value : NULL;
+}
+
+int rk_cmd_ext_i64(const rk_cmd_t *c, const char *key, int64_t *out)
+{
+    const char *v = rk_cmd_ext_get(c, key);
+    if (v == NULL)
+        return RK_ENOTFOUND;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end != '\0')
+        return RK_EINVAL;
+    *out = x;
+    return RK_OK;
+}
+
+int rk_cmd_ext_bool(const rk_cmd_t *c, const char *key, bool *out)
+{
+    const char *v = rk_cmd_ext_get(c, key);
+    if (v == NULL)
+        return RK_ENOTFOUND;
+    return rk_parse_bool(v, out) == RK_OK ? RK_OK : RK_EINVAL;
+}
+
+int rk_cmd_set_body(rk_cmd_t *c, const void *data, size_t len)
+{
+    uint8_t *b = NULL;
+    if (len > 0) {
+        if ((b = malloc(len)) == NULL)
+            return RK_ENOMEM;
+        memcpy(b, data, len);
+    }
+    rk_cmd_own_body(c, b, len);
+    return RK_OK;
+}
+
+void rk_cmd_own_body(rk_cmd_t *c, uint8_t *data, size_t len)
+{
+    free(c->body);
+    c->body = data;
+    c->body_len = data ? len : 0;
+}
+
+/* ---- encode ---- */
+
+static int encode_json_header(const rk_cmd_t *c, rk_buf_t *out)
+{
+    /* Field order as fastjson writes it (alphabetical). */
+    cJSON *h = cJSON_CreateObject();
+    if (h == NULL)
+        return RK_ENOMEM;
+    cJSON_AddNumberToObject(h, "code", c->code);
+    cJSON *ext = cJSON_AddObjectToObject(h, "extFields");
+    for (size_t i = 0; ext && i < c->next; i++)
+        cJSON_AddStringToObject(ext, c->ext[i].key, c->ext[i].value);
+    cJSON_AddNumberToObject(h, "flag", c->flag);
+    cJSON_AddStringToObject(h, "language", rk_language_name(c->language));
+    cJSON_AddNumberToObject(h, "opaque", c->opaque);
+    if (c->remark != NULL)
+        cJSON_AddStringToObject(h, "remark", c->remark);
+    cJSON_AddStringToObject(h, "serializeTypeCurrentRPC", "JSON");
+    cJSON_AddNumberToObject(h, "version", c->version);
+    char *s = rk_json_print(h, 0);
+    cJSON_Delete(h);
+    if (s == NULL)
+        return RK_ENOMEM;
+    int rc = rk_buf_put_str(out, s);
+    free(s);
+    return rc;
+}
+
+static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
+{
+    rk_buf_put_u16(out, (uint16_t)c->code);
+    rk_buf_put_u8(out, (uint8_t)c->language);
+    rk_buf_put_u16(out, (uint16_t)c->version);
+    rk_buf_put_u32(out, (uint32_t)c->opaque);
+    rk_buf_put_u32(out, (uint32_t)c->flag);
+    size_t rl = c->remark ? strlen(c->remark) : 0;
+    rk_buf_put_u32(out, (uint32_t)rl);
+    rk_buf_put(out, c->remark, rl);
+    size_t ext_len = 0;
+    for (size_t i = 0; i < c->next; i++)
+        ext_len += 2 + strlen(c->ext[i].key) + 4 + strlen(c->ext[i].value);
+    rk_buf_put_u32(out, (uint32_t)ext_len);
+    for (size_t i = 0; i < c->next; i++) {
+        rk_buf_put_u16(out, (uint16_t)strlen(c->ext[i].key));
+        rk_buf_put_str(out, c->ext[i].key);
+        rk_buf_put_u32(out, (uint32_t)strlen(c->ext[i].value));
+        rk_buf_put_str(out, c->ext[i].value);
+    }
+    return out->err;
+}
+
+int rk_cmd_encode(const rk_cmd_t *c, rk_buf_t *out)
+{
+    size_t at = out->len;
+    rk_buf_put_u32(out, 0);                 /* length, patched below */
+    rk_buf_put_u32(out, 0);                 /* type + header length */
+    size_t h0 = out->len;
+    int rc = c->ser_type == RK_SER_ROCKETMQ ? encode_binary_header(c, out) : encode_json_header(c, out);
+    if (rc != RK_OK || out->err)
+        return rc ? rc : out->err;
+    size_t hlen = out->len - h0;
+    if (hlen > 0xFFFFFF)
+        return RK_ETOOBIG;
+    rk_buf_put(out, c->body, c->body_len);
+    if (out->err)
+        return out->err;
+    rk_be_put32(out->data + at, (uint32_t)(4 + hlen + c->body_len));
+    rk_be_put32(out->data + at + 4, ((uint32_t)c->ser_type << 24) | (uint32_t)hlen);
+    return RK_OK;
+}
+
+/* ---- decode ---- */
+
+static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
+{
+    cJSON *h = rk_json_parse((const char *)p, len);
+    if (h == NULL || !cJSON_IsObject(h)) {
+        cJSON_Delete(h);
+        return RK_EPROTO;
+    }
+    int64_t v;
+    int rc = RK_OK;
+    if (rk_json_get_i64(h, "code", &v) == RK_OK) c->code = (int32_t)v; else rc = RK_EPROTO;
+    if (rk_json_get_i64(h, "version", &v) == RK_OK) c->version = (int32_t)v;
+    if (rk_json_get_i64(h, "opaque", &v) == RK_OK) c->opaque = (int32_t)v;
+    if (rk_json_get_i64(h, "flag", &v) == RK_OK) c->flag = (int32_t)v;
+    const cJSON *lang = cJSON_GetObjectItemCaseSensitive(h, "language");
+    if (cJSON_IsString(lang)) {
+        int l = rk_language_parse(lang->valuestring);
+        c->language = l >= 0 ? l : 7;
+    } else if (cJSON_IsNumber(lang)) {
+        c->language = (int)lang->valuedouble;
+    }
+    const cJSON *remark = cJSON_GetObjectItemCaseSensitive(h, "remark");
+    if (rc == RK_OK && cJSON_IsString(remark))
+        rc = rk_cmd_set_remark(c, remark->valuestring);
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(h, "extFields");
+    if (cJSON_IsObject(ext))
+        for (const cJSON *e = ext->child; e != NULL && rc == RK_OK; e = e->next) {
+            char *s = rk_json_to_string(e);   /* numbers and booleans become strings */
+            if (s == NULL)
+                continue;                     /* null or nested: ignored, as fastjson would */
+            rc = rk_cmd_ext_set(c, e->string, s);
+            free(s);
+        }
+    cJSON_Delete(h);
+    return rc;
+}
+
+static int decode_binary_header(rk_cmd_t *c, const uint8_t *p, size_t len)
+{
+    rk_reader_t r = rk_reader(p, len);
+    c->code = (int16_t)rk_reader_u16(&r);
+    c->language = rk_reader_u8(&r);
+    c->version = (int16_t)rk_reader_u16(&r);
+    c->opaque = (int32_t)rk_reader_u32(&r);
+    c->flag = (int32_t)rk_reader_u32(&r);
+    uint32_t rl = rk_reader_u32(&r);
+    const uint8_t *rp = rk_reader_take(&r, rl);
+    if (r.err)
+        return RK_EPROTO;
+    if (rl > 0) {
+        char *remark = strndup((const char *)rp, rl);
+        if (remark == NULL)
+            return RK_ENOMEM;
+        free(c->remark);
+        c->remark = remark;
+    }
+    uint32_t el = rk_reader_u32(&r);
+    const uint8_t *ep = rk_reader_take(&r, el);
+    if (r.err)
+        return RK_EPROTO;
+    rk_reader_t e = rk_reader(ep, el);
+    while (rk_reader_left(&e) > 0) {
+        uint16_t kl = rk_reader_u16(&e);
+        const uint8_t *k = rk_reader_take(&e, kl);
+        uint32_t vl = rk_reader_u32(&e);
+        const uint8_t *v = rk_reader_take(&e, vl);
+        if (e.err)
+            return RK_EPROTO;
+        int rc = ext_set_n(c, (const char *)k, kl, (const char *)v, vl);
+        if (rc != RK_OK)
+            return rc;
+    }
+    return RK_OK;
+}
+
+int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
+{
+    if (len < 4)
+        return RK_EPROTO;
+    uint32_t hf = rk_be_get32(frame);
+    int type = (int)(hf >> 24);
+    size_t hlen = hf & 0xFFFFFF;
+    if (hlen > len - 4 || (type != RK_SER_JSON && type != RK_SER_ROCKETMQ))
+        return RK_EPROTO;
+    rk_cmd_t *c = rk_cmd_new(0);
+    if (c == NULL)
+        return RK_ENOMEM;
+    c->ser_type = type;
+    c->language = 7;
+    c->version = 0;
+    int rc = type == RK_SER_JSON ? decode_json_header(c, frame + 4, hlen)
+                                 : decode_binary_header(c, frame + 4, hlen);
+    if (rc == RK_OK)
+        rc = rk_cmd_set_body(c, frame + 4 + hlen, len - 4 - hlen);
+    if (rc != RK_OK) {
+        rk_cmd_free(c);
+        return rc;
+    }
+    *out = c;
+    return RK_OK;
+}
+
+/* ---- frame splitter ---- */
+
+void rk_frames_init(rk_frames_t *f, size_t max)
+{
+    memset(f, 0, sizeof *f);
+    f->max = max ? max : RK_FRAME_MAX_DEFAULT;
+}
+
+void rk_frames_free(rk_frames_t *f) { rk_buf_free(&f->buf); }
+
+int rk_frames_feed(rk_frames_t *f, const void *data, size_t len)
+{
+    if (f->start > 0 && f->start == f->buf.len) {
+        f->buf.len = f->start = 0;
+    } else if (f->start > 65536 && f->start * 2 > f->buf.len) {
+        memmove(f->buf.data, f->buf.data + f->start, f->buf.len - f->start);
+        f->buf.len -= f->start;
+        f->start = 0;
+    }
+    return rk_buf_put(&f->buf, data, len);
+}
+
+int rk_frames_next(rk_frames_t *f, const uint8_t **frame, size_t *len)
+{
+    size_t avail = f->buf.len - f->start;
+    if (avail < 4)
+        return 0;
+    uint32_t flen = rk_be_get32(f->buf.data + f->start);
+    if (flen > f->max)
+        return RK_ETOOBIG;
+    if (flen < 4)
+        return RK_EPROTO;
+    if (avail < 4 + (size_t)flen)
+        return 0;
+    *frame = f->buf.data + f->start + 4;
+    *len = flen;
+    f->start += 4 + (size_t)flen;
+    return 1;
+}

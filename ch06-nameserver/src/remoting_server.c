@@ -1,0 +1,527 @@
+/* remoting_server.c — libuv TCP server with a processor table (see rk/remoting_server.h). */
+#include "rk/remoting_server.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/log.h"
+#include "rk/request_code.h"
+
+#define MAX_PROCESSORS 128
+#define MAX_HOOKS 8
+#define MAX_TASKS 8
+#define READ_CHUNK 65536
+
+typedef struct {
+    int32_t code;
+    rk_processor_fn fn;
+    void *ctx;
+    int flags;
+} proc_t;
+
+typedef struct {
+    uv_timer_t timer;
+    uint64_t period;
+    void (*fn)(void *);
+    void *ctx;
+} task_t;
+
+struct rk_conn {
+    uv_tcp_t tcp;
+    rk_rserver_t *srv;
+    uint64_t id;
+    char peer[64];
+    rk_frames_t frames;
+    uint64_t last_active;
+    int refs;                   /* loop thread only: handle + outstanding replies */
+    bool closing;
+    void *data;
+    rk_conn_t *prev, *next;
+    char rbuf[READ_CHUNK];
+};
+
+struct rk_reply {
+    rk_conn_t *conn;
+    rk_cmd_t *req;
+    rk_cmd_t *resp;
+    const proc_t *proc;
+    uv_work_t work;             /* SLOW processors */
+    rk_reply_t *qnext;          /* cross-thread completion queue */
+};
+
+struct rk_rserver {
+    rk_rserver_config_t cfg;
+    char host[64], name[32];
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t async;
+    uv_timer_t idle_timer;
+    uv_thread_t thread;
+    uv_thread_t loop_tid;
+    _Atomic bool running;       /* written by the owner thread, read by the loop */
+    bool stopping, async_closed;
+    proc_t procs[MAX_PROCESSORS];
+    int nprocs;
+    struct { void (*fn)(void *, rk_conn_t *); void *ctx; } hooks[MAX_HOOKS];
+    int nhooks;
+    task_t tasks[MAX_TASKS];
+    int ntasks;
+    rk_conn_t *conns;
+    uint64_t next_id;
+    int outstanding;            /* replies not yet completed (loop thread) */
+    uv_mutex_t qmu;             /* guards the completion queue */
+    rk_reply_t *qhead, *qtail;
+    int bound_port;
+};
+
+/* ------------------------------------------------------------ setup */
+
+int rk_rserver_new(const rk_rserver_config_t *cfg, rk_rserver_t **out)
+{
+    rk_rserver_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return RK_ENOMEM;
+    s->cfg = *cfg;
+    snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "0.0.0.0");
+    snprintf(s->name, sizeof s->name, "%s", cfg->name ? cfg->name : "remoting");
+    if (s->cfg.max_frame == 0)
+        s->cfg.max_frame = RK_FRAME_MAX_DEFAULT;
+    if (uv_mutex_init(&s->qmu) != 0) {
+        free(s);
+        return RK_ENOMEM;
+    }
+    *out = s;
+    return RK_OK;
+}
+
+int rk_rserver_register(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void *ctx, int flags)
+{
+    for (int i = 0; i < s->nprocs; i++)
+        if (s->procs[i].code == code)
+            return RK_EEXIST;
+    if (s->nprocs == MAX_PROCESSORS)
+        return RK_EFULL;
+    s->procs[s->nprocs++] = (proc_t){code, fn, ctx, flags};
+    return RK_OK;
+}
+
+int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *, rk_conn_t *), void *ctx)
+{
+    if (s->nhooks == MAX_HOOKS)
+        return RK_EFULL;
+    s->hooks[s->nhooks].fn = fn;
+    s->hooks[s->nhooks++].ctx = ctx;
+    return RK_OK;
+}
+
+int rk_rserver_every(rk_rserver_t *s, uint64_t period_ms, void (*fn)(void *), void *ctx)
+{
+    if (s->ntasks == MAX_TASKS)
+        return RK_EFULL;
+    s->tasks[s->ntasks++] = (task_t){.period = period_ms, .fn = fn, .ctx = ctx};
+    return RK_OK;
+}
+
+int rk_rserver_port(const rk_rserver_t *s) { return s->bound_port; }
+const char *rk_conn_peer(const rk_conn_t *c) { return c->peer; }
+uint64_t rk_conn_id(const rk_conn_t *c) { return c->id; }
+void *rk_conn_data(const rk_conn_t *c) { return c->data; }
+void rk_conn_set_data(rk_conn_t *c, void *data) { c->data = data; }
+const rk_cmd_t *rk_reply_request(const rk_reply_t *r) { return r->req; }
+
+/* ------------------------------------------------------------ connections */
+
+static void conn_unref(rk_conn_t *c)
+{
+    if (--c->refs > 0)
+        return;
+    rk_frames_free(&c->frames);
+    free(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    rk_conn_t *c = h->data;
+    conn_unref(c);
+}
+
+void rk_conn_close(rk_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    rk_rserver_t *s = c->srv;
+    for (int i = 0; i < s->nhooks; i++)
+        s->hooks[i].fn(s->hooks[i].ctx, c);
+    if (c->prev) c->prev->next = c->next; else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+typedef struct {
+    uv_write_t req;
+    uint8_t *data;
+} write_t;
+
+static void on_written(uv_write_t *w, int status)
+{
+    write_t *wr = (write_t *)w;
+    if (status < 0 && status != UV_ECANCELED)
+        rk_log_debug("remoting", "write failed: %s", uv_strerror(status));
+    free(wr->data);
+    free(wr);
+}
+
+static void conn_write_cmd(rk_conn_t *c, const rk_cmd_t *cmd)
+{
+    if (c->closing)
+        return;
+    rk_buf_t b = {0};
+    if (rk_cmd_encode(cmd, &b) != RK_OK) {
+        rk_log_error(c->srv->name, "cannot encode a response for %s", c->peer);
+        rk_buf_free(&b);
+        return;
+    }
+    write_t *wr = malloc(sizeof *wr);
+    if (wr == NULL) {
+        rk_buf_free(&b);
+        return;
+    }
+    size_t len;
+    wr->data = rk_buf_detach(&b, &len);
+    uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+    if (rc != 0) {
+        free(wr->data);
+        free(wr);
+        rk_conn_close(c);
+    }
+}
+
+/* ------------------------------------------------------------ replies */
+
+static void maybe_close_async(rk_rserver_t *s);
+
+static void complete_on_loop(rk_reply_t *r)
+{
+    rk_conn_t *c = r->conn;
+    rk_rserver_t *s = c->srv;
+    if (r->resp != NULL && !rk_cmd_is_oneway(r->req)) {
+        r->resp->opaque = r->req->opaque;
+        r->resp->flag |= RK_CMD_RESPONSE;
+        r->resp->ser_type = r->req->ser_type;
+        conn_write_cmd(c, r->resp);
+    }
+    rk_cmd_free(r->resp);
+    rk_cmd_free(r->req);
+    free(r);
+    s->outstanding--;
+    conn_unref(c);
+    maybe_close_async(s);
+}
+
+void rk_reply_send(rk_reply_t *r, rk_cmd_t *resp)
+{
+    rk_rserver_t *s = r->conn->srv;
+    r->resp = resp;
+    uv_thread_t self = uv_thread_self();
+    if (uv_thread_equal(&self, &s->loop_tid)) {
+        complete_on_loop(r);
+        return;
+    }
+    r->qnext = NULL;
+    uv_mutex_lock(&s->qmu);
+    if (s->qtail) s->qtail->qnext = r; else s->qhead = r;
+    s->qtail = r;
+    uv_mutex_unlock(&s->qmu);
+    uv_async_send(&s->async);
+}
+
+void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark)
+{
+    rk_reply_send(r, rk_cmd_new_response(r->req, code, remark));
+}
+
+static void slow_work(uv_work_t *w)
+{
+    rk_reply_t *r = w->data;
+    r->proc->fn(r->proc->ctx, r->conn, r->req, r);
+}
+
+static void slow_done(uv_work_t *w, int status)
+{
+    (void)w;
+    (void)status;   /* the reply completes itself through rk_reply_send */
+}
+
+static void dispatch(rk_conn_t *c, rk_cmd_t *req)
+{
+    rk_rserver_t *s = c->srv;
+    if (rk_cmd_is_response(req)) {
+        rk_log_debug(s->name, "%s: response %d to no request of ours, dropped", c->peer, req->opaque);
+        rk_cmd_free(req);
+        return;
+    }
+    const proc_t *p = NULL;
+    for (int i = 0; i < s->nprocs && p == NULL; i++)
+        if (s->procs[i].code == req->code)
+            p = &s->procs[i];
+    rk_reply_t *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        rk_cmd_free(req);
+        return;
+    }
+    r->conn = c;
+    r->req = req;
+    r->proc = p;
+    c->refs++;
+    s->outstanding++;
+    if (p == NULL) {
+        char remark[64];
+        snprintf(remark, sizeof remark, " request type %d not supported", req->code);
+        rk_log_warn(s->name, "%s: request code %d not supported", c->peer, req->code);
+        rk_reply_code(r, RK_RESP_REQUEST_CODE_NOT_SUPPORTED, remark);
+        return;
+    }
+    if (p->flags & RK_PROC_SLOW) {
+        r->work.data = r;
+        if (uv_queue_work(&s->loop, &r->work, slow_work, slow_done) == 0)
+            return;
+        rk_reply_code(r, RK_RESP_SYSTEM_BUSY, "[OVERLOAD] cannot schedule the request");
+        return;
+    }
+    p->fn(p->ctx, c, req, r);
+}
+
+/* ------------------------------------------------------------ loop callbacks */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    rk_conn_t *c = h->data;
+    *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    rk_conn_t *c = stream->data;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            rk_log_debug(c->srv->name, "%s: %s", c->peer, uv_strerror((int)nread));
+        rk_conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->last_active = rk_mono_ms();
+    if (rk_frames_feed(&c->frames, c->rbuf, (size_t)nread) != RK_OK) {
+        rk_conn_close(c);
+        return;
+    }
+    const uint8_t *frame;
+    size_t len;
+    int rc;
+    c->refs++;      /* processors may close the connection mid-loop */
+    while (!c->closing && (rc = rk_frames_next(&c->frames, &frame, &len)) == 1) {
+        rk_cmd_t *req;
+        int drc = rk_cmd_decode(frame, len, &req);
+        if (drc != RK_OK) {
+            rk_log_warn(c->srv->name, "%s: malformed frame (%s), closing the connection", c->peer,
+                        rk_strerror(drc));
+            rk_conn_close(c);
+            break;
+        }
+        dispatch(c, req);
+    }
+    if (!c->closing && rc < 0) {
+        rk_log_warn(c->srv->name, "%s: %s, closing the connection", c->peer,
+                    rc == RK_ETOOBIG ? "frame over the maximum size" : "broken frame");
+        rk_conn_close(c);
+    }
+    conn_unref(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    rk_rserver_t *s = server->data;
+    if (status < 0 || s->stopping)
+        return;
+    rk_conn_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->srv = s;
+    c->id = ++s->next_id;
+    c->refs = 1;
+    rk_frames_init(&c->frames, s->cfg.max_frame);
+    uv_tcp_init(&s->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char ip[48] = "?";
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+        snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    } else {
+        snprintf(c->peer, sizeof c->peer, "conn-%llu", (unsigned long long)c->id);
+    }
+    c->last_active = rk_mono_ms();
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_idle_check(uv_timer_t *t)
+{
+    rk_rserver_t *s = t->data;
+    uint64_t now = rk_mono_ms();
+    for (rk_conn_t *c = s->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (now - c->last_active > (uint64_t)s->cfg.idle_ms) {
+            rk_log_info(s->name, "%s: idle for %lld ms, closing", c->peer, (long long)s->cfg.idle_ms);
+            rk_conn_close(c);
+        }
+    }
+}
+
+static void on_task(uv_timer_t *t)
+{
+    task_t *task = t->data;
+    task->fn(task->ctx);
+}
+
+static void drain_queue(rk_rserver_t *s)
+{
+    uv_mutex_lock(&s->qmu);
+    rk_reply_t *r = s->qhead;
+    s->qhead = s->qtail = NULL;
+    uv_mutex_unlock(&s->qmu);
+    for (rk_reply_t *next; r != NULL; r = next) {
+        next = r->qnext;
+        complete_on_loop(r);
+    }
+}
+
+static void maybe_close_async(rk_rserver_t *s)
+{
+    if (s->stopping && s->outstanding == 0 && !s->async_closed) {
+        s->async_closed = true;
+        uv_close((uv_handle_t *)&s->async, NULL);
+    }
+}
+
+static void begin_stop(rk_rserver_t *s)
+{
+    s->stopping = true;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->cfg.idle_ms > 0)
+        uv_close((uv_handle_t *)&s->idle_timer, NULL);
+    for (int i = 0; i < s->ntasks; i++)
+        uv_close((uv_handle_t *)&s->tasks[i].timer, NULL);
+    while (s->conns != NULL)
+        rk_conn_close(s->conns);
+    maybe_close_async(s);
+}
+
+static void on_async(uv_async_t *a)
+{
+    rk_rserver_t *s = a->data;
+    drain_queue(s);
+    if (s->running == false && !s->stopping)
+        begin_stop(s);
+}
+
+static void loop_main(void *arg)
+{
+    rk_rserver_t *s = arg;
+    s->loop_tid = uv_thread_self();
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    int rc = uv_loop_init(&s->loop);
+    if (rc != 0) {
+        snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
+        return rc;
+    }
+    struct sockaddr_in addr;
+    if ((rc = uv_ip4_addr(s->host, s->cfg.port, &addr)) != 0) {
+        snprintf(err, errlen, "bad listen address %s:%d", s->host, s->cfg.port);
+        uv_loop_close(&s->loop);
+        return RK_EBADCONFIG;
+    }
+    uv_tcp_init(&s->loop, &s->listener);
+    s->listener.data = s;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", s->host, s->cfg.port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        return rc;
+    }
+    struct sockaddr_in bound;
+    int blen = sizeof bound;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
+    s->bound_port = ntohs(bound.sin_port);
+    uv_async_init(&s->loop, &s->async, on_async);
+    s->async.data = s;
+    if (s->cfg.idle_ms > 0) {
+        uv_timer_init(&s->loop, &s->idle_timer);
+        s->idle_timer.data = s;
+        uint64_t every = (uint64_t)s->cfg.idle_ms / 4 + 1;
+        uv_timer_start(&s->idle_timer, on_idle_check, every, every);
+    }
+    for (int i = 0; i < s->ntasks; i++) {
+        uv_timer_init(&s->loop, &s->tasks[i].timer);
+        s->tasks[i].timer.data = &s->tasks[i];
+        uv_timer_start(&s->tasks[i].timer, on_task, s->tasks[i].period, s->tasks[i].period);
+    }
+    s->running = true;
+    if ((rc = uv_thread_create(&s->thread, loop_main, s)) != 0) {
+        snprintf(err, errlen, "cannot start the loop thread");
+        s->running = false;
+        begin_stop(s);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        return rc;
+    }
+    rk_log_info(s->name, "listening on %s:%d", s->host, s->bound_port);
+    return RK_OK;
+}
+
+void rk_rserver_free(rk_rserver_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->running) {
+        s->running = false;
+        uv_async_send(&s->async);
+        uv_thread_join(&s->thread);
+        int rc = uv_loop_close(&s->loop);
+        if (rc != 0)
+            rk_log_warn(s->name, "loop closed with handles still open: %s", uv_strerror(rc));
+    }
+    uv_mutex_destroy(&s->qmu);
+    free(s);
+}
