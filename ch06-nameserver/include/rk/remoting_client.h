@@ -1,0 +1,37 @@
+/* remoting_client.h — the client side of RocketMQ remoting, on its own libuv loop thread.
+ *
+ * One TCP connection per "host:port", opened on first use and reopened on
+ * the next request after it breaks. Requests get a fresh opaque; the
+ * response with the same opaque completes them. Three ways to call:
+ *
+ *   rk_rclient_invoke_sync()    blocks the caller until the response or the timeout
+ *   rk_rclient_invoke_async()   calls back on the client's loop thread
+ *   rk_rclient_invoke_oneway()  sends with the ONEWAY flag, expects nothing
+ *
+ * Callbacks get status RK_OK with the response, or RK_ETIMEDOUT /
+ * RK_ECLOSED / a connect error (-errno style) with resp NULL; a callback
+ * runs exactly once, unless invoke returned an error.
+ *
+ * Threads: every function may be called from any thread except free, which
+ * must not be called from a callback. Memory: invoke takes ownership of req;
+ * a callback owns the response it is given (rk_cmd_free it). */
+#ifndef RK_REMOTING_CLIENT_H
+#define RK_REMOTING_CLIENT_H
+
+#include "rk/remoting_cmd.h"
+
+typedef struct rk_rclient rk_rclient_t;
+typedef void (*rk_invoke_cb)(void *arg, int status, rk_cmd_t *resp);
+
+int rk_rclient_new(rk_rclient_t **out);
+/* Fails every pending request with RK_ECLOSED, closes, joins, frees. */
+void rk_rclient_free(rk_rclient_t *c);
+
+int rk_rclient_invoke_async(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
+                            rk_invoke_cb cb, void *arg);
+/* On RK_OK, *resp is the response (caller frees). */
+int rk_rclient_invoke_sync(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
+                           rk_cmd_t **resp);
+int rk_rclient_invoke_oneway(rk_rclient_t *c, const char *addr, rk_cmd_t *req);
+
+#endif

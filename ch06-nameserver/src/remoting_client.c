@@ -1,0 +1,433 @@
+/* remoting_client.c — pooled connections, opaque matching, timeouts (see rk/remoting_client.h). */
+#include "rk/remoting_client.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/log.h"
+
+typedef struct op {
+    char addr[64];
+    rk_cmd_t *req;
+    uint64_t deadline;          /* mono ms */
+    rk_invoke_cb cb;            /* NULL: oneway */
+    void *arg;
+    struct op *next;
+} op_t;
+
+typedef struct chan {
+    char addr[64];
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    bool connected, closing;
+    rk_frames_t frames;
+    op_t *waiting;              /* written once connected */
+    op_t *pending;              /* sent, awaiting responses */
+    struct rk_rclient *cl;
+    struct chan *next;
+    char rbuf[65536];
+} chan_t;
+
+struct rk_rclient {
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_timer_t sweep;
+    uv_thread_t thread;
+    uv_mutex_t mu;              /* guards inbox and stopping */
+    op_t *inbox, *inbox_tail;
+    bool stopping;
+    chan_t *chans;
+    _Atomic int32_t next_opaque;
+};
+
+static void op_fail(op_t *op, int status)
+{
+    if (op->cb)
+        op->cb(op->arg, status, NULL);
+    rk_cmd_free(op->req);
+    free(op);
+}
+
+static void chan_closed(uv_handle_t *h)
+{
+    chan_t *ch = h->data;
+    rk_frames_free(&ch->frames);
+    free(ch);
+}
+
+static void chan_close(chan_t *ch, int status)
+{
+    if (ch->closing)
+        return;
+    ch->closing = true;
+    rk_rclient_t *c = ch->cl;
+    for (chan_t **pp = &c->chans; *pp; pp = &(*pp)->next)
+        if (*pp == ch) {
+            *pp = ch->next;
+            break;
+        }
+    for (op_t *lists[2] = {ch->waiting, ch->pending}, **l = lists; l < lists + 2; l++)
+        for (op_t *op = *l, *next; op != NULL; op = next) {
+            next = op->next;
+            op_fail(op, status);
+        }
+    ch->waiting = ch->pending = NULL;
+    uv_close((uv_handle_t *)&ch->tcp, chan_closed);
+}
+
+typedef struct {
+    uv_write_t w;
+    uint8_t *data;
+} wreq_t;
+
+static void on_written(uv_write_t *w, int status)
+{
+    (void)status;
+    wreq_t *wr = (wreq_t *)w;
+    free(wr->data);
+    free(wr);
+}
+
+static void chan_send(chan_t *ch, op_t *op)
+{
+    rk_buf_t b = {0};
+    if (rk_cmd_encode(op->req, &b) != RK_OK) {
+        rk_buf_free(&b);
+        op_fail(op, RK_ENOMEM);
+        return;
+    }
+    wreq_t *wr = malloc(sizeof *wr);
+    if (wr == NULL) {
+        rk_buf_free(&b);
+        op_fail(op, RK_ENOMEM);
+        return;
+    }
+    size_t len;
+    wr->data = rk_buf_detach(&b, &len);
+    uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
+    int rc = uv_write(&wr->w, (uv_stream_t *)&ch->tcp, &buf, 1, on_written);
+    if (rc != 0) {
+        free(wr->data);
+        free(wr);
+        op_fail(op, rc);
+        chan_close(ch, RK_ECLOSED);
+        return;
+    }
+    if (op->cb == NULL) {       /* oneway: done once written */
+        rk_cmd_free(op->req);
+        free(op);
+        return;
+    }
+    op->next = ch->pending;
+    ch->pending = op;
+}
+
+static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
+{
+    (void)s;
+    chan_t *ch = h->data;
+    *buf = uv_buf_init(ch->rbuf, sizeof ch->rbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    chan_t *ch = st->data;
+    if (n < 0) {
+        chan_close(ch, RK_ECLOSED);
+        return;
+    }
+    if (rk_frames_feed(&ch->frames, ch->rbuf, (size_t)n) != RK_OK) {
+        chan_close(ch, RK_ENOMEM);
+        return;
+    }
+    const uint8_t *frame;
+    size_t len;
+    int rc;
+    while ((rc = rk_frames_next(&ch->frames, &frame, &len)) == 1) {
+        rk_cmd_t *resp;
+        if (rk_cmd_decode(frame, len, &resp) != RK_OK) {
+            rk_log_warn("rclient", "%s: malformed frame, closing", ch->addr);
+            chan_close(ch, RK_EPROTO);
+            return;
+        }
+        if (!rk_cmd_is_response(resp)) {
+            /* A request pushed by the server: no client processors yet. */
+            rk_log_debug("rclient", "%s: ignoring server request code %d", ch->addr, resp->code);
+            rk_cmd_free(resp);
+            continue;
+        }
+        op_t **pp = &ch->pending;
+        while (*pp && (*pp)->req->opaque != resp->opaque)
+            pp = &(*pp)->next;
+        if (*pp == NULL) {
+            rk_log_debug("rclient", "%s: late response %d dropped", ch->addr, resp->opaque);
+            rk_cmd_free(resp);
+            continue;
+        }
+        op_t *op = *pp;
+        *pp = op->next;
+        op->cb(op->arg, RK_OK, resp);
+        rk_cmd_free(op->req);
+        free(op);
+    }
+    if (rc < 0)
+        chan_close(ch, RK_EPROTO);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    chan_t *ch = req->data;
+    if (ch->closing)
+        return;
+    if (status < 0) {
+        rk_log_debug("rclient", "connect %s: %s", ch->addr, uv_strerror(status));
+        chan_close(ch, status);
+        return;
+    }
+    ch->connected = true;
+    uv_tcp_nodelay(&ch->tcp, 1);
+    uv_read_start((uv_stream_t *)&ch->tcp, on_alloc, on_read);
+    op_t *w = ch->waiting;
+    ch->waiting = NULL;
+    /* Keep request order: the waiting list is newest first. */
+    op_t *rev = NULL;
+    while (w) {
+        op_t *n = w->next;
+        w->next = rev;
+        rev = w;
+        w = n;
+    }
+    for (op_t *op = rev, *next; op != NULL && !ch->closing; op = next) {
+        next = op->next;
+        chan_send(ch, op);
+    }
+}
+
+static chan_t *chan_get(rk_rclient_t *c, const char *addr, int *err)
+{
+    for (chan_t *ch = c->chans; ch; ch = ch->next)
+        if (strcmp(ch->addr, addr) == 0)
+            return ch;
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    struct sockaddr_in sa;
+    if (colon == NULL || (size_t)(colon - addr) >= sizeof host) {
+        *err = RK_EINVAL;
+        return NULL;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    if (uv_ip4_addr(host, atoi(colon + 1), &sa) != 0) {
+        *err = RK_EINVAL;
+        return NULL;
+    }
+    chan_t *ch = calloc(1, sizeof *ch);
+    if (ch == NULL) {
+        *err = RK_ENOMEM;
+        return NULL;
+    }
+    snprintf(ch->addr, sizeof ch->addr, "%s", addr);
+    ch->cl = c;
+    rk_frames_init(&ch->frames, 0);
+    uv_tcp_init(&c->loop, &ch->tcp);
+    ch->tcp.data = ch;
+    ch->connect.data = ch;
+    ch->next = c->chans;
+    c->chans = ch;
+    int rc = uv_tcp_connect(&ch->connect, &ch->tcp, (struct sockaddr *)&sa, on_connect);
+    if (rc != 0) {
+        chan_close(ch, rc);
+        *err = rc;
+        return NULL;
+    }
+    return ch;
+}
+
+static void on_async(uv_async_t *a)
+{
+    rk_rclient_t *c = a->data;
+    uv_mutex_lock(&c->mu);
+    op_t *ops = c->inbox;
+    c->inbox = c->inbox_tail = NULL;
+    bool stopping = c->stopping;
+    uv_mutex_unlock(&c->mu);
+    for (op_t *op = ops, *next; op != NULL; op = next) {
+        next = op->next;
+        op->next = NULL;
+        int err = RK_ECLOSED;
+        chan_t *ch = stopping ? NULL : chan_get(c, op->addr, &err);
+        if (ch == NULL) {
+            op_fail(op, err);
+        } else if (ch->connected) {
+            chan_send(ch, op);
+        } else {
+            op->next = ch->waiting;
+            ch->waiting = op;
+        }
+    }
+    if (stopping) {
+        while (c->chans)
+            chan_close(c->chans, RK_ECLOSED);
+        uv_close((uv_handle_t *)&c->sweep, NULL);
+        uv_close((uv_handle_t *)&c->async, NULL);
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    rk_rclient_t *c = t->data;
+    uint64_t now = rk_mono_ms();
+    for (chan_t *ch = c->chans; ch; ch = ch->next)
+        for (op_t **lists[2] = {&ch->waiting, &ch->pending}, ***l = lists; l < lists + 2; l++)
+            for (op_t **pp = *l; *pp;) {
+                op_t *op = *pp;
+                if (now >= op->deadline) {
+                    *pp = op->next;
+                    op_fail(op, RK_ETIMEDOUT);
+                } else {
+                    pp = &op->next;
+                }
+            }
+}
+
+static void loop_main(void *arg)
+{
+    rk_rclient_t *c = arg;
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+}
+
+int rk_rclient_new(rk_rclient_t **out)
+{
+    rk_rclient_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return RK_ENOMEM;
+    if (uv_loop_init(&c->loop) != 0 || uv_mutex_init(&c->mu) != 0) {
+        free(c);
+        return RK_ENOMEM;
+    }
+    uv_async_init(&c->loop, &c->async, on_async);
+    c->async.data = c;
+    uv_timer_init(&c->loop, &c->sweep);
+    c->sweep.data = c;
+    uv_timer_start(&c->sweep, on_sweep, 10, 10);
+    atomic_init(&c->next_opaque, 1);
+    if (uv_thread_create(&c->thread, loop_main, c) != 0) {
+        uv_close((uv_handle_t *)&c->async, NULL);
+        uv_close((uv_handle_t *)&c->sweep, NULL);
+        uv_run(&c->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&c->loop);
+        uv_mutex_destroy(&c->mu);
+        free(c);
+        return RK_ENOMEM;
+    }
+    *out = c;
+    return RK_OK;
+}
+
+void rk_rclient_free(rk_rclient_t *c)
+{
+    if (c == NULL)
+        return;
+    uv_mutex_lock(&c->mu);
+    c->stopping = true;
+    uv_mutex_unlock(&c->mu);
+    uv_async_send(&c->async);
+    uv_thread_join(&c->thread);
+    if (uv_loop_close(&c->loop) != 0)
+        rk_log_warn("rclient", "loop closed with handles open");
+    uv_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static int submit(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms, rk_invoke_cb cb,
+                  void *arg)
+{
+    op_t *op = calloc(1, sizeof *op);
+    if (op == NULL || strlen(addr) >= sizeof op->addr) {
+        free(op);
+        rk_cmd_free(req);
+        return op ? RK_EINVAL : RK_ENOMEM;
+    }
+    snprintf(op->addr, sizeof op->addr, "%s", addr);
+    req->opaque = atomic_fetch_add(&c->next_opaque, 1);
+    req->flag &= ~RK_CMD_RESPONSE;
+    op->req = req;
+    op->cb = cb;
+    op->arg = arg;
+    op->deadline = rk_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3000);
+    uv_mutex_lock(&c->mu);
+    if (c->stopping) {
+        uv_mutex_unlock(&c->mu);
+        rk_cmd_free(req);
+        free(op);
+        return RK_ECLOSED;
+    }
+    if (c->inbox_tail) c->inbox_tail->next = op; else c->inbox = op;
+    c->inbox_tail = op;
+    uv_mutex_unlock(&c->mu);
+    uv_async_send(&c->async);
+    return RK_OK;
+}
+
+int rk_rclient_invoke_async(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
+                            rk_invoke_cb cb, void *arg)
+{
+    if (cb == NULL) {
+        rk_cmd_free(req);
+        return RK_EINVAL;
+    }
+    return submit(c, addr, req, timeout_ms, cb, arg);
+}
+
+int rk_rclient_invoke_oneway(rk_rclient_t *c, const char *addr, rk_cmd_t *req)
+{
+    req->flag |= RK_CMD_ONEWAY;
+    return submit(c, addr, req, 3000, NULL, NULL);
+}
+
+typedef struct {
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    bool done;
+    int status;
+    rk_cmd_t *resp;
+} sync_t;
+
+static void sync_cb(void *arg, int status, rk_cmd_t *resp)
+{
+    sync_t *s = arg;
+    uv_mutex_lock(&s->mu);
+    s->status = status;
+    s->resp = resp;
+    s->done = true;
+    uv_cond_signal(&s->cond);
+    uv_mutex_unlock(&s->mu);
+}
+
+int rk_rclient_invoke_sync(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
+                           rk_cmd_t **resp)
+{
+    sync_t s = {.done = false};
+    if (uv_mutex_init(&s.mu) != 0 || uv_cond_init(&s.cond) != 0) {
+        rk_cmd_free(req);
+        return RK_ENOMEM;
+    }
+    int rc = submit(c, addr, req, timeout_ms, sync_cb, &s);
+    if (rc == RK_OK) {
+        uv_mutex_lock(&s.mu);
+        while (!s.done)
+            uv_cond_wait(&s.cond, &s.mu);
+        uv_mutex_unlock(&s.mu);
+        rc = s.status;
+        *resp = s.resp;
+    }
+    uv_cond_destroy(&s.cond);
+    uv_mutex_destroy(&s.mu);
+    return rc;
+}
