@@ -1,0 +1,50 @@
+/* namesrv.h — the name server: where brokers say what they serve and clients ask for routes.
+ *
+ *   broker ──REGISTER_BROKER (every 30 s)──▶ name server ◀──GET_ROUTEINFO_BY_TOPIC── client
+ *
+ * Its state is RocketMQ's RouteInfoManager, held in memory only and rebuilt
+ * from registrations after a restart:
+ *   brokers  brokerName -> {cluster, brokerId -> address}
+ *   topics   topic -> [queue data per brokerName: read/write queues, perm]
+ *   live     brokerAddr -> {last registration, dataVersion, HA address, connection}
+ * plus the KV config, the only persisted part (kvConfigPath).
+ *
+ * A broker disappears when it unregisters, when its connection closes, or
+ * when it has not registered for brokerChannelExpiredTime ms (checked every
+ * scanNotActiveBrokerInterval ms). Name servers share nothing: a broker
+ * registers with each of them.
+ *
+ * Threads: all state lives on the remoting server's loop thread; processors
+ * are inline. Events go through an rk_eventbus_t (rk/eventbus.h). */
+#ifndef RK_NAMESRV_H
+#define RK_NAMESRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk/config.h"
+#include "rk/eventbus.h"
+
+typedef struct rk_namesrv_config {
+    int64_t listen_port;            /* listenPort */
+    char *rocketmq_home;            /* rocketmqHome */
+    char *kv_config_path;           /* kvConfigPath (default ~/namesrv/kvConfig.json) */
+    int64_t scan_interval_ms;       /* scanNotActiveBrokerInterval */
+    int64_t broker_expired_ms;      /* brokerChannelExpiredTime */
+    int64_t idle_seconds;           /* serverChannelMaxIdleTimeSeconds */
+    char *listen_host;              /* listenHost (rocklet's; default 0.0.0.0) */
+} rk_namesrv_config_t;
+
+extern const rk_config_field_t rk_namesrv_config_fields[];
+
+typedef struct rk_namesrv rk_namesrv_t;
+
+/* Subscribe handlers to bus before starting; the server publishes into it.
+ * bus may be NULL (then only the built-in log handler runs). */
+int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_namesrv_t **out,
+                     char *err, size_t errlen);
+int rk_namesrv_port(const rk_namesrv_t *ns);
+/* Stops serving, persists the KV config, frees everything. */
+void rk_namesrv_stop(rk_namesrv_t *ns);
+
+#endif

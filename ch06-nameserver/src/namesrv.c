@@ -1,0 +1,765 @@
+/* namesrv.c — route tables, broker liveness and KV config behind the remoting processors (see rk/namesrv.h). */
+#include "rk/namesrv.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "rk/buf.h"
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/hash.h"
+#include "rk/json.h"
+#include "rk/log.h"
+#include "rk/remoting_server.h"
+#include "rk/request_code.h"
+#include "rk/strmap.h"
+
+#define F(f) offsetof(rk_namesrv_config_t, f)
+const rk_config_field_t rk_namesrv_config_fields[] = {
+    {"listenPort", RK_CFG_INT, F(listen_port), "9876", 0, 65535, NULL, "TCP port"},
+    {"listenHost", RK_CFG_STR, F(listen_host), "0.0.0.0", 0, -1, NULL, "address to listen on"},
+    {"rocketmqHome", RK_CFG_STR, F(rocketmq_home), NULL, 0, -1, NULL, "home folder"},
+    {"kvConfigPath", RK_CFG_STR, F(kv_config_path), NULL, 0, -1, NULL,
+     "KV config file (default $HOME/namesrv/kvConfig.json)"},
+    {"scanNotActiveBrokerInterval", RK_CFG_INT, F(scan_interval_ms), "10000", 10, 3600000, NULL,
+     "how often to look for expired brokers (ms)"},
+    {"brokerChannelExpiredTime", RK_CFG_INT, F(broker_expired_ms), "120000", 100, 86400000, NULL,
+     "a broker silent this long is removed (ms)"},
+    {"serverChannelMaxIdleTimeSeconds", RK_CFG_INT, F(idle_seconds), "120", 0, 86400, NULL,
+     "close connections idle this long (s; 0 never)"},
+    {0},
+};
+#undef F
+
+#define MAX_IDS 8
+
+typedef struct {
+    char cluster[128];
+    int64_t ids[MAX_IDS];
+    char addrs[MAX_IDS][64];
+    int n;
+} broker_t;
+
+typedef struct {
+    char broker[128];
+    int64_t read, write, perm, sysflag;
+} qdata_t;
+
+typedef struct {
+    qdata_t *q;
+    int n, cap;
+} topic_t;
+
+typedef struct {
+    char name[128], cluster[128], ha[64];
+    int64_t id, dv_counter, dv_ts;
+    uint64_t last_ms, conn_id;
+} live_t;
+
+struct rk_namesrv {
+    rk_namesrv_config_t cfg;
+    char kv_path[4096];
+    rk_rserver_t *srv;
+    rk_eventbus_t bus;
+    rk_strmap_t brokers;        /* brokerName -> broker_t */
+    rk_strmap_t topics;         /* topic -> topic_t */
+    rk_strmap_t live;           /* brokerAddr -> live_t */
+    cJSON *kv;                  /* {"ns":{"k":"v"}} */
+};
+
+static void publish(rk_namesrv_t *ns, rk_event_type_t t, const char *cluster, const char *name,
+                    const char *addr, int64_t id, const char *topic)
+{
+    rk_event_t ev = {t, cluster, name, addr, topic, id};
+    rk_eventbus_publish(&ns->bus, &ev);
+}
+
+static void log_handler(void *ctx, const rk_event_t *ev)
+{
+    (void)ctx;
+    if (ev->type == RK_EV_TOPIC_CHANGED)
+        rk_log_debug("namesrv", "%s: %s", rk_event_name(ev->type), ev->topic);
+    else if (ev->type != RK_EV_KV_CHANGED)
+        rk_log_info("namesrv", "%s: %s %s id=%lld (%s)", rk_event_name(ev->type),
+                    ev->cluster ? ev->cluster : "", ev->broker_name ? ev->broker_name : "", ev->broker_id,
+                    ev->broker_addr ? ev->broker_addr : "");
+}
+
+/* ------------------------------------------------------------ route table */
+
+static void topic_free(void *p)
+{
+    topic_t *t = p;
+    free(t->q);
+    free(t);
+}
+
+static int topic_set_queue(rk_namesrv_t *ns, const char *topic, const qdata_t *qd)
+{
+    topic_t *t = rk_strmap_get(&ns->topics, topic);
+    if (t == NULL) {
+        if ((t = calloc(1, sizeof *t)) == NULL || rk_strmap_put(&ns->topics, topic, t, NULL) != RK_OK) {
+            free(t);
+            return RK_ENOMEM;
+        }
+    }
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->q[i].broker, qd->broker) == 0) {
+            if (memcmp(&t->q[i], qd, sizeof *qd) != 0)
+                publish(ns, RK_EV_TOPIC_CHANGED, NULL, qd->broker, NULL, 0, topic);
+            t->q[i] = *qd;
+            return RK_OK;
+        }
+    if (t->n == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 4;
+        qdata_t *q = realloc(t->q, (size_t)cap * sizeof *q);
+        if (q == NULL)
+            return RK_ENOMEM;
+        t->q = q;
+        t->cap = cap;
+    }
+    t->q[t->n++] = *qd;
+    publish(ns, RK_EV_TOPIC_CHANGED, NULL, qd->broker, NULL, 0, topic);
+    return RK_OK;
+}
+
+typedef struct {
+    rk_namesrv_t *ns;
+    const char *broker;
+    const char **dead;
+    size_t ndead;
+} purge_t;
+
+static int purge_topic(const char *topic, void *value, void *ctx)
+{
+    purge_t *p = ctx;
+    topic_t *t = value;
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->q[i].broker, p->broker) == 0) {
+            t->q[i] = t->q[--t->n];
+            publish(p->ns, RK_EV_TOPIC_CHANGED, NULL, p->broker, NULL, 0, topic);
+            break;
+        }
+    if (t->n == 0)
+        p->dead[p->ndead++] = topic;
+    return 0;
+}
+
+/* Drops the queue data of brokerName from every topic; empty topics go. */
+static void purge_broker_queues(rk_namesrv_t *ns, const char *broker)
+{
+    const char **dead = calloc(ns->topics.len + 1, sizeof *dead);
+    if (dead == NULL)
+        return;
+    purge_t p = {ns, broker, dead, 0};
+    rk_strmap_foreach(&ns->topics, purge_topic, &p);
+    for (size_t i = 0; i < p.ndead; i++) {
+        char *name = strdup(dead[i]);   /* the key dies with the entry */
+        if (name != NULL) {
+            topic_free(rk_strmap_remove(&ns->topics, name));
+            free(name);
+        }
+    }
+    free(dead);
+}
+
+/* Removes the broker address from every table (unregister, expiry, disconnect). */
+static void remove_broker_addr(rk_namesrv_t *ns, const char *addr, rk_event_type_t why)
+{
+    live_t *lv = rk_strmap_remove(&ns->live, addr);
+    if (lv == NULL)
+        return;
+    broker_t *b = rk_strmap_get(&ns->brokers, lv->name);
+    if (b != NULL) {
+        for (int i = 0; i < b->n; i++)
+            if (strcmp(b->addrs[i], addr) == 0) {
+                b->n--;
+                b->ids[i] = b->ids[b->n];
+                memmove(b->addrs[i], b->addrs[b->n], sizeof b->addrs[i]);
+                break;
+            }
+        bool master_gone = lv->id == 0;
+        if (b->n == 0) {
+            free(rk_strmap_remove(&ns->brokers, lv->name));
+            purge_broker_queues(ns, lv->name);
+        } else if (master_gone) {
+            purge_broker_queues(ns, lv->name);      /* only a master's topics are routable */
+        }
+    }
+    publish(ns, why, lv->cluster, lv->name, addr, lv->id, NULL);
+    free(lv);
+}
+
+/* ------------------------------------------------------------ REGISTER_BROKER body */
+
+typedef struct {
+    int64_t dv_counter, dv_ts;
+    cJSON *topics;              /* {"topic":{"readQueueNums":..,"writeQueueNums":..,"perm":..,"topicSysFlag":..}} */
+} reg_body_t;
+
+static int parse_reg_json(const uint8_t *p, size_t len, reg_body_t *out)
+{
+    cJSON *root = rk_json_parse((const char *)p, len);
+    if (root == NULL)
+        return RK_EPROTO;
+    cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "topicConfigSerializeWrapper");
+    if (w == NULL)
+        w = root;   /* pre-3.0.11 brokers send the wrapper bare */
+    cJSON *dv = cJSON_GetObjectItemCaseSensitive(w, "dataVersion");
+    rk_json_get_i64(dv, "counter", &out->dv_counter);
+    rk_json_get_i64(dv, "timestamp", &out->dv_ts);
+    cJSON *tt = cJSON_DetachItemFromObjectCaseSensitive(w, "topicConfigTable");
+    cJSON_Delete(root);
+    out->topics = tt ? tt : cJSON_CreateObject();
+    return out->topics ? RK_OK : RK_ENOMEM;
+}
+
+/* The compressed form: zlib of [len][dataVersion JSON][count] count x ([len]["name r w perm filter"]) [len][filters]. */
+static int parse_reg_compressed(const uint8_t *p, size_t len, reg_body_t *out)
+{
+    size_t cap = len * 8 + 1024;
+    uint8_t *raw = NULL;
+    int zrc = Z_BUF_ERROR;
+    uLongf rawlen = 0;
+    while (cap <= 64u << 20) {
+        free(raw);
+        if ((raw = malloc(cap)) == NULL)
+            return RK_ENOMEM;
+        rawlen = cap;
+        zrc = uncompress(raw, &rawlen, p, len);
+        if (zrc != Z_BUF_ERROR)
+            break;
+        cap *= 4;
+    }
+    if (zrc != Z_OK) {
+        free(raw);
+        return RK_EPROTO;
+    }
+    rk_reader_t r = rk_reader(raw, rawlen);
+    uint32_t l = rk_reader_u32(&r);
+    const uint8_t *dvp = rk_reader_take(&r, l);
+    cJSON *dv = dvp ? rk_json_parse((const char *)dvp, l) : NULL;
+    rk_json_get_i64(dv, "counter", &out->dv_counter);
+    rk_json_get_i64(dv, "timestamp", &out->dv_ts);
+    cJSON_Delete(dv);
+    uint32_t count = rk_reader_u32(&r);
+    out->topics = cJSON_CreateObject();
+    for (uint32_t i = 0; i < count && !r.err && out->topics; i++) {
+        uint32_t tl = rk_reader_u32(&r);
+        const uint8_t *tp = rk_reader_take(&r, tl);
+        if (tp == NULL)
+            break;
+        char line[512], name[256], filter[32];
+        long long rq, wq, perm;
+        snprintf(line, sizeof line, "%.*s", (int)tl, (const char *)tp);
+        if (sscanf(line, "%255s %lld %lld %lld %31s", name, &rq, &wq, &perm, filter) < 4)
+            continue;
+        cJSON *t = cJSON_AddObjectToObject(out->topics, name);
+        cJSON_AddNumberToObject(t, "readQueueNums", (double)rq);
+        cJSON_AddNumberToObject(t, "writeQueueNums", (double)wq);
+        cJSON_AddNumberToObject(t, "perm", (double)perm);
+    }
+    free(raw);
+    if (r.err) {
+        cJSON_Delete(out->topics);
+        out->topics = NULL;
+        return RK_EPROTO;
+    }
+    return out->topics ? RK_OK : RK_ENOMEM;
+}
+
+/* ------------------------------------------------------------ processors */
+
+#define EXT(name) const char *name = rk_cmd_ext_get(req, #name)
+
+static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    rk_namesrv_t *ns = ctx;
+    EXT(brokerName); EXT(brokerAddr); EXT(clusterName); EXT(haServerAddr);
+    int64_t id = 0, crc = 0;
+    bool compressed = false;
+    if (!brokerName || !brokerAddr || !clusterName || rk_cmd_ext_i64(req, "brokerId", &id) != RK_OK ||
+        id < 0 || strlen(brokerAddr) >= 64 || strlen(brokerName) >= 128 || strlen(clusterName) >= 128) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "brokerName, brokerAddr, clusterName and brokerId are required");
+        return;
+    }
+    rk_cmd_ext_bool(req, "compressed", &compressed);
+    rk_cmd_ext_i64(req, "bodyCrc32", &crc);
+    if (crc != 0 && req->body_len > 0 && (int64_t)rk_body_crc(req->body, req->body_len) != crc) {
+        rk_log_warn("namesrv", "register from %s: body crc32 mismatch", brokerAddr);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "crc32 not match");
+        return;
+    }
+    reg_body_t body = {0, 0, NULL};
+    int rc = RK_OK;
+    if (req->body_len > 0)
+        rc = compressed ? parse_reg_compressed(req->body, req->body_len, &body)
+                        : parse_reg_json(req->body, req->body_len, &body);
+    if (rc != RK_OK) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "cannot parse the register body");
+        return;
+    }
+    /* brokers */
+    broker_t *b = rk_strmap_get(&ns->brokers, brokerName);
+    if (b == NULL) {
+        b = calloc(1, sizeof *b);
+        if (b == NULL || rk_strmap_put(&ns->brokers, brokerName, b, NULL) != RK_OK) {
+            free(b);
+            cJSON_Delete(body.topics);
+            rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+            return;
+        }
+    }
+    snprintf(b->cluster, sizeof b->cluster, "%s", clusterName);
+    int slot = -1;
+    for (int i = 0; i < b->n; i++) {
+        if (strcmp(b->addrs[i], brokerAddr) == 0 && b->ids[i] != id) {
+            /* the same address under another id (a slave became master): drop the old */
+            b->n--;
+            b->ids[i] = b->ids[b->n];
+            memmove(b->addrs[i], b->addrs[b->n], sizeof b->addrs[i]);
+            i--;
+            continue;
+        }
+        if (b->ids[i] == id)
+            slot = i;
+    }
+    if (slot < 0 && b->n < MAX_IDS)
+        slot = b->n++;
+    if (slot >= 0) {
+        b->ids[slot] = id;
+        snprintf(b->addrs[slot], sizeof b->addrs[slot], "%s", brokerAddr);
+    }
+    /* liveness */
+    live_t *lv = rk_strmap_get(&ns->live, brokerAddr);
+    bool first = lv == NULL;
+    if (first) {
+        lv = calloc(1, sizeof *lv);
+        if (lv == NULL || rk_strmap_put(&ns->live, brokerAddr, lv, NULL) != RK_OK) {
+            free(lv);
+            cJSON_Delete(body.topics);
+            rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+            return;
+        }
+    }
+    bool changed = first || lv->dv_counter != body.dv_counter || lv->dv_ts != body.dv_ts;
+    snprintf(lv->name, sizeof lv->name, "%s", brokerName);
+    snprintf(lv->cluster, sizeof lv->cluster, "%s", clusterName);
+    snprintf(lv->ha, sizeof lv->ha, "%s", haServerAddr ? haServerAddr : "");
+    lv->id = id;
+    lv->dv_counter = body.dv_counter;
+    lv->dv_ts = body.dv_ts;
+    lv->last_ms = rk_mono_ms();
+    lv->conn_id = rk_conn_id(conn);
+    rk_conn_set_data(conn, (void *)1);      /* marks a broker connection for the close hook */
+    /* queues: only a master's topic table is routable */
+    if (id == 0 && changed && body.topics != NULL)
+        for (cJSON *t = body.topics->child; t != NULL; t = t->next) {
+            qdata_t qd = {.read = 0};
+            snprintf(qd.broker, sizeof qd.broker, "%s", brokerName);
+            rk_json_get_i64(t, "readQueueNums", &qd.read);
+            rk_json_get_i64(t, "writeQueueNums", &qd.write);
+            rk_json_get_i64(t, "perm", &qd.perm);
+            rk_json_get_i64(t, "topicSysFlag", &qd.sysflag);
+            if (t->string != NULL && strlen(t->string) <= 255)
+                topic_set_queue(ns, t->string, &qd);
+        }
+    cJSON_Delete(body.topics);
+    if (first)
+        publish(ns, RK_EV_BROKER_REGISTERED, clusterName, brokerName, brokerAddr, id, NULL);
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL && id != 0)
+        for (int i = 0; i < b->n; i++)
+            if (b->ids[i] == 0) {
+                rk_cmd_ext_set(resp, "masterAddr", b->addrs[i]);
+                live_t *m = rk_strmap_get(&ns->live, b->addrs[i]);
+                if (m != NULL && m->ha[0])
+                    rk_cmd_ext_set(resp, "haServerAddr", m->ha);
+            }
+    rk_reply_send(reply, resp);
+}
+
+static void p_unregister(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    EXT(brokerAddr);
+    if (brokerAddr != NULL)
+        remove_broker_addr(ns, brokerAddr, RK_EV_BROKER_UNREGISTERED);
+    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+}
+
+static cJSON *broker_json(const char *name, const broker_t *b)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *addrs = cJSON_AddObjectToObject(o, "brokerAddrs");
+    /* sorted by id, as fastjson's MapSortField does */
+    int order[MAX_IDS];
+    for (int i = 0; i < b->n; i++) {
+        int j = i;
+        while (j > 0 && b->ids[order[j - 1]] > b->ids[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (int i = 0; i < b->n; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, b->ids[order[i]]);
+        cJSON_AddStringToObject(addrs, id, b->addrs[order[i]]);
+    }
+    cJSON_AddStringToObject(o, "brokerName", name);
+    cJSON_AddStringToObject(o, "cluster", b->cluster);
+    return o;
+}
+
+static void reply_json(rk_reply_t *reply, int code, cJSON *body, unsigned flags)
+{
+    char *s = body ? rk_json_print(body, flags) : NULL;
+    cJSON_Delete(body);
+    rk_cmd_t *resp = rk_cmd_new_response(rk_reply_request(reply), code, NULL);
+    if (resp != NULL && s != NULL)
+        rk_cmd_own_body(resp, (uint8_t *)s, strlen(s));
+    else
+        free(s);
+    rk_reply_send(reply, resp);
+}
+
+static void p_route(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    EXT(topic);
+    topic_t *t = topic ? rk_strmap_get(&ns->topics, topic) : NULL;
+    if (t == NULL || t->n == 0) {
+        char remark[400];
+        snprintf(remark, sizeof remark, "No topic route info in name server for the topic: %s",
+                 topic ? topic : "");
+        rk_reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, remark);
+        return;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON *bds = cJSON_AddArrayToObject(root, "brokerDatas");
+    cJSON_AddObjectToObject(root, "filterServerTable");
+    cJSON *qds = cJSON_AddArrayToObject(root, "queueDatas");
+    for (int i = 0; i < t->n; i++) {
+        const qdata_t *q = &t->q[i];
+        broker_t *b = rk_strmap_get(&ns->brokers, q->broker);
+        if (b != NULL)
+            cJSON_AddItemToArray(bds, broker_json(q->broker, b));
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "brokerName", q->broker);
+        cJSON_AddNumberToObject(o, "perm", (double)q->perm);
+        cJSON_AddNumberToObject(o, "readQueueNums", (double)q->read);
+        cJSON_AddNumberToObject(o, "topicSysFlag", (double)q->sysflag);
+        cJSON_AddNumberToObject(o, "writeQueueNums", (double)q->write);
+        cJSON_AddItemToArray(qds, o);
+    }
+    bool standard = false;
+    rk_cmd_ext_bool(req, "acceptStandardJsonOnly", &standard);
+    standard = standard || req->version >= RK_VERSION_V4_9_4;
+    reply_json(reply, RK_RESP_SUCCESS, root, standard ? 0 : RK_JSON_BARE_INT_KEYS);
+}
+
+typedef struct {
+    cJSON *addr_table, *cluster_table;
+} cluster_ctx_t;
+
+static int add_cluster_broker(const char *name, void *value, void *ctx)
+{
+    cluster_ctx_t *c = ctx;
+    broker_t *b = value;
+    cJSON_AddItemToObject(c->addr_table, name, broker_json(name, b));
+    cJSON *names = cJSON_GetObjectItemCaseSensitive(c->cluster_table, b->cluster);
+    if (names == NULL)
+        names = cJSON_AddArrayToObject(c->cluster_table, b->cluster);
+    cJSON_AddItemToArray(names, cJSON_CreateString(name));
+    return 0;
+}
+
+static void p_cluster_info(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn; (void)req;
+    rk_namesrv_t *ns = ctx;
+    cJSON *root = cJSON_CreateObject();
+    cluster_ctx_t c = {cJSON_AddObjectToObject(root, "brokerAddrTable"),
+                       cJSON_AddObjectToObject(root, "clusterAddrTable")};
+    rk_strmap_foreach(&ns->brokers, add_cluster_broker, &c);
+    reply_json(reply, RK_RESP_SUCCESS, root, RK_JSON_BARE_INT_KEYS);   /* always fastjson-style */
+}
+
+static int add_topic_name(const char *name, void *value, void *ctx)
+{
+    (void)value;
+    cJSON_AddItemToArray(ctx, cJSON_CreateString(name));
+    return 0;
+}
+
+static void p_topic_list(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn; (void)req;
+    rk_namesrv_t *ns = ctx;
+    cJSON *root = cJSON_CreateObject();
+    rk_strmap_foreach(&ns->topics, add_topic_name, cJSON_AddArrayToObject(root, "topicList"));
+    reply_json(reply, RK_RESP_SUCCESS, root, 0);
+}
+
+static void p_delete_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    EXT(topic);
+    if (topic != NULL) {
+        topic_t *t = rk_strmap_remove(&ns->topics, topic);
+        if (t != NULL) {
+            topic_free(t);
+            publish(ns, RK_EV_TOPIC_CHANGED, NULL, NULL, NULL, 0, topic);
+        }
+    }
+    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+}
+
+static void p_data_version(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    EXT(brokerAddr);
+    live_t *lv = brokerAddr ? rk_strmap_get(&ns->live, brokerAddr) : NULL;
+    int64_t counter = -1, ts = -1;
+    cJSON *dv = req->body_len ? rk_json_parse((const char *)req->body, req->body_len) : NULL;
+    rk_json_get_i64(dv, "counter", &counter);
+    rk_json_get_i64(dv, "timestamp", &ts);
+    cJSON_Delete(dv);
+    bool changed = lv == NULL || lv->dv_counter != counter || lv->dv_ts != ts;
+    if (lv != NULL && !changed)
+        lv->last_ms = rk_mono_ms();     /* an unchanged version still proves liveness */
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL) {
+        rk_cmd_ext_set(resp, "changed", changed ? "true" : "false");
+        if (lv != NULL) {
+            char body[96];
+            int n = snprintf(body, sizeof body, "{\"counter\":%" PRId64 ",\"timestamp\":%" PRId64 "}",
+                             lv->dv_counter, lv->dv_ts);
+            rk_cmd_set_body(resp, body, (size_t)n);
+        }
+    }
+    rk_reply_send(reply, resp);
+}
+
+/* ---- KV config ---- */
+
+static int kv_persist(rk_namesrv_t *ns)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemReferenceToObject(root, "configTable", ns->kv);
+    char *s = rk_json_print(root, 0);
+    cJSON_Delete(root);
+    if (s == NULL)
+        return RK_ENOMEM;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", ns->kv_path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        rk_mkdirs(dir, 0755);
+    }
+    int rc = rk_file_write_atomic(ns->kv_path, s, strlen(s));
+    free(s);
+    if (rc != RK_OK)
+        rk_log_error("namesrv", "cannot persist %s: %s", ns->kv_path, rk_strerror(rc));
+    return rc;
+}
+
+static int kv_parse(const char *text, size_t len, void *ctx)
+{
+    rk_namesrv_t *ns = ctx;
+    cJSON *root = rk_json_parse(text, len);
+    cJSON *table = cJSON_DetachItemFromObjectCaseSensitive(root, "configTable");
+    cJSON_Delete(root);
+    if (!cJSON_IsObject(table)) {
+        cJSON_Delete(table);
+        return RK_ECORRUPT;
+    }
+    cJSON_Delete(ns->kv);
+    ns->kv = table;
+    return RK_OK;
+}
+
+static void p_put_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    EXT(namespace); EXT(key); EXT(value);
+    if (!namespace || !key || !value) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "namespace, key and value are required");
+        return;
+    }
+    cJSON *n = cJSON_GetObjectItemCaseSensitive(ns->kv, namespace);
+    if (n == NULL)
+        n = cJSON_AddObjectToObject(ns->kv, namespace);
+    cJSON_DeleteItemFromObjectCaseSensitive(n, key);
+    cJSON_AddStringToObject(n, key, value);
+    int rc = kv_persist(ns);
+    publish(ns, RK_EV_KV_CHANGED, NULL, NULL, NULL, 0, NULL);
+    rk_reply_code(reply, rc == RK_OK ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR,
+                  rc == RK_OK ? NULL : "cannot persist the KV config");
+}
+
+static void p_get_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    EXT(namespace); EXT(key);
+    const char *v = namespace && key ? rk_json_get_str(cJSON_GetObjectItemCaseSensitive(ns->kv, namespace), key) : NULL;
+    if (v == NULL) {
+        char remark[300];
+        snprintf(remark, sizeof remark, "No config item, Namespace: %s Key: %s", namespace ? namespace : "",
+                 key ? key : "");
+        rk_reply_code(reply, RK_RESP_QUERY_NOT_FOUND, remark);
+        return;
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp)
+        rk_cmd_ext_set(resp, "value", v);
+    rk_reply_send(reply, resp);
+}
+
+static void p_delete_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    EXT(namespace); EXT(key);
+    cJSON *n = namespace ? cJSON_GetObjectItemCaseSensitive(ns->kv, namespace) : NULL;
+    if (n != NULL && key != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(n, key);
+        kv_persist(ns);
+        publish(ns, RK_EV_KV_CHANGED, NULL, NULL, NULL, 0, NULL);
+    }
+    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+}
+
+/* ------------------------------------------------------------ liveness */
+
+typedef struct {
+    rk_namesrv_t *ns;
+    uint64_t now, conn_id;
+    const char *victims[256];
+    int n;
+} scan_t;
+
+static int find_expired(const char *addr, void *value, void *ctx)
+{
+    scan_t *s = ctx;
+    live_t *lv = value;
+    bool hit = s->conn_id ? lv->conn_id == s->conn_id
+                          : s->now - lv->last_ms > (uint64_t)s->ns->cfg.broker_expired_ms;
+    if (hit && s->n < 256)
+        s->victims[s->n++] = addr;
+    return 0;
+}
+
+static void remove_victims(scan_t *s, rk_event_type_t why)
+{
+    char addrs[256][64];
+    for (int i = 0; i < s->n; i++)
+        snprintf(addrs[i], sizeof addrs[i], "%s", s->victims[i]);
+    for (int i = 0; i < s->n; i++)
+        remove_broker_addr(s->ns, addrs[i], why);
+}
+
+static void scan_expired(void *ctx)
+{
+    scan_t s = {.ns = ctx, .now = rk_mono_ms()};
+    rk_strmap_foreach(&s.ns->live, find_expired, &s);
+    remove_victims(&s, RK_EV_BROKER_EXPIRED);
+}
+
+static void on_conn_close(void *ctx, rk_conn_t *conn)
+{
+    if (rk_conn_data(conn) == NULL)
+        return;     /* not a broker's connection */
+    scan_t s = {.ns = ctx, .conn_id = rk_conn_id(conn)};
+    rk_strmap_foreach(&s.ns->live, find_expired, &s);
+    remove_victims(&s, RK_EV_BROKER_DISCONNECTED);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_namesrv_t **out,
+                     char *err, size_t errlen)
+{
+    rk_namesrv_t *ns = calloc(1, sizeof *ns);
+    if (ns == NULL)
+        return RK_ENOMEM;
+    ns->cfg = *cfg;
+    ns->cfg.rocketmq_home = ns->cfg.kv_config_path = ns->cfg.listen_host = NULL;  /* not owned */
+    if (bus != NULL)
+        ns->bus = *bus;
+    rk_eventbus_subscribe(&ns->bus, log_handler, NULL);
+    if (cfg->kv_config_path && *cfg->kv_config_path)
+        snprintf(ns->kv_path, sizeof ns->kv_path, "%s", cfg->kv_config_path);
+    else
+        snprintf(ns->kv_path, sizeof ns->kv_path, "%s/namesrv/kvConfig.json",
+                 getenv("HOME") ? getenv("HOME") : ".");
+    rk_strmap_init(&ns->brokers);
+    rk_strmap_init(&ns->topics);
+    rk_strmap_init(&ns->live);
+    ns->kv = cJSON_CreateObject();
+    int rc = rk_file_load_with_bak(ns->kv_path, kv_parse, ns, NULL);
+    if (rc != RK_OK && rc != -ENOENT) {
+        snprintf(err, errlen, "%s: %s", ns->kv_path, rk_strerror(rc));
+        goto fail;
+    }
+    rk_rserver_config_t sc = {.host = cfg->listen_host ? cfg->listen_host : "0.0.0.0",
+                              .port = (int)cfg->listen_port, .idle_ms = cfg->idle_seconds * 1000,
+                              .name = "namesrv"};
+    if ((rc = rk_rserver_new(&sc, &ns->srv)) != RK_OK)
+        goto fail;
+    static const struct { int32_t code; rk_processor_fn fn; } table[] = {
+        {RK_REQ_REGISTER_BROKER, p_register},
+        {RK_REQ_UNREGISTER_BROKER, p_unregister},
+        {RK_REQ_GET_ROUTEINFO_BY_TOPIC, p_route},
+        {RK_REQ_GET_BROKER_CLUSTER_INFO, p_cluster_info},
+        {RK_REQ_QUERY_DATA_VERSION, p_data_version},
+        {RK_REQ_PUT_KV_CONFIG, p_put_kv},
+        {RK_REQ_GET_KV_CONFIG, p_get_kv},
+        {RK_REQ_DELETE_KV_CONFIG, p_delete_kv},
+        {RK_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER, p_topic_list},
+        {RK_REQ_DELETE_TOPIC_IN_NAMESRV, p_delete_topic},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        rk_rserver_register(ns->srv, table[i].code, table[i].fn, ns, RK_PROC_INLINE);
+    rk_rserver_on_close(ns->srv, on_conn_close, ns);
+    rk_rserver_every(ns->srv, (uint64_t)cfg->scan_interval_ms, scan_expired, ns);
+    if ((rc = rk_rserver_start(ns->srv, err, errlen)) != RK_OK)
+        goto fail;
+    rk_log_info("namesrv", "name server up on port %d (KV config %s, brokers expire after %lld ms)",
+                rk_rserver_port(ns->srv), ns->kv_path, (long long)cfg->broker_expired_ms);
+    *out = ns;
+    return RK_OK;
+fail:
+    rk_rserver_free(ns->srv);
+    cJSON_Delete(ns->kv);
+    free(ns);
+    return rc;
+}
+
+int rk_namesrv_port(const rk_namesrv_t *ns) { return rk_rserver_port(ns->srv); }
+
+void rk_namesrv_stop(rk_namesrv_t *ns)
+{
+    if (ns == NULL)
+        return;
+    rk_rserver_free(ns->srv);   /* the loop is gone: the tables are ours again */
+    kv_persist(ns);
+    rk_strmap_free(&ns->brokers, free);
+    rk_strmap_free(&ns->topics, topic_free);
+    rk_strmap_free(&ns->live, free);
+    cJSON_Delete(ns->kv);
+    rk_log_info("namesrv", "stopped");
+    free(ns);
+}
