@@ -105,7 +105,7 @@ static char *route(int version, int *code)
     rk_cmd_ext_set(req, "topic", "TopicTest");
     rk_cmd_t *resp = call(req);
     *code = resp->code;
-    char *body = strndup((const char *)resp->body, resp->body_len);
+    char *body = resp->body ? strndup((const char *)resp->body, resp->body_len) : strdup("");
     rk_cmd_free(resp);
     return body;
 }
