@@ -14,7 +14,7 @@
 # folders of chapters <= N only, and links the libraries of chapters <= N.
 # module.mk files are included in chapter order, so RK_SOFAR grows as we go.
 #
-# Targets: all, chNN, test, test-chNN, bench-chNN, clean, deps.
+# Targets: all, chNN, test, test-chNN, bench-chNN, demo, clean, deps.
 # Variables: SAN=1 builds everything under AddressSanitizer + UBSan into
 # build/san/ and runs the same tests there.
 
@@ -107,6 +107,9 @@ test-ch$(1): ch$(1) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
 bench-ch$(1): ch$(1) $$(ch$(1)_BBINS)
 	@set -e; for b in $$(ch$(1)_BBINS); do echo "== $$$$b"; ./$$$$b; done
 RK_TESTS += test-ch$(1)
+ifneq ($$(wildcard $(2)/demo.sh),)
+RK_DEMO_CH := $(1)
+endif
 endef
 
 $(B)/obj/%.o: %.c | $(DEPS_STAMP)
@@ -116,9 +119,13 @@ $(B)/obj/%.o: %.c | $(DEPS_STAMP)
 include $(sort $(wildcard ch[0-9][0-9]-*/module.mk))
 -include final/module.mk
 
-.PHONY: all test clean deps
+.PHONY: all test clean deps demo
 all: $(foreach n,$(RK_SOFAR),ch$(n))
 test: $(RK_TESTS)
+# The main job: the demo of the furthest chapter that has one (chNN-x/demo.sh,
+# given the folder of that chapter's programs).
+demo: ch$(RK_DEMO_CH)
+	bash $(ch$(RK_DEMO_CH)_DIR)/demo.sh $(abspath $(B)/ch$(RK_DEMO_CH)/bin)
 clean:
 	rm -rf build
 
