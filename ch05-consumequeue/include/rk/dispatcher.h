@@ -33,12 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Transaction type bits of SYSFLAG (mask 0xC). */
-#define RK_TXN_MASK 0xC
-#define RK_TXN_NOT 0x0
-#define RK_TXN_PREPARED 0x4
-#define RK_TXN_COMMIT 0x8
-#define RK_TXN_ROLLBACK 0xC
+#include "rk/message.h"
 
 /* One record, as dispatchers see it. Everything points into the mapped
  * commitlog or a per-call scratch area: valid only during the call. */
@@ -57,10 +52,8 @@ typedef struct rk_dispatch_request {
     const char *keys;
     const char *uniq_key;
     const uint8_t *record;          /* the raw record (size bytes) */
-    const void *msg;                /* the source's decoded message (ch04 type), or NULL */
+    const rk_record_t *rec;         /* ch04's decoded record (body, props, hosts...) or NULL */
 } rk_dispatch_request_t;
-
-static inline int rk_txn_type(int32_t sysflag) { return sysflag & RK_TXN_MASK; }
 
 typedef int (*rk_dispatch_fn)(void *ctx, const rk_dispatch_request_t *req);
 
