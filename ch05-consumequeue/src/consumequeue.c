@@ -398,12 +398,14 @@ int rk_cq_truncate_phys(rk_cq_t *cq, int64_t phys)
 /* The file that takes a write at byte `pos` (creating it). Writer only. */
 static int writable_file(rk_cq_t *cq, int64_t pos, cqf_t **out)
 {
-    if (cq->n > 0) {
-        cqf_t *l = cq->files[cq->n - 1];
-        if (pos >= l->base && pos < l->base + (int64_t)l->size) {
-            *out = l;
-            return RK_OK;
-        }
+    /* cleanup may shift the array under the lock; the newest file itself is
+     * never removed by anyone but this (single) writer */
+    pthread_rwlock_rdlock(&cq->lock);
+    cqf_t *l = cq->n > 0 ? cq->files[cq->n - 1] : NULL;
+    pthread_rwlock_unlock(&cq->lock);
+    if (l && pos >= l->base && pos < l->base + (int64_t)l->size) {
+        *out = l;
+        return RK_OK;
     }
     int64_t base = pos - pos % cq->file_size;
     cqf_t *f = NULL;
@@ -438,13 +440,19 @@ int rk_cq_put(rk_cq_t *cq, int64_t offset, const rk_cq_unit_t *u)
     if (offset < 0 || u->size <= 0 || u->phys < 0)
         return RK_EINVAL;
     int64_t want = offset * RK_CQ_UNIT_SIZE;
-    pthread_rwlock_wrlock(&cq->lock);
+    pthread_rwlock_rdlock(&cq->lock);
     /* a fresh queue (nothing written yet) may start anywhere */
     bool fresh = cq->n == 0 || (cq->n == 1 && atomic_load(&cq->files[0]->wrote) == 0);
-    if (fresh && cq->n == 1 && cq->files[0]->base != want - want % cq->file_size)
-        drop_files_from_locked(cq, 0);
     int64_t end = end_bytes_locked(cq);
     pthread_rwlock_unlock(&cq->lock);
+    if (fresh) {
+        pthread_rwlock_wrlock(&cq->lock);
+        if (cq->n == 1 && atomic_load(&cq->files[0]->wrote) == 0 &&
+            cq->files[0]->base != want - want % cq->file_size)
+            drop_files_from_locked(cq, 0);
+        end = end_bytes_locked(cq);
+        pthread_rwlock_unlock(&cq->lock);
+    }
     if (fresh && want > 0) {
         /* a queue that starts past 0: blank units before the first one,
          * and min offset right at it (fillPreBlank) */
