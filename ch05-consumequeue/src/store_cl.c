@@ -199,7 +199,8 @@ int rk_store_cl_open(const char *root, rk_kv_t *kv, rk_store_cl_t **out, bool *a
         }
         end = f->base + (int64_t)pos;
         if (stop) {
-            memset(f->map + pos, 0, f->size - pos);
+            if (f->size - pos >= 8)
+                memset(f->map + pos, 0, 8);   /* the torn record's header */
             while (cl->n > i + 1) {
                 clf_t *g = cl->files[--cl->n];
                 unlink(g->path);
