@@ -505,3 +505,63 @@ Test(store, concurrent_gets_during_appends_and_cleanup)
     cr_assert_gt(rk_store_commitlog_min(st), 0);
     rk_store_close(st);
 }
+
+static rk_store_put_result_t put_txn(rk_store_t *st, int32_t sysflag, const char *key)
+{
+    rk_buf_t props = {0};
+    rk_props_put(&props, RK_PROP_KEYS, key);
+    rk_msg_t m = {0};
+    m.topic = "TX";
+    m.topic_len = 2;
+    m.sys_flag = sysflag;
+    m.born_ts = rk_now_ms();
+    rk_host_parse("127.0.0.1:5555", &m.born_host);
+    rk_host_parse("127.0.0.1:10911", &m.store_host);
+    m.body = (const uint8_t *)"x";
+    m.body_len = 1;
+    m.props = (const char *)props.data;
+    m.props_len = props.len;
+    rk_store_put_result_t r;
+    cr_assert_eq(rk_store_put(st, &m, &r), 0);
+    rk_buf_free(&props);
+    return r;
+}
+
+Test(store, only_committed_records_reach_consume_queues_and_rollbacks_are_not_indexed)
+{
+    rk_store_t *st = open_store();
+    rk_store_put_result_t a = put_txn(st, RK_SYSFLAG_TXN_NOT, "plain");
+    rk_store_put_result_t p = put_txn(st, RK_SYSFLAG_TXN_PREPARED, "half");
+    rk_store_put_result_t rb = put_txn(st, RK_SYSFLAG_TXN_ROLLBACK, "rolled");
+    rk_store_put_result_t c = put_txn(st, RK_SYSFLAG_TXN_COMMIT, "committed");
+    cr_assert_eq(a.queue_offset, 0);
+    cr_assert_eq(p.queue_offset, 0);          /* prepared/rollback: 0, no CQ entry */
+    cr_assert_eq(rb.queue_offset, 0);
+    cr_assert_eq(c.queue_offset, 1);
+    cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
+    cr_assert_eq(rk_store_max_offset(st, "TX", 0), 2);
+    rk_cq_unit_t u[4];
+    cr_assert_eq(rk_store_read_units(st, "TX", 0, 0, u, 4), 2);
+    cr_assert_eq(u[0].phys, a.phys);
+    cr_assert_eq(u[1].phys, c.phys);
+    int64_t phys[4];
+    cr_assert_eq(rk_store_query_by_key(st, "TX", "half", 0, INT64_MAX, phys, 4), 1);
+    cr_assert_eq(rk_store_query_by_key(st, "TX", "committed", 0, INT64_MAX, phys, 4), 1);
+    cr_assert_eq(rk_store_query_by_key(st, "TX", "rolled", 0, INT64_MAX, phys, 4), 0);
+    rk_store_close(st);
+}
+
+Test(store, offsets_are_persisted_periodically_while_running)
+{
+    rk_store_t *st = open_store_kv("flushConsumerOffsetInterval", "50");
+    cr_assert_eq(rk_store_commit_offset(st, "g", "T", 3, 42), 0);
+    char p[400];
+    snprintf(p, sizeof p, "%s/config/consumerOffset.json", dir);
+    char *text = NULL;
+    for (int i = 0; i < 200 && !rk_path_exists(p); i++)
+        rk_sleep_ms(10);
+    cr_assert_eq(rk_file_read_all(p, &text, NULL), 0);
+    cr_assert_not_null(strstr(text, "3:42"), "%s", text);
+    free(text);
+    rk_store_close(st);
+}
