@@ -614,7 +614,7 @@ int rk_store_get_message(rk_store_t *st, const char *group, const char *topic, i
         return RK_OK;
     }
     get_priv_t *priv = calloc(1, sizeof *priv);
-    res->msgs = calloc((size_t)max_n, sizeof *res->msgs);
+    res->msgs = calloc((size_t)(max_n < s.count ? max_n : s.count), sizeof *res->msgs);
     if (priv == NULL || res->msgs == NULL) {
         free(priv);
         free(res->msgs);
