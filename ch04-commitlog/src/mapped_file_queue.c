@@ -1,0 +1,299 @@
+/* mapped_file_queue.c — a log's row of mapped files (see rk/mapped_file_queue.h). */
+#include "rk/mapped_file_queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/log.h"
+
+int rk_mfq_init(rk_mfq_t *q, const char *dir, size_t file_size)
+{
+    memset(q, 0, sizeof *q);
+    if (file_size < RK_OS_PAGE_SIZE || file_size % RK_OS_PAGE_SIZE != 0)
+        return RK_EINVAL;
+    if (snprintf(q->dir, sizeof q->dir, "%s", dir) >= (int)sizeof q->dir)
+        return RK_ETOOBIG;
+    int rc = rk_mkdirs(dir, 0755);
+    if (rc != RK_OK)
+        return rc;
+    q->file_size = file_size;
+    if (uv_rwlock_init(&q->lock) != 0)
+        return RK_ENOMEM;
+    return RK_OK;
+}
+
+void rk_mfq_destroy(rk_mfq_t *q)
+{
+    if (q->file_size == 0)
+        return;
+    for (int i = 0; i < q->n; i++)
+        rk_mapped_file_release(q->files[i]);
+    free(q->files);
+    uv_rwlock_destroy(&q->lock);
+    memset(q, 0, sizeof *q);
+}
+
+static int push_file(rk_mfq_t *q, rk_mapped_file_t *mf)
+{
+    if (q->n == q->cap) {
+        int cap = q->cap ? q->cap * 2 : 16;
+        rk_mapped_file_t **f = realloc(q->files, (size_t)cap * sizeof *f);
+        if (f == NULL)
+            return RK_ENOMEM;
+        q->files = f;
+        q->cap = cap;
+    }
+    q->files[q->n++] = mf;
+    return RK_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
+{
+    DIR *d = opendir(q->dir);
+    if (d == NULL) {
+        snprintf(err, errlen, "%s: %s", q->dir, strerror(errno));
+        return -errno;
+    }
+    int64_t *starts = NULL;
+    size_t n = 0, cap = 0;
+    int rc = RK_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len != 20 || strspn(e->d_name, "0123456789") != 20)
+            continue;   /* not a log file (e.g. a .tmp or lost+found) */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *s = realloc(starts, cap * sizeof *s);
+            if (s == NULL) {
+                rc = RK_ENOMEM;
+                break;
+            }
+            starts = s;
+        }
+        starts[n++] = strtoll(e->d_name, NULL, 10);
+    }
+    closedir(d);
+    if (rc == RK_OK && n > 0)
+        qsort(starts, n, sizeof *starts, cmp_i64);
+    for (size_t i = 0; rc == RK_OK && i < n; i++) {
+        if (starts[i] % (int64_t)q->file_size != 0 ||
+            (i > 0 && starts[i] != starts[i - 1] + (int64_t)q->file_size)) {
+            snprintf(err, errlen, "%s/%020" PRId64 ": not where a file of %zu bytes can start",
+                     q->dir, starts[i], q->file_size);
+            rc = RK_ECORRUPT;
+            break;
+        }
+        rk_mapped_file_t *mf;
+        rc = rk_mapped_file_open(q->dir, starts[i], q->file_size, false, &mf);
+        if (rc != RK_OK) {
+            snprintf(err, errlen, "%s/%020" PRId64 ": %s%s", q->dir, starts[i], rk_strerror(rc),
+                     rc == RK_ECORRUPT ? " (size differs from the configured file size)" : "");
+            break;
+        }
+        rc = push_file(q, mf);
+        if (rc != RK_OK)
+            rk_mapped_file_release(mf);
+    }
+    free(starts);
+    return rc;
+}
+
+int rk_mfq_count(rk_mfq_t *q)
+{
+    uv_rwlock_rdlock(&q->lock);
+    int n = q->n;
+    uv_rwlock_rdunlock(&q->lock);
+    return n;
+}
+
+rk_mapped_file_t *rk_mfq_get(rk_mfq_t *q, int i)
+{
+    rk_mapped_file_t *mf = NULL;
+    uv_rwlock_rdlock(&q->lock);
+    if (i >= 0 && i < q->n) {
+        mf = q->files[i];
+        rk_mapped_file_hold(mf);
+    }
+    uv_rwlock_rdunlock(&q->lock);
+    return mf;
+}
+
+rk_mapped_file_t *rk_mfq_find(rk_mfq_t *q, int64_t offset)
+{
+    rk_mapped_file_t *mf = NULL;
+    uv_rwlock_rdlock(&q->lock);
+    if (q->n > 0 && offset >= q->files[0]->from) {
+        /* Files are contiguous: index arithmetic, no search. */
+        int64_t i = (offset - q->files[0]->from) / (int64_t)q->file_size;
+        if (i < q->n) {
+            mf = q->files[i];
+            rk_mapped_file_hold(mf);
+        }
+    }
+    uv_rwlock_rdunlock(&q->lock);
+    return mf;
+}
+
+rk_mapped_file_t *rk_mfq_last(rk_mfq_t *q) { return rk_mfq_get(q, rk_mfq_count(q) - 1); }
+
+int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t **out)
+{
+    rk_mapped_file_t *last = rk_mfq_last(q);
+    if (last != NULL && !rk_mapped_file_full(last)) {
+        *out = last;
+        return RK_OK;
+    }
+    int64_t from = last ? last->from + (int64_t)q->file_size
+                        : start_if_empty - start_if_empty % (int64_t)q->file_size;
+    rk_mapped_file_release(last);
+    rk_mapped_file_t *mf;
+    int rc = rk_mapped_file_open(q->dir, from, q->file_size, true, &mf);
+    if (rc != RK_OK) {
+        rk_log_error("mfq", "cannot create the file at %" PRId64 " in %s: %s", from, q->dir,
+                     rk_strerror(rc));
+        return rc;
+    }
+    if (last == NULL && start_if_empty > from) {
+        /* A queue whose first file starts mid-file: the bytes before the
+         * start are not ours; positions begin at the start. */
+        int64_t pos = start_if_empty - from;
+        atomic_store(&mf->wrote, pos);
+        atomic_store(&mf->committed, pos);
+        atomic_store(&mf->flushed, pos);
+    }
+    if (q->warm)
+        rk_mapped_file_warm(mf);
+    uv_rwlock_wrlock(&q->lock);
+    rc = push_file(q, mf);
+    uv_rwlock_wrunlock(&q->lock);
+    if (rc != RK_OK) {
+        rk_mapped_file_destroy(mf);
+        rk_mapped_file_release(mf);
+        return rc;
+    }
+    rk_mapped_file_hold(mf);
+    *out = mf;
+    return RK_OK;
+}
+
+int64_t rk_mfq_min_offset(rk_mfq_t *q)
+{
+    uv_rwlock_rdlock(&q->lock);
+    int64_t v = q->n ? q->files[0]->from : -1;
+    uv_rwlock_rdunlock(&q->lock);
+    return v;
+}
+
+int64_t rk_mfq_max_offset(rk_mfq_t *q)
+{
+    uv_rwlock_rdlock(&q->lock);
+    int64_t v = q->n ? q->files[q->n - 1]->from + atomic_load(&q->files[q->n - 1]->committed) : 0;
+    uv_rwlock_rdunlock(&q->lock);
+    return v;
+}
+
+int64_t rk_mfq_flushed_offset(rk_mfq_t *q)
+{
+    uv_rwlock_rdlock(&q->lock);
+    int64_t v = q->n ? q->files[q->n - 1]->from + atomic_load(&q->files[q->n - 1]->flushed) : 0;
+    uv_rwlock_rdunlock(&q->lock);
+    return v;
+}
+
+int rk_mfq_truncate(rk_mfq_t *q, int64_t offset)
+{
+    uv_rwlock_wrlock(&q->lock);
+    while (q->n > 0 && q->files[q->n - 1]->from > offset) {
+        rk_mapped_file_t *mf = q->files[--q->n];
+        rk_log_warn("mfq", "truncate: deleting %s (starts past %" PRId64 ")", mf->path, offset);
+        rk_mapped_file_destroy(mf);
+        rk_mapped_file_release(mf);
+    }
+    if (q->n > 0) {
+        rk_mapped_file_t *mf = q->files[q->n - 1];
+        int64_t pos = offset - mf->from;
+        if (pos > (int64_t)mf->size)
+            pos = (int64_t)mf->size;
+        rk_mapped_file_reset_to(mf, pos);
+    }
+    uv_rwlock_wrunlock(&q->lock);
+    return RK_OK;
+}
+
+int64_t rk_mfq_flush(rk_mfq_t *q, int least_pages)
+{
+    int64_t end = 0;
+    for (int i = 0;; i++) {
+        rk_mapped_file_t *mf = rk_mfq_get(q, i);
+        if (mf == NULL)
+            break;
+        if (atomic_load(&mf->flushed) < atomic_load(&mf->committed)) {
+            int64_t r = rk_mapped_file_flush(mf, least_pages);
+            if (r < 0) {
+                rk_log_error("mfq", "msync %s: %s", mf->path, rk_strerror((int)r));
+                rk_mapped_file_release(mf);
+                return r;
+            }
+        }
+        end = mf->from + atomic_load(&mf->flushed);
+        rk_mapped_file_release(mf);
+    }
+    return end;
+}
+
+static int delete_front(rk_mfq_t *q, int k)
+{
+    uv_rwlock_wrlock(&q->lock);
+    for (int i = 0; i < k; i++) {
+        rk_log_info("mfq", "deleting expired %s", q->files[i]->path);
+        rk_mapped_file_destroy(q->files[i]);
+        rk_mapped_file_release(q->files[i]);
+    }
+    memmove(q->files, q->files + k, (size_t)(q->n - k) * sizeof *q->files);
+    q->n -= k;
+    uv_rwlock_wrunlock(&q->lock);
+    return k;
+}
+
+int rk_mfq_delete_before(rk_mfq_t *q, int64_t offset)
+{
+    uv_rwlock_rdlock(&q->lock);
+    int k = 0;
+    while (k < q->n - 1 && q->files[k]->from + (int64_t)q->file_size <= offset)
+        k++;
+    uv_rwlock_rdunlock(&q->lock);
+    return k ? delete_front(q, k) : 0;
+}
+
+int rk_mfq_delete_expired(rk_mfq_t *q, int64_t reserved_ms, bool force, int max_files)
+{
+    int64_t now = rk_now_ms();
+    uv_rwlock_rdlock(&q->lock);
+    int k = 0;
+    while (k < q->n - 1 && k < max_files) {
+        struct stat st;
+        if (stat(q->files[k]->path, &st) != 0)
+            break;
+        int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        if (!(force && k == 0) && now - mtime < reserved_ms)
+            break;
+        k++;
+    }
+    uv_rwlock_rdunlock(&q->lock);
+    return k ? delete_front(q, k) : 0;
+}
