@@ -1,11 +1,15 @@
-/* consumequeue.c — one consume queue: a chain of mapped files of 20-byte
- * units (see rk/consumequeue.h).
+/* consumequeue.c — one consume queue: a chain of ch04 mapped files of
+ * 20-byte units (see rk/consumequeue.h).
  *
- * Low level: cqf_t is one mapped file with a reference count (the queue
- * holds one, each reader one more) and an atomic write position published
- * with release/acquire after the unit's bytes, so a reader never sees a
- * unit before its bytes. The file list is guarded by a rwlock: readers take
- * it shared just long enough to find and reference a file. */
+ * Each file is an rk_mapped_file_t (ch04): reference counted (the queue
+ * holds one reference, each reader one more), unlinked when the last one
+ * goes. The writer stores a unit's bytes, then publishes `committed` with
+ * release ordering, so a reader (acquire) never sees a unit before its
+ * bytes. The chain itself is kept here rather than in ch04's rk_mfq_t,
+ * because rk_mfq_init() only accepts page-multiple file sizes and
+ * RocketMQ's consume-queue file is 6,000,000 bytes (300,000 units). The file
+ * list is guarded by a rwlock: readers take it shared just long enough to
+ * find and reference a file. */
 #include "rk/consumequeue.h"
 
 #include <dirent.h>
@@ -25,88 +29,37 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/log.h"
+#include "rk/mapped_file.h"
 
-#define PAGE 4096
 
-/* ---- low level: one mapped file --------------------------------------- */
+typedef rk_mapped_file_t cqf_t;
 
-typedef struct cqf {
-    int64_t base;                /* byte offset of the first unit      */
-    uint8_t *map;
-    size_t size;
-    _Atomic size_t wrote;        /* bytes of valid units               */
-    _Atomic size_t flushed;
-    _Atomic int refs;
-    char path[PATH_MAX];
-} cqf_t;
+static void cqf_unref(cqf_t *f) { rk_mapped_file_release(f); }
 
-static void cqf_unref(cqf_t *f)
+static size_t committed_of(const cqf_t *f)
 {
-    if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
-        munmap(f->map, f->size);
-        free(f);
-    }
+    return (size_t)atomic_load_explicit(&f->committed, memory_order_acquire);
+}
+
+/* Publishes a new end (pos bytes) of f: the writer only. */
+static void set_end(cqf_t *f, size_t pos)
+{
+    atomic_store(&f->wrote, (int64_t)pos);
+    atomic_store_explicit(&f->committed, (int64_t)pos, memory_order_release);
 }
 
 static int cqf_map(const char *dir, int64_t base, size_t size, bool create, bool warm, cqf_t **out)
 {
-    *out = NULL;
-    cqf_t *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return RK_ENOMEM;
-    char name[32];
-    snprintf(name, sizeof name, "%020" PRId64, base);
-    int rc = rk_path_join(f->path, sizeof f->path, dir, name);
-    if (rc != RK_OK) {
-        free(f);
+    int rc = rk_mapped_file_open(dir, base, size, create, out);
+    if (rc != RK_OK)
         return rc;
+    if (create && atomic_load(&(*out)->wrote) != 0) {
+        /* a stale file of a truncated queue: start it afresh */
+        rk_mapped_file_reset_to(*out, 0);
     }
-    int fd = open(f->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
-    if (fd < 0) {
-        rc = -errno;
-        free(f);
-        return rc;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if (create && st.st_size == 0) {
-        if (ftruncate(fd, (off_t)size) != 0) {
-            rc = -errno;
-            goto fail;
-        }
-    } else if ((size_t)st.st_size != size) {
-        rk_log_error("cq", "%s has %lld bytes, mappedFileSizeConsumeQueue is %zu", f->path,
-                     (long long)st.st_size, size);
-        rc = RK_ECORRUPT;
-        goto fail;
-    }
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        rc = -errno;
-        goto fail;
-    }
-    close(fd);
-    f->map = m;
-    f->size = size;
-    f->base = base;
-    atomic_store(&f->refs, 1);
-    /* a loaded file counts as full until recovery says otherwise (RocketMQ) */
-    atomic_store(&f->wrote, create ? 0 : size);
-    atomic_store(&f->flushed, create ? 0 : size);
-    if (create && warm) {
-        volatile uint8_t *p = f->map;
-        for (size_t i = 0; i < size; i += PAGE)
-            p[i] = 0;
-    }
-    *out = f;
+    if (create && warm)
+        rk_mapped_file_warm(*out);
     return RK_OK;
-fail:
-    close(fd);
-    free(f);
-    return rc;
 }
 
 /* ---- the queue -------------------------------------------------------- */
@@ -216,7 +169,7 @@ int rk_cq_open(const char *cq_root, const char *topic, int qid, int64_t file_siz
         rk_cq_close(cq);
         return rc;
     }
-    cq->min_bytes = cq->n ? cq->files[0]->base : 0;
+    cq->min_bytes = cq->n ? cq->files[0]->from : 0;
     *out = cq;
     return RK_OK;
 }
@@ -236,8 +189,7 @@ int rk_cq_destroy(rk_cq_t *cq)
 {
     int rc = RK_OK;
     for (int i = 0; i < cq->n; i++)
-        if (unlink(cq->files[i]->path) != 0 && rc == RK_OK)
-            rc = -errno;
+        rk_mapped_file_destroy(cq->files[i]);    /* unlinked as close releases them */
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", cq->dir);
     rk_cq_close(cq);
@@ -251,7 +203,7 @@ static int64_t end_bytes_locked(const rk_cq_t *cq)
     if (cq->n == 0)
         return 0;
     const cqf_t *l = cq->files[cq->n - 1];
-    return l->base + (int64_t)atomic_load_explicit(&l->wrote, memory_order_acquire);
+    return l->from + (int64_t)committed_of(l);
 }
 
 int64_t rk_cq_min_offset(rk_cq_t *cq)
@@ -283,9 +235,9 @@ int rk_cq_file_count(rk_cq_t *cq)
 /* The file holding byte `pos`, or NULL; caller holds the lock. */
 static cqf_t *file_at_locked(const rk_cq_t *cq, int64_t pos)
 {
-    if (cq->n == 0 || pos < cq->files[0]->base)
+    if (cq->n == 0 || pos < cq->files[0]->from)
         return NULL;
-    int64_t i = (pos - cq->files[0]->base) / cq->file_size;
+    int64_t i = (pos - cq->files[0]->from) / cq->file_size;
     return i < cq->n ? cq->files[i] : NULL;
 }
 
@@ -299,7 +251,7 @@ static void reset_max_phys_locked(rk_cq_t *cq)
         cqf_t *f = file_at_locked(cq, pos);
         if (f == NULL)
             break;
-        rk_cq_unit_t u = rk_cq_unit_decode(f->map + (pos - f->base));
+        rk_cq_unit_t u = rk_cq_unit_decode(f->base + (pos - f->from));
         if (!rk_cq_unit_is_blank(&u)) {
             mp = u.phys + u.size;
             break;
@@ -313,8 +265,7 @@ static void drop_files_from_locked(rk_cq_t *cq, int i)
 {
     while (cq->n > i) {
         cqf_t *f = cq->files[--cq->n];
-        if (unlink(f->path) != 0)
-            rk_log_warn("cq", "unlink %s: %s", f->path, strerror(errno));
+        rk_mapped_file_destroy(f);
         cqf_unref(f);
     }
 }
@@ -333,14 +284,15 @@ int64_t rk_cq_recover(rk_cq_t *cq)
         cqf_t *f = cq->files[i];
         size_t pos = 0;
         for (; pos + RK_CQ_UNIT_SIZE <= f->size; pos += RK_CQ_UNIT_SIZE) {
-            rk_cq_unit_t u = rk_cq_unit_decode(f->map + pos);
+            rk_cq_unit_t u = rk_cq_unit_decode(f->base + pos);
             if (!rk_cq_unit_is_valid(&u))
                 break;
             valid++;
         }
-        atomic_store(&f->wrote, pos);
-        if (atomic_load(&f->flushed) > pos)
-            atomic_store(&f->flushed, pos);
+        if (pos < f->size)
+            rk_mapped_file_reset_to(f, (int64_t)pos);
+        else
+            set_end(f, pos);
         if (pos < f->size) {
             /* the end: later files hold nothing we can trust */
             if (i + 1 < cq->n)
@@ -351,7 +303,7 @@ int64_t rk_cq_recover(rk_cq_t *cq)
         }
     }
     /* an empty last file is kept only if it is the first (a fresh queue) */
-    while (cq->n > 1 && atomic_load(&cq->files[cq->n - 1]->wrote) == 0)
+    while (cq->n > 1 && committed_of(cq->files[cq->n - 1]) == 0)
         drop_files_from_locked(cq, cq->n - 1);
     if (cq->min_bytes > end_bytes_locked(cq))
         cq->min_bytes = end_bytes_locked(cq);
@@ -363,27 +315,31 @@ int64_t rk_cq_recover(rk_cq_t *cq)
 int rk_cq_truncate_phys(rk_cq_t *cq, int64_t phys)
 {
     pthread_rwlock_wrlock(&cq->lock);
+    /* find the new end scanning back (units are in log order), then cut once */
     int dropped = 0;
-    for (;;) {
-        int64_t end = end_bytes_locked(cq);
-        if (end <= cq->min_bytes || cq->n == 0)
+    int fi = cq->n - 1;
+    int64_t pos = fi >= 0 ? (int64_t)committed_of(cq->files[fi]) : 0;
+    while (fi >= 0) {
+        cqf_t *f = cq->files[fi];
+        if (f->from + pos <= cq->min_bytes)
             break;
-        cqf_t *f = cq->files[cq->n - 1];
-        size_t w = atomic_load(&f->wrote);
-        if (w == 0) {
-            if (cq->n == 1)
+        if (pos == 0) {
+            if (fi == 0)
                 break;
-            drop_files_from_locked(cq, cq->n - 1);
+            fi--;
+            pos = (int64_t)committed_of(cq->files[fi]);
             continue;
         }
-        rk_cq_unit_t u = rk_cq_unit_decode(f->map + w - RK_CQ_UNIT_SIZE);
+        rk_cq_unit_t u = rk_cq_unit_decode(f->base + pos - RK_CQ_UNIT_SIZE);
         if (rk_cq_unit_is_blank(&u) || u.phys < phys)
             break;
-        memset(f->map + w - RK_CQ_UNIT_SIZE, 0, RK_CQ_UNIT_SIZE);
-        atomic_store(&f->wrote, w - RK_CQ_UNIT_SIZE);
-        if (atomic_load(&f->flushed) > w - RK_CQ_UNIT_SIZE)
-            atomic_store(&f->flushed, w - RK_CQ_UNIT_SIZE);
+        pos -= RK_CQ_UNIT_SIZE;
         dropped++;
+    }
+    if (dropped) {
+        drop_files_from_locked(cq, fi + 1 > 1 ? fi + 1 : 1);
+        if (fi >= 0)
+            rk_mapped_file_reset_to(cq->files[fi], pos);
     }
     if (cq->min_bytes > end_bytes_locked(cq))
         cq->min_bytes = end_bytes_locked(cq);
@@ -403,7 +359,7 @@ static int writable_file(rk_cq_t *cq, int64_t pos, cqf_t **out)
     pthread_rwlock_rdlock(&cq->lock);
     cqf_t *l = cq->n > 0 ? cq->files[cq->n - 1] : NULL;
     pthread_rwlock_unlock(&cq->lock);
-    if (l && pos >= l->base && pos < l->base + (int64_t)l->size) {
+    if (l && pos >= l->from && pos < l->from + (int64_t)l->size) {
         *out = l;
         return RK_OK;
     }
@@ -416,7 +372,7 @@ static int writable_file(rk_cq_t *cq, int64_t pos, cqf_t **out)
     rc = push_file(cq, f);
     pthread_rwlock_unlock(&cq->lock);
     if (rc != RK_OK) {
-        unlink(f->path);
+        rk_mapped_file_destroy(f);
         cqf_unref(f);
         return rc;
     }
@@ -430,8 +386,8 @@ static int write_unit(rk_cq_t *cq, int64_t pos, const rk_cq_unit_t *u)
     int rc = writable_file(cq, pos, &f);
     if (rc != RK_OK)
         return rc;
-    rk_cq_unit_encode(f->map + (pos - f->base), u);
-    atomic_store_explicit(&f->wrote, (size_t)(pos - f->base) + RK_CQ_UNIT_SIZE, memory_order_release);
+    rk_cq_unit_encode(f->base + (pos - f->from), u);
+    set_end(f, (size_t)(pos - f->from) + RK_CQ_UNIT_SIZE);
     return RK_OK;
 }
 
@@ -442,13 +398,13 @@ int rk_cq_put(rk_cq_t *cq, int64_t offset, const rk_cq_unit_t *u)
     int64_t want = offset * RK_CQ_UNIT_SIZE;
     pthread_rwlock_rdlock(&cq->lock);
     /* a fresh queue (nothing written yet) may start anywhere */
-    bool fresh = cq->n == 0 || (cq->n == 1 && atomic_load(&cq->files[0]->wrote) == 0);
+    bool fresh = cq->n == 0 || (cq->n == 1 && committed_of(cq->files[0]) == 0);
     int64_t end = end_bytes_locked(cq);
     pthread_rwlock_unlock(&cq->lock);
     if (fresh) {
         pthread_rwlock_wrlock(&cq->lock);
-        if (cq->n == 1 && atomic_load(&cq->files[0]->wrote) == 0 &&
-            cq->files[0]->base != want - want % cq->file_size)
+        if (cq->n == 1 && committed_of(cq->files[0]) == 0 &&
+            cq->files[0]->from != want - want % cq->file_size)
             drop_files_from_locked(cq, 0);
         end = end_bytes_locked(cq);
         pthread_rwlock_unlock(&cq->lock);
@@ -499,10 +455,10 @@ int rk_cq_read(rk_cq_t *cq, int64_t offset, rk_cq_slice_t *out)
     pthread_rwlock_unlock(&cq->lock);
     if (f == NULL)
         return RK_ENOTFOUND;
-    int64_t fend = f->base + (int64_t)atomic_load_explicit(&f->wrote, memory_order_acquire);
+    int64_t fend = f->from + (int64_t)committed_of(f);
     if (fend > end)
         fend = end;
-    out->units = f->map + (pos - f->base);
+    out->units = f->base + (pos - f->from);
     out->offset = offset;
     out->count = (int)((fend - pos) / RK_CQ_UNIT_SIZE);
     out->ref = f;
@@ -569,21 +525,9 @@ int rk_cq_flush(rk_cq_t *cq, int least_pages)
     int rc = RK_OK;
     pthread_rwlock_rdlock(&cq->lock);
     for (int i = 0; i < cq->n; i++) {
-        cqf_t *f = cq->files[i];
-        size_t w = atomic_load_explicit(&f->wrote, memory_order_acquire);
-        size_t fl = atomic_load(&f->flushed);
-        if (w <= fl)
-            continue;
-        bool full = w == f->size;
-        if (least_pages > 0 && !full && (w / PAGE) - (fl / PAGE) < (size_t)least_pages)
-            continue;
-        size_t from = fl - fl % PAGE;
-        if (msync(f->map + from, w - from, MS_SYNC) != 0) {
-            if (rc == RK_OK)
-                rc = -errno;
-            continue;
-        }
-        atomic_store(&f->flushed, w);
+        int64_t r = rk_mapped_file_flush(cq->files[i], least_pages);
+        if (r < 0 && rc == RK_OK)
+            rc = (int)r;
     }
     pthread_rwlock_unlock(&cq->lock);
     return rc;
@@ -595,13 +539,12 @@ int rk_cq_delete_expired(rk_cq_t *cq, int64_t min_phys)
     pthread_rwlock_wrlock(&cq->lock);
     while (cq->n > 1) {
         cqf_t *f = cq->files[0];
-        rk_cq_unit_t last = rk_cq_unit_decode(f->map + f->size - RK_CQ_UNIT_SIZE);
+        rk_cq_unit_t last = rk_cq_unit_decode(f->base + f->size - RK_CQ_UNIT_SIZE);
         if (last.phys >= min_phys)
             break;
         rk_log_info("cq", "deleting expired consume queue file %s (last unit at commitlog %lld < min %lld)",
                     f->path, (long long)last.phys, (long long)min_phys);
-        if (unlink(f->path) != 0)
-            rk_log_warn("cq", "unlink %s: %s", f->path, strerror(errno));
+        rk_mapped_file_destroy(f);
         memmove(cq->files, cq->files + 1, (size_t)(cq->n - 1) * sizeof *cq->files);
         cq->n--;
         cqf_unref(f);      /* unmapped when the last reader releases it */
@@ -611,10 +554,10 @@ int rk_cq_delete_expired(rk_cq_t *cq, int64_t min_phys)
     if (cq->n > 0) {
         cqf_t *f = cq->files[0];
         int64_t end = end_bytes_locked(cq);
-        int64_t pos = cq->min_bytes > f->base ? cq->min_bytes : f->base;
-        int64_t fend = f->base + (int64_t)atomic_load(&f->wrote);
+        int64_t pos = cq->min_bytes > f->from ? cq->min_bytes : f->from;
+        int64_t fend = f->from + (int64_t)committed_of(f);
         for (; pos < fend; pos += RK_CQ_UNIT_SIZE) {
-            rk_cq_unit_t u = rk_cq_unit_decode(f->map + (pos - f->base));
+            rk_cq_unit_t u = rk_cq_unit_decode(f->base + (pos - f->from));
             if (!rk_cq_unit_is_blank(&u) && u.phys >= min_phys)
                 break;
         }
