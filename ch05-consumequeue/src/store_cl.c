@@ -1,10 +1,9 @@
-/* store_cl.c — INTERIM binding of store_cl.h: a minimal commitlog (mapped
- * files of ch04 records, blank at file end, CRC-checked recovery, abort
- * marker, checkpoint) used until ch04's commitlog lands; then this file is
- * replaced by calls into ch04. */
+/* store_cl.c — INTERIM binding of store_cl.h, on ch04's mapped file queue:
+ * a minimal commitlog (ch04 records appended under one lock, blank record
+ * at file end, CRC-checked recovery, abort marker, checkpoint times) used
+ * until ch04's commitlog lands; then this file becomes calls into it. */
 #include "store_cl.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rk/buf.h"
@@ -23,88 +20,14 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/log.h"
-
-typedef struct clf {
-    int64_t base;
-    uint8_t *map;
-    size_t size;
-    _Atomic int refs;
-    char path[PATH_MAX];
-} clf_t;
+#include "rk/mapped_file_queue.h"
 
 struct rk_store_cl {
-    pthread_rwlock_t lock;
+    rk_mfq_t q;
     pthread_mutex_t put_mu;
-    clf_t **files;
-    int n, cap;
-    int64_t file_size;
-    _Atomic int64_t max;
-    int64_t min;
-    char dir[PATH_MAX], abort_path[PATH_MAX], ckpt_path[PATH_MAX];
+    char abort_path[PATH_MAX], ckpt_path[PATH_MAX];
     int64_t ckpt_index_ts;
 };
-
-static void clf_unref(clf_t *f)
-{
-    if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
-        munmap(f->map, f->size);
-        free(f);
-    }
-}
-
-static int clf_map(const char *dir, int64_t base, size_t size, bool create, clf_t **out)
-{
-    clf_t *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return RK_ENOMEM;
-    char name[32];
-    snprintf(name, sizeof name, "%020" PRId64, base);
-    rk_path_join(f->path, sizeof f->path, dir, name);
-    int fd = open(f->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
-    if (fd < 0) {
-        int rc = -errno;
-        free(f);
-        return rc;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || (create ? ftruncate(fd, (off_t)size) != 0 : (size_t)st.st_size != size)) {
-        close(fd);
-        free(f);
-        return RK_ECORRUPT;
-    }
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) {
-        free(f);
-        return -errno;
-    }
-    f->map = m;
-    f->size = size;
-    f->base = base;
-    atomic_store(&f->refs, 1);
-    *out = f;
-    return RK_OK;
-}
-
-static int push(rk_store_cl_t *cl, clf_t *f)
-{
-    if (cl->n == cl->cap) {
-        int nc = cl->cap ? cl->cap * 2 : 8;
-        clf_t **nf = realloc(cl->files, (size_t)nc * sizeof *nf);
-        if (nf == NULL)
-            return RK_ENOMEM;
-        cl->files = nf;
-        cl->cap = nc;
-    }
-    cl->files[cl->n++] = f;
-    return RK_OK;
-}
-
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void ckpt_write(rk_store_cl_t *cl, int64_t logics, int64_t index)
 {
@@ -123,6 +46,36 @@ static void ckpt_write(rk_store_cl_t *cl, int64_t logics, int64_t index)
     close(fd);
 }
 
+/* Scans every file from the first; the end is the first record that does
+ * not decode (CRC checked). */
+static int64_t recover(rk_store_cl_t *cl)
+{
+    int n = rk_mfq_count(&cl->q);
+    for (int i = 0; i < n; i++) {
+        rk_mapped_file_t *f = rk_mfq_get(&cl->q, i);
+        size_t pos = 0;
+        bool end = false;
+        while (pos < f->size) {
+            rk_record_t r;
+            int rc = rk_record_decode(f->base + pos, f->size - pos, true, &r);
+            if (rc == RK_OK && rk_record_is_blank(&r)) {
+                pos = f->size;
+                break;
+            }
+            if (rc != RK_OK) {
+                end = true;
+                break;
+            }
+            pos += r.total_size;
+        }
+        int64_t at = f->from + (int64_t)pos;
+        rk_mapped_file_release(f);
+        if (end || i == n - 1)
+            return at;
+    }
+    return 0;
+}
+
 int rk_store_cl_open(const char *root, rk_kv_t *kv, rk_store_cl_t **out, bool *abnormal,
                      char *err, size_t errlen)
 {
@@ -130,25 +83,29 @@ int rk_store_cl_open(const char *root, rk_kv_t *kv, rk_store_cl_t **out, bool *a
     rk_store_cl_t *cl = calloc(1, sizeof *cl);
     if (cl == NULL)
         return RK_ENOMEM;
-    pthread_rwlock_init(&cl->lock, NULL);
-    pthread_mutex_init(&cl->put_mu, NULL);
-    cl->file_size = 1LL << 30;
+    int64_t fsize = 1LL << 30;
     const char *v = kv ? rk_kv_get(kv, "mappedFileSizeCommitLog") : NULL;
     if (v) {
-        rk_parse_int(v, &cl->file_size);
+        rk_parse_int(v, &fsize);
         for (size_t i = 0; i < kv->len; i++)
             if (strcmp(kv->items[i].key, "mappedFileSizeCommitLog") == 0)
                 kv->items[i].used = true;
     }
-    rk_path_join(cl->dir, sizeof cl->dir, root, "commitlog");
+    char dir[PATH_MAX];
+    rk_path_join(dir, sizeof dir, root, "commitlog");
     rk_path_join(cl->abort_path, sizeof cl->abort_path, root, "abort");
     rk_path_join(cl->ckpt_path, sizeof cl->ckpt_path, root, "checkpoint");
-    int rc = rk_mkdirs(cl->dir, 0755);
+    int rc = rk_mfq_init(&cl->q, dir, (size_t)fsize);
+    if (rc == RK_OK)
+        rc = rk_mfq_load(&cl->q, err, errlen);
     if (rc != RK_OK) {
-        snprintf(err, errlen, "%s: %s", cl->dir, rk_strerror(rc));
+        if (err[0] == '\0')
+            snprintf(err, errlen, "%s: %s", dir, rk_strerror(rc));
+        rk_mfq_destroy(&cl->q);
         free(cl);
         return rc;
     }
+    pthread_mutex_init(&cl->put_mu, NULL);
     *abnormal = rk_path_exists(cl->abort_path);
     uint8_t b[32] = {0};
     int fd = open(cl->ckpt_path, O_RDONLY | O_CLOEXEC);
@@ -158,58 +115,8 @@ int rk_store_cl_open(const char *root, rk_kv_t *kv, rk_store_cl_t **out, bool *a
         close(fd);
     }
     cl->ckpt_index_ts = (int64_t)rk_be_get64(b + 16);
-    DIR *d = opendir(cl->dir);
-    int64_t bases[4096];
-    int nb = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL && nb < 4096)
-        if (strlen(de->d_name) == 20)
-            bases[nb++] = strtoll(de->d_name, NULL, 10);
-    if (d)
-        closedir(d);
-    qsort(bases, (size_t)nb, sizeof *bases, cmp64);
-    for (int i = 0; i < nb; i++) {
-        clf_t *f;
-        if ((rc = clf_map(cl->dir, bases[i], (size_t)cl->file_size, false, &f)) != RK_OK) {
-            snprintf(err, errlen, "commitlog file %020" PRId64 ": %s", bases[i], rk_strerror(rc));
-            rk_store_cl_close(cl);
-            return rc;
-        }
-        push(cl, f);
-    }
-    /* recovery: scan forward from the first file, CRC-checked */
-    int64_t end = cl->n ? cl->files[0]->base : 0;
-    cl->min = end;
-    for (int i = 0; i < cl->n; i++) {
-        clf_t *f = cl->files[i];
-        size_t pos = 0;
-        bool stop = false;
-        while (pos < f->size) {
-            rk_record_t r;
-            int drc = rk_record_decode(f->map + pos, f->size - pos, true, &r);
-            if (drc == RK_OK && rk_record_is_blank(&r)) {
-                pos = f->size;
-                break;
-            }
-            if (drc != RK_OK) {
-                stop = true;
-                break;
-            }
-            pos += r.total_size;
-        }
-        end = f->base + (int64_t)pos;
-        if (stop) {
-            if (f->size - pos >= 8)
-                memset(f->map + pos, 0, 8);   /* the torn record's header */
-            while (cl->n > i + 1) {
-                clf_t *g = cl->files[--cl->n];
-                unlink(g->path);
-                clf_unref(g);
-            }
-            break;
-        }
-    }
-    atomic_store(&cl->max, end);
+    if (rk_mfq_count(&cl->q) > 0)
+        rk_mfq_truncate(&cl->q, recover(cl));
     fd = open(cl->abort_path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
     if (fd >= 0)
         close(fd);
@@ -219,101 +126,74 @@ int rk_store_cl_open(const char *root, rk_kv_t *kv, rk_store_cl_t **out, bool *a
 
 void rk_store_cl_close(rk_store_cl_t *cl)
 {
-    for (int i = 0; i < cl->n; i++) {
-        msync(cl->files[i]->map, cl->files[i]->size, MS_SYNC);
-        clf_unref(cl->files[i]);
-    }
+    rk_mfq_flush(&cl->q, 0);
+    rk_mfq_destroy(&cl->q);
     unlink(cl->abort_path);
-    free(cl->files);
-    pthread_rwlock_destroy(&cl->lock);
     pthread_mutex_destroy(&cl->put_mu);
     free(cl);
 }
 
 int64_t rk_store_cl_min(rk_store_cl_t *cl)
 {
-    pthread_rwlock_rdlock(&cl->lock);
-    int64_t v = cl->min;
-    pthread_rwlock_unlock(&cl->lock);
-    return v;
+    int64_t v = rk_mfq_min_offset(&cl->q);
+    return v < 0 ? 0 : v;
 }
-int64_t rk_store_cl_max(rk_store_cl_t *cl) { return atomic_load(&cl->max); }
-int64_t rk_store_cl_roll_next(rk_store_cl_t *cl, int64_t o) { return o + cl->file_size - o % cl->file_size; }
+int64_t rk_store_cl_max(rk_store_cl_t *cl) { return rk_mfq_max_offset(&cl->q); }
+int64_t rk_store_cl_roll_next(rk_store_cl_t *cl, int64_t o) { return rk_mfq_roll_next(&cl->q, o); }
 
 int rk_store_cl_put(rk_store_cl_t *cl, const rk_msg_t *m, int64_t qoff, rk_store_put_result_t *res)
 {
     size_t need = rk_record_size(m);
-    if ((int64_t)need + RK_END_FILE_MIN_BLANK_LEN > cl->file_size)
+    if (need + RK_END_FILE_MIN_BLANK_LEN > cl->q.file_size)
         return RK_ETOOBIG;
     pthread_mutex_lock(&cl->put_mu);
-    int64_t at = atomic_load(&cl->max);
-    clf_t *f = NULL;
-    pthread_rwlock_rdlock(&cl->lock);
-    if (cl->n && at < cl->files[cl->n - 1]->base + cl->file_size)
-        f = cl->files[cl->n - 1];
-    pthread_rwlock_unlock(&cl->lock);
-    int rc = RK_OK;
-    if (f && (int64_t)(at - f->base) + (int64_t)need + RK_END_FILE_MIN_BLANK_LEN > cl->file_size) {
-        rk_record_encode_blank(f->map + (at - f->base), (uint32_t)(cl->file_size - (at - f->base)));
-        at = f->base + cl->file_size;
-        atomic_store(&cl->max, at);
-        f = NULL;
+    rk_mapped_file_t *f = NULL;
+    int rc = rk_mfq_last_or_create(&cl->q, 0, &f);
+    if (rc == RK_OK) {
+        int64_t pos = atomic_load(&f->wrote);
+        if ((size_t)pos + need + RK_END_FILE_MIN_BLANK_LEN > f->size) {
+            rk_record_encode_blank(f->base + pos, (uint32_t)(f->size - (size_t)pos));
+            atomic_store(&f->wrote, (int64_t)f->size);
+            atomic_store(&f->committed, (int64_t)f->size);
+            rk_mapped_file_release(f);
+            f = NULL;
+            rc = rk_mfq_last_or_create(&cl->q, 0, &f);
+        }
     }
-    if (f == NULL) {
-        if ((rc = clf_map(cl->dir, at, (size_t)cl->file_size, true, &f)) != RK_OK)
-            goto out;
-        pthread_rwlock_wrlock(&cl->lock);
-        if (cl->n == 0)
-            cl->min = at;
-        rc = push(cl, f);
-        pthread_rwlock_unlock(&cl->lock);
-        if (rc != RK_OK)
-            goto out;
+    if (rc == RK_OK) {
+        int64_t pos = atomic_load(&f->wrote);
+        int64_t at = f->from + pos;
+        int64_t ts = rk_now_ms();
+        int64_t n = rk_record_encode(m, f->base + pos, f->size - (size_t)pos, qoff, at, ts);
+        if (n < 0) {
+            rc = (int)n;
+        } else {
+            atomic_store(&f->wrote, pos + n);
+            atomic_store(&f->committed, pos + n);
+            res->phys = at;
+            res->size = (int32_t)n;
+            res->queue_offset = qoff;
+            res->store_ts = ts;
+            rk_msgid_encode(&m->store_host, at, res->msg_id, sizeof res->msg_id);
+        }
     }
-    int64_t ts = rk_now_ms();
-    int64_t n = rk_record_encode(m, f->map + (at - f->base), (size_t)(f->base + cl->file_size - at),
-                                 qoff, at, ts);
-    if (n < 0) {
-        rc = (int)n;
-        goto out;
-    }
-    res->phys = at;
-    res->size = (int32_t)n;
-    res->queue_offset = qoff;
-    res->store_ts = ts;
-    rk_msgid_encode(&m->store_host, at, res->msg_id, sizeof res->msg_id);
-    atomic_store(&cl->max, at + n);
-out:
+    rk_mapped_file_release(f);
     pthread_mutex_unlock(&cl->put_mu);
     return rc;
 }
 
-static clf_t *ref_file(rk_store_cl_t *cl, int64_t off)
-{
-    clf_t *f = NULL;
-    pthread_rwlock_rdlock(&cl->lock);
-    if (cl->n && off >= cl->min && off >= cl->files[0]->base) {
-        int64_t i = (off - cl->files[0]->base) / cl->file_size;
-        if (i < cl->n) {
-            f = cl->files[i];
-            atomic_fetch_add(&f->refs, 1);
-        }
-    }
-    pthread_rwlock_unlock(&cl->lock);
-    return f;
-}
-
 int rk_store_cl_read(rk_store_cl_t *cl, int64_t off, const uint8_t **p, size_t *avail, void **hold)
 {
-    int64_t max = atomic_load(&cl->max);
-    if (off >= max)
-        return RK_ENOTFOUND;
-    clf_t *f = ref_file(cl, off);
+    rk_mapped_file_t *f = rk_mfq_find(&cl->q, off);
     if (f == NULL)
         return RK_ENOTFOUND;
-    int64_t end = f->base + cl->file_size < max ? f->base + cl->file_size : max;
-    *p = f->map + (off - f->base);
-    *avail = (size_t)(end - off);
+    int64_t end = atomic_load(&f->committed);
+    if (off - f->from >= end) {
+        rk_mapped_file_release(f);
+        return RK_ENOTFOUND;
+    }
+    *p = f->base + (off - f->from);
+    *avail = (size_t)(end - (off - f->from));
     *hold = f;
     return RK_OK;
 }
@@ -325,7 +205,7 @@ int rk_store_cl_slice(rk_store_cl_t *cl, int64_t off, int32_t size, const uint8_
     if (rc != RK_OK)
         return rc;
     if (size <= 0 || (size_t)size > avail) {
-        clf_unref(*hold);
+        rk_mapped_file_release(*hold);
         return RK_ENOTFOUND;
     }
     return RK_OK;
@@ -334,7 +214,7 @@ int rk_store_cl_slice(rk_store_cl_t *cl, int64_t off, int32_t size, const uint8_
 void rk_store_cl_release(rk_store_cl_t *cl, void *hold)
 {
     (void)cl;
-    clf_unref(hold);
+    rk_mapped_file_release(hold);
 }
 
 int64_t rk_store_cl_checkpoint_index_ts(rk_store_cl_t *cl) { return cl->ckpt_index_ts; }
@@ -345,25 +225,19 @@ void rk_store_cl_checkpoint_update(rk_store_cl_t *cl, int64_t logics, int64_t in
 
 int rk_store_cl_delete_expired(rk_store_cl_t *cl, int64_t reserved_ms, bool force, int64_t keep_from)
 {
-    int deleted = 0;
-    pthread_rwlock_wrlock(&cl->lock);
-    while (cl->n > 1) {
-        clf_t *f = cl->files[0];
-        if (f->base + cl->file_size > keep_from)
+    /* never a file the dispatcher has not passed: count how many may go */
+    int max = 0;
+    for (int i = 0;; i++) {
+        rk_mapped_file_t *f = rk_mfq_get(&cl->q, i);
+        if (f == NULL)
             break;
-        struct stat sb;
-        bool old = stat(f->path, &sb) == 0 && rk_now_ms() - (int64_t)sb.st_mtime * 1000 > reserved_ms;
-        if (!old && !(force && deleted == 0))
+        bool ok = f->from + (int64_t)f->size <= keep_from;
+        rk_mapped_file_release(f);
+        if (!ok)
             break;
-        unlink(f->path);
-        memmove(cl->files, cl->files + 1, (size_t)(cl->n - 1) * sizeof *cl->files);
-        cl->n--;
-        cl->min = cl->files[0]->base;
-        clf_unref(f);
-        deleted++;
+        max++;
     }
-    pthread_rwlock_unlock(&cl->lock);
-    return deleted;
+    return max ? rk_mfq_delete_expired(&cl->q, reserved_ms, force, max) : 0;
 }
 
 void rk_store_cl_set_queue_offset_fn(rk_store_cl_t *cl, int (*fn)(void *, const char *, int, int64_t *),
