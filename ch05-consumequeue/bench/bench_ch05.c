@@ -124,10 +124,18 @@ int main(void)
     long long idx_bytes = du(p);
     rmtree(p);
     t0 = rk_mono_ns();
-    st = open_store(dir);
+    char err[256];
+    if (rk_store_open(dir, NULL, &st, err, sizeof err) != RK_OK) {
+        fprintf(stderr, "open: %s\n", err);
+        return 1;
+    }
+    uint64_t to = rk_mono_ns();
+    if (rk_store_start(st) != RK_OK)
+        return 1;
     t1 = rk_mono_ns();
-    printf("rebuild:  %.0f records/s (consumequeue/ and index/ deleted, rebuilt at open in %.3f s)\n",
-           n / ((double)(t1 - t0) / 1e9), (double)(t1 - t0) / 1e9);
+    printf("rebuild:  %.0f records/s (consumequeue/ and index/ deleted: start() rebuilt them in %.3f s; "
+           "open() with commitlog recovery took %.3f s before that)\n",
+           n / ((double)(t1 - to) / 1e9), (double)(t1 - to) / 1e9, (double)(to - t0) / 1e9);
 
     /* 3. get throughput from page cache; warm once, then measure */
     uint8_t *out = malloc(256 * 1024);
