@@ -28,6 +28,7 @@ struct rk_dispatcher {
     bool running;            /* thread exists (owner's view)         */
     bool stop;               /* under mu: asks the thread to leave   */
     bool kicked;             /* under mu: notify() since last wait   */
+    _Atomic bool waiting;    /* the thread is (about to be) asleep   */
     unsigned poll_ms;
     _Atomic int64_t offset;  /* reputFromOffset                      */
     _Atomic uint64_t count;
@@ -171,10 +172,12 @@ static void thread_main(void *arg)
             last_err_at = at;
         }
         uv_mutex_lock(&d->mu);
+        atomic_store(&d->waiting, true);
         if (!d->stop && !d->kicked) {
             uint64_t ns = (uint64_t)(rc < 0 ? 100 : d->poll_ms) * 1000000ull;
             (void)uv_cond_timedwait(&d->cond, &d->mu, ns);
         }
+        atomic_store(&d->waiting, false);
         d->kicked = false;
         uv_mutex_unlock(&d->mu);
     }
@@ -210,6 +213,10 @@ void rk_dispatcher_stop(rk_dispatcher_t *d)
 
 void rk_dispatcher_notify(rk_dispatcher_t *d)
 {
+    /* a busy reput thread will look at the log again anyway: no syscall on
+     * the put path then (at worst a wake-up waits for the 1 ms poll) */
+    if (!atomic_load(&d->waiting))
+        return;
     uv_mutex_lock(&d->mu);
     d->kicked = true;
     uv_cond_signal(&d->cond);
