@@ -1,0 +1,199 @@
+/* commitlog.h — the CommitLog: every message of every topic, appended to one log.
+ *
+ *   producers ──put──▶ [put hooks] ──▶ append under the put lock ──▶ ack stages ──▶ done
+ *                       (ch09-11       (encode straight into the     (1: flush, built in;
+ *                        rewrite)       mapped file, assign phys      2..: registered, e.g.
+ *                                       and queue offsets)            ch08 waits for a slave)
+ *
+ * Files live in <storePathRootDir>/commitlog/, named by start offset (see
+ * rk/mapped_file_queue.h). Beside them: `checkpoint` (rk/checkpoint.h),
+ * `abort` (exists while the store is open: found at open = the last exit
+ * was a crash) and `lock` (an fcntl lock: one process per store).
+ *
+ * Threads: puts may come from any number of threads (they serialize on the
+ * put lock only for the memcpy). One flush thread (a uv_thread) runs the
+ * async flush or the sync group commit and completes acks. Put callbacks run
+ * on the thread that completes the last ack stage: the putting thread for
+ * ASYNC_FLUSH without further stages, the flush thread for SYNC_FLUSH, or a
+ * later stage's own thread.
+ *
+ * Memory: rk_msg_t pointers are borrowed for the duration of the put call
+ * (the bytes are copied into the log before rk_commitlog_put* returns).
+ * Slices returned by the read functions hold their file mapped until
+ * rk_slice_release(). */
+#ifndef RK_COMMITLOG_H
+#define RK_COMMITLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk/checkpoint.h"
+#include "rk/config.h"
+#include "rk/mapped_file.h"
+#include "rk/message.h"
+
+enum { RK_FLUSH_ASYNC = 0, RK_FLUSH_SYNC = 1 };
+
+/* Store configuration, with RocketMQ's key names (rk_commitlog_config_fields). */
+typedef struct rk_commitlog_config {
+    char *store_root;               /* storePathRootDir */
+    char *commitlog_dir;            /* storePathCommitLog (default <root>/commitlog) */
+    int64_t file_size;              /* mappedFileSizeCommitLog */
+    int flush_type;                 /* flushDiskType: ASYNC_FLUSH | SYNC_FLUSH */
+    int64_t flush_interval_ms;      /* flushIntervalCommitLog */
+    int64_t flush_least_pages;      /* flushCommitLogLeastPages */
+    int64_t flush_thorough_ms;      /* flushCommitLogThoroughInterval */
+    int64_t sync_flush_timeout_ms;  /* syncFlushTimeout */
+    int64_t max_message_size;       /* maxMessageSize (body bytes) */
+    bool check_crc_on_recover;      /* checkCRCOnRecover */
+    bool warm_mapped_file;          /* warmMapedFileEnable */
+    char *broker_ip1;               /* brokerIP1: the store host in records and msgIds */
+    int64_t listen_port;            /* listenPort */
+} rk_commitlog_config_t;
+
+extern const rk_config_field_t rk_commitlog_config_fields[];
+
+/* Defaults, then the keys of kv (kv may be NULL). */
+int rk_commitlog_config_load(rk_commitlog_config_t *cfg, rk_kv_t *kv, char *err, size_t errlen);
+void rk_commitlog_config_free(rk_commitlog_config_t *cfg);
+
+/* RocketMQ's PutMessageStatus, same order. */
+typedef enum rk_put_status {
+    RK_PUT_OK = 0,
+    RK_PUT_FLUSH_DISK_TIMEOUT,
+    RK_PUT_FLUSH_SLAVE_TIMEOUT,
+    RK_PUT_SLAVE_NOT_AVAILABLE,
+    RK_PUT_SERVICE_NOT_AVAILABLE,
+    RK_PUT_CREATE_MAPEDFILE_FAILED,
+    RK_PUT_MESSAGE_ILLEGAL,
+    RK_PUT_PROPERTIES_SIZE_EXCEEDED,
+    RK_PUT_OS_PAGECACHE_BUSY,
+    RK_PUT_UNKNOWN_ERROR,
+} rk_put_status_t;
+
+const char *rk_put_status_name(rk_put_status_t s);
+
+typedef struct rk_put_result {
+    rk_put_status_t status;
+    int64_t phys_offset;        /* first record */
+    int64_t wrote_bytes;        /* all records */
+    int64_t queue_offset;       /* first record */
+    int64_t store_ts;
+    int count;                  /* records written (batch) */
+    char msg_id[RK_MSGID_MAX];  /* offsetMsgId of the first record */
+} rk_put_result_t;
+
+typedef struct rk_commitlog rk_commitlog_t;
+
+/* Opens (creating folders as needed), takes the lock (RK_ELOCKED if another
+ * process has it; err says so), recovers, creates `abort`, starts the flush
+ * thread. err receives a one-line reason on failure. */
+int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, char *err, size_t errlen);
+/* Flushes everything, writes the checkpoint, removes `abort`, unlocks, frees. */
+void rk_commitlog_close(rk_commitlog_t *cl);
+
+/* ---- extension points (register before the first put) ---- */
+
+/* A put hook runs before append and may rewrite msg (topic, queue id,
+ * properties, sys flag...) or refuse it by returning a status != RK_PUT_OK.
+ * Replacement bytes must live until the put returns: take them from
+ * rk_put_scratch(), which the commitlog frees after the append. */
+typedef struct rk_put_scratch rk_put_scratch_t;
+typedef rk_put_status_t (*rk_put_hook_fn)(void *ctx, rk_msg_t *msg, rk_put_scratch_t *scratch);
+int rk_commitlog_add_put_hook(rk_commitlog_t *cl, const char *name, rk_put_hook_fn fn, void *ctx);
+/* n bytes that live until the end of this put (NULL on ENOMEM). */
+void *rk_put_scratch(rk_put_scratch_t *s, size_t n);
+
+/* An ack stage decides when an appended put may be answered. The flush
+ * stage is built in; stages added here run after it, in order. submit()
+ * must eventually call rk_ack_done() exactly once, from any thread. */
+typedef struct rk_ack rk_ack_t;
+typedef void (*rk_ack_stage_fn)(void *ctx, rk_ack_t *ack);
+int rk_commitlog_add_ack_stage(rk_commitlog_t *cl, const char *name, rk_ack_stage_fn submit, void *ctx);
+/* The end offset (phys + bytes) the put must reach to count as stored. */
+int64_t rk_ack_end_offset(const rk_ack_t *ack);
+/* Whether the producer waits for storage (its WAIT property, default true). */
+bool rk_ack_wants_wait(const rk_ack_t *ack);
+/* Completes this stage: RK_PUT_OK moves to the next stage (or finishes);
+ * any other status finishes the put with it. */
+void rk_ack_done(rk_ack_t *ack, rk_put_status_t status);
+
+/* Queue offsets: each (topic, queue id) numbers its messages 0, 1, 2... The
+ * commitlog assigns them under the put lock from its table, which open()
+ * rebuilds by scanning the log (ch04 alone). Chapter 5 seeds it from the
+ * consume queues instead: rk_commitlog_queue_offset_set(). Only
+ * transaction types NOT and COMMIT take an offset; others store 0. */
+int64_t rk_commitlog_queue_offset_get(rk_commitlog_t *cl, const char *topic, int queue_id);
+int rk_commitlog_queue_offset_set(rk_commitlog_t *cl, const char *topic, int queue_id, int64_t next);
+void rk_commitlog_queue_offset_clear(rk_commitlog_t *cl);
+
+/* ---- put ---- */
+
+typedef void (*rk_put_cb)(void *arg, const rk_put_result_t *res);
+/* Appends m and returns when it is acknowledged (all stages). Returns RK_OK
+ * when the put ran (res->status tells how it ended) or an error if it could
+ * not be attempted. */
+int rk_commitlog_put(rk_commitlog_t *cl, const rk_msg_t *m, rk_put_result_t *res);
+/* Appends m and calls cb once when acknowledged (see the threads note). If
+ * this returns an error, cb is never called. */
+int rk_commitlog_put_async(rk_commitlog_t *cl, const rk_msg_t *m, rk_put_cb cb, void *arg);
+/* Appends n messages under one lock acquisition, contiguously, all in one
+ * file (a batch that does not fit moves whole to the next file). phys (may
+ * be NULL) receives each record's offset. */
+int rk_commitlog_put_batch(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
+                           int64_t *phys);
+
+/* ---- read ---- */
+
+int64_t rk_commitlog_min_offset(rk_commitlog_t *cl);
+/* End of complete records: readers never read at or past it. */
+int64_t rk_commitlog_max_offset(rk_commitlog_t *cl);
+int64_t rk_commitlog_flushed_offset(rk_commitlog_t *cl);
+int64_t rk_commitlog_roll_next(rk_commitlog_t *cl, int64_t offset);
+int64_t rk_commitlog_file_size(const rk_commitlog_t *cl);
+/* Bytes from offset to the readable end of its file, held. RK_ENOTFOUND if
+ * offset is outside the log. */
+int rk_commitlog_read(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out);
+/* Exactly one record at offset, held and decoded (no CRC check). */
+int rk_commitlog_read_record(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out, rk_record_t *rec);
+/* Sleeps until max_offset > offset or timeout_ms passes; true if data. */
+bool rk_commitlog_wait_append(rk_commitlog_t *cl, int64_t offset, int timeout_ms);
+/* Wakes every rk_commitlog_wait_append() (e.g. to stop a dispatcher). */
+void rk_commitlog_wake_waiters(rk_commitlog_t *cl);
+
+/* ---- state ---- */
+
+rk_checkpoint_t *rk_commitlog_checkpoint(rk_commitlog_t *cl);
+/* True if `abort` was present at open: the last exit was a crash. */
+bool rk_commitlog_was_abnormal(const rk_commitlog_t *cl);
+/* Where recovery began scanning and where the log ends after recovery. */
+int64_t rk_commitlog_recovered_from(const rk_commitlog_t *cl);
+int64_t rk_commitlog_recovered_end(const rk_commitlog_t *cl);
+/* Store host as a record would carry it. */
+const rk_host_t *rk_commitlog_store_host(const rk_commitlog_t *cl);
+const char *rk_commitlog_root(const rk_commitlog_t *cl);
+/* Deletes whole files older than reserved_ms (or, forced, the oldest), never
+ * the last one; returns how many. */
+int rk_commitlog_delete_expired(rk_commitlog_t *cl, int64_t reserved_ms, bool force, int max_files);
+/* Number of msync calls the flush thread made (tests, benchmarks). */
+uint64_t rk_commitlog_flush_count(const rk_commitlog_t *cl);
+
+/* ---- scanning without opening (rkstore scan/stat/verify) ---- */
+
+typedef enum { RK_SCAN_END_CLEAN, RK_SCAN_END_TORN, RK_SCAN_END_CORRUPT } rk_scan_end_t;
+typedef struct rk_scan_report {
+    int64_t start, end;         /* scanned [start, end) */
+    int64_t records;
+    rk_scan_end_t how;          /* why the scan stopped at end */
+    int64_t bytes_after;        /* non-zero bytes found past a bad record */
+    char reason[128];
+} rk_scan_report_t;
+/* Visits every valid record from `from`; stops when visit returns non-zero. */
+typedef int (*rk_scan_fn)(void *ctx, const rk_record_t *rec, bool crc_ok);
+int rk_commitlog_scan_dir(const char *dir, int64_t file_size, int64_t from, bool check_crc,
+                          rk_scan_fn visit, void *ctx, rk_scan_report_t *rep);
+/* The size of the files in dir (they must agree), or -ENOENT if none. */
+int64_t rk_commitlog_detect_file_size(const char *dir);
+
+#endif

@@ -1,0 +1,1039 @@
+/* commitlog.c — append, ack stages, flush, recovery and reads of the CommitLog (see rk/commitlog.h).
+ *
+ * Banner map: config · lifecycle (lock, abort, recovery) · put path ·
+ * ack stages and flush thread · reads · scanning. */
+#include "rk/commitlog.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/hash.h"
+#include "rk/fileutil.h"
+#include "rk/log.h"
+#include "rk/mapped_file_queue.h"
+#include "rk/strmap.h"
+
+#define MAX_HOOKS 16
+#define MAX_STAGES 8
+
+/* ------------------------------------------------------------ config */
+
+static const char *const flush_types[] = {"ASYNC_FLUSH", "SYNC_FLUSH", NULL};
+
+#define F(field) offsetof(rk_commitlog_config_t, field)
+const rk_config_field_t rk_commitlog_config_fields[] = {
+    {"storePathRootDir", RK_CFG_STR, F(store_root), "./store", 0, -1, NULL, "store root folder"},
+    {"storePathCommitLog", RK_CFG_STR, F(commitlog_dir), NULL, 0, -1, NULL,
+     "commitlog folder (default <storePathRootDir>/commitlog)"},
+    {"mappedFileSizeCommitLog", RK_CFG_INT, F(file_size), "1073741824", 4096, 1LL << 40, NULL,
+     "size of each commitlog file (a multiple of 4096)"},
+    {"flushDiskType", RK_CFG_ENUM, F(flush_type), "ASYNC_FLUSH", 0, -1, flush_types,
+     "ASYNC_FLUSH: answer after the page cache; SYNC_FLUSH: after the disk"},
+    {"flushIntervalCommitLog", RK_CFG_INT, F(flush_interval_ms), "500", 1, 60000, NULL,
+     "async flush period (ms)"},
+    {"flushCommitLogLeastPages", RK_CFG_INT, F(flush_least_pages), "4", 0, 1 << 20, NULL,
+     "async flush only when this many pages are dirty"},
+    {"flushCommitLogThoroughInterval", RK_CFG_INT, F(flush_thorough_ms), "10000", 0, 3600000, NULL,
+     "flush whatever is dirty at least this often (ms)"},
+    {"syncFlushTimeout", RK_CFG_INT, F(sync_flush_timeout_ms), "5000", 0, 600000, NULL,
+     "sync flush: FLUSH_DISK_TIMEOUT after this long (ms)"},
+    {"maxMessageSize", RK_CFG_INT, F(max_message_size), "4194304", 1, 1 << 30, NULL,
+     "largest message body accepted (bytes)"},
+    {"checkCRCOnRecover", RK_CFG_BOOL, F(check_crc_on_recover), "true", 0, -1, NULL,
+     "verify body CRCs during recovery"},
+    {"warmMapedFileEnable", RK_CFG_BOOL, F(warm_mapped_file), "false", 0, -1, NULL,
+     "touch every page of a new file before use"},
+    {"brokerIP1", RK_CFG_STR, F(broker_ip1), "127.0.0.1", 0, -1, NULL, "store host address"},
+    {"listenPort", RK_CFG_INT, F(listen_port), "10911", 0, 65535, NULL, "store host port"},
+    {0},
+};
+#undef F
+
+int rk_commitlog_config_load(rk_commitlog_config_t *cfg, rk_kv_t *kv, char *err, size_t errlen)
+{
+    int rc = rk_config_defaults(rk_commitlog_config_fields, cfg);
+    if (rc == RK_OK && kv != NULL)
+        rc = rk_config_apply(rk_commitlog_config_fields, cfg, kv, err, errlen);
+    if (rc == RK_OK && cfg->file_size % RK_OS_PAGE_SIZE != 0) {
+        snprintf(err, errlen, "mappedFileSizeCommitLog: %" PRId64 " is not a multiple of 4096",
+                 cfg->file_size);
+        rc = RK_EBADCONFIG;
+    }
+    return rc;
+}
+
+void rk_commitlog_config_free(rk_commitlog_config_t *cfg)
+{
+    rk_config_free(rk_commitlog_config_fields, cfg);
+}
+
+const char *rk_put_status_name(rk_put_status_t s)
+{
+    static const char *const names[] = {
+        "PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE",
+        "SERVICE_NOT_AVAILABLE", "CREATE_MAPEDFILE_FAILED", "MESSAGE_ILLEGAL",
+        "PROPERTIES_SIZE_EXCEEDED", "OS_PAGECACHE_BUSY", "UNKNOWN_ERROR",
+    };
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "UNKNOWN_ERROR";
+}
+
+/* ------------------------------------------------------------ state */
+
+typedef struct {
+    char name[32];
+    rk_put_hook_fn fn;
+    void *ctx;
+} hook_t;
+
+typedef struct {
+    char name[32];
+    rk_ack_stage_fn fn;
+    void *ctx;
+} stage_t;
+
+struct rk_ack {
+    rk_commitlog_t *cl;
+    int next_stage;             /* index into cl->stages of the stage to run next */
+    int64_t end;
+    bool wait;
+    uint64_t deadline_ns;
+    rk_put_result_t res;
+    rk_put_cb cb;
+    void *arg;
+    rk_ack_t *next;             /* group-commit list */
+};
+
+struct rk_commitlog {
+    char root[PATH_MAX];
+    char abort_path[PATH_MAX + 8];
+    rk_mfq_t mfq;
+    rk_checkpoint_t *cp;
+    int lock_fd;
+    int flush_type;
+    int64_t file_size, max_message_size, flush_interval_ms, flush_least_pages, flush_thorough_ms,
+        sync_timeout_ms;
+    rk_host_t store_host;
+
+    uv_mutex_t put_mu;          /* the put lock */
+    rk_strmap_t qtable;         /* "topic-qid" -> int64_t* next queue offset; under put_mu */
+    hook_t hooks[MAX_HOOKS];
+    int nhooks;
+    stage_t stages[MAX_STAGES];
+    int nstages;
+    _Atomic int64_t last_store_ts;
+
+    uv_thread_t flush_thread;
+    uv_mutex_t flush_mu;
+    uv_cond_t flush_cond;
+    bool stopping;              /* under flush_mu */
+    rk_ack_t *gc_head, *gc_tail;
+    _Atomic uint64_t flush_count;
+
+    uv_mutex_t app_mu;          /* append notification for readers */
+    uv_cond_t app_cond;
+    _Atomic int app_waiters;
+
+    bool abnormal;
+    int64_t recovered_from, recovered_end;
+};
+
+struct rk_put_scratch {
+    void *blocks[16];
+    int n;
+};
+
+void *rk_put_scratch(rk_put_scratch_t *s, size_t n)
+{
+    if (s->n == (int)(sizeof s->blocks / sizeof s->blocks[0]))
+        return NULL;
+    void *p = malloc(n ? n : 1);
+    if (p != NULL)
+        s->blocks[s->n++] = p;
+    return p;
+}
+
+static void scratch_free(rk_put_scratch_t *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->blocks[i]);
+    s->n = 0;
+}
+
+/* ------------------------------------------------------------ queue offset table */
+
+static void qkey(char *buf, size_t len, const char *topic, size_t tlen, int qid)
+{
+    snprintf(buf, len, "%.*s-%d", (int)tlen, topic, qid);
+}
+
+static int64_t *qslot(rk_commitlog_t *cl, const char *key)
+{
+    int64_t *v = rk_strmap_get(&cl->qtable, key);
+    if (v == NULL) {
+        v = calloc(1, sizeof *v);
+        if (v == NULL || rk_strmap_put(&cl->qtable, key, v, NULL) != RK_OK) {
+            free(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+int64_t rk_commitlog_queue_offset_get(rk_commitlog_t *cl, const char *topic, int queue_id)
+{
+    char key[RK_TOPIC_MAX_LEN + 16];
+    qkey(key, sizeof key, topic, strlen(topic), queue_id);
+    uv_mutex_lock(&cl->put_mu);
+    int64_t *v = rk_strmap_get(&cl->qtable, key);
+    int64_t r = v ? *v : 0;
+    uv_mutex_unlock(&cl->put_mu);
+    return r;
+}
+
+int rk_commitlog_queue_offset_set(rk_commitlog_t *cl, const char *topic, int queue_id, int64_t next)
+{
+    char key[RK_TOPIC_MAX_LEN + 16];
+    qkey(key, sizeof key, topic, strlen(topic), queue_id);
+    uv_mutex_lock(&cl->put_mu);
+    int64_t *v = qslot(cl, key);
+    if (v != NULL)
+        *v = next;
+    uv_mutex_unlock(&cl->put_mu);
+    return v ? RK_OK : RK_ENOMEM;
+}
+
+void rk_commitlog_queue_offset_clear(rk_commitlog_t *cl)
+{
+    uv_mutex_lock(&cl->put_mu);
+    rk_strmap_free(&cl->qtable, free);
+    rk_strmap_init(&cl->qtable);
+    uv_mutex_unlock(&cl->put_mu);
+}
+
+/* ------------------------------------------------------------ scanning */
+
+static int64_t count_nonzero(const uint8_t *p, size_t n)
+{
+    int64_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += p[i] != 0;
+    return c;
+}
+
+/* Walks the records of q from `from` (a record boundary). Fills rep. */
+static int scan_queue(rk_mfq_t *q, int64_t from, bool check_crc, rk_scan_fn visit, void *ctx,
+                      rk_scan_report_t *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->start = rep->end = from;
+    rep->how = RK_SCAN_END_CLEAN;
+    int64_t off = from;
+    for (;;) {
+        rk_mapped_file_t *mf = rk_mfq_find(q, off);
+        if (mf == NULL)
+            break;
+        size_t pos = (size_t)(off - mf->from);
+        size_t limit = (size_t)atomic_load(&mf->committed);
+        bool next_file = false, stop = false;
+        while (pos < limit) {
+            rk_record_t rec;
+            int rc = rk_record_decode(mf->base + pos, limit - pos, false, &rec);
+            if (rc == RK_OK && rk_record_is_blank(&rec)) {
+                next_file = true;
+                break;
+            }
+            if (rc == RK_EEOF) {
+                /* Nothing written here. Anything non-zero after it means a
+                 * hole, i.e. damage, not a clean end. */
+                int64_t after = count_nonzero(mf->base + pos, limit - pos);
+                if (after > 0) {
+                    rep->how = RK_SCAN_END_CORRUPT;
+                    rep->bytes_after = after;
+                    snprintf(rep->reason, sizeof rep->reason, "zero record header followed by data");
+                }
+                stop = true;
+                break;
+            }
+            bool crc_ok = rc == RK_OK && rk_body_crc(rec.body, rec.body_len) == rec.body_crc;
+            if (rc == RK_OK && rec.phys_offset != mf->from + (int64_t)pos) {
+                /* A whole, valid-looking record in the wrong place: stale. */
+                snprintf(rep->reason, sizeof rep->reason,
+                         "PHYSICALOFFSET %" PRId64 " where the record is at %" PRId64,
+                         rec.phys_offset, mf->from + (int64_t)pos);
+                rc = RK_ECORRUPT;
+            }
+            if (rc != RK_OK || (check_crc && !crc_ok)) {
+                if (rep->reason[0] == '\0')
+                    snprintf(rep->reason, sizeof rep->reason, "%s",
+                             rc != RK_OK ? "bad magic, size or truncated record"
+                                         : "body CRC mismatch");
+                uint32_t declared = rec.total_size;
+                size_t skip = (declared >= 8 && declared <= limit - pos) ? declared : 8;
+                if (skip > limit - pos)
+                    skip = limit - pos;
+                rep->bytes_after = count_nonzero(mf->base + pos + skip, limit - pos - skip);
+                for (int i = 1;; i++) {    /* later files count too */
+                    rk_mapped_file_t *later = rk_mfq_find(q, mf->from + (int64_t)q->file_size * i);
+                    if (later == NULL)
+                        break;
+                    rep->bytes_after += count_nonzero(later->base, (size_t)atomic_load(&later->committed));
+                    rk_mapped_file_release(later);
+                }
+                rep->how = rep->bytes_after > 0 ? RK_SCAN_END_CORRUPT : RK_SCAN_END_TORN;
+                stop = true;
+                break;
+            }
+            rep->records++;
+            if (visit != NULL && visit(ctx, &rec, crc_ok) != 0) {
+                pos += rec.total_size;
+                stop = true;
+                break;
+            }
+            pos += rec.total_size;
+        }
+        off = mf->from + (int64_t)pos;
+        rk_mapped_file_release(mf);
+        if (stop || !next_file)
+            break;      /* damage, a visitor's stop, or the committed end */
+        /* A blank ends the file; the log continues in the next one, if any. */
+        int64_t nxt = rk_mfq_roll_next(q, off);
+        rk_mapped_file_t *n = rk_mfq_find(q, nxt);
+        if (n == NULL)
+            break;      /* the blank is the end; the next put rewrites it */
+        rk_mapped_file_release(n);
+        off = nxt;
+    }
+    rep->end = off;
+    return RK_OK;
+}
+
+int64_t rk_commitlog_detect_file_size(const char *dir)
+{
+    /* The first 20-digit file's size; rk_mfq_load checks the others agree. */
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -errno;
+    int64_t size = -ENOENT;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char name[PATH_MAX];
+        struct stat st;
+        if (strlen(e->d_name) != 20 || strspn(e->d_name, "0123456789") != 20 ||
+            rk_path_join(name, sizeof name, dir, e->d_name) != RK_OK || stat(name, &st) != 0 ||
+            st.st_size <= 0)
+            continue;
+        size = st.st_size;
+        break;
+    }
+    closedir(d);
+    return size;
+}
+
+int rk_commitlog_scan_dir(const char *dir, int64_t file_size, int64_t from, bool check_crc,
+                          rk_scan_fn visit, void *ctx, rk_scan_report_t *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    if (!rk_path_exists(dir))
+        return -ENOENT;
+    rk_mfq_t q;
+    int rc = rk_mfq_init(&q, dir, (size_t)file_size);
+    if (rc != RK_OK)
+        return rc;
+    rc = rk_mfq_load(&q, rep->reason, sizeof rep->reason);
+    if (rc == RK_OK) {
+        int64_t min = rk_mfq_min_offset(&q);
+        if (min < 0)
+            min = 0;
+        rc = scan_queue(&q, from < min ? min : from, check_crc, visit, ctx, rep);
+    }
+    rk_mfq_destroy(&q);
+    return rc;
+}
+
+/* ------------------------------------------------------------ ack stages and flush */
+
+static void ack_finish(rk_ack_t *ack, rk_put_status_t status)
+{
+    ack->res.status = status;
+    if (ack->cb != NULL)
+        ack->cb(ack->arg, &ack->res);
+    free(ack);
+}
+
+void rk_ack_done(rk_ack_t *ack, rk_put_status_t status)
+{
+    if (status != RK_PUT_OK) {
+        ack_finish(ack, status);
+        return;
+    }
+    rk_commitlog_t *cl = ack->cl;
+    if (ack->next_stage >= cl->nstages) {
+        ack_finish(ack, RK_PUT_OK);
+        return;
+    }
+    stage_t *st = &cl->stages[ack->next_stage++];
+    st->fn(st->ctx, ack);
+}
+
+int64_t rk_ack_end_offset(const rk_ack_t *ack) { return ack->end; }
+bool rk_ack_wants_wait(const rk_ack_t *ack) { return ack->wait; }
+
+/* Stage 0, built in: the flush policy. */
+static void flush_stage(rk_commitlog_t *cl, rk_ack_t *ack)
+{
+    if (cl->flush_type != RK_FLUSH_SYNC || !ack->wait) {
+        rk_ack_done(ack, RK_PUT_OK);
+        return;
+    }
+    ack->deadline_ns = rk_mono_ns() + (uint64_t)cl->sync_timeout_ms * 1000000u;
+    ack->next = NULL;
+    uv_mutex_lock(&cl->flush_mu);
+    if (cl->gc_tail)
+        cl->gc_tail->next = ack;
+    else
+        cl->gc_head = ack;
+    cl->gc_tail = ack;
+    uv_cond_signal(&cl->flush_cond);
+    uv_mutex_unlock(&cl->flush_mu);
+}
+
+static int64_t flush_now(rk_commitlog_t *cl, int least_pages)
+{
+    int64_t before = rk_mfq_flushed_offset(&cl->mfq);
+    int64_t ts = atomic_load(&cl->last_store_ts);
+    int64_t r = rk_mfq_flush(&cl->mfq, least_pages);
+    if (r > before) {
+        atomic_fetch_add(&cl->flush_count, 1);
+        if (ts > 0)
+            rk_checkpoint_set_physic(cl->cp, ts);
+    }
+    return r;
+}
+
+/* Group commit: every waiting put whose end is flushed completes after ONE
+ * msync; puts past their deadline complete with FLUSH_DISK_TIMEOUT. */
+static void group_commit(rk_commitlog_t *cl, rk_ack_t *list)
+{
+    uint64_t now = rk_mono_ns();
+    rk_ack_t *keep = NULL, **tail = &keep;
+    for (rk_ack_t *a = list, *next; a != NULL; a = next) {
+        next = a->next;
+        if (now > a->deadline_ns) {
+            rk_ack_done(a, RK_PUT_FLUSH_DISK_TIMEOUT);
+        } else {
+            a->next = NULL;
+            *tail = a;
+            tail = &a->next;
+        }
+    }
+    if (keep == NULL)
+        return;
+    int64_t r = flush_now(cl, 0);
+    int64_t flushed = rk_mfq_flushed_offset(&cl->mfq);
+    rk_ack_t *later = NULL, **ltail = &later;  /* kept in order */
+    for (rk_ack_t *a = keep, *next; a != NULL; a = next) {
+        next = a->next;
+        if (r >= 0 && flushed >= a->end) {
+            rk_ack_done(a, RK_PUT_OK);
+        } else {
+            a->next = NULL;
+            *ltail = a;
+            ltail = &a->next;
+        }
+    }
+    if (later != NULL) {        /* not flushed yet: retry next round (or time out) */
+        rk_ack_t *last = later;
+        while (last->next != NULL)
+            last = last->next;
+        uv_mutex_lock(&cl->flush_mu);
+        last->next = cl->gc_head;
+        if (cl->gc_head == NULL)
+            cl->gc_tail = last;
+        cl->gc_head = later;
+        uv_mutex_unlock(&cl->flush_mu);
+    }
+}
+
+static void flush_main(void *arg)
+{
+    rk_commitlog_t *cl = arg;
+    uint64_t last_thorough = rk_mono_ms();
+    uv_mutex_lock(&cl->flush_mu);
+    while (!cl->stopping) {
+        if (cl->flush_type == RK_FLUSH_SYNC) {
+            if (cl->gc_head == NULL)
+                uv_cond_timedwait(&cl->flush_cond, &cl->flush_mu, 10 * 1000000ull);
+            rk_ack_t *list = cl->gc_head;
+            cl->gc_head = cl->gc_tail = NULL;
+            uv_mutex_unlock(&cl->flush_mu);
+            if (list != NULL)
+                group_commit(cl, list);
+            else
+                flush_now(cl, (int)cl->flush_least_pages);   /* puts that did not WAIT */
+        } else {
+            uv_cond_timedwait(&cl->flush_cond, &cl->flush_mu,
+                              (uint64_t)cl->flush_interval_ms * 1000000ull);
+            uv_mutex_unlock(&cl->flush_mu);
+            uint64_t now = rk_mono_ms();
+            bool thorough = now - last_thorough >= (uint64_t)cl->flush_thorough_ms;
+            if (thorough)
+                last_thorough = now;
+            flush_now(cl, thorough ? 0 : (int)cl->flush_least_pages);
+            if (thorough)
+                rk_checkpoint_flush(cl->cp);
+        }
+        uv_mutex_lock(&cl->flush_mu);
+    }
+    rk_ack_t *rest = cl->gc_head;
+    cl->gc_head = cl->gc_tail = NULL;
+    uv_mutex_unlock(&cl->flush_mu);
+    /* Shutdown: flush everything, then complete whoever still waits. */
+    int64_t r = flush_now(cl, 0);
+    for (rk_ack_t *a = rest, *next; a != NULL; a = next) {
+        next = a->next;
+        rk_ack_done(a, r >= a->end ? RK_PUT_OK : RK_PUT_FLUSH_DISK_TIMEOUT);
+    }
+}
+
+int rk_commitlog_add_put_hook(rk_commitlog_t *cl, const char *name, rk_put_hook_fn fn, void *ctx)
+{
+    if (cl->nhooks == MAX_HOOKS)
+        return RK_EFULL;
+    hook_t *h = &cl->hooks[cl->nhooks++];
+    snprintf(h->name, sizeof h->name, "%s", name);
+    h->fn = fn;
+    h->ctx = ctx;
+    return RK_OK;
+}
+
+int rk_commitlog_add_ack_stage(rk_commitlog_t *cl, const char *name, rk_ack_stage_fn submit, void *ctx)
+{
+    if (cl->nstages == MAX_STAGES)
+        return RK_EFULL;
+    stage_t *s = &cl->stages[cl->nstages++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->fn = submit;
+    s->ctx = ctx;
+    return RK_OK;
+}
+
+uint64_t rk_commitlog_flush_count(const rk_commitlog_t *cl) { return atomic_load(&cl->flush_count); }
+
+/* ------------------------------------------------------------ put path */
+
+static rk_put_status_t check_msg(rk_commitlog_t *cl, const rk_msg_t *m)
+{
+    if ((int64_t)m->body_len > cl->max_message_size)
+        return RK_PUT_MESSAGE_ILLEGAL;
+    int rc = rk_msg_validate(m);
+    if (rc == RK_ETOOBIG && m->props_len > RK_PROPERTIES_MAX_LEN)
+        return RK_PUT_PROPERTIES_SIZE_EXCEEDED;
+    return rc == RK_OK ? RK_PUT_OK : RK_PUT_MESSAGE_ILLEGAL;
+}
+
+static bool wants_wait(const rk_msg_t *m)
+{
+    size_t vl;
+    const char *v = rk_props_get(m->props, m->props_len, RK_PROP_WAIT, &vl);
+    return !(v != NULL && vl == 5 && memcmp(v, "false", 5) == 0);
+}
+
+static void notify_append(rk_commitlog_t *cl)
+{
+    if (atomic_load(&cl->app_waiters) > 0) {
+        uv_mutex_lock(&cl->app_mu);
+        uv_cond_broadcast(&cl->app_cond);
+        uv_mutex_unlock(&cl->app_mu);
+    }
+}
+
+/* Appends msgs[0..n) contiguously in one file; fills res and phys. */
+static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
+                              int64_t *phys)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        rk_put_status_t st = check_msg(cl, &msgs[i]);
+        if (st != RK_PUT_OK)
+            return st;
+        total += rk_record_size(&msgs[i]);
+    }
+    if (total + RK_END_FILE_MIN_BLANK_LEN > (size_t)cl->file_size)
+        return RK_PUT_MESSAGE_ILLEGAL;
+
+    uv_mutex_lock(&cl->put_mu);
+    rk_mapped_file_t *mf;
+    if (rk_mfq_last_or_create(&cl->mfq, 0, &mf) != RK_OK) {
+        uv_mutex_unlock(&cl->put_mu);
+        return RK_PUT_CREATE_MAPEDFILE_FAILED;
+    }
+    int64_t pos = atomic_load(&mf->wrote);
+    if (pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN > (int64_t)mf->size) {
+        /* Not enough room: close this file with a BLANK and roll. */
+        rk_record_encode_blank(mf->base + pos, (uint32_t)((int64_t)mf->size - pos));
+        atomic_store(&mf->wrote, (int64_t)mf->size);
+        atomic_store(&mf->committed, (int64_t)mf->size);
+        rk_mapped_file_release(mf);
+        if (rk_mfq_last_or_create(&cl->mfq, 0, &mf) != RK_OK) {
+            uv_mutex_unlock(&cl->put_mu);
+            return RK_PUT_CREATE_MAPEDFILE_FAILED;
+        }
+        pos = atomic_load(&mf->wrote);
+    }
+    int64_t store_ts = rk_now_ms();
+    res->phys_offset = mf->from + pos;
+    res->store_ts = store_ts;
+    res->count = n;
+    res->wrote_bytes = (int64_t)total;
+    for (int i = 0; i < n; i++) {
+        const rk_msg_t *m = &msgs[i];
+        int64_t qoff = 0;
+        int txn = rk_sysflag_txn(m->sys_flag);
+        int64_t *slot = NULL;
+        if (txn == RK_SYSFLAG_TXN_NOT || txn == RK_SYSFLAG_TXN_COMMIT) {
+            char key[RK_TOPIC_MAX_LEN + 16];
+            qkey(key, sizeof key, m->topic, m->topic_len, m->queue_id);
+            slot = qslot(cl, key);
+            if (slot == NULL) {
+                uv_mutex_unlock(&cl->put_mu);
+                rk_mapped_file_release(mf);
+                return RK_PUT_UNKNOWN_ERROR;   /* nothing written for this record */
+            }
+            qoff = *slot;
+        }
+        /* Cannot fail: every message was validated and the room checked. */
+        int64_t sz = rk_record_encode(m, mf->base + pos, mf->size - (size_t)pos, qoff,
+                                      mf->from + pos, store_ts);
+        if (slot != NULL)
+            (*slot)++;
+        if (i == 0)
+            res->queue_offset = qoff;
+        if (phys != NULL)
+            phys[i] = mf->from + pos;
+        pos += sz;
+    }
+    atomic_store(&mf->wrote, pos);
+    atomic_store(&mf->committed, pos);      /* seq_cst: records visible to readers */
+    atomic_store(&cl->last_store_ts, store_ts);
+    uv_mutex_unlock(&cl->put_mu);
+    rk_mapped_file_release(mf);
+    notify_append(cl);
+    rk_msgid_encode(&cl->store_host, res->phys_offset, res->msg_id, sizeof res->msg_id);
+    return RK_PUT_OK;
+}
+
+/* Runs the hooks on copies of msgs, appends, then starts the ack chain. */
+static int put_common(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *sync_res,
+                      int64_t *phys, rk_put_cb cb, void *arg)
+{
+    if (n <= 0)
+        return RK_EINVAL;
+    rk_put_scratch_t scratch = {.n = 0};
+    rk_msg_t one, *work = &one;
+    if (n > 1 && (work = malloc((size_t)n * sizeof *work)) == NULL)
+        return RK_ENOMEM;
+    memcpy(work, msgs, (size_t)n * sizeof *work);
+    rk_put_result_t res = {0};
+    rk_put_status_t st = RK_PUT_OK;
+    for (int i = 0; i < n && st == RK_PUT_OK; i++)
+        for (int h = 0; h < cl->nhooks && st == RK_PUT_OK; h++)
+            st = cl->hooks[h].fn(cl->hooks[h].ctx, &work[i], &scratch);
+    if (st == RK_PUT_OK)
+        st = append(cl, work, n, &res, phys);
+    bool wait = wants_wait(&work[0]);
+    scratch_free(&scratch);
+    if (work != &one)
+        free(work);
+    res.status = st;
+    bool needs_chain = st == RK_PUT_OK && (cl->nstages > 0 || (cl->flush_type == RK_FLUSH_SYNC && wait));
+    if (!needs_chain) {     /* fast path: answered right here */
+        if (sync_res)
+            *sync_res = res;
+        if (cb)
+            cb(arg, &res);
+        return RK_OK;
+    }
+    rk_ack_t *ack = calloc(1, sizeof *ack);
+    if (ack == NULL) {
+        res.status = RK_PUT_UNKNOWN_ERROR;   /* stored, but we cannot track the ack */
+        if (sync_res)
+            *sync_res = res;
+        if (cb)
+            cb(arg, &res);
+        return RK_OK;
+    }
+    ack->cl = cl;
+    ack->end = res.phys_offset + res.wrote_bytes;
+    ack->wait = wait;
+    ack->res = res;
+    ack->cb = cb;
+    ack->arg = arg;
+    flush_stage(cl, ack);
+    return RK_OK;
+}
+
+int rk_commitlog_put_async(rk_commitlog_t *cl, const rk_msg_t *m, rk_put_cb cb, void *arg)
+{
+    return put_common(cl, m, 1, NULL, NULL, cb, arg);
+}
+
+typedef struct {
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    bool done;
+    rk_put_result_t res;
+} waiter_t;
+
+static void waiter_cb(void *arg, const rk_put_result_t *res)
+{
+    waiter_t *w = arg;
+    uv_mutex_lock(&w->mu);
+    w->res = *res;
+    w->done = true;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->mu);
+}
+
+static int put_blocking(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
+                        int64_t *phys)
+{
+    bool fast = cl->nstages == 0 && cl->flush_type != RK_FLUSH_SYNC;
+    if (fast)
+        return put_common(cl, msgs, n, res, phys, NULL, NULL);
+    waiter_t w = {.done = false};
+    if (uv_mutex_init(&w.mu) != 0)
+        return RK_ENOMEM;
+    if (uv_cond_init(&w.cond) != 0) {
+        uv_mutex_destroy(&w.mu);
+        return RK_ENOMEM;
+    }
+    int rc = put_common(cl, msgs, n, NULL, phys, waiter_cb, &w);
+    if (rc == RK_OK) {
+        uv_mutex_lock(&w.mu);
+        while (!w.done)
+            uv_cond_wait(&w.cond, &w.mu);
+        uv_mutex_unlock(&w.mu);
+        *res = w.res;
+    }
+    uv_cond_destroy(&w.cond);
+    uv_mutex_destroy(&w.mu);
+    return rc;
+}
+
+int rk_commitlog_put(rk_commitlog_t *cl, const rk_msg_t *m, rk_put_result_t *res)
+{
+    return put_blocking(cl, m, 1, res, NULL);
+}
+
+int rk_commitlog_put_batch(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
+                           int64_t *phys)
+{
+    return put_blocking(cl, msgs, n, res, phys);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int take_lock(rk_commitlog_t *cl, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/lock", cl->root);
+    cl->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (cl->lock_fd < 0) {
+        int e = -errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return e;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(cl->lock_fd, F_SETLK, &fl) != 0) {
+        struct flock who = fl;
+        int pid = fcntl(cl->lock_fd, F_GETLK, &who) == 0 ? (int)who.l_pid : 0;
+        snprintf(err, errlen, "store %s is locked by another process (pid %d): is a broker or rkstore running on it?",
+                 cl->root, pid);
+        close(cl->lock_fd);
+        cl->lock_fd = -1;
+        return RK_ELOCKED;
+    }
+    ssize_t w = pwrite(cl->lock_fd, "lock", 4, 0);
+    (void)w;
+    return RK_OK;
+}
+
+static int rebuild_visit(void *ctx, const rk_record_t *rec, bool crc_ok)
+{
+    (void)crc_ok;
+    rk_commitlog_t *cl = ctx;
+    int txn = rk_sysflag_txn(rec->sys_flag);
+    if (txn != RK_SYSFLAG_TXN_NOT && txn != RK_SYSFLAG_TXN_COMMIT)
+        return 0;
+    char key[RK_TOPIC_MAX_LEN + 16];
+    qkey(key, sizeof key, rec->topic, rec->topic_len, rec->queue_id);
+    int64_t *slot = qslot(cl, key);
+    if (slot == NULL)
+        return RK_ENOMEM;
+    if (rec->queue_offset + 1 > *slot)
+        *slot = rec->queue_offset + 1;
+    return 0;
+}
+
+static int recover(rk_commitlog_t *cl, bool check_crc, char *err, size_t errlen)
+{
+    int n = rk_mfq_count(&cl->mfq);
+    if (n == 0) {
+        cl->recovered_from = cl->recovered_end = 0;
+        return RK_OK;
+    }
+    int start = n >= 3 ? n - 3 : 0;
+    if (cl->abnormal) {
+        /* Newest file whose first message was certainly durable everywhere. */
+        int64_t min_ts = rk_checkpoint_min_timestamp(cl->cp);
+        start = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            rk_mapped_file_t *mf = rk_mfq_get(&cl->mfq, i);
+            int64_t ts = rk_record_peek_store_ts(mf->base, mf->size);
+            rk_mapped_file_release(mf);
+            if (ts > 0 && ts <= min_ts) {
+                start = i;
+                break;
+            }
+        }
+    }
+    rk_mapped_file_t *first = rk_mfq_get(&cl->mfq, start);
+    cl->recovered_from = first->from;
+    rk_mapped_file_release(first);
+    rk_scan_report_t rep;
+    int rc = scan_queue(&cl->mfq, cl->recovered_from, check_crc, NULL, NULL, &rep);
+    if (rc != RK_OK) {
+        snprintf(err, errlen, "recovery scan failed: %s", rk_strerror(rc));
+        return rc;
+    }
+    cl->recovered_end = rep.end;
+    if (rep.how != RK_SCAN_END_CLEAN)
+        rk_log_warn("commitlog", "recovery: %s record at offset %" PRId64 " (%s); truncating the log there%s",
+                    rep.how == RK_SCAN_END_TORN ? "torn" : "corrupt", rep.end, rep.reason,
+                    rep.bytes_after ? " — data after it is lost" : "");
+    rk_log_info("commitlog", "recovered %s: scanned %" PRId64 " records from %" PRId64 ", log ends at %" PRId64,
+                cl->abnormal ? "after an abnormal exit" : "after a clean shutdown", rep.records,
+                cl->recovered_from, rep.end);
+    return rk_mfq_truncate(&cl->mfq, rep.end);
+}
+
+int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    rk_commitlog_t *cl = calloc(1, sizeof *cl);
+    if (cl == NULL)
+        return RK_ENOMEM;
+    cl->lock_fd = -1;
+    int rc = RK_EINVAL;
+    const char *root = cfg->store_root ? cfg->store_root : "./store";
+    if (snprintf(cl->root, sizeof cl->root, "%s", root) >= (int)sizeof cl->root) {
+        free(cl);
+        return RK_ETOOBIG;
+    }
+    char dir[PATH_MAX];
+    if (cfg->commitlog_dir && *cfg->commitlog_dir)
+        snprintf(dir, sizeof dir, "%s", cfg->commitlog_dir);
+    else
+        rk_path_join(dir, sizeof dir, root, "commitlog");
+    snprintf(cl->abort_path, sizeof cl->abort_path, "%s/abort", cl->root);
+    cl->flush_type = cfg->flush_type;
+    cl->file_size = cfg->file_size;
+    cl->max_message_size = cfg->max_message_size;
+    cl->flush_interval_ms = cfg->flush_interval_ms;
+    cl->flush_least_pages = cfg->flush_least_pages;
+    cl->flush_thorough_ms = cfg->flush_thorough_ms;
+    cl->sync_timeout_ms = cfg->sync_flush_timeout_ms;
+    char host[300];
+    snprintf(host, sizeof host, "%s:%" PRId64, cfg->broker_ip1 ? cfg->broker_ip1 : "127.0.0.1",
+             cfg->listen_port);
+    if (rk_host_parse(host, &cl->store_host) != RK_OK) {
+        snprintf(err, errlen, "brokerIP1/listenPort: \"%s\" is not an address", host);
+        free(cl);
+        return RK_EBADCONFIG;
+    }
+    rk_strmap_init(&cl->qtable);
+    if ((rc = rk_mkdirs(cl->root, 0755)) != RK_OK) {
+        snprintf(err, errlen, "%s: %s", cl->root, rk_strerror(rc));
+        goto fail_early;
+    }
+    if ((rc = take_lock(cl, err, errlen)) != RK_OK)
+        goto fail_early;
+    cl->abnormal = rk_path_exists(cl->abort_path);
+    char cp_path[PATH_MAX + 16];
+    snprintf(cp_path, sizeof cp_path, "%s/checkpoint", cl->root);
+    if ((rc = rk_checkpoint_open(cp_path, &cl->cp)) != RK_OK) {
+        snprintf(err, errlen, "%s: %s", cp_path, rk_strerror(rc));
+        goto fail_early;
+    }
+    if ((rc = rk_mfq_init(&cl->mfq, dir, (size_t)cfg->file_size)) != RK_OK) {
+        snprintf(err, errlen, "%s: %s", dir, rk_strerror(rc));
+        goto fail_early;
+    }
+    cl->mfq.warm = cfg->warm_mapped_file;
+    if ((rc = rk_mfq_load(&cl->mfq, err, errlen)) != RK_OK)
+        goto fail_mfq;
+    if ((rc = recover(cl, cfg->check_crc_on_recover, err, errlen)) != RK_OK)
+        goto fail_mfq;
+    /* Queue offsets: ch04 alone rebuilds them from the whole log (chapter 5
+     * re-seeds them from its consume queues, which is much cheaper). */
+    rk_scan_report_t rep;
+    int64_t min = rk_mfq_min_offset(&cl->mfq);
+    if (min >= 0 && (rc = scan_queue(&cl->mfq, min, false, rebuild_visit, cl, &rep)) != RK_OK)
+        goto fail_mfq;
+    if (uv_mutex_init(&cl->put_mu) || uv_mutex_init(&cl->flush_mu) || uv_cond_init(&cl->flush_cond) ||
+        uv_mutex_init(&cl->app_mu) || uv_cond_init(&cl->app_cond)) {
+        rc = RK_ENOMEM;     /* init failures are not expected on Linux */
+        snprintf(err, errlen, "cannot create locks");
+        goto fail_mfq;
+    }
+    int fd = open(cl->abort_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: %s", cl->abort_path, strerror(errno));
+        goto fail_mfq;
+    }
+    close(fd);
+    if (uv_thread_create(&cl->flush_thread, flush_main, cl) != 0) {
+        rc = RK_ENOMEM;
+        snprintf(err, errlen, "cannot start the flush thread");
+        unlink(cl->abort_path);
+        goto fail_mfq;
+    }
+    *out = cl;
+    return RK_OK;
+fail_mfq:
+    rk_mfq_destroy(&cl->mfq);
+fail_early:
+    rk_checkpoint_close(cl->cp);
+    if (cl->lock_fd >= 0)
+        close(cl->lock_fd);
+    rk_strmap_free(&cl->qtable, free);
+    free(cl);
+    return rc;
+}
+
+void rk_commitlog_close(rk_commitlog_t *cl)
+{
+    if (cl == NULL)
+        return;
+    uv_mutex_lock(&cl->flush_mu);
+    cl->stopping = true;
+    uv_cond_signal(&cl->flush_cond);
+    uv_mutex_unlock(&cl->flush_mu);
+    uv_thread_join(&cl->flush_thread);      /* it flushes everything on its way out */
+    rk_checkpoint_set_physic(cl->cp, atomic_load(&cl->last_store_ts) > 0
+                                         ? atomic_load(&cl->last_store_ts)
+                                         : rk_checkpoint_physic(cl->cp));
+    rk_checkpoint_close(cl->cp);
+    rk_mfq_destroy(&cl->mfq);
+    if (unlink(cl->abort_path) != 0)
+        rk_log_warn("commitlog", "cannot remove %s: %s", cl->abort_path, strerror(errno));
+    close(cl->lock_fd);     /* releases the fcntl lock */
+    rk_strmap_free(&cl->qtable, free);
+    uv_mutex_destroy(&cl->put_mu);
+    uv_mutex_destroy(&cl->flush_mu);
+    uv_cond_destroy(&cl->flush_cond);
+    uv_mutex_destroy(&cl->app_mu);
+    uv_cond_destroy(&cl->app_cond);
+    rk_log_info("commitlog", "closed %s cleanly", cl->root);
+    free(cl);
+}
+
+/* ------------------------------------------------------------ reads and state */
+
+int64_t rk_commitlog_min_offset(rk_commitlog_t *cl)
+{
+    int64_t m = rk_mfq_min_offset(&cl->mfq);
+    return m < 0 ? 0 : m;
+}
+int64_t rk_commitlog_max_offset(rk_commitlog_t *cl) { return rk_mfq_max_offset(&cl->mfq); }
+int64_t rk_commitlog_flushed_offset(rk_commitlog_t *cl) { return rk_mfq_flushed_offset(&cl->mfq); }
+int64_t rk_commitlog_roll_next(rk_commitlog_t *cl, int64_t offset) { return rk_mfq_roll_next(&cl->mfq, offset); }
+int64_t rk_commitlog_file_size(const rk_commitlog_t *cl) { return cl->file_size; }
+rk_checkpoint_t *rk_commitlog_checkpoint(rk_commitlog_t *cl) { return cl->cp; }
+bool rk_commitlog_was_abnormal(const rk_commitlog_t *cl) { return cl->abnormal; }
+int64_t rk_commitlog_recovered_from(const rk_commitlog_t *cl) { return cl->recovered_from; }
+int64_t rk_commitlog_recovered_end(const rk_commitlog_t *cl) { return cl->recovered_end; }
+const rk_host_t *rk_commitlog_store_host(const rk_commitlog_t *cl) { return &cl->store_host; }
+const char *rk_commitlog_root(const rk_commitlog_t *cl) { return cl->root; }
+
+int rk_commitlog_delete_expired(rk_commitlog_t *cl, int64_t reserved_ms, bool force, int max_files)
+{
+    return rk_mfq_delete_expired(&cl->mfq, reserved_ms, force, max_files);
+}
+
+int rk_commitlog_read(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out)
+{
+    memset(out, 0, sizeof *out);
+    rk_mapped_file_t *mf = rk_mfq_find(&cl->mfq, offset);
+    if (mf == NULL)
+        return RK_ENOTFOUND;
+    int64_t pos = offset - mf->from, end = atomic_load(&mf->committed);
+    if (pos >= end) {
+        rk_mapped_file_release(mf);
+        return RK_ENOTFOUND;
+    }
+    out->data = mf->base + pos;
+    out->len = (size_t)(end - pos);
+    out->mf = mf;
+    return RK_OK;
+}
+
+int rk_commitlog_read_record(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out, rk_record_t *rec)
+{
+    int rc = rk_commitlog_read(cl, offset, out);
+    if (rc != RK_OK)
+        return rc;
+    rc = rk_record_decode(out->data, out->len, false, rec);
+    if (rc == RK_OK && rk_record_is_blank(rec))
+        rc = RK_EEOF;
+    if (rc != RK_OK) {
+        rk_slice_release(out);
+        return rc;
+    }
+    out->len = rec->total_size;
+    return RK_OK;
+}
+
+bool rk_commitlog_wait_append(rk_commitlog_t *cl, int64_t offset, int timeout_ms)
+{
+    if (rk_commitlog_max_offset(cl) > offset)
+        return true;
+    uint64_t deadline = rk_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    atomic_fetch_add(&cl->app_waiters, 1);
+    uv_mutex_lock(&cl->app_mu);
+    bool ok;
+    while (!(ok = rk_commitlog_max_offset(cl) > offset)) {
+        uint64_t now = rk_mono_ns();
+        if (now >= deadline || uv_cond_timedwait(&cl->app_cond, &cl->app_mu, deadline - now) != 0) {
+            ok = rk_commitlog_max_offset(cl) > offset;
+            break;
+        }
+    }
+    uv_mutex_unlock(&cl->app_mu);
+    atomic_fetch_sub(&cl->app_waiters, 1);
+    return ok;
+}
+
+void rk_commitlog_wake_waiters(rk_commitlog_t *cl)
+{
+    uv_mutex_lock(&cl->app_mu);
+    uv_cond_broadcast(&cl->app_cond);
+    uv_mutex_unlock(&cl->app_mu);
+}
