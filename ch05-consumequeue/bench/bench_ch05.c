@@ -97,8 +97,8 @@ int main(void)
         rk_msg_t m = {.topic = "BenchTopic", .topic_len = 10, .queue_id = (int32_t)(i % QUEUES),
                       .born_ts = 0, .born_host = host, .store_host = host,
                       .body = body, .body_len = BODY, .props = props, .props_len = (size_t)pl};
-        rk_store_put_result_t r;
-        if (rk_store_put(st, &m, &r) != RK_OK) {
+        rk_put_result_t r;
+        if (rk_store_put(st, &m, &r) != RK_OK || r.status != RK_PUT_OK) {
             fprintf(stderr, "put failed at %ld\n", i);
             return 1;
         }

@@ -171,6 +171,11 @@ static void thread_main(void *arg)
                          (long long)at, rk_strerror(rc));
             last_err_at = at;
         }
+        if (rc == 0 && d->src.wait) {
+            /* wakes on append; the timeout bounds how long stop() waits */
+            d->src.wait(d->src.ctx, at, 10);
+            continue;
+        }
         uv_mutex_lock(&d->mu);
         atomic_store(&d->waiting, true);
         if (!d->stop && !d->kicked) {

@@ -26,10 +26,10 @@
 #include "rk/index.h"
 #include "rk/log.h"
 #include "rk/strmap.h"
+#include "rk/checkpoint.h"
 #include "store_cl.h"
 
-/* One (topic, qid): its consume queue and, for the put path, the next
- * queue offset to assign (RocketMQ's topicQueueTable entry). */
+/* One (topic, qid) and its consume queue. */
 typedef struct queue {
     rk_cq_t *cq;
     char topic[256];
@@ -40,14 +40,11 @@ struct rk_store {
     char root[PATH_MAX];
     char cq_root[PATH_MAX];
     rk_cq_store_config_t cfg;
-    rk_store_cl_t *cl;                 /* ch04 */
+    rk_commitlog_t *cl;                /* ch04 */
     bool abnormal;                     /* last exit was not clean */
 
     pthread_rwlock_t qlock;            /* guards queues */
     rk_strmap_t queues;                /* "topic-qid" -> queue_t* */
-
-    pthread_mutex_t put_mu;            /* guards next_off; serialises puts */
-    rk_strmap_t next_off;              /* "topic-qid" -> int64_t* next queue offset */
 
     rk_index_t *index;                 /* NULL when messageIndexEnable=false */
     rk_consumer_offsets_t *offsets;
@@ -129,25 +126,6 @@ static void queue_free(void *p)
     }
 }
 
-/* Raises the next queue offset of topic/qid to at least v. put_mu held. */
-static int raise_next_locked(rk_store_t *st, const char *key, int64_t v)
-{
-    int64_t *p = rk_strmap_get(&st->next_off, key);
-    if (p == NULL) {
-        p = malloc(sizeof *p);
-        if (p == NULL)
-            return RK_ENOMEM;
-        *p = v;
-        int rc = rk_strmap_put(&st->next_off, key, p, NULL);
-        if (rc != RK_OK)
-            free(p);
-        return rc;
-    }
-    if (*p < v)
-        *p = v;
-    return RK_OK;
-}
-
 /* ---- dispatchers ------------------------------------------------------- */
 
 /* CommitLogDispatcherBuildConsumeQueue: NOT and COMMIT records only. */
@@ -183,7 +161,7 @@ static int build_index(void *ctx, const rk_dispatch_request_t *req)
 
 /* ---- the dispatch source: ch04's commitlog ----------------------------- */
 
-static int64_t src_end(void *ctx) { return rk_store_cl_max(((rk_store_t *)ctx)->cl); }
+static int64_t src_end(void *ctx) { return rk_commitlog_max_offset(((rk_store_t *)ctx)->cl); }
 
 static const char *prop_or_null(const rk_record_t *r, const char *key, char *buf, size_t len)
 {
@@ -207,11 +185,11 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
         return rc;
     rc = rk_record_decode(p, avail, false, &rec);
     if (rc == RK_OK && rk_record_is_blank(&rec)) {
-        *next = rk_store_cl_roll_next(st->cl, offset);
+        *next = rk_commitlog_roll_next(st->cl, offset);
         return RK_EEOF;
     }
     if (rc == RK_EEOF) {          /* zeros: the rest of this file was never written */
-        *next = rk_store_cl_roll_next(st->cl, offset);
+        *next = rk_commitlog_roll_next(st->cl, offset);
         return RK_EEOF;
     }
     if (rc != RK_OK)
@@ -243,7 +221,17 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     return 1;
 }
 
-static void src_release(void *ctx, void *hold) { rk_store_cl_release(((rk_store_t *)ctx)->cl, hold); }
+static void src_release(void *ctx, void *hold)
+{
+    (void)ctx;
+    rk_store_cl_release(hold);
+}
+
+/* The reput thread sleeps on the commitlog's append signal, not a poll. */
+static bool src_wait(void *ctx, int64_t offset, int timeout_ms)
+{
+    return rk_commitlog_wait_append(((rk_store_t *)ctx)->cl, offset, timeout_ms);
+}
 
 /* ---- open / recovery --------------------------------------------------- */
 
@@ -304,29 +292,21 @@ static int recover_queue(const char *key, void *value, void *arg)
 
 static int restore_next_offset(const char *key, void *value, void *arg)
 {
-    rk_store_t *st = arg;
+    (void)key;
     queue_t *q = value;
-    return raise_next_locked(st, key, rk_cq_max_offset(q->cq));
+    return rk_commitlog_queue_offset_set(((rk_store_t *)arg)->cl, q->topic, q->qid,
+                                         rk_cq_max_offset(q->cq));
 }
 
+/* topicQueueTable: ch04 numbers each queue's messages; seed it from the
+ * consume queues (recoverTopicQueueTable). */
 static int rebuild_queue_table(rk_store_t *st)
 {
+    rk_commitlog_queue_offset_clear(st->cl);
     pthread_rwlock_rdlock(&st->qlock);
-    pthread_mutex_lock(&st->put_mu);
     int rc = rk_strmap_foreach(&st->queues, restore_next_offset, st);
-    pthread_mutex_unlock(&st->put_mu);
     pthread_rwlock_unlock(&st->qlock);
     return rc;
-}
-
-static int queue_offset_cb(void *ctx, const char *topic, int qid, int64_t *next)
-{
-    rk_store_t *st = ctx;
-    char key[300];
-    queue_key(key, sizeof key, topic, qid);
-    int64_t *p = rk_strmap_get(&st->next_off, key);   /* put_mu held by rk_store_put */
-    *next = p ? *p : 0;
-    return RK_OK;
 }
 
 int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, size_t errlen)
@@ -344,9 +324,7 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
         return RK_ETOOBIG;
     }
     rk_strmap_init(&st->queues);
-    rk_strmap_init(&st->next_off);
     pthread_rwlock_init(&st->qlock, NULL);
-    pthread_mutex_init(&st->put_mu, NULL);
     uv_mutex_init(&st->svc_mu);
     uv_cond_init(&st->svc_cond);
 
@@ -355,10 +333,11 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
         goto fail;
     st->cfg.mapped_file_size_cq -= st->cfg.mapped_file_size_cq % RK_CQ_UNIT_SIZE;
 
-    rc = rk_store_cl_open(root, kv, &st->cl, &st->abnormal, err, errlen);
+    rc = rk_store_cl_open(root, kv, &st->cl, err, errlen);
     if (rc != RK_OK)
         goto fail;
-    int64_t cl_min = rk_store_cl_min(st->cl), cl_max = rk_store_cl_max(st->cl);
+    st->abnormal = rk_commitlog_was_abnormal(st->cl);
+    int64_t cl_min = rk_commitlog_min_offset(st->cl), cl_max = rk_commitlog_max_offset(st->cl);
 
     if ((rc = rk_mkdirs(st->cq_root, 0755)) != RK_OK)
         goto fail;
@@ -377,7 +356,7 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
         char idir[PATH_MAX];
         rk_path_join(idir, sizeof idir, root, "index");
         rk_index_config_t icfg = {st->cfg.max_hash_slot_num, st->cfg.max_index_num};
-        int64_t drop = st->abnormal ? rk_store_cl_checkpoint_index_ts(st->cl) : -1;
+        int64_t drop = st->abnormal ? rk_checkpoint_index(rk_commitlog_checkpoint(st->cl)) : -1;
         if ((rc = rk_index_open(idir, &icfg, drop, &st->index)) != RK_OK) {
             snprintf(err, errlen, "index: %s", rk_strerror(rc));
             goto fail;
@@ -394,14 +373,13 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
         goto fail;
     }
 
-    rk_dispatch_source_t src = {src_end, src_read, src_release, st};
+    rk_dispatch_source_t src = {src_end, src_read, src_release, src_wait, st};
     if ((rc = rk_dispatcher_create(&src, &st->disp)) != RK_OK)
         goto fail;
     if ((rc = rk_dispatcher_register(st->disp, "consumequeue", build_cq, st)) != RK_OK)
         goto fail;
     if (st->index && (rc = rk_dispatcher_register(st->disp, "index", build_index, st)) != RK_OK)
         goto fail;
-    rk_store_cl_set_queue_offset_fn(st->cl, queue_offset_cb, st);
 
     /* reputFromOffset: where the consume queues stop seeing the log */
     st->reput_from = rctx.max_phys < cl_min ? cl_min : rctx.max_phys;
@@ -442,7 +420,7 @@ int rk_store_start(rk_store_t *st)
 {
     if (st->started)
         return RK_EBUSY;
-    int64_t cl_min = rk_store_cl_min(st->cl);
+    int64_t cl_min = rk_commitlog_min_offset(st->cl);
     /* Catch-up pass, before any other dispatcher sees anything: walk the log
      * below reputFrom and give the builders what they miss. The consume-queue
      * builder ignores units a queue holds, the index ignores offsets below its
@@ -504,12 +482,10 @@ void rk_store_close(rk_store_t *st)
     pthread_rwlock_wrlock(&st->qlock);
     rk_strmap_free(&st->queues, queue_free);
     pthread_rwlock_unlock(&st->qlock);
-    rk_strmap_free(&st->next_off, free);
     if (st->cl)
-        rk_store_cl_close(st->cl);
+        rk_commitlog_close(st->cl);
     rk_config_free(rk_cq_store_config_fields, &st->cfg);
     pthread_rwlock_destroy(&st->qlock);
-    pthread_mutex_destroy(&st->put_mu);
     uv_cond_destroy(&st->svc_cond);
     uv_mutex_destroy(&st->svc_mu);
     free(st);
@@ -517,29 +493,14 @@ void rk_store_close(rk_store_t *st)
 
 /* ---- put --------------------------------------------------------------- */
 
-int rk_store_put(rk_store_t *st, const rk_msg_t *m, rk_store_put_result_t *res)
+int rk_store_put(rk_store_t *st, const rk_msg_t *m, rk_put_result_t *res)
 {
-    memset(res, 0, sizeof *res);
-    char topic[256], key[300];
-    if (m->topic_len == 0 || m->topic_len >= sizeof topic)
-        return res->status = (m->topic_len == 0 ? RK_EINVAL : RK_ETOOBIG);
-    memcpy(topic, m->topic, m->topic_len);
-    topic[m->topic_len] = '\0';
-    queue_key(key, sizeof key, topic, m->queue_id);
-    int t = rk_sysflag_txn(m->sys_flag);
-    bool takes_offset = t == RK_SYSFLAG_TXN_NOT || t == RK_SYSFLAG_TXN_COMMIT;
-    pthread_mutex_lock(&st->put_mu);
-    int64_t *next = rk_strmap_get(&st->next_off, key);
-    int64_t qoff = takes_offset && next ? *next : 0;
-    int rc = rk_store_cl_put(st->cl, m, qoff, res);
-    if (rc == RK_OK && takes_offset)
-        rc = raise_next_locked(st, key, qoff + 1);
-    pthread_mutex_unlock(&st->put_mu);
-    if (rc == RK_OK)
-        rk_dispatcher_notify(st->disp);
-    res->status = rc;
-    return rc;
+    /* the commitlog assigns the queue offset; the reput thread wakes on the
+     * append by itself (rk_commitlog_wait_append) */
+    return rk_commitlog_put(st->cl, m, res);
 }
+
+rk_commitlog_t *rk_store_commitlog(rk_store_t *st) { return st->cl; }
 
 /* ---- get --------------------------------------------------------------- */
 
@@ -574,7 +535,7 @@ void rk_get_result_release(rk_get_result_t *res)
     get_priv_t *p = res->priv;
     if (p) {
         for (int i = 0; i < p->holds.n; i++)
-            rk_store_cl_release(p->st->cl, p->holds.h[i]);
+            rk_store_cl_release(p->holds.h[i]);
         free(p->holds.h);
         free(p);
     }
@@ -646,11 +607,11 @@ int rk_store_get_message(rk_store_t *st, const char *group, const char *topic, i
             rk_store_cl_slice(st->cl, u.phys, u.size, &p, &hold) != RK_OK) {
             if (res->total_bytes == 0)
                 res->status = RK_GET_MESSAGE_WAS_REMOVING;
-            next_file_start = rk_cq_unit_is_blank(&u) ? INT64_MIN : rk_store_cl_roll_next(st->cl, u.phys);
+            next_file_start = rk_cq_unit_is_blank(&u) ? INT64_MIN : rk_commitlog_roll_next(st->cl, u.phys);
             continue;
         }
         if ((rc = holds_add(&priv->holds, hold)) != RK_OK) {
-            rk_store_cl_release(st->cl, hold);
+            rk_store_cl_release(hold);
             break;
         }
         rk_get_msg_t *m = &res->msgs[res->count++];
@@ -693,7 +654,7 @@ static int64_t store_ts_of(int64_t phys, int32_t size, void *ctx)
     if (rk_store_cl_slice(st->cl, phys, size, &p, &hold) != RK_OK)
         return -1;
     int64_t ts = rk_record_peek_store_ts(p, (size_t)size);
-    rk_store_cl_release(st->cl, hold);
+    rk_store_cl_release(hold);
     return ts > 0 ? ts : -1;
 }
 
@@ -714,8 +675,8 @@ int64_t rk_store_message_store_time(rk_store_t *st, const char *topic, int qid, 
 
 int64_t rk_store_earliest_time(rk_store_t *st)
 {
-    int64_t min = rk_store_cl_min(st->cl);
-    if (min >= rk_store_cl_max(st->cl))
+    int64_t min = rk_commitlog_min_offset(st->cl);
+    if (min >= rk_commitlog_max_offset(st->cl))
         return -1;
     const uint8_t *p;
     size_t avail;
@@ -723,12 +684,12 @@ int64_t rk_store_earliest_time(rk_store_t *st)
     if (rk_store_cl_read(st->cl, min, &p, &avail, &hold) != RK_OK)
         return -1;
     int64_t ts = rk_record_peek_store_ts(p, avail);
-    rk_store_cl_release(st->cl, hold);
+    rk_store_cl_release(hold);
     return ts > 0 ? ts : -1;
 }
 
-int64_t rk_store_commitlog_min(rk_store_t *st) { return rk_store_cl_min(st->cl); }
-int64_t rk_store_commitlog_max(rk_store_t *st) { return rk_store_cl_max(st->cl); }
+int64_t rk_store_commitlog_min(rk_store_t *st) { return rk_commitlog_min_offset(st->cl); }
+int64_t rk_store_commitlog_max(rk_store_t *st) { return rk_commitlog_max_offset(st->cl); }
 int64_t rk_store_dispatched(rk_store_t *st) { return rk_dispatcher_offset(st->disp); }
 
 int rk_store_wait_dispatched(rk_store_t *st, int timeout_ms)
@@ -809,7 +770,7 @@ int rk_store_view(rk_store_t *st, int64_t phys, rk_store_view_t *out)
     const uint8_t *p;
     size_t avail;
     void *hold;
-    if (phys < rk_store_cl_min(st->cl) || phys >= rk_store_cl_max(st->cl))
+    if (phys < rk_commitlog_min_offset(st->cl) || phys >= rk_commitlog_max_offset(st->cl))
         return RK_ENOTFOUND;
     int rc = rk_store_cl_read(st->cl, phys, &p, &avail, &hold);
     if (rc != RK_OK)
@@ -817,7 +778,7 @@ int rk_store_view(rk_store_t *st, int64_t phys, rk_store_view_t *out)
     rk_record_t r;
     rc = rk_record_decode(p, avail, false, &r);
     if (rc != RK_OK || rk_record_is_blank(&r) || r.phys_offset != phys) {
-        rk_store_cl_release(st->cl, hold);
+        rk_store_cl_release(hold);
         return RK_ENOTFOUND;
     }
     out->data = p;
@@ -842,7 +803,7 @@ int rk_store_view_by_msgid(rk_store_t *st, const char *msg_id, rk_store_view_t *
 void rk_store_view_release(rk_store_view_t *v)
 {
     if (v && v->ref) {
-        rk_store_cl_release(((rk_store_t *)v->priv_store)->cl, v->ref);
+        rk_store_cl_release(v->ref);
         v->ref = NULL;
         v->data = NULL;
     }
@@ -971,9 +932,9 @@ int rk_store_clean_expired(rk_store_t *st, bool force)
         if (deleted > 0)
             rk_log_info("store", "cleanup (%s, disk %d%% used): deleted %d commitlog file(s) "
                         "older than %lld h; commitlog now starts at %lld", why, used, deleted,
-                        (long long)st->cfg.file_reserved_time, (long long)rk_store_cl_min(st->cl));
+                        (long long)st->cfg.file_reserved_time, (long long)rk_commitlog_min_offset(st->cl));
     }
-    clean_ctx_t c = {rk_store_cl_min(st->cl), 0};
+    clean_ctx_t c = {rk_commitlog_min_offset(st->cl), 0};
     pthread_rwlock_rdlock(&st->qlock);
     rk_strmap_foreach(&st->queues, clean_queue, &c);
     pthread_rwlock_unlock(&st->qlock);

@@ -51,7 +51,7 @@ static int record(void *ctx, const rk_dispatch_request_t *req)
 Test(dispatcher, in_order_skips_blanks_and_stops_at_end)
 {
     fake_t f = {.end = 0, .blanks_every = 5};
-    rk_dispatch_source_t src = {fake_end, fake_read, NULL, &f};
+    rk_dispatch_source_t src = {fake_end, fake_read, NULL, NULL, &f};
     rk_dispatcher_t *d;
     cr_assert_eq(rk_dispatcher_create(&src, &d), 0);
     seen_t a = {.fail_at = -1}, b = {.fail_at = 1300};
@@ -81,7 +81,7 @@ Test(dispatcher, in_order_skips_blanks_and_stops_at_end)
 Test(dispatcher, run_range_with_mask_runs_only_chosen_dispatchers)
 {
     fake_t f = {.end = 1000, .blanks_every = 0};
-    rk_dispatch_source_t src = {fake_end, fake_read, NULL, &f};
+    rk_dispatch_source_t src = {fake_end, fake_read, NULL, NULL, &f};
     rk_dispatcher_t *d;
     cr_assert_eq(rk_dispatcher_create(&src, &d), 0);
     seen_t a = {.fail_at = -1}, b = {.fail_at = -1};

@@ -8,7 +8,6 @@
 #include "rk/consumer_offset.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
-#include "rk/strmap.h"
 #include "rk/testkit.h"
 
 static char dir[256], path[320];
@@ -167,31 +166,6 @@ static int count_visit(const char *k, int q, int64_t o, void *ctx)
     (void)k; (void)q;
     *(int64_t *)ctx += o;
     return 0;
-}
-
-Test(strmap, put_get_remove_and_sorted_keys)
-{
-    rk_strmap_t m;
-    rk_strmap_init(&m);
-    char k[32];
-    for (long i = 0; i < 1000; i++) {
-        snprintf(k, sizeof k, "T-%ld", i);
-        cr_assert_eq(rk_strmap_put(&m, k, (void *)(i + 1), NULL), 0);
-    }
-    cr_assert_eq(m.len, 1000);
-    void *old = NULL;
-    cr_assert_eq(rk_strmap_put(&m, "T-5", (void *)77, &old), 0);
-    cr_assert_eq((long)old, 6);
-    cr_assert_eq((long)rk_strmap_get(&m, "T-5"), 77);
-    cr_assert_eq((long)rk_strmap_remove(&m, "T-999"), 1000);
-    cr_assert_null(rk_strmap_get(&m, "T-999"));
-    size_t n;
-    const char **keys = rk_strmap_keys_sorted(&m, &n);
-    cr_assert_eq(n, 999);
-    for (size_t i = 1; i < n; i++)
-        cr_assert_lt(strcmp(keys[i - 1], keys[i]), 0);
-    free(keys);
-    rk_strmap_free(&m, NULL);
 }
 
 Test(offsets, foreach_visits_every_offset)

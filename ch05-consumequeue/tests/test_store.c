@@ -53,7 +53,7 @@ static rk_store_t *open_store_kv(const char *extra_key, const char *extra_val)
 static rk_store_t *open_store(void) { return open_store_kv(NULL, NULL); }
 
 /* Appends one message: body of `len` bytes, tag and keys optional. */
-static rk_store_put_result_t put(rk_store_t *st, const char *topic, int qid, const char *tag,
+static rk_put_result_t put(rk_store_t *st, const char *topic, int qid, const char *tag,
                                  const char *keys, const char *uniq, size_t len)
 {
     static uint8_t body[4096];
@@ -76,9 +76,10 @@ static rk_store_put_result_t put(rk_store_t *st, const char *topic, int qid, con
     m.body_len = len;
     m.props = (const char *)props.data;
     m.props_len = props.len;
-    rk_store_put_result_t r;
+    rk_put_result_t r;
     int rc = rk_store_put(st, &m, &r);
     cr_assert_eq(rc, 0, "put: %s", rk_strerror(rc));
+    cr_assert_eq(r.status, RK_PUT_OK, "put: %s", rk_put_status_name(r.status));
     rk_buf_free(&props);
     return r;
 }
@@ -92,7 +93,7 @@ static void put_many(rk_store_t *st, int from, int n)
         char keys[32], uniq[32];
         snprintf(keys, sizeof keys, "k%d common", i);
         snprintf(uniq, sizeof uniq, "U%06d", i);
-        rk_store_put_result_t r = put(st, "T", i % 4, TAGS[i % 3], keys, uniq, 900 + (size_t)(i % 7) * 10);
+        rk_put_result_t r = put(st, "T", i % 4, TAGS[i % 3], keys, uniq, 900 + (size_t)(i % 7) * 10);
         cr_assert_eq(r.queue_offset, i / 4, "message %d got queue offset %lld", i, (long long)r.queue_offset);
     }
     cr_assert_eq(rk_store_wait_dispatched(st, 10000), 0);
@@ -202,7 +203,7 @@ Test(store, lookup_by_time_and_store_times)
     rk_store_t *st = open_store();
     int64_t t[12];
     for (int i = 0; i < 12; i++) {
-        rk_store_put_result_t r = put(st, "TT", 0, NULL, NULL, NULL, 100);
+        rk_put_result_t r = put(st, "TT", 0, NULL, NULL, NULL, 100);
         t[i] = r.store_ts;
         rk_sleep_ms(3);
     }
@@ -280,7 +281,7 @@ Test(store, deleted_consume_queue_folder_is_rebuilt_entirely)
     cr_assert_eq(snapshot(st, "T", 1, after, 60), 50);
     assert_units_eq(before, after, 50);
     /* and the queue offset numbering continues */
-    rk_store_put_result_t r = put(st, "T", 1, "a", NULL, NULL, 10);
+    rk_put_result_t r = put(st, "T", 1, "a", NULL, NULL, 10);
     cr_assert_eq(r.queue_offset, 50);
     rk_store_close(st);
 }
@@ -380,7 +381,7 @@ Test(store, get_never_returns_a_record_past_the_dispatched_end)
 Test(store, index_finds_every_key_uniq_key_and_offset_msg_id)
 {
     rk_store_t *st = open_store();
-    rk_store_put_result_t res[150];
+    rk_put_result_t res[150];
     for (int i = 0; i < 150; i++) {
         char keys[32], uniq[32];
         snprintf(keys, sizeof keys, "k%d common", i);
@@ -394,18 +395,18 @@ Test(store, index_finds_every_key_uniq_key_and_offset_msg_id)
         char k[32];
         snprintf(k, sizeof k, "k%d", i);
         cr_assert_eq(rk_store_query_by_key(st, "T", k, 0, INT64_MAX, phys, 10), 1, "%s", k);
-        cr_assert_eq(phys[0], res[i].phys);
+        cr_assert_eq(phys[0], res[i].phys_offset);
         snprintf(k, sizeof k, "U%06d", i);
         cr_assert_eq(rk_store_query_by_key(st, "T", k, 0, INT64_MAX, phys, 10), 1, "%s", k);
-        cr_assert_eq(phys[0], res[i].phys);
+        cr_assert_eq(phys[0], res[i].phys_offset);
         rk_store_view_t v;
         cr_assert_eq(rk_store_view_by_msgid(st, res[i].msg_id, &v), 0);
-        cr_assert_eq(v.phys, res[i].phys);
+        cr_assert_eq(v.phys, res[i].phys_offset);
         rk_store_view_release(&v);
     }
     cr_assert_eq(rk_store_query_by_key(st, "T", "common", 0, INT64_MAX, phys, 200), 150);
     cr_assert_eq(rk_store_query_by_key(st, "T", "common", 0, INT64_MAX, phys, 20), 20);
-    cr_assert_eq(phys[0], res[149].phys);                     /* newest first */
+    cr_assert_eq(phys[0], res[149].phys_offset);                     /* newest first */
     cr_assert_eq(rk_store_query_by_key(st, "T", "nokey", 0, INT64_MAX, phys, 20), 0);
     cr_assert_eq(rk_store_query_by_key(st, "OTHER", "k1", 0, INT64_MAX, phys, 20), 1);
     /* a time range that ends before everything */
@@ -506,7 +507,7 @@ Test(store, concurrent_gets_during_appends_and_cleanup)
     rk_store_close(st);
 }
 
-static rk_store_put_result_t put_txn(rk_store_t *st, int32_t sysflag, const char *key)
+static rk_put_result_t put_txn(rk_store_t *st, int32_t sysflag, const char *key)
 {
     rk_buf_t props = {0};
     rk_props_put(&props, RK_PROP_KEYS, key);
@@ -521,8 +522,9 @@ static rk_store_put_result_t put_txn(rk_store_t *st, int32_t sysflag, const char
     m.body_len = 1;
     m.props = (const char *)props.data;
     m.props_len = props.len;
-    rk_store_put_result_t r;
+    rk_put_result_t r;
     cr_assert_eq(rk_store_put(st, &m, &r), 0);
+    cr_assert_eq(r.status, RK_PUT_OK);
     rk_buf_free(&props);
     return r;
 }
@@ -530,10 +532,10 @@ static rk_store_put_result_t put_txn(rk_store_t *st, int32_t sysflag, const char
 Test(store, only_committed_records_reach_consume_queues_and_rollbacks_are_not_indexed)
 {
     rk_store_t *st = open_store();
-    rk_store_put_result_t a = put_txn(st, RK_SYSFLAG_TXN_NOT, "plain");
-    rk_store_put_result_t p = put_txn(st, RK_SYSFLAG_TXN_PREPARED, "half");
-    rk_store_put_result_t rb = put_txn(st, RK_SYSFLAG_TXN_ROLLBACK, "rolled");
-    rk_store_put_result_t c = put_txn(st, RK_SYSFLAG_TXN_COMMIT, "committed");
+    rk_put_result_t a = put_txn(st, RK_SYSFLAG_TXN_NOT, "plain");
+    rk_put_result_t p = put_txn(st, RK_SYSFLAG_TXN_PREPARED, "half");
+    rk_put_result_t rb = put_txn(st, RK_SYSFLAG_TXN_ROLLBACK, "rolled");
+    rk_put_result_t c = put_txn(st, RK_SYSFLAG_TXN_COMMIT, "committed");
     cr_assert_eq(a.queue_offset, 0);
     cr_assert_eq(p.queue_offset, 0);          /* prepared/rollback: 0, no CQ entry */
     cr_assert_eq(rb.queue_offset, 0);
@@ -542,8 +544,8 @@ Test(store, only_committed_records_reach_consume_queues_and_rollbacks_are_not_in
     cr_assert_eq(rk_store_max_offset(st, "TX", 0), 2);
     rk_cq_unit_t u[4];
     cr_assert_eq(rk_store_read_units(st, "TX", 0, 0, u, 4), 2);
-    cr_assert_eq(u[0].phys, a.phys);
-    cr_assert_eq(u[1].phys, c.phys);
+    cr_assert_eq(u[0].phys, a.phys_offset);
+    cr_assert_eq(u[1].phys, c.phys_offset);
     int64_t phys[4];
     cr_assert_eq(rk_store_query_by_key(st, "TX", "half", 0, INT64_MAX, phys, 4), 1);
     cr_assert_eq(rk_store_query_by_key(st, "TX", "committed", 0, INT64_MAX, phys, 4), 1);

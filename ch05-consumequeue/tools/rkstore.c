@@ -145,12 +145,15 @@ static int cmd_put(opts_t *o)
         m.body_len = (size_t)size;
         m.props = (const char *)props.data;
         m.props_len = props.len;
-        rk_store_put_result_t r;
+        rk_put_result_t r;
         rc = rk_store_put(st, &m, &r);
-        if (rc == RK_OK)
+        if (rc == RK_OK && r.status != RK_PUT_OK) {
+            fprintf(stderr, "rkstore: put: %s\n", rk_put_status_name(r.status));
+            rc = RK_EINVAL;
+        } else if (rc == RK_OK)
             printf("put %s queue=%d queueOffset=%" PRId64 " phys=%" PRId64 " size=%d msgId=%s\n",
-                   o->topic, m.queue_id, r.queue_offset, r.phys, r.size, r.msg_id);
-        else
+                   o->topic, m.queue_id, r.queue_offset, r.phys_offset, (int)r.wrote_bytes, r.msg_id);
+        else if (rc != RK_EINVAL)
             fprintf(stderr, "rkstore: put: %s\n", rk_strerror(rc));
         rk_buf_free(&props);
     }

@@ -66,6 +66,9 @@ typedef struct rk_dispatch_source {
     int64_t (*end)(void *ctx);
     int (*read)(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64_t *next, void **hold);
     void (*release)(void *ctx, void *hold);
+    /* Optional: sleep until end() > offset or timeout_ms passed (true if
+     * data). Without it the thread polls every poll_ms. */
+    bool (*wait)(void *ctx, int64_t offset, int timeout_ms);
     void *ctx;
 } rk_dispatch_source_t;
 

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rk/commitlog.h"
 #include "rk/config.h"
 #include "rk/cq_unit.h"
 #include "rk/dispatcher.h"
@@ -62,18 +63,15 @@ const rk_cq_store_config_t *rk_store_config(const rk_store_t *st);
 
 /* ---- put (delegates to ch04) ------------------------------------------- */
 
-typedef struct rk_store_put_result {
-    int status;                 /* 0 or a negative RK_E* */
-    int64_t phys;               /* commitlog offset of the record */
-    int32_t size;
-    int64_t queue_offset;
-    int64_t store_ts;
-    char msg_id[RK_MSGID_MAX];  /* offsetMsgId */
-} rk_store_put_result_t;
-
-/* Appends m (its queue offset is assigned by the store) and wakes the
- * reput thread. Returns 0 or a negative error (also in res->status). */
-int rk_store_put(rk_store_t *st, const rk_msg_t *m, rk_store_put_result_t *res);
+/* Appends m through ch04 (put hooks, queue offset, ack stages: flush, and
+ * whatever later chapters add) and returns when it is acknowledged.
+ * Returns RK_OK when the put ran (res->status says how it ended, as
+ * RocketMQ's PutMessageStatus) or an error if it could not be attempted.
+ * The reput thread sees the record as soon as it is appended. */
+int rk_store_put(rk_store_t *st, const rk_msg_t *m, rk_put_result_t *res);
+/* ch04's commitlog, for its own extension points (put hooks, ack stages,
+ * async and batch puts). Owned by the store. */
+rk_commitlog_t *rk_store_commitlog(rk_store_t *st);
 
 /* ---- get --------------------------------------------------------------- */
 
