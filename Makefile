@@ -74,7 +74,7 @@ ch$(1)_BBINS := $$(patsubst $(2)/bench/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_BENCH))
 ch$(1)_TEST  := $(B)/ch$(1)/test-ch$(1)
 RK_ALL_BINS  += $$(ch$(1)_BINS)
 
-$$(ch$(1)_OBJS) $$(ch$(1)_KOBJS) $$(ch$(1)_TOBJS): RK_INC := $$(ch$(1)_INC)
+$$(ch$(1)_OBJS) $$(ch$(1)_KOBJS): RK_INC := $$(ch$(1)_INC)
 $(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/bench/%.o: RK_INC := $$(ch$(1)_INC)
 $(B)/obj/$(2)/tests/%.o: RK_INC := $$(ch$(1)_INC) \
 	-DRK_BIN_DIR='"$$(abspath $(B)/ch$(1)/bin)"' -DRK_SRC_ROOT='"$$(CURDIR)"'
@@ -91,9 +91,9 @@ endif
 $(B)/ch$(1)/bin/%: $(B)/obj/$(2)/tools/%.o $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
-$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/bench/%.o $$(ch$(1)_LIBS)
+$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/bench/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(LDLIBS)
 
 $$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)

@@ -126,7 +126,10 @@ struct rk_commitlog {
     rk_host_t store_host;
 
     uv_mutex_t put_mu;          /* the put lock */
+    rk_mapped_file_t *cur;      /* the file being written (held); under put_mu */
     rk_strmap_t qtable;         /* "topic-qid" -> int64_t* next queue offset; under put_mu */
+    char last_key[RK_TOPIC_MAX_LEN + 16];   /* the slot the previous put used: */
+    int64_t *last_slot;                     /* consecutive puts mostly share it */
     hook_t hooks[MAX_HOOKS];
     int nhooks;
     stage_t stages[MAX_STAGES];
@@ -172,13 +175,32 @@ static void scratch_free(rk_put_scratch_t *s)
 
 /* ------------------------------------------------------------ queue offset table */
 
+/* "topic-qid", as RocketMQ keys its topicQueueTable; buf >= topic + 13 bytes.
+ * Hand-formatted: this runs under the put lock for every message. */
 static void qkey(char *buf, size_t len, const char *topic, size_t tlen, int qid)
 {
-    snprintf(buf, len, "%.*s-%d", (int)tlen, topic, qid);
+    if (tlen + 13 > len)
+        tlen = len - 13;
+    memcpy(buf, topic, tlen);
+    char *p = buf + tlen;
+    *p++ = '-';
+    unsigned u = qid < 0 ? (unsigned)-(int64_t)qid : (unsigned)qid;
+    if (qid < 0)
+        *p++ = '-';
+    char digits[12];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    while (n > 0)
+        *p++ = digits[--n];
+    *p = '\0';
 }
 
 static int64_t *qslot(rk_commitlog_t *cl, const char *key)
 {
+    if (cl->last_slot != NULL && strcmp(cl->last_key, key) == 0)
+        return cl->last_slot;
     int64_t *v = rk_strmap_get(&cl->qtable, key);
     if (v == NULL) {
         v = calloc(1, sizeof *v);
@@ -187,6 +209,8 @@ static int64_t *qslot(rk_commitlog_t *cl, const char *key)
             return NULL;
         }
     }
+    snprintf(cl->last_key, sizeof cl->last_key, "%s", key);
+    cl->last_slot = v;
     return v;
 }
 
@@ -218,6 +242,7 @@ void rk_commitlog_queue_offset_clear(rk_commitlog_t *cl)
     uv_mutex_lock(&cl->put_mu);
     rk_strmap_free(&cl->qtable, free);
     rk_strmap_init(&cl->qtable);
+    cl->last_slot = NULL;
     uv_mutex_unlock(&cl->put_mu);
 }
 
@@ -573,10 +598,18 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         return RK_PUT_MESSAGE_ILLEGAL;
 
     uv_mutex_lock(&cl->put_mu);
-    rk_mapped_file_t *mf;
-    if (rk_mfq_last_or_create(&cl->mfq, 0, &mf) != RK_OK) {
-        uv_mutex_unlock(&cl->put_mu);
-        return RK_PUT_CREATE_MAPEDFILE_FAILED;
+    /* The file being written is cached (with a reference) so the common
+     * put touches no list lock; the queue is asked only to roll. */
+    rk_mapped_file_t *mf = cl->cur;
+    if (mf == NULL || rk_mapped_file_full(mf)) {
+        if (mf != NULL)
+            rk_mapped_file_release(mf);
+        cl->cur = NULL;
+        if (rk_mfq_last_or_create(&cl->mfq, 0, &cl->cur) != RK_OK) {
+            uv_mutex_unlock(&cl->put_mu);
+            return RK_PUT_CREATE_MAPEDFILE_FAILED;
+        }
+        mf = cl->cur;
     }
     int64_t pos = atomic_load(&mf->wrote);
     if (pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN > (int64_t)mf->size) {
@@ -585,10 +618,12 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         atomic_store(&mf->wrote, (int64_t)mf->size);
         atomic_store(&mf->committed, (int64_t)mf->size);
         rk_mapped_file_release(mf);
-        if (rk_mfq_last_or_create(&cl->mfq, 0, &mf) != RK_OK) {
+        cl->cur = NULL;
+        if (rk_mfq_last_or_create(&cl->mfq, 0, &cl->cur) != RK_OK) {
             uv_mutex_unlock(&cl->put_mu);
             return RK_PUT_CREATE_MAPEDFILE_FAILED;
         }
+        mf = cl->cur;
         pos = atomic_load(&mf->wrote);
     }
     int64_t store_ts = rk_now_ms();
@@ -606,9 +641,11 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
             qkey(key, sizeof key, m->topic, m->topic_len, m->queue_id);
             slot = qslot(cl, key);
             if (slot == NULL) {
+                /* Out of memory mid-batch: keep what is written, consistently. */
+                atomic_store(&mf->wrote, pos);
+                atomic_store(&mf->committed, pos);
                 uv_mutex_unlock(&cl->put_mu);
-                rk_mapped_file_release(mf);
-                return RK_PUT_UNKNOWN_ERROR;   /* nothing written for this record */
+                return RK_PUT_UNKNOWN_ERROR;
             }
             qoff = *slot;
         }
@@ -627,7 +664,6 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     atomic_store(&mf->committed, pos);      /* seq_cst: records visible to readers */
     atomic_store(&cl->last_store_ts, store_ts);
     uv_mutex_unlock(&cl->put_mu);
-    rk_mapped_file_release(mf);
     notify_append(cl);
     rk_msgid_encode(&cl->store_host, res->phys_offset, res->msg_id, sizeof res->msg_id);
     return RK_PUT_OK;
@@ -941,6 +977,7 @@ void rk_commitlog_close(rk_commitlog_t *cl)
                                          ? atomic_load(&cl->last_store_ts)
                                          : rk_checkpoint_physic(cl->cp));
     rk_checkpoint_close(cl->cp);
+    rk_mapped_file_release(cl->cur);
     rk_mfq_destroy(&cl->mfq);
     if (unlink(cl->abort_path) != 0)
         rk_log_warn("commitlog", "cannot remove %s: %s", cl->abort_path, strerror(errno));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rk/clock.h"
 #include "rk/error.h"
@@ -97,6 +98,23 @@ int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
                      q->dir, starts[i], q->file_size);
             rc = RK_ECORRUPT;
             break;
+        }
+        if (i == n - 1) {
+            /* The last file cut short (a copy interrupted, a truncate by
+             * hand): give it back its size; the missing tail reads as zeros
+             * and recovery treats the record it cut as torn. */
+            char path[PATH_MAX + 32];
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%020" PRId64, q->dir, starts[i]);
+            if (stat(path, &st) == 0 && (size_t)st.st_size < q->file_size) {
+                rk_log_warn("mfq", "%s is %lld bytes, shorter than %zu: extending it (its tail is lost)",
+                            path, (long long)st.st_size, q->file_size);
+                if (truncate(path, (off_t)q->file_size) != 0) {
+                    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+                    rc = -errno;
+                    break;
+                }
+            }
         }
         rk_mapped_file_t *mf;
         rc = rk_mapped_file_open(q->dir, starts[i], q->file_size, false, &mf);
