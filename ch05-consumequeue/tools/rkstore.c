@@ -1,5 +1,5 @@
-/* rkstore.c — chapter 5's store tool: ch04's commands plus consume queues,
- * consumer groups and the key index.
+/* rkstore.c — chapter 5's store tool: its own command table listed before
+ * ch04's (rk/tool.h), so `put` becomes queue-aware and scan/stat/verify stay.
  *
  *   rkstore put   DIR --topic T [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX]
  *   rkstore cq    DIR TOPIC QID                 one line per unit
@@ -9,8 +9,9 @@
  *   rkstore queues DIR                          every topic/qid with min/max offsets
  *
  * Settings can be given as --key=value with RocketMQ's names
- * (--mappedFileSizeCommitLog=65536). Each command opens the store, recovers
- * it (rebuilding consume queues if needed), runs, and closes it. */
+ * (--mappedFileSizeCommitLog=65536); file sizes of an existing store are
+ * detected. Each command opens the store, recovers it (rebuilding consume
+ * queues if needed), runs, and closes it. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +24,10 @@
 #include "rk/hash.h"
 #include "rk/log.h"
 #include "rk/message_store.h"
+#include "rk/rkstore.h"
+#include "rk/tool.h"
+#include <dirent.h>
+#include <sys/stat.h>
 
 typedef struct opts {
     const char *dir, *topic, *group, *tag, *tags, *key, *keys_prefix;
@@ -83,8 +88,63 @@ static int parse(int argc, char **argv, opts_t *o, char **pos, int *npos)
     return 0;
 }
 
+/* The size of the first consume-queue file found under dir, or 0. */
+static long long detect_cq_file_size(const char *dir)
+{
+    char root[4096];
+    snprintf(root, sizeof root, "%s/consumequeue", dir);
+    DIR *t = opendir(root);
+    long long size = 0;
+    struct dirent *te;
+    while (size == 0 && t && (te = readdir(t)) != NULL) {
+        if (te->d_name[0] == '.')
+            continue;
+        char qroot[4096 + 256];
+        snprintf(qroot, sizeof qroot, "%s/%s", root, te->d_name);
+        DIR *q = opendir(qroot);
+        struct dirent *qe;
+        while (size == 0 && q && (qe = readdir(q)) != NULL) {
+            if (qe->d_name[0] == '.')
+                continue;
+            char fdir[4096 + 512];
+            snprintf(fdir, sizeof fdir, "%s/%s", qroot, qe->d_name);
+            DIR *f = opendir(fdir);
+            struct dirent *fe;
+            while (size == 0 && f && (fe = readdir(f)) != NULL) {
+                if (strlen(fe->d_name) != 20)
+                    continue;
+                char path[4096 + 1024];
+                struct stat st;
+                snprintf(path, sizeof path, "%s/%s", fdir, fe->d_name);
+                if (stat(path, &st) == 0)
+                    size = (long long)st.st_size;
+            }
+            if (f)
+                closedir(f);
+        }
+        if (q)
+            closedir(q);
+    }
+    if (t)
+        closedir(t);
+    return size;
+}
+
 static rk_store_t *open_store(opts_t *o)
 {
+    /* an existing store's file sizes, unless given */
+    char p[4096], v[32];
+    snprintf(p, sizeof p, "%s/commitlog", o->dir);
+    int64_t fs = rk_commitlog_detect_file_size(p);
+    if (fs > 0 && rk_kv_get(&o->kv, "mappedFileSizeCommitLog") == NULL) {
+        snprintf(v, sizeof v, "%lld", (long long)fs);
+        rk_kv_set(&o->kv, "mappedFileSizeCommitLog", v);
+    }
+    long long cs = detect_cq_file_size(o->dir);
+    if (cs > 0 && rk_kv_get(&o->kv, "mappedFileSizeConsumeQueue") == NULL) {
+        snprintf(v, sizeof v, "%lld", cs);
+        rk_kv_set(&o->kv, "mappedFileSizeConsumeQueue", v);
+    }
     rk_store_t *st = NULL;
     char err[256];
     int rc = rk_store_open(o->dir, &o->kv, &st, err, sizeof err);
@@ -284,34 +344,51 @@ static int cmd_queues(opts_t *o)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Common front of every ch05 command: argv[0] is the command name. */
+static int run(int argc, char **argv, int (*fn)(opts_t *, char **, int))
 {
-    if (argc < 3)
-        return usage();
-    rk_log_init(RK_LOG_WARN, NULL);
     opts_t o = {0};
     o.queue = -1;
     o.size = -1;
     rk_kv_init(&o.kv);
     char *pos[4];
-    int npos = 0;
-    if (parse(argc - 2, argv + 2, &o, pos, &npos) != 0) {
-        rk_kv_free(&o.kv);
-        return usage();
+    int npos = 0, rc;
+    if (parse(argc - 1, argv + 1, &o, pos, &npos) != 0 || npos < 1) {
+        rc = usage();
+    } else {
+        o.dir = pos[0];
+        rc = fn(&o, pos, npos);
     }
-    if (npos < 1) {
-        rk_kv_free(&o.kv);
-        return usage();
-    }
-    o.dir = pos[0];
-    const char *cmd = argv[1];
-    int rc;
-    if (!strcmp(cmd, "put")) rc = cmd_put(&o);
-    else if (!strcmp(cmd, "cq")) rc = cmd_cq(&o, pos, npos);
-    else if (!strcmp(cmd, "get")) rc = cmd_get(&o);
-    else if (!strcmp(cmd, "query")) rc = cmd_query(&o);
-    else if (!strcmp(cmd, "queues")) rc = cmd_queues(&o);
-    else rc = usage();
     rk_kv_free(&o.kv);
     return rc;
+}
+
+static int put_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_put(o); }
+static int cq_fn(opts_t *o, char **pos, int npos) { return cmd_cq(o, pos, npos); }
+static int get_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_get(o); }
+static int query_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_query(o); }
+static int queues_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_queues(o); }
+
+static int run_put(int argc, char **argv) { return run(argc, argv, put_fn); }
+static int run_cq(int argc, char **argv) { return run(argc, argv, cq_fn); }
+static int run_get(int argc, char **argv) { return run(argc, argv, get_fn); }
+static int run_query(int argc, char **argv) { return run(argc, argv, query_fn); }
+static int run_queues(int argc, char **argv) { return run(argc, argv, queues_fn); }
+
+static const rk_tool_cmd_t ch05_cmds[] = {
+    {"put", "DIR --topic T [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX] [--<rocketmqKey>=V]",
+     "append N messages spread over Q queues with tags and keys; consume queues and index follow", run_put},
+    {"cq", "DIR TOPIC QID", "one line per consume-queue unit: queue offset, commitlog offset, size, tags code", run_cq},
+    {"get", "DIR --group G --topic T --queue Q [--tag a] [--max N]",
+     "read from G's committed offset: one line per message (queue offset, tag, body size); commit G's offset", run_get},
+    {"query", "DIR --topic T --key K", "messages whose KEYS or UNIQ_KEY is K (the index)", run_query},
+    {"queues", "DIR", "every topic/queue with its min and max offsets", run_queues},
+    {NULL, NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    rk_log_init(RK_LOG_WARN, NULL);
+    const rk_tool_cmd_t *const tables[] = {ch05_cmds, rk_rkstore_cmds_ch04, NULL};
+    return rk_tool_main("rkstore", tables, argc, argv);
 }
