@@ -499,6 +499,9 @@ Test(store, concurrent_gets_during_appends_and_cleanup)
         put_many(st, round * 100, 100);
         rk_store_clean_expired(st, true);
     }
+    /* let the readers finish what is left */
+    for (int i = 0; i < 500 && atomic_load(&r.checked) < 200; i++)
+        rk_sleep_ms(10);
     atomic_store(&r.done, 1);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
@@ -566,4 +569,71 @@ Test(store, offsets_are_persisted_periodically_while_running)
     cr_assert_not_null(strstr(text, "3:42"), "%s", text);
     free(text);
     rk_store_close(st);
+}
+
+Test(store, units_pointing_at_deleted_log_files_say_message_was_removing)
+{
+    rk_store_t *st = open_store();
+    put_many(st, 0, 400);
+    /* the commitlog loses its first files behind the store's back (the
+     * store's own cleanup would fix the consume queues right after) */
+    rk_commitlog_t *cl = rk_store_commitlog(st);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(rk_commitlog_delete_expired(cl, 0, true, 1), 1);
+    cr_assert_eq(rk_store_commitlog_min(st), 2 * CL_FILE);
+    cr_assert_eq(rk_store_min_offset(st, "T", 0), 0);       /* not corrected yet */
+    rk_get_result_t g;
+    /* removed units are skipped; the first record returned is one still there */
+    cr_assert_eq(rk_store_get_message(st, "g", "T", 0, 0, 4, 0, NULL, 0, &g), 0);
+    cr_assert_eq(g.status, RK_GET_FOUND);
+    cr_assert_gt(g.msgs[0].queue_offset, 0);
+    cr_assert_geq(g.msgs[0].phys, 2 * CL_FILE);
+    rk_get_result_release(&g);
+    /* two more files gone: every unit of queue 0's first CQ file (messages
+     * 0..196, ~205 KB) now points at a removed record */
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(rk_commitlog_delete_expired(cl, 0, true, 1), 1);
+    cr_assert_eq(rk_store_get_message(st, "g", "T", 0, 0, 4, 0, NULL, 0, &g), 0);
+    cr_assert_eq(g.status, RK_GET_MESSAGE_WAS_REMOVING);
+    cr_assert_eq(g.count, 0);
+    cr_assert_eq(g.next_begin_offset, CQ_UNITS);             /* the whole file scanned */
+    rk_get_result_release(&g);
+    /* cleanup then deletes that CQ file and moves min past the removed units */
+    rk_store_clean_expired(st, false);
+    rk_cq_unit_t u;
+    int64_t qmin = rk_store_min_offset(st, "T", 0);
+    cr_assert_geq(qmin, CQ_UNITS);
+    cr_assert_eq(rk_store_read_units(st, "T", 0, qmin, &u, 1), 1);
+    cr_assert_geq(u.phys, 4 * CL_FILE);
+    cr_assert_eq(rk_store_read_units(st, "T", 0, qmin - 1, &u, 1), 0);
+    rk_store_close(st);
+}
+
+static int64_t fixed_code(void *ctx, const rk_record_t *rec, const char *tags)
+{
+    (void)ctx;
+    (void)tags;
+    return 1000000000000LL + rec->queue_offset;   /* e.g. a delivery time */
+}
+
+Test(store, tag_code_hook_replaces_the_tags_hash)
+{
+    rk_kv_t kv;
+    rk_kv_init(&kv);
+    rk_kv_set(&kv, "mappedFileSizeCommitLog", "65536");
+    rk_store_t *st;
+    char err[256];
+    cr_assert_eq(rk_store_open(dir, &kv, &st, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rk_store_set_tag_code_hook(st, fixed_code, NULL), 0);
+    cr_assert_eq(rk_store_start(st), 0);
+    cr_assert_eq(rk_store_set_tag_code_hook(st, fixed_code, NULL), RK_EBUSY);
+    for (int i = 0; i < 3; i++)
+        put(st, "SCHEDULE_TOPIC_XXXX", 2, "x", NULL, NULL, 10);
+    cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
+    rk_cq_unit_t u[3];
+    cr_assert_eq(rk_store_read_units(st, "SCHEDULE_TOPIC_XXXX", 2, 0, u, 3), 3);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(u[i].tag_code, 1000000000000LL + i);
+    rk_store_close(st);
+    rk_kv_free(&kv);
 }

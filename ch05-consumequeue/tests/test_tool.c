@@ -4,31 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <limits.h>
-#include <unistd.h>
-
 #include "rk/testkit.h"
-
-/* The top-level Makefile means to define RK_BIN_DIR for test objects, but its
- * explicit per-object RK_INC wins over the pattern one, so it is not defined:
- * fall back to bin/ next to this test binary (build/chNN/test-chNN). */
-static const char *tool_path(const char *name)
-{
-#ifdef RK_BIN_DIR
-    (void)name;
-    return rk_tk_bin("rkstore");
-#else
-    static char path[PATH_MAX + 64];
-    char self[PATH_MAX - 64];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/bin/%s", self, name);
-    return path;
-#endif
-}
 
 static char dir[256];
 static void setup(void) { cr_assert_eq(rk_tk_tmpdir(dir, sizeof dir, "tool"), 0); }
@@ -55,7 +31,7 @@ static int count_lines_with(const char *text, const char *needle)
 
 Test(rkstore, put_spreads_over_queues_and_two_groups_consume_independently)
 {
-    const char *bin = tool_path("rkstore");
+    const char *bin = rk_tk_bin("rkstore");
     char *out = run((char *const[]){(char *)bin, "put", dir, "--topic", "T", "--count", "40",
                                     "--size", "300", "--queues", "4", "--tags", "a,b",
                                     "--keys", "key", SMALL, NULL});
