@@ -516,6 +516,25 @@ int rk_index_delete_expired(rk_index_t *idx, int64_t min_phys)
     return deleted;
 }
 
+int rk_index_drop_from_phys(rk_index_t *idx, int64_t end_phys)
+{
+    int dropped = 0;
+    pthread_mutex_lock(&idx->mu);
+    while (idx->n > 0 && h64(idx->files[idx->n - 1], H_END_PHY) >= end_phys &&
+           !(end_phys == 0 && h32(idx->files[idx->n - 1], H_INDEX_COUNT) <= 1)) {
+        ifile_t *f = idx->files[--idx->n];
+        rk_log_warn("index", "deleting %s: it indexes commitlog offset %lld, at or past the log's "
+                    "end %lld; it will be rebuilt", f->path, (long long)h64(f, H_END_PHY),
+                    (long long)end_phys);
+        if (unlink(f->path) != 0)
+            rk_log_warn("index", "unlink %s: %s", f->path, strerror(errno));
+        ifile_unmap(f);
+        dropped++;
+    }
+    pthread_mutex_unlock(&idx->mu);
+    return dropped;
+}
+
 int rk_index_files(rk_index_t *idx, rk_index_file_info_t *out, int max)
 {
     pthread_mutex_lock(&idx->mu);

@@ -355,6 +355,8 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
             snprintf(err, errlen, "index: %s", rk_strerror(rc));
             goto fail;
         }
+        if (rk_index_end_phy(st->index) > 0 || cl_max > 0)
+            rk_index_drop_from_phys(st->index, cl_max);
     }
 
     char cfgdir[PATH_MAX], opath[PATH_MAX];

@@ -90,6 +90,11 @@ int64_t rk_index_end_phy(rk_index_t *idx);
 /* Deletes files (never the newest) whose endPhyOffset < min_phys; returns
  * how many were deleted. */
 int rk_index_delete_expired(rk_index_t *idx, int64_t min_phys);
+/* Deletes the newest files while their endPhyOffset >= end_phys: after the
+ * commitlog was truncated at end_phys their entries may point at offsets
+ * that new records will reuse, and the idempotence check would then skip
+ * those records. Re-dispatch rebuilds what was dropped. Returns how many. */
+int rk_index_drop_from_phys(rk_index_t *idx, int64_t end_phys);
 /* Copies the header of up to max files (oldest first); returns the count. */
 int rk_index_files(rk_index_t *idx, rk_index_file_info_t *out, int max);
 
