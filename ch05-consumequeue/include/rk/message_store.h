@@ -67,7 +67,7 @@ const rk_cq_store_config_t *rk_store_config(const rk_store_t *st);
  * whatever later chapters add) and returns when it is acknowledged.
  * Returns RK_OK when the put ran (res->status says how it ended, as
  * RocketMQ's PutMessageStatus) or an error if it could not be attempted.
- * The reput thread picks the record up within about a millisecond. */
+ * The reput thread wakes on the append and dispatches the record. */
 int rk_store_put(rk_store_t *st, const rk_msg_t *m, rk_put_result_t *res);
 /* ch04's commitlog, for its own extension points (put hooks, ack stages,
  * async and batch puts). Owned by the store. */
