@@ -25,6 +25,7 @@
 #include "rk/fileutil.h"
 #include "rk/index.h"
 #include "rk/log.h"
+#include "rk/mapped_file.h"
 #include "rk/strmap.h"
 #include "rk/checkpoint.h"
 #include "store_cl.h"
@@ -592,6 +593,7 @@ int rk_store_get_message(rk_store_t *st, const char *group, const char *topic, i
     res->status = RK_GET_NO_MATCHED_MESSAGE;
     int max_filter = (max_n * RK_CQ_UNIT_SIZE > 16000 ? max_n * RK_CQ_UNIT_SIZE : 16000) / RK_CQ_UNIT_SIZE;
     int64_t next_file_start = INT64_MIN;
+    rk_mapped_file_t *cur = NULL;      /* the commitlog file last referenced */
     int i = 0;
     int rc = RK_OK;
     for (; i < s.count && i < max_filter; i++) {
@@ -607,16 +609,22 @@ int rk_store_get_message(rk_store_t *st, const char *group, const char *topic, i
         }
         const uint8_t *p = NULL;
         void *hold = NULL;
-        if (rk_cq_unit_is_blank(&u) ||
-            rk_store_cl_slice(st->cl, u.phys, u.size, &p, &hold) != RK_OK) {
+        /* records of one batch mostly share a file: one reference per file */
+        if (cur != NULL && u.phys >= cur->from &&
+            u.phys + u.size <= cur->from + atomic_load(&cur->committed)) {
+            p = cur->base + (u.phys - cur->from);
+        } else if (rk_cq_unit_is_blank(&u) ||
+                   rk_store_cl_slice(st->cl, u.phys, u.size, &p, &hold) != RK_OK) {
             if (res->total_bytes == 0)
                 res->status = RK_GET_MESSAGE_WAS_REMOVING;
             next_file_start = rk_cq_unit_is_blank(&u) ? INT64_MIN : rk_commitlog_roll_next(st->cl, u.phys);
             continue;
-        }
-        if ((rc = holds_add(&priv->holds, hold)) != RK_OK) {
-            rk_store_cl_release(hold);
-            break;
+        } else {
+            if ((rc = holds_add(&priv->holds, hold)) != RK_OK) {
+                rk_store_cl_release(hold);
+                break;
+            }
+            cur = hold;
         }
         rk_get_msg_t *m = &res->msgs[res->count++];
         m->data = p;
