@@ -119,8 +119,19 @@ $(B)/obj/%.o: %.c | $(DEPS_STAMP)
 include $(sort $(wildcard ch[0-9][0-9]-*/module.mk))
 -include final/module.mk
 
+# build/bin/NAME is the newest chapter's version of each program: the
+# chapters are in order, so the last assignment wins.
+$(foreach n,$(RK_SOFAR),$(foreach b,$(ch$(n)_BINS),$(eval RK_LATEST_$(notdir $(b)) := $(b))))
+RK_TOOL_NAMES := $(sort $(foreach n,$(RK_SOFAR),$(notdir $(ch$(n)_BINS))))
+define rk_bin_copy
+$(B)/bin/$(1): $(RK_LATEST_$(1))
+	@mkdir -p $$(@D)
+	cp $$< $$@
+endef
+$(foreach t,$(RK_TOOL_NAMES),$(eval $(call rk_bin_copy,$(t))))
+
 .PHONY: all test clean deps demo
-all: $(foreach n,$(RK_SOFAR),ch$(n))
+all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
 test: $(RK_TESTS)
 # The main job: the demo of the furthest chapter that has one (chNN-x/demo.sh,
 # given the folder of that chapter's programs).
