@@ -936,15 +936,22 @@ int rk_store_clean_expired(rk_store_t *st, bool force)
     bool hour = rk_cq_store_is_delete_hour(st->cfg.delete_when, rk_now_ms());
     int deleted = 0;
     if (force || hour || disk_full) {
-        const char *why = force ? "forced" : disk_full ? "disk usage over diskMaxUsedSpaceRatio"
-                                                       : "deleteWhen hour";
         /* never delete what dispatch has not passed yet */
         deleted = rk_store_cl_delete_expired(st->cl, st->cfg.file_reserved_time * 3600000LL,
                                              disk_full || force, rk_dispatcher_offset(st->disp));
-        if (deleted > 0)
-            rk_log_info("store", "cleanup (%s, disk %d%% used): deleted %d commitlog file(s) "
-                        "older than %lld h; commitlog now starts at %lld", why, used, deleted,
-                        (long long)st->cfg.file_reserved_time, (long long)rk_commitlog_min_offset(st->cl));
+        if (deleted > 0) {
+            char why[160];
+            if (force)
+                snprintf(why, sizeof why, "forced: the oldest first");
+            else if (disk_full)
+                snprintf(why, sizeof why, "disk %d%% used > diskMaxUsedSpaceRatio %lld%%: the oldest first",
+                         used, (long long)st->cfg.disk_max_used_space_ratio);
+            else
+                snprintf(why, sizeof why, "older than fileReservedTime %lld h, deleteWhen hour",
+                         (long long)st->cfg.file_reserved_time);
+            rk_log_info("store", "cleanup: deleted %d commitlog file(s) (%s); commitlog now starts at %lld",
+                        deleted, why, (long long)rk_commitlog_min_offset(st->cl));
+        }
     }
     clean_ctx_t c = {rk_commitlog_min_offset(st->cl), 0};
     pthread_rwlock_rdlock(&st->qlock);
