@@ -24,6 +24,7 @@ typedef struct group_offsets {
 
 struct rk_consumer_offsets {
     pthread_mutex_t mu;
+    pthread_mutex_t persist_mu;     /* one writer of path.tmp at a time */
     rk_strmap_t table;          /* "topic@group" -> group_offsets_t* */
     char *path;
     uint64_t version;           /* bumped by every change */
@@ -170,6 +171,8 @@ int rk_consumer_offsets_open(const char *path, rk_consumer_offsets_t **out)
     }
     rk_strmap_init(&co->table);
     int rc = pthread_mutex_init(&co->mu, NULL);
+    if (rc == 0 && (rc = pthread_mutex_init(&co->persist_mu, NULL)) != 0)
+        pthread_mutex_destroy(&co->mu);
     if (rc != 0) {
         free(co->path);
         free(co);
@@ -197,6 +200,7 @@ void rk_consumer_offsets_close(rk_consumer_offsets_t *co)
     if (co == NULL)
         return;
     rk_strmap_free(&co->table, group_free);
+    pthread_mutex_destroy(&co->persist_mu);
     pthread_mutex_destroy(&co->mu);
     free(co->path);
     free(co);
@@ -309,29 +313,34 @@ int rk_consumer_offsets_decode(rk_consumer_offsets_t *co, const char *text, size
 
 int rk_consumer_offsets_persist(rk_consumer_offsets_t *co, bool force)
 {
+    pthread_mutex_lock(&co->persist_mu);
     pthread_mutex_lock(&co->mu);
     if (!force && co->version == co->persisted) {
         pthread_mutex_unlock(&co->mu);
+        pthread_mutex_unlock(&co->persist_mu);
         return RK_OK;
     }
     uint64_t ver = co->version;
     char *text = encode_locked(co);
     pthread_mutex_unlock(&co->mu);
-    if (text == NULL)
+    if (text == NULL) {
+        pthread_mutex_unlock(&co->persist_mu);
         return RK_ENOMEM;
-    /* Written outside the lock: commits continue while the disk works. Two
-     * concurrent persists would race on path.tmp, so the store calls this
-     * from one thread only (its service thread, then close). */
+    }
+    /* Written outside the table lock: commits continue while the disk
+     * works; persist_mu keeps two persists from racing on path.tmp. */
     int rc = rk_file_write_atomic(co->path, text, strlen(text));
     free(text);
     if (rc != RK_OK) {
         rk_log_error("offsets", "persist %s: %s", co->path, rk_strerror(rc));
+        pthread_mutex_unlock(&co->persist_mu);
         return rc;
     }
     pthread_mutex_lock(&co->mu);
     if (co->persisted < ver)
         co->persisted = ver;
     pthread_mutex_unlock(&co->mu);
+    pthread_mutex_unlock(&co->persist_mu);
     return RK_OK;
 }
 

@@ -56,7 +56,9 @@ struct rk_store {
     int64_t (*tag_hook)(void *ctx, const rk_record_t *rec, const char *tags);
     void *tag_hook_ctx;
 
-    /* scratch for the dispatch source (reput thread, or open/start before it) */
+    /* scratch for the dispatch source: used by one thread at a time (the
+     * catch-up pass in start(), then the reput thread) */
+    rk_record_t s_rec;
     char s_topic[256], s_tags[256], s_keys[1024], s_uniq[256];
 
     uv_thread_t service;
@@ -178,14 +180,14 @@ static const char *prop_or_null(const rk_record_t *r, const char *key, char *buf
 static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64_t *next, void **hold)
 {
     rk_store_t *st = ctx;
-    static __thread rk_record_t rec;   /* lives until the dispatchers returned */
+    rk_record_t *rec = &st->s_rec;     /* lives until the dispatchers returned */
     const uint8_t *p = NULL;
     size_t avail = 0;
     int rc = rk_store_cl_read(st->cl, offset, &p, &avail, hold);
     if (rc != RK_OK)
         return rc;
-    rc = rk_record_decode(p, avail, false, &rec);
-    if (rc == RK_OK && rk_record_is_blank(&rec)) {
+    rc = rk_record_decode(p, avail, false, rec);
+    if (rc == RK_OK && rk_record_is_blank(rec)) {
         *next = rk_commitlog_roll_next(st->cl, offset);
         return RK_EEOF;
     }
@@ -195,30 +197,30 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     }
     if (rc != RK_OK)
         return rc;
-    if (rec.phys_offset != offset) {
+    if (rec->phys_offset != offset) {
         rk_log_error("dispatch", "record at %lld says it is at %lld", (long long)offset,
-                     (long long)rec.phys_offset);
+                     (long long)rec->phys_offset);
         return RK_ECORRUPT;
     }
-    memcpy(st->s_topic, rec.topic, rec.topic_len);
-    st->s_topic[rec.topic_len] = '\0';
+    memcpy(st->s_topic, rec->topic, rec->topic_len);
+    st->s_topic[rec->topic_len] = '\0';
     req->topic = st->s_topic;
-    req->queue_id = rec.queue_id;
-    req->queue_offset = rec.queue_offset;
+    req->queue_id = rec->queue_id;
+    req->queue_offset = rec->queue_offset;
     req->phys = offset;
-    req->size = (int32_t)rec.total_size;
-    req->store_ts = rec.store_ts;
-    req->born_ts = rec.born_ts;
-    req->sysflag = rec.sys_flag;
-    req->prepared_txn_offset = rec.prepared_tx_offset;
-    req->tags = prop_or_null(&rec, RK_PROP_TAGS, st->s_tags, sizeof st->s_tags);
-    req->keys = prop_or_null(&rec, RK_PROP_KEYS, st->s_keys, sizeof st->s_keys);
-    req->uniq_key = prop_or_null(&rec, RK_PROP_UNIQ_KEY, st->s_uniq, sizeof st->s_uniq);
-    req->tag_code = st->tag_hook ? st->tag_hook(st->tag_hook_ctx, &rec, req->tags)
+    req->size = (int32_t)rec->total_size;
+    req->store_ts = rec->store_ts;
+    req->born_ts = rec->born_ts;
+    req->sysflag = rec->sys_flag;
+    req->prepared_txn_offset = rec->prepared_tx_offset;
+    req->tags = prop_or_null(rec, RK_PROP_TAGS, st->s_tags, sizeof st->s_tags);
+    req->keys = prop_or_null(rec, RK_PROP_KEYS, st->s_keys, sizeof st->s_keys);
+    req->uniq_key = prop_or_null(rec, RK_PROP_UNIQ_KEY, st->s_uniq, sizeof st->s_uniq);
+    req->tag_code = st->tag_hook ? st->tag_hook(st->tag_hook_ctx, rec, req->tags)
                                  : rk_tag_code(req->tags);
     req->record = p;
-    req->rec = &rec;
-    *next = offset + rec.total_size;
+    req->rec = rec;
+    *next = offset + rec->total_size;
     return 1;
 }
 
@@ -936,15 +938,22 @@ int rk_store_clean_expired(rk_store_t *st, bool force)
     bool hour = rk_cq_store_is_delete_hour(st->cfg.delete_when, rk_now_ms());
     int deleted = 0;
     if (force || hour || disk_full) {
-        const char *why = force ? "forced" : disk_full ? "disk usage over diskMaxUsedSpaceRatio"
-                                                       : "deleteWhen hour";
         /* never delete what dispatch has not passed yet */
         deleted = rk_store_cl_delete_expired(st->cl, st->cfg.file_reserved_time * 3600000LL,
                                              disk_full || force, rk_dispatcher_offset(st->disp));
-        if (deleted > 0)
-            rk_log_info("store", "cleanup (%s, disk %d%% used): deleted %d commitlog file(s) "
-                        "older than %lld h; commitlog now starts at %lld", why, used, deleted,
-                        (long long)st->cfg.file_reserved_time, (long long)rk_commitlog_min_offset(st->cl));
+        if (deleted > 0) {
+            char why[160];
+            if (force)
+                snprintf(why, sizeof why, "forced: the oldest first");
+            else if (disk_full)
+                snprintf(why, sizeof why, "disk %d%% used > diskMaxUsedSpaceRatio %lld%%: the oldest first",
+                         used, (long long)st->cfg.disk_max_used_space_ratio);
+            else
+                snprintf(why, sizeof why, "older than fileReservedTime %lld h, deleteWhen hour",
+                         (long long)st->cfg.file_reserved_time);
+            rk_log_info("store", "cleanup: deleted %d commitlog file(s) (%s); commitlog now starts at %lld",
+                        deleted, why, (long long)rk_commitlog_min_offset(st->cl));
+        }
     }
     clean_ctx_t c = {rk_commitlog_min_offset(st->cl), 0};
     pthread_rwlock_rdlock(&st->qlock);
