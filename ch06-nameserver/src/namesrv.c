@@ -2,9 +2,11 @@
 #include "rk/namesrv.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "rk/buf.h"
@@ -14,9 +16,13 @@
 #include "rk/hash.h"
 #include "rk/json.h"
 #include "rk/log.h"
+#include "rk/remoting_client.h"
 #include "rk/remoting_server.h"
 #include "rk/request_code.h"
 #include "rk/strmap.h"
+
+static const char *const cluster_modes[] = {"independent", "master_slave", "chain", NULL};
+static const char *const ack_modes[] = {"sync", "async", "semi_sync", NULL};
 
 #define F(f) offsetof(rk_namesrv_config_t, f)
 const rk_config_field_t rk_namesrv_config_fields[] = {
@@ -31,6 +37,14 @@ const rk_config_field_t rk_namesrv_config_fields[] = {
      "a broker silent this long is removed (ms)"},
     {"serverChannelMaxIdleTimeSeconds", RK_CFG_INT, F(idle_seconds), "120", 0, 86400, NULL,
      "close connections idle this long (s; 0 never)"},
+    {"clusterMode", RK_CFG_ENUM, F(cluster_mode), "independent", 0, -1, cluster_modes,
+     "independent | master_slave | chain (rocklet)"},
+    {"replicationAck", RK_CFG_ENUM, F(replication_ack), "sync", 0, -1, ack_modes,
+     "master_slave: answer a write after all (sync), a majority (semi_sync) or no followers (async)"},
+    {"replicationPeers", RK_CFG_STR, F(replication_peers), NULL, 0, -1, NULL,
+     "master_slave: the followers (host:port,...), empty on a follower; chain: the next node, empty on the tail"},
+    {"replicationTimeout", RK_CFG_INT, F(replication_timeout_ms), "3000", 10, 600000, NULL,
+     "how long a write waits for followers (ms)"},
     {0},
 };
 #undef F
@@ -69,7 +83,21 @@ struct rk_namesrv {
     rk_strmap_t topics;         /* topic -> topic_t */
     rk_strmap_t live;           /* brokerAddr -> live_t */
     cJSON *kv;                  /* {"ns":{"k":"v"}} */
+    /* replication (see the banner below) */
+    struct peer {
+        char addr[64];
+        _Atomic bool needs_snapshot;
+        _Atomic int64_t epoch;
+    } peers[8];
+    int npeers;
+    rk_rclient_t *rcl;
+    bool applying_replica;      /* loop thread: the write being applied came from upstream */
+    int64_t epoch;              /* this process's identity, reported to upstream */
 };
+
+static void finish_write(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply, rk_cmd_t *resp);
+static void forward_oneway(rk_namesrv_t *ns, rk_cmd_t *op);
+static bool read_goes_down(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply);
 
 static void publish(rk_namesrv_t *ns, rk_event_type_t t, const char *cluster, const char *name,
                     const char *addr, int64_t id, const char *topic)
@@ -191,6 +219,17 @@ static void remove_broker_addr(rk_namesrv_t *ns, const char *addr, rk_event_type
         }
     }
     publish(ns, why, lv->cluster, lv->name, addr, lv->id, NULL);
+    if (why == RK_EV_BROKER_EXPIRED || why == RK_EV_BROKER_DISCONNECTED) {
+        /* followers learn of removals too (the course's version forgot) */
+        rk_cmd_t *op = rk_cmd_new(RK_REQ_UNREGISTER_BROKER);
+        if (op != NULL) {
+            rk_cmd_ext_set(op, "brokerAddr", addr);
+            rk_cmd_ext_set(op, "brokerName", lv->name);
+            rk_cmd_ext_set(op, "clusterName", lv->cluster);
+            rk_cmd_ext_set_i64(op, "brokerId", lv->id);
+            forward_oneway(ns, op);
+        }
+    }
     free(lv);
 }
 
@@ -354,8 +393,12 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
     lv->dv_counter = body.dv_counter;
     lv->dv_ts = body.dv_ts;
     lv->last_ms = rk_mono_ms();
-    lv->conn_id = rk_conn_id(conn);
-    rk_conn_set_data(conn, (void *)1);      /* marks a broker connection for the close hook */
+    if (!ns->applying_replica) {
+        lv->conn_id = rk_conn_id(conn);
+        rk_conn_set_data(conn, (void *)1);  /* marks a broker connection for the close hook */
+    } else {
+        lv->conn_id = 0;                    /* upstream's connection is not the broker's */
+    }
     /* queues: only a master's topic table is routable */
     if (id == 0 && changed && body.topics != NULL)
         for (cJSON *t = body.topics->child; t != NULL; t = t->next) {
@@ -380,7 +423,7 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
                 if (m != NULL && m->ha[0])
                     rk_cmd_ext_set(resp, "haServerAddr", m->ha);
             }
-    rk_reply_send(reply, resp);
+    finish_write(ns, req, reply, resp);
 }
 
 static void p_unregister(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
@@ -390,7 +433,7 @@ static void p_unregister(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
     EXT(brokerAddr);
     if (brokerAddr != NULL)
         remove_broker_addr(ns, brokerAddr, RK_EV_BROKER_UNREGISTERED);
-    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+    finish_write(ns, req, reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL));
 }
 
 static cJSON *broker_json(const char *name, const broker_t *b)
@@ -433,6 +476,8 @@ static void p_route(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply
 {
     (void)conn;
     rk_namesrv_t *ns = ctx;
+    if (read_goes_down(ns, req, reply))
+        return;
     EXT(topic);
     topic_t *t = topic ? rk_strmap_get(&ns->topics, topic) : NULL;
     if (t == NULL || t->n == 0) {
@@ -485,6 +530,8 @@ static void p_cluster_info(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
 {
     (void)conn; (void)req;
     rk_namesrv_t *ns = ctx;
+    if (read_goes_down(ns, req, reply))
+        return;
     cJSON *root = cJSON_CreateObject();
     cluster_ctx_t c = {cJSON_AddObjectToObject(root, "brokerAddrTable"),
                        cJSON_AddObjectToObject(root, "clusterAddrTable")};
@@ -503,6 +550,8 @@ static void p_topic_list(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
 {
     (void)conn; (void)req;
     rk_namesrv_t *ns = ctx;
+    if (read_goes_down(ns, req, reply))
+        return;
     cJSON *root = cJSON_CreateObject();
     rk_strmap_foreach(&ns->topics, add_topic_name, cJSON_AddArrayToObject(root, "topicList"));
     reply_json(reply, RK_RESP_SUCCESS, root, 0);
@@ -520,7 +569,7 @@ static void p_delete_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
             publish(ns, RK_EV_TOPIC_CHANGED, NULL, NULL, NULL, 0, topic);
         }
     }
-    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+    finish_write(ns, req, reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL));
 }
 
 static void p_data_version(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
@@ -605,14 +654,19 @@ static void p_put_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *repl
     cJSON_AddStringToObject(n, key, value);
     int rc = kv_persist(ns);
     publish(ns, RK_EV_KV_CHANGED, NULL, NULL, NULL, 0, NULL);
-    rk_reply_code(reply, rc == RK_OK ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR,
-                  rc == RK_OK ? NULL : "cannot persist the KV config");
+    if (rc != RK_OK) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "cannot persist the KV config");
+        return;
+    }
+    finish_write(ns, req, reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL));
 }
 
 static void p_get_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
     rk_namesrv_t *ns = ctx;
+    if (read_goes_down(ns, req, reply))
+        return;
     EXT(namespace); EXT(key);
     const char *v = namespace && key ? rk_json_get_str(cJSON_GetObjectItemCaseSensitive(ns->kv, namespace), key) : NULL;
     if (v == NULL) {
@@ -639,7 +693,441 @@ static void p_delete_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
         kv_persist(ns);
         publish(ns, RK_EV_KV_CHANGED, NULL, NULL, NULL, 0, NULL);
     }
-    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+    finish_write(ns, req, reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL));
+}
+
+/* ------------------------------------------------------------ replication
+ *
+ * master_slave: the master applies a write, then replays it (REPL_APPLY) to
+ * every follower, and answers the broker once all (sync), at least half,
+ * rounded up (semi_sync), or none (async) of them acknowledged. A follower
+ * needs no configuration beyond clusterMode; brokers register with the
+ * master only (followers serve reads).
+ *
+ * chain: each node applies a write and replays it to the next node; a node
+ * answers upstream only when its successor answered it, so the head answers
+ * the broker when the tail has the write. Brokers write to the head; reads
+ * that reach any other node travel down to the tail, which answers them, so
+ * a read never sees less than an acknowledged write.
+ *
+ * Catch-up: twice a second every node pings its downstream peers. A peer
+ * that failed a request, or whose epoch (its process identity) changed
+ * because it restarted, first gets the whole state (REPL_SNAPSHOT), then the
+ * writes that follow. A node that receives a snapshot passes it on.
+ *
+ * Threads: the remoting client's callbacks run on its own loop thread; they
+ * touch only the atomics of `struct peer` and of ack_t, and answer through
+ * rk_reply_send(), which is thread-safe. */
+
+typedef struct {
+    rk_reply_t *reply;
+    rk_cmd_t *resp;
+    int needed, total;
+    _Atomic int acked, done;
+    atomic_flag answered;
+} ack_t;
+
+typedef struct {
+    ack_t *ack;
+    struct peer *peer;
+} ack_call_t;
+
+static rk_cmd_t *cmd_clone(const rk_cmd_t *src, int32_t code)
+{
+    rk_cmd_t *c = rk_cmd_new(code);
+    if (c == NULL)
+        return NULL;
+    c->version = src->version;
+    c->language = src->language;
+    for (size_t i = 0; i < src->next; i++)
+        rk_cmd_ext_set(c, src->ext[i].key, src->ext[i].value);
+    if (rk_cmd_set_body(c, src->body, src->body_len) != RK_OK) {
+        rk_cmd_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void note_peer(struct peer *p, int status, const rk_cmd_t *resp)
+{
+    int64_t epoch = 0;
+    if (status != RK_OK || resp == NULL || resp->code != RK_RESP_SUCCESS) {
+        atomic_store(&p->needs_snapshot, true);
+        return;
+    }
+    if (rk_cmd_ext_i64(resp, "replicaEpoch", &epoch) == RK_OK && atomic_exchange(&p->epoch, epoch) != epoch)
+        atomic_store(&p->needs_snapshot, true);     /* it restarted: it lost our state */
+}
+
+static void ack_release(ack_t *a)
+{
+    if (atomic_fetch_add(&a->done, 1) + 1 == a->total) {
+        rk_cmd_free(a->resp);   /* NULL once sent */
+        free(a);
+    }
+}
+
+/* Counts one follower's answer; the last one frees the bookkeeping. */
+static void ack_account(ack_t *a, struct peer *p, int status, rk_cmd_t *resp)
+{
+    note_peer(p, status, resp);
+    bool ok = status == RK_OK && resp != NULL && resp->code == RK_RESP_SUCCESS;
+    if (!ok)
+        rk_log_warn("namesrv", "replication to %s failed: %s", p->addr,
+                    status != RK_OK ? rk_strerror(status) : (resp->remark ? resp->remark : "refused"));
+    rk_cmd_free(resp);
+    int acked = ok ? atomic_fetch_add(&a->acked, 1) + 1 : atomic_load(&a->acked);
+    int done = atomic_load(&a->done) + 1;      /* this answer; counted in ack_release */
+    if (acked >= a->needed) {
+        if (!atomic_flag_test_and_set(&a->answered)) {
+            rk_cmd_t *r = a->resp;
+            a->resp = NULL;
+            rk_reply_send(a->reply, r);
+        }
+    } else if (done == a->total && !atomic_flag_test_and_set(&a->answered)) {
+        char remark[128];
+        snprintf(remark, sizeof remark, "replication failed: %d of %d followers acknowledged, %d needed",
+                 acked, a->total, a->needed);
+        rk_reply_code(a->reply, RK_RESP_SYSTEM_ERROR, remark);
+    }
+    ack_release(a);
+}
+
+static void on_repl_ack(void *arg, int status, rk_cmd_t *resp)
+{
+    ack_call_t call = *(ack_call_t *)arg;
+    free(arg);
+    ack_account(call.ack, call.peer, status, resp);
+}
+
+static char *snapshot_json(rk_namesrv_t *ns);
+
+static void on_snapshot_sent(void *arg, int status, rk_cmd_t *resp)
+{
+    struct peer *p = arg;
+    if (status != RK_OK || resp == NULL || resp->code != RK_RESP_SUCCESS)
+        atomic_store(&p->needs_snapshot, true);
+    rk_cmd_free(resp);
+}
+
+/* Loop thread: sends the whole state to p first if it needs it. */
+static void maybe_snapshot(rk_namesrv_t *ns, struct peer *p)
+{
+    if (!atomic_exchange(&p->needs_snapshot, false))
+        return;
+    char *s = snapshot_json(ns);
+    rk_cmd_t *op = rk_cmd_new(RK_REQ_NS_REPL_SNAPSHOT);
+    if (s == NULL || op == NULL) {
+        free(s);
+        rk_cmd_free(op);
+        atomic_store(&p->needs_snapshot, true);
+        return;
+    }
+    rk_cmd_own_body(op, (uint8_t *)s, strlen(s));
+    rk_log_info("namesrv", "sending the whole route table to %s", p->addr);
+    if (rk_rclient_invoke_async(ns->rcl, p->addr, op, (int)ns->cfg.replication_timeout_ms,
+                                on_snapshot_sent, p) != RK_OK)
+        atomic_store(&p->needs_snapshot, true);
+}
+
+static int needed_acks(const rk_namesrv_t *ns)
+{
+    if (ns->cfg.cluster_mode == RK_NS_CHAIN)
+        return 1;
+    switch (ns->cfg.replication_ack) {
+    case RK_NS_ACK_ASYNC: return 0;
+    case RK_NS_ACK_SEMI_SYNC: return (ns->npeers + 1) / 2;
+    default: return ns->npeers;
+    }
+}
+
+/* Answers a write: at once without downstream peers, else after the acks. */
+static void finish_write(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply, rk_cmd_t *resp)
+{
+    if (resp != NULL && ns->applying_replica) {
+        char e[24];
+        snprintf(e, sizeof e, "%" PRId64, ns->epoch);
+        rk_cmd_ext_set(resp, "replicaEpoch", e);
+    }
+    if (ns->npeers == 0 || resp == NULL || resp->code != RK_RESP_SUCCESS) {
+        rk_reply_send(reply, resp);
+        return;
+    }
+    ack_t *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        rk_cmd_free(resp);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    a->reply = reply;
+    a->resp = resp;
+    a->needed = needed_acks(ns);
+    a->total = ns->npeers;
+    atomic_flag_clear(&a->answered);
+    /* Build every copy first: answering frees the request. */
+    rk_cmd_t *ops[8] = {NULL};
+    for (int i = 0; i < ns->npeers; i++)
+        if ((ops[i] = cmd_clone(req, RK_REQ_NS_REPL_APPLY)) != NULL)
+            rk_cmd_ext_set_i64(ops[i], "origCode", req->code);
+    if (a->needed == 0) {           /* async: answer now, replicate in the background */
+        atomic_flag_test_and_set(&a->answered);
+        a->resp = NULL;
+        rk_reply_send(reply, resp);
+    }
+    for (int i = 0; i < ns->npeers; i++) {
+        struct peer *p = &ns->peers[i];
+        maybe_snapshot(ns, p);
+        ack_call_t *call = ops[i] ? malloc(sizeof *call) : NULL;
+        if (call == NULL) {
+            rk_cmd_free(ops[i]);
+            ack_account(a, p, RK_ENOMEM, NULL);
+            continue;
+        }
+        *call = (ack_call_t){a, p};
+        if (rk_rclient_invoke_async(ns->rcl, p->addr, ops[i], (int)ns->cfg.replication_timeout_ms, on_repl_ack,
+                                    call) != RK_OK) {
+            free(call);     /* the callback will not run: count the failure here */
+            ack_account(a, p, RK_ECLOSED, NULL);
+        }
+    }
+}
+
+static void on_oneway_done(void *arg, int status, rk_cmd_t *resp)
+{
+    note_peer(arg, status, resp);
+    rk_cmd_free(resp);
+}
+
+/* Replays a write nobody waits for (an expiry, a disconnect) downstream. */
+static void forward_oneway(rk_namesrv_t *ns, rk_cmd_t *op)
+{
+    for (int i = 0; i < ns->npeers; i++) {
+        maybe_snapshot(ns, &ns->peers[i]);
+        rk_cmd_t *c = cmd_clone(op, RK_REQ_NS_REPL_APPLY);
+        if (c == NULL)
+            continue;
+        rk_cmd_ext_set_i64(c, "origCode", op->code);
+        rk_rclient_invoke_async(ns->rcl, ns->peers[i].addr, c, (int)ns->cfg.replication_timeout_ms,
+                                on_oneway_done, &ns->peers[i]);
+    }
+    rk_cmd_free(op);
+}
+
+static void on_ping(void *arg, int status, rk_cmd_t *resp)
+{
+    note_peer(arg, status, resp);
+    rk_cmd_free(resp);
+}
+
+static void ping_peers(void *ctx)
+{
+    rk_namesrv_t *ns = ctx;
+    for (int i = 0; i < ns->npeers; i++) {
+        maybe_snapshot(ns, &ns->peers[i]);
+        rk_cmd_t *ping = rk_cmd_new(RK_REQ_NS_REPL_PING);
+        if (ping != NULL)
+            rk_rclient_invoke_async(ns->rcl, ns->peers[i].addr, ping, 1000, on_ping, &ns->peers[i]);
+    }
+}
+
+static void reply_epoch(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply)
+{
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL)
+        rk_cmd_ext_set_i64(resp, "replicaEpoch", ns->epoch);
+    rk_reply_send(reply, resp);
+}
+
+static void p_repl_ping(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    reply_epoch(ctx, req, reply);
+}
+
+static char *snapshot_json(rk_namesrv_t *ns);
+static int snapshot_apply(rk_namesrv_t *ns, const uint8_t *p, size_t len);
+
+static void p_repl_snapshot(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    if (snapshot_apply(ns, req->body, req->body_len) != RK_OK) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "bad snapshot");
+        return;
+    }
+    for (int i = 0; i < ns->npeers; i++)        /* pass it on down the chain */
+        atomic_store(&ns->peers[i].needs_snapshot, true);
+    reply_epoch(ns, req, reply);
+}
+
+static void p_repl_apply(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    rk_namesrv_t *ns = ctx;
+    int64_t code = 0;
+    rk_cmd_ext_i64(req, "origCode", &code);
+    rk_processor_fn fn = code == RK_REQ_REGISTER_BROKER ? p_register
+                       : code == RK_REQ_UNREGISTER_BROKER ? p_unregister
+                       : code == RK_REQ_PUT_KV_CONFIG ? p_put_kv
+                       : code == RK_REQ_DELETE_KV_CONFIG ? p_delete_kv
+                       : code == RK_REQ_DELETE_TOPIC_IN_NAMESRV ? p_delete_topic : NULL;
+    if (fn == NULL) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "not a replicable write");
+        return;
+    }
+    req->code = (int32_t)code;
+    ns->applying_replica = true;
+    fn(ns, conn, req, reply);
+    ns->applying_replica = false;
+}
+
+static void on_tail_answer(void *arg, int status, rk_cmd_t *resp)
+{
+    rk_reply_t *reply = arg;
+    if (status != RK_OK) {
+        rk_cmd_free(resp);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "the chain's tail cannot be reached");
+        return;
+    }
+    rk_reply_send(reply, resp);     /* the server gives it our request's opaque */
+}
+
+/* Chain mode: a node that is not the tail passes reads down the chain. */
+static bool read_goes_down(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply)
+{
+    if (ns->cfg.cluster_mode != RK_NS_CHAIN || ns->npeers == 0)
+        return false;
+    rk_cmd_t *fwd = cmd_clone(req, req->code);
+    if (fwd == NULL || rk_rclient_invoke_async(ns->rcl, ns->peers[0].addr, fwd,
+                                               (int)ns->cfg.replication_timeout_ms, on_tail_answer,
+                                               reply) != RK_OK)
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "the chain's tail cannot be reached");
+    return true;
+}
+
+/* ---- the snapshot: everything but connections ---- */
+
+static int snap_broker(const char *name, void *value, void *ctx)
+{
+    broker_t *b = value;
+    cJSON *o = cJSON_AddObjectToObject(ctx, name);
+    cJSON_AddStringToObject(o, "cluster", b->cluster);
+    cJSON *a = cJSON_AddObjectToObject(o, "addrs");
+    for (int i = 0; i < b->n; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, b->ids[i]);
+        cJSON_AddStringToObject(a, id, b->addrs[i]);
+    }
+    return 0;
+}
+
+static int snap_topic(const char *name, void *value, void *ctx)
+{
+    topic_t *t = value;
+    cJSON *arr = cJSON_AddArrayToObject(ctx, name);
+    for (int i = 0; i < t->n; i++) {
+        cJSON *q = cJSON_CreateObject();
+        cJSON_AddStringToObject(q, "brokerName", t->q[i].broker);
+        cJSON_AddNumberToObject(q, "read", (double)t->q[i].read);
+        cJSON_AddNumberToObject(q, "write", (double)t->q[i].write);
+        cJSON_AddNumberToObject(q, "perm", (double)t->q[i].perm);
+        cJSON_AddNumberToObject(q, "sysflag", (double)t->q[i].sysflag);
+        cJSON_AddItemToArray(arr, q);
+    }
+    return 0;
+}
+
+static int snap_live(const char *addr, void *value, void *ctx)
+{
+    live_t *lv = value;
+    cJSON *o = cJSON_AddObjectToObject(ctx, addr);
+    cJSON_AddStringToObject(o, "name", lv->name);
+    cJSON_AddStringToObject(o, "cluster", lv->cluster);
+    cJSON_AddStringToObject(o, "ha", lv->ha);
+    cJSON_AddNumberToObject(o, "id", (double)lv->id);
+    cJSON_AddNumberToObject(o, "dvCounter", (double)lv->dv_counter);
+    cJSON_AddNumberToObject(o, "dvTs", (double)lv->dv_ts);
+    return 0;
+}
+
+static char *snapshot_json(rk_namesrv_t *ns)
+{
+    cJSON *root = cJSON_CreateObject();
+    rk_strmap_foreach(&ns->brokers, snap_broker, cJSON_AddObjectToObject(root, "brokers"));
+    rk_strmap_foreach(&ns->topics, snap_topic, cJSON_AddObjectToObject(root, "topics"));
+    rk_strmap_foreach(&ns->live, snap_live, cJSON_AddObjectToObject(root, "live"));
+    cJSON_AddItemReferenceToObject(root, "kv", ns->kv);
+    char *s = rk_json_print(root, 0);
+    cJSON_Delete(root);
+    return s;
+}
+
+static int snapshot_apply(rk_namesrv_t *ns, const uint8_t *p, size_t len)
+{
+    cJSON *root = p ? rk_json_parse((const char *)p, len) : NULL;
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return RK_EPROTO;
+    }
+    rk_strmap_free(&ns->brokers, free);
+    rk_strmap_free(&ns->topics, topic_free);
+    rk_strmap_free(&ns->live, free);
+    rk_strmap_init(&ns->brokers);
+    rk_strmap_init(&ns->topics);
+    rk_strmap_init(&ns->live);
+    for (cJSON *b = cJSON_GetObjectItem(root, "brokers") ? cJSON_GetObjectItem(root, "brokers")->child : NULL;
+         b; b = b->next) {
+        broker_t *br = calloc(1, sizeof *br);
+        if (br == NULL)
+            break;
+        snprintf(br->cluster, sizeof br->cluster, "%s", rk_json_get_str(b, "cluster") ? rk_json_get_str(b, "cluster") : "");
+        for (cJSON *a = cJSON_GetObjectItem(b, "addrs") ? cJSON_GetObjectItem(b, "addrs")->child : NULL;
+             a && br->n < MAX_IDS; a = a->next)
+            if (cJSON_IsString(a)) {
+                br->ids[br->n] = strtoll(a->string, NULL, 10);
+                snprintf(br->addrs[br->n++], sizeof br->addrs[0], "%s", a->valuestring);
+            }
+        if (rk_strmap_put(&ns->brokers, b->string, br, NULL) != RK_OK)
+            free(br);
+    }
+    for (cJSON *t = cJSON_GetObjectItem(root, "topics") ? cJSON_GetObjectItem(root, "topics")->child : NULL;
+         t; t = t->next)
+        for (cJSON *q = t->child; q; q = q->next) {
+            qdata_t qd = {.read = 0};
+            snprintf(qd.broker, sizeof qd.broker, "%s", rk_json_get_str(q, "brokerName") ? rk_json_get_str(q, "brokerName") : "");
+            rk_json_get_i64(q, "read", &qd.read);
+            rk_json_get_i64(q, "write", &qd.write);
+            rk_json_get_i64(q, "perm", &qd.perm);
+            rk_json_get_i64(q, "sysflag", &qd.sysflag);
+            topic_set_queue(ns, t->string, &qd);
+        }
+    for (cJSON *l = cJSON_GetObjectItem(root, "live") ? cJSON_GetObjectItem(root, "live")->child : NULL; l;
+         l = l->next) {
+        live_t *lv = calloc(1, sizeof *lv);
+        if (lv == NULL)
+            break;
+        const char *s;
+        if ((s = rk_json_get_str(l, "name"))) snprintf(lv->name, sizeof lv->name, "%s", s);
+        if ((s = rk_json_get_str(l, "cluster"))) snprintf(lv->cluster, sizeof lv->cluster, "%s", s);
+        if ((s = rk_json_get_str(l, "ha"))) snprintf(lv->ha, sizeof lv->ha, "%s", s);
+        rk_json_get_i64(l, "id", &lv->id);
+        rk_json_get_i64(l, "dvCounter", &lv->dv_counter);
+        rk_json_get_i64(l, "dvTs", &lv->dv_ts);
+        lv->last_ms = rk_mono_ms();
+        if (rk_strmap_put(&ns->live, l->string, lv, NULL) != RK_OK)
+            free(lv);
+    }
+    cJSON *kv = cJSON_DetachItemFromObject(root, "kv");
+    if (cJSON_IsObject(kv)) {
+        cJSON_Delete(ns->kv);
+        ns->kv = kv;
+        kv_persist(ns);
+    } else {
+        cJSON_Delete(kv);
+    }
+    cJSON_Delete(root);
+    rk_log_info("namesrv", "applied a snapshot from upstream: %zu brokers, %zu topics", ns->brokers.len,
+                ns->topics.len);
+    return RK_OK;
 }
 
 /* ------------------------------------------------------------ liveness */
@@ -697,6 +1185,24 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
         return RK_ENOMEM;
     ns->cfg = *cfg;
     ns->cfg.rocketmq_home = ns->cfg.kv_config_path = ns->cfg.listen_host = NULL;  /* not owned */
+    ns->cfg.replication_peers = NULL;
+    ns->epoch = rk_now_ms() * 1000 + getpid() % 1000;
+    if (cfg->cluster_mode != RK_NS_INDEPENDENT && cfg->replication_peers != NULL) {
+        char list[1024];
+        snprintf(list, sizeof list, "%s", cfg->replication_peers);
+        char *save = NULL;
+        for (char *t = strtok_r(list, ", ", &save); t && ns->npeers < 8; t = strtok_r(NULL, ", ", &save)) {
+            snprintf(ns->peers[ns->npeers].addr, sizeof ns->peers[0].addr, "%s", t);
+            atomic_init(&ns->peers[ns->npeers].needs_snapshot, true);
+            atomic_init(&ns->peers[ns->npeers].epoch, 0);
+            ns->npeers++;
+        }
+        if (cfg->cluster_mode == RK_NS_CHAIN && ns->npeers > 1) {
+            snprintf(err, errlen, "replicationPeers: a chain node has one next node, not %d", ns->npeers);
+            free(ns);
+            return RK_EBADCONFIG;
+        }
+    }
     if (bus != NULL)
         ns->bus = *bus;
     rk_eventbus_subscribe(&ns->bus, log_handler, NULL);
@@ -733,8 +1239,16 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         rk_rserver_register(ns->srv, table[i].code, table[i].fn, ns, RK_PROC_INLINE);
+    rk_rserver_register(ns->srv, RK_REQ_NS_REPL_APPLY, p_repl_apply, ns, RK_PROC_INLINE);
+    rk_rserver_register(ns->srv, RK_REQ_NS_REPL_SNAPSHOT, p_repl_snapshot, ns, RK_PROC_INLINE);
+    rk_rserver_register(ns->srv, RK_REQ_NS_REPL_PING, p_repl_ping, ns, RK_PROC_INLINE);
     rk_rserver_on_close(ns->srv, on_conn_close, ns);
     rk_rserver_every(ns->srv, (uint64_t)cfg->scan_interval_ms, scan_expired, ns);
+    if (ns->npeers > 0) {
+        if ((rc = rk_rclient_new(&ns->rcl)) != RK_OK)
+            goto fail;
+        rk_rserver_every(ns->srv, 500, ping_peers, ns);
+    }
     if ((rc = rk_rserver_start(ns->srv, err, errlen)) != RK_OK)
         goto fail;
     rk_log_info("namesrv", "name server up on port %d (KV config %s, brokers expire after %lld ms)",
@@ -743,6 +1257,10 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
     return RK_OK;
 fail:
     rk_rserver_free(ns->srv);
+    rk_rclient_free(ns->rcl);
+    rk_strmap_free(&ns->brokers, free);
+    rk_strmap_free(&ns->topics, topic_free);
+    rk_strmap_free(&ns->live, free);
     cJSON_Delete(ns->kv);
     free(ns);
     return rc;
@@ -754,7 +1272,8 @@ void rk_namesrv_stop(rk_namesrv_t *ns)
 {
     if (ns == NULL)
         return;
-    rk_rserver_free(ns->srv);   /* the loop is gone: the tables are ours again */
+    rk_rserver_free(ns->srv);   /* waits for writes still waiting on followers */
+    rk_rclient_free(ns->rcl);   /* the loop is gone: the tables are ours again */
     kv_persist(ns);
     rk_strmap_free(&ns->brokers, free);
     rk_strmap_free(&ns->topics, topic_free);

@@ -33,7 +33,21 @@ typedef struct rk_namesrv_config {
     int64_t broker_expired_ms;      /* brokerChannelExpiredTime */
     int64_t idle_seconds;           /* serverChannelMaxIdleTimeSeconds */
     char *listen_host;              /* listenHost (rocklet's; default 0.0.0.0) */
+    int cluster_mode;               /* clusterMode: RK_NS_INDEPENDENT, _MASTER_SLAVE, _CHAIN */
+    int replication_ack;            /* replicationAck: RK_NS_ACK_SYNC, _ASYNC, _SEMI_SYNC */
+    char *replication_peers;        /* replicationPeers: followers, or the next chain node */
+    int64_t replication_timeout_ms; /* replicationTimeout */
 } rk_namesrv_config_t;
+
+enum { RK_NS_INDEPENDENT = 0, RK_NS_MASTER_SLAVE = 1, RK_NS_CHAIN = 2 };
+enum { RK_NS_ACK_SYNC = 0, RK_NS_ACK_ASYNC = 1, RK_NS_ACK_SEMI_SYNC = 2 };
+
+/* Private request codes of name-server replication (far from RocketMQ's). */
+enum {
+    RK_REQ_NS_REPL_APPLY = 100001,      /* a write, replayed downstream */
+    RK_REQ_NS_REPL_SNAPSHOT = 100002,   /* the whole state, for a follower that lost it */
+    RK_REQ_NS_REPL_PING = 100003,       /* answered with the follower's epoch */
+};
 
 extern const rk_config_field_t rk_namesrv_config_fields[];
 
