@@ -696,6 +696,89 @@ static void p_delete_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     finish_write(ns, req, reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL));
 }
 
+/* ---- write permission and topics by cluster ---- */
+
+typedef struct {
+    const char *broker;
+    bool wipe;
+    int count;
+} perm_ctx_t;
+
+static int change_perm(const char *topic, void *value, void *ctx)
+{
+    (void)topic;
+    perm_ctx_t *pc = ctx;
+    topic_t *t = value;
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->q[i].broker, pc->broker) == 0) {
+            t->q[i].perm = pc->wipe ? (t->q[i].perm & ~2) : (t->q[i].perm | 2);   /* PERM_WRITE */
+            pc->count++;
+        }
+    return 0;
+}
+
+static void perm_common(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply, bool wipe)
+{
+    EXT(brokerName);
+    if (brokerName == NULL) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "brokerName is required");
+        return;
+    }
+    perm_ctx_t pc = {brokerName, wipe, 0};
+    rk_strmap_foreach(&ns->topics, change_perm, &pc);
+    rk_log_info("namesrv", "%s write permission of %s on %d topics", wipe ? "wiped" : "restored", brokerName,
+                pc.count);
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL)
+        rk_cmd_ext_set_i64(resp, wipe ? "wipeTopicCount" : "addTopicCount", pc.count);
+    finish_write(ns, req, reply, resp);
+}
+
+static void p_wipe_perm(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    perm_common(ctx, req, reply, true);
+}
+
+static void p_add_perm(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    perm_common(ctx, req, reply, false);
+}
+
+typedef struct {
+    rk_namesrv_t *ns;
+    const char *cluster;
+    cJSON *list;
+} bycluster_t;
+
+static int add_if_in_cluster(const char *topic, void *value, void *ctx)
+{
+    bycluster_t *bc = ctx;
+    topic_t *t = value;
+    for (int i = 0; i < t->n; i++) {
+        broker_t *b = rk_strmap_get(&bc->ns->brokers, t->q[i].broker);
+        if (b != NULL && strcmp(b->cluster, bc->cluster) == 0) {
+            cJSON_AddItemToArray(bc->list, cJSON_CreateString(topic));
+            break;
+        }
+    }
+    return 0;
+}
+
+static void p_topics_by_cluster(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_namesrv_t *ns = ctx;
+    if (read_goes_down(ns, req, reply))
+        return;
+    EXT(cluster);
+    cJSON *root = cJSON_CreateObject();
+    bycluster_t bc = {ns, cluster ? cluster : "", cJSON_AddArrayToObject(root, "topicList")};
+    rk_strmap_foreach(&ns->topics, add_if_in_cluster, &bc);
+    reply_json(reply, RK_RESP_SUCCESS, root, 0);
+}
+
 /* ------------------------------------------------------------ replication
  *
  * master_slave: the master applies a write, then replays it (REPL_APPLY) to
@@ -969,7 +1052,9 @@ static void p_repl_apply(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
                        : code == RK_REQ_UNREGISTER_BROKER ? p_unregister
                        : code == RK_REQ_PUT_KV_CONFIG ? p_put_kv
                        : code == RK_REQ_DELETE_KV_CONFIG ? p_delete_kv
-                       : code == RK_REQ_DELETE_TOPIC_IN_NAMESRV ? p_delete_topic : NULL;
+                       : code == RK_REQ_DELETE_TOPIC_IN_NAMESRV ? p_delete_topic
+                       : code == RK_REQ_WIPE_WRITE_PERM_OF_BROKER ? p_wipe_perm
+                       : code == RK_REQ_ADD_WRITE_PERM_OF_BROKER ? p_add_perm : NULL;
     if (fn == NULL) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "not a replicable write");
         return;
@@ -1236,6 +1321,9 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
         {RK_REQ_DELETE_KV_CONFIG, p_delete_kv},
         {RK_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER, p_topic_list},
         {RK_REQ_DELETE_TOPIC_IN_NAMESRV, p_delete_topic},
+        {RK_REQ_WIPE_WRITE_PERM_OF_BROKER, p_wipe_perm},
+        {RK_REQ_ADD_WRITE_PERM_OF_BROKER, p_add_perm},
+        {RK_REQ_GET_TOPICS_BY_CLUSTER, p_topics_by_cluster},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         rk_rserver_register(ns->srv, table[i].code, table[i].fn, ns, RK_PROC_INLINE);

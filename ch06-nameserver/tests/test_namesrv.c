@@ -236,3 +236,30 @@ Test(namesrv, bad_config_and_busy_port_fail_with_a_message)
     cr_assert(strstr(out, "listenPort") != NULL, "%s", out);
     free(out);
 }
+
+Test(namesrv, write_permission_can_be_wiped_and_restored_and_topics_listed_by_cluster)
+{
+    register_broker(cl, "broker-a", "127.0.0.1:10911", 0, "TopicTest", 1);
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_WIPE_WRITE_PERM_OF_BROKER);
+    rk_cmd_ext_set(req, "brokerName", "broker-a");
+    rk_cmd_t *resp = call(req);
+    cr_assert_eq(resp->code, 0);
+    cr_assert_str_eq(rk_cmd_ext_get(resp, "wipeTopicCount"), "1");
+    rk_cmd_free(resp);
+    int code;
+    char *r = route(409, &code);
+    cr_assert(strstr(r, "\"perm\":4") != NULL, "read-only now: %s", r);
+    free(r);
+    req = rk_cmd_new(RK_REQ_ADD_WRITE_PERM_OF_BROKER);
+    rk_cmd_ext_set(req, "brokerName", "broker-a");
+    rk_cmd_free(call(req));
+    r = route(409, &code);
+    cr_assert(strstr(r, "\"perm\":6") != NULL, "writable again: %s", r);
+    free(r);
+    req = rk_cmd_new(RK_REQ_GET_TOPICS_BY_CLUSTER);
+    rk_cmd_ext_set(req, "cluster", "DefaultCluster");
+    resp = call(req);
+    cr_assert_eq(resp->code, 0);
+    cr_assert(resp->body_len > 0 && memmem(resp->body, resp->body_len, "\"TopicTest\"", 11) != NULL);
+    rk_cmd_free(resp);
+}
