@@ -43,7 +43,19 @@ struct rk_rclient {
     bool stopping;
     chan_t *chans;
     _Atomic int32_t next_opaque;
+    struct { int32_t code; rk_client_processor_fn fn; void *ctx; } procs[32];
+    int nprocs;
 };
+
+int rk_rclient_register(rk_rclient_t *c, int32_t code, rk_client_processor_fn fn, void *ctx)
+{
+    if (c->nprocs == 32)
+        return RK_EFULL;
+    c->procs[c->nprocs].code = code;
+    c->procs[c->nprocs].fn = fn;
+    c->procs[c->nprocs++].ctx = ctx;
+    return RK_OK;
+}
 
 static void op_fail(op_t *op, int status)
 {
@@ -134,6 +146,51 @@ static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
     *buf = uv_buf_init(ch->rbuf, sizeof ch->rbuf);
 }
 
+static void write_frame(chan_t *ch, const rk_cmd_t *cmd)
+{
+    rk_buf_t b = {0};
+    if (rk_cmd_encode(cmd, &b) != RK_OK) {
+        rk_buf_free(&b);
+        return;
+    }
+    wreq_t *wr = malloc(sizeof *wr);
+    if (wr == NULL) {
+        rk_buf_free(&b);
+        return;
+    }
+    size_t len;
+    wr->data = rk_buf_detach(&b, &len);
+    uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
+    if (uv_write(&wr->w, (uv_stream_t *)&ch->tcp, &buf, 1, on_written) != 0) {
+        free(wr->data);
+        free(wr);
+    }
+}
+
+static void serve_push(chan_t *ch, rk_cmd_t *req)
+{
+    rk_rclient_t *c = ch->cl;
+    rk_cmd_t *resp = NULL;
+    int i = 0;
+    while (i < c->nprocs && c->procs[i].code != req->code)
+        i++;
+    if (i < c->nprocs) {
+        resp = c->procs[i].fn(c->procs[i].ctx, ch->addr, req);
+    } else {
+        char remark[64];
+        snprintf(remark, sizeof remark, " request type %d not supported", req->code);
+        resp = rk_cmd_new_response(req, 3, remark);
+    }
+    if (resp != NULL && !rk_cmd_is_oneway(req)) {
+        resp->opaque = req->opaque;
+        resp->flag |= RK_CMD_RESPONSE;
+        resp->ser_type = req->ser_type;
+        write_frame(ch, resp);
+    }
+    rk_cmd_free(resp);
+    rk_cmd_free(req);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     (void)buf;
@@ -157,9 +214,9 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             return;
         }
         if (!rk_cmd_is_response(resp)) {
-            /* A request pushed by the server: no client processors yet. */
-            rk_log_debug("rclient", "%s: ignoring server request code %d", ch->addr, resp->code);
-            rk_cmd_free(resp);
+            serve_push(ch, resp);   /* a request from the server */
+            if (ch->closing)
+                return;
             continue;
         }
         op_t **pp = &ch->pending;

@@ -31,8 +31,17 @@ typedef struct {
     void *ctx;
 } task_t;
 
+typedef struct push {
+    int32_t opaque;
+    uint64_t deadline;
+    rk_push_cb cb;
+    void *arg;
+    struct push *next;
+} push_t;
+
 struct rk_conn {
     uv_tcp_t tcp;
+    push_t *pushes;             /* requests we sent this client, awaiting answers */
     rk_rserver_t *srv;
     uint64_t id;
     char peer[64];
@@ -60,7 +69,8 @@ struct rk_rserver {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t async;
-    uv_timer_t idle_timer;
+    uv_timer_t idle_timer;      /* idle connections and push timeouts */
+    int32_t next_push_opaque;
     uv_thread_t thread;
     uv_thread_t loop_tid;
     _Atomic bool running;       /* written by the owner thread, read by the loop */
@@ -158,6 +168,12 @@ void rk_conn_close(rk_conn_t *c)
     rk_rserver_t *s = c->srv;
     for (int i = 0; i < s->nhooks; i++)
         s->hooks[i].fn(s->hooks[i].ctx, c);
+    for (push_t *p = c->pushes, *next; p != NULL; p = next) {
+        next = p->next;
+        p->cb(p->arg, RK_ECLOSED, NULL);
+        free(p);
+    }
+    c->pushes = NULL;
     if (c->prev) c->prev->next = c->next; else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -263,6 +279,14 @@ static void dispatch(rk_conn_t *c, rk_cmd_t *req)
 {
     rk_rserver_t *s = c->srv;
     if (rk_cmd_is_response(req)) {
+        for (push_t **pp = &c->pushes; *pp != NULL; pp = &(*pp)->next)
+            if ((*pp)->opaque == req->opaque) {
+                push_t *p = *pp;
+                *pp = p->next;
+                p->cb(p->arg, RK_OK, req);
+                free(p);
+                return;
+            }
         rk_log_debug(s->name, "%s: response %d to no request of ours, dropped", c->peer, req->opaque);
         rk_cmd_free(req);
         return;
@@ -390,7 +414,17 @@ static void on_idle_check(uv_timer_t *t)
     uint64_t now = rk_mono_ms();
     for (rk_conn_t *c = s->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (now - c->last_active > (uint64_t)s->cfg.idle_ms) {
+        for (push_t **pp = &c->pushes; *pp != NULL;) {
+            push_t *p = *pp;
+            if (now >= p->deadline) {
+                *pp = p->next;
+                p->cb(p->arg, RK_ETIMEDOUT, NULL);
+                free(p);
+            } else {
+                pp = &p->next;
+            }
+        }
+        if (s->cfg.idle_ms > 0 && now - c->last_active > (uint64_t)s->cfg.idle_ms) {
             rk_log_info(s->name, "%s: idle for %lld ms, closing", c->peer, (long long)s->cfg.idle_ms);
             rk_conn_close(c);
         }
@@ -427,8 +461,7 @@ static void begin_stop(rk_rserver_t *s)
 {
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, NULL);
-    if (s->cfg.idle_ms > 0)
-        uv_close((uv_handle_t *)&s->idle_timer, NULL);
+    uv_close((uv_handle_t *)&s->idle_timer, NULL);
     for (int i = 0; i < s->ntasks; i++)
         uv_close((uv_handle_t *)&s->tasks[i].timer, NULL);
     while (s->conns != NULL)
@@ -486,12 +519,10 @@ int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen)
     s->bound_port = ntohs(bound.sin_port);
     uv_async_init(&s->loop, &s->async, on_async);
     s->async.data = s;
-    if (s->cfg.idle_ms > 0) {
-        uv_timer_init(&s->loop, &s->idle_timer);
-        s->idle_timer.data = s;
-        uint64_t every = (uint64_t)s->cfg.idle_ms / 4 + 1;
-        uv_timer_start(&s->idle_timer, on_idle_check, every, every);
-    }
+    uv_timer_init(&s->loop, &s->idle_timer);
+    s->idle_timer.data = s;
+    uint64_t every = s->cfg.idle_ms > 0 && (uint64_t)s->cfg.idle_ms / 4 < 50 ? (uint64_t)s->cfg.idle_ms / 4 + 1 : 50;
+    uv_timer_start(&s->idle_timer, on_idle_check, every, every);
     for (int i = 0; i < s->ntasks; i++) {
         uv_timer_init(&s->loop, &s->tasks[i].timer);
         s->tasks[i].timer.data = &s->tasks[i];
@@ -524,4 +555,39 @@ void rk_rserver_free(rk_rserver_t *s)
     }
     uv_mutex_destroy(&s->qmu);
     free(s);
+}
+
+/* ------------------------------------------------------------ server push */
+
+int rk_conn_invoke_async(rk_conn_t *c, rk_cmd_t *req, int timeout_ms, rk_push_cb cb, void *arg)
+{
+    if (c->closing) {
+        rk_cmd_free(req);
+        return RK_ECLOSED;
+    }
+    push_t *p = malloc(sizeof *p);
+    if (p == NULL) {
+        rk_cmd_free(req);
+        return RK_ENOMEM;
+    }
+    req->opaque = ++c->srv->next_push_opaque;
+    req->flag &= ~(RK_CMD_RESPONSE | RK_CMD_ONEWAY);
+    *p = (push_t){req->opaque, rk_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 3000), cb, arg, c->pushes};
+    c->pushes = p;
+    conn_write_cmd(c, req);
+    rk_cmd_free(req);
+    return RK_OK;
+}
+
+int rk_conn_send_oneway(rk_conn_t *c, rk_cmd_t *req)
+{
+    if (c->closing) {
+        rk_cmd_free(req);
+        return RK_ECLOSED;
+    }
+    req->opaque = ++c->srv->next_push_opaque;
+    req->flag = (req->flag & ~RK_CMD_RESPONSE) | RK_CMD_ONEWAY;
+    conn_write_cmd(c, req);
+    rk_cmd_free(req);
+    return RK_OK;
 }

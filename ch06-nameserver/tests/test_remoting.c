@@ -159,6 +159,30 @@ static void slow(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_reply_code(reply, RK_RESP_SUCCESS, "slow");
 }
 
+/* Server push: asks the client something, answers the original request with it. */
+typedef struct {
+    rk_reply_t *reply;
+} ask_t;
+
+static void on_client_answer(void *arg, int status, rk_cmd_t *resp)
+{
+    rk_reply_t *reply = arg;
+    if (status != RK_OK) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "no answer from the client");
+        return;
+    }
+    rk_reply_code(reply, RK_RESP_SUCCESS, resp->remark);
+    rk_cmd_free(resp);
+}
+
+static void ask_client(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)ctx; (void)req;
+    rk_cmd_t *q = rk_cmd_new(3000);
+    if (rk_conn_invoke_async(conn, q, 2000, on_client_answer, reply) != RK_OK)
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "cannot push");
+}
+
 static void start_server(void)
 {
     rk_rserver_config_t cfg = {.host = "127.0.0.1", .port = 0, .max_frame = 1 << 20, .idle_ms = 60000,
@@ -167,6 +191,7 @@ static void start_server(void)
     rk_rserver_register(srv, 1000, echo, NULL, RK_PROC_INLINE);
     rk_rserver_register(srv, 1001, deferred, NULL, RK_PROC_INLINE);
     rk_rserver_register(srv, 1002, slow, NULL, RK_PROC_SLOW);
+    rk_rserver_register(srv, 1003, ask_client, NULL, RK_PROC_INLINE);
     char err[200];
     cr_assert_eq(rk_rserver_start(srv, err, sizeof err), 0, "%s", err);
     port = rk_rserver_port(srv);
@@ -336,5 +361,24 @@ Test(client, times_out_and_reports_refused_connections)
     cr_assert(rc < 0, "refused: %d", rc);
     cr_assert_null(resp);
     cr_assert_eq(rk_rclient_invoke_sync(cl, "not-an-address", rk_cmd_new(1000), 100, &resp), RK_EINVAL);
+    rk_rclient_free(cl);
+}
+
+static rk_cmd_t *client_side(void *ctx, const char *from, const rk_cmd_t *req)
+{
+    (void)ctx; (void)from;
+    return rk_cmd_new_response(req, RK_RESP_SUCCESS, "answered by the client");
+}
+
+Test(server, a_server_can_ask_its_client_over_the_same_connection)
+{
+    rk_rclient_t *cl;
+    cr_assert_eq(rk_rclient_new(&cl), 0);
+    cr_assert_eq(rk_rclient_register(cl, 3000, client_side, NULL), 0);
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_rclient_invoke_sync(cl, addr, rk_cmd_new(1003), 3000, &resp), 0);
+    cr_assert_eq(resp->code, 0);
+    cr_assert_str_eq(resp->remark, "answered by the client");
+    rk_cmd_free(resp);
     rk_rclient_free(cl);
 }

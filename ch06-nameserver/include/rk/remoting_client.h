@@ -34,4 +34,13 @@ int rk_rclient_invoke_sync(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int
                            rk_cmd_t **resp);
 int rk_rclient_invoke_oneway(rk_rclient_t *c, const char *addr, rk_cmd_t *req);
 
+/* Requests a server pushes to this client (CHECK_TRANSACTION_STATE,
+ * NOTIFY_CONSUMER_IDS_CHANGED, ...) go to the processor registered for their
+ * code, on the client's loop thread. It returns the response (or NULL to
+ * send none); the client stamps the opaque and the RESPONSE flag. Unknown
+ * codes are answered REQUEST_CODE_NOT_SUPPORTED. Register before the first
+ * request. */
+typedef rk_cmd_t *(*rk_client_processor_fn)(void *ctx, const char *addr, const rk_cmd_t *req);
+int rk_rclient_register(rk_rclient_t *c, int32_t code, rk_client_processor_fn fn, void *ctx);
+
 #endif

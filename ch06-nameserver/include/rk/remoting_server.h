@@ -72,4 +72,14 @@ void rk_conn_set_data(rk_conn_t *c, void *data);
 /* Loop thread only: close this connection. */
 void rk_conn_close(rk_conn_t *c);
 
+/* Server push (loop thread only, e.g. from a processor or a periodic task):
+ * send a request to the client at the other end of c and get its response
+ * through cb (on the loop thread; status RK_OK with the response, which cb
+ * owns, or RK_ETIMEDOUT / RK_ECLOSED). Takes ownership of req. If this
+ * returns an error, cb is never called. */
+typedef void (*rk_push_cb)(void *arg, int status, rk_cmd_t *resp);
+int rk_conn_invoke_async(rk_conn_t *c, rk_cmd_t *req, int timeout_ms, rk_push_cb cb, void *arg);
+/* The same without a response wanted (ONEWAY flag set). */
+int rk_conn_send_oneway(rk_conn_t *c, rk_cmd_t *req);
+
 #endif
