@@ -296,16 +296,23 @@ static int recover_queue(const char *key, void *value, void *arg)
 static int restore_next_offset(const char *key, void *value, void *arg)
 {
     (void)key;
+    rk_store_t *st = arg;
     queue_t *q = value;
-    return rk_commitlog_queue_offset_set(((rk_store_t *)arg)->cl, q->topic, q->qid,
-                                         rk_cq_max_offset(q->cq));
+    int64_t want = rk_cq_max_offset(q->cq);
+    int64_t have = rk_commitlog_queue_offset_get(st->cl, q->topic, q->qid);
+    if (have == want)
+        return 0;
+    rk_log_warn("store", "queue offset of %s-%d: commitlog says %lld, consume queue %lld; "
+                "using the consume queue's", q->topic, q->qid, (long long)have, (long long)want);
+    return rk_commitlog_queue_offset_set(st->cl, q->topic, q->qid, want);
 }
 
-/* topicQueueTable: ch04 numbers each queue's messages; seed it from the
- * consume queues (recoverTopicQueueTable). */
+/* topicQueueTable (recoverTopicQueueTable): ch04 numbers each queue's
+ * messages from a table it rebuilt by scanning the log; once dispatch has
+ * caught up, every consume queue's max offset must agree with it. Entries
+ * are set one by one (never cleared), so a put never sees an empty table. */
 static int rebuild_queue_table(rk_store_t *st)
 {
-    rk_commitlog_queue_offset_clear(st->cl);
     pthread_rwlock_rdlock(&st->qlock);
     int rc = rk_strmap_foreach(&st->queues, restore_next_offset, st);
     pthread_rwlock_unlock(&st->qlock);
@@ -352,8 +359,6 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
     pthread_rwlock_rdlock(&st->qlock);
     rk_strmap_foreach(&st->queues, recover_queue, &rctx);
     pthread_rwlock_unlock(&st->qlock);
-    if ((rc = rebuild_queue_table(st)) != RK_OK)
-        goto fail;
 
     if (st->cfg.message_index_enable) {
         char idir[PATH_MAX];
