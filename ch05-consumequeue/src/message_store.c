@@ -716,11 +716,6 @@ int rk_store_wait_dispatched(rk_store_t *st, int timeout_ms)
     return rk_dispatcher_wait_caught_up(st->disp, timeout_ms);
 }
 
-typedef struct visit {
-    int (*fn)(const char *, int, void *);
-    void *ctx;
-} visit_t;
-
 int rk_store_foreach_queue(rk_store_t *st, int (*fn)(const char *topic, int qid, void *ctx), void *ctx)
 {
     pthread_rwlock_rdlock(&st->qlock);
