@@ -442,10 +442,24 @@ int rk_store_start(rk_store_t *st)
     if (cl_min < st->reput_from) {
         uint64_t t0 = rk_mono_ms();
         unsigned mask = st->index ? 3u : 1u;
-        int64_t r = rk_dispatcher_run_range(st->disp, cl_min, st->reput_from, mask);
-        if (r < 0) {
-            rk_log_error("store", "catch-up dispatch failed: %s", rk_strerror((int)r));
-            return (int)r;
+        int64_t at = cl_min;
+        for (;;) {
+            int64_t reached = at;
+            int r = rk_dispatcher_run_range(st->disp, at, st->reput_from, mask, &reached);
+            if (r == RK_OK)
+                break;
+            if (r != RK_ECORRUPT && r != RK_EEOF) {
+                rk_log_error("store", "catch-up dispatch failed at %lld: %s", (long long)reached,
+                             rk_strerror(r));
+                return r;
+            }
+            /* old files are not CRC-checked by ch04's recovery: a damaged
+             * record there costs the rest of its file, not the start */
+            at = rk_commitlog_roll_next(st->cl, reached);
+            rk_log_warn("store", "catch-up: unreadable record at commitlog offset %lld (%s); "
+                        "skipping to %lld", (long long)reached, rk_strerror(r), (long long)at);
+            if (at >= st->reput_from)
+                break;
         }
         rk_log_info("store", "catch-up pass over commitlog [%lld, %lld) in %llu ms",
                     (long long)cl_min, (long long)st->reput_from,
