@@ -3,7 +3,8 @@
  * Sections: the queue table; dispatchers (consume-queue and index
  * builders) and the dispatch source over the commitlog; open / recovery /
  * start / close; get; lookups; the service thread (flush, offsets,
- * cleanup). Everything that touches ch04 goes through store_cl.h. */
+ * cleanup). Calls into ch04 use rk/commitlog.h, plus the few wrappers in
+ * store_cl.h (reads as held bytes, checkpoint, guarded file deletion). */
 #include "rk/message_store.h"
 
 #include <dirent.h>

@@ -722,3 +722,17 @@ Test(store, a_damaged_old_record_costs_its_file_not_the_start)
     rk_get_result_release(&g);
     rk_store_close(st);
 }
+
+Test(store, message_index_can_be_turned_off)
+{
+    rk_store_t *st = open_store_kv("messageIndexEnable", "false");
+    put(st, "T", 0, "a", "k1", "U1", 10);
+    cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
+    int64_t phys[2];
+    cr_assert_eq(rk_store_query_by_key(st, "T", "k1", 0, INT64_MAX, phys, 2), RK_EPERM);
+    cr_assert_eq(rk_store_max_offset(st, "T", 0), 1);
+    char p[400];
+    snprintf(p, sizeof p, "%s/index", dir);
+    cr_assert_not(rk_path_exists(p));
+    rk_store_close(st);
+}
