@@ -159,6 +159,22 @@ int rk_cq_open(const char *cq_root, const char *topic, int qid, int64_t file_siz
             rc = RK_ECORRUPT;
             break;
         }
+        if (i == nb - 1) {
+            /* A crash between creating the newest file and allocating it
+             * leaves it short (usually 0 bytes). Nothing can have been
+             * written to it (writes go through the mapping of the full
+             * size), so it is dropped, not refused. */
+            char path[PATH_MAX + 32];
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%020" PRId64, cq->dir, bases[i]);
+            if (stat(path, &st) == 0 && st.st_size < file_size) {
+                rk_log_warn("cq", "%s: %lld bytes, a creation cut short by a crash; deleting it",
+                            path, (long long)st.st_size);
+                if (unlink(path) != 0)
+                    rc = -errno;
+                break;
+            }
+        }
         cqf_t *f = NULL;
         rc = cqf_map(cq->dir, bases[i], (size_t)file_size, false, false, &f);
         if (rc == RK_OK && (rc = push_file(cq, f)) != RK_OK)

@@ -126,16 +126,17 @@ static int step(rk_dispatcher_t *d, int64_t at, int64_t end, unsigned mask, int6
     return rc < 0 ? rc : 1;
 }
 
-int64_t rk_dispatcher_run_range(rk_dispatcher_t *d, int64_t from, int64_t end, unsigned mask)
+int rk_dispatcher_run_range(rk_dispatcher_t *d, int64_t from, int64_t end, unsigned mask,
+                            int64_t *reached)
 {
     int64_t at = from;
     for (;;) {
         int64_t next = at;
         int rc = step(d, at, end, mask, &next);
-        if (rc == 0)
-            return at;
-        if (rc < 0)
+        if (rc <= 0) {
+            *reached = at;
             return rc;
+        }
         at = next;
     }
 }

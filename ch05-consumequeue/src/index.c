@@ -298,6 +298,20 @@ int rk_index_open(const char *dir, const rk_index_config_t *cfg, int64_t drop_af
     if (rc == RK_OK && nn > 0)
         qsort(names, nn, sizeof *names, cmp_names);
     for (size_t i = 0; i < nn && rc == RK_OK; i++) {
+        if (i == nn - 1) {
+            /* the newest file cut short by a crash between create and
+             * ftruncate: it holds nothing, drop it */
+            char path[PATH_MAX + 32];
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            if (stat(path, &st) == 0 && (size_t)st.st_size < file_size_for(cfg)) {
+                rk_log_warn("index", "%s: %lld bytes, a creation cut short by a crash; deleting it",
+                            path, (long long)st.st_size);
+                if (unlink(path) != 0)
+                    rc = -errno;
+                break;
+            }
+        }
         ifile_t *f = NULL;
         rc = ifile_map(dir, names[i], cfg, false, &f);
         if (rc != RK_OK)

@@ -3,7 +3,8 @@
  * Sections: the queue table; dispatchers (consume-queue and index
  * builders) and the dispatch source over the commitlog; open / recovery /
  * start / close; get; lookups; the service thread (flush, offsets,
- * cleanup). Everything that touches ch04 goes through store_cl.h. */
+ * cleanup). Calls into ch04 use rk/commitlog.h, plus the few wrappers in
+ * store_cl.h (reads as held bytes, checkpoint, guarded file deletion). */
 #include "rk/message_store.h"
 
 #include <dirent.h>
@@ -296,16 +297,23 @@ static int recover_queue(const char *key, void *value, void *arg)
 static int restore_next_offset(const char *key, void *value, void *arg)
 {
     (void)key;
+    rk_store_t *st = arg;
     queue_t *q = value;
-    return rk_commitlog_queue_offset_set(((rk_store_t *)arg)->cl, q->topic, q->qid,
-                                         rk_cq_max_offset(q->cq));
+    int64_t want = rk_cq_max_offset(q->cq);
+    int64_t have = rk_commitlog_queue_offset_get(st->cl, q->topic, q->qid);
+    if (have == want)
+        return 0;
+    rk_log_warn("store", "queue offset of %s-%d: commitlog says %lld, consume queue %lld; "
+                "using the consume queue's", q->topic, q->qid, (long long)have, (long long)want);
+    return rk_commitlog_queue_offset_set(st->cl, q->topic, q->qid, want);
 }
 
-/* topicQueueTable: ch04 numbers each queue's messages; seed it from the
- * consume queues (recoverTopicQueueTable). */
+/* topicQueueTable (recoverTopicQueueTable): ch04 numbers each queue's
+ * messages from a table it rebuilt by scanning the log; once dispatch has
+ * caught up, every consume queue's max offset must agree with it. Entries
+ * are set one by one (never cleared), so a put never sees an empty table. */
 static int rebuild_queue_table(rk_store_t *st)
 {
-    rk_commitlog_queue_offset_clear(st->cl);
     pthread_rwlock_rdlock(&st->qlock);
     int rc = rk_strmap_foreach(&st->queues, restore_next_offset, st);
     pthread_rwlock_unlock(&st->qlock);
@@ -352,8 +360,6 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
     pthread_rwlock_rdlock(&st->qlock);
     rk_strmap_foreach(&st->queues, recover_queue, &rctx);
     pthread_rwlock_unlock(&st->qlock);
-    if ((rc = rebuild_queue_table(st)) != RK_OK)
-        goto fail;
 
     if (st->cfg.message_index_enable) {
         char idir[PATH_MAX];
@@ -437,10 +443,24 @@ int rk_store_start(rk_store_t *st)
     if (cl_min < st->reput_from) {
         uint64_t t0 = rk_mono_ms();
         unsigned mask = st->index ? 3u : 1u;
-        int64_t r = rk_dispatcher_run_range(st->disp, cl_min, st->reput_from, mask);
-        if (r < 0) {
-            rk_log_error("store", "catch-up dispatch failed: %s", rk_strerror((int)r));
-            return (int)r;
+        int64_t at = cl_min;
+        for (;;) {
+            int64_t reached = at;
+            int r = rk_dispatcher_run_range(st->disp, at, st->reput_from, mask, &reached);
+            if (r == RK_OK)
+                break;
+            if (r != RK_ECORRUPT && r != RK_EEOF) {
+                rk_log_error("store", "catch-up dispatch failed at %lld: %s", (long long)reached,
+                             rk_strerror(r));
+                return r;
+            }
+            /* old files are not CRC-checked by ch04's recovery: a damaged
+             * record there costs the rest of its file, not the start */
+            at = rk_commitlog_roll_next(st->cl, reached);
+            rk_log_warn("store", "catch-up: unreadable record at commitlog offset %lld (%s); "
+                        "skipping to %lld", (long long)reached, rk_strerror(r), (long long)at);
+            if (at >= st->reput_from)
+                break;
         }
         rk_log_info("store", "catch-up pass over commitlog [%lld, %lld) in %llu ms",
                     (long long)cl_min, (long long)st->reput_from,
@@ -710,11 +730,6 @@ int rk_store_wait_dispatched(rk_store_t *st, int timeout_ms)
 {
     return rk_dispatcher_wait_caught_up(st->disp, timeout_ms);
 }
-
-typedef struct visit {
-    int (*fn)(const char *, int, void *);
-    void *ctx;
-} visit_t;
 
 int rk_store_foreach_queue(rk_store_t *st, int (*fn)(const char *topic, int qid, void *ctx), void *ctx)
 {

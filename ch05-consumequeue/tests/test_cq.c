@@ -190,12 +190,35 @@ Test(cq, refuses_files_of_the_wrong_size_and_bad_names)
     cr_assert_eq(rk_mkdirs(p, 0755), 0);
     snprintf(p, sizeof p, "%s/T/0/%020d", dir, 0);
     FILE *f = fopen(p, "w");
-    fputs("xx", f);
+    fputs("xx", f);                             /* a short file that is not the newest */
+    fclose(f);
+    snprintf(p, sizeof p, "%s/T/0/%020d", dir, FSIZE);
+    f = fopen(p, "w");
+    cr_assert_eq(ftruncate(fileno(f), FSIZE), 0);
     fclose(f);
     rk_cq_t *cq = NULL;
     cr_assert_eq(rk_cq_open(dir, "T", 0, FSIZE, &cq), RK_ECORRUPT);
     cr_assert_eq(rk_cq_open(dir, "../x", 0, FSIZE, &cq), RK_EINVAL);
     cr_assert_eq(rk_cq_open(dir, "T", 1, 30, &cq), RK_EINVAL);
+}
+
+Test(cq, a_newest_file_cut_short_by_a_crash_is_dropped)
+{
+    rk_cq_t *cq;
+    cr_assert_eq(rk_cq_open(dir, "T", 0, FSIZE, &cq), 0);
+    fill(cq, 0, 10);                            /* file 0 full */
+    rk_cq_close(cq);
+    char p[400];
+    snprintf(p, sizeof p, "%s/T/0/%020d", dir, FSIZE);
+    FILE *f = fopen(p, "w");                    /* created, never allocated */
+    fclose(f);
+    cr_assert_eq(rk_cq_open(dir, "T", 0, FSIZE, &cq), 0);
+    rk_cq_recover(cq);
+    cr_assert_eq(rk_cq_max_offset(cq), 10);
+    cr_assert_not(rk_path_exists(p));
+    fill(cq, 10, 12);
+    cr_assert_eq(rk_cq_max_offset(cq), 12);
+    rk_cq_close(cq);
 }
 
 Test(cq, destroy_removes_the_folder)

@@ -6,6 +6,7 @@
 
 #include "rk/buf.h"
 #include "rk/error.h"
+#include "rk/fileutil.h"
 #include "rk/index.h"
 #include "rk/testkit.h"
 
@@ -143,7 +144,7 @@ Test(index, abnormal_stop_drops_files_newer_than_checkpoint)
     rk_index_close(idx);
 }
 
-Test(index, refuses_a_file_of_the_wrong_size)
+Test(index, refuses_a_file_of_the_wrong_size_but_drops_a_newest_one_cut_short)
 {
     rk_index_config_t cfg = {.max_hash_slot_num = 4, .max_index_num = 4};
     char p[400];
@@ -152,6 +153,13 @@ Test(index, refuses_a_file_of_the_wrong_size)
     fputs("short", f);
     fclose(f);
     rk_index_t *idx = NULL;
+    cr_assert_eq(rk_index_open(dir, &cfg, -1, &idx), 0);       /* newest and short: dropped */
+    cr_assert_not(rk_path_exists(p));
+    cr_assert_eq(rk_index_build(idx, "T", "k", NULL, 10, 1000), 0);
+    rk_index_close(idx);
+    f = fopen(p, "w");                                          /* now older than the real one */
+    fputs("short", f);
+    fclose(f);
     cr_assert_eq(rk_index_open(dir, &cfg, -1, &idx), RK_ECORRUPT);
     cr_assert_null(idx);
 }

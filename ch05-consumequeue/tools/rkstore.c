@@ -171,7 +171,8 @@ static int cmd_put(opts_t *o)
     char *tagv[64];
     int ntags = 0;
     char *tagbuf = o->tags ? strdup(o->tags) : NULL;
-    for (char *s = tagbuf, *save = NULL, *t; (t = strtok_r(s, ",", &save)) && ntags < 64; s = NULL)
+    char *save = NULL;
+    for (char *s = tagbuf, *t; tagbuf && ntags < 64 && (t = strtok_r(s, ",", &save)) != NULL; s = NULL)
         tagv[ntags++] = t;
     rk_store_t *st = open_store(o);
     uint8_t *body = malloc((size_t)size + 1);

@@ -16,10 +16,14 @@
  * offset (its head was deleted, or it is rebuilt from a log whose head was
  * deleted) gets blank units (0, INT32_MAX, 0) before its first real unit.
  *
- * Thread-safety: one writer (the dispatch thread: put, truncate) and many
- * readers (get, lookup). A reader takes a reference on the file it reads;
- * cleanup (delete_expired) unlinks files at once but unmaps them when the
- * last reader lets go. All functions may be called from any thread. */
+ * The files are ch04 mapped files (rk/mapped_file.h); the chain of them is
+ * kept here because ch04's rk_mfq_t only takes page-multiple file sizes.
+ *
+ * Thread-safety: one writer (the dispatch thread: put; truncate and recover
+ * at open) and many readers (get, lookup). A reader takes a reference on the
+ * file it reads; cleanup (delete_expired) drops a file from the queue at
+ * once, and ch04 unmaps and unlinks it when the last reader lets go. All
+ * functions may be called from any thread. */
 #ifndef RK_CONSUMEQUEUE_H
 #define RK_CONSUMEQUEUE_H
 

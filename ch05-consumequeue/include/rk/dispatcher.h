@@ -90,10 +90,12 @@ void rk_dispatcher_set_poll_ms(rk_dispatcher_t *d, unsigned poll_ms);
 /* reputFromOffset: every record below it has been dispatched. Any thread. */
 int64_t rk_dispatcher_offset(rk_dispatcher_t *d);
 /* Dispatches synchronously on the calling thread from `from` up to `end`
- * with an explicit list filter (used by recovery before the thread starts);
- * only dispatchers whose index bit is set in `mask` run. Returns the offset
- * reached (or a negative error). Not while the thread runs. */
-int64_t rk_dispatcher_run_range(rk_dispatcher_t *d, int64_t from, int64_t end, unsigned mask);
+ * (used by recovery before the thread starts); only dispatchers whose index
+ * bit is set in `mask` run. *reached receives the offset reached: `end`, or
+ * where an error stopped it (then the error is returned). Not while the
+ * thread runs. */
+int rk_dispatcher_run_range(rk_dispatcher_t *d, int64_t from, int64_t end, unsigned mask,
+                            int64_t *reached);
 /* Waits until offset() >= source end (as read at the call), up to
  * timeout_ms; RK_ETIMEDOUT otherwise. */
 int rk_dispatcher_wait_caught_up(rk_dispatcher_t *d, int timeout_ms);
