@@ -146,6 +146,7 @@ struct rk_commitlog {
     uv_mutex_t app_mu;          /* append notification for readers */
     uv_cond_t app_cond;
     _Atomic int app_waiters;
+    _Atomic uint64_t wake_gen;  /* bumped by rk_commitlog_wake_waiters() */
 
     bool abnormal;
     int64_t recovered_from, recovered_end;
@@ -1055,8 +1056,9 @@ bool rk_commitlog_wait_append(rk_commitlog_t *cl, int64_t offset, int timeout_ms
     uint64_t deadline = rk_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     atomic_fetch_add(&cl->app_waiters, 1);
     uv_mutex_lock(&cl->app_mu);
+    uint64_t gen = atomic_load(&cl->wake_gen);
     bool ok;
-    while (!(ok = rk_commitlog_max_offset(cl) > offset)) {
+    while (!(ok = rk_commitlog_max_offset(cl) > offset) && atomic_load(&cl->wake_gen) == gen) {
         uint64_t now = rk_mono_ns();
         if (now >= deadline || uv_cond_timedwait(&cl->app_cond, &cl->app_mu, deadline - now) != 0) {
             ok = rk_commitlog_max_offset(cl) > offset;
@@ -1071,6 +1073,7 @@ bool rk_commitlog_wait_append(rk_commitlog_t *cl, int64_t offset, int timeout_ms
 void rk_commitlog_wake_waiters(rk_commitlog_t *cl)
 {
     uv_mutex_lock(&cl->app_mu);
+    atomic_fetch_add(&cl->wake_gen, 1);
     uv_cond_broadcast(&cl->app_cond);
     uv_mutex_unlock(&cl->app_mu);
 }

@@ -18,7 +18,7 @@
 int rk_mfq_init(rk_mfq_t *q, const char *dir, size_t file_size)
 {
     memset(q, 0, sizeof *q);
-    if (file_size < RK_OS_PAGE_SIZE || file_size % RK_OS_PAGE_SIZE != 0)
+    if (file_size == 0)         /* any size: RocketMQ's consume-queue files are 6,000,000 bytes */
         return RK_EINVAL;
     if (snprintf(q->dir, sizeof q->dir, "%s", dir) >= (int)sizeof q->dir)
         return RK_ETOOBIG;

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "rk/buf.h"
+#include "rk/clock.h"
 #include "rk/commitlog.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
@@ -496,4 +497,22 @@ Test(commitlog, sigkill_during_put_leaves_an_intact_prefix)
     cr_assert(pc.next_qoff > 1000, "only %lld records were written before the kill", (long long)pc.next_qoff);
     cr_assert_eq(pc.bad, 0, "%d damaged records in the prefix", pc.bad);
     cr_assert_eq(rep.how, RK_SCAN_END_CLEAN);
+}
+
+static void waker(void *arg)
+{
+    rk_sleep_ms(50);
+    rk_commitlog_wake_waiters(arg);
+}
+
+Test(commitlog, wake_waiters_ends_a_wait_for_appends)
+{
+    rk_commitlog_t *cl = open_cl();
+    uv_thread_t t;
+    uv_thread_create(&t, waker, cl);
+    uint64_t t0 = rk_mono_ms();
+    cr_assert(!rk_commitlog_wait_append(cl, 0, 10000));
+    cr_assert(rk_mono_ms() - t0 < 5000, "woken, not timed out");
+    uv_thread_join(&t);
+    rk_commitlog_close(cl);
 }

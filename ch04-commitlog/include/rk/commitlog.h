@@ -159,7 +159,8 @@ int rk_commitlog_read(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out);
 int rk_commitlog_read_record(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out, rk_record_t *rec);
 /* Sleeps until max_offset > offset or timeout_ms passes; true if data. */
 bool rk_commitlog_wait_append(rk_commitlog_t *cl, int64_t offset, int timeout_ms);
-/* Wakes every rk_commitlog_wait_append() (e.g. to stop a dispatcher). */
+/* Ends every rk_commitlog_wait_append() now sleeping (e.g. to stop a
+ * dispatcher); each returns whether data arrived. */
 void rk_commitlog_wake_waiters(rk_commitlog_t *cl);
 
 /* ---- state ---- */

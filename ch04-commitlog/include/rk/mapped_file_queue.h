@@ -27,7 +27,7 @@ typedef struct rk_mfq {
     int n, cap;
 } rk_mfq_t;
 
-/* Creates dir if needed; maps no file yet. */
+/* Creates dir if needed; maps no file yet. Any file size > 0. */
 int rk_mfq_init(rk_mfq_t *q, const char *dir, size_t file_size);
 /* Releases every file (mappings go when readers release theirs too). */
 void rk_mfq_destroy(rk_mfq_t *q);
