@@ -263,3 +263,78 @@ Test(namesrv, write_permission_can_be_wiped_and_restored_and_topics_listed_by_cl
     cr_assert(resp->body_len > 0 && memmem(resp->body, resp->body_len, "\"TopicTest\"", 11) != NULL);
     rk_cmd_free(resp);
 }
+
+#include "rk/brokerreg.h"
+
+static char reg_topic[32] = "RegTopicA";
+
+static char *reg_body(void *ctx)
+{
+    int *counter = ctx;
+    char *s = malloc(400);
+    snprintf(s, 400,
+             "{\"filterServerList\":[],\"topicConfigSerializeWrapper\":{\"dataVersion\":{\"counter\":%d,"
+             "\"timestamp\":1},\"topicConfigTable\":{\"%s\":{\"perm\":6,\"readQueueNums\":2,"
+             "\"writeQueueNums\":2}}}}", ++*counter, reg_topic);
+    return s;
+}
+
+static int route_code(const char *topic)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_ROUTEINFO_BY_TOPIC);
+    rk_cmd_ext_set(req, "topic", topic);
+    rk_cmd_t *resp = call(req);
+    int code = resp->code;
+    rk_cmd_free(resp);
+    return code;
+}
+
+Test(namesrv, the_broker_registration_library_registers_refreshes_and_unregisters)
+{
+    int counter = 0;
+    rk_brokerreg_config_t rc = {.namesrv_addrs = addr, .cluster_name = "DefaultCluster",
+                                .broker_name = "broker-r", .broker_addr = "127.0.0.1:10951",
+                                .broker_id = 0, .period_ms = 60000, .timeout_ms = 3000};
+    rk_brokerreg_t *reg;
+    cr_assert_eq(rk_brokerreg_start(&rc, reg_body, &counter, &reg), 0);
+    cr_assert_eq(route_code("RegTopicA"), 0, "registered at start");
+    snprintf(reg_topic, sizeof reg_topic, "RegTopicB");     /* a topic change */
+    rk_brokerreg_trigger(reg);
+    int code = -1;
+    for (int i = 0; i < 100 && (code = route_code("RegTopicB")) != 0; i++)
+        rk_sleep_ms(20);
+    cr_assert_eq(code, 0, "re-registered on trigger");
+    rk_brokerreg_stop(reg);
+    cr_assert_eq(route_code("RegTopicB"), RK_RESP_TOPIC_NOT_EXIST, "unregistered at stop");
+}
+
+#include <zlib.h>
+
+Test(namesrv, accepts_the_compressed_register_body)
+{
+    rk_buf_t raw = {0};
+    const char *dv = "{\"counter\":1,\"timestamp\":1700000000000}", *topic = "ZipTopic 4 4 6 SINGLE_TAG";
+    rk_buf_put_u32(&raw, (uint32_t)strlen(dv));
+    rk_buf_put_str(&raw, dv);
+    rk_buf_put_u32(&raw, 1);
+    rk_buf_put_u32(&raw, (uint32_t)strlen(topic));
+    rk_buf_put_str(&raw, topic);
+    rk_buf_put_u32(&raw, 2);
+    rk_buf_put_str(&raw, "[]");
+    uLongf zlen = compressBound(raw.len);
+    uint8_t *z = malloc(zlen);
+    cr_assert_eq(compress2(z, &zlen, raw.data, raw.len, Z_BEST_COMPRESSION), Z_OK);
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_REGISTER_BROKER);
+    rk_cmd_ext_set(req, "brokerName", "broker-z");
+    rk_cmd_ext_set(req, "brokerAddr", "127.0.0.1:10961");
+    rk_cmd_ext_set(req, "clusterName", "DefaultCluster");
+    rk_cmd_ext_set(req, "brokerId", "0");
+    rk_cmd_ext_set(req, "compressed", "true");
+    rk_cmd_set_body(req, z, zlen);
+    rk_cmd_t *resp = call(req);
+    cr_assert_eq(resp->code, 0, "%s", resp->remark ? resp->remark : "");
+    rk_cmd_free(resp);
+    cr_assert_eq(route_code("ZipTopic"), 0);
+    free(z);
+    rk_buf_free(&raw);
+}
