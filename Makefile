@@ -134,9 +134,9 @@ $(foreach t,$(RK_TOOL_NAMES),$(eval $(call rk_bin_copy,$(t))))
 all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
 test: $(RK_TESTS)
 # The main job: the demo of the furthest chapter that has one (chNN-x/demo.sh,
-# given the folder of that chapter's programs).
-demo: ch$(RK_DEMO_CH)
-	bash $(ch$(RK_DEMO_CH)_DIR)/demo.sh $(abspath $(B)/ch$(RK_DEMO_CH)/bin)
+# given build/bin, the newest version of every program).
+demo: all
+	bash $(ch$(RK_DEMO_CH)_DIR)/demo.sh $(abspath $(B)/bin)
 clean:
 	rm -rf build
 

@@ -888,8 +888,11 @@ static char *snapshot_json(rk_namesrv_t *ns);
 static void on_snapshot_sent(void *arg, int status, rk_cmd_t *resp)
 {
     struct peer *p = arg;
+    int64_t epoch;
     if (status != RK_OK || resp == NULL || resp->code != RK_RESP_SUCCESS)
         atomic_store(&p->needs_snapshot, true);
+    else if (rk_cmd_ext_i64(resp, "replicaEpoch", &epoch) == RK_OK)
+        atomic_store(&p->epoch, epoch);     /* this process now holds our state */
     rk_cmd_free(resp);
 }
 
