@@ -10,6 +10,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/log.h"
+#include "remoting_io.h"
 
 typedef struct op {
     char addr[64];
@@ -92,40 +93,10 @@ static void chan_close(chan_t *ch, int status)
     uv_close((uv_handle_t *)&ch->tcp, chan_closed);
 }
 
-typedef struct {
-    uv_write_t w;
-    uint8_t *data;
-} wreq_t;
-
-static void on_written(uv_write_t *w, int status)
-{
-    (void)status;
-    wreq_t *wr = (wreq_t *)w;
-    free(wr->data);
-    free(wr);
-}
-
 static void chan_send(chan_t *ch, op_t *op)
 {
-    rk_buf_t b = {0};
-    if (rk_cmd_encode(op->req, &b) != RK_OK) {
-        rk_buf_free(&b);
-        op_fail(op, RK_ENOMEM);
-        return;
-    }
-    wreq_t *wr = malloc(sizeof *wr);
-    if (wr == NULL) {
-        rk_buf_free(&b);
-        op_fail(op, RK_ENOMEM);
-        return;
-    }
-    size_t len;
-    wr->data = rk_buf_detach(&b, &len);
-    uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
-    int rc = uv_write(&wr->w, (uv_stream_t *)&ch->tcp, &buf, 1, on_written);
-    if (rc != 0) {
-        free(wr->data);
-        free(wr);
+    int rc = rk__write_cmd((uv_stream_t *)&ch->tcp, op->req);
+    if (rc != RK_OK) {
         op_fail(op, rc);
         chan_close(ch, RK_ECLOSED);
         return;
@@ -146,27 +117,6 @@ static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
     *buf = uv_buf_init(ch->rbuf, sizeof ch->rbuf);
 }
 
-static void write_frame(chan_t *ch, const rk_cmd_t *cmd)
-{
-    rk_buf_t b = {0};
-    if (rk_cmd_encode(cmd, &b) != RK_OK) {
-        rk_buf_free(&b);
-        return;
-    }
-    wreq_t *wr = malloc(sizeof *wr);
-    if (wr == NULL) {
-        rk_buf_free(&b);
-        return;
-    }
-    size_t len;
-    wr->data = rk_buf_detach(&b, &len);
-    uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
-    if (uv_write(&wr->w, (uv_stream_t *)&ch->tcp, &buf, 1, on_written) != 0) {
-        free(wr->data);
-        free(wr);
-    }
-}
-
 static void serve_push(chan_t *ch, rk_cmd_t *req)
 {
     rk_rclient_t *c = ch->cl;
@@ -185,7 +135,7 @@ static void serve_push(chan_t *ch, rk_cmd_t *req)
         resp->opaque = req->opaque;
         resp->flag |= RK_CMD_RESPONSE;
         resp->ser_type = req->ser_type;
-        write_frame(ch, resp);
+        rk__write_cmd((uv_stream_t *)&ch->tcp, resp);
     }
     rk_cmd_free(resp);
     rk_cmd_free(req);

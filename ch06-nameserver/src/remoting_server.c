@@ -11,6 +11,7 @@
 #include "rk/error.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
+#include "remoting_io.h"
 
 #define MAX_PROCESSORS 128
 #define MAX_HOOKS 8
@@ -179,42 +180,14 @@ void rk_conn_close(rk_conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
-typedef struct {
-    uv_write_t req;
-    uint8_t *data;
-} write_t;
-
-static void on_written(uv_write_t *w, int status)
-{
-    write_t *wr = (write_t *)w;
-    if (status < 0 && status != UV_ECANCELED)
-        rk_log_debug("remoting", "write failed: %s", uv_strerror(status));
-    free(wr->data);
-    free(wr);
-}
-
 static void conn_write_cmd(rk_conn_t *c, const rk_cmd_t *cmd)
 {
     if (c->closing)
         return;
-    rk_buf_t b = {0};
-    if (rk_cmd_encode(cmd, &b) != RK_OK) {
-        rk_log_error(c->srv->name, "cannot encode a response for %s", c->peer);
-        rk_buf_free(&b);
-        return;
-    }
-    write_t *wr = malloc(sizeof *wr);
-    if (wr == NULL) {
-        rk_buf_free(&b);
-        return;
-    }
-    size_t len;
-    wr->data = rk_buf_detach(&b, &len);
-    uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
-    if (rc != 0) {
-        free(wr->data);
-        free(wr);
+    int rc = rk__write_cmd((uv_stream_t *)&c->tcp, cmd);
+    if (rc != RK_OK) {
+        rk_log_error(c->srv->name, "%s: cannot send (%s), closing", c->peer,
+                     rc < -4095 ? rk_strerror(rc) : uv_strerror(rc));
         rk_conn_close(c);
     }
 }

@@ -1,0 +1,39 @@
+/* remoting_io.c — encode-and-write for the remoting server and client (see remoting_io.h). */
+#include "remoting_io.h"
+
+#include <stdlib.h>
+
+#include "rk/error.h"
+
+typedef struct {
+    uv_write_t req;
+    uint8_t *data;
+} write_t;
+
+static void on_written(uv_write_t *w, int status)
+{
+    (void)status;   /* a failed write surfaces as a read error on the same stream */
+    write_t *wr = (write_t *)w;
+    free(wr->data);
+    free(wr);
+}
+
+int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd)
+{
+    rk_buf_t b = {0};
+    int rc = rk_cmd_encode(cmd, &b);
+    write_t *wr = rc == RK_OK ? malloc(sizeof *wr) : NULL;
+    if (wr == NULL) {
+        rk_buf_free(&b);
+        return rc != RK_OK ? rc : RK_ENOMEM;
+    }
+    size_t len;
+    wr->data = rk_buf_detach(&b, &len);
+    uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
+    rc = uv_write(&wr->req, stream, &buf, 1, on_written);
+    if (rc != 0) {
+        free(wr->data);
+        free(wr);
+    }
+    return rc;
+}

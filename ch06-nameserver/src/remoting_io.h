@@ -1,0 +1,15 @@
+/* remoting_io.h — internal to the remoting layer: write one command to a libuv stream.
+ *
+ * Encodes the frame into a buffer owned by the write request, which
+ * on_written frees; the server and the client both write this way. */
+#ifndef RK_REMOTING_IO_H
+#define RK_REMOTING_IO_H
+
+#include <uv.h>
+
+#include "rk/remoting_cmd.h"
+
+/* 0, or RK_E* / a libuv error (then nothing was queued). */
+int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd);
+
+#endif
