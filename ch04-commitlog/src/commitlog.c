@@ -823,6 +823,25 @@ static int rebuild_visit(void *ctx, const rk_record_t *rec, bool crc_ok)
     return 0;
 }
 
+/* Walks the whole log; a damaged record costs the rest of its file, not the
+ * rest of the log (recovery only validated the newest files). */
+static int rebuild_queue_offsets(rk_commitlog_t *cl)
+{
+    int64_t from = rk_mfq_min_offset(&cl->mfq), end = rk_mfq_max_offset(&cl->mfq);
+    while (from >= 0 && from < end) {
+        rk_scan_report_t rep;
+        int rc = scan_queue(&cl->mfq, from, false, rebuild_visit, cl, &rep);
+        if (rc != RK_OK)
+            return rc;
+        if (rep.how == RK_SCAN_END_CLEAN || rep.end >= end)
+            break;
+        rk_log_warn("commitlog", "queue offsets: damaged record at %" PRId64 " (%s), skipping to the next file",
+                    rep.end, rep.reason);
+        from = rk_mfq_roll_next(&cl->mfq, rep.end);
+    }
+    return RK_OK;
+}
+
 static int recover(rk_commitlog_t *cl, bool check_crc, char *err, size_t errlen)
 {
     int n = rk_mfq_count(&cl->mfq);
@@ -929,9 +948,7 @@ int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, ch
         goto fail_mfq;
     /* Queue offsets: ch04 alone rebuilds them from the whole log (chapter 5
      * re-seeds them from its consume queues, which is much cheaper). */
-    rk_scan_report_t rep;
-    int64_t min = rk_mfq_min_offset(&cl->mfq);
-    if (min >= 0 && (rc = scan_queue(&cl->mfq, min, false, rebuild_visit, cl, &rep)) != RK_OK)
+    if (!cfg->skip_queue_offset_scan && (rc = rebuild_queue_offsets(cl)) != RK_OK)
         goto fail_mfq;
     if (uv_mutex_init(&cl->put_mu) || uv_mutex_init(&cl->flush_mu) || uv_cond_init(&cl->flush_cond) ||
         uv_mutex_init(&cl->app_mu) || uv_cond_init(&cl->app_cond)) {

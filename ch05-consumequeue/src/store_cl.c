@@ -22,6 +22,7 @@ int rk_store_cl_open(const char *root, rk_kv_t *kv, rk_commitlog_t **out, char *
     }
     free(cfg.store_root);
     cfg.store_root = r;
+    cfg.skip_queue_offset_scan = true;      /* seeded from the consume queues instead */
     rc = rk_commitlog_open(&cfg, out, err, errlen);
     rk_commitlog_config_free(&cfg);
     return rc;

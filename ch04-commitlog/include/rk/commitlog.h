@@ -50,6 +50,10 @@ typedef struct rk_commitlog_config {
     bool warm_mapped_file;          /* warmMapedFileEnable */
     char *broker_ip1;               /* brokerIP1: the store host in records and msgIds */
     int64_t listen_port;            /* listenPort */
+    /* Not a file key: a later chapter that keeps its own queue offsets
+     * (chapter 5, from its consume queues) sets this to skip the full-log
+     * scan that rebuilds the queue-offset table at open. Default false. */
+    bool skip_queue_offset_scan;
 } rk_commitlog_config_t;
 
 extern const rk_config_field_t rk_commitlog_config_fields[];
