@@ -62,6 +62,7 @@ const rk_config_field_t rk_commitlog_config_fields[] = {
 
 int rk_commitlog_config_load(rk_commitlog_config_t *cfg, rk_kv_t *kv, char *err, size_t errlen)
 {
+    memset(cfg, 0, sizeof *cfg);    /* fields no table entry covers start at zero */
     int rc = rk_config_defaults(rk_commitlog_config_fields, cfg);
     if (rc == RK_OK && kv != NULL)
         rc = rk_config_apply(rk_commitlog_config_fields, cfg, kv, err, errlen);
