@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 #include <zlib.h>
 
 #include "rk/buf.h"
@@ -83,6 +84,9 @@ struct rk_namesrv {
     rk_strmap_t topics;         /* topic -> topic_t */
     rk_strmap_t live;           /* brokerAddr -> live_t */
     cJSON *kv;                  /* {"ns":{"k":"v"}} */
+    uint64_t kv_seq;            /* loop thread: numbers KV versions */
+    uv_mutex_t kv_mu;           /* serialises KV file writes on the worker pool */
+    uint64_t kv_written;        /* under kv_mu: newest version on disk */
     /* replication (see the banner below) */
     struct peer {
         char addr[64];
@@ -601,26 +605,99 @@ static void p_data_version(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
 
 /* ---- KV config ---- */
 
-static int kv_persist(rk_namesrv_t *ns)
+/* {"configTable":{...}} as the file holds it; malloc'ed. */
+static char *kv_serialize(rk_namesrv_t *ns)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemReferenceToObject(root, "configTable", ns->kv);
     char *s = rk_json_print(root, 0);
     cJSON_Delete(root);
-    if (s == NULL)
-        return RK_ENOMEM;
+    return s;
+}
+
+static int kv_write(const char *path, const char *text)
+{
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", ns->kv_path);
+    snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash != NULL && slash != dir) {
         *slash = '\0';
         rk_mkdirs(dir, 0755);
     }
-    int rc = rk_file_write_atomic(ns->kv_path, s, strlen(s));
-    free(s);
+    int rc = rk_file_write_atomic(path, text, strlen(text));
     if (rc != RK_OK)
-        rk_log_error("namesrv", "cannot persist %s: %s", ns->kv_path, rk_strerror(rc));
+        rk_log_error("namesrv", "cannot persist %s: %s", path, rk_strerror(rc));
     return rc;
+}
+
+/* Synchronous: at stop and when a snapshot replaces the table. */
+static int kv_persist(rk_namesrv_t *ns)
+{
+    char *s = kv_serialize(ns);
+    if (s == NULL)
+        return RK_ENOMEM;
+    uv_mutex_lock(&ns->kv_mu);
+    int rc = kv_write(ns->kv_path, s);
+    if (rc == RK_OK)
+        ns->kv_written = ++ns->kv_seq;
+    uv_mutex_unlock(&ns->kv_mu);
+    free(s);
+    return rc;
+}
+
+/* A KV change is answered only once it is on disk; the write (an fsync)
+ * runs on the worker pool so the loop keeps serving. */
+typedef struct {
+    rk_namesrv_t *ns;
+    rk_cmd_t *req;
+    rk_reply_t *reply;
+    char *text;
+    bool replica;
+    int rc;
+    uint64_t seq;
+} kv_job_t;
+
+static void kv_job_work(void *arg)
+{
+    kv_job_t *j = arg;
+    uv_mutex_lock(&j->ns->kv_mu);
+    if (j->seq > j->ns->kv_written) {       /* a newer version may have been written already */
+        j->rc = kv_write(j->ns->kv_path, j->text);
+        if (j->rc == RK_OK)
+            j->ns->kv_written = j->seq;
+    }
+    uv_mutex_unlock(&j->ns->kv_mu);
+}
+
+static void kv_job_after(void *arg)
+{
+    kv_job_t *j = arg;
+    if (j->rc != RK_OK) {
+        rk_reply_code(j->reply, RK_RESP_SYSTEM_ERROR, "cannot persist the KV config");
+    } else {
+        j->ns->applying_replica = j->replica;
+        finish_write(j->ns, j->req, j->reply, rk_cmd_new_response(j->req, RK_RESP_SUCCESS, NULL));
+        j->ns->applying_replica = false;
+    }
+    free(j->text);
+    free(j);
+}
+
+static void kv_persist_then_answer(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply)
+{
+    publish(ns, RK_EV_KV_CHANGED, NULL, NULL, NULL, 0, NULL);
+    kv_job_t *j = calloc(1, sizeof *j);
+    if (j == NULL || (j->text = kv_serialize(ns)) == NULL) {
+        free(j);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    *j = (kv_job_t){ns, req, reply, j->text, ns->applying_replica, RK_OK, ++ns->kv_seq};
+    if (rk_rserver_queue_work(ns->srv, kv_job_work, kv_job_after, j) != RK_OK) {
+        free(j->text);
+        free(j);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "cannot schedule the KV write");
+    }
 }
 
 static int kv_parse(const char *text, size_t len, void *ctx)
@@ -652,13 +729,7 @@ static void p_put_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *repl
         n = cJSON_AddObjectToObject(ns->kv, namespace);
     cJSON_DeleteItemFromObjectCaseSensitive(n, key);
     cJSON_AddStringToObject(n, key, value);
-    int rc = kv_persist(ns);
-    publish(ns, RK_EV_KV_CHANGED, NULL, NULL, NULL, 0, NULL);
-    if (rc != RK_OK) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "cannot persist the KV config");
-        return;
-    }
-    finish_write(ns, req, reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL));
+    kv_persist_then_answer(ns, req, reply);
 }
 
 static void p_get_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
@@ -690,8 +761,8 @@ static void p_delete_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     cJSON *n = namespace ? cJSON_GetObjectItemCaseSensitive(ns->kv, namespace) : NULL;
     if (n != NULL && key != NULL) {
         cJSON_DeleteItemFromObjectCaseSensitive(n, key);
-        kv_persist(ns);
-        publish(ns, RK_EV_KV_CHANGED, NULL, NULL, NULL, 0, NULL);
+        kv_persist_then_answer(ns, req, reply);
+        return;
     }
     finish_write(ns, req, reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL));
 }
@@ -1302,6 +1373,10 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
     rk_strmap_init(&ns->brokers);
     rk_strmap_init(&ns->topics);
     rk_strmap_init(&ns->live);
+    if (uv_mutex_init(&ns->kv_mu) != 0) {
+        free(ns);
+        return RK_ENOMEM;
+    }
     ns->kv = cJSON_CreateObject();
     int rc = rk_file_load_with_bak(ns->kv_path, kv_parse, ns, NULL);
     if (rc != RK_OK && rc != -ENOENT) {
@@ -1353,6 +1428,7 @@ fail:
     rk_strmap_free(&ns->topics, topic_free);
     rk_strmap_free(&ns->live, free);
     cJSON_Delete(ns->kv);
+    uv_mutex_destroy(&ns->kv_mu);
     free(ns);
     return rc;
 }
@@ -1370,6 +1446,7 @@ void rk_namesrv_stop(rk_namesrv_t *ns)
     rk_strmap_free(&ns->topics, topic_free);
     rk_strmap_free(&ns->live, free);
     cJSON_Delete(ns->kv);
+    uv_mutex_destroy(&ns->kv_mu);
     rk_log_info("namesrv", "stopped");
     free(ns);
 }

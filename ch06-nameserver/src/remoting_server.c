@@ -564,3 +564,39 @@ int rk_conn_send_oneway(rk_conn_t *c, rk_cmd_t *req)
     rk_cmd_free(req);
     return RK_OK;
 }
+
+/* ------------------------------------------------------------ worker pool */
+
+typedef struct {
+    uv_work_t req;
+    void (*work)(void *);
+    void (*after)(void *);
+    void *arg;
+} job_t;
+
+static void job_work(uv_work_t *w)
+{
+    job_t *j = (job_t *)w;
+    j->work(j->arg);
+}
+
+static void job_after(uv_work_t *w, int status)
+{
+    (void)status;
+    job_t *j = (job_t *)w;
+    j->after(j->arg);
+    free(j);
+}
+
+int rk_rserver_queue_work(rk_rserver_t *s, void (*work)(void *), void (*after)(void *), void *arg)
+{
+    job_t *j = malloc(sizeof *j);
+    if (j == NULL)
+        return RK_ENOMEM;
+    *j = (job_t){.work = work, .after = after, .arg = arg};
+    if (uv_queue_work(&s->loop, &j->req, job_work, job_after) != 0) {
+        free(j);
+        return RK_ENOMEM;
+    }
+    return RK_OK;
+}

@@ -382,3 +382,23 @@ Test(server, a_server_can_ask_its_client_over_the_same_connection)
     rk_cmd_free(resp);
     rk_rclient_free(cl);
 }
+
+Test(idle, silent_connections_are_closed)
+{
+    rk_rserver_t *s;
+    rk_rserver_config_t cfg = {.host = "127.0.0.1", .port = 0, .idle_ms = 200, .name = "idle"};
+    cr_assert_eq(rk_rserver_new(&cfg, &s), 0);
+    rk_rserver_register(s, 1000, echo, NULL, RK_PROC_INLINE);
+    cr_assert_eq(rk_rserver_start(s, NULL, 0), 0);
+    port = rk_rserver_port(s);
+    int fd = raw_connect();
+    raw_send_cmd(fd, 1000, 1, 0);
+    rk_cmd_t *r = raw_read_cmd(fd);
+    cr_assert_not_null(r, "served while active");
+    rk_cmd_free(r);
+    uint64_t t0 = rk_mono_ms();
+    cr_assert_null(raw_read_cmd(fd), "closed by the server");
+    cr_assert(rk_mono_ms() - t0 < 3000, "closed for idling, not by the read timeout");
+    close(fd);
+    rk_rserver_free(s);
+}

@@ -51,6 +51,10 @@ int rk_rserver_register(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void 
 int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *ctx, rk_conn_t *conn), void *ctx);
 /* Before start: fn(ctx) every period_ms on the loop thread. */
 int rk_rserver_every(rk_rserver_t *s, uint64_t period_ms, void (*fn)(void *ctx), void *ctx);
+/* Loop thread only: run work(arg) on the worker pool, then after(arg) back on
+ * the loop thread — for a processor that must touch the disk before it
+ * answers. RK_ENOMEM if it cannot be queued (nothing runs then). */
+int rk_rserver_queue_work(rk_rserver_t *s, void (*work)(void *arg), void (*after)(void *arg), void *arg);
 /* Binds and starts the loop thread. A port in use is -EADDRINUSE with err set. */
 int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen);
 int rk_rserver_port(const rk_rserver_t *s);
