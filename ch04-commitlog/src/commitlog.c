@@ -492,6 +492,19 @@ static void group_commit(rk_commitlog_t *cl, rk_ack_t *list)
     }
 }
 
+/* Makes the next file ahead once the current one is half full, so the put
+ * path never waits for a file to be allocated (or warmed). */
+static void prepare_ahead(rk_commitlog_t *cl)
+{
+    rk_mapped_file_t *last = rk_mfq_last(&cl->mfq);
+    if (last == NULL)
+        return;
+    bool half = atomic_load(&last->wrote) > (int64_t)last->size / 2;
+    rk_mapped_file_release(last);
+    if (half && rk_mfq_prepare_next(&cl->mfq) != RK_OK)
+        rk_log_warn("commitlog", "cannot prepare the next commitlog file (disk full?); will retry");
+}
+
 static void flush_main(void *arg)
 {
     rk_commitlog_t *cl = arg;
@@ -504,10 +517,12 @@ static void flush_main(void *arg)
             rk_ack_t *list = cl->gc_head;
             cl->gc_head = cl->gc_tail = NULL;
             uv_mutex_unlock(&cl->flush_mu);
-            if (list != NULL)
+            if (list != NULL) {
                 group_commit(cl, list);
-            else
+            } else {
                 flush_now(cl, (int)cl->flush_least_pages);   /* puts that did not WAIT */
+                prepare_ahead(cl);
+            }
         } else {
             uv_cond_timedwait(&cl->flush_cond, &cl->flush_mu,
                               (uint64_t)cl->flush_interval_ms * 1000000ull);
@@ -519,6 +534,7 @@ static void flush_main(void *arg)
             flush_now(cl, thorough ? 0 : (int)cl->flush_least_pages);
             if (thorough)
                 rk_checkpoint_flush(cl->cp);
+            prepare_ahead(cl);
         }
         uv_mutex_lock(&cl->flush_mu);
     }

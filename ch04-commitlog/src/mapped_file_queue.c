@@ -28,6 +28,10 @@ int rk_mfq_init(rk_mfq_t *q, const char *dir, size_t file_size)
     q->file_size = file_size;
     if (uv_rwlock_init(&q->lock) != 0)
         return RK_ENOMEM;
+    if (uv_mutex_init(&q->create_mu) != 0) {
+        uv_rwlock_destroy(&q->lock);
+        return RK_ENOMEM;
+    }
     return RK_OK;
 }
 
@@ -37,8 +41,13 @@ void rk_mfq_destroy(rk_mfq_t *q)
         return;
     for (int i = 0; i < q->n; i++)
         rk_mapped_file_release(q->files[i]);
+    if (q->spare != NULL) {     /* made ahead, never used: not part of the log */
+        rk_mapped_file_destroy(q->spare);
+        rk_mapped_file_release(q->spare);
+    }
     free(q->files);
     uv_rwlock_destroy(&q->lock);
+    uv_mutex_destroy(&q->create_mu);
     memset(q, 0, sizeof *q);
 }
 
@@ -179,8 +188,18 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
     int64_t from = last ? last->from + (int64_t)q->file_size
                         : start_if_empty - start_if_empty % (int64_t)q->file_size;
     rk_mapped_file_release(last);
-    rk_mapped_file_t *mf;
-    int rc = rk_mapped_file_open(q->dir, from, q->file_size, true, &mf);
+    uv_mutex_lock(&q->create_mu);
+    rk_mapped_file_t *mf = NULL;
+    int rc = RK_OK;
+    if (q->spare != NULL && q->spare->from == from) {
+        mf = q->spare;          /* made ahead by rk_mfq_prepare_next */
+        q->spare = NULL;
+    } else {
+        rc = rk_mapped_file_open(q->dir, from, q->file_size, true, &mf);
+        if (rc == RK_OK && q->warm)
+            rk_mapped_file_warm(mf);
+    }
+    uv_mutex_unlock(&q->create_mu);
     if (rc != RK_OK) {
         rk_log_error("mfq", "cannot create the file at %" PRId64 " in %s: %s", from, q->dir,
                      rk_strerror(rc));
@@ -194,8 +213,6 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
         atomic_store(&mf->committed, pos);
         atomic_store(&mf->flushed, pos);
     }
-    if (q->warm)
-        rk_mapped_file_warm(mf);
     uv_rwlock_wrlock(&q->lock);
     rc = push_file(q, mf);
     uv_rwlock_wrunlock(&q->lock);
@@ -207,6 +224,33 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
     rk_mapped_file_hold(mf);
     *out = mf;
     return RK_OK;
+}
+
+int rk_mfq_prepare_next(rk_mfq_t *q)
+{
+    rk_mapped_file_t *last = rk_mfq_last(q);
+    if (last == NULL)
+        return RK_OK;
+    int64_t from = last->from + (int64_t)q->file_size;
+    rk_mapped_file_release(last);
+    uv_mutex_lock(&q->create_mu);
+    int rc = RK_OK;
+    if (q->spare == NULL || q->spare->from != from) {
+        if (q->spare != NULL) {     /* stale: the log moved on (or was truncated) */
+            rk_mapped_file_destroy(q->spare);
+            rk_mapped_file_release(q->spare);
+            q->spare = NULL;
+        }
+        rk_mapped_file_t *mf;
+        rc = rk_mapped_file_open(q->dir, from, q->file_size, true, &mf);
+        if (rc == RK_OK) {
+            if (q->warm)
+                rk_mapped_file_warm(mf);
+            q->spare = mf;
+        }
+    }
+    uv_mutex_unlock(&q->create_mu);
+    return rc;
 }
 
 int64_t rk_mfq_min_offset(rk_mfq_t *q)
