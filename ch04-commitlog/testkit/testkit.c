@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -69,6 +70,11 @@ pid_t rk_tk_spawn(char *const argv[], const char *logpath)
         return e;
     }
     if (pid == 0) {
+        /* If the test process dies (a crash skips its teardown), take the
+         * child with it: tests must never leave processes behind. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(127);
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
         int nul = open("/dev/null", O_RDONLY);

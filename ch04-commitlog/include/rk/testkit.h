@@ -25,7 +25,8 @@ int rk_tk_rmtree(const char *path);
 /* A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0). */
 int rk_tk_free_port(void);
 /* Starts argv[0] with argv; output to logpath (or /dev/null if NULL).
- * Returns the pid, or -errno. */
+ * The child is killed if the test process dies first (PR_SET_PDEATHSIG),
+ * so a crashing test leaves nothing running. Returns the pid, or -errno. */
 pid_t rk_tk_spawn(char *const argv[], const char *logpath);
 /* Sends sig (ignores a process that is already gone). */
 int rk_tk_kill(pid_t pid, int sig);
