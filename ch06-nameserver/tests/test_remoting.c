@@ -402,3 +402,33 @@ Test(idle, silent_connections_are_closed)
     close(fd);
     rk_rserver_free(s);
 }
+
+Test(codec, decodes_a_java_brokers_send_response_from_the_reference)
+{
+    /* The typical Java 4.9.8 response quoted in the reference, framed. */
+    const char *h = "{\"code\":0,\"extFields\":{\"queueId\":\"1\",\"TRACE_ON\":\"true\",\"MSG_REGION\":\"DefaultRegion\","
+                    "\"msgId\":\"C0A8000100002A9F0000000000000F3C\",\"queueOffset\":\"12\"},\"flag\":1,\"language\":\"JAVA\","
+                    "\"opaque\":7,\"serializeTypeCurrentRPC\":\"JSON\",\"version\":409}";
+    rk_buf_t b = {0};
+    frame_of(h, &b);
+    rk_frames_t f;
+    rk_frames_init(&f, 0);
+    rk_frames_feed(&f, b.data, b.len);
+    const uint8_t *fr;
+    size_t len;
+    cr_assert_eq(rk_frames_next(&f, &fr, &len), 1);
+    rk_cmd_t *d;
+    cr_assert_eq(rk_cmd_decode(fr, len, &d), 0);
+    cr_assert(rk_cmd_is_response(d));
+    cr_assert_eq(d->opaque, 7);
+    cr_assert_eq(d->version, 409);
+    cr_assert_eq(d->language, 0);
+    int64_t qo;
+    cr_assert_eq(rk_cmd_ext_i64(d, "queueOffset", &qo), 0);
+    cr_assert_eq(qo, 12);
+    cr_assert_str_eq(rk_cmd_ext_get(d, "msgId"), "C0A8000100002A9F0000000000000F3C");
+    cr_assert_eq(d->body_len, 0);
+    rk_cmd_free(d);
+    rk_frames_free(&f);
+    rk_buf_free(&b);
+}
