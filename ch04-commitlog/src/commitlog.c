@@ -492,16 +492,12 @@ static void group_commit(rk_commitlog_t *cl, rk_ack_t *list)
     }
 }
 
-/* Makes the next file ahead once the current one is half full, so the put
- * path never waits for a file to be allocated (or warmed). */
+/* Keeps the next file made (and warmed) ahead of the writer, so the put
+ * path never waits for a file to be allocated or its pages faulted in. The
+ * writer wakes the flush thread at each roll, which makes the one after. */
 static void prepare_ahead(rk_commitlog_t *cl)
 {
-    rk_mapped_file_t *last = rk_mfq_last(&cl->mfq);
-    if (last == NULL)
-        return;
-    bool half = atomic_load(&last->wrote) > (int64_t)last->size / 2;
-    rk_mapped_file_release(last);
-    if (half && rk_mfq_prepare_next(&cl->mfq) != RK_OK)
+    if (rk_mfq_prepare_next(&cl->mfq) != RK_OK)
         rk_log_warn("commitlog", "cannot prepare the next commitlog file (disk full?); will retry");
 }
 
@@ -643,6 +639,9 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         }
         mf = cl->cur;
         pos = atomic_load(&mf->wrote);
+        uv_mutex_lock(&cl->flush_mu);       /* rolled: have the next file made now */
+        uv_cond_signal(&cl->flush_cond);
+        uv_mutex_unlock(&cl->flush_mu);
     }
     int64_t store_ts = rk_now_ms();
     res->phys_offset = mf->from + pos;
