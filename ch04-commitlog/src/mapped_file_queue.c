@@ -199,8 +199,8 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
         if (rc == RK_OK && q->warm)
             rk_mapped_file_warm(mf);
     }
-    uv_mutex_unlock(&q->create_mu);
     if (rc != RK_OK) {
+        uv_mutex_unlock(&q->create_mu);
         rk_log_error("mfq", "cannot create the file at %" PRId64 " in %s: %s", from, q->dir,
                      rk_strerror(rc));
         return rc;
@@ -213,9 +213,12 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
         atomic_store(&mf->committed, pos);
         atomic_store(&mf->flushed, pos);
     }
+    /* Published before create_mu is released, so rk_mfq_prepare_next never
+     * sees a last file older than the one just taken. */
     uv_rwlock_wrlock(&q->lock);
     rc = push_file(q, mf);
     uv_rwlock_wrunlock(&q->lock);
+    uv_mutex_unlock(&q->create_mu);
     if (rc != RK_OK) {
         rk_mapped_file_destroy(mf);
         rk_mapped_file_release(mf);
@@ -228,12 +231,14 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
 
 int rk_mfq_prepare_next(rk_mfq_t *q)
 {
+    uv_mutex_lock(&q->create_mu);   /* the last file cannot change meanwhile */
     rk_mapped_file_t *last = rk_mfq_last(q);
-    if (last == NULL)
+    if (last == NULL) {
+        uv_mutex_unlock(&q->create_mu);
         return RK_OK;
+    }
     int64_t from = last->from + (int64_t)q->file_size;
     rk_mapped_file_release(last);
-    uv_mutex_lock(&q->create_mu);
     int rc = RK_OK;
     if (q->spare == NULL || q->spare->from != from) {
         if (q->spare != NULL) {     /* stale: the log moved on (or was truncated) */
@@ -241,9 +246,13 @@ int rk_mfq_prepare_next(rk_mfq_t *q)
             rk_mapped_file_release(q->spare);
             q->spare = NULL;
         }
+        char name[21], path[PATH_MAX + 32];
+        rk_mapped_file_name(from, name);
+        snprintf(path, sizeof path, "%s/%s", q->dir, name);
         rk_mapped_file_t *mf;
-        rc = rk_mapped_file_open(q->dir, from, q->file_size, true, &mf);
-        if (rc == RK_OK) {
+        if (rk_path_exists(path)) {
+            /* never adopt a file that exists: it may hold data */
+        } else if ((rc = rk_mapped_file_open(q->dir, from, q->file_size, true, &mf)) == RK_OK) {
             if (q->warm)
                 rk_mapped_file_warm(mf);
             q->spare = mf;
