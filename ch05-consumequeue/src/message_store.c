@@ -303,14 +303,18 @@ static int restore_next_offset(const char *key, void *value, void *arg)
     int64_t have = rk_commitlog_queue_offset_get(st->cl, q->topic, q->qid);
     if (have == want)
         return 0;
-    rk_log_warn("store", "queue offset of %s-%d: commitlog says %lld, consume queue %lld; "
-                "using the consume queue's", q->topic, q->qid, (long long)have, (long long)want);
+    /* The commitlog skips its own scan for us (skip_queue_offset_scan), so
+     * 0 means "not known yet"; anything else that disagrees is worth a line. */
+    if (have != 0)
+        rk_log_warn("store", "queue offset of %s-%d: commitlog says %lld, consume queue %lld; "
+                    "using the consume queue's", q->topic, q->qid, (long long)have, (long long)want);
     return rk_commitlog_queue_offset_set(st->cl, q->topic, q->qid, want);
 }
 
 /* topicQueueTable (recoverTopicQueueTable): ch04 numbers each queue's
- * messages from a table it rebuilt by scanning the log; once dispatch has
- * caught up, every consume queue's max offset must agree with it. Entries
+ * messages from its table; this chapter asks ch04 to skip the full-log scan
+ * that would fill it and, once dispatch has caught up, seeds it here from
+ * every consume queue's max offset. Entries
  * are set one by one (never cleared), so a put never sees an empty table. */
 static int rebuild_queue_table(rk_store_t *st)
 {
