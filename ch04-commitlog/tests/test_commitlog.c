@@ -516,3 +516,30 @@ Test(commitlog, wake_waiters_ends_a_wait_for_appends)
     uv_thread_join(&t);
     rk_commitlog_close(cl);
 }
+
+Test(commitlog, the_next_file_is_made_ahead_and_removed_at_close_if_unused)
+{
+    cfg.flush_interval_ms = 10;
+    rk_commitlog_t *cl = open_cl();
+    put1(cl, "T", 0, 1000, 0);
+    char next[300];
+    path_of(next, sizeof next, FILE_SIZE);
+    bool made = false;
+    for (int i = 0; i < 200 && !made; i++) {
+        made = rk_path_exists(next);
+        if (!made)
+            rk_sleep_ms(10);
+    }
+    cr_assert(made, "the flush thread made %s ahead of need", next);
+    cr_assert_eq(rk_tk_file_size(next), FILE_SIZE, "at full size");
+    int64_t end = 0;
+    for (int i = 1; i < 70; i++)        /* roll into it: the writer takes it as is */
+        end = put1(cl, "T", 0, 1000, i).phys_offset;
+    cr_assert(end >= FILE_SIZE, "rolled into the second file");
+    rk_commitlog_close(cl);
+    path_of(next, sizeof next, 2 * FILE_SIZE);
+    cr_assert(!rk_path_exists(next), "an unused spare does not outlive the store");
+    cl = open_cl();
+    cr_assert_eq(rk_commitlog_max_offset(cl), end + 1092, "reopens exactly where it ended");
+    rk_commitlog_close(cl);
+}
