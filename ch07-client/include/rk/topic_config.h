@@ -1,0 +1,72 @@
+/* topic_config.h — the broker's topics: config/topics.json and the rules around it.
+ *
+ *   {"dataVersion":{"counter":3,"timestamp":1700000000000},
+ *    "topicConfigTable":{"TopicTest":{"order":false,"perm":6,"readQueueNums":4,
+ *        "topicFilterType":"SINGLE_TAG","topicName":"TopicTest","topicSysFlag":0,
+ *        "writeQueueNums":4}, ...}}
+ *
+ * RocketMQ's TopicConfigManager: built-in topics at start (TBW102 only with
+ * autoCreateTopicEnable), creation on first send from the default topic
+ * (queues = min(asked, TBW102's write queues), permission = TBW102's without
+ * INHERIT), explicit create/update, a data version bumped on each change
+ * (the name server re-reads routes when it changes), persistence as
+ * tmp + .bak + rename with .bak fallback on load.
+ *
+ * Threads: every function may be called from any thread (one mutex).
+ * Memory: configs are returned by value; strings returned are malloc'ed. */
+#ifndef RK_TOPIC_CONFIG_H
+#define RK_TOPIC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RK_PERM_PRIORITY 0x8
+#define RK_PERM_READ     0x4
+#define RK_PERM_WRITE    0x2
+#define RK_PERM_INHERIT  0x1
+#define RK_TOPIC_DEFAULT "TBW102"
+
+typedef struct rk_topic_config {
+    char name[256];
+    int32_t read_queues, write_queues, perm, sys_flag;
+    bool order;
+    bool multi_tag;             /* topicFilterType MULTI_TAG */
+} rk_topic_config_t;
+
+typedef struct rk_topic_manager rk_topic_manager_t;
+
+typedef struct rk_topic_manager_config {
+    const char *path;               /* <storePathRootDir>/config/topics.json */
+    const char *cluster_name;       /* brokerClusterName: a built-in topic */
+    const char *broker_name;        /* brokerName: a built-in topic */
+    bool auto_create_topic;         /* autoCreateTopicEnable */
+    int32_t default_queue_nums;     /* defaultTopicQueueNums (TBW102's queues) */
+} rk_topic_manager_config_t;
+
+/* Loads the file (or its .bak), then adds the built-in topics. */
+int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager_t **out, char *err,
+                          size_t errlen);
+void rk_topic_manager_close(rk_topic_manager_t *m);
+
+/* ^[%|a-zA-Z0-9_-]+$, at most 127 bytes (AbstractSendMessageProcessor). */
+bool rk_topic_name_valid(const char *name);
+
+/* Copies the config of topic; RK_ENOTFOUND if absent. */
+int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *out);
+/* Creates or replaces a topic (UPDATE_AND_CREATE_TOPIC) and persists. */
+int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg);
+/* The topic, creating it from default_topic if it does not exist yet (the
+ * first send to a new topic). RK_ENOTFOUND when the default topic is
+ * missing or lacks INHERIT (autoCreateTopicEnable=false); *created says
+ * whether it was made now (then the broker re-registers). */
+int rk_topic_get_or_create_in_send(rk_topic_manager_t *m, const char *topic, const char *default_topic,
+                                   int32_t queue_nums, rk_topic_config_t *out, bool *created);
+/* The data version: counter and timestamp. */
+void rk_topic_data_version(rk_topic_manager_t *m, int64_t *counter, int64_t *timestamp);
+/* RegisterBrokerBody JSON (what REGISTER_BROKER carries); malloc'ed. */
+char *rk_topic_register_body(rk_topic_manager_t *m);
+/* The file's JSON (what GET_ALL_TOPIC_CONFIG answers); malloc'ed. */
+char *rk_topic_encode(rk_topic_manager_t *m, bool pretty);
+
+#endif

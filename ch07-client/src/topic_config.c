@@ -1,0 +1,288 @@
+/* topic_config.c — the broker's topic table, persisted as RocketMQ's topics.json (see rk/topic_config.h). */
+#include "rk/topic_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/json.h"
+#include "rk/log.h"
+#include "rk/strmap.h"
+
+struct rk_topic_manager {
+    char path[4096];
+    uv_mutex_t mu;
+    rk_strmap_t topics;         /* name -> rk_topic_config_t* */
+    int64_t dv_counter, dv_ts;
+};
+
+bool rk_topic_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 127)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' ||
+              c == '|' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static cJSON *config_json(const rk_topic_config_t *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "order", t->order);
+    cJSON_AddNumberToObject(o, "perm", t->perm);
+    cJSON_AddNumberToObject(o, "readQueueNums", t->read_queues);
+    cJSON_AddStringToObject(o, "topicFilterType", t->multi_tag ? "MULTI_TAG" : "SINGLE_TAG");
+    cJSON_AddStringToObject(o, "topicName", t->name);
+    cJSON_AddNumberToObject(o, "topicSysFlag", t->sys_flag);
+    cJSON_AddNumberToObject(o, "writeQueueNums", t->write_queues);
+    return o;
+}
+
+static int add_topic_json(const char *name, void *value, void *ctx)
+{
+    cJSON_AddItemToObject(ctx, name, config_json(value));
+    return 0;
+}
+
+/* Under mu. */
+static cJSON *wrapper_json(rk_topic_manager_t *m)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *dv = cJSON_AddObjectToObject(root, "dataVersion");
+    rk_json_add_i64(dv, "counter", m->dv_counter);
+    rk_json_add_i64(dv, "timestamp", m->dv_ts);
+    cJSON *table = cJSON_AddObjectToObject(root, "topicConfigTable");
+    size_t n;
+    const char **keys = rk_strmap_keys_sorted(&m->topics, &n);
+    for (size_t i = 0; i < n; i++)      /* sorted: stable files, stable diffs */
+        add_topic_json(keys[i], rk_strmap_get(&m->topics, keys[i]), table);
+    free(keys);
+    return root;
+}
+
+static int persist(rk_topic_manager_t *m)
+{
+    cJSON *root = wrapper_json(m);
+    char *s = rk_json_print(root, RK_JSON_PRETTY);
+    cJSON_Delete(root);
+    if (s == NULL)
+        return RK_ENOMEM;
+    int rc = rk_file_write_atomic(m->path, s, strlen(s));
+    free(s);
+    if (rc != RK_OK)
+        rk_log_error("topics", "cannot persist %s: %s", m->path, rk_strerror(rc));
+    return rc;
+}
+
+static void bump(rk_topic_manager_t *m)
+{
+    m->dv_counter++;
+    m->dv_ts = rk_now_ms();
+}
+
+/* Under mu (or before the manager is shared). */
+static int put_locked(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
+{
+    rk_topic_config_t *t = rk_strmap_get(&m->topics, cfg->name);
+    if (t == NULL) {
+        if ((t = malloc(sizeof *t)) == NULL)
+            return RK_ENOMEM;
+        if (rk_strmap_put(&m->topics, cfg->name, t, NULL) != RK_OK) {
+            free(t);
+            return RK_ENOMEM;
+        }
+    }
+    *t = *cfg;
+    return RK_OK;
+}
+
+static int parse_file(const char *text, size_t len, void *ctx)
+{
+    rk_topic_manager_t *m = ctx;
+    cJSON *root = rk_json_parse(text, len);
+    cJSON *table = cJSON_GetObjectItemCaseSensitive(root, "topicConfigTable");
+    if (!cJSON_IsObject(table)) {
+        cJSON_Delete(root);
+        return RK_ECORRUPT;
+    }
+    cJSON *dv = cJSON_GetObjectItemCaseSensitive(root, "dataVersion");
+    rk_json_get_i64(dv, "counter", &m->dv_counter);
+    rk_json_get_i64(dv, "timestamp", &m->dv_ts);
+    for (cJSON *t = table->child; t != NULL; t = t->next) {
+        rk_topic_config_t c = {.perm = RK_PERM_READ | RK_PERM_WRITE};
+        int64_t v;
+        if (t->string == NULL || strlen(t->string) >= sizeof c.name)
+            continue;
+        snprintf(c.name, sizeof c.name, "%s", t->string);
+        if (rk_json_get_i64(t, "readQueueNums", &v) == RK_OK) c.read_queues = (int32_t)v;
+        if (rk_json_get_i64(t, "writeQueueNums", &v) == RK_OK) c.write_queues = (int32_t)v;
+        if (rk_json_get_i64(t, "perm", &v) == RK_OK) c.perm = (int32_t)v;
+        if (rk_json_get_i64(t, "topicSysFlag", &v) == RK_OK) c.sys_flag = (int32_t)v;
+        rk_json_get_bool(t, "order", &c.order);
+        const char *ft = rk_json_get_str(t, "topicFilterType");
+        c.multi_tag = ft != NULL && strcmp(ft, "MULTI_TAG") == 0;
+        if (put_locked(m, &c) != RK_OK) {
+            cJSON_Delete(root);
+            return RK_ENOMEM;
+        }
+    }
+    cJSON_Delete(root);
+    return RK_OK;
+}
+
+static void builtin(rk_topic_manager_t *m, const char *name, int32_t queues, int32_t perm)
+{
+    if (name == NULL || !rk_topic_name_valid(name) || rk_strmap_get(&m->topics, name) != NULL)
+        return;
+    rk_topic_config_t c = {.read_queues = queues, .write_queues = queues, .perm = perm};
+    snprintf(c.name, sizeof c.name, "%s", name);
+    put_locked(m, &c);
+}
+
+int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager_t **out, char *err,
+                          size_t errlen)
+{
+    rk_topic_manager_t *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return RK_ENOMEM;
+    snprintf(m->path, sizeof m->path, "%s", cfg->path);
+    rk_strmap_init(&m->topics);
+    if (uv_mutex_init(&m->mu) != 0) {
+        free(m);
+        return RK_ENOMEM;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", cfg->path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        rk_mkdirs(dir, 0755);
+    }
+    int rc = rk_file_load_with_bak(m->path, parse_file, m, NULL);
+    if (rc != RK_OK && rc != -ENOENT) {
+        snprintf(err, errlen, "%s: %s", m->path, rk_strerror(rc));
+        rk_topic_manager_close(m);
+        return rc;
+    }
+    /* TopicConfigManager's built-in topics */
+    const int rw = RK_PERM_READ | RK_PERM_WRITE, all = rw | RK_PERM_INHERIT;
+    builtin(m, "SELF_TEST_TOPIC", 1, rw);
+    if (cfg->auto_create_topic)
+        builtin(m, RK_TOPIC_DEFAULT, cfg->default_queue_nums > 0 ? cfg->default_queue_nums : 8, all);
+    builtin(m, "BenchmarkTest", 1024, rw);
+    builtin(m, cfg->cluster_name, 16, all);
+    builtin(m, cfg->broker_name, 1, all);
+    builtin(m, "OFFSET_MOVED_EVENT", 1, rw);
+    *out = m;
+    return RK_OK;
+}
+
+void rk_topic_manager_close(rk_topic_manager_t *m)
+{
+    if (m == NULL)
+        return;
+    rk_strmap_free(&m->topics, free);
+    uv_mutex_destroy(&m->mu);
+    free(m);
+}
+
+int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *out)
+{
+    uv_mutex_lock(&m->mu);
+    rk_topic_config_t *t = rk_strmap_get(&m->topics, topic);
+    if (t != NULL)
+        *out = *t;
+    uv_mutex_unlock(&m->mu);
+    return t ? RK_OK : RK_ENOTFOUND;
+}
+
+int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
+{
+    if (!rk_topic_name_valid(cfg->name) || cfg->read_queues < 0 || cfg->write_queues < 0)
+        return RK_EINVAL;
+    uv_mutex_lock(&m->mu);
+    int rc = put_locked(m, cfg);
+    if (rc == RK_OK) {
+        bump(m);
+        rc = persist(m);
+    }
+    uv_mutex_unlock(&m->mu);
+    if (rc == RK_OK)
+        rk_log_info("topics", "topic %s: %d read / %d write queues, perm %d", cfg->name, cfg->read_queues,
+                    cfg->write_queues, cfg->perm);
+    return rc;
+}
+
+int rk_topic_get_or_create_in_send(rk_topic_manager_t *m, const char *topic, const char *default_topic,
+                                   int32_t queue_nums, rk_topic_config_t *out, bool *created)
+{
+    *created = false;
+    if (!rk_topic_name_valid(topic))
+        return RK_EINVAL;
+    uv_mutex_lock(&m->mu);
+    int rc = RK_OK;
+    rk_topic_config_t *t = rk_strmap_get(&m->topics, topic);
+    if (t == NULL) {
+        rk_topic_config_t *def = default_topic ? rk_strmap_get(&m->topics, default_topic) : NULL;
+        if (def == NULL || !(def->perm & RK_PERM_INHERIT)) {
+            rc = RK_ENOTFOUND;
+        } else {
+            rk_topic_config_t c = {.perm = def->perm & ~RK_PERM_INHERIT};
+            snprintf(c.name, sizeof c.name, "%s", topic);
+            int32_t q = queue_nums > 0 && queue_nums < def->write_queues ? queue_nums : def->write_queues;
+            c.read_queues = c.write_queues = q;
+            if ((rc = put_locked(m, &c)) == RK_OK) {
+                bump(m);
+                rc = persist(m);
+                *created = true;
+                t = rk_strmap_get(&m->topics, topic);
+            }
+        }
+    }
+    if (rc == RK_OK && t != NULL)
+        *out = *t;
+    uv_mutex_unlock(&m->mu);
+    if (*created)
+        rk_log_info("topics", "auto-created topic %s from %s with %d queues", topic, default_topic,
+                    out->write_queues);
+    return rc;
+}
+
+void rk_topic_data_version(rk_topic_manager_t *m, int64_t *counter, int64_t *timestamp)
+{
+    uv_mutex_lock(&m->mu);
+    *counter = m->dv_counter;
+    *timestamp = m->dv_ts;
+    uv_mutex_unlock(&m->mu);
+}
+
+char *rk_topic_encode(rk_topic_manager_t *m, bool pretty)
+{
+    uv_mutex_lock(&m->mu);
+    cJSON *root = wrapper_json(m);
+    uv_mutex_unlock(&m->mu);
+    char *s = rk_json_print(root, pretty ? RK_JSON_PRETTY : 0);
+    cJSON_Delete(root);
+    return s;
+}
+
+char *rk_topic_register_body(rk_topic_manager_t *m)
+{
+    uv_mutex_lock(&m->mu);
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddArrayToObject(body, "filterServerList");
+    cJSON_AddItemToObject(body, "topicConfigSerializeWrapper", wrapper_json(m));
+    uv_mutex_unlock(&m->mu);
+    char *s = rk_json_print(body, 0);
+    cJSON_Delete(body);
+    return s;
+}
