@@ -1,0 +1,91 @@
+/* client_manager.h — who is connected to a broker: HEART_BEAT bodies and the group tables.
+ *
+ * Every client sends HEART_BEAT (code 34) every 30 s with a HeartbeatData
+ * body (RocketMQ §3.4):
+ *
+ *   {"clientID":"10.0.0.5@12345#1234567890",
+ *    "consumerDataSet":[{"groupName":"cg","consumeType":"CONSUME_PASSIVELY",
+ *        "messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_LAST_OFFSET",
+ *        "subscriptionDataSet":[{"topic":"T","subString":"a || b","tagsSet":["a","b"],
+ *                                "codeSet":[97,98],"subVersion":1700000000000,"expressionType":"TAG"}]}],
+ *    "producerDataSet":[{"groupName":"pg"}]}
+ *
+ * client-cpp sends the enums as ordinals and subVersion as a string, and may
+ * omit tagsSet/codeSet; all are accepted. The manager keeps, per consumer
+ * group, its clients (with the connection they came on and when they were
+ * last heard from) and their subscriptions; a change of membership is what
+ * makes the broker send NOTIFY_CONSUMER_IDS_CHANGED so consumers rebalance.
+ * Clients silent for the expiry time, or whose connection closed, go.
+ *
+ * Threads: the manager has one mutex; any thread. Memory: parsed
+ * heartbeats own their strings (rk_heartbeat_free); lists returned are
+ * malloc'ed arrays of malloc'ed strings (rk_strv_free). */
+#ifndef RK_CLIENT_MANAGER_H
+#define RK_CLIENT_MANAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { RK_CONSUME_ACTIVELY = 0, RK_CONSUME_PASSIVELY = 1 };           /* ConsumeType */
+enum { RK_MODEL_BROADCASTING = 0, RK_MODEL_CLUSTERING = 1 };          /* MessageModel */
+enum { RK_FROM_LAST_OFFSET = 0, RK_FROM_FIRST_OFFSET = 4, RK_FROM_TIMESTAMP = 5 };   /* ConsumeFromWhere */
+
+typedef struct rk_subscription {
+    char *topic;
+    char *sub_string;           /* "*" or "a || b" */
+    char *expression_type;      /* "TAG" (default) or "SQL92" */
+    int64_t sub_version;
+    char **tags;                /* tagsSet; derived from sub_string when absent */
+    int32_t *codes;             /* codeSet: Java String.hashCode of each tag */
+    size_t ntags;
+} rk_subscription_t;
+
+typedef struct rk_consumer_data {
+    char *group;
+    int consume_type, message_model, consume_from_where;
+    rk_subscription_t *subs;
+    size_t nsubs;
+} rk_consumer_data_t;
+
+typedef struct rk_heartbeat {
+    char *client_id;
+    char **producer_groups;
+    size_t nproducers;
+    rk_consumer_data_t *consumers;
+    size_t nconsumers;
+} rk_heartbeat_t;
+
+/* Parses a HEART_BEAT body; RK_EPROTO with no clientID or not JSON. */
+int rk_heartbeat_parse(const void *body, size_t len, rk_heartbeat_t *out);
+void rk_heartbeat_free(rk_heartbeat_t *hb);
+/* True if the subscription accepts a message with this tag (NULL: untagged). */
+bool rk_subscription_matches(const rk_subscription_t *s, const char *tag);
+
+typedef struct rk_client_manager rk_client_manager_t;
+
+int rk_client_manager_new(int64_t expire_ms, rk_client_manager_t **out);
+void rk_client_manager_free(rk_client_manager_t *m);
+/* Records a heartbeat that came on connection conn_id at now_ms. changed
+ * (may be NULL) receives, per consumer group of the heartbeat, whether its
+ * membership changed: an array of group names (rk_strv_free) or NULL. */
+int rk_client_manager_heartbeat(rk_client_manager_t *m, const rk_heartbeat_t *hb, uint64_t conn_id,
+                                int64_t now_ms, char ***changed, size_t *nchanged);
+/* Removes a client from a group (UNREGISTER_CLIENT); true if it was there. */
+bool rk_client_manager_unregister(rk_client_manager_t *m, const char *group, const char *client_id);
+/* Removes every client of a connection / silent since before now - expiry.
+ * Returns the groups whose membership changed. */
+char **rk_client_manager_drop_connection(rk_client_manager_t *m, uint64_t conn_id, size_t *n);
+char **rk_client_manager_expire(rk_client_manager_t *m, int64_t now_ms, size_t *n);
+/* The group's client IDs, sorted (GET_CONSUMER_LIST_BY_GROUP); NULL if none. */
+char **rk_client_manager_consumers(rk_client_manager_t *m, const char *group, size_t *n);
+/* The connections of a group's clients (to notify them); malloc'ed. */
+uint64_t *rk_client_manager_connections(rk_client_manager_t *m, const char *group, size_t *n);
+/* A copy of the group's subscription to topic (the newest reported);
+ * RK_ENOTFOUND if none. Free with rk_subscription_free. */
+int rk_client_manager_subscription(rk_client_manager_t *m, const char *group, const char *topic,
+                                   rk_subscription_t *out);
+void rk_subscription_free(rk_subscription_t *s);
+void rk_strv_free(char **v, size_t n);
+
+#endif
