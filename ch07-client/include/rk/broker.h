@@ -1,0 +1,81 @@
+/* broker.h — the broker process: a store, a remoting server, and modules.
+ *
+ *        clients ──▶ remoting server ──▶ processors (registered by modules)
+ *                                            │
+ *                   topics.json ◀── topics ──┼── clients (heartbeats)
+ *                                            ▼
+ *                                   message store (ch05 over ch04)
+ *                   name servers ◀── registration (ch06 brokerreg)
+ *
+ * A broker is assembled from *modules* with init/start/stop: this is the
+ * extension point later chapters use (HA, retry, delay, transactions,
+ * console each add one). init runs before anything serves (register
+ * processors, store hooks, dispatchers); start after the store and server
+ * run; stop in reverse order before they close (stop is called for every
+ * module whose init succeeded, started or not). The chapter's own broker
+ * binary is the same main linked with the module list of chapters <= N.
+ *
+ * Threads: processors run on the server's loop (or its worker pool when
+ * flagged SLOW); modules' start/stop run on the caller's thread.
+ * Memory: the broker owns everything it hands out accessors to. */
+#ifndef RK_BROKER_H
+#define RK_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk/client_manager.h"
+#include "rk/config.h"
+#include "rk/message_store.h"
+#include "rk/remoting_server.h"
+#include "rk/topic_config.h"
+
+typedef struct rk_broker_config {
+    char *cluster_name;             /* brokerClusterName */
+    char *broker_name;              /* brokerName */
+    int64_t broker_id;              /* brokerId: 0 = master */
+    char *namesrv_addr;             /* namesrvAddr: "host:port;host:port" (none: standalone) */
+    char *broker_ip1;               /* brokerIP1 */
+    int64_t listen_port;            /* listenPort */
+    char *store_root;               /* storePathRootDir */
+    bool auto_create_topic;         /* autoCreateTopicEnable */
+    int64_t default_queue_nums;     /* defaultTopicQueueNums */
+    int64_t register_period_ms;     /* registerNameServerPeriod */
+    int64_t max_message_size;       /* maxMessageSize */
+} rk_broker_config_t;
+
+extern const rk_config_field_t rk_broker_config_fields[];
+
+typedef struct rk_broker rk_broker_t;
+
+typedef struct rk_broker_module {
+    const char *name;
+    int (*init)(rk_broker_t *b, void **state);
+    int (*start)(rk_broker_t *b, void *state);
+    void (*stop)(rk_broker_t *b, void *state);
+} rk_broker_module_t;
+
+/* Chapter 7's processors: send, pull, offsets, heartbeats, topic admin. */
+extern const rk_broker_module_t rk_broker_core_module;
+
+/* Reads the broker's and the store's settings from kv, opens everything,
+ * runs each module's init, starts, runs each module's start. modules is a
+ * NULL-terminated list. err gets a one-line reason. */
+int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_broker_t **out, char *err,
+                    size_t errlen);
+/* Stops the modules (reverse order), unregisters, stops serving, closes the store. */
+void rk_broker_stop(rk_broker_t *b);
+
+const rk_broker_config_t *rk_broker_config(const rk_broker_t *b);
+rk_rserver_t *rk_broker_server(rk_broker_t *b);
+rk_store_t *rk_broker_store(rk_broker_t *b);
+rk_topic_manager_t *rk_broker_topics(rk_broker_t *b);
+rk_client_manager_t *rk_broker_clients(rk_broker_t *b);
+int rk_broker_port(const rk_broker_t *b);
+/* "ip:port" of this broker as clients reach it. */
+const char *rk_broker_addr(const rk_broker_t *b);
+/* Topics changed: re-register with the name servers now. */
+void rk_broker_topics_changed(rk_broker_t *b);
+
+#endif

@@ -1,0 +1,168 @@
+/* broker.c — assembling a broker from the store, the server and modules (see rk/broker.h). */
+#include "rk/broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk/brokerreg.h"
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/log.h"
+
+#define MAX_MODULES 16
+
+#define F(f) offsetof(rk_broker_config_t, f)
+const rk_config_field_t rk_broker_config_fields[] = {
+    {"brokerClusterName", RK_CFG_STR, F(cluster_name), "DefaultCluster", 0, -1, NULL, "cluster name"},
+    {"brokerName", RK_CFG_STR, F(broker_name), "broker-a", 0, -1, NULL, "broker group name"},
+    {"brokerId", RK_CFG_INT, F(broker_id), "0", 0, 1024, NULL, "0 = master, > 0 = slave"},
+    {"namesrvAddr", RK_CFG_STR, F(namesrv_addr), NULL, 0, -1, NULL, "name servers, host:port;host:port"},
+    {"brokerIP1", RK_CFG_STR, F(broker_ip1), "127.0.0.1", 0, -1, NULL, "address clients reach"},
+    {"listenPort", RK_CFG_INT, F(listen_port), "10911", 0, 65535, NULL, "TCP port (0: any free port)"},
+    {"storePathRootDir", RK_CFG_STR, F(store_root), "./store", 0, -1, NULL, "store folder"},
+    {"autoCreateTopicEnable", RK_CFG_BOOL, F(auto_create_topic), "true", 0, -1, NULL,
+     "create topics on first send (from TBW102)"},
+    {"defaultTopicQueueNums", RK_CFG_INT, F(default_queue_nums), "8", 1, 1024, NULL, "queues of TBW102"},
+    {"registerNameServerPeriod", RK_CFG_INT, F(register_period_ms), "30000", 1000, 600000, NULL,
+     "re-register with the name servers this often (ms)"},
+    {"maxMessageSize", RK_CFG_INT, F(max_message_size), "4194304", 1, 1 << 30, NULL, "largest body (bytes)"},
+    {0},
+};
+#undef F
+
+struct rk_broker {
+    rk_broker_config_t cfg;
+    rk_store_t *store;
+    rk_topic_manager_t *topics;
+    rk_client_manager_t *clients;
+    rk_rserver_t *srv;
+    rk_brokerreg_t *reg;
+    const rk_broker_module_t *modules[MAX_MODULES];
+    void *states[MAX_MODULES];
+    int nmodules, started;
+    char addr[96];
+};
+
+const rk_broker_config_t *rk_broker_config(const rk_broker_t *b) { return &b->cfg; }
+rk_rserver_t *rk_broker_server(rk_broker_t *b) { return b->srv; }
+rk_store_t *rk_broker_store(rk_broker_t *b) { return b->store; }
+rk_topic_manager_t *rk_broker_topics(rk_broker_t *b) { return b->topics; }
+rk_client_manager_t *rk_broker_clients(rk_broker_t *b) { return b->clients; }
+int rk_broker_port(const rk_broker_t *b) { return rk_rserver_port(b->srv); }
+const char *rk_broker_addr(const rk_broker_t *b) { return b->addr; }
+
+void rk_broker_topics_changed(rk_broker_t *b)
+{
+    if (b->reg != NULL)
+        rk_brokerreg_trigger(b->reg);
+}
+
+static char *register_body(void *ctx)
+{
+    rk_broker_t *b = ctx;
+    return rk_topic_register_body(b->topics);
+}
+
+static void expire_clients(void *ctx)
+{
+    rk_broker_t *b = ctx;
+    size_t n;
+    char **gone = rk_client_manager_expire(b->clients, rk_now_ms(), &n);
+    for (size_t i = 0; i < n; i++)
+        rk_log_info("broker", "consumer group %s: a client expired", gone[i]);
+    rk_strv_free(gone, n);
+}
+
+static void drop_clients(void *ctx, rk_conn_t *conn)
+{
+    rk_broker_t *b = ctx;
+    size_t n;
+    char **gone = rk_client_manager_drop_connection(b->clients, rk_conn_id(conn), &n);
+    for (size_t i = 0; i < n; i++)
+        rk_log_info("broker", "consumer group %s: a client disconnected (%s)", gone[i], rk_conn_peer(conn));
+    rk_strv_free(gone, n);
+}
+
+int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_broker_t **out, char *err,
+                    size_t errlen)
+{
+    rk_broker_t *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return RK_ENOMEM;
+    int rc = rk_config_defaults(rk_broker_config_fields, &b->cfg);
+    if (rc == RK_OK && kv != NULL)
+        rc = rk_config_apply(rk_broker_config_fields, &b->cfg, kv, err, errlen);
+    if (rc != RK_OK)
+        goto fail;
+    char path[4096];
+    rk_path_join(path, sizeof path, b->cfg.store_root, "config/topics.json");
+    rk_topic_manager_config_t tc = {path, b->cfg.cluster_name, b->cfg.broker_name, b->cfg.auto_create_topic,
+                                    (int32_t)b->cfg.default_queue_nums};
+    if ((rc = rk_store_open(b->cfg.store_root, kv, &b->store, err, errlen)) != RK_OK ||
+        (rc = rk_topic_manager_open(&tc, &b->topics, err, errlen)) != RK_OK ||
+        (rc = rk_client_manager_new(120000, &b->clients)) != RK_OK)
+        goto fail;
+    rk_rserver_config_t sc = {.host = "0.0.0.0", .port = (int)b->cfg.listen_port, .idle_ms = 120000,
+                              .name = "broker"};
+    if ((rc = rk_rserver_new(&sc, &b->srv)) != RK_OK)
+        goto fail;
+    rk_rserver_on_close(b->srv, drop_clients, b);
+    rk_rserver_every(b->srv, 10000, expire_clients, b);
+    for (int i = 0; modules && modules[i] && b->nmodules < MAX_MODULES; i++) {
+        b->modules[b->nmodules] = modules[i];
+        if (modules[i]->init && (rc = modules[i]->init(b, &b->states[b->nmodules])) != RK_OK) {
+            snprintf(err, errlen, "module %s: init failed: %s", modules[i]->name, rk_strerror(rc));
+            goto fail;
+        }
+        b->nmodules++;
+    }
+    if ((rc = rk_store_start(b->store)) != RK_OK) {
+        snprintf(err, errlen, "store: %s", rk_strerror(rc));
+        goto fail;
+    }
+    if ((rc = rk_rserver_start(b->srv, err, errlen)) != RK_OK)
+        goto fail;
+    snprintf(b->addr, sizeof b->addr, "%s:%d", b->cfg.broker_ip1, rk_rserver_port(b->srv));
+    for (; b->started < b->nmodules; b->started++) {
+        const rk_broker_module_t *m = b->modules[b->started];
+        if (m->start && (rc = m->start(b, b->states[b->started])) != RK_OK) {
+            snprintf(err, errlen, "module %s: start failed: %s", m->name, rk_strerror(rc));
+            goto fail;
+        }
+    }
+    if (b->cfg.namesrv_addr != NULL && *b->cfg.namesrv_addr) {
+        rk_brokerreg_config_t rcfg = {.namesrv_addrs = b->cfg.namesrv_addr, .cluster_name = b->cfg.cluster_name,
+                                      .broker_name = b->cfg.broker_name, .broker_addr = b->addr,
+                                      .broker_id = b->cfg.broker_id, .period_ms = b->cfg.register_period_ms};
+        if ((rc = rk_brokerreg_start(&rcfg, register_body, b, &b->reg)) != RK_OK) {
+            snprintf(err, errlen, "registration: %s", rk_strerror(rc));
+            goto fail;
+        }
+    }
+    rk_log_info("broker", "%s (%s, id %lld) serving on %s", b->cfg.broker_name, b->cfg.cluster_name,
+                (long long)b->cfg.broker_id, b->addr);
+    *out = b;
+    return RK_OK;
+fail:
+    rk_broker_stop(b);
+    return rc;
+}
+
+void rk_broker_stop(rk_broker_t *b)
+{
+    if (b == NULL)
+        return;
+    rk_brokerreg_stop(b->reg);
+    for (int i = b->nmodules - 1; i >= 0; i--)    /* every module whose init succeeded */
+        if (b->modules[i]->stop)
+            b->modules[i]->stop(b, b->states[i]);
+    rk_rserver_free(b->srv);
+    if (b->store != NULL)
+        rk_store_close(b->store);
+    rk_topic_manager_close(b->topics);
+    rk_client_manager_free(b->clients);
+    rk_config_free(rk_broker_config_fields, &b->cfg);
+    free(b);
+}

@@ -1,0 +1,504 @@
+/* broker_core.c — chapter 7's broker module: send, pull, offsets, heartbeats, topic admin (see rk/broker.h).
+ *
+ * Banner map: helpers · send · pull · offsets · clients · admin · module. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk/broker.h"
+#include "rk/client_message.h"
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/hash.h"
+#include "rk/log.h"
+#include "rk/request_code.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static void reply_code(rk_reply_t *r, int code, const char *fmt, const char *arg)
+{
+    char remark[512];
+    snprintf(remark, sizeof remark, fmt, arg ? arg : "");
+    rk_reply_code(r, code, remark);
+}
+
+/* The first header name that is present: V2's short names, then the long ones. */
+static const char *ext2(const rk_cmd_t *req, const char *a, const char *b)
+{
+    const char *v = rk_cmd_ext_get(req, a);
+    return v ? v : rk_cmd_ext_get(req, b);
+}
+
+static int64_t ext2_i64(const rk_cmd_t *req, const char *a, const char *b, int64_t def)
+{
+    int64_t v;
+    if (rk_cmd_ext_i64(req, a, &v) == RK_OK || rk_cmd_ext_i64(req, b, &v) == RK_OK)
+        return v;
+    return def;
+}
+
+static int put_status_code(rk_put_status_t s)
+{
+    switch (s) {
+    case RK_PUT_OK: return RK_RESP_SUCCESS;
+    case RK_PUT_FLUSH_DISK_TIMEOUT: return RK_RESP_FLUSH_DISK_TIMEOUT;
+    case RK_PUT_SLAVE_NOT_AVAILABLE: return RK_RESP_SLAVE_NOT_AVAILABLE;
+    case RK_PUT_FLUSH_SLAVE_TIMEOUT: return RK_RESP_FLUSH_SLAVE_TIMEOUT;
+    case RK_PUT_MESSAGE_ILLEGAL:
+    case RK_PUT_PROPERTIES_SIZE_EXCEEDED: return RK_RESP_MESSAGE_ILLEGAL;
+    case RK_PUT_SERVICE_NOT_AVAILABLE: return RK_RESP_SERVICE_NOT_AVAILABLE;
+    default: return RK_RESP_SYSTEM_ERROR;
+    }
+}
+
+/* ------------------------------------------------------------ send */
+
+/* SEND_MESSAGE (10, long names), SEND_MESSAGE_V2 (310, a..n) and
+ * SEND_BATCH_MESSAGE (320, always V2 names). Runs on the worker pool: a
+ * sync-flush put waits for the disk. */
+static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    rk_broker_t *b = ctx;
+    const char *topic = ext2(req, "b", "topic");
+    const char *def_topic = ext2(req, "c", "defaultTopic");
+    const char *props = ext2(req, "i", "properties");
+    int64_t qid = ext2_i64(req, "e", "queueId", -1);
+    int64_t sys_flag = ext2_i64(req, "f", "sysFlag", 0);
+    int64_t born = ext2_i64(req, "g", "bornTimestamp", rk_now_ms());
+    int64_t flag = ext2_i64(req, "h", "flag", 0);
+    int64_t reconsume = ext2_i64(req, "j", "reconsumeTimes", 0);
+    int64_t def_queues = ext2_i64(req, "d", "defaultTopicQueueNums", 4);
+    bool batch = false;
+    rk_cmd_ext_bool(req, "m", &batch);
+    rk_cmd_ext_bool(req, "batch", &batch);
+    if (topic == NULL) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "the topic is missing");
+        return;
+    }
+    if (!rk_topic_name_valid(topic)) {
+        reply_code(reply, RK_RESP_SYSTEM_ERROR, "The specified topic[%s] contains illegal characters, allowing only ^[%%|a-zA-Z0-9_-]+$ and at most 127 characters", topic);
+        return;
+    }
+    rk_topic_config_t tc;
+    bool created = false;
+    int rc = rk_topic_get_or_create_in_send(rk_broker_topics(b), topic, def_topic ? def_topic : RK_TOPIC_DEFAULT,
+                                            (int32_t)def_queues, &tc, &created);
+    if (rc != RK_OK) {
+        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
+        return;
+    }
+    if (created)
+        rk_broker_topics_changed(b);
+    if (!(tc.perm & RK_PERM_WRITE)) {
+        reply_code(reply, RK_RESP_NO_PERMISSION, "the topic[%s] sending message is forbidden", topic);
+        return;
+    }
+    int32_t nq = tc.write_queues > tc.read_queues ? tc.write_queues : tc.read_queues;
+    if (qid >= nq) {
+        char remark[200];
+        snprintf(remark, sizeof remark, "request queueId[%" PRId64 "] is illegal, topic %s has %d queues", qid, topic, nq);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+        return;
+    }
+    if (qid < 0)
+        qid = (int64_t)(rk_mono_ns() % (uint64_t)(tc.write_queues > 0 ? tc.write_queues : 1));
+    rk_store_t *st = rk_broker_store(b);
+    rk_commitlog_t *cl = rk_store_commitlog(st);
+    rk_msg_t base = {.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = (int32_t)flag,
+                     .sys_flag = (int32_t)sys_flag, .born_ts = born, .store_host = *rk_commitlog_store_host(cl),
+                     .reconsume_times = (int32_t)reconsume};
+    if (rk_host_parse(rk_conn_peer(conn), &base.born_host) != RK_OK)
+        rk_host_parse("0.0.0.0:0", &base.born_host);
+    if (tc.multi_tag)
+        base.sys_flag |= RK_SYSFLAG_MULTI_TAGS;
+    /* The broker adds CLUSTER to what the producer sent. */
+    rk_buf_t hp = {0};
+    if (props != NULL && *props)
+        rk_buf_put_str(&hp, props);
+    while (hp.len > 0 && hp.data[hp.len - 1] == RK_PROP_SEP)     /* Go ends with \2 */
+        hp.len--;
+    rk_props_put(&hp, RK_PROP_CLUSTER, rk_broker_config(b)->cluster_name);
+    rk_put_result_t res;
+    char ids[64 * 33 + 64] = "";
+    if (!batch) {
+        base.body = req->body;
+        base.body_len = req->body_len;
+        base.props = (const char *)hp.data;
+        base.props_len = hp.len;
+        rc = rk_store_put(st, &base, &res);
+    } else {
+        /* each inner message: its own properties + the batch header's */
+        rk_batch_msg_t bm;
+        size_t pos = 0;
+        int n = 0;
+        rk_msg_t msgs[64];
+        rk_buf_t pbufs[64];
+        memset(pbufs, 0, sizeof pbufs);
+        rc = RK_OK;
+        while (rc == RK_OK && (rc = rk_batch_decode(req->body, req->body_len, &pos, &bm)) == RK_OK) {
+            if (n == 64) {
+                rc = RK_ETOOBIG;
+                break;
+            }
+            msgs[n] = base;
+            msgs[n].body = bm.body;
+            msgs[n].body_len = bm.body_len;
+            msgs[n].flag = bm.flag;
+            rk_buf_put(&pbufs[n], bm.props, bm.props_len);
+            if (pbufs[n].len > 0 && pbufs[n].data[pbufs[n].len - 1] != RK_PROP_SEP)
+                rk_buf_put_u8(&pbufs[n], RK_PROP_SEP);
+            rk_buf_put(&pbufs[n], hp.data, hp.len);
+            msgs[n].props = (const char *)pbufs[n].data;
+            msgs[n].props_len = pbufs[n].len;
+            n++;
+        }
+        int64_t phys[64];
+        if (rc == RK_EEOF && n > 0)
+            rc = rk_commitlog_put_batch(cl, msgs, n, &res, phys);
+        else if (rc == RK_EEOF || rc == RK_OK)
+            rc = RK_EINVAL;
+        for (int i = 0; rc == RK_OK && res.status == RK_PUT_OK && i < n; i++) {
+            char id[RK_MSGID_MAX];
+            rk_msgid_encode(&base.store_host, phys[i], id, sizeof id);
+            if (i)
+                strcat(ids, ",");
+            strcat(ids, id);
+        }
+        for (int i = 0; i < n; i++)
+            rk_buf_free(&pbufs[i]);
+    }
+    rk_buf_free(&hp);
+    if (rc != RK_OK) {
+        rk_reply_code(reply, rc == RK_ETOOBIG || rc == RK_EINVAL || rc == RK_ECORRUPT ? RK_RESP_MESSAGE_ILLEGAL
+                                                                                          : RK_RESP_SYSTEM_ERROR,
+                      rc == RK_ETOOBIG ? "a batch holds at most 64 messages" : "bad message body");
+        return;
+    }
+    int code = put_status_code(res.status);
+    rk_cmd_t *resp = rk_cmd_new_response(req, code, code == RK_RESP_SUCCESS ? NULL : rk_put_status_name(res.status));
+    if (resp != NULL && (code == 0 || code == 10 || code == 11 || code == 12)) {
+        rk_cmd_ext_set(resp, "msgId", batch ? ids : res.msg_id);
+        rk_cmd_ext_set_i64(resp, "queueId", qid);
+        rk_cmd_ext_set_i64(resp, "queueOffset", res.queue_offset);
+        rk_cmd_ext_set(resp, "MSG_REGION", "DefaultRegion");
+        rk_cmd_ext_set(resp, "TRACE_ON", "true");
+    }
+    rk_reply_send(reply, resp);
+}
+
+/* ------------------------------------------------------------ pull */
+
+static int pull_status_code(rk_get_status_t s, int64_t req_offset)
+{
+    switch (s) {
+    case RK_GET_FOUND: return RK_RESP_SUCCESS;
+    case RK_GET_NO_MATCHED_MESSAGE:
+    case RK_GET_MESSAGE_WAS_REMOVING: return RK_RESP_PULL_RETRY_IMMEDIATELY;
+    case RK_GET_OFFSET_FOUND_NULL:
+    case RK_GET_OFFSET_OVERFLOW_ONE: return RK_RESP_PULL_NOT_FOUND;
+    case RK_GET_NO_MESSAGE_IN_QUEUE:
+    case RK_GET_NO_MATCHED_LOGIC_QUEUE: return req_offset != 0 ? RK_RESP_PULL_OFFSET_MOVED : RK_RESP_PULL_NOT_FOUND;
+    default: return RK_RESP_PULL_OFFSET_MOVED;
+    }
+}
+
+/* Tag codes of "a || b" (NULL for "*" or nothing). */
+static int32_t *tag_codes(const char *expr, int *n)
+{
+    *n = 0;
+    if (expr == NULL || *expr == '\0' || strcmp(expr, "*") == 0)
+        return NULL;
+    int32_t *codes = malloc(sizeof *codes * (strlen(expr) / 2 + 1));
+    if (codes == NULL)
+        return NULL;
+    for (const char *p = expr; *p;) {
+        const char *bar = strstr(p, "||"), *end = bar ? bar : p + strlen(p), *a = p, *e = end;
+        while (a < e && (*a == ' ' || *a == '\t')) a++;
+        while (e > a && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        if (e > a)
+            codes[(*n)++] = rk_java_hash(a, (size_t)(e - a));
+        p = bar ? bar + 2 : end;
+    }
+    return codes;
+}
+
+static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    const char *group = rk_cmd_ext_get(req, "consumerGroup");
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    int64_t qid = -1, offset = -1, max = 32, sys_flag = 0, commit = -1;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    rk_cmd_ext_i64(req, "queueOffset", &offset);
+    rk_cmd_ext_i64(req, "maxMsgNums", &max);
+    rk_cmd_ext_i64(req, "sysFlag", &sys_flag);
+    rk_cmd_ext_i64(req, "commitOffset", &commit);
+    rk_topic_config_t tc;
+    if (group == NULL || topic == NULL || qid < 0 || offset < 0) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and queueOffset are required");
+        return;
+    }
+    if (rk_topic_get(rk_broker_topics(b), topic, &tc) != RK_OK) {
+        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
+        return;
+    }
+    if (qid >= tc.read_queues) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "queueId is illegal");
+        return;
+    }
+    rk_store_t *st = rk_broker_store(b);
+    if ((sys_flag & 0x1) && commit >= 0)
+        rk_store_commit_offset(st, group, topic, (int)qid, commit);
+    int ncodes = 0;
+    int32_t *codes = tag_codes(rk_cmd_ext_get(req, "subscription"), &ncodes);
+    rk_get_result_t res;
+    int rc = rk_store_get_message(st, group, topic, (int)qid, offset, (int)(max > 0 ? max : 32), 0, codes,
+                                  ncodes, &res);
+    free(codes);
+    if (rc != RK_OK) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, rk_strerror(rc));
+        return;
+    }
+    int code = pull_status_code(res.status, offset);
+    rk_cmd_t *resp = rk_cmd_new_response(req, code, rk_get_status_name(res.status));
+    if (resp != NULL) {
+        rk_cmd_ext_set(resp, "suggestWhichBrokerId", "0");
+        rk_cmd_ext_set_i64(resp, "nextBeginOffset", res.next_begin_offset);
+        rk_cmd_ext_set_i64(resp, "minOffset", res.min_offset);
+        rk_cmd_ext_set_i64(resp, "maxOffset", res.max_offset);
+        if (res.count > 0) {
+            /* A copy for now: chapter 7's zero-copy pull writes the slices directly. */
+            uint8_t *body = malloc((size_t)res.total_bytes);
+            size_t at = 0;
+            for (int i = 0; body != NULL && i < res.count; i++) {
+                memcpy(body + at, res.msgs[i].data, (size_t)res.msgs[i].size);
+                at += (size_t)res.msgs[i].size;
+            }
+            if (body != NULL)
+                rk_cmd_own_body(resp, body, at);
+        }
+    }
+    rk_get_result_release(&res);
+    rk_reply_send(reply, resp);
+}
+
+/* ------------------------------------------------------------ offsets */
+
+static void p_query_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    const char *group = rk_cmd_ext_get(req, "consumerGroup"), *topic = rk_cmd_ext_get(req, "topic");
+    int64_t qid = -1;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    if (group == NULL || topic == NULL || qid < 0) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic and queueId are required");
+        return;
+    }
+    rk_store_t *st = rk_broker_store(b);
+    int64_t off = rk_store_query_offset(st, group, topic, (int)qid);
+    if (off < 0) {
+        /* No committed offset: a queue that still starts at 0 is read from 0. */
+        if (rk_store_min_offset(st, topic, (int)qid) <= 0)
+            off = 0;
+        else {
+            rk_reply_code(reply, RK_RESP_QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first");
+            return;
+        }
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp)
+        rk_cmd_ext_set_i64(resp, "offset", off);
+    rk_reply_send(reply, resp);
+}
+
+static void p_update_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    const char *group = rk_cmd_ext_get(req, "consumerGroup"), *topic = rk_cmd_ext_get(req, "topic");
+    int64_t qid = -1, off = -1;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    rk_cmd_ext_i64(req, "commitOffset", &off);
+    if (group == NULL || topic == NULL || qid < 0 || off < 0) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and commitOffset are required");
+        return;
+    }
+    rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, off);
+    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);    /* no answer goes out for oneway */
+}
+
+static void reply_offset(rk_reply_t *reply, int64_t off)
+{
+    rk_cmd_t *resp = rk_cmd_new_response(rk_reply_request(reply), RK_RESP_SUCCESS, NULL);
+    if (resp)
+        rk_cmd_ext_set_i64(resp, "offset", off);
+    rk_reply_send(reply, resp);
+}
+
+static void p_max_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    int64_t qid = 0;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    reply_offset(reply, topic ? rk_store_max_offset(rk_broker_store(ctx), topic, (int)qid) : 0);
+}
+
+static void p_min_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    int64_t qid = 0;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    reply_offset(reply, topic ? rk_store_min_offset(rk_broker_store(ctx), topic, (int)qid) : 0);
+}
+
+/* ------------------------------------------------------------ clients */
+
+static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    rk_broker_t *b = ctx;
+    rk_heartbeat_t hb;
+    if (rk_heartbeat_parse(req->body, req->body_len, &hb) != RK_OK) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "bad HeartbeatData body");
+        return;
+    }
+    for (size_t i = 0; i < hb.nconsumers; i++) {
+        /* each consumer group gets its retry topic (%RETRY%group, 1 queue) */
+        rk_topic_config_t tc;
+        char retry[sizeof tc.name];
+        int len = snprintf(retry, sizeof retry, "%%RETRY%%%.240s", hb.consumers[i].group);
+        if (len < (int)sizeof retry && rk_topic_name_valid(retry) &&
+            rk_topic_get(rk_broker_topics(b), retry, &tc) != RK_OK) {
+            rk_topic_config_t r = {.read_queues = 1, .write_queues = 1, .perm = RK_PERM_READ | RK_PERM_WRITE};
+            snprintf(r.name, sizeof r.name, "%s", retry);
+            if (rk_topic_put(rk_broker_topics(b), &r) == RK_OK)
+                rk_broker_topics_changed(b);
+        }
+    }
+    char **changed = NULL;
+    size_t n = 0;
+    rk_client_manager_heartbeat(rk_broker_clients(b), &hb, rk_conn_id(conn), rk_now_ms(), &changed, &n);
+    for (size_t i = 0; i < n; i++)
+        rk_log_info("broker", "consumer group %s: %s joined", changed[i], hb.client_id);
+    rk_strv_free(changed, n);
+    rk_heartbeat_free(&hb);
+    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+}
+
+static void p_consumer_list(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    const char *group = rk_cmd_ext_get(req, "consumerGroup");
+    size_t n = 0;
+    char **ids = group ? rk_client_manager_consumers(rk_broker_clients(b), group, &n) : NULL;
+    if (n == 0) {
+        reply_code(reply, RK_RESP_SYSTEM_ERROR, "no consumer for this group, %s", group);
+        return;
+    }
+    rk_buf_t body = {0};
+    rk_buf_put_str(&body, "{\"consumerIdList\":[");
+    for (size_t i = 0; i < n; i++)
+        rk_buf_printf(&body, "%s\"%s\"", i ? "," : "", ids[i]);
+    rk_buf_put_str(&body, "]}");
+    rk_strv_free(ids, n);
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL && body.err == 0) {
+        size_t len;
+        uint8_t *data = rk_buf_detach(&body, &len);
+        rk_cmd_own_body(resp, data, len);
+    }
+    rk_buf_free(&body);
+    rk_reply_send(reply, resp);
+}
+
+static void p_unregister_client(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    const char *id = rk_cmd_ext_get(req, "clientID"), *group = rk_cmd_ext_get(req, "consumerGroup");
+    if (id != NULL && group != NULL && rk_client_manager_unregister(rk_broker_clients(b), group, id))
+        rk_log_info("broker", "consumer group %s: %s left", group, id);
+    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+}
+
+/* ------------------------------------------------------------ admin */
+
+static void p_create_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    if (topic == NULL || !rk_topic_name_valid(topic)) {
+        reply_code(reply, RK_RESP_SYSTEM_ERROR, "the topic[%s] is not valid", topic);
+        return;
+    }
+    rk_topic_config_t tc = {.read_queues = 8, .write_queues = 8, .perm = RK_PERM_READ | RK_PERM_WRITE};
+    snprintf(tc.name, sizeof tc.name, "%s", topic);
+    int64_t v;
+    if (rk_cmd_ext_i64(req, "readQueueNums", &v) == RK_OK) tc.read_queues = (int32_t)v;
+    if (rk_cmd_ext_i64(req, "writeQueueNums", &v) == RK_OK) tc.write_queues = (int32_t)v;
+    if (rk_cmd_ext_i64(req, "perm", &v) == RK_OK) tc.perm = (int32_t)v;
+    if (rk_cmd_ext_i64(req, "topicSysFlag", &v) == RK_OK) tc.sys_flag = (int32_t)v;
+    rk_cmd_ext_bool(req, "order", &tc.order);
+    const char *ft = rk_cmd_ext_get(req, "topicFilterType");
+    tc.multi_tag = ft != NULL && strcmp(ft, "MULTI_TAG") == 0;
+    if (tc.read_queues < 1 || tc.write_queues < 1 || tc.read_queues > 1024 || tc.write_queues > 1024) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "queue numbers must be between 1 and 1024");
+        return;
+    }
+    int rc = rk_topic_put(rk_broker_topics(b), &tc);
+    if (rc == RK_OK)
+        rk_broker_topics_changed(b);
+    rk_reply_code(reply, rc == RK_OK ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR, rc == RK_OK ? NULL : rk_strerror(rc));
+}
+
+static void p_all_topics(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    char *s = rk_topic_encode(rk_broker_topics(ctx), false);
+    rk_cmd_t *resp = rk_cmd_new_response(req, s ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR, NULL);
+    if (resp != NULL && s != NULL)
+        rk_cmd_own_body(resp, (uint8_t *)s, strlen(s));
+    else
+        free(s);
+    rk_reply_send(reply, resp);
+}
+
+/* ------------------------------------------------------------ module */
+
+static int core_init(rk_broker_t *b, void **state)
+{
+    *state = NULL;
+    static const struct {
+        int32_t code;
+        rk_processor_fn fn;
+        int flags;
+    } table[] = {
+        {RK_REQ_SEND_MESSAGE, p_send, RK_PROC_SLOW},
+        {RK_REQ_SEND_MESSAGE_V2, p_send, RK_PROC_SLOW},
+        {RK_REQ_SEND_BATCH_MESSAGE, p_send, RK_PROC_SLOW},
+        {RK_REQ_PULL_MESSAGE, p_pull, RK_PROC_INLINE},
+        {RK_REQ_QUERY_CONSUMER_OFFSET, p_query_offset, RK_PROC_INLINE},
+        {RK_REQ_UPDATE_CONSUMER_OFFSET, p_update_offset, RK_PROC_INLINE},
+        {RK_REQ_GET_MAX_OFFSET, p_max_offset, RK_PROC_INLINE},
+        {RK_REQ_GET_MIN_OFFSET, p_min_offset, RK_PROC_INLINE},
+        {RK_REQ_HEART_BEAT, p_heartbeat, RK_PROC_SLOW},          /* may persist topics.json */
+        {RK_REQ_UNREGISTER_CLIENT, p_unregister_client, RK_PROC_INLINE},
+        {RK_REQ_GET_CONSUMER_LIST_BY_GROUP, p_consumer_list, RK_PROC_INLINE},
+        {RK_REQ_UPDATE_AND_CREATE_TOPIC, p_create_topic, RK_PROC_SLOW},
+        {RK_REQ_GET_ALL_TOPIC_CONFIG, p_all_topics, RK_PROC_INLINE},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        int rc = rk_rserver_register(rk_broker_server(b), table[i].code, table[i].fn, b, table[i].flags);
+        if (rc != RK_OK)
+            return rc;
+    }
+    return RK_OK;
+}
+
+const rk_broker_module_t rk_broker_core_module = {"core", core_init, NULL, NULL};

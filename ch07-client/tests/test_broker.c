@@ -1,0 +1,221 @@
+/* test_broker.c — mqbroker and mqnamesrv processes, driven the way RocketMQ clients drive them. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/message.h"
+#include "rk/remoting_client.h"
+#include "rk/request_code.h"
+#include "rk/testkit.h"
+
+static char dir[256], conf[300], ns_addr[32], br_addr[32];
+static pid_t ns_pid = -1, br_pid = -1;
+static int br_port;
+static rk_rclient_t *cl;
+
+static void start_broker(void)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/broker.log", dir);
+    char *argv[] = {(char *)rk_tk_bin("mqbroker"), "-c", conf, NULL};
+    br_pid = rk_tk_spawn(argv, log);
+    cr_assert(br_pid > 0);
+    cr_assert(rk_tk_wait_port(br_port, 10000), "mqbroker did not start (see %s)", log);
+}
+
+static void setup(void)
+{
+    cr_assert_eq(rk_tk_tmpdir(dir, sizeof dir, "broker"), 0);
+    int ns_port = rk_tk_free_port();
+    br_port = rk_tk_free_port();
+    snprintf(ns_addr, sizeof ns_addr, "127.0.0.1:%d", ns_port);
+    snprintf(br_addr, sizeof br_addr, "127.0.0.1:%d", br_port);
+    char nsconf[300], log[300];
+    snprintf(nsconf, sizeof nsconf, "%s/ns.conf", dir);
+    FILE *f = fopen(nsconf, "w");
+    fprintf(f, "listenPort=%d\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n", ns_port, dir);
+    fclose(f);
+    snprintf(log, sizeof log, "%s/ns.log", dir);
+    char *nsargv[] = {(char *)(RK_BIN_DIR "/../../ch06/bin/mqnamesrv"), "-c", nsconf, NULL};
+    ns_pid = rk_tk_spawn(nsargv, log);
+    cr_assert(ns_pid > 0 && rk_tk_wait_port(ns_port, 5000), "mqnamesrv did not start");
+    snprintf(conf, sizeof conf, "%s/broker.conf", dir);
+    f = fopen(conf, "w");
+    fprintf(f, "brokerClusterName=TestCluster\nbrokerName=broker-t\nbrokerId=0\nnamesrvAddr=%s\n"
+               "brokerIP1=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s/store\nmappedFileSizeCommitLog=1048576\n",
+            ns_addr, br_port, dir);
+    fclose(f);
+    start_broker();
+    cr_assert_eq(rk_rclient_new(&cl), 0);
+}
+
+static void teardown(void)
+{
+    rk_rclient_free(cl);
+    if (br_pid > 0)
+        rk_tk_stop(br_pid, 10000);
+    if (ns_pid > 0)
+        rk_tk_stop(ns_pid, 5000);
+    if (getenv("RK_KEEP_TMP") == NULL)
+        rk_tk_rmtree(dir);
+}
+
+TestSuite(broker, .init = setup, .fini = teardown, .timeout = 60);
+
+static rk_cmd_t *call(const char *addr, rk_cmd_t *req)
+{
+    rk_cmd_t *resp = NULL;
+    int rc = rk_rclient_invoke_sync(cl, addr, req, 5000, &resp);
+    cr_assert_eq(rc, 0, "request %d: %s", req ? 0 : 0, rk_strerror(rc));
+    return resp;
+}
+
+/* SEND_MESSAGE_V2 as the Java client sends it (short header names). */
+static rk_cmd_t *send_v2(const char *topic, int qid, const char *body, const char *props)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", "pg");
+    rk_cmd_ext_set(req, "b", topic);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set_i64(req, "e", qid);
+    rk_cmd_ext_set(req, "f", "0");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", props);
+    rk_cmd_ext_set(req, "j", "0");
+    rk_cmd_ext_set(req, "k", "false");
+    rk_cmd_set_body(req, body, strlen(body));
+    return call(br_addr, req);
+}
+
+static rk_cmd_t *pull(const char *topic, int qid, int64_t offset, const char *sub)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
+    rk_cmd_ext_set(req, "consumerGroup", "cg");
+    rk_cmd_ext_set(req, "topic", topic);
+    rk_cmd_ext_set_i64(req, "queueId", qid);
+    rk_cmd_ext_set_i64(req, "queueOffset", offset);
+    rk_cmd_ext_set(req, "maxMsgNums", "32");
+    rk_cmd_ext_set(req, "sysFlag", "0");
+    rk_cmd_ext_set(req, "commitOffset", "0");
+    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
+    rk_cmd_ext_set(req, "subscription", sub);
+    rk_cmd_ext_set(req, "subVersion", "0");
+    return call(br_addr, req);
+}
+
+static int64_t ext_i64(const rk_cmd_t *c, const char *k)
+{
+    int64_t v = -999;
+    rk_cmd_ext_i64(c, k, &v);
+    return v;
+}
+
+static int count_records(const rk_cmd_t *resp, const char *want_prefix)
+{
+    int n = 0;
+    rk_record_t rec;
+    for (size_t at = 0; at < resp->body_len; at += rec.total_size) {
+        cr_assert_eq(rk_record_decode(resp->body + at, resp->body_len - at, true, &rec), 0);
+        cr_assert_eq(memcmp(rec.body, want_prefix, strlen(want_prefix)), 0);
+        n++;
+    }
+    return n;
+}
+
+Test(broker, send_pull_commit_and_survive_a_restart)
+{
+    for (int i = 0; i < 10; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "hello-%d", i);
+        rk_cmd_t *r = send_v2("E2ETopic", 0, body, "TAGS\001a\002KEYS\001k1\002WAIT\001true");
+        cr_assert_eq(r->code, 0, "send: %s", r->remark ? r->remark : "");
+        cr_assert_eq(ext_i64(r, "queueOffset"), i);
+        cr_assert_eq(strlen(rk_cmd_ext_get(r, "msgId")), 32);
+        rk_cmd_free(r);
+    }
+    /* the auto-created topic reaches the name server */
+    int code = -1;
+    for (int i = 0; i < 100 && code != 0; i++) {
+        rk_cmd_t *q = rk_cmd_new(RK_REQ_GET_ROUTEINFO_BY_TOPIC);
+        rk_cmd_ext_set(q, "topic", "E2ETopic");
+        rk_cmd_t *r = call(ns_addr, q);
+        code = r->code;
+        rk_cmd_free(r);
+        if (code != 0)
+            rk_sleep_ms(50);
+    }
+    cr_assert_eq(code, 0, "route for the new topic");
+    /* wait until dispatch has the messages, then pull them all */
+    rk_cmd_t *r = NULL;
+    for (int i = 0; i < 100; i++) {
+        r = pull("E2ETopic", 0, 0, "*");
+        if (r->code == 0 && ext_i64(r, "nextBeginOffset") == 10)
+            break;
+        rk_cmd_free(r);
+        r = NULL;
+        rk_sleep_ms(20);
+    }
+    cr_assert_not_null(r, "pulled the 10 messages");
+    cr_assert_eq(count_records(r, "hello-"), 10);
+    cr_assert_eq(ext_i64(r, "maxOffset"), 10);
+    rk_cmd_free(r);
+    r = pull("E2ETopic", 0, 0, "b");        /* no message is tagged b */
+    cr_assert_eq(r->code, RK_RESP_PULL_RETRY_IMMEDIATELY);
+    cr_assert_eq(ext_i64(r, "nextBeginOffset"), 10);
+    rk_cmd_free(r);
+    r = pull("E2ETopic", 0, 10, "*");       /* caught up */
+    cr_assert_eq(r->code, RK_RESP_PULL_NOT_FOUND);
+    rk_cmd_free(r);
+    rk_cmd_t *u = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
+    rk_cmd_ext_set(u, "consumerGroup", "cg");
+    rk_cmd_ext_set(u, "topic", "E2ETopic");
+    rk_cmd_ext_set(u, "queueId", "0");
+    rk_cmd_ext_set(u, "commitOffset", "7");
+    rk_cmd_free(call(br_addr, u));
+    /* a clean restart keeps topics, offsets and messages */
+    int st = rk_tk_stop(br_pid, 10000);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "clean stop");
+    br_pid = -1;
+    start_broker();
+    rk_cmd_t *q = rk_cmd_new(RK_REQ_QUERY_CONSUMER_OFFSET);
+    rk_cmd_ext_set(q, "consumerGroup", "cg");
+    rk_cmd_ext_set(q, "topic", "E2ETopic");
+    rk_cmd_ext_set(q, "queueId", "0");
+    r = call(br_addr, q);
+    cr_assert_eq(r->code, 0);
+    cr_assert_eq(ext_i64(r, "offset"), 7);
+    rk_cmd_free(r);
+    r = pull("E2ETopic", 0, 7, "*");
+    cr_assert_eq(r->code, 0);
+    cr_assert_eq(count_records(r, "hello-"), 3);
+    rk_cmd_free(r);
+}
+
+Test(broker, bad_requests_get_the_right_codes_and_the_broker_keeps_serving)
+{
+    rk_cmd_t *r = send_v2("bad topic!", 0, "x", "");
+    cr_assert_eq(r->code, RK_RESP_SYSTEM_ERROR);
+    rk_cmd_free(r);
+    r = send_v2("Q4", 99, "x", "");     /* created with 4 queues: 99 is illegal */
+    cr_assert_eq(r->code, RK_RESP_SYSTEM_ERROR, "%s", r->remark ? r->remark : "");
+    rk_cmd_free(r);
+    r = pull("NoSuchTopic", 0, 0, "*");
+    cr_assert_eq(r->code, RK_RESP_TOPIC_NOT_EXIST);
+    rk_cmd_free(r);
+    static char big[5 * 1024 * 1024];
+    memset(big, 'x', sizeof big - 1);
+    r = send_v2("Q4", 0, big, "");
+    cr_assert_eq(r->code, RK_RESP_MESSAGE_ILLEGAL, "over maxMessageSize");
+    rk_cmd_free(r);
+    r = send_v2("Q4", 1, "still serving", "");
+    cr_assert_eq(r->code, 0);
+    cr_assert_eq(ext_i64(r, "queueId"), 1);
+    rk_cmd_free(r);
+}
