@@ -161,6 +161,9 @@ void rk_broker_stop(rk_broker_t *b)
     rk_rserver_free(b->srv);
     if (b->store != NULL)
         rk_store_close(b->store);
+    for (int i = b->nmodules - 1; i >= 0; i--)
+        if (b->modules[i]->destroy)
+            b->modules[i]->destroy(b, b->states[i]);
     rk_topic_manager_close(b->topics);
     rk_client_manager_free(b->clients);
     rk_config_free(rk_broker_config_fields, &b->cfg);

@@ -2,6 +2,7 @@
  *
  * Banner map: helpers · send · pull · offsets · clients · admin · module. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "rk/hash.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
+#include <uv.h>
 
 /* ------------------------------------------------------------ helpers */
 
@@ -223,46 +225,28 @@ static int32_t *tag_codes(const char *expr, int *n)
     return codes;
 }
 
-static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+/* What a pull asks for; a held pull keeps its own copy. */
+typedef struct pull_req {
+    char group[256], topic[256];
+    int qid;
+    int64_t offset;
+    int max;
+    int32_t *codes;
+    int ncodes;
+} pull_req_t;
+
+/* Runs the read and builds the response; *code is its response code. */
+static rk_cmd_t *pull_response(rk_broker_t *b, const pull_req_t *pr, const rk_cmd_t *req, int *code)
 {
-    (void)conn;
-    rk_broker_t *b = ctx;
-    const char *group = rk_cmd_ext_get(req, "consumerGroup");
-    const char *topic = rk_cmd_ext_get(req, "topic");
-    int64_t qid = -1, offset = -1, max = 32, sys_flag = 0, commit = -1;
-    rk_cmd_ext_i64(req, "queueId", &qid);
-    rk_cmd_ext_i64(req, "queueOffset", &offset);
-    rk_cmd_ext_i64(req, "maxMsgNums", &max);
-    rk_cmd_ext_i64(req, "sysFlag", &sys_flag);
-    rk_cmd_ext_i64(req, "commitOffset", &commit);
-    rk_topic_config_t tc;
-    if (group == NULL || topic == NULL || qid < 0 || offset < 0) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and queueOffset are required");
-        return;
-    }
-    if (rk_topic_get(rk_broker_topics(b), topic, &tc) != RK_OK) {
-        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
-        return;
-    }
-    if (qid >= tc.read_queues) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "queueId is illegal");
-        return;
-    }
-    rk_store_t *st = rk_broker_store(b);
-    if ((sys_flag & 0x1) && commit >= 0)
-        rk_store_commit_offset(st, group, topic, (int)qid, commit);
-    int ncodes = 0;
-    int32_t *codes = tag_codes(rk_cmd_ext_get(req, "subscription"), &ncodes);
     rk_get_result_t res;
-    int rc = rk_store_get_message(st, group, topic, (int)qid, offset, (int)(max > 0 ? max : 32), 0, codes,
-                                  ncodes, &res);
-    free(codes);
+    int rc = rk_store_get_message(rk_broker_store(b), pr->group, pr->topic, pr->qid, pr->offset, pr->max, 0,
+                                  pr->codes, pr->ncodes, &res);
     if (rc != RK_OK) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, rk_strerror(rc));
-        return;
+        *code = RK_RESP_SYSTEM_ERROR;
+        return rk_cmd_new_response(req, RK_RESP_SYSTEM_ERROR, rk_strerror(rc));
     }
-    int code = pull_status_code(res.status, offset);
-    rk_cmd_t *resp = rk_cmd_new_response(req, code, rk_get_status_name(res.status));
+    *code = pull_status_code(res.status, pr->offset);
+    rk_cmd_t *resp = rk_cmd_new_response(req, *code, rk_get_status_name(res.status));
     if (resp != NULL) {
         rk_cmd_ext_set(resp, "suggestWhichBrokerId", "0");
         rk_cmd_ext_set_i64(resp, "nextBeginOffset", res.next_begin_offset);
@@ -281,6 +265,152 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         }
     }
     rk_get_result_release(&res);
+    return resp;
+}
+
+/* ---- long polling ----
+ *
+ * A pull that finds nothing and carries the suspend flag (sysFlag 0x2) is
+ * held, not answered. The store's dispatcher tells us (on the reput thread)
+ * which queues got messages; a 2 ms task on the server loop re-runs the held
+ * pulls of those queues and answers them, or answers PULL_NOT_FOUND when
+ * their suspendTimeoutMillis runs out. */
+
+typedef struct held {
+    pull_req_t pr;
+    rk_reply_t *reply;
+    uint64_t deadline;          /* mono ms */
+    bool ready;                 /* a message arrived for its queue */
+    struct held *next;
+} held_t;
+
+typedef struct longpoll {
+    rk_broker_t *b;
+    uv_mutex_t mu;              /* guards held */
+    held_t *held;
+    _Atomic bool news;
+    bool stopped;
+} longpoll_t;
+
+static int lp_on_dispatch(void *ctx, const rk_dispatch_request_t *d)
+{
+    longpoll_t *lp = ctx;
+    uv_mutex_lock(&lp->mu);
+    for (held_t *h = lp->held; h != NULL; h = h->next)
+        if (h->pr.qid == d->queue_id && strcmp(h->pr.topic, d->topic) == 0) {
+            h->ready = true;
+            atomic_store(&lp->news, true);
+        }
+    uv_mutex_unlock(&lp->mu);
+    return 0;
+}
+
+static void held_free(held_t *h)
+{
+    free(h->pr.codes);
+    free(h);
+}
+
+static void lp_tick(void *ctx)
+{
+    longpoll_t *lp = ctx;
+    uint64_t now = rk_mono_ms();
+    held_t *due = NULL;
+    uv_mutex_lock(&lp->mu);
+    atomic_store(&lp->news, false);
+    for (held_t **pp = &lp->held; *pp != NULL;) {
+        held_t *h = *pp;
+        if (h->ready || now >= h->deadline) {
+            *pp = h->next;
+            h->next = due;
+            due = h;
+        } else {
+            pp = &h->next;
+        }
+    }
+    uv_mutex_unlock(&lp->mu);
+    for (held_t *h = due, *next; h != NULL; h = next) {
+        next = h->next;
+        int code;
+        rk_cmd_t *resp = pull_response(lp->b, &h->pr, rk_reply_request(h->reply), &code);
+        if (code == RK_RESP_PULL_NOT_FOUND && now < h->deadline) {
+            rk_cmd_free(resp);          /* woken by a message it cannot see yet: hold on */
+            h->ready = false;
+            uv_mutex_lock(&lp->mu);
+            h->next = lp->held;
+            lp->held = h;
+            uv_mutex_unlock(&lp->mu);
+            continue;
+        }
+        rk_reply_send(h->reply, resp);
+        held_free(h);
+    }
+}
+
+static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    longpoll_t *lp = ctx;
+    rk_broker_t *b = lp->b;
+    const char *group = rk_cmd_ext_get(req, "consumerGroup");
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    int64_t qid = -1, offset = -1, max = 32, sys_flag = 0, commit = -1, suspend = 0;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    rk_cmd_ext_i64(req, "queueOffset", &offset);
+    rk_cmd_ext_i64(req, "maxMsgNums", &max);
+    rk_cmd_ext_i64(req, "sysFlag", &sys_flag);
+    rk_cmd_ext_i64(req, "commitOffset", &commit);
+    rk_cmd_ext_i64(req, "suspendTimeoutMillis", &suspend);
+    rk_topic_config_t tc;
+    if (group == NULL || topic == NULL || qid < 0 || offset < 0 || strlen(group) >= 256) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and queueOffset are required");
+        return;
+    }
+    if (rk_topic_get(rk_broker_topics(b), topic, &tc) != RK_OK) {
+        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
+        return;
+    }
+    if (qid >= tc.read_queues) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "queueId is illegal");
+        return;
+    }
+    if ((sys_flag & 0x1) && commit >= 0)
+        rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, commit);
+    held_t *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "out of memory");
+        return;
+    }
+    snprintf(h->pr.group, sizeof h->pr.group, "%s", group);
+    snprintf(h->pr.topic, sizeof h->pr.topic, "%s", topic);
+    h->pr.qid = (int)qid;
+    h->pr.offset = offset;
+    h->pr.max = (int)(max > 0 && max <= 1024 ? max : 32);
+    h->pr.codes = tag_codes(rk_cmd_ext_get(req, "subscription"), &h->pr.ncodes);
+    int code;
+    rk_cmd_t *resp = pull_response(b, &h->pr, req, &code);
+    if (code == RK_RESP_PULL_NOT_FOUND && (sys_flag & 0x2) && suspend > 0) {
+        rk_cmd_free(resp);
+        h->reply = reply;
+        h->deadline = rk_mono_ms() + (uint64_t)(suspend < 60000 ? suspend : 60000);
+        uv_mutex_lock(&lp->mu);
+        if (lp->stopped) {
+            uv_mutex_unlock(&lp->mu);
+            rk_reply_code(reply, RK_RESP_PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE");
+            held_free(h);
+            return;
+        }
+        h->next = lp->held;
+        lp->held = h;
+        /* a message dispatched between our read and now would not wake us */
+        if (rk_store_max_offset(rk_broker_store(b), h->pr.topic, h->pr.qid) > h->pr.offset) {
+            h->ready = true;
+            atomic_store(&lp->news, true);
+        }
+        uv_mutex_unlock(&lp->mu);
+        return;
+    }
+    held_free(h);
     rk_reply_send(reply, resp);
 }
 
@@ -473,7 +603,13 @@ static void p_all_topics(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
 
 static int core_init(rk_broker_t *b, void **state)
 {
-    *state = NULL;
+    longpoll_t *lp = calloc(1, sizeof *lp);
+    if (lp == NULL || uv_mutex_init(&lp->mu) != 0) {
+        free(lp);
+        return RK_ENOMEM;
+    }
+    lp->b = b;
+    *state = lp;
     static const struct {
         int32_t code;
         rk_processor_fn fn;
@@ -482,7 +618,6 @@ static int core_init(rk_broker_t *b, void **state)
         {RK_REQ_SEND_MESSAGE, p_send, RK_PROC_SLOW},
         {RK_REQ_SEND_MESSAGE_V2, p_send, RK_PROC_SLOW},
         {RK_REQ_SEND_BATCH_MESSAGE, p_send, RK_PROC_SLOW},
-        {RK_REQ_PULL_MESSAGE, p_pull, RK_PROC_INLINE},
         {RK_REQ_QUERY_CONSUMER_OFFSET, p_query_offset, RK_PROC_INLINE},
         {RK_REQ_UPDATE_CONSUMER_OFFSET, p_update_offset, RK_PROC_INLINE},
         {RK_REQ_GET_MAX_OFFSET, p_max_offset, RK_PROC_INLINE},
@@ -493,12 +628,43 @@ static int core_init(rk_broker_t *b, void **state)
         {RK_REQ_UPDATE_AND_CREATE_TOPIC, p_create_topic, RK_PROC_SLOW},
         {RK_REQ_GET_ALL_TOPIC_CONFIG, p_all_topics, RK_PROC_INLINE},
     };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        int rc = rk_rserver_register(rk_broker_server(b), table[i].code, table[i].fn, b, table[i].flags);
-        if (rc != RK_OK)
-            return rc;
-    }
-    return RK_OK;
+    rk_rserver_t *srv = rk_broker_server(b);
+    int rc = rk_rserver_register(srv, RK_REQ_PULL_MESSAGE, p_pull, lp, RK_PROC_INLINE);
+    for (size_t i = 0; rc == RK_OK && i < sizeof table / sizeof table[0]; i++)
+        rc = rk_rserver_register(srv, table[i].code, table[i].fn, b, table[i].flags);
+    if (rc == RK_OK)
+        rc = rk_rserver_every(srv, 2, lp_tick, lp);
+    if (rc == RK_OK)
+        rc = rk_store_register_dispatcher(rk_broker_store(b), "long-poll wake-up", lp_on_dispatch, lp);
+    return rc;
 }
 
-const rk_broker_module_t rk_broker_core_module = {"core", core_init, NULL, NULL};
+/* Answers every held pull (the server waits for them before it closes). */
+static void core_stop(rk_broker_t *b, void *state)
+{
+    (void)b;
+    longpoll_t *lp = state;
+    uv_mutex_lock(&lp->mu);
+    lp->stopped = true;
+    held_t *h = lp->held;
+    lp->held = NULL;
+    uv_mutex_unlock(&lp->mu);
+    for (held_t *next; h != NULL; h = next) {
+        next = h->next;
+        rk_reply_code(h->reply, RK_RESP_PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE");
+        held_free(h);
+    }
+}
+
+static void core_destroy(rk_broker_t *b, void *state)
+{
+    (void)b;
+    longpoll_t *lp = state;
+    if (lp == NULL)
+        return;
+    core_stop(b, lp);       /* in case start never ran */
+    uv_mutex_destroy(&lp->mu);
+    free(lp);
+}
+
+const rk_broker_module_t rk_broker_core_module = {"core", core_init, NULL, core_stop, core_destroy};

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "rk/clock.h"
@@ -218,4 +219,69 @@ Test(broker, bad_requests_get_the_right_codes_and_the_broker_keeps_serving)
     cr_assert_eq(r->code, 0);
     cr_assert_eq(ext_i64(r, "queueId"), 1);
     rk_cmd_free(r);
+}
+
+typedef struct {
+    _Atomic int done;
+    int code;
+    uint64_t at;
+} wait_t;
+
+static void on_pull(void *arg, int status, rk_cmd_t *resp)
+{
+    wait_t *w = arg;
+    w->code = status == RK_OK ? resp->code : -1;
+    w->at = rk_mono_ms();
+    rk_cmd_free(resp);
+    atomic_store(&w->done, 1);
+}
+
+static void held_pull(const char *topic, int64_t offset, int suspend_ms, wait_t *w)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
+    rk_cmd_ext_set(req, "consumerGroup", "cg");
+    rk_cmd_ext_set(req, "topic", topic);
+    rk_cmd_ext_set(req, "queueId", "0");
+    rk_cmd_ext_set_i64(req, "queueOffset", offset);
+    rk_cmd_ext_set(req, "maxMsgNums", "32");
+    rk_cmd_ext_set(req, "sysFlag", "2");            /* suspend: hold me */
+    rk_cmd_ext_set_i64(req, "suspendTimeoutMillis", suspend_ms);
+    rk_cmd_ext_set(req, "subscription", "*");
+    cr_assert_eq(rk_rclient_invoke_async(cl, br_addr, req, suspend_ms + 5000, on_pull, w), 0);
+}
+
+Test(broker, long_polling_answers_on_arrival_or_at_the_timeout)
+{
+    rk_cmd_t *r = send_v2("LongPoll", 0, "first", "");
+    cr_assert_eq(r->code, 0);
+    rk_cmd_free(r);
+    for (int i = 0; i < 100; i++) {     /* wait for dispatch of the first message */
+        r = pull("LongPoll", 0, 0, "*");
+        int code = r->code;
+        rk_cmd_free(r);
+        if (code == 0)
+            break;
+        rk_sleep_ms(20);
+    }
+    wait_t w = {0};
+    uint64_t t0 = rk_mono_ms();
+    held_pull("LongPoll", 1, 8000, &w);
+    rk_sleep_ms(300);
+    cr_assert_eq(atomic_load(&w.done), 0, "nothing to read: the pull is held");
+    r = send_v2("LongPoll", 0, "second", "");
+    cr_assert_eq(r->code, 0);
+    rk_cmd_free(r);
+    for (int i = 0; i < 800 && !atomic_load(&w.done); i++)
+        rk_sleep_ms(10);
+    cr_assert(atomic_load(&w.done));
+    cr_assert_eq(w.code, 0, "answered with the new message");
+    cr_assert(w.at - t0 < 6000, "woken by the message, not by the 8 s timeout");
+    wait_t w2 = {0};
+    t0 = rk_mono_ms();
+    held_pull("LongPoll", 2, 300, &w2);
+    for (int i = 0; i < 500 && !atomic_load(&w2.done); i++)
+        rk_sleep_ms(10);
+    cr_assert(atomic_load(&w2.done));
+    cr_assert_eq(w2.code, RK_RESP_PULL_NOT_FOUND, "nothing came: PULL_NOT_FOUND at the timeout");
+    cr_assert(w2.at - t0 >= 250, "held until its timeout");
 }

@@ -54,6 +54,9 @@ typedef struct rk_broker_module {
     int (*init)(rk_broker_t *b, void **state);
     int (*start)(rk_broker_t *b, void *state);
     void (*stop)(rk_broker_t *b, void *state);
+    /* Optional: frees state once the server and the store are closed (its
+     * periodic tasks and dispatchers can no longer run). */
+    void (*destroy)(rk_broker_t *b, void *state);
 } rk_broker_module_t;
 
 /* Chapter 7's processors: send, pull, offsets, heartbeats, topic admin. */
