@@ -224,7 +224,19 @@ static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
     return out->err;
 }
 
+static int encode_frame(const rk_cmd_t *c, const void *body, size_t body_len, bool with_body, rk_buf_t *out);
+
 int rk_cmd_encode(const rk_cmd_t *c, rk_buf_t *out)
+{
+    return encode_frame(c, c->body, c->body_len, true, out);
+}
+
+int rk_cmd_encode_head(const rk_cmd_t *c, size_t body_len, rk_buf_t *out)
+{
+    return encode_frame(c, NULL, body_len, false, out);
+}
+
+static int encode_frame(const rk_cmd_t *c, const void *body, size_t body_len, bool with_body, rk_buf_t *out)
 {
     size_t at = out->len;
     rk_buf_put_u32(out, 0);                 /* length, patched below */
@@ -236,10 +248,13 @@ int rk_cmd_encode(const rk_cmd_t *c, rk_buf_t *out)
     size_t hlen = out->len - h0;
     if (hlen > 0xFFFFFF)
         return RK_ETOOBIG;
-    rk_buf_put(out, c->body, c->body_len);
+    if (4 + hlen + body_len > UINT32_MAX)
+        return RK_ETOOBIG;
+    if (with_body)
+        rk_buf_put(out, body, body_len);
     if (out->err)
         return out->err;
-    rk_be_put32(out->data + at, (uint32_t)(4 + hlen + c->body_len));
+    rk_be_put32(out->data + at, (uint32_t)(4 + hlen + body_len));
     rk_be_put32(out->data + at + 4, ((uint32_t)c->ser_type << 24) | (uint32_t)hlen);
     return RK_OK;
 }

@@ -59,6 +59,10 @@ struct rk_reply {
     rk_conn_t *conn;
     rk_cmd_t *req;
     rk_cmd_t *resp;
+    rk_iov_t *iov;              /* zero-copy body, or NULL */
+    int niov;
+    void (*release)(void *);
+    void *release_arg;
     const proc_t *proc;
     uv_work_t work;             /* SLOW processors */
     rk_reply_t *qnext;          /* cross-thread completion queue */
@@ -196,6 +200,56 @@ static void conn_write_cmd(rk_conn_t *c, const rk_cmd_t *cmd)
 
 static void maybe_close_async(rk_rserver_t *s);
 
+typedef struct {
+    uv_write_t req;
+    uint8_t *head;
+    void (*release)(void *);
+    void *arg;
+} iov_write_t;
+
+static void on_iov_written(uv_write_t *w, int status)
+{
+    (void)status;
+    iov_write_t *iw = (iov_write_t *)w;
+    free(iw->head);
+    if (iw->release)
+        iw->release(iw->arg);
+    free(iw);
+}
+
+/* Header from a buffer, body straight from the caller's memory. */
+static void conn_write_iov(rk_conn_t *c, rk_reply_t *r)
+{
+    size_t total = 0;
+    for (int i = 0; i < r->niov; i++)
+        total += r->iov[i].len;
+    rk_buf_t head = {0};
+    iov_write_t *iw = malloc(sizeof *iw);
+    uv_buf_t *bufs = malloc(sizeof *bufs * (size_t)(r->niov + 1));
+    int rc = iw && bufs && !c->closing ? rk_cmd_encode_head(r->resp, total, &head) : RK_ECLOSED;
+    if (rc == RK_OK) {
+        size_t hl;
+        iw->head = rk_buf_detach(&head, &hl);
+        iw->release = r->release;
+        iw->arg = r->release_arg;
+        bufs[0] = uv_buf_init((char *)iw->head, (unsigned)hl);
+        for (int i = 0; i < r->niov; i++)
+            bufs[i + 1] = uv_buf_init((char *)r->iov[i].base, (unsigned)r->iov[i].len);
+        rc = uv_write(&iw->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)(r->niov + 1), on_iov_written);
+        if (rc != 0) {
+            free(iw->head);
+            rk_conn_close(c);
+        }
+    }
+    free(bufs);
+    if (rc != RK_OK) {          /* nothing queued: release now */
+        rk_buf_free(&head);
+        free(iw);
+        if (r->release)
+            r->release(r->release_arg);
+    }
+}
+
 static void complete_on_loop(rk_reply_t *r)
 {
     rk_conn_t *c = r->conn;
@@ -204,8 +258,15 @@ static void complete_on_loop(rk_reply_t *r)
         r->resp->opaque = r->req->opaque;
         r->resp->flag |= RK_CMD_RESPONSE;
         r->resp->ser_type = r->req->ser_type;
-        conn_write_cmd(c, r->resp);
+        if (r->iov != NULL)
+            conn_write_iov(c, r);
+        else
+            conn_write_cmd(c, r->resp);
+        r->release = NULL;      /* handed to the write (or already released) */
     }
+    if (r->release)
+        r->release(r->release_arg);
+    free(r->iov);
     rk_cmd_free(r->resp);
     rk_cmd_free(r->req);
     free(r);
@@ -229,6 +290,18 @@ void rk_reply_send(rk_reply_t *r, rk_cmd_t *resp)
     s->qtail = r;
     uv_mutex_unlock(&s->qmu);
     uv_async_send(&s->async);
+}
+
+void rk_reply_send_iov(rk_reply_t *r, rk_cmd_t *resp, const rk_iov_t *iov, int n, void (*release)(void *arg),
+                       void *arg)
+{
+    r->release = release;
+    r->release_arg = arg;
+    if (n > 0 && (r->iov = malloc(sizeof *r->iov * (size_t)n)) != NULL) {
+        memcpy(r->iov, iov, sizeof *iov * (size_t)n);
+        r->niov = n;
+    }
+    rk_reply_send(r, resp);
 }
 
 void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark)

@@ -235,37 +235,65 @@ typedef struct pull_req {
     int ncodes;
 } pull_req_t;
 
-/* Runs the read and builds the response; *code is its response code. */
-static rk_cmd_t *pull_response(rk_broker_t *b, const pull_req_t *pr, const rk_cmd_t *req, int *code)
+/* Runs the read and builds the response; *code is its response code. When
+ * records were found, *found holds them (mapped memory, still referenced):
+ * send them with send_pull(), which releases them once written. */
+static rk_cmd_t *pull_response(rk_broker_t *b, const pull_req_t *pr, const rk_cmd_t *req, int *code,
+                               rk_get_result_t **found)
 {
-    rk_get_result_t res;
-    int rc = rk_store_get_message(rk_broker_store(b), pr->group, pr->topic, pr->qid, pr->offset, pr->max, 0,
-                                  pr->codes, pr->ncodes, &res);
+    *found = NULL;
+    rk_get_result_t *res = malloc(sizeof *res);
+    int rc = res ? rk_store_get_message(rk_broker_store(b), pr->group, pr->topic, pr->qid, pr->offset, pr->max, 0,
+                                        pr->codes, pr->ncodes, res)
+                 : RK_ENOMEM;
     if (rc != RK_OK) {
+        free(res);
         *code = RK_RESP_SYSTEM_ERROR;
         return rk_cmd_new_response(req, RK_RESP_SYSTEM_ERROR, rk_strerror(rc));
     }
-    *code = pull_status_code(res.status, pr->offset);
-    rk_cmd_t *resp = rk_cmd_new_response(req, *code, rk_get_status_name(res.status));
+    *code = pull_status_code(res->status, pr->offset);
+    rk_cmd_t *resp = rk_cmd_new_response(req, *code, rk_get_status_name(res->status));
     if (resp != NULL) {
         rk_cmd_ext_set(resp, "suggestWhichBrokerId", "0");
-        rk_cmd_ext_set_i64(resp, "nextBeginOffset", res.next_begin_offset);
-        rk_cmd_ext_set_i64(resp, "minOffset", res.min_offset);
-        rk_cmd_ext_set_i64(resp, "maxOffset", res.max_offset);
-        if (res.count > 0) {
-            /* A copy for now: chapter 7's zero-copy pull writes the slices directly. */
-            uint8_t *body = malloc((size_t)res.total_bytes);
-            size_t at = 0;
-            for (int i = 0; body != NULL && i < res.count; i++) {
-                memcpy(body + at, res.msgs[i].data, (size_t)res.msgs[i].size);
-                at += (size_t)res.msgs[i].size;
-            }
-            if (body != NULL)
-                rk_cmd_own_body(resp, body, at);
-        }
+        rk_cmd_ext_set_i64(resp, "nextBeginOffset", res->next_begin_offset);
+        rk_cmd_ext_set_i64(resp, "minOffset", res->min_offset);
+        rk_cmd_ext_set_i64(resp, "maxOffset", res->max_offset);
     }
-    rk_get_result_release(&res);
+    if (resp != NULL && res->count > 0) {
+        *found = res;
+        return resp;
+    }
+    rk_get_result_release(res);
+    free(res);
     return resp;
+}
+
+static void release_found(void *arg)
+{
+    rk_get_result_t *res = arg;
+    rk_get_result_release(res);
+    free(res);
+}
+
+/* Zero copy: the records go from the mapped commitlog to the socket, the
+ * files stay mapped until the write completes. */
+static void send_pull(rk_reply_t *reply, rk_cmd_t *resp, rk_get_result_t *found)
+{
+    if (found == NULL) {
+        rk_reply_send(reply, resp);
+        return;
+    }
+    rk_iov_t *v = malloc(sizeof *v * (size_t)found->count);
+    if (v == NULL) {
+        release_found(found);
+        rk_cmd_free(resp);
+        rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "out of memory");
+        return;
+    }
+    for (int i = 0; i < found->count; i++)
+        v[i] = (rk_iov_t){found->msgs[i].data, (size_t)found->msgs[i].size};
+    rk_reply_send_iov(reply, resp, v, found->count, release_found, found);
+    free(v);
 }
 
 /* ---- long polling ----
@@ -332,7 +360,8 @@ static void lp_tick(void *ctx)
     for (held_t *h = due, *next; h != NULL; h = next) {
         next = h->next;
         int code;
-        rk_cmd_t *resp = pull_response(lp->b, &h->pr, rk_reply_request(h->reply), &code);
+        rk_get_result_t *found;
+        rk_cmd_t *resp = pull_response(lp->b, &h->pr, rk_reply_request(h->reply), &code, &found);
         if (code == RK_RESP_PULL_NOT_FOUND && now < h->deadline) {
             rk_cmd_free(resp);          /* woken by a message it cannot see yet: hold on */
             h->ready = false;
@@ -342,7 +371,7 @@ static void lp_tick(void *ctx)
             uv_mutex_unlock(&lp->mu);
             continue;
         }
-        rk_reply_send(h->reply, resp);
+        send_pull(h->reply, resp, found);
         held_free(h);
     }
 }
@@ -388,7 +417,8 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     h->pr.max = (int)(max > 0 && max <= 1024 ? max : 32);
     h->pr.codes = tag_codes(rk_cmd_ext_get(req, "subscription"), &h->pr.ncodes);
     int code;
-    rk_cmd_t *resp = pull_response(b, &h->pr, req, &code);
+    rk_get_result_t *found;
+    rk_cmd_t *resp = pull_response(b, &h->pr, req, &code, &found);
     if (code == RK_RESP_PULL_NOT_FOUND && (sys_flag & 0x2) && suspend > 0) {
         rk_cmd_free(resp);
         h->reply = reply;
@@ -411,7 +441,7 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         return;
     }
     held_free(h);
-    rk_reply_send(reply, resp);
+    send_pull(reply, resp, found);
 }
 
 /* ------------------------------------------------------------ offsets */

@@ -86,6 +86,10 @@ int rk_language_parse(const char *name);     /* -1 if unknown */
 
 /* Appends the whole frame (length field included) to out. */
 int rk_cmd_encode(const rk_cmd_t *cmd, rk_buf_t *out);
+/* Appends only the length field and the header of a frame whose body of
+ * body_len bytes is sent separately (zero-copy responses); cmd->body is
+ * ignored. */
+int rk_cmd_encode_head(const rk_cmd_t *cmd, size_t body_len, rk_buf_t *out);
 /* Decodes one frame given WITHOUT its 4-byte length field. */
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out);
 

@@ -63,6 +63,16 @@ void rk_rserver_free(rk_rserver_t *s);
 
 /* Answers the request: resp may be NULL to send nothing. Any thread, once. */
 void rk_reply_send(rk_reply_t *r, rk_cmd_t *resp);
+/* Zero-copy: answers with resp's header and a body made of n pieces of
+ * memory the caller does not copy (e.g. records in a mapped commitlog).
+ * release(arg) runs on the loop thread once the bytes are written (or
+ * dropped), so the memory must stay valid until then. Any thread, once. */
+typedef struct rk_iov {
+    const void *base;
+    size_t len;
+} rk_iov_t;
+void rk_reply_send_iov(rk_reply_t *r, rk_cmd_t *resp, const rk_iov_t *iov, int n, void (*release)(void *arg),
+                       void *arg);
 /* Convenience: a response with code and remark (and no body). */
 void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark);
 const rk_cmd_t *rk_reply_request(const rk_reply_t *r);
