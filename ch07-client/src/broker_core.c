@@ -516,6 +516,111 @@ static void p_min_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
     reply_offset(reply, topic ? rk_store_min_offset(rk_broker_store(ctx), topic, (int)qid) : 0);
 }
 
+/* ------------------------------------------------------------ lookups */
+
+static void release_view(void *arg)
+{
+    rk_store_view_t *v = arg;
+    rk_store_view_release(v);
+    free(v);
+}
+
+/* VIEW_MESSAGE_BY_ID: the stored record at a commitlog offset, zero-copy. */
+static void p_view(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    int64_t off = -1;
+    rk_cmd_ext_i64(req, "offset", &off);
+    rk_store_view_t *v = malloc(sizeof *v);
+    if (v == NULL || off < 0 || rk_store_view(rk_broker_store(b), off, v) != RK_OK) {
+        free(v);
+        char remark[96];
+        snprintf(remark, sizeof remark, "can not find message by the offset, %" PRId64, off);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+        return;
+    }
+    rk_iov_t iov = {v->data, (size_t)v->size};
+    rk_reply_send_iov(reply, rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL), &iov, 1, release_view, v);
+}
+
+typedef struct {
+    rk_store_view_t views[64];
+    int n;
+} views_t;
+
+static void release_views(void *arg)
+{
+    views_t *vs = arg;
+    for (int i = 0; i < vs->n; i++)
+        rk_store_view_release(&vs->views[i]);
+    free(vs);
+}
+
+/* QUERY_MESSAGE: messages by key (or UNIQ_KEY) in a time range. */
+static void p_query_message(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_broker_t *b = ctx;
+    const char *topic = rk_cmd_ext_get(req, "topic"), *key = rk_cmd_ext_get(req, "key");
+    int64_t max = 32, begin = 0, end = INT64_MAX;
+    rk_cmd_ext_i64(req, "maxNum", &max);
+    rk_cmd_ext_i64(req, "beginTimestamp", &begin);
+    rk_cmd_ext_i64(req, "endTimestamp", &end);
+    bool uniq = false;
+    rk_cmd_ext_bool(req, "_UNIQUE_KEY_QUERY", &uniq);
+    if (uniq || max <= 0 || max > 64)
+        max = uniq ? 32 : 64;               /* defaultQueryMaxNum for UNIQ_KEY queries */
+    if (topic == NULL || key == NULL) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "topic and key are required");
+        return;
+    }
+    int64_t phys[64];
+    int n = rk_store_query_by_key(rk_broker_store(b), topic, key, begin, end, phys, (int)max);
+    views_t *vs = n > 0 ? calloc(1, sizeof *vs) : NULL;
+    rk_iov_t iov[64];
+    for (int i = 0; vs != NULL && i < n; i++)
+        if (rk_store_view(rk_broker_store(b), phys[i], &vs->views[vs->n]) == RK_OK) {
+            iov[vs->n] = (rk_iov_t){vs->views[vs->n].data, (size_t)vs->views[vs->n].size};
+            vs->n++;
+        }
+    if (vs == NULL || vs->n == 0) {
+        free(vs);
+        rk_reply_code(reply, RK_RESP_QUERY_NOT_FOUND, "can not find message, maybe time range not correct");
+        return;
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL) {
+        rk_cmd_ext_set_i64(resp, "indexLastUpdateTimestamp", rk_now_ms());
+        rk_cmd_ext_set_i64(resp, "indexLastUpdatePhyoffset", rk_store_commitlog_max(rk_broker_store(b)));
+    }
+    rk_reply_send_iov(reply, resp, iov, vs->n, release_views, vs);
+}
+
+static void p_search_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    int64_t qid = 0, ts = 0;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    rk_cmd_ext_i64(req, "timestamp", &ts);
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    reply_offset(reply, topic ? rk_store_offset_by_time(rk_broker_store(ctx), topic, (int)qid, ts) : 0);
+}
+
+static void p_earliest_time(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    int64_t qid = 0;
+    rk_cmd_ext_i64(req, "queueId", &qid);
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    rk_store_t *st = rk_broker_store(ctx);
+    int64_t ts = topic ? rk_store_message_store_time(st, topic, (int)qid, rk_store_min_offset(st, topic, (int)qid)) : -1;
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp)
+        rk_cmd_ext_set_i64(resp, "timestamp", ts);
+    rk_reply_send(reply, resp);
+}
+
 /* ------------------------------------------------------------ clients */
 
 static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
@@ -657,6 +762,10 @@ static int core_init(rk_broker_t *b, void **state)
         {RK_REQ_GET_CONSUMER_LIST_BY_GROUP, p_consumer_list, RK_PROC_INLINE},
         {RK_REQ_UPDATE_AND_CREATE_TOPIC, p_create_topic, RK_PROC_SLOW},
         {RK_REQ_GET_ALL_TOPIC_CONFIG, p_all_topics, RK_PROC_INLINE},
+        {RK_REQ_VIEW_MESSAGE_BY_ID, p_view, RK_PROC_INLINE},
+        {RK_REQ_QUERY_MESSAGE, p_query_message, RK_PROC_SLOW},     /* reads index files */
+        {RK_REQ_SEARCH_OFFSET_BY_TIMESTAMP, p_search_offset, RK_PROC_SLOW},
+        {RK_REQ_GET_EARLIEST_MSG_STORETIME, p_earliest_time, RK_PROC_INLINE},
     };
     rk_rserver_t *srv = rk_broker_server(b);
     int rc = rk_rserver_register(srv, RK_REQ_PULL_MESSAGE, p_pull, lp, RK_PROC_INLINE);

@@ -285,3 +285,41 @@ Test(broker, long_polling_answers_on_arrival_or_at_the_timeout)
     cr_assert_eq(w2.code, RK_RESP_PULL_NOT_FOUND, "nothing came: PULL_NOT_FOUND at the timeout");
     cr_assert(w2.at - t0 >= 250, "held until its timeout");
 }
+
+Test(broker, messages_can_be_looked_up_by_offset_msg_id_and_by_key)
+{
+    rk_cmd_t *r = send_v2("Lookup", 0, "findme", "KEYS\001order-7\002TAGS\001x");
+    cr_assert_eq(r->code, 0);
+    rk_host_t h;
+    int64_t phys;
+    cr_assert_eq(rk_msgid_decode(rk_cmd_ext_get(r, "msgId"), &h, &phys), 0);
+    rk_cmd_free(r);
+    rk_cmd_t *v = rk_cmd_new(RK_REQ_VIEW_MESSAGE_BY_ID);
+    rk_cmd_ext_set_i64(v, "offset", phys);
+    r = call(br_addr, v);
+    cr_assert_eq(r->code, 0);
+    cr_assert_eq(count_records(r, "findme"), 1);
+    rk_cmd_free(r);
+    int code = -1;
+    for (int i = 0; i < 100 && code != 0; i++) {    /* the index follows the dispatcher */
+        rk_cmd_t *q = rk_cmd_new(RK_REQ_QUERY_MESSAGE);
+        rk_cmd_ext_set(q, "topic", "Lookup");
+        rk_cmd_ext_set(q, "key", "order-7");
+        rk_cmd_ext_set(q, "maxNum", "32");
+        rk_cmd_ext_set(q, "beginTimestamp", "0");
+        rk_cmd_ext_set_i64(q, "endTimestamp", INT64_MAX);
+        r = call(br_addr, q);
+        code = r->code;
+        if (code == 0)
+            cr_assert_eq(count_records(r, "findme"), 1);
+        rk_cmd_free(r);
+        if (code != 0)
+            rk_sleep_ms(20);
+    }
+    cr_assert_eq(code, 0, "found by key");
+    v = rk_cmd_new(RK_REQ_VIEW_MESSAGE_BY_ID);
+    rk_cmd_ext_set(v, "offset", "999999999");
+    r = call(br_addr, v);
+    cr_assert_eq(r->code, RK_RESP_SYSTEM_ERROR, "no such offset");
+    rk_cmd_free(r);
+}
