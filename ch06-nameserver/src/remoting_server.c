@@ -68,6 +68,12 @@ struct rk_reply {
     rk_reply_t *qnext;          /* cross-thread completion queue */
 };
 
+struct post {
+    void (*fn)(void *);
+    void *arg;
+    struct post *next;
+};
+
 struct rk_rserver {
     rk_rserver_config_t cfg;
     char host[64], name[32];
@@ -89,8 +95,9 @@ struct rk_rserver {
     rk_conn_t *conns;
     uint64_t next_id;
     int outstanding;            /* replies not yet completed (loop thread) */
-    uv_mutex_t qmu;             /* guards the completion queue */
+    uv_mutex_t qmu;             /* guards the completion queue and the posts */
     rk_reply_t *qhead, *qtail;
+    struct post *posts;
     int bound_port;
 };
 
@@ -488,7 +495,21 @@ static void drain_queue(rk_rserver_t *s)
     uv_mutex_lock(&s->qmu);
     rk_reply_t *r = s->qhead;
     s->qhead = s->qtail = NULL;
+    struct post *p = s->posts;
+    s->posts = NULL;
     uv_mutex_unlock(&s->qmu);
+    struct post *rev = NULL;        /* run in the order they were posted */
+    while (p != NULL) {
+        struct post *n = p->next;
+        p->next = rev;
+        rev = p;
+        p = n;
+    }
+    for (struct post *next; rev != NULL; rev = next) {
+        next = rev->next;
+        rev->fn(rev->arg);
+        free(rev);
+    }
     for (rk_reply_t *next; r != NULL; r = next) {
         next = r->qnext;
         complete_on_loop(r);
@@ -498,7 +519,9 @@ static void drain_queue(rk_rserver_t *s)
 static void maybe_close_async(rk_rserver_t *s)
 {
     if (s->stopping && s->outstanding == 0 && !s->async_closed) {
+        uv_mutex_lock(&s->qmu);     /* rk_rserver_post checks it under the lock */
         s->async_closed = true;
+        uv_mutex_unlock(&s->qmu);
         uv_close((uv_handle_t *)&s->async, NULL);
     }
 }
@@ -599,6 +622,10 @@ void rk_rserver_free(rk_rserver_t *s)
         if (rc != 0)
             rk_log_warn(s->name, "loop closed with handles still open: %s", uv_strerror(rc));
     }
+    for (struct post *p = s->posts, *next; p != NULL; p = next) {    /* posted too late: dropped */
+        next = p->next;
+        free(p);
+    }
     uv_mutex_destroy(&s->qmu);
     free(s);
 }
@@ -672,4 +699,32 @@ int rk_rserver_queue_work(rk_rserver_t *s, void (*work)(void *), void (*after)(v
         return RK_ENOMEM;
     }
     return RK_OK;
+}
+
+int rk_rserver_post(rk_rserver_t *s, void (*fn)(void *), void *arg)
+{
+    struct post *p = malloc(sizeof *p);
+    if (p == NULL)
+        return RK_ENOMEM;
+    p->fn = fn;
+    p->arg = arg;
+    uv_mutex_lock(&s->qmu);
+    if (s->async_closed || !s->running) {
+        uv_mutex_unlock(&s->qmu);
+        free(p);
+        return RK_ECLOSED;
+    }
+    p->next = s->posts;
+    s->posts = p;
+    uv_async_send(&s->async);   /* under the lock: the handle cannot close meanwhile */
+    uv_mutex_unlock(&s->qmu);
+    return RK_OK;
+}
+
+rk_conn_t *rk_rserver_conn(rk_rserver_t *s, uint64_t id)
+{
+    for (rk_conn_t *c = s->conns; c != NULL; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
 }

@@ -70,8 +70,10 @@ static void expire_clients(void *ctx)
     rk_broker_t *b = ctx;
     size_t n;
     char **gone = rk_client_manager_expire(b->clients, rk_now_ms(), &n);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         rk_log_info("broker", "consumer group %s: a client expired", gone[i]);
+        rk_broker_notify_group_changed(b, gone[i]);
+    }
     rk_strv_free(gone, n);
 }
 
@@ -80,8 +82,10 @@ static void drop_clients(void *ctx, rk_conn_t *conn)
     rk_broker_t *b = ctx;
     size_t n;
     char **gone = rk_client_manager_drop_connection(b->clients, rk_conn_id(conn), &n);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         rk_log_info("broker", "consumer group %s: a client disconnected (%s)", gone[i], rk_conn_peer(conn));
+        rk_broker_notify_group_changed(b, gone[i]);
+    }
     rk_strv_free(gone, n);
 }
 

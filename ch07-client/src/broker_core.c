@@ -623,6 +623,43 @@ static void p_earliest_time(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
 
 /* ------------------------------------------------------------ clients */
 
+/* ---- NOTIFY_CONSUMER_IDS_CHANGED: members of a group learn it changed and rebalance ---- */
+
+typedef struct {
+    rk_broker_t *b;
+    char group[256];
+} notify_t;
+
+/* Loop thread: a oneway NOTIFY_CONSUMER_IDS_CHANGED to every member. */
+static void notify_group(void *arg)
+{
+    notify_t *nt = arg;
+    size_t n;
+    uint64_t *ids = rk_client_manager_connections(rk_broker_clients(nt->b), nt->group, &n);
+    for (size_t i = 0; i < n; i++) {
+        rk_conn_t *conn = rk_rserver_conn(rk_broker_server(nt->b), ids[i]);
+        rk_cmd_t *cmd = conn ? rk_cmd_new(RK_REQ_NOTIFY_CONSUMER_IDS_CHANGED) : NULL;
+        if (cmd == NULL)
+            continue;
+        rk_cmd_ext_set(cmd, "consumerGroup", nt->group);
+        rk_conn_send_oneway(conn, cmd);
+    }
+    free(ids);
+    free(nt);
+}
+
+/* Any thread. */
+void rk_broker_notify_group_changed(rk_broker_t *b, const char *group)
+{
+    notify_t *nt = malloc(sizeof *nt);
+    if (nt == NULL)
+        return;
+    nt->b = b;
+    snprintf(nt->group, sizeof nt->group, "%s", group);
+    if (rk_rserver_post(rk_broker_server(b), notify_group, nt) != RK_OK)
+        free(nt);
+}
+
 static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_broker_t *b = ctx;
@@ -647,8 +684,10 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     char **changed = NULL;
     size_t n = 0;
     rk_client_manager_heartbeat(rk_broker_clients(b), &hb, rk_conn_id(conn), rk_now_ms(), &changed, &n);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         rk_log_info("broker", "consumer group %s: %s joined", changed[i], hb.client_id);
+        rk_broker_notify_group_changed(b, changed[i]);
+    }
     rk_strv_free(changed, n);
     rk_heartbeat_free(&hb);
     rk_reply_code(reply, RK_RESP_SUCCESS, NULL);

@@ -323,3 +323,57 @@ Test(broker, messages_can_be_looked_up_by_offset_msg_id_and_by_key)
     cr_assert_eq(r->code, RK_RESP_SYSTEM_ERROR, "no such offset");
     rk_cmd_free(r);
 }
+
+static _Atomic int notified;
+
+static rk_cmd_t *on_notify(void *ctx, const char *from, const rk_cmd_t *req)
+{
+    (void)ctx; (void)from;
+    if (strcmp(rk_cmd_ext_get(req, "consumerGroup") ? rk_cmd_ext_get(req, "consumerGroup") : "", "cg") == 0)
+        atomic_fetch_add(&notified, 1);
+    return NULL;    /* oneway: nothing to answer */
+}
+
+static void heartbeat(rk_rclient_t *via, const char *client_id)
+{
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "{\"clientID\":\"%s\",\"consumerDataSet\":[{\"groupName\":\"cg\",\"consumeType\":\"CONSUME_PASSIVELY\","
+                     "\"messageModel\":\"CLUSTERING\",\"consumeFromWhere\":\"CONSUME_FROM_LAST_OFFSET\","
+                     "\"subscriptionDataSet\":[{\"topic\":\"T\",\"subString\":\"*\",\"subVersion\":1}]}],"
+                     "\"producerDataSet\":[]}", client_id);
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_HEART_BEAT), *resp = NULL;
+    rk_cmd_set_body(req, body, (size_t)n);
+    cr_assert_eq(rk_rclient_invoke_sync(via, br_addr, req, 5000, &resp), 0);
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+}
+
+Test(broker, group_members_are_told_when_the_group_changes)
+{
+    rk_rclient_t *c1, *c2;
+    cr_assert_eq(rk_rclient_new(&c1), 0);
+    cr_assert_eq(rk_rclient_register(c1, RK_REQ_NOTIFY_CONSUMER_IDS_CHANGED, on_notify, NULL), 0);
+    cr_assert_eq(rk_rclient_new(&c2), 0);
+    heartbeat(c1, "10.0.0.1@1");
+    for (int i = 0; i < 200 && atomic_load(&notified) < 1; i++)
+        rk_sleep_ms(10);
+    int after_join1 = atomic_load(&notified);
+    cr_assert(after_join1 >= 1, "told when it joined");
+    heartbeat(c2, "10.0.0.2@2");
+    for (int i = 0; i < 200 && atomic_load(&notified) <= after_join1; i++)
+        rk_sleep_ms(10);
+    cr_assert(atomic_load(&notified) > after_join1, "told when another member joined");
+    rk_cmd_t *q = rk_cmd_new(RK_REQ_GET_CONSUMER_LIST_BY_GROUP);
+    rk_cmd_ext_set(q, "consumerGroup", "cg");
+    rk_cmd_t *r = call(br_addr, q);
+    cr_assert_eq(r->code, 0);
+    cr_assert(r->body_len > 0 && memmem(r->body, r->body_len, "10.0.0.2@2", 10) != NULL);
+    rk_cmd_free(r);
+    int before_leave = atomic_load(&notified);
+    rk_rclient_free(c2);        /* its connection closes */
+    for (int i = 0; i < 200 && atomic_load(&notified) <= before_leave; i++)
+        rk_sleep_ms(10);
+    cr_assert(atomic_load(&notified) > before_leave, "told when a member left");
+    rk_rclient_free(c1);
+}

@@ -55,6 +55,11 @@ int rk_rserver_every(rk_rserver_t *s, uint64_t period_ms, void (*fn)(void *ctx),
  * the loop thread — for a processor that must touch the disk before it
  * answers. RK_ENOMEM if it cannot be queued (nothing runs then). */
 int rk_rserver_queue_work(rk_rserver_t *s, void (*work)(void *arg), void (*after)(void *arg), void *arg);
+/* Any thread: runs fn(arg) on the loop thread soon (e.g. a worker-pool
+ * processor that must push to connections). RK_ENOMEM if it cannot. */
+int rk_rserver_post(rk_rserver_t *s, void (*fn)(void *arg), void *arg);
+/* Loop thread only: the open connection with this id, or NULL. */
+rk_conn_t *rk_rserver_conn(rk_rserver_t *s, uint64_t id);
 /* Binds and starts the loop thread. A port in use is -EADDRINUSE with err set. */
 int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen);
 int rk_rserver_port(const rk_rserver_t *s);

@@ -78,6 +78,9 @@ rk_client_manager_t *rk_broker_clients(rk_broker_t *b);
 int rk_broker_port(const rk_broker_t *b);
 /* "ip:port" of this broker as clients reach it. */
 const char *rk_broker_addr(const rk_broker_t *b);
+/* A consumer group's membership changed: tell its members (oneway
+ * NOTIFY_CONSUMER_IDS_CHANGED) so they rebalance. Any thread. */
+void rk_broker_notify_group_changed(rk_broker_t *b, const char *group);
 /* Topics changed: re-register with the name servers now. */
 void rk_broker_topics_changed(rk_broker_t *b);
 
