@@ -12,7 +12,9 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/hash.h"
+#include "rk/json.h"
 #include "rk/log.h"
+#include "rk/strmap.h"
 #include "rk/request_code.h"
 #include <uv.h>
 
@@ -312,17 +314,19 @@ typedef struct held {
     struct held *next;
 } held_t;
 
-typedef struct longpoll {
+typedef struct core {   /* the core module's state: held pulls and queue locks */
     rk_broker_t *b;
     uv_mutex_t mu;              /* guards held */
     held_t *held;
     _Atomic bool news;
     bool stopped;
-} longpoll_t;
+    uv_mutex_t locks_mu;        /* guards locks (the module's other state) */
+    rk_strmap_t locks;          /* queue locks of ordered consumption */
+} core_t;
 
 static int lp_on_dispatch(void *ctx, const rk_dispatch_request_t *d)
 {
-    longpoll_t *lp = ctx;
+    core_t *lp = ctx;
     uv_mutex_lock(&lp->mu);
     for (held_t *h = lp->held; h != NULL; h = h->next)
         if (h->pr.qid == d->queue_id && strcmp(h->pr.topic, d->topic) == 0) {
@@ -341,7 +345,7 @@ static void held_free(held_t *h)
 
 static void lp_tick(void *ctx)
 {
-    longpoll_t *lp = ctx;
+    core_t *lp = ctx;
     uint64_t now = rk_mono_ms();
     held_t *due = NULL;
     uv_mutex_lock(&lp->mu);
@@ -379,7 +383,7 @@ static void lp_tick(void *ctx)
 static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    longpoll_t *lp = ctx;
+    core_t *lp = ctx;
     rk_broker_t *b = lp->b;
     const char *group = rk_cmd_ext_get(req, "consumerGroup");
     const char *topic = rk_cmd_ext_get(req, "topic");
@@ -773,15 +777,98 @@ static void p_all_topics(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
     rk_reply_send(reply, resp);
 }
 
+/* ------------------------------------------------------------ queue locks (ordered consumption)
+ *
+ * LOCK_BATCH_MQ / UNLOCK_BATCH_MQ: a consumer of an ordered topic locks the
+ * queues it was given so that, during a rebalance, two members never consume
+ * the same queue at once. A lock belongs to a client id and lapses 60 s after
+ * it was last renewed (rocketmq.broker.rebalance.lockMaxLiveTime); clients
+ * renew every 20 s. Keyed "group\1topic\1brokerName\1queueId". */
+
+#define LOCK_MAX_LIVE_MS 60000
+
+typedef struct {
+    char client[256];
+    int64_t at;
+} qlock_t;
+
+static void p_lock_batch(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply, bool lock)
+{
+    (void)conn;
+    core_t *lp = ctx;
+    cJSON *body = req->body_len ? rk_json_parse((const char *)req->body, req->body_len) : NULL;
+    const char *client = rk_json_get_str(body, "clientId"), *group = rk_json_get_str(body, "consumerGroup");
+    cJSON *set = cJSON_GetObjectItemCaseSensitive(body, "mqSet");
+    if (client == NULL || group == NULL || !cJSON_IsArray(set) || strlen(client) >= 256) {
+        cJSON_Delete(body);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "clientId, consumerGroup and mqSet are required");
+        return;
+    }
+    cJSON *out = cJSON_CreateObject(), *ok = cJSON_AddArrayToObject(out, "lockOKMQSet");
+    int64_t now = rk_now_ms();
+    uv_mutex_lock(&lp->locks_mu);
+    for (cJSON *mq = set->child; mq != NULL; mq = mq->next) {
+        const char *topic = rk_json_get_str(mq, "topic"), *bname = rk_json_get_str(mq, "brokerName");
+        int64_t qid = -1;
+        rk_json_get_i64(mq, "queueId", &qid);
+        if (topic == NULL || bname == NULL || qid < 0)
+            continue;
+        char key[800];
+        snprintf(key, sizeof key, "%s\001%s\001%s\001%lld", group, topic, bname, (long long)qid);
+        qlock_t *l = rk_strmap_get(&lp->locks, key);
+        if (!lock) {
+            if (l != NULL && strcmp(l->client, client) == 0)
+                free(rk_strmap_remove(&lp->locks, key));
+            continue;
+        }
+        bool mine = l == NULL || strcmp(l->client, client) == 0 || now - l->at > LOCK_MAX_LIVE_MS;
+        if (!mine)
+            continue;
+        if (l == NULL && ((l = malloc(sizeof *l)) == NULL || rk_strmap_put(&lp->locks, key, l, NULL) != RK_OK)) {
+            free(l);
+            continue;
+        }
+        snprintf(l->client, sizeof l->client, "%s", client);
+        l->at = now;
+        cJSON_AddItemToArray(ok, cJSON_Duplicate(mq, true));
+    }
+    uv_mutex_unlock(&lp->locks_mu);
+    cJSON_Delete(body);
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (lock && resp != NULL) {
+        char *s = rk_json_print(out, 0);
+        if (s != NULL)
+            rk_cmd_own_body(resp, (uint8_t *)s, strlen(s));
+    }
+    cJSON_Delete(out);
+    rk_reply_send(reply, resp);
+}
+
+static void p_lock(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    p_lock_batch(ctx, conn, req, reply, true);
+}
+
+static void p_unlock(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    p_lock_batch(ctx, conn, req, reply, false);
+}
+
 /* ------------------------------------------------------------ module */
 
 static int core_init(rk_broker_t *b, void **state)
 {
-    longpoll_t *lp = calloc(1, sizeof *lp);
+    core_t *lp = calloc(1, sizeof *lp);
     if (lp == NULL || uv_mutex_init(&lp->mu) != 0) {
         free(lp);
         return RK_ENOMEM;
     }
+    if (uv_mutex_init(&lp->locks_mu) != 0) {
+        uv_mutex_destroy(&lp->mu);
+        free(lp);
+        return RK_ENOMEM;
+    }
+    rk_strmap_init(&lp->locks);
     lp->b = b;
     *state = lp;
     static const struct {
@@ -808,6 +895,10 @@ static int core_init(rk_broker_t *b, void **state)
     };
     rk_rserver_t *srv = rk_broker_server(b);
     int rc = rk_rserver_register(srv, RK_REQ_PULL_MESSAGE, p_pull, lp, RK_PROC_INLINE);
+    if (rc == RK_OK)
+        rc = rk_rserver_register(srv, RK_REQ_LOCK_BATCH_MQ, p_lock, lp, RK_PROC_INLINE);
+    if (rc == RK_OK)
+        rc = rk_rserver_register(srv, RK_REQ_UNLOCK_BATCH_MQ, p_unlock, lp, RK_PROC_INLINE);
     for (size_t i = 0; rc == RK_OK && i < sizeof table / sizeof table[0]; i++)
         rc = rk_rserver_register(srv, table[i].code, table[i].fn, b, table[i].flags);
     if (rc == RK_OK)
@@ -821,7 +912,7 @@ static int core_init(rk_broker_t *b, void **state)
 static void core_stop(rk_broker_t *b, void *state)
 {
     (void)b;
-    longpoll_t *lp = state;
+    core_t *lp = state;
     uv_mutex_lock(&lp->mu);
     lp->stopped = true;
     held_t *h = lp->held;
@@ -837,11 +928,13 @@ static void core_stop(rk_broker_t *b, void *state)
 static void core_destroy(rk_broker_t *b, void *state)
 {
     (void)b;
-    longpoll_t *lp = state;
+    core_t *lp = state;
     if (lp == NULL)
         return;
     core_stop(b, lp);       /* in case start never ran */
     uv_mutex_destroy(&lp->mu);
+    rk_strmap_free(&lp->locks, free);
+    uv_mutex_destroy(&lp->locks_mu);
     free(lp);
 }
 

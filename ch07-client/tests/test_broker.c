@@ -377,3 +377,36 @@ Test(broker, group_members_are_told_when_the_group_changes)
     cr_assert(atomic_load(&notified) > before_leave, "told when a member left");
     rk_rclient_free(c1);
 }
+
+static rk_cmd_t *lock_call(int code, const char *client, int qid)
+{
+    char body[300];
+    int n = snprintf(body, sizeof body,
+                     "{\"clientId\":\"%s\",\"consumerGroup\":\"og\",\"mqSet\":[{\"brokerName\":\"broker-t\","
+                     "\"queueId\":%d,\"topic\":\"Ordered\"}]}", client, qid);
+    rk_cmd_t *req = rk_cmd_new(code);
+    rk_cmd_set_body(req, body, (size_t)n);
+    return call(br_addr, req);
+}
+
+static bool locked_ok(const rk_cmd_t *r)
+{
+    return r->code == 0 && r->body_len > 0 && memmem(r->body, r->body_len, "\"queueId\":", 10) != NULL;
+}
+
+Test(broker, ordered_consumers_lock_queues_one_owner_at_a_time)
+{
+    rk_cmd_t *r = lock_call(RK_REQ_LOCK_BATCH_MQ, "c1", 0);
+    cr_assert(locked_ok(r), "c1 gets queue 0");
+    rk_cmd_free(r);
+    r = lock_call(RK_REQ_LOCK_BATCH_MQ, "c2", 0);
+    cr_assert(!locked_ok(r), "c2 does not while c1 holds it");
+    rk_cmd_free(r);
+    r = lock_call(RK_REQ_LOCK_BATCH_MQ, "c1", 0);
+    cr_assert(locked_ok(r), "c1 renews its own lock");
+    rk_cmd_free(r);
+    rk_cmd_free(lock_call(RK_REQ_UNLOCK_BATCH_MQ, "c1", 0));
+    r = lock_call(RK_REQ_LOCK_BATCH_MQ, "c2", 0);
+    cr_assert(locked_ok(r), "c2 gets it once c1 unlocked");
+    rk_cmd_free(r);
+}
