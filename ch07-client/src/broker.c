@@ -24,6 +24,8 @@ const rk_config_field_t rk_broker_config_fields[] = {
     {"storePathRootDir", RK_CFG_STR, F(store_root), "./store", 0, -1, NULL, "store folder"},
     {"autoCreateTopicEnable", RK_CFG_BOOL, F(auto_create_topic), "true", 0, -1, NULL,
      "create topics on first send (from TBW102)"},
+    {"autoCreateSubscriptionGroup", RK_CFG_BOOL, F(auto_create_group), "true", 0, -1, NULL,
+     "create a consumer group's settings the first time it is seen"},
     {"defaultTopicQueueNums", RK_CFG_INT, F(default_queue_nums), "8", 1, 1024, NULL, "queues of TBW102"},
     {"registerNameServerPeriod", RK_CFG_INT, F(register_period_ms), "30000", 1000, 600000, NULL,
      "re-register with the name servers this often (ms)"},
@@ -37,6 +39,7 @@ struct rk_broker {
     rk_store_t *store;
     rk_topic_manager_t *topics;
     rk_client_manager_t *clients;
+    rk_group_manager_t *groups;
     rk_rserver_t *srv;
     rk_brokerreg_t *reg;
     const rk_broker_module_t *modules[MAX_MODULES];
@@ -50,6 +53,7 @@ rk_rserver_t *rk_broker_server(rk_broker_t *b) { return b->srv; }
 rk_store_t *rk_broker_store(rk_broker_t *b) { return b->store; }
 rk_topic_manager_t *rk_broker_topics(rk_broker_t *b) { return b->topics; }
 rk_client_manager_t *rk_broker_clients(rk_broker_t *b) { return b->clients; }
+rk_group_manager_t *rk_broker_groups(rk_broker_t *b) { return b->groups; }
 int rk_broker_port(const rk_broker_t *b) { return rk_rserver_port(b->srv); }
 const char *rk_broker_addr(const rk_broker_t *b) { return b->addr; }
 
@@ -104,8 +108,11 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     rk_path_join(path, sizeof path, b->cfg.store_root, "config/topics.json");
     rk_topic_manager_config_t tc = {path, b->cfg.cluster_name, b->cfg.broker_name, b->cfg.auto_create_topic,
                                     (int32_t)b->cfg.default_queue_nums};
+    char gpath[4096];
+    rk_path_join(gpath, sizeof gpath, b->cfg.store_root, "config/subscriptionGroup.json");
     if ((rc = rk_store_open(b->cfg.store_root, kv, &b->store, err, errlen)) != RK_OK ||
         (rc = rk_topic_manager_open(&tc, &b->topics, err, errlen)) != RK_OK ||
+        (rc = rk_group_manager_open(gpath, b->cfg.auto_create_group, &b->groups, err, errlen)) != RK_OK ||
         (rc = rk_client_manager_new(120000, &b->clients)) != RK_OK)
         goto fail;
     rk_rserver_config_t sc = {.host = "0.0.0.0", .port = (int)b->cfg.listen_port, .idle_ms = 120000,
@@ -169,6 +176,7 @@ void rk_broker_stop(rk_broker_t *b)
         if (b->modules[i]->destroy)
             b->modules[i]->destroy(b, b->states[i]);
     rk_topic_manager_close(b->topics);
+    rk_group_manager_close(b->groups);
     rk_client_manager_free(b->clients);
     rk_config_free(rk_broker_config_fields, &b->cfg);
     free(b);

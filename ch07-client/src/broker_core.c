@@ -673,6 +673,9 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
         return;
     }
     for (size_t i = 0; i < hb.nconsumers; i++) {
+        rk_group_config_t gc;       /* the group's settings, created on first sight */
+        if (rk_group_get(rk_broker_groups(b), hb.consumers[i].group, &gc) != RK_OK)
+            rk_log_warn("broker", "consumer group %s has no subscription group config", hb.consumers[i].group);
         /* each consumer group gets its retry topic (%RETRY%group, 1 queue) */
         rk_topic_config_t tc;
         char retry[sizeof tc.name];

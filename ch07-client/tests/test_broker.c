@@ -9,6 +9,7 @@
 
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/fileutil.h"
 #include "rk/message.h"
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
@@ -364,6 +365,9 @@ Test(broker, group_members_are_told_when_the_group_changes)
     for (int i = 0; i < 200 && atomic_load(&notified) <= after_join1; i++)
         rk_sleep_ms(10);
     cr_assert(atomic_load(&notified) > after_join1, "told when another member joined");
+    char gpath[300];
+    snprintf(gpath, sizeof gpath, "%s/store/config/subscriptionGroup.json", dir);
+    cr_assert(rk_path_exists(gpath), "the group's settings were created on first sight");
     rk_cmd_t *q = rk_cmd_new(RK_REQ_GET_CONSUMER_LIST_BY_GROUP);
     rk_cmd_ext_set(q, "consumerGroup", "cg");
     rk_cmd_t *r = call(br_addr, q);

@@ -29,6 +29,7 @@
 #include "rk/config.h"
 #include "rk/message_store.h"
 #include "rk/remoting_server.h"
+#include "rk/subscription_group.h"
 #include "rk/topic_config.h"
 
 typedef struct rk_broker_config {
@@ -40,6 +41,7 @@ typedef struct rk_broker_config {
     int64_t listen_port;            /* listenPort */
     char *store_root;               /* storePathRootDir */
     bool auto_create_topic;         /* autoCreateTopicEnable */
+    bool auto_create_group;         /* autoCreateSubscriptionGroup */
     int64_t default_queue_nums;     /* defaultTopicQueueNums */
     int64_t register_period_ms;     /* registerNameServerPeriod */
     int64_t max_message_size;       /* maxMessageSize */
@@ -75,6 +77,7 @@ rk_rserver_t *rk_broker_server(rk_broker_t *b);
 rk_store_t *rk_broker_store(rk_broker_t *b);
 rk_topic_manager_t *rk_broker_topics(rk_broker_t *b);
 rk_client_manager_t *rk_broker_clients(rk_broker_t *b);
+rk_group_manager_t *rk_broker_groups(rk_broker_t *b);
 int rk_broker_port(const rk_broker_t *b);
 /* "ip:port" of this broker as clients reach it. */
 const char *rk_broker_addr(const rk_broker_t *b);

@@ -1,0 +1,181 @@
+/* subscription_group.c — subscriptionGroup.json in RocketMQ's format (see rk/subscription_group.h). */
+#include "rk/subscription_group.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/json.h"
+#include "rk/log.h"
+#include "rk/strmap.h"
+
+struct rk_group_manager {
+    char path[4096];
+    bool auto_create;
+    uv_mutex_t mu;
+    rk_strmap_t groups;         /* name -> rk_group_config_t* */
+    int64_t dv_counter, dv_ts;
+};
+
+void rk_group_defaults(rk_group_config_t *c, const char *name)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->consume_enable = c->consume_from_min_enable = c->consume_broadcast_enable = true;
+    c->notify_ids_changed = true;
+    c->retry_queue_nums = 1;
+    c->retry_max_times = 16;
+    c->which_broker_when_slow = 1;
+}
+
+static int persist(rk_group_manager_t *m)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *dv = cJSON_AddObjectToObject(root, "dataVersion");
+    rk_json_add_i64(dv, "counter", m->dv_counter);
+    rk_json_add_i64(dv, "timestamp", m->dv_ts);
+    cJSON *table = cJSON_AddObjectToObject(root, "subscriptionGroupTable");
+    size_t n;
+    const char **keys = rk_strmap_keys_sorted(&m->groups, &n);
+    for (size_t i = 0; i < n; i++) {
+        const rk_group_config_t *g = rk_strmap_get(&m->groups, keys[i]);
+        cJSON *o = cJSON_AddObjectToObject(table, keys[i]);
+        rk_json_add_i64(o, "brokerId", g->broker_id);
+        cJSON_AddBoolToObject(o, "consumeBroadcastEnable", g->consume_broadcast_enable);
+        cJSON_AddBoolToObject(o, "consumeEnable", g->consume_enable);
+        cJSON_AddBoolToObject(o, "consumeFromMinEnable", g->consume_from_min_enable);
+        cJSON_AddStringToObject(o, "groupName", g->name);
+        cJSON_AddBoolToObject(o, "notifyConsumerIdsChangedEnable", g->notify_ids_changed);
+        cJSON_AddNumberToObject(o, "retryMaxTimes", g->retry_max_times);
+        cJSON_AddNumberToObject(o, "retryQueueNums", g->retry_queue_nums);
+        rk_json_add_i64(o, "whichBrokerWhenConsumeSlowly", g->which_broker_when_slow);
+    }
+    free(keys);
+    char *s = rk_json_print(root, RK_JSON_PRETTY);
+    cJSON_Delete(root);
+    if (s == NULL)
+        return RK_ENOMEM;
+    int rc = rk_file_write_atomic(m->path, s, strlen(s));
+    free(s);
+    if (rc != RK_OK)
+        rk_log_error("groups", "cannot persist %s: %s", m->path, rk_strerror(rc));
+    return rc;
+}
+
+static int put_locked(rk_group_manager_t *m, const rk_group_config_t *cfg)
+{
+    rk_group_config_t *g = rk_strmap_get(&m->groups, cfg->name);
+    if (g == NULL) {
+        if ((g = malloc(sizeof *g)) == NULL)
+            return RK_ENOMEM;
+        if (rk_strmap_put(&m->groups, cfg->name, g, NULL) != RK_OK) {
+            free(g);
+            return RK_ENOMEM;
+        }
+    }
+    *g = *cfg;
+    m->dv_counter++;
+    m->dv_ts = rk_now_ms();
+    return RK_OK;
+}
+
+static int parse_file(const char *text, size_t len, void *ctx)
+{
+    rk_group_manager_t *m = ctx;
+    cJSON *root = rk_json_parse(text, len);
+    cJSON *table = cJSON_GetObjectItemCaseSensitive(root, "subscriptionGroupTable");
+    if (!cJSON_IsObject(table)) {
+        cJSON_Delete(root);
+        return RK_ECORRUPT;
+    }
+    for (cJSON *o = table->child; o != NULL; o = o->next) {
+        if (o->string == NULL || strlen(o->string) >= 256)
+            continue;
+        rk_group_config_t g;
+        rk_group_defaults(&g, o->string);
+        int64_t v;
+        rk_json_get_bool(o, "consumeEnable", &g.consume_enable);
+        rk_json_get_bool(o, "consumeFromMinEnable", &g.consume_from_min_enable);
+        rk_json_get_bool(o, "consumeBroadcastEnable", &g.consume_broadcast_enable);
+        rk_json_get_bool(o, "notifyConsumerIdsChangedEnable", &g.notify_ids_changed);
+        if (rk_json_get_i64(o, "retryQueueNums", &v) == RK_OK) g.retry_queue_nums = (int32_t)v;
+        if (rk_json_get_i64(o, "retryMaxTimes", &v) == RK_OK) g.retry_max_times = (int32_t)v;
+        rk_json_get_i64(o, "brokerId", &g.broker_id);
+        rk_json_get_i64(o, "whichBrokerWhenConsumeSlowly", &g.which_broker_when_slow);
+        put_locked(m, &g);
+    }
+    cJSON *dv = cJSON_GetObjectItemCaseSensitive(root, "dataVersion");
+    rk_json_get_i64(dv, "counter", &m->dv_counter);
+    rk_json_get_i64(dv, "timestamp", &m->dv_ts);
+    cJSON_Delete(root);
+    return RK_OK;
+}
+
+int rk_group_manager_open(const char *path, bool auto_create, rk_group_manager_t **out, char *err, size_t errlen)
+{
+    rk_group_manager_t *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return RK_ENOMEM;
+    if (uv_mutex_init(&m->mu) != 0) {
+        free(m);
+        return RK_ENOMEM;
+    }
+    snprintf(m->path, sizeof m->path, "%s", path);
+    m->auto_create = auto_create;
+    rk_strmap_init(&m->groups);
+    int rc = rk_file_load_with_bak(m->path, parse_file, m, NULL);
+    if (rc != RK_OK && rc != -ENOENT) {
+        snprintf(err, errlen, "%s: %s", m->path, rk_strerror(rc));
+        rk_group_manager_close(m);
+        return rc;
+    }
+    *out = m;
+    return RK_OK;
+}
+
+void rk_group_manager_close(rk_group_manager_t *m)
+{
+    if (m == NULL)
+        return;
+    rk_strmap_free(&m->groups, free);
+    uv_mutex_destroy(&m->mu);
+    free(m);
+}
+
+int rk_group_get(rk_group_manager_t *m, const char *group, rk_group_config_t *out)
+{
+    if (group == NULL || *group == '\0' || strlen(group) >= sizeof out->name)
+        return RK_EINVAL;
+    uv_mutex_lock(&m->mu);
+    int rc = RK_OK;
+    rk_group_config_t *g = rk_strmap_get(&m->groups, group);
+    if (g == NULL && m->auto_create) {
+        rk_group_config_t d;
+        rk_group_defaults(&d, group);
+        if ((rc = put_locked(m, &d)) == RK_OK && (rc = persist(m)) == RK_OK)
+            rk_log_info("groups", "auto-created subscription group %s", group);
+        g = rk_strmap_get(&m->groups, group);
+    }
+    if (g != NULL)
+        *out = *g;
+    else if (rc == RK_OK)
+        rc = RK_ENOTFOUND;
+    uv_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int rk_group_put(rk_group_manager_t *m, const rk_group_config_t *cfg)
+{
+    if (cfg->name[0] == '\0')
+        return RK_EINVAL;
+    uv_mutex_lock(&m->mu);
+    int rc = put_locked(m, cfg);
+    if (rc == RK_OK)
+        rc = persist(m);
+    uv_mutex_unlock(&m->mu);
+    return rc;
+}
