@@ -1,0 +1,147 @@
+/* mqclient.h — what every rocklet client shares: name servers, routes,
+ * connections, timers, heartbeats, and the messages a consumer receives.
+ *
+ * RocketMQ's MQClientInstance. A producer, a consumer or an admin tool owns
+ * one rk_mqclient_t:
+ *
+ *      producer / consumer / mqadmin
+ *               │
+ *          rk_mqclient ── route cache ◀── GET_ROUTEINFO_BY_TOPIC (name servers, every 30 s)
+ *               │     └── scheduler thread: periodic and delayed tasks
+ *               └── rk_rclient (one libuv loop thread, one connection per broker)
+ *                        └── HEART_BEAT to every master it knows (every 30 s)
+ *
+ * Name servers are tried in turn: a request that fails on one goes to the
+ * next, and the last one that answered is asked first next time.
+ *
+ * Threads: every function may be called from any thread. Scheduled tasks
+ * run on the client's scheduler thread, one at a time; they must not block
+ * for long (a synchronous request with a timeout is fine).
+ *
+ * Memory: routes come retained (rk_topic_route_release them); responses
+ * belong to the caller; a received-message list owns the response body its
+ * messages point into. No global state. */
+#ifndef RK_MQCLIENT_H
+#define RK_MQCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "rk/message.h"
+#include "rk/remoting_client.h"
+#include "rk/remoting_cmd.h"
+#include "rk/topic_route.h"
+
+#define RK_CLIENT_ID_MAX 192
+#define RK_DEFAULT_TOPIC "TBW102"          /* the route a new topic borrows (auto-create) */
+
+typedef struct rk_mqclient_config {
+    const char *namesrv;        /* "host:port;host:port" (required) */
+    const char *instance_name;  /* part of the client id; NULL: the pid */
+    int timeout_ms;             /* per request; 0: 3000 */
+    int heartbeat_ms;           /* 0: 30000 */
+    int route_refresh_ms;       /* 0: 30000 */
+} rk_mqclient_config_t;
+
+typedef struct rk_mqclient rk_mqclient_t;
+
+int rk_mqclient_new(const rk_mqclient_config_t *cfg, rk_mqclient_t **out);
+/* Stops the scheduler (cancelled tasks are called with cancelled = true),
+ * fails pending requests, closes connections, frees. */
+void rk_mqclient_free(rk_mqclient_t *c);
+
+/* "ip@instance", as RocketMQ's clientId. */
+const char *rk_mqclient_id(const rk_mqclient_t *c);
+rk_rclient_t *rk_mqclient_remoting(rk_mqclient_t *c);
+int rk_mqclient_timeout(const rk_mqclient_t *c);
+
+/* ---- requests ---- */
+
+/* A new request with rocklet's language and version set. */
+rk_cmd_t *rk_mqclient_request(int32_t code);
+/* Sends req (consumed) to a name server, trying each in turn. */
+int rk_mqclient_invoke_namesrv(rk_mqclient_t *c, rk_cmd_t *req, rk_cmd_t **resp);
+/* Synchronous request to a broker with the client's timeout. */
+int rk_mqclient_invoke(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, rk_cmd_t **resp);
+
+/* A broker's non-success answer as an rk error code, for callers that
+ * need one: TOPIC_NOT_EXIST → RK_ENOTFOUND, MESSAGE_ILLEGAL → RK_EINVAL,
+ * NO_PERMISSION → RK_EPERM, SYSTEM_BUSY / SERVICE_NOT_AVAILABLE → RK_EBUSY,
+ * FLUSH_*_TIMEOUT → RK_ETIMEDOUT, anything else → RK_EPROTO. */
+int rk_mqclient_resp_error(int32_t resp_code);
+/* Writes "CODE_NAME (n): remark" for a response into buf. */
+void rk_mqclient_resp_describe(const rk_cmd_t *resp, char *buf, size_t len);
+
+/* ---- routes ---- */
+
+/* The topic's route: from the cache, or asked of the name servers when
+ * missing or when force is set. RK_ENOTFOUND when no name server has it. */
+int rk_mqclient_route(rk_mqclient_t *c, const char *topic, bool force, rk_topic_route_t **out);
+/* Forgets a topic's cached route (it is no longer refreshed). */
+void rk_mqclient_forget_route(rk_mqclient_t *c, const char *topic);
+/* Master address of a broker known from any cached route; "" when none.
+ * buf >= RK_ADDR_MAX. */
+bool rk_mqclient_master_addr(rk_mqclient_t *c, const char *broker, char *buf, size_t len);
+/* The addresses of every master in the cached routes (malloc'ed array of
+ * RK_ADDR_MAX strings). */
+int rk_mqclient_masters(rk_mqclient_t *c, char (**out)[RK_ADDR_MAX], size_t *n);
+
+/* ---- scheduler ---- */
+
+/* fn(arg, false) runs once on the scheduler thread after delay_ms; at
+ * shutdown tasks not yet run get fn(arg, true) so they can release arg. */
+typedef void (*rk_task_fn)(void *arg, bool cancelled);
+int rk_mqclient_schedule(rk_mqclient_t *c, uint64_t delay_ms, rk_task_fn fn, void *arg);
+
+/* ---- heartbeats ---- */
+
+/* Fills the producerDataSet / consumerDataSet arrays of a HeartbeatData. */
+typedef void (*rk_heartbeat_fill_fn)(void *arg, cJSON *producers, cJSON *consumers);
+/* Sets the owner's heartbeat contents; heartbeats start being sent. */
+void rk_mqclient_set_heartbeat(rk_mqclient_t *c, rk_heartbeat_fill_fn fill, void *arg);
+/* Sends a heartbeat to every known master now (synchronously). Returns
+ * how many brokers accepted it. */
+int rk_mqclient_heartbeat_now(rk_mqclient_t *c);
+/* UNREGISTER_CLIENT for a producer or consumer group to every known master. */
+void rk_mqclient_unregister(rk_mqclient_t *c, const char *producer_group, const char *consumer_group);
+
+/* ---- received messages ---- */
+
+/* A message as a consumer sees it (RocketMQ's MessageExt). Strings are
+ * NUL-terminated; body is decompressed when the producer compressed it. */
+typedef struct rk_msg_ext {
+    const char *topic;
+    const char *tags;           /* "" when none */
+    const char *keys;           /* "" when none */
+    const uint8_t *body;
+    size_t body_len;
+    const char *props;          /* "k\1v\2k\1v" (not NUL-terminated) */
+    size_t props_len;
+    int32_t queue_id, flag, sys_flag, reconsume_times;
+    int64_t queue_offset, commitlog_offset, born_ts, store_ts;
+    char born_host[56], store_host[56];
+    char msg_id[RK_MSGID_MAX];          /* UNIQ_KEY, or offset_msg_id if the producer set none */
+    char offset_msg_id[RK_MSGID_MAX];   /* store host + commitlog offset */
+    char broker[RK_NAME_MAX];           /* filled by the consumer */
+} rk_msg_ext_t;
+
+typedef struct rk_msg_list {
+    rk_msg_ext_t *msgs;
+    size_t n;
+    /* private */
+    uint8_t *raw;
+    char *arena;
+    uint8_t **inflated;
+    size_t ninflated;
+} rk_msg_list_t;
+
+/* Decodes stored records (a pull or query body). Takes ownership of raw (malloc'ed). */
+int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out);
+void rk_msg_list_free(rk_msg_list_t *l);
+/* A property of a received message as a C string; RK_ENOTFOUND / RK_ETOOBIG. */
+int rk_msg_prop(const rk_msg_ext_t *m, const char *key, char *buf, size_t len);
+
+#endif

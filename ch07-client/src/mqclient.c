@@ -1,0 +1,642 @@
+/* mqclient.c — the client instance: name servers, route cache, scheduler, heartbeats. */
+#include "rk/mqclient.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rk/client_message.h"
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/json.h"
+#include "rk/log.h"
+#include "rk/request_code.h"
+#include "rk/strmap.h"
+
+#define MAX_NAMESRV 16
+
+typedef struct task {
+    struct task *next;
+    uint64_t due_ms;
+    rk_task_fn fn;
+    void *arg;
+} task_t;
+
+struct rk_mqclient {
+    char id[RK_CLIENT_ID_MAX];
+    char namesrv[MAX_NAMESRV][RK_ADDR_MAX];
+    int nnamesrv;
+    _Atomic int ns_next;                /* the name server to try first */
+    int timeout_ms, heartbeat_ms, route_ms;
+    rk_rclient_t *rc;
+
+    uv_mutex_t mu;                      /* routes, heartbeat owner */
+    rk_strmap_t routes;                 /* topic -> rk_topic_route_t* */
+    rk_heartbeat_fill_fn hb_fill;
+    void *hb_arg;
+
+    uv_mutex_t smu;                     /* scheduler */
+    uv_cond_t scond;
+    task_t *tasks;                      /* sorted by due_ms */
+    bool stopping;
+    uv_thread_t sched;
+};
+
+/* ---- requests ---- */
+
+rk_cmd_t *rk_mqclient_request(int32_t code)
+{
+    rk_cmd_t *c = rk_cmd_new(code);
+    if (c != NULL)
+        c->language = 1;                /* CPP: the C family, as RocketMQ's native client says */
+    return c;
+}
+
+static rk_cmd_t *cmd_clone(const rk_cmd_t *src)
+{
+    rk_cmd_t *c = rk_mqclient_request(src->code);
+    if (c == NULL)
+        return NULL;
+    for (size_t i = 0; i < src->next; i++)
+        if (rk_cmd_ext_set(c, src->ext[i].key, src->ext[i].value) != RK_OK)
+            goto fail;
+    if (src->body_len > 0 && rk_cmd_set_body(c, src->body, src->body_len) != RK_OK)
+        goto fail;
+    return c;
+fail:
+    rk_cmd_free(c);
+    return NULL;
+}
+
+int rk_mqclient_invoke_namesrv(rk_mqclient_t *c, rk_cmd_t *req, rk_cmd_t **resp)
+{
+    *resp = NULL;
+    int rc = RK_EINVAL;
+    int first = atomic_load(&c->ns_next);
+    for (int i = 0; i < c->nnamesrv; i++) {
+        int k = (first + i) % c->nnamesrv;
+        rk_cmd_t *copy = i + 1 < c->nnamesrv ? cmd_clone(req) : NULL;
+        if (i + 1 < c->nnamesrv && copy == NULL) {
+            rk_cmd_free(req);
+            return RK_ENOMEM;
+        }
+        rc = rk_rclient_invoke_sync(c->rc, c->namesrv[k], req, c->timeout_ms, resp);
+        req = copy;
+        if (rc == RK_OK) {
+            atomic_store(&c->ns_next, k);
+            rk_cmd_free(req);
+            return RK_OK;
+        }
+        rk_log_debug("client", "name server %s: %s", c->namesrv[k], rk_strerror(rc));
+    }
+    rk_cmd_free(req);
+    return rc;
+}
+
+int rk_mqclient_invoke(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, rk_cmd_t **resp)
+{
+    return rk_rclient_invoke_sync(c->rc, addr, req, c->timeout_ms, resp);
+}
+
+int rk_mqclient_resp_error(int32_t code)
+{
+    switch (code) {
+    case RK_RESP_SUCCESS: return RK_OK;
+    case RK_RESP_TOPIC_NOT_EXIST:
+    case RK_RESP_QUERY_NOT_FOUND: return RK_ENOTFOUND;
+    case RK_RESP_MESSAGE_ILLEGAL: return RK_EINVAL;
+    case RK_RESP_NO_PERMISSION: return RK_EPERM;
+    case RK_RESP_SYSTEM_BUSY:
+    case RK_RESP_SERVICE_NOT_AVAILABLE: return RK_EBUSY;
+    case RK_RESP_FLUSH_DISK_TIMEOUT:
+    case RK_RESP_FLUSH_SLAVE_TIMEOUT: return RK_ETIMEDOUT;
+    default: return RK_EPROTO;
+    }
+}
+
+static const char *code_name(int32_t code)
+{
+    switch (code) {
+    case RK_RESP_SUCCESS: return "SUCCESS";
+    case RK_RESP_SYSTEM_ERROR: return "SYSTEM_ERROR";
+    case RK_RESP_SYSTEM_BUSY: return "SYSTEM_BUSY";
+    case RK_RESP_REQUEST_CODE_NOT_SUPPORTED: return "REQUEST_CODE_NOT_SUPPORTED";
+    case RK_RESP_FLUSH_DISK_TIMEOUT: return "FLUSH_DISK_TIMEOUT";
+    case RK_RESP_SLAVE_NOT_AVAILABLE: return "SLAVE_NOT_AVAILABLE";
+    case RK_RESP_FLUSH_SLAVE_TIMEOUT: return "FLUSH_SLAVE_TIMEOUT";
+    case RK_RESP_MESSAGE_ILLEGAL: return "MESSAGE_ILLEGAL";
+    case RK_RESP_SERVICE_NOT_AVAILABLE: return "SERVICE_NOT_AVAILABLE";
+    case RK_RESP_NO_PERMISSION: return "NO_PERMISSION";
+    case RK_RESP_TOPIC_NOT_EXIST: return "TOPIC_NOT_EXIST";
+    case RK_RESP_PULL_NOT_FOUND: return "PULL_NOT_FOUND";
+    case RK_RESP_PULL_RETRY_IMMEDIATELY: return "PULL_RETRY_IMMEDIATELY";
+    case RK_RESP_PULL_OFFSET_MOVED: return "PULL_OFFSET_MOVED";
+    case RK_RESP_QUERY_NOT_FOUND: return "QUERY_NOT_FOUND";
+    default: return "ERROR";
+    }
+}
+
+void rk_mqclient_resp_describe(const rk_cmd_t *resp, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s (%d): %s", code_name(resp->code), (int)resp->code, resp->remark ? resp->remark : "");
+}
+
+/* ---- routes ---- */
+
+static int fetch_route(rk_mqclient_t *c, const char *topic, rk_topic_route_t **out)
+{
+    *out = NULL;
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_ROUTEINFO_BY_TOPIC), *resp = NULL;
+    if (req == NULL || rk_cmd_ext_set(req, "topic", topic) != RK_OK) {
+        rk_cmd_free(req);
+        return RK_ENOMEM;
+    }
+    int rc = rk_mqclient_invoke_namesrv(c, req, &resp);
+    if (rc != RK_OK)
+        return rc;
+    if (resp->code == RK_RESP_TOPIC_NOT_EXIST)
+        rc = RK_ENOTFOUND;
+    else if (resp->code != RK_RESP_SUCCESS || resp->body_len == 0)
+        rc = RK_EPROTO;
+    else
+        rc = rk_topic_route_parse((const char *)resp->body, resp->body_len, out);
+    rk_cmd_free(resp);
+    return rc;
+}
+
+static void release_route(void *v) { rk_topic_route_release(v); }
+
+int rk_mqclient_route(rk_mqclient_t *c, const char *topic, bool force, rk_topic_route_t **out)
+{
+    *out = NULL;
+    if (!force) {
+        uv_mutex_lock(&c->mu);
+        rk_topic_route_t *r = rk_strmap_get(&c->routes, topic);
+        *out = rk_topic_route_retain(r);
+        uv_mutex_unlock(&c->mu);
+        if (*out != NULL)
+            return RK_OK;
+    }
+    rk_topic_route_t *r;
+    int rc = fetch_route(c, topic, &r);
+    if (rc != RK_OK)
+        return rc;
+    void *old = NULL;
+    uv_mutex_lock(&c->mu);
+    rc = rk_strmap_put(&c->routes, topic, rk_topic_route_retain(r), &old);
+    uv_mutex_unlock(&c->mu);
+    if (rc != RK_OK)
+        rk_topic_route_release(r);      /* the cache's reference */
+    rk_topic_route_release(old);
+    *out = r;
+    return RK_OK;
+}
+
+void rk_mqclient_forget_route(rk_mqclient_t *c, const char *topic)
+{
+    uv_mutex_lock(&c->mu);
+    rk_topic_route_t *r = rk_strmap_remove(&c->routes, topic);
+    uv_mutex_unlock(&c->mu);
+    rk_topic_route_release(r);
+}
+
+typedef struct find_ctx {
+    const char *broker;
+    char *buf;
+    size_t len;
+    bool found;
+} find_ctx_t;
+
+static int find_master(const char *key, void *value, void *arg)
+{
+    (void)key;
+    find_ctx_t *f = arg;
+    const rk_route_broker_t *b = rk_topic_route_broker(value, f->broker);
+    if (b != NULL && b->master[0] != '\0') {
+        snprintf(f->buf, f->len, "%s", b->master);
+        f->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+bool rk_mqclient_master_addr(rk_mqclient_t *c, const char *broker, char *buf, size_t len)
+{
+    find_ctx_t f = {broker, buf, len, false};
+    buf[0] = '\0';
+    uv_mutex_lock(&c->mu);
+    rk_strmap_foreach(&c->routes, find_master, &f);
+    uv_mutex_unlock(&c->mu);
+    return f.found;
+}
+
+typedef struct masters_ctx {
+    char (*v)[RK_ADDR_MAX];
+    size_t n, cap;
+    int err;
+} masters_ctx_t;
+
+static int add_masters(const char *key, void *value, void *arg)
+{
+    (void)key;
+    masters_ctx_t *m = arg;
+    const rk_topic_route_t *r = value;
+    for (size_t i = 0; i < r->nbrokers; i++) {
+        const char *a = r->brokers[i].master;
+        bool dup = a[0] == '\0';
+        for (size_t j = 0; j < m->n && !dup; j++)
+            dup = strcmp(m->v[j], a) == 0;
+        if (dup)
+            continue;
+        if (m->n == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 8;
+            void *nv = realloc(m->v, cap * sizeof *m->v);
+            if (nv == NULL) {
+                m->err = RK_ENOMEM;
+                return 1;
+            }
+            m->v = nv;
+            m->cap = cap;
+        }
+        snprintf(m->v[m->n++], RK_ADDR_MAX, "%s", a);
+    }
+    return 0;
+}
+
+int rk_mqclient_masters(rk_mqclient_t *c, char (**out)[RK_ADDR_MAX], size_t *n)
+{
+    masters_ctx_t m = {0};
+    uv_mutex_lock(&c->mu);
+    rk_strmap_foreach(&c->routes, add_masters, &m);
+    uv_mutex_unlock(&c->mu);
+    if (m.err != RK_OK) {
+        free(m.v);
+        return m.err;
+    }
+    *out = m.v;
+    *n = m.n;
+    return RK_OK;
+}
+
+/* ---- scheduler ---- */
+
+int rk_mqclient_schedule(rk_mqclient_t *c, uint64_t delay_ms, rk_task_fn fn, void *arg)
+{
+    task_t *t = malloc(sizeof *t);
+    if (t == NULL)
+        return RK_ENOMEM;
+    t->due_ms = rk_mono_ms() + delay_ms;
+    t->fn = fn;
+    t->arg = arg;
+    uv_mutex_lock(&c->smu);
+    if (c->stopping) {
+        uv_mutex_unlock(&c->smu);
+        free(t);
+        return RK_ECLOSED;
+    }
+    task_t **pp = &c->tasks;
+    while (*pp != NULL && (*pp)->due_ms <= t->due_ms)
+        pp = &(*pp)->next;
+    t->next = *pp;
+    *pp = t;
+    uv_cond_signal(&c->scond);
+    uv_mutex_unlock(&c->smu);
+    return RK_OK;
+}
+
+static void scheduler_main(void *arg)
+{
+    rk_mqclient_t *c = arg;
+    uv_mutex_lock(&c->smu);
+    while (!c->stopping) {
+        uint64_t now = rk_mono_ms();
+        task_t *t = c->tasks;
+        if (t != NULL && t->due_ms <= now) {
+            c->tasks = t->next;
+            uv_mutex_unlock(&c->smu);
+            t->fn(t->arg, false);
+            free(t);
+            uv_mutex_lock(&c->smu);
+            continue;
+        }
+        uint64_t wait_ms = t != NULL ? t->due_ms - now : 1000;
+        uv_cond_timedwait(&c->scond, &c->smu, wait_ms * 1000000ull);
+    }
+    task_t *left = c->tasks;
+    c->tasks = NULL;
+    uv_mutex_unlock(&c->smu);
+    while (left != NULL) {
+        task_t *next = left->next;
+        left->fn(left->arg, true);
+        free(left);
+        left = next;
+    }
+}
+
+/* ---- periodic work ---- */
+
+static int collect_topic(const char *key, void *value, void *arg)
+{
+    (void)value;
+    rk_buf_t *b = arg;
+    return rk_buf_put(b, key, strlen(key) + 1) == RK_OK ? 0 : 1;
+}
+
+static void refresh_routes(void *arg, bool cancelled)
+{
+    rk_mqclient_t *c = arg;
+    if (cancelled)
+        return;
+    rk_buf_t topics = {0};
+    uv_mutex_lock(&c->mu);
+    rk_strmap_foreach(&c->routes, collect_topic, &topics);
+    uv_mutex_unlock(&c->mu);
+    for (size_t off = 0; off < topics.len; off += strlen((char *)topics.data + off) + 1) {
+        rk_topic_route_t *r = NULL;
+        const char *topic = (const char *)topics.data + off;
+        int rc = rk_mqclient_route(c, topic, true, &r);
+        if (rc != RK_OK && rc != RK_ENOTFOUND)
+            rk_log_debug("client", "route of %s not refreshed: %s", topic, rk_strerror(rc));
+        rk_topic_route_release(r);
+    }
+    rk_buf_free(&topics);
+    rk_mqclient_schedule(c, (uint64_t)c->route_ms, refresh_routes, c);
+}
+
+int rk_mqclient_heartbeat_now(rk_mqclient_t *c)
+{
+    uv_mutex_lock(&c->mu);
+    rk_heartbeat_fill_fn fill = c->hb_fill;
+    void *fill_arg = c->hb_arg;
+    uv_mutex_unlock(&c->mu);
+    if (fill == NULL)
+        return 0;
+    cJSON *root = cJSON_CreateObject(), *p = NULL, *q = NULL;
+    if (root == NULL || cJSON_AddStringToObject(root, "clientID", c->id) == NULL ||
+        (p = cJSON_AddArrayToObject(root, "producerDataSet")) == NULL ||
+        (q = cJSON_AddArrayToObject(root, "consumerDataSet")) == NULL) {
+        cJSON_Delete(root);
+        return RK_ENOMEM;
+    }
+    fill(fill_arg, p, q);
+    char *body = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char (*masters)[RK_ADDR_MAX] = NULL;
+    size_t n = 0;
+    if (body == NULL || rk_mqclient_masters(c, &masters, &n) != RK_OK) {
+        free(body);
+        return RK_ENOMEM;
+    }
+    int ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        rk_cmd_t *req = rk_mqclient_request(RK_REQ_HEART_BEAT), *resp = NULL;
+        if (req == NULL || rk_cmd_set_body(req, body, strlen(body)) != RK_OK) {
+            rk_cmd_free(req);
+            continue;
+        }
+        int rc = rk_mqclient_invoke(c, masters[i], req, &resp);
+        if (rc == RK_OK && resp->code == RK_RESP_SUCCESS)
+            ok++;
+        else
+            rk_log_warn("client", "heartbeat to %s failed: %s", masters[i],
+                        rc != RK_OK ? rk_strerror(rc) : (resp->remark ? resp->remark : "refused"));
+        rk_cmd_free(resp);
+    }
+    free(masters);
+    free(body);
+    return ok;
+}
+
+static void heartbeat_task(void *arg, bool cancelled)
+{
+    rk_mqclient_t *c = arg;
+    if (cancelled)
+        return;
+    rk_mqclient_heartbeat_now(c);
+    rk_mqclient_schedule(c, (uint64_t)c->heartbeat_ms, heartbeat_task, c);
+}
+
+void rk_mqclient_set_heartbeat(rk_mqclient_t *c, rk_heartbeat_fill_fn fill, void *arg)
+{
+    uv_mutex_lock(&c->mu);
+    c->hb_fill = fill;
+    c->hb_arg = arg;
+    uv_mutex_unlock(&c->mu);
+}
+
+void rk_mqclient_unregister(rk_mqclient_t *c, const char *producer_group, const char *consumer_group)
+{
+    char (*masters)[RK_ADDR_MAX] = NULL;
+    size_t n = 0;
+    if (rk_mqclient_masters(c, &masters, &n) != RK_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        rk_cmd_t *req = rk_mqclient_request(RK_REQ_UNREGISTER_CLIENT), *resp = NULL;
+        if (req == NULL || rk_cmd_ext_set(req, "clientID", c->id) != RK_OK ||
+            (producer_group && rk_cmd_ext_set(req, "producerGroup", producer_group) != RK_OK) ||
+            (consumer_group && rk_cmd_ext_set(req, "consumerGroup", consumer_group) != RK_OK)) {
+            rk_cmd_free(req);
+            continue;
+        }
+        if (rk_mqclient_invoke(c, masters[i], req, &resp) == RK_OK)
+            rk_cmd_free(resp);
+    }
+    free(masters);
+}
+
+/* ---- lifecycle ---- */
+
+static int parse_namesrv(rk_mqclient_t *c, const char *list)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ";, ");
+        if (n > 0) {
+            if (c->nnamesrv == MAX_NAMESRV || n >= RK_ADDR_MAX || memchr(p, ':', n) == NULL)
+                return RK_EINVAL;
+            memcpy(c->namesrv[c->nnamesrv], p, n);
+            c->namesrv[c->nnamesrv++][n] = '\0';
+        }
+        p += n;
+        if (*p != '\0')
+            p++;
+    }
+    return c->nnamesrv > 0 ? RK_OK : RK_EINVAL;
+}
+
+static void local_ip(char *buf, size_t len)
+{
+    uv_interface_address_t *ifs = NULL;
+    int n = 0;
+    snprintf(buf, len, "127.0.0.1");
+    if (uv_interface_addresses(&ifs, &n) != 0)
+        return;
+    for (int i = 0; i < n; i++)
+        if (!ifs[i].is_internal && ifs[i].address.address4.sin_family == AF_INET) {
+            uv_ip4_name(&ifs[i].address.address4, buf, len);
+            break;
+        }
+    uv_free_interface_addresses(ifs, n);
+}
+
+int rk_mqclient_new(const rk_mqclient_config_t *cfg, rk_mqclient_t **out)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->namesrv == NULL)
+        return RK_EINVAL;
+    rk_mqclient_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return RK_ENOMEM;
+    int rc = parse_namesrv(c, cfg->namesrv);
+    if (rc != RK_OK) {
+        free(c);
+        return rc;
+    }
+    c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 3000;
+    c->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 30000;
+    c->route_ms = cfg->route_refresh_ms > 0 ? cfg->route_refresh_ms : 30000;
+    char ip[64];
+    local_ip(ip, sizeof ip);
+    if (cfg->instance_name != NULL)
+        snprintf(c->id, sizeof c->id, "%s@%s", ip, cfg->instance_name);
+    else
+        snprintf(c->id, sizeof c->id, "%s@%d#%llu", ip, (int)getpid(), (unsigned long long)rk_mono_ns());
+    rk_strmap_init(&c->routes);
+    if ((rc = rk_rclient_new(&c->rc)) != RK_OK) {
+        free(c);
+        return rc;
+    }
+    if (uv_mutex_init(&c->mu) != 0 || uv_mutex_init(&c->smu) != 0 || uv_cond_init(&c->scond) != 0 ||
+        uv_thread_create(&c->sched, scheduler_main, c) != 0) {
+        rk_rclient_free(c->rc);
+        free(c);                        /* (an init that succeeded leaks nothing on Linux) */
+        return RK_ENOMEM;
+    }
+    rk_mqclient_schedule(c, (uint64_t)c->route_ms, refresh_routes, c);
+    rk_mqclient_schedule(c, (uint64_t)c->heartbeat_ms, heartbeat_task, c);
+    *out = c;
+    return RK_OK;
+}
+
+void rk_mqclient_free(rk_mqclient_t *c)
+{
+    if (c == NULL)
+        return;
+    uv_mutex_lock(&c->smu);
+    c->stopping = true;
+    uv_cond_signal(&c->scond);
+    uv_mutex_unlock(&c->smu);
+    uv_thread_join(&c->sched);
+    rk_rclient_free(c->rc);
+    rk_strmap_free(&c->routes, release_route);
+    uv_cond_destroy(&c->scond);
+    uv_mutex_destroy(&c->smu);
+    uv_mutex_destroy(&c->mu);
+    free(c);
+}
+
+const char *rk_mqclient_id(const rk_mqclient_t *c) { return c->id; }
+rk_rclient_t *rk_mqclient_remoting(rk_mqclient_t *c) { return c->rc; }
+int rk_mqclient_timeout(const rk_mqclient_t *c) { return c->timeout_ms; }
+
+/* ---- received messages ---- */
+
+#define MAX_INFLATED (64u * 1024 * 1024)
+
+static char *arena_put(char **a, const char *s, size_t n)
+{
+    char *r = *a;
+    memcpy(r, s, n);
+    r[n] = '\0';
+    *a += n + 1;
+    return r;
+}
+
+int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out)
+{
+    *out = NULL;
+    rk_msg_list_t *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        free(raw);
+        return RK_ENOMEM;
+    }
+    l->raw = raw;
+    size_t count = 0, arena = 0, ncomp = 0;
+    rk_record_t rec;
+    for (size_t pos = 0; pos < len; pos += rec.total_size) {
+        if (rk_record_decode(raw + pos, len - pos, true, &rec) != RK_OK || rk_record_is_blank(&rec)) {
+            rk_msg_list_free(l);
+            return RK_ECORRUPT;
+        }
+        count++;
+        arena += rec.topic_len + 1u + rec.props_len + 2u;
+        ncomp += (rec.sys_flag & RK_SYSFLAG_COMPRESSED) != 0;
+    }
+    if ((l->msgs = calloc(count + 1, sizeof *l->msgs)) == NULL || (l->arena = malloc(arena + 1)) == NULL ||
+        (l->inflated = calloc(ncomp + 1, sizeof *l->inflated)) == NULL) {
+        rk_msg_list_free(l);
+        return RK_ENOMEM;
+    }
+    char *a = l->arena;
+    for (size_t pos = 0; pos < len; pos += rec.total_size) {
+        rk_record_decode(raw + pos, len - pos, false, &rec);
+        rk_msg_ext_t *m = &l->msgs[l->n++];
+        m->topic = arena_put(&a, rec.topic, rec.topic_len);
+        size_t vlen;
+        const char *v = rk_props_get(rec.props, rec.props_len, RK_PROP_TAGS, &vlen);
+        m->tags = arena_put(&a, v ? v : "", v ? vlen : 0);
+        v = rk_props_get(rec.props, rec.props_len, RK_PROP_KEYS, &vlen);
+        m->keys = arena_put(&a, v ? v : "", v ? vlen : 0);
+        m->props = rec.props;
+        m->props_len = rec.props_len;
+        m->body = rec.body;
+        m->body_len = rec.body_len;
+        if (rec.sys_flag & RK_SYSFLAG_COMPRESSED) {
+            uint8_t *inf;
+            size_t inf_len;
+            int rc = rk_body_decompress(rec.body, rec.body_len, MAX_INFLATED, &inf, &inf_len);
+            if (rc != RK_OK) {
+                rk_msg_list_free(l);
+                return rc;
+            }
+            l->inflated[l->ninflated++] = inf;
+            m->body = inf;
+            m->body_len = inf_len;
+        }
+        m->queue_id = rec.queue_id;
+        m->flag = rec.flag;
+        m->sys_flag = rec.sys_flag;
+        m->reconsume_times = rec.reconsume_times;
+        m->queue_offset = rec.queue_offset;
+        m->commitlog_offset = rec.phys_offset;
+        m->born_ts = rec.born_ts;
+        m->store_ts = rec.store_ts;
+        rk_host_format(&rec.born_host, m->born_host, sizeof m->born_host);
+        rk_host_format(&rec.store_host, m->store_host, sizeof m->store_host);
+        rk_msgid_encode(&rec.store_host, rec.phys_offset, m->offset_msg_id, sizeof m->offset_msg_id);
+        if (rk_props_get_str(rec.props, rec.props_len, RK_PROP_UNIQ_KEY, m->msg_id, sizeof m->msg_id) != RK_OK)
+            memcpy(m->msg_id, m->offset_msg_id, sizeof m->msg_id);
+    }
+    *out = l;
+    return RK_OK;
+}
+
+void rk_msg_list_free(rk_msg_list_t *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->ninflated; i++)
+        free(l->inflated[i]);
+    free(l->inflated);
+    free(l->arena);
+    free(l->msgs);
+    free(l->raw);
+    free(l);
+}
+
+int rk_msg_prop(const rk_msg_ext_t *m, const char *key, char *buf, size_t len)
+{
+    return rk_props_get_str(m->props, m->props_len, key, buf, len);
+}
