@@ -1,0 +1,1501 @@
+/* consumer.c — pull consumer, push consumer (rebalance, long-poll pulls,
+ * thread pool, concurrent and orderly listeners, offsets). */
+#include "rk/consumer.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/hash.h"
+#include "rk/json.h"
+#include "rk/log.h"
+#include "rk/request_code.h"
+#include "rk/strmap.h"
+#include "rk/topic_config.h"
+
+#define SUSPEND_MS 15000                /* how long the broker may hold a pull */
+#define PULL_TIMEOUT_MS 30000           /* longer than the hold */
+#define FLOW_LIMIT 1000                 /* cached messages per queue before pulls pause */
+#define FLOW_DELAY_MS 50
+#define ERROR_DELAY_MS 1000             /* after a failed pull, or an orderly queue not locked */
+#define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
+#define MAX_SUBS 32
+#define MQKEY_MAX (2 * RK_NAME_MAX + 16)
+
+/* ------------------------------------------------------------ allocation, tags */
+
+size_t rk_allocate_avg(size_t nqueues, const char *const *cids, size_t ncids, const char *me, size_t *out)
+{
+    long idx = -1;
+    for (size_t i = 0; i < ncids; i++)
+        if (strcmp(cids[i], me) == 0)
+            idx = (long)i;
+    if (idx < 0 || nqueues == 0)
+        return 0;
+    long nq = (long)nqueues, nc = (long)ncids;
+    long mod = nq % nc;
+    long avg = nq <= nc ? 1 : (mod > 0 && idx < mod ? nq / nc + 1 : nq / nc);
+    long start = (mod > 0 && idx < mod) ? idx * avg : idx * avg + mod;
+    long range = avg < nq - start ? avg : nq - start;
+    size_t k = 0;
+    for (long i = 0; i < range; i++)
+        out[k++] = (size_t)((start + i) % nq);
+    return k;
+}
+
+bool rk_tag_matches(const char *expr, const char *tag)
+{
+    if (expr == NULL)
+        return true;
+    while (*expr == ' ')
+        expr++;
+    if (*expr == '\0' || strcmp(expr, "*") == 0)
+        return true;
+    if (tag == NULL)
+        tag = "";
+    size_t tlen = strlen(tag);
+    const char *p = expr;
+    while (*p) {
+        const char *end = strstr(p, "||");
+        const char *stop = end ? end : p + strlen(p);
+        const char *a = p, *b = stop;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        if ((size_t)(b - a) == tlen && tlen > 0 && memcmp(a, tag, tlen) == 0)
+            return true;
+        if (end == NULL)
+            break;
+        p = end + 2;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ shared requests */
+
+static int errf(char *buf, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int errf(char *buf, size_t len, int rc, const char *fmt, ...)
+{
+    if (buf != NULL && len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, len, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static rk_cmd_t *mq_request(int32_t code, const char *group, const rk_mq_t *mq)
+{
+    rk_cmd_t *req = rk_mqclient_request(code);
+    if (req == NULL)
+        return NULL;
+    int rc = group ? rk_cmd_ext_set(req, "consumerGroup", group) : RK_OK;
+    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "topic", mq->topic);
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "queueId", mq->queue_id);
+    if (rc != RK_OK) {
+        rk_cmd_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* Sends req (consumed) to mq's master; on success *resp has code `want`. */
+static int call_broker(rk_mqclient_t *c, const rk_mq_t *mq, rk_cmd_t *req, rk_cmd_t **resp)
+{
+    *resp = NULL;
+    if (req == NULL)
+        return RK_ENOMEM;
+    char addr[RK_ADDR_MAX];
+    if (!rk_mqclient_master_addr(c, mq->broker, addr, sizeof addr)) {
+        rk_topic_route_t *r = NULL;
+        if (rk_mqclient_route(c, mq->topic, true, &r) == RK_OK)
+            rk_topic_route_release(r);
+        if (!rk_mqclient_master_addr(c, mq->broker, addr, sizeof addr)) {
+            rk_cmd_free(req);
+            return RK_ENOTFOUND;
+        }
+    }
+    return rk_mqclient_invoke(c, addr, req, resp);
+}
+
+static int offset_call(rk_mqclient_t *c, int32_t code, const char *group, const rk_mq_t *mq, const char *k,
+                       int64_t v, int64_t *out)
+{
+    rk_cmd_t *req = mq_request(code, group, mq), *resp;
+    if (req != NULL && k != NULL && rk_cmd_ext_set_i64(req, k, v) != RK_OK) {
+        rk_cmd_free(req);
+        req = NULL;
+    }
+    int rc = call_broker(c, mq, req, &resp);
+    if (rc != RK_OK)
+        return rc;
+    if (resp->code == RK_RESP_QUERY_NOT_FOUND)
+        rc = RK_ENOTFOUND;
+    else if (resp->code != RK_RESP_SUCCESS)
+        rc = rk_mqclient_resp_error(resp->code);
+    else if (out != NULL && rk_cmd_ext_i64(resp, "offset", out) != RK_OK)
+        rc = RK_EPROTO;
+    rk_cmd_free(resp);
+    return rc;
+}
+
+static int query_offset(rk_mqclient_t *c, const char *group, const rk_mq_t *mq, int64_t *out)
+{
+    return offset_call(c, RK_REQ_QUERY_CONSUMER_OFFSET, group, mq, NULL, 0, out);
+}
+
+static int update_offset(rk_mqclient_t *c, const char *group, const rk_mq_t *mq, int64_t off, bool oneway)
+{
+    if (!oneway)
+        return offset_call(c, RK_REQ_UPDATE_CONSUMER_OFFSET, group, mq, "commitOffset", off, NULL);
+    rk_cmd_t *req = mq_request(RK_REQ_UPDATE_CONSUMER_OFFSET, group, mq);
+    if (req == NULL || rk_cmd_ext_set_i64(req, "commitOffset", off) != RK_OK) {
+        rk_cmd_free(req);
+        return RK_ENOMEM;
+    }
+    char addr[RK_ADDR_MAX];
+    if (!rk_mqclient_master_addr(c, mq->broker, addr, sizeof addr)) {
+        rk_cmd_free(req);
+        return RK_ENOTFOUND;
+    }
+    return rk_rclient_invoke_oneway(rk_mqclient_remoting(c), addr, req);
+}
+
+static rk_cmd_t *pull_request(const char *group, const rk_mq_t *mq, int64_t offset, int max, int sys_flag,
+                              int64_t commit, int suspend_ms, const char *expr, int64_t sub_version)
+{
+    rk_cmd_t *req = mq_request(RK_REQ_PULL_MESSAGE, group, mq);
+    if (req == NULL)
+        return NULL;
+    int rc = rk_cmd_ext_set_i64(req, "queueOffset", offset);
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "maxMsgNums", max);
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "sysFlag", sys_flag);
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "commitOffset", commit);
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "suspendTimeoutMillis", suspend_ms);
+    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "subscription", expr && *expr ? expr : "*");
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "subVersion", sub_version);
+    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "expressionType", "TAG");
+    if (rc != RK_OK) {
+        rk_cmd_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* A pull answer into r (which then owns the messages); the messages whose
+ * tag the expression does not match are dropped here, as the broker only
+ * filters by tag hash. */
+static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, rk_pull_result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->next_offset = r->min_offset = r->max_offset = -1;
+    if (status != RK_OK)
+        return errf(r->error, sizeof r->error, status, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
+                    rk_strerror(status));
+    rk_cmd_ext_i64(resp, "nextBeginOffset", &r->next_offset);
+    rk_cmd_ext_i64(resp, "minOffset", &r->min_offset);
+    rk_cmd_ext_i64(resp, "maxOffset", &r->max_offset);
+    switch (resp->code) {
+    case RK_RESP_SUCCESS: break;
+    case RK_RESP_PULL_NOT_FOUND: r->status = RK_PULL_NO_NEW_MSG; return RK_OK;
+    case RK_RESP_PULL_RETRY_IMMEDIATELY: r->status = RK_PULL_NO_MATCHED_MSG; return RK_OK;
+    case RK_RESP_PULL_OFFSET_MOVED: r->status = RK_PULL_OFFSET_ILLEGAL; return RK_OK;
+    default: {
+        char why[200];
+        rk_mqclient_resp_describe(resp, why, sizeof why);
+        return errf(r->error, sizeof r->error, rk_mqclient_resp_error(resp->code), "pull from %s queue %d: %s",
+                    mq->broker, mq->queue_id, why);
+    }
+    }
+    uint8_t *raw = resp->body;
+    size_t len = resp->body_len;
+    resp->body = NULL;
+    resp->body_len = 0;
+    int rc = rk_msg_list_decode(raw, len, &r->msgs);
+    if (rc != RK_OK)
+        return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: bad message data (%s)", mq->broker,
+                    mq->queue_id, rk_strerror(rc));
+    size_t k = 0;
+    for (size_t i = 0; i < r->msgs->n; i++) {
+        rk_msg_ext_t *m = &r->msgs->msgs[i];
+        if (!rk_tag_matches(expr, m->tags))
+            continue;
+        snprintf(m->broker, sizeof m->broker, "%s", mq->broker);
+        if (k != i)
+            r->msgs->msgs[k] = *m;
+        k++;
+    }
+    r->msgs->n = k;
+    r->status = k > 0 ? RK_PULL_FOUND : RK_PULL_NO_MATCHED_MSG;
+    return RK_OK;
+}
+
+void rk_pull_result_free(rk_pull_result_t *r)
+{
+    if (r != NULL) {
+        rk_msg_list_free(r->msgs);
+        r->msgs = NULL;
+    }
+}
+
+/* ------------------------------------------------------------ pull consumer */
+
+struct rk_pull_consumer {
+    rk_mqclient_t *c;
+    char group[RK_NAME_MAX];
+};
+
+int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_t **out)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->namesrv == NULL || cfg->group == NULL || !rk_topic_name_valid(cfg->group))
+        return RK_EINVAL;
+    rk_pull_consumer_t *pc = calloc(1, sizeof *pc);
+    if (pc == NULL)
+        return RK_ENOMEM;
+    snprintf(pc->group, sizeof pc->group, "%s", cfg->group);
+    rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
+                               .timeout_ms = cfg->timeout_ms};
+    int rc = rk_mqclient_new(&cc, &pc->c);
+    if (rc != RK_OK) {
+        free(pc);
+        return rc;
+    }
+    *out = pc;
+    return RK_OK;
+}
+
+void rk_pull_consumer_free(rk_pull_consumer_t *pc)
+{
+    if (pc == NULL)
+        return;
+    rk_mqclient_free(pc->c);
+    free(pc);
+}
+
+rk_mqclient_t *rk_pull_consumer_client(rk_pull_consumer_t *pc) { return pc->c; }
+
+int rk_pull_consumer_queues(rk_pull_consumer_t *pc, const char *topic, rk_mq_t **out, size_t *n)
+{
+    rk_topic_route_t *r;
+    int rc = rk_mqclient_route(pc->c, topic, false, &r);
+    if (rc != RK_OK)
+        return rc;
+    rc = rk_topic_route_read_queues(r, topic, out, n);
+    rk_topic_route_release(r);
+    return rc;
+}
+
+int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char *tag_expr, int64_t offset,
+                          int max_nums, int suspend_ms, rk_pull_result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    if (mq == NULL || offset < 0 || max_nums <= 0 || max_nums > 1024)
+        return errf(r->error, sizeof r->error, RK_EINVAL, "pull needs a queue, an offset >= 0 and 1..1024 messages");
+    int sys_flag = suspend_ms > 0 ? 0x2 : 0;
+    rk_cmd_t *req = pull_request(pc->group, mq, offset, max_nums, sys_flag, 0, suspend_ms > 0 ? suspend_ms : 0,
+                                 tag_expr, 0);
+    char addr[RK_ADDR_MAX];
+    if (req == NULL)
+        return errf(r->error, sizeof r->error, RK_ENOMEM, "out of memory");
+    if (!rk_mqclient_master_addr(pc->c, mq->broker, addr, sizeof addr)) {
+        rk_cmd_free(req);
+        return errf(r->error, sizeof r->error, RK_ENOTFOUND, "broker %s is not in any known route", mq->broker);
+    }
+    rk_cmd_t *resp = NULL;
+    int st = rk_rclient_invoke_sync(rk_mqclient_remoting(pc->c), addr, req,
+                                    rk_mqclient_timeout(pc->c) + (suspend_ms > 0 ? suspend_ms : 0), &resp);
+    int rc = pull_parse(st, resp, mq, tag_expr, r);
+    rk_cmd_free(resp);
+    return rc;
+}
+
+int rk_pull_consumer_fetch_offset(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t *out)
+{
+    return query_offset(pc->c, pc->group, mq, out);
+}
+
+int rk_pull_consumer_commit_offset(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t offset)
+{
+    return offset_call(pc->c, RK_REQ_UPDATE_CONSUMER_OFFSET, pc->group, mq, "commitOffset", offset, NULL);
+}
+
+int rk_pull_consumer_min_offset(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t *out)
+{
+    return offset_call(pc->c, RK_REQ_GET_MIN_OFFSET, NULL, mq, NULL, 0, out);
+}
+
+int rk_pull_consumer_max_offset(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t *out)
+{
+    return offset_call(pc->c, RK_REQ_GET_MAX_OFFSET, NULL, mq, NULL, 0, out);
+}
+
+int rk_pull_consumer_search_offset(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t ts_ms, int64_t *out)
+{
+    return offset_call(pc->c, RK_REQ_SEARCH_OFFSET_BY_TIMESTAMP, NULL, mq, "timestamp", ts_ms, out);
+}
+
+/* ------------------------------------------------------------ push consumer: types */
+
+typedef struct batch {
+    struct batch *next;
+    rk_msg_list_t *list;
+    uint8_t *done;                      /* per message */
+    size_t ndone;
+} batch_t;
+
+typedef struct pq {
+    _Atomic int refs;
+    rk_mq_t mq;
+    char expr[256];
+    uv_mutex_t mu;
+    batch_t *head, *tail;               /* pulled, in offset order */
+    size_t cached;                      /* messages not yet consumed */
+    int64_t pull_offset;                /* next offset to pull */
+    int64_t persisted;                  /* last offset sent to the broker */
+    bool dropped;                       /* no longer ours: pulls and jobs stop */
+    bool locked;                        /* orderly: we hold the broker lock */
+    bool consuming;                     /* orderly: a job is queued or running */
+} pq_t;
+
+typedef struct job {
+    struct job *next;
+    pq_t *pq;
+    batch_t *b;                         /* concurrent: these messages; orderly: NULL */
+    size_t from, n;
+} job_t;
+
+typedef struct sub {
+    char topic[RK_NAME_MAX];
+    char expr[256];
+} sub_t;
+
+struct rk_push_consumer {
+    rk_mqclient_t *c;
+    char group[RK_NAME_MAX];
+    rk_message_model_t model;
+    rk_consume_from_t from;
+    int64_t from_ts;
+    bool orderly;
+    int nthreads, batch_max, pull_batch, rebalance_ms, persist_ms;
+    int64_t sub_version;
+    char offset_file[1024];
+    rk_listener_fn fn;
+    void *arg;
+    sub_t subs[MAX_SUBS];
+    int nsubs;
+    bool started;
+    _Atomic bool stopping;
+
+    uv_mutex_t mu;                      /* table */
+    rk_strmap_t table;                  /* mq key -> pq_t* */
+    rk_strmap_t local_offsets;          /* broadcasting: mq key -> int64_t* (loaded, then kept) */
+    uv_mutex_t rb_mu;                   /* one rebalance at a time; shutdown */
+
+    uv_mutex_t pmu;                     /* pool */
+    uv_cond_t pcond;
+    job_t *jobs, *jobs_tail;
+    bool pool_stop;
+    uv_thread_t *threads;
+    int nstarted;
+};
+
+/* ------------------------------------------------------------ process queues */
+
+static pq_t *pq_new(const rk_mq_t *mq, const char *expr, int64_t offset)
+{
+    pq_t *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    if (uv_mutex_init(&q->mu) != 0) {
+        free(q);
+        return NULL;
+    }
+    atomic_init(&q->refs, 1);
+    q->mq = *mq;
+    snprintf(q->expr, sizeof q->expr, "%s", expr);
+    q->pull_offset = offset;
+    q->persisted = -1;
+    return q;
+}
+
+static pq_t *pq_ref(pq_t *q)
+{
+    atomic_fetch_add(&q->refs, 1);
+    return q;
+}
+
+static void pq_unref(pq_t *q)
+{
+    if (q == NULL || atomic_fetch_sub(&q->refs, 1) != 1)
+        return;
+    for (batch_t *b = q->head, *next; b != NULL; b = next) {
+        next = b->next;
+        rk_msg_list_free(b->list);
+        free(b->done);
+        free(b);
+    }
+    uv_mutex_destroy(&q->mu);
+    free(q);
+}
+
+/* The offset the group has consumed up to (call with q->mu held): the first
+ * message not yet consumed, or everything pulled. */
+static int64_t pq_acked(const pq_t *q)
+{
+    for (const batch_t *b = q->head; b != NULL; b = b->next)
+        for (size_t i = 0; i < b->list->n; i++)
+            if (!b->done[i])
+                return b->list->msgs[i].queue_offset;
+    return q->pull_offset;
+}
+
+/* Marks messages consumed and frees fully consumed batches at the head
+ * (q->mu held). */
+static void pq_mark_done(pq_t *q, batch_t *b, size_t from, size_t n)
+{
+    for (size_t i = from; i < from + n; i++)
+        if (!b->done[i]) {
+            b->done[i] = 1;
+            b->ndone++;
+            q->cached--;
+        }
+    while (q->head != NULL && q->head->ndone == q->head->list->n) {
+        batch_t *h = q->head;
+        q->head = h->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        rk_msg_list_free(h->list);
+        free(h->done);
+        free(h);
+    }
+}
+
+/* ------------------------------------------------------------ pool */
+
+static void run_job(rk_push_consumer_t *pc, job_t *j);
+
+static void pool_main(void *arg)
+{
+    rk_push_consumer_t *pc = arg;
+    uv_mutex_lock(&pc->pmu);
+    for (;;) {
+        while (pc->jobs == NULL && !pc->pool_stop)
+            uv_cond_wait(&pc->pcond, &pc->pmu);
+        if (pc->pool_stop)
+            break;
+        job_t *j = pc->jobs;
+        pc->jobs = j->next;
+        if (pc->jobs == NULL)
+            pc->jobs_tail = NULL;
+        uv_mutex_unlock(&pc->pmu);
+        run_job(pc, j);
+        uv_mutex_lock(&pc->pmu);
+    }
+    uv_mutex_unlock(&pc->pmu);
+}
+
+static void job_free(job_t *j)
+{
+    pq_unref(j->pq);
+    free(j);
+}
+
+/* Queues a job (consumed). False when the pool is stopping. */
+static bool pool_submit(rk_push_consumer_t *pc, job_t *j)
+{
+    j->next = NULL;
+    uv_mutex_lock(&pc->pmu);
+    bool ok = !pc->pool_stop;
+    if (ok) {
+        if (pc->jobs_tail) pc->jobs_tail->next = j; else pc->jobs = j;
+        pc->jobs_tail = j;
+        uv_cond_signal(&pc->pcond);
+    }
+    uv_mutex_unlock(&pc->pmu);
+    if (!ok)
+        job_free(j);
+    return ok;
+}
+
+static bool submit_new(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t from, size_t n)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return false;
+    j->pq = pq_ref(q);
+    j->b = b;
+    j->from = from;
+    j->n = n;
+    return pool_submit(pc, j);
+}
+
+static void pool_stop(rk_push_consumer_t *pc)
+{
+    uv_mutex_lock(&pc->pmu);
+    pc->pool_stop = true;
+    uv_cond_broadcast(&pc->pcond);
+    uv_mutex_unlock(&pc->pmu);
+    for (int i = 0; i < pc->nstarted; i++)
+        uv_thread_join(&pc->threads[i]);
+    pc->nstarted = 0;
+    job_t *j = pc->jobs;                /* queued, never run: they will be redelivered */
+    pc->jobs = pc->jobs_tail = NULL;
+    while (j != NULL) {
+        job_t *next = j->next;
+        job_free(j);
+        j = next;
+    }
+}
+
+/* ------------------------------------------------------------ consuming */
+
+typedef struct later {
+    rk_push_consumer_t *pc;
+    job_t *job;
+} later_t;
+
+static void later_run(void *arg, bool cancelled)
+{
+    later_t *l = arg;
+    if (cancelled || atomic_load(&l->pc->stopping))
+        job_free(l->job);
+    else
+        pool_submit(l->pc, l->job);
+    free(l);
+}
+
+/* Runs the job again after ms (it keeps its pq reference). */
+static void resubmit_later(rk_push_consumer_t *pc, job_t *j, uint64_t ms)
+{
+    later_t *l = malloc(sizeof *l);
+    if (l == NULL) {
+        pool_submit(pc, j);             /* no memory for a timer: retry now rather than lose it */
+        return;
+    }
+    l->pc = pc;
+    l->job = j;
+    if (rk_mqclient_schedule(pc->c, ms, later_run, l) != RK_OK) {
+        free(l);
+        job_free(j);
+    }
+}
+
+/* CONSUMER_SEND_MSG_BACK: the broker stores the message again for a later
+ * redelivery (chapter 9 implements it). */
+static bool send_back(rk_push_consumer_t *pc, const rk_msg_ext_t *m)
+{
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_CONSUMER_SEND_MSG_BACK), *resp = NULL;
+    if (req == NULL)
+        return false;
+    int rc = rk_cmd_ext_set_i64(req, "offset", m->commitlog_offset);
+    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "group", pc->group);
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "delayLevel", 0);
+    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "originMsgId", m->msg_id);
+    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "originTopic", m->topic);
+    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "unitMode", "false");
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "maxReconsumeTimes", 16);
+    char addr[RK_ADDR_MAX];
+    if (rc != RK_OK || !rk_mqclient_master_addr(pc->c, m->broker, addr, sizeof addr)) {
+        rk_cmd_free(req);
+        return false;
+    }
+    rc = rk_mqclient_invoke(pc->c, addr, req, &resp);
+    bool ok = rc == RK_OK && resp->code == RK_RESP_SUCCESS;
+    rk_cmd_free(resp);
+    return ok;
+}
+
+static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
+{
+    pq_t *q = j->pq;
+    uv_mutex_lock(&q->mu);
+    bool dropped = q->dropped;
+    uv_mutex_unlock(&q->mu);
+    if (dropped) {
+        job_free(j);
+        return;
+    }
+    const rk_msg_ext_t *msgs = &j->b->list->msgs[j->from];
+    rk_consume_result_t res = pc->fn(pc->arg, msgs, j->n);
+    if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
+        bool all = true;
+        for (size_t i = 0; i < j->n && all; i++)
+            all = send_back(pc, &msgs[i]);
+        if (all)
+            res = RK_CONSUME_SUCCESS;   /* the broker has it now */
+    }
+    if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
+        rk_log_debug("consumer", "%s queue %d: consuming %zu message(s) again in %d ms", q->mq.topic,
+                     q->mq.queue_id, j->n, RETRY_LOCAL_MS);
+        resubmit_later(pc, j, RETRY_LOCAL_MS);
+        return;
+    }
+    /* broadcasting: a failed message is dropped, as RocketMQ does */
+    uv_mutex_lock(&q->mu);
+    pq_mark_done(q, j->b, j->from, j->n);
+    uv_mutex_unlock(&q->mu);
+    job_free(j);
+}
+
+static void run_orderly(rk_push_consumer_t *pc, job_t *j)
+{
+    pq_t *q = j->pq;
+    size_t max = (size_t)pc->batch_max;
+    for (;;) {
+        uv_mutex_lock(&q->mu);
+        if (q->dropped || !q->locked || atomic_load(&pc->stopping)) {
+            q->consuming = false;
+            uv_mutex_unlock(&q->mu);
+            break;
+        }
+        /* the first messages not yet consumed, within one batch */
+        batch_t *b = q->head;
+        size_t from = 0, n = 0;
+        for (; b != NULL; b = b->next) {
+            for (from = 0; from < b->list->n && b->done[from]; from++)
+                ;
+            if (from < b->list->n)
+                break;
+        }
+        if (b != NULL)
+            while (from + n < b->list->n && n < max && !b->done[from + n])
+                n++;
+        if (n == 0) {
+            q->consuming = false;
+            uv_mutex_unlock(&q->mu);
+            break;
+        }
+        uv_mutex_unlock(&q->mu);
+        /* only this job touches the queue's unconsumed messages, so b stays */
+        rk_consume_result_t res = pc->fn(pc->arg, &b->list->msgs[from], n);
+        if (res != RK_CONSUME_SUCCESS) {
+            rk_log_debug("consumer", "%s queue %d suspended for %d ms", q->mq.topic, q->mq.queue_id, RETRY_LOCAL_MS);
+            resubmit_later(pc, j, RETRY_LOCAL_MS);     /* consuming stays set: nobody overtakes */
+            return;
+        }
+        uv_mutex_lock(&q->mu);
+        pq_mark_done(q, b, from, n);
+        uv_mutex_unlock(&q->mu);
+    }
+    job_free(j);
+}
+
+static void run_job(rk_push_consumer_t *pc, job_t *j)
+{
+    if (j->b == NULL)
+        run_orderly(pc, j);
+    else
+        run_concurrent(pc, j);
+}
+
+/* Hands freshly pulled messages to the pool (q->mu held). */
+static void dispatch(rk_push_consumer_t *pc, pq_t *q, batch_t *b)
+{
+    if (pc->orderly) {
+        if (!q->consuming) {
+            q->consuming = true;
+            if (!submit_new(pc, q, NULL, 0, 0))
+                q->consuming = false;
+        }
+        return;
+    }
+    size_t max = (size_t)pc->batch_max;
+    for (size_t i = 0; i < b->list->n; i += max)
+        submit_new(pc, q, b, i, b->list->n - i < max ? b->list->n - i : max);
+}
+
+/* ------------------------------------------------------------ pulling */
+
+static void pull_now(rk_push_consumer_t *pc, pq_t *q);
+
+typedef struct pull_later {
+    rk_push_consumer_t *pc;
+    pq_t *q;
+} pull_later_t;
+
+static void pull_later_run(void *arg, bool cancelled)
+{
+    pull_later_t *l = arg;
+    if (cancelled || atomic_load(&l->pc->stopping))
+        pq_unref(l->q);
+    else
+        pull_now(l->pc, l->q);
+    free(l);
+}
+
+/* The next pull of q after ms (takes the caller's reference). */
+static void pull_after(rk_push_consumer_t *pc, pq_t *q, uint64_t ms)
+{
+    pull_later_t *l = malloc(sizeof *l);
+    if (l != NULL) {
+        l->pc = pc;
+        l->q = q;
+        if (rk_mqclient_schedule(pc->c, ms, pull_later_run, l) == RK_OK)
+            return;
+        free(l);
+    }
+    if (!atomic_load(&pc->stopping))
+        rk_log_warn("consumer", "%s queue %d: out of memory scheduling the next pull; the queue stalls",
+                    q->mq.topic, q->mq.queue_id);
+    pq_unref(q);
+}
+
+typedef struct pull_ctx {
+    rk_push_consumer_t *pc;
+    pq_t *q;
+} pull_ctx_t;
+
+static void pull_cb(void *arg, int status, rk_cmd_t *resp)
+{
+    pull_ctx_t *x = arg;
+    rk_push_consumer_t *pc = x->pc;
+    pq_t *q = x->q;
+    free(x);
+    rk_pull_result_t r;
+    int rc = pull_parse(status, resp, &q->mq, q->expr, &r);
+    rk_cmd_free(resp);
+    uint64_t delay = 0;
+    uv_mutex_lock(&q->mu);
+    if (q->dropped || atomic_load(&pc->stopping)) {
+        uv_mutex_unlock(&q->mu);
+        rk_pull_result_free(&r);
+        pq_unref(q);
+        return;
+    }
+    if (rc != RK_OK) {
+        if (status != RK_ECLOSED)
+            rk_log_warn("consumer", "%s", r.error);
+        delay = ERROR_DELAY_MS;
+    } else if (r.status == RK_PULL_FOUND) {
+        batch_t *b = calloc(1, sizeof *b);
+        uint8_t *done = b ? calloc(r.msgs->n, 1) : NULL;
+        if (done == NULL) {
+            free(b);
+            delay = ERROR_DELAY_MS;     /* pull the same messages again later */
+        } else {
+            b->list = r.msgs;
+            b->done = done;
+            r.msgs = NULL;
+            if (q->tail) q->tail->next = b; else q->head = b;
+            q->tail = b;
+            q->cached += b->list->n;
+            q->pull_offset = r.next_offset;
+            dispatch(pc, q, b);
+        }
+    } else {
+        if (r.status == RK_PULL_OFFSET_ILLEGAL)
+            rk_log_warn("consumer", "%s queue %d: offset %" PRId64 " is illegal, moving to %" PRId64, q->mq.topic,
+                        q->mq.queue_id, q->pull_offset, r.next_offset);
+        if (r.next_offset >= 0)
+            q->pull_offset = r.next_offset;
+    }
+    if (delay == 0 && q->cached > FLOW_LIMIT)
+        delay = FLOW_DELAY_MS;
+    uv_mutex_unlock(&q->mu);
+    rk_pull_result_free(&r);
+    if (delay > 0)
+        pull_after(pc, q, delay);
+    else
+        pull_now(pc, q);
+}
+
+/* Sends q's next pull (takes the caller's reference to q). */
+static void pull_now(rk_push_consumer_t *pc, pq_t *q)
+{
+    uv_mutex_lock(&q->mu);
+    bool stop = q->dropped || atomic_load(&pc->stopping);
+    bool wait_lock = pc->orderly && !q->locked;
+    bool full = q->cached > FLOW_LIMIT;
+    int64_t offset = q->pull_offset, acked = pq_acked(q);
+    uv_mutex_unlock(&q->mu);
+    if (stop) {
+        pq_unref(q);
+        return;
+    }
+    if (wait_lock || full) {
+        pull_after(pc, q, wait_lock ? ERROR_DELAY_MS : FLOW_DELAY_MS);
+        return;
+    }
+    int sys_flag = 0x2 | 0x4;           /* suspend | subscription */
+    bool commit = pc->model == RK_CLUSTERING && acked > 0;
+    if (commit)
+        sys_flag |= 0x1;
+    char addr[RK_ADDR_MAX];
+    pull_ctx_t *x = malloc(sizeof *x);
+    rk_cmd_t *req = x ? pull_request(pc->group, &q->mq, offset, pc->pull_batch, sys_flag, commit ? acked : 0,
+                                     SUSPEND_MS, q->expr, pc->sub_version)
+                      : NULL;
+    if (req == NULL || !rk_mqclient_master_addr(pc->c, q->mq.broker, addr, sizeof addr)) {
+        rk_cmd_free(req);
+        free(x);
+        pull_after(pc, q, ERROR_DELAY_MS);
+        return;
+    }
+    x->pc = pc;
+    x->q = q;
+    if (rk_rclient_invoke_async(rk_mqclient_remoting(pc->c), addr, req, PULL_TIMEOUT_MS, pull_cb, x) != RK_OK) {
+        free(x);
+        pull_after(pc, q, ERROR_DELAY_MS);
+    }
+}
+
+/* ------------------------------------------------------------ offsets */
+
+static void mq_key(const rk_mq_t *mq, char *buf)
+{
+    rk_mq_key(mq, buf, MQKEY_MAX);
+}
+
+static int load_local_offsets(rk_push_consumer_t *pc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rk_file_read_all(pc->offset_file, &text, &len);
+    if (rc == RK_ENOTFOUND)
+        return RK_OK;
+    if (rc != RK_OK)
+        return rc;
+    cJSON *root = rk_json_parse(text, len);
+    free(text);
+    cJSON *tab = cJSON_GetObjectItemCaseSensitive(root, "offsetTable");
+    for (cJSON *e = tab ? tab->child : NULL; e != NULL; e = e->next) {
+        int64_t *v = malloc(sizeof *v);
+        if (v == NULL || !cJSON_IsNumber(e) || rk_strmap_put(&pc->local_offsets, e->string, v, NULL) != RK_OK) {
+            free(v);
+            continue;
+        }
+        *v = (int64_t)e->valuedouble;
+    }
+    if (root == NULL)
+        rk_log_warn("consumer", "%s is not JSON; starting without local offsets", pc->offset_file);
+    cJSON_Delete(root);
+    return RK_OK;
+}
+
+typedef struct persist_ctx {
+    rk_push_consumer_t *pc;
+    bool sync;
+    cJSON *tab;
+} persist_ctx_t;
+
+static int persist_one(const char *key, void *value, void *arg)
+{
+    persist_ctx_t *x = arg;
+    pq_t *q = value;
+    uv_mutex_lock(&q->mu);
+    int64_t off = pq_acked(q);
+    bool changed = off != q->persisted && off >= 0;
+    q->persisted = off;
+    uv_mutex_unlock(&q->mu);
+    if (x->pc->model == RK_BROADCASTING) {
+        int64_t *v = rk_strmap_get(&x->pc->local_offsets, key);
+        if (v == NULL && (v = malloc(sizeof *v)) != NULL &&
+            rk_strmap_put(&x->pc->local_offsets, key, v, NULL) != RK_OK) {
+            free(v);
+            v = NULL;
+        }
+        if (v != NULL)
+            *v = off;
+    } else if (changed || x->sync) {
+        update_offset(x->pc->c, x->pc->group, &q->mq, off, !x->sync);
+    }
+    return 0;
+}
+
+static int add_offset(const char *key, void *value, void *arg)
+{
+    rk_json_add_i64(arg, key, *(int64_t *)value);
+    return 0;
+}
+
+/* Commits every owned queue's offset (pc->mu held). */
+static void persist_all(rk_push_consumer_t *pc, bool sync)
+{
+    persist_ctx_t x = {.pc = pc, .sync = sync};
+    rk_strmap_foreach(&pc->table, persist_one, &x);
+    if (pc->model != RK_BROADCASTING)
+        return;
+    cJSON *root = cJSON_CreateObject(), *tab = root ? cJSON_AddObjectToObject(root, "offsetTable") : NULL;
+    if (tab != NULL)
+        rk_strmap_foreach(&pc->local_offsets, add_offset, tab);
+    char *s = tab ? rk_json_print(root, 0) : NULL;
+    int rc = s ? rk_file_write_atomic(pc->offset_file, s, strlen(s)) : RK_ENOMEM;
+    if (rc != RK_OK)
+        rk_log_warn("consumer", "cannot write offsets to %s: %s", pc->offset_file, rk_strerror(rc));
+    free(s);
+    cJSON_Delete(root);
+}
+
+/* Where a queue with no committed offset starts. */
+static int64_t start_offset(rk_push_consumer_t *pc, const rk_mq_t *mq)
+{
+    int64_t off = -1;
+    if (pc->model == RK_BROADCASTING) {
+        char key[MQKEY_MAX];
+        mq_key(mq, key);
+        int64_t *v = rk_strmap_get(&pc->local_offsets, key);
+        if (v != NULL)
+            return *v;
+    } else {
+        int rc = query_offset(pc->c, pc->group, mq, &off);
+        if (rc == RK_OK && off >= 0)
+            return off;
+        if (rc != RK_OK && rc != RK_ENOTFOUND) {
+            rk_log_warn("consumer", "%s queue %d: cannot read the group's offset: %s", mq->topic, mq->queue_id,
+                        rk_strerror(rc));
+            return -1;                  /* try again at the next rebalance */
+        }
+    }
+    if (strncmp(mq->topic, "%RETRY%", 7) == 0)
+        return 0;
+    int rc;
+    switch (pc->from) {
+    case RK_CONSUME_FROM_FIRST: return 0;
+    case RK_CONSUME_FROM_TIMESTAMP:
+        rc = offset_call(pc->c, RK_REQ_SEARCH_OFFSET_BY_TIMESTAMP, NULL, mq, "timestamp", pc->from_ts, &off);
+        break;
+    default: rc = offset_call(pc->c, RK_REQ_GET_MAX_OFFSET, NULL, mq, NULL, 0, &off); break;
+    }
+    return rc == RK_OK ? off : -1;
+}
+
+/* ------------------------------------------------------------ rebalance */
+
+static int lock_batch(rk_push_consumer_t *pc, const char *broker, const rk_mq_t *mqs, size_t n, bool lock,
+                      bool *ok)
+{
+    cJSON *body = cJSON_CreateObject(), *set = body ? cJSON_AddArrayToObject(body, "mqSet") : NULL;
+    if (set == NULL) {
+        cJSON_Delete(body);
+        return RK_ENOMEM;
+    }
+    cJSON_AddStringToObject(body, "consumerGroup", pc->group);
+    cJSON_AddStringToObject(body, "clientId", rk_mqclient_id(pc->c));
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "topic", mqs[i].topic);
+        cJSON_AddStringToObject(o, "brokerName", mqs[i].broker);
+        cJSON_AddNumberToObject(o, "queueId", mqs[i].queue_id);
+        cJSON_AddItemToArray(set, o);
+    }
+    char *s = rk_json_print(body, 0);
+    cJSON_Delete(body);
+    rk_cmd_t *req = rk_mqclient_request(lock ? RK_REQ_LOCK_BATCH_MQ : RK_REQ_UNLOCK_BATCH_MQ), *resp = NULL;
+    char addr[RK_ADDR_MAX];
+    if (s == NULL || req == NULL || rk_cmd_set_body(req, s, strlen(s)) != RK_OK ||
+        !rk_mqclient_master_addr(pc->c, broker, addr, sizeof addr)) {
+        free(s);
+        rk_cmd_free(req);
+        return RK_ENOMEM;
+    }
+    free(s);
+    int rc = rk_mqclient_invoke(pc->c, addr, req, &resp);
+    if (rc == RK_OK && resp->code != RK_RESP_SUCCESS)
+        rc = rk_mqclient_resp_error(resp->code);
+    if (rc == RK_OK && lock && ok != NULL) {
+        cJSON *r = rk_json_parse((const char *)resp->body, resp->body_len);
+        cJSON *got = cJSON_GetObjectItemCaseSensitive(r, "lockOKMQSet");
+        for (cJSON *e = got ? got->child : NULL; e != NULL; e = e->next) {
+            const char *t = rk_json_get_str(e, "topic"), *bn = rk_json_get_str(e, "brokerName");
+            int64_t qid = -1;
+            rk_json_get_i64(e, "queueId", &qid);
+            for (size_t i = 0; i < n && t && bn; i++)
+                if (mqs[i].queue_id == qid && strcmp(mqs[i].topic, t) == 0 && strcmp(mqs[i].broker, bn) == 0)
+                    ok[i] = true;
+        }
+        cJSON_Delete(r);
+    }
+    rk_cmd_free(resp);
+    return rc;
+}
+
+static int lock_one(rk_push_consumer_t *pc, const rk_mq_t *mq, bool lock)
+{
+    bool ok = false;
+    int rc = lock_batch(pc, mq->broker, mq, 1, lock, &ok);
+    return rc != RK_OK ? rc : (!lock || ok) ? RK_OK : RK_EBUSY;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The group's members as a broker knows them (sorted, malloc'ed). */
+static int group_members(rk_push_consumer_t *pc, const rk_topic_route_t *route, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    for (size_t b = 0; b < route->nbrokers; b++) {
+        const char *addr = route->brokers[b].master[0] ? route->brokers[b].master : route->brokers[b].any;
+        rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_CONSUMER_LIST_BY_GROUP), *resp = NULL;
+        if (req == NULL || rk_cmd_ext_set(req, "consumerGroup", pc->group) != RK_OK) {
+            rk_cmd_free(req);
+            return RK_ENOMEM;
+        }
+        if (!*addr || rk_mqclient_invoke(pc->c, addr, req, &resp) != RK_OK || resp->code != RK_RESP_SUCCESS) {
+            rk_cmd_free(resp);
+            continue;
+        }
+        cJSON *j = rk_json_parse((const char *)resp->body, resp->body_len);
+        rk_cmd_free(resp);
+        cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "consumerIdList");
+        int cnt = cJSON_GetArraySize(list);
+        char **ids = calloc((size_t)cnt + 1, sizeof *ids);
+        size_t k = 0;
+        for (cJSON *e = list ? list->child : NULL; ids && e; e = e->next)
+            if (cJSON_IsString(e) && (ids[k] = strdup(e->valuestring)) != NULL)
+                k++;
+        cJSON_Delete(j);
+        if (ids == NULL)
+            return RK_ENOMEM;
+        qsort(ids, k, sizeof *ids, cmp_str);
+        *out = ids;
+        *n = k;
+        return RK_OK;
+    }
+    return RK_ENOTFOUND;
+}
+
+typedef struct drop_ctx {
+    rk_push_consumer_t *pc;
+    const char *topic;
+    const rk_mq_t *keep;
+    size_t nkeep;
+    pq_t *gone[256];
+    size_t ngone;
+} drop_ctx_t;
+
+static int find_gone(const char *key, void *value, void *arg)
+{
+    (void)key;
+    drop_ctx_t *d = arg;
+    pq_t *q = value;
+    if (strcmp(q->mq.topic, d->topic) != 0 || d->ngone == 256)
+        return 0;
+    for (size_t i = 0; i < d->nkeep; i++)
+        if (rk_mq_cmp(&d->keep[i], &q->mq) == 0)
+            return 0;
+    d->gone[d->ngone++] = q;
+    return 0;
+}
+
+/* Stops consuming a queue (pc->mu held): commits its offset and, for
+ * orderly consumers, gives the lock back. */
+static void drop_pq(rk_push_consumer_t *pc, pq_t *q, bool sync)
+{
+    char key[MQKEY_MAX];
+    mq_key(&q->mq, key);
+    rk_strmap_remove(&pc->table, key);
+    uv_mutex_lock(&q->mu);
+    q->dropped = true;
+    int64_t off = pq_acked(q);
+    bool locked = q->locked;
+    q->locked = false;
+    uv_mutex_unlock(&q->mu);
+    if (pc->model == RK_CLUSTERING && off >= 0)
+        update_offset(pc->c, pc->group, &q->mq, off, !sync);
+    if (locked)
+        lock_one(pc, &q->mq, false);
+    rk_log_info("consumer", "%s: %s queue %d of %s released at offset %" PRId64, pc->group, q->mq.topic,
+                q->mq.queue_id, q->mq.broker, off);
+    pq_unref(q);
+}
+
+static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
+{
+    rk_topic_route_t *route = NULL;
+    if (rk_mqclient_route(pc->c, s->topic, false, &route) != RK_OK)
+        return;                         /* not (yet) a topic: nothing to consume */
+    rk_mq_t *all = NULL, *mine = NULL;
+    size_t nall = 0, nmine = 0;
+    char **cids = NULL;
+    size_t ncids = 0;
+    if (rk_topic_route_read_queues(route, s->topic, &all, &nall) != RK_OK)
+        goto out;
+    if (pc->model == RK_BROADCASTING) {
+        mine = all;
+        nmine = nall;
+        all = NULL;
+    } else {
+        int rc = group_members(pc, route, &cids, &ncids);
+        if (rc != RK_OK) {
+            rk_log_debug("consumer", "%s: no member list for %s yet: %s", pc->group, s->topic, rk_strerror(rc));
+            goto out;
+        }
+        size_t *idx = calloc(nall + 1, sizeof *idx);
+        mine = calloc(nall + 1, sizeof *mine);
+        if (idx == NULL || mine == NULL) {
+            free(idx);
+            goto out;
+        }
+        size_t k = rk_allocate_avg(nall, (const char *const *)cids, ncids, rk_mqclient_id(pc->c), idx);
+        for (size_t i = 0; i < k; i++)
+            mine[nmine++] = all[idx[i]];
+        free(idx);
+    }
+    uv_mutex_lock(&pc->mu);
+    drop_ctx_t d = {.pc = pc, .topic = s->topic, .keep = mine, .nkeep = nmine};
+    rk_strmap_foreach(&pc->table, find_gone, &d);
+    uv_mutex_unlock(&pc->mu);
+    for (size_t i = 0; i < d.ngone; i++) {
+        uv_mutex_lock(&pc->mu);
+        drop_pq(pc, d.gone[i], false);
+        uv_mutex_unlock(&pc->mu);
+    }
+    for (size_t i = 0; i < nmine; i++) {
+        char key[MQKEY_MAX];
+        mq_key(&mine[i], key);
+        uv_mutex_lock(&pc->mu);
+        pq_t *q = rk_strmap_get(&pc->table, key);
+        uv_mutex_unlock(&pc->mu);
+        if (q != NULL) {
+            if (pc->orderly) {          /* keep the lock alive (it lapses after 60 s) */
+                bool ok = lock_one(pc, &q->mq, true) == RK_OK;
+                uv_mutex_lock(&q->mu);
+                q->locked = ok;
+                if (ok && q->cached > 0)
+                    dispatch(pc, q, NULL);      /* resumes a queue that had lost its lock */
+                uv_mutex_unlock(&q->mu);
+            }
+            continue;
+        }
+        if (pc->orderly && lock_one(pc, &mine[i], true) != RK_OK)
+            continue;                   /* another member still holds it: next rebalance */
+        int64_t off = start_offset(pc, &mine[i]);
+        if (off < 0)
+            continue;
+        if ((q = pq_new(&mine[i], s->expr, off)) == NULL)
+            continue;
+        q->locked = pc->orderly;
+        uv_mutex_lock(&pc->mu);
+        int rc = rk_strmap_put(&pc->table, key, q, NULL);
+        uv_mutex_unlock(&pc->mu);
+        if (rc != RK_OK) {
+            pq_unref(q);
+            continue;
+        }
+        rk_log_info("consumer", "%s: %s queue %d of %s taken at offset %" PRId64, pc->group, mine[i].topic,
+                    mine[i].queue_id, mine[i].broker, off);
+        pull_now(pc, pq_ref(q));
+    }
+out:
+    for (size_t i = 0; i < ncids; i++)
+        free(cids[i]);
+    free(cids);
+    free(all);
+    free(mine);
+    rk_topic_route_release(route);
+}
+
+static void rebalance(rk_push_consumer_t *pc)
+{
+    uv_mutex_lock(&pc->rb_mu);
+    if (!atomic_load(&pc->stopping))
+        for (int i = 0; i < pc->nsubs; i++)
+            rebalance_topic(pc, &pc->subs[i]);
+    uv_mutex_unlock(&pc->rb_mu);
+}
+
+static void rebalance_task(void *arg, bool cancelled)
+{
+    rk_push_consumer_t *pc = arg;
+    if (cancelled || atomic_load(&pc->stopping))
+        return;
+    rebalance(pc);
+    rk_mqclient_schedule(pc->c, (uint64_t)pc->rebalance_ms, rebalance_task, pc);
+}
+
+static void rebalance_once(void *arg, bool cancelled)
+{
+    if (!cancelled)
+        rebalance(arg);
+}
+
+static void persist_task(void *arg, bool cancelled)
+{
+    rk_push_consumer_t *pc = arg;
+    if (cancelled || atomic_load(&pc->stopping))
+        return;
+    uv_mutex_lock(&pc->mu);
+    persist_all(pc, false);
+    uv_mutex_unlock(&pc->mu);
+    rk_mqclient_schedule(pc->c, (uint64_t)pc->persist_ms, persist_task, pc);
+}
+
+static rk_cmd_t *on_ids_changed(void *ctx, const char *addr, const rk_cmd_t *req)
+{
+    (void)addr;
+    rk_push_consumer_t *pc = ctx;
+    const char *g = rk_cmd_ext_get(req, "consumerGroup");
+    if (g != NULL && strcmp(g, pc->group) == 0 && !atomic_load(&pc->stopping)) {
+        rk_log_debug("consumer", "%s: members changed, rebalancing", pc->group);
+        rk_mqclient_schedule(pc->c, 0, rebalance_once, pc);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ heartbeat */
+
+static void fill_heartbeat(void *arg, cJSON *producers, cJSON *consumers)
+{
+    (void)producers;
+    rk_push_consumer_t *pc = arg;
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return;
+    cJSON_AddStringToObject(o, "groupName", pc->group);
+    cJSON_AddStringToObject(o, "consumeType", "CONSUME_PASSIVELY");
+    cJSON_AddStringToObject(o, "messageModel", pc->model == RK_BROADCASTING ? "BROADCASTING" : "CLUSTERING");
+    cJSON_AddStringToObject(o, "consumeFromWhere", pc->from == RK_CONSUME_FROM_FIRST       ? "CONSUME_FROM_FIRST_OFFSET"
+                                                   : pc->from == RK_CONSUME_FROM_TIMESTAMP ? "CONSUME_FROM_TIMESTAMP"
+                                                                                   : "CONSUME_FROM_LAST_OFFSET");
+    cJSON *subs = cJSON_AddArrayToObject(o, "subscriptionDataSet");
+    for (int i = 0; subs && i < pc->nsubs; i++) {
+        cJSON *s = cJSON_CreateObject(), *tags = s ? cJSON_AddArrayToObject(s, "tagsSet") : NULL;
+        cJSON *codes = s ? cJSON_AddArrayToObject(s, "codeSet") : NULL;
+        const char *e = pc->subs[i].expr;
+        if (codes != NULL && strcmp(e, "*") != 0) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", e);
+            for (char *save = NULL, *t = strtok_r(buf, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+                while (*t == ' ')
+                    t++;
+                size_t l = strlen(t);
+                while (l > 0 && t[l - 1] == ' ')
+                    t[--l] = '\0';
+                if (l == 0)
+                    continue;
+                cJSON_AddItemToArray(tags, cJSON_CreateString(t));
+                cJSON_AddItemToArray(codes, cJSON_CreateNumber(rk_java_hash(t, l)));
+            }
+        }
+        cJSON_AddStringToObject(s, "topic", pc->subs[i].topic);
+        cJSON_AddStringToObject(s, "subString", e);
+        rk_json_add_i64(s, "subVersion", pc->sub_version);
+        cJSON_AddStringToObject(s, "expressionType", "TAG");
+        cJSON_AddBoolToObject(s, "classFilterMode", false);
+        cJSON_AddItemToArray(subs, s);
+    }
+    cJSON_AddBoolToObject(o, "unitMode", false);
+    cJSON_AddItemToArray(consumers, o);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn, void *arg,
+                         rk_push_consumer_t **out)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->namesrv == NULL || cfg->group == NULL || fn == NULL || !rk_topic_name_valid(cfg->group))
+        return RK_EINVAL;
+    rk_push_consumer_t *pc = calloc(1, sizeof *pc);
+    if (pc == NULL)
+        return RK_ENOMEM;
+    snprintf(pc->group, sizeof pc->group, "%s", cfg->group);
+    pc->model = cfg->model;
+    pc->from = cfg->from;
+    pc->from_ts = cfg->from_timestamp_ms > 0 ? cfg->from_timestamp_ms : rk_now_ms() - 30 * 60 * 1000;
+    pc->orderly = cfg->orderly;
+    pc->nthreads = cfg->threads > 0 ? cfg->threads : 4;
+    pc->batch_max = cfg->batch_max > 0 ? cfg->batch_max : 1;
+    pc->pull_batch = cfg->pull_batch > 0 && cfg->pull_batch <= 1024 ? cfg->pull_batch : 32;
+    pc->rebalance_ms = cfg->rebalance_ms > 0 ? cfg->rebalance_ms : 20000;
+    pc->persist_ms = cfg->persist_ms > 0 ? cfg->persist_ms : 5000;
+    pc->sub_version = rk_now_ms();
+    pc->fn = fn;
+    pc->arg = arg;
+    rk_strmap_init(&pc->table);
+    rk_strmap_init(&pc->local_offsets);
+    int rc = RK_ENOMEM;
+    if (uv_mutex_init(&pc->mu) != 0)
+        goto fail0;
+    if (uv_mutex_init(&pc->rb_mu) != 0)
+        goto fail1;
+    if (uv_mutex_init(&pc->pmu) != 0)
+        goto fail2;
+    if (uv_cond_init(&pc->pcond) != 0)
+        goto fail3;
+    if ((pc->threads = calloc((size_t)pc->nthreads, sizeof *pc->threads)) == NULL)
+        goto fail4;
+    rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
+                               .timeout_ms = cfg->timeout_ms};
+    if ((rc = rk_mqclient_new(&cc, &pc->c)) != RK_OK)
+        goto fail5;
+    if ((rc = rk_rclient_register(rk_mqclient_remoting(pc->c), RK_REQ_NOTIFY_CONSUMER_IDS_CHANGED, on_ids_changed,
+                                  pc)) != RK_OK)
+        goto fail6;
+    if (pc->model == RK_BROADCASTING) {
+        char dir[900];
+        const char *home = getenv("HOME");
+        if (cfg->offset_dir != NULL)
+            snprintf(dir, sizeof dir, "%s", cfg->offset_dir);
+        else
+            snprintf(dir, sizeof dir, "%s/.rocklet_offsets", home ? home : "/tmp");
+        int n = snprintf(pc->offset_file, sizeof pc->offset_file, "%s/%s/%s/offsets.json", dir,
+                         rk_mqclient_id(pc->c), pc->group);
+        if (n < 0 || (size_t)n >= sizeof pc->offset_file) {
+            rc = RK_EINVAL;
+            goto fail6;
+        }
+        char parent[1024];
+        snprintf(parent, sizeof parent, "%s", pc->offset_file);
+        *strrchr(parent, '/') = '\0';
+        if ((rc = rk_mkdirs(parent, 0755)) != RK_OK || (rc = load_local_offsets(pc)) != RK_OK)
+            goto fail6;
+    }
+    *out = pc;
+    return RK_OK;
+fail6:
+    rk_mqclient_free(pc->c);
+fail5:
+    free(pc->threads);
+fail4:
+    uv_cond_destroy(&pc->pcond);
+fail3:
+    uv_mutex_destroy(&pc->pmu);
+fail2:
+    uv_mutex_destroy(&pc->rb_mu);
+fail1:
+    uv_mutex_destroy(&pc->mu);
+fail0:
+    rk_strmap_free(&pc->local_offsets, free);
+    free(pc);
+    return rc;
+}
+
+rk_mqclient_t *rk_push_consumer_client(rk_push_consumer_t *pc) { return pc->c; }
+
+int rk_push_consumer_subscribe(rk_push_consumer_t *pc, const char *topic, const char *tag_expr)
+{
+    if (pc->started || topic == NULL || !rk_topic_name_valid(topic))
+        return RK_EINVAL;
+    if (tag_expr == NULL || !*tag_expr)
+        tag_expr = "*";
+    if (strlen(tag_expr) >= sizeof pc->subs[0].expr)
+        return RK_ETOOBIG;
+    for (int i = 0; i < pc->nsubs; i++)
+        if (strcmp(pc->subs[i].topic, topic) == 0) {
+            snprintf(pc->subs[i].expr, sizeof pc->subs[i].expr, "%s", tag_expr);
+            return RK_OK;
+        }
+    if (pc->nsubs == MAX_SUBS)
+        return RK_EFULL;
+    snprintf(pc->subs[pc->nsubs].topic, RK_NAME_MAX, "%s", topic);
+    snprintf(pc->subs[pc->nsubs].expr, sizeof pc->subs[0].expr, "%s", tag_expr);
+    pc->nsubs++;
+    return RK_OK;
+}
+
+int rk_push_consumer_start(rk_push_consumer_t *pc)
+{
+    if (pc->started || pc->nsubs == 0)
+        return RK_EINVAL;
+    /* clustering consumers also take back messages their group failed (chapter 9) */
+    if (pc->model == RK_CLUSTERING && pc->nsubs < MAX_SUBS) {
+        char retry[RK_NAME_MAX];
+        int n = snprintf(retry, sizeof retry, "%%RETRY%%%s", pc->group);
+        if (n > 0 && (size_t)n < sizeof retry)
+            rk_push_consumer_subscribe(pc, retry, "*");
+    }
+    pc->started = true;
+    for (int i = 0; i < pc->nthreads; i++) {
+        if (uv_thread_create(&pc->threads[i], pool_main, pc) != 0) {
+            rk_log_warn("consumer", "could start only %d of %d consumer threads", i, pc->nthreads);
+            break;
+        }
+        pc->nstarted++;
+    }
+    if (pc->nstarted == 0)
+        return RK_ENOMEM;
+    /* routes first, so the heartbeat reaches the brokers that serve them */
+    for (int i = 0; i < pc->nsubs; i++) {
+        rk_topic_route_t *r = NULL;
+        if (rk_mqclient_route(pc->c, pc->subs[i].topic, true, &r) == RK_OK)
+            rk_topic_route_release(r);
+        else if (strncmp(pc->subs[i].topic, "%RETRY%", 7) != 0)
+            rk_log_warn("consumer", "%s: topic %s has no route yet; it is looked up again at each rebalance",
+                        pc->group, pc->subs[i].topic);
+    }
+    rk_mqclient_set_heartbeat(pc->c, fill_heartbeat, pc);
+    rk_mqclient_heartbeat_now(pc->c);
+    rebalance(pc);
+    int rc = rk_mqclient_schedule(pc->c, (uint64_t)pc->rebalance_ms, rebalance_task, pc);
+    if (rc == RK_OK)
+        rc = rk_mqclient_schedule(pc->c, (uint64_t)pc->persist_ms, persist_task, pc);
+    return rc;
+}
+
+typedef struct collect_ctx {
+    rk_mq_t *out;
+    size_t n;
+    pq_t **pqs;
+} collect_ctx_t;
+
+static int collect_pq(const char *key, void *value, void *arg)
+{
+    (void)key;
+    collect_ctx_t *x = arg;
+    pq_t *q = value;
+    if (x->out)
+        x->out[x->n] = q->mq;
+    if (x->pqs)
+        x->pqs[x->n] = q;
+    x->n++;
+    return 0;
+}
+
+static int cmp_mq(const void *a, const void *b) { return rk_mq_cmp(a, b); }
+
+int rk_push_consumer_assigned(rk_push_consumer_t *pc, rk_mq_t **out, size_t *n)
+{
+    uv_mutex_lock(&pc->mu);
+    collect_ctx_t x = {.out = calloc(pc->table.len + 1, sizeof(rk_mq_t))};
+    if (x.out != NULL)
+        rk_strmap_foreach(&pc->table, collect_pq, &x);
+    uv_mutex_unlock(&pc->mu);
+    if (x.out == NULL)
+        return RK_ENOMEM;
+    qsort(x.out, x.n, sizeof *x.out, cmp_mq);
+    *out = x.out;
+    *n = x.n;
+    return RK_OK;
+}
+
+void rk_push_consumer_free(rk_push_consumer_t *pc)
+{
+    if (pc == NULL)
+        return;
+    atomic_store(&pc->stopping, true);
+    uv_mutex_lock(&pc->rb_mu);          /* no rebalance in progress from here on */
+    pool_stop(pc);                      /* running listeners finish */
+    if (pc->started) {
+        uv_mutex_lock(&pc->mu);
+        persist_all(pc, true);
+        size_t n = pc->table.len;
+        collect_ctx_t x = {.pqs = calloc(n + 1, sizeof(pq_t *))};
+        if (x.pqs != NULL)
+            rk_strmap_foreach(&pc->table, collect_pq, &x);
+        for (size_t i = 0; i < x.n; i++)
+            drop_pq(pc, x.pqs[i], true);
+        free(x.pqs);
+        uv_mutex_unlock(&pc->mu);
+        rk_mqclient_unregister(pc->c, NULL, pc->group);
+    }
+    uv_mutex_unlock(&pc->rb_mu);
+    rk_mqclient_free(pc->c);            /* cancels timers, fails pulls in flight: they drop their references */
+    rk_strmap_free(&pc->table, (void (*)(void *))pq_unref);
+    rk_strmap_free(&pc->local_offsets, free);
+    free(pc->threads);
+    uv_cond_destroy(&pc->pcond);
+    uv_mutex_destroy(&pc->pmu);
+    uv_mutex_destroy(&pc->rb_mu);
+    uv_mutex_destroy(&pc->mu);
+    free(pc);
+}
