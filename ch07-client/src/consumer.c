@@ -307,6 +307,11 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
     if (req == NULL)
         return errf(r->error, sizeof r->error, RK_ENOMEM, "out of memory");
     if (!rk_mqclient_master_addr(pc->c, mq->broker, addr, sizeof addr)) {
+        rk_topic_route_t *route = NULL;     /* learn the broker from the topic's route */
+        if (rk_mqclient_route(pc->c, mq->topic, true, &route) == RK_OK)
+            rk_topic_route_release(route);
+    }
+    if (!rk_mqclient_master_addr(pc->c, mq->broker, addr, sizeof addr)) {
         rk_cmd_free(req);
         return errf(r->error, sizeof r->error, RK_ENOTFOUND, "broker %s is not in any known route", mq->broker);
     }

@@ -1,0 +1,344 @@
+/* test_producer.c — the SDK producer and pull consumer against real
+ * mqnamesrv and mqbroker processes. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "rk/clock.h"
+#include "rk/consumer.h"
+#include "rk/error.h"
+#include "rk/producer.h"
+#include "rk/request_code.h"
+
+static tk_cluster_t cl;
+static rk_producer_t *prod;
+static rk_pull_consumer_t *puller;
+
+static void setup(void)
+{
+    tk_cluster_start(&cl, NULL);
+    rk_producer_config_t pc = {.namesrv = cl.ns, .group = "pg"};
+    cr_assert_eq(rk_producer_new(&pc, &prod), 0);
+    rk_pull_consumer_config_t cc = {.namesrv = cl.ns, .group = "reader"};
+    cr_assert_eq(rk_pull_consumer_new(&cc, &puller), 0);
+}
+
+static void teardown(void)
+{
+    rk_pull_consumer_free(puller);
+    rk_producer_free(prod);
+    tk_cluster_stop(&cl);
+}
+
+TestSuite(producer, .init = setup, .fini = teardown, .timeout = 60);
+
+/* What a reader finds in every queue of topic, in queue order. */
+typedef struct seen {
+    char body[64], msg_id[64], tags[32], keys[32];
+    int qid;
+    int64_t offset;
+} seen_t;
+
+static size_t read_all(const char *topic, seen_t *out, size_t max)
+{
+    rk_mq_t *qs;
+    size_t nq, n = 0;
+    cr_assert_eq(rk_pull_consumer_queues(puller, topic, &qs, &nq), 0);
+    for (size_t q = 0; q < nq; q++) {
+        int64_t off = 0, last = -1;
+        for (;;) {
+            rk_pull_result_t r;
+            cr_assert_eq(rk_pull_consumer_pull(puller, &qs[q], "*", off, 32, 0, &r), 0, "%s", r.error);
+            if (r.status != RK_PULL_FOUND) {
+                rk_pull_result_free(&r);
+                break;
+            }
+            for (size_t i = 0; i < r.msgs->n && n < max; i++) {
+                const rk_msg_ext_t *m = &r.msgs->msgs[i];
+                cr_assert_gt(m->queue_offset, last, "offsets grow within a queue");
+                last = m->queue_offset;
+                seen_t *s = &out[n++];
+                snprintf(s->body, sizeof s->body, "%.*s", (int)m->body_len, (const char *)m->body);
+                snprintf(s->msg_id, sizeof s->msg_id, "%s", m->msg_id);
+                snprintf(s->tags, sizeof s->tags, "%s", m->tags);
+                snprintf(s->keys, sizeof s->keys, "%s", m->keys);
+                s->qid = m->queue_id;
+                s->offset = m->queue_offset;
+                cr_assert_str_eq(m->broker, "broker-t");
+            }
+            off = r.next_offset;
+            rk_pull_result_free(&r);
+        }
+    }
+    free(qs);
+    return n;
+}
+
+/* Messages become readable once the broker's dispatcher has indexed them
+ * (a few ms after the send is answered): read until want are there. */
+static size_t read_want(const char *topic, seen_t *out, size_t max, size_t want)
+{
+    size_t n = 0;
+    for (int t = 0; t < 500 && (n = read_all(topic, out, max)) < want; t++)
+        usleep(10000);
+    return n;
+}
+
+static rk_message_t msg(const char *topic, const char *body)
+{
+    return (rk_message_t){.topic = topic, .tags = "t1", .keys = "k1 k2", .body = body, .body_len = strlen(body)};
+}
+
+Test(producer, sync_sends_arrive_once_in_order_with_keys_tags_and_ids)
+{
+    tk_create_topic(&cl, "SyncT", 4);
+    char ids[40][40];
+    for (int i = 0; i < 40; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "m-%03d", i);
+        rk_message_t m = msg("SyncT", body);
+        rk_send_result_t r;
+        cr_assert_eq(rk_producer_send(prod, &m, &r), 0, "%s", r.error);
+        cr_assert_eq(r.status, RK_SEND_OK);
+        cr_assert_eq(strlen(r.msg_id), 32);
+        cr_assert_str_eq(r.mq.broker, "broker-t");
+        cr_assert(r.queue_offset >= 0 && r.mq.queue_id >= 0 && r.mq.queue_id < 4);
+        strcpy(ids[i], r.msg_id);
+    }
+    static seen_t s[100];
+    size_t n = read_want("SyncT", s, 100, 40);
+    cr_assert_eq(n, 40, "every message exactly once (got %zu)", n);
+    int qcount[4] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int k = atoi(s[i].body + 2);
+        cr_assert_str_eq(s[i].msg_id, ids[k], "the UNIQ_KEY the producer returned is the message's id");
+        cr_assert_str_eq(s[i].tags, "t1");
+        cr_assert_str_eq(s[i].keys, "k1 k2");
+        qcount[s[i].qid]++;
+    }
+    for (int q = 0; q < 4; q++)
+        cr_assert_eq(qcount[q], 10, "round robin spreads evenly (queue %d got %d)", q, qcount[q]);
+    /* within a queue, send order is kept */
+    for (size_t i = 1; i < n; i++)
+        if (s[i].qid == s[i - 1].qid)
+            cr_assert_lt(strcmp(s[i - 1].body, s[i].body), 0);
+}
+
+static atomic_int async_ok, async_done;
+
+static void on_sent(void *arg, int status, const rk_send_result_t *r)
+{
+    (void)arg;
+    if (status == RK_OK && r->status == RK_SEND_OK && r->queue_offset >= 0)
+        atomic_fetch_add(&async_ok, 1);
+    atomic_fetch_add(&async_done, 1);
+}
+
+static bool all_done(void *arg) { return atomic_load(&async_done) >= *(int *)arg; }
+
+Test(producer, async_oneway_and_batch_sends_all_arrive)
+{
+    tk_create_topic(&cl, "AsyncT", 4);
+    int want = 300;
+    for (int i = 0; i < want; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "a-%04d", i);
+        rk_message_t m = msg("AsyncT", body);
+        cr_assert_eq(rk_producer_send_async(prod, &m, on_sent, NULL), 0);
+    }
+    cr_assert(tk_wait_until(all_done, &want, 10000), "callbacks: %d of %d", atomic_load(&async_done), want);
+    cr_assert_eq(atomic_load(&async_ok), want);
+    for (int i = 0; i < 50; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "o-%04d", i);
+        rk_message_t m = msg("AsyncT", body);
+        cr_assert_eq(rk_producer_send_oneway(prod, &m), 0);
+    }
+    char bodies[20][16];
+    rk_message_t batch[20];
+    for (int i = 0; i < 20; i++) {
+        snprintf(bodies[i], sizeof bodies[i], "b-%04d", i);
+        batch[i] = msg("AsyncT", bodies[i]);
+    }
+    rk_send_result_t r;
+    cr_assert_eq(rk_producer_send_batch(prod, batch, 20, &r), 0, "%s", r.error);
+    int batch_q = r.mq.queue_id;
+    int64_t batch_off = r.queue_offset;
+    static seen_t s[500];
+    size_t n = read_want("AsyncT", s, 500, (size_t)want + 70);
+    cr_assert_eq(n, (size_t)want + 70, "got %zu", n);
+    char seen[400] = {0};
+    int batch_seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = atoi(s[i].body + 2);
+        if (s[i].body[0] == 'a') {
+            cr_assert_eq(seen[k], 0, "a-%d twice", k);
+            seen[k] = 1;
+        }
+        if (s[i].body[0] == 'b') {
+            cr_assert_eq(s[i].qid, batch_q, "a batch goes to one queue");
+            cr_assert_eq(s[i].offset, batch_off + k, "consecutive offsets in batch order");
+            batch_seen++;
+        }
+    }
+    cr_assert_eq(batch_seen, 20);
+}
+
+Test(producer, big_bodies_are_compressed_and_come_back_whole)
+{
+    tk_create_topic(&cl, "BigT", 1);
+    size_t len = 64 * 1024;
+    char *body = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        body[i] = (char)('a' + (i * 7 + i / 100) % 26);
+    rk_message_t m = {.topic = "BigT", .body = body, .body_len = len};
+    rk_send_result_t r;
+    cr_assert_eq(rk_producer_send(prod, &m, &r), 0, "%s", r.error);
+    rk_mq_t mq = r.mq;
+    rk_pull_result_t pr;
+    cr_assert_eq(rk_pull_consumer_pull(puller, &mq, "*", 0, 1, 5000, &pr), 0, "%s", pr.error);
+    cr_assert_eq(pr.status, RK_PULL_FOUND);
+    const rk_msg_ext_t *got = &pr.msgs->msgs[0];
+    cr_assert(got->sys_flag & 0x1, "stored compressed");
+    cr_assert_eq(got->body_len, len);
+    cr_assert_eq(memcmp(got->body, body, len), 0);
+    rk_pull_result_free(&pr);
+    free(body);
+}
+
+Test(producer, a_new_topic_is_created_on_first_send_from_tbw102)
+{
+    rk_message_t m = msg("BornOnSend", "first");
+    rk_send_result_t r;
+    cr_assert_eq(rk_producer_send(prod, &m, &r), 0, "%s", r.error);
+    cr_assert_lt(r.mq.queue_id, 4, "the producer asked for 4 queues");
+    static seen_t s[4];
+    for (int i = 0; i < 300; i++) {
+        rk_mq_t *qs;
+        size_t nq;
+        if (rk_pull_consumer_queues(puller, "BornOnSend", &qs, &nq) == RK_OK) {
+            free(qs);
+            cr_assert_eq(nq, 4);
+            break;
+        }
+        usleep(10000);
+    }
+    cr_assert_eq(read_want("BornOnSend", s, 4, 1), 1);
+}
+
+Test(producer, bad_messages_are_refused_with_a_reason)
+{
+    rk_send_result_t r;
+    rk_message_t m = msg("has space", "x");
+    cr_assert_eq(rk_producer_send(prod, &m, &r), RK_EINVAL);
+    cr_assert(strstr(r.error, "not valid") != NULL, "%s", r.error);
+    m = msg("Fine", "");
+    cr_assert_eq(rk_producer_send(prod, &m, &r), RK_EINVAL);
+    cr_assert(strstr(r.error, "empty") != NULL, "%s", r.error);
+    size_t big = 5u * 1024 * 1024;
+    char *body = calloc(1, big);
+    m = (rk_message_t){.topic = "Fine", .body = body, .body_len = big};
+    cr_assert_eq(rk_producer_send(prod, &m, &r), RK_ETOOBIG);
+    cr_assert(strstr(r.error, "maximum") != NULL, "%s", r.error);
+    free(body);
+    m = msg("TBW102", "x");
+    cr_assert_eq(rk_producer_send(prod, &m, &r), RK_EINVAL);
+    rk_message_t two[2] = {msg("A1", "x"), msg("A2", "y")};
+    cr_assert_eq(rk_producer_send_batch(prod, two, 2, &r), RK_EINVAL);
+    cr_assert(strstr(r.error, "same topic") != NULL, "%s", r.error);
+}
+
+Test(producer, ordered_sends_keep_a_key_on_one_queue)
+{
+    tk_create_topic(&cl, "OrderT", 8);
+    const char *keys[] = {"order-1", "order-2", "order-3"};
+    for (int i = 0; i < 30; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "%s:%02d", keys[i % 3], i / 3);
+        rk_message_t m = msg("OrderT", body);
+        rk_send_result_t r;
+        cr_assert_eq(rk_producer_send_ordered(prod, &m, keys[i % 3], &r), 0, "%s", r.error);
+    }
+    static seen_t s[40];
+    size_t n = read_want("OrderT", s, 40, 30);
+    cr_assert_eq(n, 30);
+    for (int k = 0; k < 3; k++) {
+        int q = -1, next = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (strncmp(s[i].body, keys[k], 7) != 0)
+                continue;
+            if (q < 0)
+                q = s[i].qid;
+            cr_assert_eq(s[i].qid, q, "%s stays on one queue", keys[k]);
+            cr_assert_eq(atoi(s[i].body + 8), next++, "%s in send order", keys[k]);
+        }
+        cr_assert_eq(next, 10);
+    }
+}
+
+Test(producer, long_poll_wakes_when_a_message_arrives)
+{
+    tk_create_topic(&cl, "PollT", 1);
+    rk_mq_t mq = {.topic = "PollT", .broker = "broker-t", .queue_id = 0};
+    rk_mq_t *qs;
+    size_t nq;
+    cr_assert_eq(rk_pull_consumer_queues(puller, "PollT", &qs, &nq), 0);   /* learns the broker's address */
+    free(qs);
+    pid_t child = fork();
+    cr_assert(child >= 0);
+    if (child == 0) {                   /* a separate process sends in 300 ms */
+        usleep(300000);
+        rk_producer_t *p2;
+        rk_producer_config_t pc = {.namesrv = cl.ns, .group = "pg2"};
+        if (rk_producer_new(&pc, &p2) != RK_OK)
+            _exit(1);
+        rk_message_t m = msg("PollT", "wake up");
+        int rc = rk_producer_send(p2, &m, NULL);
+        rk_producer_free(p2);
+        _exit(rc == RK_OK ? 0 : 2);
+    }
+    uint64_t t0 = rk_mono_ms();
+    rk_pull_result_t r;
+    cr_assert_eq(rk_pull_consumer_pull(puller, &mq, "*", 0, 32, 10000, &r), 0, "%s", r.error);
+    uint64_t waited = rk_mono_ms() - t0;
+    int st;
+    waitpid(child, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_assert_eq(r.status, RK_PULL_FOUND, "the held pull is answered with the message");
+    cr_assert_lt(waited, 10000, "answered at arrival, not at the 10 s suspend timeout");
+    cr_log_info("long poll answered %llu ms after it was sent (message sent at ~300 ms)", (unsigned long long)waited);
+    rk_pull_result_free(&r);
+}
+
+Test(producer, offsets_topics_and_messages_survive_a_broker_restart)
+{
+    tk_create_topic(&cl, "KeepT", 2);
+    for (int i = 0; i < 10; i++) {
+        char body[16];
+        snprintf(body, sizeof body, "k-%d", i);
+        rk_message_t m = msg("KeepT", body);
+        cr_assert_eq(rk_producer_send(prod, &m, NULL), 0);
+    }
+    rk_mq_t mq = {.topic = "KeepT", .broker = "broker-t", .queue_id = 1};
+    cr_assert_eq(rk_pull_consumer_commit_offset(puller, &mq, 3), 0);
+    tk_cluster_restart_broker(&cl);
+    int64_t off = -1;
+    int rc = RK_ECLOSED;
+    for (int i = 0; i < 300 && rc != RK_OK; i++) {     /* the client reconnects */
+        rc = rk_pull_consumer_fetch_offset(puller, &mq, &off);
+        if (rc != RK_OK)
+            usleep(10000);
+    }
+    cr_assert_eq(rc, 0, "%s", rk_strerror(rc));
+    cr_assert_eq(off, 3, "the committed offset is kept");
+    static seen_t s[20];
+    cr_assert_eq(read_want("KeepT", s, 20, 10), 10, "the messages are kept");
+    rk_message_t m = msg("KeepT", "after");
+    rk_send_result_t r;
+    cr_assert_eq(rk_producer_send(prod, &m, &r), 0, "%s", r.error);
+}
