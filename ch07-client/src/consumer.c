@@ -2,6 +2,7 @@
  * thread pool, concurrent and orderly listeners, offsets). */
 #include "rk/consumer.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -865,8 +866,8 @@ static int load_local_offsets(rk_push_consumer_t *pc)
     char *text = NULL;
     size_t len = 0;
     int rc = rk_file_read_all(pc->offset_file, &text, &len);
-    if (rc == RK_ENOTFOUND)
-        return RK_OK;
+    if (rc == RK_ENOTFOUND || rc == -ENOENT)
+        return RK_OK;                   /* first start */
     if (rc != RK_OK)
         return rc;
     cJSON *root = rk_json_parse(text, len);
@@ -1108,8 +1109,8 @@ static void drop_pq(rk_push_consumer_t *pc, pq_t *q, bool sync)
         update_offset(pc->c, pc->group, &q->mq, off, !sync);
     if (locked)
         lock_one(pc, &q->mq, false);
-    rk_log_info("consumer", "%s: %s queue %d of %s released at offset %" PRId64, pc->group, q->mq.topic,
-                q->mq.queue_id, q->mq.broker, off);
+    rk_log_info("consumer", "%s (%s): %s queue %d of %s released at offset %" PRId64, pc->group,
+                rk_mqclient_id(pc->c), q->mq.topic, q->mq.queue_id, q->mq.broker, off);
     pq_unref(q);
 }
 
@@ -1186,8 +1187,8 @@ static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
             pq_unref(q);
             continue;
         }
-        rk_log_info("consumer", "%s: %s queue %d of %s taken at offset %" PRId64, pc->group, mine[i].topic,
-                    mine[i].queue_id, mine[i].broker, off);
+        rk_log_info("consumer", "%s (%s): %s queue %d of %s taken at offset %" PRId64, pc->group,
+                    rk_mqclient_id(pc->c), mine[i].topic, mine[i].queue_id, mine[i].broker, off);
         pull_now(pc, pq_ref(q));
     }
 out:
