@@ -640,3 +640,97 @@ int rk_msg_prop(const rk_msg_ext_t *m, const char *key, char *buf, size_t len)
 {
     return rk_props_get_str(m->props, m->props_len, key, buf, len);
 }
+
+/* ---- fastjson maps keyed by MessageQueue ---- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+int rk_mq_map_parse(const char *text, size_t len, const char *table, rk_mq_map_entry_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char want[160];
+    snprintf(want, sizeof want, "\"%s\"", table);
+    const char *end = text + len, *p = memmem(text, len, want, strlen(want));
+    if (p == NULL)
+        return RK_ENOTFOUND;
+    p = skip_ws(p + strlen(want), end);
+    if (p >= end || *p != ':')
+        return RK_EPROTO;
+    p = skip_ws(p + 1, end);
+    if (p >= end || *p != '{')
+        return RK_EPROTO;
+    p++;
+    size_t cap = 0;
+    rk_mq_map_entry_t *v = NULL;
+    int rc = RK_OK;
+    for (;;) {
+        p = skip_ws(p, end);
+        if (p < end && *p == ',')
+            p = skip_ws(p + 1, end);
+        if (p >= end) {
+            rc = RK_EPROTO;
+            break;
+        }
+        if (*p == '}')
+            break;
+        const char *kend = NULL, *vend = NULL;
+        cJSON *key = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &kend, false);
+        if (key == NULL || !cJSON_IsObject(key)) {
+            cJSON_Delete(key);
+            rc = RK_EPROTO;
+            break;
+        }
+        p = skip_ws(kend, end);
+        cJSON *val = NULL;
+        if (p < end && *p == ':')
+            val = cJSON_ParseWithLengthOpts(p + 1, (size_t)(end - p - 1), &vend, false);
+        if (val == NULL) {
+            cJSON_Delete(key);
+            rc = RK_EPROTO;
+            break;
+        }
+        p = vend;
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            rk_mq_map_entry_t *nv = realloc(v, nc * sizeof *nv);
+            if (nv == NULL) {
+                cJSON_Delete(key);
+                cJSON_Delete(val);
+                rc = RK_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        rk_mq_map_entry_t *e = &v[(*n)++];
+        memset(&e->mq, 0, sizeof e->mq);
+        const char *t = rk_json_get_str(key, "topic"), *b = rk_json_get_str(key, "brokerName");
+        int64_t q = -1;
+        rk_json_get_i64(key, "queueId", &q);
+        snprintf(e->mq.topic, sizeof e->mq.topic, "%s", t ? t : "");
+        snprintf(e->mq.broker, sizeof e->mq.broker, "%s", b ? b : "");
+        e->mq.queue_id = (int32_t)q;
+        e->value = val;
+        cJSON_Delete(key);
+    }
+    if (rc != RK_OK) {
+        rk_mq_map_free(v, *n);
+        *n = 0;
+        return rc;
+    }
+    *out = v;
+    return RK_OK;
+}
+
+void rk_mq_map_free(rk_mq_map_entry_t *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(entries[i].value);
+    free(entries);
+}

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    const rk_broker_module_t *const modules[] = {&rk_broker_core_module, NULL};
+    const rk_broker_module_t *const modules[] = {&rk_broker_core_module, &rk_broker_stats_module, NULL};
     rk_broker_t *b;
     rc = rk_broker_start(&kv, modules, &b, err, sizeof err);
     if (rc != RK_OK) {

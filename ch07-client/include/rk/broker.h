@@ -63,6 +63,8 @@ typedef struct rk_broker_module {
 
 /* Chapter 7's processors: send, pull, offsets, heartbeats, topic admin. */
 extern const rk_broker_module_t rk_broker_core_module;
+/* Operators' figures: GET_BROKER_RUNTIME_INFO, GET_TOPIC_STATS_INFO, GET_CONSUME_STATS. */
+extern const rk_broker_module_t rk_broker_stats_module;
 
 /* Reads the broker's and the store's settings from kv, opens everything,
  * runs each module's init, starts, runs each module's start. modules is a

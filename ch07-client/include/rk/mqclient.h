@@ -144,4 +144,18 @@ void rk_msg_list_free(rk_msg_list_t *l);
 /* A property of a received message as a C string; RK_ENOTFOUND / RK_ETOOBIG. */
 int rk_msg_prop(const rk_msg_ext_t *m, const char *key, char *buf, size_t len);
 
+/* ---- fastjson maps keyed by MessageQueue ---- */
+
+/* RocketMQ's stats answers (TopicStatsTable, ConsumeStats) hold maps whose
+ * member names are objects — {"offsetTable":{{"brokerName":"b","queueId":0,
+ * "topic":"t"}:{"maxOffset":5,...}}} — which no JSON parser accepts. This
+ * reads the map named `table`: one entry per queue, value parsed with cJSON. */
+typedef struct rk_mq_map_entry {
+    rk_mq_t mq;
+    cJSON *value;
+} rk_mq_map_entry_t;
+
+int rk_mq_map_parse(const char *text, size_t len, const char *table, rk_mq_map_entry_t **out, size_t *n);
+void rk_mq_map_free(rk_mq_map_entry_t *entries, size_t n);
+
 #endif

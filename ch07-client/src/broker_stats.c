@@ -1,0 +1,211 @@
+/* broker_stats.c — the broker's figures for operators: runtime info, topic
+ * offsets and consumer lag (GET_BROKER_RUNTIME_INFO, GET_TOPIC_STATS_INFO,
+ * GET_CONSUME_STATS), answered in RocketMQ's JSON shapes. */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rk/broker.h"
+#include "rk/buf.h"
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/request_code.h"
+
+#define TPS_WINDOW 10                   /* samples, one a second */
+
+typedef struct stats {
+    rk_broker_t *b;
+    int64_t boot_ms;
+    _Atomic int64_t puts;               /* messages dispatched since boot */
+    int64_t samples[TPS_WINDOW + 1];    /* puts at each of the last seconds (loop thread) */
+    int nsamples;
+    _Atomic int64_t tps_x100;           /* put TPS over the window, * 100 */
+} stats_t;
+
+static int count_put(void *ctx, const rk_dispatch_request_t *d)
+{
+    stats_t *s = ctx;
+    if ((d->sysflag & RK_SYSFLAG_TXN_MASK) == RK_SYSFLAG_TXN_NOT || (d->sysflag & RK_SYSFLAG_TXN_MASK) == RK_SYSFLAG_TXN_COMMIT)
+        atomic_fetch_add(&s->puts, 1);
+    return RK_OK;
+}
+
+static void sample(void *ctx)
+{
+    stats_t *s = ctx;
+    if (s->nsamples == TPS_WINDOW + 1) {
+        memmove(s->samples, s->samples + 1, TPS_WINDOW * sizeof s->samples[0]);
+        s->nsamples--;
+    }
+    s->samples[s->nsamples++] = atomic_load(&s->puts);
+    if (s->nsamples > 1) {
+        int64_t d = s->samples[s->nsamples - 1] - s->samples[0];
+        atomic_store(&s->tps_x100, d * 100 / (s->nsamples - 1));
+    }
+}
+
+static void reply_body(rk_reply_t *reply, rk_cmd_t *req, rk_buf_t *body)
+{
+    if (body->err != 0) {
+        rk_buf_free(body);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL) {
+        size_t len;
+        uint8_t *data = rk_buf_detach(body, &len);
+        rk_cmd_own_body(resp, data, len);
+    }
+    rk_buf_free(body);
+    rk_reply_send(reply, resp);
+}
+
+/* KVTable: {"table":{"key":"value",...}}, every value a string. */
+static void p_runtime(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    stats_t *s = ctx;
+    rk_store_t *st = rk_broker_store(s->b);
+    int64_t now = rk_now_ms(), tps = atomic_load(&s->tps_x100);
+    int64_t cmin = rk_store_commitlog_min(st), cmax = rk_store_commitlog_max(st);
+    int64_t behind = cmax - rk_store_dispatched(st);
+    rk_buf_t b = {0};
+    rk_buf_printf(&b, "{\"table\":{\"brokerVersionDesc\":\"V4_9_8\",\"brokerVersion\":\"%d\","
+                      "\"rockletVersion\":\"0.7\",\"bootTimestamp\":\"%" PRId64 "\","
+                      "\"runtime\":\"[ %" PRId64 " days, %" PRId64 " hours, %" PRId64 " minutes, %" PRId64 " seconds ]\","
+                      "\"msgPutTotalTodayNow\":\"%" PRId64 "\",\"putTps\":\"%" PRId64 ".%02" PRId64 "\","
+                      "\"commitLogMinOffset\":\"%" PRId64 "\",\"commitLogMaxOffset\":\"%" PRId64 "\","
+                      "\"dispatchBehindBytes\":\"%" PRId64 "\",\"earliestMessageTimeStamp\":\"%" PRId64 "\","
+                      "\"brokerName\":\"%s\",\"clusterName\":\"%s\"}}",
+                  RK_VERSION_CURRENT, s->boot_ms, (now - s->boot_ms) / 86400000, (now - s->boot_ms) / 3600000 % 24,
+                  (now - s->boot_ms) / 60000 % 60, (now - s->boot_ms) / 1000 % 60, atomic_load(&s->puts), tps / 100,
+                  tps % 100, cmin, cmax, behind > 0 ? behind : 0, rk_store_earliest_time(st),
+                  rk_broker_config(s->b)->broker_name, rk_broker_config(s->b)->cluster_name);
+    reply_body(reply, req, &b);
+}
+
+/* fastjson writes a map keyed by MessageQueue with the key object itself
+ * as the member name (not valid JSON; every RocketMQ client reads it). */
+static void put_mq_key(rk_buf_t *b, const char *broker, const char *topic, int qid)
+{
+    rk_buf_printf(b, "{\"brokerName\":\"%s\",\"queueId\":%d,\"topic\":\"%s\"}:", broker, qid, topic);
+}
+
+/* TopicStatsTable: {"offsetTable":{MQ:{"lastUpdateTimestamp":..,"maxOffset":..,"minOffset":..}}} */
+static void p_topic_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    stats_t *s = ctx;
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    rk_topic_config_t tc;
+    if (topic == NULL || rk_topic_get(rk_broker_topics(s->b), topic, &tc) != RK_OK) {
+        char remark[300];
+        snprintf(remark, sizeof remark, "topic[%.200s] not exist", topic ? topic : "");
+        rk_reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, remark);
+        return;
+    }
+    rk_store_t *st = rk_broker_store(s->b);
+    rk_buf_t b = {0};
+    rk_buf_put_str(&b, "{\"offsetTable\":{");
+    for (int q = 0; q < tc.write_queues; q++) {
+        int64_t min = rk_store_min_offset(st, topic, q), max = rk_store_max_offset(st, topic, q);
+        int64_t last = max > 0 ? rk_store_message_store_time(st, topic, q, max - 1) : 0;
+        if (q)
+            rk_buf_put_u8(&b, ',');
+        put_mq_key(&b, rk_broker_config(s->b)->broker_name, topic, q);
+        rk_buf_printf(&b, "{\"lastUpdateTimestamp\":%" PRId64 ",\"maxOffset\":%" PRId64 ",\"minOffset\":%" PRId64 "}",
+                      last > 0 ? last : 0, max, min);
+    }
+    rk_buf_put_str(&b, "}}");
+    reply_body(reply, req, &b);
+}
+
+typedef struct lag_ctx {
+    stats_t *s;
+    const char *group, *only_topic;
+    rk_buf_t *b;
+    int n;
+    int64_t diff;
+} lag_ctx_t;
+
+static int add_lag(const char *topic, int qid, void *arg)
+{
+    lag_ctx_t *x = arg;
+    if (x->only_topic != NULL && *x->only_topic && strcmp(topic, x->only_topic) != 0)
+        return 0;
+    rk_store_t *st = rk_broker_store(x->s->b);
+    int64_t committed = rk_store_query_offset(st, x->group, topic, qid);
+    if (committed < 0)
+        return 0;                       /* the group never consumed this queue */
+    int64_t max = rk_store_max_offset(st, topic, qid);
+    int64_t last = committed > 0 ? rk_store_message_store_time(st, topic, qid, committed - 1) : 0;
+    if (x->n++)
+        rk_buf_put_u8(x->b, ',');
+    put_mq_key(x->b, rk_broker_config(x->s->b)->broker_name, topic, qid);
+    rk_buf_printf(x->b, "{\"brokerOffset\":%" PRId64 ",\"consumerOffset\":%" PRId64 ",\"lastTimestamp\":%" PRId64 "}",
+                  max, committed, last > 0 ? last : 0);
+    x->diff += max > committed ? max - committed : 0;
+    return 0;
+}
+
+/* ConsumeStats: {"consumeTps":0.0,"offsetTable":{MQ:{"brokerOffset":..,"consumerOffset":..,"lastTimestamp":..}}} */
+static void p_consume_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    stats_t *s = ctx;
+    const char *group = rk_cmd_ext_get(req, "consumerGroup");
+    if (group == NULL || !*group) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup is required");
+        return;
+    }
+    rk_buf_t b = {0};
+    rk_buf_put_str(&b, "{\"consumeTps\":0.0,\"offsetTable\":{");
+    lag_ctx_t x = {.s = s, .group = group, .only_topic = rk_cmd_ext_get(req, "topic"), .b = &b};
+    rk_store_foreach_queue(rk_broker_store(s->b), add_lag, &x);
+    rk_buf_put_str(&b, "}}");
+    if (x.n == 0) {
+        rk_buf_free(&b);
+        char remark[300];
+        snprintf(remark, sizeof remark, "the consumer group[%.200s] has no committed offset on this broker", group);
+        rk_reply_code(reply, RK_RESP_CONSUMER_NOT_ONLINE, remark);
+        return;
+    }
+    reply_body(reply, req, &b);
+}
+
+static int stats_init(rk_broker_t *b, void **state)
+{
+    stats_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return RK_ENOMEM;
+    s->b = b;
+    s->boot_ms = rk_now_ms();
+    *state = s;
+    rk_rserver_t *srv = rk_broker_server(b);
+    int rc = rk_rserver_register(srv, RK_REQ_GET_BROKER_RUNTIME_INFO, p_runtime, s, RK_PROC_INLINE);
+    if (rc == RK_OK)
+        rc = rk_rserver_register(srv, RK_REQ_GET_TOPIC_STATS_INFO, p_topic_stats, s, RK_PROC_SLOW);
+    if (rc == RK_OK)
+        rc = rk_rserver_register(srv, RK_REQ_GET_CONSUME_STATS, p_consume_stats, s, RK_PROC_SLOW);
+    if (rc == RK_OK)
+        rc = rk_store_register_dispatcher(rk_broker_store(b), "stats", count_put, s);
+    if (rc == RK_OK)
+        rc = rk_rserver_every(srv, 1000, sample, s);
+    return rc;
+}
+
+static void stats_destroy(rk_broker_t *b, void *state)
+{
+    (void)b;
+    free(state);
+}
+
+const rk_broker_module_t rk_broker_stats_module = {
+    .name = "stats",
+    .init = stats_init,
+    .destroy = stats_destroy,
+};
