@@ -126,7 +126,7 @@ RK_TOOL_NAMES := $(sort $(foreach n,$(RK_SOFAR),$(notdir $(ch$(n)_BINS))))
 define rk_bin_copy
 $(B)/bin/$(1): $(RK_LATEST_$(1))
 	@mkdir -p $$(@D)
-	cp $$< $$@
+	cp $$< $$@.tmp && mv -f $$@.tmp $$@
 endef
 $(foreach t,$(RK_TOOL_NAMES),$(eval $(call rk_bin_copy,$(t))))
 

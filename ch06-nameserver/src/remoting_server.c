@@ -65,6 +65,8 @@ struct rk_reply {
     void *release_arg;
     const proc_t *proc;
     uv_work_t work;             /* SLOW processors */
+    bool in_pool;               /* libuv still owns `work`: free only after slow_done */
+    bool answered;              /* completed while in_pool */
     rk_reply_t *qnext;          /* cross-thread completion queue */
 };
 
@@ -276,6 +278,13 @@ static void complete_on_loop(rk_reply_t *r)
     free(r->iov);
     rk_cmd_free(r->resp);
     rk_cmd_free(r->req);
+    r->iov = NULL;
+    r->resp = r->req = NULL;
+    r->release = NULL;
+    if (r->in_pool) {           /* the answer can overtake slow_done: r->work is still libuv's */
+        r->answered = true;
+        return;
+    }
     free(r);
     s->outstanding--;
     conn_unref(c);
@@ -324,8 +333,11 @@ static void slow_work(uv_work_t *w)
 
 static void slow_done(uv_work_t *w, int status)
 {
-    (void)w;
     (void)status;   /* the reply completes itself through rk_reply_send */
+    rk_reply_t *r = w->data;
+    r->in_pool = false;
+    if (r->answered)
+        complete_on_loop(r);    /* only the freeing was left */
 }
 
 static void dispatch(rk_conn_t *c, rk_cmd_t *req)
@@ -367,8 +379,10 @@ static void dispatch(rk_conn_t *c, rk_cmd_t *req)
     }
     if (p->flags & RK_PROC_SLOW) {
         r->work.data = r;
+        r->in_pool = true;
         if (uv_queue_work(&s->loop, &r->work, slow_work, slow_done) == 0)
             return;
+        r->in_pool = false;
         rk_reply_code(r, RK_RESP_SYSTEM_BUSY, "[OVERLOAD] cannot schedule the request");
         return;
     }
