@@ -1043,6 +1043,7 @@ int64_t rk_commitlog_recovered_from(const rk_commitlog_t *cl) { return cl->recov
 int64_t rk_commitlog_recovered_end(const rk_commitlog_t *cl) { return cl->recovered_end; }
 const rk_host_t *rk_commitlog_store_host(const rk_commitlog_t *cl) { return &cl->store_host; }
 const char *rk_commitlog_root(const rk_commitlog_t *cl) { return cl->root; }
+bool rk_commitlog_put_may_wait(const rk_commitlog_t *cl) { return cl->nstages > 0 || cl->flush_type == RK_FLUSH_SYNC; }
 
 int rk_commitlog_delete_expired(rk_commitlog_t *cl, int64_t reserved_ms, bool force, int max_files)
 {

@@ -191,6 +191,42 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_reply_send(reply, resp);
 }
 
+typedef struct send_job {
+    rk_broker_t *b;
+    rk_conn_t *conn;
+    rk_cmd_t *req;
+    rk_reply_t *reply;
+} send_job_t;
+
+static void send_job_work(void *arg)
+{
+    send_job_t *j = arg;
+    p_send(j->b, j->conn, j->req, j->reply);
+}
+
+static void send_job_after(void *arg) { free(arg); }
+
+/* With ASYNC_FLUSH and no ack stage a put only copies into the mapped file:
+ * it runs right here on the network thread (no hand-off, no wake-up).
+ * When a put can wait (SYNC_FLUSH, synchronous replication) it goes to the
+ * worker pool so the network thread never sleeps on the disk. */
+static void p_send_entry(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    rk_broker_t *b = ctx;
+    if (!rk_commitlog_put_may_wait(rk_store_commitlog(rk_broker_store(b)))) {
+        p_send(ctx, conn, req, reply);
+        return;
+    }
+    send_job_t *j = malloc(sizeof *j);
+    if (j != NULL) {
+        *j = (send_job_t){.b = b, .conn = conn, .req = req, .reply = reply};
+        if (rk_rserver_queue_work(rk_broker_server(b), send_job_work, send_job_after, j) == RK_OK)
+            return;
+        free(j);
+    }
+    rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "[OVERLOAD] cannot schedule the send");
+}
+
 /* ------------------------------------------------------------ pull */
 
 static int pull_status_code(rk_get_status_t s, int64_t req_offset)
@@ -879,9 +915,9 @@ static int core_init(rk_broker_t *b, void **state)
         rk_processor_fn fn;
         int flags;
     } table[] = {
-        {RK_REQ_SEND_MESSAGE, p_send, RK_PROC_SLOW},
-        {RK_REQ_SEND_MESSAGE_V2, p_send, RK_PROC_SLOW},
-        {RK_REQ_SEND_BATCH_MESSAGE, p_send, RK_PROC_SLOW},
+        {RK_REQ_SEND_MESSAGE, p_send_entry, RK_PROC_INLINE},
+        {RK_REQ_SEND_MESSAGE_V2, p_send_entry, RK_PROC_INLINE},
+        {RK_REQ_SEND_BATCH_MESSAGE, p_send_entry, RK_PROC_INLINE},
         {RK_REQ_QUERY_CONSUMER_OFFSET, p_query_offset, RK_PROC_INLINE},
         {RK_REQ_UPDATE_CONSUMER_OFFSET, p_update_offset, RK_PROC_INLINE},
         {RK_REQ_GET_MAX_OFFSET, p_max_offset, RK_PROC_INLINE},

@@ -178,6 +178,9 @@ int64_t rk_commitlog_recovered_end(const rk_commitlog_t *cl);
 /* Store host as a record would carry it. */
 const rk_host_t *rk_commitlog_store_host(const rk_commitlog_t *cl);
 const char *rk_commitlog_root(const rk_commitlog_t *cl);
+/* Whether a put can block its caller (SYNC_FLUSH, or ack stages such as
+ * synchronous replication): a server then runs puts off its network thread. */
+bool rk_commitlog_put_may_wait(const rk_commitlog_t *cl);
 /* Deletes whole files older than reserved_ms (or, forced, the oldest), never
  * the last one; returns how many. */
 int rk_commitlog_delete_expired(rk_commitlog_t *cl, int64_t reserved_ms, bool force, int max_files);
