@@ -130,9 +130,14 @@ $(B)/bin/$(1): $(RK_LATEST_$(1))
 endef
 $(foreach t,$(RK_TOOL_NAMES),$(eval $(call rk_bin_copy,$(t))))
 
-.PHONY: all test clean deps demo
+.PHONY: all test clean deps demo test-conformance
+
+# An independent RocketMQ 4.x client (ali-ons, npm, version pinned by the
+# lock file) producing to and consuming from rocklet; npm ci on first run.
+test-conformance: all
+	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
-test: $(RK_TESTS)
+test: $(RK_TESTS) test-conformance
 # The main job: the demo of the furthest chapter that has one (chNN-x/demo.sh,
 # given build/bin, the newest version of every program).
 demo: all

@@ -23,6 +23,7 @@ brokerName=broker-a
 brokerId=0
 namesrvAddr=$ns
 brokerIP1=127.0.0.1
+listenHost=127.0.0.1
 listenPort=$brp
 storePathRootDir=$dir/store
 CONF

@@ -124,7 +124,7 @@ static int run_mode(const char *flush)
     snprintf(conf, sizeof conf, "%s/broker.conf", dir);
     if ((f = fopen(conf, "w")) == NULL)
         return 1;
-    fprintf(f, "brokerClusterName=Bench\nbrokerName=broker-b\nbrokerId=0\nnamesrvAddr=%s\nbrokerIP1=127.0.0.1\n"
+    fprintf(f, "brokerClusterName=Bench\nbrokerName=broker-b\nbrokerId=0\nnamesrvAddr=%s\nbrokerIP1=127.0.0.1\nlistenHost=127.0.0.1\n"
                "listenPort=%d\nstorePathRootDir=%s/store\nflushDiskType=%s\n",
             ns, brp, dir, flush);
     fclose(f);

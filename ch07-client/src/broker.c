@@ -21,6 +21,8 @@ const rk_config_field_t rk_broker_config_fields[] = {
     {"namesrvAddr", RK_CFG_STR, F(namesrv_addr), NULL, 0, -1, NULL, "name servers, host:port;host:port"},
     {"brokerIP1", RK_CFG_STR, F(broker_ip1), "127.0.0.1", 0, -1, NULL, "address clients reach"},
     {"listenPort", RK_CFG_INT, F(listen_port), "10911", 0, 65535, NULL, "TCP port (0: any free port)"},
+    {"listenHost", RK_CFG_STR, F(listen_host), "0.0.0.0", 0, -1, NULL,
+     "address to listen on (rocklet's addition; 127.0.0.1 keeps the broker local)"},
     {"storePathRootDir", RK_CFG_STR, F(store_root), "./store", 0, -1, NULL, "store folder"},
     {"autoCreateTopicEnable", RK_CFG_BOOL, F(auto_create_topic), "true", 0, -1, NULL,
      "create topics on first send (from TBW102)"},
@@ -115,7 +117,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         (rc = rk_group_manager_open(gpath, b->cfg.auto_create_group, &b->groups, err, errlen)) != RK_OK ||
         (rc = rk_client_manager_new(120000, &b->clients)) != RK_OK)
         goto fail;
-    rk_rserver_config_t sc = {.host = "0.0.0.0", .port = (int)b->cfg.listen_port, .idle_ms = 120000,
+    rk_rserver_config_t sc = {.host = b->cfg.listen_host, .port = (int)b->cfg.listen_port, .idle_ms = 120000,
                               .name = "broker"};
     if ((rc = rk_rserver_new(&sc, &b->srv)) != RK_OK)
         goto fail;

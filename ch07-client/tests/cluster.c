@@ -65,7 +65,7 @@ void tk_cluster_start(tk_cluster_t *c, const char *extra_conf)
     f = fopen(c->conf, "w");
     cr_assert(f != NULL);
     fprintf(f, "brokerClusterName=TestCluster\nbrokerName=broker-t\nbrokerId=0\nnamesrvAddr=%s\n"
-               "brokerIP1=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s/store\nmappedFileSizeCommitLog=4194304\n%s",
+               "brokerIP1=127.0.0.1\nlistenHost=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s/store\nmappedFileSizeCommitLog=4194304\n%s",
             c->ns, c->br_port, c->dir, extra_conf ? extra_conf : "");
     fclose(f);
     start_broker(c);

@@ -49,7 +49,7 @@ static void setup(void)
     snprintf(conf, sizeof conf, "%s/broker.conf", dir);
     f = fopen(conf, "w");
     fprintf(f, "brokerClusterName=TestCluster\nbrokerName=broker-t\nbrokerId=0\nnamesrvAddr=%s\n"
-               "brokerIP1=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s/store\nmappedFileSizeCommitLog=1048576\n",
+               "brokerIP1=127.0.0.1\nlistenHost=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s/store\nmappedFileSizeCommitLog=1048576\n",
             ns_addr, br_port, dir);
     fclose(f);
     start_broker();

@@ -39,6 +39,7 @@ typedef struct rk_broker_config {
     char *namesrv_addr;             /* namesrvAddr: "host:port;host:port" (none: standalone) */
     char *broker_ip1;               /* brokerIP1 */
     int64_t listen_port;            /* listenPort */
+    char *listen_host;              /* listenHost (rocklet: RocketMQ always binds every address) */
     char *store_root;               /* storePathRootDir */
     bool auto_create_topic;         /* autoCreateTopicEnable */
     bool auto_create_group;         /* autoCreateSubscriptionGroup */
