@@ -17,21 +17,39 @@ void rk_uniq_gen_init(rk_uniq_gen_t *g, const uint8_t ip4[4], uint32_t instance)
     rk_be_put16(g->prefix + 4, (uint16_t)getpid());
     rk_be_put32(g->prefix + 6, instance);
     atomic_init(&g->counter, 0);
+    atomic_init(&g->month_start_ms, 0);
+    atomic_init(&g->next_month_ms, 0);     /* computed at the first id */
 }
 
-/* Milliseconds since the start of the current month (local time), as Java's
- * MessageClientIDSetter computes it. */
-static uint32_t ms_in_month(void)
+/* The start of the month containing now_ms and of the next one (local
+ * time), as Java's MessageClientIDSetter computes them. */
+static void month_bounds(int64_t now_ms, int64_t *start, int64_t *next)
 {
-    int64_t now = rk_now_ms();
-    time_t secs = (time_t)(now / 1000);
+    time_t secs = (time_t)(now_ms / 1000);
     struct tm tm;
     localtime_r(&secs, &tm);
     tm.tm_mday = 1;
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
     tm.tm_isdst = -1;
-    time_t month = mktime(&tm);
-    return (uint32_t)(now - (int64_t)month * 1000);
+    struct tm nx = tm;
+    *start = (int64_t)mktime(&tm) * 1000;
+    nx.tm_mon += 1;
+    nx.tm_isdst = -1;
+    *next = (int64_t)mktime(&nx) * 1000;
+}
+
+/* Milliseconds since the start of the current month; the bounds are
+ * recomputed only when a month ends (threads racing there compute the same). */
+static uint32_t ms_in_month(rk_uniq_gen_t *g)
+{
+    int64_t now = rk_now_ms();
+    if (now >= atomic_load(&g->next_month_ms) || now < atomic_load(&g->month_start_ms)) {
+        int64_t start, next;
+        month_bounds(now, &start, &next);
+        atomic_store(&g->month_start_ms, start);
+        atomic_store(&g->next_month_ms, next);
+    }
+    return (uint32_t)(now - atomic_load(&g->month_start_ms));
 }
 
 void rk_uniq_next(rk_uniq_gen_t *g, char *out)
@@ -39,7 +57,7 @@ void rk_uniq_next(rk_uniq_gen_t *g, char *out)
     static const char hex[] = "0123456789ABCDEF";
     uint8_t raw[16];
     memcpy(raw, g->prefix, 10);
-    rk_be_put32(raw + 10, ms_in_month());
+    rk_be_put32(raw + 10, ms_in_month(g));
     rk_be_put16(raw + 14, (uint16_t)atomic_fetch_add(&g->counter, 1));
     for (int i = 0; i < 16; i++) {
         out[2 * i] = hex[raw[i] >> 4];

@@ -34,6 +34,8 @@
 typedef struct rk_uniq_gen {
     uint8_t prefix[10];                 /* ip(4) pid(2) instance(4) */
     _Atomic uint32_t counter;
+    _Atomic int64_t month_start_ms;     /* cached: localtime/mktime stat the zone file */
+    _Atomic int64_t next_month_ms;
 } rk_uniq_gen_t;
 
 /* ip4 may be NULL (127.0.0.1 then); instance distinguishes producers of one
