@@ -49,8 +49,10 @@ struct rk_mqclient {
 rk_cmd_t *rk_mqclient_request(int32_t code)
 {
     rk_cmd_t *c = rk_cmd_new(code);
-    if (c != NULL)
+    if (c != NULL) {
         c->language = 1;                /* CPP: the C family, as RocketMQ's native client says */
+        c->ser_type = RK_SER_ROCKETMQ;  /* binary header: no JSON to write or parse on either side */
+    }
     return c;
 }
 

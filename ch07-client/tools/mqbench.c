@@ -76,6 +76,7 @@ static double hist_pct(hist_t *h, double pct)
 
 static const char *ns, *topic = "BenchmarkTest", *group = "benchmark_consumer", *mode = "produce";
 static int64_t size = 128, threads = 64, batch = 1, duration = 10, rate = 0, idle = 3;
+static bool async_mode;
 static volatile sig_atomic_t stop_now;
 
 static void on_signal(int sig) { (void)sig; stop_now = 1; }
@@ -155,6 +156,46 @@ static void sender(void *arg)
     free(msgs);
 }
 
+/* --async: `threads` sends in flight at all times, each completion sending
+ * the next one from the client's network thread (no thread per sender). */
+static rk_message_t *amsgs;
+static _Atomic int ainflight;
+
+static void async_next(void);
+
+static void on_async_sent(void *arg, int status, const rk_send_result_t *r)
+{
+    uint64_t t0 = (uint64_t)(uintptr_t)arg;
+    uint64_t us = (rk_mono_ns() - t0) / 1000;
+    if (status != RK_OK) {
+        if (atomic_fetch_add(&failed, 1) < 5)
+            fprintf(stderr, "send failed: %s\n", r->error);
+    } else {
+        hist_add(&send_rt, us);
+        atomic_fetch_add(&sends, 1);
+        atomic_fetch_add(&sent_msgs, (uint64_t)batch);
+        atomic_fetch_add(&rt_sum_us, us);
+        update_max(&rt_max_us, us);
+    }
+    atomic_fetch_sub(&ainflight, 1);
+    if (!stop_now)
+        async_next();
+}
+
+static void async_next(void)
+{
+    uint64_t t0 = rk_mono_ns();
+    atomic_fetch_add(&ainflight, 1);
+    void *arg = (void *)(uintptr_t)t0;
+    int rc = batch > 1 ? rk_producer_send_batch_async(producer, amsgs, (size_t)batch, on_async_sent, arg)
+                       : rk_producer_send_async(producer, &amsgs[0], on_async_sent, arg);
+    if (rc != RK_OK) {
+        atomic_fetch_sub(&ainflight, 1);
+        if (atomic_fetch_add(&failed, 1) < 5)
+            fprintf(stderr, "send failed: %s\n", rk_strerror(rc));
+    }
+}
+
 static int produce(void)
 {
     if ((body = malloc((size_t)size)) == NULL)
@@ -176,13 +217,27 @@ static int produce(void)
         rk_producer_free(producer);
         return 1;
     }
-    printf("mqbench produce: topic %s, %" PRId64 " B bodies, %" PRId64 " threads, batch %" PRId64 ", %s\n", topic, size,
-           threads, batch, rate > 0 ? "rate-limited" : "as fast as possible");
+    if (async_mode && rate > 0) {
+        fprintf(stderr, "mqbench: --rate works with sender threads, not with --async\n");
+        rk_producer_free(producer);
+        return 2;
+    }
+    printf("mqbench produce: topic %s, %" PRId64 " B bodies, %" PRId64 " %s, batch %" PRId64 ", %s\n", topic, size,
+           threads, async_mode ? "async sends in flight" : "sender threads", batch,
+           rate > 0 ? "rate-limited" : "as fast as possible");
     if (rate > 0)
         printf("  target rate: %" PRId64 " msgs/s\n", rate);
     uv_thread_t *t = calloc((size_t)threads, sizeof *t);
     int started = 0;
-    for (int i = 0; t && i < threads; i++, started++)
+    if (async_mode) {
+        if ((amsgs = calloc((size_t)batch, sizeof *amsgs)) == NULL)
+            return 1;
+        for (int i = 0; i < batch; i++)
+            amsgs[i] = (rk_message_t){.topic = topic, .tags = "bench", .body = body, .body_len = (size_t)size};
+        for (int i = 0; i < threads; i++)
+            async_next();
+    }
+    for (int i = 0; t && !async_mode && i < threads; i++, started++)
         if (uv_thread_create(&t[i], sender, NULL) != 0)
             break;
     uint64_t t0 = rk_mono_ms(), last_msgs = 0, last_sends = 0, last_sum = 0;
@@ -205,6 +260,8 @@ static int produce(void)
     stop_now = 1;
     for (int i = 0; i < started; i++)
         uv_thread_join(&t[i]);
+    while (atomic_load(&ainflight) > 0)
+        usleep(1000);
     double secs = (rk_mono_ms() - t0) / 1000.0;
     uint64_t msgs = atomic_load(&sent_msgs);
     printf("SUMMARY produce: %" PRIu64 " msgs in %.1f s = %.0f msgs/s (%.1f MB/s), sends %" PRIu64
@@ -215,6 +272,7 @@ static int produce(void)
     free(t);
     rk_producer_free(producer);
     free(body);
+    free(amsgs);
     return atomic_load(&failed) ? 1 : 0;
 }
 
@@ -281,8 +339,9 @@ static int consume(void)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mqbench -n NAMESRV [-t TOPIC] [--mode produce|consume] [-s SIZE] [-w THREADS]\n"
-               "               [--batch N] [--duration SECONDS] [--rate MSGS_PER_S] [-g GROUP] [--idle SECONDS]\n"
-               "  produce: -w threads send synchronously (default 64 threads, 128 B, batch 1, 10 s)\n"
+               "               [--batch N] [--duration SECONDS] [--rate MSGS_PER_S] [--async] [-g GROUP] [--idle SECONDS]\n"
+               "  produce: -w threads send synchronously (default 64 threads, 128 B, batch 1, 10 s);\n"
+               "           with --async, -w sends are kept in flight by callbacks instead of threads\n"
                "  consume: a push consumer reads from the first offset until idle for --idle s (3) or --duration\n");
 }
 
@@ -304,6 +363,7 @@ int main(int argc, char **argv)
         {"batch", required_argument, 0, 'B'}, {"duration", required_argument, 0, 'D'},
         {"mode", required_argument, 0, 'M'},  {"rate", required_argument, 0, 'R'},
         {"idle", required_argument, 0, 'I'},  {"help", no_argument, 0, 'h'},
+        {"async", no_argument, 0, 'A'},
         {0, 0, 0, 0},
     };
     ns = getenv("NAMESRV_ADDR");
@@ -321,6 +381,7 @@ int main(int argc, char **argv)
         case 'R': ok = num("--rate", optarg, 1, 100000000, &rate); break;
         case 'I': ok = num("--idle", optarg, 1, 3600, &idle); break;
         case 'M': mode = optarg; break;
+        case 'A': async_mode = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
