@@ -417,9 +417,23 @@ static void sync_cb(void *arg, int status, rk_cmd_t *resp)
     uv_mutex_unlock(&s->mu);
 }
 
+bool rk_rclient_on_loop(const rk_rclient_t *c)
+{
+    uv_thread_t self = uv_thread_self();
+    return uv_thread_equal(&self, &c->thread);
+}
+
 int rk_rclient_invoke_sync(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
                            rk_cmd_t **resp)
 {
+    *resp = NULL;
+    if (rk_rclient_on_loop(c)) {
+        /* the answer would need this very thread: waiting here would hang forever */
+        rk_log_warn("rclient", "synchronous request %d from the network thread refused (use the async call)",
+                    req->code);
+        rk_cmd_free(req);
+        return RK_EBUSY;
+    }
     sync_t s = {.done = false};
     if (uv_mutex_init(&s.mu) != 0 || uv_cond_init(&s.cond) != 0) {
         rk_cmd_free(req);

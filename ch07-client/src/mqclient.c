@@ -34,6 +34,7 @@ struct rk_mqclient {
 
     uv_mutex_t mu;                      /* routes, heartbeat owner */
     rk_strmap_t routes;                 /* topic -> rk_topic_route_t* */
+    rk_strmap_t misses;                 /* topic -> uint64_t* until when "no route" is believed */
     rk_heartbeat_fill_fn hb_fill;
     void *hb_arg;
 
@@ -170,23 +171,62 @@ static int fetch_route(rk_mqclient_t *c, const char *topic, rk_topic_route_t **o
 
 static void release_route(void *v) { rk_topic_route_release(v); }
 
+#define MISS_MS 1000                    /* a topic with no route is asked again after this */
+
+static void fetch_later(void *arg, bool cancelled);
+
+typedef struct fetch_arg {
+    rk_mqclient_t *c;
+    char topic[RK_NAME_MAX];
+} fetch_arg_t;
+
 int rk_mqclient_route(rk_mqclient_t *c, const char *topic, bool force, rk_topic_route_t **out)
 {
     *out = NULL;
-    if (!force) {
+    bool on_loop = rk_rclient_on_loop(c->rc);
+    if (!force || on_loop) {
         uv_mutex_lock(&c->mu);
         rk_topic_route_t *r = rk_strmap_get(&c->routes, topic);
         *out = rk_topic_route_retain(r);
+        uint64_t *miss = rk_strmap_get(&c->misses, topic);
+        bool known_missing = miss != NULL && *miss > rk_mono_ms();
         uv_mutex_unlock(&c->mu);
         if (*out != NULL)
             return RK_OK;
+        if (known_missing)
+            return RK_ENOTFOUND;
+        if (on_loop) {
+            /* a callback cannot wait for the name server (its answer needs this
+             * thread): look it up on the scheduler and answer "not yet" */
+            fetch_arg_t *f = malloc(sizeof *f);
+            if (f != NULL) {
+                f->c = c;
+                snprintf(f->topic, sizeof f->topic, "%s", topic);
+                if (rk_mqclient_schedule(c, 0, fetch_later, f) != RK_OK)
+                    free(f);
+            }
+            return RK_ENOTFOUND;
+        }
     }
     rk_topic_route_t *r;
     int rc = fetch_route(c, topic, &r);
+    if (rc == RK_ENOTFOUND) {
+        uint64_t *until = malloc(sizeof *until);
+        uv_mutex_lock(&c->mu);
+        if (until != NULL) {
+            *until = rk_mono_ms() + MISS_MS;
+            void *prev = NULL;
+            if (rk_strmap_put(&c->misses, topic, until, &prev) != RK_OK)
+                free(until);
+            free(prev);
+        }
+        uv_mutex_unlock(&c->mu);
+    }
     if (rc != RK_OK)
         return rc;
     void *old = NULL;
     uv_mutex_lock(&c->mu);
+    free(rk_strmap_remove(&c->misses, topic));
     rc = rk_strmap_put(&c->routes, topic, rk_topic_route_retain(r), &old);
     uv_mutex_unlock(&c->mu);
     if (rc != RK_OK)
@@ -194,6 +234,15 @@ int rk_mqclient_route(rk_mqclient_t *c, const char *topic, bool force, rk_topic_
     rk_topic_route_release(old);
     *out = r;
     return RK_OK;
+}
+
+static void fetch_later(void *arg, bool cancelled)
+{
+    fetch_arg_t *f = arg;
+    rk_topic_route_t *r = NULL;
+    if (!cancelled && rk_mqclient_route(f->c, f->topic, false, &r) == RK_OK)
+        rk_topic_route_release(r);
+    free(f);
 }
 
 void rk_mqclient_forget_route(rk_mqclient_t *c, const char *topic)
@@ -506,6 +555,7 @@ int rk_mqclient_new(const rk_mqclient_config_t *cfg, rk_mqclient_t **out)
     else
         snprintf(c->id, sizeof c->id, "%s@%d#%llu", ip, (int)getpid(), (unsigned long long)rk_mono_ns());
     rk_strmap_init(&c->routes);
+    rk_strmap_init(&c->misses);
     if ((rc = rk_rclient_new(&c->rc)) != RK_OK) {
         free(c);
         return rc;
@@ -533,6 +583,7 @@ void rk_mqclient_free(rk_mqclient_t *c)
     uv_thread_join(&c->sched);
     rk_rclient_free(c->rc);
     rk_strmap_free(&c->routes, release_route);
+    rk_strmap_free(&c->misses, free);
     uv_cond_destroy(&c->scond);
     uv_mutex_destroy(&c->smu);
     uv_mutex_destroy(&c->mu);

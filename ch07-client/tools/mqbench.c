@@ -118,7 +118,7 @@ static void update_max(_Atomic uint64_t *m, uint64_t v)
 
 static void sender(void *arg)
 {
-    (void)arg;
+    int idx = (int)(intptr_t)arg;
     rk_message_t *msgs = calloc((size_t)batch, sizeof *msgs);
     if (msgs == NULL)
         return;
@@ -126,7 +126,8 @@ static void sender(void *arg)
         msgs[i] = (rk_message_t){.topic = topic, .tags = "bench", .body = body, .body_len = (size_t)size};
     /* each thread paces itself to rate / threads messages per second */
     double gap_ns = rate > 0 ? 1e9 * (double)batch * (double)threads / (double)rate : 0;
-    uint64_t next = rk_mono_ns();
+    /* threads start staggered over one gap, so paced sends are spread evenly, not in bursts */
+    uint64_t next = rk_mono_ns() + (uint64_t)(gap_ns * idx / (double)threads);
     while (!stop_now) {
         if (gap_ns > 0) {
             uint64_t now = rk_mono_ns();
@@ -238,7 +239,7 @@ static int produce(void)
             async_next();
     }
     for (int i = 0; t && !async_mode && i < threads; i++, started++)
-        if (uv_thread_create(&t[i], sender, NULL) != 0)
+        if (uv_thread_create(&t[i], sender, (void *)(intptr_t)i) != 0)
             break;
     uint64_t t0 = rk_mono_ms(), last_msgs = 0, last_sends = 0, last_sum = 0;
     for (int s = 1; s <= duration && !stop_now; s++) {

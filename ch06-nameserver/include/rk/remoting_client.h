@@ -29,10 +29,13 @@ void rk_rclient_free(rk_rclient_t *c);
 
 int rk_rclient_invoke_async(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
                             rk_invoke_cb cb, void *arg);
-/* On RK_OK, *resp is the response (caller frees). */
+/* On RK_OK, *resp is the response (caller frees). RK_EBUSY when called on
+ * the client's own network thread (from a callback), where it could only hang. */
 int rk_rclient_invoke_sync(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
                            rk_cmd_t **resp);
 int rk_rclient_invoke_oneway(rk_rclient_t *c, const char *addr, rk_cmd_t *req);
+/* True on the client's network thread (inside callbacks and processors). */
+bool rk_rclient_on_loop(const rk_rclient_t *c);
 
 /* Requests a server pushes to this client (CHECK_TRANSACTION_STATE,
  * NOTIFY_CONSUMER_IDS_CHANGED, ...) go to the processor registered for their
