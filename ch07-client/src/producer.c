@@ -398,44 +398,38 @@ static int send_prepared(rk_producer_t *p, const prepared_t *pr, const rk_mq_t *
     return rc;
 }
 
+/* Sends a prepared message (or batch) with retries, then frees it. */
+static int send_and_free(rk_producer_t *p, prepared_t *pr, rk_send_result_t *r)
+{
+    result_init(r, pr);
+    rk_mq_t *qs = NULL;
+    size_t n = 0;
+    int rc = topic_queues(p, pr->topic, &qs, &n, r);
+    if (rc == RK_OK)
+        rc = send_prepared(p, pr, qs, n, true, r);
+    free(qs);
+    prepared_free(pr);
+    return rc;
+}
+
 int rk_producer_send(rk_producer_t *p, const rk_message_t *m, rk_send_result_t *r)
 {
     rk_send_result_t scratch;
-    if (r == NULL)
-        r = &scratch;
+    r = r ? r : &scratch;
     memset(r, 0, sizeof *r);
     prepared_t pr;
     int rc = prepare_one(p, m, &pr, r);
-    if (rc != RK_OK)
-        return rc;
-    result_init(r, &pr);
-    rk_mq_t *qs = NULL;
-    size_t n = 0;
-    if ((rc = topic_queues(p, pr.topic, &qs, &n, r)) == RK_OK)
-        rc = send_prepared(p, &pr, qs, n, true, r);
-    free(qs);
-    prepared_free(&pr);
-    return rc;
+    return rc != RK_OK ? rc : send_and_free(p, &pr, r);
 }
 
 int rk_producer_send_batch(rk_producer_t *p, const rk_message_t *msgs, size_t n, rk_send_result_t *r)
 {
     rk_send_result_t scratch;
-    if (r == NULL)
-        r = &scratch;
+    r = r ? r : &scratch;
     memset(r, 0, sizeof *r);
     prepared_t pr;
     int rc = prepare_batch(p, msgs, n, &pr, r);
-    if (rc != RK_OK)
-        return rc;
-    result_init(r, &pr);
-    rk_mq_t *qs = NULL;
-    size_t nq = 0;
-    if ((rc = topic_queues(p, pr.topic, &qs, &nq, r)) == RK_OK)
-        rc = send_prepared(p, &pr, qs, nq, true, r);
-    free(qs);
-    prepared_free(&pr);
-    return rc;
+    return rc != RK_OK ? rc : send_and_free(p, &pr, r);
 }
 
 int rk_producer_send_ordered(rk_producer_t *p, const rk_message_t *m, const char *sharding_key,

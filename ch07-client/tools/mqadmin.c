@@ -83,6 +83,30 @@ static rk_mqclient_t *client(const opts_t *o)
     return c;
 }
 
+/* The start every sub-command shares: flags, the required ones (letters of
+ * `required`), and a client. NULL with *rc set (2: usage, 1: failure). */
+static rk_mqclient_t *setup(int argc, char **argv, const char *flags, const char *required, opts_t *o, int *rc)
+{
+    if ((*rc = parse_opts(argc, argv, flags, o)) != 0)
+        return NULL;
+    static const struct { char letter; const char *flag; } names[] = {
+        {'t', "-t TOPIC"}, {'g', "-g GROUP"}, {'b', "-b BROKER_ADDR"}, {'i', "-i MSG_ID"}, {'k', "-k KEY"},
+    };
+    for (const char *r = required; *r; r++) {
+        const char *v = *r == 't' ? o->topic : *r == 'g' ? o->group : *r == 'b' ? o->broker : *r == 'i' ? o->id : o->key;
+        if (v != NULL)
+            continue;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (names[i].letter == *r)
+                fprintf(stderr, "%s: %s is required\n", argv[0], names[i].flag);
+        *rc = 2;
+        return NULL;
+    }
+    rk_mqclient_t *c = client(o);
+    *rc = c ? 0 : 1;
+    return c;
+}
+
 /* Sends req and checks the answer; prints why not. */
 static rk_cmd_t *ask(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
 {
@@ -205,12 +229,10 @@ static int cmd_update_topic(int argc, char **argv)
 static int cmd_topic_list(int argc, char **argv)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:", &o);
-    if (rc)
-        return rc;
-    rk_mqclient_t *c = client(&o);
+    int rc;
+    rk_mqclient_t *c = setup(argc, argv, "n:", "", &o, &rc);
     if (c == NULL)
-        return 1;
+        return rc;
     cJSON *j = ask_json(c, NULL, rk_mqclient_request(RK_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER), "topic list");
     cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "topicList");
     for (cJSON *e = list ? list->child : NULL; e; e = e->next)
@@ -224,16 +246,10 @@ static int cmd_topic_list(int argc, char **argv)
 static int cmd_topic_route(int argc, char **argv)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:t:", &o);
-    if (rc)
-        return rc;
-    if (o.topic == NULL) {
-        fprintf(stderr, "topicRoute: -t TOPIC is required\n");
-        return 2;
-    }
-    rk_mqclient_t *c = client(&o);
+    int rc;
+    rk_mqclient_t *c = setup(argc, argv, "n:t:", "t", &o, &rc);
     if (c == NULL)
-        return 1;
+        return rc;
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_ROUTEINFO_BY_TOPIC);
     rk_cmd_ext_set(req, "topic", o.topic);
     cJSON *j = ask_json(c, NULL, req, "topic route");
@@ -249,16 +265,10 @@ static int cmd_topic_route(int argc, char **argv)
 static int cmd_topic_status(int argc, char **argv)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:t:", &o);
-    if (rc)
-        return rc;
-    if (o.topic == NULL) {
-        fprintf(stderr, "topicStatus: -t TOPIC is required\n");
-        return 2;
-    }
-    rk_mqclient_t *c = client(&o);
+    int rc;
+    rk_mqclient_t *c = setup(argc, argv, "n:t:", "t", &o, &rc);
     if (c == NULL)
-        return 1;
+        return rc;
     rk_topic_route_t *route = NULL;
     rc = rk_mqclient_route(c, o.topic, true, &route);
     if (rc != RK_OK) {
@@ -306,12 +316,10 @@ static cJSON *runtime_info(rk_mqclient_t *c, const char *addr)
 static int cmd_cluster_list(int argc, char **argv)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:", &o);
-    if (rc)
-        return rc;
-    rk_mqclient_t *c = client(&o);
+    int rc;
+    rk_mqclient_t *c = setup(argc, argv, "n:", "", &o, &rc);
     if (c == NULL)
-        return 1;
+        return rc;
     cJSON *info = cluster_info(c);
     if (info == NULL) {
         rk_mqclient_free(c);
@@ -342,16 +350,10 @@ static int cmd_cluster_list(int argc, char **argv)
 static int cmd_broker_status(int argc, char **argv)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:b:", &o);
-    if (rc)
-        return rc;
-    if (o.broker == NULL) {
-        fprintf(stderr, "brokerStatus: -b BROKER_ADDR is required\n");
-        return 2;
-    }
-    rk_mqclient_t *c = client(&o);
+    int rc;
+    rk_mqclient_t *c = setup(argc, argv, "n:b:", "b", &o, &rc);
     if (c == NULL)
-        return 1;
+        return rc;
     cJSON *rt = runtime_info(c, o.broker);
     cJSON *kv = cJSON_GetObjectItemCaseSensitive(rt, "table");
     size_t n = 0;
@@ -380,16 +382,10 @@ static int cmd_broker_status(int argc, char **argv)
 static int cmd_consumer_progress(int argc, char **argv)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:g:t:", &o);
-    if (rc)
-        return rc;
-    if (o.group == NULL) {
-        fprintf(stderr, "consumerProgress: -g GROUP is required\n");
-        return 2;
-    }
-    rk_mqclient_t *c = client(&o);
+    int rc;
+    rk_mqclient_t *c = setup(argc, argv, "n:g:t:", "g", &o, &rc);
     if (c == NULL)
-        return 1;
+        return rc;
     /* every master of the cluster(s), then GET_CONSUME_STATS on each */
     cJSON *info = cluster_info(c);
     cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
@@ -525,16 +521,10 @@ static int query_messages(rk_mqclient_t *c, const char *topic, const char *key, 
 static int cmd_query_by_key(int argc, char **argv)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:t:k:", &o);
-    if (rc)
-        return rc;
-    if (o.topic == NULL || o.key == NULL) {
-        fprintf(stderr, "queryMsgByKey: -t TOPIC and -k KEY are required\n");
-        return 2;
-    }
-    rk_mqclient_t *c = client(&o);
+    int rc;
+    rk_mqclient_t *c = setup(argc, argv, "n:t:k:", "tk", &o, &rc);
     if (c == NULL)
-        return 1;
+        return rc;
     rc = query_messages(c, o.topic, o.key, false, false);
     rk_mqclient_free(c);
     return rc;
