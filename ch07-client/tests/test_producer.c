@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +17,7 @@
 #include "rk/consumer.h"
 #include "rk/error.h"
 #include "rk/producer.h"
+#include "rk/remoting_client.h"
 #include "rk/request_code.h"
 
 static tk_cluster_t cl;
@@ -341,4 +346,84 @@ Test(producer, offsets_topics_and_messages_survive_a_broker_restart)
     rk_message_t m = msg("KeepT", "after");
     rk_send_result_t r;
     cr_assert_eq(rk_producer_send(prod, &m, &r), 0, "%s", r.error);
+}
+
+/* ---- a broker with autoCreateTopicEnable=false ---- */
+
+static tk_cluster_t strict;
+
+static void strict_setup(void) { tk_cluster_start(&strict, "autoCreateTopicEnable=false\n"); }
+static void strict_teardown(void) { tk_cluster_stop(&strict); }
+
+TestSuite(refusals, .init = strict_setup, .fini = strict_teardown, .timeout = 60);
+
+static rk_cmd_t *raw_call(rk_rclient_t *rc, rk_cmd_t *req)
+{
+    rk_cmd_t *resp = NULL;
+    int st = rk_rclient_invoke_sync(rc, strict.br, req, 5000, &resp);
+    cr_assert_eq(st, 0, "%s", rk_strerror(st));
+    return resp;
+}
+
+Test(refusals, unknown_topics_bad_fields_and_broken_frames_are_refused_and_the_broker_keeps_serving)
+{
+    /* the SDK: no route for the topic, and no broker offers TBW102 */
+    rk_producer_t *p;
+    rk_producer_config_t pc = {.namesrv = strict.ns, .group = "pg", .retries = -1};
+    cr_assert_eq(rk_producer_new(&pc, &p), 0);
+    rk_message_t m = msg("NeverCreated", "x");
+    rk_send_result_t r;
+    cr_assert_eq(rk_producer_send(p, &m, &r), RK_ENOTFOUND);
+    cr_assert(strstr(r.error, "NeverCreated") != NULL, "%s", r.error);
+    rk_producer_free(p);
+
+    rk_rclient_t *rc;
+    cr_assert_eq(rk_rclient_new(&rc), 0);
+    /* a send straight to the broker: TOPIC_NOT_EXIST */
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", "pg");
+    rk_cmd_ext_set(req, "b", "NeverCreated");
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_set_body(req, "x", 1);
+    rk_cmd_t *resp = raw_call(rc, req);
+    cr_assert_eq(resp->code, RK_RESP_TOPIC_NOT_EXIST, "code %d: %s", resp->code, resp->remark ? resp->remark : "");
+    rk_cmd_free(resp);
+    /* a pull whose queueId is not a number */
+    req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
+    rk_cmd_ext_set(req, "consumerGroup", "cg");
+    rk_cmd_ext_set(req, "topic", "SELF_TEST_TOPIC");
+    rk_cmd_ext_set(req, "queueId", "abc");
+    rk_cmd_ext_set(req, "queueOffset", "0");
+    resp = raw_call(rc, req);
+    cr_assert_eq(resp->code, RK_RESP_SYSTEM_ERROR, "code %d", resp->code);
+    rk_cmd_free(resp);
+
+    /* a frame whose header is not JSON: the broker closes that connection only */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)strict.br_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const char hdr[] = "{this is not json";
+    uint8_t frame[64];
+    uint32_t total = htonl((uint32_t)(4 + sizeof hdr - 1)), hl = htonl((uint32_t)(sizeof hdr - 1));
+    memcpy(frame, &total, 4);
+    memcpy(frame + 4, &hl, 4);
+    memcpy(frame + 8, hdr, sizeof hdr - 1);
+    cr_assert_eq(write(fd, frame, 8 + sizeof hdr - 1), (ssize_t)(8 + sizeof hdr - 1));
+    char buf[16];
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(read(fd, buf, sizeof buf), 0, "the broker closes a connection that sent a broken frame");
+    close(fd);
+
+    /* and still serves everyone else */
+    req = rk_cmd_new(RK_REQ_GET_MAX_OFFSET);
+    rk_cmd_ext_set(req, "topic", "SELF_TEST_TOPIC");
+    rk_cmd_ext_set(req, "queueId", "0");
+    resp = raw_call(rc, req);
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+    rk_rclient_free(rc);
 }

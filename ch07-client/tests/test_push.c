@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "cluster.h"
+#include "rk/clock.h"
 #include "rk/consumer.h"
 #include "rk/error.h"
 #include "rk/producer.h"
@@ -294,4 +295,42 @@ Test(push, a_restarted_member_resumes_from_its_committed_offset)
     usleep(300000);
     cr_assert_eq(s2.total, 30, "nothing consumed before the restart comes again (got %d)", s2.total);
     rk_push_consumer_free(pc);
+}
+
+/* As in RocketMQ, a group with no committed offset on a queue that still
+ * starts at offset 0 is told 0 by the broker (QUERY_CONSUMER_OFFSET), so
+ * "from last" and "from timestamp" matter for queues whose head was
+ * already cleaned. The timestamp search itself is what this checks. */
+Test(push, search_by_timestamp_finds_the_message_stored_nearest_to_it)
+{
+    tk_create_topic(&cl, "FromTs", 2);
+    send_range("FromTs", 0, 20);
+    usleep(500000);                     /* RocketMQ's search answers the *nearest* message: */
+    int64_t ts = rk_now_ms();           /* the next ones are much nearer than the last old one */
+    usleep(10000);
+    send_range("FromTs", 20, 40);
+    rk_pull_consumer_t *pc;
+    rk_pull_consumer_config_t cfg = {.namesrv = cl.ns, .group = "gts"};
+    cr_assert_eq(rk_pull_consumer_new(&cfg, &pc), 0);
+    rk_mq_t *qs;
+    size_t nq;
+    cr_assert_eq(rk_pull_consumer_queues(pc, "FromTs", &qs, &nq), 0);
+    int after = 0;
+    for (size_t q = 0; q < nq; q++) {
+        int64_t off = -1, max = -1;
+        cr_assert_eq(rk_pull_consumer_search_offset(pc, &qs[q], ts, &off), 0);
+        for (int t = 0; t < 100 && (rk_pull_consumer_max_offset(pc, &qs[q], &max) != RK_OK || max < 20); t++)
+            usleep(10000);
+        rk_pull_result_t r;
+        cr_assert_eq(rk_pull_consumer_pull(pc, &qs[q], "*", off, 64, 0, &r), 0, "%s", r.error);
+        for (size_t i = 0; r.status == RK_PULL_FOUND && i < r.msgs->n; i++) {
+            int num = atoi((const char *)r.msgs->msgs[i].body + 2);
+            cr_assert_geq(num, 20, "message %d was stored before the timestamp", num);
+            after++;
+        }
+        rk_pull_result_free(&r);
+    }
+    cr_assert_eq(after, 20, "every message stored after the timestamp, from the offsets found (got %d)", after);
+    free(qs);
+    rk_pull_consumer_free(pc);
 }

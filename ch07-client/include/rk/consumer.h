@@ -115,7 +115,10 @@ typedef struct rk_push_consumer_config {
     const char *group;          /* required */
     const char *instance_name;  /* NULL: the pid (two consumers of one group in one process need distinct names) */
     rk_message_model_t model;
-    rk_consume_from_t from;     /* where a group with no committed offset starts */
+    rk_consume_from_t from;     /* where a group with no committed offset starts; as in
+                                 * RocketMQ, the broker answers 0 for a queue whose messages
+                                 * still start at offset 0, so LAST/TIMESTAMP apply once the
+                                 * queue's head has been cleaned up */
     int64_t from_timestamp_ms;  /* RK_CONSUME_FROM_TIMESTAMP; 0: half an hour ago */
     bool orderly;               /* one thread per queue, queue order, broker locks */
     int threads;                /* 0: 4 */
