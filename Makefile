@@ -155,7 +155,7 @@ test-install: all
 	@set -e; t=$$(mktemp -d); trap 'rm -rf "$$t"' EXIT; \
 	$(MAKE) --no-print-directory install DESTDIR="$$t" PREFIX=/opt/rocklet >/dev/null; \
 	sed -i "s|^prefix=.*|prefix=$$t/opt/rocklet|" "$$t/opt/rocklet/lib/pkgconfig/rocklet.pc"; \
-	$(CC) -std=c11 -Wall -Wextra -Werror -o "$$t/hello" ch07-client/examples/hello.c \
+	$(CC) -std=c11 -Wall -Wextra -Werror $(SANFLAGS) -o "$$t/hello" ch07-client/examples/hello.c \
 		$$(PKG_CONFIG_PATH="$$t/opt/rocklet/lib/pkgconfig" pkg-config --cflags --libs rocklet); \
 	echo "test-install: examples/hello.c builds against the installed SDK with pkg-config only"
 

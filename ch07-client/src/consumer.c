@@ -515,7 +515,18 @@ static void job_free(job_t *j)
     free(j);
 }
 
-/* Queues a job (consumed). False when the pool is stopping. */
+/* A job that will never run: an orderly queue is no longer being consumed. */
+static void job_discard(job_t *j)
+{
+    if (j->b == NULL) {
+        uv_mutex_lock(&j->pq->mu);
+        j->pq->consuming = false;
+        uv_mutex_unlock(&j->pq->mu);
+    }
+    job_free(j);
+}
+
+/* Queues a job. False when the pool is stopping: the job is still the caller's. */
 static bool pool_submit(rk_push_consumer_t *pc, job_t *j)
 {
     j->next = NULL;
@@ -527,8 +538,6 @@ static bool pool_submit(rk_push_consumer_t *pc, job_t *j)
         uv_cond_signal(&pc->pcond);
     }
     uv_mutex_unlock(&pc->pmu);
-    if (!ok)
-        job_free(j);
     return ok;
 }
 
@@ -541,7 +550,10 @@ static bool submit_new(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t from,
     j->b = b;
     j->from = from;
     j->n = n;
-    return pool_submit(pc, j);
+    if (pool_submit(pc, j))
+        return true;
+    job_free(j);                        /* the caller resets what it set (it may hold q->mu) */
+    return false;
 }
 
 static void pool_stop(rk_push_consumer_t *pc)
@@ -557,7 +569,7 @@ static void pool_stop(rk_push_consumer_t *pc)
     pc->jobs = pc->jobs_tail = NULL;
     while (j != NULL) {
         job_t *next = j->next;
-        job_free(j);
+        job_discard(j);
         j = next;
     }
 }
@@ -572,10 +584,8 @@ typedef struct later {
 static void later_run(void *arg, bool cancelled)
 {
     later_t *l = arg;
-    if (cancelled || atomic_load(&l->pc->stopping))
-        job_free(l->job);
-    else
-        pool_submit(l->pc, l->job);
+    if (cancelled || atomic_load(&l->pc->stopping) || !pool_submit(l->pc, l->job))
+        job_discard(l->job);
     free(l);
 }
 
@@ -584,14 +594,15 @@ static void resubmit_later(rk_push_consumer_t *pc, job_t *j, uint64_t ms)
 {
     later_t *l = malloc(sizeof *l);
     if (l == NULL) {
-        pool_submit(pc, j);             /* no memory for a timer: retry now rather than lose it */
+        if (!pool_submit(pc, j))        /* no memory for a timer: retry now rather than lose it */
+            job_discard(j);
         return;
     }
     l->pc = pc;
     l->job = j;
     if (rk_mqclient_schedule(pc->c, ms, later_run, l) != RK_OK) {
         free(l);
-        job_free(j);
+        job_discard(j);
     }
 }
 
@@ -1104,6 +1115,19 @@ static void drop_pq(rk_push_consumer_t *pc, pq_t *q, bool sync)
     int64_t off = pq_acked(q);
     bool locked = q->locked;
     q->locked = false;
+    uv_mutex_unlock(&q->mu);
+    /* an orderly listener may still be inside this queue: let it finish its
+     * call before the lock goes back, or the next owner could overtake it */
+    for (int i = 0; locked && i < 150; i++) {
+        uv_mutex_lock(&q->mu);
+        bool busy = q->consuming;
+        uv_mutex_unlock(&q->mu);
+        if (!busy)
+            break;
+        uv_sleep(10);
+    }
+    uv_mutex_lock(&q->mu);
+    off = pq_acked(q);                  /* what that last call consumed counts */
     uv_mutex_unlock(&q->mu);
     if (pc->model == RK_CLUSTERING && off >= 0)
         update_offset(pc->c, pc->group, &q->mq, off, !sync);
