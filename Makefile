@@ -103,7 +103,7 @@ $$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
 .PHONY: ch$(1) test-ch$(1) bench-ch$(1)
 ch$(1): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),ch$$(n))
 test-ch$(1): ch$(1) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
-	$$(if $$(ch$(1)_TSRCS),cd $(B)/ch$(1) && ./test-ch$(1) $$(TEST_ARGS),@echo "ch$(1): no tests yet")
+	$$(if $$(ch$(1)_TSRCS),cd $(B)/ch$(1) && LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:fast_unwind_on_malloc=0 ./test-ch$(1) $$(TEST_ARGS),@echo "ch$(1): no tests yet")
 bench-ch$(1): ch$(1) $$(ch$(1)_BBINS)
 	@set -e; for b in $$(ch$(1)_BBINS); do echo "== $$$$b"; ./$$$$b; done
 RK_TESTS += test-ch$(1)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -54,6 +55,8 @@ const rk_config_field_t rk_commitlog_config_fields[] = {
      "verify body CRCs during recovery"},
     {"warmMapedFileEnable", RK_CFG_BOOL, F(warm_mapped_file), "false", 0, -1, NULL,
      "touch every page of a new file before use"},
+    {"prefaultAheadBytes", RK_CFG_INT, F(prefault_ahead), "67108864", 0, 1 << 30, NULL,
+     "rocklet: a thread faults this much of the file in ahead of the writer, so puts do not (0: off)"},
     {"brokerIP1", RK_CFG_STR, F(broker_ip1), "127.0.0.1", 0, -1, NULL, "store host address"},
     {"listenPort", RK_CFG_INT, F(listen_port), "10911", 0, 65535, NULL, "store host port"},
     {0},
@@ -138,8 +141,12 @@ struct rk_commitlog {
     _Atomic int64_t last_store_ts;
 
     uv_thread_t flush_thread;
+    uv_thread_t prefault_thread;
+    bool prefault_running;
+    int64_t prefault_ahead;
     uv_mutex_t flush_mu;
     uv_cond_t flush_cond;
+    uv_cond_t prefault_cond;    /* under flush_mu: wakes the prefault thread to stop */
     bool stopping;              /* under flush_mu */
     rk_ack_t *gc_head, *gc_tail;
     _Atomic uint64_t flush_count;
@@ -499,6 +506,53 @@ static void prepare_ahead(rk_commitlog_t *cl)
 {
     if (rk_mfq_prepare_next(&cl->mfq) != RK_OK)
         rk_log_warn("commitlog", "cannot prepare the next commitlog file (disk full?); will retry");
+}
+
+/* Page faults on first write to a mapped file cost the writer a kernel
+ * page allocation, zeroing, and sometimes a dirty-page throttle (tens of
+ * ms). This thread takes them instead: every few ms it asks the kernel to
+ * fault in (writable, contents unchanged: MADV_POPULATE_WRITE) the next
+ * prefaultAheadBytes after the write position of the current file. */
+#define PREFAULT_PERIOD_MS 5
+
+static void prefault_main(void *arg)
+{
+    rk_commitlog_t *cl = arg;
+    int64_t file_from = -1, done_to = 0;        /* what was populated, in the current file */
+    uv_mutex_lock(&cl->flush_mu);
+    while (!cl->stopping) {
+        uv_cond_timedwait(&cl->prefault_cond, &cl->flush_mu, PREFAULT_PERIOD_MS * 1000000ull);
+        if (cl->stopping)
+            break;
+        uv_mutex_unlock(&cl->flush_mu);
+        rk_mapped_file_t *mf = rk_mfq_last(&cl->mfq);
+        if (mf != NULL) {
+            if (mf->from != file_from) {
+                file_from = mf->from;
+                done_to = 0;
+            }
+            int64_t wrote = atomic_load(&mf->wrote);
+            int64_t from = done_to > wrote ? done_to : wrote;
+            int64_t to = wrote + cl->prefault_ahead;
+            if (to > (int64_t)mf->size)
+                to = (int64_t)mf->size;
+            from -= from % RK_OS_PAGE_SIZE;
+            if (to - from >= 1024 * 1024 || (to == (int64_t)mf->size && to > from)) {
+                if (madvise(mf->base + from, (size_t)(to - from), MADV_POPULATE_WRITE) == 0) {
+                    done_to = to;
+                } else if (errno == EINVAL || errno == ENOSYS) {
+                    rk_log_info("commitlog", "the kernel cannot prefault (%s); puts fault pages themselves",
+                                strerror(errno));
+                    rk_mapped_file_release(mf);
+                    uv_mutex_lock(&cl->flush_mu);
+                    break;
+                }                       /* ENOMEM, EFAULT (disk full...): the writer will see it */
+            }
+            rk_mapped_file_release(mf);
+        }
+        uv_mutex_lock(&cl->flush_mu);
+    }
+    uv_mutex_unlock(&cl->flush_mu);
 }
 
 static void flush_main(void *arg)
@@ -967,7 +1021,7 @@ int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, ch
     if (!cfg->skip_queue_offset_scan && (rc = rebuild_queue_offsets(cl)) != RK_OK)
         goto fail_mfq;
     if (uv_mutex_init(&cl->put_mu) || uv_mutex_init(&cl->flush_mu) || uv_cond_init(&cl->flush_cond) ||
-        uv_mutex_init(&cl->app_mu) || uv_cond_init(&cl->app_cond)) {
+        uv_cond_init(&cl->prefault_cond) || uv_mutex_init(&cl->app_mu) || uv_cond_init(&cl->app_cond)) {
         rc = RK_ENOMEM;     /* init failures are not expected on Linux */
         snprintf(err, errlen, "cannot create locks");
         goto fail_mfq;
@@ -985,6 +1039,9 @@ int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, ch
         unlink(cl->abort_path);
         goto fail_mfq;
     }
+    cl->prefault_ahead = cfg->prefault_ahead;
+    if (cl->prefault_ahead > 0)
+        cl->prefault_running = uv_thread_create(&cl->prefault_thread, prefault_main, cl) == 0;
     *out = cl;
     return RK_OK;
 fail_mfq:
@@ -1005,7 +1062,10 @@ void rk_commitlog_close(rk_commitlog_t *cl)
     uv_mutex_lock(&cl->flush_mu);
     cl->stopping = true;
     uv_cond_signal(&cl->flush_cond);
+    uv_cond_signal(&cl->prefault_cond);
     uv_mutex_unlock(&cl->flush_mu);
+    if (cl->prefault_running)
+        uv_thread_join(&cl->prefault_thread);
     uv_thread_join(&cl->flush_thread);      /* it flushes everything on its way out */
     rk_checkpoint_set_physic(cl->cp, atomic_load(&cl->last_store_ts) > 0
                                          ? atomic_load(&cl->last_store_ts)
@@ -1020,6 +1080,7 @@ void rk_commitlog_close(rk_commitlog_t *cl)
     uv_mutex_destroy(&cl->put_mu);
     uv_mutex_destroy(&cl->flush_mu);
     uv_cond_destroy(&cl->flush_cond);
+    uv_cond_destroy(&cl->prefault_cond);
     uv_mutex_destroy(&cl->app_mu);
     uv_cond_destroy(&cl->app_cond);
     rk_log_info("commitlog", "closed %s cleanly", cl->root);

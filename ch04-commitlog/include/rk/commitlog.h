@@ -48,6 +48,7 @@ typedef struct rk_commitlog_config {
     int64_t max_message_size;       /* maxMessageSize (body bytes) */
     bool check_crc_on_recover;      /* checkCRCOnRecover */
     bool warm_mapped_file;          /* warmMapedFileEnable */
+    int64_t prefault_ahead;         /* prefaultAheadBytes (rocklet): pages faulted in ahead of the writer */
     char *broker_ip1;               /* brokerIP1: the store host in records and msgIds */
     int64_t listen_port;            /* listenPort */
     /* Not a file key: a later chapter that keeps its own queue offsets
