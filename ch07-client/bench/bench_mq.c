@@ -4,7 +4,7 @@
  * Rows (1 KiB bodies):
  *   batch16   64 sends in flight (async), 16 messages per SEND_BATCH_MESSAGE: throughput
  *   single    64 sends in flight (async), one message per send
- *   half      4 sender threads (sync) sending batches of 16, paced together at half
+ *   half      2 sender threads (sync) sending batches of 16, paced together at half
  *             the batch16 rate: latency when not saturated
  *   100k      the same paced at 100 000 msgs/s (half of chapter 7's 200 000 goal)
  *   consume   a push consumer catching up on everything sent (from offset 0)
@@ -153,12 +153,12 @@ static int run_mode(const char *flush)
         if (ok)
             printf("  %-10s %12.0f %9.1f %9.3f %9.3f %9.3f\n", "single", single.rate, single.mbs, single.p50,
                    single.p99, single.p999);
-        ok = ok && mqbench(ns, "BenchHalf", "produce", 4, 16, (long)(b16.rate / 2), false, &half);
+        ok = ok && mqbench(ns, "BenchHalf", "produce", 2, 16, (long)(b16.rate / 2), false, &half);
         if (ok)
             printf("  %-10s %12.0f %9.1f %9.3f %9.3f %9.3f   (paced at %.0f msgs/s)\n", "half", half.rate, half.mbs,
                    half.p50, half.p99, half.p999, b16.rate / 2);
         row_t goal;
-        ok = ok && mqbench(ns, "BenchGoal", "produce", 4, 16, 100000, false, &goal);
+        ok = ok && mqbench(ns, "BenchGoal", "produce", 2, 16, 100000, false, &goal);
         if (ok)
             printf("  %-10s %12.0f %9.1f %9.3f %9.3f %9.3f   (paced at 100000 msgs/s: half the 200k goal)\n", "100k",
                    goal.rate, goal.mbs, goal.p50, goal.p99, goal.p999);
