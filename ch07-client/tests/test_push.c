@@ -334,3 +334,29 @@ Test(push, search_by_timestamp_finds_the_message_stored_nearest_to_it)
     free(qs);
     rk_pull_consumer_free(pc);
 }
+
+Test(push, a_running_consumer_rides_through_a_broker_restart)
+{
+    tk_create_topic(&cl, "Ride", 2);
+    sink_t s;
+    sink_init(&s);
+    rk_push_consumer_t *pc = consumer("gride", "r", "Ride", "*", &s, false, RK_CLUSTERING);
+    send_range("Ride", 0, 50);
+    sink_t *all[] = {&s};
+    want_t w = {all, 1, 50};
+    cr_assert(tk_wait_until(union_complete, &w, 15000), "got %d of 50 before the restart", distinct_of(&s));
+    tk_cluster_restart_broker(&cl);
+    for (int i = 50; i < 100; i++) {    /* the producer reconnects too */
+        char body[32];
+        snprintf(body, sizeof body, "n:%d", i);
+        rk_message_t m = {.topic = "Ride", .body = body, .body_len = strlen(body)};
+        rk_send_result_t r;
+        int rc = RK_ECLOSED;
+        for (int t = 0; t < 100 && (rc = rk_producer_send(prod, &m, &r)) != RK_OK; t++)
+            usleep(50000);
+        cr_assert_eq(rc, 0, "%s", r.error);
+    }
+    w.n = 100;
+    cr_assert(tk_wait_until(union_complete, &w, 20000), "got %d of 100 after the restart", distinct_of(&s));
+    rk_push_consumer_free(pc);
+}
