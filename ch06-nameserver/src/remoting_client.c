@@ -306,6 +306,7 @@ static void on_sweep(uv_timer_t *t)
 static void loop_main(void *arg)
 {
     rk_rclient_t *c = arg;
+    rk__block_sigpipe();
     uv_run(&c->loop, UV_RUN_DEFAULT);
 }
 

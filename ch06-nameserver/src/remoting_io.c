@@ -1,6 +1,8 @@
 /* remoting_io.c — encode-and-write for the remoting server and client (see remoting_io.h). */
 #include "remoting_io.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "rk/error.h"
@@ -36,4 +38,12 @@ int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd)
         free(wr);
     }
     return rc;
+}
+
+void rk__block_sigpipe(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }

@@ -12,4 +12,9 @@
 /* 0, or RK_E* / a libuv error (then nothing was queued). */
 int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd);
 
+/* Blocks SIGPIPE in the calling (network) thread: a write to a peer that
+ * went away then fails with EPIPE instead of killing the whole process,
+ * whatever the program does with SIGPIPE elsewhere. */
+void rk__block_sigpipe(void);
+
 #endif

@@ -563,6 +563,7 @@ static void on_async(uv_async_t *a)
 static void loop_main(void *arg)
 {
     rk_rserver_t *s = arg;
+    rk__block_sigpipe();
     s->loop_tid = uv_thread_self();
     uv_run(&s->loop, UV_RUN_DEFAULT);
 }
