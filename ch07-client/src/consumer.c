@@ -656,7 +656,11 @@ static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
         resubmit_later(pc, j, RETRY_LOCAL_MS);
         return;
     }
-    /* broadcasting: a failed message is dropped, as RocketMQ does */
+    if (res != RK_CONSUME_SUCCESS)      /* broadcasting: dropped, as RocketMQ does — but said */
+        for (size_t i = 0; i < j->n; i++)
+            rk_log_warn("consumer", "%s: broadcasting listener failed message %s (%s queue %d offset %" PRId64
+                        "); broadcasting does not redeliver it",
+                        pc->group, msgs[i].msg_id, q->mq.topic, q->mq.queue_id, msgs[i].queue_offset);
     uv_mutex_lock(&q->mu);
     pq_mark_done(q, j->b, j->from, j->n);
     uv_mutex_unlock(&q->mu);
