@@ -13,13 +13,18 @@ static const char *tool_prog = "rk";
 static void print_help(const char *prog, const rk_tool_cmd_t *const *tables)
 {
     fprintf(stdout, "usage: %s COMMAND [ARGS]\n\ncommands:\n", prog);
+    int width = 8;                      /* the longest command name, so help lines align */
+    for (int t = 0; tables[t] != NULL; t++)
+        for (const rk_tool_cmd_t *c = tables[t]; c->name != NULL; c++)
+            if ((int)strlen(c->name) > width)
+                width = (int)strlen(c->name);
     for (int t = 0; tables[t] != NULL; t++)
         for (const rk_tool_cmd_t *c = tables[t]; c->name != NULL; c++) {
             bool shadowed = false;      /* listed by an earlier table */
             for (int u = 0; u < t && !shadowed; u++)
                 shadowed = rk_tool_find(tables[u], c->name) != NULL;
             if (!shadowed)
-                fprintf(stdout, "  %-8s %s\n           %s %s %s\n", c->name, c->help, prog, c->name, c->usage);
+                fprintf(stdout, "  %-*s  %s\n      %s %s %s\n", width, c->name, c->help, prog, c->name, c->usage);
         }
     fprintf(stdout, "\n'%s COMMAND --help' shows one command.\n", prog);
 }
