@@ -512,16 +512,18 @@ static void prepare_ahead(rk_commitlog_t *cl)
  * page allocation, zeroing, and sometimes a dirty-page throttle (tens of
  * ms). This thread takes them instead: every few ms it asks the kernel to
  * fault in (writable, contents unchanged: MADV_POPULATE_WRITE) the next
- * prefaultAheadBytes after the write position of the current file. */
+ * prefaultAheadBytes after the write position of the current file; every
+ * 50 ms while the log is idle. */
 #define PREFAULT_PERIOD_MS 5
 
 static void prefault_main(void *arg)
 {
     rk_commitlog_t *cl = arg;
     int64_t file_from = -1, done_to = 0;        /* what was populated, in the current file */
+    uint64_t wait_ms = PREFAULT_PERIOD_MS;
     uv_mutex_lock(&cl->flush_mu);
     while (!cl->stopping) {
-        uv_cond_timedwait(&cl->prefault_cond, &cl->flush_mu, PREFAULT_PERIOD_MS * 1000000ull);
+        uv_cond_timedwait(&cl->prefault_cond, &cl->flush_mu, wait_ms * 1000000ull);
         if (cl->stopping)
             break;
         uv_mutex_unlock(&cl->flush_mu);
@@ -537,6 +539,8 @@ static void prefault_main(void *arg)
             if (to > (int64_t)mf->size)
                 to = (int64_t)mf->size;
             from -= from % RK_OS_PAGE_SIZE;
+            /* an idle log: look ten times less often */
+            wait_ms = to - from < 1024 * 1024 ? 10 * PREFAULT_PERIOD_MS : PREFAULT_PERIOD_MS;
             if (to - from >= 1024 * 1024 || (to == (int64_t)mf->size && to > from)) {
                 if (madvise(mf->base + from, (size_t)(to - from), MADV_POPULATE_WRITE) == 0) {
                     done_to = to;
