@@ -10,9 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rk/consumer.h>
-#include <rk/error.h>
-#include <rk/producer.h>
+#include <rk/rocklet.h>
 
 static atomic_int received;
 
