@@ -1,6 +1,7 @@
 /* producer.c — sends messages: queue selection, retries, async, batch, ordered. */
 #include "rk/producer.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -663,8 +664,17 @@ int rk_producer_new(const rk_producer_config_t *cfg, rk_producer_t **out)
         free(p);
         return rc;
     }
-    /* the instance part of UNIQ_KEY: distinct per producer of a process */
-    rk_uniq_gen_init(&p->uniq, NULL, (uint32_t)rk_java_hash(rk_mqclient_id(p->c), strlen(rk_mqclient_id(p->c))) ^
+    /* UNIQ_KEY: this host's IPv4 (the client id starts with it), and an
+     * instance number distinct per producer of a process */
+    uint8_t ip4[4], *ip = NULL;
+    char host[64];
+    snprintf(host, sizeof host, "%s", rk_mqclient_id(p->c));
+    char *at = strchr(host, '@');
+    if (at != NULL)
+        *at = '\0';
+    if (inet_pton(AF_INET, host, ip4) == 1)
+        ip = ip4;
+    rk_uniq_gen_init(&p->uniq, ip, (uint32_t)rk_java_hash(rk_mqclient_id(p->c), strlen(rk_mqclient_id(p->c))) ^
                                          (uint32_t)(uintptr_t)p);
     rk_mqclient_set_heartbeat(p->c, fill_heartbeat, p);
     *out = p;
