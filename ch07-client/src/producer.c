@@ -103,7 +103,8 @@ typedef struct prepared {
     char topic[RK_NAME_MAX];
     char id[RK_MSGID_MAX];
     rk_buf_t props;                     /* NUL-terminated */
-    uint8_t *body;                      /* owned copy (or compressed) */
+    const uint8_t *body;                /* the caller's bytes (sync), or `owned` */
+    uint8_t *owned;                     /* compressed, a batch, or an async send's copy */
     size_t body_len;
     int32_t flag, sys_flag;
     bool batch;
@@ -112,11 +113,13 @@ typedef struct prepared {
 static void prepared_free(prepared_t *pr)
 {
     rk_buf_free(&pr->props);
-    free(pr->body);
+    free(pr->owned);
     memset(pr, 0, sizeof *pr);
 }
 
-static int prepare_one(rk_producer_t *p, const rk_message_t *m, prepared_t *pr, rk_send_result_t *r)
+/* own: copy the body (an async send outlives the caller's message); a
+ * synchronous send borrows it and copies once, into the request. */
+static int prepare_one(rk_producer_t *p, const rk_message_t *m, bool own, prepared_t *pr, rk_send_result_t *r)
 {
     memset(pr, 0, sizeof *pr);
     int rc = check_message(p, m, r);
@@ -128,21 +131,25 @@ static int prepare_one(rk_producer_t *p, const rk_message_t *m, prepared_t *pr, 
         return fail(r, rc, "the message properties are too long (at most 32767 bytes)");
     }
     pr->flag = m->flag;
-    int z = p->no_compress ? 0 : rk_body_compress(m->body, m->body_len, &pr->body, &pr->body_len);
+    int z = p->no_compress ? 0 : rk_body_compress(m->body, m->body_len, &pr->owned, &pr->body_len);
     if (z < 0) {
         prepared_free(pr);
         return fail(r, z, "compressing the body failed: %s", rk_strerror(z));
     }
     if (z == 1) {
         pr->sys_flag |= RK_SYSFLAG_COMPRESSED | RK_SYSFLAG_COMPRESSION_ZLIB;
-    } else {
-        pr->body = malloc(m->body_len);
-        if (pr->body == NULL) {
+        pr->body = pr->owned;
+        return RK_OK;
+    }
+    pr->body = m->body;
+    pr->body_len = m->body_len;
+    if (own) {
+        if ((pr->owned = malloc(m->body_len)) == NULL) {
             prepared_free(pr);
             return fail(r, RK_ENOMEM, "out of memory");
         }
-        memcpy(pr->body, m->body, m->body_len);
-        pr->body_len = m->body_len;
+        memcpy(pr->owned, m->body, m->body_len);
+        pr->body = pr->owned;
     }
     return RK_OK;
 }
@@ -190,7 +197,7 @@ static int prepare_batch(rk_producer_t *p, const rk_message_t *msgs, size_t n, p
         return rc;
     }
     snprintf(pr->topic, sizeof pr->topic, "%s", msgs[0].topic);
-    pr->body = rk_buf_detach(&body, &pr->body_len);
+    pr->body = pr->owned = rk_buf_detach(&body, &pr->body_len);
     pr->batch = true;
     return RK_OK;
 }
@@ -255,38 +262,62 @@ static void mark_fault(rk_producer_t *p, const char *broker, bool failed)
     uv_mutex_unlock(&p->mu);
 }
 
-/* The topic's write queues; *def_queues tells the broker how many queues a
- * topic it creates gets. A topic the name servers do not know yet borrows
- * TBW102's brokers. */
-static int topic_queues(rk_producer_t *p, const char *topic, rk_mq_t **out, size_t *n, rk_send_result_t *r)
+/* Where a send may go: the write queues of a topic and the route they come
+ * from (retained: a queue's broker address is read from it, not looked up
+ * again in the client's route cache). */
+typedef struct targets {
+    rk_topic_route_t *route;
+    rk_mq_t *qs;
+    size_t n;
+} targets_t;
+
+static void targets_free(targets_t *t)
 {
+    rk_topic_route_release(t->route);
+    free(t->qs);
+    memset(t, 0, sizeof *t);
+}
+
+/* The master address of mq's broker; false if the route has none. */
+static bool target_addr(const targets_t *t, const rk_mq_t *mq, char *addr, size_t len)
+{
+    const rk_route_broker_t *b = rk_topic_route_broker(t->route, mq->broker);
+    if (b == NULL || !b->master[0])
+        return false;
+    snprintf(addr, len, "%s", b->master);
+    return true;
+}
+
+/* Takes route (a reference) and keeps it with its write queues of topic. */
+static int targets_from(rk_topic_route_t *route, const char *topic, int max_per_broker, targets_t *t)
+{
+    memset(t, 0, sizeof *t);
+    int rc = rk_topic_route_write_queues(route, topic, max_per_broker, &t->qs, &t->n);
+    t->route = route;
+    if (rc == RK_OK && t->n == 0)
+        rc = RK_ENOTFOUND;
+    if (rc != RK_OK)
+        targets_free(t);
+    return rc;
+}
+
+/* The topic's write queues. A topic the name servers do not know yet
+ * borrows TBW102's brokers, which create it on the first send. */
+static int topic_targets(rk_producer_t *p, const char *topic, targets_t *t, rk_send_result_t *r)
+{
+    memset(t, 0, sizeof *t);            /* targets_free() is safe on failure */
     rk_topic_route_t *route = NULL;
     int rc = rk_mqclient_route(p->c, topic, false, &route);
-    int max_per_broker = 0;
-    if (rc == RK_OK) {
-        rc = rk_topic_route_write_queues(route, topic, 0, out, n);
-        rk_topic_route_release(route);
-        if (rc == RK_OK && *n > 0)
-            return RK_OK;
-        if (rc == RK_OK)
-            free(*out);
-    }
-    if (rc != RK_OK && rc != RK_ENOTFOUND)
+    if (rc == RK_OK && (rc = targets_from(route, topic, 0, t)) == RK_OK)
+        return RK_OK;
+    if (rc != RK_ENOTFOUND)
         return fail(r, rc, "no route for topic %s: %s", topic, rk_strerror(rc));
-    /* auto-create: the brokers serving TBW102 create the topic on first send */
-    max_per_broker = p->def_queues;
     rc = rk_mqclient_route(p->c, RK_DEFAULT_TOPIC, false, &route);
-    if (rc == RK_OK) {
-        rc = rk_topic_route_write_queues(route, topic, max_per_broker, out, n);
-        rk_topic_route_release(route);
-        if (rc == RK_OK && *n == 0) {
-            free(*out);
-            rc = RK_ENOTFOUND;
-        }
-    }
+    if (rc == RK_OK)
+        rc = targets_from(route, topic, p->def_queues, t);
     if (rc != RK_OK)
-        return fail(r, rc == RK_ENOTFOUND ? RK_ENOTFOUND : rc,
-                    "no route for topic %s (and no broker allows auto-creating it): %s", topic, rk_strerror(rc));
+        return fail(r, rc, "no route for topic %s (and no broker allows auto-creating it): %s", topic,
+                    rk_strerror(rc));
     return RK_OK;
 }
 
@@ -364,18 +395,19 @@ static void result_init(rk_send_result_t *r, const prepared_t *pr)
 
 /* ---- synchronous ---- */
 
-static int send_prepared(rk_producer_t *p, const prepared_t *pr, const rk_mq_t *qs, size_t n, bool retry_ok,
+/* Sends to the queue round robin with retries, or to `only` once. */
+static int send_prepared(rk_producer_t *p, const prepared_t *pr, const targets_t *t, const rk_mq_t *only,
                          rk_send_result_t *r)
 {
-    int attempts = retry_ok ? 1 + p->retries : 1;
+    int attempts = only ? 1 : 1 + p->retries;
     char avoid[RK_NAME_MAX] = "";
     int rc = RK_EINVAL;
     uint64_t deadline = rk_mono_ms() + (uint64_t)p->timeout_ms;
     for (int a = 0; a < attempts; a++) {
-        const rk_mq_t *mq = n == 1 ? &qs[0] : select_queue(p, qs, n, avoid);
+        const rk_mq_t *mq = only ? only : t->n == 1 ? &t->qs[0] : select_queue(p, t->qs, t->n, avoid);
         char addr[RK_ADDR_MAX];
         r->attempts = a + 1;
-        if (!rk_mqclient_master_addr(p->c, mq->broker, addr, sizeof addr)) {
+        if (!target_addr(t, mq, addr, sizeof addr)) {
             rc = fail(r, RK_ENOTFOUND, "broker %s has no master address", mq->broker);
             snprintf(avoid, sizeof avoid, "%s", mq->broker);
             continue;
@@ -403,12 +435,11 @@ static int send_prepared(rk_producer_t *p, const prepared_t *pr, const rk_mq_t *
 static int send_and_free(rk_producer_t *p, prepared_t *pr, rk_send_result_t *r)
 {
     result_init(r, pr);
-    rk_mq_t *qs = NULL;
-    size_t n = 0;
-    int rc = topic_queues(p, pr->topic, &qs, &n, r);
+    targets_t t;
+    int rc = topic_targets(p, pr->topic, &t, r);
     if (rc == RK_OK)
-        rc = send_prepared(p, pr, qs, n, true, r);
-    free(qs);
+        rc = send_prepared(p, pr, &t, NULL, r);
+    targets_free(&t);
     prepared_free(pr);
     return rc;
 }
@@ -419,7 +450,7 @@ int rk_producer_send(rk_producer_t *p, const rk_message_t *m, rk_send_result_t *
     r = r ? r : &scratch;
     memset(r, 0, sizeof *r);
     prepared_t pr;
-    int rc = prepare_one(p, m, &pr, r);
+    int rc = prepare_one(p, m, false, &pr, r);
     return rc != RK_OK ? rc : send_and_free(p, &pr, r);
 }
 
@@ -443,19 +474,18 @@ int rk_producer_send_ordered(rk_producer_t *p, const rk_message_t *m, const char
     if (sharding_key == NULL)
         return fail(r, RK_EINVAL, "an ordered send needs a sharding key");
     prepared_t pr;
-    int rc = prepare_one(p, m, &pr, r);
+    int rc = prepare_one(p, m, false, &pr, r);
     if (rc != RK_OK)
         return rc;
     result_init(r, &pr);
-    rk_mq_t *qs = NULL;
-    size_t n = 0;
-    if ((rc = topic_queues(p, pr.topic, &qs, &n, r)) == RK_OK) {
+    targets_t t;
+    if ((rc = topic_targets(p, pr.topic, &t, r)) == RK_OK) {
         int64_t h = rk_java_hash(sharding_key, strlen(sharding_key));
         if (h < 0)
             h = -h;                     /* Math.abs(int), widened so INT_MIN stays positive */
-        rc = send_prepared(p, &pr, &qs[h % (int64_t)n], 1, false, r);
+        rc = send_prepared(p, &pr, &t, &t.qs[h % (int64_t)t.n], r);
     }
-    free(qs);
+    targets_free(&t);
     prepared_free(&pr);
     return rc;
 }
@@ -465,7 +495,15 @@ int rk_producer_queues(rk_producer_t *p, const char *topic, rk_mq_t **out, size_
     rk_send_result_t r;
     if (topic == NULL || !rk_topic_name_valid(topic))
         return RK_EINVAL;
-    return topic_queues(p, topic, out, n, &r);
+    targets_t t;
+    int rc = topic_targets(p, topic, &t, &r);
+    if (rc != RK_OK)
+        return rc;
+    *out = t.qs;                        /* handed over */
+    *n = t.n;
+    t.qs = NULL;
+    targets_free(&t);
+    return RK_OK;
 }
 
 /* ---- oneway ---- */
@@ -473,23 +511,22 @@ int rk_producer_queues(rk_producer_t *p, const char *topic, rk_mq_t **out, size_
 int rk_producer_send_oneway(rk_producer_t *p, const rk_message_t *m)
 {
     prepared_t pr;
-    int rc = prepare_one(p, m, &pr, NULL);
+    int rc = prepare_one(p, m, false, &pr, NULL);
     if (rc != RK_OK)
         return rc;
-    rk_mq_t *qs = NULL;
-    size_t n = 0;
-    if ((rc = topic_queues(p, pr.topic, &qs, &n, NULL)) == RK_OK) {
-        const rk_mq_t *mq = select_queue(p, qs, n, NULL);
+    targets_t t;
+    if ((rc = topic_targets(p, pr.topic, &t, NULL)) == RK_OK) {
+        const rk_mq_t *mq = select_queue(p, t.qs, t.n, NULL);
         char addr[RK_ADDR_MAX];
         rk_cmd_t *req = NULL;
-        if (!rk_mqclient_master_addr(p->c, mq->broker, addr, sizeof addr))
+        if (!target_addr(&t, mq, addr, sizeof addr))
             rc = RK_ENOTFOUND;
         else if ((req = make_request(p, &pr, mq, p->def_queues)) == NULL)
             rc = RK_ENOMEM;
         else
             rc = rk_rclient_invoke_oneway(rk_mqclient_remoting(p->c), addr, req);
     }
-    free(qs);
+    targets_free(&t);
     prepared_free(&pr);
     return rc;
 }
@@ -497,12 +534,11 @@ int rk_producer_send_oneway(rk_producer_t *p, const rk_message_t *m)
 /* ---- asynchronous ---- */
 
 /* One async send in flight: retries happen from the network thread, on the
- * queues known when the send started (no name-server call there). */
+ * targets known when the send started (no name-server call there). */
 typedef struct async_send {
     rk_producer_t *p;
     prepared_t pr;
-    rk_mq_t *qs;
-    size_t nq;
+    targets_t t;
     int attempt, attempts;
     uint64_t deadline;
     rk_mq_t cur;
@@ -517,7 +553,7 @@ static void async_done(async_send_t *s, int status)
     s->r.attempts = s->attempt;
     s->cb(s->arg, status, &s->r);
     prepared_free(&s->pr);
-    free(s->qs);
+    targets_free(&s->t);
     free(s);
     uv_mutex_lock(&p->mu);
     if (--p->inflight == 0)
@@ -548,11 +584,12 @@ static int async_attempt(async_send_t *s)
     rk_producer_t *p = s->p;
     int rc = RK_ENOTFOUND;
     while (s->attempt < s->attempts) {
-        const rk_mq_t *mq = s->nq == 1 ? &s->qs[0] : select_queue(p, s->qs, s->nq, s->attempt ? s->cur.broker : NULL);
+        const rk_mq_t *mq =
+            s->t.n == 1 ? &s->t.qs[0] : select_queue(p, s->t.qs, s->t.n, s->attempt ? s->cur.broker : NULL);
         s->cur = *mq;
         s->attempt++;
         char addr[RK_ADDR_MAX];
-        if (!rk_mqclient_master_addr(p->c, mq->broker, addr, sizeof addr)) {
+        if (!target_addr(&s->t, mq, addr, sizeof addr)) {
             rc = fail(&s->r, RK_ENOTFOUND, "broker %s has no master address", mq->broker);
             continue;
         }
@@ -585,7 +622,7 @@ static int start_async(rk_producer_t *p, prepared_t *pr, rk_send_cb cb, void *ar
     s->attempts = 1 + p->retries;
     s->deadline = rk_mono_ms() + (uint64_t)p->timeout_ms;
     result_init(&s->r, &s->pr);
-    int rc = topic_queues(p, s->pr.topic, &s->qs, &s->nq, &s->r);
+    int rc = topic_targets(p, s->pr.topic, &s->t, &s->r);
     if (rc == RK_OK) {
         uv_mutex_lock(&p->mu);
         p->inflight++;
@@ -600,7 +637,7 @@ static int start_async(rk_producer_t *p, prepared_t *pr, rk_send_cb cb, void *ar
     }
     rk_log_warn("producer", "async send to %s not started: %s", s->pr.topic, s->r.error);
     prepared_free(&s->pr);
-    free(s->qs);
+    targets_free(&s->t);
     free(s);
     return rc;
 }
@@ -608,7 +645,7 @@ static int start_async(rk_producer_t *p, prepared_t *pr, rk_send_cb cb, void *ar
 int rk_producer_send_async(rk_producer_t *p, const rk_message_t *m, rk_send_cb cb, void *arg)
 {
     prepared_t pr;
-    int rc = prepare_one(p, m, &pr, NULL);
+    int rc = prepare_one(p, m, true, &pr, NULL);
     return rc != RK_OK ? rc : start_async(p, &pr, cb, arg);
 }
 
