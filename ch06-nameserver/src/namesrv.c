@@ -886,19 +886,12 @@ typedef struct {
     struct peer *peer;
 } ack_call_t;
 
+/* A copy of src under another request code (replication wraps requests). */
 static rk_cmd_t *cmd_clone(const rk_cmd_t *src, int32_t code)
 {
-    rk_cmd_t *c = rk_cmd_new(code);
-    if (c == NULL)
-        return NULL;
-    c->version = src->version;
-    c->language = src->language;
-    for (size_t i = 0; i < src->next; i++)
-        rk_cmd_ext_set(c, src->ext[i].key, src->ext[i].value);
-    if (rk_cmd_set_body(c, src->body, src->body_len) != RK_OK) {
-        rk_cmd_free(c);
-        return NULL;
-    }
+    rk_cmd_t *c = rk_cmd_clone(src);
+    if (c != NULL)
+        c->code = code;
     return c;
 }
 

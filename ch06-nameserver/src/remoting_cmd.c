@@ -52,6 +52,26 @@ rk_cmd_t *rk_cmd_new_response(const rk_cmd_t *req, int32_t code, const char *rem
     return c;
 }
 
+rk_cmd_t *rk_cmd_clone(const rk_cmd_t *src)
+{
+    rk_cmd_t *c = rk_cmd_new(src->code);
+    if (c == NULL)
+        return NULL;
+    c->language = src->language;
+    c->version = src->version;
+    c->ser_type = src->ser_type;
+    int rc = src->remark ? rk_cmd_set_remark(c, src->remark) : RK_OK;
+    for (size_t i = 0; rc == RK_OK && i < src->next; i++)
+        rc = rk_cmd_ext_set(c, src->ext[i].key, src->ext[i].value);
+    if (rc == RK_OK && src->body_len > 0)
+        rc = rk_cmd_set_body(c, src->body, src->body_len);
+    if (rc != RK_OK) {
+        rk_cmd_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 void rk_cmd_free(rk_cmd_t *c)
 {
     if (c == NULL)

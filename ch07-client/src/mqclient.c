@@ -57,22 +57,6 @@ rk_cmd_t *rk_mqclient_request(int32_t code)
     return c;
 }
 
-static rk_cmd_t *cmd_clone(const rk_cmd_t *src)
-{
-    rk_cmd_t *c = rk_mqclient_request(src->code);
-    if (c == NULL)
-        return NULL;
-    for (size_t i = 0; i < src->next; i++)
-        if (rk_cmd_ext_set(c, src->ext[i].key, src->ext[i].value) != RK_OK)
-            goto fail;
-    if (src->body_len > 0 && rk_cmd_set_body(c, src->body, src->body_len) != RK_OK)
-        goto fail;
-    return c;
-fail:
-    rk_cmd_free(c);
-    return NULL;
-}
-
 int rk_mqclient_invoke_namesrv(rk_mqclient_t *c, rk_cmd_t *req, rk_cmd_t **resp)
 {
     *resp = NULL;
@@ -80,7 +64,7 @@ int rk_mqclient_invoke_namesrv(rk_mqclient_t *c, rk_cmd_t *req, rk_cmd_t **resp)
     int first = atomic_load(&c->ns_next);
     for (int i = 0; i < c->nnamesrv; i++) {
         int k = (first + i) % c->nnamesrv;
-        rk_cmd_t *copy = i + 1 < c->nnamesrv ? cmd_clone(req) : NULL;
+        rk_cmd_t *copy = i + 1 < c->nnamesrv ? rk_cmd_clone(req) : NULL;
         if (i + 1 < c->nnamesrv && copy == NULL) {
             rk_cmd_free(req);
             return RK_ENOMEM;

@@ -66,6 +66,9 @@ rk_cmd_t *rk_cmd_new(int32_t code);
 /* A response to req: same opaque and serialize type, flag RESPONSE. */
 rk_cmd_t *rk_cmd_new_response(const rk_cmd_t *req, int32_t code, const char *remark);
 void rk_cmd_free(rk_cmd_t *cmd);
+/* A new request like src: code, language, version, serialize type, remark,
+ * extension fields and body copied (not opaque, not flag). NULL on ENOMEM. */
+rk_cmd_t *rk_cmd_clone(const rk_cmd_t *src);
 
 int rk_cmd_set_remark(rk_cmd_t *cmd, const char *remark);
 int rk_cmd_ext_set(rk_cmd_t *cmd, const char *key, const char *value);
