@@ -63,8 +63,9 @@ struct rk_reply {
     int niov;
     void (*release)(void *);
     void *release_arg;
-    const proc_t *proc;
-    uv_work_t work;             /* SLOW processors */
+    rk_processor_fn slow_fn;    /* what runs on the worker pool (SLOW, or rk_reply_defer) */
+    void *slow_ctx;
+    uv_work_t work;
     bool in_pool;               /* libuv still owns `work`: free only after slow_done */
     bool answered;              /* completed while in_pool */
     rk_reply_t *qnext;          /* cross-thread completion queue */
@@ -328,7 +329,7 @@ void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark)
 static void slow_work(uv_work_t *w)
 {
     rk_reply_t *r = w->data;
-    r->proc->fn(r->proc->ctx, r->conn, r->req, r);
+    r->slow_fn(r->slow_ctx, r->conn, r->req, r);
 }
 
 static void slow_done(uv_work_t *w, int status)
@@ -367,7 +368,6 @@ static void dispatch(rk_conn_t *c, rk_cmd_t *req)
     }
     r->conn = c;
     r->req = req;
-    r->proc = p;
     c->refs++;
     s->outstanding++;
     if (p == NULL) {
@@ -377,16 +377,22 @@ static void dispatch(rk_conn_t *c, rk_cmd_t *req)
         rk_reply_code(r, RK_RESP_REQUEST_CODE_NOT_SUPPORTED, remark);
         return;
     }
-    if (p->flags & RK_PROC_SLOW) {
-        r->work.data = r;
-        r->in_pool = true;
-        if (uv_queue_work(&s->loop, &r->work, slow_work, slow_done) == 0)
-            return;
-        r->in_pool = false;
-        rk_reply_code(r, RK_RESP_SYSTEM_BUSY, "[OVERLOAD] cannot schedule the request");
+    if (p->flags & RK_PROC_SLOW)
+        rk_reply_defer(r, p->fn, p->ctx);
+    else
+        p->fn(p->ctx, c, req, r);
+}
+
+void rk_reply_defer(rk_reply_t *r, rk_processor_fn fn, void *ctx)
+{
+    r->slow_fn = fn;
+    r->slow_ctx = ctx;
+    r->work.data = r;
+    r->in_pool = true;
+    if (uv_queue_work(&r->conn->srv->loop, &r->work, slow_work, slow_done) == 0)
         return;
-    }
-    p->fn(p->ctx, c, req, r);
+    r->in_pool = false;
+    rk_reply_code(r, RK_RESP_SYSTEM_BUSY, "[OVERLOAD] cannot schedule the request");
 }
 
 /* ------------------------------------------------------------ loop callbacks */

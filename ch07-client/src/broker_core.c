@@ -191,21 +191,6 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_reply_send(reply, resp);
 }
 
-typedef struct send_job {
-    rk_broker_t *b;
-    rk_conn_t *conn;
-    rk_cmd_t *req;
-    rk_reply_t *reply;
-} send_job_t;
-
-static void send_job_work(void *arg)
-{
-    send_job_t *j = arg;
-    p_send(j->b, j->conn, j->req, j->reply);
-}
-
-static void send_job_after(void *arg) { free(arg); }
-
 /* With ASYNC_FLUSH and no ack stage a put only copies into the mapped file:
  * it runs right here on the network thread (no hand-off, no wake-up).
  * When a put can wait (SYNC_FLUSH, synchronous replication) it goes to the
@@ -213,18 +198,10 @@ static void send_job_after(void *arg) { free(arg); }
 static void p_send_entry(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_broker_t *b = ctx;
-    if (!rk_commitlog_put_may_wait(rk_store_commitlog(rk_broker_store(b)))) {
+    if (rk_commitlog_put_may_wait(rk_store_commitlog(rk_broker_store(b))))
+        rk_reply_defer(reply, p_send, ctx);
+    else
         p_send(ctx, conn, req, reply);
-        return;
-    }
-    send_job_t *j = malloc(sizeof *j);
-    if (j != NULL) {
-        *j = (send_job_t){.b = b, .conn = conn, .req = req, .reply = reply};
-        if (rk_rserver_queue_work(rk_broker_server(b), send_job_work, send_job_after, j) == RK_OK)
-            return;
-        free(j);
-    }
-    rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "[OVERLOAD] cannot schedule the send");
 }
 
 /* ------------------------------------------------------------ pull */

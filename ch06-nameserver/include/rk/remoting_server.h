@@ -80,6 +80,10 @@ void rk_reply_send_iov(rk_reply_t *r, rk_cmd_t *resp, const rk_iov_t *iov, int n
                        void *arg);
 /* Convenience: a response with code and remark (and no body). */
 void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark);
+/* Loop thread only, from an INLINE processor that finds this request may
+ * block: fn(ctx, conn, req, r) runs on the worker pool instead, as for a
+ * SLOW processor (SYSTEM_BUSY if the pool cannot take it). */
+void rk_reply_defer(rk_reply_t *r, rk_processor_fn fn, void *ctx);
 const rk_cmd_t *rk_reply_request(const rk_reply_t *r);
 
 /* The peer as "ip:port". */
