@@ -370,6 +370,7 @@ typedef struct pq {
     bool dropped;                       /* no longer ours: pulls and jobs stop */
     bool locked;                        /* orderly: we hold the broker lock */
     bool consuming;                     /* orderly: a job is queued or running */
+    char addr[RK_ADDR_MAX];             /* the broker's master, from the route at each rebalance */
 } pq_t;
 
 typedef struct job {
@@ -837,6 +838,8 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
     bool wait_lock = pc->orderly && !q->locked;
     bool full = q->cached > FLOW_LIMIT;
     int64_t offset = q->pull_offset, acked = pq_acked(q);
+    char addr[RK_ADDR_MAX];
+    memcpy(addr, q->addr, sizeof addr);
     uv_mutex_unlock(&q->mu);
     if (stop) {
         pq_unref(q);
@@ -850,12 +853,11 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
     bool commit = pc->model == RK_CLUSTERING && acked > 0;
     if (commit)
         sys_flag |= 0x1;
-    char addr[RK_ADDR_MAX];
     pull_ctx_t *x = malloc(sizeof *x);
     rk_cmd_t *req = x ? pull_request(pc->group, &q->mq, offset, pc->pull_batch, sys_flag, commit ? acked : 0,
                                      SUSPEND_MS, q->expr, pc->sub_version)
                       : NULL;
-    if (req == NULL || !rk_mqclient_master_addr(pc->c, q->mq.broker, addr, sizeof addr)) {
+    if (req == NULL || !addr[0]) {      /* no master in the route: wait for the next rebalance */
         rk_cmd_free(req);
         free(x);
         pull_after(pc, q, ERROR_DELAY_MS);
@@ -1186,8 +1188,15 @@ static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
     for (size_t i = 0; i < nmine; i++) {
         char key[MQKEY_MAX];
         mq_key(&mine[i], key);
+        const rk_route_broker_t *rb = rk_topic_route_broker(route, mine[i].broker);
+        const char *master = rb != NULL ? rb->master : "";
         uv_mutex_lock(&pc->mu);
         pq_t *q = rk_strmap_get(&pc->table, key);
+        if (q != NULL) {
+            uv_mutex_lock(&q->mu);
+            snprintf(q->addr, sizeof q->addr, "%s", master);
+            uv_mutex_unlock(&q->mu);
+        }
         uv_mutex_unlock(&pc->mu);
         if (q != NULL) {
             if (pc->orderly) {          /* keep the lock alive (it lapses after 60 s) */
@@ -1208,6 +1217,7 @@ static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
         if ((q = pq_new(&mine[i], s->expr, off)) == NULL)
             continue;
         q->locked = pc->orderly;
+        snprintf(q->addr, sizeof q->addr, "%s", master);
         uv_mutex_lock(&pc->mu);
         int rc = rk_strmap_put(&pc->table, key, q, NULL);
         uv_mutex_unlock(&pc->mu);
