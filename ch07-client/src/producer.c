@@ -39,6 +39,7 @@ struct rk_producer {
     uv_mutex_t mu;                      /* faults, inflight */
     uv_cond_t idle;
     fault_t faults[FAULT_SLOTS];
+    _Atomic uint64_t faults_until;      /* no fault is active past this: sends skip the table */
     int inflight;                       /* async sends not yet called back */
 };
 
@@ -233,6 +234,8 @@ static rk_cmd_t *make_request(rk_producer_t *p, const prepared_t *pr, const rk_m
 static bool broker_faulty(rk_producer_t *p, const char *broker)
 {
     uint64_t now = rk_mono_ms();
+    if (now >= atomic_load(&p->faults_until))
+        return false;
     bool bad = false;
     uv_mutex_lock(&p->mu);
     for (int i = 0; i < FAULT_SLOTS; i++)
@@ -245,6 +248,8 @@ static bool broker_faulty(rk_producer_t *p, const char *broker)
 static void mark_fault(rk_producer_t *p, const char *broker, bool failed)
 {
     uint64_t now = rk_mono_ms();
+    if (!failed && now >= atomic_load(&p->faults_until))
+        return;                         /* nothing to clear: the usual success */
     uv_mutex_lock(&p->mu);
     int slot = -1;
     for (int i = 0; i < FAULT_SLOTS; i++) {
@@ -258,6 +263,8 @@ static void mark_fault(rk_producer_t *p, const char *broker, bool failed)
     if (slot >= 0 && (failed || strcmp(p->faults[slot].broker, broker) == 0)) {
         snprintf(p->faults[slot].broker, sizeof p->faults[slot].broker, "%s", broker);
         p->faults[slot].until_ms = failed ? now + FAULT_MS : 0;
+        if (failed)
+            atomic_store(&p->faults_until, now + FAULT_MS);
     }
     uv_mutex_unlock(&p->mu);
 }
