@@ -8,7 +8,13 @@ bin=${1:?usage: demo.sh BIN_DIR}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rocklet-demo-XXXXXX")
 ns_pid=; br_pid=
 stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
-cleanup() { stop "$br_pid"; stop "$ns_pid"; [ -n "${RK_DEMO_KEEP:-}" ] && cp "$dir/broker.log" "$RK_DEMO_KEEP"; rm -rf "$dir"; }
+# The store goes at the end; the logs stay, where the first step says they are.
+cleanup() {
+    stop "$br_pid"; stop "$ns_pid"
+    [ -n "${RK_DEMO_KEEP:-}" ] && cp "$dir/broker.log" "$RK_DEMO_KEEP"
+    rm -rf "$dir/store" "$dir/kv.json"
+    echo "logs kept: $dir/ns.log $dir/broker.log (rm -r $dir when done)"
+}
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -26,6 +32,11 @@ brokerIP1=127.0.0.1
 listenHost=127.0.0.1
 listenPort=$brp
 storePathRootDir=$dir/store
+# small files: the demo stores a few MB, it need not reserve 1 GiB of disk
+mappedFileSizeCommitLog=67108864
+mappedFileSizeConsumeQueue=600000
+maxHashSlotNum=50000
+maxIndexNum=200000
 CONF
 start_broker() { ${RK_BROKER_WRAP:-} "$bin/mqbroker" -c "$dir/broker.conf" >> "$dir/broker.log" 2>&1 & br_pid=$!; wait_port "$brp"; sleep 0.3; }
 
