@@ -14,7 +14,7 @@
 # folders of chapters <= N only, and links the libraries of chapters <= N.
 # module.mk files are included in chapter order, so RK_SOFAR grows as we go.
 #
-# Targets: all, chNN, test, test-chNN, bench-chNN, demo, clean, deps.
+# Targets: all, chNN, test, test-chNN, bench-chNN, demo, demo-chNN, clean, deps.
 # Variables: SAN=1 builds everything under AddressSanitizer + UBSan into
 # build/san/ and runs the same tests there.
 
@@ -109,6 +109,9 @@ bench-ch$(1): ch$(1) $$(ch$(1)_BBINS)
 RK_TESTS += test-ch$(1)
 ifneq ($$(wildcard $(2)/demo.sh),)
 RK_DEMO_CH := $(1)
+.PHONY: demo-ch$(1)
+demo-ch$(1): all
+	bash $(2)/demo.sh $$(abspath $(B)/bin)
 endif
 endef
 
