@@ -140,6 +140,14 @@ static void assert_table_unchanged(const char *after)
     cr_assert_eq(route_code("NewTopic"), RK_RESP_TOPIC_NOT_EXIST, "part of a refused body applied after %s", after);
 }
 
+/* SIGTERM: a clean exit (under SAN=1 this is also where a leak would show). */
+static void stop_clean(void)
+{
+    int st = rk_tk_stop(pid, 10000);
+    pid = -1;
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mqnamesrv did not stop cleanly (status %d)", st);
+}
+
 static bool log_has(const char *a, const char *b)
 {
     char *text = NULL;
@@ -242,6 +250,7 @@ Test(hostile_namesrv, independent_mode_refuses_every_replication_request)
     assert_every_replication_request_refused(NULL);
     assert_every_replication_request_refused(SECRET);
     cr_assert(log_has("WARN", "127.0.0.1:"), "the refusal is logged with the remote address");
+    stop_clean();
 }
 
 Test(hostile_namesrv, a_follower_refuses_replication_from_an_address_that_is_not_its_upstream)
@@ -250,6 +259,7 @@ Test(hostile_namesrv, a_follower_refuses_replication_from_an_address_that_is_not
     cr_assert_eq(register_topic(cl, "broker-a", "127.0.0.1:10911", "TopicA", 1), 0);
     assert_every_replication_request_refused(SECRET);    /* right secret, wrong address */
     cr_assert(log_has("WARN", "127.0.0.1:"));
+    stop_clean();
 }
 
 Test(hostile_namesrv, a_follower_needs_the_shared_secret_and_validates_what_its_upstream_sends)
@@ -274,6 +284,7 @@ Test(hostile_namesrv, a_follower_needs_the_shared_secret_and_validates_what_its_
     assert_alive("a good snapshot");
     cr_assert_eq(route_code("EvilTopic"), 0, "accepted from the configured upstream");
     cr_assert_eq(route_code("TopicA"), RK_RESP_TOPIC_NOT_EXIST);
+    stop_clean();
 }
 
 /* ------------------------------------------------------------ hostile REGISTER_BROKER bodies (item 1) */
@@ -336,6 +347,7 @@ Test(hostile_namesrv, malformed_register_bodies_are_refused_whole)
     rk_cmd_ext_set(req, "brokerId", "99999999999999999999");
     cr_assert_eq(send_via(cl, req, NULL, 0), RK_RESP_SYSTEM_ERROR);
     assert_table_unchanged("an overflowing brokerId");
+    stop_clean();
 }
 
 static uint8_t *compressed_body(const char *topic_line, uLongf *zlen)
@@ -388,6 +400,7 @@ Test(hostile_namesrv, malformed_compressed_register_bodies_and_data_versions_are
         cr_assert_eq(send_via(cl, req, NULL, 0), RK_RESP_SYSTEM_ERROR, "data version %s", dvs[i]);
         assert_table_unchanged(dvs[i]);
     }
+    stop_clean();
 }
 
 Test(hostile_namesrv, kv_config_with_wrong_types_or_sizes_is_refused)
@@ -463,6 +476,7 @@ Test(hostile_namesrv, an_impostor_with_the_same_name_does_not_erase_the_real_bro
     cr_assert(strstr(r, "\"0\":\"127.0.0.1:10911\""), "%s", r);
     free(r);
     rk_rclient_free(a);
+    stop_clean();
 }
 
 Test(hostile_namesrv, a_displaced_master_leaving_does_not_take_the_current_masters_routes)
@@ -476,4 +490,5 @@ Test(hostile_namesrv, a_displaced_master_leaving_does_not_take_the_current_maste
     cr_assert_eq(code, 0, "the current master's routes stay");
     cr_assert(strstr(r, "\"0\":\"127.0.0.1:10922\""), "%s", r);
     free(r);
+    stop_clean();
 }
