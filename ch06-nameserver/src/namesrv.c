@@ -1160,8 +1160,8 @@ static int change_perm(const char *topic, void *value, void *ctx)
 static void perm_common(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply, bool wipe)
 {
     EXT(brokerName);
-    if (brokerName == NULL) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "brokerName is required");
+    if (!name_ok(brokerName, 127)) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "brokerName (1..127 printable bytes) is required");
         return;
     }
     perm_ctx_t pc = {brokerName, wipe, 0};
