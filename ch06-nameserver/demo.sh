@@ -25,8 +25,9 @@ step "find a message by key through the index"
 
 step "chapter 6: a master name server replicating synchronously to a follower"
 fp=$(free_port); mp=$(free_port)
-printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/f.json\nclusterMode=master_slave\n' "$fp" "$dir" > "$dir/f.conf"
-printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/m.json\nclusterMode=master_slave\nreplicationAck=sync\nreplicationPeers=127.0.0.1:%s\n' "$mp" "$dir" "$fp" > "$dir/m.conf"
+secret=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')     # shared by both; the follower refuses others
+printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/f.json\nclusterMode=master_slave\nreplicationUpstream=127.0.0.1:%s\nreplicationSecret=%s\n' "$fp" "$dir" "$mp" "$secret" > "$dir/f.conf"
+printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/m.json\nclusterMode=master_slave\nreplicationAck=sync\nreplicationPeers=127.0.0.1:%s\nreplicationSecret=%s\n' "$mp" "$dir" "$fp" "$secret" > "$dir/m.conf"
 "$bin/mqnamesrv" -c "$dir/f.conf" & pids+=($!)
 "$bin/mqnamesrv" -c "$dir/m.conf" & pids+=($!)
 sleep 1.5

@@ -1,7 +1,12 @@
 /* namesrv.c — route tables, broker liveness and KV config behind the remoting processors (see rk/namesrv.h). */
 #include "rk/namesrv.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,11 @@ const rk_config_field_t rk_namesrv_config_fields[] = {
      "master_slave: the followers (host:port,...), empty on a follower; chain: the next node, empty on the tail"},
     {"replicationTimeout", RK_CFG_INT, F(replication_timeout_ms), "3000", 10, 600000, NULL,
      "how long a write waits for followers (ms)"},
+    {"replicationUpstream", RK_CFG_STR, F(replication_upstream), NULL, 0, -1, NULL,
+     "master_slave follower or chain node: the node(s) that replicate to this one (host[:port],...); "
+     "replication from any other IP is refused"},
+    {"replicationSecret", RK_CFG_STR, F(replication_secret), NULL, 0, -1, NULL,
+     "shared by every node of a replicated cluster; replication requests without it are refused"},
     {0},
 };
 #undef F
@@ -97,6 +107,12 @@ struct rk_namesrv {
     rk_rclient_t *rcl;
     bool applying_replica;      /* loop thread: the write being applied came from upstream */
     int64_t epoch;              /* this process's identity, reported to upstream */
+    char upstream_ips[16][INET_ADDRSTRLEN];  /* replicationUpstream, resolved at start */
+    int nupstream;
+    char secret[257];           /* replicationSecret ("" = none) */
+    uint64_t refused_log_ms;    /* loop thread: last WARN about a refused replication request */
+    uint64_t refused_quiet;     /* loop thread: refusals not logged since */
+    size_t kv_items;            /* entries in kv, all namespaces */
 };
 
 static void finish_write(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply, rk_cmd_t *resp);
@@ -207,14 +223,17 @@ static void remove_broker_addr(rk_namesrv_t *ns, const char *addr, rk_event_type
         return;
     broker_t *b = rk_strmap_get(&ns->brokers, lv->name);
     if (b != NULL) {
+        /* Only the address the table holds counts: a master another address
+         * displaced (same brokerName) takes nothing with it when it goes. */
+        bool master_gone = false;
         for (int i = 0; i < b->n; i++)
             if (strcmp(b->addrs[i], addr) == 0) {
+                master_gone = b->ids[i] == 0;
                 b->n--;
                 b->ids[i] = b->ids[b->n];
                 memmove(b->addrs[i], b->addrs[b->n], sizeof b->addrs[i]);
                 break;
             }
-        bool master_gone = lv->id == 0;
         if (b->n == 0) {
             free(rk_strmap_remove(&ns->brokers, lv->name));
             purge_broker_queues(ns, lv->name);
@@ -237,32 +256,250 @@ static void remove_broker_addr(rk_namesrv_t *ns, const char *addr, rk_event_type
     free(lv);
 }
 
+/* ------------------------------------------------------------ validation
+ *
+ * Every body the name server reads comes from the network or the disk, so
+ * each is checked whole before any of it is used: a failed check leaves a
+ * reason in a why_t and the caller answers SYSTEM_ERROR with it. */
+
+typedef struct {
+    char msg[240];
+} why_t;
+
+static bool fail(why_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool fail(why_t *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+#define JSON_INT_MAX 9007199254740992LL     /* 2^53: a JSON number is a double */
+
+/* An integer in [lo, hi]: a number without fraction, or a decimal string
+ * (RocketMQ's C++ and Node clients send numbers as strings and back). */
+static bool int_item(const cJSON *it, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (cJSON_IsNumber(it)) {
+        double d = it->valuedouble;
+        if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi || fabs(d) > (double)JSON_INT_MAX)
+            return false;
+        *out = (int64_t)d;
+        return true;
+    }
+    if (cJSON_IsString(it) && it->valuestring != NULL) {
+        const char *s = it->valuestring;
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+            return false;
+        *out = v;
+        return true;
+    }
+    return false;
+}
+
+static bool int_member(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out, why_t *w)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (it == NULL)
+        return fail(w, "%s is missing", key);
+    if (!int_item(it, lo, hi, out))
+        return fail(w, "%s must be an integer in %" PRId64 "..%" PRId64, key, lo, hi);
+    return true;
+}
+
+/* A printable string of 1..max bytes (no control characters: they end up in logs). */
+static bool name_ok(const char *s, size_t max)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+        if (*p < 0x20 || *p == 0x7f || n >= max)
+            return false;
+    return true;
+}
+
+static const char *str_member(const cJSON *obj, const char *key, size_t max, why_t *w)
+{
+    const char *s = rk_json_get_str(obj, key);
+    if (s == NULL) {
+        fail(w, "%s must be a string", key);
+        return NULL;
+    }
+    if (!name_ok(s, max)) {
+        fail(w, "%s must be 1..%zu printable bytes", key, max);
+        return NULL;
+    }
+    return s;
+}
+
+/* An object's members, counted; false if some key appears twice (cJSON keeps both). */
+static bool keys_unique(const cJSON *obj, size_t max, why_t *w, const char *what)
+{
+    rk_strmap_t seen;
+    rk_strmap_init(&seen);
+    size_t n = 0;
+    bool ok = true;
+    for (const cJSON *c = obj->child; c != NULL && ok; c = c->next) {
+        if (++n > max)
+            ok = fail(w, "%s: more than %zu entries", what, max);
+        else if (c->string == NULL)
+            ok = fail(w, "%s: an entry without a name", what);
+        else if (rk_strmap_get(&seen, c->string) != NULL)
+            ok = fail(w, "%s: \"%.64s\" appears twice", what, c->string);
+        else if (rk_strmap_put(&seen, c->string, (void *)1, NULL) != RK_OK)
+            ok = fail(w, "out of memory");
+    }
+    rk_strmap_free(&seen, NULL);
+    return ok;
+}
+
+static bool data_version_ok(const cJSON *dv, int64_t *counter, int64_t *ts, why_t *w)
+{
+    if (!cJSON_IsObject(dv))
+        return fail(w, "dataVersion must be an object");
+    return int_member(dv, "counter", 0, JSON_INT_MAX, counter, w) &&
+           int_member(dv, "timestamp", 0, JSON_INT_MAX, ts, w);
+}
+
 /* ------------------------------------------------------------ REGISTER_BROKER body */
 
 typedef struct {
+    char *name;
+    int64_t read, write, perm, sysflag;
+} reg_topic_t;
+
+typedef struct {
     int64_t dv_counter, dv_ts;
-    cJSON *topics;              /* {"topic":{"readQueueNums":..,"writeQueueNums":..,"perm":..,"topicSysFlag":..}} */
+    reg_topic_t *t;
+    size_t n;
 } reg_body_t;
 
-static int parse_reg_json(const uint8_t *p, size_t len, reg_body_t *out)
+static void reg_body_free(reg_body_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->t[i].name);
+    free(b->t);
+    b->t = NULL;
+    b->n = 0;
+}
+
+#define TOPIC_NAME_MAX 255
+#define PERM_MAX 7              /* PERM_PRIORITY 8 is never registered; READ 4 | WRITE 2 | INHERIT 1 */
+#define SYSFLAG_MAX 2147483647
+
+static bool queue_nums_ok(int64_t read, int64_t write, int64_t perm, int64_t sysflag, why_t *w)
+{
+    if (read < 0 || read > RK_NS_MAX_QUEUE_NUMS || write < 0 || write > RK_NS_MAX_QUEUE_NUMS)
+        return fail(w, "queue numbers must be in 0..%d", RK_NS_MAX_QUEUE_NUMS);
+    if (perm < 0 || perm > PERM_MAX)
+        return fail(w, "perm must be in 0..%d", PERM_MAX);
+    if (sysflag < 0 || sysflag > SYSFLAG_MAX)
+        return fail(w, "topicSysFlag must be a non-negative int");
+    return true;
+}
+
+/* RegisterBrokerBody JSON: {"topicConfigSerializeWrapper":{"dataVersion":{..},
+ * "topicConfigTable":{"topic":{"readQueueNums":..,"writeQueueNums":..,"perm":..,
+ * "topicSysFlag":..}}},"filterServerList":[..]}; pre-3.0.11 brokers send the
+ * wrapper bare. */
+static int parse_reg_json(const uint8_t *p, size_t len, reg_body_t *out, why_t *w)
 {
     cJSON *root = rk_json_parse((const char *)p, len);
-    if (root == NULL)
-        return RK_EPROTO;
-    cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "topicConfigSerializeWrapper");
-    if (w == NULL)
-        w = root;   /* pre-3.0.11 brokers send the wrapper bare */
-    cJSON *dv = cJSON_GetObjectItemCaseSensitive(w, "dataVersion");
-    rk_json_get_i64(dv, "counter", &out->dv_counter);
-    rk_json_get_i64(dv, "timestamp", &out->dv_ts);
-    cJSON *tt = cJSON_DetachItemFromObjectCaseSensitive(w, "topicConfigTable");
+    int rc = RK_EPROTO;
+    if (!cJSON_IsObject(root)) {
+        fail(w, "the body is not a JSON object");
+        goto done;
+    }
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(root, "filterServerList");
+    if (fs != NULL) {
+        if (!cJSON_IsArray(fs) || cJSON_GetArraySize(fs) > 64) {
+            fail(w, "filterServerList must be an array of at most 64 addresses");
+            goto done;
+        }
+        for (const cJSON *a = fs->child; a != NULL; a = a->next)
+            if (!cJSON_IsString(a) || !name_ok(a->valuestring, 63)) {
+                fail(w, "filterServerList must hold host:port strings");
+                goto done;
+            }
+    }
+    const cJSON *wr = cJSON_GetObjectItemCaseSensitive(root, "topicConfigSerializeWrapper");
+    if (wr == NULL)
+        wr = root;
+    if (!cJSON_IsObject(wr)) {
+        fail(w, "topicConfigSerializeWrapper must be an object");
+        goto done;
+    }
+    if (!data_version_ok(cJSON_GetObjectItemCaseSensitive(wr, "dataVersion"), &out->dv_counter, &out->dv_ts, w))
+        goto done;
+    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(wr, "topicConfigTable");
+    if (!cJSON_IsObject(tt)) {
+        fail(w, "topicConfigTable must be an object");
+        goto done;
+    }
+    if (!keys_unique(tt, RK_NS_MAX_TOPICS_PER_BROKER, w, "topicConfigTable"))
+        goto done;
+    size_t n = (size_t)cJSON_GetArraySize(tt);
+    if (n > 0 && (out->t = calloc(n, sizeof *out->t)) == NULL) {
+        rc = RK_ENOMEM;
+        fail(w, "out of memory");
+        goto done;
+    }
+    for (const cJSON *t = tt->child; t != NULL; t = t->next) {
+        reg_topic_t rt = {NULL, 0, 0, 0, 0};
+        if (!name_ok(t->string, TOPIC_NAME_MAX)) {
+            fail(w, "a topic name must be 1..%d printable bytes", TOPIC_NAME_MAX);
+            goto done;
+        }
+        if (!cJSON_IsObject(t)) {
+            fail(w, "topic %.64s: its config must be an object", t->string);
+            goto done;
+        }
+        why_t fw = {""};
+        const cJSON *sf = cJSON_GetObjectItemCaseSensitive(t, "topicSysFlag");
+        if (!int_member(t, "readQueueNums", 0, RK_NS_MAX_QUEUE_NUMS, &rt.read, &fw) ||
+            !int_member(t, "writeQueueNums", 0, RK_NS_MAX_QUEUE_NUMS, &rt.write, &fw) ||
+            !int_member(t, "perm", 0, PERM_MAX, &rt.perm, &fw) ||
+            (sf != NULL && !int_member(t, "topicSysFlag", 0, SYSFLAG_MAX, &rt.sysflag, &fw))) {
+            fail(w, "topic %.64s: %s", t->string, fw.msg);
+            goto done;
+        }
+        if ((rt.name = strdup(t->string)) == NULL) {
+            rc = RK_ENOMEM;
+            fail(w, "out of memory");
+            goto done;
+        }
+        out->t[out->n++] = rt;
+    }
+    rc = RK_OK;
+done:
     cJSON_Delete(root);
-    out->topics = tt ? tt : cJSON_CreateObject();
-    return out->topics ? RK_OK : RK_ENOMEM;
+    if (rc != RK_OK)
+        reg_body_free(out);
+    return rc;
+}
+
+/* One decimal field of a compressed topic line, in [lo, hi]. */
+static bool line_int(char **save, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *tok = strtok_r(NULL, " ", save), *end;
+    if (tok == NULL)
+        return false;
+    errno = 0;
+    long long v = strtoll(tok, &end, 10);
+    if (errno != 0 || end == tok || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
 }
 
 /* The compressed form: zlib of [len][dataVersion JSON][count] count x ([len]["name r w perm filter"]) [len][filters]. */
-static int parse_reg_compressed(const uint8_t *p, size_t len, reg_body_t *out)
+static int parse_reg_compressed(const uint8_t *p, size_t len, reg_body_t *out, why_t *w)
 {
     size_t cap = len * 8 + 1024;
     uint8_t *raw = NULL;
@@ -280,44 +517,79 @@ static int parse_reg_compressed(const uint8_t *p, size_t len, reg_body_t *out)
     }
     if (zrc != Z_OK) {
         free(raw);
+        fail(w, "the compressed body does not inflate (at most 64 MiB)");
         return RK_EPROTO;
     }
+    int rc = RK_EPROTO;
     rk_reader_t r = rk_reader(raw, rawlen);
     uint32_t l = rk_reader_u32(&r);
     const uint8_t *dvp = rk_reader_take(&r, l);
     cJSON *dv = dvp ? rk_json_parse((const char *)dvp, l) : NULL;
-    rk_json_get_i64(dv, "counter", &out->dv_counter);
-    rk_json_get_i64(dv, "timestamp", &out->dv_ts);
+    bool dv_ok = data_version_ok(dv, &out->dv_counter, &out->dv_ts, w);
     cJSON_Delete(dv);
     uint32_t count = rk_reader_u32(&r);
-    out->topics = cJSON_CreateObject();
-    for (uint32_t i = 0; i < count && !r.err && out->topics; i++) {
+    if (!dv_ok)
+        goto done;
+    if (r.err || count > RK_NS_MAX_TOPICS_PER_BROKER) {
+        fail(w, "the compressed body has a bad topic count");
+        goto done;
+    }
+    if (count > 0 && (out->t = calloc(count, sizeof *out->t)) == NULL) {
+        rc = RK_ENOMEM;
+        fail(w, "out of memory");
+        goto done;
+    }
+    rk_strmap_t seen;
+    rk_strmap_init(&seen);
+    for (uint32_t i = 0; i < count; i++) {
         uint32_t tl = rk_reader_u32(&r);
         const uint8_t *tp = rk_reader_take(&r, tl);
-        if (tp == NULL)
+        char line[512], *save = NULL;
+        if (tp == NULL || tl >= sizeof line) {
+            fail(w, "the compressed body is truncated or has a topic line over %zu bytes", sizeof line - 1);
             break;
-        char line[512], name[256], filter[32];
-        long long rq, wq, perm;
-        snprintf(line, sizeof line, "%.*s", (int)tl, (const char *)tp);
-        if (sscanf(line, "%255s %lld %lld %lld %31s", name, &rq, &wq, &perm, filter) < 4)
-            continue;
-        cJSON *t = cJSON_AddObjectToObject(out->topics, name);
-        cJSON_AddNumberToObject(t, "readQueueNums", (double)rq);
-        cJSON_AddNumberToObject(t, "writeQueueNums", (double)wq);
-        cJSON_AddNumberToObject(t, "perm", (double)perm);
+        }
+        memcpy(line, tp, tl);
+        line[tl] = '\0';
+        reg_topic_t rt = {NULL, 0, 0, 0, 0};
+        char *name = strtok_r(line, " ", &save);
+        if (!name_ok(name, TOPIC_NAME_MAX) || !line_int(&save, 0, RK_NS_MAX_QUEUE_NUMS, &rt.read) ||
+            !line_int(&save, 0, RK_NS_MAX_QUEUE_NUMS, &rt.write) || !line_int(&save, 0, PERM_MAX, &rt.perm)) {
+            fail(w, "topic line %u must be \"name readQueueNums writeQueueNums perm ...\" with queues in "
+                    "0..%d and perm in 0..%d", i, RK_NS_MAX_QUEUE_NUMS, PERM_MAX);
+            break;
+        }
+        if (rk_strmap_get(&seen, name) != NULL) {
+            fail(w, "topic %.64s appears twice", name);
+            break;
+        }
+        if (rk_strmap_put(&seen, name, (void *)1, NULL) != RK_OK || (rt.name = strdup(name)) == NULL) {
+            fail(w, "out of memory");
+            break;
+        }
+        out->t[out->n++] = rt;
     }
+    rk_strmap_free(&seen, NULL);
+    if (out->n == count)
+        rc = RK_OK;
+done:
     free(raw);
-    if (r.err) {
-        cJSON_Delete(out->topics);
-        out->topics = NULL;
-        return RK_EPROTO;
-    }
-    return out->topics ? RK_OK : RK_ENOMEM;
+    if (rc != RK_OK)
+        reg_body_free(out);
+    return rc;
 }
 
 /* ------------------------------------------------------------ processors */
 
 #define EXT(name) const char *name = rk_cmd_ext_get(req, #name)
+
+static int count_new_topics(const rk_namesrv_t *ns, const reg_body_t *body)
+{
+    int n = 0;
+    for (size_t i = 0; i < body->n; i++)
+        n += rk_strmap_get(&ns->topics, body->t[i].name) == NULL;
+    return n;
+}
 
 static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
@@ -325,9 +597,12 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
     EXT(brokerName); EXT(brokerAddr); EXT(clusterName); EXT(haServerAddr);
     int64_t id = 0, crc = 0;
     bool compressed = false;
-    if (!brokerName || !brokerAddr || !clusterName || rk_cmd_ext_i64(req, "brokerId", &id) != RK_OK ||
-        id < 0 || strlen(brokerAddr) >= 64 || strlen(brokerName) >= 128 || strlen(clusterName) >= 128) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "brokerName, brokerAddr, clusterName and brokerId are required");
+    if (!name_ok(brokerName, 127) || !name_ok(brokerAddr, 63) || !name_ok(clusterName, 127) ||
+        (haServerAddr != NULL && *haServerAddr != '\0' && !name_ok(haServerAddr, 63)) ||
+        rk_cmd_ext_i64(req, "brokerId", &id) != RK_OK || id < 0 || id > INT32_MAX) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR,
+                      "brokerName, clusterName (1..127 bytes), brokerAddr (1..63), brokerId (0..2^31-1) are "
+                      "required; haServerAddr is at most 63 bytes");
         return;
     }
     rk_cmd_ext_bool(req, "compressed", &compressed);
@@ -337,28 +612,56 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "crc32 not match");
         return;
     }
-    reg_body_t body = {0, 0, NULL};
+    /* Everything is checked before anything changes: a refused registration changes nothing. */
+    reg_body_t body = {0, 0, NULL, 0};
+    why_t w = {""};
     int rc = RK_OK;
     if (req->body_len > 0)
-        rc = compressed ? parse_reg_compressed(req->body, req->body_len, &body)
-                        : parse_reg_json(req->body, req->body_len, &body);
+        rc = compressed ? parse_reg_compressed(req->body, req->body_len, &body, &w)
+                        : parse_reg_json(req->body, req->body_len, &body, &w);
+    char remark[300];
     if (rc != RK_OK) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "cannot parse the register body");
+        snprintf(remark, sizeof remark, "bad register body: %s", w.msg[0] ? w.msg : rk_strerror(rc));
+        rk_log_warn("namesrv", "register of %s (%s) from %s refused: %s", brokerName, brokerAddr,
+                    ns->applying_replica ? "upstream" : rk_conn_peer(conn), remark);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+        return;
+    }
+    live_t *lv = rk_strmap_get(&ns->live, brokerAddr);
+    broker_t *b = rk_strmap_get(&ns->brokers, brokerName);
+    int others = 0;         /* addresses of brokerName that stay */
+    bool has_id = false;
+    for (int i = 0; b != NULL && i < b->n; i++) {
+        has_id = has_id || b->ids[i] == id;
+        others += b->ids[i] == id || strcmp(b->addrs[i], brokerAddr) != 0;
+    }
+    const char *full = NULL;
+    if (lv == NULL && ns->live.len >= RK_NS_MAX_LIVE)
+        full = "too many broker addresses registered";
+    else if (!has_id && others >= MAX_IDS)
+        full = "this brokerName has too many brokerIds";
+    else if (id == 0 && ns->topics.len + (size_t)count_new_topics(ns, &body) > RK_NS_MAX_TOPICS)
+        full = "the route table is full";
+    if (full != NULL) {
+        rk_log_warn("namesrv", "register of %s (%s) refused: %s", brokerName, brokerAddr, full);
+        reg_body_free(&body);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, full);
         return;
     }
     /* brokers */
-    broker_t *b = rk_strmap_get(&ns->brokers, brokerName);
+    bool new_name = b == NULL;
     if (b == NULL) {
         b = calloc(1, sizeof *b);
         if (b == NULL || rk_strmap_put(&ns->brokers, brokerName, b, NULL) != RK_OK) {
             free(b);
-            cJSON_Delete(body.topics);
+            reg_body_free(&body);
             rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
             return;
         }
     }
     snprintf(b->cluster, sizeof b->cluster, "%s", clusterName);
     int slot = -1;
+    char old_addr[64] = "";
     for (int i = 0; i < b->n; i++) {
         if (strcmp(b->addrs[i], brokerAddr) == 0 && b->ids[i] != id) {
             /* the same address under another id (a slave became master): drop the old */
@@ -368,8 +671,10 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
             i--;
             continue;
         }
-        if (b->ids[i] == id)
+        if (b->ids[i] == id) {
             slot = i;
+            snprintf(old_addr, sizeof old_addr, "%s", b->addrs[i]);
+        }
     }
     if (slot < 0 && b->n < MAX_IDS)
         slot = b->n++;
@@ -377,19 +682,33 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
         b->ids[slot] = id;
         snprintf(b->addrs[slot], sizeof b->addrs[slot], "%s", brokerAddr);
     }
+    /* RocketMQ's registerFirst: the first registration of this address under
+     * (brokerName, brokerId) — a new name, a new id, or another address took
+     * the slot meanwhile — re-creates the queue data whatever the data version
+     * says, so routes purged while someone else held the slot come back. */
+    bool register_first = new_name || old_addr[0] == '\0' || strcmp(old_addr, brokerAddr) != 0;
+    if (id == 0 && old_addr[0] != '\0' && strcmp(old_addr, brokerAddr) != 0) {
+        const live_t *prev = rk_strmap_get(&ns->live, old_addr);
+        if (prev != NULL)
+            rk_log_warn("namesrv",
+                        "MASTER REPLACED: %s registers as the master (brokerId 0) of %s, whose master %s is still "
+                        "live (registered %" PRIu64 " ms ago); two brokers share brokerName %s — check brokerName "
+                        "in both brokers' configurations (request from %s)",
+                        brokerAddr, brokerName, old_addr, rk_mono_ms() - prev->last_ms, brokerName,
+                        ns->applying_replica ? "upstream" : rk_conn_peer(conn));
+    }
     /* liveness */
-    live_t *lv = rk_strmap_get(&ns->live, brokerAddr);
     bool first = lv == NULL;
     if (first) {
         lv = calloc(1, sizeof *lv);
         if (lv == NULL || rk_strmap_put(&ns->live, brokerAddr, lv, NULL) != RK_OK) {
             free(lv);
-            cJSON_Delete(body.topics);
+            reg_body_free(&body);
             rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
             return;
         }
     }
-    bool changed = first || lv->dv_counter != body.dv_counter || lv->dv_ts != body.dv_ts;
+    bool changed = first || register_first || lv->dv_counter != body.dv_counter || lv->dv_ts != body.dv_ts;
     snprintf(lv->name, sizeof lv->name, "%s", brokerName);
     snprintf(lv->cluster, sizeof lv->cluster, "%s", clusterName);
     snprintf(lv->ha, sizeof lv->ha, "%s", haServerAddr ? haServerAddr : "");
@@ -404,18 +723,14 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
         lv->conn_id = 0;                    /* upstream's connection is not the broker's */
     }
     /* queues: only a master's topic table is routable */
-    if (id == 0 && changed && body.topics != NULL)
-        for (cJSON *t = body.topics->child; t != NULL; t = t->next) {
-            qdata_t qd = {.read = 0};
+    if (id == 0 && changed)
+        for (size_t i = 0; i < body.n; i++) {
+            qdata_t qd = {.read = body.t[i].read, .write = body.t[i].write, .perm = body.t[i].perm,
+                          .sysflag = body.t[i].sysflag};
             snprintf(qd.broker, sizeof qd.broker, "%s", brokerName);
-            rk_json_get_i64(t, "readQueueNums", &qd.read);
-            rk_json_get_i64(t, "writeQueueNums", &qd.write);
-            rk_json_get_i64(t, "perm", &qd.perm);
-            rk_json_get_i64(t, "topicSysFlag", &qd.sysflag);
-            if (t->string != NULL && strlen(t->string) <= 255)
-                topic_set_queue(ns, t->string, &qd);
+            topic_set_queue(ns, body.t[i].name, &qd);
         }
-    cJSON_Delete(body.topics);
+    reg_body_free(&body);
     if (first)
         publish(ns, RK_EV_BROKER_REGISTERED, clusterName, brokerName, brokerAddr, id, NULL);
     rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
@@ -583,10 +898,18 @@ static void p_data_version(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     EXT(brokerAddr);
     live_t *lv = brokerAddr ? rk_strmap_get(&ns->live, brokerAddr) : NULL;
     int64_t counter = -1, ts = -1;
-    cJSON *dv = req->body_len ? rk_json_parse((const char *)req->body, req->body_len) : NULL;
-    rk_json_get_i64(dv, "counter", &counter);
-    rk_json_get_i64(dv, "timestamp", &ts);
-    cJSON_Delete(dv);
+    if (req->body_len > 0) {
+        cJSON *dv = rk_json_parse((const char *)req->body, req->body_len);
+        why_t w = {""};
+        bool ok = data_version_ok(dv, &counter, &ts, &w);
+        cJSON_Delete(dv);
+        if (!ok) {
+            char remark[300];
+            snprintf(remark, sizeof remark, "bad data version body: %s", w.msg);
+            rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+            return;
+        }
+    }
     bool changed = lv == NULL || lv->dv_counter != counter || lv->dv_ts != ts;
     if (lv != NULL && !changed)
         lv->last_ms = rk_mono_ms();     /* an unchanged version still proves liveness */
@@ -700,18 +1023,50 @@ static void kv_persist_then_answer(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *
     }
 }
 
+#define KV_NAME_MAX 255
+
+/* {"namespace":{"key":"value"}}: bounded names, string values, bounded count. */
+static bool kv_table_ok(const cJSON *table, size_t *items, why_t *w)
+{
+    if (!cJSON_IsObject(table))
+        return fail(w, "the KV table must be an object");
+    if (!keys_unique(table, RK_NS_MAX_KV_ITEMS, w, "KV namespaces"))
+        return false;
+    size_t n = 0;
+    for (const cJSON *nsp = table->child; nsp != NULL; nsp = nsp->next) {
+        if (!name_ok(nsp->string, KV_NAME_MAX) || !cJSON_IsObject(nsp))
+            return fail(w, "a KV namespace must be named by 1..%d bytes and be an object", KV_NAME_MAX);
+        if (!keys_unique(nsp, RK_NS_MAX_KV_ITEMS, w, "a KV namespace"))
+            return false;
+        for (const cJSON *it = nsp->child; it != NULL; it = it->next) {
+            if (!name_ok(it->string, KV_NAME_MAX) || !cJSON_IsString(it) || it->valuestring == NULL ||
+                strlen(it->valuestring) > RK_NS_MAX_KV_VALUE)
+                return fail(w, "KV %.64s: keys are 1..%d bytes, values strings of at most %d bytes", nsp->string,
+                            KV_NAME_MAX, RK_NS_MAX_KV_VALUE);
+            if (++n > RK_NS_MAX_KV_ITEMS)
+                return fail(w, "more than %d KV entries", RK_NS_MAX_KV_ITEMS);
+        }
+    }
+    *items = n;
+    return true;
+}
+
 static int kv_parse(const char *text, size_t len, void *ctx)
 {
     rk_namesrv_t *ns = ctx;
     cJSON *root = rk_json_parse(text, len);
     cJSON *table = cJSON_DetachItemFromObjectCaseSensitive(root, "configTable");
     cJSON_Delete(root);
-    if (!cJSON_IsObject(table)) {
+    why_t w = {""};
+    size_t items = 0;
+    if (!kv_table_ok(table, &items, &w)) {
+        rk_log_error("namesrv", "%s: %s", ns->kv_path, table ? w.msg : "no configTable object");
         cJSON_Delete(table);
         return RK_ECORRUPT;
     }
     cJSON_Delete(ns->kv);
     ns->kv = table;
+    ns->kv_items = items;
     return RK_OK;
 }
 
@@ -720,15 +1075,27 @@ static void p_put_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *repl
     (void)conn;
     rk_namesrv_t *ns = ctx;
     EXT(namespace); EXT(key); EXT(value);
-    if (!namespace || !key || !value) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "namespace, key and value are required");
+    if (!name_ok(namespace, KV_NAME_MAX) || !name_ok(key, KV_NAME_MAX) || value == NULL ||
+        strlen(value) > RK_NS_MAX_KV_VALUE) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR,
+                      "namespace and key (1..255 printable bytes) and value (at most 65536 bytes) are required");
         return;
     }
     cJSON *n = cJSON_GetObjectItemCaseSensitive(ns->kv, namespace);
-    if (n == NULL)
-        n = cJSON_AddObjectToObject(ns->kv, namespace);
+    bool fresh = n == NULL || cJSON_GetObjectItemCaseSensitive(n, key) == NULL;
+    if (fresh && ns->kv_items >= RK_NS_MAX_KV_ITEMS) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "the KV config is full");
+        return;
+    }
+    cJSON *v = cJSON_CreateString(value);
+    if (v == NULL || (n == NULL && (n = cJSON_AddObjectToObject(ns->kv, namespace)) == NULL)) {
+        cJSON_Delete(v);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(n, key);
-    cJSON_AddStringToObject(n, key, value);
+    cJSON_AddItemToObject(n, key, v);
+    ns->kv_items += fresh;
     kv_persist_then_answer(ns, req, reply);
 }
 
@@ -759,8 +1126,10 @@ static void p_delete_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     rk_namesrv_t *ns = ctx;
     EXT(namespace); EXT(key);
     cJSON *n = namespace ? cJSON_GetObjectItemCaseSensitive(ns->kv, namespace) : NULL;
-    if (n != NULL && key != NULL) {
-        cJSON_DeleteItemFromObjectCaseSensitive(n, key);
+    cJSON *item = n != NULL && key != NULL ? cJSON_DetachItemFromObjectCaseSensitive(n, key) : NULL;
+    if (item != NULL) {
+        cJSON_Delete(item);
+        ns->kv_items--;
         kv_persist_then_answer(ns, req, reply);
         return;
     }
@@ -791,8 +1160,8 @@ static int change_perm(const char *topic, void *value, void *ctx)
 static void perm_common(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply, bool wipe)
 {
     EXT(brokerName);
-    if (brokerName == NULL) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "brokerName is required");
+    if (!name_ok(brokerName, 127)) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "brokerName (1..127 printable bytes) is required");
         return;
     }
     perm_ctx_t pc = {brokerName, wipe, 0};
@@ -895,6 +1264,16 @@ static rk_cmd_t *cmd_clone(const rk_cmd_t *src, int32_t code)
     return c;
 }
 
+/* Replication requests we send carry the cluster's secret, if it has one. */
+static rk_cmd_t *sign(const rk_namesrv_t *ns, rk_cmd_t *c)
+{
+    if (c != NULL && ns->secret[0] != '\0' && rk_cmd_ext_set(c, RK_NS_SECRET_FIELD, ns->secret) != RK_OK) {
+        rk_cmd_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 static void note_peer(struct peer *p, int status, const rk_cmd_t *resp)
 {
     int64_t epoch = 0;
@@ -966,7 +1345,7 @@ static void maybe_snapshot(rk_namesrv_t *ns, struct peer *p)
     if (!atomic_exchange(&p->needs_snapshot, false))
         return;
     char *s = snapshot_json(ns);
-    rk_cmd_t *op = rk_cmd_new(RK_REQ_NS_REPL_SNAPSHOT);
+    rk_cmd_t *op = sign(ns, rk_cmd_new(RK_REQ_NS_REPL_SNAPSHOT));
     if (s == NULL || op == NULL) {
         free(s);
         rk_cmd_free(op);
@@ -1017,7 +1396,7 @@ static void finish_write(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply, rk_
     /* Build every copy first: answering frees the request. */
     rk_cmd_t *ops[8] = {NULL};
     for (int i = 0; i < ns->npeers; i++)
-        if ((ops[i] = cmd_clone(req, RK_REQ_NS_REPL_APPLY)) != NULL)
+        if ((ops[i] = sign(ns, cmd_clone(req, RK_REQ_NS_REPL_APPLY))) != NULL)
             rk_cmd_ext_set_i64(ops[i], "origCode", req->code);
     if (a->needed == 0) {           /* async: answer now, replicate in the background */
         atomic_flag_test_and_set(&a->answered);
@@ -1053,7 +1432,7 @@ static void forward_oneway(rk_namesrv_t *ns, rk_cmd_t *op)
 {
     for (int i = 0; i < ns->npeers; i++) {
         maybe_snapshot(ns, &ns->peers[i]);
-        rk_cmd_t *c = cmd_clone(op, RK_REQ_NS_REPL_APPLY);
+        rk_cmd_t *c = sign(ns, cmd_clone(op, RK_REQ_NS_REPL_APPLY));
         if (c == NULL)
             continue;
         rk_cmd_ext_set_i64(c, "origCode", op->code);
@@ -1074,7 +1453,7 @@ static void ping_peers(void *ctx)
     rk_namesrv_t *ns = ctx;
     for (int i = 0; i < ns->npeers; i++) {
         maybe_snapshot(ns, &ns->peers[i]);
-        rk_cmd_t *ping = rk_cmd_new(RK_REQ_NS_REPL_PING);
+        rk_cmd_t *ping = sign(ns, rk_cmd_new(RK_REQ_NS_REPL_PING));
         if (ping != NULL)
             rk_rclient_invoke_async(ns->rcl, ns->peers[i].addr, ping, 1000, on_ping, &ns->peers[i]);
     }
@@ -1088,21 +1467,81 @@ static void reply_epoch(rk_namesrv_t *ns, rk_cmd_t *req, rk_reply_t *reply)
     rk_reply_send(reply, resp);
 }
 
+/* Same bytes? Time depends on the lengths only, not on where they differ. */
+static bool secret_equal(const char *want, const char *got)
+{
+    size_t wl = strlen(want), gl = strlen(got);
+    volatile unsigned char d = (unsigned char)(wl != gl);
+    for (size_t i = 0; i < wl; i++)
+        d |= (unsigned char)want[i] ^ (unsigned char)(i < gl ? got[i] : 0);
+    return d == 0;
+}
+
+static bool from_upstream(const rk_namesrv_t *ns, const char *peer)
+{
+    char ip[64];
+    snprintf(ip, sizeof ip, "%s", peer);
+    char *colon = strrchr(ip, ':');
+    if (colon == NULL)
+        return false;       /* not an IPv4 peer ("conn-N"): unknown, refused */
+    *colon = '\0';
+    for (int i = 0; i < ns->nupstream; i++)
+        if (strcmp(ns->upstream_ips[i], ip) == 0)
+            return true;
+    return false;
+}
+
+/* Every replication request goes through here first. Accepted only in a
+ * replicated mode, from an IP of replicationUpstream, with the secret when
+ * one is configured; otherwise NO_PERMISSION and a WARN (at most one a
+ * second, with a count of the ones not logged). */
+static bool repl_allowed(rk_namesrv_t *ns, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    const char *peer = rk_conn_peer(conn), *got = rk_cmd_ext_get(req, RK_NS_SECRET_FIELD);
+    const char *why = NULL;
+    if (ns->cfg.cluster_mode == RK_NS_INDEPENDENT)
+        why = "this name server runs in clusterMode=independent";
+    else if (!from_upstream(ns, peer))
+        why = "the sender is not in this name server's replicationUpstream";
+    else if (ns->secret[0] != '\0' && (got == NULL || !secret_equal(ns->secret, got)))
+        why = got == NULL ? "the request carries no replicationSecret" : "wrong replicationSecret";
+    if (why == NULL)
+        return true;
+    uint64_t now = rk_mono_ms();
+    if (ns->refused_log_ms == 0 || now - ns->refused_log_ms >= 1000) {
+        rk_log_warn("namesrv", "replication request %d from %s refused: %s (%" PRIu64 " more refused since the "
+                    "last such line)", req->code, peer, why, ns->refused_quiet);
+        ns->refused_log_ms = now;
+        ns->refused_quiet = 0;
+    } else {
+        ns->refused_quiet++;
+    }
+    char remark[200];
+    snprintf(remark, sizeof remark, "replication refused: %s", why);
+    rk_reply_code(reply, RK_RESP_NO_PERMISSION, remark);
+    return false;
+}
+
 static void p_repl_ping(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
-    (void)conn;
-    reply_epoch(ctx, req, reply);
+    if (repl_allowed(ctx, conn, req, reply))
+        reply_epoch(ctx, req, reply);
 }
 
 static char *snapshot_json(rk_namesrv_t *ns);
-static int snapshot_apply(rk_namesrv_t *ns, const uint8_t *p, size_t len);
+static int snapshot_apply(rk_namesrv_t *ns, const uint8_t *p, size_t len, why_t *w);
 
 static void p_repl_snapshot(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
-    (void)conn;
     rk_namesrv_t *ns = ctx;
-    if (snapshot_apply(ns, req->body, req->body_len) != RK_OK) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "bad snapshot");
+    if (!repl_allowed(ns, conn, req, reply))
+        return;
+    why_t w = {""};
+    if (snapshot_apply(ns, req->body, req->body_len, &w) != RK_OK) {
+        char remark[300];
+        snprintf(remark, sizeof remark, "bad snapshot, nothing applied: %s", w.msg);
+        rk_log_warn("namesrv", "snapshot from %s refused: %s", rk_conn_peer(conn), remark);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
         return;
     }
     for (int i = 0; i < ns->npeers; i++)        /* pass it on down the chain */
@@ -1113,6 +1552,8 @@ static void p_repl_snapshot(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
 static void p_repl_apply(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_namesrv_t *ns = ctx;
+    if (!repl_allowed(ns, conn, req, reply))
+        return;
     int64_t code = 0;
     rk_cmd_ext_i64(req, "origCode", &code);
     rk_processor_fn fn = code == RK_REQ_REGISTER_BROKER ? p_register
@@ -1213,70 +1654,213 @@ static char *snapshot_json(rk_namesrv_t *ns)
     return s;
 }
 
-static int snapshot_apply(rk_namesrv_t *ns, const uint8_t *p, size_t len)
+/* The whole state from upstream, validated whole into fresh tables before
+ * any of it replaces ours: a snapshot is applied entirely or not at all. */
+typedef struct {
+    rk_strmap_t brokers, topics, live;
+    cJSON *kv;
+    size_t kv_items;
+} tables_t;
+
+static void tables_free(tables_t *t)
+{
+    rk_strmap_free(&t->brokers, free);
+    rk_strmap_free(&t->topics, topic_free);
+    rk_strmap_free(&t->live, free);
+    cJSON_Delete(t->kv);
+    t->kv = NULL;
+}
+
+/* A decimal key ("0", "12") in [lo, hi]. */
+static bool dec_key(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Puts value under key into m unless key is there already (then frees it via destroy). */
+static bool put_new(rk_strmap_t *m, const char *key, void *value, void (*destroy)(void *), why_t *w,
+                    const char *what)
+{
+    if (rk_strmap_get(m, key) != NULL) {
+        destroy(value);
+        return fail(w, "%s \"%.64s\" appears twice", what, key);
+    }
+    if (rk_strmap_put(m, key, value, NULL) != RK_OK) {
+        destroy(value);
+        return fail(w, "out of memory");
+    }
+    return true;
+}
+
+static bool snap_read_brokers(const cJSON *o, rk_strmap_t *out, why_t *w)
+{
+    if (!cJSON_IsObject(o))
+        return fail(w, "brokers must be an object");
+    size_t count = 0;
+    for (const cJSON *b = o->child; b != NULL; b = b->next) {
+        if (++count > RK_NS_MAX_LIVE)
+            return fail(w, "more than %d brokers", RK_NS_MAX_LIVE);
+        if (!name_ok(b->string, 127) || !cJSON_IsObject(b))
+            return fail(w, "brokers: each is an object named by 1..127 bytes");
+        const char *cluster = str_member(b, "cluster", 127, w);
+        const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(b, "addrs");
+        if (cluster == NULL)
+            return false;
+        if (!cJSON_IsObject(addrs))
+            return fail(w, "broker %.64s: addrs must be an object", b->string);
+        broker_t *br = calloc(1, sizeof *br);
+        if (br == NULL)
+            return fail(w, "out of memory");
+        snprintf(br->cluster, sizeof br->cluster, "%s", cluster);
+        for (const cJSON *a = addrs->child; a != NULL; a = a->next) {
+            int64_t id;
+            bool dup = false;
+            if (br->n == MAX_IDS || !dec_key(a->string, 0, INT32_MAX, &id) || !cJSON_IsString(a) ||
+                !name_ok(a->valuestring, 63)) {
+                free(br);
+                return fail(w, "broker %.64s: addrs must map at most %d brokerIds (0..2^31-1) to host:port "
+                               "strings", b->string, MAX_IDS);
+            }
+            for (int i = 0; i < br->n; i++)
+                dup = dup || br->ids[i] == id;
+            if (dup) {
+                free(br);
+                return fail(w, "broker %.64s: brokerId %" PRId64 " appears twice", b->string, id);
+            }
+            br->ids[br->n] = id;
+            snprintf(br->addrs[br->n++], sizeof br->addrs[0], "%s", a->valuestring);
+        }
+        if (!put_new(out, b->string, br, free, w, "broker"))
+            return false;
+    }
+    return true;
+}
+
+static bool snap_read_topics(const cJSON *o, rk_strmap_t *out, why_t *w)
+{
+    if (!cJSON_IsObject(o))
+        return fail(w, "topics must be an object");
+    size_t count = 0;
+    for (const cJSON *t = o->child; t != NULL; t = t->next) {
+        if (++count > RK_NS_MAX_TOPICS)
+            return fail(w, "more than %d topics", RK_NS_MAX_TOPICS);
+        int n = cJSON_GetArraySize(t);
+        if (!name_ok(t->string, TOPIC_NAME_MAX) || !cJSON_IsArray(t) || n > RK_NS_MAX_LIVE)
+            return fail(w, "topics: each is an array of queue data named by 1..%d bytes", TOPIC_NAME_MAX);
+        topic_t *tp = calloc(1, sizeof *tp);
+        if (tp == NULL || (n > 0 && (tp->q = calloc((size_t)n, sizeof *tp->q)) == NULL)) {
+            free(tp);
+            return fail(w, "out of memory");
+        }
+        tp->cap = n;
+        for (const cJSON *q = t->child; q != NULL; q = q->next) {
+            why_t qw = {""};
+            qdata_t qd = {.read = 0};
+            const char *bn = cJSON_IsObject(q) ? str_member(q, "brokerName", 127, &qw) : NULL;
+            bool ok = bn != NULL && int_member(q, "read", 0, RK_NS_MAX_QUEUE_NUMS, &qd.read, &qw) &&
+                      int_member(q, "write", 0, RK_NS_MAX_QUEUE_NUMS, &qd.write, &qw) &&
+                      int_member(q, "perm", 0, PERM_MAX, &qd.perm, &qw) &&
+                      int_member(q, "sysflag", 0, SYSFLAG_MAX, &qd.sysflag, &qw) &&
+                      queue_nums_ok(qd.read, qd.write, qd.perm, qd.sysflag, &qw);
+            for (int i = 0; ok && i < tp->n; i++)
+                if (strcmp(tp->q[i].broker, bn) == 0)
+                    ok = fail(&qw, "brokerName %.64s appears twice", bn);
+            if (!ok) {
+                topic_free(tp);
+                return fail(w, "topic %.64s: %s", t->string, qw.msg[0] ? qw.msg : "queue data must be objects");
+            }
+            snprintf(qd.broker, sizeof qd.broker, "%s", bn);
+            tp->q[tp->n++] = qd;
+        }
+        if (!put_new(out, t->string, tp, topic_free, w, "topic"))
+            return false;
+    }
+    return true;
+}
+
+static bool snap_read_live(const cJSON *o, rk_strmap_t *out, why_t *w)
+{
+    if (!cJSON_IsObject(o))
+        return fail(w, "live must be an object");
+    size_t count = 0;
+    for (const cJSON *l = o->child; l != NULL; l = l->next) {
+        if (++count > RK_NS_MAX_LIVE)
+            return fail(w, "more than %d live brokers", RK_NS_MAX_LIVE);
+        if (!name_ok(l->string, 63) || !cJSON_IsObject(l))
+            return fail(w, "live: each is an object named by a host:port of 1..63 bytes");
+        why_t lw = {""};
+        live_t lv = {.id = 0};
+        const char *name = str_member(l, "name", 127, &lw);
+        const char *cluster = name ? str_member(l, "cluster", 127, &lw) : NULL;
+        const char *ha = rk_json_get_str(l, "ha");
+        bool ok = cluster != NULL && int_member(l, "id", 0, INT32_MAX, &lv.id, &lw) &&
+                  int_member(l, "dvCounter", 0, JSON_INT_MAX, &lv.dv_counter, &lw) &&
+                  int_member(l, "dvTs", 0, JSON_INT_MAX, &lv.dv_ts, &lw);
+        if (ok && (ha == NULL || (*ha != '\0' && !name_ok(ha, 63))))
+            ok = fail(&lw, "ha must be a host:port string of at most 63 bytes");
+        if (!ok)
+            return fail(w, "live %.64s: %s", l->string, lw.msg);
+        live_t *p = malloc(sizeof *p);
+        if (p == NULL)
+            return fail(w, "out of memory");
+        snprintf(lv.name, sizeof lv.name, "%s", name);
+        snprintf(lv.cluster, sizeof lv.cluster, "%s", cluster);
+        snprintf(lv.ha, sizeof lv.ha, "%s", ha);
+        lv.last_ms = rk_mono_ms();
+        lv.conn_id = 0;
+        *p = lv;
+        if (!put_new(out, l->string, p, free, w, "live broker"))
+            return false;
+    }
+    return true;
+}
+
+static int publish_topic(const char *topic, void *value, void *ctx)
+{
+    (void)value;
+    publish(ctx, RK_EV_TOPIC_CHANGED, NULL, NULL, NULL, 0, topic);
+    return 0;
+}
+
+static int snapshot_apply(rk_namesrv_t *ns, const uint8_t *p, size_t len, why_t *w)
 {
     cJSON *root = p ? rk_json_parse((const char *)p, len) : NULL;
-    if (!cJSON_IsObject(root)) {
+    tables_t t = {.kv = NULL};
+    rk_strmap_init(&t.brokers);
+    rk_strmap_init(&t.topics);
+    rk_strmap_init(&t.live);
+    bool ok = cJSON_IsObject(root) ? true : fail(w, "the snapshot is not a JSON object");
+    ok = ok && snap_read_brokers(cJSON_GetObjectItemCaseSensitive(root, "brokers"), &t.brokers, w);
+    ok = ok && snap_read_topics(cJSON_GetObjectItemCaseSensitive(root, "topics"), &t.topics, w);
+    ok = ok && snap_read_live(cJSON_GetObjectItemCaseSensitive(root, "live"), &t.live, w);
+    ok = ok && kv_table_ok(cJSON_GetObjectItemCaseSensitive(root, "kv"), &t.kv_items, w);
+    if (!ok) {
         cJSON_Delete(root);
+        tables_free(&t);
         return RK_EPROTO;
     }
+    t.kv = cJSON_DetachItemFromObjectCaseSensitive(root, "kv");
+    cJSON_Delete(root);
+    /* all checked: swap */
     rk_strmap_free(&ns->brokers, free);
     rk_strmap_free(&ns->topics, topic_free);
     rk_strmap_free(&ns->live, free);
-    rk_strmap_init(&ns->brokers);
-    rk_strmap_init(&ns->topics);
-    rk_strmap_init(&ns->live);
-    for (cJSON *b = cJSON_GetObjectItem(root, "brokers") ? cJSON_GetObjectItem(root, "brokers")->child : NULL;
-         b; b = b->next) {
-        broker_t *br = calloc(1, sizeof *br);
-        if (br == NULL)
-            break;
-        snprintf(br->cluster, sizeof br->cluster, "%s", rk_json_get_str(b, "cluster") ? rk_json_get_str(b, "cluster") : "");
-        for (cJSON *a = cJSON_GetObjectItem(b, "addrs") ? cJSON_GetObjectItem(b, "addrs")->child : NULL;
-             a && br->n < MAX_IDS; a = a->next)
-            if (cJSON_IsString(a)) {
-                br->ids[br->n] = strtoll(a->string, NULL, 10);
-                snprintf(br->addrs[br->n++], sizeof br->addrs[0], "%s", a->valuestring);
-            }
-        if (rk_strmap_put(&ns->brokers, b->string, br, NULL) != RK_OK)
-            free(br);
-    }
-    for (cJSON *t = cJSON_GetObjectItem(root, "topics") ? cJSON_GetObjectItem(root, "topics")->child : NULL;
-         t; t = t->next)
-        for (cJSON *q = t->child; q; q = q->next) {
-            qdata_t qd = {.read = 0};
-            snprintf(qd.broker, sizeof qd.broker, "%s", rk_json_get_str(q, "brokerName") ? rk_json_get_str(q, "brokerName") : "");
-            rk_json_get_i64(q, "read", &qd.read);
-            rk_json_get_i64(q, "write", &qd.write);
-            rk_json_get_i64(q, "perm", &qd.perm);
-            rk_json_get_i64(q, "sysflag", &qd.sysflag);
-            topic_set_queue(ns, t->string, &qd);
-        }
-    for (cJSON *l = cJSON_GetObjectItem(root, "live") ? cJSON_GetObjectItem(root, "live")->child : NULL; l;
-         l = l->next) {
-        live_t *lv = calloc(1, sizeof *lv);
-        if (lv == NULL)
-            break;
-        const char *s;
-        if ((s = rk_json_get_str(l, "name"))) snprintf(lv->name, sizeof lv->name, "%s", s);
-        if ((s = rk_json_get_str(l, "cluster"))) snprintf(lv->cluster, sizeof lv->cluster, "%s", s);
-        if ((s = rk_json_get_str(l, "ha"))) snprintf(lv->ha, sizeof lv->ha, "%s", s);
-        rk_json_get_i64(l, "id", &lv->id);
-        rk_json_get_i64(l, "dvCounter", &lv->dv_counter);
-        rk_json_get_i64(l, "dvTs", &lv->dv_ts);
-        lv->last_ms = rk_mono_ms();
-        if (rk_strmap_put(&ns->live, l->string, lv, NULL) != RK_OK)
-            free(lv);
-    }
-    cJSON *kv = cJSON_DetachItemFromObject(root, "kv");
-    if (cJSON_IsObject(kv)) {
-        cJSON_Delete(ns->kv);
-        ns->kv = kv;
-        kv_persist(ns);
-    } else {
-        cJSON_Delete(kv);
-    }
-    cJSON_Delete(root);
+    ns->brokers = t.brokers;
+    ns->topics = t.topics;
+    ns->live = t.live;
+    cJSON_Delete(ns->kv);
+    ns->kv = t.kv;
+    ns->kv_items = t.kv_items;
+    kv_persist(ns);
+    rk_strmap_foreach(&ns->topics, publish_topic, ns);
     rk_log_info("namesrv", "applied a snapshot from upstream: %zu brokers, %zu topics", ns->brokers.len,
                 ns->topics.len);
     return RK_OK;
@@ -1329,6 +1913,42 @@ static void on_conn_close(void *ctx, rk_conn_t *conn)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* replicationUpstream "host[:port],..." -> the IPv4 addresses replication may come from. */
+static int resolve_upstream(rk_namesrv_t *ns, const char *list_in, char *err, size_t errlen)
+{
+    char list[1024];
+    if (snprintf(list, sizeof list, "%s", list_in) >= (int)sizeof list) {
+        snprintf(err, errlen, "replicationUpstream: longer than %zu bytes", sizeof list - 1);
+        return RK_EBADCONFIG;
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",; ", &save); t != NULL; t = strtok_r(NULL, ",; ", &save)) {
+        char host[256];
+        snprintf(host, sizeof host, "%s", t);
+        char *colon = strrchr(host, ':');
+        if (colon != NULL && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+            *colon = '\0';
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+        int grc = getaddrinfo(host, NULL, &hints, &res);
+        if (grc != 0) {
+            snprintf(err, errlen, "replicationUpstream: cannot resolve \"%s\": %s", host, gai_strerror(grc));
+            return RK_EBADCONFIG;
+        }
+        for (struct addrinfo *a = res; a != NULL && ns->nupstream < 16; a = a->ai_next) {
+            char ip[INET_ADDRSTRLEN];
+            if (inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, sizeof ip) == NULL)
+                continue;
+            bool dup = false;
+            for (int i = 0; i < ns->nupstream; i++)
+                dup = dup || strcmp(ns->upstream_ips[i], ip) == 0;
+            if (!dup)
+                snprintf(ns->upstream_ips[ns->nupstream++], sizeof ns->upstream_ips[0], "%s", ip);
+        }
+        freeaddrinfo(res);
+    }
+    return RK_OK;
+}
+
 int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_namesrv_t **out,
                      char *err, size_t errlen)
 {
@@ -1337,8 +1957,21 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
         return RK_ENOMEM;
     ns->cfg = *cfg;
     ns->cfg.rocketmq_home = ns->cfg.kv_config_path = ns->cfg.listen_host = NULL;  /* not owned */
-    ns->cfg.replication_peers = NULL;
+    ns->cfg.replication_peers = ns->cfg.replication_upstream = ns->cfg.replication_secret = NULL;
     ns->epoch = rk_now_ms() * 1000 + getpid() % 1000;
+    if (cfg->replication_secret != NULL &&
+        snprintf(ns->secret, sizeof ns->secret, "%s", cfg->replication_secret) >= (int)sizeof ns->secret) {
+        snprintf(err, errlen, "replicationSecret: longer than %zu bytes", sizeof ns->secret - 1);
+        free(ns);
+        return RK_EBADCONFIG;
+    }
+    if (cfg->cluster_mode != RK_NS_INDEPENDENT && cfg->replication_upstream != NULL) {
+        int urc = resolve_upstream(ns, cfg->replication_upstream, err, errlen);
+        if (urc != RK_OK) {
+            free(ns);
+            return urc;
+        }
+    }
     if (cfg->cluster_mode != RK_NS_INDEPENDENT && cfg->replication_peers != NULL) {
         char list[1024];
         snprintf(list, sizeof list, "%s", cfg->replication_peers);
@@ -1412,6 +2045,20 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
         goto fail;
     rk_log_info("namesrv", "name server up on port %d (KV config %s, brokers expire after %lld ms)",
                 rk_rserver_port(ns->srv), ns->kv_path, (long long)cfg->broker_expired_ms);
+    if (cfg->cluster_mode != RK_NS_INDEPENDENT) {
+        if (ns->nupstream == 0)
+            rk_log_info("namesrv", "clusterMode=%s without replicationUpstream: this node accepts replication "
+                        "from nobody (right for the master or the chain's head)", cluster_modes[cfg->cluster_mode]);
+        else
+            rk_log_info("namesrv", "accepting replication from %s (%d address%s)%s", cfg->replication_upstream,
+                        ns->nupstream, ns->nupstream == 1 ? "" : "es",
+                        ns->secret[0] ? " with the replicationSecret" : "");
+        if (ns->secret[0] == '\0')
+            rk_log_warn("namesrv", "clusterMode=%s without replicationSecret: any process on an upstream's IP "
+                        "may replicate to this node", cluster_modes[cfg->cluster_mode]);
+        else if (strlen(ns->secret) < 16)
+            rk_log_warn("namesrv", "replicationSecret is shorter than 16 bytes: easy to guess");
+    }
     *out = ns;
     return RK_OK;
 fail:

@@ -52,7 +52,9 @@ static void start(int i, const char *mode, const char *ack, const char *peers)
     snprintf(n->conf, sizeof n->conf, "%s/ns%d.conf", dir, i);
     FILE *f = fopen(n->conf, "w");
     fprintf(f, "listenPort=%d\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv%d.json\nclusterMode=%s\n"
-               "replicationAck=%s\nreplicationPeers=%s\nreplicationTimeout=1000\n",
+               "replicationAck=%s\nreplicationPeers=%s\nreplicationTimeout=1000\n"
+               /* every node may be replicated to by the others (all on loopback), with the secret */
+               "replicationUpstream=127.0.0.1\nreplicationSecret=test-cluster-secret-0123456789\n",
             n->port, dir, i, mode, ack, peers ? peers : "");
     fclose(f);
     char log[300];

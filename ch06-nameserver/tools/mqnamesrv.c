@@ -6,6 +6,7 @@
  * effective configuration and exits. SIGTERM or SIGINT stop it cleanly. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rk/config.h"
@@ -59,6 +60,10 @@ int main(int argc, char **argv)
     rk_kv_warn_unused(&kv, "mqnamesrv");
     rk_kv_free(&kv);
     if (print) {
+        if (cfg.replication_secret != NULL && *cfg.replication_secret != '\0') {
+            free(cfg.replication_secret);       /* a secret is not for printing */
+            cfg.replication_secret = strdup("(set, not shown)");
+        }
         rk_config_print(rk_namesrv_config_fields, &cfg, stdout);
         rk_config_free(rk_namesrv_config_fields, &cfg);
         return 0;

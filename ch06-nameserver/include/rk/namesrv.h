@@ -14,6 +14,15 @@
  * scanNotActiveBrokerInterval ms). Name servers share nothing: a broker
  * registers with each of them.
  *
+ * Everything a request carries is checked before it touches the tables: a
+ * body (REGISTER_BROKER's topic table, a data version, a replication
+ * snapshot, the KV file) is validated whole — types, required keys, string
+ * lengths, number ranges, counts — and then applied whole, or refused with
+ * SYSTEM_ERROR and a remark, never half applied. Replication requests
+ * (RK_REQ_NS_REPL_*) are accepted only in a replicated clusterMode, only
+ * from an IP address of replicationUpstream, and, when replicationSecret is
+ * set, only if they carry it; otherwise NO_PERMISSION and a WARN line.
+ *
  * Threads: all state lives on the remoting server's loop thread; processors
  * are inline. Events go through an rk_eventbus_t (rk/eventbus.h). */
 #ifndef RK_NAMESRV_H
@@ -37,12 +46,26 @@ typedef struct rk_namesrv_config {
     int replication_ack;            /* replicationAck: RK_NS_ACK_SYNC, _ASYNC, _SEMI_SYNC */
     char *replication_peers;        /* replicationPeers: followers, or the next chain node */
     int64_t replication_timeout_ms; /* replicationTimeout */
+    char *replication_upstream;     /* replicationUpstream: who may replicate to us (host[:port],...) */
+    char *replication_secret;       /* replicationSecret: shared by the cluster; empty = none */
 } rk_namesrv_config_t;
 
 enum { RK_NS_INDEPENDENT = 0, RK_NS_MASTER_SLAVE = 1, RK_NS_CHAIN = 2 };
 enum { RK_NS_ACK_SYNC = 0, RK_NS_ACK_ASYNC = 1, RK_NS_ACK_SEMI_SYNC = 2 };
 
-/* Private request codes of name-server replication (far from RocketMQ's). */
+/* Limits on what a request may make the name server hold. */
+enum {
+    RK_NS_MAX_QUEUE_NUMS = 1024,            /* readQueueNums / writeQueueNums: 0..1024, as the broker */
+    RK_NS_MAX_TOPICS_PER_BROKER = 100000,   /* topics in one registration */
+    RK_NS_MAX_TOPICS = 1000000,             /* topics in the route table */
+    RK_NS_MAX_LIVE = 10000,                 /* broker addresses registered at once */
+    RK_NS_MAX_KV_ITEMS = 100000,            /* KV config entries, all namespaces */
+    RK_NS_MAX_KV_VALUE = 65536,             /* bytes of one KV value */
+};
+
+/* Private request codes of name-server replication (far from RocketMQ's).
+ * With replicationSecret set, each carries it in the extField below. */
+#define RK_NS_SECRET_FIELD "replicationSecret"
 enum {
     RK_REQ_NS_REPL_APPLY = 100001,      /* a write, replayed downstream */
     RK_REQ_NS_REPL_SNAPSHOT = 100002,   /* the whole state, for a follower that lost it */
