@@ -191,16 +191,31 @@ static rk_cmd_t *pull_request(const char *group, const rk_mq_t *mq, int64_t offs
     return req;
 }
 
-/* A pull answer into r (which then owns the messages); the messages whose
- * tag the expression does not match are dropped here, as the broker only
- * filters by tag hash. */
-static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, rk_pull_result_t *r)
+/* Logs what a decode left out, with where it was, at ERROR: damaged data
+ * must be seen, even though consuming moves on past it. */
+static void report_bad(const rk_msg_list_t *l, const rk_mq_t *mq, int64_t offset)
+{
+    size_t shown = l->nbad < RK_MSG_BAD_MAX ? l->nbad : RK_MSG_BAD_MAX;
+    for (size_t i = 0; i < shown; i++) {
+        const rk_msg_bad_t *b = &l->bad[i];
+        if (b->queue_offset >= 0)
+            rk_log_error("consumer", "%s queue %d of %s: record at offset %" PRId64 " skipped: %s (%zu bytes)",
+                         mq->topic, mq->queue_id, mq->broker, b->queue_offset, b->why, b->len);
+        else
+            rk_log_error("consumer", "%s queue %d of %s: %zu damaged bytes after offset %" PRId64 " skipped: %s",
+                         mq->topic, mq->queue_id, mq->broker, b->len,
+                         b->prev_offset >= 0 ? b->prev_offset : offset - 1, b->why);
+    }
+    if (l->nbad > shown)
+        rk_log_error("consumer", "%s queue %d of %s: %zu more damaged records skipped in the pull from offset %" PRId64,
+                     mq->topic, mq->queue_id, mq->broker, l->nbad - shown, offset);
+}
+
+int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
+                          rk_pull_result_t *r)
 {
     memset(r, 0, sizeof *r);
     r->next_offset = r->min_offset = r->max_offset = -1;
-    if (status != RK_OK)
-        return errf(r->error, sizeof r->error, status, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
-                    rk_strerror(status));
     rk_cmd_ext_i64(resp, "nextBeginOffset", &r->next_offset);
     rk_cmd_ext_i64(resp, "minOffset", &r->min_offset);
     rk_cmd_ext_i64(resp, "maxOffset", &r->max_offset);
@@ -220,10 +235,25 @@ static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char 
     size_t len = resp->body_len;
     resp->body = NULL;
     resp->body_len = 0;
-    int rc = rk_msg_list_decode(raw, len, &r->msgs);
+    int rc = rk_msg_list_decode_skip(raw, len, check_crc, &r->msgs);
     if (rc != RK_OK)
-        return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: bad message data (%s)", mq->broker,
-                    mq->queue_id, rk_strerror(rc));
+        return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
+                    rk_strerror(rc));
+    r->skipped = r->msgs->nbad;
+    if (r->msgs->nbad > 0)
+        report_bad(r->msgs, mq, offset);
+    if (r->msgs->cut) {
+        /* nothing after the damage was read: pull again from just past the
+         * last good record (or one past the requested offset when the very
+         * first record is the damaged one), never from the broker's next
+         * offset, which would skip the good records behind the damage */
+        int64_t resume = r->msgs->last_offset >= 0 ? r->msgs->last_offset + 1 : offset + 1;
+        if (resume <= offset)
+            resume = offset + 1;
+        if (r->next_offset > offset && resume > r->next_offset)
+            resume = r->next_offset;
+        r->next_offset = resume;
+    }
     size_t k = 0;
     for (size_t i = 0; i < r->msgs->n; i++) {
         rk_msg_ext_t *m = &r->msgs->msgs[i];
@@ -236,7 +266,26 @@ static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char 
     }
     r->msgs->n = k;
     r->status = k > 0 ? RK_PULL_FOUND : RK_PULL_NO_MATCHED_MSG;
+    if (k == 0) {
+        rk_msg_list_free(r->msgs);
+        r->msgs = NULL;
+    }
     return RK_OK;
+}
+
+/* A pull answer into r (which then owns the messages); the messages whose
+ * tag the expression does not match are dropped here, as the broker only
+ * filters by tag hash. */
+static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset,
+                      bool check_crc, rk_pull_result_t *r)
+{
+    if (status != RK_OK) {
+        memset(r, 0, sizeof *r);
+        r->next_offset = r->min_offset = r->max_offset = -1;
+        return errf(r->error, sizeof r->error, status, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
+                    rk_strerror(status));
+    }
+    return rk_pull_result_decode(resp, mq, expr, offset, check_crc, r);
 }
 
 void rk_pull_result_free(rk_pull_result_t *r)
@@ -252,6 +301,7 @@ void rk_pull_result_free(rk_pull_result_t *r)
 struct rk_pull_consumer {
     rk_mqclient_t *c;
     char group[RK_NAME_MAX];
+    bool no_crc_check;
 };
 
 int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_t **out)
@@ -263,6 +313,7 @@ int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_
     if (pc == NULL)
         return RK_ENOMEM;
     snprintf(pc->group, sizeof pc->group, "%s", cfg->group);
+    pc->no_crc_check = cfg->no_crc_check;
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
                                .timeout_ms = cfg->timeout_ms};
     int rc = rk_mqclient_new(&cc, &pc->c);
@@ -319,7 +370,7 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
     rk_cmd_t *resp = NULL;
     int st = rk_rclient_invoke_sync(rk_mqclient_remoting(pc->c), addr, req,
                                     rk_mqclient_timeout(pc->c) + (suspend_ms > 0 ? suspend_ms : 0), &resp);
-    int rc = pull_parse(st, resp, mq, tag_expr, r);
+    int rc = pull_parse(st, resp, mq, tag_expr, offset, !pc->no_crc_check, r);
     rk_cmd_free(resp);
     return rc;
 }
@@ -391,7 +442,7 @@ struct rk_push_consumer {
     rk_message_model_t model;
     rk_consume_from_t from;
     int64_t from_ts;
-    bool orderly;
+    bool orderly, no_crc_check;
     int nthreads, batch_max, pull_batch, rebalance_ms, persist_ms;
     int64_t sub_version;
     char offset_file[1024];
@@ -774,6 +825,7 @@ static void pull_after(rk_push_consumer_t *pc, pq_t *q, uint64_t ms)
 typedef struct pull_ctx {
     rk_push_consumer_t *pc;
     pq_t *q;
+    int64_t offset;                     /* the pull's queueOffset */
 } pull_ctx_t;
 
 static void pull_cb(void *arg, int status, rk_cmd_t *resp)
@@ -781,9 +833,10 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     pull_ctx_t *x = arg;
     rk_push_consumer_t *pc = x->pc;
     pq_t *q = x->q;
+    int64_t offset = x->offset;
     free(x);
     rk_pull_result_t r;
-    int rc = pull_parse(status, resp, &q->mq, q->expr, &r);
+    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, !pc->no_crc_check, &r);
     rk_cmd_free(resp);
     uint64_t delay = 0;
     uv_mutex_lock(&q->mu);
@@ -865,6 +918,7 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
     }
     x->pc = pc;
     x->q = q;
+    x->offset = offset;
     if (rk_rclient_invoke_async(rk_mqclient_remoting(pc->c), addr, req, PULL_TIMEOUT_MS, pull_cb, x) != RK_OK) {
         free(x);
         pull_after(pc, q, ERROR_DELAY_MS);
@@ -1347,6 +1401,7 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
     pc->from = cfg->from;
     pc->from_ts = cfg->from_timestamp_ms > 0 ? cfg->from_timestamp_ms : rk_now_ms() - 30 * 60 * 1000;
     pc->orderly = cfg->orderly;
+    pc->no_crc_check = cfg->no_crc_check;
     pc->nthreads = cfg->threads > 0 ? cfg->threads : 4;
     pc->batch_max = cfg->batch_max > 0 ? cfg->batch_max : 1;
     pc->pull_batch = cfg->pull_batch > 0 && cfg->pull_batch <= 1024 ? cfg->pull_batch : 32;
