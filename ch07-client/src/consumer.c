@@ -27,6 +27,8 @@
 #define ERROR_DELAY_MS 1000             /* after a failed pull, or an orderly queue not locked */
 #define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
 #define MAX_SUBS 32
+#define QUICK_FIRST_MS 200              /* a topic with no route yet: look again after this, */
+#define QUICK_MAX_MS 2000               /* doubling up to this, until it has one */
 #define MQKEY_MAX (2 * RK_NAME_MAX + 16)
 
 /* ------------------------------------------------------------ allocation, tags */
@@ -452,6 +454,8 @@ struct rk_push_consumer {
     int nsubs;
     bool started;
     _Atomic bool stopping;
+    _Atomic bool quick_on;              /* a quick re-lookup is scheduled */
+    int quick_ms;                       /* its next delay (scheduler thread only) */
 
     uv_mutex_t mu;                      /* table */
     rk_strmap_t table;                  /* mq key -> pq_t* */
@@ -1198,11 +1202,19 @@ static void drop_pq(rk_push_consumer_t *pc, pq_t *q, bool sync)
     pq_unref(q);
 }
 
-static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
+/* What a rebalance of one topic could not do yet. */
+#define RB_NO_ROUTE 1                   /* the name servers have no route for it */
+#define RB_NO_MEMBERS 2                 /* its brokers do not list the group yet (no heartbeat there) */
+
+static int rebalance_topic(rk_push_consumer_t *pc, const sub_t *s, bool ask)
 {
     rk_topic_route_t *route = NULL;
-    if (rk_mqclient_route(pc->c, s->topic, false, &route) != RK_OK)
-        return;                         /* not (yet) a topic: nothing to consume */
+    int rc0 = rk_mqclient_route(pc->c, s->topic, false, &route);
+    if (rc0 == RK_ENOTFOUND && ask)     /* do not wait out the cached "no route" */
+        rc0 = rk_mqclient_route(pc->c, s->topic, true, &route);
+    if (rc0 != RK_OK)
+        return RB_NO_ROUTE;             /* not (yet) a topic: nothing to consume */
+    int status = 0;
     rk_mq_t *all = NULL, *mine = NULL;
     size_t nall = 0, nmine = 0;
     char **cids = NULL;
@@ -1215,8 +1227,9 @@ static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
         all = NULL;
     } else {
         int rc = group_members(pc, route, &cids, &ncids);
-        if (rc != RK_OK) {
+        if (rc != RK_OK || ncids == 0) {
             rk_log_debug("consumer", "%s: no member list for %s yet: %s", pc->group, s->topic, rk_strerror(rc));
+            status = RB_NO_MEMBERS;
             goto out;
         }
         size_t *idx = calloc(nall + 1, sizeof *idx);
@@ -1226,6 +1239,11 @@ static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
             goto out;
         }
         size_t k = rk_allocate_avg(nall, (const char *const *)cids, ncids, rk_mqclient_id(pc->c), idx);
+        bool listed = false;
+        for (size_t i = 0; i < ncids && !listed; i++)
+            listed = strcmp(cids[i], rk_mqclient_id(pc->c)) == 0;
+        if (!listed)
+            status = RB_NO_MEMBERS;     /* this broker has not had our heartbeat yet */
         for (size_t i = 0; i < k; i++)
             mine[nmine++] = all[idx[i]];
         free(idx);
@@ -1290,15 +1308,58 @@ out:
     free(all);
     free(mine);
     rk_topic_route_release(route);
+    return status;
 }
 
-static void rebalance(rk_push_consumer_t *pc)
+/* Rebalances every subscription; returns the RB_* flags of the topics
+ * (the group's retry topic aside: it exists only once a message failed)
+ * it could not rebalance yet. ask: look routes up even if the cache says
+ * there are none. */
+static int rebalance(rk_push_consumer_t *pc, bool ask)
 {
+    int missing = 0;
     uv_mutex_lock(&pc->rb_mu);
     if (!atomic_load(&pc->stopping))
-        for (int i = 0; i < pc->nsubs; i++)
-            rebalance_topic(pc, &pc->subs[i]);
+        for (int i = 0; i < pc->nsubs; i++) {
+            int st = rebalance_topic(pc, &pc->subs[i], ask);
+            if (strncmp(pc->subs[i].topic, "%RETRY%", 7) != 0)
+                missing |= st;
+        }
     uv_mutex_unlock(&pc->rb_mu);
+    return missing;
+}
+
+static void quick_task(void *arg, bool cancelled);
+
+/* A subscribed topic has no route yet (a brand-new topic whose broker has
+ * not registered it, a name server not reached): look again soon — 200 ms,
+ * doubling to 2 s — rather than at the next rebalance (20 s). */
+static void quick_start(rk_push_consumer_t *pc)
+{
+    if (atomic_exchange(&pc->quick_on, true))
+        return;                         /* already on it */
+    pc->quick_ms = QUICK_FIRST_MS;
+    if (rk_mqclient_schedule(pc->c, (uint64_t)pc->quick_ms, quick_task, pc) != RK_OK)
+        atomic_store(&pc->quick_on, false);
+}
+
+static void quick_task(void *arg, bool cancelled)
+{
+    rk_push_consumer_t *pc = arg;
+    if (cancelled || atomic_load(&pc->stopping))
+        return;
+    int missing = rebalance(pc, true);
+    if (missing & RB_NO_MEMBERS) {      /* a broker we just learned of has not heard from us */
+        rk_mqclient_heartbeat_now(pc->c);
+        missing = rebalance(pc, false);
+    }
+    if (missing == 0) {
+        atomic_store(&pc->quick_on, false);
+        return;
+    }
+    pc->quick_ms = pc->quick_ms * 2 > QUICK_MAX_MS ? QUICK_MAX_MS : pc->quick_ms * 2;
+    if (rk_mqclient_schedule(pc->c, (uint64_t)pc->quick_ms, quick_task, pc) != RK_OK)
+        atomic_store(&pc->quick_on, false);
 }
 
 static void rebalance_task(void *arg, bool cancelled)
@@ -1306,14 +1367,15 @@ static void rebalance_task(void *arg, bool cancelled)
     rk_push_consumer_t *pc = arg;
     if (cancelled || atomic_load(&pc->stopping))
         return;
-    rebalance(pc);
+    if (rebalance(pc, false) != 0)
+        quick_start(pc);
     rk_mqclient_schedule(pc->c, (uint64_t)pc->rebalance_ms, rebalance_task, pc);
 }
 
 static void rebalance_once(void *arg, bool cancelled)
 {
-    if (!cancelled)
-        rebalance(arg);
+    if (!cancelled && rebalance(arg, false) != 0)
+        quick_start(arg);
 }
 
 static void persist_task(void *arg, bool cancelled)
@@ -1519,12 +1581,13 @@ int rk_push_consumer_start(rk_push_consumer_t *pc)
         if (rk_mqclient_route(pc->c, pc->subs[i].topic, true, &r) == RK_OK)
             rk_topic_route_release(r);
         else if (strncmp(pc->subs[i].topic, "%RETRY%", 7) != 0)
-            rk_log_warn("consumer", "%s: topic %s has no route yet; it is looked up again at each rebalance",
+            rk_log_info("consumer", "%s: topic %s has no route yet; looking it up again within 2 s until it has one",
                         pc->group, pc->subs[i].topic);
     }
     rk_mqclient_set_heartbeat(pc->c, fill_heartbeat, pc);
     rk_mqclient_heartbeat_now(pc->c);
-    rebalance(pc);
+    if (rebalance(pc, false) != 0)
+        quick_start(pc);
     int rc = rk_mqclient_schedule(pc->c, (uint64_t)pc->rebalance_ms, rebalance_task, pc);
     if (rc == RK_OK)
         rc = rk_mqclient_schedule(pc->c, (uint64_t)pc->persist_ms, persist_task, pc);
