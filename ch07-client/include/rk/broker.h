@@ -82,6 +82,11 @@ rk_topic_manager_t *rk_broker_topics(rk_broker_t *b);
 rk_client_manager_t *rk_broker_clients(rk_broker_t *b);
 rk_group_manager_t *rk_broker_groups(rk_broker_t *b);
 int rk_broker_port(const rk_broker_t *b);
+/* How the last registration with the name servers went: returns how many
+ * accepted it, sets *total to how many are configured (0: no namesrvAddr,
+ * the broker runs standalone) and missed to the addresses that did not
+ * (";"-separated; may be NULL). */
+int rk_broker_namesrv_status(rk_broker_t *b, int *total, char *missed, size_t len);
 /* "ip:port" of this broker as clients reach it. */
 const char *rk_broker_addr(const rk_broker_t *b);
 /* A consumer group's membership changed: tell its members (oneway
