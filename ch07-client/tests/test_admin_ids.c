@@ -1,0 +1,72 @@
+/* test_admin_ids.c — mqadmin and the two ids of a message (issue 9 item
+ * 16): sendMessage prints both, queryMsgById finds a message by its offset
+ * id alone and by its message id (UNIQ_KEY) with -t, and never takes a
+ * UNIQ_KEY for an address to connect to. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "rk/testkit.h"
+
+static tk_cluster_t cl;
+
+static void setup(void) { tk_cluster_start(&cl, NULL); }
+static void teardown(void) { tk_cluster_stop(&cl); }
+
+TestSuite(admin_ids, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Runs mqadmin with args; returns its exit status, output in *out. */
+static int mqadmin(char **out, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+                   const char *a6)
+{
+    char *argv[] = {(char *)rk_tk_bin("mqadmin"), (char *)a1, "-n", cl.ns, (char *)a2, (char *)a3, (char *)a4,
+                    (char *)a5, (char *)a6, NULL};
+    return rk_tk_run(argv, out, 20000);
+}
+
+Test(admin_ids, send_prints_both_ids_and_query_by_id_finds_the_message_by_either)
+{
+    tk_create_topic(&cl, "Ids", 2);
+    char *out = NULL;
+    cr_assert_eq(mqadmin(&out, "sendMessage", "-t", "Ids", "-p", "hello-ids", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "#MsgId") && strstr(out, "#OffsetMsgId"), "%s", out);
+    /* the second line: broker, queue, status, msgId, offsetMsgId */
+    char broker[64], status[64], msg_id[80], offset_id[80];
+    int qid;
+    const char *line = strchr(out, '\n');
+    cr_assert(line != NULL);
+    cr_assert_eq(sscanf(line + 1, "%63s %d %63s %79s %79s", broker, &qid, status, msg_id, offset_id), 5, "%s", out);
+    cr_assert_str_eq(status, "SEND_OK");
+    cr_assert_eq(strlen(msg_id), 32, "%s", msg_id);
+    cr_assert_str_neq(msg_id, offset_id);
+    free(out);
+
+    /* the offset id alone */
+    out = NULL;
+    cr_assert_eq(mqadmin(&out, "queryMsgById", "-i", offset_id, NULL, NULL, NULL), 0, "%s", out);
+    cr_assert(strstr(out, "hello-ids") != NULL, "%s", out);
+    free(out);
+
+    /* the offset id with -t: still the offset id (it was taken for a UNIQ_KEY) */
+    out = NULL;
+    cr_assert_eq(mqadmin(&out, "queryMsgById", "-i", offset_id, "-t", "Ids", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "hello-ids") != NULL, "%s", out);
+    free(out);
+
+    /* the message id (UNIQ_KEY) with its topic */
+    out = NULL;
+    cr_assert_eq(mqadmin(&out, "queryMsgById", "-i", msg_id, "-t", "Ids", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "hello-ids") != NULL, "%s", out);
+    free(out);
+
+    /* the message id without a topic: it says what it needs, and does not
+     * read the id's ip, pid and counter as a broker's address */
+    out = NULL;
+    int st = mqadmin(&out, "queryMsgById", "-i", msg_id, NULL, NULL, NULL);
+    cr_assert_neq(st, 0, "%s", out);
+    cr_assert(strstr(out, "-t TOPIC") != NULL, "%s", out);
+    cr_assert(strstr(out, "VIEW_MESSAGE_BY_ID") == NULL, "no request to a made-up address: %s", out);
+    free(out);
+}
