@@ -30,6 +30,7 @@ struct rk_brokerreg {
     char master[64];            /* under mu */
     bool reached[MAX_NS];       /* under mu: the last round's answers */
     int nreached;               /* under mu */
+    int64_t rounds;             /* under mu: registration rounds done */
 };
 
 static rk_cmd_t *header(rk_brokerreg_t *r, int code)
@@ -75,8 +76,12 @@ int rk_brokerreg_register_now(rk_brokerreg_t *r)
     }
     free(body);
     uv_mutex_lock(&r->mu);
+    for (int i = 0; i < r->nns; i++)    /* the start-up line said it was missed: say when it answers */
+        if (reached[i] && !r->reached[i] && r->rounds > 0)
+            rk_log_info("brokerreg", "%s (%s) is now registered with name server %s", r->name, r->addr, r->ns[i]);
     memcpy(r->reached, reached, sizeof reached);
     r->nreached = ok;
+    r->rounds++;
     uv_mutex_unlock(&r->mu);
     return ok;
 }

@@ -108,6 +108,36 @@ Test(startup, a_broker_that_reached_no_name_server_says_so_instead_of_boot_succe
     free(t);
 }
 
+/* Starts mqnamesrv on a given port. */
+static void start_namesrv_on(int port, const char *logname)
+{
+    char conf[300], log[300];
+    snprintf(conf, sizeof conf, "%s/ns%d.conf", dir, port);
+    FILE *f = fopen(conf, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "listenPort=%d\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv%d.json\n", port, dir, port);
+    fclose(f);
+    snprintf(log, sizeof log, "%s/%s", dir, logname);
+    char *argv[] = {(char *)(RK_BIN_DIR "/../../ch06/bin/mqnamesrv"), "-c", conf, NULL};
+    pid_t pid = rk_tk_spawn(argv, log);
+    cr_assert(pid > 0);
+    pids[npids++] = pid;
+    cr_assert(rk_tk_wait_port(port, 5000), "mqnamesrv did not start (see %s)", log);
+}
+
+Test(startup, a_name_server_that_comes_up_later_is_registered_with_and_the_log_says_so)
+{
+    int port = rk_tk_free_port();
+    char ns[64];
+    snprintf(ns, sizeof ns, "namesrvAddr=127.0.0.1:%d", port);
+    const char *log = start_broker(ns, "registerNameServerPeriod=1000\n");
+    free(wait_log(log, "reached none of its name servers"));
+    start_namesrv_on(port, "late-ns.log");
+    char want[96];
+    snprintf(want, sizeof want, "is now registered with name server 127.0.0.1:%d", port);
+    free(wait_log(log, want));
+}
+
 Test(startup, a_broker_that_reached_one_of_two_name_servers_says_which_it_missed)
 {
     int up = start_namesrv(NULL, "ns.log"), down = rk_tk_free_port();
