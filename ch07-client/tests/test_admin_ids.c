@@ -70,3 +70,32 @@ Test(admin_ids, send_prints_both_ids_and_query_by_id_finds_the_message_by_either
     cr_assert(strstr(out, "VIEW_MESSAGE_BY_ID") == NULL, "no request to a made-up address: %s", out);
     free(out);
 }
+
+Test(admin_ids, query_by_id_of_a_damaged_record_says_so_instead_of_printing_it)
+{
+    tk_create_topic(&cl, "IdsBad", 1);
+    char *out = NULL;
+    cr_assert_eq(mqadmin(&out, "sendMessage", "-t", "IdsBad", "-p", "damage-me-please", NULL), 0, "%s", out);
+    char broker[64], status[64], msg_id[80], offset_id[80];
+    int qid;
+    cr_assert_eq(sscanf(strchr(out, '\n') + 1, "%63s %d %63s %79s %79s", broker, &qid, status, msg_id, offset_id), 5);
+    free(out);
+    /* flip body bytes in the commitlog the broker has mapped */
+    char path[512];
+    snprintf(path, sizeof path, "%s/store/commitlog/00000000000000000000", cl.dir);
+    FILE *f = fopen(path, "r+b");
+    cr_assert(f != NULL);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text, f);
+    char *hit = memmem(text, n, "damage-me", 9);
+    cr_assert(hit != NULL);
+    cr_assert_eq(fseek(f, (long)(hit - text), SEEK_SET), 0);
+    cr_assert_eq(fwrite("DAMAGE", 1, 6, f), 6);
+    fclose(f);
+    out = NULL;
+    int st = mqadmin(&out, "queryMsgById", "-i", offset_id, NULL, NULL, NULL);
+    cr_assert_neq(st, 0, "%s", out);
+    cr_assert(strstr(out, "DAMAGE-me") == NULL, "the damaged body is not shown as a message: %s", out);
+    cr_assert(strstr(out, "damaged") != NULL || strstr(out, "no message") != NULL, "%s", out);
+    free(out);
+}

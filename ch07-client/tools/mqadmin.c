@@ -497,8 +497,11 @@ static int query_messages(rk_mqclient_t *c, const char *topic, const char *key, 
         resp->body_len = 0;
         rk_cmd_free(resp);
         rk_msg_list_t *l = NULL;
-        if (rk_msg_list_decode(raw, len, &l) != RK_OK)
+        if (rk_msg_list_decode_skip(raw, len, true, &l) != RK_OK)
             continue;
+        if (l->nbad > 0)
+            fprintf(stderr, "mqadmin: %zu damaged record(s) in the answer of %s left out (first: %s)\n", l->nbad,
+                    route->brokers[b].any, l->bad[0].why);
         for (size_t i = 0; i < l->n; i++) {
             if (uniq) {
                 print_message(&l->msgs[i], full);
@@ -578,9 +581,12 @@ static int view_by_offset_id(rk_mqclient_t *c, const char *id, bool quiet)
     rk_cmd_free(resp);
     rk_msg_list_t *l = NULL;
     int rc = 1;
-    if (rk_msg_list_decode(raw, len, &l) == RK_OK && l->n > 0) {
+    if (rk_msg_list_decode_skip(raw, len, true, &l) == RK_OK && l->n > 0) {
         print_message(&l->msgs[0], true);
         rc = 0;
+    } else if (l != NULL && l->nbad > 0) {     /* said even with -t: the id did name a record */
+        fprintf(stderr, "queryMsgById: the record at commitlog offset %" PRId64 " of broker %s is damaged (%s)\n",
+                phys, addr, l->bad[0].why);
     } else if (!quiet) {
         fprintf(stderr, "queryMsgById: the answer of broker %s is not a message\n", addr);
     }

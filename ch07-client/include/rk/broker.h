@@ -12,7 +12,9 @@
  * console each add one). init runs before anything serves (register
  * processors, store hooks, dispatchers); start after the store and server
  * run; stop in reverse order before they close (stop is called for every
- * module whose init succeeded, started or not). The chapter's own broker
+ * module whose init succeeded, started or not). A module reads its config
+ * keys in init: keys no table has read by then are warned about as typos,
+ * before the broker serves. The chapter's own broker
  * binary is the same main linked with the module list of chapters <= N.
  *
  * Threads: processors run on the server's loop (or its worker pool when

@@ -92,7 +92,9 @@ void rk_pull_consumer_free(rk_pull_consumer_t *pc);
 /* The topic's readable queues (malloc'ed). */
 int rk_pull_consumer_queues(rk_pull_consumer_t *pc, const char *topic, rk_mq_t **out, size_t *n);
 /* Up to max_nums messages from offset. suspend_ms > 0 makes it a long
- * poll: the broker answers as soon as a message arrives, or after that long. */
+ * poll: the broker answers as soon as a message arrives, or after that long.
+ * Damaged records are left out (r->skipped, logged at ERROR) and
+ * r->next_offset moves past them (see rk_pull_result_decode). */
 int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char *tag_expr, int64_t offset,
                           int max_nums, int suspend_ms, rk_pull_result_t *r);
 void rk_pull_result_free(rk_pull_result_t *r);
