@@ -67,7 +67,7 @@ static size_t encode(uint8_t *buf, size_t cap, const char *body, int64_t qoff, i
     return (size_t)n;
 }
 
-/* A PULL_MESSAGE answer carrying records of queue offsets from..from+n-1. */
+/* A successful PULL_MESSAGE answer with the given body and next offset. */
 static rk_cmd_t *pull_answer(const uint8_t *body, size_t len, int64_t next)
 {
     rk_cmd_t *resp = rk_cmd_new(RK_RESP_SUCCESS);
