@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -138,6 +139,77 @@ int rk_kv_warn_unused(const rk_kv_t *kv, const char *module)
             rk_log_warn(module, "unknown config key \"%s\" ignored", kv->items[i].key);
             n++;
         }
+    return n;
+}
+
+#define EDIT_MAX_LEN 128
+
+size_t rk_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > EDIT_MAX_LEN || lb > EDIT_MAX_LEN)
+        return SIZE_MAX;
+    /* optimal string alignment: three rows of the classic table */
+    size_t rows[3][EDIT_MAX_LEN + 1];
+    size_t *pp = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        int ca = tolower((unsigned char)a[i - 1]);
+        for (size_t j = 1; j <= lb; j++) {
+            int cb = tolower((unsigned char)b[j - 1]);
+            size_t best = prev[j - 1] + (ca != cb);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && pp[j - 2] + 1 < best)
+                best = pp[j - 2] + 1;
+            cur[j] = best;
+        }
+        size_t *t = pp;
+        pp = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+const char *rk_config_suggest(const rk_config_field_t *const *tables, const char *key)
+{
+    size_t len = strlen(key);
+    size_t limit = len <= 4 ? 1 : len <= 12 ? 2 : 3;
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t t = 0; tables != NULL && tables[t] != NULL; t++)
+        for (const rk_config_field_t *f = tables[t]; f->key != NULL; f++) {
+            size_t d = rk_edit_distance(key, f->key);
+            if (d <= limit && d < best_d) {
+                best = f->key;
+                best_d = d;
+            }
+        }
+    return best;
+}
+
+int rk_kv_warn_unused_suggest(const rk_kv_t *kv, const char *module, const rk_config_field_t *const *tables)
+{
+    int n = 0;
+    for (size_t i = 0; i < kv->len; i++) {
+        if (kv->items[i].used)
+            continue;
+        const char *s = rk_config_suggest(tables, kv->items[i].key);
+        if (s != NULL && kv_find(kv, s) == NULL)
+            rk_log_warn(module, "unknown config key \"%s\" ignored: did you mean %s?", kv->items[i].key, s);
+        else if (s != NULL)
+            rk_log_warn(module, "unknown config key \"%s\" ignored: did you mean %s? (%s is set as well)",
+                        kv->items[i].key, s, s);
+        else
+            rk_log_warn(module, "unknown config key \"%s\" ignored", kv->items[i].key);
+        n++;
+    }
     return n;
 }
 

@@ -28,6 +28,9 @@ struct rk_brokerreg {
     uv_cond_t cond;
     bool stopping, triggered;   /* under mu */
     char master[64];            /* under mu */
+    bool reached[MAX_NS];       /* under mu: the last round's answers */
+    int nreached;               /* under mu */
+    int64_t rounds;             /* under mu: registration rounds done */
 };
 
 static rk_cmd_t *header(rk_brokerreg_t *r, int code)
@@ -48,6 +51,7 @@ int rk_brokerreg_register_now(rk_brokerreg_t *r)
     if (body == NULL)
         return 0;
     int ok = 0;
+    bool reached[MAX_NS] = {false};
     for (int i = 0; i < r->nns; i++) {
         rk_cmd_t *req = header(r, RK_REQ_REGISTER_BROKER), *resp = NULL;
         if (req == NULL)
@@ -59,6 +63,7 @@ int rk_brokerreg_register_now(rk_brokerreg_t *r)
         int rc = rk_rclient_invoke_sync(r->rcl, r->ns[i], req, (int)r->timeout_ms, &resp);
         if (rc == RK_OK && resp->code == 0) {
             ok++;
+            reached[i] = true;
             const char *m = rk_cmd_ext_get(resp, "masterAddr");
             uv_mutex_lock(&r->mu);
             snprintf(r->master, sizeof r->master, "%s", m ? m : "");
@@ -70,6 +75,35 @@ int rk_brokerreg_register_now(rk_brokerreg_t *r)
         rk_cmd_free(resp);
     }
     free(body);
+    uv_mutex_lock(&r->mu);
+    for (int i = 0; i < r->nns; i++)    /* the start-up line said it was missed: say when it answers */
+        if (reached[i] && !r->reached[i] && r->rounds > 0)
+            rk_log_info("brokerreg", "%s (%s) is now registered with name server %s", r->name, r->addr, r->ns[i]);
+    memcpy(r->reached, reached, sizeof reached);
+    r->nreached = ok;
+    r->rounds++;
+    uv_mutex_unlock(&r->mu);
+    return ok;
+}
+
+int rk_brokerreg_status(rk_brokerreg_t *r, int *total, char *missed, size_t len)
+{
+    uv_mutex_lock(&r->mu);
+    *total = r->nns;
+    int ok = r->nreached;
+    size_t at = 0;
+    if (missed != NULL && len > 0) {
+        missed[0] = '\0';
+        for (int i = 0; i < r->nns; i++) {
+            if (r->reached[i])
+                continue;
+            int n = snprintf(missed + at, len - at, "%s%s", at ? ";" : "", r->ns[i]);
+            if (n < 0 || (size_t)n >= len - at)
+                break;
+            at += (size_t)n;
+        }
+    }
+    uv_mutex_unlock(&r->mu);
     return ok;
 }
 

@@ -57,7 +57,8 @@ int main(int argc, char **argv)
         rk_kv_free(&kv);
         return 1;
     }
-    rk_kv_warn_unused(&kv, "mqnamesrv");
+    const rk_config_field_t *const tables[] = {rk_namesrv_config_fields, NULL};
+    rk_kv_warn_unused_suggest(&kv, "mqnamesrv", tables);
     rk_kv_free(&kv);
     if (print) {
         if (cfg.replication_secret != NULL && *cfg.replication_secret != '\0') {

@@ -7,9 +7,11 @@
 
 #include "rk/brokerreg.h"
 #include "rk/clock.h"
+#include "rk/commitlog.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/log.h"
+#include "rk/store_config.h"
 
 #define MAX_MODULES 16
 
@@ -57,6 +59,14 @@ rk_topic_manager_t *rk_broker_topics(rk_broker_t *b) { return b->topics; }
 rk_client_manager_t *rk_broker_clients(rk_broker_t *b) { return b->clients; }
 rk_group_manager_t *rk_broker_groups(rk_broker_t *b) { return b->groups; }
 int rk_broker_port(const rk_broker_t *b) { return rk_rserver_port(b->srv); }
+
+int rk_broker_namesrv_status(rk_broker_t *b, int *total, char *missed, size_t len)
+{
+    if (missed != NULL && len > 0)
+        missed[0] = '\0';
+    *total = 0;
+    return b->reg != NULL ? rk_brokerreg_status(b->reg, total, missed, len) : 0;
+}
 const char *rk_broker_addr(const rk_broker_t *b) { return b->addr; }
 
 void rk_broker_topics_changed(rk_broker_t *b)
@@ -130,6 +140,13 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
             goto fail;
         }
         b->nmodules++;
+    }
+    /* every table has read its keys: what is left is a typo, said before
+     * the broker serves (and with the key it probably meant) */
+    if (kv != NULL) {
+        const rk_config_field_t *const tables[] = {rk_broker_config_fields, rk_cq_store_config_fields,
+                                                   rk_commitlog_config_fields, NULL};
+        rk_kv_warn_unused_suggest(kv, "broker", tables);
     }
     if ((rc = rk_store_start(b->store)) != RK_OK) {
         snprintf(err, errlen, "store: %s", rk_strerror(rc));

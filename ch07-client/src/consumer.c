@@ -27,6 +27,8 @@
 #define ERROR_DELAY_MS 1000             /* after a failed pull, or an orderly queue not locked */
 #define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
 #define MAX_SUBS 32
+#define QUICK_FIRST_MS 200              /* a topic with no route yet: look again after this, */
+#define QUICK_MAX_MS 2000               /* doubling up to this, until it has one */
 #define MQKEY_MAX (2 * RK_NAME_MAX + 16)
 
 /* ------------------------------------------------------------ allocation, tags */
@@ -191,16 +193,31 @@ static rk_cmd_t *pull_request(const char *group, const rk_mq_t *mq, int64_t offs
     return req;
 }
 
-/* A pull answer into r (which then owns the messages); the messages whose
- * tag the expression does not match are dropped here, as the broker only
- * filters by tag hash. */
-static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, rk_pull_result_t *r)
+/* Logs what a decode left out, with where it was, at ERROR: damaged data
+ * must be seen, even though consuming moves on past it. */
+static void report_bad(const rk_msg_list_t *l, const rk_mq_t *mq, int64_t offset)
+{
+    size_t shown = l->nbad < RK_MSG_BAD_MAX ? l->nbad : RK_MSG_BAD_MAX;
+    for (size_t i = 0; i < shown; i++) {
+        const rk_msg_bad_t *b = &l->bad[i];
+        if (b->queue_offset >= 0)
+            rk_log_error("consumer", "%s queue %d of %s: record at offset %" PRId64 " skipped: %s (%zu bytes)",
+                         mq->topic, mq->queue_id, mq->broker, b->queue_offset, b->why, b->len);
+        else
+            rk_log_error("consumer", "%s queue %d of %s: %zu damaged bytes after offset %" PRId64 " skipped: %s",
+                         mq->topic, mq->queue_id, mq->broker, b->len,
+                         b->prev_offset >= 0 ? b->prev_offset : offset - 1, b->why);
+    }
+    if (l->nbad > shown)
+        rk_log_error("consumer", "%s queue %d of %s: %zu more damaged records skipped in the pull from offset %" PRId64,
+                     mq->topic, mq->queue_id, mq->broker, l->nbad - shown, offset);
+}
+
+int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
+                          rk_pull_result_t *r)
 {
     memset(r, 0, sizeof *r);
     r->next_offset = r->min_offset = r->max_offset = -1;
-    if (status != RK_OK)
-        return errf(r->error, sizeof r->error, status, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
-                    rk_strerror(status));
     rk_cmd_ext_i64(resp, "nextBeginOffset", &r->next_offset);
     rk_cmd_ext_i64(resp, "minOffset", &r->min_offset);
     rk_cmd_ext_i64(resp, "maxOffset", &r->max_offset);
@@ -220,10 +237,25 @@ static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char 
     size_t len = resp->body_len;
     resp->body = NULL;
     resp->body_len = 0;
-    int rc = rk_msg_list_decode(raw, len, &r->msgs);
+    int rc = rk_msg_list_decode_skip(raw, len, check_crc, &r->msgs);
     if (rc != RK_OK)
-        return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: bad message data (%s)", mq->broker,
-                    mq->queue_id, rk_strerror(rc));
+        return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
+                    rk_strerror(rc));
+    r->skipped = r->msgs->nbad;
+    if (r->msgs->nbad > 0)
+        report_bad(r->msgs, mq, offset);
+    if (r->msgs->cut) {
+        /* nothing after the damage was read: pull again from just past the
+         * last good record (or one past the requested offset when the very
+         * first record is the damaged one), never from the broker's next
+         * offset, which would skip the good records behind the damage */
+        int64_t resume = r->msgs->last_offset >= 0 ? r->msgs->last_offset + 1 : offset + 1;
+        if (resume <= offset)
+            resume = offset + 1;
+        if (r->next_offset > offset && resume > r->next_offset)
+            resume = r->next_offset;
+        r->next_offset = resume;
+    }
     size_t k = 0;
     for (size_t i = 0; i < r->msgs->n; i++) {
         rk_msg_ext_t *m = &r->msgs->msgs[i];
@@ -236,7 +268,26 @@ static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char 
     }
     r->msgs->n = k;
     r->status = k > 0 ? RK_PULL_FOUND : RK_PULL_NO_MATCHED_MSG;
+    if (k == 0) {
+        rk_msg_list_free(r->msgs);
+        r->msgs = NULL;
+    }
     return RK_OK;
+}
+
+/* A pull answer into r (which then owns the messages); the messages whose
+ * tag the expression does not match are dropped here, as the broker only
+ * filters by tag hash. */
+static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset,
+                      bool check_crc, rk_pull_result_t *r)
+{
+    if (status != RK_OK) {
+        memset(r, 0, sizeof *r);
+        r->next_offset = r->min_offset = r->max_offset = -1;
+        return errf(r->error, sizeof r->error, status, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
+                    rk_strerror(status));
+    }
+    return rk_pull_result_decode(resp, mq, expr, offset, check_crc, r);
 }
 
 void rk_pull_result_free(rk_pull_result_t *r)
@@ -252,6 +303,7 @@ void rk_pull_result_free(rk_pull_result_t *r)
 struct rk_pull_consumer {
     rk_mqclient_t *c;
     char group[RK_NAME_MAX];
+    bool no_crc_check;
 };
 
 int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_t **out)
@@ -263,6 +315,7 @@ int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_
     if (pc == NULL)
         return RK_ENOMEM;
     snprintf(pc->group, sizeof pc->group, "%s", cfg->group);
+    pc->no_crc_check = cfg->no_crc_check;
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
                                .timeout_ms = cfg->timeout_ms};
     int rc = rk_mqclient_new(&cc, &pc->c);
@@ -319,7 +372,7 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
     rk_cmd_t *resp = NULL;
     int st = rk_rclient_invoke_sync(rk_mqclient_remoting(pc->c), addr, req,
                                     rk_mqclient_timeout(pc->c) + (suspend_ms > 0 ? suspend_ms : 0), &resp);
-    int rc = pull_parse(st, resp, mq, tag_expr, r);
+    int rc = pull_parse(st, resp, mq, tag_expr, offset, !pc->no_crc_check, r);
     rk_cmd_free(resp);
     return rc;
 }
@@ -391,7 +444,7 @@ struct rk_push_consumer {
     rk_message_model_t model;
     rk_consume_from_t from;
     int64_t from_ts;
-    bool orderly;
+    bool orderly, no_crc_check;
     int nthreads, batch_max, pull_batch, rebalance_ms, persist_ms;
     int64_t sub_version;
     char offset_file[1024];
@@ -401,6 +454,8 @@ struct rk_push_consumer {
     int nsubs;
     bool started;
     _Atomic bool stopping;
+    _Atomic bool quick_on;              /* a quick re-lookup is scheduled */
+    int quick_ms;                       /* its next delay (scheduler thread only) */
 
     uv_mutex_t mu;                      /* table */
     rk_strmap_t table;                  /* mq key -> pq_t* */
@@ -774,6 +829,7 @@ static void pull_after(rk_push_consumer_t *pc, pq_t *q, uint64_t ms)
 typedef struct pull_ctx {
     rk_push_consumer_t *pc;
     pq_t *q;
+    int64_t offset;                     /* the pull's queueOffset */
 } pull_ctx_t;
 
 static void pull_cb(void *arg, int status, rk_cmd_t *resp)
@@ -781,9 +837,10 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     pull_ctx_t *x = arg;
     rk_push_consumer_t *pc = x->pc;
     pq_t *q = x->q;
+    int64_t offset = x->offset;
     free(x);
     rk_pull_result_t r;
-    int rc = pull_parse(status, resp, &q->mq, q->expr, &r);
+    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, !pc->no_crc_check, &r);
     rk_cmd_free(resp);
     uint64_t delay = 0;
     uv_mutex_lock(&q->mu);
@@ -865,6 +922,7 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
     }
     x->pc = pc;
     x->q = q;
+    x->offset = offset;
     if (rk_rclient_invoke_async(rk_mqclient_remoting(pc->c), addr, req, PULL_TIMEOUT_MS, pull_cb, x) != RK_OK) {
         free(x);
         pull_after(pc, q, ERROR_DELAY_MS);
@@ -1144,11 +1202,19 @@ static void drop_pq(rk_push_consumer_t *pc, pq_t *q, bool sync)
     pq_unref(q);
 }
 
-static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
+/* What a rebalance of one topic could not do yet. */
+#define RB_NO_ROUTE 1                   /* the name servers have no route for it */
+#define RB_NO_MEMBERS 2                 /* its brokers do not list the group yet (no heartbeat there) */
+
+static int rebalance_topic(rk_push_consumer_t *pc, const sub_t *s, bool ask)
 {
     rk_topic_route_t *route = NULL;
-    if (rk_mqclient_route(pc->c, s->topic, false, &route) != RK_OK)
-        return;                         /* not (yet) a topic: nothing to consume */
+    int rc0 = rk_mqclient_route(pc->c, s->topic, false, &route);
+    if (rc0 == RK_ENOTFOUND && ask)     /* do not wait out the cached "no route" */
+        rc0 = rk_mqclient_route(pc->c, s->topic, true, &route);
+    if (rc0 != RK_OK)
+        return RB_NO_ROUTE;             /* not (yet) a topic: nothing to consume */
+    int status = 0;
     rk_mq_t *all = NULL, *mine = NULL;
     size_t nall = 0, nmine = 0;
     char **cids = NULL;
@@ -1161,8 +1227,9 @@ static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
         all = NULL;
     } else {
         int rc = group_members(pc, route, &cids, &ncids);
-        if (rc != RK_OK) {
+        if (rc != RK_OK || ncids == 0) {
             rk_log_debug("consumer", "%s: no member list for %s yet: %s", pc->group, s->topic, rk_strerror(rc));
+            status = RB_NO_MEMBERS;
             goto out;
         }
         size_t *idx = calloc(nall + 1, sizeof *idx);
@@ -1172,6 +1239,11 @@ static void rebalance_topic(rk_push_consumer_t *pc, const sub_t *s)
             goto out;
         }
         size_t k = rk_allocate_avg(nall, (const char *const *)cids, ncids, rk_mqclient_id(pc->c), idx);
+        bool listed = false;
+        for (size_t i = 0; i < ncids && !listed; i++)
+            listed = strcmp(cids[i], rk_mqclient_id(pc->c)) == 0;
+        if (!listed)
+            status = RB_NO_MEMBERS;     /* this broker has not had our heartbeat yet */
         for (size_t i = 0; i < k; i++)
             mine[nmine++] = all[idx[i]];
         free(idx);
@@ -1236,15 +1308,58 @@ out:
     free(all);
     free(mine);
     rk_topic_route_release(route);
+    return status;
 }
 
-static void rebalance(rk_push_consumer_t *pc)
+/* Rebalances every subscription; returns the RB_* flags of the topics
+ * (the group's retry topic aside: it exists only once a message failed)
+ * it could not rebalance yet. ask: look routes up even if the cache says
+ * there are none. */
+static int rebalance(rk_push_consumer_t *pc, bool ask)
 {
+    int missing = 0;
     uv_mutex_lock(&pc->rb_mu);
     if (!atomic_load(&pc->stopping))
-        for (int i = 0; i < pc->nsubs; i++)
-            rebalance_topic(pc, &pc->subs[i]);
+        for (int i = 0; i < pc->nsubs; i++) {
+            int st = rebalance_topic(pc, &pc->subs[i], ask);
+            if (strncmp(pc->subs[i].topic, "%RETRY%", 7) != 0)
+                missing |= st;
+        }
     uv_mutex_unlock(&pc->rb_mu);
+    return missing;
+}
+
+static void quick_task(void *arg, bool cancelled);
+
+/* A subscribed topic has no route yet (a brand-new topic whose broker has
+ * not registered it, a name server not reached): look again soon — 200 ms,
+ * doubling to 2 s — rather than at the next rebalance (20 s). */
+static void quick_start(rk_push_consumer_t *pc)
+{
+    if (atomic_exchange(&pc->quick_on, true))
+        return;                         /* already on it */
+    pc->quick_ms = QUICK_FIRST_MS;
+    if (rk_mqclient_schedule(pc->c, (uint64_t)pc->quick_ms, quick_task, pc) != RK_OK)
+        atomic_store(&pc->quick_on, false);
+}
+
+static void quick_task(void *arg, bool cancelled)
+{
+    rk_push_consumer_t *pc = arg;
+    if (cancelled || atomic_load(&pc->stopping))
+        return;
+    int missing = rebalance(pc, true);
+    if (missing & RB_NO_MEMBERS) {      /* a broker we just learned of has not heard from us */
+        rk_mqclient_heartbeat_now(pc->c);
+        missing = rebalance(pc, false);
+    }
+    if (missing == 0) {
+        atomic_store(&pc->quick_on, false);
+        return;
+    }
+    pc->quick_ms = pc->quick_ms * 2 > QUICK_MAX_MS ? QUICK_MAX_MS : pc->quick_ms * 2;
+    if (rk_mqclient_schedule(pc->c, (uint64_t)pc->quick_ms, quick_task, pc) != RK_OK)
+        atomic_store(&pc->quick_on, false);
 }
 
 static void rebalance_task(void *arg, bool cancelled)
@@ -1252,14 +1367,15 @@ static void rebalance_task(void *arg, bool cancelled)
     rk_push_consumer_t *pc = arg;
     if (cancelled || atomic_load(&pc->stopping))
         return;
-    rebalance(pc);
+    if (rebalance(pc, false) != 0)
+        quick_start(pc);
     rk_mqclient_schedule(pc->c, (uint64_t)pc->rebalance_ms, rebalance_task, pc);
 }
 
 static void rebalance_once(void *arg, bool cancelled)
 {
-    if (!cancelled)
-        rebalance(arg);
+    if (!cancelled && rebalance(arg, false) != 0)
+        quick_start(arg);
 }
 
 static void persist_task(void *arg, bool cancelled)
@@ -1347,6 +1463,7 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
     pc->from = cfg->from;
     pc->from_ts = cfg->from_timestamp_ms > 0 ? cfg->from_timestamp_ms : rk_now_ms() - 30 * 60 * 1000;
     pc->orderly = cfg->orderly;
+    pc->no_crc_check = cfg->no_crc_check;
     pc->nthreads = cfg->threads > 0 ? cfg->threads : 4;
     pc->batch_max = cfg->batch_max > 0 ? cfg->batch_max : 1;
     pc->pull_batch = cfg->pull_batch > 0 && cfg->pull_batch <= 1024 ? cfg->pull_batch : 32;
@@ -1464,12 +1581,13 @@ int rk_push_consumer_start(rk_push_consumer_t *pc)
         if (rk_mqclient_route(pc->c, pc->subs[i].topic, true, &r) == RK_OK)
             rk_topic_route_release(r);
         else if (strncmp(pc->subs[i].topic, "%RETRY%", 7) != 0)
-            rk_log_warn("consumer", "%s: topic %s has no route yet; it is looked up again at each rebalance",
+            rk_log_info("consumer", "%s: topic %s has no route yet; looking it up again within 2 s until it has one",
                         pc->group, pc->subs[i].topic);
     }
     rk_mqclient_set_heartbeat(pc->c, fill_heartbeat, pc);
     rk_mqclient_heartbeat_now(pc->c);
-    rebalance(pc);
+    if (rebalance(pc, false) != 0)
+        quick_start(pc);
     int rc = rk_mqclient_schedule(pc->c, (uint64_t)pc->rebalance_ms, rebalance_task, pc);
     if (rc == RK_OK)
         rc = rk_mqclient_schedule(pc->c, (uint64_t)pc->persist_ms, persist_task, pc);

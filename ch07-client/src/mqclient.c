@@ -10,6 +10,7 @@
 #include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/hash.h"
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
@@ -591,7 +592,43 @@ static char *arena_put(char **a, const char *s, size_t n)
     return r;
 }
 
-int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out)
+#define RESYNC_MAX_CANDIDATES 256     /* CRCs computed per damaged range (bounds a hostile body) */
+
+/* A whole message record at p whose fields agree with its size (and whose
+ * body CRC matches, if check_crc). */
+static bool record_ok(const uint8_t *p, size_t avail, bool check_crc, rk_record_t *rec)
+{
+    if (rk_record_decode(p, avail, false, rec) != RK_OK || rk_record_is_blank(rec))
+        return false;
+    return !check_crc || rk_body_crc(rec->body, rec->body_len) == rec->body_crc;
+}
+
+/* Where the next valid record after a damaged header at pos starts, or len.
+ * A guess must pass every check, CRC included: body bytes can look like a
+ * header. */
+static size_t resync(const uint8_t *raw, size_t len, size_t pos)
+{
+    rk_record_t rec;
+    int tries = 0;
+    for (size_t p = pos + 1; p + RK_RECORD_FIXED_V4 + 7 <= len; p++) {
+        if (rk_be_get32(raw + p + 4) != RK_MAGIC_MESSAGE_V1 || !record_ok(raw + p, len - p, false, &rec))
+            continue;                   /* constant work: no CRC unless the fields add up */
+        if (rk_body_crc(rec.body, rec.body_len) == rec.body_crc)
+            return p;
+        if (++tries == RESYNC_MAX_CANDIDATES)
+            break;
+    }
+    return len;
+}
+
+static void note_bad(rk_msg_list_t *l, int64_t qoff, int64_t prev, size_t pos, size_t len, const char *why)
+{
+    if (l->nbad < RK_MSG_BAD_MAX)
+        l->bad[l->nbad] = (rk_msg_bad_t){qoff, prev, pos, len, why};
+    l->nbad++;
+}
+
+int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_list_t **out)
 {
     *out = NULL;
     rk_msg_list_t *l = calloc(1, sizeof *l);
@@ -600,26 +637,75 @@ int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out)
         return RK_ENOMEM;
     }
     l->raw = raw;
-    size_t count = 0, arena = 0, ncomp = 0;
+    l->last_offset = -1;
+    /* pass 1: which byte ranges hold good records */
+    size_t count = 0, cap = 0, arena = 0, ncomp = 0;
+    size_t *at = NULL;
+    int64_t prev = -1;
     rk_record_t rec;
-    for (size_t pos = 0; pos < len; pos += rec.total_size) {
-        if (rk_record_decode(raw + pos, len - pos, true, &rec) != RK_OK || rk_record_is_blank(&rec)) {
-            rk_msg_list_free(l);
-            return RK_ECORRUPT;
+    for (size_t pos = 0; pos < len;) {
+        if (record_ok(raw + pos, len - pos, check_crc, &rec)) {
+            if (count == cap) {
+                size_t nc = cap ? cap * 2 : 32;
+                size_t *na = realloc(at, nc * sizeof *na);
+                if (na == NULL) {
+                    free(at);
+                    rk_msg_list_free(l);
+                    return RK_ENOMEM;
+                }
+                at = na;
+                cap = nc;
+            }
+            at[count++] = pos;
+            arena += rec.topic_len + 1u + rec.props_len + 2u;
+            ncomp += (rec.sys_flag & RK_SYSFLAG_COMPRESSED) != 0;
+            prev = rec.queue_offset;
+            pos += rec.total_size;
+        } else if (rk_record_decode(raw + pos, len - pos, false, &rec) == RK_OK && !rk_record_is_blank(&rec)) {
+            note_bad(l, rec.queue_offset, prev, pos, rec.total_size, "body CRC mismatch");
+            pos += rec.total_size;      /* the framing holds: only the body is bad */
+        } else {
+            size_t next = resync(raw, len, pos);
+            note_bad(l, -1, prev, pos, next - pos, "damaged header");
+            l->cut = next == len;
+            pos = next;
         }
-        count++;
-        arena += rec.topic_len + 1u + rec.props_len + 2u;
-        ncomp += (rec.sys_flag & RK_SYSFLAG_COMPRESSED) != 0;
     }
+    l->last_offset = prev;              /* the last record that verified (inflated or not) */
     if ((l->msgs = calloc(count + 1, sizeof *l->msgs)) == NULL || (l->arena = malloc(arena + 1)) == NULL ||
         (l->inflated = calloc(ncomp + 1, sizeof *l->inflated)) == NULL) {
+        free(at);
         rk_msg_list_free(l);
         return RK_ENOMEM;
     }
+    /* pass 2: decode them */
     char *a = l->arena;
-    for (size_t pos = 0; pos < len; pos += rec.total_size) {
-        rk_record_decode(raw + pos, len - pos, false, &rec);
-        rk_msg_ext_t *m = &l->msgs[l->n++];
+    prev = -1;
+    for (size_t i = 0; i < count; i++) {
+        rk_record_decode(raw + at[i], len - at[i], false, &rec);
+        rk_msg_ext_t *m = &l->msgs[l->n];
+        m->body = rec.body;
+        m->body_len = rec.body_len;
+        if (rec.sys_flag & RK_SYSFLAG_COMPRESSED) {
+            uint8_t *inf;
+            size_t inf_len;
+            int rc = rk_body_decompress(rec.body, rec.body_len, MAX_INFLATED, &inf, &inf_len);
+            if (rc == RK_ENOMEM) {
+                free(at);
+                rk_msg_list_free(l);
+                return rc;
+            }
+            if (rc != RK_OK) {
+                note_bad(l, rec.queue_offset, prev, at[i], rec.total_size,
+                         rc == RK_ETOOBIG ? "compressed body inflates past 64 MiB" : "compressed body does not inflate");
+                continue;
+            }
+            l->inflated[l->ninflated++] = inf;
+            m->body = inf;
+            m->body_len = inf_len;
+        }
+        l->n++;
+        prev = rec.queue_offset;
         m->topic = arena_put(&a, rec.topic, rec.topic_len);
         size_t vlen;
         const char *v = rk_props_get(rec.props, rec.props_len, RK_PROP_TAGS, &vlen);
@@ -628,20 +714,6 @@ int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out)
         m->keys = arena_put(&a, v ? v : "", v ? vlen : 0);
         m->props = rec.props;
         m->props_len = rec.props_len;
-        m->body = rec.body;
-        m->body_len = rec.body_len;
-        if (rec.sys_flag & RK_SYSFLAG_COMPRESSED) {
-            uint8_t *inf;
-            size_t inf_len;
-            int rc = rk_body_decompress(rec.body, rec.body_len, MAX_INFLATED, &inf, &inf_len);
-            if (rc != RK_OK) {
-                rk_msg_list_free(l);
-                return rc;
-            }
-            l->inflated[l->ninflated++] = inf;
-            m->body = inf;
-            m->body_len = inf_len;
-        }
         m->queue_id = rec.queue_id;
         m->flag = rec.flag;
         m->sys_flag = rec.sys_flag;
@@ -656,8 +728,20 @@ int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out)
         if (rk_props_get_str(rec.props, rec.props_len, RK_PROP_UNIQ_KEY, m->msg_id, sizeof m->msg_id) != RK_OK)
             memcpy(m->msg_id, m->offset_msg_id, sizeof m->msg_id);
     }
+    free(at);
     *out = l;
     return RK_OK;
+}
+
+int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out)
+{
+    int rc = rk_msg_list_decode_skip(raw, len, true, out);
+    if (rc == RK_OK && (*out)->nbad > 0) {
+        rk_msg_list_free(*out);
+        *out = NULL;
+        return RK_ECORRUPT;
+    }
+    return rc;
 }
 
 void rk_msg_list_free(rk_msg_list_t *l)

@@ -497,8 +497,11 @@ static int query_messages(rk_mqclient_t *c, const char *topic, const char *key, 
         resp->body_len = 0;
         rk_cmd_free(resp);
         rk_msg_list_t *l = NULL;
-        if (rk_msg_list_decode(raw, len, &l) != RK_OK)
+        if (rk_msg_list_decode_skip(raw, len, true, &l) != RK_OK)
             continue;
+        if (l->nbad > 0)
+            fprintf(stderr, "mqadmin: %zu damaged record(s) in the answer of %s left out (first: %s)\n", l->nbad,
+                    route->brokers[b].any, l->bad[0].why);
         for (size_t i = 0; i < l->n; i++) {
             if (uniq) {
                 print_message(&l->msgs[i], full);
@@ -530,6 +533,72 @@ static int cmd_query_by_key(int argc, char **argv)
     return rc;
 }
 
+/* True when addr ("ip:port") is a broker the name servers know. */
+static bool known_broker(rk_mqclient_t *c, const char *addr)
+{
+    cJSON *info = cluster_info(c);
+    cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
+    bool found = false;
+    for (cJSON *b = table ? table->child : NULL; b != NULL && !found; b = b->next) {
+        cJSON *addrs = cJSON_GetObjectItemCaseSensitive(b, "brokerAddrs");
+        for (cJSON *a = addrs ? addrs->child : NULL; a != NULL && !found; a = a->next)
+            found = cJSON_IsString(a) && strcmp(a->valuestring, addr) == 0;
+    }
+    cJSON_Delete(info);
+    return found;
+}
+
+/* VIEW_MESSAGE_BY_ID: the message an offset id names, printed; 0 if found. */
+static int view_by_offset_id(rk_mqclient_t *c, const char *id, bool quiet)
+{
+    rk_host_t host;
+    int64_t phys;
+    if (rk_msgid_decode(id, &host, &phys) != RK_OK)
+        return 1;
+    char addr[64];
+    rk_host_format(&host, addr, sizeof addr);
+    if (!known_broker(c, addr)) {
+        if (!quiet)
+            fprintf(stderr, "queryMsgById: %s would be at %s, which is not a broker the name servers know\n", id,
+                    addr);
+        return 1;
+    }
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_VIEW_MESSAGE_BY_ID);
+    if (req == NULL || rk_cmd_ext_set_i64(req, "offset", phys) != RK_OK) {
+        rk_cmd_free(req);
+        return 1;
+    }
+    rk_cmd_t *resp = NULL;
+    if (rk_mqclient_invoke(c, addr, req, &resp) != RK_OK || resp->code != RK_RESP_SUCCESS) {
+        if (!quiet)
+            fprintf(stderr, "queryMsgById: broker %s has no message at commitlog offset %" PRId64 "\n", addr, phys);
+        rk_cmd_free(resp);
+        return 1;
+    }
+    uint8_t *raw = resp->body;
+    size_t len = resp->body_len;
+    resp->body = NULL;
+    rk_cmd_free(resp);
+    rk_msg_list_t *l = NULL;
+    int rc = 1;
+    if (rk_msg_list_decode_skip(raw, len, true, &l) == RK_OK && l->n > 0) {
+        print_message(&l->msgs[0], true);
+        rc = 0;
+    } else if (l != NULL && l->nbad > 0) {     /* said even with -t: the id did name a record */
+        fprintf(stderr, "queryMsgById: the record at commitlog offset %" PRId64 " of broker %s is damaged (%s)\n",
+                phys, addr, l->bad[0].why);
+    } else if (!quiet) {
+        fprintf(stderr, "queryMsgById: the answer of broker %s is not a message\n", addr);
+    }
+    rk_msg_list_free(l);
+    return rc;
+}
+
+/* As RocketMQ's admin: the id is first taken as an offset message id (store
+ * host + commitlog offset) and looked up on that broker — if it is one the
+ * name servers know; otherwise (or when that broker has no such message)
+ * it is a producer's message id (UNIQ_KEY), which only the topic's index
+ * can find: that needs -t. */
 static int cmd_query_by_id(int argc, char **argv)
 {
     opts_t o;
@@ -537,40 +606,19 @@ static int cmd_query_by_id(int argc, char **argv)
     if (rc)
         return rc;
     if (o.id == NULL) {
-        fprintf(stderr, "queryMsgById: -i MSG_ID is required (an offset id, or a UNIQ_KEY with -t TOPIC)\n");
+        fprintf(stderr, "queryMsgById: -i MSG_ID is required (an offset id, or a message id (UNIQ_KEY) with -t TOPIC)\n");
         return 2;
     }
     rk_mqclient_t *c = client(&o);
     if (c == NULL)
         return 1;
-    rk_host_t host;
-    int64_t phys;
-    if (strlen(o.id) == 32 && o.topic != NULL) {
-        rc = query_messages(c, o.topic, o.id, true, true);          /* a producer's UNIQ_KEY */
-    } else if (rk_msgid_decode(o.id, &host, &phys) == RK_OK) {      /* store host + commitlog offset */
-        char addr[64];
-        rk_host_format(&host, addr, sizeof addr);
-        rk_cmd_t *req = rk_mqclient_request(RK_REQ_VIEW_MESSAGE_BY_ID);
-        rk_cmd_ext_set_i64(req, "offset", phys);
-        rk_cmd_t *resp = ask(c, addr, req, "VIEW_MESSAGE_BY_ID");
-        rk_msg_list_t *l = NULL;
+    rc = view_by_offset_id(c, o.id, o.topic != NULL);
+    if (rc != 0 && o.topic != NULL) {
+        rc = query_messages(c, o.topic, o.id, true, true);
+    } else if (rc != 0) {
+        fprintf(stderr, "queryMsgById: %s is not the offset id of a stored message; if it is a message id "
+                        "(UNIQ_KEY, what sendMessage prints as MsgId), give its topic: -t TOPIC\n", o.id);
         rc = 1;
-        if (resp != NULL) {
-            uint8_t *raw = resp->body;
-            size_t len = resp->body_len;
-            resp->body = NULL;
-            rk_cmd_free(resp);
-            if (rk_msg_list_decode(raw, len, &l) == RK_OK && l->n > 0) {
-                print_message(&l->msgs[0], true);
-                rc = 0;
-            } else {
-                fprintf(stderr, "queryMsgById: the broker's answer is not a message\n");
-            }
-            rk_msg_list_free(l);
-        }
-    } else {
-        fprintf(stderr, "queryMsgById: %s is not an offset message id (a UNIQ_KEY needs -t TOPIC)\n", o.id);
-        rc = 2;
     }
     rk_mqclient_free(c);
     return rc;
@@ -597,8 +645,11 @@ static int cmd_send(int argc, char **argv)
     rc = rk_producer_send(p, &m, &r);
     if (rc == RK_OK) {
         static const char *st[] = {"SEND_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE"};
-        printf("%-22s  %-4s  %-34s  %s\n", "#Broker Name", "#QID", "#Send Result", "#MsgId");
-        printf("%-22s  %-4d  %-34s  %s\n", r.mq.broker, r.mq.queue_id, st[r.status], r.msg_id);
+        /* both ids: the producer's (UNIQ_KEY, what consumers see as msg_id; queryMsgById needs -t
+         * for it) and the broker's (store host + commitlog offset; queryMsgById finds it alone) */
+        printf("%-22s  %-4s  %-20s  %-32s  %s\n", "#Broker Name", "#QID", "#Send Result", "#MsgId", "#OffsetMsgId");
+        printf("%-22s  %-4d  %-20s  %-32s  %s\n", r.mq.broker, r.mq.queue_id, st[r.status], r.msg_id,
+               r.offset_msg_id);
     } else {
         fprintf(stderr, "sendMessage: %s\n", r.error);
     }
@@ -677,7 +728,7 @@ static const rk_tool_cmd_t cmds[] = {
     {"clusterList", "-n NS", "clusters, brokers and their put rates", cmd_cluster_list},
     {"brokerStatus", "-n NS -b BROKER_ADDR", "a broker's runtime figures", cmd_broker_status},
     {"consumerProgress", "-n NS -g GROUP [-t TOPIC]", "a group's offsets and lag per queue", cmd_consumer_progress},
-    {"queryMsgById", "-n NS -i MSG_ID [-t TOPIC]", "one message by offset id (or UNIQ_KEY with -t)", cmd_query_by_id},
+    {"queryMsgById", "-n NS -i MSG_ID [-t TOPIC]", "one message by offset id, or by message id (UNIQ_KEY) with -t", cmd_query_by_id},
     {"queryMsgByKey", "-n NS -t TOPIC -k KEY", "messages with a key", cmd_query_by_key},
     {"sendMessage", "-n NS -t TOPIC -p BODY [-c TAGS] [-k KEYS]", "send one message", cmd_send},
     {"consumeMessage", "-n NS -t TOPIC [-g GROUP] [-c COUNT] [-q QUEUE] [-o OFFSET]",

@@ -21,6 +21,34 @@ static void usage(FILE *f)
     fprintf(f, "\nstore settings (storePathRootDir, mappedFileSizeCommitLog, flushDiskType, ...) go in the same file.\n");
 }
 
+/* RocketMQ prints "boot success" whatever happened to the registration;
+ * rocklet says what a client will find: the broker in the name servers'
+ * routes, in some of them, in none (yet), or not at all (standalone). */
+static void startup_line(rk_broker_t *b)
+{
+    const rk_broker_config_t *cfg = rk_broker_config(b);
+    char missed[1024];
+    int total = 0;
+    int ok = rk_broker_namesrv_status(b, &total, missed, sizeof missed);
+    long long every = (long long)(cfg->register_period_ms / 1000);
+    if (total == 0)
+        printf("The broker[%s, %s] boot success. It runs standalone: no namesrvAddr, so no name server "
+               "routes clients to it (clients that know its address can still use it).\n",
+               cfg->broker_name, rk_broker_addr(b));
+    else if (ok == 0)
+        printf("The broker[%s, %s] is serving but reached none of its name servers (%s); retrying every %lld s. "
+               "Clients cannot find it until one answers.\n",
+               cfg->broker_name, rk_broker_addr(b), missed, every);
+    else if (ok < total)
+        printf("The broker[%s, %s] boot success, registered with %d of %d name servers (not reached: %s; "
+               "retrying every %lld s).\n",
+               cfg->broker_name, rk_broker_addr(b), ok, total, missed, every);
+    else
+        printf("The broker[%s, %s] boot success, registered with %d of %d name servers.\n", cfg->broker_name,
+               rk_broker_addr(b), ok, total);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     rk_kv_t kv;
@@ -77,9 +105,7 @@ int main(int argc, char **argv)
         rk_kv_free(&kv);
         return 1;
     }
-    rk_kv_warn_unused(&kv, "mqbroker");
-    printf("The broker[%s, %s] boot success.\n", rk_broker_config(b)->broker_name, rk_broker_addr(b));
-    fflush(stdout);
+    startup_line(b);
     int sig = 0;
     sigwait(&set, &sig);
     rk_log_info("broker", "signal %d: shutting down", sig);

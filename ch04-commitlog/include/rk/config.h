@@ -74,6 +74,21 @@ void rk_config_print(const rk_config_field_t *fields, const void *obj, FILE *out
 /* Frees the string fields. */
 void rk_config_free(const rk_config_field_t *fields, void *obj);
 
+/* ---- typos: "brokerNmae" -> did you mean brokerName? ---- */
+
+/* Edit distance between a and b (insert, delete, substitute, swap two
+ * neighbours; ASCII case ignored). Keys longer than 128 bytes are not
+ * compared: returns SIZE_MAX. */
+size_t rk_edit_distance(const char *a, const char *b);
+/* The key of the tables (a NULL-terminated list of field tables) that
+ * `key` is most likely a typo of — at most 1 edit for keys up to 4 bytes,
+ * 2 up to 12, 3 beyond — or NULL. */
+const char *rk_config_suggest(const rk_config_field_t *const *tables, const char *key);
+/* Like rk_kv_warn_unused, with "did you mean X?" from the tables when a
+ * known key is close. Call it before serving, so the warning comes before
+ * the start-up line. Returns how many keys were unknown. */
+int rk_kv_warn_unused_suggest(const rk_kv_t *kv, const char *module, const rk_config_field_t *const *tables);
+
 /* Parses an integer with an optional k/m/g suffix; RK_EINVAL if not one. */
 int rk_parse_int(const char *s, int64_t *out);
 int rk_parse_bool(const char *s, bool *out);

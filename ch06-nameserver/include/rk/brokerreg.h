@@ -38,6 +38,10 @@ int rk_brokerreg_start(const rk_brokerreg_config_t *cfg, rk_brokerreg_body_fn bo
 void rk_brokerreg_trigger(rk_brokerreg_t *r);
 /* Registers with every name server now; returns how many accepted. */
 int rk_brokerreg_register_now(rk_brokerreg_t *r);
+/* How the last round of registrations went: returns how many name servers
+ * accepted it, sets *total to how many there are and missed (may be NULL)
+ * to the ";"-separated addresses of those that did not. */
+int rk_brokerreg_status(rk_brokerreg_t *r, int *total, char *missed, size_t len);
 /* The master's address (for a slave) as the last name server said, or "". */
 void rk_brokerreg_master_addr(rk_brokerreg_t *r, char *buf, size_t len);
 /* Unregisters from every name server and stops. */

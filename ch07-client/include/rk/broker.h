@@ -12,7 +12,9 @@
  * console each add one). init runs before anything serves (register
  * processors, store hooks, dispatchers); start after the store and server
  * run; stop in reverse order before they close (stop is called for every
- * module whose init succeeded, started or not). The chapter's own broker
+ * module whose init succeeded, started or not). A module reads its config
+ * keys in init: keys no table has read by then are warned about as typos,
+ * before the broker serves. The chapter's own broker
  * binary is the same main linked with the module list of chapters <= N.
  *
  * Threads: processors run on the server's loop (or its worker pool when
@@ -82,6 +84,11 @@ rk_topic_manager_t *rk_broker_topics(rk_broker_t *b);
 rk_client_manager_t *rk_broker_clients(rk_broker_t *b);
 rk_group_manager_t *rk_broker_groups(rk_broker_t *b);
 int rk_broker_port(const rk_broker_t *b);
+/* How the last registration with the name servers went: returns how many
+ * accepted it, sets *total to how many are configured (0: no namesrvAddr,
+ * the broker runs standalone) and missed to the addresses that did not
+ * (";"-separated; may be NULL). */
+int rk_broker_namesrv_status(rk_broker_t *b, int *total, char *missed, size_t len);
 /* "ip:port" of this broker as clients reach it. */
 const char *rk_broker_addr(const rk_broker_t *b);
 /* A consumer group's membership changed: tell its members (oneway

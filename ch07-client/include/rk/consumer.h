@@ -67,6 +67,7 @@ typedef struct rk_pull_consumer_config {
     const char *group;          /* required */
     const char *instance_name;
     int timeout_ms;             /* 0: 3000 (a long poll adds its suspend time) */
+    bool no_crc_check;          /* see rk_push_consumer_config_t */
 } rk_pull_consumer_config_t;
 
 typedef struct rk_pull_consumer rk_pull_consumer_t;
@@ -82,6 +83,7 @@ typedef struct rk_pull_result {
     rk_pull_status_t status;
     int64_t next_offset, min_offset, max_offset;
     rk_msg_list_t *msgs;        /* FOUND: the messages (filtered by tag); else NULL */
+    size_t skipped;             /* damaged records left out (each logged at ERROR) */
     char error[256];
 } rk_pull_result_t;
 
@@ -90,10 +92,21 @@ void rk_pull_consumer_free(rk_pull_consumer_t *pc);
 /* The topic's readable queues (malloc'ed). */
 int rk_pull_consumer_queues(rk_pull_consumer_t *pc, const char *topic, rk_mq_t **out, size_t *n);
 /* Up to max_nums messages from offset. suspend_ms > 0 makes it a long
- * poll: the broker answers as soon as a message arrives, or after that long. */
+ * poll: the broker answers as soon as a message arrives, or after that long.
+ * Damaged records are left out (r->skipped, logged at ERROR) and
+ * r->next_offset moves past them (see rk_pull_result_decode). */
 int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char *tag_expr, int64_t offset,
                           int max_nums, int suspend_ms, rk_pull_result_t *r);
 void rk_pull_result_free(rk_pull_result_t *r);
+/* Reads a PULL_MESSAGE answer for a pull of mq from `offset` into r (r then
+ * owns resp's body). Damaged records are skipped and logged at ERROR with
+ * topic, queue and offset (rk_msg_list_decode_skip); when the damage runs to
+ * the end of the body, next_offset points just past the last good record so
+ * the next pull reads what followed — a damaged record never stalls a queue
+ * and never hides the good records behind it. check_crc verifies each body's
+ * CRC. Used by both consumers; public for tests and tools. */
+int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *tag_expr, int64_t offset,
+                          bool check_crc, rk_pull_result_t *r);
 /* The group's committed offset; RK_ENOTFOUND when it has none. */
 int rk_pull_consumer_fetch_offset(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t *out);
 int rk_pull_consumer_commit_offset(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t offset);
@@ -128,6 +141,11 @@ typedef struct rk_push_consumer_config {
     int rebalance_ms;           /* 0: 20000 */
     int persist_ms;             /* 0: 5000 */
     const char *offset_dir;     /* broadcasting offsets; NULL: $HOME/.rocklet_offsets */
+    bool no_crc_check;          /* true: do not verify each pulled body's CRC. rocklet verifies
+                                 * by default and skips (and logs at ERROR) a body that fails;
+                                 * RocketMQ 4.x's client does not check (MessageDecoder.decodes)
+                                 * and stops reading a pull's messages at the first one it
+                                 * cannot decode */
 } rk_push_consumer_config_t;
 
 typedef struct rk_push_consumer rk_push_consumer_t;

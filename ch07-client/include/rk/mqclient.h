@@ -128,9 +128,25 @@ typedef struct rk_msg_ext {
     char broker[RK_NAME_MAX];           /* filled by the consumer */
 } rk_msg_ext_t;
 
+/* A stored record a decoder left out: damaged bytes in a pull or query body. */
+typedef struct rk_msg_bad {
+    int64_t queue_offset;       /* from the record's own header; -1 when the header is unreadable */
+    int64_t prev_offset;        /* queue offset of the last good record before it; -1 if none */
+    size_t pos, len;            /* the skipped bytes of the body */
+    const char *why;            /* static text: "body CRC mismatch", ... */
+} rk_msg_bad_t;
+
+#define RK_MSG_BAD_MAX 8
+
 typedef struct rk_msg_list {
     rk_msg_ext_t *msgs;
     size_t n;
+    /* rk_msg_list_decode_skip: what it left out */
+    size_t nbad;                        /* damaged ranges skipped */
+    rk_msg_bad_t bad[RK_MSG_BAD_MAX];   /* the first RK_MSG_BAD_MAX of them */
+    bool cut;                           /* the body ends with damage no valid record follows: what
+                                         * came after it was not read (pull it again, past it) */
+    int64_t last_offset;                /* queue offset of the last good record (-1: none) */
     /* private */
     uint8_t *raw;
     char *arena;
@@ -138,8 +154,19 @@ typedef struct rk_msg_list {
     size_t ninflated;
 } rk_msg_list_t;
 
-/* Decodes stored records (a pull or query body). Takes ownership of raw (malloc'ed). */
+/* Decodes stored records (a pull or query body). Takes ownership of raw
+ * (malloc'ed). Strict: RK_ECORRUPT if any record is damaged (body CRC checked). */
 int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out);
+/* Decodes the records that verify and skips the damaged ones, so that one
+ * bad record never blocks the ones around it: a record whose framing holds
+ * (size and fields agree) but whose body CRC does not match (check_crc) or
+ * whose compressed body does not inflate is skipped by its size; a record
+ * whose header is damaged is skipped by scanning for the next valid record
+ * (magic, sizes, CRC). Each skipped range is reported in l->bad / l->nbad;
+ * l->cut says the damage ran to the end of the body. Takes ownership of
+ * raw; fails only for lack of memory. Linear in len (the rescan verifies at
+ * most a bounded number of candidates). */
+int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_list_t **out);
 void rk_msg_list_free(rk_msg_list_t *l);
 /* A property of a received message as a C string; RK_ENOTFOUND / RK_ETOOBIG. */
 int rk_msg_prop(const rk_msg_ext_t *m, const char *key, char *buf, size_t len);
