@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,9 +119,15 @@ int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
             if (stat(path, &st) == 0 && (size_t)st.st_size < q->file_size) {
                 rk_log_warn("mfq", "%s is %lld bytes, shorter than %zu: extending it (its tail is lost)",
                             path, (long long)st.st_size, q->file_size);
-                if (truncate(path, (off_t)q->file_size) != 0) {
-                    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-                    rc = -errno;
+                /* with blocks, not as a hole: the writer will store there */
+                int fd = open(path, O_RDWR | O_CLOEXEC);
+                rc = fd < 0 ? -errno
+                            : rk_prealloc(fd, st.st_size, (int64_t)q->file_size - st.st_size);
+                if (fd >= 0)
+                    close(fd);
+                if (rc != RK_OK) {
+                    snprintf(err, errlen, "%s: cannot extend it to %zu bytes: %s", path,
+                             q->file_size, rk_strerror(rc));
                     break;
                 }
             }
