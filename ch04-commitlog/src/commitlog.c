@@ -504,8 +504,11 @@ static void group_commit(rk_commitlog_t *cl, rk_ack_t *list)
  * writer wakes the flush thread at each roll, which makes the one after. */
 static void prepare_ahead(rk_commitlog_t *cl)
 {
-    if (rk_mfq_prepare_next(&cl->mfq) != RK_OK)
-        rk_log_warn("commitlog", "cannot prepare the next commitlog file (disk full?); will retry");
+    int was = RK_OK, rc = rk_mfq_prepare_next(&cl->mfq, &was);
+    if (rc != RK_OK && was == RK_OK)        /* logged when it starts and stops failing */
+        rk_log_warn("commitlog", "cannot prepare the next commitlog file: %s; will retry", rk_strerror(rc));
+    else if (rc == RK_OK && was != RK_OK)
+        rk_log_info("commitlog", "the next commitlog file is prepared again");
 }
 
 /* Page faults on first write to a mapped file cost the writer a kernel

@@ -73,7 +73,8 @@ static int open_file(const char *dir, int64_t from, size_t size, bool create, bo
         else
             rc = rk_prealloc(mf->fd, 0, (int64_t)first);
         if (rc != RK_OK) {
-            rk_log_error("mappedfile", "cannot allocate %zu bytes for %s: %s", first, mf->path,
+            /* the caller says what it could not do (once, not per retry) */
+            rk_log_debug("mappedfile", "cannot allocate %zu bytes for %s: %s", first, mf->path,
                          rk_strerror(rc));
             goto fail_unlink;
         }

@@ -236,9 +236,11 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
     return RK_OK;
 }
 
-int rk_mfq_prepare_next(rk_mfq_t *q)
+int rk_mfq_prepare_next(rk_mfq_t *q, int *was_rc)
 {
     uv_mutex_lock(&q->create_mu);   /* the last file cannot change meanwhile */
+    if (was_rc)
+        *was_rc = q->prepare_rc;
     rk_mapped_file_t *last = rk_mfq_last(q);
     if (last == NULL) {
         uv_mutex_unlock(&q->create_mu);
@@ -265,6 +267,7 @@ int rk_mfq_prepare_next(rk_mfq_t *q)
             q->spare = mf;
         }
     }
+    q->prepare_rc = rc;
     uv_mutex_unlock(&q->create_mu);
     return rc;
 }

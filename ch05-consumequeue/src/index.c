@@ -141,7 +141,7 @@ static int ifile_map(const char *dir, const char *name, const rk_index_config_t 
         rc = ftruncate(fd, (off_t)f->size) != 0 ? -errno : ifile_reserve(f, 0);
         f->fd = -1;
         if (rc != RK_OK) {
-            rk_log_error("index", "cannot allocate index file %s: %s", f->path, rk_strerror(rc));
+            rk_log_debug("index", "cannot allocate index file %s: %s", f->path, rk_strerror(rc));
             unlink(f->path);
             goto fail;
         }

@@ -27,6 +27,7 @@ typedef struct rk_mfq {
     int n, cap;
     uv_mutex_t create_mu;       /* one file creation at a time */
     rk_mapped_file_t *spare;    /* the next file, made ahead of time (under create_mu) */
+    int prepare_rc;             /* the last rk_mfq_prepare_next result (under create_mu) */
 } rk_mfq_t;
 
 /* Creates dir if needed; maps no file yet. Any file size > 0. */
@@ -52,8 +53,10 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
 /* Creates (and, if q->warm, warms) the file after the last one ahead of
  * time, so the writer's roll finds it ready: allocation and first-touch page
  * faults then happen on the caller's thread, not on the put path. A no-op if
- * it exists already. The spare is deleted by rk_mfq_destroy if never used. */
-int rk_mfq_prepare_next(rk_mfq_t *q);
+ * it exists already. The spare is deleted by rk_mfq_destroy if never used.
+ * *was_rc (may be NULL) receives the previous call's result, so a caller
+ * that retries on a full disk logs the change, not every attempt. */
+int rk_mfq_prepare_next(rk_mfq_t *q, int *was_rc);
 
 int64_t rk_mfq_min_offset(rk_mfq_t *q);      /* first file's start, or -1 */
 int64_t rk_mfq_max_offset(rk_mfq_t *q);      /* last file's start + committed, or 0 */
