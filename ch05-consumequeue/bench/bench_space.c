@@ -12,7 +12,9 @@
  *   - how much the resident set grows when the store is opened and started
  *     again (the restart a broker does), measured in a fresh child process.
  *
- * RK_BENCH_TOPICS overrides N (default 500). */
+ * RK_BENCH_TOPICS overrides N (default 500); RK_BENCH_KEEP=1 keeps the
+ * store (its path is printed), RK_BENCH_SMAPS=1 shows where the resident
+ * pages of the reopened store are. */
 #include <dirent.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -145,6 +147,9 @@ int main(void)
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (getenv("RK_BENCH_KEEP"))            /* e.g. to start a broker on it */
+        printf("  store kept in %s\n", root);
+    else
+        nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
