@@ -250,10 +250,8 @@ Test(full_disk, sigterm_on_a_full_disk_exits_cleanly)
     cr_assert_eq(r->code, RK_RESP_SUCCESS, "first send: %s", r->remark ? r->remark : "");
     rk_cmd_free(r);
     fill_disk();
-    for (int i = 0; i < 5; i++) {
-        r = send_keyed("FD", "full");
-        rk_cmd_free(r);
-    }
+    /* no more sends: what the shutdown itself writes (checkpoint, queues,
+     * index, metadata) must not fault on the full disk */
     cr_assert(broker_alive());
     int status = rk_tk_stop(br_pid, 10000);
     br_pid = -1;
