@@ -139,6 +139,14 @@ int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
                      rc == RK_ECORRUPT ? " (size differs from the configured file size)" : "");
             break;
         }
+        if (i == n - 1) {
+            /* the file the writer continues in: check its blocks now (cheap
+             * where they exist), not on the first put */
+            int r = rk_mapped_file_reserve(mf, (int64_t)q->file_size);
+            if (r != RK_OK)
+                rk_log_warn("mfq", "%s: cannot reserve its blocks (%s); puts into it will fail "
+                            "until there is room", mf->path, rk_strerror(r));
+        }
         rc = push_file(q, mf);
         if (rc != RK_OK)
             rk_mapped_file_release(mf);
