@@ -342,13 +342,24 @@ int rk_index_open(const char *dir, const rk_index_config_t *cfg, int64_t drop_af
     for (size_t i = 0; i < nn && rc == RK_OK; i++) {
         if (i == nn - 1) {
             /* the newest file cut short by a crash between create and
-             * ftruncate: it holds nothing, drop it */
+             * ftruncate, or between reserving its blocks and writing its
+             * header (indexCount starts at 1: an all-zero header never
+             * held an entry): it holds nothing, drop it */
             char path[PATH_MAX + 32];
             struct stat st;
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-            if (stat(path, &st) == 0 && (size_t)st.st_size < file_size_for(cfg)) {
-                rk_log_warn("index", "%s: %lld bytes, a creation cut short by a crash; deleting it",
-                            path, (long long)st.st_size);
+            uint8_t hdr[RK_INDEX_HEADER_SIZE] = {0};
+            bool blank = false;
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                static const uint8_t zero[RK_INDEX_HEADER_SIZE];
+                blank = pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+                        memcmp(hdr, zero, sizeof hdr) == 0;
+                close(fd);
+            }
+            if (stat(path, &st) == 0 && ((size_t)st.st_size < file_size_for(cfg) || blank)) {
+                rk_log_warn("index", "%s: %lld bytes%s, a creation cut short by a crash; deleting it",
+                            path, (long long)st.st_size, blank ? " and a blank header" : "");
                 if (unlink(path) != 0)
                     rc = -errno;
                 break;

@@ -351,3 +351,23 @@ Test(space, above_disk_max_used_space_ratio_the_store_is_read_only)
     }
     rk_store_close(st);
 }
+
+Test(space, an_index_file_cut_short_after_its_blocks_were_reserved_is_dropped)
+{
+    /* a crash between reserving the new file's blocks and writing its header */
+    char idir[300], p[400];
+    snprintf(idir, sizeof idir, "%s/index", dir);
+    cr_assert_eq(mkdir(idir, 0755), 0);
+    snprintf(p, sizeof p, "%s/20260102030405006", idir);
+    rk_index_config_t cfg = {100, 5000};
+    int fd = open(p, O_RDWR | O_CREAT, 0644);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, 40 + 100 * 4 + 5000 * 20), 0);
+    close(fd);
+    rk_index_t *idx;
+    cr_assert_eq(rk_index_open(idir, &cfg, -1, &idx), 0, "a blank newest file does not stop the store");
+    cr_assert_eq(rk_index_files(idx, NULL, 0), 0);
+    cr_assert(!rk_path_exists(p));
+    cr_assert_eq(rk_index_build(idx, "T", "k", NULL, 100, 1000), 0);
+    rk_index_close(idx);
+}
