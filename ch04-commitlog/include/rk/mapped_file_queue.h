@@ -36,7 +36,10 @@ int rk_mfq_init(rk_mfq_t *q, const char *dir, size_t file_size);
 void rk_mfq_destroy(rk_mfq_t *q);
 /* Maps the existing files. Each must be exactly file_size bytes and named
  * by a multiple of it, without gaps; err names the offending file. Files
- * start "full"; recovery then truncates to the real end. */
+ * start "full"; recovery then truncates to the real end. A short last file
+ * is extended with blocks (rk_prealloc), and the last file's blocks are
+ * reserved (rk_mapped_file_reserve; a warning if the disk is full, and puts
+ * into it then fail cleanly). */
 int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen);
 
 int rk_mfq_count(rk_mfq_t *q);
