@@ -11,6 +11,7 @@
 
 #include "rk/buf.h"
 #include "rk/error.h"
+#include "rk/mapped_file.h"
 
 #define CP_SIZE 4096
 
@@ -32,8 +33,11 @@ int rk_checkpoint_open(const char *path, rk_checkpoint_t **out)
         return e;
     }
     struct stat st;
-    if (fstat(cp->fd, &st) != 0 || (st.st_size < CP_SIZE && ftruncate(cp->fd, CP_SIZE) != 0)) {
-        int e = -errno;
+    /* blocks for the whole page, not a hole: the setters store into the
+     * mapping, and a store into a hole of a full disk is a SIGBUS (at
+     * shutdown, say). Free where the blocks exist already. */
+    int e = fstat(cp->fd, &st) != 0 ? -errno : rk_prealloc(cp->fd, 0, CP_SIZE);
+    if (e != RK_OK) {
         close(cp->fd);
         free(cp);
         return e;

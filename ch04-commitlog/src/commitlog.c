@@ -504,8 +504,11 @@ static void group_commit(rk_commitlog_t *cl, rk_ack_t *list)
  * writer wakes the flush thread at each roll, which makes the one after. */
 static void prepare_ahead(rk_commitlog_t *cl)
 {
-    if (rk_mfq_prepare_next(&cl->mfq) != RK_OK)
-        rk_log_warn("commitlog", "cannot prepare the next commitlog file (disk full?); will retry");
+    int was = RK_OK, rc = rk_mfq_prepare_next(&cl->mfq, &was);
+    if (rc != RK_OK && was == RK_OK)        /* logged when it starts and stops failing */
+        rk_log_warn("commitlog", "cannot prepare the next commitlog file: %s; will retry", rk_strerror(rc));
+    else if (rc == RK_OK && was != RK_OK)
+        rk_log_info("commitlog", "the next commitlog file is prepared again");
 }
 
 /* Page faults on first write to a mapped file cost the writer a kernel
@@ -684,6 +687,13 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         mf = cl->cur;
     }
     int64_t pos = atomic_load(&mf->wrote);
+    /* blocks before bytes (rk/mapped_file.h): a file loaded at start may
+     * have holes; a created one is reserved whole and this is a compare */
+    if (rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN) != RK_OK) {
+        uv_mutex_unlock(&cl->put_mu);
+        rk_log_error("commitlog", "cannot reserve disk blocks in %s (disk full?): put refused", mf->path);
+        return RK_PUT_CREATE_MAPEDFILE_FAILED;
+    }
     if (pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN > (int64_t)mf->size) {
         /* Not enough room: close this file with a BLANK and roll. */
         rk_record_encode_blank(mf->base + pos, (uint32_t)((int64_t)mf->size - pos));
@@ -697,6 +707,10 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         }
         mf = cl->cur;
         pos = atomic_load(&mf->wrote);
+        if (rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN) != RK_OK) {
+            uv_mutex_unlock(&cl->put_mu);
+            return RK_PUT_CREATE_MAPEDFILE_FAILED;
+        }
         uv_mutex_lock(&cl->flush_mu);       /* rolled: have the next file made now */
         uv_cond_signal(&cl->flush_cond);
         uv_mutex_unlock(&cl->flush_mu);

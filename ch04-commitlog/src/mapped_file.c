@@ -15,9 +15,9 @@
 #include "rk/fileutil.h"
 #include "rk/log.h"
 
-static int default_prealloc(int fd, size_t size)
+static int default_prealloc(int fd, int64_t offset, int64_t len)
 {
-    int rc = posix_fallocate(fd, 0, (off_t)size);
+    int rc = posix_fallocate(fd, (off_t)offset, (off_t)len);
     return rc == 0 ? RK_OK : -rc;
 }
 
@@ -26,10 +26,21 @@ static rk_prealloc_fn prealloc_fn = default_prealloc;
 
 void rk_mapped_file_set_prealloc(rk_prealloc_fn fn) { prealloc_fn = fn ? fn : default_prealloc; }
 
+int rk_prealloc(int fd, int64_t offset, int64_t len)
+{
+    if (offset < 0 || len <= 0)
+        return len == 0 ? RK_OK : RK_EINVAL;
+    return prealloc_fn(fd, offset, len);
+}
+
+/* Growth of a growing file's reservation: double what is reserved, at least
+ * one page, at most GROW_MAX per step, always covering `end`. */
+#define GROW_MAX (1024 * 1024)
+
 void rk_mapped_file_name(int64_t offset, char *name) { snprintf(name, 21, "%020" PRId64, offset); }
 
-int rk_mapped_file_open(const char *dir, int64_t from, size_t size, bool create,
-                        rk_mapped_file_t **out)
+static int open_file(const char *dir, int64_t from, size_t size, bool create, bool grow,
+                     rk_mapped_file_t **out)
 {
     rk_mapped_file_t *mf = calloc(1, sizeof *mf);
     if (mf == NULL)
@@ -53,10 +64,17 @@ int rk_mapped_file_open(const char *dir, int64_t from, size_t size, bool create,
         return rc;
     }
     struct stat st;
+    /* a growing file: its logical size now, blocks for the first page (and
+     * later ahead of the writer); otherwise blocks for all of it */
+    size_t first = grow ? (size < RK_OS_PAGE_SIZE ? size : RK_OS_PAGE_SIZE) : size;
     if (created) {
-        rc = prealloc_fn(mf->fd, size);
+        if (grow && ftruncate(mf->fd, (off_t)size) != 0)
+            rc = -errno;
+        else
+            rc = rk_prealloc(mf->fd, 0, (int64_t)first);
         if (rc != RK_OK) {
-            rk_log_error("mappedfile", "cannot allocate %zu bytes for %s: %s", size, mf->path,
+            /* the caller says what it could not do (once, not per retry) */
+            rk_log_debug("mappedfile", "cannot allocate %zu bytes for %s: %s", first, mf->path,
                          rk_strerror(rc));
             goto fail_unlink;
         }
@@ -77,6 +95,8 @@ int rk_mapped_file_open(const char *dir, int64_t from, size_t size, bool create,
     }
     mf->from = from;
     mf->size = size;
+    mf->grow = grow;
+    atomic_init(&mf->reserved, created ? (int64_t)first : 0);
     atomic_init(&mf->refs, 1);
     /* A loaded file counts as full until recovery says where it ends. */
     int64_t pos = created ? 0 : (int64_t)size;
@@ -92,6 +112,52 @@ fail:
     close(mf->fd);
     free(mf);
     return rc;
+}
+
+int rk_mapped_file_open(const char *dir, int64_t from, size_t size, bool create,
+                        rk_mapped_file_t **out)
+{
+    return open_file(dir, from, size, create, false, out);
+}
+
+int rk_mapped_file_open_grow(const char *dir, int64_t from, size_t size, bool create,
+                             rk_mapped_file_t **out)
+{
+    return open_file(dir, from, size, create, true, out);
+}
+
+int rk_mapped_file_reserve(rk_mapped_file_t *mf, int64_t end)
+{
+    int64_t have = atomic_load_explicit(&mf->reserved, memory_order_relaxed);
+    if (end > (int64_t)mf->size)
+        end = (int64_t)mf->size;
+    if (end <= have)
+        return RK_OK;
+    int64_t want = (int64_t)mf->size;
+    if (mf->grow) {
+        int64_t step = have < RK_OS_PAGE_SIZE ? RK_OS_PAGE_SIZE : have > GROW_MAX ? GROW_MAX : have;
+        want = have + step;
+        if (want < end)
+            want = end;
+        want = (want + RK_OS_PAGE_SIZE - 1) / RK_OS_PAGE_SIZE * RK_OS_PAGE_SIZE;
+        if (want > (int64_t)mf->size)
+            want = (int64_t)mf->size;
+    }
+    int rc = rk_prealloc(mf->fd, have, want - have);
+    if (rc != RK_OK)
+        return rc;
+    atomic_store_explicit(&mf->reserved, want, memory_order_relaxed);
+    return RK_OK;
+}
+
+int64_t rk_mapped_file_data_end(rk_mapped_file_t *mf, int64_t from)
+{
+    if (from >= (int64_t)mf->size)
+        return (int64_t)mf->size;
+    off_t h = lseek(mf->fd, (off_t)from, SEEK_HOLE);
+    if (h < 0 || h > (off_t)mf->size)
+        return (int64_t)mf->size;
+    return (int64_t)h;
 }
 
 void rk_mapped_file_hold(rk_mapped_file_t *mf) { atomic_fetch_add(&mf->refs, 1); }
@@ -133,10 +199,13 @@ int64_t rk_mapped_file_flush(rk_mapped_file_t *mf, int least_pages)
 
 void rk_mapped_file_warm(rk_mapped_file_t *mf)
 {
+    /* only reserved pages: a store into a page without blocks is a SIGBUS
+     * on a full disk */
+    size_t end = (size_t)atomic_load(&mf->reserved);
     volatile uint8_t *p = mf->base;
-    for (size_t i = (size_t)atomic_load(&mf->wrote); i < mf->size; i += RK_OS_PAGE_SIZE)
+    for (size_t i = (size_t)atomic_load(&mf->wrote); i < end; i += RK_OS_PAGE_SIZE)
         p[i] = 0;
-    madvise(mf->base, mf->size, MADV_WILLNEED);
+    madvise(mf->base, end, MADV_WILLNEED);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -144,18 +213,45 @@ static bool all_zero(const uint8_t *p, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-void rk_mapped_file_reset_to(rk_mapped_file_t *mf, int64_t pos)
+/* Zeroes the non-zero pages of [at, to) (pages that are zero already are
+ * only read, not dirtied). */
+static void zero_range(rk_mapped_file_t *mf, size_t at, size_t to)
 {
-    /* Zero whatever lies past pos, so stale records can never be mistaken
-     * for new ones later; pages that are zero already are only read, not
-     * dirtied (a 1 GiB file mostly is). */
-    for (size_t at = (size_t)pos; at < mf->size;) {
+    while (at < to) {
         size_t end = (at / RK_OS_PAGE_SIZE + 1) * RK_OS_PAGE_SIZE;
-        if (end > mf->size)
-            end = mf->size;
+        if (end > to)
+            end = to;
         if (!all_zero(mf->base + at, end - at))
             memset(mf->base + at, 0, end - at);
         at = end;
+    }
+}
+
+void rk_mapped_file_reset_to(rk_mapped_file_t *mf, int64_t pos)
+{
+    /* Zero whatever lies past pos, so stale records can never be mistaken
+     * for new ones later. Only the ranges the filesystem says may hold data
+     * are read: holes and never-written (fallocated) blocks read as zeros
+     * already, and reading them through the mapping would fault every page
+     * of the file into memory (a 6 MB consume-queue file for one unit, a
+     * 1 GiB commitlog file at each restart). */
+    size_t at = (size_t)pos;
+    while (at < mf->size) {
+        off_t d = lseek(mf->fd, (off_t)at, SEEK_DATA);
+        if (d < 0) {
+            if (errno == ENXIO)
+                break;                  /* nothing but holes up to the end */
+            zero_range(mf, at, mf->size);  /* cannot tell: read it all */
+            break;
+        }
+        if ((size_t)d >= mf->size)
+            break;
+        off_t h = lseek(mf->fd, d, SEEK_HOLE);
+        size_t hole = h < 0 || (size_t)h > mf->size ? mf->size : (size_t)h;
+        if (hole <= (size_t)d)
+            hole = mf->size;
+        zero_range(mf, (size_t)d > at ? (size_t)d : at, hole);
+        at = hole;
     }
     atomic_store(&mf->wrote, pos);
     atomic_store(&mf->committed, pos);

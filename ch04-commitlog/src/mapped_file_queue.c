@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,9 +119,15 @@ int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
             if (stat(path, &st) == 0 && (size_t)st.st_size < q->file_size) {
                 rk_log_warn("mfq", "%s is %lld bytes, shorter than %zu: extending it (its tail is lost)",
                             path, (long long)st.st_size, q->file_size);
-                if (truncate(path, (off_t)q->file_size) != 0) {
-                    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-                    rc = -errno;
+                /* with blocks, not as a hole: the writer will store there */
+                int fd = open(path, O_RDWR | O_CLOEXEC);
+                rc = fd < 0 ? -errno
+                            : rk_prealloc(fd, st.st_size, (int64_t)q->file_size - st.st_size);
+                if (fd >= 0)
+                    close(fd);
+                if (rc != RK_OK) {
+                    snprintf(err, errlen, "%s: cannot extend it to %zu bytes: %s", path,
+                             q->file_size, rk_strerror(rc));
                     break;
                 }
             }
@@ -131,6 +138,14 @@ int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
             snprintf(err, errlen, "%s/%020" PRId64 ": %s%s", q->dir, starts[i], rk_strerror(rc),
                      rc == RK_ECORRUPT ? " (size differs from the configured file size)" : "");
             break;
+        }
+        if (i == n - 1) {
+            /* the file the writer continues in: check its blocks now (cheap
+             * where they exist), not on the first put */
+            int r = rk_mapped_file_reserve(mf, (int64_t)q->file_size);
+            if (r != RK_OK)
+                rk_log_warn("mfq", "%s: cannot reserve its blocks (%s); puts into it will fail "
+                            "until there is room", mf->path, rk_strerror(r));
         }
         rc = push_file(q, mf);
         if (rc != RK_OK)
@@ -229,9 +244,11 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
     return RK_OK;
 }
 
-int rk_mfq_prepare_next(rk_mfq_t *q)
+int rk_mfq_prepare_next(rk_mfq_t *q, int *was_rc)
 {
     uv_mutex_lock(&q->create_mu);   /* the last file cannot change meanwhile */
+    if (was_rc)
+        *was_rc = q->prepare_rc;
     rk_mapped_file_t *last = rk_mfq_last(q);
     if (last == NULL) {
         uv_mutex_unlock(&q->create_mu);
@@ -258,6 +275,7 @@ int rk_mfq_prepare_next(rk_mfq_t *q)
             q->spare = mf;
         }
     }
+    q->prepare_rc = rc;
     uv_mutex_unlock(&q->create_mu);
     return rc;
 }

@@ -50,7 +50,9 @@ static void set_end(cqf_t *f, size_t pos)
 
 static int cqf_map(const char *dir, int64_t base, size_t size, bool create, bool warm, cqf_t **out)
 {
-    int rc = rk_mapped_file_open(dir, base, size, create, out);
+    /* RocketMQ's file size and name, but blocks reserved ahead of the
+     * writer in growing chunks: one unit costs a page, not 6 MB */
+    int rc = rk_mapped_file_open_grow(dir, base, size, create, out);
     if (rc != RK_OK)
         return rc;
     if (create && atomic_load(&(*out)->wrote) != 0) {
@@ -299,7 +301,10 @@ int64_t rk_cq_recover(rk_cq_t *cq)
     for (; i < cq->n; i++) {
         cqf_t *f = cq->files[i];
         size_t pos = 0;
-        for (; pos + RK_CQ_UNIT_SIZE <= f->size; pos += RK_CQ_UNIT_SIZE) {
+        /* units end where the file's data does: never read (fault in) the
+         * holes and unwritten blocks past it, they are zeros */
+        size_t limit = (size_t)rk_mapped_file_data_end(f, 0);
+        for (; pos + RK_CQ_UNIT_SIZE <= limit; pos += RK_CQ_UNIT_SIZE) {
             rk_cq_unit_t u = rk_cq_unit_decode(f->base + pos);
             if (!rk_cq_unit_is_valid(&u))
                 break;
@@ -401,6 +406,9 @@ static int write_unit(rk_cq_t *cq, int64_t pos, const rk_cq_unit_t *u)
     cqf_t *f;
     int rc = writable_file(cq, pos, &f);
     if (rc != RK_OK)
+        return rc;
+    /* blocks before bytes: a full disk is -ENOSPC here, not a SIGBUS */
+    if ((rc = rk_mapped_file_reserve(f, pos - f->from + RK_CQ_UNIT_SIZE)) != RK_OK)
         return rc;
     rk_cq_unit_encode(f->base + (pos - f->from), u);
     set_end(f, (size_t)(pos - f->from) + RK_CQ_UNIT_SIZE);

@@ -21,6 +21,7 @@
 #include "rk/fileutil.h"
 #include "rk/hash.h"
 #include "rk/log.h"
+#include "rk/mapped_file.h"
 
 /* ---- one file ---------------------------------------------------------- */
 
@@ -30,6 +31,8 @@ typedef struct ifile {
     uint8_t *map;
     size_t size;
     int64_t slots, entries;
+    int fd;                /* kept open: blocks are reserved as entries grow */
+    int64_t reserved;      /* blocks exist for [0, reserved) (0: not checked yet) */
 } ifile_t;
 
 struct rk_index {
@@ -66,7 +69,40 @@ static void ifile_unmap(ifile_t *f)
         return;
     if (f->map)
         munmap(f->map, f->size);
+    if (f->fd >= 0)
+        close(f->fd);
     free(f);
+}
+
+/* Blocks before bytes (see rk/mapped_file.h): the header and the slot table
+ * are written anywhere, so they are reserved whole (20 MB by default, against
+ * the 420 MB of the whole file); entries are appended, so their blocks are
+ * reserved ahead of them in chunks doubling from 4 KiB up to 1 MiB. Returns
+ * 0 or -errno (-ENOSPC): then nothing may be written past f->reserved. */
+static int ifile_reserve(ifile_t *f, int64_t end)
+{
+    int64_t base = RK_INDEX_HEADER_SIZE + f->slots * RK_INDEX_SLOT_SIZE;
+    if (end < base)
+        end = base;
+    if (end > (int64_t)f->size)
+        end = (int64_t)f->size;
+    if (end <= f->reserved)
+        return RK_OK;
+    int64_t want = base;
+    if (end > base) {
+        int64_t have = f->reserved > base ? f->reserved - base : 0;
+        int64_t step = have < 4096 ? 4096 : have > (1 << 20) ? (1 << 20) : have;
+        want = base + have + step;
+        if (want < end)
+            want = end;
+        if (want > (int64_t)f->size)
+            want = (int64_t)f->size;
+    }
+    int rc = rk_prealloc(f->fd, f->reserved, want - f->reserved);
+    if (rc != RK_OK)
+        return rc;
+    f->reserved = want;
+    return RK_OK;
 }
 
 /* Maps path (creating it with `size` zero bytes if create). */
@@ -87,6 +123,7 @@ static int ifile_map(const char *dir, const char *name, const rk_index_config_t 
     f->slots = c->max_hash_slot_num;
     f->entries = c->max_index_num;
     int fd = open(f->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
+    f->fd = -1;
     if (fd < 0) {
         rc = -errno;
         free(f);
@@ -98,8 +135,13 @@ static int ifile_map(const char *dir, const char *name, const rk_index_config_t 
         goto fail;
     }
     if (create) {
-        if (ftruncate(fd, (off_t)f->size) != 0) {
-            rc = -errno;
+        /* the logical size (RocketMQ's), blocks for the header and slots
+         * and the first entries: a full disk fails here, cleanly */
+        f->fd = fd;
+        rc = ftruncate(fd, (off_t)f->size) != 0 ? -errno : ifile_reserve(f, 0);
+        f->fd = -1;
+        if (rc != RK_OK) {
+            rk_log_debug("index", "cannot allocate index file %s: %s", f->path, rk_strerror(rc));
             unlink(f->path);
             goto fail;
         }
@@ -116,7 +158,7 @@ static int ifile_map(const char *dir, const char *name, const rk_index_config_t 
             unlink(f->path);
         goto fail;
     }
-    close(fd);
+    f->fd = fd;
     f->map = m;
     if (create)
         set32(f, H_INDEX_COUNT, 1);
@@ -300,13 +342,24 @@ int rk_index_open(const char *dir, const rk_index_config_t *cfg, int64_t drop_af
     for (size_t i = 0; i < nn && rc == RK_OK; i++) {
         if (i == nn - 1) {
             /* the newest file cut short by a crash between create and
-             * ftruncate: it holds nothing, drop it */
+             * ftruncate, or between reserving its blocks and writing its
+             * header (indexCount starts at 1: an all-zero header never
+             * held an entry): it holds nothing, drop it */
             char path[PATH_MAX + 32];
             struct stat st;
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-            if (stat(path, &st) == 0 && (size_t)st.st_size < file_size_for(cfg)) {
-                rk_log_warn("index", "%s: %lld bytes, a creation cut short by a crash; deleting it",
-                            path, (long long)st.st_size);
+            uint8_t hdr[RK_INDEX_HEADER_SIZE] = {0};
+            bool blank = false;
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                static const uint8_t zero[RK_INDEX_HEADER_SIZE];
+                blank = pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+                        memcmp(hdr, zero, sizeof hdr) == 0;
+                close(fd);
+            }
+            if (stat(path, &st) == 0 && ((size_t)st.st_size < file_size_for(cfg) || blank)) {
+                rk_log_warn("index", "%s: %lld bytes%s, a creation cut short by a crash; deleting it",
+                            path, (long long)st.st_size, blank ? " and a blank header" : "");
                 if (unlink(path) != 0)
                     rc = -errno;
                 break;
@@ -412,6 +465,12 @@ static int put_key(rk_index_t *idx, const char *key, size_t klen, int64_t phys, 
         if (rc != RK_OK)
             return rc;
     }
+    /* the entry about to be written, and the slot table and header */
+    int64_t entry_end = RK_INDEX_HEADER_SIZE + f->slots * RK_INDEX_SLOT_SIZE +
+                        ((int64_t)h32(f, H_INDEX_COUNT) + 1) * RK_INDEX_ENTRY_SIZE;
+    int rc = ifile_reserve(f, entry_end);
+    if (rc != RK_OK)
+        return rc;
     return ifile_put(f, key, klen, phys, ts);
 }
 

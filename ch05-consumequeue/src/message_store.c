@@ -62,6 +62,12 @@ struct rk_store {
     rk_record_t s_rec;
     char s_topic[256], s_tags[256], s_keys[1024], s_uniq[256];
 
+    /* disk space (diskMaxUsedSpaceRatio): checked by the service thread
+     * every DISK_CHECK_MS and after a put that could not allocate */
+    _Atomic bool disk_full;            /* read-only: the put hook refuses puts */
+    _Atomic int disk_used;             /* percent, as df says; -1 unknown */
+    int64_t index_skipped;             /* reput thread only: keys not indexed (ENOSPC) */
+
     uv_thread_t service;
     uv_mutex_t svc_mu;
     uv_cond_t svc_cond;
@@ -130,6 +136,57 @@ static void queue_free(void *p)
     }
 }
 
+/* ---- disk space --------------------------------------------------------- */
+
+#define DISK_CHECK_MS 1000
+
+/* Percent of the store's filesystem in use, as df computes it: used blocks
+ * over what an unprivileged writer can have (used + available), rounded up;
+ * -1 if statvfs fails. */
+static int disk_used_percent(const char *path)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) != 0 || sv.f_blocks == 0 || sv.f_bfree > sv.f_blocks)
+        return -1;
+    double used = (double)(sv.f_blocks - sv.f_bfree), room = used + (double)sv.f_bavail;
+    if (room <= 0)
+        return 100;
+    int pct = (int)(used * 100.0 / room);
+    return used * 100.0 > (double)pct * room ? pct + 1 : pct;
+}
+
+/* diskMaxUsedSpaceRatio: above it the store is read-only (puts refused
+ * with SERVICE_NOT_AVAILABLE), below it writable again; one log line on
+ * each change. Any thread. */
+static void check_disk(rk_store_t *st)
+{
+    int used = disk_used_percent(st->root);
+    atomic_store(&st->disk_used, used);
+    if (used < 0)
+        return;                 /* cannot tell: keep the state */
+    bool was = atomic_load(&st->disk_full);
+    bool full = was ? used >= st->cfg.disk_max_used_space_ratio
+                    : used > st->cfg.disk_max_used_space_ratio;
+    if (full == was || atomic_exchange(&st->disk_full, full) == full)
+        return;
+    if (full)
+        rk_log_error("store", "disk of %s is %d%% used, above diskMaxUsedSpaceRatio %lld%%: the store "
+                     "is READ-ONLY, puts are refused until space is freed", st->root, used,
+                     (long long)st->cfg.disk_max_used_space_ratio);
+    else
+        rk_log_info("store", "disk of %s is %d%% used, below diskMaxUsedSpaceRatio %lld%%: the store "
+                    "accepts puts again", st->root, used, (long long)st->cfg.disk_max_used_space_ratio);
+}
+
+static rk_put_status_t disk_hook(void *ctx, rk_msg_t *msg, rk_put_scratch_t *scratch)
+{
+    (void)msg;
+    (void)scratch;
+    rk_store_t *st = ctx;
+    return atomic_load_explicit(&st->disk_full, memory_order_relaxed) ? RK_PUT_SERVICE_NOT_AVAILABLE
+                                                                       : RK_PUT_OK;
+}
+
 /* ---- dispatchers ------------------------------------------------------- */
 
 /* CommitLogDispatcherBuildConsumeQueue: NOT and COMMIT records only. */
@@ -152,7 +209,10 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
     return RK_OK;
 }
 
-/* CommitLogDispatcherBuildIndex: everything but ROLLBACK. */
+/* CommitLogDispatcherBuildIndex: everything but ROLLBACK. The index only
+ * serves lookups by key: when the disk has no room for it, the message's
+ * keys are not indexed (logged, counted) rather than stalling dispatch, so
+ * consumers keep getting what is stored. */
 static int build_index(void *ctx, const rk_dispatch_request_t *req)
 {
     rk_store_t *st = ctx;
@@ -160,7 +220,20 @@ static int build_index(void *ctx, const rk_dispatch_request_t *req)
         return RK_OK;
     if (req->keys == NULL && req->uniq_key == NULL)
         return RK_OK;
-    return rk_index_build(st->index, req->topic, req->keys, req->uniq_key, req->phys, req->store_ts);
+    int rc = rk_index_build(st->index, req->topic, req->keys, req->uniq_key, req->phys, req->store_ts);
+    if (rc == -ENOSPC || rc == -EDQUOT) {
+        if (st->index_skipped++ == 0)
+            rk_log_error("store", "index: no disk space for the keys of the message at commitlog "
+                         "offset %lld: not indexed (lookups by key will miss it until space is freed)",
+                         (long long)req->phys);
+        return RK_OK;
+    }
+    if (rc == RK_OK && st->index_skipped > 0) {
+        rk_log_info("store", "index: disk space again; the keys of %lld message(s) were not indexed",
+                    (long long)st->index_skipped);
+        st->index_skipped = 0;
+    }
+    return rc;
 }
 
 /* ---- the dispatch source: ch04's commitlog ----------------------------- */
@@ -352,6 +425,10 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
     if (rc != RK_OK)
         goto fail;
     st->abnormal = rk_commitlog_was_abnormal(st->cl);
+    atomic_store(&st->disk_used, -1);
+    check_disk(st);
+    if ((rc = rk_commitlog_add_put_hook(st->cl, "diskspace", disk_hook, st)) != RK_OK)
+        goto fail;
     int64_t cl_min = rk_commitlog_min_offset(st->cl), cl_max = rk_commitlog_max_offset(st->cl);
 
     if ((rc = rk_mkdirs(st->cq_root, 0755)) != RK_OK)
@@ -528,7 +605,21 @@ void rk_store_close(rk_store_t *st)
 int rk_store_put(rk_store_t *st, const rk_msg_t *m, rk_put_result_t *res)
 {
     /* the commitlog assigns the queue offset and wakes the reput thread */
-    return rk_commitlog_put(st->cl, m, res);
+    int rc = rk_commitlog_put(st->cl, m, res);
+    if (rc == RK_OK && res->status == RK_PUT_CREATE_MAPEDFILE_FAILED) {
+        /* no blocks for a file: look at the disk now, not at the next tick */
+        check_disk(st);
+        if (atomic_load(&st->disk_full))
+            res->status = RK_PUT_SERVICE_NOT_AVAILABLE;
+    }
+    return rc;
+}
+
+bool rk_store_disk_full(rk_store_t *st, int *used_pct)
+{
+    if (used_pct)
+        *used_pct = atomic_load(&st->disk_used);
+    return atomic_load(&st->disk_full);
 }
 
 rk_commitlog_t *rk_store_commitlog(rk_store_t *st) { return st->cl; }
@@ -942,13 +1033,6 @@ static int clean_queue(const char *key, void *value, void *arg)
     return 0;
 }
 
-static int disk_used_percent(const char *path)
-{
-    struct statvfs sv;
-    if (statvfs(path, &sv) != 0 || sv.f_blocks == 0)
-        return -1;
-    return (int)(100 - (sv.f_bavail * 100) / sv.f_blocks);
-}
 
 int rk_store_clean_expired(rk_store_t *st, bool force)
 {
@@ -993,6 +1077,7 @@ static void service_main(void *arg)
     uint64_t next_thorough = now + (uint64_t)st->cfg.flush_cq_thorough_interval;
     uint64_t next_offsets = now + (uint64_t)st->cfg.flush_consumer_offset_interval;
     uint64_t next_clean = now + (uint64_t)st->cfg.clean_resource_interval;
+    uint64_t next_disk = now + DISK_CHECK_MS;
     for (;;) {
         uv_mutex_lock(&st->svc_mu);
         if (!st->svc_stop)
@@ -1013,6 +1098,10 @@ static void service_main(void *arg)
         if (now >= next_offsets) {
             rk_consumer_offsets_persist(st->offsets, false);
             next_offsets = now + (uint64_t)st->cfg.flush_consumer_offset_interval;
+        }
+        if (now >= next_disk) {
+            check_disk(st);
+            next_disk = now + DISK_CHECK_MS;
         }
         if (now >= next_clean) {
             rk_store_clean_expired(st, false);

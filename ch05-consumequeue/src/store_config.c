@@ -30,7 +30,7 @@ const rk_config_field_t rk_cq_store_config_fields[] = {
     F("deleteWhen", RK_CFG_STR, delete_when, "04", 1, 0,
       "hours of the day (';'-separated) when expired files are deleted"),
     F("diskMaxUsedSpaceRatio", RK_CFG_INT, disk_max_used_space_ratio, "75", 10, 95,
-      "disk usage (%) above which files are deleted whatever the hour"),
+      "disk usage (%, as df) above which puts are refused (read-only) and expired files are deleted whatever the hour"),
     F("cleanResourceInterval", RK_CFG_INT, clean_resource_interval, "10000", 1, 86400000,
       "ms between cleanup scans"),
     F("warmMapedFileEnable", RK_CFG_BOOL, warm_mapped_file, "false", 1, 0,

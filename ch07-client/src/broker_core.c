@@ -180,7 +180,18 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         return;
     }
     int code = put_status_code(res.status);
-    rk_cmd_t *resp = rk_cmd_new_response(req, code, code == RK_RESP_SUCCESS ? NULL : rk_put_status_name(res.status));
+    const char *remark = code == RK_RESP_SUCCESS ? NULL : rk_put_status_name(res.status);
+    char why[256];
+    int used = -1;
+    if (res.status == RK_PUT_SERVICE_NOT_AVAILABLE && rk_store_disk_full(st, &used)) {
+        snprintf(why, sizeof why, "service not available now: the broker's disk is full (%d%% used, "
+                 "above diskMaxUsedSpaceRatio %lld%%); it refuses messages until space is freed",
+                 used, (long long)rk_store_config(st)->disk_max_used_space_ratio);
+        remark = why;
+    } else if (res.status == RK_PUT_CREATE_MAPEDFILE_FAILED) {
+        remark = "create mapped file failed: the broker could not reserve disk space (disk full?)";
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(req, code, remark);
     if (resp != NULL && (code == 0 || code == 10 || code == 11 || code == 12)) {
         rk_cmd_ext_set(resp, "msgId", batch ? ids : res.msg_id);
         rk_cmd_ext_set_i64(resp, "queueId", qid);

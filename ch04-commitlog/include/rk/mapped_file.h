@@ -18,9 +18,25 @@
  * Lifetime: a file is reference counted. Whoever holds a reference may read
  * its memory; the mapping is removed (and, if rk_mapped_file_destroy() was
  * called, the file unlinked) when the last reference is released, so a
- * reader holding a slice is never left with an unmapped pointer. Creating a
- * file pre-allocates its blocks (posix_fallocate) so a full disk is an error
- * at creation, never a SIGBUS in the middle of a write. */
+ * reader holding a slice is never left with an unmapped pointer.
+ *
+ * Blocks before bytes. Storing into a page of a shared mapping whose blocks
+ * the filesystem cannot provide (a full disk, a full tmpfs) kills the
+ * process with SIGBUS; no error code is ever returned. So every byte is
+ * reserved (posix_fallocate, through rk_prealloc) before a write lands on
+ * it, and `reserved` records how far that is true:
+ *
+ *   wrote <= reserved <= size
+ *
+ * rk_mapped_file_open() reserves the whole file at creation (the commitlog:
+ * a full disk is an error at the roll). rk_mapped_file_open_grow() keeps the
+ * file's logical size (RocketMQ's layout) but reserves one page, and the
+ * writer calls rk_mapped_file_reserve() before each write: the reservation
+ * grows ahead of it in chunks that double from 4 KiB up to 1 MiB, so a queue
+ * that holds one message takes one page of disk, not 6 MB, and a full disk
+ * is an error from rk_mapped_file_reserve() (-ENOSPC), never a crash. A file
+ * loaded from disk starts with reserved = 0: its first reserve() re-checks
+ * the blocks from there (cheap where they exist already). */
 #ifndef RK_MAPPED_FILE_H
 #define RK_MAPPED_FILE_H
 
@@ -41,15 +57,22 @@ typedef struct rk_mapped_file {
     _Atomic int64_t wrote;
     _Atomic int64_t committed;
     _Atomic int64_t flushed;
+    _Atomic int64_t reserved;   /* blocks exist for [0, reserved); writer only */
+    bool grow;                  /* reserve in growing chunks, not all at once */
     _Atomic int refs;
     _Atomic bool doomed;        /* unlink when the last reference goes */
 } rk_mapped_file_t;
 
-/* Allocation choke point: creating a file's blocks. Tests replace it to
- * simulate a full disk (return -ENOSPC). Default: posix_fallocate. */
-typedef int (*rk_prealloc_fn)(int fd, size_t size);
-/* Process-wide (documented global): set before any store is opened. */
+/* The allocation choke point: every block a rocklet store writes through a
+ * mapping (commitlog, consume queues, index files, checkpoint) is reserved
+ * by rk_prealloc(fd, offset, len), which may extend the file. Returns 0 or a
+ * -errno (-ENOSPC: the disk is full). Tests replace the function to
+ * simulate a full disk; the default is posix_fallocate. */
+typedef int (*rk_prealloc_fn)(int fd, int64_t offset, int64_t len);
+/* Process-wide (the one documented global): set before any store is opened;
+ * NULL restores posix_fallocate. */
 void rk_mapped_file_set_prealloc(rk_prealloc_fn fn);
+int rk_prealloc(int fd, int64_t offset, int64_t len);
 
 /* Formats a 20-digit file name for offset into name (>= 21 bytes). */
 void rk_mapped_file_name(int64_t offset, char *name);
@@ -59,6 +82,20 @@ void rk_mapped_file_name(int64_t offset, char *name);
  * bytes (RK_ECORRUPT otherwise). The new file holds one reference. */
 int rk_mapped_file_open(const char *dir, int64_t from, size_t size, bool create,
                         rk_mapped_file_t **out);
+/* The same, but a created file is sparse past its first page (see above:
+ * rk_mapped_file_reserve() before writing). Consume queues use it. */
+int rk_mapped_file_open_grow(const char *dir, int64_t from, size_t size, bool create,
+                             rk_mapped_file_t **out);
+/* Makes sure blocks exist for [wrote-ish, end): a no-op when end <= reserved,
+ * else one rk_prealloc call (growth as above; a non-growing file reserves
+ * the rest of itself). end is capped at size. 0 or -errno (-ENOSPC); on
+ * failure nothing changed and nothing may be written past `reserved`. */
+int rk_mapped_file_reserve(rk_mapped_file_t *mf, int64_t end);
+/* The first byte at or after `from` that lies in a hole of the file (reads
+ * as zero, holds no data), or size if the filesystem cannot tell. Scans
+ * stop there instead of faulting in (or, on a full tmpfs, allocating) pages
+ * that can only hold zeros. */
+int64_t rk_mapped_file_data_end(rk_mapped_file_t *mf, int64_t from);
 void rk_mapped_file_hold(rk_mapped_file_t *mf);
 void rk_mapped_file_release(rk_mapped_file_t *mf);
 /* Marks the file for deletion; it goes when the last reference does. */
@@ -67,13 +104,16 @@ void rk_mapped_file_destroy(rk_mapped_file_t *mf);
 /* msyncs [flushed, committed) if at least least_pages dirty pages (0: any
  * dirty byte). Returns the flushed position, or a negative error. */
 int64_t rk_mapped_file_flush(rk_mapped_file_t *mf, int least_pages);
-/* Touches every page so first writes do not page-fault (warm-up). */
+/* Touches every reserved page past wrote so first writes do not
+ * page-fault (warm-up). */
 void rk_mapped_file_warm(rk_mapped_file_t *mf);
 static inline bool rk_mapped_file_full(const rk_mapped_file_t *mf)
 {
     return atomic_load(&mf->wrote) >= (int64_t)mf->size;
 }
-/* Sets all three positions (recovery, truncation) and zeroes [pos, size). */
+/* Sets all three positions (recovery, truncation) and zeroes [pos, size).
+ * Only pages that may hold data are read (holes are skipped with
+ * SEEK_DATA), so a restart does not fault whole files into memory. */
 void rk_mapped_file_reset_to(rk_mapped_file_t *mf, int64_t pos);
 
 /* A held view of mapped bytes. Release exactly once. */

@@ -27,6 +27,7 @@ typedef struct rk_mfq {
     int n, cap;
     uv_mutex_t create_mu;       /* one file creation at a time */
     rk_mapped_file_t *spare;    /* the next file, made ahead of time (under create_mu) */
+    int prepare_rc;             /* the last rk_mfq_prepare_next result (under create_mu) */
 } rk_mfq_t;
 
 /* Creates dir if needed; maps no file yet. Any file size > 0. */
@@ -35,7 +36,10 @@ int rk_mfq_init(rk_mfq_t *q, const char *dir, size_t file_size);
 void rk_mfq_destroy(rk_mfq_t *q);
 /* Maps the existing files. Each must be exactly file_size bytes and named
  * by a multiple of it, without gaps; err names the offending file. Files
- * start "full"; recovery then truncates to the real end. */
+ * start "full"; recovery then truncates to the real end. A short last file
+ * is extended with blocks (rk_prealloc), and the last file's blocks are
+ * reserved (rk_mapped_file_reserve; a warning if the disk is full, and puts
+ * into it then fail cleanly). */
 int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen);
 
 int rk_mfq_count(rk_mfq_t *q);
@@ -52,8 +56,10 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
 /* Creates (and, if q->warm, warms) the file after the last one ahead of
  * time, so the writer's roll finds it ready: allocation and first-touch page
  * faults then happen on the caller's thread, not on the put path. A no-op if
- * it exists already. The spare is deleted by rk_mfq_destroy if never used. */
-int rk_mfq_prepare_next(rk_mfq_t *q);
+ * it exists already. The spare is deleted by rk_mfq_destroy if never used.
+ * *was_rc (may be NULL) receives the previous call's result, so a caller
+ * that retries on a full disk logs the change, not every attempt. */
+int rk_mfq_prepare_next(rk_mfq_t *q, int *was_rc);
 
 int64_t rk_mfq_min_offset(rk_mfq_t *q);      /* first file's start, or -1 */
 int64_t rk_mfq_max_offset(rk_mfq_t *q);      /* last file's start + committed, or 0 */

@@ -16,6 +16,13 @@
  * offset (its head was deleted, or it is rebuilt from a log whose head was
  * deleted) gets blank units (0, INT32_MAX, 0) before its first real unit.
  *
+ * Disk space: a file has its full logical size (RocketMQ's layout) from
+ * the start, but its blocks are reserved ahead of the writer in chunks that
+ * grow from one page (rk_mapped_file_open_grow): a queue holding one unit
+ * takes 4 KiB of disk, not 6 MB. A full disk makes rk_cq_put return
+ * -ENOSPC (nothing written); recovery reads only the file's data ranges, so
+ * opening a queue faults in what it holds, not the whole file.
+ *
  * The files are ch04 mapped files (rk/mapped_file.h); the chain of them is
  * kept here because ch04's rk_mfq_t only takes page-multiple file sizes.
  *

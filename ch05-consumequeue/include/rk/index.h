@@ -32,6 +32,11 @@
  * file's endPhyOffset is ignored, so re-dispatching after a crash does not
  * duplicate entries.
  *
+ * Disk space: a file has its full logical size, but blocks are reserved
+ * (rk_prealloc) for the header and slot table at creation and for entries
+ * ahead of the writer, in chunks doubling from 4 KiB to 1 MiB; a full disk
+ * makes rk_index_build return -ENOSPC (nothing half-written), never SIGBUS.
+ *
  * Thread-safety: one internal mutex; rk_index_build runs on the dispatch
  * thread, queries on any thread. */
 #ifndef RK_INDEX_H

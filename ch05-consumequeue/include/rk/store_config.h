@@ -13,7 +13,7 @@
  *   maxHashSlotNum / maxIndexNum      5000000 / 20000000
  *   fileReservedTime                  72 h
  *   deleteWhen                        "04"    (hours, ';'-separated)
- *   diskMaxUsedSpaceRatio             75 %
+ *   diskMaxUsedSpaceRatio             75 %   (above: read-only, and cleanup at any hour)
  *   cleanResourceInterval             10000 ms
  *   warmMapedFileEnable               false   (RocketMQ's spelling)
  *   maxTransferBytesOnMessageInMemory 262144, maxTransferCountOnMessageInMemory 32
