@@ -62,7 +62,7 @@ struct rk_store {
     rk_record_t s_rec;
     char s_topic[256], s_tags[256], s_keys[1024], s_uniq[256];
 
-    /* disk space (diskMaxUsedSpaceRatio): checked by the service thread
+    /* disk space (diskSpaceWarningLevelRatio): checked by the service thread
      * every DISK_CHECK_MS and after a put that could not allocate */
     _Atomic bool disk_full;            /* read-only: the put hook refuses puts */
     _Atomic int disk_used;             /* percent, as df says; -1 unknown */
@@ -155,7 +155,7 @@ static int disk_used_percent(const char *path)
     return used * 100.0 > (double)pct * room ? pct + 1 : pct;
 }
 
-/* diskMaxUsedSpaceRatio: above it the store is read-only (puts refused
+/* diskSpaceWarningLevelRatio: above it the store is read-only (puts refused
  * with SERVICE_NOT_AVAILABLE), below it writable again; one log line on
  * each change. Any thread. */
 static void check_disk(rk_store_t *st)
@@ -165,17 +165,17 @@ static void check_disk(rk_store_t *st)
     if (used < 0)
         return;                 /* cannot tell: keep the state */
     bool was = atomic_load(&st->disk_full);
-    bool full = was ? used >= st->cfg.disk_max_used_space_ratio
-                    : used > st->cfg.disk_max_used_space_ratio;
+    bool full = was ? used >= st->cfg.disk_space_warning_ratio
+                    : used > st->cfg.disk_space_warning_ratio;
     if (full == was || atomic_exchange(&st->disk_full, full) == full)
         return;
     if (full)
-        rk_log_error("store", "disk of %s is %d%% used, above diskMaxUsedSpaceRatio %lld%%: the store "
+        rk_log_error("store", "disk of %s is %d%% used, above diskSpaceWarningLevelRatio %lld%%: the store "
                      "is READ-ONLY, puts are refused until space is freed", st->root, used,
-                     (long long)st->cfg.disk_max_used_space_ratio);
+                     (long long)st->cfg.disk_space_warning_ratio);
     else
-        rk_log_info("store", "disk of %s is %d%% used, below diskMaxUsedSpaceRatio %lld%%: the store "
-                    "accepts puts again", st->root, used, (long long)st->cfg.disk_max_used_space_ratio);
+        rk_log_info("store", "disk of %s is %d%% used, below diskSpaceWarningLevelRatio %lld%%: the store "
+                    "accepts puts again", st->root, used, (long long)st->cfg.disk_space_warning_ratio);
 }
 
 static rk_put_status_t disk_hook(void *ctx, rk_msg_t *msg, rk_put_scratch_t *scratch)

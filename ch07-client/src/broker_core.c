@@ -185,8 +185,8 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     int used = -1;
     if (res.status == RK_PUT_SERVICE_NOT_AVAILABLE && rk_store_disk_full(st, &used)) {
         snprintf(why, sizeof why, "service not available now: the broker's disk is full (%d%% used, "
-                 "above diskMaxUsedSpaceRatio %lld%%); it refuses messages until space is freed",
-                 used, (long long)rk_store_config(st)->disk_max_used_space_ratio);
+                 "above diskSpaceWarningLevelRatio %lld%%); it refuses messages until space is freed",
+                 used, (long long)rk_store_config(st)->disk_space_warning_ratio);
         remark = why;
     } else if (res.status == RK_PUT_CREATE_MAPEDFILE_FAILED) {
         remark = "create mapped file failed: the broker could not reserve disk space (disk full?)";

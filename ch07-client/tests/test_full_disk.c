@@ -7,7 +7,7 @@
  * key killed the broker with SIGBUS (the index file was a sparse ftruncate
  * and its first store faulted); now every send gets an answer, the broker
  * turns read-only (SERVICE_NOT_AVAILABLE, remark naming
- * diskMaxUsedSpaceRatio) and writable again once space is freed, and a
+ * diskSpaceWarningLevelRatio) and writable again once space is freed, and a
  * SIGTERM on the full disk exits cleanly. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -55,7 +55,7 @@ static void setup(void)
     fprintf(f, "brokerClusterName=TestCluster\nbrokerName=broker-fd\nbrokerId=0\n"
                "brokerIP1=127.0.0.1\nlistenHost=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s/store\n"
                "mappedFileSizeCommitLog=1048576\nmaxHashSlotNum=1000\nmaxIndexNum=4000\n"
-               "diskMaxUsedSpaceRatio=95\n",
+               "diskSpaceWarningLevelRatio=95\n",
             br_port, mnt);
     fclose(f);
     char log[300];
@@ -212,7 +212,7 @@ Test(full_disk, keyed_sends_get_an_error_and_the_broker_stays_up)
     for (int i = 0; i < 100 && !read_only; i++) {
         r = send_keyed("FD", "ro");
         read_only = r->code == RK_RESP_SERVICE_NOT_AVAILABLE && r->remark &&
-                    strstr(r->remark, "diskMaxUsedSpaceRatio") && strstr(r->remark, "disk is full");
+                    strstr(r->remark, "diskSpaceWarningLevelRatio") && strstr(r->remark, "disk is full");
         acked += r->code == RK_RESP_SUCCESS;
         rk_cmd_free(r);
         if (!read_only)

@@ -70,7 +70,7 @@ const rk_cq_store_config_t *rk_store_config(const rk_store_t *st);
  * The reput thread wakes on the append and dispatches the record. */
 int rk_store_put(rk_store_t *st, const rk_msg_t *m, rk_put_result_t *res);
 /* True while the store is read-only because its filesystem is more than
- * diskMaxUsedSpaceRatio percent used (checked every second with statvfs,
+ * diskSpaceWarningLevelRatio percent used (checked every second with statvfs,
  * and at once after a put that could not allocate): every put, batch or
  * not, then ends with RK_PUT_SERVICE_NOT_AVAILABLE. *used_pct (may be NULL)
  * receives the last measured use, as df computes it (-1: unknown). */

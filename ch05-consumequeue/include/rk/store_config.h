@@ -13,7 +13,9 @@
  *   maxHashSlotNum / maxIndexNum      5000000 / 20000000
  *   fileReservedTime                  72 h
  *   deleteWhen                        "04"    (hours, ';'-separated)
- *   diskMaxUsedSpaceRatio             75 %   (above: read-only, and cleanup at any hour)
+ *   diskMaxUsedSpaceRatio             75 %   (above: cleanup at any hour, oldest files first)
+ *   diskSpaceWarningLevelRatio        90 %   (above: read-only; RocketMQ's -D property of
+ *                                             that name, a broker.conf key here)
  *   cleanResourceInterval             10000 ms
  *   warmMapedFileEnable               false   (RocketMQ's spelling)
  *   maxTransferBytesOnMessageInMemory 262144, maxTransferCountOnMessageInMemory 32
@@ -40,6 +42,7 @@ typedef struct rk_cq_store_config {
     int64_t file_reserved_time;          /* hours */
     char *delete_when;                   /* "04" or "04;16" */
     int64_t disk_max_used_space_ratio;   /* percent */
+    int64_t disk_space_warning_ratio;    /* percent: read-only above */
     int64_t clean_resource_interval;     /* ms */
     bool warm_mapped_file;
     int64_t max_transfer_bytes;          /* default batch limits of a get */
