@@ -383,8 +383,11 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
     if ((rc = rk_mkdirs(cfgdir, 0755)) != RK_OK)
         goto fail;
     rk_path_join(opath, sizeof opath, cfgdir, RK_CONSUMER_OFFSET_FILE);
-    if ((rc = rk_consumer_offsets_open(opath, &st->offsets)) != RK_OK) {
-        snprintf(err, errlen, "%s: %s", opath, rk_strerror(rc));
+    char why[3 * PATH_MAX];
+    rc = rk_consumer_offsets_open_opts(opath, st->cfg.metadata_fallback_to_bak, why, sizeof why,
+                                       &st->offsets);
+    if (rc != RK_OK) {
+        snprintf(err, errlen, "%s", why[0] ? why : rk_strerror(rc));
         goto fail;
     }
 
