@@ -46,7 +46,8 @@ typedef struct queue {
 typedef struct expect {
     char *topic;
     int qid;
-    int64_t max_offset;
+    int64_t max_offset, min_offset;
+    int64_t min_phys;                  /* the unit at min_offset's record, -1: unknown */
 } expect_t;
 
 struct rk_store {
@@ -261,14 +262,19 @@ static bool src_wait(void *ctx, int64_t offset, int timeout_ms)
  * config/consumeQueueState.json, written (atomically) at every thorough
  * flush and at close, after the consume queues were flushed:
  *
- *   {"dispatched":123456,"indexEnd":120000,"queues":{"T":{"0":100,"1":98}}}
+ *   {"dispatched":123456,"indexEnd":120000,
+ *    "queues":{"T":{"0":[100,0,692],"1":[98,50,40001]}}}
  *
  * dispatched: every record below it had its units written before the
- * flush; indexEnd: the index's end then; queues: each queue's max offset
- * then (all on disk after the flush). At open, a queue that is missing or
- * ends lower, or an index that ends lower, was damaged: the catch-up pass
- * re-dispatches from the smallest offset that covers it (the queue's last
- * unit's end, the commitlog's start for a queue that is gone). After an
+ * flush; indexEnd: the index's end then; queues: each queue's [max offset,
+ * min offset, commitlog offset of the unit at min] then (all on disk after
+ * the flush). At open, a queue that is missing or ends lower, or an index
+ * that ends lower, was damaged: the catch-up pass re-dispatches from the
+ * smallest offset that covers it (the queue's last unit's end, the
+ * commitlog's start for a queue that is gone). A queue that starts later
+ * than it did while the log still holds the record its old first unit
+ * pointed at lost its head by hand (cleanup only drops files whose records
+ * the log dropped): its folder is set aside and it is rebuilt whole. After an
  * abnormal exit it also covers everything from `dispatched` on (units not
  * yet flushed may be lost). With nothing missing, a start reads no log. The
  * file is derived data: missing or unusable, the store checks every queue
@@ -302,9 +308,24 @@ static int encode_queue(const char *key, void *value, void *arg)
     }
     char qk[16];
     snprintf(qk, sizeof qk, "%d", q->qid);
-    if (rk_json_add_i64(t, qk, rk_cq_max_offset(q->cq)) == NULL) {
+    int64_t min = rk_cq_min_offset(q->cq), max = rk_cq_max_offset(q->cq), min_phys = -1;
+    rk_cq_unit_t u;
+    if (min < max && rk_cq_get_unit(q->cq, min, &u) == RK_OK && !rk_cq_unit_is_blank(&u))
+        min_phys = u.phys;
+    cJSON *a = cJSON_CreateArray();
+    if (a == NULL || !cJSON_AddItemToObject(t, qk, a)) {
+        cJSON_Delete(a);
         e->ok = false;
         return 1;
+    }
+    int64_t v[3] = {max, min, min_phys};
+    for (int i = 0; i < 3; i++) {
+        cJSON *n = cJSON_CreateNumber((double)v[i]);
+        if (n == NULL || !cJSON_AddItemToArray(a, n)) {
+            cJSON_Delete(n);
+            e->ok = false;
+            return 1;
+        }
     }
     return 0;
 }
@@ -331,8 +352,8 @@ static char *encode_state(rk_store_t *st, int64_t dispatched, int64_t index_end)
     return text;
 }
 
-/* A non-negative integer written as digits only (no 1e300, no 1.5). */
-static bool strict_i64(const cJSON *item, int64_t max, int64_t *out)
+/* An integer in [min, max] written as digits only (no 1e300, no 1.5). */
+static bool strict_i64(const cJSON *item, int64_t min, int64_t max, int64_t *out)
 {
     if (!cJSON_IsNumber(item))
         return false;
@@ -342,7 +363,7 @@ static bool strict_i64(const cJSON *item, int64_t max, int64_t *out)
     char *end = NULL;
     errno = 0;
     long long v = strtoll(sv, &end, 10);
-    bool ok = errno == 0 && end != sv && *end == '\0' && v >= 0 && v <= max;
+    bool ok = errno == 0 && end != sv && *end == '\0' && v >= min && v <= max;
     free(sv);
     if (ok)
         *out = v;
@@ -362,8 +383,8 @@ static int parse_state(const char *text, size_t len, void *ctx)
     const cJSON *qs = cJSON_GetObjectItemCaseSensitive(root, "queues");
     int rc = RK_OK;
     if (!cJSON_IsObject(qs) ||
-        !strict_i64(cJSON_GetObjectItemCaseSensitive(root, "dispatched"), INT64_MAX, &in->dispatched) ||
-        !strict_i64(cJSON_GetObjectItemCaseSensitive(root, "indexEnd"), INT64_MAX, &in->index_end))
+        !strict_i64(cJSON_GetObjectItemCaseSensitive(root, "dispatched"), 0, INT64_MAX, &in->dispatched) ||
+        !strict_i64(cJSON_GetObjectItemCaseSensitive(root, "indexEnd"), 0, INT64_MAX, &in->index_end))
         rc = RK_ECORRUPT;
     size_t cap = 0;
     const cJSON *t, *table = rc == RK_OK ? qs : NULL;
@@ -380,9 +401,12 @@ static int parse_state(const char *text, size_t len, void *ctx)
             char *end = NULL;
             errno = 0;
             long qid = strtol(e->string, &end, 10);
-            int64_t max = 0;
+            int64_t max = 0, min = 0, min_phys = 0;
             if (errno != 0 || end == e->string || *end != '\0' || qid < 0 || qid > RK_MAX_QUEUE_ID ||
-                !strict_i64(e, INT64_MAX / RK_CQ_UNIT_SIZE, &max)) {
+                !cJSON_IsArray(e) || cJSON_GetArraySize(e) != 3 ||
+                !strict_i64(cJSON_GetArrayItem(e, 0), 0, INT64_MAX / RK_CQ_UNIT_SIZE, &max) ||
+                !strict_i64(cJSON_GetArrayItem(e, 1), 0, max, &min) ||
+                !strict_i64(cJSON_GetArrayItem(e, 2), -1, INT64_MAX, &min_phys)) {
                 rc = RK_ECORRUPT;
                 break;
             }
@@ -402,6 +426,8 @@ static int parse_state(const char *text, size_t len, void *ctx)
             }
             in->ex[in->n].qid = (int)qid;
             in->ex[in->n].max_offset = max;
+            in->ex[in->n].min_offset = min;
+            in->ex[in->n].min_phys = min_phys;
             in->n++;
         }
         if (rc != RK_OK)
@@ -434,6 +460,27 @@ static void write_state(rk_store_t *st, char *text)
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Drops topic/qid from the table and renames its folder <qid>.damaged (the
+ * loader ignores that name); the catch-up pass recreates it. */
+static int set_queue_aside(rk_store_t *st, const char *topic, int qid)
+{
+    char key[300], dir[PATH_MAX], aside[PATH_MAX + 32];
+    queue_key(key, sizeof key, topic, qid);
+    if (snprintf(dir, sizeof dir, "%s/%s/%d", st->cq_root, topic, qid) >= (int)sizeof dir)
+        return RK_ETOOBIG;
+    pthread_rwlock_wrlock(&st->qlock);
+    queue_t *q = rk_strmap_remove(&st->queues, key);
+    pthread_rwlock_unlock(&st->qlock);
+    queue_free(q);
+    snprintf(aside, sizeof aside, "%s.damaged", dir);
+    for (int i = 1; rk_path_exists(aside) && i < 1000; i++)
+        snprintf(aside, sizeof aside, "%s.damaged.%d", dir, i);
+    if (rename(dir, aside) != 0)
+        return -errno;
+    rk_log_warn("store", "consume queue %s/%d set aside as %s", topic, qid, aside);
+    return RK_OK;
+}
 
 /* Where the catch-up pass must start so that every damaged queue (and the
  * index) gets what it lacks; reput_from when nothing is missing. */
@@ -475,6 +522,19 @@ static int64_t plan_catch_up(rk_store_t *st, int64_t cl_min)
     for (size_t i = 0; i < in.n; i++) {
         expect_t *e = &in.ex[i];
         queue_t *q = find_queue(st, e->topic, e->qid);
+        if (q && rk_cq_min_offset(q->cq) > e->min_offset && e->min_phys >= cl_min) {
+            rk_log_warn("store", "consume queue %s/%d starts at offset %lld, but offset %lld still "
+                        "points into the commitlog (%lld): its first file(s) are gone; rebuilding "
+                        "it whole", e->topic, e->qid, (long long)rk_cq_min_offset(q->cq),
+                        (long long)e->min_offset, (long long)e->min_phys);
+            int rc2 = set_queue_aside(st, e->topic, e->qid);
+            if (rc2 != RK_OK)
+                rk_log_error("store", "cannot set consume queue %s/%d aside: %s", e->topic, e->qid,
+                             rk_strerror(rc2));
+            q = NULL;
+            from = cl_min;
+            continue;
+        }
         int64_t have = q ? rk_cq_max_offset(q->cq) : 0;
         if (have >= e->max_offset)
             continue;

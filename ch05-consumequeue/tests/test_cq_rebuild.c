@@ -237,3 +237,22 @@ Test(cqrebuild, units_lost_after_the_last_flush_of_a_crashed_store_are_rebuilt)
     cr_assert_eq(count_of(log, "rebuilt consume queue T/1: 55 units from commitlog offset"), 1, "%s", log);
     free(log);
 }
+
+Test(cqrebuild, a_queue_whose_first_file_was_deleted_is_rebuilt_whole)
+{
+    rk_store_t *st = open_store();
+    put_many(st, 0, 400);
+    rk_store_close(st);
+    char p[400];
+    cq_file(p, sizeof p, 0, 0);
+    cr_assert_eq(unlink(p), 0);           /* queue 0 now starts at 50: 0..49 would vanish */
+    st = open_store();
+    cr_assert_eq(rk_store_min_offset(st, "T", 0), 0);
+    assert_all_readable(st, 400);
+    rk_store_close(st);
+    char *log = read_log();
+    cr_assert_eq(count_of(log, "rebuilt consume queue T/0: 100 units from commitlog offset 0"), 1, "%s", log);
+    free(log);
+    snprintf(p, sizeof p, "%s/consumequeue/T/0.damaged", dir);
+    cr_assert(rk_path_exists(p), "the damaged queue is kept aside");
+}
