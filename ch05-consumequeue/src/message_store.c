@@ -66,6 +66,7 @@ struct rk_store {
     int64_t reput_from;                /* computed by open, used by start */
     int64_t catch_from;                /* start of the catch-up pass (== reput_from: none) */
     bool catching_up;                  /* build_cq counts what it writes (start only) */
+    bool damaged;                      /* open found a queue short or missing */
     expect_t *expect;                  /* the state file's queues, until start */
     size_t nexpect;
     char state_path[PATH_MAX];
@@ -487,16 +488,16 @@ static int set_queue_aside(rk_store_t *st, const char *topic, int qid)
 static int64_t plan_catch_up(rk_store_t *st, int64_t cl_min)
 {
     int64_t from = st->reput_from;
-    if (cl_min >= from)
-        return from;                    /* no log below the reput point */
     /* queues the loader had to cut (a short or missing file) */
     size_t n = 0;
     pthread_rwlock_rdlock(&st->qlock);
     const char **keys = rk_strmap_keys_sorted(&st->queues, &n);
     for (size_t i = 0; keys && i < n; i++) {
         queue_t *q = rk_strmap_get(&st->queues, keys[i]);
-        if (rk_cq_was_repaired(q->cq))
+        if (rk_cq_was_repaired(q->cq)) {
             from = min64(from, rk_cq_max_offset(q->cq) > 0 ? rk_cq_max_phys(q->cq) : cl_min);
+            st->damaged = true;
+        }
     }
     pthread_rwlock_unlock(&st->qlock);
     bool listed = keys != NULL || n == 0;
@@ -531,8 +532,8 @@ static int64_t plan_catch_up(rk_store_t *st, int64_t cl_min)
             if (rc2 != RK_OK)
                 rk_log_error("store", "cannot set consume queue %s/%d aside: %s", e->topic, e->qid,
                              rk_strerror(rc2));
-            q = NULL;
             from = cl_min;
+            st->damaged = true;
             continue;
         }
         int64_t have = q ? rk_cq_max_offset(q->cq) : 0;
@@ -547,6 +548,7 @@ static int64_t plan_catch_up(rk_store_t *st, int64_t cl_min)
                         "it from commitlog offset %lld", e->topic, e->qid, (long long)have,
                         (long long)e->max_offset, (long long)(need > cl_min ? need : cl_min));
         from = min64(from, need);
+        st->damaged = true;
     }
     if (st->index && rk_index_end_phy(st->index) < in.index_end) {
         rk_log_warn("store", "the index ends at commitlog offset %lld, %lld expected: rebuilding it "
@@ -805,11 +807,12 @@ int rk_store_start(rk_store_t *st)
      * offsets below its end, so this writes exactly the missing units: a
      * queue folder deleted by hand, a file cut short, units lost in a
      * crash, index files dropped after one. */
-    if (st->catch_from < st->reput_from) {
+    int64_t cl_end = rk_commitlog_max_offset(st->cl);
+    if (st->catch_from < st->reput_from || (st->damaged && st->catch_from < cl_end)) {
         uint64_t t0 = rk_mono_ms();
         unsigned mask = st->index ? 3u : 1u;
         int64_t at = st->catch_from;
-        int64_t end = rk_commitlog_max_offset(st->cl);  /* a damaged queue may hold the last record */
+        int64_t end = cl_end;           /* a damaged queue may hold the last record */
         if (end < st->reput_from)
             end = st->reput_from;
         st->catching_up = true;

@@ -276,3 +276,20 @@ Test(cqrebuild, an_unusable_state_file_means_the_slow_full_check_not_a_refusal)
     cr_assert_eq(count_of(log, "rebuilt consume queue T/1: 50 units"), 1, "%s", log);
     free(log);
 }
+
+Test(cqrebuild, every_queue_gone_is_rebuilt_and_said)
+{
+    rk_store_t *st = open_store();
+    put_many(st, 0, 200);
+    rk_store_close(st);
+    char p[400];
+    snprintf(p, sizeof p, "%s/consumequeue", dir);
+    cr_assert_eq(rk_tk_rmtree(p), 0);
+    st = open_store();
+    assert_all_readable(st, 200);
+    rk_store_close(st);
+    char *log = read_log();
+    cr_assert_eq(count_of(log, "units from commitlog offset"), NQ, "%s", log);
+    cr_assert_eq(count_of(log, "rebuilt consume queue T/3: 50 units"), 1, "%s", log);
+    free(log);
+}
