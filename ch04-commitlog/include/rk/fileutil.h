@@ -9,8 +9,8 @@
  *   3. rename path.tmp -> path        (atomic replace), fsync the folder
  *
  * Each step is checked: a failed write, fsync, close, rename or folder
- * fsync is returned (and path.tmp removed), so the caller never believes a
- * version is on disk when it is not. path itself is only ever replaced by
+ * fsync is returned (path.tmp removed when the rename did not happen), so
+ * the caller never believes a version is on disk when it is not. path itself is only ever replaced by
  * rename(2): it is never half-written by rocklet.
  *
  * rk_file_load() reads path. If path is missing and path.bak exists, it
@@ -40,9 +40,10 @@ int rk_file_write_atomic(const char *path, const void *data, size_t len);
  * harmlessly partial, if the caller discards ctx on error) when it fails. */
 typedef int (*rk_file_parse_fn)(const char *text, size_t len, void *ctx);
 /* Returns 0 when path (or, as described above, path.bak) parsed; -ENOENT
- * when neither exists; RK_ECORRUPT (or the read's -errno) otherwise, with
- * err (may be NULL) saying which file is bad and what could be loaded
- * instead. `used_bak` may be NULL. */
+ * when neither exists; otherwise RK_ECORRUPT (empty), the parser's error or
+ * the read's -errno, with err saying which file is bad and what could be
+ * loaded instead (err NULL: that message is logged at ERROR). opts may be
+ * NULL (no fallback). `used_bak` may be NULL. */
 typedef struct rk_file_load_opts {
     bool fallback_to_bak;       /* the operator opted in to loading path.bak */
     const char *opt_in;         /* how to opt in, named in the refusal (may be NULL) */
