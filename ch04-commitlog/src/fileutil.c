@@ -210,8 +210,8 @@ int rk_file_load(const char *path, rk_file_parse_fn parse, void *ctx,
     if (!fallback_to_bak || !have_bak) {
         if (have_bak)
             set_err(err, errlen, "%s is %s; its previous version %s was NOT loaded (that would "
-                    "roll back every change since it was written): repair %s, or copy %s over it, "
-                    "or start with %s to load %s", path, why(rc), bak, path, bak, opt_in, bak);
+                    "undo every change made since): repair the file, replace it with the .bak, "
+                    "or start with %s to load the .bak", path, why(rc), bak, opt_in);
         else
             set_err(err, errlen, "%s is %s and there is no %s to fall back to: repair or "
                     "remove it", path, why(rc), bak);
