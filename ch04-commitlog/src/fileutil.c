@@ -139,15 +139,17 @@ int rk_file_write_atomic(const char *path, const void *data, size_t len)
     return rk_fsync_dir(dirname(dir));
 }
 
-/* Reads and parses one file: 0, -ENOENT, a read error, RK_ECORRUPT for an
- * empty file, or the parser's error. */
+#define LOAD_EMPTY 1    /* load_one: the file is empty (RK_ECORRUPT to callers) */
+
+/* Reads and parses one file: 0, -ENOENT, a read error, LOAD_EMPTY, or the
+ * parser's error. */
 static int load_one(const char *path, rk_file_parse_fn parse, void *ctx)
 {
     char *text = NULL;
     size_t len = 0;
     int rc = rk_file_read_all(path, &text, &len);
     if (rc == RK_OK)
-        rc = len == 0 ? RK_ECORRUPT : parse(text, len, ctx);
+        rc = len == 0 ? LOAD_EMPTY : parse(text, len, ctx);
     free(text);
     return rc;
 }
@@ -170,8 +172,12 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static const char *why(int rc)
 {
-    return rc == RK_ECORRUPT ? "empty or not valid" : rk_strerror(rc);
+    if (rc == LOAD_EMPTY)
+        return "empty";
+    return rc == RK_ECORRUPT ? "not valid (it does not parse)" : rk_strerror(rc);
 }
+
+static int public_rc(int rc) { return rc == LOAD_EMPTY ? RK_ECORRUPT : rc; }
 
 int rk_file_load(const char *path, rk_file_parse_fn parse, void *ctx,
                  const rk_file_load_opts_t *opts, bool *used_bak, char *err, size_t errlen)
@@ -197,7 +203,7 @@ int rk_file_load(const char *path, rk_file_parse_fn parse, void *ctx,
         if (brc != RK_OK) {
             set_err(err, errlen, "%s is missing and its previous version %s is %s", path, bak,
                     why(brc));
-            return brc;
+            return public_rc(brc);
         }
         rk_log_warn("fileutil", "%s is missing; loaded its previous version %s", path, bak);
         if (used_bak)
@@ -215,13 +221,13 @@ int rk_file_load(const char *path, rk_file_parse_fn parse, void *ctx,
         else
             set_err(err, errlen, "%s is %s and there is no %s to fall back to: repair or "
                     "remove it", path, why(rc), bak);
-        return rc;
+        return public_rc(rc);
     }
     int brc = load_one(bak, parse, ctx);
     if (brc != RK_OK) {
         set_err(err, errlen, "%s is %s, and its previous version %s is %s", path, why(rc), bak,
                 why(brc));
-        return brc == -ENOENT ? rc : brc;
+        return public_rc(brc == -ENOENT ? rc : brc);
     }
     rk_log_error("fileutil", "%s is %s; loaded its previous version %s as asked (fallback to "
                  ".bak): changes made after that version are lost", path, why(rc), bak);
