@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,41 +139,107 @@ int rk_file_write_atomic(const char *path, const void *data, size_t len)
     return rk_fsync_dir(dirname(dir));
 }
 
-int rk_file_load_with_bak(const char *path, rk_file_parse_fn parse, void *ctx, bool *used_bak)
+#define LOAD_EMPTY 1    /* load_one: the file is empty (RK_ECORRUPT to callers) */
+
+/* Reads and parses one file: 0, -ENOENT, a read error, LOAD_EMPTY, or the
+ * parser's error. */
+static int load_one(const char *path, rk_file_parse_fn parse, void *ctx)
 {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rk_file_read_all(path, &text, &len);
+    if (rc == RK_OK)
+        rc = len == 0 ? LOAD_EMPTY : parse(text, len, ctx);
+    free(text);
+    return rc;
+}
+
+/* The caller's err gets the message; without one, it is logged. */
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[3 * PATH_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", msg);
+    else
+        rk_log_error("fileutil", "%s", msg);
+}
+
+static const char *why(int rc)
+{
+    if (rc == LOAD_EMPTY)
+        return "empty";
+    return rc == RK_ECORRUPT ? "not valid (it does not parse)" : rk_strerror(rc);
+}
+
+static int public_rc(int rc) { return rc == LOAD_EMPTY ? RK_ECORRUPT : rc; }
+
+int rk_file_load(const char *path, rk_file_parse_fn parse, void *ctx,
+                 const rk_file_load_opts_t *opts, bool *used_bak, char *err, size_t errlen)
+{
+    bool fallback_to_bak = opts != NULL && opts->fallback_to_bak;
+    const char *opt_in = opts != NULL && opts->opt_in != NULL ? opts->opt_in : "opt in to the fallback";
     char bak[PATH_MAX];
+    if (used_bak)
+        *used_bak = false;
+    if (err && errlen)
+        err[0] = '\0';
     if (snprintf(bak, sizeof bak, "%s.bak", path) >= (int)sizeof bak)
         return RK_ETOOBIG;
-    const char *tries[2] = {path, bak};
-    int first_rc = -ENOENT;
-    for (int i = 0; i < 2; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        int rc = rk_file_read_all(tries[i], &text, &len);
-        if (rc == RK_OK && len == 0)
-            rc = RK_ECORRUPT;
-        if (rc == RK_OK) {
-            rc = parse(text, len, ctx);
-            if (rc != RK_OK)
-                rk_log_warn("fileutil", "%s: cannot parse (%s)%s", tries[i], rk_strerror(rc),
-                            i == 0 ? ", trying .bak" : "");
+    int rc = load_one(path, parse, ctx);
+    if (rc == RK_OK)
+        return RK_OK;
+    if (rc == -ENOENT) {
+        /* No primary at all: nothing newer than .bak is known to exist, so
+         * loading it loses nothing (RocketMQ does the same). */
+        int brc = load_one(bak, parse, ctx);
+        if (brc == -ENOENT)
+            return -ENOENT;
+        if (brc != RK_OK) {
+            set_err(err, errlen, "%s is missing and its previous version %s is %s", path, bak,
+                    why(brc));
+            return public_rc(brc);
         }
-        free(text);
-        if (rc == RK_OK) {
-            if (used_bak)
-                *used_bak = (i == 1);
-            if (i == 1)
-                rk_log_warn("fileutil", "%s was unusable; loaded %s instead", path, bak);
-            return RK_OK;
-        }
-        if (i == 0)
-            first_rc = rc;
-        else if (rc == -ENOENT)
-            return first_rc;
-        else if (first_rc == -ENOENT)
-            return rc;
+        rk_log_warn("fileutil", "%s is missing; loaded its previous version %s", path, bak);
+        if (used_bak)
+            *used_bak = true;
+        return RK_OK;
     }
-    return first_rc;
+    /* The primary exists but cannot be used. Its .bak is one write older:
+     * loading it silently would roll the metadata back. */
+    bool have_bak = rk_path_exists(bak);
+    if (!fallback_to_bak || !have_bak) {
+        if (have_bak)
+            set_err(err, errlen, "%s is %s; its previous version %s was NOT loaded (that would "
+                    "undo every change made since): repair the file, replace it with the .bak, "
+                    "or start with %s to load the .bak", path, why(rc), bak, opt_in);
+        else
+            set_err(err, errlen, "%s is %s and there is no %s to fall back to: repair or "
+                    "remove it", path, why(rc), bak);
+        return public_rc(rc);
+    }
+    int brc = load_one(bak, parse, ctx);
+    if (brc != RK_OK) {
+        set_err(err, errlen, "%s is %s, and its previous version %s is %s", path, why(rc), bak,
+                why(brc));
+        return public_rc(brc == -ENOENT ? rc : brc);
+    }
+    rk_log_error("fileutil", "%s is %s; loaded its previous version %s as asked (fallback to "
+                 ".bak): changes made after that version are lost", path, why(rc), bak);
+    if (used_bak)
+        *used_bak = true;
+    return RK_OK;
+}
+
+int rk_file_load_with_bak(const char *path, rk_file_parse_fn parse, void *ctx, bool *used_bak)
+{
+    rk_file_load_opts_t o = {true, NULL};
+    return rk_file_load(path, parse, ctx, &o, used_bak, NULL, 0);
 }
 
 int rk_mkdirs(const char *path, unsigned mode)

@@ -77,11 +77,13 @@ struct rk_cq {
     char topic[256];
     int qid;
     bool warm;
+    bool repaired;               /* open cut the queue at a damaged file */
 };
 
 const char *rk_cq_topic(const rk_cq_t *cq) { return cq->topic; }
 int rk_cq_queue_id(const rk_cq_t *cq) { return cq->qid; }
 void rk_cq_set_warm(rk_cq_t *cq, bool warm) { cq->warm = warm; }
+bool rk_cq_was_repaired(const rk_cq_t *cq) { return cq->repaired; }
 
 static int push_file(rk_cq_t *cq, cqf_t *f)
 {
@@ -101,6 +103,60 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* Renames the files at bases[0..n) to <name>.damaged (never deleted: their
+ * units are kept for inspection; the loader ignores these names). Marks
+ * the queue repaired. */
+static int set_aside(rk_cq_t *cq, const int64_t *bases, size_t n)
+{
+    cq->repaired = true;
+    for (size_t i = 0; i < n; i++) {
+        char from[PATH_MAX + 32], to[PATH_MAX + 48];
+        snprintf(from, sizeof from, "%s/%020" PRId64, cq->dir, bases[i]);
+        snprintf(to, sizeof to, "%s.damaged", from);
+        if (rename(from, to) != 0) {
+            int e = -errno;
+            rk_log_error("cq", "cannot set %s aside: %s", from, rk_strerror(e));
+            return e;
+        }
+        rk_log_warn("cq", "%s: set aside as %s (the queue ends before it)", from, to);
+    }
+    return RK_OK;
+}
+
+/* A file shorter than file_size: its whole units go into a fresh file at
+ * the same place (the short one is kept as <name>.damaged), later files are
+ * set aside, and the queue ends after the last whole unit. */
+static int salvage_short_file(rk_cq_t *cq, const char *path, int64_t base, int64_t size,
+                              const int64_t *later, size_t nlater)
+{
+    char *old = NULL;
+    size_t len = 0;
+    int rc = rk_file_read_all(path, &old, &len);
+    if (rc != RK_OK)
+        return rc;
+    if ((int64_t)len > cq->file_size)
+        len = (size_t)cq->file_size;
+    size_t whole = len - len % RK_CQ_UNIT_SIZE;
+    rk_log_warn("cq", "%s: %lld bytes where %lld were expected (cut short): keeping its %zu whole "
+                "unit(s), the queue ends there and is rebuilt from the commitlog", path,
+                (long long)size, (long long)cq->file_size, whole / RK_CQ_UNIT_SIZE);
+    if ((rc = set_aside(cq, later, nlater)) == RK_OK)
+        rc = set_aside(cq, &base, 1);
+    cqf_t *f = NULL;
+    if (rc == RK_OK)
+        rc = cqf_map(cq->dir, base, (size_t)cq->file_size, true, false, &f);
+    if (rc == RK_OK) {
+        memcpy(f->base, old, whole);
+        set_end(f, whole);
+        if ((rc = push_file(cq, f)) != RK_OK) {
+            rk_mapped_file_destroy(f);
+            cqf_unref(f);
+        }
+    }
+    free(old);
+    return rc;
 }
 
 int rk_cq_open(const char *cq_root, const char *topic, int qid, int64_t file_size, rk_cq_t **out)
@@ -155,27 +211,39 @@ int rk_cq_open(const char *cq_root, const char *topic, int qid, int64_t file_siz
     if (nb)
         qsort(bases, nb, sizeof *bases, cmp_i64);
     for (size_t i = 0; i < nb && rc == RK_OK; i++) {
-        if (bases[i] % file_size != 0 || (i > 0 && bases[i] != bases[i - 1] + file_size)) {
-            rk_log_error("cq", "%s: file %020" PRId64 " does not follow the previous one",
-                         cq->dir, bases[i]);
+        if (bases[i] % file_size != 0) {
+            rk_log_error("cq", "%s: file %020" PRId64 " is not at a multiple of %lld bytes "
+                         "(mappedFileSizeConsumeQueue changed?)", cq->dir, bases[i],
+                         (long long)file_size);
             rc = RK_ECORRUPT;
             break;
         }
-        if (i == nb - 1) {
-            /* A crash between creating the newest file and allocating it
-             * leaves it short (usually 0 bytes). Nothing can have been
-             * written to it (writes go through the mapping of the full
-             * size), so it is dropped, not refused. */
-            char path[PATH_MAX + 32];
-            struct stat st;
-            snprintf(path, sizeof path, "%s/%020" PRId64, cq->dir, bases[i]);
-            if (stat(path, &st) == 0 && st.st_size < file_size) {
-                rk_log_warn("cq", "%s: %lld bytes, a creation cut short by a crash; deleting it",
-                            path, (long long)st.st_size);
+        if (i > 0 && bases[i] != bases[i - 1] + file_size) {
+            /* a file is missing in the middle: the queue ends before it */
+            rk_log_warn("cq", "%s: no file between %020" PRId64 " and %020" PRId64, cq->dir,
+                        bases[i - 1], bases[i]);
+            rc = set_aside(cq, bases + i, nb - i);
+            break;
+        }
+        char path[PATH_MAX + 32];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%020" PRId64, cq->dir, bases[i]);
+        if (stat(path, &st) == 0 && st.st_size < file_size) {
+            if (i == nb - 1 && st.st_size == 0) {
+                /* A crash between creating the newest file and allocating
+                 * it leaves it empty. Nothing can have been written to it
+                 * (writes go through the mapping of the full size), so it
+                 * is dropped, not refused. */
+                rk_log_warn("cq", "%s: 0 bytes, a creation cut short by a crash; deleting it", path);
                 if (unlink(path) != 0)
                     rc = -errno;
                 break;
             }
+            /* Cut short (truncated, a partial unit): keep its whole units,
+             * end the queue there; the store rebuilds the rest from the
+             * commitlog. */
+            rc = salvage_short_file(cq, path, bases[i], (int64_t)st.st_size, bases + i + 1, nb - i - 1);
+            break;
         }
         cqf_t *f = NULL;
         rc = cqf_map(cq->dir, bases[i], (size_t)file_size, false, false, &f);

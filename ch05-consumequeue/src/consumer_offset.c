@@ -14,6 +14,7 @@
 #include "rk/fileutil.h"
 #include "rk/json.h"
 #include "rk/log.h"
+#include "rk/store_config.h"
 #include "rk/strmap.h"
 
 /* One "topic@group": a dense array indexed by queue id, -1 = no offset. */
@@ -160,6 +161,12 @@ static int parse_cb(const char *text, size_t len, void *ctx)
 
 int rk_consumer_offsets_open(const char *path, rk_consumer_offsets_t **out)
 {
+    return rk_consumer_offsets_open_opts(path, false, NULL, 0, out);
+}
+
+int rk_consumer_offsets_open_opts(const char *path, bool fallback_to_bak, char *err, size_t errlen,
+                                  rk_consumer_offsets_t **out)
+{
     *out = NULL;
     rk_consumer_offsets_t *co = calloc(1, sizeof *co);
     if (co == NULL)
@@ -179,11 +186,11 @@ int rk_consumer_offsets_open(const char *path, rk_consumer_offsets_t **out)
         return -rc;
     }
     bool used_bak = false;
-    rc = rk_file_load_with_bak(path, parse_cb, &co->table, &used_bak);
+    rk_file_load_opts_t lo = {fallback_to_bak, RK_METADATA_FALLBACK_KEY "=true"};
+    rc = rk_file_load(path, parse_cb, &co->table, &lo, &used_bak, err, errlen);
     if (rc == -ENOENT) {
         rc = RK_OK;
     } else if (rc != RK_OK) {
-        rk_log_error("offsets", "cannot load %s nor its .bak: %s", path, rk_strerror(rc));
         rk_consumer_offsets_close(co);
         return rc;
     }

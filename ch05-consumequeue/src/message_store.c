@@ -25,6 +25,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/index.h"
+#include "rk/json.h"
 #include "rk/log.h"
 #include "rk/mapped_file.h"
 #include "rk/strmap.h"
@@ -36,7 +37,18 @@ typedef struct queue {
     rk_cq_t *cq;
     char topic[256];
     int qid;
+    int64_t rebuilt;                   /* units the catch-up pass wrote */
+    int64_t rebuilt_from;              /* commitlog offset of the first of them */
 } queue_t;
+
+/* What config/consumeQueueState.json said at the last flush: each known
+ * queue's max offset (see "Consume-queue state" below). */
+typedef struct expect {
+    char *topic;
+    int qid;
+    int64_t max_offset, min_offset;
+    int64_t min_phys;                  /* the unit at min_offset's record, -1: unknown */
+} expect_t;
 
 struct rk_store {
     char root[PATH_MAX];
@@ -52,6 +64,13 @@ struct rk_store {
     rk_consumer_offsets_t *offsets;
     rk_dispatcher_t *disp;
     int64_t reput_from;                /* computed by open, used by start */
+    int64_t catch_from;                /* start of the catch-up pass (== reput_from: none) */
+    bool catching_up;                  /* build_cq counts what it writes (start only) */
+    bool damaged;                      /* open found a queue short or missing */
+    expect_t *expect;                  /* the state file's queues, until start */
+    size_t nexpect;
+    char state_path[PATH_MAX];
+    pthread_mutex_t state_mu;          /* one writer of the state file */
     _Atomic int64_t logics_ts;         /* store time of the last CQ unit written */
 
     int64_t (*tag_hook)(void *ctx, const rk_record_t *rec, const char *tags);
@@ -204,6 +223,8 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
     rc = rk_cq_put(q->cq, req->queue_offset, &u);
     if (rc < 0)
         return rc;
+    if (rc == 1 && st->catching_up && q->rebuilt++ == 0)
+        q->rebuilt_from = req->phys;
     if (rc == 1 && req->store_ts > atomic_load(&st->logics_ts))
         atomic_store(&st->logics_ts, req->store_ts);
     return RK_OK;
@@ -310,6 +331,308 @@ static bool src_wait(void *ctx, int64_t offset, int timeout_ms)
     return rk_commitlog_wait_append(((rk_store_t *)ctx)->cl, offset, timeout_ms);
 }
 
+/* ---- consume-queue state ------------------------------------------------
+ *
+ * config/consumeQueueState.json, written (atomically) at every thorough
+ * flush and at close, after the consume queues were flushed:
+ *
+ *   {"dispatched":123456,"indexEnd":120000,
+ *    "queues":{"T":{"0":[100,0,692],"1":[98,50,40001]}}}
+ *
+ * dispatched: every record below it had its units written before the
+ * flush; indexEnd: the index's end then; queues: each queue's [max offset,
+ * min offset, commitlog offset of the unit at min] then (all on disk after
+ * the flush). At open, a queue that is missing or ends lower, or an index
+ * that ends lower, was damaged: the catch-up pass re-dispatches from the
+ * smallest offset that covers it (the queue's last unit's end, the
+ * commitlog's start for a queue that is gone). A queue that starts later
+ * than it did while the log still holds the record its old first unit
+ * pointed at lost its head by hand (cleanup only drops files whose records
+ * the log dropped): its folder is set aside and it is rebuilt whole. After an
+ * abnormal exit it also covers everything from `dispatched` on (units not
+ * yet flushed may be lost). With nothing missing, a start reads no log. The
+ * file is derived data: missing or unusable, the store checks every queue
+ * against the whole log instead (the slow path of older stores). */
+
+#define CQ_STATE_FILE "consumeQueueState.json"
+
+static void expect_free(rk_store_t *st)
+{
+    for (size_t i = 0; i < st->nexpect; i++)
+        free(st->expect[i].topic);
+    free(st->expect);
+    st->expect = NULL;
+    st->nexpect = 0;
+}
+
+typedef struct state_enc {
+    cJSON *queues;
+    bool ok;
+} state_enc_t;
+
+static int encode_queue(const char *key, void *value, void *arg)
+{
+    (void)key;
+    state_enc_t *e = arg;
+    queue_t *q = value;
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(e->queues, q->topic);
+    if (t == NULL && (t = cJSON_AddObjectToObject(e->queues, q->topic)) == NULL) {
+        e->ok = false;
+        return 1;
+    }
+    char qk[16];
+    snprintf(qk, sizeof qk, "%d", q->qid);
+    int64_t min = rk_cq_min_offset(q->cq), max = rk_cq_max_offset(q->cq), min_phys = -1;
+    rk_cq_unit_t u;
+    if (min < max && rk_cq_get_unit(q->cq, min, &u) == RK_OK && !rk_cq_unit_is_blank(&u))
+        min_phys = u.phys;
+    cJSON *a = cJSON_CreateArray();
+    if (a == NULL || !cJSON_AddItemToObject(t, qk, a)) {
+        cJSON_Delete(a);
+        e->ok = false;
+        return 1;
+    }
+    int64_t v[3] = {max, min, min_phys};
+    for (int i = 0; i < 3; i++) {
+        cJSON *n = cJSON_CreateNumber((double)v[i]);
+        if (n == NULL || !cJSON_AddItemToArray(a, n)) {
+            cJSON_Delete(n);
+            e->ok = false;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The state as it is now (call before flushing what it describes). */
+static char *encode_state(rk_store_t *st, int64_t dispatched, int64_t index_end)
+{
+    cJSON *root = cJSON_CreateObject();
+    state_enc_t e = {root ? cJSON_CreateObject() : NULL, true};
+    if (e.queues == NULL) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    cJSON_AddItemToObject(root, "queues", e.queues);
+    if (rk_json_add_i64(root, "dispatched", dispatched) == NULL ||
+        rk_json_add_i64(root, "indexEnd", index_end) == NULL)
+        e.ok = false;
+    pthread_rwlock_rdlock(&st->qlock);
+    if (e.ok)
+        rk_strmap_foreach(&st->queues, encode_queue, &e);
+    pthread_rwlock_unlock(&st->qlock);
+    char *text = e.ok ? rk_json_print(root, 0) : NULL;
+    cJSON_Delete(root);
+    return text;
+}
+
+/* An integer in [min, max] written as digits only (no 1e300, no 1.5). */
+static bool strict_i64(const cJSON *item, int64_t min, int64_t max, int64_t *out)
+{
+    if (!cJSON_IsNumber(item))
+        return false;
+    char *sv = rk_json_to_string(item);
+    if (sv == NULL)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(sv, &end, 10);
+    bool ok = errno == 0 && end != sv && *end == '\0' && v >= min && v <= max;
+    free(sv);
+    if (ok)
+        *out = v;
+    return ok;
+}
+
+typedef struct state_in {
+    int64_t dispatched, index_end;
+    expect_t *ex;
+    size_t n;
+} state_in_t;
+
+static int parse_state(const char *text, size_t len, void *ctx)
+{
+    state_in_t *in = ctx;
+    cJSON *root = rk_json_parse(text, len);
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(root, "queues");
+    int rc = RK_OK;
+    if (!cJSON_IsObject(qs) ||
+        !strict_i64(cJSON_GetObjectItemCaseSensitive(root, "dispatched"), 0, INT64_MAX, &in->dispatched) ||
+        !strict_i64(cJSON_GetObjectItemCaseSensitive(root, "indexEnd"), 0, INT64_MAX, &in->index_end))
+        rc = RK_ECORRUPT;
+    size_t cap = 0;
+    const cJSON *t, *table = rc == RK_OK ? qs : NULL;
+    cJSON_ArrayForEach(t, table) {
+        const char *name = t->string;
+        /* the names rk_cq_open accepts as a folder */
+        if (!cJSON_IsObject(t) || name == NULL || name[0] == '\0' || name[0] == '.' ||
+            strlen(name) >= 256 || strchr(name, '/') != NULL) {
+            rc = RK_ECORRUPT;
+            break;
+        }
+        const cJSON *e;
+        cJSON_ArrayForEach(e, t) {
+            char *end = NULL;
+            errno = 0;
+            long qid = strtol(e->string, &end, 10);
+            int64_t max = 0, min = 0, min_phys = 0;
+            if (errno != 0 || end == e->string || *end != '\0' || qid < 0 || qid > RK_MAX_QUEUE_ID ||
+                !cJSON_IsArray(e) || cJSON_GetArraySize(e) != 3 ||
+                !strict_i64(cJSON_GetArrayItem(e, 0), 0, INT64_MAX / RK_CQ_UNIT_SIZE, &max) ||
+                !strict_i64(cJSON_GetArrayItem(e, 1), 0, max, &min) ||
+                !strict_i64(cJSON_GetArrayItem(e, 2), -1, INT64_MAX, &min_phys)) {
+                rc = RK_ECORRUPT;
+                break;
+            }
+            if (in->n == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                expect_t *ne = realloc(in->ex, nc * sizeof *ne);
+                if (ne == NULL) {
+                    rc = RK_ENOMEM;
+                    break;
+                }
+                in->ex = ne;
+                cap = nc;
+            }
+            if ((in->ex[in->n].topic = strdup(name)) == NULL) {
+                rc = RK_ENOMEM;
+                break;
+            }
+            in->ex[in->n].qid = (int)qid;
+            in->ex[in->n].max_offset = max;
+            in->ex[in->n].min_offset = min;
+            in->ex[in->n].min_phys = min_phys;
+            in->n++;
+        }
+        if (rc != RK_OK)
+            break;
+    }
+    cJSON_Delete(root);
+    if (rc != RK_OK) {
+        for (size_t i = 0; i < in->n; i++)
+            free(in->ex[i].topic);
+        free(in->ex);
+        in->ex = NULL;
+        in->n = 0;
+    }
+    return rc;
+}
+
+/* Writes the state; store times and positions were read by the caller
+ * before it flushed. */
+static void write_state(rk_store_t *st, char *text)
+{
+    if (text == NULL)
+        return;
+    pthread_mutex_lock(&st->state_mu);
+    int rc = rk_file_write_atomic(st->state_path, text, strlen(text));
+    pthread_mutex_unlock(&st->state_mu);
+    if (rc != RK_OK)
+        rk_log_warn("store", "cannot write %s: %s (the next start checks every consume queue "
+                    "against the whole commitlog)", st->state_path, rk_strerror(rc));
+    free(text);
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Drops topic/qid from the table and renames its folder <qid>.damaged (the
+ * loader ignores that name); the catch-up pass recreates it. */
+static int set_queue_aside(rk_store_t *st, const char *topic, int qid)
+{
+    char key[300], dir[PATH_MAX], aside[PATH_MAX + 32];
+    queue_key(key, sizeof key, topic, qid);
+    if (snprintf(dir, sizeof dir, "%s/%s/%d", st->cq_root, topic, qid) >= (int)sizeof dir)
+        return RK_ETOOBIG;
+    pthread_rwlock_wrlock(&st->qlock);
+    queue_t *q = rk_strmap_remove(&st->queues, key);
+    pthread_rwlock_unlock(&st->qlock);
+    queue_free(q);
+    snprintf(aside, sizeof aside, "%s.damaged", dir);
+    for (int i = 1; rk_path_exists(aside) && i < 1000; i++)
+        snprintf(aside, sizeof aside, "%s.damaged.%d", dir, i);
+    if (rename(dir, aside) != 0)
+        return -errno;
+    rk_log_warn("store", "consume queue %s/%d set aside as %s", topic, qid, aside);
+    return RK_OK;
+}
+
+/* Where the catch-up pass must start so that every damaged queue (and the
+ * index) gets what it lacks; reput_from when nothing is missing. */
+static int64_t plan_catch_up(rk_store_t *st, int64_t cl_min)
+{
+    int64_t from = st->reput_from;
+    /* queues the loader had to cut (a short or missing file) */
+    size_t n = 0;
+    pthread_rwlock_rdlock(&st->qlock);
+    const char **keys = rk_strmap_keys_sorted(&st->queues, &n);
+    for (size_t i = 0; keys && i < n; i++) {
+        queue_t *q = rk_strmap_get(&st->queues, keys[i]);
+        if (rk_cq_was_repaired(q->cq)) {
+            from = min64(from, rk_cq_max_offset(q->cq) > 0 ? rk_cq_max_phys(q->cq) : cl_min);
+            st->damaged = true;
+        }
+    }
+    pthread_rwlock_unlock(&st->qlock);
+    bool listed = keys != NULL || n == 0;
+    free(keys);
+    if (!listed)
+        return cl_min;
+
+    state_in_t in = {0, 0, NULL, 0};
+    char why[3 * PATH_MAX];
+    rk_file_load_opts_t lo = {false, NULL};
+    int rc = rk_file_load(st->state_path, parse_state, &in, &lo, NULL, why, sizeof why);
+    if (rc != RK_OK) {
+        if (rc == -ENOENT)
+            rk_log_info("store", "no %s yet: checking every consume queue against the commitlog",
+                        st->state_path);
+        else
+            rk_log_warn("store", "%s; checking every consume queue against the commitlog "
+                        "instead", why[0] ? why : rk_strerror(rc));
+        return cl_min;
+    }
+    st->expect = in.ex;
+    st->nexpect = in.n;
+    for (size_t i = 0; i < in.n; i++) {
+        expect_t *e = &in.ex[i];
+        queue_t *q = find_queue(st, e->topic, e->qid);
+        if (q && rk_cq_min_offset(q->cq) > e->min_offset && e->min_phys >= cl_min) {
+            rk_log_warn("store", "consume queue %s/%d starts at offset %lld, but offset %lld still "
+                        "points into the commitlog (%lld): its first file(s) are gone; rebuilding "
+                        "it whole", e->topic, e->qid, (long long)rk_cq_min_offset(q->cq),
+                        (long long)e->min_offset, (long long)e->min_phys);
+            int rc2 = set_queue_aside(st, e->topic, e->qid);
+            if (rc2 != RK_OK)
+                rk_log_error("store", "cannot set consume queue %s/%d aside: %s", e->topic, e->qid,
+                             rk_strerror(rc2));
+            from = cl_min;
+            st->damaged = true;
+            continue;
+        }
+        int64_t have = q ? rk_cq_max_offset(q->cq) : 0;
+        if (have >= e->max_offset)
+            continue;
+        int64_t need = have > 0 ? rk_cq_max_phys(q->cq) : cl_min;
+        if (q == NULL)
+            rk_log_warn("store", "consume queue %s/%d is missing (it had %lld units): rebuilding it "
+                        "from the commitlog", e->topic, e->qid, (long long)e->max_offset);
+        else
+            rk_log_warn("store", "consume queue %s/%d ends at offset %lld, %lld expected: rebuilding "
+                        "it from commitlog offset %lld", e->topic, e->qid, (long long)have,
+                        (long long)e->max_offset, (long long)(need > cl_min ? need : cl_min));
+        from = min64(from, need);
+        st->damaged = true;
+    }
+    if (st->index && rk_index_end_phy(st->index) < in.index_end) {
+        rk_log_warn("store", "the index ends at commitlog offset %lld, %lld expected: rebuilding it "
+                    "from there", (long long)rk_index_end_phy(st->index), (long long)in.index_end);
+        from = min64(from, rk_index_end_phy(st->index));
+    }
+    if (st->abnormal)
+        from = min64(from, in.dispatched);  /* units after the last flush may be lost */
+    return from < cl_min ? cl_min : from;
+}
+
 /* ---- open / recovery --------------------------------------------------- */
 
 static int load_queues(rk_store_t *st)
@@ -413,6 +736,7 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
     }
     rk_strmap_init(&st->queues);
     pthread_rwlock_init(&st->qlock, NULL);
+    pthread_mutex_init(&st->state_mu, NULL);
     uv_mutex_init(&st->svc_mu);
     uv_cond_init(&st->svc_cond);
 
@@ -460,8 +784,11 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
     if ((rc = rk_mkdirs(cfgdir, 0755)) != RK_OK)
         goto fail;
     rk_path_join(opath, sizeof opath, cfgdir, RK_CONSUMER_OFFSET_FILE);
-    if ((rc = rk_consumer_offsets_open(opath, &st->offsets)) != RK_OK) {
-        snprintf(err, errlen, "%s: %s", opath, rk_strerror(rc));
+    char why[3 * PATH_MAX];
+    rc = rk_consumer_offsets_open_opts(opath, st->cfg.metadata_fallback_to_bak, why, sizeof why,
+                                       &st->offsets);
+    if (rc != RK_OK) {
+        snprintf(err, errlen, "%s", why[0] ? why : rk_strerror(rc));
         goto fail;
     }
 
@@ -480,6 +807,8 @@ int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, si
     st->reput_from = rctx.max_phys < cl_min ? cl_min : rctx.max_phys;
     if (st->reput_from > cl_max)
         st->reput_from = cl_max;
+    rk_path_join(st->state_path, sizeof st->state_path, cfgdir, CQ_STATE_FILE);
+    st->catch_from = plan_catch_up(st, cl_min);
     rk_log_info("store", "opened %s (%s exit): commitlog [%lld, %lld), %zu consume queues, "
                 "reput from %lld", root, st->abnormal ? "ABNORMAL" : "normal", (long long)cl_min,
                 (long long)cl_max, st->queues.len, (long long)st->reput_from);
@@ -511,28 +840,68 @@ const rk_cq_store_config_t *rk_store_config(const rk_store_t *st) { return &st->
 
 static void service_main(void *arg);
 
+static int report_queue(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    queue_t *q = value;
+    if (q->rebuilt > 0)
+        rk_log_warn("store", "rebuilt consume queue %s/%d: %lld units from commitlog offset %lld",
+                    q->topic, q->qid, (long long)q->rebuilt, (long long)q->rebuilt_from);
+    q->rebuilt = 0;
+    return 0;
+}
+
+/* One line per queue the catch-up pass wrote to, and one per queue the
+ * state file knew that the log could not bring back. */
+static void report_rebuilt(rk_store_t *st)
+{
+    pthread_rwlock_rdlock(&st->qlock);
+    rk_strmap_foreach(&st->queues, report_queue, NULL);
+    pthread_rwlock_unlock(&st->qlock);
+    for (size_t i = 0; i < st->nexpect; i++) {
+        const expect_t *e = &st->expect[i];
+        queue_t *q = find_queue(st, e->topic, e->qid);
+        int64_t have = q ? rk_cq_max_offset(q->cq) : 0;
+        if (have < e->max_offset)
+            rk_log_warn("store", "consume queue %s/%d still ends at offset %lld, not %lld: the "
+                        "commitlog no longer holds those messages", e->topic, e->qid,
+                        (long long)have, (long long)e->max_offset);
+    }
+}
+
 int rk_store_start(rk_store_t *st)
 {
     if (st->started)
         return RK_EBUSY;
-    int64_t cl_min = rk_commitlog_min_offset(st->cl);
     /* Catch-up pass, before any other dispatcher sees anything: walk the log
-     * below reputFrom and give the builders what they miss. The consume-queue
-     * builder ignores units a queue holds, the index ignores offsets below its
-     * end, so this writes exactly the missing units: a queue folder deleted
-     * by hand, units lost in a crash, index files dropped after one. */
-    if (cl_min < st->reput_from) {
+     * from catch_from (see plan_catch_up: where the earliest damaged queue,
+     * the index or, after a crash, the last flush ended; nothing when all is
+     * there) to the log's end and give the builders what they miss (the
+     * reput thread then starts at reputFrom for every dispatcher, and these
+     * two ignore what they already hold). The
+     * consume-queue builder ignores units a queue holds, the index ignores
+     * offsets below its end, so this writes exactly the missing units: a
+     * queue folder deleted by hand, a file cut short, units lost in a
+     * crash, index files dropped after one. */
+    int64_t cl_end = rk_commitlog_max_offset(st->cl);
+    if (st->catch_from < st->reput_from || (st->damaged && st->catch_from < cl_end)) {
         uint64_t t0 = rk_mono_ms();
         unsigned mask = st->index ? 3u : 1u;
-        int64_t at = cl_min;
+        int64_t at = st->catch_from;
+        int64_t end = cl_end;           /* a damaged queue may hold the last record */
+        if (end < st->reput_from)
+            end = st->reput_from;
+        st->catching_up = true;
         for (;;) {
             int64_t reached = at;
-            int r = rk_dispatcher_run_range(st->disp, at, st->reput_from, mask, &reached);
+            int r = rk_dispatcher_run_range(st->disp, at, end, mask, &reached);
             if (r == RK_OK)
                 break;
             if (r != RK_ECORRUPT && r != RK_EEOF) {
                 rk_log_error("store", "catch-up dispatch failed at %lld: %s", (long long)reached,
                              rk_strerror(r));
+                st->catching_up = false;
                 return r;
             }
             /* old files are not CRC-checked by ch04's recovery: a damaged
@@ -540,13 +909,16 @@ int rk_store_start(rk_store_t *st)
             at = rk_commitlog_roll_next(st->cl, reached);
             rk_log_warn("store", "catch-up: unreadable record at commitlog offset %lld (%s); "
                         "skipping to %lld", (long long)reached, rk_strerror(r), (long long)at);
-            if (at >= st->reput_from)
+            if (at >= end)
                 break;
         }
+        st->catching_up = false;
         rk_log_info("store", "catch-up pass over commitlog [%lld, %lld) in %llu ms",
-                    (long long)cl_min, (long long)st->reput_from,
+                    (long long)st->catch_from, (long long)end,
                     (unsigned long long)(rk_mono_ms() - t0));
+        report_rebuilt(st);
     }
+    expect_free(st);
     int rc = rk_dispatcher_start(st->disp, st->reput_from);
     if (rc != RK_OK)
         return rc;
@@ -594,6 +966,8 @@ void rk_store_close(rk_store_t *st)
     if (st->cl)
         rk_commitlog_close(st->cl);
     rk_config_free(rk_cq_store_config_fields, &st->cfg);
+    expect_free(st);
+    pthread_mutex_destroy(&st->state_mu);
     pthread_rwlock_destroy(&st->qlock);
     uv_cond_destroy(&st->svc_cond);
     uv_mutex_destroy(&st->svc_mu);
@@ -992,31 +1366,52 @@ int rk_store_query_by_key(rk_store_t *st, const char *topic, const char *key, in
 
 /* ---- maintenance: flush, offsets, cleanup ------------------------------ */
 
+typedef struct flush_ctx {
+    int least;
+    int rc;                         /* the first error */
+} flush_ctx_t;
+
 static int flush_queue(const char *key, void *value, void *arg)
 {
     (void)key;
-    int least = *(int *)arg;
-    rk_cq_flush(((queue_t *)value)->cq, least);
+    flush_ctx_t *f = arg;
+    int rc = rk_cq_flush(((queue_t *)value)->cq, f->least);
+    if (rc != RK_OK && f->rc == RK_OK)
+        f->rc = rc;
     return 0;
 }
 
-static void flush_queues(rk_store_t *st, int least)
+static int flush_queues(rk_store_t *st, int least)
 {
+    flush_ctx_t f = {least, RK_OK};
     pthread_rwlock_rdlock(&st->qlock);
-    rk_strmap_foreach(&st->queues, flush_queue, &least);
+    rk_strmap_foreach(&st->queues, flush_queue, &f);
     pthread_rwlock_unlock(&st->qlock);
+    return f.rc;
 }
 
 int rk_store_flush(rk_store_t *st)
 {
     /* read the times first: what we flush next covers at least that much */
     int64_t logics = atomic_load(&st->logics_ts);
-    flush_queues(st, 0);
+    /* and the consume-queue state: the dispatch point first, then the
+     * queues' ends (they cover every record below it), then flush them */
+    char *state = NULL;
+    if (st->started) {
+        int64_t dispatched = rk_dispatcher_offset(st->disp);
+        state = encode_state(st, dispatched, st->index ? rk_index_end_phy(st->index) : 0);
+        if (state == NULL)
+            rk_log_warn("store", "cannot encode %s: out of memory", st->state_path);
+    }
+    int rc = flush_queues(st, 0);
     int64_t index_ts = 0;
-    int rc = RK_OK;
-    if (st->index)
+    if (rc == RK_OK && st->index)
         rc = rk_index_flush(st->index, &index_ts);
     rk_store_cl_checkpoint_update(st->cl, logics, st->index ? index_ts : -1);
+    if (rc == RK_OK)
+        write_state(st, state);     /* only once what it describes is on disk */
+    else
+        free(state);
     return rc;
 }
 

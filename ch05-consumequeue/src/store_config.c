@@ -41,6 +41,8 @@ const rk_config_field_t rk_cq_store_config_fields[] = {
       "default byte limit of one get"),
     F("maxTransferCountOnMessageInMemory", RK_CFG_INT, max_transfer_count, "32", 1, 1 << 20,
       "default message limit of one get"),
+    F("metadataFallbackToBak", RK_CFG_BOOL, metadata_fallback_to_bak, "false", 1, 0,
+      "load config/*.json.bak when the file itself is unusable (default: refuse to start)"),
     {0},
 };
 

@@ -183,9 +183,9 @@ Test(cq, delete_expired_keeps_slices_valid_and_corrects_min)
     rk_cq_close(cq);
 }
 
-Test(cq, refuses_files_of_the_wrong_size_and_bad_names)
+Test(cq, repairs_short_files_and_refuses_oversized_ones_and_bad_names)
 {
-    char p[400];
+    char p[400], d[420];
     snprintf(p, sizeof p, "%s/T/0", dir);
     cr_assert_eq(rk_mkdirs(p, 0755), 0);
     snprintf(p, sizeof p, "%s/T/0/%020d", dir, 0);
@@ -196,8 +196,27 @@ Test(cq, refuses_files_of_the_wrong_size_and_bad_names)
     f = fopen(p, "w");
     cr_assert_eq(ftruncate(fileno(f), FSIZE), 0);
     fclose(f);
+    /* loaded, not refused (issue 9 item 11): the queue ends in the short
+     * file, which and every later file are kept aside as .damaged */
     rk_cq_t *cq = NULL;
-    cr_assert_eq(rk_cq_open(dir, "T", 0, FSIZE, &cq), RK_ECORRUPT);
+    cr_assert_eq(rk_cq_open(dir, "T", 0, FSIZE, &cq), 0);
+    cr_assert(rk_cq_was_repaired(cq));
+    rk_cq_recover(cq);
+    cr_assert_eq(rk_cq_max_offset(cq), 0);
+    rk_cq_close(cq);
+    snprintf(d, sizeof d, "%s.damaged", p);
+    cr_assert(rk_path_exists(d));
+    cr_assert_not(rk_path_exists(p));
+    snprintf(d, sizeof d, "%s/T/0/%020d.damaged", dir, 0);
+    cr_assert(rk_path_exists(d));
+    /* a file larger than the configured size: mappedFileSizeConsumeQueue changed */
+    snprintf(p, sizeof p, "%s/T/1/%020d", dir, 0);
+    cr_assert_eq(rk_mkdirs(p, 0755), 0);
+    cr_assert_eq(rmdir(p), 0);
+    f = fopen(p, "w");
+    cr_assert_eq(ftruncate(fileno(f), 2 * FSIZE), 0);
+    fclose(f);
+    cr_assert_eq(rk_cq_open(dir, "T", 1, FSIZE, &cq), RK_ECORRUPT);
     cr_assert_eq(rk_cq_open(dir, "../x", 0, FSIZE, &cq), RK_EINVAL);
     cr_assert_eq(rk_cq_open(dir, "T", 1, 30, &cq), RK_EINVAL);
 }

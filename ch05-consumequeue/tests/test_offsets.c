@@ -101,7 +101,7 @@ Test(offsets, crash_between_tmp_and_rename_loses_nothing)
     free(text);
 }
 
-Test(offsets, falls_back_to_bak_when_file_is_corrupt_or_empty)
+Test(offsets, falls_back_to_bak_when_file_is_corrupt_or_empty_if_opted_in)
 {
     rk_consumer_offsets_t *co;
     cr_assert_eq(rk_consumer_offsets_open(path, &co), 0);
@@ -114,13 +114,15 @@ Test(offsets, falls_back_to_bak_when_file_is_corrupt_or_empty)
     FILE *f = fopen(path, "w");                                 /* torn by hand */
     fputs("{\"offsetTable\":{\"T@g\":{0:", f);
     fclose(f);
-    cr_assert_eq(rk_consumer_offsets_open(path, &co), 0);
+    /* refused by default (test_metadata.c); loaded when the operator opts in */
+    cr_assert_eq(rk_consumer_offsets_open(path, &co), RK_ECORRUPT);
+    cr_assert_eq(rk_consumer_offsets_open_opts(path, true, NULL, 0, &co), 0);
     cr_assert_eq(rk_consumer_offsets_query(co, "g", "T", 0), 1);
     rk_consumer_offsets_close(co);
 
     f = fopen(path, "w");                                       /* empty */
     fclose(f);
-    cr_assert_eq(rk_consumer_offsets_open(path, &co), 0);
+    cr_assert_eq(rk_consumer_offsets_open_opts(path, true, NULL, 0, &co), 0);
     cr_assert_eq(rk_consumer_offsets_query(co, "g", "T", 0), 1);
     /* loaded from .bak: the next persist writes a good main file even unchanged */
     cr_assert_eq(rk_consumer_offsets_persist(co, false), 0);

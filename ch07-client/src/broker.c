@@ -119,12 +119,16 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     char path[4096];
     rk_path_join(path, sizeof path, b->cfg.store_root, "config/topics.json");
     rk_topic_manager_config_t tc = {path, b->cfg.cluster_name, b->cfg.broker_name, b->cfg.auto_create_topic,
-                                    (int32_t)b->cfg.default_queue_nums};
+                                    (int32_t)b->cfg.default_queue_nums, false};
     char gpath[4096];
     rk_path_join(gpath, sizeof gpath, b->cfg.store_root, "config/subscriptionGroup.json");
-    if ((rc = rk_store_open(b->cfg.store_root, kv, &b->store, err, errlen)) != RK_OK ||
-        (rc = rk_topic_manager_open(&tc, &b->topics, err, errlen)) != RK_OK ||
-        (rc = rk_group_manager_open(gpath, b->cfg.auto_create_group, &b->groups, err, errlen)) != RK_OK ||
+    if ((rc = rk_store_open(b->cfg.store_root, kv, &b->store, err, errlen)) != RK_OK)
+        goto fail;
+    /* metadataFallbackToBak is a store key: it covers every config/ file */
+    tc.fallback_to_bak = rk_store_config(b->store)->metadata_fallback_to_bak;
+    if ((rc = rk_topic_manager_open(&tc, &b->topics, err, errlen)) != RK_OK ||
+        (rc = rk_group_manager_open_opts(gpath, b->cfg.auto_create_group, tc.fallback_to_bak,
+                                         &b->groups, err, errlen)) != RK_OK ||
         (rc = rk_client_manager_new(120000, &b->clients)) != RK_OK)
         goto fail;
     rk_rserver_config_t sc = {.host = b->cfg.listen_host, .port = (int)b->cfg.listen_port, .idle_ms = 120000,

@@ -11,6 +11,7 @@
 #include "rk/fileutil.h"
 #include "rk/json.h"
 #include "rk/log.h"
+#include "rk/store_config.h"
 #include "rk/strmap.h"
 
 struct rk_group_manager {
@@ -117,6 +118,12 @@ static int parse_file(const char *text, size_t len, void *ctx)
 
 int rk_group_manager_open(const char *path, bool auto_create, rk_group_manager_t **out, char *err, size_t errlen)
 {
+    return rk_group_manager_open_opts(path, auto_create, false, out, err, errlen);
+}
+
+int rk_group_manager_open_opts(const char *path, bool auto_create, bool fallback_to_bak,
+                               rk_group_manager_t **out, char *err, size_t errlen)
+{
     rk_group_manager_t *m = calloc(1, sizeof *m);
     if (m == NULL)
         return RK_ENOMEM;
@@ -127,9 +134,9 @@ int rk_group_manager_open(const char *path, bool auto_create, rk_group_manager_t
     snprintf(m->path, sizeof m->path, "%s", path);
     m->auto_create = auto_create;
     rk_strmap_init(&m->groups);
-    int rc = rk_file_load_with_bak(m->path, parse_file, m, NULL);
+    rk_file_load_opts_t lo = {fallback_to_bak, RK_METADATA_FALLBACK_KEY "=true"};
+    int rc = rk_file_load(m->path, parse_file, m, &lo, NULL, err, errlen);
     if (rc != RK_OK && rc != -ENOENT) {
-        snprintf(err, errlen, "%s: %s", m->path, rk_strerror(rc));
         rk_group_manager_close(m);
         return rc;
     }

@@ -11,6 +11,7 @@
 #include "rk/fileutil.h"
 #include "rk/json.h"
 #include "rk/log.h"
+#include "rk/store_config.h"
 #include "rk/strmap.h"
 
 struct rk_topic_manager {
@@ -167,9 +168,9 @@ int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager
         *slash = '\0';
         rk_mkdirs(dir, 0755);
     }
-    int rc = rk_file_load_with_bak(m->path, parse_file, m, NULL);
+    rk_file_load_opts_t lo = {cfg->fallback_to_bak, RK_METADATA_FALLBACK_KEY "=true"};
+    int rc = rk_file_load(m->path, parse_file, m, &lo, NULL, err, errlen);
     if (rc != RK_OK && rc != -ENOENT) {
-        snprintf(err, errlen, "%s: %s", m->path, rk_strerror(rc));
         rk_topic_manager_close(m);
         return rc;
     }

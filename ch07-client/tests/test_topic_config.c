@@ -6,6 +6,7 @@
 
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/log.h"
 #include "rk/topic_config.h"
 #include "rk/testkit.h"
 
@@ -23,7 +24,7 @@ TestSuite(topics, .init = setup, .fini = teardown);
 
 static rk_topic_manager_t *open_m(bool auto_create)
 {
-    rk_topic_manager_config_t cfg = {path, "DefaultCluster", "broker-a", auto_create, 8};
+    rk_topic_manager_config_t cfg = {path, "DefaultCluster", "broker-a", auto_create, 8, false};
     rk_topic_manager_t *m;
     char err[200] = "";
     cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);
@@ -93,7 +94,15 @@ Test(topics, persist_in_rocketmq_format_and_survive_reopen_and_a_torn_file)
     FILE *f = fopen(path, "w");     /* torn: the .bak holds the previous version */
     fputs("{\"topicConf", f);
     fclose(f);
-    m = open_m(true);
+    /* refused by default (it would roll back silently); loaded with the opt-in */
+    rk_topic_manager_config_t cfg = {path, "DefaultCluster", "broker-a", true, 8, false};
+    char err[600] = "";
+    cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), RK_ECORRUPT);
+    cr_assert(strstr(err, ".bak") != NULL, "%s", err);
+    cfg.fallback_to_bak = true;
+    rk_log_set_level(RK_LOG_OFF);           /* its ERROR line is expected */
+    cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);
+    rk_log_set_level(RK_LOG_INFO);
     rk_topic_config_t got;
     cr_assert_eq(rk_topic_get(m, "Kept", &got), 0);
     cr_assert_eq(got.read_queues, 3);

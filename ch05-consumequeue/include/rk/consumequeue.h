@@ -43,9 +43,17 @@
 typedef struct rk_cq rk_cq_t;
 
 /* Opens (creating the folder) consumequeue/<topic>/<qid> under `cq_root`
- * and maps its files. file_size must be a multiple of 20. Files of another
- * size are refused (RK_ECORRUPT), as RocketMQ refuses them. */
+ * and maps its files. file_size must be a multiple of 20. A file named off
+ * the file_size grid, or larger than file_size, is refused (RK_ECORRUPT:
+ * mappedFileSizeConsumeQueue changed), as RocketMQ refuses it. A damaged
+ * chain is repaired, never refused: a file cut short keeps its whole units
+ * (in a fresh file; the short one is renamed <name>.damaged) and the queue
+ * ends there; files after it, or after a missing file, are renamed
+ * <name>.damaged. Nothing is deleted but an empty newest file (a creation
+ * cut short by a crash). rk_cq_was_repaired() then says the queue must be
+ * rebuilt from the commitlog (the message store does it at start). */
 int rk_cq_open(const char *cq_root, const char *topic, int qid, int64_t file_size, rk_cq_t **out);
+bool rk_cq_was_repaired(const rk_cq_t *cq);
 /* Flushes nothing; unmaps and frees. No reader may hold a slice. */
 void rk_cq_close(rk_cq_t *cq);
 /* Closes and deletes the queue's files and folder. */

@@ -16,9 +16,12 @@
  *
  * Persisting goes through rk_file_write_atomic (write .tmp + fsync, keep the
  * old file as .bak, rename): a crash at any point leaves a complete file.
- * Loading falls back to .bak when the file is missing, empty or unparsable,
- * accepts quoted keys as well ("0":12), and ignores unknown fields (5.x adds
- * "dataVersion").
+ * Loading (rk_file_load) takes .bak when the file is missing; when the file
+ * is there but empty or unparsable it refuses (RK_ECORRUPT, the message
+ * names the file and its .bak) unless the caller opts in to the .bak
+ * (metadataFallbackToBak): an older .bak would move every group's offsets
+ * back. It accepts quoted keys as well ("0":12), and ignores unknown fields
+ * (5.x adds "dataVersion").
  *
  * This module owns no thread: the message store persists it every
  * flushConsumerOffsetInterval ms and at shutdown. Thread-safety: every
@@ -37,8 +40,12 @@
 typedef struct rk_consumer_offsets rk_consumer_offsets_t;
 
 /* Opens the table backed by `path` (e.g. <root>/config/consumerOffset.json)
- * and loads it (or its .bak). A missing file is an empty table; a file and
- * .bak that both fail to parse is RK_ECORRUPT (nothing is overwritten). */
+ * and loads it (see above for .bak). A missing file (and no .bak) is an
+ * empty table; an unusable one is RK_ECORRUPT with err (may be NULL: then
+ * logged) saying why; nothing is overwritten. */
+int rk_consumer_offsets_open_opts(const char *path, bool fallback_to_bak, char *err, size_t errlen,
+                                  rk_consumer_offsets_t **out);
+/* The same without the fallback (fallback_to_bak = false), errors logged. */
 int rk_consumer_offsets_open(const char *path, rk_consumer_offsets_t **out);
 /* Frees the table. Does not persist: call rk_consumer_offsets_persist first. */
 void rk_consumer_offsets_close(rk_consumer_offsets_t *co);

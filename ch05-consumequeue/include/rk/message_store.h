@@ -6,6 +6,8 @@
  *   <root>/consumequeue/<topic>/<qid>/<20 digits>   ch05, 20-byte units
  *   <root>/index/<yyyyMMddHHmmssSSS>                ch05, key index
  *   <root>/config/consumerOffset.json (+ .bak)      ch05
+ *   <root>/config/consumeQueueState.json            ch05, what a start checks
+ *                                                   (queues' ends, dispatch point)
  *   <root>/checkpoint, abort, lock                  ch04 (ch05 writes the logics/index times)
  *
  * Life cycle (what ch07's broker does):

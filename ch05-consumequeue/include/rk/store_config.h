@@ -19,6 +19,9 @@
  *   cleanResourceInterval             10000 ms
  *   warmMapedFileEnable               false   (RocketMQ's spelling)
  *   maxTransferBytesOnMessageInMemory 262144, maxTransferCountOnMessageInMemory 32
+ *   metadataFallbackToBak             false   (rocklet's own: load config/X.json.bak
+ *                                              when X.json is unusable, instead of
+ *                                              refusing to start)
  *
  * The table is constant data; the struct is owned by whoever fills it
  * (rk_config_free releases delete_when). */
@@ -47,9 +50,14 @@ typedef struct rk_cq_store_config {
     bool warm_mapped_file;
     int64_t max_transfer_bytes;          /* default batch limits of a get */
     int64_t max_transfer_count;
+    bool metadata_fallback_to_bak;       /* see rk_file_load (rk/fileutil.h) */
 } rk_cq_store_config_t;
 
 extern const rk_config_field_t rk_cq_store_config_fields[];
+
+/* The key that opts in to loading a metadata file's .bak when the file
+ * itself is unusable; named in the refusal message. */
+#define RK_METADATA_FALLBACK_KEY "metadataFallbackToBak"
 
 /* Is the local hour of `now_ms` one of delete_when's hours? */
 bool rk_cq_store_is_delete_hour(const char *delete_when, int64_t now_ms);

@@ -25,6 +25,12 @@ typedef struct rk_group_config {
 
 typedef struct rk_group_manager rk_group_manager_t;
 
+/* Loads path (subscriptionGroup.json) with rk_file_load: an unusable file is
+ * RK_ECORRUPT, err naming it and its .bak, unless fallback_to_bak
+ * (metadataFallbackToBak) lets it load the .bak. */
+int rk_group_manager_open_opts(const char *path, bool auto_create, bool fallback_to_bak,
+                               rk_group_manager_t **out, char *err, size_t errlen);
+/* The same with fallback_to_bak = false. */
 int rk_group_manager_open(const char *path, bool auto_create, rk_group_manager_t **out, char *err, size_t errlen);
 void rk_group_manager_close(rk_group_manager_t *m);
 /* The group's config; creates it with defaults when auto-create is on.

@@ -42,9 +42,13 @@ typedef struct rk_topic_manager_config {
     const char *broker_name;        /* brokerName: a built-in topic */
     bool auto_create_topic;         /* autoCreateTopicEnable */
     int32_t default_queue_nums;     /* defaultTopicQueueNums (TBW102's queues) */
+    bool fallback_to_bak;           /* metadataFallbackToBak (rk/store_config.h) */
 } rk_topic_manager_config_t;
 
-/* Loads the file (or its .bak), then adds the built-in topics. */
+/* Loads the file (rk_file_load: its .bak only when the file is missing, or
+ * when it is unusable and fallback_to_bak is set; otherwise an unusable
+ * file is RK_ECORRUPT and err names it and its .bak), then adds the
+ * built-in topics. */
 int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager_t **out, char *err,
                           size_t errlen);
 void rk_topic_manager_close(rk_topic_manager_t *m);
