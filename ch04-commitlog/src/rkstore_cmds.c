@@ -188,13 +188,24 @@ static int print_record(void *ctx, const rk_record_t *r, bool crc_ok)
     return ++s->shown >= s->limit;
 }
 
-static const char *end_name(rk_scan_end_t how)
+/* How the log ends, in words. After a crash (`abort` present) an intact
+ * last record is where the writer stopped, not a "clean end". */
+static const char *end_name(const rk_scan_report_t *rep, bool crashed)
 {
-    return how == RK_SCAN_END_CLEAN ? "clean end" : how == RK_SCAN_END_TORN ? "torn last record" : "CORRUPT";
+    if (rep->how == RK_SCAN_END_TORN)
+        return "torn last record";
+    return crashed ? "last record intact; the writer crashed here (abort file present)" : "clean end";
 }
 
-static int scan_common(const char *dir, int64_t from, scan_ctx_t *sc, rk_scan_fn fn, rk_scan_report_t *rep,
-                       int64_t *file_size)
+static bool store_crashed(const char *dir)
+{
+    char p[4096];
+    return rk_path_join(p, sizeof p, dir, "abort") == RK_OK && rk_path_exists(p);
+}
+
+/* Read-only: maps the files PROT_READ, takes no lock, changes nothing. */
+static int scan_common(const char *dir, int64_t from, bool check_crc, scan_ctx_t *sc, rk_scan_fn fn,
+                       rk_scan_report_t *rep, int64_t *file_size)
 {
     if (!dir_must_exist(dir))
         return 1;
@@ -208,12 +219,27 @@ static int scan_common(const char *dir, int64_t from, scan_ctx_t *sc, rk_scan_fn
         return 0;
     }
     *file_size = fs;
-    int rc = rk_commitlog_scan_dir(cldir, fs, from, false, fn, sc, rep);
+    int rc = rk_commitlog_scan_dir(cldir, fs, from, check_crc, fn, sc, rep);
     if (rc != RK_OK) {
         fprintf(stderr, "%s: %s%s%s\n", cldir, rk_strerror(rc), rep->reason[0] ? ": " : "", rep->reason);
         return 1;
     }
     return 0;
+}
+
+static void print_damage(const rk_scan_report_t *rep)
+{
+    const rk_commitlog_damage_t *d = &rep->damage;
+    printf("DAMAGED: %" PRId64 " range(s), %" PRId64 " bytes; the first at %" PRId64 " (%s)\n", d->ranges,
+           d->bytes, rep->first_damage, rep->reason);
+    for (int i = 0; i < d->listed; i++)
+        printf("  damaged [%" PRId64 ", %" PRId64 ") %" PRId64 " bytes\n", d->list[i].from, d->list[i].to,
+               d->list[i].to - d->list[i].from);
+    if (d->ranges > d->listed)
+        printf("  ... and %" PRId64 " more\n", d->ranges - d->listed);
+    printf("after the first damage: %" PRId64 " valid records, %" PRId64 " bytes "
+           "(a broker keeps them and skips the damaged ranges)\n",
+           rep->records_after_damage, rep->bytes_after_damage);
 }
 
 static int cmd_scan(int argc, char **argv)
@@ -236,10 +262,14 @@ static int cmd_scan(int argc, char **argv)
         return rk_tool_usage(self);
     rk_scan_report_t rep;
     int64_t fs;
-    int rc = scan_common(dir, from, &sc, print_record, &rep, &fs);
-    if (rc == 0 && fs > 0 && sc.shown < sc.limit)
+    int rc = scan_common(dir, from, false, &sc, print_record, &rep, &fs);
+    if (rc == 0 && fs > 0 && sc.shown < sc.limit) {
         printf("-- %" PRId64 " records, log ends at %" PRId64 " (%s%s%s)\n", rep.records, rep.end,
-               end_name(rep.how), rep.reason[0] ? ": " : "", rep.reason);
+               end_name(&rep, store_crashed(dir)), rep.how == RK_SCAN_END_TORN ? ": " : "",
+               rep.how == RK_SCAN_END_TORN ? rep.reason : "");
+        if (rep.damage.ranges > 0)
+            print_damage(&rep);
+    }
     return rc;
 }
 
@@ -250,65 +280,42 @@ static int cmd_stat(int argc, char **argv)
         return rk_tool_usage(self);
     rk_scan_report_t rep;
     int64_t fs;
-    int rc = scan_common(argv[1], 0, NULL, NULL, &rep, &fs);
+    int rc = scan_common(argv[1], 0, false, NULL, NULL, &rep, &fs);
     if (rc != 0 || fs == 0)
         return rc;
     int64_t nfiles = rep.end / fs + (rep.end % fs != 0) - rep.start / fs;
-    printf("store:      %s\nfile size:  %" PRId64 " bytes\nfiles:      %" PRId64 "\nmin offset: %" PRId64 "\nmax offset: %" PRId64 "\nrecords:    %" PRId64 "\nend:        %s%s%s\n",
-           argv[1], fs, nfiles > 0 ? nfiles : 1, rep.start, rep.end, rep.records, end_name(rep.how),
-           rep.reason[0] ? ": " : "", rep.reason);
+    printf("store:      %s\nfile size:  %" PRId64 " bytes\nfiles:      %" PRId64 "\nmin offset: %" PRId64 "\nmax offset: %" PRId64 "\nrecords:    %" PRId64 "\nend:        %s\n",
+           argv[1], fs, nfiles > 0 ? nfiles : 1, rep.start, rep.end, rep.records,
+           end_name(&rep, store_crashed(argv[1])));
+    if (rep.damage.ranges > 0)
+        print_damage(&rep);
     return 0;
 }
 
-static int count_bad(void *ctx, const rk_record_t *r, bool crc_ok)
-{
-    (void)r;
-    if (!crc_ok)
-        ++*(int64_t *)ctx;
-    return 0;
-}
-
+/* Read-only (nothing is recovered, truncated, deleted or written): reports
+ * every record that fails its checks, CRC included, and what follows. */
 static int cmd_verify(int argc, char **argv)
 {
     const rk_tool_cmd_t *self = rk_tool_find(rk_rkstore_cmds_ch04, "verify");
     if (argc != 2 || argv[1][0] == '-')
         return rk_tool_usage(self);
     const char *dir = argv[1];
-    if (!dir_must_exist(dir))
-        return 1;
     rk_scan_report_t rep;
-    int64_t fs, bad = 0;
-    char cldir[4096];
-    rk_path_join(cldir, sizeof cldir, dir, "commitlog");
-    fs = rk_commitlog_detect_file_size(cldir);
-    if (fs > 0) {
-        int rc = rk_commitlog_scan_dir(cldir, fs, 0, false, count_bad, &bad, &rep);
-        if (rc != RK_OK) {
-            fprintf(stderr, "%s: %s%s%s\n", cldir, rk_strerror(rc), rep.reason[0] ? ": " : "", rep.reason);
-            return 1;
-        }
-    } else {
-        memset(&rep, 0, sizeof rep);
-    }
-    /* Now recover exactly as a broker would at start. */
-    rk_commitlog_config_t cfg;
-    rk_commitlog_t *cl = NULL;
-    char err[512] = "";
-    int rc = rk_rkstore_config(&cfg, dir, fs > 0 ? fs : 0, NULL);
-    if (rc == RK_OK && (rc = rk_commitlog_open(&cfg, &cl, err, sizeof err)) != RK_OK)
-        fprintf(stderr, "%s: %s\n", dir, err[0] ? err : rk_strerror(rc));
-    if (rc != RK_OK) {
-        rk_commitlog_config_free(&cfg);
-        return rc == RK_ELOCKED ? 3 : 1;
-    }
-    int64_t end = rk_commitlog_max_offset(cl);
-    rk_commitlog_close(cl);
-    rk_commitlog_config_free(&cfg);
-    printf("%" PRId64 " intact records, recovered end %" PRId64 " (%s%s%s)\n", rep.records - bad, end,
-           end_name(rep.how), rep.reason[0] ? ": " : "", rep.reason);
-    if (rep.how == RK_SCAN_END_CORRUPT || bad > 0) {
-        printf("verify FAILED: corrupt data before the end of the log (%" PRId64 " bytes after the damage are lost)\n",
-               rep.bytes_after);
+    int64_t fs;
+    int rc = scan_common(dir, 0, true, NULL, NULL, &rep, &fs);
+    if (rc != 0 || fs == 0)
+        return rc;
+    bool crashed = store_crashed(dir);
+    printf("%s: last exit %s\n", dir, crashed ? "was a CRASH (abort file present): a broker recovers from the checkpoint"
+                                              : "was clean");
+    printf("%" PRId64 " valid records in [%" PRId64 ", %" PRId64 "), log ends at %" PRId64 " (%s)\n",
+           rep.records, rep.start, rep.end, rep.end, end_name(&rep, crashed));
+    if (rep.how == RK_SCAN_END_TORN)
+        printf("torn tail: %" PRId64 " non-zero bytes after %" PRId64 " and no valid record among them (%s); "
+               "an interrupted write, a broker truncates it\n", rep.torn_bytes, rep.end, rep.reason);
+    if (rep.damage.ranges > 0) {
+        print_damage(&rep);
+        printf("verify FAILED: corrupt data in the middle of the log\n");
         return 1;
     }
     printf("verify ok\n");
@@ -318,8 +325,8 @@ static int cmd_verify(int argc, char **argv)
 const rk_tool_cmd_t rk_rkstore_cmds_ch04[] = {
     {"put", "DIR [--topic T] [--count N] [--size BYTES] [--flush async|sync] [--file-size BYTES] [--queue Q] [--batch N]",
      "append N messages to the commitlog of the store in DIR; prints offsets and throughput", cmd_put},
-    {"scan", "DIR [--from OFFSET] [--limit N]", "one line per stored record, with its CRC check", cmd_scan},
-    {"stat", "DIR", "files, min/max offset and record count of the commitlog", cmd_stat},
-    {"verify", "DIR", "recover the store as a broker would; exit 1 if anything before its end is corrupt", cmd_verify},
+    {"scan", "DIR [--from OFFSET] [--limit N]", "one line per stored record, with its CRC check (read-only)", cmd_scan},
+    {"stat", "DIR", "files, min/max offset and record count of the commitlog (read-only)", cmd_stat},
+    {"verify", "DIR", "read-only check of every record (CRC included): lists damaged ranges and what follows them; exit 1 if any", cmd_verify},
     {NULL, NULL, NULL, NULL},
 };
