@@ -2,6 +2,7 @@
 #include "rk/rkstore.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,54 +72,61 @@ static bool dir_must_exist(const char *dir)
 
 /* ---- put ---- */
 
-static int cmd_put(int argc, char **argv)
+#define PA(f) offsetof(rk_rkstore_put_args_t, f)
+const rk_tool_opt_t rk_rkstore_put_opts[] = {
+    {"--topic", RK_OPT_STR, PA(topic), 0, 0},
+    {"--count", RK_OPT_INT, PA(count), 1, INT64_MAX},
+    {"--size", RK_OPT_INT, PA(size), 0, 4 << 20},
+    {"--file-size", RK_OPT_INT, PA(file_size), 4096, 1LL << 40},
+    {"--flush", RK_OPT_STR, PA(flush), 0, 0},
+    {"--queue", RK_OPT_INT, PA(queue), 0, 65535},
+    {"--batch", RK_OPT_INT, PA(batch), 1, 1024},
+    {"--verbose", RK_OPT_FLAG, PA(verbose), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+#undef PA
+
+void rk_rkstore_put_defaults(rk_rkstore_put_args_t *a)
 {
-    const rk_tool_cmd_t *self = rk_tool_find(rk_rkstore_cmds_ch04, "put");
-    const char *dir = NULL, *topic = "TopicTest", *flush = NULL;
-    int64_t count = 1000, size = 256, file_size = 0, queue = 0, batch = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true;
-        if (strcmp(a, "--topic") == 0 && v) topic = v, i++;
-        else if (strcmp(a, "--count") == 0) ok = rk_tool_int(a, v, 1, INT64_MAX, &count), i++;
-        else if (strcmp(a, "--size") == 0) ok = rk_tool_int(a, v, 0, 4 << 20, &size), i++;
-        else if (strcmp(a, "--file-size") == 0) ok = rk_tool_int(a, v, 4096, 1LL << 40, &file_size), i++;
-        else if (strcmp(a, "--queue") == 0) ok = rk_tool_int(a, v, 0, 65535, &queue), i++;
-        else if (strcmp(a, "--batch") == 0) ok = rk_tool_int(a, v, 1, 1024, &batch), i++;
-        else if (strcmp(a, "--flush") == 0 && v) flush = v, i++;
-        else if (a[0] != '-' && dir == NULL) dir = a;
-        else return rk_tool_usage(self);
-        if (!ok)
-            return 2;
+    *a = (rk_rkstore_put_args_t){.topic = "TopicTest", .count = 1000, .size = 256, .batch = 1};
+}
+
+/* --verbose: the record as stored (its queue offset is the log's to give). */
+static void print_put(rk_commitlog_t *cl, int64_t phys)
+{
+    rk_slice_t s;
+    rk_record_t r;
+    char id[RK_MSGID_MAX];
+    rk_msgid_encode(rk_commitlog_store_host(cl), phys, id, sizeof id);
+    if (rk_commitlog_read_record(cl, phys, &s, &r) != RK_OK) {
+        printf("put phys=%" PRId64 " msgId=%s\n", phys, id);
+        return;
     }
-    if (dir == NULL)
-        return rk_tool_usage(self);
-    if (strlen(topic) > RK_TOPIC_MAX_LEN) {
-        fprintf(stderr, "--topic: longer than %d bytes\n", RK_TOPIC_MAX_LEN);
+    printf("put %.*s queue=%d queueOffset=%" PRId64 " phys=%" PRId64 " size=%u msgId=%s\n", r.topic_len,
+           r.topic, r.queue_id, r.queue_offset, phys, r.total_size, id);
+    rk_slice_release(&s);
+}
+
+int rk_rkstore_put_loop(const rk_rkstore_put_args_t *a, const char *dir, rk_commitlog_t *cl,
+                        rk_rkstore_decorate_fn decorate, void *ctx)
+{
+    if (strlen(a->topic) == 0 || strlen(a->topic) > RK_TOPIC_MAX_LEN) {
+        fprintf(stderr, "--topic: must be 1 to %d bytes\n", RK_TOPIC_MAX_LEN);
         return 2;
     }
-    rk_commitlog_config_t cfg;
-    int rc = rk_rkstore_config(&cfg, dir, file_size, flush);
-    rk_commitlog_t *cl = NULL;
-    char err[512] = "";
-    if (rc == RK_OK && (rc = rk_commitlog_open(&cfg, &cl, err, sizeof err)) != RK_OK)
-        fprintf(stderr, "%s: %s\n", dir, err[0] ? err : rk_strerror(rc));
-    if (rc != RK_OK) {
-        rk_commitlog_config_free(&cfg);
-        return rc == RK_ELOCKED ? 3 : 1;
-    }
-    printf("put %" PRId64 " messages of %" PRId64 " bytes to %s (topic %s, queue %" PRId64 ", %s, files of %" PRId64 " bytes)\n",
-           count, size, dir, topic, queue, cfg.flush_type == RK_FLUSH_SYNC ? "SYNC_FLUSH" : "ASYNC_FLUSH",
-           cfg.file_size);
+    int64_t batch = a->batch > 0 ? a->batch : 1, size = a->size;
+    printf("put %" PRId64 " messages of %" PRId64 " bytes to %s (topic %s, %s, files of %" PRId64 " bytes)\n",
+           a->count, size, dir, a->topic, rk_commitlog_put_may_wait(cl) ? "SYNC_FLUSH" : "ASYNC_FLUSH",
+           rk_commitlog_file_size(cl));
     fflush(stdout);
     uint8_t *body = malloc((size_t)(size * batch) + 1);
     rk_msg_t *msgs = calloc((size_t)batch, sizeof *msgs);
-    if (body == NULL || msgs == NULL) {
+    int64_t *phys = calloc((size_t)batch, sizeof *phys);
+    if (body == NULL || msgs == NULL || phys == NULL) {
         fprintf(stderr, "out of memory\n");
         free(body);
         free(msgs);
-        rk_commitlog_close(cl);
-        rk_commitlog_config_free(&cfg);
+        free(phys);
         return 1;
     }
     rk_host_t born;
@@ -126,19 +134,25 @@ static int cmd_put(int argc, char **argv)
     int64_t first = -1, last = -1, done = 0, bytes = 0;
     uint64_t t0 = rk_mono_ns(), next_report = t0 + 1000000000ull;
     int status = 0;
-    while (done < count) {
-        int n = (int)(count - done < batch ? count - done : batch);
-        for (int i = 0; i < n; i++) {
+    while (done < a->count && status == 0) {
+        int n = (int)(a->count - done < batch ? a->count - done : batch);
+        for (int i = 0; i < n && status == 0; i++) {
             uint8_t *b = body + (size_t)i * (size_t)size;
             rk_rkstore_fill_body(b, (size_t)size, done + i);
-            msgs[i] = (rk_msg_t){.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)queue,
+            msgs[i] = (rk_msg_t){.topic = a->topic, .topic_len = strlen(a->topic), .queue_id = (int32_t)a->queue,
                                  .born_ts = rk_now_ms(), .born_host = born,
                                  .store_host = *rk_commitlog_store_host(cl), .body = b,
                                  .body_len = (size_t)size};
+            int rc = decorate ? decorate(ctx, i, done + i, &msgs[i]) : RK_OK;
+            if (rc != RK_OK) {
+                fprintf(stderr, "put: message %" PRId64 ": %s\n", done + i, rk_strerror(rc));
+                status = 1;
+            }
         }
+        if (status != 0)
+            break;
         rk_put_result_t res;
-        int64_t phys[1024];
-        rc = rk_commitlog_put_batch(cl, msgs, n, &res, phys);
+        int rc = rk_commitlog_put_batch(cl, msgs, n, &res, phys);
         if (rc != RK_OK || res.status != RK_PUT_OK) {
             fprintf(stderr, "put failed after %" PRId64 " messages: %s\n", done,
                     rc != RK_OK ? rk_strerror(rc) : rk_put_status_name(res.status));
@@ -150,23 +164,51 @@ static int cmd_put(int argc, char **argv)
         last = phys[n - 1];
         done += n;
         bytes += res.wrote_bytes;
-        if ((done & 1023) == 0 || done == count) {
-            uint64_t now = rk_mono_ns();
-            if (now >= next_report) {
-                printf("  %.1f s: %" PRId64 " messages, last offset %" PRId64 "\n", (double)(now - t0) / 1e9,
-                       done, last);
-                fflush(stdout);
-                next_report = now + 1000000000ull;
-            }
+        if (a->verbose)
+            for (int i = 0; i < n; i++)
+                print_put(cl, phys[i]);
+        uint64_t now = rk_mono_ns();
+        if (!a->verbose && now >= next_report && done < a->count) {
+            printf("  %.1f s: %" PRId64 " messages, last offset %" PRId64 "\n", (double)(now - t0) / 1e9, done,
+                   last);
+            fflush(stdout);
+            next_report = now + 1000000000ull;
         }
     }
     double secs = (double)(rk_mono_ns() - t0) / 1e9;
     if (secs <= 0)
         secs = 1e-9;
-    printf("done: %" PRId64 " messages, first offset %" PRId64 ", last offset %" PRId64 ", %.3f s, %.0f msgs/s, %.1f MB/s\n",
-           done, first, last, secs, (double)done / secs, (double)bytes / secs / 1e6);
+    printf("done: %" PRId64 " messages, %" PRId64 " bytes, first offset %" PRId64 ", last offset %" PRId64
+           ", %.3f s, %.0f msgs/s, %.1f MB/s\n",
+           done, bytes, first, last, secs, (double)done / secs, (double)bytes / secs / 1e6);
     free(body);
     free(msgs);
+    free(phys);
+    return status;
+}
+
+static int cmd_put(int argc, char **argv)
+{
+    const rk_tool_cmd_t *self = rk_tool_find(rk_rkstore_cmds_ch04, "put");
+    rk_rkstore_put_args_t a;
+    rk_rkstore_put_defaults(&a);
+    const rk_tool_optset_t sets[] = {{rk_rkstore_put_opts, &a}};
+    const char *pos[1];
+    int npos = 0;
+    if (rk_tool_parse(argc, argv, sets, 1, pos, 1, &npos, NULL) != 0 || npos != 1)
+        return rk_tool_usage(self);
+    const char *dir = pos[0];
+    rk_commitlog_config_t cfg;
+    int rc = rk_rkstore_config(&cfg, dir, a.file_size, a.flush);
+    rk_commitlog_t *cl = NULL;
+    char err[512] = "";
+    if (rc == RK_OK && (rc = rk_commitlog_open(&cfg, &cl, err, sizeof err)) != RK_OK)
+        fprintf(stderr, "%s: %s\n", dir, err[0] ? err : rk_strerror(rc));
+    if (rc != RK_OK) {
+        rk_commitlog_config_free(&cfg);
+        return rc == RK_ELOCKED ? 3 : 1;
+    }
+    int status = rk_rkstore_put_loop(&a, dir, cl, NULL, NULL);
     rk_commitlog_close(cl);
     rk_commitlog_config_free(&cfg);
     return status;
@@ -323,8 +365,8 @@ static int cmd_verify(int argc, char **argv)
 }
 
 const rk_tool_cmd_t rk_rkstore_cmds_ch04[] = {
-    {"put", "DIR [--topic T] [--count N] [--size BYTES] [--flush async|sync] [--file-size BYTES] [--queue Q] [--batch N]",
-     "append N messages to the commitlog of the store in DIR; prints offsets and throughput", cmd_put},
+    {"put", "DIR [--topic T] [--count N] [--size BYTES] [--flush async|sync] [--file-size BYTES] [--queue Q] [--batch N] [--verbose]",
+     "append N messages to the commitlog of the store in DIR; progress each second, then offsets and throughput", cmd_put},
     {"scan", "DIR [--from OFFSET] [--limit N]", "one line per stored record, with its CRC check (read-only)", cmd_scan},
     {"stat", "DIR", "files, min/max offset and record count of the commitlog (read-only)", cmd_stat},
     {"verify", "DIR", "read-only check of every record (CRC included): lists damaged ranges and what follows them; exit 1 if any", cmd_verify},
