@@ -293,6 +293,18 @@ static int64_t count_nonzero(const uint8_t *p, size_t n)
     return c;
 }
 
+/* Whether p[0..n) is all zeros (memcmp against a zero page: vectorized). */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    static const uint8_t zeros[4096];
+    for (size_t i = 0; i < n; i += sizeof zeros) {
+        size_t k = n - i < sizeof zeros ? n - i : sizeof zeros;
+        if (memcmp(p + i, zeros, k) != 0)
+            return false;
+    }
+    return true;
+}
+
 enum { AT_BAD = 0, AT_RECORD, AT_BLANK };
 
 /* What starts at byte pos of s: a record that verifies, a BLANK that closes
@@ -415,12 +427,15 @@ static void scan_segs(const segs_t *S, int64_t from, bool check_crc, rk_scan_fn 
                 break;
             continue;
         }
-        int64_t v = find_valid(S, off);
+        /* The usual end of a log: zeros up to the end of the last file
+         * (allocated ahead). One fast pass proves nothing follows. */
+        bool zeros_only = s + 1 == S->v + S->n && all_zero(s->base + pos, s->limit - pos);
+        int64_t v = zeros_only ? -1 : find_valid(S, off);
         if (v < 0) {
             /* Nothing valid after: the end of the log. Non-zero bytes here
              * are a write the crash interrupted (torn). */
             int64_t nz = 0;
-            for (const seg_t *t = s; t < S->v + S->n; t++) {
+            for (const seg_t *t = s; !zeros_only && t < S->v + S->n; t++) {
                 size_t p0 = t == s ? pos : 0;
                 nz += count_nonzero(t->base + p0, t->limit - p0);
             }
