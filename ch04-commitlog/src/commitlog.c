@@ -163,6 +163,9 @@ struct rk_commitlog {
     rk_log_range_t *dmg;        /* sorted, disjoint; under dmg_mu */
     int ndmg, capdmg;
     _Atomic int64_t dmg_ranges, dmg_bytes;
+    int64_t *sus;               /* offsets readers reported (rk_commitlog_report_damage), sorted */
+    int nsus, capsus;
+    int64_t sus_ranges, sus_bytes;  /* under dmg_mu */
 };
 
 struct rk_put_scratch {
@@ -567,9 +570,9 @@ void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out)
 {
     memset(out, 0, sizeof *out);
     uv_mutex_lock(&cl->dmg_mu);
-    out->ranges = atomic_load(&cl->dmg_ranges);
-    out->bytes = atomic_load(&cl->dmg_bytes);
-    for (int i = 0; i < cl->ndmg && i < RK_DAMAGE_LIST_MAX; i++)
+    out->ranges = atomic_load(&cl->dmg_ranges) + cl->sus_ranges;
+    out->bytes = atomic_load(&cl->dmg_bytes) + cl->sus_bytes;
+    for (int i = 0; i < cl->ndmg && out->listed < RK_DAMAGE_LIST_MAX; i++)
         out->list[out->listed++] = cl->dmg[i];
     uv_mutex_unlock(&cl->dmg_mu);
 }
@@ -588,11 +591,43 @@ int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset)
 
 bool rk_commitlog_report_damage(rk_commitlog_t *cl, int64_t from, int64_t to, const char *why)
 {
-    if (!damage_add(cl, from, to))
-        return false;
-    rk_log_error("commitlog", "damaged record at [%" PRId64 ", %" PRId64 ") (%" PRId64 " bytes): %s; "
-                 "skipped, its bytes kept on disk", from, to, to - from, why);
-    return true;
+    if (to <= from || rk_commitlog_skip_damaged(cl, from) != from)
+        return false;               /* nothing, or known (and logged) already */
+    uv_mutex_lock(&cl->dmg_mu);
+    int lo = 0, hi = cl->nsus;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cl->sus[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool fresh = !(lo < cl->nsus && cl->sus[lo] == from);
+    bool log = fresh;
+    if (fresh) {
+        if (cl->nsus == cl->capsus && cl->capsus < DAMAGE_KEEP_MAX) {
+            int nc = cl->capsus ? cl->capsus * 2 : 16;
+            int64_t *v = realloc(cl->sus, (size_t)nc * sizeof *v);
+            if (v != NULL) {
+                cl->sus = v;
+                cl->capsus = nc;
+            }
+        }
+        if (cl->nsus < cl->capsus) {
+            memmove(cl->sus + lo + 1, cl->sus + lo, (size_t)(cl->nsus - lo) * sizeof *cl->sus);
+            cl->sus[lo] = from;
+            cl->nsus++;
+        } else {
+            log = false;            /* too many to remember: count, stop logging */
+        }
+        cl->sus_ranges++;
+        cl->sus_bytes += to - from;
+    }
+    uv_mutex_unlock(&cl->dmg_mu);
+    if (log)
+        rk_log_error("commitlog", "damaged record at [%" PRId64 ", %" PRId64 ") (%" PRId64 " bytes): %s; "
+                     "not served, its bytes kept on disk", from, to, to - from, why);
+    return fresh;
 }
 
 int64_t rk_commitlog_next_valid(rk_commitlog_t *cl, int64_t offset)
@@ -1432,6 +1467,7 @@ fail_early:
     rk_strmap_free(&cl->qtable, free);
     uv_mutex_destroy(&cl->dmg_mu);
     free(cl->dmg);
+    free(cl->sus);
     free(cl);
     return rc;
 }
@@ -1466,6 +1502,7 @@ void rk_commitlog_close(rk_commitlog_t *cl)
     uv_cond_destroy(&cl->app_cond);
     uv_mutex_destroy(&cl->dmg_mu);
     free(cl->dmg);
+    free(cl->sus);
     rk_log_info("commitlog", "closed %s cleanly", cl->root);
     free(cl);
 }

@@ -201,3 +201,28 @@ Test(damage, get_skips_a_unit_whose_record_has_the_wrong_size)
     assert_all_but(st, k);
     rk_store_close(st);
 }
+
+Test(damage, a_garbage_consume_queue_unit_does_not_hide_the_records_it_points_into)
+{
+    fill();
+    /* unit 5 of queue 0 (message 20) now points 100 bytes into its record:
+     * that unit is skipped, and the records it overlaps (message 21 in
+     * queue 1) are still served */
+    char p[400];
+    snprintf(p, sizeof p, "%s/consumequeue/T/0/%020d", dir, 0);
+    int fd = open(p, O_RDWR);
+    cr_assert(fd >= 0);
+    uint8_t be[8];
+    int64_t wrong = phys[20] + 100;
+    for (int i = 0; i < 8; i++)
+        be[i] = (uint8_t)((uint64_t)wrong >> (56 - 8 * i));
+    cr_assert_eq(pwrite(fd, be, 8, 5 * RK_CQ_UNIT_SIZE), 8);
+    close(fd);
+    rk_store_t *st = open_store();
+    assert_all_but(st, 20);
+    assert_all_but(st, 20);
+    rk_commitlog_damage_t d;
+    rk_commitlog_damage_stats(rk_store_commitlog(st), &d);
+    cr_assert_eq(d.ranges, 1, "counted once");
+    rk_store_close(st);
+}

@@ -208,7 +208,8 @@ typedef struct rk_commitlog_damage {
     rk_log_range_t list[RK_DAMAGE_LIST_MAX];
 } rk_commitlog_damage_t;
 
-/* What is known to be damaged (found by recovery, a reader or a get). */
+/* What is known to be damaged: ranges found by recovery or
+ * rk_commitlog_next_valid (listed), plus records readers reported. */
 void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out);
 /* The end of the known damaged range holding offset, or offset itself if
  * none does. Cheap (no lock) while the log has no damage. */
@@ -220,9 +221,12 @@ int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset);
  * recorded as damaged and logged (once). RK_ENOTFOUND if nothing valid
  * follows (yet): the end of the log, or a torn tail. */
 int64_t rk_commitlog_next_valid(rk_commitlog_t *cl, int64_t offset);
-/* Records [from, to) as damaged (a reader found a record there that fails
- * cheap checks). Logs an ERROR naming why and returns true the first time
- * a range is reported; false if it was already known. */
+/* A reader found a record at `from` (to: where its pointer says it ends)
+ * that fails cheap checks, e.g. a get following a consume-queue unit.
+ * Counted in the stats and logged as an ERROR the first time an offset is
+ * reported (true); false if it was known. It does not make
+ * rk_commitlog_skip_damaged() skip anything: the reader's pointer may be
+ * what is wrong, and the bytes around it valid records. */
 bool rk_commitlog_report_damage(rk_commitlog_t *cl, int64_t from, int64_t to, const char *why);
 
 /* ---- scanning without opening (rkstore scan/stat/verify) ----
