@@ -380,6 +380,16 @@ static int64_t find_valid(const segs_t *S, int64_t off)
     return -1;
 }
 
+/* Zeros from off to the end of its file, and the next file starts with a
+ * valid record at v: a file whose closing BLANK never reached the disk (a
+ * power loss after the next file was written). Nothing is lost there. */
+static bool missing_blank(const segs_t *S, int64_t off, int64_t v)
+{
+    const seg_t *s = seg_at(S, off);
+    return s != NULL && v == s->from + (int64_t)s->size &&
+           all_zero(s->base + (off - s->from), s->limit - (size_t)(off - s->from));
+}
+
 static void damage_note(rk_commitlog_damage_t *d, int64_t from, int64_t to)
 {
     d->ranges++;
@@ -430,9 +440,12 @@ static void scan_segs(const segs_t *S, int64_t from, bool check_crc, rk_scan_fn 
                 break;
             continue;
         }
-        /* The usual end of a log: zeros up to the end of the last file
-         * (allocated ahead). One fast pass proves nothing follows. */
-        bool zeros_only = s + 1 == S->v + S->n && all_zero(s->base + pos, s->limit - pos);
+        /* The usual end of a log: zeros up to the end of its file and in
+         * any file after it (allocated ahead, e.g. the spare a crash left).
+         * One fast pass proves nothing follows. */
+        bool zeros_only = all_zero(s->base + pos, s->limit - pos);
+        for (const seg_t *t = s + 1; zeros_only && t < S->v + S->n; t++)
+            zeros_only = all_zero(t->base, t->limit);
         int64_t v = zeros_only ? -1 : find_valid(S, off);
         if (v < 0) {
             /* Nothing valid after: the end of the log. Non-zero bytes here
@@ -449,6 +462,10 @@ static void scan_segs(const segs_t *S, int64_t from, bool check_crc, rk_scan_fn 
                     snprintf(rep->reason, sizeof rep->reason, "%s", why);
             }
             break;
+        }
+        if (missing_blank(S, off, v)) {
+            off = v;
+            continue;
         }
         if (rep->first_damage < 0) {
             rep->first_damage = off;
@@ -637,10 +654,11 @@ int64_t rk_commitlog_next_valid(rk_commitlog_t *cl, int64_t offset)
     if (held_from(&cl->mfq, at, &h) != RK_OK)
         return RK_ENOMEM;
     int64_t v = find_valid(&h.s, at);
+    bool benign = v > at && missing_blank(&h.s, at, v);
     held_release(&h);
     if (v < 0)
         return RK_ENOTFOUND;
-    if (v > at)
+    if (v > at && !benign)
         rk_commitlog_report_damage(cl, at, v, "a record that fails its checks, found by a reader");
     return v;
 }

@@ -362,3 +362,28 @@ Test(corruption, verify_after_a_crash_does_not_say_clean_end)
     cr_assert_not_null(strstr(out, want), "%s", out);
     free(out);
 }
+
+Test(corruption, a_lost_blank_at_the_end_of_a_file_is_not_damage)
+{
+    fill();
+    /* the BLANK closing the victim's file never reached the disk: zeros
+     * there, and the next file starts with a valid record */
+    int k = victim();
+    while (phys[k + 1] / FILE_SIZE == phys[k] / FILE_SIZE)
+        k++;
+    int64_t blank = phys[k] + (phys[1] - phys[0]);
+    uint8_t z[8] = {0};
+    write_at(blank, z, sizeof z);
+    int files = count_files();
+    rk_commitlog_t *cl = open_cl();
+    cr_assert_eq(rk_commitlog_max_offset(cl), phys[N]);
+    cr_assert_eq(count_files(), files);
+    assert_all_but(cl, -1);
+    rk_commitlog_damage_t d;
+    rk_commitlog_damage_stats(cl, &d);
+    cr_assert_eq(d.ranges, 0);
+    cr_assert_eq(rk_commitlog_next_valid(cl, blank), phys[k + 1]);
+    rk_commitlog_damage_stats(cl, &d);
+    cr_assert_eq(d.ranges, 0);
+    rk_commitlog_close(cl);
+}
