@@ -236,7 +236,7 @@ static const char *end_name(const rk_scan_report_t *rep, bool crashed)
 {
     if (rep->how == RK_SCAN_END_TORN)
         return "torn last record";
-    return crashed ? "last record intact; the writer crashed here (abort file present)" : "clean end";
+    return crashed ? "the writer crashed after the last intact record" : "clean end";
 }
 
 static bool store_crashed(const char *dir)
