@@ -1568,6 +1568,10 @@ int rk_commitlog_read(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out)
 
 int rk_commitlog_read_record(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out, rk_record_t *rec)
 {
+    if (rk_commitlog_skip_damaged(cl, offset) != offset) {
+        memset(out, 0, sizeof *out);
+        return RK_ECORRUPT;         /* a known damaged range: never handed out */
+    }
     int rc = rk_commitlog_read(cl, offset, out);
     if (rc != RK_OK)
         return rc;

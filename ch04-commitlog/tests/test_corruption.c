@@ -166,6 +166,9 @@ static void reopen_and_check(int k, const uint8_t *damaged, size_t dlen, int64_t
     cr_assert_eq(rk_commitlog_skip_damaged(cl, phys[k + 1]), phys[k + 1]);
     cr_assert_eq(rk_commitlog_next_valid(cl, phys[k]), phys[k + 1]);
     cr_assert_eq(rk_commitlog_next_valid(cl, phys[k - 1]), phys[k - 1]);
+    rk_slice_t s;
+    rk_record_t rec;
+    cr_assert_eq(rk_commitlog_read_record(cl, phys[k], &s, &rec), RK_ECORRUPT, "never handed out");
     /* numbering continues after the last record */
     rk_rkstore_fill_body(body_buf, BODY, N);
     rk_msg_t m = {.topic = "T", .topic_len = 1, .body = body_buf, .body_len = BODY,

@@ -160,7 +160,8 @@ int64_t rk_commitlog_file_size(const rk_commitlog_t *cl);
 /* Bytes from offset to the readable end of its file, held. RK_ENOTFOUND if
  * offset is outside the log. */
 int rk_commitlog_read(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out);
-/* Exactly one record at offset, held and decoded (no CRC check). */
+/* Exactly one record at offset, held and decoded (no CRC check).
+ * RK_ECORRUPT if offset lies in a range known to be damaged. */
 int rk_commitlog_read_record(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out, rk_record_t *rec);
 /* Sleeps until max_offset > offset or timeout_ms passes; true if data. */
 bool rk_commitlog_wait_append(rk_commitlog_t *cl, int64_t offset, int timeout_ms);
