@@ -17,7 +17,7 @@ step "a writer killed with SIGKILL in the middle of a long put"
 pid=$!
 sleep 1
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
-step "recover it as a broker would"
+step "check it, read-only: a kill leaves at most a torn tail, never damage before it"
 "$bin/rkstore" verify "$dir"
-step "and keep appending"
+step "and keep appending (opening the store recovers it, as a broker would)"
 "$bin/rkstore" put "$dir" --topic DemoTopic --count 1000 --size 256 --flush sync

@@ -158,6 +158,14 @@ struct rk_commitlog {
 
     bool abnormal;
     int64_t recovered_from, recovered_end;
+
+    uv_mutex_t dmg_mu;          /* damaged ranges (rk_commitlog_damage_stats) */
+    rk_log_range_t *dmg;        /* sorted, disjoint; under dmg_mu */
+    int ndmg, capdmg;
+    _Atomic int64_t dmg_ranges, dmg_bytes;
+    int64_t *sus;               /* offsets readers reported (rk_commitlog_report_damage), sorted */
+    int nsus, capsus;
+    int64_t sus_ranges, sus_bytes;  /* under dmg_mu */
 };
 
 struct rk_put_scratch {
@@ -257,6 +265,29 @@ void rk_commitlog_queue_offset_clear(rk_commitlog_t *cl)
 
 /* ------------------------------------------------------------ scanning */
 
+/* One file of a log as the scanner sees it: mapped bytes [0, limit) of a
+ * file of `size` bytes whose byte 0 is log offset `from`. Files are
+ * contiguous: seg i starts at segs[0].from + i * file_size. */
+typedef struct seg {
+    int64_t from;
+    const uint8_t *base;
+    size_t limit;               /* readable: committed, or the file's length on disk */
+    size_t size;                /* the file size: a BLANK ends exactly there */
+} seg_t;
+
+typedef struct segs {
+    seg_t *v;
+    int n;
+} segs_t;
+
+static const seg_t *seg_at(const segs_t *S, int64_t off)
+{
+    if (S->n == 0 || off < S->v[0].from)
+        return NULL;
+    int64_t i = (off - S->v[0].from) / (int64_t)S->v[0].size;
+    return i < S->n ? &S->v[i] : NULL;
+}
+
 static int64_t count_nonzero(const uint8_t *p, size_t n)
 {
     int64_t c = 0;
@@ -265,92 +296,384 @@ static int64_t count_nonzero(const uint8_t *p, size_t n)
     return c;
 }
 
-/* Walks the records of q from `from` (a record boundary). Fills rep. */
-static int scan_queue(rk_mfq_t *q, int64_t from, bool check_crc, rk_scan_fn visit, void *ctx,
-                      rk_scan_report_t *rep)
+/* Whether p[0..n) is all zeros (memcmp against a zero page: vectorized). */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    static const uint8_t zeros[4096];
+    for (size_t i = 0; i < n; i += sizeof zeros) {
+        size_t k = n - i < sizeof zeros ? n - i : sizeof zeros;
+        if (memcmp(p + i, zeros, k) != 0)
+            return false;
+    }
+    return true;
+}
+
+enum { AT_BAD = 0, AT_RECORD, AT_BLANK };
+
+/* What starts at byte pos of s: a record that verifies, a BLANK that closes
+ * the file exactly, or neither. A record must decode (magic, TOTALSIZE that
+ * agrees with its fields and fits the readable bytes), carry its own offset,
+ * plausible numbers and, with check_crc, its body's CRC. *crc_ok tells the
+ * CRC result either way. */
+static int record_at(const seg_t *s, size_t pos, bool check_crc, rk_record_t *rec, bool *crc_ok,
+                     const char **why)
+{
+    *crc_ok = false;
+    int rc = rk_record_decode(s->base + pos, s->limit - pos, false, rec);
+    if (rc == RK_OK && rk_record_is_blank(rec)) {
+        if ((size_t)rec->total_size == s->size - pos)
+            return AT_BLANK;
+        *why = "BLANK record whose size does not reach the end of its file";
+        return AT_BAD;
+    }
+    if (rc == RK_EEOF) {
+        *why = "zero record header";
+        return AT_BAD;
+    }
+    if (rc != RK_OK) {
+        *why = "bad magic, size or fields, or a record cut short";
+        return AT_BAD;
+    }
+    if (rec->phys_offset != s->from + (int64_t)pos) {
+        *why = "PHYSICALOFFSET differs from where the record is";
+        return AT_BAD;
+    }
+    if (rec->store_ts <= 0 || rec->queue_offset < 0 || rec->queue_id < 0) {
+        *why = "implausible store time, queue id or queue offset";
+        return AT_BAD;
+    }
+    *crc_ok = rk_body_crc(rec->body, rec->body_len) == rec->body_crc;
+    if (check_crc && !*crc_ok) {
+        *why = "body CRC mismatch";
+        return AT_BAD;
+    }
+    return AT_RECORD;
+}
+
+/* The first offset >= off where a record that verifies (CRC included) or a
+ * closing BLANK starts, or -1. Candidates are found by their magic (at byte
+ * 4 of a record) with memmem, so a zero-filled tail costs one fast pass. */
+static int64_t find_valid(const segs_t *S, int64_t off)
+{
+    static const uint8_t m_msg[4] = {0xDA, 0xA3, 0x20, 0xA7}, m_blank[4] = {0xCB, 0xD4, 0x31, 0x94};
+    for (const seg_t *s = seg_at(S, off); s != NULL && s < S->v + S->n; s++) {
+        size_t pos = off > s->from ? (size_t)(off - s->from) : 0;
+        if (pos + 8 > s->limit)
+            continue;
+        const uint8_t *p = s->base + pos + 4, *end = s->base + s->limit;
+        const uint8_t *h1 = memmem(p, (size_t)(end - p), m_msg, 4);
+        const uint8_t *hb = memmem(p, (size_t)(end - p), m_blank, 4);
+        while (h1 != NULL || hb != NULL) {
+            bool is_msg = hb == NULL || (h1 != NULL && h1 < hb);
+            const uint8_t *h = is_msg ? h1 : hb;
+            rk_record_t rec;
+            bool crc_ok;
+            const char *why;
+            if (record_at(s, (size_t)(h - 4 - s->base), true, &rec, &crc_ok, &why) != AT_BAD)
+                return s->from + (int64_t)(h - 4 - s->base);
+            if (is_msg)
+                h1 = h + 1 < end ? memmem(h + 1, (size_t)(end - h - 1), m_msg, 4) : NULL;
+            else
+                hb = h + 1 < end ? memmem(h + 1, (size_t)(end - h - 1), m_blank, 4) : NULL;
+        }
+    }
+    return -1;
+}
+
+/* Zeros from off to the end of its file, and the next file starts with a
+ * valid record at v: a file whose closing BLANK never reached the disk (a
+ * power loss after the next file was written). Nothing is lost there. */
+static bool missing_blank(const segs_t *S, int64_t off, int64_t v)
+{
+    const seg_t *s = seg_at(S, off);
+    return s != NULL && v == s->from + (int64_t)s->size &&
+           all_zero(s->base + (off - s->from), s->limit - (size_t)(off - s->from));
+}
+
+static void damage_note(rk_commitlog_damage_t *d, int64_t from, int64_t to)
+{
+    d->ranges++;
+    d->bytes += to - from;
+    if (d->listed < RK_DAMAGE_LIST_MAX)
+        d->list[d->listed++] = (rk_log_range_t){from, to};
+}
+
+typedef void (*damage_fn)(void *ctx, int64_t from, int64_t to, const char *why);
+
+/* Walks the records of S from `from` (a record boundary). A record that
+ * fails is damage if a valid record follows it somewhere in the log (the
+ * range up to that record is skipped and reported), else the log ends there
+ * (torn, if non-zero bytes follow; clean if only zeros do). */
+static void scan_segs(const segs_t *S, int64_t from, bool check_crc, rk_scan_fn visit, void *ctx,
+                      damage_fn on_damage, void *dctx, rk_scan_report_t *rep)
 {
     memset(rep, 0, sizeof *rep);
     rep->start = rep->end = from;
     rep->how = RK_SCAN_END_CLEAN;
+    rep->first_damage = -1;
     int64_t off = from;
     for (;;) {
-        rk_mapped_file_t *mf = rk_mfq_find(q, off);
-        if (mf == NULL)
+        const seg_t *s = seg_at(S, off);
+        if (s == NULL)
             break;
-        size_t pos = (size_t)(off - mf->from);
-        size_t limit = (size_t)atomic_load(&mf->committed);
-        bool next_file = false, stop = false;
-        while (pos < limit) {
-            rk_record_t rec;
-            int rc = rk_record_decode(mf->base + pos, limit - pos, false, &rec);
-            if (rc == RK_OK && rk_record_is_blank(&rec)) {
-                next_file = true;
-                break;
-            }
-            if (rc == RK_EEOF) {
-                /* Nothing written here. Anything non-zero after it means a
-                 * hole, i.e. damage, not a clean end. */
-                int64_t after = count_nonzero(mf->base + pos, limit - pos);
-                if (after > 0) {
-                    rep->how = RK_SCAN_END_CORRUPT;
-                    rep->bytes_after = after;
-                    snprintf(rep->reason, sizeof rep->reason, "zero record header followed by data");
-                }
-                stop = true;
-                break;
-            }
-            bool crc_ok = rc == RK_OK && rk_body_crc(rec.body, rec.body_len) == rec.body_crc;
-            if (rc == RK_OK && rec.phys_offset != mf->from + (int64_t)pos) {
-                /* A whole, valid-looking record in the wrong place: stale. */
-                snprintf(rep->reason, sizeof rep->reason,
-                         "PHYSICALOFFSET %" PRId64 " where the record is at %" PRId64,
-                         rec.phys_offset, mf->from + (int64_t)pos);
-                rc = RK_ECORRUPT;
-            }
-            if (rc != RK_OK || (check_crc && !crc_ok)) {
-                if (rep->reason[0] == '\0')
-                    snprintf(rep->reason, sizeof rep->reason, "%s",
-                             rc != RK_OK ? "bad magic, size or truncated record"
-                                         : "body CRC mismatch");
-                uint32_t declared = rec.total_size;
-                size_t skip = (declared >= 8 && declared <= limit - pos) ? declared : 8;
-                if (skip > limit - pos)
-                    skip = limit - pos;
-                rep->bytes_after = count_nonzero(mf->base + pos + skip, limit - pos - skip);
-                for (int i = 1;; i++) {    /* later files count too */
-                    rk_mapped_file_t *later = rk_mfq_find(q, mf->from + (int64_t)q->file_size * i);
-                    if (later == NULL)
-                        break;
-                    rep->bytes_after += count_nonzero(later->base, (size_t)atomic_load(&later->committed));
-                    rk_mapped_file_release(later);
-                }
-                rep->how = rep->bytes_after > 0 ? RK_SCAN_END_CORRUPT : RK_SCAN_END_TORN;
-                stop = true;
-                break;
-            }
-            rep->records++;
-            if (visit != NULL && visit(ctx, &rec, crc_ok) != 0) {
-                pos += rec.total_size;
-                stop = true;
-                break;
-            }
-            pos += rec.total_size;
+        size_t pos = (size_t)(off - s->from);
+        if (pos >= s->limit)
+            break;                  /* the readable end */
+        rk_record_t rec;
+        bool crc_ok;
+        const char *why = "";
+        int at = record_at(s, pos, check_crc, &rec, &crc_ok, &why);
+        if (at == AT_BLANK) {
+            if (s + 1 == S->v + S->n)
+                break;              /* the blank is the end; the next put rewrites it */
+            off = s[1].from;
+            continue;
         }
-        off = mf->from + (int64_t)pos;
-        rk_mapped_file_release(mf);
-        if (stop || !next_file)
-            break;      /* damage, a visitor's stop, or the committed end */
-        /* A blank ends the file; the log continues in the next one, if any. */
-        int64_t nxt = rk_mfq_roll_next(q, off);
-        rk_mapped_file_t *n = rk_mfq_find(q, nxt);
-        if (n == NULL)
-            break;      /* the blank is the end; the next put rewrites it */
-        rk_mapped_file_release(n);
-        off = nxt;
+        if (at == AT_RECORD) {
+            rep->records++;
+            if (rep->first_damage >= 0) {
+                rep->records_after_damage++;
+                rep->bytes_after_damage += rec.total_size;
+            }
+            off += rec.total_size;
+            if (visit != NULL && visit(ctx, &rec, crc_ok) != 0)
+                break;
+            continue;
+        }
+        /* The usual end of a log: zeros up to the end of its file and in
+         * any file after it (allocated ahead, e.g. the spare a crash left).
+         * One fast pass proves nothing follows. */
+        bool zeros_only = all_zero(s->base + pos, s->limit - pos);
+        for (const seg_t *t = s + 1; zeros_only && t < S->v + S->n; t++)
+            zeros_only = all_zero(t->base, t->limit);
+        int64_t v = zeros_only ? -1 : find_valid(S, off);
+        if (v < 0) {
+            /* Nothing valid after: the end of the log. Non-zero bytes here
+             * are a write the crash interrupted (torn). */
+            int64_t nz = 0;
+            for (const seg_t *t = s; !zeros_only && t < S->v + S->n; t++) {
+                size_t p0 = t == s ? pos : 0;
+                nz += count_nonzero(t->base + p0, t->limit - p0);
+            }
+            if (nz > 0) {
+                rep->how = RK_SCAN_END_TORN;
+                rep->torn_bytes = nz;
+                if (rep->reason[0] == '\0')
+                    snprintf(rep->reason, sizeof rep->reason, "%s", why);
+            }
+            break;
+        }
+        if (missing_blank(S, off, v)) {
+            off = v;
+            continue;
+        }
+        if (rep->first_damage < 0) {
+            rep->first_damage = off;
+            snprintf(rep->reason, sizeof rep->reason, "%s", why);
+        }
+        damage_note(&rep->damage, off, v);
+        if (on_damage != NULL)
+            on_damage(dctx, off, v, why);
+        off = v;
     }
     rep->end = off;
+}
+
+/* ---- the files of an open log, held for a scan ---- */
+
+typedef struct held {
+    segs_t s;
+    rk_mapped_file_t **mf;
+} held_t;
+
+static void held_release(held_t *h)
+{
+    for (int i = 0; i < h->s.n; i++)
+        rk_mapped_file_release(h->mf[i]);
+    free(h->mf);
+    free(h->s.v);
+    memset(h, 0, sizeof *h);
+}
+
+/* Holds every file of q from the one holding off to the last; each is
+ * readable up to its committed position. */
+static int held_from(rk_mfq_t *q, int64_t off, held_t *h)
+{
+    memset(h, 0, sizeof *h);
+    int64_t min = rk_mfq_min_offset(q);
+    if (min < 0)
+        return RK_OK;
+    if (off < min)
+        off = min;
+    int cap = 0;
+    for (int64_t at = off - off % (int64_t)q->file_size;; at += (int64_t)q->file_size) {
+        rk_mapped_file_t *mf = rk_mfq_find(q, at);
+        if (mf == NULL)
+            break;
+        if (h->s.n == cap) {
+            cap = cap ? cap * 2 : 8;
+            seg_t *v = realloc(h->s.v, (size_t)cap * sizeof *v);
+            rk_mapped_file_t **m = v ? realloc(h->mf, (size_t)cap * sizeof *m) : NULL;
+            if (v != NULL)
+                h->s.v = v;
+            if (m == NULL) {
+                rk_mapped_file_release(mf);
+                held_release(h);
+                return RK_ENOMEM;
+            }
+            h->mf = m;
+        }
+        h->mf[h->s.n] = mf;
+        h->s.v[h->s.n++] = (seg_t){mf->from, mf->base, (size_t)atomic_load(&mf->committed), mf->size};
+    }
     return RK_OK;
 }
+
+/* ---- the damage list of an open log ---- */
+
+#define DAMAGE_KEEP_MAX 65536   /* ranges remembered one by one; beyond, only counted */
+
+/* Index of the first range ending after off. Under dmg_mu. */
+static int damage_lower(const rk_commitlog_t *cl, int64_t off)
+{
+    int lo = 0, hi = cl->ndmg;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cl->dmg[mid].to <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Adds [from, to); true if it was not known (overlapping ranges merge). */
+static bool damage_add(rk_commitlog_t *cl, int64_t from, int64_t to)
+{
+    if (to <= from)
+        return false;
+    uv_mutex_lock(&cl->dmg_mu);
+    bool fresh = false;
+    int i = damage_lower(cl, from);
+    if (i < cl->ndmg && cl->dmg[i].from < to) {
+        rk_log_range_t *r = &cl->dmg[i];     /* overlaps a known one: widen it */
+        int64_t nf = from < r->from ? from : r->from, nt = to > r->to ? to : r->to;
+        atomic_fetch_add(&cl->dmg_bytes, (nt - nf) - (r->to - r->from));
+        r->from = nf;
+        r->to = nt;
+    } else {
+        fresh = true;
+        if (cl->ndmg == cl->capdmg && cl->capdmg < DAMAGE_KEEP_MAX) {
+            int nc = cl->capdmg ? cl->capdmg * 2 : 16;
+            rk_log_range_t *v = realloc(cl->dmg, (size_t)nc * sizeof *v);
+            if (v != NULL) {
+                cl->dmg = v;
+                cl->capdmg = nc;
+            }
+        }
+        if (cl->ndmg < cl->capdmg) {
+            memmove(cl->dmg + i + 1, cl->dmg + i, (size_t)(cl->ndmg - i) * sizeof *cl->dmg);
+            cl->dmg[i] = (rk_log_range_t){from, to};
+            cl->ndmg++;
+        }
+        atomic_fetch_add(&cl->dmg_bytes, to - from);
+        atomic_fetch_add(&cl->dmg_ranges, 1);
+    }
+    uv_mutex_unlock(&cl->dmg_mu);
+    return fresh;
+}
+
+void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out)
+{
+    memset(out, 0, sizeof *out);
+    uv_mutex_lock(&cl->dmg_mu);
+    out->ranges = atomic_load(&cl->dmg_ranges) + cl->sus_ranges;
+    out->bytes = atomic_load(&cl->dmg_bytes) + cl->sus_bytes;
+    for (int i = 0; i < cl->ndmg && out->listed < RK_DAMAGE_LIST_MAX; i++)
+        out->list[out->listed++] = cl->dmg[i];
+    uv_mutex_unlock(&cl->dmg_mu);
+}
+
+int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset)
+{
+    if (atomic_load(&cl->dmg_ranges) == 0)
+        return offset;
+    uv_mutex_lock(&cl->dmg_mu);
+    int i = damage_lower(cl, offset);
+    if (i < cl->ndmg && cl->dmg[i].from <= offset)
+        offset = cl->dmg[i].to;
+    uv_mutex_unlock(&cl->dmg_mu);
+    return offset;
+}
+
+bool rk_commitlog_report_damage(rk_commitlog_t *cl, int64_t from, int64_t to, const char *why)
+{
+    if (to <= from || rk_commitlog_skip_damaged(cl, from) != from)
+        return false;               /* nothing, or known (and logged) already */
+    uv_mutex_lock(&cl->dmg_mu);
+    int lo = 0, hi = cl->nsus;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cl->sus[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool fresh = !(lo < cl->nsus && cl->sus[lo] == from);
+    bool log = fresh;
+    if (fresh) {
+        if (cl->nsus == cl->capsus && cl->capsus < DAMAGE_KEEP_MAX) {
+            int nc = cl->capsus ? cl->capsus * 2 : 16;
+            int64_t *v = realloc(cl->sus, (size_t)nc * sizeof *v);
+            if (v != NULL) {
+                cl->sus = v;
+                cl->capsus = nc;
+            }
+        }
+        if (cl->nsus < cl->capsus) {
+            memmove(cl->sus + lo + 1, cl->sus + lo, (size_t)(cl->nsus - lo) * sizeof *cl->sus);
+            cl->sus[lo] = from;
+            cl->nsus++;
+        } else {
+            log = false;            /* too many to remember: count, stop logging */
+        }
+        cl->sus_ranges++;
+        cl->sus_bytes += to - from;
+    }
+    uv_mutex_unlock(&cl->dmg_mu);
+    if (log)
+        rk_log_error("commitlog", "damaged record at [%" PRId64 ", %" PRId64 ") (%" PRId64 " bytes): %s; "
+                     "not served, its bytes kept on disk", from, to, to - from, why);
+    return fresh;
+}
+
+int64_t rk_commitlog_next_valid(rk_commitlog_t *cl, int64_t offset)
+{
+    int64_t at = rk_commitlog_skip_damaged(cl, offset);
+    held_t h;
+    if (held_from(&cl->mfq, at, &h) != RK_OK)
+        return RK_ENOMEM;
+    int64_t v = find_valid(&h.s, at);
+    bool benign = v > at && missing_blank(&h.s, at, v);
+    held_release(&h);
+    if (v < 0)
+        return RK_ENOTFOUND;
+    if (v > at && !benign)
+        rk_commitlog_report_damage(cl, at, v, "a record that fails its checks, found by a reader");
+    return v;
+}
+
+/* recovery's damage callback: remember the range, say so */
+static void recovery_damage(void *ctx, int64_t from, int64_t to, const char *why)
+{
+    rk_commitlog_t *cl = ctx;
+    if (damage_add(cl, from, to))
+        rk_log_error("commitlog", "damaged record(s) at [%" PRId64 ", %" PRId64 ") (%" PRId64 " bytes: %s) "
+                     "followed by valid records: skipped, not truncated; the bytes stay in the file",
+                     from, to, to - from, why);
+}
+
+/* ---- read-only scanning of a store folder (rkstore) ---- */
 
 int64_t rk_commitlog_detect_file_size(const char *dir)
 {
@@ -374,24 +697,111 @@ int64_t rk_commitlog_detect_file_size(const char *dir)
     return size;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Lists and maps (O_RDONLY, PROT_READ) the log files of dir into S. */
+static int map_dir_ro(const char *dir, int64_t file_size, segs_t *S, char *why, size_t whylen)
+{
+    memset(S, 0, sizeof *S);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -errno;
+    int64_t *starts = NULL;
+    size_t n = 0, cap = 0;
+    int rc = RK_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) != 20 || strspn(e->d_name, "0123456789") != 20)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *s = realloc(starts, cap * sizeof *s);
+            if (s == NULL) {
+                rc = RK_ENOMEM;
+                break;
+            }
+            starts = s;
+        }
+        starts[n++] = strtoll(e->d_name, NULL, 10);
+    }
+    closedir(d);
+    if (rc == RK_OK && n > 0) {
+        qsort(starts, n, sizeof *starts, cmp_i64);
+        S->v = calloc(n, sizeof *S->v);
+        if (S->v == NULL)
+            rc = RK_ENOMEM;
+    }
+    for (size_t i = 0; rc == RK_OK && i < n; i++) {
+        char path[PATH_MAX + 32], name[21];
+        snprintf(path, sizeof path, "%s/%020" PRId64, dir, starts[i]);
+        rk_mapped_file_name(starts[i], name);
+        if (starts[i] % file_size != 0 || (i > 0 && starts[i] != starts[i - 1] + file_size)) {
+            snprintf(why, whylen, "file %s: not where a file of %" PRId64 " bytes can start", name, file_size);
+            rc = RK_ECORRUPT;
+            break;
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            rc = -errno;
+            snprintf(why, whylen, "%s: %s", name, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        if (st.st_size > file_size || (st.st_size < file_size && i + 1 < n)) {
+            snprintf(why, whylen, "%s is %lld bytes, not %" PRId64, name, (long long)st.st_size, file_size);
+            close(fd);
+            rc = RK_ECORRUPT;
+            break;
+        }
+        void *base = NULL;
+        if (st.st_size > 0) {
+            base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+            if (base == MAP_FAILED) {
+                rc = -errno;
+                snprintf(why, whylen, "%s: mmap: %s", name, strerror(errno));
+                close(fd);
+                break;
+            }
+        }
+        close(fd);          /* the mapping stays */
+        S->v[S->n++] = (seg_t){starts[i], base, (size_t)st.st_size, (size_t)file_size};
+    }
+    free(starts);
+    return rc;
+}
+
+static void unmap_dir_ro(segs_t *S)
+{
+    for (int i = 0; i < S->n; i++)
+        if (S->v[i].limit > 0)
+            munmap((void *)S->v[i].base, S->v[i].limit);
+    free(S->v);
+    memset(S, 0, sizeof *S);
+}
+
 int rk_commitlog_scan_dir(const char *dir, int64_t file_size, int64_t from, bool check_crc,
                           rk_scan_fn visit, void *ctx, rk_scan_report_t *rep)
 {
     memset(rep, 0, sizeof *rep);
+    rep->first_damage = -1;
+    if (file_size <= 0)
+        return RK_EINVAL;
     if (!rk_path_exists(dir))
         return -ENOENT;
-    rk_mfq_t q;
-    int rc = rk_mfq_init(&q, dir, (size_t)file_size);
-    if (rc != RK_OK)
-        return rc;
-    rc = rk_mfq_load(&q, rep->reason, sizeof rep->reason);
-    if (rc == RK_OK) {
-        int64_t min = rk_mfq_min_offset(&q);
-        if (min < 0)
-            min = 0;
-        rc = scan_queue(&q, from < min ? min : from, check_crc, visit, ctx, rep);
-    }
-    rk_mfq_destroy(&q);
+    segs_t S;
+    char why[sizeof rep->reason] = "";
+    int rc = map_dir_ro(dir, file_size, &S, why, sizeof why);
+    if (rc == RK_OK && S.n > 0)
+        scan_segs(&S, from < S.v[0].from ? S.v[0].from : from, check_crc, visit, ctx, NULL, NULL, rep);
+    else if (rc != RK_OK)
+        snprintf(rep->reason, sizeof rep->reason, "%s", why);
+    unmap_dir_ro(&S);
     return rc;
 }
 
@@ -894,40 +1304,43 @@ static int take_lock(rk_commitlog_t *cl, char *err, size_t errlen)
     return RK_OK;
 }
 
+typedef struct rebuild_ctx {
+    rk_commitlog_t *cl;
+    int err;
+} rebuild_ctx_t;
+
 static int rebuild_visit(void *ctx, const rk_record_t *rec, bool crc_ok)
 {
     (void)crc_ok;
-    rk_commitlog_t *cl = ctx;
+    rebuild_ctx_t *rb = ctx;
     int txn = rk_sysflag_txn(rec->sys_flag);
     if (txn != RK_SYSFLAG_TXN_NOT && txn != RK_SYSFLAG_TXN_COMMIT)
         return 0;
     char key[RK_TOPIC_MAX_LEN + 16];
     qkey(key, sizeof key, rec->topic, rec->topic_len, rec->queue_id);
-    int64_t *slot = qslot(cl, key);
-    if (slot == NULL)
-        return RK_ENOMEM;
+    int64_t *slot = qslot(rb->cl, key);
+    if (slot == NULL) {
+        rb->err = RK_ENOMEM;
+        return 1;
+    }
     if (rec->queue_offset + 1 > *slot)
         *slot = rec->queue_offset + 1;
     return 0;
 }
 
-/* Walks the whole log; a damaged record costs the rest of its file, not the
- * rest of the log (recovery only validated the newest files). */
+/* Walks the whole log (recovery only validated the newest files); a damaged
+ * record in an old file is skipped like any other damage. */
 static int rebuild_queue_offsets(rk_commitlog_t *cl)
 {
-    int64_t from = rk_mfq_min_offset(&cl->mfq), end = rk_mfq_max_offset(&cl->mfq);
-    while (from >= 0 && from < end) {
-        rk_scan_report_t rep;
-        int rc = scan_queue(&cl->mfq, from, false, rebuild_visit, cl, &rep);
-        if (rc != RK_OK)
-            return rc;
-        if (rep.how == RK_SCAN_END_CLEAN || rep.end >= end)
-            break;
-        rk_log_warn("commitlog", "queue offsets: damaged record at %" PRId64 " (%s), skipping to the next file",
-                    rep.end, rep.reason);
-        from = rk_mfq_roll_next(&cl->mfq, rep.end);
-    }
-    return RK_OK;
+    held_t h;
+    int rc = held_from(&cl->mfq, rk_mfq_min_offset(&cl->mfq), &h);
+    if (rc != RK_OK || h.s.n == 0)
+        return rc;
+    rebuild_ctx_t rb = {cl, RK_OK};
+    rk_scan_report_t rep;
+    scan_segs(&h.s, h.s.v[0].from, false, rebuild_visit, &rb, recovery_damage, cl, &rep);
+    held_release(&h);
+    return rb.err;
 }
 
 static int recover(rk_commitlog_t *cl, bool check_crc, char *err, size_t errlen)
@@ -955,17 +1368,26 @@ static int recover(rk_commitlog_t *cl, bool check_crc, char *err, size_t errlen)
     rk_mapped_file_t *first = rk_mfq_get(&cl->mfq, start);
     cl->recovered_from = first->from;
     rk_mapped_file_release(first);
-    rk_scan_report_t rep;
-    int rc = scan_queue(&cl->mfq, cl->recovered_from, check_crc, NULL, NULL, &rep);
+    held_t h;
+    int rc = held_from(&cl->mfq, cl->recovered_from, &h);
     if (rc != RK_OK) {
         snprintf(err, errlen, "recovery scan failed: %s", rk_strerror(rc));
         return rc;
     }
+    rk_scan_report_t rep;
+    scan_segs(&h.s, cl->recovered_from, check_crc, NULL, NULL, recovery_damage, cl, &rep);
+    held_release(&h);
     cl->recovered_end = rep.end;
-    if (rep.how != RK_SCAN_END_CLEAN)
-        rk_log_warn("commitlog", "recovery: %s record at offset %" PRId64 " (%s); truncating the log there%s",
-                    rep.how == RK_SCAN_END_TORN ? "torn" : "corrupt", rep.end, rep.reason,
-                    rep.bytes_after ? " — data after it is lost" : "");
+    if (rep.damage.ranges > 0)
+        rk_log_error("commitlog", "recovery: CORRUPT log: %" PRId64 " damaged range(s), %" PRId64 " bytes, "
+                     "the first at %" PRId64 " (%s); %" PRId64 " valid records (%" PRId64 " bytes) after it "
+                     "are kept, the damaged ranges are skipped (not dispatched) and left on disk for "
+                     "inspection (rkstore verify lists them)", rep.damage.ranges, rep.damage.bytes,
+                     rep.first_damage, rep.reason, rep.records_after_damage, rep.bytes_after_damage);
+    if (rep.how == RK_SCAN_END_TORN)
+        rk_log_warn("commitlog", "recovery: torn record at offset %" PRId64 " (%s): %" PRId64 " non-zero "
+                    "bytes and no valid record after it (an interrupted write); truncating the log there",
+                    rep.end, rep.reason, rep.torn_bytes);
     rk_log_info("commitlog", "recovered %s: scanned %" PRId64 " records from %" PRId64 ", log ends at %" PRId64,
                 cl->abnormal ? "after an abnormal exit" : "after a clean shutdown", rep.records,
                 cl->recovered_from, rep.end);
@@ -983,10 +1405,15 @@ int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, ch
     rk_commitlog_t *cl = calloc(1, sizeof *cl);
     if (cl == NULL)
         return RK_ENOMEM;
+    if (uv_mutex_init(&cl->dmg_mu) != 0) {
+        free(cl);
+        return RK_ENOMEM;
+    }
     cl->lock_fd = -1;
     int rc = RK_EINVAL;
     const char *root = cfg->store_root ? cfg->store_root : "./store";
     if (snprintf(cl->root, sizeof cl->root, "%s", root) >= (int)sizeof cl->root) {
+        uv_mutex_destroy(&cl->dmg_mu);
         free(cl);
         return RK_ETOOBIG;
     }
@@ -1008,6 +1435,7 @@ int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, ch
              cfg->listen_port);
     if (rk_host_parse(host, &cl->store_host) != RK_OK) {
         snprintf(err, errlen, "brokerIP1/listenPort: \"%s\" is not an address", host);
+        uv_mutex_destroy(&cl->dmg_mu);
         free(cl);
         return RK_EBADCONFIG;
     }
@@ -1069,6 +1497,9 @@ fail_early:
     if (cl->lock_fd >= 0)
         close(cl->lock_fd);
     rk_strmap_free(&cl->qtable, free);
+    uv_mutex_destroy(&cl->dmg_mu);
+    free(cl->dmg);
+    free(cl->sus);
     free(cl);
     return rc;
 }
@@ -1101,6 +1532,9 @@ void rk_commitlog_close(rk_commitlog_t *cl)
     uv_cond_destroy(&cl->prefault_cond);
     uv_mutex_destroy(&cl->app_mu);
     uv_cond_destroy(&cl->app_cond);
+    uv_mutex_destroy(&cl->dmg_mu);
+    free(cl->dmg);
+    free(cl->sus);
     rk_log_info("commitlog", "closed %s cleanly", cl->root);
     free(cl);
 }
@@ -1148,6 +1582,10 @@ int rk_commitlog_read(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out)
 
 int rk_commitlog_read_record(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out, rk_record_t *rec)
 {
+    if (rk_commitlog_skip_damaged(cl, offset) != offset) {
+        memset(out, 0, sizeof *out);
+        return RK_ECORRUPT;         /* a known damaged range: never handed out */
+    }
     int rc = rk_commitlog_read(cl, offset, out);
     if (rc != RK_OK)
         return rc;

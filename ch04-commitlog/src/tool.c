@@ -80,3 +80,73 @@ bool rk_tool_int(const char *flag, const char *text, int64_t min, int64_t max, i
     *out = v;
     return true;
 }
+
+static const rk_tool_opt_t *find_opt(const rk_tool_optset_t *sets, int nsets, const char *name, size_t len,
+                                     void **target)
+{
+    for (int i = 0; i < nsets; i++)
+        for (const rk_tool_opt_t *o = sets[i].opts; o->name != NULL; o++)
+            if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) {
+                *target = sets[i].target;
+                return o;
+            }
+    return NULL;
+}
+
+int rk_tool_parse(int argc, char **argv, const rk_tool_optset_t *sets, int nsets, const char **pos,
+                  int maxpos, int *npos, rk_kv_t *extra)
+{
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (*npos == maxpos) {
+                fprintf(stderr, "%s: unexpected argument \"%s\"\n", tool_prog, a);
+                return 2;
+            }
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+        void *target = NULL;
+        const rk_tool_opt_t *o = find_opt(sets, nsets, a, nlen, &target);
+        if (o == NULL) {
+            if (eq != NULL && extra != NULL && nlen > 2) {
+                char key[128];
+                if (nlen - 2 >= sizeof key) {
+                    fprintf(stderr, "%s: option name too long: %.40s...\n", tool_prog, a);
+                    return 2;
+                }
+                memcpy(key, a + 2, nlen - 2);
+                key[nlen - 2] = '\0';
+                if (rk_kv_set(extra, key, eq + 1) != RK_OK) {
+                    fprintf(stderr, "%s: out of memory\n", tool_prog);
+                    return 2;
+                }
+                continue;
+            }
+            fprintf(stderr, "%s: unknown option %.*s\n", tool_prog, (int)nlen, a);
+            return 2;
+        }
+        if (o->kind == RK_OPT_FLAG) {
+            if (eq != NULL) {
+                fprintf(stderr, "%s: %s takes no value\n", tool_prog, o->name);
+                return 2;
+            }
+            *(bool *)((char *)target + o->offset) = true;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (v == NULL) {
+            fprintf(stderr, "%s: %s needs a value\n", tool_prog, o->name);
+            return 2;
+        }
+        if (o->kind == RK_OPT_STR) {
+            *(const char **)((char *)target + o->offset) = v;
+        } else if (!rk_tool_int(o->name, v, o->min, o->max, (int64_t *)((char *)target + o->offset))) {
+            return 2;
+        }
+    }
+    return 0;
+}

@@ -1,6 +1,9 @@
 /* get_message.c — GetMessageStatus rules that need no files (see rk/get_message.h). */
 #include "rk/get_message.h"
 
+#include "rk/buf.h"
+#include "rk/message.h"
+
 const char *rk_get_status_name(rk_get_status_t s)
 {
     switch (s) {
@@ -55,4 +58,17 @@ bool rk_get_tag_matches(int64_t tag_code, const int32_t *codes, int ncodes)
         if (codes[i] == (int32_t)tag_code)
             return true;
     return false;
+}
+
+const char *rk_get_record_check(const uint8_t *p, int32_t size, int64_t phys)
+{
+    if (size < RK_RECORD_FIXED_V4 + 7)
+        return "consume-queue unit too small for a record";
+    if (rk_be_get32(p + 4) != RK_MAGIC_MESSAGE_V1)
+        return "no message magic where the consume queue points";
+    if (rk_be_get32(p) != (uint32_t)size)
+        return "TOTALSIZE differs from the consume-queue unit's size";
+    if ((int64_t)rk_be_get64(p + 28) != phys)
+        return "PHYSICALOFFSET differs from where the consume queue points";
+    return NULL;
 }

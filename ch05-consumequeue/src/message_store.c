@@ -278,6 +278,11 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     rk_record_t *rec = &st->s_rec;     /* lives until the dispatchers returned */
     const uint8_t *p = NULL;
     size_t avail = 0;
+    int64_t skip = rk_commitlog_skip_damaged(st->cl, offset);
+    if (skip != offset) {               /* a damaged range (recovery found it): not dispatched */
+        *next = skip;
+        return RK_EEOF;
+    }
     int rc = rk_store_cl_read(st->cl, offset, &p, &avail, hold);
     if (rc != RK_OK)
         return rc;
@@ -286,16 +291,17 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
         *next = rk_commitlog_roll_next(st->cl, offset);
         return RK_EEOF;
     }
-    if (rc == RK_EEOF) {          /* zeros: the rest of this file was never written */
-        *next = rk_commitlog_roll_next(st->cl, offset);
-        return RK_EEOF;
-    }
-    if (rc != RK_OK)
-        return rc;
-    if (rec->phys_offset != offset) {
-        rk_log_error("dispatch", "record at %lld says it is at %lld", (long long)offset,
-                     (long long)rec->phys_offset);
-        return RK_ECORRUPT;
+    if (rc != RK_OK || rec->phys_offset != offset) {
+        /* Damage below the end of the log (zeros, bad magic or size, a
+         * record that is not where it says): skip to the next record that
+         * verifies; ch04 records and logs the range. Nothing valid after it
+         * yet: stay here (the dispatcher retries). */
+        int64_t v = rk_commitlog_next_valid(st->cl, offset);
+        if (v > offset) {
+            *next = v;
+            return RK_EEOF;
+        }
+        return rc != RK_OK ? rc : RK_ECORRUPT;
     }
     memcpy(st->s_topic, rec->topic, rec->topic_len);
     st->s_topic[rec->topic_len] = '\0';
@@ -904,8 +910,9 @@ int rk_store_start(rk_store_t *st)
                 st->catching_up = false;
                 return r;
             }
-            /* old files are not CRC-checked by ch04's recovery: a damaged
-             * record there costs the rest of its file, not the start */
+            /* the source steps over damage to the next valid record
+             * (rk_commitlog_next_valid); this is the last resort when none
+             * follows in the range: go on at the next file */
             at = rk_commitlog_roll_next(st->cl, reached);
             rk_log_warn("store", "catch-up: unreadable record at commitlog offset %lld (%s); "
                         "skipping to %lld", (long long)reached, rk_strerror(r), (long long)at);
@@ -1041,6 +1048,19 @@ void rk_get_result_release(rk_get_result_t *res)
     res->count = 0;
 }
 
+/* A record a pull may hand out: it passes the cheap checks and is not in a
+ * range ch04 knows is damaged. A failure is reported to ch04 (one ERROR
+ * line per record: it remembers the range). */
+static bool servable(rk_store_t *st, const rk_cq_unit_t *u, const uint8_t *p)
+{
+    const char *why = rk_get_record_check(p, u->size, u->phys);
+    if (why != NULL) {
+        rk_commitlog_report_damage(st->cl, u->phys, u->phys + u->size, why);
+        return false;
+    }
+    return rk_commitlog_skip_damaged(st->cl, u->phys) == u->phys;
+}
+
 int rk_store_get_message(rk_store_t *st, const char *group, const char *topic, int qid,
                          int64_t offset, int max_n, int64_t max_bytes, const int32_t *tag_codes,
                          int ncodes, rk_get_result_t *res)
@@ -1117,6 +1137,8 @@ int rk_store_get_message(rk_store_t *st, const char *group, const char *topic, i
             }
             cur = hold;
         }
+        if (!servable(st, &u, p))
+            continue;                   /* damaged: the consumer moves past it */
         rk_get_msg_t *m = &res->msgs[res->count++];
         m->data = p;
         m->size = u.size;
@@ -1275,7 +1297,8 @@ int rk_store_view(rk_store_t *st, int64_t phys, rk_store_view_t *out)
         return RK_ENOTFOUND;
     rk_record_t r;
     rc = rk_record_decode(p, avail, false, &r);
-    if (rc != RK_OK || rk_record_is_blank(&r) || r.phys_offset != phys) {
+    if (rc != RK_OK || rk_record_is_blank(&r) || r.phys_offset != phys ||
+        rk_commitlog_skip_damaged(st->cl, phys) != phys) {
         rk_store_cl_release(hold);
         return RK_ENOTFOUND;
     }

@@ -34,7 +34,7 @@ Test(rkstore, put_spreads_over_queues_and_two_groups_consume_independently)
     const char *bin = rk_tk_bin("rkstore");
     char *out = run((char *const[]){(char *)bin, "put", dir, "--topic", "T", "--count", "40",
                                     "--size", "300", "--queues", "4", "--tags", "a,b",
-                                    "--keys", "key", SMALL, NULL});
+                                    "--keys", "key", "--verbose", SMALL, NULL});
     cr_assert_eq(count_lines_with(out, "put T queue=3"), 10);
     free(out);
 
@@ -165,7 +165,7 @@ Test(rkstore, sigkill_during_puts_then_queues_and_index_match_the_log)
     rk_kv_free(&kv);
     char *out = NULL;
     char *pargv[] = {(char *)rk_tk_bin("rkstore"), "put", dir, "--topic", "T", "--count", "4",
-                     "--queues", "4", NULL};
+                     "--queues", "4", "--verbose", NULL};
     cr_assert_eq(rk_tk_run(pargv, &out, 20000), 0, "%s", out);
     char want[64];
     snprintf(want, sizeof want, "queue=0 queueOffset=%lld ", (long long)c.per_queue[0]);

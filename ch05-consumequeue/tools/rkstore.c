@@ -1,25 +1,31 @@
 /* rkstore.c — chapter 5's store tool: its own command table listed before
  * ch04's (rk/tool.h), so `put` becomes queue-aware and scan/stat/verify stay.
  *
- *   rkstore put   DIR --topic T [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX]
+ *   rkstore put   DIR [--topic T] [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX]
+ *                 and every chapter-4 put option (--file-size --flush --queue --batch --verbose)
  *   rkstore cq    DIR TOPIC QID                 one line per unit
  *   rkstore get   DIR --group G --topic T --queue Q [--tag a] [--max N]
  *                                               one line per message; commits G's offset
  *   rkstore query DIR --topic T --key K         messages whose KEYS / UNIQ_KEY is K
  *   rkstore queues DIR                          every topic/qid with min/max offsets
  *
- * Settings can be given as --key=value with RocketMQ's names
- * (--mappedFileSizeCommitLog=65536); file sizes of an existing store are
- * detected. Each command opens the store, recovers it (rebuilding consume
- * queues if needed), runs, and closes it. */
-#include <getopt.h>
+ * `put` parses its own options first, then chapter 4's table
+ * (rk_rkstore_put_opts) and runs chapter 4's put loop on the store's
+ * commitlog with a hook that spreads messages over queues and adds tags
+ * and keys: progress once a second and a summary, never one line per
+ * message unless --verbose. Settings can be given as --key=value with
+ * RocketMQ's names (--mappedFileSizeCommitLog=65536); file sizes of an
+ * existing store are detected. Each command opens the store, recovers it
+ * (rebuilding consume queues if needed), runs, and closes it. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rk/buf.h"
 #include "rk/clock.h"
+#include "rk/consumer_offset.h"
 #include "rk/error.h"
 #include "rk/hash.h"
 #include "rk/log.h"
@@ -29,64 +35,27 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+/* "usage: rkstore NAME ..." for one of this chapter's commands; returns 2. */
+static int usage_of(const char *name);
+
+/* Options of the commands other than put (one struct: they share names). */
 typedef struct opts {
-    const char *dir, *topic, *group, *tag, *tags, *key, *keys_prefix;
-    int count, size, queues, queue, max;
-    rk_kv_t kv;
+    const char *dir, *topic, *group, *tag, *key;
+    int64_t queue, max;
+    rk_kv_t kv;                 /* --rocketmqKey=value store settings */
 } opts_t;
 
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: rkstore put   DIR --topic T [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX]\n"
-            "       rkstore cq    DIR TOPIC QID\n"
-            "       rkstore get   DIR --group G --topic T --queue Q [--tag a] [--max N]\n"
-            "       rkstore query DIR --topic T --key K\n"
-            "       rkstore queues DIR\n"
-            "       (any command) --<rocketmqKey>=<value> to override a store setting\n");
-    return 2;
-}
-
-/* Parses the options after the command; positional args are left in pos[]. */
-static int parse(int argc, char **argv, opts_t *o, char **pos, int *npos)
-{
-    *npos = 0;
-    for (int i = 0; i < argc; i++) {
-        char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0) {
-            if (*npos < 4)
-                pos[(*npos)++] = a;
-            continue;
-        }
-        char *eq = strchr(a, '=');
-        if (eq) {                            /* --mappedFileSizeCommitLog=65536 */
-            *eq = '\0';
-            rk_kv_set(&o->kv, a + 2, eq + 1);
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "rkstore: %s needs a value\n", a);
-            return -1;
-        }
-        char *v = argv[++i];
-        if (!strcmp(a, "--topic")) o->topic = v;
-        else if (!strcmp(a, "--group")) o->group = v;
-        else if (!strcmp(a, "--tag")) o->tag = v;
-        else if (!strcmp(a, "--tags")) o->tags = v;
-        else if (!strcmp(a, "--key")) o->key = v;
-        else if (!strcmp(a, "--keys")) o->keys_prefix = v;
-        else if (!strcmp(a, "--count")) o->count = atoi(v);
-        else if (!strcmp(a, "--size")) o->size = atoi(v);
-        else if (!strcmp(a, "--queues")) o->queues = atoi(v);
-        else if (!strcmp(a, "--queue")) o->queue = atoi(v);
-        else if (!strcmp(a, "--max")) o->max = atoi(v);
-        else {
-            fprintf(stderr, "rkstore: unknown option %s\n", a);
-            return -1;
-        }
-    }
-    return 0;
-}
+#define OO(f) offsetof(opts_t, f)
+static const rk_tool_opt_t common_opts[] = {
+    {"--topic", RK_OPT_STR, OO(topic), 0, 0},
+    {"--group", RK_OPT_STR, OO(group), 0, 0},
+    {"--tag", RK_OPT_STR, OO(tag), 0, 0},
+    {"--key", RK_OPT_STR, OO(key), 0, 0},
+    {"--queue", RK_OPT_INT, OO(queue), 0, RK_MAX_QUEUE_ID},
+    {"--max", RK_OPT_INT, OO(max), 1, INT32_MAX},
+    {NULL, 0, 0, 0, 0},
+};
+#undef OO
 
 /* The size of the first consume-queue file found under dir, or 0. */
 static long long detect_cq_file_size(const char *dir)
@@ -161,85 +130,127 @@ static rk_store_t *open_store(opts_t *o)
     return st;
 }
 
-static int cmd_put(opts_t *o)
-{
-    if (o->topic == NULL)
-        return usage();
-    int count = o->count > 0 ? o->count : 1;
-    int size = o->size >= 0 ? o->size : 128;
-    int queues = o->queues > 0 ? o->queues : 1;
+/* put: chapter 5's options, then chapter 4's (every one of them works). */
+typedef struct put_opts {
+    int64_t queues;
+    const char *tags, *keys;
+} put_opts_t;
+
+#define PO(f) offsetof(put_opts_t, f)
+static const rk_tool_opt_t put_opts[] = {
+    {"--queues", RK_OPT_INT, PO(queues), 1, RK_MAX_QUEUE_ID + 1},
+    {"--tags", RK_OPT_STR, PO(tags), 0, 0},
+    {"--keys", RK_OPT_STR, PO(keys), 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+#undef PO
+
+typedef struct put_ctx {
+    int64_t first_queue, queues;
     char *tagv[64];
-    int ntags = 0;
-    char *tagbuf = o->tags ? strdup(o->tags) : NULL;
-    char *save = NULL;
-    for (char *s = tagbuf, *t; tagbuf && ntags < 64 && (t = strtok_r(s, ",", &save)) != NULL; s = NULL)
-        tagv[ntags++] = t;
-    rk_store_t *st = open_store(o);
-    uint8_t *body = malloc((size_t)size + 1);
-    if (st == NULL || body == NULL) {
-        free(body);
-        free(tagbuf);
-        rk_store_close(st);
-        return 1;
+    int ntags;
+    const char *keys_prefix;
+    rk_buf_t *props;            /* one per batch slot */
+} put_ctx_t;
+
+/* chapter 4's put loop calls this for each message: queue, tag, key */
+static int decorate(void *ctx, int slot, int64_t seq, rk_msg_t *m)
+{
+    put_ctx_t *c = ctx;
+    rk_buf_t *props = &c->props[slot];
+    props->len = 0;
+    props->err = 0;
+    m->queue_id = (int32_t)(c->first_queue + seq % c->queues);
+    if (c->ntags)
+        rk_props_put(props, RK_PROP_TAGS, c->tagv[seq % c->ntags]);
+    if (c->keys_prefix) {
+        char k[160];
+        snprintf(k, sizeof k, "%s%" PRId64, c->keys_prefix, seq);
+        rk_props_put(props, RK_PROP_KEYS, k);
     }
-    memset(body, 'm', (size_t)size);
-    rk_host_t host;
-    rk_host_parse("127.0.0.1:10911", &host);
-    int rc = RK_OK;
-    for (int i = 0; i < count && rc == RK_OK; i++) {
-        rk_buf_t props = {0};
-        if (ntags)
-            rk_props_put(&props, RK_PROP_TAGS, tagv[i % ntags]);
-        if (o->keys_prefix) {
-            char k[128];
-            snprintf(k, sizeof k, "%s%d", o->keys_prefix, i);
-            rk_props_put(&props, RK_PROP_KEYS, k);
-        }
-        rk_msg_t m = {0};
-        m.topic = o->topic;
-        m.topic_len = strlen(o->topic);
-        m.queue_id = i % queues;
-        m.born_ts = rk_now_ms();
-        m.born_host = host;
-        m.store_host = host;
-        m.body = body;
-        m.body_len = (size_t)size;
-        m.props = (const char *)props.data;
-        m.props_len = props.len;
-        rk_put_result_t r;
-        rc = rk_store_put(st, &m, &r);
-        if (rc == RK_OK && r.status != RK_PUT_OK) {
-            fprintf(stderr, "rkstore: put: %s\n", rk_put_status_name(r.status));
-            rc = RK_EINVAL;
-        } else if (rc == RK_OK)
-            printf("put %s queue=%d queueOffset=%" PRId64 " phys=%" PRId64 " size=%d msgId=%s\n",
-                   o->topic, m.queue_id, r.queue_offset, r.phys_offset, (int)r.wrote_bytes, r.msg_id);
-        else if (rc != RK_EINVAL)
-            fprintf(stderr, "rkstore: put: %s\n", rk_strerror(rc));
-        rk_buf_free(&props);
-    }
-    rk_store_wait_dispatched(st, 10000);
-    free(body);
-    free(tagbuf);
-    rk_store_close(st);
-    return rc == RK_OK ? 0 : 1;
+    if (props->err != 0)
+        return RK_ENOMEM;
+    m->props = (const char *)props->data;
+    m->props_len = props->len;
+    return RK_OK;
 }
 
-static int cmd_cq(opts_t *o, char **pos, int npos)
+static int run_put(int argc, char **argv)
 {
-    if (npos < 3)
-        return usage();
+        rk_rkstore_put_args_t a;
+    rk_rkstore_put_defaults(&a);
+    put_opts_t po = {.queues = 1};
+    opts_t o = {0};
+    rk_kv_init(&o.kv);
+    const rk_tool_optset_t sets[] = {{put_opts, &po}, {rk_rkstore_put_opts, &a}};
+    const char *pos[1];
+    int npos = 0;
+    if (rk_tool_parse(argc, argv, sets, 2, pos, 1, &npos, &o.kv) != 0 || npos != 1) {
+        rk_kv_free(&o.kv);
+        return usage_of("put");
+    }
+    o.dir = pos[0];
+    if (a.queue + po.queues - 1 > RK_MAX_QUEUE_ID) {
+        fprintf(stderr, "--queue %" PRId64 " --queues %" PRId64 ": past queue id %d\n", a.queue, po.queues,
+                RK_MAX_QUEUE_ID);
+        rk_kv_free(&o.kv);
+        return 2;
+    }
+    /* chapter 4's store options, as the store's keys */
+    char v[32];
+    if (a.file_size > 0 && rk_kv_get(&o.kv, "mappedFileSizeCommitLog") == NULL) {
+        snprintf(v, sizeof v, "%" PRId64, a.file_size);
+        rk_kv_set(&o.kv, "mappedFileSizeCommitLog", v);
+    }
+    if (a.flush != NULL) {
+        if (strcmp(a.flush, "async") != 0 && strcmp(a.flush, "sync") != 0) {
+            fprintf(stderr, "--flush: \"%s\" is not async or sync\n", a.flush);
+            rk_kv_free(&o.kv);
+            return 2;
+        }
+        rk_kv_set(&o.kv, "flushDiskType", strcmp(a.flush, "sync") == 0 ? "SYNC_FLUSH" : "ASYNC_FLUSH");
+    }
+    put_ctx_t c = {.first_queue = a.queue, .queues = po.queues, .keys_prefix = po.keys};
+    char *tagbuf = po.tags ? strdup(po.tags) : NULL;
+    char *save = NULL;
+    for (char *s = tagbuf, *t; tagbuf && c.ntags < 64 && (t = strtok_r(s, ",", &save)) != NULL; s = NULL)
+        c.tagv[c.ntags++] = t;
+    c.props = calloc((size_t)a.batch, sizeof *c.props);
+    rk_store_t *st = c.props != NULL && (po.tags == NULL || tagbuf != NULL) ? open_store(&o) : NULL;
+    int status = 1;
+    if (st != NULL) {
+        status = rk_rkstore_put_loop(&a, o.dir, rk_store_commitlog(st), decorate, &c);
+        if (rk_store_wait_dispatched(st, 10000) != RK_OK)
+            fprintf(stderr, "rkstore: consume queues are still catching up with the log\n");
+        rk_store_close(st);
+    } else if (c.props == NULL) {
+        fprintf(stderr, "rkstore: out of memory\n");
+    }
+    for (int64_t i = 0; c.props != NULL && i < a.batch; i++)
+        rk_buf_free(&c.props[i]);
+    free(c.props);
+    free(tagbuf);
+    rk_kv_free(&o.kv);
+    return status;
+}
+
+static int cmd_cq(opts_t *o, const char **pos, int npos)
+{
+    int64_t qid;
+    if (npos != 3)
+        return usage_of("cq");
+    if (!rk_tool_int("QID", pos[2], 0, RK_MAX_QUEUE_ID, &qid))
+        return 2;
     rk_store_t *st = open_store(o);
     if (st == NULL)
         return 1;
     const char *topic = pos[1];
-    int qid = atoi(pos[2]);
-    int64_t min = rk_store_min_offset(st, topic, qid), max = rk_store_max_offset(st, topic, qid);
-    printf("# consumequeue %s/%d: minOffset=%" PRId64 " maxOffset=%" PRId64 "\n", topic, qid, min, max);
+    int64_t min = rk_store_min_offset(st, topic, (int)qid), max = rk_store_max_offset(st, topic, (int)qid);
+    printf("# consumequeue %s/%d: minOffset=%" PRId64 " maxOffset=%" PRId64 "\n", topic, (int)qid, min, max);
     printf("# queueOffset commitLogOffset size tagsCode\n");
     rk_cq_unit_t u[256];
     for (int64_t off = min; off < max;) {
-        int n = rk_store_read_units(st, topic, qid, off, u, 256);
+        int n = rk_store_read_units(st, topic, (int)qid, off, u, 256);
         if (n <= 0)
             break;
         for (int i = 0; i < n; i++)
@@ -250,48 +261,75 @@ static int cmd_cq(opts_t *o, char **pos, int npos)
     return 0;
 }
 
+/* Statuses after which G's offset moves to nextBeginOffset. */
+static bool moves_offset(rk_get_status_t s)
+{
+    return s == RK_GET_FOUND || s == RK_GET_NO_MATCHED_MESSAGE || s == RK_GET_OFFSET_TOO_SMALL ||
+           s == RK_GET_OFFSET_OVERFLOW_BADLY || s == RK_GET_MESSAGE_WAS_REMOVING ||
+           s == RK_GET_OFFSET_FOUND_NULL;
+}
+
+/* Reads up to --max messages (default 32): one get returns at most one
+ * transfer's worth (maxTransferBytes/CountOnMessageInMemory), so this asks
+ * again from each nextBeginOffset until it has N or the queue has no more. */
 static int cmd_get(opts_t *o)
 {
     if (o->group == NULL || o->topic == NULL || o->queue < 0)
-        return usage();
+        return usage_of("get");
     rk_store_t *st = open_store(o);
     if (st == NULL)
         return 1;
-    int64_t off = rk_store_query_offset(st, o->group, o->topic, o->queue);
-    if (off < 0)
-        off = rk_store_min_offset(st, o->topic, o->queue);    /* CONSUME_FROM_FIRST_OFFSET */
+    int qid = (int)o->queue;
+    int64_t start = rk_store_query_offset(st, o->group, o->topic, qid);
+    if (start < 0)
+        start = rk_store_min_offset(st, o->topic, qid);    /* CONSUME_FROM_FIRST_OFFSET */
     int32_t code = 0;
     if (o->tag)
         code = rk_java_hash(o->tag, strlen(o->tag));
-    rk_get_result_t g;
-    int rc = rk_store_get_message(st, o->group, o->topic, o->queue, off, o->max > 0 ? o->max : 32, 0,
+    int64_t want = o->max > 0 ? o->max : 32, found = 0, off = start, commit_to = -1;
+    rk_get_status_t status = RK_GET_NO_MESSAGE_IN_QUEUE;
+    int64_t min = 0, max = 0;
+    int rc = RK_OK;
+    for (bool first = true; found < want; first = false) {
+        rk_get_result_t g;
+        int64_t ask = want - found;
+        rc = rk_store_get_message(st, o->group, o->topic, qid, off, ask > INT32_MAX ? INT32_MAX : (int)ask, 0,
                                   o->tag ? &code : NULL, o->tag ? 1 : 0, &g);
-    if (rc != RK_OK) {
-        fprintf(stderr, "rkstore: get: %s\n", rk_strerror(rc));
-        rk_store_close(st);
-        return 1;
+        if (rc != RK_OK) {
+            fprintf(stderr, "rkstore: get: %s\n", rk_strerror(rc));
+            break;
+        }
+        for (int i = 0; i < g.count; i++) {
+            rk_record_t r;
+            char tag[128] = "";
+            if (rk_record_decode(g.msgs[i].data, (size_t)g.msgs[i].size, false, &r) != RK_OK)
+                continue;
+            rk_props_get_str(r.props, r.props_len, RK_PROP_TAGS, tag, sizeof tag);
+            /* the client re-checks the tag string (hashes can collide) */
+            if (o->tag && strcmp(tag, o->tag) != 0)
+                continue;
+            printf("%" PRId64 " %s %u\n", g.msgs[i].queue_offset, tag[0] ? tag : "-", r.body_len);
+            found++;
+        }
+        int64_t next = g.next_begin_offset;
+        bool progress = moves_offset(g.status) && next > off;
+        if (first || progress) {        /* report the last get that got somewhere */
+            status = g.status;
+            min = g.min_offset;
+            max = g.max_offset;
+        }
+        if (moves_offset(g.status) && (first || progress))
+            commit_to = next;
+        rk_get_result_release(&g);
+        if (!progress)
+            break;      /* caught up (OFFSET_OVERFLOW_ONE), or an offset to reset, not to follow */
+        off = next;
     }
-    for (int i = 0; i < g.count; i++) {
-        rk_record_t r;
-        char tag[128] = "";
-        if (rk_record_decode(g.msgs[i].data, (size_t)g.msgs[i].size, false, &r) != RK_OK)
-            continue;
-        rk_props_get_str(r.props, r.props_len, RK_PROP_TAGS, tag, sizeof tag);
-        /* the client re-checks the tag string (hashes can collide) */
-        if (o->tag && strcmp(tag, o->tag) != 0)
-            continue;
-        printf("%" PRId64 " %s %u\n", g.msgs[i].queue_offset, tag[0] ? tag : "-", r.body_len);
-    }
-    fprintf(stderr, "# group=%s %s/%d from=%" PRId64 " status=%s found=%d next=%" PRId64
-            " min=%" PRId64 " max=%" PRId64 "\n", o->group, o->topic, o->queue, off,
-            rk_get_status_name(g.status), g.count, g.next_begin_offset, g.min_offset, g.max_offset);
-    int64_t next = g.next_begin_offset;
-    bool commit = g.status == RK_GET_FOUND || g.status == RK_GET_NO_MATCHED_MESSAGE ||
-                  g.status == RK_GET_OFFSET_TOO_SMALL || g.status == RK_GET_OFFSET_OVERFLOW_BADLY ||
-                  g.status == RK_GET_MESSAGE_WAS_REMOVING || g.status == RK_GET_OFFSET_FOUND_NULL;
-    rk_get_result_release(&g);
-    if (commit)
-        rc = rk_store_commit_offset(st, o->group, o->topic, o->queue, next);
+    fprintf(stderr, "# group=%s %s/%d from=%" PRId64 " status=%s found=%" PRId64 " next=%" PRId64
+            " min=%" PRId64 " max=%" PRId64 "\n", o->group, o->topic, qid, start, rk_get_status_name(status),
+            found, commit_to >= 0 ? commit_to : off, min, max);
+    if (rc == RK_OK && commit_to >= 0)
+        rc = rk_store_commit_offset(st, o->group, o->topic, qid, commit_to);
     rk_store_close(st);     /* persists consumerOffset.json */
     return rc == RK_OK ? 0 : 1;
 }
@@ -299,7 +337,7 @@ static int cmd_get(opts_t *o)
 static int cmd_query(opts_t *o)
 {
     if (o->topic == NULL || o->key == NULL)
-        return usage();
+        return usage_of("query");
     rk_store_t *st = open_store(o);
     if (st == NULL)
         return 1;
@@ -345,17 +383,17 @@ static int cmd_queues(opts_t *o)
     return 0;
 }
 
-/* Common front of every ch05 command: argv[0] is the command name. */
-static int run(int argc, char **argv, int (*fn)(opts_t *, char **, int))
+/* Common front of the ch05 commands but put: argv[0] is the command name. */
+static int run(int argc, char **argv, int (*fn)(opts_t *, const char **, int))
 {
     opts_t o = {0};
     o.queue = -1;
-    o.size = -1;
     rk_kv_init(&o.kv);
-    char *pos[4];
+    const char *pos[3];
     int npos = 0, rc;
-    if (parse(argc - 1, argv + 1, &o, pos, &npos) != 0 || npos < 1) {
-        rc = usage();
+    const rk_tool_optset_t sets[] = {{common_opts, &o}};
+    if (rk_tool_parse(argc, argv, sets, 1, pos, 3, &npos, &o.kv) != 0 || npos < 1) {
+        rc = usage_of(argv[0]);
     } else {
         o.dir = pos[0];
         rc = fn(&o, pos, npos);
@@ -364,28 +402,31 @@ static int run(int argc, char **argv, int (*fn)(opts_t *, char **, int))
     return rc;
 }
 
-static int put_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_put(o); }
-static int cq_fn(opts_t *o, char **pos, int npos) { return cmd_cq(o, pos, npos); }
-static int get_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_get(o); }
-static int query_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_query(o); }
-static int queues_fn(opts_t *o, char **pos, int npos) { (void)pos; (void)npos; return cmd_queues(o); }
+static int cq_fn(opts_t *o, const char **pos, int npos) { return cmd_cq(o, pos, npos); }
+static int get_fn(opts_t *o, const char **pos, int npos) { (void)pos; (void)npos; return cmd_get(o); }
+static int query_fn(opts_t *o, const char **pos, int npos) { (void)pos; (void)npos; return cmd_query(o); }
+static int queues_fn(opts_t *o, const char **pos, int npos) { (void)pos; (void)npos; return cmd_queues(o); }
 
-static int run_put(int argc, char **argv) { return run(argc, argv, put_fn); }
 static int run_cq(int argc, char **argv) { return run(argc, argv, cq_fn); }
 static int run_get(int argc, char **argv) { return run(argc, argv, get_fn); }
 static int run_query(int argc, char **argv) { return run(argc, argv, query_fn); }
 static int run_queues(int argc, char **argv) { return run(argc, argv, queues_fn); }
 
 static const rk_tool_cmd_t ch05_cmds[] = {
-    {"put", "DIR --topic T [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX] [--<rocketmqKey>=V]",
-     "append N messages spread over Q queues with tags and keys; consume queues and index follow", run_put},
+    {"put", "DIR [--topic T] [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX] [--queue FIRST] "
+            "[--batch N] [--flush async|sync] [--file-size BYTES] [--verbose] [--<rocketmqKey>=V]",
+     "append N messages spread over Q queues with tags and keys; consume queues and index follow; "
+     "progress each second and a summary", run_put},
     {"cq", "DIR TOPIC QID", "one line per consume-queue unit: queue offset, commitlog offset, size, tags code", run_cq},
     {"get", "DIR --group G --topic T --queue Q [--tag a] [--max N]",
-     "read from G's committed offset: one line per message (queue offset, tag, body size); commit G's offset", run_get},
+     "read up to N (32) messages from G's committed offset: one line per message (queue offset, tag, body size); "
+     "commit G's offset", run_get},
     {"query", "DIR --topic T --key K", "messages whose KEYS or UNIQ_KEY is K (the index)", run_query},
     {"queues", "DIR", "every topic/queue with its min and max offsets", run_queues},
     {NULL, NULL, NULL, NULL},
 };
+
+static int usage_of(const char *name) { return rk_tool_usage(rk_tool_find(ch05_cmds, name)); }
 
 int main(int argc, char **argv)
 {

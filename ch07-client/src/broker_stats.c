@@ -73,6 +73,8 @@ static void p_runtime(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *rep
     int64_t now = rk_now_ms(), tps = atomic_load(&s->tps_x100);
     int64_t cmin = rk_store_commitlog_min(st), cmax = rk_store_commitlog_max(st);
     int64_t behind = cmax - rk_store_dispatched(st);
+    rk_commitlog_damage_t dmg;      /* damaged ranges skipped in the log (ch04) */
+    rk_commitlog_damage_stats(rk_store_commitlog(st), &dmg);
     rk_buf_t b = {0};
     rk_buf_printf(&b, "{\"table\":{\"brokerVersionDesc\":\"V4_9_8\",\"brokerVersion\":\"%d\","
                       "\"rockletVersion\":\"0.7\",\"bootTimestamp\":\"%" PRId64 "\","
@@ -80,10 +82,11 @@ static void p_runtime(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *rep
                       "\"msgPutTotalTodayNow\":\"%" PRId64 "\",\"putTps\":\"%" PRId64 ".%02" PRId64 "\","
                       "\"commitLogMinOffset\":\"%" PRId64 "\",\"commitLogMaxOffset\":\"%" PRId64 "\","
                       "\"dispatchBehindBytes\":\"%" PRId64 "\",\"earliestMessageTimeStamp\":\"%" PRId64 "\","
+                      "\"commitLogCorruptRanges\":\"%" PRId64 "\",\"commitLogCorruptBytes\":\"%" PRId64 "\","
                       "\"brokerName\":\"%s\",\"clusterName\":\"%s\"}}",
                   RK_VERSION_CURRENT, s->boot_ms, (now - s->boot_ms) / 86400000, (now - s->boot_ms) / 3600000 % 24,
                   (now - s->boot_ms) / 60000 % 60, (now - s->boot_ms) / 1000 % 60, atomic_load(&s->puts), tps / 100,
-                  tps % 100, cmin, cmax, behind > 0 ? behind : 0, rk_store_earliest_time(st),
+                  tps % 100, cmin, cmax, behind > 0 ? behind : 0, rk_store_earliest_time(st), dmg.ranges, dmg.bytes,
                   rk_broker_config(s->b)->broker_name, rk_broker_config(s->b)->cluster_name);
     reply_body(reply, req, &b);
 }

@@ -160,7 +160,8 @@ int64_t rk_commitlog_file_size(const rk_commitlog_t *cl);
 /* Bytes from offset to the readable end of its file, held. RK_ENOTFOUND if
  * offset is outside the log. */
 int rk_commitlog_read(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out);
-/* Exactly one record at offset, held and decoded (no CRC check). */
+/* Exactly one record at offset, held and decoded (no CRC check).
+ * RK_ECORRUPT if offset lies in a range known to be damaged. */
 int rk_commitlog_read_record(rk_commitlog_t *cl, int64_t offset, rk_slice_t *out, rk_record_t *rec);
 /* Sleeps until max_offset > offset or timeout_ms passes; true if data. */
 bool rk_commitlog_wait_append(rk_commitlog_t *cl, int64_t offset, int timeout_ms);
@@ -188,17 +189,67 @@ int rk_commitlog_delete_expired(rk_commitlog_t *cl, int64_t reserved_ms, bool fo
 /* Number of msync calls the flush thread made (tests, benchmarks). */
 uint64_t rk_commitlog_flush_count(const rk_commitlog_t *cl);
 
-/* ---- scanning without opening (rkstore scan/stat/verify) ---- */
+/* ---- damage: records that fail their checks in the middle of the log ----
+ *
+ * A record that fails its checks (magic, size, fields, CRC, its own offset)
+ * with a valid record somewhere after it is corruption, not a torn write:
+ * recovery keeps every record that verifies, skips the damaged range (its
+ * bytes stay on disk for inspection), logs an ERROR and remembers the range
+ * here. Only a tail with no valid record after it is truncated. Readers that
+ * walk the log (chapter 5's reput) and serve records (its get path) use the
+ * functions below to step over damage instead of stopping at it. */
 
-typedef enum { RK_SCAN_END_CLEAN, RK_SCAN_END_TORN, RK_SCAN_END_CORRUPT } rk_scan_end_t;
+#define RK_DAMAGE_LIST_MAX 16
+typedef struct rk_log_range {
+    int64_t from, to;           /* [from, to) in log offsets */
+} rk_log_range_t;
+typedef struct rk_commitlog_damage {
+    int64_t ranges, bytes;      /* every damaged range found so far */
+    int listed;                 /* list[0..listed): the first ranges, by offset */
+    rk_log_range_t list[RK_DAMAGE_LIST_MAX];
+} rk_commitlog_damage_t;
+
+/* What is known to be damaged: ranges found by recovery or
+ * rk_commitlog_next_valid (listed), plus records readers reported. */
+void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out);
+/* The end of the known damaged range holding offset, or offset itself if
+ * none does. Cheap (no lock) while the log has no damage. */
+int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset);
+/* The one "find the next valid record" of the store: the first offset at or
+ * after `offset`, below the log's end, where a record that verifies (magic,
+ * size within its file, plausible fields, its own PHYSICALOFFSET, CRC) or a
+ * file-closing BLANK starts. If that is past offset, [offset, result) is
+ * recorded as damaged and logged (once). RK_ENOTFOUND if nothing valid
+ * follows (yet): the end of the log, or a torn tail. */
+int64_t rk_commitlog_next_valid(rk_commitlog_t *cl, int64_t offset);
+/* A reader found a record at `from` (to: where its pointer says it ends)
+ * that fails cheap checks, e.g. a get following a consume-queue unit.
+ * Counted in the stats and logged as an ERROR the first time an offset is
+ * reported (true); false if it was known. It does not make
+ * rk_commitlog_skip_damaged() skip anything: the reader's pointer may be
+ * what is wrong, and the bytes around it valid records. */
+bool rk_commitlog_report_damage(rk_commitlog_t *cl, int64_t from, int64_t to, const char *why);
+
+/* ---- scanning without opening (rkstore scan/stat/verify) ----
+ *
+ * Read-only: the files are opened O_RDONLY and mapped PROT_READ; nothing is
+ * created, extended, truncated or deleted, no lock is taken (a broker may be
+ * running on the store). */
+
+typedef enum { RK_SCAN_END_CLEAN, RK_SCAN_END_TORN } rk_scan_end_t;
 typedef struct rk_scan_report {
-    int64_t start, end;         /* scanned [start, end) */
-    int64_t records;
-    rk_scan_end_t how;          /* why the scan stopped at end */
-    int64_t bytes_after;        /* non-zero bytes found past a bad record */
-    char reason[128];
+    int64_t start, end;         /* scanned [start, end): end follows the last valid record */
+    int64_t records;            /* valid records (BLANKs not counted) */
+    rk_scan_end_t how;          /* CLEAN: only zeros (or nothing) after end; TORN: see torn_bytes */
+    int64_t torn_bytes;         /* non-zero bytes after end, with no valid record among them */
+    rk_commitlog_damage_t damage;   /* damaged ranges skipped (each followed by valid records) */
+    int64_t first_damage;       /* offset of the first damaged range, -1 if none */
+    int64_t records_after_damage, bytes_after_damage;   /* valid records (and bytes) after it */
+    char reason[128];           /* what was wrong with the first damaged or torn record */
 } rk_scan_report_t;
-/* Visits every valid record from `from`; stops when visit returns non-zero. */
+/* Visits every valid record from `from`; stops when visit returns non-zero.
+ * With check_crc, a body CRC mismatch is damage; without, such a record is
+ * visited with crc_ok false. */
 typedef int (*rk_scan_fn)(void *ctx, const rk_record_t *rec, bool crc_ok);
 int rk_commitlog_scan_dir(const char *dir, int64_t file_size, int64_t from, bool check_crc,
                           rk_scan_fn visit, void *ctx, rk_scan_report_t *rep);

@@ -50,4 +50,11 @@ bool rk_get_batch_full(int32_t size, int max_count, int64_t max_bytes, int count
  * compares tagsCode.intValue(), so only the low 32 bits count. */
 bool rk_get_tag_matches(int64_t tag_code, const int32_t *codes, int ncodes);
 
+/* The cheap checks a record must pass before a pull hands it out: p holds
+ * the `size` bytes a consume-queue unit points at (log offset phys). NULL
+ * if the record there starts with the message magic, its TOTALSIZE is the
+ * unit's size and its PHYSICALOFFSET is phys; else what is wrong. No CRC
+ * (the client checks it when asked, as RocketMQ's does). */
+const char *rk_get_record_check(const uint8_t *p, int32_t size, int64_t phys);
+
 #endif
