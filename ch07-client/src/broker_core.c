@@ -34,12 +34,50 @@ static const char *ext2(const rk_cmd_t *req, const char *a, const char *b)
     return v ? v : rk_cmd_ext_get(req, b);
 }
 
-static int64_t ext2_i64(const rk_cmd_t *req, const char *a, const char *b, int64_t def)
+/* A number from the request header: V2's short name a, else the long name b
+ * (b may be NULL). Absent: *out = def. Present: it must be a decimal integer
+ * in [min, max]; otherwise the request is answered SYSTEM_ERROR with a remark
+ * naming the field, and false tells the caller to return. Every number a
+ * processor takes from extFields goes through here: a cast alone turned
+ * queueId=2^40 into queue 0 and readQueueNums=2^32+1 into one queue. */
+static bool ext_num(const rk_cmd_t *req, rk_reply_t *reply, const char *a, const char *b, int64_t min, int64_t max,
+                    int64_t def, int64_t *out)
 {
-    int64_t v;
-    if (rk_cmd_ext_i64(req, a, &v) == RK_OK || rk_cmd_ext_i64(req, b, &v) == RK_OK)
-        return v;
-    return def;
+    const char *key = a, *v = rk_cmd_ext_get(req, a);
+    if (v == NULL && b != NULL)
+        v = rk_cmd_ext_get(req, key = b);
+    if (v == NULL) {
+        *out = def;
+        return true;
+    }
+    int64_t x = 0;
+    int rc = rk_cmd_ext_i64(req, key, &x);
+    if (rc == RK_OK && x >= min && x <= max) {
+        *out = x;
+        return true;
+    }
+    char remark[300];
+    snprintf(remark, sizeof remark, "request header field %s%s%s%s: \"%.40s\" is %s; it must be an integer in [%" PRId64
+             ", %" PRId64 "]", b ? b : a, b ? " (" : "", b ? a : "", b ? ")" : "", v,
+             rc == RK_OK ? "out of range" : "not an integer", min, max);
+    rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+    return false;
+}
+
+/* False (and the request answered) when topic exists and has no queue qid. */
+static bool queue_exists(rk_topic_manager_t *tm, const char *topic, int64_t qid, rk_reply_t *reply)
+{
+    rk_topic_config_t tc;
+    if (rk_topic_get(tm, topic, &tc) != RK_OK)
+        return true;        /* RocketMQ keeps offsets of topics it does not know */
+    int32_t nq = tc.write_queues > tc.read_queues ? tc.write_queues : tc.read_queues;
+    if (qid < nq)
+        return true;
+    char remark[300];
+    snprintf(remark, sizeof remark, "request queueId[%" PRId64 "] is illegal, topic %.200s has %d queues", qid, topic,
+             nq);
+    rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+    return false;
 }
 
 static int put_status_code(rk_put_status_t s)
@@ -67,12 +105,14 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     const char *topic = ext2(req, "b", "topic");
     const char *def_topic = ext2(req, "c", "defaultTopic");
     const char *props = ext2(req, "i", "properties");
-    int64_t qid = ext2_i64(req, "e", "queueId", -1);
-    int64_t sys_flag = ext2_i64(req, "f", "sysFlag", 0);
-    int64_t born = ext2_i64(req, "g", "bornTimestamp", rk_now_ms());
-    int64_t flag = ext2_i64(req, "h", "flag", 0);
-    int64_t reconsume = ext2_i64(req, "j", "reconsumeTimes", 0);
-    int64_t def_queues = ext2_i64(req, "d", "defaultTopicQueueNums", 4);
+    int64_t qid, sys_flag, born, flag, reconsume, def_queues;
+    if (!ext_num(req, reply, "e", "queueId", -1, INT32_MAX, -1, &qid) ||
+        !ext_num(req, reply, "f", "sysFlag", 0, INT32_MAX, 0, &sys_flag) ||
+        !ext_num(req, reply, "g", "bornTimestamp", 0, INT64_MAX, rk_now_ms(), &born) ||
+        !ext_num(req, reply, "h", "flag", INT32_MIN, INT32_MAX, 0, &flag) ||
+        !ext_num(req, reply, "j", "reconsumeTimes", 0, INT32_MAX, 0, &reconsume) ||
+        !ext_num(req, reply, "d", "defaultTopicQueueNums", 0, INT32_MAX, 4, &def_queues))
+        return;
     bool batch = false;
     rk_cmd_ext_bool(req, "m", &batch);
     rk_cmd_ext_bool(req, "batch", &batch);
@@ -400,13 +440,14 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_broker_t *b = lp->b;
     const char *group = rk_cmd_ext_get(req, "consumerGroup");
     const char *topic = rk_cmd_ext_get(req, "topic");
-    int64_t qid = -1, offset = -1, max = 32, sys_flag = 0, commit = -1, suspend = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
-    rk_cmd_ext_i64(req, "queueOffset", &offset);
-    rk_cmd_ext_i64(req, "maxMsgNums", &max);
-    rk_cmd_ext_i64(req, "sysFlag", &sys_flag);
-    rk_cmd_ext_i64(req, "commitOffset", &commit);
-    rk_cmd_ext_i64(req, "suspendTimeoutMillis", &suspend);
+    int64_t qid, offset, max, sys_flag, commit, suspend;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, -1, &qid) ||
+        !ext_num(req, reply, "queueOffset", NULL, 0, INT64_MAX, -1, &offset) ||
+        !ext_num(req, reply, "maxMsgNums", NULL, 0, INT32_MAX, 32, &max) ||
+        !ext_num(req, reply, "sysFlag", NULL, 0, INT32_MAX, 0, &sys_flag) ||
+        !ext_num(req, reply, "commitOffset", NULL, -1, INT64_MAX, -1, &commit) ||
+        !ext_num(req, reply, "suspendTimeoutMillis", NULL, 0, INT64_MAX, 0, &suspend))
+        return;
     rk_topic_config_t tc;
     if (group == NULL || topic == NULL || qid < 0 || offset < 0 || strlen(group) >= 256) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and queueOffset are required");
@@ -468,8 +509,9 @@ static void p_query_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     (void)conn;
     rk_broker_t *b = ctx;
     const char *group = rk_cmd_ext_get(req, "consumerGroup"), *topic = rk_cmd_ext_get(req, "topic");
-    int64_t qid = -1;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, -1, &qid))
+        return;
     if (group == NULL || topic == NULL || qid < 0) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic and queueId are required");
         return;
@@ -496,13 +538,16 @@ static void p_update_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     (void)conn;
     rk_broker_t *b = ctx;
     const char *group = rk_cmd_ext_get(req, "consumerGroup"), *topic = rk_cmd_ext_get(req, "topic");
-    int64_t qid = -1, off = -1;
-    rk_cmd_ext_i64(req, "queueId", &qid);
-    rk_cmd_ext_i64(req, "commitOffset", &off);
+    int64_t qid, off;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, -1, &qid) ||
+        !ext_num(req, reply, "commitOffset", NULL, 0, INT64_MAX, -1, &off))
+        return;
     if (group == NULL || topic == NULL || qid < 0 || off < 0) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and commitOffset are required");
         return;
     }
+    if (!queue_exists(rk_broker_topics(b), topic, qid, reply))
+        return;
     rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, off);
     rk_reply_code(reply, RK_RESP_SUCCESS, NULL);    /* no answer goes out for oneway */
 }
@@ -518,8 +563,9 @@ static void reply_offset(rk_reply_t *reply, int64_t off)
 static void p_max_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     reply_offset(reply, topic ? rk_store_max_offset(rk_broker_store(ctx), topic, (int)qid) : 0);
 }
@@ -527,8 +573,9 @@ static void p_max_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
 static void p_min_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     reply_offset(reply, topic ? rk_store_min_offset(rk_broker_store(ctx), topic, (int)qid) : 0);
 }
@@ -547,8 +594,9 @@ static void p_view(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
     rk_broker_t *b = ctx;
-    int64_t off = -1;
-    rk_cmd_ext_i64(req, "offset", &off);
+    int64_t off;
+    if (!ext_num(req, reply, "offset", NULL, 0, INT64_MAX, -1, &off))
+        return;
     rk_store_view_t *v = malloc(sizeof *v);
     if (v == NULL || off < 0 || rk_store_view(rk_broker_store(b), off, v) != RK_OK) {
         free(v);
@@ -580,10 +628,11 @@ static void p_query_message(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     (void)conn;
     rk_broker_t *b = ctx;
     const char *topic = rk_cmd_ext_get(req, "topic"), *key = rk_cmd_ext_get(req, "key");
-    int64_t max = 32, begin = 0, end = INT64_MAX;
-    rk_cmd_ext_i64(req, "maxNum", &max);
-    rk_cmd_ext_i64(req, "beginTimestamp", &begin);
-    rk_cmd_ext_i64(req, "endTimestamp", &end);
+    int64_t max, begin, end;
+    if (!ext_num(req, reply, "maxNum", NULL, INT32_MIN, INT32_MAX, 32, &max) ||
+        !ext_num(req, reply, "beginTimestamp", NULL, INT64_MIN, INT64_MAX, 0, &begin) ||
+        !ext_num(req, reply, "endTimestamp", NULL, INT64_MIN, INT64_MAX, INT64_MAX, &end))
+        return;
     bool uniq = false;
     rk_cmd_ext_bool(req, "_UNIQUE_KEY_QUERY", &uniq);
     if (uniq || max <= 0 || max > 64)
@@ -617,9 +666,10 @@ static void p_query_message(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
 static void p_search_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0, ts = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
-    rk_cmd_ext_i64(req, "timestamp", &ts);
+    int64_t qid, ts;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid) ||
+        !ext_num(req, reply, "timestamp", NULL, INT64_MIN, INT64_MAX, 0, &ts))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     reply_offset(reply, topic ? rk_store_offset_by_time(rk_broker_store(ctx), topic, (int)qid, ts) : 0);
 }
@@ -627,8 +677,9 @@ static void p_search_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
 static void p_earliest_time(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     rk_store_t *st = rk_broker_store(ctx);
     int64_t ts = topic ? rk_store_message_store_time(st, topic, (int)qid, rk_store_min_offset(st, topic, (int)qid)) : -1;
@@ -763,18 +814,19 @@ static void p_create_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     }
     rk_topic_config_t tc = {.read_queues = 8, .write_queues = 8, .perm = RK_PERM_READ | RK_PERM_WRITE};
     snprintf(tc.name, sizeof tc.name, "%s", topic);
-    int64_t v;
-    if (rk_cmd_ext_i64(req, "readQueueNums", &v) == RK_OK) tc.read_queues = (int32_t)v;
-    if (rk_cmd_ext_i64(req, "writeQueueNums", &v) == RK_OK) tc.write_queues = (int32_t)v;
-    if (rk_cmd_ext_i64(req, "perm", &v) == RK_OK) tc.perm = (int32_t)v;
-    if (rk_cmd_ext_i64(req, "topicSysFlag", &v) == RK_OK) tc.sys_flag = (int32_t)v;
+    int64_t rq, wq, perm, sf;
+    if (!ext_num(req, reply, "readQueueNums", NULL, 1, RK_TOPIC_MAX_QUEUES, 8, &rq) ||
+        !ext_num(req, reply, "writeQueueNums", NULL, 1, RK_TOPIC_MAX_QUEUES, 8, &wq) ||
+        !ext_num(req, reply, "perm", NULL, 0, RK_PERM_MAX, RK_PERM_READ | RK_PERM_WRITE, &perm) ||
+        !ext_num(req, reply, "topicSysFlag", NULL, 0, INT32_MAX, 0, &sf))
+        return;
+    tc.read_queues = (int32_t)rq;
+    tc.write_queues = (int32_t)wq;
+    tc.perm = (int32_t)perm;
+    tc.sys_flag = (int32_t)sf;
     rk_cmd_ext_bool(req, "order", &tc.order);
     const char *ft = rk_cmd_ext_get(req, "topicFilterType");
     tc.multi_tag = ft != NULL && strcmp(ft, "MULTI_TAG") == 0;
-    if (tc.read_queues < 1 || tc.write_queues < 1 || tc.read_queues > 1024 || tc.write_queues > 1024) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "queue numbers must be between 1 and 1024");
-        return;
-    }
     int rc = rk_topic_put(rk_broker_topics(b), &tc);
     if (rc == RK_OK)
         rk_broker_topics_changed(b);
@@ -827,7 +879,7 @@ static void p_lock_batch(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
         const char *topic = rk_json_get_str(mq, "topic"), *bname = rk_json_get_str(mq, "brokerName");
         int64_t qid = -1;
         rk_json_get_i64(mq, "queueId", &qid);
-        if (topic == NULL || bname == NULL || qid < 0)
+        if (topic == NULL || bname == NULL || qid < 0 || qid > INT32_MAX)
             continue;
         char key[800];
         snprintf(key, sizeof key, "%s\001%s\001%s\001%lld", group, topic, bname, (long long)qid);

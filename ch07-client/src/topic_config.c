@@ -105,6 +105,26 @@ static int put_locked(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
     return RK_OK;
 }
 
+/* A number of one topic in the file: absent leaves *out alone; present, it
+ * must be an integer in [min, max] (a cast alone read readQueueNums
+ * 4294967297 as 1). */
+static bool file_num(const cJSON *t, const char *key, int64_t min, int64_t max, int32_t *out)
+{
+    int64_t v;
+    int rc = rk_json_get_i64(t, key, &v);
+    if (rc == RK_ENOTFOUND)
+        return true;
+    if (rc == RK_OK && v >= min && v <= max) {
+        *out = (int32_t)v;
+        return true;
+    }
+    char *s = rk_json_get_strdup(t, key);
+    rk_log_error("topics", "topic %.200s: %s=%.40s is not an integer in [%lld, %lld]", t->string, key,
+                 s ? s : "(not a number)", (long long)min, (long long)max);
+    free(s);
+    return false;
+}
+
 static int parse_file(const char *text, size_t len, void *ctx)
 {
     rk_topic_manager_t *m = ctx;
@@ -119,14 +139,15 @@ static int parse_file(const char *text, size_t len, void *ctx)
     rk_json_get_i64(dv, "timestamp", &m->dv_ts);
     for (cJSON *t = table->child; t != NULL; t = t->next) {
         rk_topic_config_t c = {.perm = RK_PERM_READ | RK_PERM_WRITE};
-        int64_t v;
         if (t->string == NULL || strlen(t->string) >= sizeof c.name)
             continue;
         snprintf(c.name, sizeof c.name, "%s", t->string);
-        if (rk_json_get_i64(t, "readQueueNums", &v) == RK_OK) c.read_queues = (int32_t)v;
-        if (rk_json_get_i64(t, "writeQueueNums", &v) == RK_OK) c.write_queues = (int32_t)v;
-        if (rk_json_get_i64(t, "perm", &v) == RK_OK) c.perm = (int32_t)v;
-        if (rk_json_get_i64(t, "topicSysFlag", &v) == RK_OK) c.sys_flag = (int32_t)v;
+        if (!file_num(t, "readQueueNums", 0, RK_TOPIC_MAX_QUEUES, &c.read_queues) ||
+            !file_num(t, "writeQueueNums", 0, RK_TOPIC_MAX_QUEUES, &c.write_queues) ||
+            !file_num(t, "perm", 0, RK_PERM_MAX, &c.perm) || !file_num(t, "topicSysFlag", 0, INT32_MAX, &c.sys_flag)) {
+            cJSON_Delete(root);
+            return RK_ECORRUPT;
+        }
         rk_json_get_bool(t, "order", &c.order);
         const char *ft = rk_json_get_str(t, "topicFilterType");
         c.multi_tag = ft != NULL && strcmp(ft, "MULTI_TAG") == 0;
@@ -207,7 +228,9 @@ int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *ou
 
 int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
 {
-    if (!rk_topic_name_valid(cfg->name) || cfg->read_queues < 0 || cfg->write_queues < 0)
+    if (!rk_topic_name_valid(cfg->name) || cfg->read_queues < 0 || cfg->write_queues < 0 ||
+        cfg->read_queues > RK_TOPIC_MAX_QUEUES || cfg->write_queues > RK_TOPIC_MAX_QUEUES || cfg->perm < 0 ||
+        cfg->perm > RK_PERM_MAX || cfg->sys_flag < 0)
         return RK_EINVAL;
     uv_mutex_lock(&m->mu);
     int rc = put_locked(m, cfg);

@@ -25,6 +25,9 @@
 #define RK_PERM_READ     0x4
 #define RK_PERM_WRITE    0x2
 #define RK_PERM_INHERIT  0x1
+#define RK_PERM_MAX      0xF    /* every bit above: a perm > 15 (or < 0) is refused */
+/* Most queues a topic may have (read or write), from a request or topics.json. */
+#define RK_TOPIC_MAX_QUEUES 1024
 #define RK_TOPIC_DEFAULT "TBW102"
 
 typedef struct rk_topic_config {
