@@ -32,6 +32,10 @@ const rk_config_field_t rk_broker_config_fields[] = {
     {"registerNameServerPeriod", RK_CFG_INT, F(register_period_ms), "30000", 1000, 600000, NULL,
      "re-register with the name servers this often (ms)"},
     {"maxMessageSize", RK_CFG_INT, F(max_message_size), "4194304", 1, 1 << 30, NULL, "largest body (bytes)"},
+    {"maxHeldPulls", RK_CFG_INT, F(max_held_pulls), "32768", 0, 1 << 24, NULL,
+     "long-polling pulls held at once; more are answered PULL_NOT_FOUND at once (rocklet's addition)"},
+    {"maxHeldPullsPerConnection", RK_CFG_INT, F(max_held_pulls_per_conn), "4096", 0, 1 << 24, NULL,
+     "long-polling pulls one connection may have held (rocklet's addition)"},
     {0},
 };
 #undef F
@@ -58,6 +62,14 @@ rk_client_manager_t *rk_broker_clients(rk_broker_t *b) { return b->clients; }
 rk_group_manager_t *rk_broker_groups(rk_broker_t *b) { return b->groups; }
 int rk_broker_port(const rk_broker_t *b) { return rk_rserver_port(b->srv); }
 const char *rk_broker_addr(const rk_broker_t *b) { return b->addr; }
+
+void *rk_broker_module_state(rk_broker_t *b, const rk_broker_module_t *m)
+{
+    for (int i = 0; i < b->nmodules; i++)
+        if (b->modules[i] == m)
+            return b->states[i];
+    return NULL;
+}
 
 void rk_broker_topics_changed(rk_broker_t *b)
 {

@@ -357,35 +357,224 @@ static void send_pull(rk_reply_t *reply, rk_cmd_t *resp, rk_get_result_t *found)
  * held, not answered. The store's dispatcher tells us (on the reput thread)
  * which queues got messages; a 2 ms task on the server loop re-runs the held
  * pulls of those queues and answers them, or answers PULL_NOT_FOUND when
- * their suspendTimeoutMillis runs out. */
+ * their suspendTimeoutMillis runs out.
+ *
+ * Each held pull is in three places, so that no event costs more than the
+ * pulls it concerns:
+ *   - its queue's list ("topic\1queueId" -> hqueue_t): a message wakes the
+ *     pulls of its queue only (one map look-up on the reput thread);
+ *   - its connection's list (connection id -> hconn_t): when the client goes
+ *     away its pulls are dropped at once (RocketMQ keeps them until their
+ *     timeout, up to 60 s, still re-running them on every message);
+ *   - a min-heap by deadline: the tick visits only the pulls that are due.
+ * Held pulls are capped per connection (maxHeldPullsPerConnection) and in
+ * total (maxHeldPulls); a pull over a cap is answered PULL_NOT_FOUND at once. */
+
+typedef struct hqueue hqueue_t;
+typedef struct hconn hconn_t;
 
 typedef struct held {
     pull_req_t pr;
     rk_reply_t *reply;
+    uint64_t conn_id;
     uint64_t deadline;          /* mono ms */
-    bool ready;                 /* a message arrived for its queue */
-    struct held *next;
+    hqueue_t *q;
+    hconn_t *c;
+    struct held *qprev, *qnext; /* in q's list */
+    struct held *cprev, *cnext; /* in c's list */
+    struct held *dnext;         /* in a list of pulls to answer (not held any more) */
+    size_t heap_at;
 } held_t;
+
+struct hqueue {
+    held_t *head;
+    hqueue_t *rnext;            /* in the ready list */
+    bool ready;                 /* a message arrived: in the ready list */
+    char key[];                 /* its key in core_t.queues */
+};
+
+struct hconn {
+    held_t *head;
+    size_t n;
+    char key[24];               /* its key in core_t.conns */
+};
 
 typedef struct core {   /* the core module's state: held pulls and queue locks */
     rk_broker_t *b;
-    uv_mutex_t mu;              /* guards held */
-    held_t *held;
-    _Atomic bool news;
+    uv_mutex_t mu;              /* guards everything about held pulls */
+    rk_strmap_t queues;         /* "topic\1qid" -> hqueue_t*, queues with held pulls */
+    rk_strmap_t conns;          /* connection id -> hconn_t*, connections with held pulls */
+    held_t **heap;              /* every held pull, min-heap by deadline */
+    size_t nheld, heap_cap;
+    hqueue_t *ready;            /* queues a message arrived for */
+    _Atomic size_t held_count;  /* nheld, read without the lock */
+    size_t max_total, max_per_conn;
+    uint64_t warned_at;         /* last "over the cap" log line (mono ms) */
     bool stopped;
     uv_mutex_t locks_mu;        /* guards locks (the module's other state) */
     rk_strmap_t locks;          /* queue locks of ordered consumption */
 } core_t;
 
+static void queue_key(char *out, size_t outlen, const char *topic, int qid)
+{
+    snprintf(out, outlen, "%s\001%d", topic, qid);
+}
+
+/* ---- the deadline heap (under mu) ---- */
+
+static void heap_set(core_t *lp, size_t i, held_t *h)
+{
+    lp->heap[i] = h;
+    h->heap_at = i;
+}
+
+static void heap_up(core_t *lp, size_t i)
+{
+    held_t *h = lp->heap[i];
+    while (i > 0 && lp->heap[(i - 1) / 2]->deadline > h->deadline) {
+        heap_set(lp, i, lp->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(lp, i, h);
+}
+
+static void heap_down(core_t *lp, size_t i)
+{
+    held_t *h = lp->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        const held_t *best = h;
+        if (l < lp->nheld && lp->heap[l]->deadline < best->deadline)
+            best = lp->heap[m = l];
+        if (l + 1 < lp->nheld && lp->heap[l + 1]->deadline < best->deadline)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_set(lp, i, lp->heap[m]);
+        i = m;
+    }
+    heap_set(lp, i, h);
+}
+
+static void heap_remove(core_t *lp, held_t *h)
+{
+    size_t i = h->heap_at;
+    held_t *last = lp->heap[--lp->nheld];
+    if (i == lp->nheld)
+        return;
+    heap_set(lp, i, last);
+    heap_up(lp, i);
+    heap_down(lp, last->heap_at);
+}
+
+/* ---- holding and letting go (under mu) ---- */
+
+static void mark_ready(core_t *lp, hqueue_t *q)
+{
+    if (!q->ready) {
+        q->ready = true;
+        q->rnext = lp->ready;
+        lp->ready = q;
+    }
+}
+
+/* Adds h to the three structures; RK_EFULL over a cap (unless force: a pull
+ * that was held already goes back), RK_ENOMEM. */
+static int hold(core_t *lp, held_t *h, uint64_t conn_id, bool force)
+{
+    char ckey[24], qkey[300];
+    snprintf(ckey, sizeof ckey, "%" PRIu64, conn_id);
+    hconn_t *c = rk_strmap_get(&lp->conns, ckey);
+    if (!force && (lp->nheld >= lp->max_total || (c != NULL && c->n >= lp->max_per_conn)))
+        return RK_EFULL;
+    if (lp->nheld == lp->heap_cap) {
+        size_t cap = lp->heap_cap ? lp->heap_cap * 2 : 64;
+        held_t **heap = realloc(lp->heap, cap * sizeof *heap);
+        if (heap == NULL)
+            return RK_ENOMEM;
+        lp->heap = heap;
+        lp->heap_cap = cap;
+    }
+    queue_key(qkey, sizeof qkey, h->pr.topic, h->pr.qid);
+    hqueue_t *q = rk_strmap_get(&lp->queues, qkey);
+    if (q == NULL) {
+        size_t klen = strlen(qkey) + 1;
+        if ((q = calloc(1, sizeof *q + klen)) == NULL)
+            return RK_ENOMEM;
+        memcpy(q->key, qkey, klen);
+        if (rk_strmap_put(&lp->queues, qkey, q, NULL) != RK_OK) {
+            free(q);
+            return RK_ENOMEM;
+        }
+    }
+    if (c == NULL) {
+        if ((c = calloc(1, sizeof *c)) == NULL || rk_strmap_put(&lp->conns, ckey, c, NULL) != RK_OK) {
+            free(c);
+            if (q->head == NULL && !q->ready)
+                free(rk_strmap_remove(&lp->queues, qkey));
+            return RK_ENOMEM;
+        }
+        memcpy(c->key, ckey, sizeof ckey);
+    }
+    h->q = q;
+    h->qprev = NULL;
+    h->qnext = q->head;
+    if (q->head)
+        q->head->qprev = h;
+    q->head = h;
+    h->c = c;
+    h->cprev = NULL;
+    h->cnext = c->head;
+    if (c->head)
+        c->head->cprev = h;
+    c->head = h;
+    c->n++;
+    lp->heap[lp->nheld] = h;
+    h->heap_at = lp->nheld++;
+    heap_up(lp, h->heap_at);
+    atomic_store(&lp->held_count, lp->nheld);
+    return RK_OK;
+}
+
+/* Takes h out of the three structures (it is no longer held). */
+static void unhold(core_t *lp, held_t *h)
+{
+    hqueue_t *q = h->q;
+    if (h->qprev)
+        h->qprev->qnext = h->qnext;
+    else
+        q->head = h->qnext;
+    if (h->qnext)
+        h->qnext->qprev = h->qprev;
+    if (q->head == NULL && !q->ready)       /* a ready queue is freed by the tick */
+        free(rk_strmap_remove(&lp->queues, q->key));
+    hconn_t *c = h->c;
+    if (h->cprev)
+        h->cprev->cnext = h->cnext;
+    else
+        c->head = h->cnext;
+    if (h->cnext)
+        h->cnext->cprev = h->cprev;
+    if (--c->n == 0)
+        free(rk_strmap_remove(&lp->conns, c->key));
+    heap_remove(lp, h);
+    h->q = NULL;
+    h->c = NULL;
+    atomic_store(&lp->held_count, lp->nheld);
+}
+
+/* Reput thread: a message for d's queue wakes that queue's held pulls. */
 static int lp_on_dispatch(void *ctx, const rk_dispatch_request_t *d)
 {
     core_t *lp = ctx;
+    if (atomic_load(&lp->held_count) == 0)
+        return 0;
+    char qkey[300];
+    queue_key(qkey, sizeof qkey, d->topic, d->queue_id);
     uv_mutex_lock(&lp->mu);
-    for (held_t *h = lp->held; h != NULL; h = h->next)
-        if (h->pr.qid == d->queue_id && strcmp(h->pr.topic, d->topic) == 0) {
-            h->ready = true;
-            atomic_store(&lp->news, true);
-        }
+    hqueue_t *q = rk_strmap_get(&lp->queues, qkey);
+    if (q != NULL)
+        mark_ready(lp, q);
     uv_mutex_unlock(&lp->mu);
     return 0;
 }
@@ -396,46 +585,92 @@ static void held_free(held_t *h)
     free(h);
 }
 
+size_t rk_broker_held_pulls(rk_broker_t *b)
+{
+    core_t *lp = rk_broker_module_state(b, &rk_broker_core_module);
+    return lp ? atomic_load(&lp->held_count) : 0;
+}
+
+/* Loop thread, every 2 ms: re-runs the pulls of the queues that got messages
+ * and answers those whose time is up. */
 static void lp_tick(void *ctx)
 {
     core_t *lp = ctx;
     uint64_t now = rk_mono_ms();
     held_t *due = NULL;
     uv_mutex_lock(&lp->mu);
-    atomic_store(&lp->news, false);
-    for (held_t **pp = &lp->held; *pp != NULL;) {
-        held_t *h = *pp;
-        if (h->ready || now >= h->deadline) {
-            *pp = h->next;
-            h->next = due;
+    while (lp->ready != NULL) {
+        hqueue_t *q = lp->ready;
+        lp->ready = q->rnext;
+        while (q->head != NULL) {
+            held_t *h = q->head;
+            unhold(lp, h);      /* keeps q: it is still marked ready */
+            h->dnext = due;
             due = h;
-        } else {
-            pp = &h->next;
         }
+        free(rk_strmap_remove(&lp->queues, q->key));
+    }
+    while (lp->nheld > 0 && lp->heap[0]->deadline <= now) {
+        held_t *h = lp->heap[0];
+        unhold(lp, h);
+        h->dnext = due;
+        due = h;
     }
     uv_mutex_unlock(&lp->mu);
     for (held_t *h = due, *next; h != NULL; h = next) {
-        next = h->next;
+        next = h->dnext;
         int code;
         rk_get_result_t *found;
         rk_cmd_t *resp = pull_response(lp->b, &h->pr, rk_reply_request(h->reply), &code, &found);
         if (code == RK_RESP_PULL_NOT_FOUND && now < h->deadline) {
-            rk_cmd_free(resp);          /* woken by a message it cannot see yet: hold on */
-            h->ready = false;
+            /* woken by a message it cannot see yet: hold on */
             uv_mutex_lock(&lp->mu);
-            h->next = lp->held;
-            lp->held = h;
+            int rc = lp->stopped ? RK_ECLOSED : hold(lp, h, h->conn_id, true);
             uv_mutex_unlock(&lp->mu);
-            continue;
+            if (rc == RK_OK) {
+                rk_cmd_free(resp);
+                continue;
+            }
         }
         send_pull(h->reply, resp, found);
         held_free(h);
     }
 }
 
+/* Loop thread: a connection closed; its held pulls go with it. */
+static void lp_on_close(void *ctx, rk_conn_t *conn)
+{
+    core_t *lp = ctx;
+    if (atomic_load(&lp->held_count) == 0)
+        return;
+    char ckey[24];
+    snprintf(ckey, sizeof ckey, "%" PRIu64, rk_conn_id(conn));
+    held_t *gone = NULL;
+    size_t n = 0;
+    uv_mutex_lock(&lp->mu);
+    hconn_t *c = rk_strmap_get(&lp->conns, ckey);
+    while (c != NULL && c->head != NULL) {
+        held_t *h = c->head;
+        bool last = c->n == 1;
+        unhold(lp, h);          /* frees c with its last pull */
+        h->dnext = gone;
+        gone = h;
+        n++;
+        if (last)
+            break;
+    }
+    uv_mutex_unlock(&lp->mu);
+    for (held_t *h = gone, *next; h != NULL; h = next) {
+        next = h->dnext;
+        rk_reply_code(h->reply, RK_RESP_PULL_NOT_FOUND, "the connection closed");   /* dropped */
+        held_free(h);
+    }
+    if (n > 0)
+        rk_log_debug("broker", "%s closed: dropped its %zu held pulls", rk_conn_peer(conn), n);
+}
+
 static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
-    (void)conn;
     core_t *lp = ctx;
     rk_broker_t *b = lp->b;
     const char *group = rk_cmd_ext_get(req, "consumerGroup");
@@ -480,22 +715,28 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     if (code == RK_RESP_PULL_NOT_FOUND && (sys_flag & 0x2) && suspend > 0) {
         rk_cmd_free(resp);
         h->reply = reply;
+        h->conn_id = rk_conn_id(conn);
         h->deadline = rk_mono_ms() + (uint64_t)(suspend < 60000 ? suspend : 60000);
         uv_mutex_lock(&lp->mu);
-        if (lp->stopped) {
+        int rc = lp->stopped ? RK_ECLOSED : hold(lp, h, h->conn_id, false);
+        if (rc == RK_OK) {
+            /* a message dispatched between our read and now would not wake us */
+            if (rk_store_max_offset(rk_broker_store(b), h->pr.topic, h->pr.qid) > h->pr.offset)
+                mark_ready(lp, h->q);
             uv_mutex_unlock(&lp->mu);
-            rk_reply_code(reply, RK_RESP_PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE");
-            held_free(h);
             return;
         }
-        h->next = lp->held;
-        lp->held = h;
-        /* a message dispatched between our read and now would not wake us */
-        if (rk_store_max_offset(rk_broker_store(b), h->pr.topic, h->pr.qid) > h->pr.offset) {
-            h->ready = true;
-            atomic_store(&lp->news, true);
-        }
+        uint64_t now = rk_mono_ms();
+        bool warn = rc == RK_EFULL && (lp->warned_at == 0 || now - lp->warned_at >= 10000);
+        if (warn)
+            lp->warned_at = now;
         uv_mutex_unlock(&lp->mu);
+        if (warn)
+            rk_log_warn("broker", "%s: too many held pulls (maxHeldPulls=%zu, maxHeldPullsPerConnection=%zu); "
+                        "answering at once instead of holding", rk_conn_peer(conn), lp->max_total, lp->max_per_conn);
+        rk_reply_code(reply, RK_RESP_PULL_NOT_FOUND, rc == RK_EFULL ? "OFFSET_OVERFLOW_ONE (too many held pulls)"
+                                                                    : "OFFSET_OVERFLOW_ONE");
+        held_free(h);
         return;
     }
     held_free(h);
@@ -937,7 +1178,11 @@ static int core_init(rk_broker_t *b, void **state)
         return RK_ENOMEM;
     }
     rk_strmap_init(&lp->locks);
+    rk_strmap_init(&lp->queues);
+    rk_strmap_init(&lp->conns);
     lp->b = b;
+    lp->max_total = (size_t)rk_broker_config(b)->max_held_pulls;
+    lp->max_per_conn = (size_t)rk_broker_config(b)->max_held_pulls_per_conn;
     *state = lp;
     static const struct {
         int32_t code;
@@ -972,6 +1217,8 @@ static int core_init(rk_broker_t *b, void **state)
     if (rc == RK_OK)
         rc = rk_rserver_every(srv, 2, lp_tick, lp);
     if (rc == RK_OK)
+        rc = rk_rserver_on_close(srv, lp_on_close, lp);
+    if (rc == RK_OK)
         rc = rk_store_register_dispatcher(rk_broker_store(b), "long-poll wake-up", lp_on_dispatch, lp);
     return rc;
 }
@@ -981,13 +1228,25 @@ static void core_stop(rk_broker_t *b, void *state)
 {
     (void)b;
     core_t *lp = state;
+    held_t *all = NULL;
     uv_mutex_lock(&lp->mu);
     lp->stopped = true;
-    held_t *h = lp->held;
-    lp->held = NULL;
+    while (lp->nheld > 0) {
+        held_t *h = lp->heap[lp->nheld - 1];
+        unhold(lp, h);
+        h->dnext = all;
+        all = h;
+    }
+    for (hqueue_t *q = lp->ready, *next; q != NULL; q = next) {    /* ready queues left empty */
+        next = q->rnext;
+        q->ready = false;
+        if (q->head == NULL)
+            free(rk_strmap_remove(&lp->queues, q->key));
+    }
+    lp->ready = NULL;
     uv_mutex_unlock(&lp->mu);
-    for (held_t *next; h != NULL; h = next) {
-        next = h->next;
+    for (held_t *h = all, *next; h != NULL; h = next) {
+        next = h->dnext;
         rk_reply_code(h->reply, RK_RESP_PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE");
         held_free(h);
     }
@@ -1001,6 +1260,9 @@ static void core_destroy(rk_broker_t *b, void *state)
         return;
     core_stop(b, lp);       /* in case start never ran */
     uv_mutex_destroy(&lp->mu);
+    rk_strmap_free(&lp->queues, free);
+    rk_strmap_free(&lp->conns, free);
+    free(lp->heap);
     rk_strmap_free(&lp->locks, free);
     uv_mutex_destroy(&lp->locks_mu);
     free(lp);
