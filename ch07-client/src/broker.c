@@ -32,6 +32,10 @@ const rk_config_field_t rk_broker_config_fields[] = {
     {"registerNameServerPeriod", RK_CFG_INT, F(register_period_ms), "30000", 1000, 600000, NULL,
      "re-register with the name servers this often (ms)"},
     {"maxMessageSize", RK_CFG_INT, F(max_message_size), "4194304", 1, 1 << 30, NULL, "largest body (bytes)"},
+    {"autoCreateTopicMax", RK_CFG_INT, F(auto_create_topic_max), "1000", 0, 1 << 24, NULL,
+     "most topics (built-ins aside) before a first send stops creating one; 0: no bound (rocklet's addition)"},
+    {"flushTopicConfigInterval", RK_CFG_INT, F(topic_flush_ms), "500", 0, 60000, NULL,
+     "topics.json is written at most this often after an auto-create (ms); 0: at once (rocklet's addition)"},
     {"maxHeldPulls", RK_CFG_INT, F(max_held_pulls), "32768", 0, 1 << 24, NULL,
      "long-polling pulls held at once; more are answered PULL_NOT_FOUND at once (rocklet's addition)"},
     {"maxHeldPullsPerConnection", RK_CFG_INT, F(max_held_pulls_per_conn), "4096", 0, 1 << 24, NULL,
@@ -121,7 +125,8 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     char path[4096];
     rk_path_join(path, sizeof path, b->cfg.store_root, "config/topics.json");
     rk_topic_manager_config_t tc = {path, b->cfg.cluster_name, b->cfg.broker_name, b->cfg.auto_create_topic,
-                                    (int32_t)b->cfg.default_queue_nums};
+                                    (int32_t)b->cfg.default_queue_nums, b->cfg.auto_create_topic_max,
+                                    b->cfg.topic_flush_ms};
     char gpath[4096];
     rk_path_join(gpath, sizeof gpath, b->cfg.store_root, "config/subscriptionGroup.json");
     if ((rc = rk_store_open(b->cfg.store_root, kv, &b->store, err, errlen)) != RK_OK ||

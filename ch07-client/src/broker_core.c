@@ -128,6 +128,13 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     bool created = false;
     int rc = rk_topic_get_or_create_in_send(rk_broker_topics(b), topic, def_topic ? def_topic : RK_TOPIC_DEFAULT,
                                             (int32_t)def_queues, &tc, &created);
+    if (rc == RK_EFULL) {
+        char remark[400];
+        snprintf(remark, sizeof remark, "topic[%s] not exist, apply first please! (auto-create refused: the broker "
+                 "already has autoCreateTopicMax=%" PRId64 " topics)", topic, rk_broker_config(b)->auto_create_topic_max);
+        rk_reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, remark);
+        return;
+    }
     if (rc != RK_OK) {
         reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
         return;

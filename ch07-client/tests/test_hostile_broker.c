@@ -358,7 +358,7 @@ Test(hostile_broker_files, topics_json_numbers_out_of_range_are_refused)
         char text[300];
         snprintf(text, sizeof text, "{\"topicConfigTable\":{\"T\":{\"topicName\":\"T\",%s}}}", bad[i]);
         cr_assert_eq(rk_file_write_atomic(path, text, strlen(text)), 0);
-        rk_topic_manager_config_t cfg = {path, "C", "b", true, 8};
+        rk_topic_manager_config_t cfg = {path, "C", "b", true, 8, 0, 0};
         rk_topic_manager_t *m = NULL;
         char err[300] = "";
         rk_log_set_level(RK_LOG_OFF);
@@ -371,5 +371,60 @@ Test(hostile_broker_files, topics_json_numbers_out_of_range_are_refused)
         snprintf(bak, sizeof bak, "%s.bak", path);
         unlink(bak);
     }
+    rk_tk_rmtree(dir);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+    char *text = NULL;
+    size_t len;
+    if (rk_file_read_all(path, &text, &len) != RK_OK)
+        return false;
+    bool found = strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
+/* Auto-created topics are not written by the sender (one fsync per topic on
+ * the network thread): the writer thread writes them in one go, and close
+ * writes what is pending. */
+Test(hostile_broker_files, auto_created_topics_are_written_later_in_one_go_and_at_close)
+{
+    char dir[256], path[300];
+    cr_assert_eq(rk_tk_tmpdir(dir, sizeof dir, "topics-batch"), 0);
+    snprintf(path, sizeof path, "%s/topics.json", dir);
+    rk_topic_manager_config_t cfg = {path, "C", "b", true, 8, 0, 60000};
+    rk_topic_manager_t *m = NULL;
+    char err[300] = "";
+    rk_log_set_level(RK_LOG_WARN);
+    cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < 200; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Batch%d", i);
+        rk_topic_config_t t;
+        bool created;
+        cr_assert_eq(rk_topic_get_or_create_in_send(m, name, "TBW102", 4, &t, &created), 0);
+        cr_assert(created);
+    }
+    cr_assert(!file_has(path, "\"Batch0\""), "the senders did not write the file themselves");
+    rk_topic_manager_close(m);
+    cr_assert(file_has(path, "\"Batch0\"") && file_has(path, "\"Batch199\""), "close wrote every pending topic");
+    /* with a short interval the writer thread gets there on its own */
+    cfg.flush_interval_ms = 20;
+    cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);
+    rk_topic_config_t t;
+    bool created;
+    cr_assert_eq(rk_topic_get_or_create_in_send(m, "Later", "TBW102", 4, &t, &created), 0);
+    for (int i = 0; i < 500 && !file_has(path, "\"Later\""); i++)
+        rk_sleep_ms(10);
+    cr_assert(file_has(path, "\"Later\""), "written by the writer thread");
+    /* the cap counts every topic but the built-in ones */
+    rk_topic_manager_close(m);
+    cfg.auto_create_max = 201;
+    cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rk_topic_get_or_create_in_send(m, "OneTooMany", "TBW102", 4, &t, &created), RK_EFULL);
+    cr_assert(!created);
+    rk_topic_manager_close(m);
+    rk_log_set_level(RK_LOG_INFO);
     rk_tk_rmtree(dir);
 }

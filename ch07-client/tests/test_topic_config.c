@@ -23,7 +23,7 @@ TestSuite(topics, .init = setup, .fini = teardown);
 
 static rk_topic_manager_t *open_m(bool auto_create)
 {
-    rk_topic_manager_config_t cfg = {path, "DefaultCluster", "broker-a", auto_create, 8};
+    rk_topic_manager_config_t cfg = {path, "DefaultCluster", "broker-a", auto_create, 8, 0, 0};
     rk_topic_manager_t *m;
     char err[200] = "";
     cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);

@@ -46,6 +46,8 @@ typedef struct rk_broker_config {
     int64_t default_queue_nums;     /* defaultTopicQueueNums */
     int64_t register_period_ms;     /* registerNameServerPeriod */
     int64_t max_message_size;       /* maxMessageSize */
+    int64_t auto_create_topic_max;  /* autoCreateTopicMax: 0 = no bound (rocklet) */
+    int64_t topic_flush_ms;         /* flushTopicConfigInterval (rocklet) */
     int64_t max_held_pulls;         /* maxHeldPulls: long-polling pulls held at once (rocklet) */
     int64_t max_held_pulls_per_conn;/* maxHeldPullsPerConnection (rocklet) */
 } rk_broker_config_t;
