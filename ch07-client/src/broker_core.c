@@ -796,8 +796,9 @@ static void p_update_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     }
     if (!queue_exists(rk_broker_topics(b), topic, qid, reply))
         return;
-    rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, off);
-    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);    /* no answer goes out for oneway */
+    int rc = rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, off);
+    rk_reply_code(reply, rc == RK_OK ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR,
+                  rc == RK_OK ? NULL : rk_strerror(rc));   /* no answer goes out for oneway */
 }
 
 static void reply_offset(rk_reply_t *reply, int64_t off)
