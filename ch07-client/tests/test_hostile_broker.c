@@ -143,9 +143,9 @@ Test(hostile_broker, held_pulls_of_a_closed_connection_are_dropped_at_once)
     rk_rclient_t *r;
     cr_assert_eq(rk_rclient_new(&r), 0);
     pulls_t p = {0};
-    hold_pulls(r, 200, &p);
-    want_held = 200;
-    cr_assert(tk_wait_until(held_is, NULL, 10000), "the broker holds the 200 pulls (holds %lld)",
+    hold_pulls(r, 100, &p);
+    want_held = 100;
+    cr_assert(tk_wait_until(held_is, NULL, 10000), "the broker holds the 100 pulls (holds %lld)",
               (long long)runtime_i64("heldPulls"));
     cr_assert_eq(atomic_load(&p.done), 0, "nothing answered them yet");
     rk_rclient_free(r);                 /* the client goes away without a word */
