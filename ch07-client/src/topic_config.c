@@ -274,11 +274,11 @@ int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager
     builtin(m, "OFFSET_MOVED_EVENT", 1, rw);
     const char *names[] = {"SELF_TEST_TOPIC", RK_TOPIC_DEFAULT, "BenchmarkTest", cfg->cluster_name, cfg->broker_name,
                            "OFFSET_MOVED_EVENT"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        bool seen = names[i] == NULL || rk_strmap_get(&m->topics, names[i]) == NULL;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = names[j] != NULL && strcmp(names[j], names[i]) == 0;
-        if (!seen)
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {     /* present, counted once */
+        bool skip = names[i] == NULL || rk_strmap_get(&m->topics, names[i]) == NULL;
+        for (size_t j = 0; j < i && !skip; j++)
+            skip = names[j] != NULL && strcmp(names[j], names[i]) == 0;
+        if (!skip)
             m->nbuiltin++;
     }
     if (m->flush_ms > 0) {
