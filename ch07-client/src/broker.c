@@ -1,6 +1,7 @@
 /* broker.c — assembling a broker from the store, the server and modules (see rk/broker.h). */
 #include "rk/broker.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ struct rk_broker {
     rk_client_manager_t *clients;
     rk_group_manager_t *groups;
     rk_rserver_t *srv;
-    rk_brokerreg_t *reg;
+    rk_brokerreg_t *_Atomic reg;    /* set once registration runs (a send may read it meanwhile) */
+    atomic_bool topics_changed;     /* some topic changed since start (see rk_broker_topics_changed) */
     const rk_broker_module_t *modules[MAX_MODULES];
     void *states[MAX_MODULES];
     int nmodules, started;
@@ -77,8 +79,14 @@ void *rk_broker_module_state(rk_broker_t *b, const rk_broker_module_t *m)
 
 void rk_broker_topics_changed(rk_broker_t *b)
 {
-    if (b->reg != NULL)
-        rk_brokerreg_trigger(b->reg);
+    /* A topic auto-created by a send that arrives after the server listens
+     * but before registration has started must not wait for the next
+     * periodic registration (30 s): the flag tells the starter to trigger
+     * once more. Either this or the starter sees the other's store. */
+    atomic_store(&b->topics_changed, true);
+    rk_brokerreg_t *reg = atomic_load(&b->reg);
+    if (reg != NULL)
+        rk_brokerreg_trigger(reg);
 }
 
 static char *register_body(void *ctx)
@@ -166,7 +174,14 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         rk_brokerreg_config_t rcfg = {.namesrv_addrs = b->cfg.namesrv_addr, .cluster_name = b->cfg.cluster_name,
                                       .broker_name = b->cfg.broker_name, .broker_addr = b->addr,
                                       .broker_id = b->cfg.broker_id, .period_ms = b->cfg.register_period_ms};
-        if ((rc = rk_brokerreg_start(&rcfg, register_body, b, &b->reg)) != RK_OK) {
+        rk_brokerreg_t *reg = NULL;
+        rc = rk_brokerreg_start(&rcfg, register_body, b, &reg);
+        if (rc == RK_OK) {
+            atomic_store(&b->reg, reg);
+            if (atomic_load(&b->topics_changed))
+                rk_brokerreg_trigger(reg);  /* its first body may have missed them */
+        }
+        if (rc != RK_OK) {
             snprintf(err, errlen, "registration: %s", rk_strerror(rc));
             goto fail;
         }
