@@ -361,9 +361,10 @@ Test(hostile_broker_files, topics_json_numbers_out_of_range_are_refused)
         rk_topic_manager_config_t cfg = {path, "C", "b", true, 8, 0, 0};
         rk_topic_manager_t *m = NULL;
         char err[300] = "";
-        rk_log_set_level(RK_LOG_OFF);
+        rk_log_level_t was = rk_log_get_level();
+        rk_log_set_level(RK_LOG_OFF);       /* the ERROR naming the field is expected */
         int rc = rk_topic_manager_open(&cfg, &m, err, sizeof err);
-        rk_log_set_level(RK_LOG_INFO);
+        rk_log_set_level(was);
         cr_assert_neq(rc, 0, "%s refused", bad[i]);
         cr_assert_null(m);
         unlink(path);
@@ -396,7 +397,8 @@ Test(hostile_broker_files, auto_created_topics_are_written_later_in_one_go_and_a
     rk_topic_manager_config_t cfg = {path, "C", "b", true, 8, 0, 60000};
     rk_topic_manager_t *m = NULL;
     char err[300] = "";
-    rk_log_set_level(RK_LOG_WARN);
+    rk_log_level_t was = rk_log_get_level();
+    rk_log_set_level(RK_LOG_WARN);          /* 200 "auto-created" INFO lines */
     cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);
     for (int i = 0; i < 200; i++) {
         char name[32];
@@ -425,6 +427,6 @@ Test(hostile_broker_files, auto_created_topics_are_written_later_in_one_go_and_a
     cr_assert_eq(rk_topic_get_or_create_in_send(m, "OneTooMany", "TBW102", 4, &t, &created), RK_EFULL);
     cr_assert(!created);
     rk_topic_manager_close(m);
-    rk_log_set_level(RK_LOG_INFO);
+    rk_log_set_level(was);
     rk_tk_rmtree(dir);
 }
