@@ -268,7 +268,11 @@ static int field_set(const rk_config_field_t *f, void *obj, const char *text, ch
             snprintf(err, errlen, "%s: \"%s\" is not a number", f->key, text);
             return RK_EBADCONFIG;
         }
-        if (f->min <= f->max && (v < f->min || v > f->max)) {
+        if (f->min > f->max) {      /* a table bug: every number read from a file has bounds */
+            snprintf(err, errlen, "%s: the field has no range in its table", f->key);
+            return RK_EINVAL;
+        }
+        if (v < f->min || v > f->max) {
             snprintf(err, errlen, "%s: %" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]",
                      f->key, v, f->min, f->max);
             return RK_EBADCONFIG;

@@ -201,9 +201,12 @@ int rk_json_get_i64(const cJSON *obj, const char *key, int64_t *out)
     if (it == NULL)
         return RK_ENOTFOUND;
     if (cJSON_IsNumber(it)) {
-        if (it->valuedouble != floor(it->valuedouble))
+        /* Only an integral double inside int64_t's range may be cast: 1e300,
+         * inf or 2^63 cast to an integer is undefined behaviour. */
+        double d = it->valuedouble;
+        if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
             return RK_EINVAL;
-        *out = (int64_t)it->valuedouble;
+        *out = (int64_t)d;
         return RK_OK;
     }
     if (cJSON_IsString(it)) {

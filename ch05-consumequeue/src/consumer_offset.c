@@ -125,7 +125,7 @@ static int parse_into(rk_strmap_t *t, const char *text, size_t len)
                 break;
             }
             free(sv);
-            rc = table_set(t, ge->string, (int)qid, off);
+            rc = qid < 0 || qid > RK_MAX_QUEUE_ID ? RK_EINVAL : table_set(t, ge->string, (int)qid, off);
             if (rc != RK_OK) {
                 rc = rc == RK_EINVAL ? RK_ECORRUPT : rc;
                 break;

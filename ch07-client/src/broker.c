@@ -1,6 +1,7 @@
 /* broker.c — assembling a broker from the store, the server and modules (see rk/broker.h). */
 #include "rk/broker.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,14 @@ const rk_config_field_t rk_broker_config_fields[] = {
     {"registerNameServerPeriod", RK_CFG_INT, F(register_period_ms), "30000", 1000, 600000, NULL,
      "re-register with the name servers this often (ms)"},
     {"maxMessageSize", RK_CFG_INT, F(max_message_size), "4194304", 1, 1 << 30, NULL, "largest body (bytes)"},
+    {"autoCreateTopicMax", RK_CFG_INT, F(auto_create_topic_max), "1000", 0, 1 << 24, NULL,
+     "most topics (built-ins aside) before a first send stops creating one; 0: no bound (rocklet's addition)"},
+    {"flushTopicConfigInterval", RK_CFG_INT, F(topic_flush_ms), "500", 0, 60000, NULL,
+     "topics.json is written at most this often after an auto-create (ms); 0: at once (rocklet's addition)"},
+    {"maxHeldPulls", RK_CFG_INT, F(max_held_pulls), "32768", 0, 1 << 24, NULL,
+     "long-polling pulls held at once; more are answered PULL_NOT_FOUND at once (rocklet's addition)"},
+    {"maxHeldPullsPerConnection", RK_CFG_INT, F(max_held_pulls_per_conn), "4096", 0, 1 << 24, NULL,
+     "long-polling pulls one connection may have held (rocklet's addition)"},
     {0},
 };
 #undef F
@@ -45,7 +54,8 @@ struct rk_broker {
     rk_client_manager_t *clients;
     rk_group_manager_t *groups;
     rk_rserver_t *srv;
-    rk_brokerreg_t *reg;
+    rk_brokerreg_t *_Atomic reg;    /* set once registration runs (a send may read it meanwhile) */
+    atomic_bool topics_changed;     /* some topic changed since start (see rk_broker_topics_changed) */
     const rk_broker_module_t *modules[MAX_MODULES];
     void *states[MAX_MODULES];
     int nmodules, started;
@@ -69,10 +79,24 @@ int rk_broker_namesrv_status(rk_broker_t *b, int *total, char *missed, size_t le
 }
 const char *rk_broker_addr(const rk_broker_t *b) { return b->addr; }
 
+void *rk_broker_module_state(rk_broker_t *b, const rk_broker_module_t *m)
+{
+    for (int i = 0; i < b->nmodules; i++)
+        if (b->modules[i] == m)
+            return b->states[i];
+    return NULL;
+}
+
 void rk_broker_topics_changed(rk_broker_t *b)
 {
-    if (b->reg != NULL)
-        rk_brokerreg_trigger(b->reg);
+    /* A topic auto-created by a send that arrives after the server listens
+     * but before registration has started must not wait for the next
+     * periodic registration (30 s): the flag tells the starter to trigger
+     * once more. Either this or the starter sees the other's store. */
+    atomic_store(&b->topics_changed, true);
+    rk_brokerreg_t *reg = atomic_load(&b->reg);
+    if (reg != NULL)
+        rk_brokerreg_trigger(reg);
 }
 
 static char *register_body(void *ctx)
@@ -118,8 +142,13 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         goto fail;
     char path[4096];
     rk_path_join(path, sizeof path, b->cfg.store_root, "config/topics.json");
-    rk_topic_manager_config_t tc = {path, b->cfg.cluster_name, b->cfg.broker_name, b->cfg.auto_create_topic,
-                                    (int32_t)b->cfg.default_queue_nums, false};
+    rk_topic_manager_config_t tc = {.path = path,
+                                    .cluster_name = b->cfg.cluster_name,
+                                    .broker_name = b->cfg.broker_name,
+                                    .auto_create_topic = b->cfg.auto_create_topic,
+                                    .default_queue_nums = (int32_t)b->cfg.default_queue_nums,
+                                    .auto_create_max = b->cfg.auto_create_topic_max,
+                                    .flush_interval_ms = b->cfg.topic_flush_ms};
     char gpath[4096];
     rk_path_join(gpath, sizeof gpath, b->cfg.store_root, "config/subscriptionGroup.json");
     if ((rc = rk_store_open(b->cfg.store_root, kv, &b->store, err, errlen)) != RK_OK)
@@ -170,7 +199,14 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         rk_brokerreg_config_t rcfg = {.namesrv_addrs = b->cfg.namesrv_addr, .cluster_name = b->cfg.cluster_name,
                                       .broker_name = b->cfg.broker_name, .broker_addr = b->addr,
                                       .broker_id = b->cfg.broker_id, .period_ms = b->cfg.register_period_ms};
-        if ((rc = rk_brokerreg_start(&rcfg, register_body, b, &b->reg)) != RK_OK) {
+        rk_brokerreg_t *reg = NULL;
+        rc = rk_brokerreg_start(&rcfg, register_body, b, &reg);
+        if (rc == RK_OK) {
+            atomic_store(&b->reg, reg);
+            if (atomic_load(&b->topics_changed))
+                rk_brokerreg_trigger(reg);  /* its first body may have missed them */
+        }
+        if (rc != RK_OK) {
             snprintf(err, errlen, "registration: %s", rk_strerror(rc));
             goto fail;
         }

@@ -34,12 +34,50 @@ static const char *ext2(const rk_cmd_t *req, const char *a, const char *b)
     return v ? v : rk_cmd_ext_get(req, b);
 }
 
-static int64_t ext2_i64(const rk_cmd_t *req, const char *a, const char *b, int64_t def)
+/* A number from the request header: V2's short name a, else the long name b
+ * (b may be NULL). Absent: *out = def. Present: it must be a decimal integer
+ * in [min, max]; otherwise the request is answered SYSTEM_ERROR with a remark
+ * naming the field, and false tells the caller to return. Every number a
+ * processor takes from extFields goes through here: a cast alone turned
+ * queueId=2^40 into queue 0 and readQueueNums=2^32+1 into one queue. */
+static bool ext_num(const rk_cmd_t *req, rk_reply_t *reply, const char *a, const char *b, int64_t min, int64_t max,
+                    int64_t def, int64_t *out)
 {
-    int64_t v;
-    if (rk_cmd_ext_i64(req, a, &v) == RK_OK || rk_cmd_ext_i64(req, b, &v) == RK_OK)
-        return v;
-    return def;
+    const char *key = a, *v = rk_cmd_ext_get(req, a);
+    if (v == NULL && b != NULL)
+        v = rk_cmd_ext_get(req, key = b);
+    if (v == NULL) {
+        *out = def;
+        return true;
+    }
+    int64_t x = 0;
+    int rc = rk_cmd_ext_i64(req, key, &x);
+    if (rc == RK_OK && x >= min && x <= max) {
+        *out = x;
+        return true;
+    }
+    char remark[300];
+    snprintf(remark, sizeof remark, "request header field %s%s%s%s: \"%.40s\" is %s; it must be an integer in [%" PRId64
+             ", %" PRId64 "]", b ? b : a, b ? " (" : "", b ? a : "", b ? ")" : "", v,
+             rc == RK_OK ? "out of range" : "not an integer", min, max);
+    rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+    return false;
+}
+
+/* False (and the request answered) when topic exists and has no queue qid. */
+static bool queue_exists(rk_topic_manager_t *tm, const char *topic, int64_t qid, rk_reply_t *reply)
+{
+    rk_topic_config_t tc;
+    if (rk_topic_get(tm, topic, &tc) != RK_OK)
+        return true;        /* RocketMQ keeps offsets of topics it does not know */
+    int32_t nq = tc.write_queues > tc.read_queues ? tc.write_queues : tc.read_queues;
+    if (qid < nq)
+        return true;
+    char remark[300];
+    snprintf(remark, sizeof remark, "request queueId[%" PRId64 "] is illegal, topic %.200s has %d queues", qid, topic,
+             nq);
+    rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+    return false;
 }
 
 static int put_status_code(rk_put_status_t s)
@@ -67,12 +105,14 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     const char *topic = ext2(req, "b", "topic");
     const char *def_topic = ext2(req, "c", "defaultTopic");
     const char *props = ext2(req, "i", "properties");
-    int64_t qid = ext2_i64(req, "e", "queueId", -1);
-    int64_t sys_flag = ext2_i64(req, "f", "sysFlag", 0);
-    int64_t born = ext2_i64(req, "g", "bornTimestamp", rk_now_ms());
-    int64_t flag = ext2_i64(req, "h", "flag", 0);
-    int64_t reconsume = ext2_i64(req, "j", "reconsumeTimes", 0);
-    int64_t def_queues = ext2_i64(req, "d", "defaultTopicQueueNums", 4);
+    int64_t qid, sys_flag, born, flag, reconsume, def_queues;
+    if (!ext_num(req, reply, "e", "queueId", -1, INT32_MAX, -1, &qid) ||
+        !ext_num(req, reply, "f", "sysFlag", 0, INT32_MAX, 0, &sys_flag) ||
+        !ext_num(req, reply, "g", "bornTimestamp", 0, INT64_MAX, rk_now_ms(), &born) ||
+        !ext_num(req, reply, "h", "flag", INT32_MIN, INT32_MAX, 0, &flag) ||
+        !ext_num(req, reply, "j", "reconsumeTimes", 0, INT32_MAX, 0, &reconsume) ||
+        !ext_num(req, reply, "d", "defaultTopicQueueNums", 0, INT32_MAX, 4, &def_queues))
+        return;
     bool batch = false;
     rk_cmd_ext_bool(req, "m", &batch);
     rk_cmd_ext_bool(req, "batch", &batch);
@@ -88,6 +128,13 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     bool created = false;
     int rc = rk_topic_get_or_create_in_send(rk_broker_topics(b), topic, def_topic ? def_topic : RK_TOPIC_DEFAULT,
                                             (int32_t)def_queues, &tc, &created);
+    if (rc == RK_EFULL) {
+        char remark[400];
+        snprintf(remark, sizeof remark, "topic[%s] not exist, apply first please! (auto-create refused: the broker "
+                 "already has autoCreateTopicMax=%" PRId64 " topics)", topic, rk_broker_config(b)->auto_create_topic_max);
+        rk_reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, remark);
+        return;
+    }
     if (rc != RK_OK) {
         reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
         return;
@@ -328,35 +375,224 @@ static void send_pull(rk_reply_t *reply, rk_cmd_t *resp, rk_get_result_t *found)
  * held, not answered. The store's dispatcher tells us (on the reput thread)
  * which queues got messages; a 2 ms task on the server loop re-runs the held
  * pulls of those queues and answers them, or answers PULL_NOT_FOUND when
- * their suspendTimeoutMillis runs out. */
+ * their suspendTimeoutMillis runs out.
+ *
+ * Each held pull is in three places, so that no event costs more than the
+ * pulls it concerns:
+ *   - its queue's list ("topic\1queueId" -> hqueue_t): a message wakes the
+ *     pulls of its queue only (one map look-up on the reput thread);
+ *   - its connection's list (connection id -> hconn_t): when the client goes
+ *     away its pulls are dropped at once (RocketMQ keeps them until their
+ *     timeout, up to 60 s, still re-running them on every message);
+ *   - a min-heap by deadline: the tick visits only the pulls that are due.
+ * Held pulls are capped per connection (maxHeldPullsPerConnection) and in
+ * total (maxHeldPulls); a pull over a cap is answered PULL_NOT_FOUND at once. */
+
+typedef struct hqueue hqueue_t;
+typedef struct hconn hconn_t;
 
 typedef struct held {
     pull_req_t pr;
     rk_reply_t *reply;
+    uint64_t conn_id;
     uint64_t deadline;          /* mono ms */
-    bool ready;                 /* a message arrived for its queue */
-    struct held *next;
+    hqueue_t *q;
+    hconn_t *c;
+    struct held *qprev, *qnext; /* in q's list */
+    struct held *cprev, *cnext; /* in c's list */
+    struct held *dnext;         /* in a list of pulls to answer (not held any more) */
+    size_t heap_at;
 } held_t;
+
+struct hqueue {
+    held_t *head;
+    hqueue_t *rnext;            /* in the ready list */
+    bool ready;                 /* a message arrived: in the ready list */
+    char key[];                 /* its key in core_t.queues */
+};
+
+struct hconn {
+    held_t *head;
+    size_t n;
+    char key[24];               /* its key in core_t.conns */
+};
 
 typedef struct core {   /* the core module's state: held pulls and queue locks */
     rk_broker_t *b;
-    uv_mutex_t mu;              /* guards held */
-    held_t *held;
-    _Atomic bool news;
+    uv_mutex_t mu;              /* guards everything about held pulls */
+    rk_strmap_t queues;         /* "topic\1qid" -> hqueue_t*, queues with held pulls */
+    rk_strmap_t conns;          /* connection id -> hconn_t*, connections with held pulls */
+    held_t **heap;              /* every held pull, min-heap by deadline */
+    size_t nheld, heap_cap;
+    hqueue_t *ready;            /* queues a message arrived for */
+    _Atomic size_t held_count;  /* nheld, read without the lock */
+    size_t max_total, max_per_conn;
+    uint64_t warned_at;         /* last "over the cap" log line (mono ms) */
     bool stopped;
     uv_mutex_t locks_mu;        /* guards locks (the module's other state) */
     rk_strmap_t locks;          /* queue locks of ordered consumption */
 } core_t;
 
+static void queue_key(char *out, size_t outlen, const char *topic, int qid)
+{
+    snprintf(out, outlen, "%s\001%d", topic, qid);
+}
+
+/* ---- the deadline heap (under mu) ---- */
+
+static void heap_set(core_t *lp, size_t i, held_t *h)
+{
+    lp->heap[i] = h;
+    h->heap_at = i;
+}
+
+static void heap_up(core_t *lp, size_t i)
+{
+    held_t *h = lp->heap[i];
+    while (i > 0 && lp->heap[(i - 1) / 2]->deadline > h->deadline) {
+        heap_set(lp, i, lp->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(lp, i, h);
+}
+
+static void heap_down(core_t *lp, size_t i)
+{
+    held_t *h = lp->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        const held_t *best = h;
+        if (l < lp->nheld && lp->heap[l]->deadline < best->deadline)
+            best = lp->heap[m = l];
+        if (l + 1 < lp->nheld && lp->heap[l + 1]->deadline < best->deadline)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_set(lp, i, lp->heap[m]);
+        i = m;
+    }
+    heap_set(lp, i, h);
+}
+
+static void heap_remove(core_t *lp, held_t *h)
+{
+    size_t i = h->heap_at;
+    held_t *last = lp->heap[--lp->nheld];
+    if (i == lp->nheld)
+        return;
+    heap_set(lp, i, last);
+    heap_up(lp, i);
+    heap_down(lp, last->heap_at);
+}
+
+/* ---- holding and letting go (under mu) ---- */
+
+static void mark_ready(core_t *lp, hqueue_t *q)
+{
+    if (!q->ready) {
+        q->ready = true;
+        q->rnext = lp->ready;
+        lp->ready = q;
+    }
+}
+
+/* Adds h to the three structures; RK_EFULL over a cap (unless force: a pull
+ * that was held already goes back), RK_ENOMEM. */
+static int hold(core_t *lp, held_t *h, uint64_t conn_id, bool force)
+{
+    char ckey[24], qkey[300];
+    snprintf(ckey, sizeof ckey, "%" PRIu64, conn_id);
+    hconn_t *c = rk_strmap_get(&lp->conns, ckey);
+    if (!force && (lp->nheld >= lp->max_total || (c != NULL && c->n >= lp->max_per_conn)))
+        return RK_EFULL;
+    if (lp->nheld == lp->heap_cap) {
+        size_t cap = lp->heap_cap ? lp->heap_cap * 2 : 64;
+        held_t **heap = realloc(lp->heap, cap * sizeof *heap);
+        if (heap == NULL)
+            return RK_ENOMEM;
+        lp->heap = heap;
+        lp->heap_cap = cap;
+    }
+    queue_key(qkey, sizeof qkey, h->pr.topic, h->pr.qid);
+    hqueue_t *q = rk_strmap_get(&lp->queues, qkey);
+    if (q == NULL) {
+        size_t klen = strlen(qkey) + 1;
+        if ((q = calloc(1, sizeof *q + klen)) == NULL)
+            return RK_ENOMEM;
+        memcpy(q->key, qkey, klen);
+        if (rk_strmap_put(&lp->queues, qkey, q, NULL) != RK_OK) {
+            free(q);
+            return RK_ENOMEM;
+        }
+    }
+    if (c == NULL) {
+        if ((c = calloc(1, sizeof *c)) == NULL || rk_strmap_put(&lp->conns, ckey, c, NULL) != RK_OK) {
+            free(c);
+            if (q->head == NULL && !q->ready)
+                free(rk_strmap_remove(&lp->queues, qkey));
+            return RK_ENOMEM;
+        }
+        memcpy(c->key, ckey, sizeof ckey);
+    }
+    h->q = q;
+    h->qprev = NULL;
+    h->qnext = q->head;
+    if (q->head)
+        q->head->qprev = h;
+    q->head = h;
+    h->c = c;
+    h->cprev = NULL;
+    h->cnext = c->head;
+    if (c->head)
+        c->head->cprev = h;
+    c->head = h;
+    c->n++;
+    lp->heap[lp->nheld] = h;
+    h->heap_at = lp->nheld++;
+    heap_up(lp, h->heap_at);
+    atomic_store(&lp->held_count, lp->nheld);
+    return RK_OK;
+}
+
+/* Takes h out of the three structures (it is no longer held). */
+static void unhold(core_t *lp, held_t *h)
+{
+    hqueue_t *q = h->q;
+    if (h->qprev)
+        h->qprev->qnext = h->qnext;
+    else
+        q->head = h->qnext;
+    if (h->qnext)
+        h->qnext->qprev = h->qprev;
+    if (q->head == NULL && !q->ready)       /* a ready queue is freed by the tick */
+        free(rk_strmap_remove(&lp->queues, q->key));
+    hconn_t *c = h->c;
+    if (h->cprev)
+        h->cprev->cnext = h->cnext;
+    else
+        c->head = h->cnext;
+    if (h->cnext)
+        h->cnext->cprev = h->cprev;
+    if (--c->n == 0)
+        free(rk_strmap_remove(&lp->conns, c->key));
+    heap_remove(lp, h);
+    h->q = NULL;
+    h->c = NULL;
+    atomic_store(&lp->held_count, lp->nheld);
+}
+
+/* Reput thread: a message for d's queue wakes that queue's held pulls. */
 static int lp_on_dispatch(void *ctx, const rk_dispatch_request_t *d)
 {
     core_t *lp = ctx;
+    if (atomic_load(&lp->held_count) == 0)
+        return 0;
+    char qkey[300];
+    queue_key(qkey, sizeof qkey, d->topic, d->queue_id);
     uv_mutex_lock(&lp->mu);
-    for (held_t *h = lp->held; h != NULL; h = h->next)
-        if (h->pr.qid == d->queue_id && strcmp(h->pr.topic, d->topic) == 0) {
-            h->ready = true;
-            atomic_store(&lp->news, true);
-        }
+    hqueue_t *q = rk_strmap_get(&lp->queues, qkey);
+    if (q != NULL)
+        mark_ready(lp, q);
     uv_mutex_unlock(&lp->mu);
     return 0;
 }
@@ -367,57 +603,104 @@ static void held_free(held_t *h)
     free(h);
 }
 
+size_t rk_broker_held_pulls(rk_broker_t *b)
+{
+    core_t *lp = rk_broker_module_state(b, &rk_broker_core_module);
+    return lp ? atomic_load(&lp->held_count) : 0;
+}
+
+/* Loop thread, every 2 ms: re-runs the pulls of the queues that got messages
+ * and answers those whose time is up. */
 static void lp_tick(void *ctx)
 {
     core_t *lp = ctx;
     uint64_t now = rk_mono_ms();
     held_t *due = NULL;
     uv_mutex_lock(&lp->mu);
-    atomic_store(&lp->news, false);
-    for (held_t **pp = &lp->held; *pp != NULL;) {
-        held_t *h = *pp;
-        if (h->ready || now >= h->deadline) {
-            *pp = h->next;
-            h->next = due;
+    while (lp->ready != NULL) {
+        hqueue_t *q = lp->ready;
+        lp->ready = q->rnext;
+        while (q->head != NULL) {
+            held_t *h = q->head;
+            unhold(lp, h);      /* keeps q: it is still marked ready */
+            h->dnext = due;
             due = h;
-        } else {
-            pp = &h->next;
         }
+        free(rk_strmap_remove(&lp->queues, q->key));
+    }
+    while (lp->nheld > 0 && lp->heap[0]->deadline <= now) {
+        held_t *h = lp->heap[0];
+        unhold(lp, h);
+        h->dnext = due;
+        due = h;
     }
     uv_mutex_unlock(&lp->mu);
     for (held_t *h = due, *next; h != NULL; h = next) {
-        next = h->next;
+        next = h->dnext;
         int code;
         rk_get_result_t *found;
         rk_cmd_t *resp = pull_response(lp->b, &h->pr, rk_reply_request(h->reply), &code, &found);
         if (code == RK_RESP_PULL_NOT_FOUND && now < h->deadline) {
-            rk_cmd_free(resp);          /* woken by a message it cannot see yet: hold on */
-            h->ready = false;
+            /* woken by a message it cannot see yet: hold on */
             uv_mutex_lock(&lp->mu);
-            h->next = lp->held;
-            lp->held = h;
+            int rc = lp->stopped ? RK_ECLOSED : hold(lp, h, h->conn_id, true);
             uv_mutex_unlock(&lp->mu);
-            continue;
+            if (rc == RK_OK) {
+                rk_cmd_free(resp);
+                continue;
+            }
         }
         send_pull(h->reply, resp, found);
         held_free(h);
     }
 }
 
+/* Loop thread: a connection closed; its held pulls go with it. */
+static void lp_on_close(void *ctx, rk_conn_t *conn)
+{
+    core_t *lp = ctx;
+    if (atomic_load(&lp->held_count) == 0)
+        return;
+    char ckey[24];
+    snprintf(ckey, sizeof ckey, "%" PRIu64, rk_conn_id(conn));
+    held_t *gone = NULL;
+    size_t n = 0;
+    uv_mutex_lock(&lp->mu);
+    hconn_t *c = rk_strmap_get(&lp->conns, ckey);
+    while (c != NULL && c->head != NULL) {
+        held_t *h = c->head;
+        bool last = c->n == 1;
+        unhold(lp, h);          /* frees c with its last pull */
+        h->dnext = gone;
+        gone = h;
+        n++;
+        if (last)
+            break;
+    }
+    uv_mutex_unlock(&lp->mu);
+    for (held_t *h = gone, *next; h != NULL; h = next) {
+        next = h->dnext;
+        rk_reply_code(h->reply, RK_RESP_PULL_NOT_FOUND, "the connection closed");   /* dropped */
+        held_free(h);
+    }
+    if (n > 0)
+        rk_log_debug("broker", "%s closed: dropped its %zu held pulls", rk_conn_peer(conn), n);
+}
+
 static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
-    (void)conn;
     core_t *lp = ctx;
     rk_broker_t *b = lp->b;
     const char *group = rk_cmd_ext_get(req, "consumerGroup");
     const char *topic = rk_cmd_ext_get(req, "topic");
-    int64_t qid = -1, offset = -1, max = 32, sys_flag = 0, commit = -1, suspend = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
-    rk_cmd_ext_i64(req, "queueOffset", &offset);
-    rk_cmd_ext_i64(req, "maxMsgNums", &max);
-    rk_cmd_ext_i64(req, "sysFlag", &sys_flag);
-    rk_cmd_ext_i64(req, "commitOffset", &commit);
-    rk_cmd_ext_i64(req, "suspendTimeoutMillis", &suspend);
+    int64_t qid, offset, max, sys_flag, commit, suspend;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, -1, &qid) ||
+        !ext_num(req, reply, "queueOffset", NULL, 0, INT64_MAX, -1, &offset) ||
+        !ext_num(req, reply, "maxMsgNums", NULL, 0, INT32_MAX, 32, &max) ||
+        !ext_num(req, reply, "sysFlag", NULL, 0, INT32_MAX, 0, &sys_flag) ||
+        !ext_num(req, reply, "commitOffset", NULL, -1, INT64_MAX, -1, &commit) ||
+        !ext_num(req, reply, "suspendTimeoutMillis", NULL, 0, INT64_MAX, 0, &suspend))
+        return;
     rk_topic_config_t tc;
     if (group == NULL || topic == NULL || qid < 0 || offset < 0 || strlen(group) >= 256) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and queueOffset are required");
@@ -450,22 +733,28 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     if (code == RK_RESP_PULL_NOT_FOUND && (sys_flag & 0x2) && suspend > 0) {
         rk_cmd_free(resp);
         h->reply = reply;
+        h->conn_id = rk_conn_id(conn);
         h->deadline = rk_mono_ms() + (uint64_t)(suspend < 60000 ? suspend : 60000);
         uv_mutex_lock(&lp->mu);
-        if (lp->stopped) {
+        int rc = lp->stopped ? RK_ECLOSED : hold(lp, h, h->conn_id, false);
+        if (rc == RK_OK) {
+            /* a message dispatched between our read and now would not wake us */
+            if (rk_store_max_offset(rk_broker_store(b), h->pr.topic, h->pr.qid) > h->pr.offset)
+                mark_ready(lp, h->q);
             uv_mutex_unlock(&lp->mu);
-            rk_reply_code(reply, RK_RESP_PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE");
-            held_free(h);
             return;
         }
-        h->next = lp->held;
-        lp->held = h;
-        /* a message dispatched between our read and now would not wake us */
-        if (rk_store_max_offset(rk_broker_store(b), h->pr.topic, h->pr.qid) > h->pr.offset) {
-            h->ready = true;
-            atomic_store(&lp->news, true);
-        }
+        uint64_t now = rk_mono_ms();
+        bool warn = rc == RK_EFULL && (lp->warned_at == 0 || now - lp->warned_at >= 10000);
+        if (warn)
+            lp->warned_at = now;
         uv_mutex_unlock(&lp->mu);
+        if (warn)
+            rk_log_warn("broker", "%s: too many held pulls (maxHeldPulls=%zu, maxHeldPullsPerConnection=%zu); "
+                        "answering at once instead of holding", rk_conn_peer(conn), lp->max_total, lp->max_per_conn);
+        rk_reply_code(reply, RK_RESP_PULL_NOT_FOUND, rc == RK_EFULL ? "OFFSET_OVERFLOW_ONE (too many held pulls)"
+                                                                    : "OFFSET_OVERFLOW_ONE");
+        held_free(h);
         return;
     }
     held_free(h);
@@ -479,8 +768,9 @@ static void p_query_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     (void)conn;
     rk_broker_t *b = ctx;
     const char *group = rk_cmd_ext_get(req, "consumerGroup"), *topic = rk_cmd_ext_get(req, "topic");
-    int64_t qid = -1;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, -1, &qid))
+        return;
     if (group == NULL || topic == NULL || qid < 0) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic and queueId are required");
         return;
@@ -507,15 +797,19 @@ static void p_update_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     (void)conn;
     rk_broker_t *b = ctx;
     const char *group = rk_cmd_ext_get(req, "consumerGroup"), *topic = rk_cmd_ext_get(req, "topic");
-    int64_t qid = -1, off = -1;
-    rk_cmd_ext_i64(req, "queueId", &qid);
-    rk_cmd_ext_i64(req, "commitOffset", &off);
+    int64_t qid, off;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, -1, &qid) ||
+        !ext_num(req, reply, "commitOffset", NULL, 0, INT64_MAX, -1, &off))
+        return;
     if (group == NULL || topic == NULL || qid < 0 || off < 0) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and commitOffset are required");
         return;
     }
-    rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, off);
-    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);    /* no answer goes out for oneway */
+    if (!queue_exists(rk_broker_topics(b), topic, qid, reply))
+        return;
+    int rc = rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, off);
+    rk_reply_code(reply, rc == RK_OK ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR,
+                  rc == RK_OK ? NULL : rk_strerror(rc));   /* no answer goes out for oneway */
 }
 
 static void reply_offset(rk_reply_t *reply, int64_t off)
@@ -529,8 +823,9 @@ static void reply_offset(rk_reply_t *reply, int64_t off)
 static void p_max_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     reply_offset(reply, topic ? rk_store_max_offset(rk_broker_store(ctx), topic, (int)qid) : 0);
 }
@@ -538,8 +833,9 @@ static void p_max_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
 static void p_min_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     reply_offset(reply, topic ? rk_store_min_offset(rk_broker_store(ctx), topic, (int)qid) : 0);
 }
@@ -558,8 +854,9 @@ static void p_view(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
     rk_broker_t *b = ctx;
-    int64_t off = -1;
-    rk_cmd_ext_i64(req, "offset", &off);
+    int64_t off;
+    if (!ext_num(req, reply, "offset", NULL, 0, INT64_MAX, -1, &off))
+        return;
     rk_store_view_t *v = malloc(sizeof *v);
     if (v == NULL || off < 0 || rk_store_view(rk_broker_store(b), off, v) != RK_OK) {
         free(v);
@@ -591,10 +888,11 @@ static void p_query_message(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     (void)conn;
     rk_broker_t *b = ctx;
     const char *topic = rk_cmd_ext_get(req, "topic"), *key = rk_cmd_ext_get(req, "key");
-    int64_t max = 32, begin = 0, end = INT64_MAX;
-    rk_cmd_ext_i64(req, "maxNum", &max);
-    rk_cmd_ext_i64(req, "beginTimestamp", &begin);
-    rk_cmd_ext_i64(req, "endTimestamp", &end);
+    int64_t max, begin, end;
+    if (!ext_num(req, reply, "maxNum", NULL, INT32_MIN, INT32_MAX, 32, &max) ||
+        !ext_num(req, reply, "beginTimestamp", NULL, INT64_MIN, INT64_MAX, 0, &begin) ||
+        !ext_num(req, reply, "endTimestamp", NULL, INT64_MIN, INT64_MAX, INT64_MAX, &end))
+        return;
     bool uniq = false;
     rk_cmd_ext_bool(req, "_UNIQUE_KEY_QUERY", &uniq);
     if (uniq || max <= 0 || max > 64)
@@ -628,9 +926,10 @@ static void p_query_message(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
 static void p_search_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0, ts = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
-    rk_cmd_ext_i64(req, "timestamp", &ts);
+    int64_t qid, ts;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid) ||
+        !ext_num(req, reply, "timestamp", NULL, INT64_MIN, INT64_MAX, 0, &ts))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     reply_offset(reply, topic ? rk_store_offset_by_time(rk_broker_store(ctx), topic, (int)qid, ts) : 0);
 }
@@ -638,8 +937,9 @@ static void p_search_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
 static void p_earliest_time(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    int64_t qid = 0;
-    rk_cmd_ext_i64(req, "queueId", &qid);
+    int64_t qid;
+    if (!ext_num(req, reply, "queueId", NULL, 0, INT32_MAX, 0, &qid))
+        return;
     const char *topic = rk_cmd_ext_get(req, "topic");
     rk_store_t *st = rk_broker_store(ctx);
     int64_t ts = topic ? rk_store_message_store_time(st, topic, (int)qid, rk_store_min_offset(st, topic, (int)qid)) : -1;
@@ -774,18 +1074,19 @@ static void p_create_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     }
     rk_topic_config_t tc = {.read_queues = 8, .write_queues = 8, .perm = RK_PERM_READ | RK_PERM_WRITE};
     snprintf(tc.name, sizeof tc.name, "%s", topic);
-    int64_t v;
-    if (rk_cmd_ext_i64(req, "readQueueNums", &v) == RK_OK) tc.read_queues = (int32_t)v;
-    if (rk_cmd_ext_i64(req, "writeQueueNums", &v) == RK_OK) tc.write_queues = (int32_t)v;
-    if (rk_cmd_ext_i64(req, "perm", &v) == RK_OK) tc.perm = (int32_t)v;
-    if (rk_cmd_ext_i64(req, "topicSysFlag", &v) == RK_OK) tc.sys_flag = (int32_t)v;
+    int64_t rq, wq, perm, sf;
+    if (!ext_num(req, reply, "readQueueNums", NULL, 1, RK_TOPIC_MAX_QUEUES, 8, &rq) ||
+        !ext_num(req, reply, "writeQueueNums", NULL, 1, RK_TOPIC_MAX_QUEUES, 8, &wq) ||
+        !ext_num(req, reply, "perm", NULL, 0, RK_PERM_MAX, RK_PERM_READ | RK_PERM_WRITE, &perm) ||
+        !ext_num(req, reply, "topicSysFlag", NULL, 0, INT32_MAX, 0, &sf))
+        return;
+    tc.read_queues = (int32_t)rq;
+    tc.write_queues = (int32_t)wq;
+    tc.perm = (int32_t)perm;
+    tc.sys_flag = (int32_t)sf;
     rk_cmd_ext_bool(req, "order", &tc.order);
     const char *ft = rk_cmd_ext_get(req, "topicFilterType");
     tc.multi_tag = ft != NULL && strcmp(ft, "MULTI_TAG") == 0;
-    if (tc.read_queues < 1 || tc.write_queues < 1 || tc.read_queues > 1024 || tc.write_queues > 1024) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "queue numbers must be between 1 and 1024");
-        return;
-    }
     int rc = rk_topic_put(rk_broker_topics(b), &tc);
     if (rc == RK_OK)
         rk_broker_topics_changed(b);
@@ -838,7 +1139,7 @@ static void p_lock_batch(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
         const char *topic = rk_json_get_str(mq, "topic"), *bname = rk_json_get_str(mq, "brokerName");
         int64_t qid = -1;
         rk_json_get_i64(mq, "queueId", &qid);
-        if (topic == NULL || bname == NULL || qid < 0)
+        if (topic == NULL || bname == NULL || qid < 0 || qid > INT32_MAX)
             continue;
         char key[800];
         snprintf(key, sizeof key, "%s\001%s\001%s\001%lld", group, topic, bname, (long long)qid);
@@ -896,7 +1197,11 @@ static int core_init(rk_broker_t *b, void **state)
         return RK_ENOMEM;
     }
     rk_strmap_init(&lp->locks);
+    rk_strmap_init(&lp->queues);
+    rk_strmap_init(&lp->conns);
     lp->b = b;
+    lp->max_total = (size_t)rk_broker_config(b)->max_held_pulls;
+    lp->max_per_conn = (size_t)rk_broker_config(b)->max_held_pulls_per_conn;
     *state = lp;
     static const struct {
         int32_t code;
@@ -931,6 +1236,8 @@ static int core_init(rk_broker_t *b, void **state)
     if (rc == RK_OK)
         rc = rk_rserver_every(srv, 2, lp_tick, lp);
     if (rc == RK_OK)
+        rc = rk_rserver_on_close(srv, lp_on_close, lp);
+    if (rc == RK_OK)
         rc = rk_store_register_dispatcher(rk_broker_store(b), "long-poll wake-up", lp_on_dispatch, lp);
     return rc;
 }
@@ -940,13 +1247,25 @@ static void core_stop(rk_broker_t *b, void *state)
 {
     (void)b;
     core_t *lp = state;
+    held_t *all = NULL;
     uv_mutex_lock(&lp->mu);
     lp->stopped = true;
-    held_t *h = lp->held;
-    lp->held = NULL;
+    while (lp->nheld > 0) {
+        held_t *h = lp->heap[lp->nheld - 1];
+        unhold(lp, h);
+        h->dnext = all;
+        all = h;
+    }
+    for (hqueue_t *q = lp->ready, *next; q != NULL; q = next) {    /* ready queues left empty */
+        next = q->rnext;
+        q->ready = false;
+        if (q->head == NULL)
+            free(rk_strmap_remove(&lp->queues, q->key));
+    }
+    lp->ready = NULL;
     uv_mutex_unlock(&lp->mu);
-    for (held_t *next; h != NULL; h = next) {
-        next = h->next;
+    for (held_t *h = all, *next; h != NULL; h = next) {
+        next = h->dnext;
         rk_reply_code(h->reply, RK_RESP_PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE");
         held_free(h);
     }
@@ -960,6 +1279,9 @@ static void core_destroy(rk_broker_t *b, void *state)
         return;
     core_stop(b, lp);       /* in case start never ran */
     uv_mutex_destroy(&lp->mu);
+    rk_strmap_free(&lp->queues, free);
+    rk_strmap_free(&lp->conns, free);
+    free(lp->heap);
     rk_strmap_free(&lp->locks, free);
     uv_mutex_destroy(&lp->locks_mu);
     free(lp);

@@ -16,8 +16,12 @@
 static int enum_value(const cJSON *o, const char *key, const char *const *names, const int *values, int n, int def)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsNumber(it))
-        return (int)it->valuedouble;       /* client-cpp sends ordinals */
+    if (cJSON_IsNumber(it)) {               /* client-cpp sends ordinals */
+        for (int i = 0; i < n; i++)         /* compared as doubles: no cast of 1e300 */
+            if (it->valuedouble == (double)values[i])
+                return values[i];
+        return def;
+    }
     if (cJSON_IsString(it))
         for (int i = 0; i < n; i++)
             if (strcmp(it->valuestring, names[i]) == 0)

@@ -1,6 +1,7 @@
 /* subscription_group.c — subscriptionGroup.json in RocketMQ's format (see rk/subscription_group.h). */
 #include "rk/subscription_group.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "rk/log.h"
 #include "rk/store_config.h"
 #include "rk/strmap.h"
+#include "rk/topic_config.h"
 
 struct rk_group_manager {
     char path[4096];
@@ -84,6 +86,23 @@ static int put_locked(rk_group_manager_t *m, const rk_group_config_t *cfg)
     return RK_OK;
 }
 
+/* A number of one group in the file: absent leaves *out alone; present, it
+ * must be an integer in [min, max]. */
+static bool file_num(const cJSON *o, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+    int64_t v;
+    int rc = rk_json_get_i64(o, key, &v);
+    if (rc == RK_ENOTFOUND)
+        return true;
+    if (rc == RK_OK && v >= min && v <= max) {
+        *out = v;
+        return true;
+    }
+    rk_log_error("groups", "group %.200s: %s is not an integer in [%lld, %lld]", o->string, key, (long long)min,
+                 (long long)max);
+    return false;
+}
+
 static int parse_file(const char *text, size_t len, void *ctx)
 {
     rk_group_manager_t *m = ctx;
@@ -98,15 +117,19 @@ static int parse_file(const char *text, size_t len, void *ctx)
             continue;
         rk_group_config_t g;
         rk_group_defaults(&g, o->string);
-        int64_t v;
+        int64_t rq = g.retry_queue_nums, rmax = g.retry_max_times;
         rk_json_get_bool(o, "consumeEnable", &g.consume_enable);
         rk_json_get_bool(o, "consumeFromMinEnable", &g.consume_from_min_enable);
         rk_json_get_bool(o, "consumeBroadcastEnable", &g.consume_broadcast_enable);
         rk_json_get_bool(o, "notifyConsumerIdsChangedEnable", &g.notify_ids_changed);
-        if (rk_json_get_i64(o, "retryQueueNums", &v) == RK_OK) g.retry_queue_nums = (int32_t)v;
-        if (rk_json_get_i64(o, "retryMaxTimes", &v) == RK_OK) g.retry_max_times = (int32_t)v;
-        rk_json_get_i64(o, "brokerId", &g.broker_id);
-        rk_json_get_i64(o, "whichBrokerWhenConsumeSlowly", &g.which_broker_when_slow);
+        if (!file_num(o, "retryQueueNums", 0, RK_TOPIC_MAX_QUEUES, &rq) ||
+            !file_num(o, "retryMaxTimes", -1, INT32_MAX, &rmax) || !file_num(o, "brokerId", 0, INT64_MAX, &g.broker_id) ||
+            !file_num(o, "whichBrokerWhenConsumeSlowly", 0, INT64_MAX, &g.which_broker_when_slow)) {
+            cJSON_Delete(root);
+            return RK_ECORRUPT;
+        }
+        g.retry_queue_nums = (int32_t)rq;
+        g.retry_max_times = (int32_t)rmax;
         put_locked(m, &g);
     }
     cJSON *dv = cJSON_GetObjectItemCaseSensitive(root, "dataVersion");

@@ -66,7 +66,7 @@ static void torn_topics(void)
 
 static int open_topics(bool fallback, rk_topic_manager_t **m, char *err, size_t errlen)
 {
-    rk_topic_manager_config_t cfg = {tpath, "DefaultCluster", "broker-a", true, 8, fallback};
+    rk_topic_manager_config_t cfg = {.path = tpath, .cluster_name = "DefaultCluster", .broker_name = "broker-a", .auto_create_topic = true, .default_queue_nums = 8, .fallback_to_bak = fallback};
     *m = NULL;
     return rk_topic_manager_open(&cfg, m, err, errlen);
 }

@@ -24,7 +24,8 @@ TestSuite(topics, .init = setup, .fini = teardown);
 
 static rk_topic_manager_t *open_m(bool auto_create)
 {
-    rk_topic_manager_config_t cfg = {path, "DefaultCluster", "broker-a", auto_create, 8, false};
+    rk_topic_manager_config_t cfg = {.path = path, .cluster_name = "DefaultCluster", .broker_name = "broker-a",
+                                     .auto_create_topic = auto_create, .default_queue_nums = 8};
     rk_topic_manager_t *m;
     char err[200] = "";
     cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), 0, "%s", err);
@@ -95,7 +96,7 @@ Test(topics, persist_in_rocketmq_format_and_survive_reopen_and_a_torn_file)
     fputs("{\"topicConf", f);
     fclose(f);
     /* refused by default (it would roll back silently); loaded with the opt-in */
-    rk_topic_manager_config_t cfg = {path, "DefaultCluster", "broker-a", true, 8, false};
+    rk_topic_manager_config_t cfg = {.path = path, .cluster_name = "DefaultCluster", .broker_name = "broker-a", .auto_create_topic = true, .default_queue_nums = 8};
     char err[600] = "";
     cr_assert_eq(rk_topic_manager_open(&cfg, &m, err, sizeof err), RK_ECORRUPT);
     cr_assert(strstr(err, ".bak") != NULL, "%s", err);

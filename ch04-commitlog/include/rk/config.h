@@ -59,7 +59,8 @@ typedef struct rk_config_field {
     rk_cfg_type_t type;
     size_t offset;              /* offsetof(struct, field) */
     const char *def;            /* default, as it would be written in the file */
-    int64_t min, max;           /* RK_CFG_INT range (inclusive); min > max: none */
+    int64_t min, max;           /* RK_CFG_INT range (inclusive), required: a field
+                                   with min > max is refused (RK_EINVAL) */
     const char *const *choices; /* RK_CFG_ENUM: NULL-terminated names */
     const char *help;
 } rk_config_field_t;

@@ -32,7 +32,10 @@ enum {
 cJSON *rk_json_parse(const char *text, size_t len);
 char *rk_json_print(const cJSON *item, unsigned flags);
 
-/* Coercing getters; return RK_ENOTFOUND if absent, RK_EINVAL if not coercible. */
+/* Coercing getters; return RK_ENOTFOUND if absent, RK_EINVAL if not coercible.
+ * rk_json_get_i64 refuses (RK_EINVAL) a number that is not integral or does
+ * not fit an int64_t (1.5, 1e300, a string past 2^63): callers then check
+ * the range of the field they fill before narrowing it. */
 int rk_json_get_i64(const cJSON *obj, const char *key, int64_t *out);
 int rk_json_get_bool(const cJSON *obj, const char *key, bool *out);
 /* The member as a string (numbers and booleans converted); NULL if absent

@@ -48,6 +48,10 @@ typedef struct rk_broker_config {
     int64_t default_queue_nums;     /* defaultTopicQueueNums */
     int64_t register_period_ms;     /* registerNameServerPeriod */
     int64_t max_message_size;       /* maxMessageSize */
+    int64_t auto_create_topic_max;  /* autoCreateTopicMax: 0 = no bound (rocklet) */
+    int64_t topic_flush_ms;         /* flushTopicConfigInterval (rocklet) */
+    int64_t max_held_pulls;         /* maxHeldPulls: long-polling pulls held at once (rocklet) */
+    int64_t max_held_pulls_per_conn;/* maxHeldPullsPerConnection (rocklet) */
 } rk_broker_config_t;
 
 extern const rk_config_field_t rk_broker_config_fields[];
@@ -96,5 +100,10 @@ const char *rk_broker_addr(const rk_broker_t *b);
 void rk_broker_notify_group_changed(rk_broker_t *b, const char *group);
 /* Topics changed: re-register with the name servers now. */
 void rk_broker_topics_changed(rk_broker_t *b);
+/* The state a module's init made (NULL if m is not one of b's modules). */
+void *rk_broker_module_state(rk_broker_t *b, const rk_broker_module_t *m);
+/* Long-polling pulls the core module holds right now (runtime info's
+ * heldPulls). Any thread. */
+size_t rk_broker_held_pulls(rk_broker_t *b);
 
 #endif
