@@ -95,7 +95,7 @@ static void chan_close(chan_t *ch, int status)
 
 static void chan_send(chan_t *ch, op_t *op)
 {
-    int rc = rk__write_cmd((uv_stream_t *)&ch->tcp, op->req);
+    int rc = rk__write_cmd((uv_stream_t *)&ch->tcp, op->req, NULL);
     if (rc != RK_OK) {
         op_fail(op, rc);
         chan_close(ch, RK_ECLOSED);
@@ -135,7 +135,7 @@ static void serve_push(chan_t *ch, rk_cmd_t *req)
         resp->opaque = req->opaque;
         resp->flag |= RK_CMD_RESPONSE;
         resp->ser_type = req->ser_type;
-        rk__write_cmd((uv_stream_t *)&ch->tcp, resp);
+        rk__write_cmd((uv_stream_t *)&ch->tcp, resp, NULL);
     }
     rk_cmd_free(resp);
     rk_cmd_free(req);
