@@ -868,9 +868,27 @@ int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen)
     }
     struct sockaddr_in addr;
     if ((rc = uv_ip4_addr(s->host, s->cfg.port, &addr)) != 0) {
-        snprintf(err, errlen, "bad listen address %s:%d", s->host, s->cfg.port);
-        uv_loop_close(&s->loop);
-        return RK_EBADCONFIG;
+        /* a host name: looked up once, here, before the loop thread runs */
+        uv_getaddrinfo_t gai;
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+        rc = uv_getaddrinfo(&s->loop, &gai, NULL, s->host, NULL, &hints);
+        if (rc == 0) {
+            const struct addrinfo *ai = gai.addrinfo;
+            while (ai != NULL && ai->ai_family != AF_INET)
+                ai = ai->ai_next;
+            if (ai != NULL) {
+                memcpy(&addr, ai->ai_addr, sizeof addr);
+                addr.sin_port = htons((uint16_t)s->cfg.port);
+            } else {
+                rc = UV_EAI_ADDRFAMILY;
+            }
+            uv_freeaddrinfo(gai.addrinfo);
+        }
+        if (rc != 0) {
+            snprintf(err, errlen, "bad listen address %s:%d (%s)", s->host, s->cfg.port, uv_strerror(rc));
+            uv_loop_close(&s->loop);
+            return RK_EBADCONFIG;
+        }
     }
     uv_tcp_init(&s->loop, &s->listener);
     s->listener.data = s;

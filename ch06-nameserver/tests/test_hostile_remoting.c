@@ -553,7 +553,13 @@ Test(hostile, a_big_frame_does_not_keep_its_buffer_once_served)
 
 Test(hostile, a_client_reaches_a_server_by_its_host_name)
 {
-    start((rk_rserver_config_t){.idle_ms = 60000});
+    quiet_log();
+    cr_assert_eq(rk_rserver_new(&(rk_rserver_config_t){.host = "localhost", .idle_ms = 60000, .name = "byname"},
+                                &srv), 0);
+    rk_rserver_register(srv, 1000, echo, NULL, RK_PROC_INLINE);
+    char err[200];
+    cr_assert_eq(rk_rserver_start(srv, err, sizeof err), 0, "listens on localhost: %s", err);
+    port = rk_rserver_port(srv);
     char byname[64];
     snprintf(byname, sizeof byname, "localhost:%d", port);
     rk_rclient_t *cl;
