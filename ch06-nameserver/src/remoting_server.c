@@ -63,6 +63,7 @@ struct rk_conn {
     bool paused_in;             /* not read: the server's input budget is used up */
     bool pumping;               /* inside conn_pump (processors may re-enter) */
     bool paused_counted;        /* counted in st_paused */
+    bool needs_pump;            /* resumed with whole frames buffered: pump_timer runs them */
     void *data;
     rk_conn_t *prev, *next;
 };
@@ -97,6 +98,7 @@ struct rk_rserver {
     uv_tcp_t listener;
     uv_async_t async;
     uv_timer_t idle_timer;      /* idle connections and push timeouts */
+    uv_timer_t pump_timer;      /* runs the frames of connections the input budget let go */
     int32_t next_push_opaque;
     uv_thread_t thread;
     uv_thread_t loop_tid;
@@ -296,22 +298,40 @@ static void budget_enforce(rk_rserver_t *s)
             waiting++;
         }
     if (waiting > 0 && log_due(&s->last_budget_log))
-        rk_log_warn(s->name, "input budget of %zu bytes used up (%lld held): %d connection(s) with a partial "
-                    "frame wait; a frame not completed in %lld ms closes its connection",
+        rk_log_warn(s->name, "input budget of %zu bytes used up (%lld held): %d connection(s) with buffered "
+                    "input wait; a frame not completed in %lld ms closes its connection",
                     s->cfg.max_in_bytes, (long long)in_used(s), s->npaused_in, (long long)s->cfg.frame_timeout_ms);
 }
 
-/* Under 3/4 of the budget again: the waiting connections read on. */
+static void on_pump_timer(uv_timer_t *t)
+{
+    rk_rserver_t *s = t->data;
+    for (rk_conn_t *c = s->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->needs_pump) {
+            c->needs_pump = false;
+            conn_pump(c);
+        }
+    }
+}
+
+/* Under 3/4 of the budget again: the waiting connections read on, and the
+ * whole frames they hold run soon (not from here: we may be inside a pump). */
 static void budget_check(rk_rserver_t *s)
 {
     if (s->npaused_in == 0 || s->stopping || in_used(s) > (int64_t)(s->cfg.max_in_bytes / 4 * 3))
         return;
+    bool pump = false;
     for (rk_conn_t *c = s->conns; c != NULL; c = c->next)
         if (c->paused_in) {
             c->paused_in = false;
             s->npaused_in--;
             conn_set_reading(c);
+            if (!c->closing && rk_frames_pending(&c->frames) > 0)
+                pump = c->needs_pump = true;
         }
+    if (pump)
+        uv_timer_start(&s->pump_timer, on_pump_timer, 0, 0);
 }
 
 /* Replies were written or requests answered: resume a connection paused for
@@ -603,7 +623,16 @@ static void conn_pump(rk_conn_t *c)
     const uint8_t *frame;
     size_t len;
     int rc = 0;
-    while (!c->closing && !c->paused_out && (rc = rk_frames_next(&c->frames, &frame, &len)) == 1) {
+    for (;;) {
+        if (c->closing || c->paused_out || c->paused_in)
+            break;
+        if (in_used(s) > (int64_t)s->cfg.max_in_bytes) {
+            budget_enforce(s);          /* no new work while over the budget: */
+            if (c->paused_in)           /* this connection's frames wait too */
+                break;
+        }
+        if ((rc = rk_frames_next(&c->frames, &frame, &len)) != 1)
+            break;
         c->last_active = rk_mono_ms();
         c->frame_start = 0;
         rk_cmd_t *req;
@@ -831,6 +860,7 @@ static void begin_stop(rk_rserver_t *s)
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->idle_timer, NULL);
+    uv_close((uv_handle_t *)&s->pump_timer, NULL);
     for (int i = 0; i < s->ntasks; i++)
         uv_close((uv_handle_t *)&s->tasks[i].timer, NULL);
     while (s->conns != NULL)
@@ -909,6 +939,8 @@ int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen)
     s->async.data = s;
     uv_timer_init(&s->loop, &s->idle_timer);
     s->idle_timer.data = s;
+    uv_timer_init(&s->loop, &s->pump_timer);
+    s->pump_timer.data = s;
     uint64_t every = s->cfg.idle_ms > 0 && (uint64_t)s->cfg.idle_ms / 4 < 50 ? (uint64_t)s->cfg.idle_ms / 4 + 1 : 50;
     uv_timer_start(&s->idle_timer, on_idle_check, every, every);
     for (int i = 0; i < s->ntasks; i++) {

@@ -182,14 +182,46 @@ static void echo(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_reply_send(reply, resp);
 }
 
+/* Code 1001: held until the test releases it (like a long-polling pull). */
+static uv_mutex_t held_mu;
+static rk_reply_t *held[4096];
+static int nheld;
+
+static void hold(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)ctx; (void)conn; (void)req;
+    uv_mutex_lock(&held_mu);
+    if (nheld < (int)(sizeof held / sizeof held[0]))
+        held[nheld++] = reply;
+    else
+        rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "test holds too many");
+    uv_mutex_unlock(&held_mu);
+}
+
+static int release_held(void)
+{
+    rk_reply_t *r[4096];
+    uv_mutex_lock(&held_mu);
+    int n = nheld;
+    memcpy(r, held, sizeof r[0] * (size_t)n);
+    nheld = 0;
+    uv_mutex_unlock(&held_mu);
+    for (int i = 0; i < n; i++)
+        rk_reply_code(r[i], RK_RESP_SUCCESS, "released");
+    return n;
+}
+
 static void start(rk_rserver_config_t cfg)
 {
+    uv_mutex_init(&held_mu);
+    nheld = 0;
     quiet_log();
     cfg.host = "127.0.0.1";
     cfg.port = 0;
     cfg.name = "hostile";
     cr_assert_eq(rk_rserver_new(&cfg, &srv), 0);
     rk_rserver_register(srv, 1000, echo, NULL, RK_PROC_INLINE);
+    rk_rserver_register(srv, 1001, hold, NULL, RK_PROC_INLINE);
     char err[200];
     cr_assert_eq(rk_rserver_start(srv, err, sizeof err), 0, "%s", err);
     port = rk_rserver_port(srv);
@@ -198,6 +230,7 @@ static void start(rk_rserver_config_t cfg)
 
 static void stop(void)
 {
+    release_held();
     rk_rserver_free(srv);
     srv = NULL;
 }
@@ -532,6 +565,83 @@ Test(hostile, total_buffered_input_is_bounded)
     rk_buf_free(&b);
 }
 
+Test(hostile, requests_held_in_processing_count_against_the_input_budget)
+{
+    /* 4 connections x 256 held requests of 8 KiB: 8 MiB asked for, 1 MiB allowed.
+     * Frames of exactly 8 KiB make the server's 64 KiB reads end on a frame
+     * boundary, so no connection is ever left with a partial frame. */
+    enum { BUDGET = 1 << 20, N = 4, PER = 256, FRAME = 8192 };
+    start((rk_rserver_config_t){.idle_ms = 60000, .max_frame = 256 << 10, .max_in_bytes = BUDGET});
+    rk_buf_t b = {0};
+    rk_cmd_t *c = rk_cmd_new(1001);
+    c->opaque = 1;
+    rk_buf_t probe = {0};
+    rk_cmd_encode(c, &probe);               /* header size, to fill the frame up to FRAME */
+    uint8_t *body = calloc(1, FRAME);
+    rk_cmd_set_body(c, body, FRAME - probe.len);
+    free(body);
+    rk_buf_free(&probe);
+    for (int i = 0; i < PER; i++)
+        rk_cmd_encode(c, &b);
+    rk_cmd_free(c);
+    cr_assert_eq(b.len, (size_t)FRAME * PER);
+    int fds[N];
+    size_t off[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = raw_connect();
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        off[i] = 0;
+    }
+    for (int round = 0; round < 100; round++)     /* what the kernel takes, for a while */
+        for (int i = 0; i < N; i++) {
+            ssize_t w = off[i] < b.len ? send(fds[i], b.data + off[i], FRAME - off[i] % FRAME, MSG_NOSIGNAL) : 0;
+            if (w > 0)
+                off[i] += (size_t)w;
+            if (i == 0)
+                rk_sleep_ms(3);
+        }
+    rk_rserver_stats_t st = stats();
+    cr_assert_leq(st.inflight_bytes + st.in_bytes, BUDGET + (N + 2) * (128 << 10),
+                  "held %llu + buffered %llu bytes", (unsigned long long)st.inflight_bytes,
+                  (unsigned long long)st.in_bytes);
+    cr_assert_geq(st.inflight_bytes, BUDGET / 2, "work was taken up to the budget");
+    cr_assert_geq(st.paused, 1);
+    /* answering the held requests lets the waiting ones in: all are answered */
+    int got[N] = {0}, total = 0;
+    rk_buf_t in[N];
+    memset(in, 0, sizeof in);
+    for (int round = 0; round < 500 && total < N * PER; round++) {
+        release_held();
+        for (int i = 0; i < N; i++) {
+            if (off[i] < b.len) {
+                ssize_t w = send(fds[i], b.data + off[i], b.len - off[i], MSG_NOSIGNAL);
+                if (w > 0)
+                    off[i] += (size_t)w;
+            }
+            uint8_t chunk[65536];
+            ssize_t n;
+            while ((n = recv(fds[i], chunk, sizeof chunk, 0)) > 0)
+                rk_buf_put(&in[i], chunk, (size_t)n);
+            size_t at = 0;
+            while (in[i].len - at >= 4 && in[i].len - at >= 4 + (size_t)rk_be_get32(in[i].data + at)) {
+                at += 4 + rk_be_get32(in[i].data + at);
+                got[i]++;
+                total++;
+            }
+            memmove(in[i].data, in[i].data + at, in[i].len - at);
+            in[i].len -= at;
+        }
+        rk_sleep_ms(20);
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(got[i], PER, "connection %d: %d of %d answered", i, got[i], PER);
+        rk_buf_free(&in[i]);
+        close(fds[i]);
+    }
+    rk_buf_free(&b);
+    assert_served(12);
+}
+
 Test(hostile, a_big_frame_does_not_keep_its_buffer_once_served)
 {
     start((rk_rserver_config_t){.idle_ms = 60000, .max_frame = 8 << 20});
@@ -544,6 +654,9 @@ Test(hostile, a_big_frame_does_not_keep_its_buffer_once_served)
     cr_assert_not_null(r);
     cr_assert_eq(r->body_len, 3u << 20);
     rk_cmd_free(r);
+    /* the reply can reach us before the server's loop gets past it */
+    for (int i = 0; i < 100 && stats().in_bytes > (256 << 10); i++)
+        rk_sleep_ms(20);
     cr_assert_leq(stats().in_bytes, 256 << 10, "the connection, still open, holds %llu input bytes",
                   (unsigned long long)stats().in_bytes);
     close(fd);
@@ -579,4 +692,65 @@ Test(hostile, a_client_reaches_a_server_by_its_host_name)
     cr_assert_eq(rk_rclient_invoke_sync(cl, "localhost:99999", rk_cmd_new(1000), 500, &resp), RK_EINVAL,
                  "a bad port is refused at once");
     rk_rclient_free(cl);
+}
+
+/* ------------------------------------------------------------ mqnamesrv's keys */
+
+#include "rk/testkit.h"
+
+/* A request on fd is answered (any code: an unknown one gets NOT_SUPPORTED). */
+static bool answered(int fd)
+{
+    rk_buf_t b = {0};
+    encode_request(11, 10, &b);
+    bool ok = send(fd, b.data, b.len, MSG_NOSIGNAL) == (ssize_t)b.len;
+    rk_buf_free(&b);
+    rk_cmd_t *r = ok ? raw_read_cmd(fd) : NULL;
+    rk_cmd_free(r);
+    return r != NULL;
+}
+
+Test(namesrv_limits, mqnamesrv_maps_its_keys_onto_the_limits)
+{
+    char dir[256], conf[300], log[300], kv[300];
+    cr_assert_eq(rk_tk_tmpdir(dir, sizeof dir, "nslimits"), 0);
+    snprintf(conf, sizeof conf, "%s/ns.conf", dir);
+    snprintf(log, sizeof log, "%s/ns.log", dir);
+    snprintf(kv, sizeof kv, "%s/kv.json", dir);
+    port = rk_tk_free_port();
+    FILE *f = fopen(conf, "w");
+    fprintf(f, "listenPort=%d\nkvConfigPath=%s\nserverMaxConnections=1\nserverFrameTimeoutMillis=500\n", port, kv);
+    fclose(f);
+    char *argv[] = {(char *)rk_tk_bin("mqnamesrv"), "-c", conf, NULL};
+    pid_t pid = rk_tk_spawn(argv, log);
+    cr_assert(pid > 0);
+    cr_assert(rk_tk_wait_port(port, 5000), "mqnamesrv listens");
+    int a = -1;
+    for (int i = 0; i < 50 && a < 0; i++) {     /* the probe's connection may not be gone yet */
+        a = raw_connect();
+        if (!answered(a)) {
+            close(a);
+            a = -1;
+            rk_sleep_ms(50);
+        }
+    }
+    cr_assert(a >= 0, "the first connection is served");
+    int b = raw_connect();
+    cr_assert(closed_by_server(b, 5000), "serverMaxConnections=1: the second is refused");
+    close(b);
+    cr_assert(answered(a), "the first is still served");
+    rk_buf_t half = {0};
+    encode_request(12, 1000, &half);
+    send_all(a, half.data, half.len / 2);
+    rk_buf_free(&half);
+    cr_assert(closed_by_server(a, 10000), "serverFrameTimeoutMillis=500: a half frame is closed");
+    close(a);
+    rk_tk_stop(pid, 5000);
+    char *text = NULL;
+    char *cat[] = {"/bin/cat", log, NULL};
+    rk_tk_run(cat, &text, 5000);
+    cr_assert(text != NULL && strstr(text, "refusing") != NULL, "the refusal is logged");
+    cr_assert(strstr(text, "frame not completed within 500 ms") != NULL, "the deadline is logged");
+    free(text);
+    rk_tk_rmtree(dir);
 }

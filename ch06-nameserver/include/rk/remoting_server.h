@@ -14,6 +14,14 @@
  * REQUEST_CODE_NOT_SUPPORTED; a malformed or oversized frame closes that
  * connection (logged), never the server; idle connections are closed.
  *
+ * Bounded against hostile clients (limits in rk_rserver_config_t, counters
+ * in rk_rserver_stats): a connection whose replies pile up is not read until
+ * they drain (back-pressure), partial frames wait while all connections hold
+ * too much input, a frame must complete within a deadline, and connections
+ * over a cap are refused. A connection that is not being read does not see
+ * its peer hang up either: the frame deadline or the idle timeout closes it.
+ * A response to a server push also waits while its connection is paused.
+ *
  * Threads: everything runs on the server's loop thread except SLOW
  * processors. rk_reply_send() may be called from any thread. Close hooks
  * and periodic tasks run on the loop thread.
