@@ -624,6 +624,12 @@ static void conn_pump(rk_conn_t *c)
     size_t len;
     int rc = 0;
     for (;;) {
+        conn_account(c);        /* replies from other threads count too */
+        if (!c->closing && !c->paused_out && out_over(c)) {
+            c->paused_out = true;
+            rk_log_debug(s->name, "%s: %zu reply bytes unsent, %zu request bytes in processing: not read until "
+                         "it drains", c->peer, c->out_seen, c->inflight);
+        }
         if (c->closing || c->paused_out || c->paused_in)
             break;
         if (in_used(s) > (int64_t)s->cfg.max_in_bytes) {
@@ -649,12 +655,6 @@ static void conn_pump(rk_conn_t *c)
             break;
         }
         dispatch(c, req, 4 + len);
-        conn_account(c);
-        if (!c->closing && out_over(c)) {
-            c->paused_out = true;
-            rk_log_debug(s->name, "%s: %zu reply bytes unsent, %zu request bytes in processing: not read until "
-                         "it drains", c->peer, c->out_seen, c->inflight);
-        }
     }
     if (!c->closing && rc < 0) {
         rk_log_warn(s->name, "%s: %s, closing the connection", c->peer,

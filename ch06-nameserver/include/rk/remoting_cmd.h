@@ -96,7 +96,10 @@ int rk_cmd_encode(const rk_cmd_t *cmd, rk_buf_t *out);
  * body_len bytes is sent separately (zero-copy responses); cmd->body is
  * ignored. */
 int rk_cmd_encode_head(const rk_cmd_t *cmd, size_t body_len, rk_buf_t *out);
-/* Decodes one frame given WITHOUT its 4-byte length field. */
+/* Decodes one frame given WITHOUT its 4-byte length field, in time linear in
+ * its size: RK_EPROTO if malformed, RK_ETOOBIG if its header has more than
+ * RK_CMD_MAX_EXT_FIELDS extFields (or, JSON, too many values of any kind).
+ * A repeated key keeps its first place and its last value. */
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out);
 
 /* Splits a byte stream into frames. Feed what the socket gave; then take
