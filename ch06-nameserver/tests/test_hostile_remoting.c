@@ -184,6 +184,7 @@ static void echo(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 
 /* Code 1001: held until the test releases it (like a long-polling pull). */
 static uv_mutex_t held_mu;
+static bool held_ready;
 static rk_reply_t *held[4096];
 static int nheld;
 
@@ -214,6 +215,7 @@ static int release_held(void)
 static void start(rk_rserver_config_t cfg)
 {
     uv_mutex_init(&held_mu);
+    held_ready = true;
     nheld = 0;
     quiet_log();
     cfg.host = "127.0.0.1";
@@ -230,7 +232,8 @@ static void start(rk_rserver_config_t cfg)
 
 static void stop(void)
 {
-    release_held();
+    if (held_ready)
+        release_held();
     rk_rserver_free(srv);
     srv = NULL;
 }

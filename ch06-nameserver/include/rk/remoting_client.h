@@ -28,7 +28,8 @@ typedef struct rk_rclient rk_rclient_t;
 typedef void (*rk_invoke_cb)(void *arg, int status, rk_cmd_t *resp);
 
 int rk_rclient_new(rk_rclient_t **out);
-/* Fails every pending request with RK_ECLOSED, closes, joins, frees. */
+/* Fails every pending request with RK_ECLOSED, closes, joins, frees (after
+ * a name look-up in progress, which cannot be interrupted, has returned). */
 void rk_rclient_free(rk_rclient_t *c);
 
 int rk_rclient_invoke_async(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
