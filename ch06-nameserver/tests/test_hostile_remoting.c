@@ -759,3 +759,43 @@ Test(namesrv_limits, mqnamesrv_maps_its_keys_onto_the_limits)
     free(text);
     rk_tk_rmtree(dir);
 }
+
+#include "rk/brokerreg.h"
+
+static char *tiny_body(void *ctx)
+{
+    (void)ctx;
+    return strdup("{\"filterServerList\":[],\"topicConfigSerializeWrapper\":{\"dataVersion\":{\"counter\":1,"
+                  "\"timestamp\":1},\"topicConfigTable\":{\"NameTopic\":{\"perm\":6,\"readQueueNums\":1,"
+                  "\"writeQueueNums\":1}}}}");
+}
+
+Test(namesrv_limits, a_broker_registers_with_namesrvAddr_localhost)
+{
+    char dir[256], conf[300], log[300], kv[300], ns[64];
+    cr_assert_eq(rk_tk_tmpdir(dir, sizeof dir, "nsbyname"), 0);
+    snprintf(conf, sizeof conf, "%s/ns.conf", dir);
+    snprintf(log, sizeof log, "%s/ns.log", dir);
+    snprintf(kv, sizeof kv, "%s/kv.json", dir);
+    quiet_log();
+    port = rk_tk_free_port();
+    FILE *f = fopen(conf, "w");
+    fprintf(f, "listenPort=%d\nkvConfigPath=%s\n", port, kv);
+    fclose(f);
+    char *argv[] = {(char *)rk_tk_bin("mqnamesrv"), "-c", conf, NULL};
+    pid_t pid = rk_tk_spawn(argv, log);
+    cr_assert(pid > 0);
+    cr_assert(rk_tk_wait_port(port, 5000), "mqnamesrv listens");
+    snprintf(ns, sizeof ns, "localhost:%d", port);
+    rk_brokerreg_config_t rc = {.namesrv_addrs = ns, .cluster_name = "DefaultCluster", .broker_name = "b-name",
+                                .broker_addr = "127.0.0.1:10961", .period_ms = 60000, .timeout_ms = 3000};
+    rk_brokerreg_t *reg = NULL;
+    int rc_start = rk_brokerreg_start(&rc, tiny_body, NULL, &reg);
+    int accepted = rc_start == RK_OK ? rk_brokerreg_register_now(reg) : -1;
+    if (reg != NULL)
+        rk_brokerreg_stop(reg);
+    rk_tk_stop(pid, 5000);
+    rk_tk_rmtree(dir);
+    cr_assert_eq(rc_start, RK_OK, "%s", rk_strerror(rc_start));
+    cr_assert_eq(accepted, 1, "namesrvAddr=%s: registered with %d of 1 name servers", ns, accepted);
+}
