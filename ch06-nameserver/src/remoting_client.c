@@ -1,6 +1,7 @@
 /* remoting_client.c — pooled connections, opaque matching, timeouts (see rk/remoting_client.h). */
 #include "rk/remoting_client.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,9 @@ typedef struct chan {
     char addr[64];
     uv_tcp_t tcp;
     uv_connect_t connect;
-    bool connected, closing;
+    uv_getaddrinfo_t resolve;   /* a host name being looked up (off the loop, in libuv's pool) */
+    int refs;                   /* the tcp handle, and the look-up while it runs */
+    bool connected, closing, resolving;
     rk_frames_t frames;
     op_t *waiting;              /* written once connected */
     op_t *pending;              /* sent, awaiting responses */
@@ -66,12 +69,15 @@ static void op_fail(op_t *op, int status)
     free(op);
 }
 
-static void chan_closed(uv_handle_t *h)
+static void chan_unref(chan_t *ch)
 {
-    chan_t *ch = h->data;
+    if (--ch->refs > 0)
+        return;
     rk_frames_free(&ch->frames);
     free(ch);
 }
+
+static void chan_closed(uv_handle_t *h) { chan_unref(h->data); }
 
 static void chan_close(chan_t *ch, int status)
 {
@@ -90,12 +96,14 @@ static void chan_close(chan_t *ch, int status)
             op_fail(op, status);
         }
     ch->waiting = ch->pending = NULL;
+    if (ch->resolving)
+        uv_cancel((uv_req_t *)&ch->resolve);    /* may be too late: on_resolved copes */
     uv_close((uv_handle_t *)&ch->tcp, chan_closed);
 }
 
 static void chan_send(chan_t *ch, op_t *op)
 {
-    int rc = rk__write_cmd((uv_stream_t *)&ch->tcp, op->req);
+    int rc = rk__write_cmd((uv_stream_t *)&ch->tcp, op->req, NULL);
     if (rc != RK_OK) {
         op_fail(op, rc);
         chan_close(ch, RK_ECLOSED);
@@ -135,7 +143,7 @@ static void serve_push(chan_t *ch, rk_cmd_t *req)
         resp->opaque = req->opaque;
         resp->flag |= RK_CMD_RESPONSE;
         resp->ser_type = req->ser_type;
-        rk__write_cmd((uv_stream_t *)&ch->tcp, resp);
+        rk__write_cmd((uv_stream_t *)&ch->tcp, resp, NULL);
     }
     rk_cmd_free(resp);
     rk_cmd_free(req);
@@ -185,6 +193,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (rc < 0)
         chan_close(ch, RK_EPROTO);
+    else
+        rk_frames_shrink(&ch->frames, 2 * sizeof ch->rbuf);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -216,24 +226,60 @@ static void on_connect(uv_connect_t *req, int status)
     }
 }
 
+/* "host:port" -> host and port; RK_EINVAL unless the port is 1..65535. */
+static int split_addr(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL || colon == addr || (size_t)(colon - addr) >= hostlen)
+        return RK_EINVAL;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || p < 1 || p > 65535)
+        return RK_EINVAL;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    *port = (int)p;
+    return RK_OK;
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    chan_t *ch = req->data;
+    ch->resolving = false;
+    if (!ch->closing) {
+        const struct addrinfo *ai = res;
+        while (ai != NULL && ai->ai_family != AF_INET)
+            ai = ai->ai_next;
+        int rc = status < 0 ? status : ai == NULL ? UV_EAI_ADDRFAMILY : 0;
+        if (rc == 0)
+            rc = uv_tcp_connect(&ch->connect, &ch->tcp, ai->ai_addr, on_connect);
+        if (rc != 0) {
+            rk_log_warn("rclient", "cannot resolve the host name in %s: %s", ch->addr, uv_strerror(rc));
+            chan_close(ch, RK_ENOTFOUND);
+        }
+    }
+    uv_freeaddrinfo(res);
+    chan_unref(ch);
+}
+
+/* The channel to addr, opened if needed: an IPv4 address connects at once,
+ * a host name is looked up first with uv_getaddrinfo (libuv runs it on its
+ * worker pool, so the loop never blocks) and again each time the channel is
+ * reopened. Requests wait in `waiting` meanwhile. */
 static chan_t *chan_get(rk_rclient_t *c, const char *addr, int *err)
 {
     for (chan_t *ch = c->chans; ch; ch = ch->next)
         if (strcmp(ch->addr, addr) == 0)
             return ch;
     char host[64];
-    const char *colon = strrchr(addr, ':');
+    int port;
     struct sockaddr_in sa;
-    if (colon == NULL || (size_t)(colon - addr) >= sizeof host) {
+    if (split_addr(addr, host, sizeof host, &port) != RK_OK) {
         *err = RK_EINVAL;
         return NULL;
     }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = '\0';
-    if (uv_ip4_addr(host, atoi(colon + 1), &sa) != 0) {
-        *err = RK_EINVAL;
-        return NULL;
-    }
+    bool numeric = uv_ip4_addr(host, port, &sa) == 0;
     chan_t *ch = calloc(1, sizeof *ch);
     if (ch == NULL) {
         *err = RK_ENOMEM;
@@ -241,13 +287,29 @@ static chan_t *chan_get(rk_rclient_t *c, const char *addr, int *err)
     }
     snprintf(ch->addr, sizeof ch->addr, "%s", addr);
     ch->cl = c;
+    ch->refs = 1;
     rk_frames_init(&ch->frames, 0);
     uv_tcp_init(&c->loop, &ch->tcp);
     ch->tcp.data = ch;
     ch->connect.data = ch;
+    ch->resolve.data = ch;
     ch->next = c->chans;
     c->chans = ch;
-    int rc = uv_tcp_connect(&ch->connect, &ch->tcp, (struct sockaddr *)&sa, on_connect);
+    int rc;
+    if (numeric) {
+        rc = uv_tcp_connect(&ch->connect, &ch->tcp, (struct sockaddr *)&sa, on_connect);
+    } else {
+        char service[8];
+        snprintf(service, sizeof service, "%d", port);
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+        ch->refs++;
+        ch->resolving = true;
+        rc = uv_getaddrinfo(&c->loop, &ch->resolve, on_resolved, host, service, &hints);
+        if (rc != 0) {
+            ch->refs--;
+            ch->resolving = false;
+        }
+    }
     if (rc != 0) {
         chan_close(ch, rc);
         *err = rc;

@@ -134,6 +134,73 @@ static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *valu
     return RK_OK;
 }
 
+/* Decoding appends every field without looking for its key (ext_push), then
+ * merges repeated keys once (ext_dedupe) with a hash table: linear time, where
+ * a look-up per field made a header of N fields cost N^2. */
+static int ext_push(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    if (c->next >= RK_CMD_MAX_EXT_FIELDS)
+        return RK_ETOOBIG;
+    if (c->next == c->ext_cap) {
+        size_t cap = c->ext_cap ? c->ext_cap * 2 : 8;
+        rk_ext_field_t *n = realloc(c->ext, cap * sizeof *n);
+        if (n == NULL)
+            return RK_ENOMEM;
+        c->ext = n;
+        c->ext_cap = cap;
+    }
+    char *k = strndup(key, klen), *v = strndup(value, vlen);
+    if (k == NULL || v == NULL) {
+        free(k);
+        free(v);
+        return RK_ENOMEM;
+    }
+    c->ext[c->next++] = (rk_ext_field_t){k, v};
+    return RK_OK;
+}
+
+static uint32_t key_hash(const char *k)
+{
+    uint32_t h = 2166136261u;       /* FNV-1a */
+    for (; *k; k++)
+        h = (h ^ (uint8_t)*k) * 16777619u;
+    return h;
+}
+
+/* A repeated key keeps its first place and takes its last value, as if each
+ * field had been set in turn. */
+static int ext_dedupe(rk_cmd_t *c)
+{
+    if (c->next < 2)
+        return RK_OK;
+    size_t size = 16;
+    while (size < c->next * 2)
+        size *= 2;
+    uint16_t *slot = calloc(size, sizeof *slot);   /* field index + 1; 0: empty */
+    if (slot == NULL)
+        return RK_ENOMEM;
+    size_t kept = 0;
+    for (size_t i = 0; i < c->next; i++) {
+        rk_ext_field_t f = c->ext[i];
+        size_t h = key_hash(f.key) & (size - 1);
+        while (slot[h] != 0 && strcmp(c->ext[slot[h] - 1].key, f.key) != 0)
+            h = (h + 1) & (size - 1);
+        if (slot[h] != 0) {             /* seen: the later value wins */
+            rk_ext_field_t *first = &c->ext[slot[h] - 1];
+            free(first->value);
+            first->value = f.value;
+            free(f.key);
+        } else {
+            c->ext[kept] = f;
+            slot[h] = (uint16_t)(kept + 1);
+            kept++;
+        }
+    }
+    c->next = kept;
+    free(slot);
+    return RK_OK;
+}
+
 int rk_cmd_ext_set(rk_cmd_t *c, const char *key, const char *value)
 {
     return ext_set_n(c, key, strlen(key), value, strlen(value));
@@ -281,8 +348,35 @@ static int encode_frame(const rk_cmd_t *c, const void *body, size_t body_len, bo
 
 /* ---- decode ---- */
 
+/* The values of a JSON text (its ',' and ':' outside strings), counted up to
+ * limit + 1 in one pass: a header that would make cJSON allocate a node for
+ * each of a million values is refused before it is parsed. */
+static size_t json_values(const uint8_t *p, size_t len, size_t limit)
+{
+    size_t n = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len && n <= limit; i++) {
+        if (in_str) {
+            if (p[i] == '\\')
+                i++;
+            else if (p[i] == '"')
+                in_str = false;
+        } else if (p[i] == '"') {
+            in_str = true;
+        } else if (p[i] == ',' || p[i] == ':') {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* A field is a ':' and a ','; the top level has a dozen more. */
+#define JSON_MAX_VALUES (2 * RK_CMD_MAX_EXT_FIELDS + 64)
+
 static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
 {
+    if (json_values(p, len, JSON_MAX_VALUES) > JSON_MAX_VALUES)
+        return RK_ETOOBIG;
     cJSON *h = rk_json_parse((const char *)p, len);
     if (h == NULL || !cJSON_IsObject(h)) {
         cJSON_Delete(h);
@@ -310,11 +404,11 @@ static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
             char *s = rk_json_to_string(e);   /* numbers and booleans become strings */
             if (s == NULL)
                 continue;                     /* null or nested: ignored, as fastjson would */
-            rc = rk_cmd_ext_set(c, e->string, s);
+            rc = ext_push(c, e->string, strlen(e->string), s, strlen(s));
             free(s);
         }
     cJSON_Delete(h);
-    return rc;
+    return rc == RK_OK ? ext_dedupe(c) : rc;
 }
 
 static int decode_binary_header(rk_cmd_t *c, const uint8_t *p, size_t len)
@@ -348,11 +442,11 @@ static int decode_binary_header(rk_cmd_t *c, const uint8_t *p, size_t len)
         const uint8_t *v = rk_reader_take(&e, vl);
         if (e.err)
             return RK_EPROTO;
-        int rc = ext_set_n(c, (const char *)k, kl, (const char *)v, vl);
+        int rc = ext_push(c, (const char *)k, kl, (const char *)v, vl);
         if (rc != RK_OK)
             return rc;
     }
-    return RK_OK;
+    return ext_dedupe(c);
 }
 
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
@@ -420,4 +514,19 @@ int rk_frames_next(rk_frames_t *f, const uint8_t **frame, size_t *len)
     *len = flen;
     f->start += 4 + (size_t)flen;
     return 1;
+}
+
+void rk_frames_shrink(rk_frames_t *f, size_t keep)
+{
+    size_t pending = rk_frames_pending(f);
+    if (f->buf.cap <= keep || pending > f->buf.cap / 4)
+        return;
+    rk_buf_t nb = {0};
+    if (pending > 0 && rk_buf_put(&nb, f->buf.data + f->start, pending) != RK_OK) {
+        rk_buf_free(&nb);       /* keep the big one: no harm but memory */
+        return;
+    }
+    rk_buf_free(&f->buf);
+    f->buf = nb;
+    f->start = 0;
 }

@@ -10,17 +10,22 @@
 typedef struct {
     uv_write_t req;
     uint8_t *data;
+    void (*done)(uv_stream_t *);
 } write_t;
 
 static void on_written(uv_write_t *w, int status)
 {
     (void)status;   /* a failed write surfaces as a read error on the same stream */
     write_t *wr = (write_t *)w;
+    void (*done)(uv_stream_t *) = wr->done;
+    uv_stream_t *stream = w->handle;
     free(wr->data);
     free(wr);
+    if (done != NULL)
+        done(stream);
 }
 
-int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd)
+int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd, void (*done)(uv_stream_t *))
 {
     rk_buf_t b = {0};
     int rc = rk_cmd_encode(cmd, &b);
@@ -31,6 +36,7 @@ int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd)
     }
     size_t len;
     wr->data = rk_buf_detach(&b, &len);
+    wr->done = done;
     uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
     rc = uv_write(&wr->req, stream, &buf, 1, on_written);
     if (rc != 0) {

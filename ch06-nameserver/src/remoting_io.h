@@ -9,8 +9,11 @@
 
 #include "rk/remoting_cmd.h"
 
-/* 0, or RK_E* / a libuv error (then nothing was queued). */
-int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd);
+/* 0, or RK_E* / a libuv error (then nothing was queued). done (may be NULL)
+ * runs on the loop thread once the bytes are written or dropped, after the
+ * buffer is freed: the server uses it to resume a connection it stopped
+ * reading while its replies piled up. */
+int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd, void (*done)(uv_stream_t *stream));
 
 /* Blocks SIGPIPE in the calling (network) thread: a write to a peer that
  * went away then fails with EPIPE instead of killing the whole process,

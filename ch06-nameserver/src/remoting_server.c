@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -17,6 +18,9 @@
 #define MAX_HOOKS 8
 #define MAX_TASKS 8
 #define READ_CHUNK 65536
+#define OUT_MAX_DEFAULT ((size_t)4 << 20)
+#define IN_MAX_DEFAULT ((size_t)256 << 20)
+#define FRAME_TIMEOUT_DEFAULT 30000
 
 typedef struct {
     int32_t code;
@@ -47,12 +51,21 @@ struct rk_conn {
     uint64_t id;
     char peer[64];
     rk_frames_t frames;
-    uint64_t last_active;
+    uint64_t last_active;       /* mono ms of the last whole frame (or the accept) */
+    uint64_t frame_start;       /* mono ms the partial frame in `frames` began; 0: none */
+    size_t out_seen;            /* write queue size last counted into the server's total */
+    size_t in_held;             /* frames buffer capacity last counted into the total */
+    size_t inflight;            /* bytes of this connection's requests being processed */
     int refs;                   /* loop thread only: handle + outstanding replies */
     bool closing;
+    bool reading;               /* uv_read_start is in effect */
+    bool paused_out;            /* not read: its replies (or requests) pile up */
+    bool paused_in;             /* not read: the server's input budget is used up */
+    bool pumping;               /* inside conn_pump (processors may re-enter) */
+    bool paused_counted;        /* counted in st_paused */
+    bool needs_pump;            /* resumed with whole frames buffered: pump_timer runs them */
     void *data;
     rk_conn_t *prev, *next;
-    char rbuf[READ_CHUNK];
 };
 
 struct rk_reply {
@@ -63,6 +76,7 @@ struct rk_reply {
     int niov;
     void (*release)(void *);
     void *release_arg;
+    size_t req_bytes;           /* the request's frame size, counted in conn->inflight */
     rk_processor_fn slow_fn;    /* what runs on the worker pool (SLOW, or rk_reply_defer) */
     void *slow_ctx;
     uv_work_t work;
@@ -84,6 +98,7 @@ struct rk_rserver {
     uv_tcp_t listener;
     uv_async_t async;
     uv_timer_t idle_timer;      /* idle connections and push timeouts */
+    uv_timer_t pump_timer;      /* runs the frames of connections the input budget let go */
     int32_t next_push_opaque;
     uv_thread_t thread;
     uv_thread_t loop_tid;
@@ -102,6 +117,13 @@ struct rk_rserver {
     rk_reply_t *qhead, *qtail;
     struct post *posts;
     int bound_port;
+    int nconns;
+    int npaused_in;             /* connections waiting for the input budget */
+    uint64_t last_refuse_log, last_accept_err_log, last_budget_log;
+    /* counters for rk_rserver_stats (written on the loop thread, read anywhere) */
+    _Atomic int64_t st_conns, st_out, st_in, st_inflight, st_paused;
+    _Atomic uint64_t st_refused, st_frame_timeouts;
+    char rbuf[READ_CHUNK];      /* every read lands here and is fed to a splitter at once */
 };
 
 /* ------------------------------------------------------------ setup */
@@ -116,6 +138,22 @@ int rk_rserver_new(const rk_rserver_config_t *cfg, rk_rserver_t **out)
     snprintf(s->name, sizeof s->name, "%s", cfg->name ? cfg->name : "remoting");
     if (s->cfg.max_frame == 0)
         s->cfg.max_frame = RK_FRAME_MAX_DEFAULT;
+    if (s->cfg.max_out_bytes == 0)
+        s->cfg.max_out_bytes = OUT_MAX_DEFAULT;
+    if (s->cfg.max_in_bytes == 0)
+        s->cfg.max_in_bytes = IN_MAX_DEFAULT;
+    if (s->cfg.max_in_bytes < 2 * s->cfg.max_frame)     /* else one big frame could never pass */
+        s->cfg.max_in_bytes = 2 * s->cfg.max_frame;
+    if (s->cfg.frame_timeout_ms == 0)
+        s->cfg.frame_timeout_ms = FRAME_TIMEOUT_DEFAULT;
+    if (s->cfg.max_conns == 0) {
+        struct rlimit rl;
+        rlim_t nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+        if (nofile == RLIM_INFINITY || nofile > 1000000)
+            nofile = 1000000;
+        rlim_t reserve = nofile / 4 < 64 ? 64 : nofile / 4 > 4096 ? 4096 : nofile / 4;
+        s->cfg.max_conns = nofile > reserve + 16 ? (int)(nofile - reserve) : 16;
+    }
     if (uv_mutex_init(&s->qmu) != 0) {
         free(s);
         return RK_ENOMEM;
@@ -161,12 +199,154 @@ const rk_cmd_t *rk_reply_request(const rk_reply_t *r) { return r->req; }
 
 /* ------------------------------------------------------------ connections */
 
+/* Brings the server's totals up to date with this connection's write queue
+ * and input buffer (loop thread). */
+static void conn_account(rk_conn_t *c)
+{
+    rk_rserver_t *s = c->srv;
+    size_t out = c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    size_t in = c->frames.buf.cap;
+    atomic_fetch_add(&s->st_out, (int64_t)out - (int64_t)c->out_seen);
+    atomic_fetch_add(&s->st_in, (int64_t)in - (int64_t)c->in_held);
+    c->out_seen = out;
+    c->in_held = in;
+}
+
+static void budget_check(rk_rserver_t *s);
+
 static void conn_unref(rk_conn_t *c)
 {
     if (--c->refs > 0)
         return;
     rk_frames_free(&c->frames);
+    conn_account(c);            /* closing: both back to 0 */
+    rk_rserver_t *s = c->srv;
     free(c);
+    budget_check(s);
+}
+
+/* ------------------------------------------------------------ flow control
+ *
+ * A connection is read only while it may add work: it is paused (uv_read_stop)
+ * when its unsent replies or its requests in processing pass max_out_bytes
+ * (paused_out, until both are under half), or while the input held for all
+ * connections is over max_in_bytes (paused_in, until under 3/4). Nothing is
+ * dropped: replies still queue, buffered frames wait and run on resume. */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void conn_pump(rk_conn_t *c);
+
+/* At most one line a second for each kind of flood. */
+static bool log_due(uint64_t *last)
+{
+    uint64_t now = rk_mono_ms();
+    if (*last != 0 && now - *last < 1000)
+        return false;
+    *last = now;
+    return true;
+}
+
+static bool out_over(const rk_conn_t *c)
+{
+    size_t hi = c->srv->cfg.max_out_bytes;
+    return c->out_seen > hi || c->inflight > hi;
+}
+
+static bool out_under(const rk_conn_t *c)
+{
+    size_t lo = c->srv->cfg.max_out_bytes / 2;
+    return c->out_seen <= lo && c->inflight <= lo;
+}
+
+static int64_t in_used(rk_rserver_t *s) { return atomic_load(&s->st_in) + atomic_load(&s->st_inflight); }
+
+/* Reads c exactly when nothing pauses it; keeps the paused count. */
+static void conn_set_reading(rk_conn_t *c)
+{
+    rk_rserver_t *s = c->srv;
+    bool paused = !c->closing && (c->paused_out || c->paused_in);
+    if (paused != c->paused_counted) {
+        atomic_fetch_add(&s->st_paused, paused ? 1 : -1);
+        c->paused_counted = paused;
+    }
+    bool want = !c->closing && !paused;
+    if (want && !c->reading) {
+        int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (rc != 0) {
+            rk_log_error(s->name, "%s: cannot read (%s), closing", c->peer, uv_strerror(rc));
+            rk_conn_close(c);
+            return;
+        }
+        c->reading = true;
+    } else if (!want && c->reading) {
+        if (!c->closing)
+            uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+/* Over the input budget: every connection with a partial frame waits. */
+static void budget_enforce(rk_rserver_t *s)
+{
+    int waiting = 0;
+    for (rk_conn_t *c = s->conns; c != NULL; c = c->next)
+        if (!c->closing && !c->paused_in && rk_frames_pending(&c->frames) > 0) {
+            c->paused_in = true;
+            s->npaused_in++;
+            conn_set_reading(c);
+            waiting++;
+        }
+    if (waiting > 0 && log_due(&s->last_budget_log))
+        rk_log_warn(s->name, "input budget of %zu bytes used up (%lld held): %d connection(s) with buffered "
+                    "input wait; a frame not completed in %lld ms closes its connection",
+                    s->cfg.max_in_bytes, (long long)in_used(s), s->npaused_in, (long long)s->cfg.frame_timeout_ms);
+}
+
+static void on_pump_timer(uv_timer_t *t)
+{
+    rk_rserver_t *s = t->data;
+    for (rk_conn_t *c = s->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->needs_pump) {
+            c->needs_pump = false;
+            conn_pump(c);
+        }
+    }
+}
+
+/* Under 3/4 of the budget again: the waiting connections read on, and the
+ * whole frames they hold run soon (not from here: we may be inside a pump). */
+static void budget_check(rk_rserver_t *s)
+{
+    if (s->npaused_in == 0 || s->stopping || in_used(s) > (int64_t)(s->cfg.max_in_bytes / 4 * 3))
+        return;
+    bool pump = false;
+    for (rk_conn_t *c = s->conns; c != NULL; c = c->next)
+        if (c->paused_in) {
+            c->paused_in = false;
+            s->npaused_in--;
+            conn_set_reading(c);
+            if (!c->closing && rk_frames_pending(&c->frames) > 0)
+                pump = c->needs_pump = true;
+        }
+    if (pump)
+        uv_timer_start(&s->pump_timer, on_pump_timer, 0, 0);
+}
+
+/* Replies were written or requests answered: resume a connection paused for
+ * its backlog once it is under the low-water mark. */
+static void conn_maybe_resume(rk_conn_t *c)
+{
+    if (c->closing)
+        return;
+    conn_account(c);
+    if (c->paused_out && out_under(c)) {
+        c->paused_out = false;
+        if (c->pumping)
+            return;             /* the pump we are inside goes on by itself */
+        conn_pump(c);           /* frames that waited in the buffer first */
+    }
 }
 
 static void on_conn_closed(uv_handle_t *h)
@@ -181,6 +361,11 @@ void rk_conn_close(rk_conn_t *c)
         return;
     c->closing = true;
     rk_rserver_t *s = c->srv;
+    if (c->paused_in) {
+        c->paused_in = false;
+        s->npaused_in--;
+    }
+    conn_set_reading(c);        /* settles the paused count */
     for (int i = 0; i < s->nhooks; i++)
         s->hooks[i].fn(s->hooks[i].ctx, c);
     for (push_t *p = c->pushes, *next; p != NULL; p = next) {
@@ -189,16 +374,25 @@ void rk_conn_close(rk_conn_t *c)
         free(p);
     }
     c->pushes = NULL;
+    s->nconns--;
+    atomic_fetch_sub(&s->st_conns, 1);
     if (c->prev) c->prev->next = c->next; else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_out_progress(uv_stream_t *stream)
+{
+    rk_conn_t *c = stream->data;
+    conn_maybe_resume(c);
 }
 
 static void conn_write_cmd(rk_conn_t *c, const rk_cmd_t *cmd)
 {
     if (c->closing)
         return;
-    int rc = rk__write_cmd((uv_stream_t *)&c->tcp, cmd);
+    int rc = rk__write_cmd((uv_stream_t *)&c->tcp, cmd, on_out_progress);
+    conn_account(c);
     if (rc != RK_OK) {
         rk_log_error(c->srv->name, "%s: cannot send (%s), closing", c->peer,
                      rc < -4095 ? rk_strerror(rc) : uv_strerror(rc));
@@ -221,10 +415,12 @@ static void on_iov_written(uv_write_t *w, int status)
 {
     (void)status;
     iov_write_t *iw = (iov_write_t *)w;
+    uv_stream_t *stream = w->handle;
     free(iw->head);
     if (iw->release)
         iw->release(iw->arg);
     free(iw);
+    on_out_progress(stream);
 }
 
 /* Header from a buffer, body straight from the caller's memory. */
@@ -250,6 +446,7 @@ static void conn_write_iov(rk_conn_t *c, rk_reply_t *r)
             free(iw->head);
             rk_conn_close(c);
         }
+        conn_account(c);
     }
     free(bufs);
     if (rc != RK_OK) {          /* nothing queued: release now */
@@ -286,8 +483,12 @@ static void complete_on_loop(rk_reply_t *r)
         r->answered = true;
         return;
     }
+    c->inflight -= r->req_bytes;
+    atomic_fetch_sub(&s->st_inflight, (int64_t)r->req_bytes);
     free(r);
     s->outstanding--;
+    conn_maybe_resume(c);
+    budget_check(s);
     conn_unref(c);
     maybe_close_async(s);
 }
@@ -341,7 +542,7 @@ static void slow_done(uv_work_t *w, int status)
         complete_on_loop(r);    /* only the freeing was left */
 }
 
-static void dispatch(rk_conn_t *c, rk_cmd_t *req)
+static void dispatch(rk_conn_t *c, rk_cmd_t *req, size_t bytes)
 {
     rk_rserver_t *s = c->srv;
     if (rk_cmd_is_response(req)) {
@@ -368,6 +569,9 @@ static void dispatch(rk_conn_t *c, rk_cmd_t *req)
     }
     r->conn = c;
     r->req = req;
+    r->req_bytes = bytes;
+    c->inflight += bytes;
+    atomic_fetch_add(&s->st_inflight, (int64_t)bytes);
     c->refs++;
     s->outstanding++;
     if (p == NULL) {
@@ -401,7 +605,76 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     rk_conn_t *c = h->data;
-    *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+    /* one buffer for the whole server: each read is fed to its splitter
+     * before the loop reads anything else */
+    *buf = uv_buf_init(c->srv->rbuf, sizeof c->srv->rbuf);
+}
+
+/* Takes the whole frames buffered for c and dispatches them, until the
+ * buffer holds only a partial frame or c is paused for its backlog; then
+ * gives back memory and decides whether to read on. */
+static void conn_pump(rk_conn_t *c)
+{
+    rk_rserver_t *s = c->srv;
+    if (c->pumping || c->closing)
+        return;
+    c->pumping = true;
+    c->refs++;      /* processors may close the connection mid-loop */
+    const uint8_t *frame;
+    size_t len;
+    int rc = 0;
+    for (;;) {
+        conn_account(c);        /* replies from other threads count too */
+        if (!c->closing && !c->paused_out && out_over(c)) {
+            c->paused_out = true;
+            rk_log_debug(s->name, "%s: %zu reply bytes unsent, %zu request bytes in processing: not read until "
+                         "it drains", c->peer, c->out_seen, c->inflight);
+        }
+        if (c->closing || c->paused_out || c->paused_in)
+            break;
+        if (in_used(s) > (int64_t)s->cfg.max_in_bytes) {
+            budget_enforce(s);          /* no new work while over the budget: */
+            if (c->paused_in)           /* this connection's frames wait too */
+                break;
+        }
+        if ((rc = rk_frames_next(&c->frames, &frame, &len)) != 1)
+            break;
+        c->last_active = rk_mono_ms();
+        c->frame_start = 0;
+        rk_cmd_t *req;
+        int drc = rk_cmd_decode(frame, len, &req);
+        if (drc == RK_ETOOBIG) {
+            rk_log_warn(s->name, "%s: header over the limits (more than %d extFields, or too many values), "
+                        "closing the connection", c->peer, RK_CMD_MAX_EXT_FIELDS);
+            rk_conn_close(c);
+            break;
+        }
+        if (drc != RK_OK) {
+            rk_log_warn(s->name, "%s: malformed frame (%s), closing the connection", c->peer, rk_strerror(drc));
+            rk_conn_close(c);
+            break;
+        }
+        dispatch(c, req, 4 + len);
+    }
+    if (!c->closing && rc < 0) {
+        rk_log_warn(s->name, "%s: %s, closing the connection", c->peer,
+                    rc == RK_ETOOBIG ? "frame over the maximum size" : "broken frame");
+        rk_conn_close(c);
+    }
+    if (!c->closing) {
+        if (rk_frames_pending(&c->frames) == 0)
+            c->frame_start = 0;
+        else if (c->frame_start == 0)
+            c->frame_start = rk_mono_ms();      /* the deadline of the frame now arriving */
+        rk_frames_shrink(&c->frames, 2 * READ_CHUNK);
+        conn_account(c);
+        if (in_used(s) > (int64_t)s->cfg.max_in_bytes)
+            budget_enforce(s);
+        conn_set_reading(c);
+    }
+    c->pumping = false;
+    budget_check(s);
+    conn_unref(c);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -416,69 +689,91 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
-    c->last_active = rk_mono_ms();
-    if (rk_frames_feed(&c->frames, c->rbuf, (size_t)nread) != RK_OK) {
+    /* no idle-timer reset here: a byte is not a request (slow-loris) */
+    if (rk_frames_feed(&c->frames, c->srv->rbuf, (size_t)nread) != RK_OK) {
+        rk_log_error(c->srv->name, "%s: no memory for its input, closing the connection", c->peer);
         rk_conn_close(c);
         return;
     }
-    const uint8_t *frame;
-    size_t len;
-    int rc;
-    c->refs++;      /* processors may close the connection mid-loop */
-    while (!c->closing && (rc = rk_frames_next(&c->frames, &frame, &len)) == 1) {
-        rk_cmd_t *req;
-        int drc = rk_cmd_decode(frame, len, &req);
-        if (drc != RK_OK) {
-            rk_log_warn(c->srv->name, "%s: malformed frame (%s), closing the connection", c->peer,
-                        rk_strerror(drc));
-            rk_conn_close(c);
-            break;
-        }
-        dispatch(c, req);
+    conn_pump(c);
+}
+
+static void peer_name(uv_tcp_t *tcp, char *buf, size_t len, uint64_t id)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char ip[48] = "?";
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+        snprintf(buf, len, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    } else {
+        snprintf(buf, len, "conn-%llu", (unsigned long long)id);
     }
-    if (!c->closing && rc < 0) {
-        rk_log_warn(c->srv->name, "%s: %s, closing the connection", c->peer,
-                    rc == RK_ETOOBIG ? "frame over the maximum size" : "broken frame");
-        rk_conn_close(c);
+}
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+/* Over max_conns: accepted (else libuv stops accepting) and closed at once. */
+static void refuse(rk_rserver_t *s, uv_stream_t *server)
+{
+    uint64_t n = atomic_fetch_add(&s->st_refused, 1) + 1;
+    uv_tcp_t *t = malloc(sizeof *t);
+    char peer[64] = "?";
+    if (t != NULL) {
+        uv_tcp_init(&s->loop, t);
+        if (uv_accept(server, (uv_stream_t *)t) == 0)
+            peer_name(t, peer, sizeof peer, 0);
     }
-    conn_unref(c);
+    if (log_due(&s->last_refuse_log))
+        rk_log_warn(s->name, "%d connections open, the maximum: refusing %s (%llu refused so far)", s->nconns, peer,
+                    (unsigned long long)n);
+    if (t != NULL)
+        uv_close((uv_handle_t *)t, free_handle);    /* the client sees its connection closed */
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
     rk_rserver_t *s = server->data;
-    if (status < 0 || s->stopping)
+    if (s->stopping)
         return;
+    if (status < 0) {       /* EMFILE, ENFILE, ENOMEM: the client's connect is dropped */
+        if (log_due(&s->last_accept_err_log))
+            rk_log_warn(s->name, "cannot accept a connection: %s (%d open)", uv_strerror(status), s->nconns);
+        return;
+    }
+    if (s->cfg.max_conns > 0 && s->nconns >= s->cfg.max_conns) {
+        refuse(s, server);
+        return;
+    }
     rk_conn_t *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    if (c == NULL) {
+        refuse(s, server);
         return;
+    }
     c->srv = s;
     c->id = ++s->next_id;
     c->refs = 1;
     rk_frames_init(&c->frames, s->cfg.max_frame);
     uv_tcp_init(&s->loop, &c->tcp);
     c->tcp.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
+    if (rc != 0) {
+        if (log_due(&s->last_accept_err_log))
+            rk_log_warn(s->name, "cannot accept a connection: %s (%d open)", uv_strerror(rc), s->nconns);
         c->closing = true;
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int sl = sizeof ss;
-    char ip[48] = "?";
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-        snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
-    } else {
-        snprintf(c->peer, sizeof c->peer, "conn-%llu", (unsigned long long)c->id);
-    }
+    peer_name(&c->tcp, c->peer, sizeof c->peer, c->id);
     c->last_active = rk_mono_ms();
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    s->nconns++;
+    atomic_fetch_add(&s->st_conns, 1);
+    conn_set_reading(c);
 }
 
 static void on_idle_check(uv_timer_t *t)
@@ -496,6 +791,20 @@ static void on_idle_check(uv_timer_t *t)
             } else {
                 pp = &p->next;
             }
+        }
+        /* a connection paused for its backlog is not late: the server stopped
+         * reading it (the idle timeout still applies) */
+        if (s->cfg.frame_timeout_ms > 0 && c->frame_start != 0 && !c->paused_out &&
+            now - c->frame_start > (uint64_t)s->cfg.frame_timeout_ms) {
+            uint32_t want = 0;
+            if (rk_frames_pending(&c->frames) >= 4)
+                want = rk_be_get32(c->frames.buf.data + c->frames.start);
+            rk_log_warn(s->name, "%s: frame not completed within %lld ms (%zu of %lu bytes arrived), closing",
+                        c->peer, (long long)s->cfg.frame_timeout_ms, rk_frames_pending(&c->frames),
+                        (unsigned long)want + 4);
+            atomic_fetch_add(&s->st_frame_timeouts, 1);
+            rk_conn_close(c);
+            continue;
         }
         if (s->cfg.idle_ms > 0 && now - c->last_active > (uint64_t)s->cfg.idle_ms) {
             rk_log_info(s->name, "%s: idle for %lld ms, closing", c->peer, (long long)s->cfg.idle_ms);
@@ -551,6 +860,7 @@ static void begin_stop(rk_rserver_t *s)
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->idle_timer, NULL);
+    uv_close((uv_handle_t *)&s->pump_timer, NULL);
     for (int i = 0; i < s->ntasks; i++)
         uv_close((uv_handle_t *)&s->tasks[i].timer, NULL);
     while (s->conns != NULL)
@@ -588,9 +898,27 @@ int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen)
     }
     struct sockaddr_in addr;
     if ((rc = uv_ip4_addr(s->host, s->cfg.port, &addr)) != 0) {
-        snprintf(err, errlen, "bad listen address %s:%d", s->host, s->cfg.port);
-        uv_loop_close(&s->loop);
-        return RK_EBADCONFIG;
+        /* a host name: looked up once, here, before the loop thread runs */
+        uv_getaddrinfo_t gai;
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+        rc = uv_getaddrinfo(&s->loop, &gai, NULL, s->host, NULL, &hints);
+        if (rc == 0) {
+            const struct addrinfo *ai = gai.addrinfo;
+            while (ai != NULL && ai->ai_family != AF_INET)
+                ai = ai->ai_next;
+            if (ai != NULL) {
+                memcpy(&addr, ai->ai_addr, sizeof addr);
+                addr.sin_port = htons((uint16_t)s->cfg.port);
+            } else {
+                rc = UV_EAI_ADDRFAMILY;
+            }
+            uv_freeaddrinfo(gai.addrinfo);
+        }
+        if (rc != 0) {
+            snprintf(err, errlen, "bad listen address %s:%d (%s)", s->host, s->cfg.port, uv_strerror(rc));
+            uv_loop_close(&s->loop);
+            return RK_EBADCONFIG;
+        }
     }
     uv_tcp_init(&s->loop, &s->listener);
     s->listener.data = s;
@@ -611,6 +939,8 @@ int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen)
     s->async.data = s;
     uv_timer_init(&s->loop, &s->idle_timer);
     s->idle_timer.data = s;
+    uv_timer_init(&s->loop, &s->pump_timer);
+    s->pump_timer.data = s;
     uint64_t every = s->cfg.idle_ms > 0 && (uint64_t)s->cfg.idle_ms / 4 < 50 ? (uint64_t)s->cfg.idle_ms / 4 + 1 : 50;
     uv_timer_start(&s->idle_timer, on_idle_check, every, every);
     for (int i = 0; i < s->ntasks; i++) {
@@ -740,6 +1070,19 @@ int rk_rserver_post(rk_rserver_t *s, void (*fn)(void *), void *arg)
     uv_async_send(&s->async);   /* under the lock: the handle cannot close meanwhile */
     uv_mutex_unlock(&s->qmu);
     return RK_OK;
+}
+
+void rk_rserver_stats(const rk_rserver_t *s, rk_rserver_stats_t *out)
+{
+    rk_rserver_t *m = (rk_rserver_t *)s;    /* atomics are read-only here */
+    int64_t v[5] = {atomic_load(&m->st_conns), atomic_load(&m->st_out), atomic_load(&m->st_in),
+                    atomic_load(&m->st_inflight), atomic_load(&m->st_paused)};
+    for (int i = 0; i < 5; i++)
+        v[i] = v[i] < 0 ? 0 : v[i];
+    *out = (rk_rserver_stats_t){.conns = (uint64_t)v[0], .out_bytes = (uint64_t)v[1], .in_bytes = (uint64_t)v[2],
+                                .inflight_bytes = (uint64_t)v[3], .paused = (uint64_t)v[4],
+                                .refused = atomic_load(&m->st_refused),
+                                .frame_timeouts = atomic_load(&m->st_frame_timeouts)};
 }
 
 rk_conn_t *rk_rserver_conn(rk_rserver_t *s, uint64_t id)

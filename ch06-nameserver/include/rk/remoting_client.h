@@ -1,7 +1,11 @@
 /* remoting_client.h — the client side of RocketMQ remoting, on its own libuv loop thread.
  *
  * One TCP connection per "host:port", opened on first use and reopened on
- * the next request after it breaks. Requests get a fresh opaque; the
+ * the next request after it breaks. host is an IPv4 address or a name; a
+ * name is looked up (IPv4) with uv_getaddrinfo on libuv's worker pool each
+ * time the connection opens, so the network thread never waits for DNS; an
+ * unknown name fails the request with RK_ENOTFOUND (and a WARN line), a
+ * malformed address or a port outside 1..65535 with RK_EINVAL. Requests get a fresh opaque; the
  * response with the same opaque completes them. Three ways to call:
  *
  *   rk_rclient_invoke_sync()    blocks the caller until the response or the timeout
@@ -24,7 +28,8 @@ typedef struct rk_rclient rk_rclient_t;
 typedef void (*rk_invoke_cb)(void *arg, int status, rk_cmd_t *resp);
 
 int rk_rclient_new(rk_rclient_t **out);
-/* Fails every pending request with RK_ECLOSED, closes, joins, frees. */
+/* Fails every pending request with RK_ECLOSED, closes, joins, frees (after
+ * a name look-up in progress, which cannot be interrupted, has returned). */
 void rk_rclient_free(rk_rclient_t *c);
 
 int rk_rclient_invoke_async(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,

@@ -39,6 +39,9 @@
 #define RK_SER_JSON     0
 #define RK_SER_ROCKETMQ 1
 #define RK_FRAME_MAX_DEFAULT (16 * 1024 * 1024)
+/* A header with more extFields than this is refused (RK_ETOOBIG): a real
+ * one has fewer than 40, and each field costs memory and time to decode. */
+#define RK_CMD_MAX_EXT_FIELDS 256
 #define RK_VERSION_V4_9_4 401          /* standard-JSON routes from here on */
 #define RK_VERSION_CURRENT 409         /* what rocklet says it speaks (V4_9_8) */
 #define RK_LANGUAGE_JAVA 0
@@ -93,7 +96,10 @@ int rk_cmd_encode(const rk_cmd_t *cmd, rk_buf_t *out);
  * body_len bytes is sent separately (zero-copy responses); cmd->body is
  * ignored. */
 int rk_cmd_encode_head(const rk_cmd_t *cmd, size_t body_len, rk_buf_t *out);
-/* Decodes one frame given WITHOUT its 4-byte length field. */
+/* Decodes one frame given WITHOUT its 4-byte length field, in time linear in
+ * its size: RK_EPROTO if malformed, RK_ETOOBIG if its header has more than
+ * RK_CMD_MAX_EXT_FIELDS extFields (or, JSON, too many values of any kind).
+ * A repeated key keeps its first place and its last value. */
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out);
 
 /* Splits a byte stream into frames. Feed what the socket gave; then take
@@ -112,5 +118,11 @@ int rk_frames_feed(rk_frames_t *f, const void *data, size_t len);
 /* 1: *frame and *len give the next frame (without its length field), valid until
  * the next feed; 0: need more bytes; < 0: the stream is broken. */
 int rk_frames_next(rk_frames_t *f, const uint8_t **frame, size_t *len);
+/* Bytes fed and not yet taken as frames (a partial frame, or frames not taken yet). */
+static inline size_t rk_frames_pending(const rk_frames_t *f) { return f->buf.len - f->start; }
+/* Gives back memory a big frame left behind: a buffer larger than keep whose
+ * pending bytes fill under a quarter of it is replaced by one just big enough
+ * (freed when nothing is pending). Invalidates frames taken so far. */
+void rk_frames_shrink(rk_frames_t *f, size_t keep);
 
 #endif

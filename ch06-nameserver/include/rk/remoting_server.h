@@ -14,6 +14,14 @@
  * REQUEST_CODE_NOT_SUPPORTED; a malformed or oversized frame closes that
  * connection (logged), never the server; idle connections are closed.
  *
+ * Bounded against hostile clients (limits in rk_rserver_config_t, counters
+ * in rk_rserver_stats): a connection whose replies pile up is not read until
+ * they drain (back-pressure), partial frames wait while all connections hold
+ * too much input, a frame must complete within a deadline, and connections
+ * over a cap are refused. A connection that is not being read does not see
+ * its peer hang up either: the frame deadline or the idle timeout closes it.
+ * A response to a server push also waits while its connection is paused.
+ *
  * Threads: everything runs on the server's loop thread except SLOW
  * processors. rk_reply_send() may be called from any thread. Close hooks
  * and periodic tasks run on the loop thread.
@@ -40,9 +48,36 @@ typedef struct rk_rserver_config {
     const char *host;           /* default "0.0.0.0" */
     int port;                   /* 0: any free port (see rk_rserver_port) */
     size_t max_frame;           /* default 16 MiB */
-    int64_t idle_ms;            /* close connections silent this long; 0: never */
+    int64_t idle_ms;            /* close connections that sent no whole frame this long; 0: never */
     const char *name;           /* for log lines */
+    /* Limits against clients that abuse the server (0 takes the default): */
+    size_t max_out_bytes;       /* back-pressure: once a connection's unsent replies, or the
+                                 * requests it has in processing, pass this many bytes, the
+                                 * server stops reading from it until both are under half of
+                                 * it (default 4 MiB) */
+    size_t max_in_bytes;        /* input held for all connections together: partial frames
+                                 * plus requests in processing. Over it, connections with a
+                                 * partial frame wait (reading stopped, logged) until it
+                                 * drops under 3/4 (default 256 MiB) */
+    int64_t frame_timeout_ms;   /* a frame must be complete this long after its first byte
+                                 * arrived, else the connection is closed (logged); the
+                                 * slow-loris defence. Default 30 s; < 0: never */
+    int max_conns;              /* open connections; more are accepted and closed at once
+                                 * (logged, at most once a second). Default: the soft
+                                 * RLIMIT_NOFILE minus a reserve of a quarter of it (at least
+                                 * 64, at most 4096) for files; < 0: no cap */
 } rk_rserver_config_t;
+
+/* What the limits above are doing, for tests and runtime info. */
+typedef struct rk_rserver_stats {
+    uint64_t conns;             /* open connections */
+    uint64_t out_bytes;         /* replies queued, not yet taken by the kernel */
+    uint64_t in_bytes;          /* memory held by partial (and unprocessed) frames */
+    uint64_t inflight_bytes;    /* requests being processed (decoded, not answered) */
+    uint64_t paused;            /* connections not being read (back-pressure or budget) */
+    uint64_t refused;           /* since start: connections refused over max_conns */
+    uint64_t frame_timeouts;    /* since start: connections closed for an incomplete frame */
+} rk_rserver_stats_t;
 
 int rk_rserver_new(const rk_rserver_config_t *cfg, rk_rserver_t **out);
 /* Before start: route `code` to fn. */
@@ -63,6 +98,8 @@ rk_conn_t *rk_rserver_conn(rk_rserver_t *s, uint64_t id);
 /* Binds and starts the loop thread. A port in use is -EADDRINUSE with err set. */
 int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen);
 int rk_rserver_port(const rk_rserver_t *s);
+/* Any thread, after start: a snapshot of the counters above. */
+void rk_rserver_stats(const rk_rserver_t *s, rk_rserver_stats_t *out);
 /* Stops (closing every connection), joins the thread, frees everything. */
 void rk_rserver_free(rk_rserver_t *s);
 
