@@ -43,14 +43,6 @@ const rk_config_field_t rk_namesrv_config_fields[] = {
      "a broker silent this long is removed (ms)"},
     {"serverChannelMaxIdleTimeSeconds", RK_CFG_INT, F(idle_seconds), "120", 0, 86400, NULL,
      "close connections idle this long (s; 0 never)"},
-    {"serverMaxConnections", RK_CFG_INT, F(max_connections), "0", 0, 1000000, NULL,
-     "open connections at most; more are refused with a log line (0: the fd limit minus a reserve)"},
-    {"serverConnectionMaxPendingBytes", RK_CFG_INT, F(max_pending_bytes), "4m", 65536, 1073741824, NULL,
-     "stop reading a connection whose unsent replies pass this (back-pressure)"},
-    {"serverMaxBufferedInput", RK_CFG_INT, F(max_input_bytes), "256m", 1048576, 68719476736, NULL,
-     "partial frames of all connections together; over it they wait"},
-    {"serverFrameTimeoutMillis", RK_CFG_INT, F(frame_timeout_ms), "30000", -1, 86400000, NULL,
-     "close a connection whose frame is not complete this long after it began (-1 never)"},
     {"clusterMode", RK_CFG_ENUM, F(cluster_mode), "independent", 0, -1, cluster_modes,
      "independent | master_slave | chain (rocklet)"},
     {"replicationAck", RK_CFG_ENUM, F(replication_ack), "sync", 0, -1, ack_modes,
@@ -2019,10 +2011,8 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
     }
     rk_rserver_config_t sc = {.host = cfg->listen_host ? cfg->listen_host : "0.0.0.0",
                               .port = (int)cfg->listen_port, .idle_ms = cfg->idle_seconds * 1000,
-                              .name = "namesrv", .max_conns = (int)cfg->max_connections,
-                              .max_out_bytes = (size_t)cfg->max_pending_bytes,
-                              .max_in_bytes = (size_t)cfg->max_input_bytes,
-                              .frame_timeout_ms = cfg->frame_timeout_ms};
+                              .name = "namesrv"};
+    rk_rserver_config_set_limits(&sc, &cfg->limits);
     if ((rc = rk_rserver_new(&sc, &ns->srv)) != RK_OK)
         goto fail;
     static const struct { int32_t code; rk_processor_fn fn; } table[] = {

@@ -14,6 +14,28 @@
 #include "rk/request_code.h"
 #include "remoting_io.h"
 
+
+#define LIMIT(f) offsetof(rk_rserver_limits_t, f)
+const rk_config_field_t rk_rserver_limit_fields[] = {
+    {"serverMaxConnections", RK_CFG_INT, LIMIT(max_connections), "0", 0, 1000000, NULL,
+     "open connections at most; more are refused with a log line (0: the fd limit minus a reserve)"},
+    {"serverConnectionMaxPendingBytes", RK_CFG_INT, LIMIT(max_pending_bytes), "4m", 65536, 1073741824, NULL,
+     "stop reading a connection whose unsent replies pass this (back-pressure)"},
+    {"serverMaxBufferedInput", RK_CFG_INT, LIMIT(max_input_bytes), "256m", 1048576, 68719476736, NULL,
+     "partial frames of all connections together; over it they wait"},
+    {"serverFrameTimeoutMillis", RK_CFG_INT, LIMIT(frame_timeout_ms), "30000", -1, 86400000, NULL,
+     "close a connection whose frame is not complete this long after it began (-1 never)"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+#undef LIMIT
+
+void rk_rserver_config_set_limits(rk_rserver_config_t *sc, const rk_rserver_limits_t *l)
+{
+    sc->max_conns = (int)l->max_connections;
+    sc->max_out_bytes = (size_t)l->max_pending_bytes;
+    sc->max_in_bytes = (size_t)l->max_input_bytes;
+    sc->frame_timeout_ms = l->frame_timeout_ms;
+}
 #define MAX_PROCESSORS 128
 #define MAX_HOOKS 8
 #define MAX_TASKS 8

@@ -20,8 +20,10 @@ static void usage(FILE *f)
                "  -c FILE  key=value configuration (RocketMQ's names)\n"
                "  -p       print the configuration and exit\n"
                "  -h       this help\n\nsettings:\n");
-    for (const rk_config_field_t *fl = rk_namesrv_config_fields; fl->key; fl++)
-        fprintf(f, "  %-32s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+    const rk_config_field_t *const tables[] = {rk_namesrv_config_fields, rk_rserver_limit_fields};
+    for (int t = 0; t < 2; t++)
+        for (const rk_config_field_t *fl = tables[t]; fl->key; fl++)
+            fprintf(f, "  %-32s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
 }
 
 int main(int argc, char **argv)
@@ -47,17 +49,21 @@ int main(int argc, char **argv)
     char err[512] = "";
     rk_namesrv_config_t cfg;
     int rc = rk_config_defaults(rk_namesrv_config_fields, &cfg);
+    if (rc == RK_OK)
+        rc = rk_config_defaults(rk_rserver_limit_fields, &cfg.limits);
     if (rc == RK_OK && file != NULL)
         rc = rk_kv_load_file(&kv, file, err, sizeof err);
     if (rc == RK_OK)
         rc = rk_config_apply(rk_namesrv_config_fields, &cfg, &kv, err, sizeof err);
+    if (rc == RK_OK)
+        rc = rk_config_apply(rk_rserver_limit_fields, &cfg.limits, &kv, err, sizeof err);
     if (rc != RK_OK) {
         fprintf(stderr, "mqnamesrv: bad configuration: %s\n", err[0] ? err : rk_strerror(rc));
         rk_config_free(rk_namesrv_config_fields, &cfg);
         rk_kv_free(&kv);
         return 1;
     }
-    const rk_config_field_t *const tables[] = {rk_namesrv_config_fields, NULL};
+    const rk_config_field_t *const tables[] = {rk_namesrv_config_fields, rk_rserver_limit_fields, NULL};
     rk_kv_warn_unused_suggest(&kv, "mqnamesrv", tables);
     rk_kv_free(&kv);
     if (print) {
@@ -66,6 +72,7 @@ int main(int argc, char **argv)
             cfg.replication_secret = strdup("(set, not shown)");
         }
         rk_config_print(rk_namesrv_config_fields, &cfg, stdout);
+        rk_config_print(rk_rserver_limit_fields, &cfg.limits, stdout);
         rk_config_free(rk_namesrv_config_fields, &cfg);
         return 0;
     }

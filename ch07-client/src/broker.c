@@ -136,8 +136,12 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     if (b == NULL)
         return RK_ENOMEM;
     int rc = rk_config_defaults(rk_broker_config_fields, &b->cfg);
+    if (rc == RK_OK)
+        rc = rk_config_defaults(rk_rserver_limit_fields, &b->cfg.limits);
     if (rc == RK_OK && kv != NULL)
         rc = rk_config_apply(rk_broker_config_fields, &b->cfg, kv, err, errlen);
+    if (rc == RK_OK && kv != NULL)
+        rc = rk_config_apply(rk_rserver_limit_fields, &b->cfg.limits, kv, err, errlen);
     if (rc != RK_OK)
         goto fail;
     char path[4096];
@@ -162,6 +166,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         goto fail;
     rk_rserver_config_t sc = {.host = b->cfg.listen_host, .port = (int)b->cfg.listen_port, .idle_ms = 120000,
                               .name = "broker"};
+    rk_rserver_config_set_limits(&sc, &b->cfg.limits);
     if ((rc = rk_rserver_new(&sc, &b->srv)) != RK_OK)
         goto fail;
     rk_rserver_on_close(b->srv, drop_clients, b);
@@ -177,8 +182,8 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     /* every table has read its keys: what is left is a typo, said before
      * the broker serves (and with the key it probably meant) */
     if (kv != NULL) {
-        const rk_config_field_t *const tables[] = {rk_broker_config_fields, rk_cq_store_config_fields,
-                                                   rk_commitlog_config_fields, NULL};
+        const rk_config_field_t *const tables[] = {rk_broker_config_fields, rk_rserver_limit_fields,
+                                                   rk_cq_store_config_fields, rk_commitlog_config_fields, NULL};
         rk_kv_warn_unused_suggest(kv, "broker", tables);
     }
     if ((rc = rk_store_start(b->store)) != RK_OK) {

@@ -18,6 +18,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: mqbroker [-c FILE] [-n NAMESRV] [-p] [-h]\n\nbroker settings:\n");
     for (const rk_config_field_t *fl = rk_broker_config_fields; fl->key; fl++)
         fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+    fprintf(f, "\nlimits on what clients can make the server hold:\n");
+    for (const rk_config_field_t *fl = rk_rserver_limit_fields; fl->key; fl++)
+        fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
     fprintf(f, "\nstore settings (storePathRootDir, mappedFileSizeCommitLog, flushDiskType, ...) go in the same file.\n");
 }
 
@@ -83,9 +86,15 @@ int main(int argc, char **argv)
         rk_broker_config_t cfg;
         rc = rk_config_defaults(rk_broker_config_fields, &cfg);
         if (rc == RK_OK)
+            rc = rk_config_defaults(rk_rserver_limit_fields, &cfg.limits);
+        if (rc == RK_OK)
             rc = rk_config_apply(rk_broker_config_fields, &cfg, &kv, err, sizeof err);
         if (rc == RK_OK)
+            rc = rk_config_apply(rk_rserver_limit_fields, &cfg.limits, &kv, err, sizeof err);
+        if (rc == RK_OK) {
             rk_config_print(rk_broker_config_fields, &cfg, stdout);
+            rk_config_print(rk_rserver_limit_fields, &cfg.limits, stdout);
+        }
         else
             fprintf(stderr, "mqbroker: bad configuration: %s\n", err);
         rk_config_free(rk_broker_config_fields, &cfg);

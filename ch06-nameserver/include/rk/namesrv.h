@@ -33,6 +33,7 @@
 
 #include "rk/config.h"
 #include "rk/eventbus.h"
+#include "rk/remoting_server.h"
 
 typedef struct rk_namesrv_config {
     int64_t listen_port;            /* listenPort */
@@ -41,10 +42,7 @@ typedef struct rk_namesrv_config {
     int64_t scan_interval_ms;       /* scanNotActiveBrokerInterval */
     int64_t broker_expired_ms;      /* brokerChannelExpiredTime */
     int64_t idle_seconds;           /* serverChannelMaxIdleTimeSeconds */
-    int64_t max_connections;        /* serverMaxConnections (rocklet; 0: from RLIMIT_NOFILE) */
-    int64_t max_pending_bytes;      /* serverConnectionMaxPendingBytes (rocklet) */
-    int64_t max_input_bytes;        /* serverMaxBufferedInput (rocklet) */
-    int64_t frame_timeout_ms;       /* serverFrameTimeoutMillis (rocklet; -1: never) */
+    rk_rserver_limits_t limits;     /* serverMaxConnections ... (rk_rserver_limit_fields) */
     char *listen_host;              /* listenHost (rocklet's; default 0.0.0.0) */
     int cluster_mode;               /* clusterMode: RK_NS_INDEPENDENT, _MASTER_SLAVE, _CHAIN */
     int replication_ack;            /* replicationAck: RK_NS_ACK_SYNC, _ASYNC, _SEMI_SYNC */

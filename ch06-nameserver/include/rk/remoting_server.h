@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rk/config.h"
 #include "rk/remoting_cmd.h"
 
 typedef struct rk_rserver rk_rserver_t;
@@ -67,6 +68,20 @@ typedef struct rk_rserver_config {
                                  * RLIMIT_NOFILE minus a reserve of a quarter of it (at least
                                  * 64, at most 4096) for files; < 0: no cap */
 } rk_rserver_config_t;
+
+/* The limits above as configuration keys (rocklet's names), one table for
+ * every server (name server, broker): a server's config struct embeds an
+ * rk_rserver_limits_t, applies rk_rserver_limit_fields to it beside its own
+ * table, and copies it into its rk_rserver_config_t. */
+typedef struct rk_rserver_limits {
+    int64_t max_connections;        /* serverMaxConnections (0: from RLIMIT_NOFILE) */
+    int64_t max_pending_bytes;      /* serverConnectionMaxPendingBytes */
+    int64_t max_input_bytes;        /* serverMaxBufferedInput */
+    int64_t frame_timeout_ms;       /* serverFrameTimeoutMillis (-1: never) */
+} rk_rserver_limits_t;
+
+extern const rk_config_field_t rk_rserver_limit_fields[];
+void rk_rserver_config_set_limits(rk_rserver_config_t *sc, const rk_rserver_limits_t *limits);
 
 /* What the limits above are doing, for tests and runtime info. */
 typedef struct rk_rserver_stats {

@@ -48,6 +48,7 @@ typedef struct rk_broker_config {
     int64_t default_queue_nums;     /* defaultTopicQueueNums */
     int64_t register_period_ms;     /* registerNameServerPeriod */
     int64_t max_message_size;       /* maxMessageSize */
+    rk_rserver_limits_t limits;     /* serverMaxConnections ... (rk_rserver_limit_fields) */
     int64_t auto_create_topic_max;  /* autoCreateTopicMax: 0 = no bound (rocklet) */
     int64_t topic_flush_ms;         /* flushTopicConfigInterval (rocklet) */
     int64_t max_held_pulls;         /* maxHeldPulls: long-polling pulls held at once (rocklet) */
