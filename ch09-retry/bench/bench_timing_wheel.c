@@ -9,7 +9,9 @@
  *               every expired timer rescheduled 1 ms .. 10 min ahead, so N
  *               stay pending: ~N expiries + N inserts, plus the cost of every
  *               tick, empty or not;
- *   4. burst:   the clock jumps 10 minutes at once and all N expire.
+ *   4. burst:   the clock jumps 10 minutes at once and all N expire;
+ *   5. idle:    N timers hours away, 600 000 one-millisecond advances that
+ *               fire nothing: the floor cost of a tick.
  *
  * Then memory per pending timer (the wheel: its 32-byte intrusive entry plus
  * its fixed slot table shared out; the heap: deadline + index in the item
@@ -305,6 +307,33 @@ int main(void)
     }
     double h_bu = secs(rk_mono_ns() - t);
 
+    /* 5. idle ticks: everything hours away */
+    int64_t far = end + 6 * 3600 * 1000LL;
+    seed = rs;
+    for (long i = 0; i < n; i++)
+        rk_tw_schedule(w, &wi[i].tw, far + (int64_t)(rnd() % (3600 * 1000)));
+    rs = seed;
+    for (long i = 0; i < n; i++)
+        heap_push(&h, &hi[i], far + (int64_t)(rnd() % (3600 * 1000)));
+    c.fired = 0;
+    t = rk_mono_ns();
+    for (int64_t now = end + 1; now <= end + SPAN_MS; now++) {
+        c.now = now;
+        rk_tw_advance(w, now, wheel_fire, &c);
+    }
+    double w_id = secs(rk_mono_ns() - t);
+    long h_idle_fired = 0;
+    t = rk_mono_ns();
+    for (int64_t now = end + 1; now <= end + SPAN_MS; now++)
+        while (h.n > 0 && h.a[0]->deadline <= now) {
+            heap_remove(&h, h.a[0]);
+            h_idle_fired++;
+        }
+    double h_id = secs(rk_mono_ns() - t);
+    if (c.fired || h_idle_fired)
+        printf("MISMATCH: idle ticks fired %ld (wheel) / %ld (heap)\n", c.fired, h_idle_fired);
+    rk_tw_drain(w, NULL, NULL);
+
     printf("                      wheel            heap\n");
     printf("insert   (ops/s)  %12.0f    %12.0f\n", n / w_ins, n / h_ins);
     printf("cancel   (ops/s)  %12.0f    %12.0f\n", ncan / w_can, ncan / h_can);
@@ -315,6 +344,8 @@ int main(void)
            h_st * 1e9 / SPAN_MS);
     printf("burst    (exp/s)  %12.0f    %12.0f   %ld timers expiring in one advance\n", w_burst / w_bu, h_burst / h_bu,
            w_burst);
+    printf("idle tick (ns)    %12.1f    %12.1f   %ld pending hours away, nothing due\n", w_id * 1e9 / SPAN_MS,
+           h_id * 1e9 / SPAN_MS, n);
     if (w_burst != n || h_burst != n)
         printf("MISMATCH: burst fired %ld (wheel) / %ld (heap) of %ld\n", w_burst, h_burst, n);
     double w_mem = (double)sizeof(rk_tw_entry_t) + (double)rk_tw_memory_bytes(w) / (double)n;

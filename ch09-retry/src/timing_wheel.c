@@ -14,7 +14,9 @@
  * the same C, and a slot's next C is the first boundary at or after cur
  * whose block number has the slot's index modulo n[l]. That lets advance
  * jump straight from one non-empty slot to the next with a bitmap per level
- * instead of stepping tick by tick. */
+ * instead of stepping tick by tick; `next_at`, a lower bound on the next
+ * such event kept up to date by place(), makes an advance that has nothing
+ * to do (the common case when called every millisecond) a compare. */
 #include "rk/timing_wheel.h"
 
 #include <stdlib.h>
@@ -33,6 +35,7 @@ _Static_assert(sizeof(rk_tw_entry_t) <= 32, "an entry is at most 32 bytes");
 struct rk_tw {
     int64_t tick_ms, start_ms, now_ms;
     uint64_t cur;              /* next tick to process; every tick < cur is done */
+    uint64_t next_at;          /* no event before this tick (a lower bound, may be stale) */
     size_t count;              /* pending entries */
     size_t bytes;              /* what rk_tw_create allocated */
     bool in_advance;
@@ -198,6 +201,9 @@ static void place(rk_tw_t *w, rk_tw_entry_t *e, uint64_t t)
     uint32_t s = (uint32_t)((t / w->g[l]) % w->n[l]);
     list_append(&w->slots[l][s], e);
     bit_set(w->bits[l], s);
+    uint64_t at = t / w->g[l] * w->g[l]; /* when this slot fires or cascades */
+    if (at < w->next_at)
+        w->next_at = at;
     e->level = (uint8_t)l;
     e->slot = (uint16_t)s;
 }
@@ -267,6 +273,7 @@ rk_tw_t *rk_tw_create(int64_t tick_ms, int64_t start_ms, int *err)
     w->tick_ms = tick_ms;
     w->start_ms = w->now_ms = start_ms;
     w->cur = 1; /* tick 0 is start_ms itself: done */
+    w->next_at = UINT64_MAX;
     w->bytes = bytes;
     rk_tw_entry_t *slot = (rk_tw_entry_t *)(w + 1);
     uint64_t *bits = (uint64_t *)(slot + nslots);
@@ -320,12 +327,14 @@ int rk_tw_cancel(rk_tw_t *w, rk_tw_entry_t *e)
     return 0;
 }
 
-/* Fires a list's entries front to back. Callbacks may cancel entries still
+/* Fires a list's entries in deadline order (one_deadline: they all have the
+ * same deadline, as in a level-0 slot when a tick is 1 ms). Callbacks may cancel entries still
  * in it (unlink_entry works on any list) but cannot add any: see advance. */
-static long fire_list(rk_tw_t *w, rk_tw_entry_t *h, rk_tw_expire_cb cb, void *arg)
+static long fire_list(rk_tw_t *w, rk_tw_entry_t *h, bool one_deadline, rk_tw_expire_cb cb, void *arg)
 {
     long fired = 0;
-    list_sort(h);
+    if (!one_deadline)
+        list_sort(h);
     while (!list_empty(h)) {
         rk_tw_entry_t *e = h->next;
         unlink_entry(w, e);
@@ -355,15 +364,16 @@ long rk_tw_advance(rk_tw_t *w, int64_t now_ms, rk_tw_expire_cb cb, void *arg)
         list_move_all(&w->due, &firing);
         for (rk_tw_entry_t *e = firing.next; e != &firing; e = e->next)
             e->level = LVL_FIRING;
-        fired += fire_list(w, &firing, cb, arg);
+        fired += fire_list(w, &firing, false, cb, arg);
     }
 
     /* Ticks up to the last one whose time has come. A callback schedules
      * only deadlines > now, i.e. ticks > last: never into the slot being
      * fired, never before cur. */
     uint64_t last = ((uint64_t)now_ms - (uint64_t)w->start_ms) / (uint64_t)w->tick_ms;
-    while (w->cur <= last) {
+    while (w->cur <= last && w->next_at <= last) {
         uint64_t at = next_event(w);
+        w->next_at = at;
         if (at > last)
             break;
         w->cur = at;
@@ -376,7 +386,7 @@ long rk_tw_advance(rk_tw_t *w, int64_t now_ms, rk_tw_expire_cb cb, void *arg)
         }
         uint32_t s0 = (uint32_t)(at % w->n[0]);
         if (bit_test(w->bits[0], s0))
-            fired += fire_list(w, &w->slots[0][s0], cb, arg);
+            fired += fire_list(w, &w->slots[0][s0], w->tick_ms == 1, cb, arg);
         w->cur = at + 1;
     }
     if (w->cur <= last)
