@@ -190,6 +190,8 @@ static uint64_t tick_of(const rk_tw_t *w, int64_t d)
  * the top level's furthest slot, re-placed from there when it comes round. */
 static void place(rk_tw_t *w, rk_tw_entry_t *e, uint64_t t)
 {
+    if (t < w->cur) /* cannot happen (see schedule and cascade); keeps the subtraction safe */
+        t = w->cur;
     uint64_t delta = t - w->cur;
     if (delta >= w->g[LEVELS]) {
         delta = w->g[LEVELS] - 1;
