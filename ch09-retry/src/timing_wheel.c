@@ -245,6 +245,7 @@ static void cascade(rk_tw_t *w, unsigned l, uint32_t s)
     bit_clear(w->bits[l], s);
     while (!list_empty(&moving)) {
         rk_tw_entry_t *e = moving.next;
+        __builtin_prefetch(e->next, 1); /* the next one is a cache miss: start it now */
         list_unlink(e);
         place(w, e, tick_of(w, e->deadline_ms));
     }
@@ -339,6 +340,7 @@ static long fire_list(rk_tw_t *w, rk_tw_entry_t *h, bool one_deadline, rk_tw_exp
         list_sort(h);
     while (!list_empty(h)) {
         rk_tw_entry_t *e = h->next;
+        __builtin_prefetch(e->next, 1);
         unlink_entry(w, e);
         cb(w, e, arg);
         fired++;
