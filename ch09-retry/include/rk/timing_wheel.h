@@ -50,7 +50,7 @@
  * Memory: entries are intrusive. The caller embeds an rk_tw_entry_t in its
  * own struct, owns that struct, and must keep it alive (and not move it)
  * while it is pending; rk_tw_container_of() gets the struct back in the
- * callback. The wheel allocates nothing per entry: it owns only its slot
+ * callback. An entry belongs to one wheel at a time. The wheel allocates nothing per entry: it owns only its slot
  * heads and bitmaps, one allocation made by rk_tw_create (37 KB at a 1 ms
  * tick, see rk_tw_memory_bytes). Wheel memory per pending entry is
  * therefore sizeof(rk_tw_entry_t) = 32 bytes plus that fixed block shared.
