@@ -9,8 +9,9 @@
  * (g = 1, one second, one minute, one hour in ticks) and the level spans
  * g[l+1] ticks. An entry with t - cur < g[l+1] (and >= g[l]) sits in level l,
  * slot (t / g[l]) % n[l]; it moves down when the hand reaches the start of
- * that slot's interval, C = (t / g[l]) * g[l]. Because C is always in
- * (cur, cur + g[l+1]) when the entry is placed, every entry of one slot has
+ * that slot's interval, C = (t / g[l]) * g[l] (for level 0, C = t: it
+ * fires). Because C is always in [cur, cur + g[l+1]) when the entry is
+ * placed (C > cur above level 0), every entry of one slot has
  * the same C, and a slot's next C is the first boundary at or after cur
  * whose block number has the slot's index modulo n[l]. That lets advance
  * jump straight from one non-empty slot to the next with a bitmap per level
