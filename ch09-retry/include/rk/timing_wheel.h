@@ -22,7 +22,7 @@
  * An entry goes to the lowest level whose span covers its distance from the
  * hand (20 ms away: level 0; 42 s: level 1; 3 h: level 3). When a higher
  * level's slot comes round, its entries are re-placed by their exact deadline
- * into lower levels, so an entry moves at most three times before it fires.
+ * into lower levels, so an entry due within a day moves at most three times.
  * An entry due more than a day ahead is put in the top level's furthest slot
  * and re-placed each time that slot comes round (once a day) until it is
  * within a day: no overflow list to scan, O(1) per entry per day.
