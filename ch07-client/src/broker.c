@@ -75,6 +75,13 @@ int rk_broker_set_ha_addr(rk_broker_t *b, const char *addr)
     return RK_OK;
 }
 rk_brokerreg_t *rk_broker_registration(rk_broker_t *b) { return b->reg; }
+void *rk_broker_module_state(rk_broker_t *b, const char *name)
+{
+    for (int i = 0; i < b->nmodules; i++)
+        if (strcmp(b->modules[i]->name, name) == 0)
+            return b->states[i];
+    return NULL;
+}
 void rk_broker_set_id(rk_broker_t *b, int64_t broker_id)
 {
     b->cfg.broker_id = broker_id;

@@ -113,6 +113,9 @@ rk_brokerreg_t *rk_broker_registration(rk_broker_t *b);
 /* A role change: register as broker_id from now on (0 = master) and tell
  * the name servers now. Any thread. */
 void rk_broker_set_id(rk_broker_t *b, int64_t broker_id);
+/* The state a module's init made, by module name (NULL if no such module):
+ * how one module finds another's (chapter 8's election drives HA's roles). */
+void *rk_broker_module_state(rk_broker_t *b, const char *name);
 /* Extra GET_BROKER_RUNTIME_INFO fields: fn appends `,"key":"value"` pairs
  * (every value a string). Register from init; fn runs on the server's loop. */
 typedef void (*rk_broker_runtime_fn)(void *ctx, rk_buf_t *out);
