@@ -214,27 +214,19 @@ static int offset_visit(const char *topic_at_group, int qid, int64_t offset, voi
 }
 
 /* Parsed with chapter 5's own reader (fastjson's bare integer keys) into a
- * scratch table that is never persisted, checked, then committed. */
+ * scratch table (opened once, never persisted), checked, then committed. */
 static int apply_offsets(rk_ha_t *ha, const rk_cmd_t *resp)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config/.ha-offsets-scratch.json", rk_broker_config(ha->b)->store_root);
-    unlink(path);
-    rk_consumer_offsets_t *co = NULL;
-    int rc = rk_consumer_offsets_open(path, &co);
-    if (rc != RK_OK)
-        return rc;
-    rc = rk_consumer_offsets_decode(co, (const char *)resp->body, resp->body_len);
+    int rc = rk_consumer_offsets_decode(ha->scratch, (const char *)resp->body, resp->body_len);
     offsets_ctx_t oc = {ha, false, false};
     if (rc == RK_OK)
-        rk_consumer_offsets_foreach(co, offset_visit, &oc);
+        rk_consumer_offsets_foreach(ha->scratch, offset_visit, &oc);
     if (rc == RK_OK && oc.bad)
         rc = RK_EPROTO;
     if (rc == RK_OK) {
         oc.apply = true;
-        rk_consumer_offsets_foreach(co, offset_visit, &oc);
+        rk_consumer_offsets_foreach(ha->scratch, offset_visit, &oc);
     }
-    rk_consumer_offsets_close(co);
     return rc;
 }
 
@@ -305,6 +297,12 @@ int rk__ha_meta_init(rk_ha_t *ha)
         rc = rk_rserver_register(srv, REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, p_all_groups, ha, RK_PROC_SLOW);
     if (rc == RK_OK)
         rc = rk_rclient_new(&ha->rcl);
+    if (rc == RK_OK) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/config/.ha-offsets-scratch.json", rk_broker_config(ha->b)->store_root);
+        unlink(path);       /* never written: only a name for the table */
+        rc = rk_consumer_offsets_open(path, &ha->scratch);
+    }
     return rc;
 }
 
@@ -315,4 +313,8 @@ void rk__ha_meta_stop(rk_ha_t *ha)
     ha->rcl = NULL;
 }
 
-void rk__ha_meta_free(rk_ha_t *ha) { (void)ha; }
+void rk__ha_meta_free(rk_ha_t *ha)
+{
+    if (ha->scratch != NULL)
+        rk_consumer_offsets_close(ha->scratch);
+}

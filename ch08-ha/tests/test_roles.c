@@ -1,0 +1,158 @@
+/* test_roles.c — what each brokerRole answers: SYNC_MASTER's 11 and 12 and
+ * that what it acknowledged is on the slave, a slave refusing sends and
+ * redirecting pulls, and the metadata a slave copies from its master. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pair.h"
+#include "rk/error.h"
+#include "rk/message.h"
+#include "rk/request_code.h"
+#include "rk/testkit.h"
+
+static tk_pair_t p;
+
+static void fini(void) { tk_pair_stop(&p); }
+
+TestSuite(roles, .fini = fini, .timeout = 120);
+
+static int64_t ext_i64(const rk_cmd_t *c, const char *k)
+{
+    int64_t v = -999;
+    rk_cmd_ext_i64(c, k, &v);
+    return v;
+}
+
+/* VIEW_MESSAGE_BY_ID at the commitlog offset the master's msgId names. */
+static int view_on(const char *addr, const char *msg_id)
+{
+    rk_host_t h;
+    int64_t phys;
+    cr_assert_eq(rk_msgid_decode(msg_id, &h, &phys), 0);
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_VIEW_MESSAGE_BY_ID), *resp = NULL;
+    rk_cmd_ext_set_i64(req, "offset", phys);
+    cr_assert_eq(rk_rclient_invoke_sync(p.cl, addr, req, 5000, &resp), 0);
+    int code = resp->code;
+    rk_cmd_free(resp);
+    return code;
+}
+
+Test(roles, sync_master_without_a_slave_answers_slave_not_available)
+{
+    tk_pair_init(&p, "brokerRole=SYNC_MASTER\n", NULL);
+    tk_broker_start(&p.m);
+    rk_cmd_t *resp = tk_send(&p, p.m.addr, "SyncTopic", "hello");
+    cr_assert_eq(resp->code, RK_RESP_SLAVE_NOT_AVAILABLE, "got %d %s", resp->code, resp->remark ? resp->remark : "");
+    cr_assert_not_null(rk_cmd_ext_get(resp, "msgId"), "11 still carries the msgId");
+    rk_cmd_free(resp);
+}
+
+Test(roles, sync_master_acks_only_what_the_slave_holds_and_a_stalled_slave_times_out)
+{
+    tk_pair_init(&p, "brokerRole=SYNC_MASTER\nsyncFlushTimeout=1000\n", "brokerRole=SLAVE\n");
+    tk_broker_start(&p.m);
+    tk_broker_start(&p.s);
+    cr_assert(tk_wait_slave_connected(&p, 10000));
+    for (int i = 0; i < 50; i++) {
+        rk_cmd_t *resp = tk_send(&p, p.m.addr, "SyncTopic", "acknowledged");
+        cr_assert_eq(resp->code, 0, "send %d: %d %s", i, resp->code, resp->remark ? resp->remark : "");
+        /* acknowledged means: in the slave's commitlog already */
+        cr_assert_eq(view_on(p.s.addr, rk_cmd_ext_get(resp, "msgId")), 0, "message %d is not on the slave", i);
+        rk_cmd_free(resp);
+    }
+    rk_tk_kill(p.s.pid, SIGSTOP);
+    rk_cmd_t *resp = tk_send(&p, p.m.addr, "SyncTopic", "stalled");
+    rk_tk_kill(p.s.pid, SIGCONT);
+    cr_assert_eq(resp->code, RK_RESP_FLUSH_SLAVE_TIMEOUT, "got %d %s", resp->code, resp->remark ? resp->remark : "");
+    rk_cmd_free(resp);
+    /* the master still works once the slave is back */
+    resp = tk_send(&p, p.m.addr, "SyncTopic", "after");
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+}
+
+Test(roles, a_slave_refuses_sends_and_sends_pulls_to_the_master)
+{
+    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    tk_broker_start(&p.m);
+    tk_broker_start(&p.s);
+    tk_send_n(&p, "RoleTopic", 5, 100);
+    cr_assert(tk_wait_caught_up(&p, 10000));
+    rk_cmd_t *resp = tk_send(&p, p.s.addr, "RoleTopic", "to the slave");
+    cr_assert_eq(resp->code, RK_RESP_SERVICE_NOT_AVAILABLE, "got %d", resp->code);
+    rk_cmd_free(resp);
+    cr_assert_eq(tk_max_offset(&p, p.s.addr), tk_max_offset(&p, p.m.addr), "the slave wrote nothing itself");
+
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
+    rk_cmd_ext_set(req, "consumerGroup", "cg");
+    rk_cmd_ext_set(req, "topic", "RoleTopic");
+    rk_cmd_ext_set(req, "queueId", "0");
+    rk_cmd_ext_set(req, "queueOffset", "0");
+    rk_cmd_ext_set(req, "maxMsgNums", "32");
+    rk_cmd_ext_set(req, "sysFlag", "0");
+    rk_cmd_ext_set(req, "commitOffset", "0");
+    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
+    rk_cmd_ext_set(req, "subscription", "*");
+    rk_cmd_ext_set(req, "subVersion", "0");
+    resp = NULL;
+    cr_assert_eq(rk_rclient_invoke_sync(p.cl, p.s.addr, req, 5000, &resp), 0);
+    cr_assert_eq(resp->code, RK_RESP_PULL_RETRY_IMMEDIATELY, "got %d", resp->code);
+    cr_assert_eq(ext_i64(resp, "suggestWhichBrokerId"), 0);
+    cr_assert_eq(ext_i64(resp, "nextBeginOffset"), 0);
+    cr_assert_eq(resp->body_len, 0);
+    rk_cmd_free(resp);
+}
+
+static bool offset_on_slave(void *arg)
+{
+    (void)arg;
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_QUERY_CONSUMER_OFFSET), *resp = NULL;
+    rk_cmd_ext_set(req, "consumerGroup", "copied-group");
+    rk_cmd_ext_set(req, "topic", "MetaTopic");
+    rk_cmd_ext_set(req, "queueId", "1");
+    bool ok = rk_rclient_invoke_sync(p.cl, p.s.addr, req, 3000, &resp) == RK_OK && resp->code == 0 &&
+              ext_i64(resp, "offset") == 3;
+    rk_cmd_free(resp);
+    return ok;
+}
+
+static bool topic_on_slave(void *arg)
+{
+    (void)arg;
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_ALL_TOPIC_CONFIG), *resp = NULL;
+    bool ok = rk_rclient_invoke_sync(p.cl, p.s.addr, req, 3000, &resp) == RK_OK && resp->code == 0 &&
+              resp->body_len > 0 && memmem(resp->body, resp->body_len, "\"MetaTopic\"", 11) != NULL;
+    rk_cmd_free(resp);
+    return ok;
+}
+
+static bool wait_for(bool (*cond)(void *), int ms)
+{
+    for (int i = 0; i < ms / 50; i++) {
+        if (cond(NULL))
+            return true;
+        usleep(50000);
+    }
+    return cond(NULL);
+}
+
+Test(roles, a_slave_copies_topics_and_consumer_offsets_from_its_master)
+{
+    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    tk_broker_start(&p.m);
+    tk_broker_start(&p.s);
+    tk_send_n(&p, "MetaTopic", 8, 10);
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET), *resp = NULL;
+    rk_cmd_ext_set(req, "consumerGroup", "copied-group");
+    rk_cmd_ext_set(req, "topic", "MetaTopic");
+    rk_cmd_ext_set(req, "queueId", "1");
+    rk_cmd_ext_set(req, "commitOffset", "3");
+    cr_assert_eq(rk_rclient_invoke_sync(p.cl, p.m.addr, req, 3000, &resp), 0);
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+    cr_assert(wait_for(topic_on_slave, 15000), "the topic never reached the slave (see %s)", p.s.log);
+    cr_assert(wait_for(offset_on_slave, 15000), "the offset never reached the slave (see %s)", p.s.log);
+}
