@@ -226,17 +226,14 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     }
 }
 
-/* With ASYNC_FLUSH and no ack stage a put only copies into the mapped file:
- * it runs right here on the network thread (no hand-off, no wake-up).
- * When a put can wait (SYNC_FLUSH, synchronous replication) it goes to the
- * worker pool so the network thread never sleeps on the disk. */
+/* A put only copies into the mapped file under the put lock; whatever it
+ * must wait for (the disk with SYNC_FLUSH, a slave with SYNC_MASTER) is an
+ * ack stage that answers later through send_done. So the send runs right
+ * here on the network thread, whatever the flush or replication policy:
+ * no worker-pool thread sits on an fsync or a replica's acknowledgement. */
 static void p_send_entry(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
-    rk_broker_t *b = ctx;
-    if (rk_commitlog_put_may_wait(rk_store_commitlog(rk_broker_store(b))))
-        rk_reply_defer(reply, p_send, ctx);
-    else
-        p_send(ctx, conn, req, reply);
+    p_send(ctx, conn, req, reply);
 }
 
 /* ------------------------------------------------------------ pull */

@@ -562,6 +562,14 @@ static void on_wake(uv_async_t *a)
 {
     rk_ha_t *ha = a->data;
     if (atomic_load(&ha->stopping)) {
+        /* close the connections here, where their write callbacks run */
+        while (ha->slaves != NULL)
+            sconn_close(ha->slaves, "this broker is stopping");
+        if (ha->mc.state == MC_CONNECTED || ha->mc.state == MC_CONNECTING) {
+            ha->mc.state = MC_CLOSING;
+            atomic_store(&ha->connected, false);
+            uv_close((uv_handle_t *)&ha->mc.tcp, mc_closed);
+        }
         uv_stop(&ha->loop);
         return;
     }
@@ -603,14 +611,13 @@ static void loop_main(void *arg)
     uv_run(&ha->loop, UV_RUN_DEFAULT);
 }
 
+/* At destroy: what is left open is the listener, the async and the timer
+ * (connections were closed by the stopping loop). */
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
     if (!uv_is_closing(h))
-        uv_close(h, (h->type == UV_TCP && h->data != NULL && h != (uv_handle_t *)&((rk_ha_t *)arg)->server &&
-                     h != (uv_handle_t *)&((rk_ha_t *)arg)->mc.tcp)
-                        ? sconn_closed
-                        : NULL);
+        uv_close(h, NULL);
 }
 
 /* ------------------------------------------------------------ role switch */

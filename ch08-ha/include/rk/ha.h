@@ -71,14 +71,16 @@ typedef struct rk_ha rk_ha_t;
 /* The HA state of a broker built with rk_ha_module, or NULL. */
 rk_ha_t *rk_ha_of(rk_broker_t *b);
 rk_ha_role_t rk_ha_role(const rk_ha_t *ha);
-/* Switches the broker's role at runtime (for an election, chapter 8's next
- * part): a master stops taking its slave's stream... a slave becomes a master
- * (brokerId 0, writes accepted, its stream from the old master dropped), or
- * a master becomes a slave of master_ha_addr (NULL: haMasterAddress or the
- * name server's) with broker_id > 0. Parked sends are answered
- * SLAVE_NOT_AVAILABLE when a master steps down. A SYNC_MASTER role needs
- * the ack stage, so it is available only if the broker did not start as
- * ASYNC_MASTER (RK_EINVAL). Any thread; takes effect on the HA thread. */
+/* Switches the broker's role at runtime (what an election, chapter 8's
+ * next part, drives): a slave becomes a master (broker_id 0; writes
+ * accepted; its stream from the old master dropped; its log continues at
+ * the same physical and queue offsets), or a master becomes a slave
+ * (broker_id > 0) of master_ha_addr (NULL: haMasterAddress or what the name
+ * server says); sends it had parked are answered SLAVE_NOT_AVAILABLE.
+ * SYNC_MASTER needs the commitlog ack stage, which exists only if the
+ * broker did not start as ASYNC_MASTER (else RK_EINVAL). The broker
+ * re-registers with its new brokerId. Any thread; applied on the HA thread
+ * shortly after (rk_ha_role() tells when). */
 int rk_ha_switch_role(rk_ha_t *ha, rk_ha_role_t role, int64_t broker_id, const char *master_ha_addr);
 
 /* Figures (any thread). */
