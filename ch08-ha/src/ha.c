@@ -494,11 +494,13 @@ static void mc_connected(uv_connect_t *req, int status)
         return;
     if (status < 0) {
         rk_log_debug("ha", "cannot reach master %s: %s", m->addr, uv_strerror(status));
+        m->failures++;
         m->state = MC_CLOSING;
         uv_close((uv_handle_t *)&m->tcp, mc_closed);
         return;
     }
     m->state = MC_CONNECTED;
+    m->failures = 0;
     atomic_store(&ha->connected, true);
     m->last_read = now_ms();
     m->hdr_len = 0;
@@ -525,12 +527,20 @@ static void mc_try_connect(rk_ha_t *ha)
     uv_mutex_lock(&ha->mu);
     snprintf(addr, sizeof addr, "%s", ha->master_ha);
     uv_mutex_unlock(&ha->mu);
-    if (!addr[0]) {
-        rk_brokerreg_t *reg = rk_broker_registration(ha->b);
-        if (reg != NULL)
-            rk_brokerreg_master_ha_addr(reg, addr, sizeof addr);
+    rk_brokerreg_t *reg = rk_broker_registration(ha->b);
+    if (!addr[0] && reg != NULL)
+        rk_brokerreg_master_ha_addr(reg, addr, sizeof addr);
+    uint64_t now = now_ms();
+    if (!addr[0] || m->failures > 0) {
+        /* The name server tells a slave its master in the answer to
+         * REGISTER_BROKER. Registered before the master did, or the master
+         * moved: ask again now rather than at the next 30 s registration. */
+        if (reg != NULL && now >= m->next_ask) {
+            rk_brokerreg_trigger(reg);
+            m->next_ask = now + 2000;
+        }
     }
-    m->next_try = now_ms() + 1000;
+    m->next_try = now + 1000;
     char host[64];
     int port = 0;
     const char *colon = strrchr(addr, ':');

@@ -57,6 +57,8 @@ typedef struct mclient {            /* slave side: the connection to the master 
     uv_write_t wr;
     uint8_t out[8];
     uint64_t last_read, last_report, next_try;
+    uint64_t next_ask;              /* next re-registration to learn the master's address */
+    int failures;                   /* connects that failed since the last success */
 } mclient_t;
 
 struct rk_ha {

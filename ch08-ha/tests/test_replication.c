@@ -94,3 +94,16 @@ Test(replication, a_slave_killed_and_restarted_resumes_where_it_was)
     tk_broker_stop(&p.m);
     tk_assert_same_commitlog(&p);
 }
+
+Test(replication, a_slave_started_before_its_master_finds_it)
+{
+    /* The name server tells a slave its master when the slave registers; a
+     * slave that registered first must not wait for its next 30 s round. */
+    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    tk_broker_start(&p.s);
+    usleep(300000);
+    tk_broker_start(&p.m);
+    cr_assert(tk_wait_slave_connected(&p, 10000), "the slave never found its master (see %s)", p.s.log);
+    tk_send_n(&p, "HaTopic", 20, 100);
+    cr_assert(tk_wait_caught_up(&p, 10000));
+}
