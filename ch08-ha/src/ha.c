@@ -719,13 +719,10 @@ static void runtime_info(void *ctx, rk_buf_t *out)
 
 /* ------------------------------------------------------------ module */
 
-static int ha_init(rk_broker_t *b, void **state)
+static void ha_destroy(rk_broker_t *b, void *state);
+
+static int init_state(rk_broker_t *b, rk_ha_t *ha)
 {
-    rk_ha_t *ha = calloc(1, sizeof *ha);
-    if (ha == NULL)
-        return RK_ENOMEM;
-    *state = ha;
-    ha->b = b;
     atomic_store(&ha->acked, -1);
     char err[256] = "";
     int rc = rk_config_defaults(rk_ha_config_fields, &ha->cfg);
@@ -792,6 +789,24 @@ static int ha_init(rk_broker_t *b, void **state)
         return rc;
     rk_broker_set_role(b, ha->cfg.role == RK_HA_SLAVE, ha->cfg.slave_read_enable);
     rk_log_info("ha", "%s, HA on %s", roles[ha->cfg.role], addr);
+    return RK_OK;
+}
+
+/* The broker calls destroy only for modules whose init succeeded: a failed
+ * init frees what it made itself (nothing it registered can run yet: the
+ * store and the server have not started). */
+static int ha_init(rk_broker_t *b, void **state)
+{
+    rk_ha_t *ha = calloc(1, sizeof *ha);
+    if (ha == NULL)
+        return RK_ENOMEM;
+    ha->b = b;
+    int rc = init_state(b, ha);
+    if (rc != RK_OK) {
+        ha_destroy(b, ha);
+        return rc;
+    }
+    *state = ha;
     return RK_OK;
 }
 

@@ -156,3 +156,15 @@ Test(roles, a_slave_copies_topics_and_consumer_offsets_from_its_master)
     cr_assert(wait_for(topic_on_slave, 15000), "the topic never reached the slave (see %s)", p.s.log);
     cr_assert(wait_for(offset_on_slave, 15000), "the offset never reached the slave (see %s)", p.s.log);
 }
+
+Test(roles, a_slave_with_the_masters_broker_id_does_not_start)
+{
+    tk_pair_init(&p, NULL, "brokerRole=SLAVE\nbrokerId=0\n");
+    char *argv[] = {(char *)rk_tk_bin("mqbroker"), "-c", p.s.conf, NULL};
+    char *out = NULL;
+    int st = rk_tk_run(argv, &out, 20000);
+    cr_assert_neq(st, 0, "a SLAVE with brokerId 0 started");
+    cr_assert(out != NULL && strstr(out, "brokerId > 0") != NULL, "no reason given: %s", out ? out : "");
+    cr_assert(strstr(out, "Sanitizer") == NULL, "%s", out);
+    free(out);
+}
