@@ -348,12 +348,20 @@ static void mc_close(rk_ha_t *ha, const char *why)
     uv_close((uv_handle_t *)&m->tcp, mc_closed);
 }
 
+static void mc_report(rk_ha_t *ha);
+
 static void mc_wrote(uv_write_t *w, int status)
 {
     rk_ha_t *ha = w->data;
     ha->mc.writing = false;
-    if (status < 0)
+    if (status < 0) {
         mc_close(ha, uv_strerror(status));
+        return;
+    }
+    /* chunks applied while this report was on its way: say so now, a
+     * SYNC_MASTER's parked sends wait for it */
+    if (rk_commitlog_max_offset(rk_store_commitlog(rk_broker_store(ha->b))) != ha->mc.reported)
+        mc_report(ha);
 }
 
 /* "I hold up to here": the commitlog's max offset, 8 bytes. */
