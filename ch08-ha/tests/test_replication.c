@@ -58,6 +58,19 @@ Test(replication, slave_log_is_byte_identical_after_a_load_across_files)
     cr_assert_eq(rk_record_decode(resp->body, resp->body_len, true, &rec), 0);
     cr_assert(rec.body_len == 1000 && memcmp(rec.body, "m000000-", 8) == 0);
     rk_cmd_free(resp);
+    /* what operators see (GET_BROKER_RUNTIME_INFO) */
+    char *v = tk_runtime(&p, p.m.addr, "brokerRole");
+    cr_assert_str_eq(v ? v : "", "ASYNC_MASTER");
+    free(v);
+    v = tk_runtime(&p, p.m.addr, "slaveFallBehindMuch");
+    cr_assert_str_eq(v ? v : "", "0");
+    free(v);
+    v = tk_runtime(&p, p.s.addr, "brokerRole");
+    cr_assert_str_eq(v ? v : "", "SLAVE");
+    free(v);
+    v = tk_runtime(&p, p.s.addr, "masterAddr");
+    cr_assert_str_eq(v ? v : "", p.m.addr);
+    free(v);
     tk_broker_stop(&p.s);
     tk_broker_stop(&p.m);
     tk_assert_same_commitlog(&p);

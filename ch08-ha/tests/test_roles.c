@@ -129,6 +129,16 @@ static bool topic_on_slave(void *arg)
     return ok;
 }
 
+static bool group_on_slave(void *arg)
+{
+    (void)arg;
+    rk_cmd_t *req = rk_cmd_new(201), *resp = NULL;     /* GET_ALL_SUBSCRIPTIONGROUP_CONFIG */
+    bool ok = rk_rclient_invoke_sync(p.cl, p.s.addr, req, 3000, &resp) == RK_OK && resp->code == 0 &&
+              resp->body_len > 0 && memmem(resp->body, resp->body_len, "\"copied-group\"", 14) != NULL;
+    rk_cmd_free(resp);
+    return ok;
+}
+
 static bool wait_for(bool (*cond)(void *), int ms)
 {
     for (int i = 0; i < ms / 50; i++) {
@@ -153,6 +163,18 @@ Test(roles, a_slave_copies_topics_and_consumer_offsets_from_its_master)
     cr_assert_eq(rk_rclient_invoke_sync(p.cl, p.m.addr, req, 3000, &resp), 0);
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
+    /* a consumer's heartbeat creates its group on the master */
+    const char *hb = "{\"clientID\":\"127.0.0.1@1\",\"consumerDataSet\":[{\"groupName\":\"copied-group\","
+                     "\"consumeType\":\"CONSUME_PASSIVELY\",\"messageModel\":\"CLUSTERING\","
+                     "\"consumeFromWhere\":\"CONSUME_FROM_LAST_OFFSET\",\"subscriptionDataSet\":[{\"topic\":"
+                     "\"MetaTopic\",\"subString\":\"*\",\"subVersion\":1}]}],\"producerDataSet\":[]}";
+    req = rk_cmd_new(RK_REQ_HEART_BEAT);
+    resp = NULL;
+    rk_cmd_set_body(req, hb, strlen(hb));
+    cr_assert_eq(rk_rclient_invoke_sync(p.cl, p.m.addr, req, 3000, &resp), 0);
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+    cr_assert(wait_for(group_on_slave, 15000), "the group never reached the slave (see %s)", p.s.log);
     cr_assert(wait_for(topic_on_slave, 15000), "the topic never reached the slave (see %s)", p.s.log);
     cr_assert(wait_for(offset_on_slave, 15000), "the offset never reached the slave (see %s)", p.s.log);
 }
