@@ -3,6 +3,8 @@
  * redirecting pulls, and the metadata a slave copies from its master. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,4 +191,84 @@ Test(roles, a_slave_with_the_masters_broker_id_does_not_start)
     cr_assert(out != NULL && strstr(out, "brokerId > 0") != NULL, "no reason given: %s", out ? out : "");
     cr_assert(strstr(out, "Sanitizer") == NULL, "%s", out);
     free(out);
+}
+
+Test(roles, a_slave_too_far_behind_counts_as_unavailable)
+{
+    tk_pair_init(&p, "brokerRole=SYNC_MASTER\nsyncFlushTimeout=300\nhaSlaveFallbehindMax=4096\n", "brokerRole=SLAVE\n");
+    tk_broker_start(&p.m);
+    tk_broker_start(&p.s);
+    cr_assert(tk_wait_slave_connected(&p, 10000));
+    rk_cmd_t *resp = tk_send(&p, p.m.addr, "LagTopic", "in sync");
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+    rk_tk_kill(p.s.pid, SIGSTOP);
+    char body[1001];
+    memset(body, 'x', 1000);
+    body[1000] = '\0';
+    int code = -1, n = 0;
+    for (; n < 20 && code != RK_RESP_SLAVE_NOT_AVAILABLE; n++) {
+        resp = tk_send(&p, p.m.addr, "LagTopic", body);
+        code = resp->code;
+        cr_assert(code == RK_RESP_FLUSH_SLAVE_TIMEOUT || code == RK_RESP_SLAVE_NOT_AVAILABLE, "got %d", code);
+        rk_cmd_free(resp);
+    }
+    rk_tk_kill(p.s.pid, SIGCONT);
+    cr_assert_eq(code, RK_RESP_SLAVE_NOT_AVAILABLE, "still waiting for a slave %d sends behind", n);
+    cr_assert_gt(n, 1, "the first stalled send waits (12) before the lag passes 4096 bytes");
+}
+
+typedef struct {
+    _Atomic int done, ok;
+    char ids[200][64];
+} inflight_t;
+
+typedef struct {
+    inflight_t *f;
+    int i;
+} one_t;
+
+static void on_sent(void *arg, int status, rk_cmd_t *resp)
+{
+    one_t *o = arg;
+    if (status == RK_OK && resp->code == 0) {
+        snprintf(o->f->ids[o->i], sizeof o->f->ids[0], "%s", rk_cmd_ext_get(resp, "msgId"));
+        atomic_fetch_add(&o->f->ok, 1);
+    }
+    rk_cmd_free(resp);
+    atomic_fetch_add(&o->f->done, 1);
+    free(o);
+}
+
+Test(roles, sync_master_answers_many_sends_in_flight_together)
+{
+    tk_pair_init(&p, "brokerRole=SYNC_MASTER\n", "brokerRole=SLAVE\n");
+    tk_broker_start(&p.m);
+    tk_broker_start(&p.s);
+    cr_assert(tk_wait_slave_connected(&p, 10000));
+    rk_cmd_t *resp = tk_send(&p, p.m.addr, "BurstTopic", "create the topic");
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+    static inflight_t f;
+    for (int i = 0; i < 200; i++) {
+        rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+        rk_cmd_ext_set(req, "a", "pg");
+        rk_cmd_ext_set(req, "b", "BurstTopic");
+        rk_cmd_ext_set(req, "c", "TBW102");
+        rk_cmd_ext_set(req, "d", "4");
+        rk_cmd_ext_set_i64(req, "e", i % 4);
+        rk_cmd_ext_set(req, "f", "0");
+        rk_cmd_ext_set(req, "g", "0");
+        rk_cmd_ext_set(req, "h", "0");
+        rk_cmd_set_body(req, "burst", 5);
+        one_t *o = malloc(sizeof *o);
+        o->f = &f;
+        o->i = i;
+        cr_assert_eq(rk_rclient_invoke_async(p.cl, p.m.addr, req, 10000, on_sent, o), 0);
+    }
+    for (int i = 0; i < 1000 && atomic_load(&f.done) < 200; i++)
+        usleep(10000);
+    cr_assert_eq(atomic_load(&f.ok), 200, "only %d of 200 concurrent sends were acknowledged", atomic_load(&f.ok));
+    for (int i = 0; i < 200; i++)
+        cr_assert_eq(view_on(p.s.addr, f.ids[i]), 0, "acknowledged message %d is not on the slave", i);
 }
