@@ -108,6 +108,11 @@ rk_cmd_t *tk_send(tk_pair_t *p, const char *addr, const char *topic, const char 
 
 void tk_send_n(tk_pair_t *p, const char *topic, int n, size_t size)
 {
+    tk_send_n_to(p, p->m.addr, topic, n, size);
+}
+
+void tk_send_n_to(tk_pair_t *p, const char *addr, const char *topic, int n, size_t size)
+{
     char *body = malloc(size + 1);
     cr_assert(body != NULL);
     for (int i = 0; i < n; i++) {
@@ -115,7 +120,7 @@ void tk_send_n(tk_pair_t *p, const char *topic, int n, size_t size)
         int k = snprintf(body, size, "m%06d-", i);
         body[k] = '-';
         body[size] = '\0';
-        rk_cmd_t *resp = tk_send(p, p->m.addr, topic, body);
+        rk_cmd_t *resp = tk_send(p, addr, topic, body);
         cr_assert_eq(resp->code, 0, "send %d: %d %s", i, resp->code, resp->remark ? resp->remark : "");
         rk_cmd_free(resp);
     }

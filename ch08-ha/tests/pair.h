@@ -36,6 +36,8 @@ void tk_pair_stop(tk_pair_t *p);
 rk_cmd_t *tk_send(tk_pair_t *p, const char *addr, const char *topic, const char *body);
 /* Sends n messages of `size` bytes to the master, asserting each is SEND_OK. */
 void tk_send_n(tk_pair_t *p, const char *topic, int n, size_t size);
+/* The same to any broker. */
+void tk_send_n_to(tk_pair_t *p, const char *addr, const char *topic, int n, size_t size);
 /* commitLogMaxOffset from GET_BROKER_RUNTIME_INFO (-1 if unreachable). */
 int64_t tk_max_offset(tk_pair_t *p, const char *addr);
 /* A runtime-info value as a string (malloc'ed) or NULL. */

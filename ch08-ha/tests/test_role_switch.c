@@ -3,6 +3,7 @@
  * physical and queue offsets) and takes writes. The slave runs in this
  * process so the test can call the function; the master is a real process. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +61,18 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
     cr_assert_eq(phys, end, "the new master's first record is where the old log ended");
     cr_assert_eq(qoff, 20, "queue offsets continue the old master's");
     rk_cmd_free(resp);
+
+    /* The old master comes back as a slave of the new one: its log is a
+     * prefix of the new master's, so it simply catches up. */
+    FILE *f = fopen(p.m.conf, "a");
+    cr_assert(f != NULL);
+    fprintf(f, "brokerRole=SLAVE\nbrokerId=1\nhaMasterAddress=127.0.0.1:%d\n", p.s.ha_port);
+    fclose(f);
+    tk_broker_start(&p.m);
+    tk_send_n_to(&p, p.s.addr, "SwitchTopic", 10, 300);
+    cr_assert(tk_wait_caught_up(&p, 10000), "the old master did not follow the new one (see %s)", p.m.log);
+    tk_broker_stop(&p.m);
     rk_broker_stop(b);
     rk_kv_free(&kv);
+    tk_assert_same_commitlog(&p);
 }
