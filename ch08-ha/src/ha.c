@@ -117,12 +117,15 @@ static void complete_parked(rk_ha_t *ha, rk_put_status_t all_status)
     uv_mutex_lock(&ha->mu);
     for (parked_t **pp = &ha->parked; *pp != NULL;) {
         parked_t *p = *pp;
-        rk_put_status_t st = all_status != RK_PUT_OK ? all_status
-                             : p->end <= acked      ? RK_PUT_OK
-                             : now >= p->deadline   ? RK_PUT_FLUSH_SLAVE_TIMEOUT
-                                                    : (rk_put_status_t)-1;
-        if ((int)st == -1) {
-            pp = &p->next;
+        rk_put_status_t st;
+        if (all_status != RK_PUT_OK)
+            st = all_status;
+        else if (p->end <= acked)
+            st = RK_PUT_OK;
+        else if (now >= p->deadline)
+            st = RK_PUT_FLUSH_SLAVE_TIMEOUT;
+        else {
+            pp = &p->next;      /* still waiting */
             continue;
         }
         *pp = p->next;
