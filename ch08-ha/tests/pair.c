@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,29 @@ void tk_pair_init(tk_pair_t *p, const char *master_extra, const char *slave_extr
 void tk_broker_start(tk_broker_t *b)
 {
     char *argv[] = {(char *)rk_tk_bin("mqbroker"), "-c", b->conf, NULL};
+    long long before = rk_tk_file_size(b->log);     /* a restart appends to the same log */
+    if (before < 0)
+        before = 0;
     b->pid = rk_tk_spawn(argv, b->log);
     cr_assert(b->pid > 0);
     cr_assert(rk_tk_wait_port(b->port, 10000), "mqbroker did not start (see %s)", b->log);
+    /* the port answering is not enough: another test's process may hold it
+     * (free ports are picked, then bound later); ours says it booted */
+    for (int i = 0; i < 500; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        bool up = rk_file_read_all(b->log, &text, &len) == 0 && text != NULL && len > (size_t)before &&
+                  memmem(text + before, len - (size_t)before, "boot success", 12) != NULL;
+        free(text);
+        if (up)
+            return;
+        if (rk_tk_wait(b->pid, 0) != -ETIMEDOUT) {
+            b->pid = -1;        /* reaped */
+            cr_assert_fail("mqbroker exited (see %s)", b->log);
+        }
+        usleep(20000);
+    }
+    cr_assert_fail("mqbroker did not boot (see %s)", b->log);
 }
 
 void tk_broker_stop(tk_broker_t *b)
@@ -140,6 +161,27 @@ char *tk_runtime(tk_pair_t *p, const char *addr, const char *key)
     cJSON_Delete(root);
     rk_cmd_free(resp);
     return v;
+}
+
+void tk_freeze(pid_t pid)
+{
+    cr_assert_eq(rk_tk_kill(pid, SIGSTOP), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 500; i++) {
+        char buf[512] = "";
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            buf[n] = '\0';
+            fclose(f);
+        }
+        const char *rp = strrchr(buf, ')');     /* "pid (comm) S ..." */
+        if (rp != NULL && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't'))
+            return;
+        usleep(2000);
+    }
+    cr_assert_fail("process %d did not stop", (int)pid);
 }
 
 int64_t tk_max_offset(tk_pair_t *p, const char *addr)

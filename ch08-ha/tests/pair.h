@@ -38,6 +38,9 @@ rk_cmd_t *tk_send(tk_pair_t *p, const char *addr, const char *topic, const char 
 void tk_send_n(tk_pair_t *p, const char *topic, int n, size_t size);
 /* The same to any broker. */
 void tk_send_n_to(tk_pair_t *p, const char *addr, const char *topic, int n, size_t size);
+/* SIGSTOP, and waits until the process is really stopped (/proc state T):
+ * a signal is delivered asynchronously, a running process may still answer. */
+void tk_freeze(pid_t pid);
 /* commitLogMaxOffset from GET_BROKER_RUNTIME_INFO (-1 if unreachable). */
 int64_t tk_max_offset(tk_pair_t *p, const char *addr);
 /* A runtime-info value as a string (malloc'ed) or NULL. */

@@ -65,7 +65,7 @@ Test(roles, sync_master_acks_only_what_the_slave_holds_and_a_stalled_slave_times
         cr_assert_eq(view_on(p.s.addr, rk_cmd_ext_get(resp, "msgId")), 0, "message %d is not on the slave", i);
         rk_cmd_free(resp);
     }
-    rk_tk_kill(p.s.pid, SIGSTOP);
+    tk_freeze(p.s.pid);
     rk_cmd_t *resp = tk_send(&p, p.m.addr, "SyncTopic", "stalled");
     rk_tk_kill(p.s.pid, SIGCONT);
     cr_assert_eq(resp->code, RK_RESP_FLUSH_SLAVE_TIMEOUT, "got %d %s", resp->code, resp->remark ? resp->remark : "");
@@ -202,7 +202,7 @@ Test(roles, a_slave_too_far_behind_counts_as_unavailable)
     rk_cmd_t *resp = tk_send(&p, p.m.addr, "LagTopic", "in sync");
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
-    rk_tk_kill(p.s.pid, SIGSTOP);
+    tk_freeze(p.s.pid);
     char body[1001];
     memset(body, 'x', 1000);
     body[1000] = '\0';
