@@ -47,6 +47,7 @@ const rk_config_field_t rk_ha_config_fields[] = {
 #undef F
 
 #define RECV_FRAME_MAX (1 << 20)    /* what we accept from a master (RocketMQ sends <= 32 KiB) */
+#define MAX_SLAVES 16               /* HA connections a master keeps at once (bounded memory) */
 
 static uint64_t now_ms(void) { return rk_mono_ms(); }
 static void wake(rk_ha_t *ha) { uv_async_send(&ha->wake); }
@@ -319,6 +320,11 @@ static void on_slave_connect(uv_stream_t *server, int status)
         char ip[40];
         uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
         snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&sa)->sin_port));
+    }
+    if (atomic_load(&ha->nslaves) >= MAX_SLAVES) {
+        rk_log_warn("ha", "refusing HA connection from %s: already %d", c->peer, MAX_SLAVES);
+        uv_close((uv_handle_t *)&c->tcp, sconn_closed);
+        return;
     }
     c->last_read = c->last_write = now_ms();
     c->next = ha->slaves;

@@ -166,3 +166,30 @@ Test(hostile_ha, a_master_sending_garbage_changes_nothing_on_the_slave)
 
     cr_assert_eq(tk_max_offset(&p, p.s.addr), 0, "something reached the slave's log");
 }
+
+Test(hostile_ha, a_master_keeps_at_most_16_ha_connections)
+{
+    tk_pair_init(&p, NULL, NULL);
+    tk_broker_start(&p.m);
+    tk_send_n(&p, "HostileTopic", 3, 100);        /* something to stream */
+    int fds[16];
+    for (int i = 0; i < 16; i++)
+        fds[i] = connect_to(p.m.ha_port);
+    usleep(300000);
+    int extra = connect_to(p.m.ha_port);
+    cr_assert(closed_by_peer(extra), "a 17th HA connection was kept");
+    close(extra);
+    close(fds[0]);                                  /* one goes: room for another */
+    usleep(300000);
+    int again = connect_to(p.m.ha_port);
+    uint8_t off[8], hdr[12];
+    rk_be_put64(off, 0);
+    cr_assert_eq(write(again, off, 8), 8);
+    cr_assert(read_full(again, hdr, 12), "the master does not stream to a connection within the limit");
+    close(again);
+    for (int i = 1; i < 16; i++)
+        close(fds[i]);
+    rk_cmd_t *resp = tk_send(&p, p.m.addr, "HostileTopic", "still serving");
+    cr_assert_eq(resp->code, 0);
+    rk_cmd_free(resp);
+}
