@@ -72,6 +72,17 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
     tk_send_n_to(&p, p.s.addr, "SwitchTopic", 10, 300);
     cr_assert(tk_wait_caught_up(&p, 10000), "the old master did not follow the new one (see %s)", p.m.log);
     tk_broker_stop(&p.m);
+
+    /* and back: the new master steps down (to follow a master at an
+     * address where nobody listens): writes are refused again */
+    cr_assert_eq(rk_ha_switch_role(ha, RK_HA_SLAVE, 2, "127.0.0.1:1"), 0);
+    for (int i = 0; i < 200 && rk_ha_role(ha) != RK_HA_SLAVE; i++)
+        usleep(10000);
+    cr_assert_eq(rk_ha_role(ha), RK_HA_SLAVE);
+    cr_assert_eq(rk_broker_config(b)->broker_id, 2);
+    resp = tk_send(&p, p.s.addr, "SwitchTopic", "refused again");
+    cr_assert_eq(resp->code, RK_RESP_SERVICE_NOT_AVAILABLE, "got %d", resp->code);
+    rk_cmd_free(resp);
     rk_broker_stop(b);
     rk_kv_free(&kv);
     tk_assert_same_commitlog(&p);
