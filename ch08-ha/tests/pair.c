@@ -256,3 +256,31 @@ void tk_assert_same_commitlog(tk_pair_t *p)
     cr_assert_gt(n, 0);
     cr_assert_eq(count_files(sd), n, "the slave has files the master does not");
 }
+
+int tk_assert_slave_files_match(tk_pair_t *p)
+{
+    char md[400], sd[400];
+    snprintf(md, sizeof md, "%s/commitlog", p->m.store);
+    snprintf(sd, sizeof sd, "%s/commitlog", p->s.store);
+    DIR *d = opendir(sd);
+    cr_assert(d != NULL);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/%s", md, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", sd, e->d_name);
+        char *da = NULL, *db = NULL;
+        size_t la = 0, lb = 0;
+        cr_assert_eq(rk_file_read_all(b, &db, &lb), 0);
+        cr_assert_eq(rk_file_read_all(a, &da, &la), 0, "the slave has %s, the master does not", e->d_name);
+        cr_assert(la == lb && memcmp(da, db, la) == 0, "commitlog file %s differs", e->d_name);
+        free(da);
+        free(db);
+        n++;
+    }
+    closedir(d);
+    return n;
+}

@@ -193,3 +193,12 @@ Test(hostile_ha, a_master_keeps_at_most_16_ha_connections)
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
 }
+
+Test(hostile_ha, a_silent_peer_is_closed_after_the_housekeeping_interval)
+{
+    tk_pair_init(&p, "haHousekeepingInterval=1000\n", NULL);
+    tk_broker_start(&p.m);
+    int fd = connect_to(p.m.ha_port);              /* connects, never reports */
+    cr_assert(closed_by_peer(fd), "a silent HA connection stayed open");
+    close(fd);
+}

@@ -120,3 +120,36 @@ Test(replication, a_slave_started_before_its_master_finds_it)
     tk_send_n(&p, "HaTopic", 20, 100);
     cr_assert(tk_wait_caught_up(&p, 10000));
 }
+
+Test(replication, a_fresh_slave_starts_at_the_masters_last_file)
+{
+    /* RocketMQ's rule: a slave that holds nothing gets the master's last
+     * file, not its whole history; its own dispatch starts there too. */
+    tk_pair_init(&p, NULL, "brokerRole=SLAVE\nslaveReadEnable=true\n");
+    tk_broker_start(&p.m);
+    tk_send_n(&p, "HaTopic", 700, 1000);           /* three rolls: the last file starts at 786432 */
+    tk_broker_start(&p.s);
+    cr_assert(tk_wait_caught_up(&p, 20000), "the slave did not catch up (see %s)", p.s.log);
+    rk_cmd_t *resp = tk_send(&p, p.m.addr, "HaTopic", "newest");
+    cr_assert_eq(resp->code, 0);
+    int64_t qoff = -1;
+    rk_cmd_ext_i64(resp, "queueOffset", &qoff);
+    rk_cmd_free(resp);
+    cr_assert(tk_wait_caught_up(&p, 10000));
+    resp = NULL;
+    for (int i = 0; i < 200; i++) {
+        rk_cmd_free(resp);
+        resp = pull_from(p.s.addr, "HaTopic", qoff);
+        if (resp->code == 0)
+            break;
+        usleep(20000);
+    }
+    cr_assert_eq(resp->code, 0, "the slave's dispatch did not reach the newest message: %d", resp->code);
+    rk_record_t rec;
+    cr_assert_eq(rk_record_decode(resp->body, resp->body_len, true, &rec), 0);
+    cr_assert(rec.body_len == 6 && memcmp(rec.body, "newest", 6) == 0);
+    rk_cmd_free(resp);
+    tk_broker_stop(&p.s);
+    tk_broker_stop(&p.m);
+    cr_assert_eq(tk_assert_slave_files_match(&p), 1, "the slave should hold exactly the master's last file");
+}
