@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "rk/consumer_offset.h"
 #include "rk/ha.h"
 #include "rk/remoting_client.h"
 
@@ -90,7 +89,6 @@ struct rk_ha {
     uint64_t next_meta;             /* mono ms of the next metadata copy */
     rk_rclient_t *rcl;              /* ha_meta.c */
     _Atomic int meta_inflight;
-    struct rk_consumer_offsets *scratch;   /* ha_meta.c: parses the master's offsets */
 };
 
 /* ha_meta.c: master processors (43, 201) and the slave's periodic copy. */

@@ -11,11 +11,11 @@
  * (masterAddr). Each answer is parsed and validated whole before anything is
  * applied: a bad answer changes nothing. Entries are added or updated, not
  * deleted (rocklet's topic and group tables have no delete yet). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ha_internal.h"
 #include "rk/consumer_offset.h"
@@ -186,47 +186,56 @@ static int apply_groups(rk_ha_t *ha, const rk_cmd_t *resp)
     return rc;
 }
 
-typedef struct {
-    rk_ha_t *ha;
-    bool apply;
-    bool bad;
-} offsets_ctx_t;
-
-static int offset_visit(const char *topic_at_group, int qid, int64_t offset, void *arg)
+/* A decimal integer and nothing else. */
+static bool int_strict(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
-    offsets_ctx_t *oc = arg;
-    const char *at = strchr(topic_at_group, '@');
-    char topic[256];
-    if (at == NULL || at == topic_at_group || at[1] == '\0' || (size_t)(at - topic_at_group) >= sizeof topic ||
-        strlen(at + 1) >= 256 || qid < 0 || offset < 0) {
-        oc->bad = true;
-        return 1;
-    }
-    memcpy(topic, topic_at_group, (size_t)(at - topic_at_group));
-    topic[at - topic_at_group] = '\0';
-    if (!rk_topic_name_valid(topic)) {
-        oc->bad = true;
-        return 1;
-    }
-    if (oc->apply)
-        rk_store_commit_offset(rk_broker_store(oc->ha->b), at + 1, topic, qid, offset);
-    return 0;
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (s == NULL || errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
 }
 
-/* Parsed with chapter 5's own reader (fastjson's bare integer keys) into a
- * scratch table (opened once, never persisted), checked, then committed. */
+/* {"offsetTable":{"topic@group":{0:12,1:40}}} (fastjson's bare integer keys,
+ * which rk_json_parse reads). Walked twice: to check every entry, then to
+ * commit them. Offsets below 0 are refused here, not skipped. */
+static int offsets_walk(rk_ha_t *ha, const cJSON *tbl, bool apply)
+{
+    int n = 0;
+    for (const cJSON *ge = tbl->child; ge != NULL; ge = ge->next) {
+        const char *key = ge->string, *at = key ? strchr(key, '@') : NULL;
+        char topic[256];
+        if (!cJSON_IsObject(ge) || at == NULL || at == key || at[1] == '\0' ||
+            (size_t)(at - key) >= sizeof topic || strlen(at + 1) >= 256)
+            return RK_EPROTO;
+        memcpy(topic, key, (size_t)(at - key));
+        topic[at - key] = '\0';
+        if (!rk_topic_name_valid(topic))
+            return RK_EPROTO;
+        for (const cJSON *qe = ge->child; qe != NULL; qe = qe->next) {
+            int64_t qid, off;
+            char *sv = rk_json_to_string(qe);
+            bool ok = int_strict(qe->string, 0, RK_MAX_QUEUE_ID, &qid) && int_strict(sv, 0, INT64_MAX, &off);
+            free(sv);
+            if (!ok || ++n > META_MAX_ENTRIES)
+                return RK_EPROTO;
+            if (apply)
+                rk_store_commit_offset(rk_broker_store(ha->b), at + 1, topic, (int)qid, off);
+        }
+    }
+    return RK_OK;
+}
+
 static int apply_offsets(rk_ha_t *ha, const rk_cmd_t *resp)
 {
-    int rc = rk_consumer_offsets_decode(ha->scratch, (const char *)resp->body, resp->body_len);
-    offsets_ctx_t oc = {ha, false, false};
+    cJSON *root = rk_json_parse((const char *)resp->body, resp->body_len);
+    const cJSON *tbl = cJSON_GetObjectItemCaseSensitive(root, "offsetTable");
+    int rc = cJSON_IsObject(tbl) ? offsets_walk(ha, tbl, false) : RK_EPROTO;
     if (rc == RK_OK)
-        rk_consumer_offsets_foreach(ha->scratch, offset_visit, &oc);
-    if (rc == RK_OK && oc.bad)
-        rc = RK_EPROTO;
-    if (rc == RK_OK) {
-        oc.apply = true;
-        rk_consumer_offsets_foreach(ha->scratch, offset_visit, &oc);
-    }
+        offsets_walk(ha, tbl, true);
+    cJSON_Delete(root);
     return rc;
 }
 
@@ -297,12 +306,6 @@ int rk__ha_meta_init(rk_ha_t *ha)
         rc = rk_rserver_register(srv, REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, p_all_groups, ha, RK_PROC_SLOW);
     if (rc == RK_OK)
         rc = rk_rclient_new(&ha->rcl);
-    if (rc == RK_OK) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/config/.ha-offsets-scratch.json", rk_broker_config(ha->b)->store_root);
-        unlink(path);       /* never written: only a name for the table */
-        rc = rk_consumer_offsets_open(path, &ha->scratch);
-    }
     return rc;
 }
 
@@ -313,8 +316,4 @@ void rk__ha_meta_stop(rk_ha_t *ha)
     ha->rcl = NULL;
 }
 
-void rk__ha_meta_free(rk_ha_t *ha)
-{
-    if (ha->scratch != NULL)
-        rk_consumer_offsets_close(ha->scratch);
-}
+void rk__ha_meta_free(rk_ha_t *ha) { (void)ha; }
