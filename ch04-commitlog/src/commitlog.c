@@ -1628,3 +1628,118 @@ void rk_commitlog_wake_waiters(rk_commitlog_t *cl)
     uv_cond_broadcast(&cl->app_cond);
     uv_mutex_unlock(&cl->app_mu);
 }
+
+/* ------------------------------------------------------------ raw append (replication, ch08) */
+
+int rk_commitlog_put_batch_async(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, int64_t *phys, rk_put_cb cb,
+                                 void *arg)
+{
+    return put_common(cl, msgs, n, NULL, phys, cb, arg);
+}
+
+/* Validates the records of data against the file that will hold them and
+ * returns how many input bytes form whole records (0: the first is not
+ * complete yet), *blank set when the prefix ends with the file's BLANK, or
+ * RK_ECORRUPT. Nothing is written. */
+static int64_t raw_validate(const rk_commitlog_t *cl, int64_t offset, const uint8_t *data, size_t len,
+                            bool *blank)
+{
+    *blank = false;
+    int64_t pos = offset % cl->file_size, done = 0;
+    while ((size_t)done < len) {
+        size_t left = len - (size_t)done, room = (size_t)(cl->file_size - pos);
+        const uint8_t *p = data + done;
+        if (left < 8)
+            break;                              /* not even a header yet */
+        uint32_t total = rk_be_get32(p), magic = rk_be_get32(p + 4);
+        if (magic == RK_MAGIC_BLANK) {
+            /* A BLANK closes the file: it must say exactly how much is left,
+             * and what follows it in this file is zeros. */
+            if (total != room)
+                return RK_ECORRUPT;
+            size_t have = left < room ? left : room;
+            for (size_t i = 8; i < have; i++)
+                if (p[i] != 0)
+                    return RK_ECORRUPT;
+            *blank = true;
+            return done + (int64_t)have;
+        }
+        if (magic != RK_MAGIC_MESSAGE_V1 || total < RK_RECORD_FIXED_V4 + 7 ||
+            (int64_t)total > cl->max_message_size + RK_RECORD_FIXED_V4 + 48 + RK_TOPIC_MAX_LEN + 1 +
+                                 RK_PROPERTIES_MAX_LEN + 2 + 4 ||
+            (size_t)total + RK_END_FILE_MIN_BLANK_LEN > room)
+            return RK_ECORRUPT;
+        if (total > left)
+            break;                              /* the rest comes in the next frame */
+        rk_record_t rec;
+        if (rk_record_decode(p, total, true, &rec) != RK_OK || rk_record_is_blank(&rec) ||
+            rec.phys_offset != offset + done)
+            return RK_ECORRUPT;
+        done += total;
+        pos += total;
+    }
+    return done;
+}
+
+int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *data, size_t len, size_t *used)
+{
+    *used = 0;
+    if (offset < 0 || (data == NULL && len > 0))
+        return RK_EINVAL;
+    uv_mutex_lock(&cl->put_mu);
+    int64_t max = rk_mfq_max_offset(&cl->mfq);
+    bool empty = rk_mfq_count(&cl->mfq) == 0;
+    /* An empty log may begin at any file boundary (a slave that starts from
+     * the master's last file); otherwise the bytes continue the log. */
+    if (empty ? offset % cl->file_size != 0 : offset != max) {
+        uv_mutex_unlock(&cl->put_mu);
+        return RK_EINVAL;
+    }
+    bool blank;
+    int64_t n = raw_validate(cl, offset, data, len, &blank);
+    if (n <= 0) {
+        uv_mutex_unlock(&cl->put_mu);
+        return n < 0 ? (int)n : RK_OK;
+    }
+    rk_mapped_file_t *mf = cl->cur;
+    if (mf == NULL || rk_mapped_file_full(mf)) {
+        if (mf != NULL)
+            rk_mapped_file_release(mf);
+        cl->cur = NULL;
+        if (rk_mfq_last_or_create(&cl->mfq, offset, &cl->cur) != RK_OK) {
+            uv_mutex_unlock(&cl->put_mu);
+            return RK_EFULL;
+        }
+        mf = cl->cur;
+    }
+    int64_t pos = atomic_load(&mf->wrote);
+    if (mf->from + pos != offset) {             /* cannot happen: the checks above */
+        uv_mutex_unlock(&cl->put_mu);
+        return RK_ECORRUPT;
+    }
+    memcpy(mf->base + pos, data, (size_t)n);      /* a BLANK's tail is zeros over zeros */
+    /* Queue offsets follow the master's, so this log can take puts itself
+     * after a role change. */
+    for (int64_t at = 0; at < n;) {
+        rk_record_t rec;
+        if (rk_record_decode(mf->base + pos + at, (size_t)(n - at), false, &rec) != RK_OK || rk_record_is_blank(&rec))
+            break;
+        int txn = rk_sysflag_txn(rec.sys_flag);
+        if (txn == RK_SYSFLAG_TXN_NOT || txn == RK_SYSFLAG_TXN_COMMIT) {
+            char key[RK_TOPIC_MAX_LEN + 16];
+            qkey(key, sizeof key, rec.topic, rec.topic_len, rec.queue_id);
+            int64_t *slot = qslot(cl, key);
+            if (slot != NULL && *slot < rec.queue_offset + 1)
+                *slot = rec.queue_offset + 1;
+        }
+        atomic_store(&cl->last_store_ts, rec.store_ts);
+        at += rec.total_size;
+    }
+    int64_t end = blank ? (int64_t)mf->size : pos + n;
+    atomic_store(&mf->wrote, end);
+    atomic_store(&mf->committed, end);
+    uv_mutex_unlock(&cl->put_mu);
+    notify_append(cl);
+    *used = (size_t)n;
+    return RK_OK;
+}

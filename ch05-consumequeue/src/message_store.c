@@ -278,6 +278,13 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     rk_record_t *rec = &st->s_rec;     /* lives until the dispatchers returned */
     const uint8_t *p = NULL;
     size_t avail = 0;
+    int64_t min = rk_commitlog_min_offset(st->cl);
+    if (offset < min) {
+        /* The log begins later than the dispatch point (as RocketMQ's reput:
+         * a replica whose log starts at its master's last file). */
+        *next = min;
+        return RK_EEOF;
+    }
     int64_t skip = rk_commitlog_skip_damaged(st->cl, offset);
     if (skip != offset) {               /* a damaged range (recovery found it): not dispatched */
         *next = skip;

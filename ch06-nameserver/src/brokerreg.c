@@ -31,6 +31,7 @@ struct rk_brokerreg {
     bool reached[MAX_NS];       /* under mu: the last round's answers */
     int nreached;               /* under mu */
     int64_t rounds;             /* under mu: registration rounds done */
+    char master_ha[64];         /* under mu */
 };
 
 static rk_cmd_t *header(rk_brokerreg_t *r, int code)
@@ -41,7 +42,10 @@ static rk_cmd_t *header(rk_brokerreg_t *r, int code)
     rk_cmd_ext_set(c, "brokerName", r->name);
     rk_cmd_ext_set(c, "brokerAddr", r->addr);
     rk_cmd_ext_set(c, "clusterName", r->cluster);
-    rk_cmd_ext_set_i64(c, "brokerId", r->id);
+    uv_mutex_lock(&r->mu);
+    int64_t id = r->id;
+    uv_mutex_unlock(&r->mu);
+    rk_cmd_ext_set_i64(c, "brokerId", id);
     return c;
 }
 
@@ -56,7 +60,11 @@ int rk_brokerreg_register_now(rk_brokerreg_t *r)
         rk_cmd_t *req = header(r, RK_REQ_REGISTER_BROKER), *resp = NULL;
         if (req == NULL)
             break;
-        rk_cmd_ext_set(req, "haServerAddr", r->ha);
+        char ha[64];
+        uv_mutex_lock(&r->mu);
+        snprintf(ha, sizeof ha, "%s", r->ha);
+        uv_mutex_unlock(&r->mu);
+        rk_cmd_ext_set(req, "haServerAddr", ha);
         rk_cmd_ext_set(req, "compressed", "false");
         rk_cmd_ext_set_i64(req, "bodyCrc32", rk_body_crc(body, strlen(body)));
         rk_cmd_set_body(req, body, strlen(body));
@@ -64,9 +72,10 @@ int rk_brokerreg_register_now(rk_brokerreg_t *r)
         if (rc == RK_OK && resp->code == 0) {
             ok++;
             reached[i] = true;
-            const char *m = rk_cmd_ext_get(resp, "masterAddr");
+            const char *m = rk_cmd_ext_get(resp, "masterAddr"), *mha = rk_cmd_ext_get(resp, "haServerAddr");
             uv_mutex_lock(&r->mu);
             snprintf(r->master, sizeof r->master, "%s", m ? m : "");
+            snprintf(r->master_ha, sizeof r->master_ha, "%s", mha ? mha : "");
             uv_mutex_unlock(&r->mu);
         } else {
             rk_log_warn("brokerreg", "register with name server %s failed: %s", r->ns[i],
@@ -180,6 +189,24 @@ void rk_brokerreg_master_addr(rk_brokerreg_t *r, char *buf, size_t len)
 {
     uv_mutex_lock(&r->mu);
     snprintf(buf, len, "%s", r->master);
+    uv_mutex_unlock(&r->mu);
+}
+
+void rk_brokerreg_master_ha_addr(rk_brokerreg_t *r, char *buf, size_t len)
+{
+    uv_mutex_lock(&r->mu);
+    snprintf(buf, len, "%s", r->master_ha);
+    uv_mutex_unlock(&r->mu);
+}
+
+void rk_brokerreg_set_identity(rk_brokerreg_t *r, int64_t broker_id, const char *ha_addr)
+{
+    uv_mutex_lock(&r->mu);
+    r->id = broker_id;
+    if (ha_addr != NULL)
+        snprintf(r->ha, sizeof r->ha, "%s", ha_addr);
+    r->triggered = true;
+    uv_cond_signal(&r->cond);
     uv_mutex_unlock(&r->mu);
 }
 

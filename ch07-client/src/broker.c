@@ -54,13 +54,64 @@ struct rk_broker {
     rk_client_manager_t *clients;
     rk_group_manager_t *groups;
     rk_rserver_t *srv;
-    rk_brokerreg_t *_Atomic reg;    /* set once registration runs (a send may read it meanwhile) */
+    rk_brokerreg_t *_Atomic reg;    /* set once registration runs; a send and modules' threads read it */
     atomic_bool topics_changed;     /* some topic changed since start (see rk_broker_topics_changed) */
     const rk_broker_module_t *modules[MAX_MODULES];
     void *states[MAX_MODULES];
     int nmodules, started;
     char addr[96];
+    rk_kv_t *kv;                /* during start only */
+    char ha_addr[64];
+    _Atomic bool slave, slave_read;
+    struct {
+        rk_broker_runtime_fn fn;
+        void *ctx;
+    } runtime[MAX_MODULES];
+    int nruntime;
 };
+
+rk_kv_t *rk_broker_kv(rk_broker_t *b) { return b->kv; }
+void rk_broker_set_role(rk_broker_t *b, bool slave, bool slave_read_enable)
+{
+    atomic_store(&b->slave_read, slave_read_enable);
+    atomic_store(&b->slave, slave);
+}
+bool rk_broker_is_slave(const rk_broker_t *b) { return atomic_load(&b->slave); }
+bool rk_broker_slave_read_enable(const rk_broker_t *b) { return atomic_load(&b->slave_read); }
+int rk_broker_set_ha_addr(rk_broker_t *b, const char *addr)
+{
+    if (addr == NULL || strlen(addr) >= sizeof b->ha_addr)
+        return RK_EINVAL;
+    snprintf(b->ha_addr, sizeof b->ha_addr, "%s", addr);
+    return RK_OK;
+}
+rk_brokerreg_t *rk_broker_registration(rk_broker_t *b) { return b->reg; }
+void *rk_broker_module_state(rk_broker_t *b, const char *name)
+{
+    for (int i = 0; i < b->nmodules; i++)
+        if (strcmp(b->modules[i]->name, name) == 0)
+            return b->states[i];
+    return NULL;
+}
+void rk_broker_set_id(rk_broker_t *b, int64_t broker_id)
+{
+    b->cfg.broker_id = broker_id;
+    if (b->reg != NULL)
+        rk_brokerreg_set_identity(b->reg, broker_id, NULL);
+}
+int rk_broker_add_runtime_info(rk_broker_t *b, rk_broker_runtime_fn fn, void *ctx)
+{
+    if (b->nruntime == MAX_MODULES)
+        return RK_EFULL;
+    b->runtime[b->nruntime].fn = fn;
+    b->runtime[b->nruntime++].ctx = ctx;
+    return RK_OK;
+}
+void rk_broker_runtime_info(rk_broker_t *b, rk_buf_t *out)
+{
+    for (int i = 0; i < b->nruntime; i++)
+        b->runtime[i].fn(b->runtime[i].ctx, out);
+}
 
 const rk_broker_config_t *rk_broker_config(const rk_broker_t *b) { return &b->cfg; }
 rk_rserver_t *rk_broker_server(rk_broker_t *b) { return b->srv; }
@@ -79,13 +130,6 @@ int rk_broker_namesrv_status(rk_broker_t *b, int *total, char *missed, size_t le
 }
 const char *rk_broker_addr(const rk_broker_t *b) { return b->addr; }
 
-void *rk_broker_module_state(rk_broker_t *b, const rk_broker_module_t *m)
-{
-    for (int i = 0; i < b->nmodules; i++)
-        if (b->modules[i] == m)
-            return b->states[i];
-    return NULL;
-}
 
 void rk_broker_topics_changed(rk_broker_t *b)
 {
@@ -135,6 +179,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     rk_broker_t *b = calloc(1, sizeof *b);
     if (b == NULL)
         return RK_ENOMEM;
+    b->kv = kv;
     int rc = rk_config_defaults(rk_broker_config_fields, &b->cfg);
     if (rc == RK_OK)
         rc = rk_config_defaults(rk_rserver_limit_fields, &b->cfg.limits);
@@ -203,7 +248,8 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     if (b->cfg.namesrv_addr != NULL && *b->cfg.namesrv_addr) {
         rk_brokerreg_config_t rcfg = {.namesrv_addrs = b->cfg.namesrv_addr, .cluster_name = b->cfg.cluster_name,
                                       .broker_name = b->cfg.broker_name, .broker_addr = b->addr,
-                                      .broker_id = b->cfg.broker_id, .period_ms = b->cfg.register_period_ms};
+                                      .broker_id = b->cfg.broker_id, .period_ms = b->cfg.register_period_ms,
+                                      .ha_addr = b->ha_addr[0] ? b->ha_addr : NULL};
         rk_brokerreg_t *reg = NULL;
         rc = rk_brokerreg_start(&rcfg, register_body, b, &reg);
         if (rc == RK_OK) {
@@ -218,6 +264,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     }
     rk_log_info("broker", "%s (%s, id %lld) serving on %s", b->cfg.broker_name, b->cfg.cluster_name,
                 (long long)b->cfg.broker_id, b->addr);
+    b->kv = NULL;
     *out = b;
     return RK_OK;
 fail:
@@ -229,10 +276,13 @@ void rk_broker_stop(rk_broker_t *b)
 {
     if (b == NULL)
         return;
-    rk_brokerreg_stop(b->reg);
     for (int i = b->nmodules - 1; i >= 0; i--)    /* every module whose init succeeded */
         if (b->modules[i]->stop)
             b->modules[i]->stop(b, b->states[i]);
+    /* after the modules: their threads may read the registration until stopped */
+    rk_brokerreg_t *reg = b->reg;
+    b->reg = NULL;
+    rk_brokerreg_stop(reg);
     rk_rserver_free(b->srv);
     if (b->store != NULL)
         rk_store_close(b->store);

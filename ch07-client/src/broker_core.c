@@ -96,9 +96,58 @@ static int put_status_code(rk_put_status_t s)
 
 /* ------------------------------------------------------------ send */
 
+/* A put in flight: the reply is sent from the stage that completes the put
+ * (right away for ASYNC_FLUSH; the flush thread for SYNC_FLUSH; a replica's
+ * acknowledgement in chapter 8), so no thread waits for it. */
+typedef struct send_done {
+    rk_reply_t *reply;
+    rk_store_t *st;
+    int64_t qid;
+    bool batch;
+    int n;
+    rk_host_t store_host;
+    int64_t phys[64];           /* filled by the batch put before it returns */
+} send_done_t;
+
+static void send_done(void *arg, const rk_put_result_t *res)
+{
+    send_done_t *sd = arg;
+    const rk_cmd_t *req = rk_reply_request(sd->reply);
+    int code = put_status_code(res->status);
+    const char *remark = code == RK_RESP_SUCCESS ? NULL : rk_put_status_name(res->status);
+    char why[256];
+    int used = -1;
+    if (res->status == RK_PUT_SERVICE_NOT_AVAILABLE && rk_store_disk_full(sd->st, &used)) {
+        snprintf(why, sizeof why, "service not available now: the broker's disk is full (%d%% used, "
+                 "above diskSpaceWarningLevelRatio %lld%%); it refuses messages until space is freed",
+                 used, (long long)rk_store_config(sd->st)->disk_space_warning_ratio);
+        remark = why;
+    } else if (res->status == RK_PUT_CREATE_MAPEDFILE_FAILED) {
+        remark = "create mapped file failed: the broker could not reserve disk space (disk full?)";
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(req, code, remark);
+    if (resp != NULL && (code == 0 || code == 10 || code == 11 || code == 12)) {
+        char ids[64 * 33 + 64] = "";
+        for (int i = 0; sd->batch && i < sd->n && i < 64; i++) {
+            char id[RK_MSGID_MAX];
+            rk_msgid_encode(&sd->store_host, sd->phys[i], id, sizeof id);
+            if (i)
+                strcat(ids, ",");
+            strcat(ids, id);
+        }
+        rk_cmd_ext_set(resp, "msgId", sd->batch ? ids : res->msg_id);
+        rk_cmd_ext_set_i64(resp, "queueId", sd->qid);
+        rk_cmd_ext_set_i64(resp, "queueOffset", res->queue_offset);
+        rk_cmd_ext_set(resp, "MSG_REGION", "DefaultRegion");
+        rk_cmd_ext_set(resp, "TRACE_ON", "true");
+    }
+    rk_reply_send(sd->reply, resp);
+    free(sd);
+}
+
 /* SEND_MESSAGE (10, long names), SEND_MESSAGE_V2 (310, a..n) and
- * SEND_BATCH_MESSAGE (320, always V2 names). Runs on the worker pool: a
- * sync-flush put waits for the disk. */
+ * SEND_BATCH_MESSAGE (320, always V2 names). The put is asynchronous:
+ * send_done answers once every ack stage completed it. */
 static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_broker_t *b = ctx;
@@ -116,6 +165,12 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     bool batch = false;
     rk_cmd_ext_bool(req, "m", &batch);
     rk_cmd_ext_bool(req, "batch", &batch);
+    if (rk_broker_is_slave(b)) {
+        /* RocketMQ's store refuses puts on a slave: SERVICE_NOT_AVAILABLE */
+        rk_reply_code(reply, RK_RESP_SERVICE_NOT_AVAILABLE,
+                      "service not available now: the broker is a SLAVE, messages are put to its master");
+        return;
+    }
     if (topic == NULL) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "the topic is missing");
         return;
@@ -170,14 +225,23 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     while (hp.len > 0 && hp.data[hp.len - 1] == RK_PROP_SEP)     /* Go ends with \2 */
         hp.len--;
     rk_props_put(&hp, RK_PROP_CLUSTER, rk_broker_config(b)->cluster_name);
-    rk_put_result_t res;
-    char ids[64 * 33 + 64] = "";
+    send_done_t *sd = calloc(1, sizeof *sd);
+    if (sd == NULL) {
+        rk_buf_free(&hp);
+        rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "out of memory");
+        return;
+    }
+    sd->reply = reply;
+    sd->st = rk_broker_store(b);
+    sd->qid = qid;
+    sd->batch = batch;
+    sd->store_host = base.store_host;
     if (!batch) {
         base.body = req->body;
         base.body_len = req->body_len;
         base.props = (const char *)hp.data;
         base.props_len = hp.len;
-        rc = rk_store_put(st, &base, &res);
+        rc = rk_commitlog_put_async(cl, &base, send_done, sd);
     } else {
         /* each inner message: its own properties + the batch header's */
         rk_batch_msg_t bm;
@@ -204,62 +268,32 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
             msgs[n].props_len = pbufs[n].len;
             n++;
         }
-        int64_t phys[64];
+        sd->n = n;
         if (rc == RK_EEOF && n > 0)
-            rc = rk_commitlog_put_batch(cl, msgs, n, &res, phys);
+            rc = rk_commitlog_put_batch_async(cl, msgs, n, sd->phys, send_done, sd);
         else if (rc == RK_EEOF || rc == RK_OK)
             rc = RK_EINVAL;
-        for (int i = 0; rc == RK_OK && res.status == RK_PUT_OK && i < n; i++) {
-            char id[RK_MSGID_MAX];
-            rk_msgid_encode(&base.store_host, phys[i], id, sizeof id);
-            if (i)
-                strcat(ids, ",");
-            strcat(ids, id);
-        }
         for (int i = 0; i < n; i++)
             rk_buf_free(&pbufs[i]);
     }
     rk_buf_free(&hp);
     if (rc != RK_OK) {
+        free(sd);       /* the callback never runs when the put returns an error */
         rk_reply_code(reply, rc == RK_ETOOBIG || rc == RK_EINVAL || rc == RK_ECORRUPT ? RK_RESP_MESSAGE_ILLEGAL
                                                                                           : RK_RESP_SYSTEM_ERROR,
                       rc == RK_ETOOBIG ? "a batch holds at most 64 messages" : "bad message body");
         return;
     }
-    int code = put_status_code(res.status);
-    const char *remark = code == RK_RESP_SUCCESS ? NULL : rk_put_status_name(res.status);
-    char why[256];
-    int used = -1;
-    if (res.status == RK_PUT_SERVICE_NOT_AVAILABLE && rk_store_disk_full(st, &used)) {
-        snprintf(why, sizeof why, "service not available now: the broker's disk is full (%d%% used, "
-                 "above diskSpaceWarningLevelRatio %lld%%); it refuses messages until space is freed",
-                 used, (long long)rk_store_config(st)->disk_space_warning_ratio);
-        remark = why;
-    } else if (res.status == RK_PUT_CREATE_MAPEDFILE_FAILED) {
-        remark = "create mapped file failed: the broker could not reserve disk space (disk full?)";
-    }
-    rk_cmd_t *resp = rk_cmd_new_response(req, code, remark);
-    if (resp != NULL && (code == 0 || code == 10 || code == 11 || code == 12)) {
-        rk_cmd_ext_set(resp, "msgId", batch ? ids : res.msg_id);
-        rk_cmd_ext_set_i64(resp, "queueId", qid);
-        rk_cmd_ext_set_i64(resp, "queueOffset", res.queue_offset);
-        rk_cmd_ext_set(resp, "MSG_REGION", "DefaultRegion");
-        rk_cmd_ext_set(resp, "TRACE_ON", "true");
-    }
-    rk_reply_send(reply, resp);
 }
 
-/* With ASYNC_FLUSH and no ack stage a put only copies into the mapped file:
- * it runs right here on the network thread (no hand-off, no wake-up).
- * When a put can wait (SYNC_FLUSH, synchronous replication) it goes to the
- * worker pool so the network thread never sleeps on the disk. */
+/* A put only copies into the mapped file under the put lock; whatever it
+ * must wait for (the disk with SYNC_FLUSH, a slave with SYNC_MASTER) is an
+ * ack stage that answers later through send_done. So the send runs right
+ * here on the network thread, whatever the flush or replication policy:
+ * no worker-pool thread sits on an fsync or a replica's acknowledgement. */
 static void p_send_entry(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
-    rk_broker_t *b = ctx;
-    if (rk_commitlog_put_may_wait(rk_store_commitlog(rk_broker_store(b))))
-        rk_reply_defer(reply, p_send, ctx);
-    else
-        p_send(ctx, conn, req, reply);
+    p_send(ctx, conn, req, reply);
 }
 
 /* ------------------------------------------------------------ pull */
@@ -605,7 +639,7 @@ static void held_free(held_t *h)
 
 size_t rk_broker_held_pulls(rk_broker_t *b)
 {
-    core_t *lp = rk_broker_module_state(b, &rk_broker_core_module);
+    core_t *lp = rk_broker_module_state(b, rk_broker_core_module.name);
     return lp ? atomic_load(&lp->held_count) : 0;
 }
 
@@ -714,7 +748,20 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "queueId is illegal");
         return;
     }
-    if ((sys_flag & 0x1) && commit >= 0)
+    if (rk_broker_is_slave(b) && !rk_broker_slave_read_enable(b)) {
+        /* PullMessageProcessor: a slave without slaveReadEnable sends the
+         * consumer to the master (brokerId 0) and keeps its offset. */
+        rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_PULL_RETRY_IMMEDIATELY, "SLAVE_READ_DISABLED");
+        if (resp != NULL) {
+            rk_cmd_ext_set(resp, "suggestWhichBrokerId", "0");
+            rk_cmd_ext_set_i64(resp, "nextBeginOffset", offset);
+            rk_cmd_ext_set_i64(resp, "minOffset", rk_store_min_offset(rk_broker_store(b), topic, (int)qid));
+            rk_cmd_ext_set_i64(resp, "maxOffset", rk_store_max_offset(rk_broker_store(b), topic, (int)qid));
+        }
+        rk_reply_send(reply, resp);
+        return;
+    }
+    if ((sys_flag & 0x1) && commit >= 0 && !rk_broker_is_slave(b))     /* a slave takes offsets from its master */
         rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, commit);
     held_t *h = calloc(1, sizeof *h);
     if (h == NULL) {

@@ -83,12 +83,14 @@ static void p_runtime(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *rep
                       "\"commitLogMinOffset\":\"%" PRId64 "\",\"commitLogMaxOffset\":\"%" PRId64 "\","
                       "\"dispatchBehindBytes\":\"%" PRId64 "\",\"earliestMessageTimeStamp\":\"%" PRId64 "\","
                       "\"commitLogCorruptRanges\":\"%" PRId64 "\",\"commitLogCorruptBytes\":\"%" PRId64 "\","
-                      "\"brokerName\":\"%s\",\"clusterName\":\"%s\",\"heldPulls\":\"%zu\"}}",
+                      "\"brokerName\":\"%s\",\"clusterName\":\"%s\",\"heldPulls\":\"%zu\"",
                   RK_VERSION_CURRENT, s->boot_ms, (now - s->boot_ms) / 86400000, (now - s->boot_ms) / 3600000 % 24,
                   (now - s->boot_ms) / 60000 % 60, (now - s->boot_ms) / 1000 % 60, atomic_load(&s->puts), tps / 100,
                   tps % 100, cmin, cmax, behind > 0 ? behind : 0, rk_store_earliest_time(st), dmg.ranges, dmg.bytes,
                   rk_broker_config(s->b)->broker_name, rk_broker_config(s->b)->cluster_name,
                   rk_broker_held_pulls(s->b));
+    rk_broker_runtime_info(s->b, &b);      /* later chapters' fields (HA...) */
+    rk_buf_put_str(&b, "}}");
     reply_body(reply, req, &b);
 }
 

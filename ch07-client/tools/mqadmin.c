@@ -325,8 +325,9 @@ static int cmd_cluster_list(int argc, char **argv)
         rk_mqclient_free(c);
         return 1;
     }
-    printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s\n", "#Cluster Name", "#Broker Name", "#BID", "#Addr", "#InTPS",
-           "#PutTotal");
+    /* #Role and #SlaveBehind come from chapter 8's runtime fields ("-" before it) */
+    printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %s\n", "#Cluster Name", "#Broker Name", "#BID", "#Addr",
+           "#InTPS", "#PutTotal", "#Role", "#SlaveBehind");
     cJSON *clusters = cJSON_GetObjectItemCaseSensitive(info, "clusterAddrTable");
     cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
     for (cJSON *cl = clusters ? clusters->child : NULL; cl; cl = cl->next)
@@ -337,8 +338,11 @@ static int cmd_cluster_list(int argc, char **argv)
                 cJSON *rt = cJSON_IsString(a) ? runtime_info(c, a->valuestring) : NULL;
                 cJSON *kv = cJSON_GetObjectItemCaseSensitive(rt, "table");
                 const char *tps = rk_json_get_str(kv, "putTps"), *total = rk_json_get_str(kv, "msgPutTotalTodayNow");
-                printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s\n", cl->string, bn->valuestring, a->string,
-                       cJSON_IsString(a) ? a->valuestring : "?", tps ? tps : "-", total ? total : "-");
+                const char *role = rk_json_get_str(kv, "brokerRole"), *behind = rk_json_get_str(kv, "slaveFallBehindMuch");
+                bool slave = role != NULL && strcmp(role, "SLAVE") == 0;
+                printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %s\n", cl->string, bn->valuestring, a->string,
+                       cJSON_IsString(a) ? a->valuestring : "?", tps ? tps : "-", total ? total : "-",
+                       role ? role : "-", behind && !slave ? behind : "-");
                 cJSON_Delete(rt);
             }
         }

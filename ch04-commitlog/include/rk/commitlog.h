@@ -149,6 +149,25 @@ int rk_commitlog_put_async(rk_commitlog_t *cl, const rk_msg_t *m, rk_put_cb cb, 
 int rk_commitlog_put_batch(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
                            int64_t *phys);
 
+/* Batch put answered through cb, as rk_commitlog_put_async (phys may be
+ * NULL; it is filled before this returns). */
+int rk_commitlog_put_batch_async(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, int64_t *phys, rk_put_cb cb,
+                                 void *arg);
+
+/* Replication (a slave, chapter 8): appends bytes a master sent, which sit
+ * at `offset` in the master's log, at the same offset here. offset must be
+ * this log's max offset (an empty log may start at any file boundary). The
+ * bytes are validated before anything is written: whole records (CRC,
+ * PHYSICALOFFSET = where they land, room for the file's BLANK) or the
+ * file's BLANK (its size exactly what is left in the file, zeros after it).
+ * Appends the longest prefix of whole records; *used says how many bytes
+ * (0 when the first record is still incomplete: send more). A BLANK ends
+ * the prefix and fills the file, so the max offset moves to the next file;
+ * the master's later bytes of that BLANK are zeros below the max offset.
+ * RK_EINVAL for a wrong offset, RK_ECORRUPT for bytes that are not
+ * records (nothing written then). Readers are woken as by a put. */
+int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *data, size_t len, size_t *used);
+
 /* ---- read ---- */
 
 int64_t rk_commitlog_min_offset(rk_commitlog_t *cl);

@@ -44,6 +44,11 @@ int rk_brokerreg_register_now(rk_brokerreg_t *r);
 int rk_brokerreg_status(rk_brokerreg_t *r, int *total, char *missed, size_t len);
 /* The master's address (for a slave) as the last name server said, or "". */
 void rk_brokerreg_master_addr(rk_brokerreg_t *r, char *buf, size_t len);
+/* The master's HA address (its haServerAddr) as the last name server said, or "". */
+void rk_brokerreg_master_ha_addr(rk_brokerreg_t *r, char *buf, size_t len);
+/* A role change (chapter 8): register from now on with this brokerId (0 =
+ * master) and HA address (NULL: unchanged); re-registers right away. */
+void rk_brokerreg_set_identity(rk_brokerreg_t *r, int64_t broker_id, const char *ha_addr);
 /* Unregisters from every name server and stops. */
 void rk_brokerreg_stop(rk_brokerreg_t *r);
 

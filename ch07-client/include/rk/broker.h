@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rk/brokerreg.h"
+#include "rk/buf.h"
 #include "rk/client_manager.h"
 #include "rk/config.h"
 #include "rk/message_store.h"
@@ -101,10 +103,44 @@ const char *rk_broker_addr(const rk_broker_t *b);
 void rk_broker_notify_group_changed(rk_broker_t *b, const char *group);
 /* Topics changed: re-register with the name servers now. */
 void rk_broker_topics_changed(rk_broker_t *b);
-/* The state a module's init made (NULL if m is not one of b's modules). */
-void *rk_broker_module_state(rk_broker_t *b, const rk_broker_module_t *m);
 /* Long-polling pulls the core module holds right now (runtime info's
  * heldPulls). Any thread. */
 size_t rk_broker_held_pulls(rk_broker_t *b);
+
+/* ---- for later chapters' modules ---- */
+
+/* The settings the broker was started with, so a module reads its own keys
+ * (rk_config_apply marks them used). Valid during init and start only. */
+rk_kv_t *rk_broker_kv(rk_broker_t *b);
+/* Replication role (chapter 8 sets it; a broker starts as a master). A
+ * slave refuses sends (SERVICE_NOT_AVAILABLE), does not store the commit
+ * offsets pulls carry, and answers pulls PULL_RETRY_IMMEDIATELY with
+ * suggestWhichBrokerId 0 unless slave_read_enable. Any thread. */
+void rk_broker_set_role(rk_broker_t *b, bool slave, bool slave_read_enable);
+bool rk_broker_is_slave(const rk_broker_t *b);
+bool rk_broker_slave_read_enable(const rk_broker_t *b);
+/* The HA address registered with the name servers (brokerIP2:haListenPort):
+ * set it from a module's init or start, before registration begins. */
+int rk_broker_set_ha_addr(rk_broker_t *b, const char *addr);
+/* Registration with the name servers: NULL before the modules started or
+ * when there is no name server. */
+rk_brokerreg_t *rk_broker_registration(rk_broker_t *b);
+/* A role change: register as broker_id from now on (0 = master) and tell
+ * the name servers now. Any thread. */
+void rk_broker_set_id(rk_broker_t *b, int64_t broker_id);
+/* The state a module's init made, by module name (NULL if no such module):
+ * how one module finds another's (chapter 8's election drives HA's roles). */
+void *rk_broker_module_state(rk_broker_t *b, const char *name);
+/* Extra GET_BROKER_RUNTIME_INFO fields: fn appends `,"key":"value"` pairs
+ * (every value a string). Register from init; fn runs on the server's loop. */
+typedef void (*rk_broker_runtime_fn)(void *ctx, rk_buf_t *out);
+int rk_broker_add_runtime_info(rk_broker_t *b, rk_broker_runtime_fn fn, void *ctx);
+void rk_broker_runtime_info(rk_broker_t *b, rk_buf_t *out);
+
+/* The mqbroker program (`mqbroker [-c FILE] [-n NAMESRV] [-p] [-h]`): each
+ * chapter's mqbroker is this main with its module list. extra_fields
+ * (NULL-terminated, may be NULL) are more settings tables for -h and -p. */
+int rk_broker_main(int argc, char **argv, const rk_broker_module_t *const *modules,
+                   const rk_config_field_t *const *extra_fields);
 
 #endif

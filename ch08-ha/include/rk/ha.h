@@ -1,0 +1,97 @@
+/* ha.h — replication of the commitlog from a master to its slaves (RocketMQ's HAService).
+ *
+ *   master (brokerId 0)                               slave (brokerId > 0)
+ *   commitlog ──▶ HA server on haListenPort ◀──TCP── HA client ──▶ append_raw ──▶ own commitlog
+ *                   │  ▲                                               (same bytes, same offsets;
+ *                   │  └── 8 bytes: "I hold up to offset X" ◀──────     its own dispatch builds
+ *                   └────▶ [phyOffset 8][size 4] + raw bytes ──────▶    consume queues + index)
+ *
+ * Wire (all big-endian, exactly RocketMQ 4.x, so a rocklet slave can follow
+ * a RocketMQ master and the other way round):
+ *
+ *   slave → master   +----------------+
+ *                    | maxPhyOffset 8 |   on connect, after each applied chunk,
+ *                    +----------------+   and every haSendHeartbeatInterval (5 s)
+ *
+ *   master → slave   +-------------+--------+-------------------------+
+ *                    | phyOffset 8 | size 4 | size bytes of commitlog |   size <= haTransferBatchSize
+ *                    +-------------+--------+-------------------------+   (32 KiB); size 0 = heartbeat
+ *
+ * The master starts at the slave's first report (or, when it reports 0, at
+ * the start of the master's last commitlog file). Either side closes a
+ * connection that has been silent for haHousekeepingInterval (20 s).
+ *
+ * Roles (brokerRole): ASYNC_MASTER answers a send after its own append;
+ * SYNC_MASTER answers only once a slave reported holding it — the send is
+ * parked in a commitlog ack stage and answered from the HA thread, no
+ * thread waits (SLAVE_NOT_AVAILABLE when no slave is connected or it is
+ * more than haSlaveFallbehindMax behind; FLUSH_SLAVE_TIMEOUT after
+ * syncFlushTimeout); SLAVE replicates, refuses sends, serves pulls only
+ * with slaveReadEnable, and copies topics, consumer offsets and
+ * subscription groups from its master every slaveSyncMetaInterval ms.
+ *
+ * Threads: one uv loop thread of its own runs the server, the client and
+ * the parked sends; metadata copies run on an rk_rclient's thread.
+ * Memory: the module owns its state (rk_ha_t), freed by the broker. */
+#ifndef RK_HA_H
+#define RK_HA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rk/broker.h"
+#include "rk/config.h"
+
+typedef enum { RK_HA_ASYNC_MASTER = 0, RK_HA_SYNC_MASTER = 1, RK_HA_SLAVE = 2 } rk_ha_role_t;
+
+typedef struct rk_ha_config {
+    int role;                       /* brokerRole */
+    int64_t listen_port;            /* haListenPort (-1: listenPort + 1; 0: any free port) */
+    char *master_address;           /* haMasterAddress: ip:port of the master's HA port */
+    char *broker_ip2;               /* brokerIP2: the HA address others reach (default brokerIP1) */
+    int64_t heartbeat_ms;           /* haSendHeartbeatInterval */
+    int64_t housekeeping_ms;        /* haHousekeepingInterval */
+    int64_t batch_size;             /* haTransferBatchSize */
+    int64_t fallbehind_max;         /* haSlaveFallbehindMax */
+    int64_t sync_timeout_ms;        /* syncFlushTimeout: how long a SYNC_MASTER send waits */
+    bool slave_read_enable;         /* slaveReadEnable */
+    int64_t meta_sync_ms;           /* slaveSyncMetaInterval (rocklet; RocketMQ: 10 s fixed) */
+} rk_ha_config_t;
+
+extern const rk_config_field_t rk_ha_config_fields[];
+
+/* The broker module ("ha"): reads rk_ha_config_fields from the broker's
+ * settings, listens, registers the ack stage (SYNC_MASTER or SLAVE: a slave
+ * may become a master), the HA notify dispatcher, GET_ALL_CONSUMER_OFFSET
+ * (43) and GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201), and HA runtime fields. */
+extern const rk_broker_module_t rk_ha_module;
+
+typedef struct rk_ha rk_ha_t;
+
+/* The HA state of a broker built with rk_ha_module, or NULL. */
+rk_ha_t *rk_ha_of(rk_broker_t *b);
+rk_ha_role_t rk_ha_role(const rk_ha_t *ha);
+/* Switches the broker's role at runtime (what an election, chapter 8's
+ * next part, drives): a slave becomes a master (broker_id 0; writes
+ * accepted; its stream from the old master dropped; its log continues at
+ * the same physical and queue offsets), or a master becomes a slave
+ * (broker_id > 0) of master_ha_addr (NULL: haMasterAddress or what the name
+ * server says); sends it had parked are answered SLAVE_NOT_AVAILABLE.
+ * SYNC_MASTER needs the commitlog ack stage, which exists only if the
+ * broker did not start as ASYNC_MASTER (else RK_EINVAL). The broker
+ * re-registers with its new brokerId. Any thread; applied on the HA thread
+ * shortly after (rk_ha_role() tells when). */
+int rk_ha_switch_role(rk_ha_t *ha, rk_ha_role_t role, int64_t broker_id, const char *master_ha_addr);
+
+/* Figures (any thread). */
+typedef struct rk_ha_stats {
+    int slaves;                     /* master: connected slaves */
+    int64_t slave_ack;              /* master: highest offset a slave reported */
+    int64_t behind;                 /* master: max offset - slave_ack (0 with no data) */
+    bool connected;                 /* slave: to its master */
+    int64_t master_offset;          /* slave: the stream's position (next byte expected) */
+    int64_t parked;                 /* master: sends waiting for a slave */
+} rk_ha_stats_t;
+void rk_ha_get_stats(rk_ha_t *ha, rk_ha_stats_t *out);
+
+#endif

@@ -1,0 +1,286 @@
+/* pair.c — see pair.h. */
+#include "pair.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/json.h"
+#include "rk/request_code.h"
+#include "rk/testkit.h"
+
+static void write_conf(tk_pair_t *p, tk_broker_t *b, const char *name, int id, const char *extra)
+{
+    b->port = rk_tk_free_port();
+    b->ha_port = rk_tk_free_port();
+    b->pid = -1;
+    snprintf(b->addr, sizeof b->addr, "127.0.0.1:%d", b->port);
+    snprintf(b->conf, sizeof b->conf, "%s/%s.conf", p->dir, name);
+    snprintf(b->log, sizeof b->log, "%s/%s.log", p->dir, name);
+    snprintf(b->store, sizeof b->store, "%s/%s", p->dir, name);
+    FILE *f = fopen(b->conf, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "brokerClusterName=HaCluster\nbrokerName=broker-ha\nbrokerId=%d\nnamesrvAddr=%s\n"
+               "brokerIP1=127.0.0.1\nlistenHost=127.0.0.1\nlistenPort=%d\nhaListenPort=%d\n"
+               "storePathRootDir=%s\nmappedFileSizeCommitLog=262144\nmaxIndexNum=40000\nmaxHashSlotNum=10000\n"
+               "mappedFileSizeConsumeQueue=60000\nslaveSyncMetaInterval=500\n%s\n",
+            id, p->ns, b->port, b->ha_port, b->store, extra ? extra : "");
+    fclose(f);
+}
+
+void tk_pair_init(tk_pair_t *p, const char *master_extra, const char *slave_extra)
+{
+    memset(p, 0, sizeof *p);
+    p->ns_pid = -1;
+    cr_assert_eq(rk_tk_tmpdir(p->dir, sizeof p->dir, "ha"), 0);
+    int ns_port = rk_tk_free_port();
+    snprintf(p->ns, sizeof p->ns, "127.0.0.1:%d", ns_port);
+    char nsconf[300], log[300];
+    snprintf(nsconf, sizeof nsconf, "%s/ns.conf", p->dir);
+    FILE *f = fopen(nsconf, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "listenPort=%d\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n", ns_port, p->dir);
+    fclose(f);
+    snprintf(log, sizeof log, "%s/ns.log", p->dir);
+    char *argv[] = {(char *)(RK_BIN_DIR "/../../ch06/bin/mqnamesrv"), "-c", nsconf, NULL};
+    p->ns_pid = rk_tk_spawn(argv, log);
+    cr_assert(p->ns_pid > 0 && rk_tk_wait_port(ns_port, 5000), "mqnamesrv did not start");
+    write_conf(p, &p->m, "master", 0, master_extra);
+    write_conf(p, &p->s, "slave", 1, slave_extra);
+    cr_assert_eq(rk_rclient_new(&p->cl), 0);
+}
+
+void tk_broker_start(tk_broker_t *b)
+{
+    char *argv[] = {(char *)rk_tk_bin("mqbroker"), "-c", b->conf, NULL};
+    long long before = rk_tk_file_size(b->log);     /* a restart appends to the same log */
+    if (before < 0)
+        before = 0;
+    b->pid = rk_tk_spawn(argv, b->log);
+    cr_assert(b->pid > 0);
+    cr_assert(rk_tk_wait_port(b->port, 10000), "mqbroker did not start (see %s)", b->log);
+    /* the port answering is not enough: another test's process may hold it
+     * (free ports are picked, then bound later); ours says it booted */
+    for (int i = 0; i < 500; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        bool up = rk_file_read_all(b->log, &text, &len) == 0 && text != NULL && len > (size_t)before &&
+                  memmem(text + before, len - (size_t)before, "boot success", 12) != NULL;
+        free(text);
+        if (up)
+            return;
+        if (rk_tk_wait(b->pid, 0) != -ETIMEDOUT) {
+            b->pid = -1;        /* reaped */
+            cr_assert_fail("mqbroker exited (see %s)", b->log);
+        }
+        usleep(20000);
+    }
+    cr_assert_fail("mqbroker did not boot (see %s)", b->log);
+}
+
+void tk_broker_stop(tk_broker_t *b)
+{
+    if (b->pid > 0)
+        cr_assert_eq(rk_tk_stop(b->pid, 10000), 0, "%s did not stop cleanly on SIGTERM", b->conf);
+    b->pid = -1;
+}
+
+void tk_pair_stop(tk_pair_t *p)
+{
+    rk_rclient_free(p->cl);
+    p->cl = NULL;
+    if (p->s.pid > 0)
+        rk_tk_stop(p->s.pid, 10000);
+    if (p->m.pid > 0)
+        rk_tk_stop(p->m.pid, 10000);
+    if (p->ns_pid > 0)
+        rk_tk_stop(p->ns_pid, 5000);
+    p->s.pid = p->m.pid = p->ns_pid = -1;
+    if (getenv("RK_KEEP_TMP") == NULL && p->dir[0])
+        rk_tk_rmtree(p->dir);
+}
+
+rk_cmd_t *tk_send(tk_pair_t *p, const char *addr, const char *topic, const char *body)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
+    rk_cmd_ext_set(req, "a", "pg");
+    rk_cmd_ext_set(req, "b", topic);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", "0");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", "");
+    rk_cmd_ext_set(req, "j", "0");
+    rk_cmd_ext_set(req, "k", "false");
+    rk_cmd_set_body(req, body, strlen(body));
+    int rc = rk_rclient_invoke_sync(p->cl, addr, req, 8000, &resp);
+    cr_assert_eq(rc, 0, "send to %s: %s", addr, rk_strerror(rc));
+    return resp;
+}
+
+void tk_send_n(tk_pair_t *p, const char *topic, int n, size_t size)
+{
+    tk_send_n_to(p, p->m.addr, topic, n, size);
+}
+
+void tk_send_n_to(tk_pair_t *p, const char *addr, const char *topic, int n, size_t size)
+{
+    char *body = malloc(size + 1);
+    cr_assert(body != NULL);
+    for (int i = 0; i < n; i++) {
+        memset(body, 'a' + i % 26, size);
+        int k = snprintf(body, size, "m%06d-", i);
+        body[k] = '-';
+        body[size] = '\0';
+        rk_cmd_t *resp = tk_send(p, addr, topic, body);
+        cr_assert_eq(resp->code, 0, "send %d: %d %s", i, resp->code, resp->remark ? resp->remark : "");
+        rk_cmd_free(resp);
+    }
+    free(body);
+}
+
+char *tk_runtime(tk_pair_t *p, const char *addr, const char *key)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO), *resp = NULL;
+    if (rk_rclient_invoke_sync(p->cl, addr, req, 3000, &resp) != RK_OK)
+        return NULL;
+    char *v = NULL;
+    cJSON *root = resp->code == 0 ? rk_json_parse((const char *)resp->body, resp->body_len) : NULL;
+    const char *s = rk_json_get_str(cJSON_GetObjectItemCaseSensitive(root, "table"), key);
+    if (s != NULL)
+        v = strdup(s);
+    cJSON_Delete(root);
+    rk_cmd_free(resp);
+    return v;
+}
+
+void tk_freeze(pid_t pid)
+{
+    cr_assert_eq(rk_tk_kill(pid, SIGSTOP), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 500; i++) {
+        char buf[512] = "";
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            buf[n] = '\0';
+            fclose(f);
+        }
+        const char *rp = strrchr(buf, ')');     /* "pid (comm) S ..." */
+        if (rp != NULL && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't'))
+            return;
+        usleep(2000);
+    }
+    cr_assert_fail("process %d did not stop", (int)pid);
+}
+
+int64_t tk_max_offset(tk_pair_t *p, const char *addr)
+{
+    char *v = tk_runtime(p, addr, "commitLogMaxOffset");
+    int64_t r = v ? strtoll(v, NULL, 10) : -1;
+    free(v);
+    return r;
+}
+
+bool tk_wait_slave_connected(tk_pair_t *p, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        char *v = tk_runtime(p, p->m.addr, "haSlaveCount");
+        bool ok = v != NULL && strcmp(v, "0") != 0;
+        free(v);
+        if (ok)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+bool tk_wait_caught_up(tk_pair_t *p, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        int64_t m = tk_max_offset(p, p->m.addr), s = tk_max_offset(p, p->s.addr);
+        if (m > 0 && m == s)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+void tk_assert_same_commitlog(tk_pair_t *p)
+{
+    char md[400], sd[400];
+    snprintf(md, sizeof md, "%s/commitlog", p->m.store);
+    snprintf(sd, sizeof sd, "%s/commitlog", p->s.store);
+    DIR *d = opendir(md);
+    cr_assert(d != NULL);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/%s", md, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", sd, e->d_name);
+        char *da = NULL, *db = NULL;
+        size_t la = 0, lb = 0;
+        cr_assert_eq(rk_file_read_all(a, &da, &la), 0);
+        cr_assert_eq(rk_file_read_all(b, &db, &lb), 0, "the slave has no %s", e->d_name);
+        cr_assert(la == lb && memcmp(da, db, la) == 0, "commitlog file %s differs", e->d_name);
+        free(da);
+        free(db);
+        n++;
+    }
+    closedir(d);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(count_files(sd), n, "the slave has files the master does not");
+}
+
+int tk_assert_slave_files_match(tk_pair_t *p)
+{
+    char md[400], sd[400];
+    snprintf(md, sizeof md, "%s/commitlog", p->m.store);
+    snprintf(sd, sizeof sd, "%s/commitlog", p->s.store);
+    DIR *d = opendir(sd);
+    cr_assert(d != NULL);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/%s", md, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", sd, e->d_name);
+        char *da = NULL, *db = NULL;
+        size_t la = 0, lb = 0;
+        cr_assert_eq(rk_file_read_all(b, &db, &lb), 0);
+        cr_assert_eq(rk_file_read_all(a, &da, &la), 0, "the slave has %s, the master does not", e->d_name);
+        cr_assert(la == lb && memcmp(da, db, la) == 0, "commitlog file %s differs", e->d_name);
+        free(da);
+        free(db);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
