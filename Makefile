@@ -52,7 +52,7 @@ RK_TEST_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:fast_unwind_on_
 # frame fuzzer sends, how many kill -9 rounds. Same seed, same inputs.
 FUZZ_SEED ?= 1
 FUZZ_N ?= 2000
-FUZZ_ROUNDS ?= 3
+FUZZ_ROUNDS ?= 10
 
 # Dependencies install themselves the first time a build needs them.
 DEPS_STAMP := $(B)/.deps-ok
@@ -204,7 +204,7 @@ test: all $(RK_TEST_BINS)
 	  --step 'test-install=$(B)/test-install.log=$(MAKE) --no-print-directory test-install' \
 	  --step 'conformance=$(B)/conformance/test.log=$(MAKE) --no-print-directory test-conformance'
 # Fuzzing and kill -9 rounds against the real programs (chNN-x/fuzz/*.c), bounded
-# and reproducible: make fuzz [FUZZ_SEED=1] [FUZZ_N=2000] [FUZZ_ROUNDS=3].
+# and reproducible: make fuzz [FUZZ_SEED=1] [FUZZ_N=2000] [FUZZ_ROUNDS=10].
 # Each program prints its seed and counts, and how to reproduce a failure.
 fuzz: all $(RK_FUZZ_BINS)
 	@$(call rk_fuzz_run,$(RK_FUZZ_BINS))

@@ -47,7 +47,7 @@ int rk_fz_parse_args(int argc, char **argv, rk_fz_opts_t *o)
 {
     o->seed = 1;
     o->n = 2000;
-    o->rounds = 3;
+    o->rounds = 10;
     for (int i = 1; i < argc; i++) {
         long long v;
         if (i + 1 < argc && strcmp(argv[i], "--seed") == 0 && parse_num(argv[i + 1], INT64_MAX, &v) == RK_OK)
@@ -328,7 +328,7 @@ static int huge_ext(rk_fz_rng_t *r, const rk_cmd_t *c, int ser, rk_buf_t *out, c
     if (rc == RK_OK)
         put_frame(out, ser, h.data, h.len, c->body, c->body_len);
     rk_buf_free(&h);
-    snprintf(desc, dl, "%u extFields%s", n, dup ? " (all named k0)" : "");
+    snprintf(desc, dl, "huge: %u extFields%s", n, dup ? " (all named k0)" : "");
     return rc ? rc : out->err;
 }
 

@@ -45,7 +45,7 @@ uint64_t rk_fz_below(rk_fz_rng_t *r, uint64_t n);
 typedef struct rk_fz_opts {
     uint64_t seed;      /* --seed, default 1 */
     long n;             /* --n: mutated frames, default 2000 */
-    long rounds;        /* --rounds: kill -9 rounds, default 3 */
+    long rounds;        /* --rounds: kill -9 rounds, default 10 */
 } rk_fz_opts_t;
 
 /* Parses --seed/--n/--rounds (each program uses those it needs); prints a
@@ -65,7 +65,9 @@ void rk_fz_templates_free(rk_fz_tpl_t *t, size_t n);
 
 /* A mutation of tpl (sent as JSON or binary header at random) as one whole
  * frame, length field included, in out; desc says what was done (for the
- * report), e.g. "REGISTER_BROKER/json: body = {\"brokers\":[{}]}". */
+ * report), e.g. "REGISTER_BROKER/json: body = {\"brokers\":[{}]}". The
+ * thousands-of-extFields mutation says "huge: N extFields" (a fuzzer that
+ * found them stalling may skip them after that). */
 int rk_fz_mutate(rk_fz_rng_t *r, const rk_fz_tpl_t *tpl, rk_buf_t *out, char *desc, size_t desclen);
 
 /* Writes len bytes to path (the frame that broke something, for replay). */
