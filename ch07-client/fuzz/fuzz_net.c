@@ -241,7 +241,23 @@ static void drop(proc_t *p)
     p->fd = -1;
 }
 
-/* Sends the frame; reads and discards whatever came back. */
+/* Reads and discards whatever came back; notices a connection the server closed. */
+static void drain(proc_t *p)
+{
+    char junk[65536];
+    while (p->fd >= 0) {
+        ssize_t n = recv(p->fd, junk, sizeof junk, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            p->closed_by_peer++;
+            drop(p);
+        }
+        break;
+    }
+}
+
+/* Sends the frame on the fuzzing connection (a new one a third of the time). */
 static void send_frame(rk_fz_rng_t *r, proc_t *p, const rk_buf_t *f)
 {
     if (p->fd < 0 || rk_fz_below(r, 3) == 0) {
@@ -261,17 +277,6 @@ static void send_frame(rk_fz_rng_t *r, proc_t *p, const rk_buf_t *f)
             return;
         }
         off += (size_t)w;
-    }
-    char junk[65536];
-    for (;;) {
-        ssize_t n = recv(p->fd, junk, sizeof junk, MSG_DONTWAIT);
-        if (n > 0)
-            continue;
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            p->closed_by_peer++;
-            drop(p);
-        }
-        break;
     }
 }
 
@@ -403,6 +408,9 @@ int main(int argc, char **argv)
         send_frame(&r, p, &frame);
         p->frames++;
         int code = p == &procs[RK_FZ_NAMESRV] ? route_query(PROBE_MS) : max_offset(PROBE_MS);
+        /* after the probe's answer the server has read the frame: if it closed
+         * the connection for it, we see that now, not halfway through the next */
+        drain(p);
         char how[96] = "";
         for (int k = 0; k < 2; k++) {
             if (exited(&procs[k], how, sizeof how)) {
