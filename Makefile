@@ -119,7 +119,14 @@ $(B)/ch$(1)/bin/%: $(B)/obj/$(2)/fuzz/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(LDLIBS)
 
-$$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
+# The list of test objects, rewritten only when it changes: a test binary is
+# relinked when a test file is added or deleted, not only when one changes.
+ch$(1)_TLIST := $(B)/ch$(1)/.test-objs
+ifneq ($$(ch$(1)_TSRCS),)
+$$(shell mkdir -p $(B)/ch$(1) && { echo '$$(ch$(1)_TOBJS)' | cmp -s - $$(ch$(1)_TLIST) || \
+	echo '$$(ch$(1)_TOBJS)' > $$(ch$(1)_TLIST); })
+endif
+$$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(ch$(1)_TLIST)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) \
 		$$(TEST_LDLIBS) $$(LDLIBS)
