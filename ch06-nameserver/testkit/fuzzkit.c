@@ -2,13 +2,16 @@
 #include "rk/fuzzkit.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rk/error.h"
 #include "rk/namesrv.h"
 #include "rk/request_code.h"
+#include "rk/testkit.h"
 
 #define FRAME_CAP (4u * 1024 * 1024)
 
@@ -63,6 +66,21 @@ int rk_fz_parse_args(int argc, char **argv, rk_fz_opts_t *o)
         i++;
     }
     return RK_OK;
+}
+
+int rk_fz_workdir(char *out, size_t outlen, const char *base, const char *name)
+{
+    char path[PATH_MAX];
+    if (mkdir(base, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    if (realpath(base, path) == NULL)
+        return -errno;
+    if (snprintf(out, outlen, "%s/%s", path, name) >= (int)outlen)
+        return -ENAMETOOLONG;
+    int rc = rk_tk_rmtree(out);
+    if (rc != 0)
+        return rc;
+    return mkdir(out, 0755) == 0 ? RK_OK : -errno;
 }
 
 int rk_fz_save(const char *path, const void *data, size_t len)

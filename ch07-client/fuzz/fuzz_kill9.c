@@ -10,7 +10,8 @@
  * restarted on the same store. Then every queue is read from offset 0 and
  * every acknowledged number must be there. Prints acknowledged / found /
  * missing (the first missing numbers and their round); exit status 1 on any
- * loss, the folder with the store and the logs kept for inspection. */
+ * loss, the folder (build/chNN/fuzz/kill9-seedS/) with the store and the
+ * logs kept for inspection. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -153,9 +154,11 @@ static long read_all(uint8_t *found)
     return n;
 }
 
-static int setup(void)
+static int setup(uint64_t seed)
 {
-    if (rk_tk_tmpdir(dir, sizeof dir, "fuzz-kill9") != 0)
+    char name[64];
+    snprintf(name, sizeof name, "kill9-seed%llu", (unsigned long long)seed);
+    if (rk_fz_workdir(dir, sizeof dir, RK_BIN_DIR "/../fuzz", name) != RK_OK)
         return -1;
     int ns_port = rk_tk_free_port();
     br_port = rk_tk_free_port();
@@ -205,7 +208,7 @@ int main(int argc, char **argv)
     if (acked == NULL || found == NULL)
         return 1;
     int rc = 1;
-    if (setup() != 0) {
+    if (setup(o.seed) != 0) {
         printf("fuzz_kill9: FAILED to set up (folder %s kept)\n", dir);
         goto out;
     }
@@ -279,8 +282,7 @@ out:
     free(acked);
     free(found);
     if (rc == 0) {
-        if (getenv("RK_KEEP_TMP") == NULL)
-            rk_tk_rmtree(dir);
+        rk_tk_rmtree(dir);
         printf("fuzz_kill9: OK\n");
     } else {
         printf("fuzz_kill9: FAILED (reproduce: make fuzz-ch07 FUZZ_SEED=%llu FUZZ_ROUNDS=%ld; store and logs kept in "

@@ -2,8 +2,8 @@
  *
  *   fuzz_net [--seed S] [--n N]      (make fuzz runs it)
  *
- * Starts mqnamesrv and mqbroker on free 127.0.0.1 ports in a temporary
- * folder, creates the topic FuzzTopic, then sends N mutated frames
+ * Starts mqnamesrv and mqbroker on free 127.0.0.1 ports in
+ * build/chNN/fuzz/net-seedS/, creates the topic FuzzTopic, then sends N mutated frames
  * (rk/fuzzkit.h: ~40 request codes of both servers, flipped, inserted and
  * deleted bytes, bogus lengths, huge extFields, hostile JSON bodies for
  * register, snapshot and topic admin codes) over fresh or reused
@@ -20,7 +20,7 @@
  * route query, and stop cleanly on SIGTERM. Each failure names the seed, the
  * frame number, the mutation and the process; the last frames sent to that
  * process are saved (replay one with `cat FILE > /dev/tcp/127.0.0.1/PORT`)
- * and the folder with the servers' logs is kept. Exit status 1 on failure. */
+ * and the folder with the servers' logs is kept (without the store). Exit status 1 on failure. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -315,7 +315,9 @@ static int recover(proc_t *p)
 
 static int setup(void)
 {
-    if (rk_tk_tmpdir(dir, sizeof dir, "fuzz-net") != 0)
+    char name[64];
+    snprintf(name, sizeof name, "net-seed%llu", (unsigned long long)seed);
+    if (rk_fz_workdir(dir, sizeof dir, RK_BIN_DIR "/../fuzz", name) != RK_OK)
         return -1;
     proc_t *ns = &procs[RK_FZ_NAMESRV], *br = &procs[RK_FZ_BROKER];
     ns->name = "mqnamesrv";
@@ -478,13 +480,15 @@ out:
            i - skipped, now_s() - t0, procs[0].frames, procs[1].frames, procs[0].opened + procs[1].opened,
            procs[0].closed_by_peer + procs[1].closed_by_peer, skipped ? "; huge frames skipped after a stall" : "");
     if (failures) {
+        char store[300];
+        snprintf(store, sizeof store, "%s/store", dir);
+        rk_tk_rmtree(store);        /* the logs and frames tell the story; the store is big */
         printf("fuzz_net: FAILED: %ld failure%s, %ld distinct (reproduce: make fuzz-ch07 FUZZ_SEED=%llu FUZZ_N=%ld; "
                "logs and frames kept in %s)\n", failures, failures > 1 ? "s" : "", distinct, (unsigned long long)seed,
                nframes, dir);
         return 1;
     }
-    if (getenv("RK_KEEP_TMP") == NULL)
-        rk_tk_rmtree(dir);
+    rk_tk_rmtree(dir);
     printf("fuzz_net: OK (both servers alive, a send and a route query answered, clean stop)\n");
     return 0;
 }

@@ -70,6 +70,11 @@ void rk_fz_templates_free(rk_fz_tpl_t *t, size_t n);
  * found them stalling may skip them after that). */
 int rk_fz_mutate(rk_fz_rng_t *r, const rk_fz_tpl_t *tpl, rk_buf_t *out, char *desc, size_t desclen);
 
+/* A fresh working folder base/name (base created if missing, base/name
+ * emptied first: the previous run's leftovers go), its absolute path in
+ * out. Fuzz programs use build/chNN/fuzz/, so `make clean` removes them. */
+int rk_fz_workdir(char *out, size_t outlen, const char *base, const char *name);
+
 /* Writes len bytes to path (the frame that broke something, for replay). */
 int rk_fz_save(const char *path, const void *data, size_t len);
 
