@@ -367,6 +367,14 @@ static void flip_bytes(rk_fz_rng_t *r, uint8_t *p, size_t from, size_t len, char
     snprintf(desc, dl, "%d bytes flipped from offset %zu", k, first);
 }
 
+/* The description goes to a terminal: no control or non-ASCII bytes. */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || (unsigned char)*s >= 127)
+            *s = '?';
+}
+
 int rk_fz_mutate(rk_fz_rng_t *r, const rk_fz_tpl_t *tpl, rk_buf_t *out, char *desc, size_t dl)
 {
     rk_buf_reset(out);
@@ -444,6 +452,7 @@ int rk_fz_mutate(rk_fz_rng_t *r, const rk_fz_tpl_t *tpl, rk_buf_t *out, char *de
     } else if (kind < 38) {                                  /* thousands of extFields */
         rc = huge_ext(r, c, ser, out, what, sizeof what);
         snprintf(desc, dl, "%s/%s: %s", tpl->name, ser ? "binary" : "json", what);
+        printable(desc);
         rk_cmd_free(c);
         return rc;
     }
@@ -503,5 +512,6 @@ int rk_fz_mutate(rk_fz_rng_t *r, const rk_fz_tpl_t *tpl, rk_buf_t *out, char *de
     if (out->len > FRAME_CAP)
         out->len = FRAME_CAP;
     snprintf(desc, dl, "%s/%s: %s", tpl->name, ser ? "binary" : "json", what);
+    printable(desc);
     return out->err;
 }

@@ -60,6 +60,7 @@ typedef struct proc {
     int port;
     pid_t pid;
     int fd;                 /* the fuzzing connection, -1 when closed */
+    bool desynced;          /* the last frame left it mid-frame: the next one takes a new connection */
     sent_t ring[RING];      /* the last frames it was sent */
     long frames, opened, closed_by_peer;
 } proc_t;
@@ -175,15 +176,14 @@ static void print_tail(const char *path, int lines)
         printf("    %s%s", buf[i % 64], strchr(buf[i % 64], '\n') ? "" : "\n");
 }
 
-/* A failure seen before (same process, same kind, same request code of the
- * newest frame) is one line; a new one gets the frames and the log. */
+/* A failure seen before (same process, same kind: the same death, a stall,
+ * a lost route) is one line; a new one gets the frames and the log. */
 static bool seen_before(proc_t *p, const char *kind)
 {
-    static char seen[64][96];
+    static char seen[64][160];
     static int nseen;
-    const sent_t *s = p->frames > 0 ? &p->ring[(p->frames - 1) % RING] : NULL;
-    char key[96];
-    snprintf(key, sizeof key, "%s|%s|%.*s", p->name, kind, s ? (int)strcspn(s->desc, "/") : 0, s ? s->desc : "");
+    char key[160];
+    snprintf(key, sizeof key, "%s|%s", p->name, kind);
     for (int k = 0; k < nseen; k++)
         if (strcmp(seen[k], key) == 0)
             return true;
@@ -260,7 +260,8 @@ static void drain(proc_t *p)
 /* Sends the frame on the fuzzing connection (a new one a third of the time). */
 static void send_frame(rk_fz_rng_t *r, proc_t *p, const rk_buf_t *f)
 {
-    if (p->fd < 0 || rk_fz_below(r, 3) == 0) {
+    bool fresh = rk_fz_below(r, 3) == 0;
+    if (p->fd < 0 || fresh || p->desynced) {
         drop(p);
         p->fd = connect_to(p->port);
         p->opened++;
@@ -408,6 +409,10 @@ int main(int argc, char **argv)
         rk_buf_reset(&s->frame);
         rk_buf_put(&s->frame, frame.data, frame.len);
         send_frame(&r, p, &frame);
+        /* a frame whose length is off leaves the stream mid-frame: the next
+         * frame would only complete it, so it goes on a new connection */
+        p->desynced = strstr(desc, "frame length") || strstr(desc, "truncated") || strstr(desc, "header length") ||
+                      ((strstr(desc, "inserted") || strstr(desc, "deleted")) && !strstr(desc, "(length fixed)"));
         p->frames++;
         int code = p == &procs[RK_FZ_NAMESRV] ? route_query(PROBE_MS) : max_offset(PROBE_MS);
         /* after the probe's answer the server has read the frame: if it closed
@@ -416,7 +421,7 @@ int main(int argc, char **argv)
         char how[96] = "";
         for (int k = 0; k < 2; k++) {
             if (exited(&procs[k], how, sizeof how)) {
-                report(&procs[k], i, "died", how);
+                report(&procs[k], i, how, how);
                 if (recover(&procs[k]) != 0)
                     goto out;
                 code = 0;
@@ -427,7 +432,7 @@ int main(int argc, char **argv)
             for (int w = 0; w < 20 && !exited(p, how, sizeof how); w++)
                 usleep(50000);
             if (how[0]) {
-                report(p, i, "died", how);
+                report(p, i, how, how);
             } else {
                 report(p, i, "stalled", "did not answer a normal request within 10 s (stalled)");
                 skip_huge = true;
