@@ -5,7 +5,7 @@
 # and the template below turns its folders into build rules:
 #
 #   chNN-x/src/*.c      -> build/lib/librkNN.a        (the chapter's library)
-#   chNN-x/testkit/*.c  -> build/lib/librkNNtest.a    (helpers for tests only)
+#   chNN-x/testkit/*.c  -> build/lib/librkNNtest.a    (helpers for tests, benchmarks, fuzz programs)
 #   chNN-x/tools/*.c    -> build/chNN/bin/<name>      (one program per file)
 #   chNN-x/bench/*.c    -> build/chNN/bin/<name>      (run by make bench-chNN)
 #   chNN-x/fuzz/*.c     -> build/chNN/bin/<name>      (run by make fuzz-chNN)
