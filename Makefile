@@ -5,18 +5,23 @@
 # and the template below turns its folders into build rules:
 #
 #   chNN-x/src/*.c      -> build/lib/librkNN.a        (the chapter's library)
-#   chNN-x/testkit/*.c  -> build/lib/librkNNtest.a    (helpers for tests only)
+#   chNN-x/testkit/*.c  -> build/lib/librkNNtest.a    (helpers for tests, benchmarks, fuzz programs)
 #   chNN-x/tools/*.c    -> build/chNN/bin/<name>      (one program per file)
 #   chNN-x/bench/*.c    -> build/chNN/bin/<name>      (run by make bench-chNN)
+#   chNN-x/fuzz/*.c     -> build/chNN/bin/<name>      (run by make fuzz-chNN)
 #   chNN-x/tests/*.c    -> build/chNN/test-chNN       (one Criterion binary)
 #
 # Layering is enforced here: chapter N is compiled with -I for the include
 # folders of chapters <= N only, and links the libraries of chapters <= N.
 # module.mk files are included in chapter order, so RK_SOFAR grows as we go.
 #
-# Targets: all, chNN, test, test-chNN, bench-chNN, demo, demo-chNN, clean, deps.
+# Targets: all, chNN, test, test-chNN, bench-chNN, fuzz, fuzz-chNN, demo,
+# demo-chNN, clean, deps. `make test` runs every chapter's tests quietly
+# (their output goes to build/chNN/test.log) and ends with one line,
+# "N passed, N failed"; `make test-chNN` runs one chapter's tests verbosely.
 # Variables: SAN=1 builds everything under AddressSanitizer + UBSan into
-# build/san/ and runs the same tests there.
+# build/san/ and runs the same tests there. FUZZ_SEED, FUZZ_N, FUZZ_ROUNDS:
+# see `make fuzz` below.
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
@@ -24,7 +29,8 @@ SHELL := /bin/bash
 
 ifeq ($(SAN),1)
 B := build/san
-SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
 OPT := -O1 -g
 else
 B := build
@@ -40,6 +46,13 @@ LDLIBS := -luv -lcjson -lz -lm
 TEST_LDLIBS := -lcriterion
 # Criterion runs tests in parallel workers; keep it to the machine's cores.
 TEST_ARGS ?= --jobs 2
+export TEST_ARGS
+RK_TEST_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:fast_unwind_on_malloc=0
+# make fuzz: the seed of every random choice, how many mutated frames each
+# frame fuzzer sends, how many kill -9 rounds. Same seed, same inputs.
+FUZZ_SEED ?= 1
+FUZZ_N ?= 2000
+FUZZ_ROUNDS ?= 10
 
 # Dependencies install themselves the first time a build needs them.
 DEPS_STAMP := $(B)/.deps-ok
@@ -47,6 +60,12 @@ $(DEPS_STAMP):
 	@bash .ci/install-deps
 	@mkdir -p $(@D) && touch $@
 deps: $(DEPS_STAMP)
+
+# Runs each fuzz program in $(1), one after the other, even after one failed;
+# fails if any did.
+rk_fuzz_run = rc=0; for f in $(1); do echo "== $$f"; $(RK_TEST_ENV) ./$$f --seed $(FUZZ_SEED) \
+	--n $(FUZZ_N) --rounds $(FUZZ_ROUNDS) || rc=1; done; \
+	if [ $$rc -ne 0 ]; then echo "make fuzz: FAILED (seed $(FUZZ_SEED); see above)"; fi; exit $$rc
 
 RK_SOFAR :=
 RK_ALL_BINS :=
@@ -62,6 +81,7 @@ ch$(1)_KSRCS := $$(sort $$(wildcard $(2)/testkit/*.c))
 ch$(1)_TSRCS := $$(sort $$(wildcard $(2)/tests/*.c))
 ch$(1)_TOOLS := $$(sort $$(wildcard $(2)/tools/*.c))
 ch$(1)_BENCH := $$(sort $$(wildcard $(2)/bench/*.c))
+ch$(1)_FUZZ  := $$(sort $$(wildcard $(2)/fuzz/*.c))
 ch$(1)_OBJS  := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_SRCS))
 ch$(1)_KOBJS := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_KSRCS))
 ch$(1)_TOBJS := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_TSRCS))
@@ -71,12 +91,13 @@ ch$(1)_LIBS  := $$(foreach n,$$(call rk_reverse,$$(RK_SOFAR)),$$(ch$$(n)_LIB))
 ch$(1)_KLIBS := $$(foreach n,$$(call rk_reverse,$$(RK_SOFAR)),$$(ch$$(n)_KLIB))
 ch$(1)_BINS  := $$(patsubst $(2)/tools/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_TOOLS))
 ch$(1)_BBINS := $$(patsubst $(2)/bench/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_BENCH))
+ch$(1)_FBINS := $$(patsubst $(2)/fuzz/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_FUZZ))
 ch$(1)_TEST  := $(B)/ch$(1)/test-ch$(1)
 RK_ALL_BINS  += $$(ch$(1)_BINS)
 
 $$(ch$(1)_OBJS) $$(ch$(1)_KOBJS): RK_INC := $$(ch$(1)_INC)
 $(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/bench/%.o: RK_INC := $$(ch$(1)_INC)
-$(B)/obj/$(2)/tests/%.o: RK_INC := $$(ch$(1)_INC) \
+$(B)/obj/$(2)/tests/%.o $(B)/obj/$(2)/fuzz/%.o: RK_INC := $$(ch$(1)_INC) \
 	-DRK_BIN_DIR='"$$(abspath $(B)/ch$(1)/bin)"' -DRK_SRC_ROOT='"$$(CURDIR)"'
 
 $$(ch$(1)_LIB): $$(ch$(1)_OBJS)
@@ -94,19 +115,35 @@ $(B)/ch$(1)/bin/%: $(B)/obj/$(2)/tools/%.o $$(ch$(1)_LIBS)
 $(B)/ch$(1)/bin/%: $(B)/obj/$(2)/bench/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(LDLIBS)
+$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/fuzz/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(LDLIBS)
 
-$$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
+# The list of test objects, rewritten only when it changes: a test binary is
+# relinked when a test file is added or deleted, not only when one changes.
+ch$(1)_TLIST := $(B)/ch$(1)/.test-objs
+ifneq ($$(ch$(1)_TSRCS),)
+$$(shell mkdir -p $(B)/ch$(1) && { echo '$$(ch$(1)_TOBJS)' | cmp -s - $$(ch$(1)_TLIST) || \
+	echo '$$(ch$(1)_TOBJS)' > $$(ch$(1)_TLIST); })
+endif
+$$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(ch$(1)_TLIST)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) \
 		$$(TEST_LDLIBS) $$(LDLIBS)
 
-.PHONY: ch$(1) test-ch$(1) bench-ch$(1)
+.PHONY: ch$(1) test-ch$(1) bench-ch$(1) fuzz-ch$(1)
 ch$(1): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),ch$$(n))
 test-ch$(1): ch$(1) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
-	$$(if $$(ch$(1)_TSRCS),cd $(B)/ch$(1) && LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:fast_unwind_on_malloc=0 ./test-ch$(1) $$(TEST_ARGS),@echo "ch$(1): no tests yet")
+	$$(if $$(ch$(1)_TSRCS),cd $(B)/ch$(1) && $$(RK_TEST_ENV) ./test-ch$(1) $$(TEST_ARGS),@echo "ch$(1): no tests yet")
 bench-ch$(1): ch$(1) $$(ch$(1)_BBINS)
 	@set -e; for b in $$(ch$(1)_BBINS); do echo "== $$$$b"; ./$$$$b; done
-RK_TESTS += test-ch$(1)
+fuzz-ch$(1): ch$(1) $$(ch$(1)_FBINS)
+	@$$(call rk_fuzz_run,$$(ch$(1)_FBINS))
+ifneq ($$(ch$(1)_TSRCS),)
+RK_TEST_BINS += $$(ch$(1)_TEST)
+RK_TEST_RUN  += --criterion ch$(1)=$$(ch$(1)_TEST)
+endif
+RK_FUZZ_BINS += $$(ch$(1)_FBINS)
 ifneq ($$(wildcard $(2)/demo.sh),)
 RK_DEMO_CH := $(1)
 .PHONY: demo-ch$(1)
@@ -133,7 +170,7 @@ $(B)/bin/$(1): $(RK_LATEST_$(1))
 endef
 $(foreach t,$(RK_TOOL_NAMES),$(eval $(call rk_bin_copy,$(t))))
 
-.PHONY: all test clean deps demo test-conformance install test-install
+.PHONY: all test clean deps demo test-conformance install test-install fuzz
 # make install [PREFIX=/usr/local] [DESTDIR=]: the client SDK as one static
 # library (chapters 4-7: store formats, remoting, client), every rk/ header,
 # pkg-config's rocklet.pc, and the programs.
@@ -168,7 +205,19 @@ test-install: all
 test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
-test: $(RK_TESTS) test-install test-conformance
+# Every chapter's Criterion tests, the SDK install check and the conformance
+# test, one after the other (.ci/run-tests): one line each, the failures'
+# output, and last "N passed, N failed" (each Criterion test, test-install
+# and the conformance test count one each). Exit status 1 if any failed.
+test: all $(RK_TEST_BINS)
+	@$(RK_TEST_ENV) python3 .ci/run-tests $(RK_TEST_RUN) \
+	  --step 'test-install=$(B)/test-install.log=$(MAKE) --no-print-directory test-install' \
+	  --step 'conformance=$(B)/conformance/test.log=$(MAKE) --no-print-directory test-conformance'
+# Fuzzing and kill -9 rounds against the real programs (chNN-x/fuzz/*.c), bounded
+# and reproducible: make fuzz [FUZZ_SEED=1] [FUZZ_N=2000] [FUZZ_ROUNDS=10].
+# Each program prints its seed and counts, and how to reproduce a failure.
+fuzz: all $(RK_FUZZ_BINS)
+	@$(call rk_fuzz_run,$(RK_FUZZ_BINS))
 # The main job: the demo of the furthest chapter that has one (chNN-x/demo.sh,
 # given build/bin, the newest version of every program).
 demo: all

@@ -2,6 +2,7 @@
 #include "rk/testkit.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -33,8 +34,68 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+/* Copies src to dst (best effort: a failure only loses a copy). */
+static void copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return;
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out >= 0) {
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n)
+                break;
+        close(out);
+    }
+    close(in);
+}
+
+/* Copies every *.log under dir (depth <= 4) into keep, as
+ * keep/<path below dir with '/' turned into '_'>. */
+static void keep_logs(const char *dir, const char *rel, const char *keep, int depth)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL || depth > 4) {
+        if (d)
+            closedir(d);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[1024], name[512];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "_" : "", e->d_name) >= (int)sizeof name ||
+            lstat(path, &st) != 0)
+            continue;
+        size_t len = strlen(e->d_name);
+        if (S_ISDIR(st.st_mode)) {
+            keep_logs(path, name, keep, depth + 1);
+        } else if (S_ISREG(st.st_mode) && len > 4 && strcmp(e->d_name + len - 4, ".log") == 0) {
+            char dst[1024];
+            if (mkdir(keep, 0755) == 0 || errno == EEXIST)
+                if (snprintf(dst, sizeof dst, "%s/%s", keep, name) < (int)sizeof dst)
+                    copy_file(path, dst);
+        }
+    }
+    closedir(d);
+}
+
 int rk_tk_rmtree(const char *path)
 {
+    /* make test sets RK_TEST_LOG_DIR: the logs of the processes a test
+     * started outlive its folder, for the report of a failing run */
+    const char *logs = getenv("RK_TEST_LOG_DIR");
+    if (logs != NULL && *logs) {
+        const char *base = strrchr(path, '/');
+        char keep[1024];
+        if (snprintf(keep, sizeof keep, "%s/%s", logs, base ? base + 1 : path) < (int)sizeof keep)
+            keep_logs(path, "", keep, 0);
+    }
     if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
         return -errno;
     return 0;

@@ -20,7 +20,10 @@
 
 /* Creates /tmp/rk-<tag>-XXXXXX (or under $TMPDIR); 0 or -errno. */
 int rk_tk_tmpdir(char *out, size_t outlen, const char *tag);
-/* rm -rf; ignores a missing path. */
+/* rm -rf; ignores a missing path. When RK_TEST_LOG_DIR is set (make test
+ * sets it), the *.log files in the folder are first copied to
+ * $RK_TEST_LOG_DIR/<folder name>/, so the logs of the servers a failing
+ * test started can be read after the test removed its folder. */
 int rk_tk_rmtree(const char *path);
 /* A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0). */
 int rk_tk_free_port(void);
