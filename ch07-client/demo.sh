@@ -17,10 +17,12 @@ cleanup() {
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
 
-nsp=$(free_port); brp=$(free_port)
+read -r nsp brp hap < <(python3 -c 'import socket
+ss=[socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
 ns=127.0.0.1:$nsp; br=127.0.0.1:$brp
 printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
 cat > "$dir/broker.conf" <<CONF
@@ -31,6 +33,8 @@ namesrvAddr=$ns
 brokerIP1=127.0.0.1
 listenHost=127.0.0.1
 listenPort=$brp
+# chapter 8's broker (build/bin has the newest) also listens for replicas
+haListenPort=$hap
 storePathRootDir=$dir/store
 # small files: the demo stores a few MB, it need not reserve 1 GiB of disk
 mappedFileSizeCommitLog=67108864

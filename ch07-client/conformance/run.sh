@@ -51,11 +51,15 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "conformance: port $1 never opened" >&2; return 1; }
 
-nsp=$(free_port); brp=$(free_port)
-while [ "$brp" = "$nsp" ]; do brp=$(free_port); done
+# three distinct ports at once (separate look-ups can return the same port);
+# the broker of chapter 8 on also listens for replicas (haListenPort, by
+# default listenPort+1, which may be taken): give it one of its own
+read -r nsp brp hap < <(python3 -c 'import socket
+ss=[socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
 ns=127.0.0.1:$nsp
 cluster=ConformanceCluster
 printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
@@ -67,6 +71,7 @@ namesrvAddr=$ns
 brokerIP1=127.0.0.1
 listenHost=127.0.0.1
 listenPort=$brp
+haListenPort=$hap
 storePathRootDir=$dir/store
 CONF
 "$bin/mqnamesrv" -c "$dir/ns.conf" > "$dir/ns.log" 2>&1 & ns_pid=$!
