@@ -11,8 +11,9 @@ trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-step "chapter 4+5: 20000 messages over 4 queues, tagged a or b, keyed"
-"$bin/rkstore" put "$dir/store" --topic Orders --count 20000 --size 200 --queues 4 --tags a,b --keys order-
+step "chapter 4+5: 20000 messages over 4 queues, tagged a or b, keyed (16 MiB commitlog files)"
+"$bin/rkstore" put "$dir/store" --topic Orders --count 20000 --size 200 --queues 4 --tags a,b --keys order- \
+    --file-size 16m    # 6 MB of messages: a 16 MiB file, not the default 1 GiB one
 "$bin/rkstore" queues "$dir/store"
 step "group billing reads queue 0 (tag a only), 5 messages"
 "$bin/rkstore" get "$dir/store" --group billing --topic Orders --queue 0 --tag a --max 5
