@@ -367,6 +367,23 @@ int rk_index_open(const char *dir, const rk_index_config_t *cfg, int64_t drop_af
         }
         ifile_t *f = NULL;
         rc = ifile_map(dir, names[i], cfg, false, &f);
+        if (rc == RK_ECORRUPT) {
+            /* The index is derived data: a file whose header makes no sense
+             * must not keep the broker down. Keep its bytes for inspection
+             * (<name>.damaged, which the next load skips) and go on; lookups
+             * by key miss what it covered. */
+            char from[PATH_MAX + 32], to[PATH_MAX + 48];
+            snprintf(from, sizeof from, "%s/%s", dir, names[i]);
+            snprintf(to, sizeof to, "%s.damaged", from);
+            if (rename(from, to) != 0) {
+                rc = -errno;
+                break;
+            }
+            rk_log_error("index", "%s is damaged: set aside as %s; lookups by key miss the messages it indexed",
+                         from, to);
+            rc = RK_OK;
+            continue;
+        }
         if (rc != RK_OK)
             break;
         if (drop_after_ts >= 0 && h64(f, H_END_TS) > drop_after_ts) {

@@ -1,5 +1,7 @@
 /* test_index.c — the index file format and key lookups, without a store. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +146,7 @@ Test(index, abnormal_stop_drops_files_newer_than_checkpoint)
     rk_index_close(idx);
 }
 
-Test(index, refuses_a_file_of_the_wrong_size_but_drops_a_newest_one_cut_short)
+Test(index, sets_aside_a_damaged_file_and_drops_a_newest_one_cut_short)
 {
     rk_index_config_t cfg = {.max_hash_slot_num = 4, .max_index_num = 4};
     char p[400];
@@ -160,6 +162,52 @@ Test(index, refuses_a_file_of_the_wrong_size_but_drops_a_newest_one_cut_short)
     f = fopen(p, "w");                                          /* now older than the real one */
     fputs("short", f);
     fclose(f);
-    cr_assert_eq(rk_index_open(dir, &cfg, -1, &idx), RK_ECORRUPT);
-    cr_assert_null(idx);
+    /* derived data: a damaged file does not keep the store down; its bytes
+     * are kept aside, the other files still answer */
+    char aside[420];
+    snprintf(aside, sizeof aside, "%s.damaged", p);
+    cr_assert_eq(rk_index_open(dir, &cfg, -1, &idx), 0);
+    cr_assert_not(rk_path_exists(p));
+    cr_assert(rk_path_exists(aside), "kept for inspection");
+    int64_t got[4];
+    cr_assert_eq(rk_index_query(idx, "T", "k", 0, INT64_MAX, got, 4), 1);
+    cr_assert_eq(got[0], 10);
+    rk_index_close(idx);
+    cr_assert_eq(rk_index_open(dir, &cfg, -1, &idx), 0, "the .damaged file is not read again");
+    rk_index_close(idx);
+}
+
+Test(index, a_file_with_an_impossible_header_is_set_aside)
+{
+    rk_index_config_t cfg = {.max_hash_slot_num = 4, .max_index_num = 4};
+    rk_index_t *idx = NULL;
+    cr_assert_eq(rk_index_open(dir, &cfg, -1, &idx), 0);
+    for (int i = 0; i < 6; i++)   /* 3 entries per file: 2 files */
+        cr_assert_eq(rk_index_build(idx, "T", "k", NULL, i * 10, 1000 + i), 0);
+    rk_index_file_info_t fi[4];
+    cr_assert_eq(rk_index_files(idx, fi, 4), 2);
+    rk_index_close(idx);
+    /* the older file's indexCount (header bytes 36..39) zeroed */
+    char names[2][700];
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < 2)
+        if (de->d_name[0] != '.')
+            snprintf(names[n++], sizeof names[0], "%s/%s", dir, de->d_name);
+    closedir(d);
+    cr_assert_eq(n, 2);
+    const char *older = strcmp(names[0], names[1]) < 0 ? names[0] : names[1];
+    FILE *f = fopen(older, "r+");
+    cr_assert(f != NULL);
+    fseek(f, 36, SEEK_SET);
+    const char zero[4] = {0};
+    fwrite(zero, 1, 4, f);
+    fclose(f);
+    cr_assert_eq(rk_index_open(dir, &cfg, -1, &idx), 0, "the store still opens");
+    cr_assert_eq(rk_index_files(idx, fi, 4), 1);
+    int64_t got[8];
+    int k = rk_index_query(idx, "T", "k", 0, INT64_MAX, got, 8);
+    cr_assert_geq(k, 1, "the intact file still answers");
+    rk_index_close(idx);
 }

@@ -65,8 +65,10 @@ typedef struct rk_index_file_info {
     int32_t hash_slot_count, index_count;
 } rk_index_file_info_t;
 
-/* Opens <dir> (created if missing) and maps its files. Files whose size does
- * not match the config are refused (RK_ECORRUPT). When `drop_after_ts` >= 0
+/* Opens <dir> (created if missing) and maps its files. A file whose size
+ * does not match the config, or whose header is impossible, is renamed
+ * <name>.damaged (kept, logged at ERROR, skipped from then on): the index
+ * is derived data and must not keep the store from opening. When `drop_after_ts` >= 0
  * (abnormal stop), files whose endTimestamp > drop_after_ts are deleted: they
  * were not flushed completely and will be rebuilt by re-dispatch. */
 int rk_index_open(const char *dir, const rk_index_config_t *cfg, int64_t drop_after_ts,
