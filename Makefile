@@ -24,7 +24,7 @@ SHELL := /bin/bash
 
 ifeq ($(SAN),1)
 B := build/san
-SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := -O1 -g
 else
 B := build
