@@ -74,6 +74,8 @@ int rk_commitlog_config_load(rk_commitlog_config_t *cfg, rk_kv_t *kv, char *err,
                  cfg->file_size);
         rc = RK_EBADCONFIG;
     }
+    if (rc != RK_OK)
+        rk_config_free(rk_commitlog_config_fields, cfg);   /* a refused config holds nothing */
     return rc;
 }
 

@@ -102,8 +102,10 @@ static int parse_into(rk_strmap_t *t, const char *text, size_t len)
         return RK_ECORRUPT;
     }
     int rc = RK_OK;
+    /* rocklet and RocketMQ always write offsetTable: a document without one
+     * is not an empty table (loading it would reset every group) */
     const cJSON *tbl = cJSON_GetObjectItemCaseSensitive(root, "offsetTable");
-    if (tbl != NULL && !cJSON_IsObject(tbl))
+    if (!cJSON_IsObject(tbl))
         rc = RK_ECORRUPT;
     const cJSON *ge;
     cJSON_ArrayForEach(ge, tbl) {

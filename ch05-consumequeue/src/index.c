@@ -234,6 +234,8 @@ static void ifile_select(const ifile_t *f, int32_t hash, int64_t begin_ts, int64
     if (cur <= 0 || cur > count)
         return;
     int64_t base = h64(f, H_BEGIN_TS);
+    if (base < 0 || base > INT64_MAX / 2)
+        return;             /* a hostile header: base + diff * 1000 could overflow */
     for (;;) {
         if (*n >= max)
             break;
@@ -245,9 +247,9 @@ static void ifile_select(const ifile_t *f, int32_t hash, int64_t begin_ts, int64
         int32_t prev = (int32_t)rk_be_get32(e + 16);
         /* stored times are truncated to whole seconds past beginTs: widen the
          * match by < 1 s so a message stored at end_ts is still found */
-        if (h == hash && t <= end_ts && t + 999 >= begin_ts)
+        if (h == hash && t <= end_ts && t >= begin_ts - 999)
             out[(*n)++] = phys;
-        if (prev <= 0 || prev > count || prev == cur || t + 999 < begin_ts)
+        if (prev <= 0 || prev > count || prev == cur || t < begin_ts - 999)
             break;
         cur = prev;
     }
@@ -544,6 +546,12 @@ int rk_index_query(rk_index_t *idx, const char *topic, const char *key, int64_t 
         return RK_ETOOBIG;
     int32_t hash = rk_index_key_hash(buf, (size_t)kl);
     int n = 0;
+    /* the bounds come from a request (any int64): no stored time is
+     * negative, and begin_ts - 999 below must not overflow */
+    if (begin_ts < 0)
+        begin_ts = 0;
+    if (end_ts < begin_ts)
+        return 0;
     pthread_mutex_lock(&idx->mu);
     for (int i = idx->n - 1; i >= 0 && n < max; i--) {
         ifile_t *f = idx->files[i];

@@ -56,6 +56,8 @@ const rk_config_field_t rk_namesrv_config_fields[] = {
      "replication from any other IP is refused"},
     {"replicationSecret", RK_CFG_STR, F(replication_secret), NULL, 0, -1, NULL,
      "shared by every node of a replicated cluster; replication requests without it are refused"},
+    {"metadataFallbackToBak", RK_CFG_BOOL, F(metadata_fallback_to_bak), "false", 1, 0, NULL,
+     "load kvConfig.json.bak when kvConfig.json is unusable (default: refuse to start, as the broker does)"},
     {0},
 };
 #undef F
@@ -2004,9 +2006,16 @@ int rk_namesrv_start(const rk_namesrv_config_t *cfg, rk_eventbus_t *bus, rk_name
         return RK_ENOMEM;
     }
     ns->kv = cJSON_CreateObject();
-    int rc = rk_file_load_with_bak(ns->kv_path, kv_parse, ns, NULL);
+    /* an unusable file is not rolled back to its .bak unless the operator
+     * opts in (rk/fileutil.h): that would undo KV changes silently */
+    rk_file_load_opts_t lo = {cfg->metadata_fallback_to_bak, "metadataFallbackToBak=true"};
+    char why[1024] = "";
+    int rc = rk_file_load(ns->kv_path, kv_parse, ns, &lo, NULL, why, sizeof why);
     if (rc != RK_OK && rc != -ENOENT) {
-        snprintf(err, errlen, "%s: %s", ns->kv_path, rk_strerror(rc));
+        if (why[0] != '\0')
+            snprintf(err, errlen, "%s", why);
+        else
+            snprintf(err, errlen, "%s: %s", ns->kv_path, rk_strerror(rc));
         goto fail;
     }
     rk_rserver_config_t sc = {.host = cfg->listen_host ? cfg->listen_host : "0.0.0.0",

@@ -28,6 +28,7 @@
 #ifndef RK_NAMESRV_H
 #define RK_NAMESRV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,7 @@ typedef struct rk_namesrv_config {
     int64_t replication_timeout_ms; /* replicationTimeout */
     char *replication_upstream;     /* replicationUpstream: who may replicate to us (host[:port],...) */
     char *replication_secret;       /* replicationSecret: shared by the cluster; empty = none */
+    bool metadata_fallback_to_bak;  /* metadataFallbackToBak: load kvConfig.json.bak when the file is unusable */
 } rk_namesrv_config_t;
 
 enum { RK_NS_INDEPENDENT = 0, RK_NS_MASTER_SLAVE = 1, RK_NS_CHAIN = 2 };
