@@ -699,53 +699,21 @@ int64_t rk_commitlog_detect_file_size(const char *dir)
     return size;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Lists and maps (O_RDONLY, PROT_READ) the log files of dir into S. */
 static int map_dir_ro(const char *dir, int64_t file_size, segs_t *S, char *why, size_t whylen)
 {
     memset(S, 0, sizeof *S);
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return -errno;
     int64_t *starts = NULL;
-    size_t n = 0, cap = 0;
-    int rc = RK_OK;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strlen(e->d_name) != 20 || strspn(e->d_name, "0123456789") != 20)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *s = realloc(starts, cap * sizeof *s);
-            if (s == NULL) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            starts = s;
-        }
-        starts[n++] = strtoll(e->d_name, NULL, 10);
-    }
-    closedir(d);
-    if (rc == RK_OK && n > 0) {
-        qsort(starts, n, sizeof *starts, cmp_i64);
-        S->v = calloc(n, sizeof *S->v);
-        if (S->v == NULL)
-            rc = RK_ENOMEM;
-    }
+    size_t n = 0;
+    int rc = rk_mfq_list(dir, file_size, &starts, &n, why, whylen);
+    if (rc != RK_OK)
+        return rc;
+    if (n > 0 && (S->v = calloc(n, sizeof *S->v)) == NULL)
+        rc = RK_ENOMEM;
     for (size_t i = 0; rc == RK_OK && i < n; i++) {
         char path[PATH_MAX + 32], name[21];
         snprintf(path, sizeof path, "%s/%020" PRId64, dir, starts[i]);
         rk_mapped_file_name(starts[i], name);
-        if (starts[i] % file_size != 0 || (i > 0 && starts[i] != starts[i - 1] + file_size)) {
-            snprintf(why, whylen, "file %s: not where a file of %" PRId64 " bytes can start", name, file_size);
-            rc = RK_ECORRUPT;
-            break;
-        }
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) != 0) {

@@ -72,43 +72,60 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
+int rk_mfq_list(const char *dir, int64_t file_size, int64_t **out, size_t *nout, char *err, size_t errlen)
 {
-    DIR *d = opendir(q->dir);
+    *out = NULL;
+    *nout = 0;
+    DIR *d = opendir(dir);
     if (d == NULL) {
-        snprintf(err, errlen, "%s: %s", q->dir, strerror(errno));
-        return -errno;
+        int rc = -errno;
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return rc;
     }
     int64_t *starts = NULL;
     size_t n = 0, cap = 0;
     int rc = RK_OK;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len != 20 || strspn(e->d_name, "0123456789") != 20)
-            continue;   /* not a log file (e.g. a .tmp or lost+found) */
+        if (strlen(e->d_name) != 20 || strspn(e->d_name, "0123456789") != 20)
+            continue;   /* not a log file (e.g. a .tmp, a .damaged or lost+found) */
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            int64_t *s = realloc(starts, cap * sizeof *s);
-            if (s == NULL) {
+            int64_t *t = realloc(starts, cap * sizeof *t);
+            if (t == NULL) {
                 rc = RK_ENOMEM;
                 break;
             }
-            starts = s;
+            starts = t;
         }
         starts[n++] = strtoll(e->d_name, NULL, 10);
     }
     closedir(d);
     if (rc == RK_OK && n > 0)
         qsort(starts, n, sizeof *starts, cmp_i64);
-    for (size_t i = 0; rc == RK_OK && i < n; i++) {
-        if (starts[i] % (int64_t)q->file_size != 0 ||
-            (i > 0 && starts[i] != starts[i - 1] + (int64_t)q->file_size)) {
-            snprintf(err, errlen, "%s/%020" PRId64 ": not where a file of %zu bytes can start",
-                     q->dir, starts[i], q->file_size);
+    for (size_t i = 0; rc == RK_OK && i < n; i++)
+        if (starts[i] % file_size != 0 || (i > 0 && starts[i] != starts[i - 1] + file_size)) {
+            snprintf(err, errlen, "%s/%020" PRId64 ": not where a file of %" PRId64 " bytes can start", dir,
+                     starts[i], file_size);
             rc = RK_ECORRUPT;
-            break;
         }
+    if (rc != RK_OK) {
+        free(starts);
+        return rc;
+    }
+    *out = starts;
+    *nout = n;
+    return RK_OK;
+}
+
+int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen)
+{
+    int64_t *starts = NULL;
+    size_t n = 0;
+    int rc = rk_mfq_list(q->dir, (int64_t)q->file_size, &starts, &n, err, errlen);
+    if (rc != RK_OK)
+        return rc;
+    for (size_t i = 0; rc == RK_OK && i < n; i++) {
         if (i == n - 1) {
             /* The last file cut short (a copy interrupted, a truncate by
              * hand): give it back its size; the missing tail reads as zeros

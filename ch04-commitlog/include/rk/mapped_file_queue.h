@@ -41,6 +41,12 @@ void rk_mfq_destroy(rk_mfq_t *q);
  * reserved (rk_mapped_file_reserve; a warning if the disk is full, and puts
  * into it then fail cleanly). */
 int rk_mfq_load(rk_mfq_t *q, char *err, size_t errlen);
+/* The start offsets of the mapped files in dir (names of 20 digits; other
+ * names are ignored), sorted, and checked to follow each other every
+ * file_size bytes (RK_ECORRUPT and err naming the file otherwise). *out is
+ * malloc'ed (NULL when there are none); the caller frees it. Reads nothing
+ * but the folder: the read-only inspectors use it too. */
+int rk_mfq_list(const char *dir, int64_t file_size, int64_t **out, size_t *n, char *err, size_t errlen);
 
 int rk_mfq_count(rk_mfq_t *q);
 /* The i-th file (held), or NULL. */
