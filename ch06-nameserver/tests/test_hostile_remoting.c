@@ -23,6 +23,7 @@
 #include "rk/error.h"
 #include "rk/log.h"
 #include "rk/remoting_client.h"
+#include "rk/rawconn.h"
 #include "rk/remoting_server.h"
 #include "rk/request_code.h"
 
@@ -240,25 +241,15 @@ static void stop(void)
 
 static int raw_connect(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = rk_raw_connect(port);
+    cr_assert(fd >= 0, "connect: %s", strerror(-fd));
     return fd;
 }
 
 static void send_all(int fd, const void *p, size_t n)
 {
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        cr_assert(w > 0, "send: %s", strerror(errno));
-        b += w;
-        n -= (size_t)w;
-    }
+    int rc = rk_raw_send_all(fd, p, n);
+    cr_assert_eq(rc, 0, "send: %s", strerror(-rc));
 }
 
 static void encode_request(int opaque, size_t body_len, rk_buf_t *out)
@@ -272,32 +263,7 @@ static void encode_request(int opaque, size_t body_len, rk_buf_t *out)
     rk_cmd_free(c);
 }
 
-/* Reads one frame; NULL if the server closed the connection (or after 5 s). */
-static rk_cmd_t *raw_read_cmd(int fd)
-{
-    uint8_t len[4];
-    size_t got = 0;
-    while (got < 4) {
-        ssize_t n = read(fd, len + got, 4 - got);
-        if (n <= 0)
-            return NULL;
-        got += (size_t)n;
-    }
-    size_t flen = rk_be_get32(len);
-    uint8_t *buf = malloc(flen);
-    for (got = 0; got < flen;) {
-        ssize_t n = read(fd, buf + got, flen - got);
-        if (n <= 0) {
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)n;
-    }
-    rk_cmd_t *c = NULL;
-    rk_cmd_decode(buf, flen, &c);
-    free(buf);
-    return c;
-}
+#define raw_read_cmd rk_raw_read_cmd
 
 /* A request on a new connection is answered. */
 static void assert_served(int opaque)
@@ -315,19 +281,7 @@ static void assert_served(int opaque)
 }
 
 /* Waits (bounded) until the server closes fd; true if it did. */
-static bool closed_by_server(int fd, int max_ms)
-{
-    for (int waited = 0; waited < max_ms; waited += 50) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) == 1) {
-            char c[4096];
-            ssize_t n = recv(fd, c, sizeof c, MSG_DONTWAIT);
-            if (n == 0 || (n < 0 && errno != EAGAIN))
-                return true;
-        }
-    }
-    return false;
-}
+#define closed_by_server rk_raw_closed_by_peer
 
 static rk_rserver_stats_t stats(void)
 {

@@ -11,6 +11,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/remoting_client.h"
+#include "rk/rawconn.h"
 #include "rk/remoting_server.h"
 #include "rk/request_code.h"
 
@@ -204,12 +205,8 @@ TestSuite(server, .init = start_server, .fini = stop_server);
 
 static int raw_connect(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = rk_raw_connect(port);
+    cr_assert(fd >= 0, "connect: %s", strerror(-fd));
     return fd;
 }
 
@@ -225,32 +222,7 @@ static void raw_send_cmd(int fd, int code, int opaque, int flag)
     rk_cmd_free(c);
 }
 
-/* Reads one frame; NULL if the server closed the connection. */
-static rk_cmd_t *raw_read_cmd(int fd)
-{
-    uint8_t len[4];
-    size_t got = 0;
-    while (got < 4) {
-        ssize_t n = read(fd, len + got, 4 - got);
-        if (n <= 0)
-            return NULL;
-        got += (size_t)n;
-    }
-    size_t flen = rk_be_get32(len);
-    uint8_t *buf = malloc(flen);
-    for (got = 0; got < flen;) {
-        ssize_t n = read(fd, buf + got, flen - got);
-        if (n <= 0) {
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)n;
-    }
-    rk_cmd_t *c = NULL;
-    rk_cmd_decode(buf, flen, &c);
-    free(buf);
-    return c;
-}
+#define raw_read_cmd rk_raw_read_cmd
 
 Test(server, echo_sync_through_the_client)
 {
