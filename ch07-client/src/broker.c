@@ -60,6 +60,7 @@ struct rk_broker {
     void *states[MAX_MODULES];
     int nmodules, started;
     char addr[96];
+    rk_kv_t *init_kv;               /* the settings, while modules' init run */
 };
 
 const rk_broker_config_t *rk_broker_config(const rk_broker_t *b) { return &b->cfg; }
@@ -69,6 +70,7 @@ rk_topic_manager_t *rk_broker_topics(rk_broker_t *b) { return b->topics; }
 rk_client_manager_t *rk_broker_clients(rk_broker_t *b) { return b->clients; }
 rk_group_manager_t *rk_broker_groups(rk_broker_t *b) { return b->groups; }
 int rk_broker_port(const rk_broker_t *b) { return rk_rserver_port(b->srv); }
+rk_kv_t *rk_broker_kv(rk_broker_t *b) { return b->init_kv; }
 
 int rk_broker_namesrv_status(rk_broker_t *b, int *total, char *missed, size_t len)
 {
@@ -171,14 +173,17 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         goto fail;
     rk_rserver_on_close(b->srv, drop_clients, b);
     rk_rserver_every(b->srv, 10000, expire_clients, b);
+    b->init_kv = kv;
     for (int i = 0; modules && modules[i] && b->nmodules < MAX_MODULES; i++) {
         b->modules[b->nmodules] = modules[i];
         if (modules[i]->init && (rc = modules[i]->init(b, &b->states[b->nmodules])) != RK_OK) {
             snprintf(err, errlen, "module %s: init failed: %s", modules[i]->name, rk_strerror(rc));
+            b->init_kv = NULL;
             goto fail;
         }
         b->nmodules++;
     }
+    b->init_kv = NULL;
     /* every table has read its keys: what is left is a typo, said before
      * the broker serves (and with the key it probably meant) */
     if (kv != NULL) {

@@ -106,5 +106,16 @@ void *rk_broker_module_state(rk_broker_t *b, const rk_broker_module_t *m);
 /* Long-polling pulls the core module holds right now (runtime info's
  * heldPulls). Any thread. */
 size_t rk_broker_held_pulls(rk_broker_t *b);
+/* The settings the broker was started with, for a module's init to read its
+ * own keys (rk_config_apply marks them used, so they are not warned about as
+ * typos). Valid only while modules' init run; NULL otherwise (or when the
+ * broker was started without settings). */
+rk_kv_t *rk_broker_kv(rk_broker_t *b);
+
+/* mqbroker's main: parses -c FILE / -n NAMESRV / -p / -h, starts a broker
+ * with `modules` (NULL-terminated), prints the startup line, runs until
+ * SIGTERM or SIGINT, stops. Each chapter's mqbroker is this function with
+ * that chapter's module list. Returns the process exit status. */
+int rk_broker_main(int argc, char **argv, const rk_broker_module_t *const *modules);
 
 #endif
