@@ -17,7 +17,7 @@ static void start_broker(rc_cluster_t *c)
 {
     char log[300];
     snprintf(log, sizeof log, "%s/broker.log", c->dir);
-    char *argv[] = {(char *)rk_tk_bin("mqbroker"), "-c", c->conf, NULL};
+    char *argv[] = {c->bin, "-c", c->conf, NULL};
     c->br_pid = rk_tk_spawn(argv, log);
     cr_assert(c->br_pid > 0);
     cr_assert(rk_tk_wait_port(c->br_port, 10000), "mqbroker did not start (see %s)", log);
@@ -53,7 +53,13 @@ static void wait_routed(rc_cluster_t *c, const char *topic)
 
 void rc_start(rc_cluster_t *c, const char *extra_conf)
 {
+    rc_start_bin(c, rk_tk_bin("mqbroker"), extra_conf);
+}
+
+void rc_start_bin(rc_cluster_t *c, const char *broker_bin, const char *extra_conf)
+{
     memset(c, 0, sizeof *c);
+    snprintf(c->bin, sizeof c->bin, "%s", broker_bin);
     c->ns_pid = c->br_pid = -1;
     cr_assert_eq(rk_tk_tmpdir(c->dir, sizeof c->dir, "retry"), 0);
     c->ns_port = rk_tk_free_port();

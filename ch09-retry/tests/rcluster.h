@@ -10,7 +10,7 @@
 #include "rk/remoting_cmd.h"
 
 typedef struct rc_cluster {
-    char dir[256], conf[300];
+    char dir[256], conf[300], bin[512];
     char ns[32], br[32];
     int ns_port, br_port;
     pid_t ns_pid, br_pid;
@@ -19,6 +19,8 @@ typedef struct rc_cluster {
 /* Starts both; extra_conf is appended to broker.conf (may be NULL). Waits until the broker has
  * registered (TBW102 is routed). */
 void rc_start(rc_cluster_t *c, const char *extra_conf);
+/* The same with another broker program (e.g. chapter 7's, which has no CONSUMER_SEND_MSG_BACK). */
+void rc_start_bin(rc_cluster_t *c, const char *broker_bin, const char *extra_conf);
 /* SIGKILL the broker (no flush, `abort` left behind), then start it again. */
 void rc_kill9_restart_broker(rc_cluster_t *c);
 void rc_stop(rc_cluster_t *c);

@@ -404,3 +404,29 @@ Test(retry, kill9_with_retries_pending)
                 cr_assert_geq(sink.d[k][j].at - sink.failed_at[k][0], 4000, "m%d's retry came %lld ms early", k,
                               (long long)(4000 - (sink.d[k][j].at - sink.failed_at[k][0])));
 }
+
+/* Against chapter 7's broker, which does not know CONSUMER_SEND_MSG_BACK: the client sends its
+ * own copy to %RETRY%<group> (RECONSUME_TIME 1), the offset moves on, and the copy comes back
+ * with reconsume count 1 under the original topic. */
+Test(retry, falls_back_to_sending_to_the_retry_topic)
+{
+    rc_start_bin(&cl, RK_BIN_DIR "/../../ch07/bin/mqbroker", NULL);
+    rc_create_topic(&cl, "FT", 1);
+    sink.fail_times[0] = 1;
+    rk_retry_client_t *rc;
+    rk_push_consumer_t *pc = consumer("cg5", "FT", 0, &rc);
+    rk_producer_t *p = producer();
+    send_m(p, "FT", 0, NULL, NULL, 0);
+    rk_producer_free(p);
+    cr_assert(wait_count(0, 2, 30000), "m0 delivered %d times", count(0));
+    usleep(300 * 1000);
+    rk_push_consumer_free(pc);
+    long back = rk_retry_client_sent_back(rc), fb = rk_retry_client_fallbacks(rc);
+    rk_retry_client_free(rc);
+    cr_assert_eq(back, 0);
+    cr_assert_eq(fb, 1, "%ld fallback sends", fb);
+    cr_assert_eq(sink.n[0], 2, "m0 delivered %d times", sink.n[0]);
+    cr_assert_eq(sink.d[0][1].reconsume, 1);
+    cr_assert_str_eq(sink.d[0][1].topic, "FT");
+    cr_assert_str_eq(sink.d[0][1].retry_topic, "FT");
+}
