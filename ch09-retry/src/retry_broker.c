@@ -16,6 +16,7 @@
 #include "rk/store_config.h"
 
 #define RESP_SUBSCRIPTION_GROUP_NOT_EXIST 26
+#define REQ_GET_ALL_DELAY_OFFSET 45
 #define VERSION_3_4_9 121           /* from this client version on, maxReconsumeTimes is honoured */
 
 typedef struct retry_config {
@@ -283,6 +284,25 @@ static void p_send_back(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
 }
 
+/* GET_ALL_DELAY_OFFSET (45): delayOffset.json's text, for a slave to copy (SlaveSynchronize). */
+static void p_delay_offsets(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    retry_state_t *rs = ctx;
+    char *text = rk_schedule_encode(rs->sched);
+    rk_cmd_t *resp = text != NULL ? rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL) : NULL;
+    if (resp != NULL && rk_cmd_set_body(resp, text, strlen(text)) != RK_OK) {
+        rk_cmd_free(resp);
+        resp = NULL;
+    }
+    free(text);
+    if (resp == NULL) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    rk_reply_send(reply, resp);
+}
+
 /* ------------------------------------------------------------ module */
 
 static int retry_init(rk_broker_t *b, void **state)
@@ -311,6 +331,8 @@ static int retry_init(rk_broker_t *b, void **state)
     }
     if (rc == RK_OK)
         rc = rk_rserver_register(rk_broker_server(b), RK_REQ_CONSUMER_SEND_MSG_BACK, p_send_back, rs, RK_PROC_SLOW);
+    if (rc == RK_OK)
+        rc = rk_rserver_register(rk_broker_server(b), REQ_GET_ALL_DELAY_OFFSET, p_delay_offsets, rs, RK_PROC_INLINE);
     if (rc != RK_OK) {
         if (err[0])
             rk_log_error("retry", "%s", err);

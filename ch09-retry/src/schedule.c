@@ -149,14 +149,9 @@ static int parse_offsets(const char *text, size_t len, void *ctx)
     return rc;
 }
 
-int rk_schedule_persist(rk_schedule_t *s)
+/* The offsets as delayOffset.json holds them (s->mu held). */
+static char *encode_locked(rk_schedule_t *s)
 {
-    uv_mutex_lock(&s->mu);
-    if (!s->dirty) {
-        uv_mutex_unlock(&s->mu);
-        return RK_OK;
-    }
-    int rc = RK_ENOMEM;
     cJSON *root = cJSON_CreateObject(), *table = root ? cJSON_AddObjectToObject(root, "offsetTable") : NULL;
     bool ok = table != NULL;
     for (int i = 0; ok && i < s->nlevels; i++) {
@@ -166,6 +161,26 @@ int rk_schedule_persist(rk_schedule_t *s)
     }
     char *text = ok ? rk_json_print(root, RK_JSON_PRETTY | RK_JSON_BARE_INT_KEYS) : NULL;
     cJSON_Delete(root);
+    return text;
+}
+
+char *rk_schedule_encode(rk_schedule_t *s)
+{
+    uv_mutex_lock(&s->mu);
+    char *text = encode_locked(s);
+    uv_mutex_unlock(&s->mu);
+    return text;
+}
+
+int rk_schedule_persist(rk_schedule_t *s)
+{
+    uv_mutex_lock(&s->mu);
+    if (!s->dirty) {
+        uv_mutex_unlock(&s->mu);
+        return RK_OK;
+    }
+    int rc = RK_ENOMEM;
+    char *text = encode_locked(s);
     if (text != NULL) {
         rc = rk_file_write_atomic(s->path, text, strlen(text));
         free(text);

@@ -182,6 +182,16 @@ Test(retry, fails_twice_then_succeeds_with_backoff_by_level)
         cr_assert_eq(sink.n[k], 1, "m%d delivered %d times", k, sink.n[k]);
         cr_assert_lt(sink.d[k][0].at, sink.d[0][1].at, "m%d waited for m0's retry", k);
     }
+    /* the schedule's progress, as a slave would copy it: one delivery on levels 3 and 4 */
+    rk_cmd_t *resp = rc_call(cl.br, rk_cmd_new(45));
+    cr_assert_not_null(resp);
+    cr_assert_eq(resp->code, 0);
+    char *text = strndup((const char *)resp->body, resp->body_len);
+    cr_assert_not_null(strstr(text, "3:1"), "%s", text);
+    cr_assert_not_null(strstr(text, "4:1"), "%s", text);
+    cr_assert_not_null(strstr(text, "1:0"), "%s", text);
+    free(text);
+    rk_cmd_free(resp);
 }
 
 static int64_t max_offset(const char *topic, int qid)

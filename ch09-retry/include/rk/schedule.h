@@ -67,6 +67,9 @@ int64_t rk_schedule_delay_ms(const rk_schedule_t *s, int level);
 int64_t rk_schedule_offset(rk_schedule_t *s, int level);
 /* Messages delivered since start (tests, runtime info). */
 int64_t rk_schedule_delivered(rk_schedule_t *s);
+/* The offsets as delayOffset.json text (malloc'ed; NULL on ENOMEM): what GET_ALL_DELAY_OFFSET
+ * answers, so a slave can copy them. */
+char *rk_schedule_encode(rk_schedule_t *s);
 /* Writes delayOffset.json now (if an offset moved). */
 int rk_schedule_persist(rk_schedule_t *s);
 
