@@ -761,6 +761,9 @@ static void run_orderly(rk_push_consumer_t *pc, job_t *j)
         if (pc->hooks.before_consume != NULL)
             pc->hooks.before_consume(pc->hooks.ctx, pc, &b->list->msgs[from], n);
         rk_consume_result_t res = pc->fn(pc->arg, &b->list->msgs[from], n);
+        if (res != RK_CONSUME_SUCCESS && pc->hooks.orderly_failed != NULL &&
+            pc->hooks.orderly_failed(pc->hooks.ctx, pc, &b->list->msgs[from], n))
+            res = RK_CONSUME_SUCCESS;       /* every one of them is safely elsewhere (the DLQ) */
         if (res != RK_CONSUME_SUCCESS) {
             rk_log_debug("consumer", "%s queue %d suspended for %d ms", q->mq.topic, q->mq.queue_id, RETRY_LOCAL_MS);
             resubmit_later(pc, j, RETRY_LOCAL_MS);     /* consuming stays set: nobody overtakes */

@@ -19,8 +19,9 @@ struct rk_retry_client {
     char group[RK_NAME_MAX];
     char retry_topic[RK_NAME_MAX];
     int max_reconsume;
+    int32_t orderly_max;            /* orderly: RocketMQ's -1 means for ever */
     rk_producer_t *producer;        /* the fallback */
-    atomic_long sent_back, fallbacks;
+    atomic_long sent_back, fallbacks, to_dlq;
     uv_mutex_t mu;                  /* topics */
     char *topics[MAX_TOPICS];
     int ntopics;
@@ -28,6 +29,7 @@ struct rk_retry_client {
 
 long rk_retry_client_sent_back(rk_retry_client_t *rc) { return atomic_load(&rc->sent_back); }
 long rk_retry_client_fallbacks(rk_retry_client_t *rc) { return atomic_load(&rc->fallbacks); }
+long rk_retry_client_orderly_dlq(rk_retry_client_t *rc) { return atomic_load(&rc->to_dlq); }
 
 /* A stable copy of topic (len bytes) that lives as long as rc; NULL when the table is full. */
 static const char *intern(rk_retry_client_t *rc, const char *topic, size_t len)
@@ -88,8 +90,10 @@ static bool send_back(rk_retry_client_t *rc, rk_push_consumer_t *pc, const rk_ms
     return ok;
 }
 
-/* The client's own copy to %RETRY%<group> (RocketMQ's fallback when send-back fails). */
-static bool fallback(rk_retry_client_t *rc, const rk_msg_ext_t *m)
+/* The client's own copy to %RETRY%<group> (RocketMQ's fallback when send-back fails; the
+ * orderly service's way to the DLQ), with RECONSUME_TIME = reconsume and MAX_RECONSUME_TIMES =
+ * max: the broker parks it for DELAY, or puts it in the DLQ when reconsume >= max. */
+static bool send_copy(rk_retry_client_t *rc, const rk_msg_ext_t *m, int32_t reconsume, int32_t max)
 {
     rk_buf_t props = {0};
     rk_prop_iter_t it = rk_props_iter(m->props, m->props_len);
@@ -115,8 +119,8 @@ static bool fallback(rk_retry_client_t *rc, const rk_msg_ext_t *m)
         rk_buf_put(&props, v, vl);
     }
     char n1[24], n2[24], n3[24];
-    snprintf(n1, sizeof n1, "%d", m->reconsume_times + 1);
-    snprintf(n2, sizeof n2, "%d", rc->max_reconsume);
+    snprintf(n1, sizeof n1, "%d", reconsume);
+    snprintf(n2, sizeof n2, "%d", max);
     snprintf(n3, sizeof n3, "%d", 3 + m->reconsume_times);
     rk_props_put(&props, RK_PROP_RETRY_TOPIC, m->topic);
     rk_props_put(&props, RK_PROP_ORIGIN_MESSAGE_ID, origin[0] ? origin : m->msg_id);
@@ -145,11 +149,32 @@ static bool consume_failed(void *ctx, rk_push_consumer_t *pc, const rk_msg_ext_t
         atomic_fetch_add(&rc->sent_back, 1);
         return true;
     }
-    if (fallback(rc, m)) {
+    if (send_copy(rc, m, m->reconsume_times + 1, rc->max_reconsume)) {
         atomic_fetch_add(&rc->fallbacks, 1);
         return true;
     }
     return false;
+}
+
+/* ConsumeMessageOrderlyService.checkReconsumeTimes: a message failed max times goes to the DLQ
+ * (through %RETRY%, redirected by the broker); the others count the attempt and the queue
+ * pauses. True when every message is in the DLQ. */
+static bool orderly_failed(void *ctx, rk_push_consumer_t *pc, rk_msg_ext_t *msgs, size_t n)
+{
+    (void)pc;
+    rk_retry_client_t *rc = ctx;
+    bool all = true;
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].reconsume_times >= rc->orderly_max &&
+            send_copy(rc, &msgs[i], msgs[i].reconsume_times, rc->orderly_max)) {
+            atomic_fetch_add(&rc->to_dlq, 1);
+            continue;
+        }
+        all = false;
+        if (msgs[i].reconsume_times < INT32_MAX)
+            msgs[i].reconsume_times++;
+    }
+    return all;
 }
 
 int rk_retry_client_attach(rk_push_consumer_t *pc, const rk_retry_client_config_t *cfg, rk_retry_client_t **out)
@@ -164,6 +189,7 @@ int rk_retry_client_attach(rk_push_consumer_t *pc, const rk_retry_client_config_
     snprintf(rc->group, sizeof rc->group, "%s", group);
     int n = snprintf(rc->retry_topic, sizeof rc->retry_topic, "%s%s", RK_RETRY_PREFIX, group);
     rc->max_reconsume = cfg->max_reconsume_times > 0 ? cfg->max_reconsume_times : 16;
+    rc->orderly_max = cfg->max_reconsume_times > 0 ? cfg->max_reconsume_times : INT32_MAX;
     if (n <= 0 || (size_t)n >= sizeof rc->retry_topic || uv_mutex_init(&rc->mu) != 0) {
         free(rc);
         return RK_EINVAL;
@@ -174,7 +200,8 @@ int rk_retry_client_attach(rk_push_consumer_t *pc, const rk_retry_client_config_
     rk_producer_config_t prc = {.namesrv = cfg->namesrv, .group = "CLIENT_INNER_PRODUCER", .instance_name = inst,
                                 .timeout_ms = cfg->timeout_ms};
     int rc_ = rk_producer_new(&prc, &rc->producer);
-    rk_push_consumer_hooks_t hooks = {.before_consume = before_consume, .consume_failed = consume_failed, .ctx = rc};
+    rk_push_consumer_hooks_t hooks = {.before_consume = before_consume, .consume_failed = consume_failed,
+                                      .orderly_failed = orderly_failed, .ctx = rc};
     if (rc_ == RK_OK)
         rc_ = rk_push_consumer_set_hooks(pc, &hooks);
     if (rc_ != RK_OK) {

@@ -129,10 +129,11 @@ static void send_m(rk_producer_t *p, const char *topic, int k, const char *keys,
     cr_assert_eq(rk_producer_send(p, &m, &r), 0, "send: %s", r.error);
 }
 
-static rk_push_consumer_t *consumer(const char *group, const char *topic, int max_reconsume, rk_retry_client_t **rc)
+static rk_push_consumer_t *consumer_opt(const char *group, const char *topic, int max_reconsume, bool orderly,
+                                        rk_retry_client_t **rc)
 {
     rk_push_consumer_config_t cc = {.namesrv = cl.ns, .group = group, .from = RK_CONSUME_FROM_FIRST,
-                                    .rebalance_ms = 1000, .persist_ms = 1000};
+                                    .rebalance_ms = 1000, .persist_ms = 1000, .orderly = orderly};
     rk_push_consumer_t *pc;
     cr_assert_eq(rk_push_consumer_new(&cc, on_msgs, NULL, &pc), 0);
     cr_assert_eq(rk_push_consumer_subscribe(pc, topic, "*"), 0);
@@ -140,6 +141,11 @@ static rk_push_consumer_t *consumer(const char *group, const char *topic, int ma
     cr_assert_eq(rk_retry_client_attach(pc, &rcfg, rc), 0);
     cr_assert_eq(rk_push_consumer_start(pc), 0);
     return pc;
+}
+
+static rk_push_consumer_t *consumer(const char *group, const char *topic, int max_reconsume, rk_retry_client_t **rc)
+{
+    return consumer_opt(group, topic, max_reconsume, false, rc);
 }
 
 /* A listener that fails m0 twice gets it three times: reconsume counts 0, 1, 2, under its own
@@ -439,4 +445,32 @@ Test(retry, falls_back_to_sending_to_the_retry_topic)
     cr_assert_eq(sink.d[0][1].reconsume, 1);
     cr_assert_str_eq(sink.d[0][1].topic, "FT");
     cr_assert_str_eq(sink.d[0][1].retry_topic, "FT");
+}
+
+/* An orderly listener that always fails m0 (maxReconsumeTimes 2): the queue pauses and m0 comes
+ * again here with counts 0, 1, 2, then goes to %DLQ%cg6 and m1, behind it, is consumed. */
+Test(retry, orderly_retries_locally_then_dlq)
+{
+    rc_start(&cl, NULL);
+    rc_create_topic(&cl, "OT", 1);
+    sink.fail_times[0] = -1;
+    rk_retry_client_t *rc;
+    rk_push_consumer_t *pc = consumer_opt("cg6", "OT", 2, true, &rc);
+    rk_producer_t *p = producer();
+    send_m(p, "OT", 0, "K-o0", NULL, 0);
+    send_m(p, "OT", 1, NULL, NULL, 0);
+    rk_producer_free(p);
+    cr_assert(wait_count(1, 1, 30000), "m1 never consumed (m0 seen %d times)", count(0));
+    usleep(300 * 1000);
+    rk_push_consumer_free(pc);
+    long dlq = rk_retry_client_orderly_dlq(rc), back = rk_retry_client_sent_back(rc);
+    rk_retry_client_free(rc);
+    cr_assert_eq(dlq, 1);
+    cr_assert_eq(back, 0, "orderly does not use CONSUMER_SEND_MSG_BACK");
+    cr_assert_eq(sink.n[0], 3, "m0 delivered %d times", sink.n[0]);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(sink.d[0][i].reconsume, i);
+    cr_assert_gt(sink.d[1][0].at, sink.d[0][2].at, "m1 overtook m0");
+    cr_assert(wait_max_offset("%DLQ%cg6", 1, 5000), "m0 is not in %%DLQ%%cg6");
+    cr_assert_eq(max_offset("%RETRY%cg6", 0), 0, "nothing was parked for a retry");
 }

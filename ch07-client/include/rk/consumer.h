@@ -176,11 +176,16 @@ const char *rk_push_consumer_group(const rk_push_consumer_t *pc);
  * consume_failed replaces the built-in CONSUMER_SEND_MSG_BACK above for a
  * message a clustering listener did not consume: true means the message is
  * safely elsewhere (sent back, or to the retry topic), so the queue's offset
- * may move past it; false keeps it here, consumed again after 1 s. Either
- * may be NULL. ctx is the hooks' owner's; it must outlive the consumer. */
+ * may move past it; false keeps it here, consumed again after 1 s.
+ * orderly_failed is the same for an orderly listener's failed batch: true
+ * means every message of it is safely elsewhere and the queue moves on;
+ * false (or no hook) pauses the queue 1 s and consumes the same messages
+ * again (the hook may count the attempt in their reconsume_times).
+ * Any of them may be NULL. ctx is the hooks' owner's; it must outlive the consumer. */
 typedef struct rk_push_consumer_hooks {
     void (*before_consume)(void *ctx, rk_push_consumer_t *pc, rk_msg_ext_t *msgs, size_t n);
     bool (*consume_failed)(void *ctx, rk_push_consumer_t *pc, const rk_msg_ext_t *m);
+    bool (*orderly_failed)(void *ctx, rk_push_consumer_t *pc, rk_msg_ext_t *msgs, size_t n);
     void *ctx;
 } rk_push_consumer_hooks_t;
 

@@ -14,6 +14,11 @@
  *   with its original topic (from RETRY_TOPIC), reconsume_times counting its failures, and the
  *   properties RETRY_TOPIC and ORIGIN_MESSAGE_ID.
  *
+ * Orderly consumers (RocketMQ's ConsumeMessageOrderlyService): a failed batch pauses its queue
+ * 1 s and is consumed again here, in order, each attempt counted in reconsume_times; a message
+ * that failed maxReconsumeTimes times (for ever when it is 0 or -1, as RocketMQ) is sent to
+ * %RETRY%<group> with RECONSUME_TIME at the maximum, which the broker stores in %DLQ%<group>, and
+ * the queue moves on.
  * Broadcasting consumers do not retry (as RocketMQ: the failure is logged by chapter 7).
  * Memory: rk_retry_client_t owns a producer for the fallback and the topic names it shows;
  * free it after the consumer (rk_push_consumer_free first). Threads: the hooks run on the
@@ -26,7 +31,7 @@
 
 typedef struct rk_retry_client_config {
     const char *namesrv;            /* required: where the fallback producer finds routes */
-    int max_reconsume_times;        /* maxReconsumeTimes; 0 or -1: 16 (RocketMQ's -1) */
+    int max_reconsume_times;        /* maxReconsumeTimes; 0 or -1: 16 (orderly: no limit), as RocketMQ's -1 */
     int timeout_ms;                 /* send-back and fallback send; 0: 3000 */
 } rk_retry_client_config_t;
 
@@ -40,5 +45,7 @@ void rk_retry_client_free(rk_retry_client_t *rc);
 /* Counters (tests, logs): messages handed back by CONSUMER_SEND_MSG_BACK, by the fallback send. */
 long rk_retry_client_sent_back(rk_retry_client_t *rc);
 long rk_retry_client_fallbacks(rk_retry_client_t *rc);
+/* Orderly: messages sent to the DLQ after the maximum. */
+long rk_retry_client_orderly_dlq(rk_retry_client_t *rc);
 
 #endif
