@@ -84,13 +84,22 @@ static int group_topic(char *out, size_t len, const char *prefix, const char *gr
     return n > 0 && (size_t)n < len && rk_topic_name_valid(out) ? RK_OK : RK_EINVAL;
 }
 
-/* ------------------------------------------------------------ put hook: %RETRY% past the maximum */
+/* ------------------------------------------------------------ put hook: what clients send
+ *
+ * Puts the broker makes itself (rk_schedule_internal_put) pass. A client's message to
+ * SCHEDULE_TOPIC_XXXX is refused (MESSAGE_ILLEGAL); one to %RETRY%<group> whose reconsume count
+ * reached MAX_RECONSUME_TIMES (or the group's retryMaxTimes) goes to %DLQ%<group>. */
 
 static rk_put_status_t dlq_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scratch)
 {
     retry_state_t *rs = ctx;
     const size_t plen = sizeof RK_RETRY_PREFIX - 1;
-    if (rk_schedule_in_internal_put() || m->topic_len <= plen || memcmp(m->topic, RK_RETRY_PREFIX, plen) != 0)
+    if (rk_schedule_in_internal_put())
+        return RK_PUT_OK;
+    /* only the broker parks messages there (as RocketMQ's send path refuses the topic) */
+    if (m->topic_len == sizeof RK_SCHEDULE_TOPIC - 1 && memcmp(m->topic, RK_SCHEDULE_TOPIC, m->topic_len) == 0)
+        return RK_PUT_MESSAGE_ILLEGAL;
+    if (m->topic_len <= plen || memcmp(m->topic, RK_RETRY_PREFIX, plen) != 0)
         return RK_PUT_OK;
     char group[RK_TOPIC_MAX_LEN + 1];
     snprintf(group, sizeof group, "%.*s", (int)(m->topic_len - plen), m->topic + plen);

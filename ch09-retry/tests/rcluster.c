@@ -96,6 +96,15 @@ void rc_kill9_restart_broker(rc_cluster_t *c)
     start_broker(c);
 }
 
+void rc_restart_broker(rc_cluster_t *c, void (*between)(rc_cluster_t *c, void *arg), void *arg)
+{
+    cr_assert_eq(rk_tk_stop(c->br_pid, 10000), 0, "the broker did not stop on SIGTERM");
+    c->br_pid = -1;
+    if (between != NULL)
+        between(c, arg);
+    start_broker(c);
+}
+
 void rc_stop(rc_cluster_t *c)
 {
     if (c->br_pid > 0)

@@ -23,6 +23,8 @@ void rc_start(rc_cluster_t *c, const char *extra_conf);
 void rc_start_bin(rc_cluster_t *c, const char *broker_bin, const char *extra_conf);
 /* SIGKILL the broker (no flush, `abort` left behind), then start it again. */
 void rc_kill9_restart_broker(rc_cluster_t *c);
+/* SIGTERM the broker, run between(c, arg) (may be NULL) while it is down, start it again. */
+void rc_restart_broker(rc_cluster_t *c, void (*between)(rc_cluster_t *c, void *arg), void *arg);
 void rc_stop(rc_cluster_t *c);
 /* UPDATE_AND_CREATE_TOPIC, then waits until the name server routes it. */
 void rc_create_topic(rc_cluster_t *c, const char *topic, int queues);

@@ -345,6 +345,66 @@ Test(retry, send_back_checks_and_negative_level)
     cr_assert(routed, "%%RETRY%%sg is not routed by the name server");
 }
 
+static void write_groups(rc_cluster_t *c, void *arg)
+{
+    (void)arg;
+    char path[400];
+    snprintf(path, sizeof path, "%s/store/config/subscriptionGroup.json", c->dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"subscriptionGroupTable\":{\"gm\":{\"groupName\":\"gm\",\"retryMaxTimes\":1,"
+               "\"retryQueueNums\":1}}}");
+    fclose(f);
+}
+
+/* The commitlog offset of the first message of topic queue 0 (waits for it). */
+static int64_t first_phys(const char *topic)
+{
+    rk_pull_consumer_config_t pcc = {.namesrv = cl.ns, .group = "ops"};
+    rk_pull_consumer_t *pull;
+    cr_assert_eq(rk_pull_consumer_new(&pcc, &pull), 0);
+    rk_mq_t mq = {.queue_id = 0};
+    snprintf(mq.topic, sizeof mq.topic, "%s", topic);
+    snprintf(mq.broker, sizeof mq.broker, "broker-r");
+    int64_t phys = -1;
+    for (int i = 0; i < 500 && phys < 0; i++) {
+        rk_pull_result_t r;
+        if (rk_pull_consumer_pull(pull, &mq, "*", 0, 1, 0, &r) == RK_OK && r.status == RK_PULL_FOUND)
+            phys = r.msgs->msgs[0].commitlog_offset;
+        rk_pull_result_free(&r);
+        if (phys < 0)
+            usleep(20000);
+    }
+    rk_pull_consumer_free(pull);
+    cr_assert_geq(phys, 0, "nothing in %s", topic);
+    return phys;
+}
+
+/* A client that sends no maxReconsumeTimes (an old one) gets the group's retryMaxTimes: with
+ * retryMaxTimes 1 the first send-back is retried, the second goes to the DLQ. */
+Test(retry, group_retry_max_times)
+{
+    rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s\n");
+    rc_restart_broker(&cl, write_groups, NULL);
+    rc_create_topic(&cl, "GT", 1);
+    rk_producer_t *p = producer();
+    send_m(p, "GT", 0, NULL, NULL, 0);
+    rk_producer_free(p);
+    rk_cmd_t *resp = send_back_req("gm", first_phys("GT"), 0);
+    cr_assert_not_null(resp);
+    cr_assert_eq(resp->code, 0, "%s", resp->remark ? resp->remark : "");
+    rk_cmd_free(resp);
+    for (int i = 0; i < 500 && !rc_routed(&cl, "%RETRY%gm"); i++)
+        usleep(10000);
+    int64_t retry_phys = first_phys("%RETRY%gm");
+    cr_assert_eq(max_offset("%DLQ%gm", 0), 0, "the first send-back went to the DLQ");
+    resp = send_back_req("gm", retry_phys, 0);
+    cr_assert_not_null(resp);
+    cr_assert_eq(resp->code, 0, "%s", resp->remark ? resp->remark : "");
+    rk_cmd_free(resp);
+    cr_assert(wait_max_offset("%DLQ%gm", 1, 5000), "reconsumed once, retryMaxTimes 1: the DLQ");
+}
+
 Test(retry, send_back_unknown_group)
 {
     rc_start(&cl, "autoCreateSubscriptionGroup=false\n");
@@ -377,6 +437,22 @@ Test(retry, direct_send_to_retry_past_the_maximum_goes_to_the_dlq)
     cr_assert_eq(max_offset("%DLQ%cg3", 0), 1);
     cr_assert_eq(max_offset("%RETRY%cg3", 0), 1);
     cr_assert_eq(topic_perm("%DLQ%cg3"), 2);
+    /* nobody but the broker parks messages */
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", "pg");
+    rk_cmd_ext_set(req, "b", "SCHEDULE_TOPIC_XXXX");
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", "0");
+    rk_cmd_ext_set(req, "g", "0");
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", "REAL_TOPIC\001X\002REAL_QID\0010");
+    rk_cmd_set_body(req, "x", 1);
+    rk_cmd_t *resp = rc_call(cl.br, req);
+    cr_assert_not_null(resp);
+    cr_assert_eq(resp->code, RK_RESP_MESSAGE_ILLEGAL, "a send to SCHEDULE_TOPIC_XXXX: code %d", resp->code);
+    rk_cmd_free(resp);
 }
 
 /* Broker kill -9 while five retries wait in the schedule: after the restart every one is
