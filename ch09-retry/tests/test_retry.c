@@ -17,6 +17,7 @@
 #include "rk/producer.h"
 #include "rk/request_code.h"
 #include "rk/retry_client.h"
+#include "rk/testkit.h"
 
 #define NMSG 8
 #define NDELIV 8
@@ -549,4 +550,39 @@ Test(retry, orderly_retries_locally_then_dlq)
     cr_assert_gt(sink.d[1][0].at, sink.d[0][2].at, "m1 overtook m0");
     cr_assert(wait_max_offset("%DLQ%cg6", 1, 5000), "m0 is not in %%DLQ%%cg6");
     cr_assert_eq(max_offset("%RETRY%cg6", 0), 0, "nothing was parked for a retry");
+}
+
+/* An operator's view: `mqadmin queryDlqMsg` lists the dead letter with where it came from, and
+ * `mqadmin resendMsgFromDLQ -a` gives it back to the group, which gets it under its own topic. */
+Test(retry, mqadmin_lists_and_resends_the_dlq)
+{
+    rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s 1s\n");
+    rc_create_topic(&cl, "AT", 1);
+    sink.fail_times[0] = 3;
+    rk_retry_client_t *rc;
+    rk_push_consumer_t *pc = consumer("cg7", "AT", 2, &rc);
+    rk_producer_t *p = producer();
+    send_m(p, "AT", 0, "K-a0", NULL, 0);
+    rk_producer_free(p);
+    cr_assert(wait_max_offset("%DLQ%cg7", 1, 40000), "nothing reached %%DLQ%%cg7");
+    for (int i = 0; i < 500 && !rc_routed(&cl, "%DLQ%cg7"); i++)
+        usleep(10000);
+    char *out = NULL;
+    char *qargv[] = {(char *)rk_tk_bin("mqadmin"), "queryDlqMsg", "-n", cl.ns, "-g", "cg7", NULL};
+    cr_assert_eq(rk_tk_run(qargv, &out, 20000), 0, "queryDlqMsg: %s", out ? out : "");
+    char want[200];
+    snprintf(want, sizeof want, "origin %s topic AT reconsumed 3 tags [TagA] keys [K-a0]: m0", sink.d[0][0].offset_id);
+    cr_assert_not_null(strstr(out, want), "queryDlqMsg said:\n%s\nwanted: %s", out, want);
+    free(out);
+    out = NULL;
+    char *rargv[] = {(char *)rk_tk_bin("mqadmin"), "resendMsgFromDLQ", "-n", cl.ns, "-g", "cg7", "-a", NULL};
+    cr_assert_eq(rk_tk_run(rargv, &out, 20000), 0, "resendMsgFromDLQ: %s", out ? out : "");
+    free(out);
+    cr_assert(wait_count(0, 4, 30000), "the resent message never came (m0 seen %d times)", count(0));
+    rk_push_consumer_free(pc);
+    rk_retry_client_free(rc);
+    cr_assert_eq(sink.n[0], 4);
+    cr_assert_str_eq(sink.d[0][3].topic, "AT");
+    cr_assert_eq(sink.d[0][3].reconsume, 0, "a resent message starts its retries again");
+    cr_assert_str_eq(sink.d[0][3].origin, sink.d[0][0].offset_id);
 }
