@@ -189,6 +189,17 @@ Test(retry, fails_twice_then_succeeds_with_backoff_by_level)
         cr_assert_eq(sink.n[k], 1, "m%d delivered %d times", k, sink.n[k]);
         cr_assert_lt(sink.d[k][0].at, sink.d[0][1].at, "m%d waited for m0's retry", k);
     }
+    /* the group's offset passed m0 although it was never consumed from RT: it was handed to retry */
+    rk_cmd_t *q = rk_cmd_new(RK_REQ_QUERY_CONSUMER_OFFSET);
+    rk_cmd_ext_set(q, "consumerGroup", "cg1");
+    rk_cmd_ext_set(q, "topic", "RT");
+    rk_cmd_ext_set_i64(q, "queueId", 0);
+    rk_cmd_t *qr = rc_call(cl.br, q);
+    int64_t committed = -1;
+    cr_assert_not_null(qr);
+    rk_cmd_ext_i64(qr, "offset", &committed);
+    rk_cmd_free(qr);
+    cr_assert_eq(committed, 5, "cg1's offset in RT is %lld", (long long)committed);
     /* the schedule's progress, as a slave would copy it: one delivery on levels 3 and 4 */
     rk_cmd_t *resp = rc_call(cl.br, rk_cmd_new(45));
     cr_assert_not_null(resp);
