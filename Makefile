@@ -202,8 +202,10 @@ test-install: all
 
 # An independent RocketMQ 4.x client (ali-ons, npm, version pinned by the
 # lock file) producing to and consuming from rocklet; npm ci on first run.
+# Chapter 9's run: its consumer fails a message once and gets it again.
 test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
+	bash ch09-retry/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
 # Every chapter's Criterion tests, the SDK install check and the conformance
 # test, one after the other (.ci/run-tests): one line each, the failures'

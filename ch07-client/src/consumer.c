@@ -450,6 +450,7 @@ struct rk_push_consumer {
     char offset_file[1024];
     rk_listener_fn fn;
     void *arg;
+    rk_push_consumer_hooks_t hooks;     /* chapter 9's retry, or zeros */
     sub_t subs[MAX_SUBS];
     int nsubs;
     bool started;
@@ -697,12 +698,16 @@ static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
         job_free(j);
         return;
     }
-    const rk_msg_ext_t *msgs = &j->b->list->msgs[j->from];
+    rk_msg_ext_t *mutable = &j->b->list->msgs[j->from];
+    if (pc->hooks.before_consume != NULL)   /* only this job touches these messages */
+        pc->hooks.before_consume(pc->hooks.ctx, pc, mutable, j->n);
+    const rk_msg_ext_t *msgs = mutable;
     rk_consume_result_t res = pc->fn(pc->arg, msgs, j->n);
     if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
         bool all = true;
         for (size_t i = 0; i < j->n && all; i++)
-            all = send_back(pc, &msgs[i]);
+            all = pc->hooks.consume_failed != NULL ? pc->hooks.consume_failed(pc->hooks.ctx, pc, &msgs[i])
+                                                   : send_back(pc, &msgs[i]);
         if (all)
             res = RK_CONSUME_SUCCESS;   /* the broker has it now */
     }
@@ -753,7 +758,12 @@ static void run_orderly(rk_push_consumer_t *pc, job_t *j)
         }
         uv_mutex_unlock(&q->mu);
         /* only this job touches the queue's unconsumed messages, so b stays */
+        if (pc->hooks.before_consume != NULL)
+            pc->hooks.before_consume(pc->hooks.ctx, pc, &b->list->msgs[from], n);
         rk_consume_result_t res = pc->fn(pc->arg, &b->list->msgs[from], n);
+        if (res != RK_CONSUME_SUCCESS && pc->hooks.orderly_failed != NULL &&
+            pc->hooks.orderly_failed(pc->hooks.ctx, pc, &b->list->msgs[from], n))
+            res = RK_CONSUME_SUCCESS;       /* every one of them is safely elsewhere (the DLQ) */
         if (res != RK_CONSUME_SUCCESS) {
             rk_log_debug("consumer", "%s queue %d suspended for %d ms", q->mq.topic, q->mq.queue_id, RETRY_LOCAL_MS);
             resubmit_later(pc, j, RETRY_LOCAL_MS);     /* consuming stays set: nobody overtakes */
@@ -1532,6 +1542,18 @@ fail0:
 }
 
 rk_mqclient_t *rk_push_consumer_client(rk_push_consumer_t *pc) { return pc->c; }
+const char *rk_push_consumer_group(const rk_push_consumer_t *pc) { return pc->group; }
+
+int rk_push_consumer_set_hooks(rk_push_consumer_t *pc, const rk_push_consumer_hooks_t *hooks)
+{
+    if (pc == NULL || pc->started)
+        return RK_EINVAL;
+    if (hooks != NULL)
+        pc->hooks = *hooks;
+    else
+        memset(&pc->hooks, 0, sizeof pc->hooks);
+    return RK_OK;
+}
 
 int rk_push_consumer_subscribe(rk_push_consumer_t *pc, const char *topic, const char *tag_expr)
 {

@@ -12,6 +12,7 @@
 
 #include "rk/client_message.h"
 #include "rk/clock.h"
+#include "rk/config.h"
 #include "rk/error.h"
 #include "rk/hash.h"
 #include "rk/log.h"
@@ -217,7 +218,21 @@ static rk_cmd_t *make_request(rk_producer_t *p, const prepared_t *pr, const rk_m
     if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "g", (int64_t)rk_now_ms());
     if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "h", pr->flag);
     if (rc == RK_OK) rc = rk_cmd_ext_set(req, "i", (const char *)pr->props.data);
-    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "j", 0);
+    /* as RocketMQ's producer: a send to a retry topic carries its reconsume
+     * count and maximum in the header (the broker's DLQ decision reads them) */
+    int64_t reconsume = 0, max_reconsume = -1;
+    if (strncmp(pr->topic, "%RETRY%", 7) == 0 && !pr->batch) {
+        char v[24];
+        if (rk_props_get_str((const char *)pr->props.data, pr->props.len, RK_PROP_RECONSUME_TIME, v, sizeof v) ==
+                RK_OK && (rk_parse_int(v, &reconsume) != RK_OK || reconsume < 0 || reconsume > INT32_MAX))
+            reconsume = 0;
+        if (rk_props_get_str((const char *)pr->props.data, pr->props.len, RK_PROP_MAX_RECONSUME_TIMES, v,
+                             sizeof v) == RK_OK &&
+            (rk_parse_int(v, &max_reconsume) != RK_OK || max_reconsume < 0 || max_reconsume > INT32_MAX))
+            max_reconsume = -1;
+    }
+    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "j", reconsume);
+    if (rc == RK_OK && max_reconsume >= 0) rc = rk_cmd_ext_set_i64(req, "l", max_reconsume);
     if (rc == RK_OK) rc = rk_cmd_ext_set(req, "k", "false");
     if (rc == RK_OK) rc = rk_cmd_ext_set(req, "m", pr->batch ? "true" : "false");
     if (rc == RK_OK) rc = rk_cmd_ext_set(req, "n", mq->broker);

@@ -110,7 +110,9 @@ size_t rk_broker_held_pulls(rk_broker_t *b);
 /* ---- for later chapters' modules ---- */
 
 /* The settings the broker was started with, so a module reads its own keys
- * (rk_config_apply marks them used). Valid during init and start only. */
+ * (rk_config_apply marks them used, so they are not warned about as typos).
+ * Valid during init and start only; NULL otherwise (or when the broker was
+ * started without settings). */
 rk_kv_t *rk_broker_kv(rk_broker_t *b);
 /* Replication role (chapter 8 sets it; a broker starts as a master). A
  * slave refuses sends (SERVICE_NOT_AVAILABLE), does not store the commit

@@ -164,5 +164,32 @@ void rk_push_consumer_free(rk_push_consumer_t *pc);
 /* The queues this member owns now (malloc'ed); for tests and tools. */
 int rk_push_consumer_assigned(rk_push_consumer_t *pc, rk_mq_t **out, size_t *n);
 rk_mqclient_t *rk_push_consumer_client(rk_push_consumer_t *pc);
+const char *rk_push_consumer_group(const rk_push_consumer_t *pc);
+
+/* ---- push consumer hooks: chapter 9's extension point ----
+ *
+ * before_consume runs on the pool thread just before the listener is
+ * called, on the messages it will get (it may rewrite them: chapter 9
+ * shows a retried message under its original topic; anything it points a
+ * field at must outlive the consumer). It may run again on the same
+ * messages when they are consumed again here.
+ * consume_failed replaces the built-in CONSUMER_SEND_MSG_BACK above for a
+ * message a clustering listener did not consume: true means the message is
+ * safely elsewhere (sent back, or to the retry topic), so the queue's offset
+ * may move past it; false keeps it here, consumed again after 1 s.
+ * orderly_failed is the same for an orderly listener's failed batch: true
+ * means every message of it is safely elsewhere and the queue moves on;
+ * false (or no hook) pauses the queue 1 s and consumes the same messages
+ * again (the hook may count the attempt in their reconsume_times).
+ * Any of them may be NULL. ctx is the hooks' owner's; it must outlive the consumer. */
+typedef struct rk_push_consumer_hooks {
+    void (*before_consume)(void *ctx, rk_push_consumer_t *pc, rk_msg_ext_t *msgs, size_t n);
+    bool (*consume_failed)(void *ctx, rk_push_consumer_t *pc, const rk_msg_ext_t *m);
+    bool (*orderly_failed)(void *ctx, rk_push_consumer_t *pc, rk_msg_ext_t *msgs, size_t n);
+    void *ctx;
+} rk_push_consumer_hooks_t;
+
+/* Before start; NULL removes them. RK_EINVAL once started. */
+int rk_push_consumer_set_hooks(rk_push_consumer_t *pc, const rk_push_consumer_hooks_t *hooks);
 
 #endif

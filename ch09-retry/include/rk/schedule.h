@@ -1,0 +1,82 @@
+/* schedule.h — delay levels: messages parked in SCHEDULE_TOPIC_XXXX until their time, then put
+ * back into their real topic (RocketMQ's ScheduleMessageService, reference §6.1).
+ *
+ *   put with DELAY=n ──put hook──▶ SCHEDULE_TOPIC_XXXX, queue n-1, REAL_TOPIC / REAL_QID added,
+ *                                  consume-queue tags code = store time + delay(n) (tag-code hook)
+ *                     ──dispatcher──▶ "level n has a new unit"
+ *   one service thread, per level: read the level's queue from its offset; the head unit not due
+ *   yet goes into a timing wheel (rk/timing_wheel.h) at its exact time, and nothing looks at the
+ *   level again until the wheel fires it or a new unit arrives; a due unit's message is read from
+ *   the commitlog, DELAY removed, put into REAL_TOPIC / REAL_QID; the level's offset moves on.
+ *
+ * The queue of one level is in delivery order (same delay, increasing store time), so only the
+ * head of each level waits in the wheel: 18 entries however many messages wait.
+ *
+ * Offsets (the next unit of each level to deliver) are written to delayOffset.json as RocketMQ
+ * does ({"offsetTable":{1:0,2:15}}), atomically (rk_file_write_atomic), every
+ * flush_interval_ms when they moved and at stop. A crash loses at most the offsets' last
+ * moves: those messages are delivered again (at least once), never lost, never early — a
+ * unit is only delivered once the wall clock has reached its delivery time.
+ *
+ * Threads: new() and free() on the owner's thread (new before rk_store_start, free after
+ * rk_store_close); start/stop from the owner's thread; the service thread does every put.
+ * Memory: the service owns its state; the store is the caller's and outlives the service. */
+#ifndef RK_SCHEDULE_H
+#define RK_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rk/message_store.h"
+
+#define RK_SCHEDULE_TOPIC "SCHEDULE_TOPIC_XXXX"
+#define RK_DELAY_LEVEL_MAX 64          /* most levels a messageDelayLevel may list */
+#define RK_DELAY_LEVELS_DEFAULT "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+
+/* "1s 5s 1m 2h 1d" -> delays in ms (out[0] is level 1). Units s, m, h, d; each delay a
+ * positive integer, at most 30 days. Returns the number of levels (>= 1) or RK_EINVAL. */
+int rk_delay_levels_parse(const char *text, int64_t *out_ms, int max);
+
+typedef struct rk_schedule_config {
+    const char *levels;             /* messageDelayLevel (NULL: RocketMQ's default) */
+    const char *offset_path;        /* .../config/delayOffset.json (required) */
+    int64_t flush_interval_ms;      /* flushDelayOffsetInterval; 0: 10000 */
+    bool fallback_to_bak;           /* metadataFallbackToBak: load delayOffset.json.bak if the file is unusable */
+} rk_schedule_config_t;
+
+typedef struct rk_schedule rk_schedule_t;
+
+/* Parses the levels, loads delayOffset.json (missing: every level at 0), and registers on st:
+ * the DELAY put hook, the tag-code hook, and the dispatcher that wakes a level. Before
+ * rk_store_start. err says why on failure. */
+int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule_t **out, char *err,
+                    size_t errlen);
+/* Starts delivering (after rk_store_start): the service thread. A broker that is not the
+ * master never calls it (puts are only redirected). */
+int rk_schedule_start(rk_schedule_t *s);
+/* Stops the thread (a put in progress finishes) and writes delayOffset.json. Idempotent. */
+void rk_schedule_stop(rk_schedule_t *s);
+/* After rk_store_close (the dispatcher may call in until then). NULL is a no-op. */
+void rk_schedule_free(rk_schedule_t *s);
+
+int rk_schedule_levels(const rk_schedule_t *s);
+/* Delay of level (1..levels) in ms; -1 outside. */
+int64_t rk_schedule_delay_ms(const rk_schedule_t *s, int level);
+/* The next queue offset level will deliver (what delayOffset.json holds); -1 outside. */
+int64_t rk_schedule_offset(rk_schedule_t *s, int level);
+/* Messages delivered since start (tests, runtime info). */
+int64_t rk_schedule_delivered(rk_schedule_t *s);
+/* The offsets as delayOffset.json text (malloc'ed; NULL on ENOMEM): what GET_ALL_DELAY_OFFSET
+ * answers, so a slave can copy them. */
+char *rk_schedule_encode(rk_schedule_t *s);
+/* Writes delayOffset.json now (if an offset moved). */
+int rk_schedule_persist(rk_schedule_t *s);
+
+/* A put the broker makes itself (a scheduled delivery, a send-back) sets this around
+ * rk_store_put on its thread; put hooks that judge what clients send (the %RETRY% ->
+ * %DLQ% redirect) leave such puts alone. */
+void rk_schedule_internal_put(bool on);
+bool rk_schedule_in_internal_put(void);
+
+#endif

@@ -1,0 +1,557 @@
+/* schedule.c — delay levels on the timing wheel (see rk/schedule.h). */
+#include "rk/schedule.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rk/clock.h"
+#include "rk/cq_unit.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/json.h"
+#include "rk/log.h"
+#include "rk/timing_wheel.h"
+
+#define TICK_MS 10                  /* wheel resolution: a delivery is at most this late (plus the put) */
+#define PUT_RETRY_MS 10000          /* after a failed put, as RocketMQ */
+#define UNITS_PER_READ 32
+#define MAX_DELAY_MS (30LL * 86400 * 1000)
+
+static _Thread_local bool tl_internal;
+void rk_schedule_internal_put(bool on) { tl_internal = on; }
+bool rk_schedule_in_internal_put(void) { return tl_internal; }
+
+typedef struct level {
+    rk_tw_entry_t e;                /* pending: the head waits for its time */
+    int index;                      /* 0-based (queue id) */
+    int64_t offset;                 /* next unit to deliver (service thread; read under mu) */
+} level_t;
+
+struct rk_schedule {
+    rk_store_t *st;
+    int nlevels;
+    int64_t delay[RK_DELAY_LEVEL_MAX];
+    level_t lv[RK_DELAY_LEVEL_MAX];
+    char *path;
+    int64_t flush_ms;
+    bool dirty;                     /* under mu */
+    uv_mutex_t mu;                  /* offsets (read by other threads), dirty, file writes */
+    _Atomic uint64_t woken;         /* levels with new units (bit per level), set by the dispatcher */
+    _Atomic int64_t delivered;
+    _Atomic bool running;
+    /* service thread */
+    uv_thread_t thread;
+    bool started;
+    uv_loop_t loop;
+    uv_async_t wake, stop;
+    uv_timer_t timer, flush;
+    rk_tw_t *wheel;
+    uint64_t fired;                 /* levels the wheel fired (service thread) */
+};
+
+/* ------------------------------------------------------------ levels */
+
+int rk_delay_levels_parse(const char *text, int64_t *out_ms, int max)
+{
+    if (text == NULL || max <= 0)
+        return RK_EINVAL;
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        int64_t v = 0;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 12) {
+            v = v * 10 + (*p++ - '0');
+            digits++;
+        }
+        int64_t unit;
+        switch (*p) {
+        case 's': unit = 1000; break;
+        case 'm': unit = 60000; break;
+        case 'h': unit = 3600000; break;
+        case 'd': unit = 86400000; break;
+        default: return RK_EINVAL;
+        }
+        p++;
+        if (digits == 0 || v <= 0 || v > MAX_DELAY_MS / unit || n == max || (*p != ' ' && *p != '\t' && *p != '\0'))
+            return RK_EINVAL;
+        out_ms[n++] = v * unit;
+    }
+    return n > 0 ? n : RK_EINVAL;
+}
+
+int rk_schedule_levels(const rk_schedule_t *s) { return s->nlevels; }
+int64_t rk_schedule_delay_ms(const rk_schedule_t *s, int level)
+{
+    return level >= 1 && level <= s->nlevels ? s->delay[level - 1] : -1;
+}
+int64_t rk_schedule_delivered(rk_schedule_t *s) { return atomic_load(&s->delivered); }
+
+int64_t rk_schedule_offset(rk_schedule_t *s, int level)
+{
+    if (level < 1 || level > s->nlevels)
+        return -1;
+    uv_mutex_lock(&s->mu);
+    int64_t off = s->lv[level - 1].offset;
+    uv_mutex_unlock(&s->mu);
+    return off;
+}
+
+static bool is_schedule_topic(const char *topic, size_t len)
+{
+    return len == sizeof RK_SCHEDULE_TOPIC - 1 && memcmp(topic, RK_SCHEDULE_TOPIC, len) == 0;
+}
+
+/* ------------------------------------------------------------ delayOffset.json */
+
+static int parse_offsets(const char *text, size_t len, void *ctx)
+{
+    rk_schedule_t *s = ctx;
+    cJSON *root = rk_json_parse(text, len);
+    if (root == NULL)
+        return RK_ECORRUPT;
+    int64_t off[RK_DELAY_LEVEL_MAX] = {0};
+    int rc = RK_OK;
+    const cJSON *table = cJSON_GetObjectItemCaseSensitive(root, "offsetTable");
+    if (!cJSON_IsObject(table))
+        rc = RK_ECORRUPT;
+    const cJSON *it;
+    if (rc != RK_OK)
+        table = NULL;
+    cJSON_ArrayForEach(it, table) {
+        int64_t level, v;
+        if (it->string == NULL || rk_parse_int(it->string, &level) != RK_OK) {
+            rc = RK_ECORRUPT;
+            break;
+        }
+        char *sv = rk_json_to_string(it);
+        int prc = sv != NULL ? rk_parse_int(sv, &v) : RK_EINVAL;
+        free(sv);
+        if (prc != RK_OK || v < 0) {
+            rc = RK_ECORRUPT;
+            break;
+        }
+        if (level >= 1 && level <= s->nlevels)   /* levels the config no longer has: ignored */
+            off[level - 1] = v;
+    }
+    cJSON_Delete(root);
+    if (rc == RK_OK)
+        for (int i = 0; i < s->nlevels; i++)
+            s->lv[i].offset = off[i];
+    return rc;
+}
+
+/* The offsets as delayOffset.json holds them (s->mu held). */
+static char *encode_locked(rk_schedule_t *s)
+{
+    cJSON *root = cJSON_CreateObject(), *table = root ? cJSON_AddObjectToObject(root, "offsetTable") : NULL;
+    bool ok = table != NULL;
+    for (int i = 0; ok && i < s->nlevels; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i + 1);
+        ok = rk_json_add_i64(table, key, s->lv[i].offset) != NULL;
+    }
+    char *text = ok ? rk_json_print(root, RK_JSON_PRETTY | RK_JSON_BARE_INT_KEYS) : NULL;
+    cJSON_Delete(root);
+    return text;
+}
+
+char *rk_schedule_encode(rk_schedule_t *s)
+{
+    uv_mutex_lock(&s->mu);
+    char *text = encode_locked(s);
+    uv_mutex_unlock(&s->mu);
+    return text;
+}
+
+int rk_schedule_persist(rk_schedule_t *s)
+{
+    uv_mutex_lock(&s->mu);
+    if (!s->dirty) {
+        uv_mutex_unlock(&s->mu);
+        return RK_OK;
+    }
+    int rc = RK_ENOMEM;
+    char *text = encode_locked(s);
+    if (text != NULL) {
+        rc = rk_file_write_atomic(s->path, text, strlen(text));
+        free(text);
+    }
+    if (rc == RK_OK)
+        s->dirty = false;
+    uv_mutex_unlock(&s->mu);
+    if (rc != RK_OK)
+        rk_log_error("schedule", "cannot write %s: %s (retrying at the next flush)", s->path, rk_strerror(rc));
+    return rc;
+}
+
+/* ------------------------------------------------------------ store hooks */
+
+/* DELAY=n on a NOT/COMMIT message: park it in SCHEDULE_TOPIC_XXXX queue n-1. */
+static rk_put_status_t delay_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scratch)
+{
+    rk_schedule_t *s = ctx;
+    int32_t txn = rk_sysflag_txn(m->sys_flag);
+    if (txn != RK_SYSFLAG_TXN_NOT && txn != RK_SYSFLAG_TXN_COMMIT)
+        return RK_PUT_OK;
+    char v[24];
+    int64_t level;
+    if (rk_props_get_str(m->props, m->props_len, RK_PROP_DELAY, v, sizeof v) != RK_OK ||
+        rk_parse_int(v, &level) != RK_OK || level <= 0)
+        return RK_PUT_OK;
+    if (is_schedule_topic(m->topic, m->topic_len))
+        return RK_PUT_OK;
+    if (level > s->nlevels)
+        level = s->nlevels;
+    rk_buf_t b = {0}, tmp = {0};
+    char qid[16], topic[RK_TOPIC_MAX_LEN + 1];
+    snprintf(qid, sizeof qid, "%d", m->queue_id);
+    snprintf(topic, sizeof topic, "%.*s", (int)m->topic_len, m->topic);
+    rk_props_copy_without(&tmp, m->props, m->props_len, RK_PROP_REAL_TOPIC);
+    rk_props_copy_without(&b, (const char *)tmp.data, tmp.len, RK_PROP_REAL_QID);
+    rk_props_put(&b, RK_PROP_REAL_TOPIC, topic);
+    rk_props_put(&b, RK_PROP_REAL_QID, qid);
+    rk_buf_free(&tmp);
+    rk_put_status_t st = RK_PUT_OK;
+    char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
+    if (p == NULL)
+        st = RK_PUT_UNKNOWN_ERROR;
+    else if (b.len > RK_PROPERTIES_MAX_LEN)
+        st = RK_PUT_PROPERTIES_SIZE_EXCEEDED;
+    else {
+        memcpy(p, b.data, b.len);
+        m->props = p;
+        m->props_len = b.len;
+        m->topic = RK_SCHEDULE_TOPIC;
+        m->topic_len = sizeof RK_SCHEDULE_TOPIC - 1;
+        m->queue_id = (int32_t)level - 1;
+    }
+    rk_buf_free(&b);
+    return st;
+}
+
+/* The consume-queue tags code of a parked message is its delivery time. */
+static int64_t tag_hook(void *ctx, const rk_record_t *rec, const char *tags)
+{
+    rk_schedule_t *s = ctx;
+    if (is_schedule_topic(rec->topic, rec->topic_len) && rec->queue_id >= 0 && rec->queue_id < s->nlevels)
+        return rec->store_ts + s->delay[rec->queue_id];
+    return rk_tag_code(tags);
+}
+
+static int on_dispatch(void *ctx, const rk_dispatch_request_t *d)
+{
+    rk_schedule_t *s = ctx;
+    if (d->queue_id < 0 || d->queue_id >= s->nlevels || strcmp(d->topic, RK_SCHEDULE_TOPIC) != 0)
+        return RK_OK;
+    atomic_fetch_or(&s->woken, 1ULL << d->queue_id);
+    uv_mutex_lock(&s->mu);          /* stop closes the handle only after running is false */
+    if (atomic_load(&s->running))
+        uv_async_send(&s->wake);
+    uv_mutex_unlock(&s->mu);
+    return RK_OK;
+}
+
+/* ------------------------------------------------------------ delivery */
+
+enum { DELIVERED, SKIPPED, FAILED };
+
+/* messageTimeup: the parked record back into REAL_TOPIC / REAL_QID, DELAY removed. */
+static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
+{
+    rk_store_view_t v;
+    int rc = rk_store_view(s->st, u->phys, &v);
+    if (rc != RK_OK) {
+        rk_log_error("schedule", "level %d: the message at commitlog offset %" PRId64 " cannot be read (%s); "
+                     "it was removed from the commitlog, skipped", level, u->phys, rk_strerror(rc));
+        return SKIPPED;
+    }
+    rk_record_t rec;
+    char topic[RK_TOPIC_MAX_LEN + 1], qid_s[16];
+    int64_t qid = -1;
+    int out = SKIPPED;
+    if (rk_record_decode(v.data, (size_t)v.size, false, &rec) != RK_OK || rk_record_is_blank(&rec) ||
+        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_TOPIC, topic, sizeof topic) != RK_OK ||
+        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_QID, qid_s, sizeof qid_s) != RK_OK ||
+        rk_parse_int(qid_s, &qid) != RK_OK || qid < 0 || qid > INT32_MAX || topic[0] == '\0') {
+        rk_log_error("schedule", "level %d: the message at commitlog offset %" PRId64 " has no valid "
+                     "REAL_TOPIC / REAL_QID; skipped", level, u->phys);
+        rk_store_view_release(&v);
+        return SKIPPED;
+    }
+    rk_buf_t props = {0};
+    rk_props_copy_without(&props, rec.props, rec.props_len, RK_PROP_DELAY);
+    rk_msg_t m = {.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = rec.flag,
+                  .sys_flag = rec.sys_flag, .born_ts = rec.born_ts, .born_host = rec.born_host,
+                  .store_host = rec.store_host, .reconsume_times = rec.reconsume_times,
+                  .prepared_tx_offset = rec.prepared_tx_offset, .body = rec.body, .body_len = rec.body_len,
+                  .props = (const char *)props.data, .props_len = props.len};
+    rk_put_result_t res;
+    rk_schedule_internal_put(true);
+    rc = props.err == 0 ? rk_store_put(s->st, &m, &res) : RK_ENOMEM;
+    rk_schedule_internal_put(false);
+    if (rc == RK_OK && res.status == RK_PUT_OK) {
+        out = DELIVERED;
+    } else {
+        rk_log_warn("schedule", "level %d: putting the message at %" PRId64 " back into %s failed (%s); "
+                    "trying again in %d s", level, u->phys, topic,
+                    rc != RK_OK ? rk_strerror(rc) : rk_put_status_name(res.status), PUT_RETRY_MS / 1000);
+        out = FAILED;
+    }
+    rk_buf_free(&props);
+    rk_store_view_release(&v);
+    return out;
+}
+
+static void set_offset(rk_schedule_t *s, level_t *lv, int64_t off)
+{
+    uv_mutex_lock(&s->mu);
+    lv->offset = off;
+    s->dirty = true;
+    uv_mutex_unlock(&s->mu);
+}
+
+/* Delivers what is due on one level; parks its head in the wheel if it is not due yet. */
+static void run_level(rk_schedule_t *s, level_t *lv)
+{
+    const int level = lv->index + 1;
+    bool corrected = false;
+    while (atomic_load(&s->running)) {
+        rk_cq_unit_t u[UNITS_PER_READ];
+        int n = rk_store_read_units(s->st, RK_SCHEDULE_TOPIC, lv->index, lv->offset, u, UNITS_PER_READ);
+        if (n <= 0) {
+            /* nothing at the offset: either caught up (a new unit wakes the level), or the
+             * queue's head was cleaned away below it */
+            int64_t min = rk_store_min_offset(s->st, RK_SCHEDULE_TOPIC, lv->index);
+            if (!corrected && lv->offset < min) {
+                rk_log_warn("schedule", "level %d: offset %" PRId64 " is below the queue's first %" PRId64
+                            "; moving there", level, lv->offset, min);
+                set_offset(s, lv, min);
+                corrected = true;
+                continue;
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            int64_t now = rk_now_ms(), at = u[i].tag_code;
+            if (at > now + s->delay[lv->index])     /* a clock that went back: no later than one delay */
+                at = now;
+            if (at > now) {
+                rk_tw_schedule(s->wheel, &lv->e, (int64_t)rk_mono_ms() + (at - now));
+                return;
+            }
+            int r = deliver(s, &u[i], level);
+            if (r == FAILED) {
+                rk_tw_schedule(s->wheel, &lv->e, (int64_t)rk_mono_ms() + PUT_RETRY_MS);
+                return;
+            }
+            if (r == DELIVERED)
+                atomic_fetch_add(&s->delivered, 1);
+            set_offset(s, lv, lv->offset + 1);
+        }
+    }
+}
+
+static void on_expire(rk_tw_t *w, rk_tw_entry_t *e, void *arg)
+{
+    (void)w;
+    rk_schedule_t *s = arg;
+    level_t *lv = rk_tw_container_of(e, level_t, e);
+    s->fired |= 1ULL << lv->index;
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Runs the levels that are due or woken, then sets the timer for the wheel's next event. */
+static void pump(rk_schedule_t *s)
+{
+    uint64_t mask = atomic_exchange(&s->woken, 0);
+    s->fired = 0;
+    rk_tw_advance(s->wheel, (int64_t)rk_mono_ms(), on_expire, s);
+    mask |= s->fired;
+    for (int i = 0; i < s->nlevels && atomic_load(&s->running); i++)
+        if ((mask >> i) & 1) {
+            /* a head already waiting for its time: a newer unit of the same level is not due before it */
+            if (!((s->fired >> i) & 1) && rk_tw_pending(&s->lv[i].e))
+                continue;
+            rk_tw_cancel(s->wheel, &s->lv[i].e);
+            run_level(s, &s->lv[i]);
+        }
+    int64_t next = rk_tw_next_wakeup(s->wheel);
+    if (next == INT64_MAX) {
+        uv_timer_stop(&s->timer);
+        return;
+    }
+    int64_t wait = next - (int64_t)rk_mono_ms();
+    uv_timer_start(&s->timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    pump(t->data);
+}
+static void on_wake(uv_async_t *a) { pump(a->data); }
+static void on_flush(uv_timer_t *t) { rk_schedule_persist(t->data); }
+
+static void close_cb(uv_handle_t *h) { (void)h; }
+
+static void on_stop(uv_async_t *a)
+{
+    rk_schedule_t *s = a->data;
+    uv_close((uv_handle_t *)&s->wake, close_cb);
+    uv_close((uv_handle_t *)&s->stop, close_cb);
+    uv_close((uv_handle_t *)&s->timer, close_cb);
+    uv_close((uv_handle_t *)&s->flush, close_cb);
+}
+
+static void service_main(void *arg)
+{
+    rk_schedule_t *s = arg;
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule_t **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->offset_path == NULL) {
+        snprintf(err, errlen, "schedule: no delayOffset.json path");
+        return RK_EINVAL;
+    }
+    rk_schedule_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return RK_ENOMEM;
+    const char *levels = cfg->levels ? cfg->levels : RK_DELAY_LEVELS_DEFAULT;
+    s->nlevels = rk_delay_levels_parse(levels, s->delay, RK_DELAY_LEVEL_MAX);
+    if (s->nlevels < 0) {
+        snprintf(err, errlen, "messageDelayLevel \"%.200s\": expected delays such as \"1s 5s 1m 2h 1d\" "
+                 "(positive integers with unit s, m, h or d, at most 30 days each, at most %d levels)",
+                 levels, RK_DELAY_LEVEL_MAX);
+        free(s);
+        return RK_EBADCONFIG;
+    }
+    s->st = st;
+    s->flush_ms = cfg->flush_interval_ms > 0 ? cfg->flush_interval_ms : 10000;
+    for (int i = 0; i < s->nlevels; i++) {
+        s->lv[i].index = i;
+        rk_tw_entry_init(&s->lv[i].e);
+    }
+    if ((s->path = strdup(cfg->offset_path)) == NULL || uv_mutex_init(&s->mu) != 0) {
+        free(s->path);
+        free(s);
+        return RK_ENOMEM;
+    }
+    rk_file_load_opts_t lo = {.fallback_to_bak = cfg->fallback_to_bak, .opt_in = "metadataFallbackToBak=true"};
+    char why[512] = "";
+    int rc = rk_file_load(s->path, parse_offsets, s, &lo, NULL, why, sizeof why);
+    if (rc == -ENOENT)
+        rc = RK_OK;         /* first start: every level from 0 */
+    if (rc != RK_OK)
+        snprintf(err, errlen, "%s", why[0] ? why : rk_strerror(rc));
+    if (rc == RK_OK)
+        rc = rk_commitlog_add_put_hook(rk_store_commitlog(st), "delay-level", delay_hook, s);
+    if (rc == RK_OK)
+        rc = rk_store_set_tag_code_hook(st, tag_hook, s);
+    if (rc == RK_OK)
+        rc = rk_store_register_dispatcher(st, "schedule-wake", on_dispatch, s);
+    if (rc != RK_OK) {
+        if (!err[0])
+            snprintf(err, errlen, "schedule: %s", rk_strerror(rc));
+        uv_mutex_destroy(&s->mu);
+        free(s->path);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return RK_OK;
+}
+
+int rk_schedule_start(rk_schedule_t *s)
+{
+    if (s->started)
+        return RK_EINVAL;
+    /* offsets outside what the queues hold (a store restored from elsewhere): into range */
+    for (int i = 0; i < s->nlevels; i++) {
+        int64_t min = rk_store_min_offset(s->st, RK_SCHEDULE_TOPIC, i);
+        int64_t max = rk_store_max_offset(s->st, RK_SCHEDULE_TOPIC, i);
+        int64_t off = s->lv[i].offset;
+        if (off > max || off < min) {
+            int64_t to = off > max ? max : min;
+            rk_log_warn("schedule", "level %d: delayOffset.json says %" PRId64 ", the queue holds [%" PRId64
+                        ", %" PRId64 "); using %" PRId64, i + 1, off, min, max, to);
+            set_offset(s, &s->lv[i], to);
+        }
+    }
+    int rc = RK_ENOMEM;
+    if ((s->wheel = rk_tw_create(TICK_MS, (int64_t)rk_mono_ms(), &rc)) == NULL)
+        return rc;
+    if (uv_loop_init(&s->loop) != 0) {
+        rk_tw_destroy(s->wheel);
+        s->wheel = NULL;
+        return RK_ENOMEM;
+    }
+    uv_async_init(&s->loop, &s->wake, on_wake);
+    uv_async_init(&s->loop, &s->stop, on_stop);
+    uv_timer_init(&s->loop, &s->timer);
+    uv_timer_init(&s->loop, &s->flush);
+    s->wake.data = s->stop.data = s->timer.data = s->flush.data = s;
+    uv_timer_start(&s->flush, on_flush, (uint64_t)s->flush_ms, (uint64_t)s->flush_ms);
+    /* every level once: what was parked before this start */
+    atomic_store(&s->woken, s->nlevels >= 64 ? ~0ULL : (1ULL << s->nlevels) - 1);
+    atomic_store(&s->running, true);
+    uv_async_send(&s->wake);
+    if (uv_thread_create(&s->thread, service_main, s) != 0) {
+        atomic_store(&s->running, false);
+        uv_close((uv_handle_t *)&s->wake, close_cb);
+        uv_close((uv_handle_t *)&s->stop, close_cb);
+        uv_close((uv_handle_t *)&s->timer, close_cb);
+        uv_close((uv_handle_t *)&s->flush, close_cb);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        rk_tw_destroy(s->wheel);
+        s->wheel = NULL;
+        return RK_ENOMEM;
+    }
+    s->started = true;
+    rk_log_info("schedule", "%d delay levels, delivering", s->nlevels);
+    return RK_OK;
+}
+
+void rk_schedule_stop(rk_schedule_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->started) {
+        uv_mutex_lock(&s->mu);
+        atomic_store(&s->running, false);
+        uv_mutex_unlock(&s->mu);
+        uv_async_send(&s->stop);
+        uv_thread_join(&s->thread);
+        uv_loop_close(&s->loop);
+        rk_tw_drain(s->wheel, NULL, NULL);
+        rk_tw_destroy(s->wheel);
+        s->wheel = NULL;
+        s->started = false;
+    }
+    rk_schedule_persist(s);
+}
+
+void rk_schedule_free(rk_schedule_t *s)
+{
+    if (s == NULL)
+        return;
+    rk_schedule_stop(s);
+    uv_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
