@@ -28,6 +28,7 @@
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/mapped_file.h"
+#include "rk/store_ro.h"
 #include "rk/strmap.h"
 #include "rk/checkpoint.h"
 #include "store_cl.h"
@@ -1368,30 +1369,6 @@ void rk_store_view_release(rk_store_view_t *v)
     }
 }
 
-/* Does the record carry key in KEYS (space-separated) or as UNIQ_KEY? */
-static bool record_has_key(const rk_record_t *r, const char *topic, const char *key)
-{
-    size_t tl = strlen(topic), kl = strlen(key);
-    if (r->topic_len != tl || memcmp(r->topic, topic, tl) != 0)
-        return false;
-    size_t vl;
-    const char *v = rk_props_get(r->props, r->props_len, RK_PROP_UNIQ_KEY, &vl);
-    if (v && vl == kl && memcmp(v, key, kl) == 0)
-        return true;
-    v = rk_props_get(r->props, r->props_len, RK_PROP_KEYS, &vl);
-    for (size_t i = 0; v && i < vl;) {
-        while (i < vl && v[i] == ' ')
-            i++;
-        size_t j = i;
-        while (j < vl && v[j] != ' ')
-            j++;
-        if (j - i == kl && memcmp(v + i, key, kl) == 0)
-            return true;
-        i = j;
-    }
-    return false;
-}
-
 int rk_store_query_by_key(rk_store_t *st, const char *topic, const char *key, int64_t begin_ts,
                           int64_t end_ts, int64_t *phys_out, int max)
 {
@@ -1417,7 +1394,7 @@ int rk_store_query_by_key(rk_store_t *st, const char *topic, const char *key, in
             continue;           /* deleted with an old commitlog file */
         rk_record_t r;
         if (rk_record_decode(v.data, (size_t)v.size, false, &r) == RK_OK &&
-            record_has_key(&r, topic, key) && r.store_ts >= begin_ts && r.store_ts <= end_ts)
+            rk_record_has_key(&r, topic, key) && r.store_ts >= begin_ts && r.store_ts <= end_ts)
             phys_out[got++] = cand[i];
         rk_store_view_release(&v);
     }
