@@ -279,12 +279,27 @@ static ro_queue_t *add_queue(rk_store_ro_t *ro, const char *topic, int qid)
     return q;
 }
 
+static int cmp_queue(const void *a, const void *b)
+{
+    const ro_queue_t *x = a, *y = b;
+    int c = strcmp(x->pub.topic, y->pub.topic);
+    return c ? c : (x->pub.qid > y->pub.qid) - (x->pub.qid < y->pub.qid);
+}
+
+/* topic/qid among the first n queues (sorted). */
+static ro_queue_t *find_in(const rk_store_ro_t *ro, size_t n, const char *topic, int qid)
+{
+    ro_queue_t key;
+    if (strlen(topic) >= sizeof key.pub.topic || n == 0)
+        return NULL;
+    snprintf(key.pub.topic, sizeof key.pub.topic, "%s", topic);
+    key.pub.qid = qid;
+    return bsearch(&key, ro->q, n, sizeof *ro->q, cmp_queue);
+}
+
 static ro_queue_t *find(const rk_store_ro_t *ro, const char *topic, int qid)
 {
-    for (size_t i = 0; i < ro->nq; i++)
-        if (ro->q[i].pub.qid == qid && strcmp(ro->q[i].pub.topic, topic) == 0)
-            return &ro->q[i];
-    return NULL;
+    return find_in(ro, ro->nq, topic, qid);
 }
 
 /* The queue folders on disk, named as the store's loader accepts them. */
@@ -330,6 +345,7 @@ static int load_state(rk_store_ro_t *ro)
         return RK_OK;
     cJSON *root = rk_json_parse(text, len);
     free(text);
+    size_t on_disk = ro->nq;            /* sorted; missing queues go after them */
     const cJSON *qs = cJSON_GetObjectItemCaseSensitive(root, "queues"), *t, *e;
     if (!cJSON_IsObject(qs))
         qs = NULL;
@@ -349,7 +365,7 @@ static int load_state(rk_store_ro_t *ro)
                 dv > 9007199254740992.0 || dv != (double)(int64_t)dv)
                 continue;
             max = (int64_t)dv;
-            ro_queue_t *q = find(ro, name, (int)qid);
+            ro_queue_t *q = find_in(ro, on_disk, name, (int)qid);
             if (q == NULL) {
                 if ((q = add_queue(ro, name, (int)qid)) == NULL) {
                     rc = RK_ENOMEM;
@@ -364,13 +380,6 @@ static int load_state(rk_store_ro_t *ro)
     }
     cJSON_Delete(root);
     return rc;
-}
-
-static int cmp_queue(const void *a, const void *b)
-{
-    const ro_queue_t *x = a, *y = b;
-    int c = strcmp(x->pub.topic, y->pub.topic);
-    return c ? c : (x->pub.qid > y->pub.qid) - (x->pub.qid < y->pub.qid);
 }
 
 /* ---- the commitlog ------------------------------------------------------- */
@@ -485,6 +494,8 @@ int rk_store_ro_open(const char *root, int64_t cl_file_size, int64_t cq_file_siz
     int rc = load_commitlog(ro, err, errlen);
     if (rc == RK_OK && (rc = load_queues(ro)) != RK_OK)
         snprintf(err, errlen, "consume queues: %s", rk_strerror(rc));
+    if (rc == RK_OK && ro->nq > 1)
+        qsort(ro->q, ro->nq, sizeof *ro->q, cmp_queue);
     if (rc == RK_OK && (rc = load_state(ro)) != RK_OK)
         snprintf(err, errlen, "consumeQueueState.json: %s", rk_strerror(rc));
     if (rc != RK_OK) {
@@ -493,6 +504,16 @@ int rk_store_ro_open(const char *root, int64_t cl_file_size, int64_t cq_file_siz
     }
     if (ro->nq > 1)
         qsort(ro->q, ro->nq, sizeof *ro->q, cmp_queue);
+    /* a state file may name a queue twice (JSON allows repeated keys) */
+    size_t w = 0;
+    for (size_t i = 0; i < ro->nq; i++) {
+        if (w > 0 && cmp_queue(&ro->q[w - 1], &ro->q[i]) == 0) {
+            free(ro->q[i].bases);
+            continue;
+        }
+        ro->q[w++] = ro->q[i];
+    }
+    ro->nq = w;
     *out = ro;
     return RK_OK;
 }

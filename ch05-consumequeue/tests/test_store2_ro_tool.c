@@ -22,6 +22,7 @@
 #include "rk/hash.h"
 #include "rk/log.h"
 #include "rk/message_store.h"
+#include "rk/store_ro.h"
 #include "rk/testkit.h"
 
 #define NQ 4
@@ -278,4 +279,67 @@ Test(store2_ro_tool, inspecting_a_store_with_a_deleted_queue_rebuilds_nothing)
     cr_assert_eq(rk_tk_rmtree(p), 0);
     inspect_all(2);
     cr_assert(!rk_path_exists(p), "the queue was not rebuilt");
+}
+
+/* The view's bounds and units are the store's own, after cleanup moved the
+ * queues' heads (files deleted, min past dropped records). */
+Test(store2_ro_tool, the_view_agrees_with_the_store_after_cleanup)
+{
+    rk_store_t *st = open_store();
+    for (int r = 0; r < 4; r++)
+        put_all(st);
+    cr_assert_eq(rk_store_clean_expired(st, true), 1);
+    cr_assert_eq(rk_store_clean_expired(st, true), 1);
+    int64_t min[NQ], max[NQ];
+    rk_cq_unit_t units[NQ][4 * COUNT / NQ];
+    int nunits[NQ];
+    for (int q = 0; q < NQ; q++) {
+        min[q] = rk_store_min_offset(st, "T", q);
+        max[q] = rk_store_max_offset(st, "T", q);
+        cr_assert_gt(min[q], 0, "cleanup moved queue %d's head", q);
+        nunits[q] = rk_store_read_units(st, "T", q, min[q], units[q], 4 * COUNT / NQ);
+        cr_assert_eq(nunits[q], max[q] - min[q]);
+    }
+    int64_t cl_min = rk_store_commitlog_min(st), cl_max = rk_store_commitlog_max(st);
+    rk_store_close(st);
+
+    static snap_t before, after;
+    take(&before);
+    rk_store_ro_t *ro;
+    char err[256];
+    cr_assert_eq(rk_store_ro_open(dir, 0, 0, &ro, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rk_store_ro_commitlog_min(ro), cl_min);
+    cr_assert_eq(rk_store_ro_commitlog_max(ro), cl_max);
+    cr_assert(!rk_store_ro_abnormal(ro));
+    cr_assert_eq(rk_store_ro_queue_count(ro), NQ);
+    for (int q = 0; q < NQ; q++) {
+        const rk_store_ro_queue_t *v = rk_store_ro_find(ro, "T", q);
+        cr_assert_not_null(v);
+        cr_assert_eq(v->min_offset, min[q], "queue %d", q);
+        cr_assert_eq(v->max_offset, max[q], "queue %d", q);
+        cr_assert_null(v->problem);
+        rk_cq_unit_t got[4 * COUNT / NQ];
+        cr_assert_eq(rk_store_ro_read_units(ro, "T", q, min[q], got, 4 * COUNT / NQ), nunits[q]);
+        for (int i = 0; i < nunits[q]; i++)
+            cr_assert(got[i].phys == units[q][i].phys && got[i].size == units[q][i].size &&
+                      got[i].tag_code == units[q][i].tag_code, "queue %d unit %d", q, i);
+    }
+    rk_store_ro_hit_t hits[8];
+    int n = rk_store_ro_query_by_key(ro, "T", "key39", hits, 8);
+    cr_assert(n >= 2 && n < 4, "key39 was put 4 times, the first went with cleanup: %d found", n);
+    for (int i = 0; i < n; i++) {
+        cr_assert_geq(hits[i].phys, cl_min);
+        cr_assert_eq(hits[i].queue_id, 39 % NQ);
+        cr_assert_eq(hits[i].queue_offset, (4 - i) * (COUNT / NQ) - 1, "newest first");
+        cr_assert_str_eq(hits[i].keys, "key39");
+    }
+    int n3 = rk_store_ro_query_by_key(ro, "T", "key3", hits, 8);
+    cr_assert(n3 >= 2 && n3 < 4, "%d", n3);
+    for (int i = 0; i < n3; i++)
+        cr_assert_str_eq(hits[i].keys, "key3", "key3 is not key39");
+    cr_assert_eq(rk_store_ro_query_by_key(ro, "T", "key39", hits, 1), 1);
+    cr_assert_eq(hits[0].queue_offset, 4 * (COUNT / NQ) - 1, "the newest");
+    rk_store_ro_close(ro);
+    take(&after);
+    assert_same(&before, &after, "rk_store_ro_open");
 }
