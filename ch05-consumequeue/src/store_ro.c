@@ -320,10 +320,11 @@ static int load_queues(rk_store_ro_t *ro)
             continue;
         struct dirent *qe;
         while (rc == RK_OK && (qe = readdir(qd)) != NULL) {
-            char *end = NULL;
-            long qid = strtol(qe->d_name, &end, 10);
-            if (qe->d_name[0] == '.' || *end != '\0' || end == qe->d_name || qid < 0 ||
-                qid > RK_MAX_QUEUE_ID)
+            /* digits only: "+5" or " 5" would name folder "5" once printed */
+            size_t dl = strlen(qe->d_name);
+            long qid = dl > 0 && dl <= 5 && strspn(qe->d_name, "0123456789") == dl
+                           ? strtol(qe->d_name, NULL, 10) : -1;
+            if (qid < 0 || qid > RK_MAX_QUEUE_ID)
                 continue;
             ro_queue_t *q = add_queue(ro, te->d_name, (int)qid);
             rc = q ? compute_bounds(ro, q) : RK_ENOMEM;

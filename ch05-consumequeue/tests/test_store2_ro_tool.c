@@ -236,6 +236,11 @@ static void inspect_all(int missing)
     out = run_ro("query", "--topic", "T", "--key", "nope");
     cr_assert_null(strstr(out, "phys="), "%s", out);
     free(out);
+
+    /* chapter 4's inspecting commands, still in the table, are read-only too */
+    free(run_ro("stat", NULL, NULL, NULL, NULL));
+    free(run_ro("verify", NULL, NULL, NULL, NULL));
+    free(run_ro("scan", NULL, NULL, NULL, NULL));
 }
 
 Test(store2_ro_tool, inspecting_a_clean_store_changes_nothing)
