@@ -322,9 +322,9 @@ static int load_queues(rk_store_ro_t *ro)
         while (rc == RK_OK && (qe = readdir(qd)) != NULL) {
             /* canonical digits only: "+5", " 5" or "05" would name folder "5" once printed */
             size_t dl = strlen(qe->d_name);
-            long qid = dl > 0 && dl <= 5 && strspn(qe->d_name, "0123456789") == dl &&
-                               (dl == 1 || qe->d_name[0] != '0')
-                           ? strtol(qe->d_name, NULL, 10) : -1;
+            bool digits = dl > 0 && dl <= 5 && strspn(qe->d_name, "0123456789") == dl &&
+                          (dl == 1 || qe->d_name[0] != '0');
+            long qid = digits ? strtol(qe->d_name, NULL, 10) : -1;
             if (qid < 0 || qid > RK_MAX_QUEUE_ID)
                 continue;
             ro_queue_t *q = add_queue(ro, te->d_name, (int)qid);
