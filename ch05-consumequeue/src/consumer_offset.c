@@ -91,8 +91,14 @@ static int parse_int_strict(const char *s, int64_t *out)
     return RK_OK;
 }
 
-/* Parses text into a fresh table t (init'ed by the caller). */
-static int parse_into(rk_strmap_t *t, const char *text, size_t len)
+/* The largest offset a consumerOffset.json entry may hold: 2^53, past which
+ * a JSON number (a double) is no longer read exactly; far past what a queue
+ * of 20-byte units can reach. */
+#define MAX_FILE_OFFSET 9007199254740992LL
+
+/* Parses text into a fresh table t (init'ed by the caller). `src` names
+ * where the text came from, for the ERROR line naming a bad entry. */
+static int parse_into(rk_strmap_t *t, const char *text, size_t len, const char *src)
 {
     if (len == 0)
         return RK_ECORRUPT;
@@ -121,17 +127,24 @@ static int parse_into(rk_strmap_t *t, const char *text, size_t len)
             long qid = strtol(qe->string, &end, 10);
             char *sv = rk_json_to_string(qe);
             int64_t off = 0;
-            if (*end != '\0' || end == qe->string || sv == NULL || parse_int_strict(sv, &off) != RK_OK) {
+            /* an offset is an integer in [-1, 2^53]; -1 is RocketMQ's "none" */
+            const char *bad = *end != '\0' || end == qe->string || qid < 0 || qid > RK_MAX_QUEUE_ID
+                                  ? "queue id is not one"
+                              : sv == NULL || parse_int_strict(sv, &off) != RK_OK
+                                  ? "offset is not an integer"
+                              : off < -1 ? "offset is negative (only -1, none, may be)"
+                              : off > MAX_FILE_OFFSET ? "offset is out of range" : NULL;
+            if (bad != NULL) {
+                rk_log_error("offsets", "%s: entry \"%s\" queue %s: %s (%s): the file is invalid",
+                             src, ge->string, qe->string, bad, sv ? sv : "?");
                 free(sv);
                 rc = RK_ECORRUPT;
                 break;
             }
             free(sv);
-            rc = qid < 0 || qid > RK_MAX_QUEUE_ID ? RK_EINVAL : table_set(t, ge->string, (int)qid, off);
-            if (rc != RK_OK) {
-                rc = rc == RK_EINVAL ? RK_ECORRUPT : rc;
+            rc = table_set(t, ge->string, (int)qid, off);
+            if (rc != RK_OK)
                 break;
-            }
         }
         /* a group with no queues yet is kept, as RocketMQ keeps it */
         if (rc == RK_OK && rk_strmap_get(t, ge->string) == NULL) {
@@ -146,18 +159,23 @@ static int parse_into(rk_strmap_t *t, const char *text, size_t len)
     return rc;
 }
 
+typedef struct parse_ctx {
+    rk_strmap_t *dst;
+    const char *src;
+} parse_ctx_t;
+
 static int parse_cb(const char *text, size_t len, void *ctx)
 {
+    parse_ctx_t *pc = ctx;
     rk_strmap_t tmp;
     rk_strmap_init(&tmp);
-    int rc = parse_into(&tmp, text, len);
+    int rc = parse_into(&tmp, text, len, pc->src);
     if (rc != RK_OK) {
         rk_strmap_free(&tmp, group_free);
         return rc;
     }
-    rk_strmap_t *dst = ctx;
-    rk_strmap_free(dst, group_free);
-    *dst = tmp;
+    rk_strmap_free(pc->dst, group_free);
+    *pc->dst = tmp;
     return RK_OK;
 }
 
@@ -189,7 +207,8 @@ int rk_consumer_offsets_open_opts(const char *path, bool fallback_to_bak, char *
     }
     bool used_bak = false;
     rk_file_load_opts_t lo = {fallback_to_bak, RK_METADATA_FALLBACK_KEY "=true"};
-    rc = rk_file_load(path, parse_cb, &co->table, &lo, &used_bak, err, errlen);
+    parse_ctx_t pc = {&co->table, path};
+    rc = rk_file_load(path, parse_cb, &pc, &lo, &used_bak, err, errlen);
     if (rc == -ENOENT) {
         rc = RK_OK;
     } else if (rc != RK_OK) {
@@ -313,7 +332,8 @@ char *rk_consumer_offsets_encode(rk_consumer_offsets_t *co)
 int rk_consumer_offsets_decode(rk_consumer_offsets_t *co, const char *text, size_t len)
 {
     pthread_mutex_lock(&co->mu);
-    int rc = parse_cb(text, len, &co->table);
+    parse_ctx_t pc = {&co->table, "consumer offsets"};
+    int rc = parse_cb(text, len, &pc);
     if (rc == RK_OK)
         co->version++;
     pthread_mutex_unlock(&co->mu);

@@ -28,6 +28,7 @@
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/mapped_file.h"
+#include "rk/store_ro.h"
 #include "rk/strmap.h"
 #include "rk/checkpoint.h"
 #include "store_cl.h"
@@ -39,6 +40,7 @@ typedef struct queue {
     int qid;
     int64_t rebuilt;                   /* units the catch-up pass wrote */
     int64_t rebuilt_from;              /* commitlog offset of the first of them */
+    bool keep_head;                    /* could not be set aside: no more head checks */
 } queue_t;
 
 /* What config/consumeQueueState.json said at the last flush: each known
@@ -208,6 +210,10 @@ static rk_put_status_t disk_hook(void *ctx, rk_msg_t *msg, rk_put_scratch_t *scr
 
 /* ---- dispatchers ------------------------------------------------------- */
 
+static int set_queue_aside(rk_store_t *st, const char *topic, int qid);
+static bool lost_head(rk_store_t *st, const char *topic, int qid, int64_t min, int64_t offset,
+                      int64_t phys);
+
 /* CommitLogDispatcherBuildConsumeQueue: NOT and COMMIT records only. */
 static int build_cq(void *ctx, const rk_dispatch_request_t *req)
 {
@@ -219,6 +225,21 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
     int rc = get_queue(st, req->topic, req->queue_id, &q);
     if (rc != RK_OK)
         return rc;
+    if (st->catching_up && !q->keep_head && req->queue_offset < rk_cq_min_offset(q->cq)) {
+        /* A record the log still holds, below the queue's min offset: its
+         * head was lost by hand (cleanup only drops units whose records the
+         * log dropped first, and correctMinOffset moves min past them). The
+         * catch-up walk meets a queue's records in queue-offset order, so
+         * this is its first record still in the log: rebuild it whole from
+         * here. This is what finds a lost head when the state file could not
+         * (plan_catch_up: missing or unusable, the walk starts at the log's
+         * start). */
+        bool aside = lost_head(st, req->topic, req->queue_id, rk_cq_min_offset(q->cq),
+                               req->queue_offset, req->phys);
+        if ((rc = get_queue(st, req->topic, req->queue_id, &q)) != RK_OK)
+            return rc;
+        q->keep_head = !aside;          /* logged once, not once per record */
+    }
     rk_cq_unit_t u = {req->phys, req->size, req->tag_code};
     rc = rk_cq_put(q->cq, req->queue_offset, &u);
     if (rc < 0)
@@ -365,7 +386,9 @@ static bool src_wait(void *ctx, int64_t offset, int timeout_ms)
  * abnormal exit it also covers everything from `dispatched` on (units not
  * yet flushed may be lost). With nothing missing, a start reads no log. The
  * file is derived data: missing or unusable, the store checks every queue
- * against the whole log instead (the slow path of older stores). */
+ * against the whole log instead (the slow path of older stores): the walk
+ * fills what each queue lacks, and a record the log holds below its queue's
+ * min offset is a lost head there too (build_cq: set aside, rebuilt whole). */
 
 #define CQ_STATE_FILE "consumeQueueState.json"
 
@@ -569,6 +592,23 @@ static int set_queue_aside(rk_store_t *st, const char *topic, int qid)
     return RK_OK;
 }
 
+/* A queue that starts at min while the log still holds its message at
+ * `offset` (commitlog offset phys) lost its first file(s): its folder is set
+ * aside and the catch-up pass rebuilds it whole. False if it could not be
+ * set aside (logged). */
+static bool lost_head(rk_store_t *st, const char *topic, int qid, int64_t min, int64_t offset,
+                      int64_t phys)
+{
+    rk_log_warn("store", "consume queue %s/%d starts at offset %lld, but offset %lld still points "
+                "into the commitlog (%lld): its first file(s) are gone; rebuilding it whole", topic,
+                qid, (long long)min, (long long)offset, (long long)phys);
+    int rc = set_queue_aside(st, topic, qid);
+    if (rc != RK_OK)
+        rk_log_error("store", "cannot set consume queue %s/%d aside: %s", topic, qid, rk_strerror(rc));
+    st->damaged = true;
+    return rc == RK_OK;
+}
+
 /* Where the catch-up pass must start so that every damaged queue (and the
  * index) gets what it lacks; reput_from when nothing is missing. */
 static int64_t plan_catch_up(rk_store_t *st, int64_t cl_min)
@@ -610,16 +650,8 @@ static int64_t plan_catch_up(rk_store_t *st, int64_t cl_min)
         expect_t *e = &in.ex[i];
         queue_t *q = find_queue(st, e->topic, e->qid);
         if (q && rk_cq_min_offset(q->cq) > e->min_offset && e->min_phys >= cl_min) {
-            rk_log_warn("store", "consume queue %s/%d starts at offset %lld, but offset %lld still "
-                        "points into the commitlog (%lld): its first file(s) are gone; rebuilding "
-                        "it whole", e->topic, e->qid, (long long)rk_cq_min_offset(q->cq),
-                        (long long)e->min_offset, (long long)e->min_phys);
-            int rc2 = set_queue_aside(st, e->topic, e->qid);
-            if (rc2 != RK_OK)
-                rk_log_error("store", "cannot set consume queue %s/%d aside: %s", e->topic, e->qid,
-                             rk_strerror(rc2));
+            lost_head(st, e->topic, e->qid, rk_cq_min_offset(q->cq), e->min_offset, e->min_phys);
             from = cl_min;
-            st->damaged = true;
             continue;
         }
         int64_t have = q ? rk_cq_max_offset(q->cq) : 0;
@@ -1337,30 +1369,6 @@ void rk_store_view_release(rk_store_view_t *v)
     }
 }
 
-/* Does the record carry key in KEYS (space-separated) or as UNIQ_KEY? */
-static bool record_has_key(const rk_record_t *r, const char *topic, const char *key)
-{
-    size_t tl = strlen(topic), kl = strlen(key);
-    if (r->topic_len != tl || memcmp(r->topic, topic, tl) != 0)
-        return false;
-    size_t vl;
-    const char *v = rk_props_get(r->props, r->props_len, RK_PROP_UNIQ_KEY, &vl);
-    if (v && vl == kl && memcmp(v, key, kl) == 0)
-        return true;
-    v = rk_props_get(r->props, r->props_len, RK_PROP_KEYS, &vl);
-    for (size_t i = 0; v && i < vl;) {
-        while (i < vl && v[i] == ' ')
-            i++;
-        size_t j = i;
-        while (j < vl && v[j] != ' ')
-            j++;
-        if (j - i == kl && memcmp(v + i, key, kl) == 0)
-            return true;
-        i = j;
-    }
-    return false;
-}
-
 int rk_store_query_by_key(rk_store_t *st, const char *topic, const char *key, int64_t begin_ts,
                           int64_t end_ts, int64_t *phys_out, int max)
 {
@@ -1386,7 +1394,7 @@ int rk_store_query_by_key(rk_store_t *st, const char *topic, const char *key, in
             continue;           /* deleted with an old commitlog file */
         rk_record_t r;
         if (rk_record_decode(v.data, (size_t)v.size, false, &r) == RK_OK &&
-            record_has_key(&r, topic, key) && r.store_ts >= begin_ts && r.store_ts <= end_ts)
+            rk_record_has_key(&r, topic, key) && r.store_ts >= begin_ts && r.store_ts <= end_ts)
             phys_out[got++] = cand[i];
         rk_store_view_release(&v);
     }

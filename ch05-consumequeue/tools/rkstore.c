@@ -3,11 +3,11 @@
  *
  *   rkstore put   DIR [--topic T] [--count N] [--size B] [--queues Q] [--tags a,b] [--keys PREFIX]
  *                 and every chapter-4 put option (--file-size --flush --queue --batch --verbose)
- *   rkstore cq    DIR TOPIC QID                 one line per unit
+ *   rkstore cq    DIR TOPIC QID                 one line per unit                  (read-only)
  *   rkstore get   DIR --group G --topic T --queue Q [--tag a] [--max N]
  *                                               one line per message; commits G's offset
- *   rkstore query DIR --topic T --key K         messages whose KEYS / UNIQ_KEY is K
- *   rkstore queues DIR                          every topic/qid with min/max offsets
+ *   rkstore query DIR --topic T --key K         messages whose KEYS / UNIQ_KEY is K (read-only)
+ *   rkstore queues DIR                          every topic/qid with min/max offsets (read-only)
  *
  * `put` parses its own options first, then chapter 4's table
  * (rk_rkstore_put_opts) and runs chapter 4's put loop on the store's
@@ -15,8 +15,15 @@
  * and keys: progress once a second and a summary, never one line per
  * message unless --verbose. Settings can be given as --key=value with
  * RocketMQ's names (--mappedFileSizeCommitLog=65536); file sizes of an
- * existing store are detected. Each command opens the store, recovers it
- * (rebuilding consume queues if needed), runs, and closes it. */
+ * existing store are detected.
+ *
+ * Tools that inspect are read-only: cq, query and queues (and chapter 4's
+ * scan, stat, verify) open the store with rk_store_ro_open (rk/store_ro.h):
+ * no recovery, no abort handling, nothing written, renamed or deleted, so a
+ * store left by a crash or damaged by hand is shown as it is. put and get
+ * write by design: they open the store with recovery (rk_store_open: a
+ * crashed store is recovered, missing consume queues are rebuilt), and get
+ * commits the group's offset to config/consumerOffset.json. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,6 +38,8 @@
 #include "rk/log.h"
 #include "rk/message_store.h"
 #include "rk/rkstore.h"
+#include "rk/store_config.h"
+#include "rk/store_ro.h"
 #include "rk/tool.h"
 #include <dirent.h>
 #include <sys/stat.h>
@@ -128,6 +137,46 @@ static rk_store_t *open_store(opts_t *o)
         return NULL;
     }
     return st;
+}
+
+/* The read-only view for the inspecting commands: file sizes given as
+ * --mappedFileSizeCommitLog / --mappedFileSizeConsumeQueue (validated by
+ * the store's own tables) or detected from the files. */
+static rk_store_ro_t *open_ro(opts_t *o)
+{
+    char err[512] = "";
+    rk_commitlog_config_t clc;
+    rk_cq_store_config_t cqc;
+    rk_config_defaults(rk_cq_store_config_fields, &cqc);
+    int rc = rk_config_apply(rk_cq_store_config_fields, &cqc, &o->kv, err, sizeof err);
+    if (rc == RK_OK) {
+        rc = rk_commitlog_config_load(&clc, &o->kv, err, sizeof err);
+        if (rc == RK_OK) {
+            if (rk_kv_get(&o->kv, "mappedFileSizeCommitLog") == NULL)
+                clc.file_size = 0;
+            rk_commitlog_config_free(&clc);
+        }
+    }
+    int64_t cl_size = rc == RK_OK ? clc.file_size : 0;
+    int64_t cq_size = rk_kv_get(&o->kv, "mappedFileSizeConsumeQueue") ? cqc.mapped_file_size_cq : 0;
+    rk_config_free(rk_cq_store_config_fields, &cqc);
+    if (rc == RK_OK && cq_size % RK_CQ_UNIT_SIZE != 0) {
+        snprintf(err, sizeof err, "mappedFileSizeConsumeQueue: %lld is not a multiple of %d",
+                 (long long)cq_size, RK_CQ_UNIT_SIZE);
+        rc = RK_EINVAL;
+    }
+    if (rc != RK_OK) {
+        fprintf(stderr, "rkstore: %s\n", err[0] ? err : rk_strerror(rc));
+        return NULL;
+    }
+    rk_kv_warn_unused(&o->kv, "rkstore");
+    rk_store_ro_t *ro = NULL;
+    rc = rk_store_ro_open(o->dir, cl_size, cq_size, &ro, err, sizeof err);
+    if (rc != RK_OK) {
+        fprintf(stderr, "rkstore: cannot read %s: %s\n", o->dir, err[0] ? err : rk_strerror(rc));
+        return NULL;
+    }
+    return ro;
 }
 
 /* put: chapter 5's options, then chapter 4's (every one of them works). */
@@ -241,24 +290,35 @@ static int cmd_cq(opts_t *o, const char **pos, int npos)
         return usage_of("cq");
     if (!rk_tool_int("QID", pos[2], 0, RK_MAX_QUEUE_ID, &qid))
         return 2;
-    rk_store_t *st = open_store(o);
-    if (st == NULL)
+    rk_store_ro_t *ro = open_ro(o);
+    if (ro == NULL)
         return 1;
     const char *topic = pos[1];
-    int64_t min = rk_store_min_offset(st, topic, (int)qid), max = rk_store_max_offset(st, topic, (int)qid);
+    const rk_store_ro_queue_t *q = rk_store_ro_find(ro, topic, (int)qid);
+    int64_t min = q ? q->min_offset : 0, max = q ? q->max_offset : 0;
     printf("# consumequeue %s/%d: minOffset=%" PRId64 " maxOffset=%" PRId64 "\n", topic, (int)qid, min, max);
+    if (q && q->missing)
+        printf("# not on disk: consumeQueueState.json says it had %" PRId64 " units (a broker's start "
+               "rebuilds it from the commitlog; this read-only view does not)\n", q->state_max);
+    else if (q && q->problem)
+        printf("# %s (a broker's start rebuilds the rest from the commitlog)\n", q->problem);
     printf("# queueOffset commitLogOffset size tagsCode\n");
     rk_cq_unit_t u[256];
+    int rc = 0;
     for (int64_t off = min; off < max;) {
-        int n = rk_store_read_units(st, topic, (int)qid, off, u, 256);
+        int n = rk_store_ro_read_units(ro, topic, (int)qid, off, u, 256);
+        if (n < 0) {
+            fprintf(stderr, "rkstore: cq: %s\n", rk_strerror(n));
+            rc = 1;
+        }
         if (n <= 0)
             break;
         for (int i = 0; i < n; i++)
             printf("%" PRId64 " %" PRId64 " %d %" PRId64 "\n", off + i, u[i].phys, u[i].size, u[i].tag_code);
         off += n;
     }
-    rk_store_close(st);
-    return 0;
+    rk_store_ro_close(ro);
+    return rc;
 }
 
 /* Statuses after which G's offset moves to nextBeginOffset. */
@@ -338,48 +398,47 @@ static int cmd_query(opts_t *o)
 {
     if (o->topic == NULL || o->key == NULL)
         return usage_of("query");
-    rk_store_t *st = open_store(o);
-    if (st == NULL)
+    rk_store_ro_t *ro = open_ro(o);
+    if (ro == NULL)
         return 1;
-    int64_t phys[64];
-    int n = rk_store_query_by_key(st, o->topic, o->key, 0, INT64_MAX, phys, 64);
+    rk_store_ro_hit_t *hits = calloc(64, sizeof *hits);
+    int n = hits ? rk_store_ro_query_by_key(ro, o->topic, o->key, hits, 64) : RK_ENOMEM;
     if (n < 0)
         fprintf(stderr, "rkstore: query: %s\n", rk_strerror(n));
-    for (int i = 0; i < n; i++) {
-        rk_store_view_t v;
-        if (rk_store_view(st, phys[i], &v) != RK_OK)
-            continue;
-        rk_record_t r;
-        if (rk_record_decode(v.data, (size_t)v.size, false, &r) == RK_OK) {
-            char keys[256] = "", uniq[128] = "", id[RK_MSGID_MAX] = "";
-            rk_props_get_str(r.props, r.props_len, RK_PROP_KEYS, keys, sizeof keys);
-            rk_props_get_str(r.props, r.props_len, RK_PROP_UNIQ_KEY, uniq, sizeof uniq);
-            rk_msgid_encode(&r.store_host, r.phys_offset, id, sizeof id);
-            printf("phys=%" PRId64 " queue=%d queueOffset=%" PRId64 " keys=%s uniqKey=%s msgId=%s\n",
-                   r.phys_offset, r.queue_id, r.queue_offset, keys, uniq[0] ? uniq : "-", id);
-        }
-        rk_store_view_release(&v);
-    }
-    rk_store_close(st);
+    for (int i = 0; i < n; i++)
+        printf("phys=%" PRId64 " queue=%d queueOffset=%" PRId64 " keys=%s uniqKey=%s msgId=%s%s\n",
+               hits[i].phys, hits[i].queue_id, hits[i].queue_offset, hits[i].keys,
+               hits[i].uniq[0] ? hits[i].uniq : "-", hits[i].msg_id,
+               hits[i].crc_ok ? "" : " (body CRC mismatch)");
+    free(hits);
+    rk_store_ro_close(ro);
     return n < 0 ? 1 : 0;
-}
-
-static int print_queue(const char *topic, int qid, void *ctx)
-{
-    rk_store_t *st = ctx;
-    printf("%s %d min=%" PRId64 " max=%" PRId64 "\n", topic, qid, rk_store_min_offset(st, topic, qid),
-           rk_store_max_offset(st, topic, qid));
-    return 0;
 }
 
 static int cmd_queues(opts_t *o)
 {
-    rk_store_t *st = open_store(o);
-    if (st == NULL)
+    rk_store_ro_t *ro = open_ro(o);
+    if (ro == NULL)
         return 1;
-    printf("# commitlog [%" PRId64 ", %" PRId64 ")\n", rk_store_commitlog_min(st), rk_store_commitlog_max(st));
-    rk_store_foreach_queue(st, print_queue, st);
-    rk_store_close(st);
+    printf("# commitlog [%" PRId64 ", %" PRId64 ")\n", rk_store_ro_commitlog_min(ro), rk_store_ro_commitlog_max(ro));
+    if (rk_store_ro_abnormal(ro))
+        printf("# abort present: the last run did not exit cleanly; shown as on disk, nothing recovered "
+               "(read-only)\n");
+    for (size_t i = 0; i < rk_store_ro_queue_count(ro); i++) {
+        const rk_store_ro_queue_t *q = rk_store_ro_queue(ro, i);
+        if (q->missing) {
+            printf("%s %d MISSING (consumeQueueState.json: max=%" PRId64 "; a broker's start rebuilds it)\n",
+                   q->topic, q->qid, q->state_max);
+            continue;
+        }
+        printf("%s %d min=%" PRId64 " max=%" PRId64, q->topic, q->qid, q->min_offset, q->max_offset);
+        if (q->problem)
+            printf(" DAMAGED: %s", q->problem);
+        else if (q->state_max > q->max_offset)
+            printf(" SHORT: consumeQueueState.json says max=%" PRId64, q->state_max);
+        printf("\n");
+    }
+    rk_store_ro_close(ro);
     return 0;
 }
 
@@ -417,12 +476,15 @@ static const rk_tool_cmd_t ch05_cmds[] = {
             "[--batch N] [--flush async|sync] [--file-size BYTES] [--verbose] [--<rocketmqKey>=V]",
      "append N messages spread over Q queues with tags and keys; consume queues and index follow; "
      "progress each second and a summary", run_put},
-    {"cq", "DIR TOPIC QID", "one line per consume-queue unit: queue offset, commitlog offset, size, tags code", run_cq},
+    {"cq", "DIR TOPIC QID", "one line per consume-queue unit: queue offset, commitlog offset, size, tags code "
+                            "(read-only)", run_cq},
     {"get", "DIR --group G --topic T --queue Q [--tag a] [--max N]",
      "read up to N (32) messages from G's committed offset: one line per message (queue offset, tag, body size); "
-     "commit G's offset", run_get},
-    {"query", "DIR --topic T --key K", "messages whose KEYS or UNIQ_KEY is K (the index)", run_query},
-    {"queues", "DIR", "every topic/queue with its min and max offsets", run_queues},
+     "commit G's offset (opens the store read-write: recovers it, rebuilds missing consume queues)", run_get},
+    {"query", "DIR --topic T --key K", "messages whose KEYS or UNIQ_KEY is K, newest first (read-only: scans "
+                                       "the commitlog, not the index)", run_query},
+    {"queues", "DIR", "every topic/queue with its min and max offsets (read-only: a crashed or damaged store "
+                      "is shown as it is)", run_queues},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -21,7 +21,10 @@
  * names the file and its .bak) unless the caller opts in to the .bak
  * (metadataFallbackToBak): an older .bak would move every group's offsets
  * back. It accepts quoted keys as well ("0":12), and ignores unknown fields
- * (5.x adds "dataVersion").
+ * (5.x adds "dataVersion"). An entry that is not a queue id mapped to a
+ * queue offset (an integer from -1, RocketMQ's "none", to 2^53, where a
+ * JSON number stops being exact) makes the whole file unusable, with an
+ * ERROR line naming the entry: -5 is not read as "no offset".
  *
  * This module owns no thread: the message store persists it every
  * flushConsumerOffsetInterval ms and at shutdown. Thread-safety: every
