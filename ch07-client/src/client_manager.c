@@ -173,6 +173,12 @@ int rk_heartbeat_parse(const void *body, size_t len, rk_heartbeat_t *out)
     return rc;
 }
 
+int rk_heartbeat_parse_why(const void *body, size_t len, rk_heartbeat_t *out, char *why, size_t whylen)
+{
+    (void)why; (void)whylen;
+    return rk_heartbeat_parse(body, len, out);
+}
+
 bool rk_subscription_matches(const rk_subscription_t *s, const char *tag)
 {
     if (s->ntags == 0)

@@ -56,8 +56,19 @@ typedef struct rk_heartbeat {
     size_t nconsumers;
 } rk_heartbeat_t;
 
+/* What one heartbeat may carry. A client instance sends every group it
+ * has in one heartbeat (the Java client: all consumers and producers of the
+ * MQClientInstance, plus CLIENT_INNER_PRODUCER), so these are generous. */
+#define RK_HEARTBEAT_MAX_CONSUMER_GROUPS 128
+#define RK_HEARTBEAT_MAX_PRODUCER_GROUPS 128
+#define RK_HEARTBEAT_MAX_SUBSCRIPTIONS   256     /* per consumer group */
+#define RK_HEARTBEAT_MAX_TAGS            1024    /* per subscription */
+
 /* Parses a HEART_BEAT body; RK_EPROTO with no clientID or not JSON. */
 int rk_heartbeat_parse(const void *body, size_t len, rk_heartbeat_t *out);
+/* The same; past one of the RK_HEARTBEAT_MAX_* caps RK_ETOOBIG. why (may be
+ * NULL) receives a sentence saying what was wrong. */
+int rk_heartbeat_parse_why(const void *body, size_t len, rk_heartbeat_t *out, char *why, size_t whylen);
 void rk_heartbeat_free(rk_heartbeat_t *hb);
 /* True if the subscription accepts a message with this tag (NULL: untagged). */
 bool rk_subscription_matches(const rk_subscription_t *s, const char *tag);
