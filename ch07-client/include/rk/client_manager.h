@@ -17,6 +17,12 @@
  * makes the broker send NOTIFY_CONSUMER_IDS_CHANGED so consumers rebalance.
  * Clients silent for the expiry time, or whose connection closed, go.
  *
+ * A group's subscriptions are those of its newest heartbeat (RocketMQ's
+ * ConsumerGroupInfo.updateSubscription drops the topics a heartbeat no
+ * longer lists), and a group with no client left is forgotten, so the
+ * tables hold no more than the live clients' heartbeats (each within the
+ * RK_HEARTBEAT_MAX_* caps below).
+ *
  * Threads: the manager has one mutex; any thread. Memory: parsed
  * heartbeats own their strings (rk_heartbeat_free); lists returned are
  * malloc'ed arrays of malloc'ed strings (rk_strv_free). */
@@ -39,6 +45,7 @@ typedef struct rk_subscription {
     char **tags;                /* tagsSet; derived from sub_string when absent */
     int32_t *codes;             /* codeSet: Java String.hashCode of each tag */
     size_t ntags;
+    size_t tags_cap;            /* slots allocated in tags and codes (they grow by doubling) */
 } rk_subscription_t;
 
 typedef struct rk_consumer_data {
