@@ -236,3 +236,7 @@ int rk_group_put(rk_group_manager_t *m, const rk_group_config_t *cfg)
         rc = rk_batch_writer_flush(m->writer);  /* an operator's change is on disk when it is answered */
     return rc;
 }
+
+int rk_group_flush(rk_group_manager_t *m) { return rk_batch_writer_flush(m->writer); }
+
+char *rk_group_encode(rk_group_manager_t *m) { return encode_file(m); }

@@ -60,6 +60,11 @@ void rk_group_manager_close(rk_group_manager_t *m);
 int rk_group_get(rk_group_manager_t *m, const char *group, rk_group_config_t *out);
 /* Creates or replaces (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP) and persists. */
 int rk_group_put(rk_group_manager_t *m, const rk_group_config_t *cfg);
+/* Writes pending changes now (0 if there were none). */
+int rk_group_flush(rk_group_manager_t *m);
+/* The file's JSON as it is in memory (what GET_ALL_SUBSCRIPTIONGROUP_CONFIG
+ * answers: the file may be up to flush_interval_ms behind); malloc'ed. */
+char *rk_group_encode(rk_group_manager_t *m);
 /* The defaults RocketMQ gives a new group. */
 void rk_group_defaults(rk_group_config_t *cfg, const char *name);
 
