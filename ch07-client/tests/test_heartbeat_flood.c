@@ -333,6 +333,39 @@ Test(heartbeat_flood_parse, many_tags_parse_up_to_the_cap_and_are_refused_past_i
     free(body);
 }
 
+Test(heartbeat_flood_parse, a_group_keeps_only_its_latest_heartbeats_subscriptions)
+{
+    /* they accumulated: heartbeats of 256 new topics each grew a group without bound */
+    rk_client_manager_t *m;
+    cr_assert_eq(rk_client_manager_new(120000, &m), 0);
+    for (int round = 0; round < 3; round++) {
+        char *body = heartbeat_body("c@1", "G", 0, 1, round == 2 ? 1 : RK_HEARTBEAT_MAX_SUBSCRIPTIONS, 0, 0);
+        rk_heartbeat_t hb;
+        cr_assert_eq(rk_heartbeat_parse(body, strlen(body), &hb), 0);
+        free(body);
+        if (round == 1)         /* another client, other topics: "T<j>" renamed "U<j>" */
+            for (size_t j = 0; j < hb.consumers[0].nsubs; j++)
+                hb.consumers[0].subs[j].topic[0] = 'U';
+        char **changed = NULL;
+        size_t n = 0;
+        cr_assert_eq(rk_client_manager_heartbeat(m, &hb, 1, 1000, &changed, &n), 0);
+        rk_strv_free(changed, n);
+        rk_heartbeat_free(&hb);
+    }
+    rk_subscription_t s;
+    cr_assert_eq(rk_client_manager_subscription(m, "G0", "T0", &s), 0);
+    rk_subscription_free(&s);
+    cr_assert_eq(rk_client_manager_subscription(m, "G0", "T1", &s), RK_ENOTFOUND, "not in the latest heartbeat");
+    cr_assert_eq(rk_client_manager_subscription(m, "G0", "U1", &s), RK_ENOTFOUND);
+    /* a group with no client left is forgotten, and comes back with its next heartbeat */
+    size_t n = 0;
+    char **gone = rk_client_manager_drop_connection(m, 1, &n);
+    rk_strv_free(gone, n);
+    cr_assert_null(rk_client_manager_consumers(m, "G0", &n));
+    cr_assert_eq(rk_client_manager_subscription(m, "G0", "T0", &s), RK_ENOTFOUND, "its subscriptions went with it");
+    rk_client_manager_free(m);
+}
+
 /* ------------------------------------------------------------ UPDATE_CONSUMER_OFFSET */
 
 static rk_cmd_t *commit_req(const char *group, const char *topic, const char *off)
