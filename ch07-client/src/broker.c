@@ -37,8 +37,12 @@ const rk_config_field_t rk_broker_config_fields[] = {
     {"maxMessageSize", RK_CFG_INT, F(max_message_size), "4194304", 1, 1 << 30, NULL, "largest body (bytes)"},
     {"autoCreateTopicMax", RK_CFG_INT, F(auto_create_topic_max), "1000", 0, 1 << 24, NULL,
      "most topics (built-ins aside) before a first send stops creating one; 0: no bound (rocklet's addition)"},
+    {"autoCreateSubscriptionGroupMax", RK_CFG_INT, F(auto_create_group_max), "1000", 0, 1 << 24, NULL,
+     "most subscription groups before a heartbeat stops creating one, and most %RETRY% topics heartbeats "
+     "create; 0: no bound (rocklet's addition)"},
     {"flushTopicConfigInterval", RK_CFG_INT, F(topic_flush_ms), "500", 0, 60000, NULL,
-     "topics.json is written at most this often after an auto-create (ms); 0: at once (rocklet's addition)"},
+     "topics.json and subscriptionGroup.json are written at most this often after an automatic creation (ms); "
+     "0: at once (rocklet's addition)"},
     {"maxHeldPulls", RK_CFG_INT, F(max_held_pulls), "32768", 0, 1 << 24, NULL,
      "long-polling pulls held at once; more are answered PULL_NOT_FOUND at once (rocklet's addition)"},
     {"maxHeldPullsPerConnection", RK_CFG_INT, F(max_held_pulls_per_conn), "4096", 0, 1 << 24, NULL,
@@ -197,6 +201,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
                                     .auto_create_topic = b->cfg.auto_create_topic,
                                     .default_queue_nums = (int32_t)b->cfg.default_queue_nums,
                                     .auto_create_max = b->cfg.auto_create_topic_max,
+                                    .retry_create_max = b->cfg.auto_create_group_max,
                                     .flush_interval_ms = b->cfg.topic_flush_ms};
     char gpath[4096];
     rk_path_join(gpath, sizeof gpath, b->cfg.store_root, "config/subscriptionGroup.json");
@@ -205,8 +210,12 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     /* metadataFallbackToBak is a store key: it covers every config/ file */
     tc.fallback_to_bak = rk_store_config(b->store)->metadata_fallback_to_bak;
     if ((rc = rk_topic_manager_open(&tc, &b->topics, err, errlen)) != RK_OK ||
-        (rc = rk_group_manager_open_opts(gpath, b->cfg.auto_create_group, tc.fallback_to_bak,
-                                         &b->groups, err, errlen)) != RK_OK ||
+        (rc = rk_group_manager_open_cfg(&(rk_group_manager_config_t){.path = gpath,
+                                                                      .auto_create = b->cfg.auto_create_group,
+                                                                      .fallback_to_bak = tc.fallback_to_bak,
+                                                                      .auto_create_max = b->cfg.auto_create_group_max,
+                                                                      .flush_interval_ms = b->cfg.topic_flush_ms},
+                                        &b->groups, err, errlen)) != RK_OK ||
         (rc = rk_client_manager_new(120000, &b->clients)) != RK_OK)
         goto fail;
     rk_rserver_config_t sc = {.host = b->cfg.listen_host, .port = (int)b->cfg.listen_port, .idle_ms = 120000,

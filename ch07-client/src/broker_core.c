@@ -2,6 +2,7 @@
  *
  * Banner map: helpers · send · pull · offsets · clients · admin · module. */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,18 @@ static void reply_code(rk_reply_t *r, int code, const char *fmt, const char *arg
 {
     char remark[512];
     snprintf(remark, sizeof remark, fmt, arg ? arg : "");
+    rk_reply_code(r, code, remark);
+}
+
+/* The same with any printf arguments. */
+static void reply_fmt(rk_reply_t *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reply_fmt(rk_reply_t *r, int code, const char *fmt, ...)
+{
+    char remark[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(remark, sizeof remark, fmt, ap);
+    va_end(ap);
     rk_reply_code(r, code, remark);
 }
 
@@ -852,6 +865,22 @@ static void p_update_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "consumerGroup, topic, queueId and commitOffset are required");
         return;
     }
+    /* RocketMQ 5's ConsumerManageProcessor: the group and the topic must
+     * exist (4.x stored offsets for any name, an empty group included). A
+     * group is created here on first sight like on a heartbeat, bounded the same. */
+    rk_group_config_t gc;
+    int grc = rk_group_get(rk_broker_groups(b), group, &gc);
+    if (grc != RK_OK) {
+        reply_fmt(reply, RK_RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "Group %.200s not exist!%s", group,
+                   grc == RK_EFULL ? " (not created: the broker already has autoCreateSubscriptionGroupMax groups)"
+                                   : "");
+        return;
+    }
+    rk_topic_config_t tc;
+    if (rk_topic_get(rk_broker_topics(b), topic, &tc) != RK_OK) {
+        reply_fmt(reply, RK_RESP_TOPIC_NOT_EXIST, "Topic %.200s not exist!", topic);
+        return;
+    }
     if (!queue_exists(rk_broker_topics(b), topic, qid, reply))
         return;
     int rc = rk_store_commit_offset(rk_broker_store(b), group, topic, (int)qid, off);
@@ -1035,40 +1064,89 @@ void rk_broker_notify_group_changed(rk_broker_t *b, const char *group)
         free(nt);
 }
 
+static void consumer_data_free(rk_consumer_data_t *cd)
+{
+    free(cd->group);
+    for (size_t j = 0; j < cd->nsubs; j++)
+        rk_subscription_free(&cd->subs[j]);
+    free(cd->subs);
+    memset(cd, 0, sizeof *cd);
+}
+
+/* HEART_BEAT: the body within the RK_HEARTBEAT_MAX_* caps (else refused
+ * whole); per consumer group, its subscription group (created on first
+ * sight up to autoCreateSubscriptionGroupMax) and, when that exists, its
+ * %RETRY% topic; both are written later by their writer threads. A group
+ * past the bound is not registered and the answer says so; the others are. */
 static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_broker_t *b = ctx;
     rk_heartbeat_t hb;
-    if (rk_heartbeat_parse(req->body, req->body_len, &hb) != RK_OK) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "bad HeartbeatData body");
+    char why[300] = "";
+    int rc = rk_heartbeat_parse_why(req->body, req->body_len, &hb, why, sizeof why);
+    if (rc != RK_OK) {
+        if (rc == RK_ETOOBIG)
+            rk_log_warn("broker", "%s: heartbeat refused: %s", rk_conn_peer(conn), why);
+        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "%s HeartbeatData body: %s",
+                   rc == RK_ETOOBIG ? "heartbeat refused, too big a" : "bad", why[0] ? why : rk_strerror(rc));
         return;
     }
+    size_t kept = 0, refused = 0;
+    char first_refused[256] = "";
     for (size_t i = 0; i < hb.nconsumers; i++) {
+        rk_consumer_data_t *cd = &hb.consumers[i];
         rk_group_config_t gc;       /* the group's settings, created on first sight */
-        if (rk_group_get(rk_broker_groups(b), hb.consumers[i].group, &gc) != RK_OK)
-            rk_log_warn("broker", "consumer group %s has no subscription group config", hb.consumers[i].group);
-        /* each consumer group gets its retry topic (%RETRY%group, 1 queue) */
-        rk_topic_config_t tc;
-        char retry[sizeof tc.name];
-        int len = snprintf(retry, sizeof retry, "%%RETRY%%%.240s", hb.consumers[i].group);
-        if (len < (int)sizeof retry && rk_topic_name_valid(retry) &&
-            rk_topic_get(rk_broker_topics(b), retry, &tc) != RK_OK) {
-            rk_topic_config_t r = {.read_queues = 1, .write_queues = 1, .perm = RK_PERM_READ | RK_PERM_WRITE};
-            snprintf(r.name, sizeof r.name, "%s", retry);
-            if (rk_topic_put(rk_broker_topics(b), &r) == RK_OK)
-                rk_broker_topics_changed(b);
+        int grc = rk_group_get(rk_broker_groups(b), cd->group, &gc);
+        if (grc == RK_EFULL || grc == RK_EINVAL) {
+            if (refused++ == 0)
+                snprintf(first_refused, sizeof first_refused, "%.200s", cd->group);
+            consumer_data_free(cd);
+            continue;
         }
+        if (grc == RK_OK) {         /* RocketMQ: a retry topic only for a group that has a config */
+            char retry[256];
+            int len = snprintf(retry, sizeof retry, "%s%s", RK_RETRY_PREFIX, cd->group);
+            bool created = false;
+            int trc = len < (int)sizeof retry && rk_topic_name_valid(retry)
+                          ? rk_topic_create_retry(rk_broker_topics(b), retry, &created)
+                          : RK_EINVAL;
+            if (created)
+                rk_broker_topics_changed(b);
+            else if (trc == RK_EFULL)
+                rk_log_warn("broker", "consumer group %s: no retry topic created, the broker already has "
+                            "autoCreateSubscriptionGroupMax=%" PRId64 " %s topics", cd->group,
+                            rk_broker_config(b)->auto_create_group_max, RK_RETRY_PREFIX);
+        } else {
+            rk_log_warn("broker", "consumer group %s has no subscription group config", cd->group);
+        }
+        if (kept != i) {
+            hb.consumers[kept] = *cd;
+            memset(cd, 0, sizeof *cd);
+        }
+        kept++;
     }
+    hb.nconsumers = kept;
     char **changed = NULL;
     size_t n = 0;
-    rk_client_manager_heartbeat(rk_broker_clients(b), &hb, rk_conn_id(conn), rk_now_ms(), &changed, &n);
+    rc = rk_client_manager_heartbeat(rk_broker_clients(b), &hb, rk_conn_id(conn), rk_now_ms(), &changed, &n);
     for (size_t i = 0; i < n; i++) {
         rk_log_info("broker", "consumer group %s: %s joined", changed[i], hb.client_id);
         rk_broker_notify_group_changed(b, changed[i]);
     }
     rk_strv_free(changed, n);
+    if (refused > 0) {
+        rk_log_warn("broker", "%s: heartbeat of %s: %zu consumer group(s) not registered (first: %s), the broker "
+                    "already has autoCreateSubscriptionGroupMax=%" PRId64 " subscription groups",
+                    rk_conn_peer(conn), hb.client_id, refused, first_refused, rk_broker_config(b)->auto_create_group_max);
+        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "%zu consumer group(s) not registered (first: %s): the broker already "
+                   "has autoCreateSubscriptionGroupMax=%" PRId64 " subscription groups (or a name is empty or over "
+                   "255 bytes)", refused, first_refused, rk_broker_config(b)->auto_create_group_max);
+    } else if (rc != RK_OK) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, rk_strerror(rc));
+    } else {
+        rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+    }
     rk_heartbeat_free(&hb);
-    rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
 }
 
 static void p_consumer_list(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)

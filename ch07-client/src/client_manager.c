@@ -2,6 +2,8 @@
 #include "rk/client_manager.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -48,16 +50,23 @@ void rk_strv_free(char **v, size_t n)
     free(v);
 }
 
+/* Makes room for one more tag: the arrays double when full (one realloc
+ * per tag was quadratic with a copying allocator: 118 s for 100 000 tags
+ * under ASan). */
 static int add_tag(rk_subscription_t *s, const char *tag, size_t len)
 {
-    char **t = realloc(s->tags, (s->ntags + 1) * sizeof *t);
-    if (t == NULL)
-        return RK_ENOMEM;
-    s->tags = t;
-    int32_t *c = realloc(s->codes, (s->ntags + 1) * sizeof *c);
-    if (c == NULL)
-        return RK_ENOMEM;
-    s->codes = c;
+    if (s->ntags == s->tags_cap) {
+        size_t cap = s->tags_cap ? s->tags_cap * 2 : 4;
+        char **t = realloc(s->tags, cap * sizeof *t);
+        if (t == NULL)
+            return RK_ENOMEM;
+        s->tags = t;
+        int32_t *c = realloc(s->codes, cap * sizeof *c);
+        if (c == NULL)
+            return RK_ENOMEM;
+        s->codes = c;
+        s->tags_cap = cap;
+    }
     if ((s->tags[s->ntags] = strndup(tag, len)) == NULL)
         return RK_ENOMEM;
     s->codes[s->ntags++] = rk_java_hash(tag, len);
@@ -76,6 +85,8 @@ static int tags_from_string(rk_subscription_t *s)
         const char *a = p, *b = end;
         while (a < b && isspace((unsigned char)*a)) a++;
         while (b > a && isspace((unsigned char)b[-1])) b--;
+        if (b > a && s->ntags >= RK_HEARTBEAT_MAX_TAGS)
+            return RK_ETOOBIG;
         if (b > a && add_tag(s, a, (size_t)(b - a)) != RK_OK)
             return RK_ENOMEM;
         p = bar ? bar + 2 : end;
@@ -98,6 +109,8 @@ static int parse_sub(const cJSON *o, rk_subscription_t *s)
     rk_json_get_i64(o, "subVersion", &s->sub_version);    /* number or string */
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(o, "tagsSet");
     if (cJSON_IsArray(tags) && cJSON_GetArraySize(tags) > 0) {
+        if (cJSON_GetArraySize(tags) > RK_HEARTBEAT_MAX_TAGS)
+            return RK_ETOOBIG;
         for (const cJSON *t = tags->child; t; t = t->next)
             if (cJSON_IsString(t) && add_tag(s, t->valuestring, strlen(t->valuestring)) != RK_OK)
                 return RK_ENOMEM;
@@ -120,7 +133,23 @@ void rk_heartbeat_free(rk_heartbeat_t *hb)
     memset(hb, 0, sizeof *hb);
 }
 
+static void say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why == NULL || whylen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
 int rk_heartbeat_parse(const void *body, size_t len, rk_heartbeat_t *out)
+{
+    return rk_heartbeat_parse_why(body, len, out, NULL, 0);
+}
+
+int rk_heartbeat_parse_why(const void *body, size_t len, rk_heartbeat_t *out, char *why, size_t whylen)
 {
     static const char *const ctype[] = {"CONSUME_ACTIVELY", "CONSUME_PASSIVELY"};
     static const int ctype_v[] = {0, 1};
@@ -131,23 +160,34 @@ int rk_heartbeat_parse(const void *body, size_t len, rk_heartbeat_t *out)
                                        "CONSUME_FROM_FIRST_OFFSET", "CONSUME_FROM_TIMESTAMP"};
     static const int from_v[] = {0, 1, 2, 3, 4, 5};
     memset(out, 0, sizeof *out);
+    if (why != NULL && whylen > 0)
+        why[0] = '\0';
     cJSON *root = body ? rk_json_parse(body, len) : NULL;
     int rc = RK_OK;
     if (root == NULL || (out->client_id = rk_json_get_strdup(root, "clientID")) == NULL) {
         cJSON_Delete(root);
+        say(why, whylen, "not a HeartbeatData body (JSON with a clientID)");
         return RK_EPROTO;
     }
+    /* the caps are checked before anything is allocated for them */
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "producerDataSet");
     int np = cJSON_IsArray(ps) ? cJSON_GetArraySize(ps) : 0;
-    if (np > 0 && (out->producer_groups = calloc((size_t)np, sizeof(char *))) == NULL)
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(root, "consumerDataSet");
+    int nc = cJSON_IsArray(cs) ? cJSON_GetArraySize(cs) : 0;
+    if (np > RK_HEARTBEAT_MAX_PRODUCER_GROUPS) {
+        say(why, whylen, "%d producer groups in one heartbeat, at most %d", np, RK_HEARTBEAT_MAX_PRODUCER_GROUPS);
+        rc = RK_ETOOBIG;
+    } else if (nc > RK_HEARTBEAT_MAX_CONSUMER_GROUPS) {
+        say(why, whylen, "%d consumer groups in one heartbeat, at most %d", nc, RK_HEARTBEAT_MAX_CONSUMER_GROUPS);
+        rc = RK_ETOOBIG;
+    }
+    if (rc == RK_OK && np > 0 && (out->producer_groups = calloc((size_t)np, sizeof(char *))) == NULL)
         rc = RK_ENOMEM;
     for (const cJSON *p = np ? ps->child : NULL; p && rc == RK_OK; p = p->next) {
         char *g = rk_json_get_strdup(p, "groupName");
         if (g != NULL)
             out->producer_groups[out->nproducers++] = g;
     }
-    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(root, "consumerDataSet");
-    int nc = cJSON_IsArray(cs) ? cJSON_GetArraySize(cs) : 0;
     if (rc == RK_OK && nc > 0 && (out->consumers = calloc((size_t)nc, sizeof *out->consumers)) == NULL)
         rc = RK_ENOMEM;
     for (const cJSON *c = nc ? cs->child : NULL; c && rc == RK_OK; c = c->next) {
@@ -160,16 +200,27 @@ int rk_heartbeat_parse(const void *body, size_t len, rk_heartbeat_t *out)
         cd->consume_from_where = enum_value(c, "consumeFromWhere", from, from_v, 6, RK_FROM_LAST_OFFSET);
         const cJSON *subs = cJSON_GetObjectItemCaseSensitive(c, "subscriptionDataSet");
         int ns = cJSON_IsArray(subs) ? cJSON_GetArraySize(subs) : 0;
+        if (ns > RK_HEARTBEAT_MAX_SUBSCRIPTIONS) {
+            say(why, whylen, "consumer group %.200s: %d subscriptions, at most %d", cd->group, ns,
+                RK_HEARTBEAT_MAX_SUBSCRIPTIONS);
+            rc = RK_ETOOBIG;
+            break;
+        }
         if (ns > 0 && (cd->subs = calloc((size_t)ns, sizeof *cd->subs)) == NULL)
             rc = RK_ENOMEM;
         for (const cJSON *s = ns ? subs->child : NULL; s && rc == RK_OK; s = s->next) {
             rc = parse_sub(s, &cd->subs[cd->nsubs]);
             cd->nsubs++;     /* counted even on failure so it is freed */
+            if (rc == RK_ETOOBIG)
+                say(why, whylen, "consumer group %.200s: a subscription with more than %d tags", cd->group,
+                    RK_HEARTBEAT_MAX_TAGS);
         }
     }
     cJSON_Delete(root);
     if (rc != RK_OK)
         rk_heartbeat_free(out);
+    if (rc == RK_EPROTO)
+        say(why, whylen, "a subscription without a topic");
     return rc;
 }
 
@@ -292,22 +343,46 @@ static int copy_sub(rk_subscription_t *dst, const rk_subscription_t *src)
     return RK_OK;
 }
 
-static int set_sub(group_t *g, const rk_subscription_t *s)
+/* The group's subscriptions become this heartbeat's (RocketMQ's
+ * ConsumerGroupInfo.updateSubscription: topics no longer listed go), except
+ * that a topic's newer subscription (higher subVersion) from another client
+ * is kept. Linear: the old ones are found by a hash of their topics. On
+ * ENOMEM the group is left as it was. */
+static int replace_subs(group_t *g, const rk_consumer_data_t *cd)
 {
+    rk_strmap_t old, seen;
+    rk_strmap_init(&old);
+    rk_strmap_init(&seen);
+    int rc = RK_OK;
+    for (size_t i = 0; i < g->nsubs && rc == RK_OK; i++)
+        rc = rk_strmap_put(&old, g->subs[i].topic, &g->subs[i], NULL);
+    rk_subscription_t *n = cd->nsubs ? calloc(cd->nsubs, sizeof *n) : NULL;
+    if (cd->nsubs && n == NULL)
+        rc = RK_ENOMEM;
+    size_t k = 0;
+    for (size_t j = 0; j < cd->nsubs && rc == RK_OK; j++) {
+        const rk_subscription_t *s = &cd->subs[j];
+        if (rk_strmap_get(&seen, s->topic) != NULL)
+            continue;       /* a topic listed twice: the first one counts */
+        if ((rc = rk_strmap_put(&seen, s->topic, (void *)s, NULL)) != RK_OK)
+            break;
+        const rk_subscription_t *o = rk_strmap_get(&old, s->topic);
+        rc = copy_sub(&n[k++], o != NULL && o->sub_version > s->sub_version ? o : s);
+    }
+    rk_strmap_free(&old, NULL);
+    rk_strmap_free(&seen, NULL);
+    if (rc != RK_OK) {
+        for (size_t i = 0; i < k; i++)
+            rk_subscription_free(&n[i]);
+        free(n);
+        return rc;
+    }
     for (size_t i = 0; i < g->nsubs; i++)
-        if (strcmp(g->subs[i].topic, s->topic) == 0) {
-            if (g->subs[i].sub_version > s->sub_version)
-                return RK_OK;       /* an older heartbeat: keep the newer subscription */
-            rk_subscription_free(&g->subs[i]);
-            return copy_sub(&g->subs[i], s);
-        }
-    rk_subscription_t *n = realloc(g->subs, (g->nsubs + 1) * sizeof *n);
-    if (n == NULL)
-        return RK_ENOMEM;
+        rk_subscription_free(&g->subs[i]);
+    free(g->subs);
     g->subs = n;
-    int rc = copy_sub(&g->subs[g->nsubs], s);
-    g->nsubs++;
-    return rc;
+    g->nsubs = k;
+    return RK_OK;
 }
 
 int rk_client_manager_heartbeat(rk_client_manager_t *m, const rk_heartbeat_t *hb, uint64_t conn_id,
@@ -330,8 +405,7 @@ int rk_client_manager_heartbeat(rk_client_manager_t *m, const rk_heartbeat_t *hb
             rc = t;
             break;
         }
-        for (size_t j = 0; j < cd->nsubs && rc == RK_OK; j++)
-            rc = set_sub(g, &cd->subs[j]);
+        rc = replace_subs(g, cd);
         if (t == 1 && ch != NULL && (ch[nch] = strdup(cd->group)) != NULL)
             nch++;
     }
@@ -357,6 +431,8 @@ bool rk_client_manager_unregister(rk_client_manager_t *m, const char *group, con
             found = true;
             break;
         }
+    if (g != NULL && g->n == 0)     /* RocketMQ forgets a group with no client left */
+        group_free(rk_strmap_remove(&m->consumers, group));
     uv_mutex_unlock(&m->mu);
     return found;
 }
@@ -366,7 +442,36 @@ typedef struct {
     int64_t before;             /* expire clients last heard before this (if conn == 0) */
     char **groups;
     size_t n, cap;
+    char **empty;               /* groups left with no client: removed after the walk */
+    size_t nempty, capempty;
 } sweep_t;
+
+static void note_empty(sweep_t *s, const char *name)
+{
+    if (s->nempty == s->capempty) {
+        size_t cap = s->capempty ? s->capempty * 2 : 8;
+        char **v = realloc(s->empty, cap * sizeof *v);
+        if (v == NULL)
+            return;         /* kept until the next sweep */
+        s->empty = v;
+        s->capempty = cap;
+    }
+    if ((s->empty[s->nempty] = strdup(name)) != NULL)
+        s->nempty++;
+}
+
+/* Removes the groups note_empty collected from map (under the manager's mutex). */
+static void remove_empty(sweep_t *s, rk_strmap_t *map)
+{
+    for (size_t i = 0; i < s->nempty; i++) {
+        group_t *g = rk_strmap_get(map, s->empty[i]);
+        if (g != NULL && g->n == 0)
+            group_free(rk_strmap_remove(map, s->empty[i]));
+    }
+    rk_strv_free(s->empty, s->nempty);
+    s->empty = NULL;
+    s->nempty = s->capempty = 0;
+}
 
 static int sweep_group(const char *name, void *value, void *ctx)
 {
@@ -383,6 +488,8 @@ static int sweep_group(const char *name, void *value, void *ctx)
             i++;
         }
     }
+    if (g->n == 0)
+        note_empty(s, name);
     if (hit && s->groups != NULL) {     /* producers sweep with groups == NULL */
         if (s->n == s->cap) {
             size_t cap = s->cap ? s->cap * 2 : 8;
@@ -400,13 +507,15 @@ static int sweep_group(const char *name, void *value, void *ctx)
 
 static char **sweep(rk_client_manager_t *m, uint64_t conn, int64_t before, size_t *n)
 {
-    sweep_t s = {conn, before, NULL, 0, 0};
+    sweep_t s = {.conn = conn, .before = before};
     s.groups = malloc(8 * sizeof *s.groups);
     s.cap = s.groups ? 8 : 0;
     uv_mutex_lock(&m->mu);
     rk_strmap_foreach(&m->consumers, sweep_group, &s);
-    sweep_t p = {conn, before, NULL, 0, 0};
+    remove_empty(&s, &m->consumers);
+    sweep_t p = {.conn = conn, .before = before};
     rk_strmap_foreach(&m->producers, sweep_group, &p);
+    remove_empty(&p, &m->producers);
     uv_mutex_unlock(&m->mu);
     *n = s.n;
     if (s.n == 0) {

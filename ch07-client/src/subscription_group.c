@@ -7,6 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "rk/batch_writer.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
@@ -19,9 +20,11 @@
 struct rk_group_manager {
     char path[4096];
     bool auto_create;
+    int64_t auto_create_max;    /* 0: no bound */
     uv_mutex_t mu;
     rk_strmap_t groups;         /* name -> rk_group_config_t* */
     int64_t dv_counter, dv_ts;
+    rk_batch_writer_t *writer;  /* subscriptionGroup.json, batched; never called with mu held */
 };
 
 void rk_group_defaults(rk_group_config_t *c, const char *name)
@@ -35,8 +38,11 @@ void rk_group_defaults(rk_group_config_t *c, const char *name)
     c->which_broker_when_slow = 1;
 }
 
-static int persist(rk_group_manager_t *m)
+/* The file's text (rk_batch_encode_fn): a snapshot taken under mu. */
+static char *encode_file(void *owner)
 {
+    rk_group_manager_t *m = owner;
+    uv_mutex_lock(&m->mu);
     cJSON *root = cJSON_CreateObject();
     cJSON *dv = cJSON_AddObjectToObject(root, "dataVersion");
     rk_json_add_i64(dv, "counter", m->dv_counter);
@@ -58,15 +64,10 @@ static int persist(rk_group_manager_t *m)
         rk_json_add_i64(o, "whichBrokerWhenConsumeSlowly", g->which_broker_when_slow);
     }
     free(keys);
+    uv_mutex_unlock(&m->mu);
     char *s = rk_json_print(root, RK_JSON_PRETTY);
     cJSON_Delete(root);
-    if (s == NULL)
-        return RK_ENOMEM;
-    int rc = rk_file_write_atomic(m->path, s, strlen(s));
-    free(s);
-    if (rc != RK_OK)
-        rk_log_error("groups", "cannot persist %s: %s", m->path, rk_strerror(rc));
-    return rc;
+    return s;
 }
 
 static int put_locked(rk_group_manager_t *m, const rk_group_config_t *cfg)
@@ -141,12 +142,23 @@ static int parse_file(const char *text, size_t len, void *ctx)
 
 int rk_group_manager_open(const char *path, bool auto_create, rk_group_manager_t **out, char *err, size_t errlen)
 {
-    return rk_group_manager_open_opts(path, auto_create, false, out, err, errlen);
+    rk_group_manager_config_t cfg = {.path = path, .auto_create = auto_create};
+    return rk_group_manager_open_cfg(&cfg, out, err, errlen);
 }
 
 int rk_group_manager_open_opts(const char *path, bool auto_create, bool fallback_to_bak,
                                rk_group_manager_t **out, char *err, size_t errlen)
 {
+    rk_group_manager_config_t cfg = {.path = path, .auto_create = auto_create, .fallback_to_bak = fallback_to_bak};
+    return rk_group_manager_open_cfg(&cfg, out, err, errlen);
+}
+
+int rk_group_manager_open_cfg(const rk_group_manager_config_t *cfg, rk_group_manager_t **out, char *err,
+                              size_t errlen)
+{
+    if (cfg->path == NULL || strlen(cfg->path) >= sizeof((rk_group_manager_t *)0)->path || cfg->auto_create_max < 0 ||
+        cfg->flush_interval_ms < 0)
+        return RK_EINVAL;
     rk_group_manager_t *m = calloc(1, sizeof *m);
     if (m == NULL)
         return RK_ENOMEM;
@@ -154,14 +166,21 @@ int rk_group_manager_open_opts(const char *path, bool auto_create, bool fallback
         free(m);
         return RK_ENOMEM;
     }
-    snprintf(m->path, sizeof m->path, "%s", path);
-    m->auto_create = auto_create;
+    snprintf(m->path, sizeof m->path, "%s", cfg->path);
+    m->auto_create = cfg->auto_create;
+    m->auto_create_max = cfg->auto_create_max;
     rk_strmap_init(&m->groups);
-    rk_file_load_opts_t lo = {fallback_to_bak, RK_METADATA_FALLBACK_KEY "=true"};
+    rk_file_load_opts_t lo = {cfg->fallback_to_bak, RK_METADATA_FALLBACK_KEY "=true"};
     int rc = rk_file_load(m->path, parse_file, m, &lo, NULL, err, errlen);
     if (rc != RK_OK && rc != -ENOENT) {
         rk_group_manager_close(m);
         return rc;
+    }
+    if (rk_batch_writer_new(m->path, "groups", cfg->flush_interval_ms, encode_file, m, &m->writer) != RK_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: cannot start its writer thread", m->path);
+        rk_group_manager_close(m);
+        return RK_ENOMEM;
     }
     *out = m;
     return RK_OK;
@@ -171,6 +190,7 @@ void rk_group_manager_close(rk_group_manager_t *m)
 {
     if (m == NULL)
         return;
+    rk_batch_writer_free(m->writer);     /* writes what was not written yet */
     rk_strmap_free(&m->groups, free);
     uv_mutex_destroy(&m->mu);
     free(m);
@@ -182,12 +202,15 @@ int rk_group_get(rk_group_manager_t *m, const char *group, rk_group_config_t *ou
         return RK_EINVAL;
     uv_mutex_lock(&m->mu);
     int rc = RK_OK;
+    bool created = false;
     rk_group_config_t *g = rk_strmap_get(&m->groups, group);
     if (g == NULL && m->auto_create) {
         rk_group_config_t d;
         rk_group_defaults(&d, group);
-        if ((rc = put_locked(m, &d)) == RK_OK && (rc = persist(m)) == RK_OK)
-            rk_log_info("groups", "auto-created subscription group %s", group);
+        if (m->auto_create_max > 0 && m->groups.len >= (size_t)m->auto_create_max)
+            rc = RK_EFULL;
+        else if ((rc = put_locked(m, &d)) == RK_OK)
+            created = true;
         g = rk_strmap_get(&m->groups, group);
     }
     if (g != NULL)
@@ -195,6 +218,10 @@ int rk_group_get(rk_group_manager_t *m, const char *group, rk_group_config_t *ou
     else if (rc == RK_OK)
         rc = RK_ENOTFOUND;
     uv_mutex_unlock(&m->mu);
+    if (created) {
+        rk_batch_writer_changed(m->writer);    /* written by the writer thread, batched */
+        rk_log_info("groups", "auto-created subscription group %s", group);
+    }
     return rc;
 }
 
@@ -204,8 +231,12 @@ int rk_group_put(rk_group_manager_t *m, const rk_group_config_t *cfg)
         return RK_EINVAL;
     uv_mutex_lock(&m->mu);
     int rc = put_locked(m, cfg);
-    if (rc == RK_OK)
-        rc = persist(m);
     uv_mutex_unlock(&m->mu);
+    if (rc == RK_OK && (rc = rk_batch_writer_changed(m->writer)) == RK_OK)
+        rc = rk_batch_writer_flush(m->writer);  /* an operator's change is on disk when it is answered */
     return rc;
 }
+
+int rk_group_flush(rk_group_manager_t *m) { return rk_batch_writer_flush(m->writer); }
+
+char *rk_group_encode(rk_group_manager_t *m) { return encode_file(m); }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "rk/batch_writer.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
@@ -20,16 +21,13 @@ struct rk_topic_manager {
     rk_strmap_t topics;         /* name -> rk_topic_config_t* */
     int64_t dv_counter, dv_ts;
     size_t nbuiltin;            /* built-in topics in the table (not counted by autoCreateTopicMax) */
+    size_t nretry;              /* %RETRY% topics in the table (counted by retry_create_max instead) */
     int64_t auto_create_max;    /* 0: no bound */
-    /* Persistence: a change marks the table dirty; the writer thread writes
-     * it at most every flush_ms (0: no thread, every change is written at
-     * once by the caller). wmu serialises the writes and is taken before mu. */
-    int64_t flush_ms;
-    bool dirty, stop, has_thread;
-    uv_cond_t cond;             /* with mu: dirty or stop changed */
-    uv_mutex_t wmu;
-    uv_thread_t thread;
+    int64_t retry_create_max;   /* 0: no bound */
+    rk_batch_writer_t *writer;  /* topics.json, batched (rk/batch_writer.h); never called with mu held */
 };
+
+static bool is_retry(const char *name) { return strncmp(name, RK_RETRY_PREFIX, strlen(RK_RETRY_PREFIX)) == 0; }
 
 bool rk_topic_name_valid(const char *name)
 {
@@ -80,70 +78,33 @@ static cJSON *wrapper_json(rk_topic_manager_t *m)
     return root;
 }
 
-/* Writes the table if it changed since the last write (tmp + fsync + rename,
- * see rk/fileutil.h). Never called with mu held. */
-static int flush(rk_topic_manager_t *m)
+/* The file's text (rk_batch_encode_fn): a snapshot taken under mu. */
+static char *encode_file(void *owner)
 {
-    uv_mutex_lock(&m->wmu);
+    rk_topic_manager_t *m = owner;
     uv_mutex_lock(&m->mu);
-    if (!m->dirty) {
-        uv_mutex_unlock(&m->mu);
-        uv_mutex_unlock(&m->wmu);
-        return RK_OK;
-    }
     cJSON *root = wrapper_json(m);
-    m->dirty = false;
     uv_mutex_unlock(&m->mu);
     char *s = rk_json_print(root, RK_JSON_PRETTY);
     cJSON_Delete(root);
-    int rc = s ? rk_file_write_atomic(m->path, s, strlen(s)) : RK_ENOMEM;
-    free(s);
-    if (rc != RK_OK) {
-        rk_log_error("topics", "cannot persist %s: %s", m->path, rk_strerror(rc));
-        uv_mutex_lock(&m->mu);
-        m->dirty = true;        /* the next flush tries again */
-        uv_mutex_unlock(&m->mu);
-    }
-    uv_mutex_unlock(&m->wmu);
-    return rc;
-}
-
-/* The writer thread: waits for a change, lets more changes come for
- * flush_ms, writes them all at once. An auto-create flood costs one write
- * per interval, not one fsync per topic on the network thread. */
-static void writer(void *arg)
-{
-    rk_topic_manager_t *m = arg;
-    uv_mutex_lock(&m->mu);
-    while (!m->stop) {
-        if (!m->dirty) {
-            uv_cond_wait(&m->cond, &m->mu);
-            continue;
-        }
-        uint64_t until = rk_mono_ms() + (uint64_t)m->flush_ms;
-        for (uint64_t now; !m->stop && (now = rk_mono_ms()) < until;)
-            uv_cond_timedwait(&m->cond, &m->mu, (until - now) * 1000000);
-        if (m->stop)
-            break;
-        uv_mutex_unlock(&m->mu);
-        flush(m);
-        uv_mutex_lock(&m->mu);
-    }
-    uv_mutex_unlock(&m->mu);
-}
-
-/* Under mu: the table changed and must reach the disk. */
-static void changed_locked(rk_topic_manager_t *m)
-{
-    m->dirty = true;
-    if (m->has_thread)
-        uv_cond_signal(&m->cond);
+    return s;
 }
 
 static void bump(rk_topic_manager_t *m)
 {
     m->dv_counter++;
     m->dv_ts = rk_now_ms();
+}
+
+/* Under mu: may one more topic named name be created automatically? A
+ * %RETRY% topic counts against retry_create_max, any other against
+ * auto_create_max (built-in topics against neither). */
+static bool room_locked(const rk_topic_manager_t *m, const char *name)
+{
+    if (is_retry(name))
+        return m->retry_create_max <= 0 || m->nretry < (size_t)m->retry_create_max;
+    size_t others = m->topics.len - m->nbuiltin - m->nretry;
+    return m->auto_create_max <= 0 || others < (size_t)m->auto_create_max;
 }
 
 /* Under mu (or before the manager is shared). */
@@ -157,6 +118,8 @@ static int put_locked(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
             free(t);
             return RK_ENOMEM;
         }
+        if (is_retry(cfg->name))
+            m->nretry++;
     }
     *t = *cfg;
     return RK_OK;
@@ -235,19 +198,8 @@ int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager
     snprintf(m->path, sizeof m->path, "%s", cfg->path);
     rk_strmap_init(&m->topics);
     m->auto_create_max = cfg->auto_create_max;
-    m->flush_ms = cfg->flush_interval_ms;
+    m->retry_create_max = cfg->retry_create_max;
     if (uv_mutex_init(&m->mu) != 0) {
-        free(m);
-        return RK_ENOMEM;
-    }
-    if (uv_mutex_init(&m->wmu) != 0) {
-        uv_mutex_destroy(&m->mu);
-        free(m);
-        return RK_ENOMEM;
-    }
-    if (uv_cond_init(&m->cond) != 0) {
-        uv_mutex_destroy(&m->wmu);
-        uv_mutex_destroy(&m->mu);
         free(m);
         return RK_ENOMEM;
     }
@@ -282,13 +234,10 @@ int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager
         if (!skip)
             m->nbuiltin++;
     }
-    if (m->flush_ms > 0) {
-        if (uv_thread_create(&m->thread, writer, m) != 0) {
-            snprintf(err, errlen, "%s: cannot start its writer thread", m->path);
-            rk_topic_manager_close(m);
-            return RK_ENOMEM;
-        }
-        m->has_thread = true;
+    if (rk_batch_writer_new(m->path, "topics", cfg->flush_interval_ms, encode_file, m, &m->writer) != RK_OK) {
+        snprintf(err, errlen, "%s: cannot start its writer thread", m->path);
+        rk_topic_manager_close(m);
+        return RK_ENOMEM;
     }
     *out = m;
     return RK_OK;
@@ -298,22 +247,13 @@ void rk_topic_manager_close(rk_topic_manager_t *m)
 {
     if (m == NULL)
         return;
-    if (m->has_thread) {
-        uv_mutex_lock(&m->mu);
-        m->stop = true;
-        uv_cond_signal(&m->cond);
-        uv_mutex_unlock(&m->mu);
-        uv_thread_join(&m->thread);
-    }
-    flush(m);           /* what the writer had not written yet */
+    rk_batch_writer_free(m->writer);     /* writes what was not written yet */
     rk_strmap_free(&m->topics, free);
-    uv_cond_destroy(&m->cond);
-    uv_mutex_destroy(&m->wmu);
     uv_mutex_destroy(&m->mu);
     free(m);
 }
 
-int rk_topic_flush(rk_topic_manager_t *m) { return flush(m); }
+int rk_topic_flush(rk_topic_manager_t *m) { return rk_batch_writer_flush(m->writer); }
 
 int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *out)
 {
@@ -333,13 +273,11 @@ int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
         return RK_EINVAL;
     uv_mutex_lock(&m->mu);
     int rc = put_locked(m, cfg);
-    if (rc == RK_OK) {
-        bump(m);
-        changed_locked(m);
-    }
-    uv_mutex_unlock(&m->mu);
     if (rc == RK_OK)
-        rc = flush(m);      /* an operator's change is on disk when it is answered */
+        bump(m);
+    uv_mutex_unlock(&m->mu);
+    if (rc == RK_OK && (rc = rk_batch_writer_changed(m->writer)) == RK_OK)
+        rc = rk_batch_writer_flush(m->writer);  /* an operator's change is on disk when it is answered */
     if (rc == RK_OK)
         rk_log_info("topics", "topic %s: %d read / %d write queues, perm %d", cfg->name, cfg->read_queues,
                     cfg->write_queues, cfg->perm);
@@ -359,7 +297,7 @@ int rk_topic_get_or_create_in_send(rk_topic_manager_t *m, const char *topic, con
         rk_topic_config_t *def = default_topic ? rk_strmap_get(&m->topics, default_topic) : NULL;
         if (def == NULL || !(def->perm & RK_PERM_INHERIT)) {
             rc = RK_ENOTFOUND;
-        } else if (m->auto_create_max > 0 && m->topics.len - m->nbuiltin >= (size_t)m->auto_create_max) {
+        } else if (!room_locked(m, topic)) {
             rc = RK_EFULL;
         } else {
             rk_topic_config_t c = {.perm = def->perm & ~RK_PERM_INHERIT};
@@ -368,7 +306,6 @@ int rk_topic_get_or_create_in_send(rk_topic_manager_t *m, const char *topic, con
             c.read_queues = c.write_queues = q;
             if ((rc = put_locked(m, &c)) == RK_OK) {
                 bump(m);
-                changed_locked(m);  /* written by the writer thread, batched */
                 *created = true;
                 t = rk_strmap_get(&m->topics, topic);
             }
@@ -377,11 +314,36 @@ int rk_topic_get_or_create_in_send(rk_topic_manager_t *m, const char *topic, con
     if (rc == RK_OK && t != NULL)
         *out = *t;
     uv_mutex_unlock(&m->mu);
-    if (*created && !m->has_thread)
-        flush(m);
-    if (*created)
+    if (*created) {
+        rk_batch_writer_changed(m->writer);    /* written by the writer thread, batched */
         rk_log_info("topics", "auto-created topic %s from %s with %d queues", topic, default_topic,
                     out->write_queues);
+    }
+    return rc;
+}
+
+int rk_topic_create_retry(rk_topic_manager_t *m, const char *topic, bool *created)
+{
+    *created = false;
+    if (!rk_topic_name_valid(topic) || !is_retry(topic))
+        return RK_EINVAL;
+    uv_mutex_lock(&m->mu);
+    int rc = RK_OK;
+    if (rk_strmap_get(&m->topics, topic) == NULL) {
+        rk_topic_config_t c = {.read_queues = 1, .write_queues = 1, .perm = RK_PERM_READ | RK_PERM_WRITE};
+        snprintf(c.name, sizeof c.name, "%s", topic);
+        if (!room_locked(m, topic))
+            rc = RK_EFULL;
+        else if ((rc = put_locked(m, &c)) == RK_OK) {
+            bump(m);
+            *created = true;
+        }
+    }
+    uv_mutex_unlock(&m->mu);
+    if (*created) {
+        rk_batch_writer_changed(m->writer);
+        rk_log_info("topics", "created retry topic %s", topic);
+    }
     return rc;
 }
 

@@ -367,6 +367,8 @@ Test(broker, group_members_are_told_when_the_group_changes)
     cr_assert(atomic_load(&notified) > after_join1, "told when another member joined");
     char gpath[300];
     snprintf(gpath, sizeof gpath, "%s/store/config/subscriptionGroup.json", dir);
+    for (int i = 0; i < 500 && !rk_path_exists(gpath); i++)
+        rk_sleep_ms(10);        /* written by the groups' writer thread (flushTopicConfigInterval) */
     cr_assert(rk_path_exists(gpath), "the group's settings were created on first sight");
     rk_cmd_t *q = rk_cmd_new(RK_REQ_GET_CONSUMER_LIST_BY_GROUP);
     rk_cmd_ext_set(q, "consumerGroup", "cg");

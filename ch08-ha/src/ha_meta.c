@@ -61,10 +61,18 @@ static void p_all_offsets(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t 
     reply_file(ha, req, reply, RK_CONSUMER_OFFSET_FILE, "{\"offsetTable\":{}}");
 }
 
+/* From memory: chapter 7 writes subscriptionGroup.json later, batched. */
 static void p_all_groups(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     (void)conn;
-    reply_file(ctx, req, reply, "subscriptionGroup.json", "{\"subscriptionGroupTable\":{}}");
+    rk_ha_t *ha = ctx;
+    char *s = rk_group_encode(rk_broker_groups(ha->b));
+    rk_cmd_t *resp = rk_cmd_new_response(req, s ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR, s ? NULL : "out of memory");
+    if (resp != NULL && s != NULL)
+        rk_cmd_own_body(resp, (uint8_t *)s, strlen(s));
+    else
+        free(s);
+    rk_reply_send(reply, resp);
 }
 
 /* ------------------------------------------------------------ slave side: apply */

@@ -52,7 +52,9 @@ typedef struct rk_broker_config {
     int64_t max_message_size;       /* maxMessageSize */
     rk_rserver_limits_t limits;     /* serverMaxConnections ... (rk_rserver_limit_fields) */
     int64_t auto_create_topic_max;  /* autoCreateTopicMax: 0 = no bound (rocklet) */
-    int64_t topic_flush_ms;         /* flushTopicConfigInterval (rocklet) */
+    int64_t topic_flush_ms;         /* flushTopicConfigInterval (rocklet): subscriptionGroup.json too */
+    int64_t auto_create_group_max;  /* autoCreateSubscriptionGroupMax: 0 = no bound (rocklet); also bounds
+                                       the %RETRY% topics heartbeats create */
     int64_t max_held_pulls;         /* maxHeldPulls: long-polling pulls held at once (rocklet) */
     int64_t max_held_pulls_per_conn;/* maxHeldPullsPerConnection (rocklet) */
 } rk_broker_config_t;

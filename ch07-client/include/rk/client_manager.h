@@ -17,6 +17,12 @@
  * makes the broker send NOTIFY_CONSUMER_IDS_CHANGED so consumers rebalance.
  * Clients silent for the expiry time, or whose connection closed, go.
  *
+ * A group's subscriptions are those of its newest heartbeat (RocketMQ's
+ * ConsumerGroupInfo.updateSubscription drops the topics a heartbeat no
+ * longer lists), and a group with no client left is forgotten, so the
+ * tables hold no more than the live clients' heartbeats (each within the
+ * RK_HEARTBEAT_MAX_* caps below).
+ *
  * Threads: the manager has one mutex; any thread. Memory: parsed
  * heartbeats own their strings (rk_heartbeat_free); lists returned are
  * malloc'ed arrays of malloc'ed strings (rk_strv_free). */
@@ -39,6 +45,7 @@ typedef struct rk_subscription {
     char **tags;                /* tagsSet; derived from sub_string when absent */
     int32_t *codes;             /* codeSet: Java String.hashCode of each tag */
     size_t ntags;
+    size_t tags_cap;            /* slots allocated in tags and codes (they grow by doubling) */
 } rk_subscription_t;
 
 typedef struct rk_consumer_data {
@@ -56,8 +63,19 @@ typedef struct rk_heartbeat {
     size_t nconsumers;
 } rk_heartbeat_t;
 
+/* What one heartbeat may carry. A client instance sends every group it
+ * has in one heartbeat (the Java client: all consumers and producers of the
+ * MQClientInstance, plus CLIENT_INNER_PRODUCER), so these are generous. */
+#define RK_HEARTBEAT_MAX_CONSUMER_GROUPS 128
+#define RK_HEARTBEAT_MAX_PRODUCER_GROUPS 128
+#define RK_HEARTBEAT_MAX_SUBSCRIPTIONS   256     /* per consumer group */
+#define RK_HEARTBEAT_MAX_TAGS            1024    /* per subscription */
+
 /* Parses a HEART_BEAT body; RK_EPROTO with no clientID or not JSON. */
 int rk_heartbeat_parse(const void *body, size_t len, rk_heartbeat_t *out);
+/* The same; past one of the RK_HEARTBEAT_MAX_* caps RK_ETOOBIG. why (may be
+ * NULL) receives a sentence saying what was wrong. */
+int rk_heartbeat_parse_why(const void *body, size_t len, rk_heartbeat_t *out, char *why, size_t whylen);
 void rk_heartbeat_free(rk_heartbeat_t *hb);
 /* True if the subscription accepts a message with this tag (NULL: untagged). */
 bool rk_subscription_matches(const rk_subscription_t *s, const char *tag);

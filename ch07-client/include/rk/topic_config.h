@@ -20,7 +20,8 @@
  * messages: the next send to it creates it again. Explicit puts are written
  * before they return, and close writes what is left. And auto-create is
  * bounded: past auto_create_max topics (built-ins not counted) a first
- * send is refused.
+ * send is refused; %RETRY% topics have their own bound (retry_create_max)
+ * and do not count against it.
  *
  * Threads: every function may be called from any thread (one mutex).
  * Memory: configs are returned by value; strings returned are malloc'ed. */
@@ -39,6 +40,7 @@
 /* Most queues a topic may have (read or write), from a request or topics.json. */
 #define RK_TOPIC_MAX_QUEUES 1024
 #define RK_TOPIC_DEFAULT "TBW102"
+#define RK_RETRY_PREFIX "%RETRY%"  /* a consumer group's retry topic: %RETRY%<group> */
 
 typedef struct rk_topic_config {
     char name[256];
@@ -56,6 +58,8 @@ typedef struct rk_topic_manager_config {
     bool auto_create_topic;         /* autoCreateTopicEnable */
     int32_t default_queue_nums;     /* defaultTopicQueueNums (TBW102's queues) */
     int64_t auto_create_max;        /* autoCreateTopicMax: 0 = no bound */
+    int64_t retry_create_max;       /* most %RETRY% topics made automatically (the broker passes
+                                       autoCreateSubscriptionGroupMax): 0 = no bound */
     int64_t flush_interval_ms;      /* flushTopicConfigInterval: 0 = write each change at once */
     bool fallback_to_bak;           /* metadataFallbackToBak (rk/store_config.h) */
 } rk_topic_manager_config_t;
@@ -88,6 +92,15 @@ int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg);
  * A created topic is persisted by the writer thread, later. */
 int rk_topic_get_or_create_in_send(rk_topic_manager_t *m, const char *topic, const char *default_topic,
                                    int32_t queue_nums, rk_topic_config_t *out, bool *created);
+/* Creates a consumer group's retry topic (%RETRY%<group>, 1 queue, read
+ * and write) if it does not exist, persisted later by the writer thread
+ * (HEART_BEAT). RK_EINVAL if topic is not a valid %RETRY% name, RK_EFULL
+ * when the table already holds retry_create_max %RETRY% topics. Retry
+ * topics count against retry_create_max only, never against
+ * auto_create_max, and a first send to a %RETRY% name counts against
+ * retry_create_max: a consumer flood cannot use up what producers may
+ * auto-create, nor the reverse. */
+int rk_topic_create_retry(rk_topic_manager_t *m, const char *topic, bool *created);
 /* The data version: counter and timestamp. */
 void rk_topic_data_version(rk_topic_manager_t *m, int64_t *counter, int64_t *timestamp);
 /* RegisterBrokerBody JSON (what REGISTER_BROKER carries); malloc'ed. */
