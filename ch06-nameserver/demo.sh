@@ -9,7 +9,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# a free port, its socket closed before the number is printed (the caller
+# starts a server there at once)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p=s.getsockname()[1]; s.close(); print(p)'; }
 
 step "chapter 4+5: 20000 messages over 4 queues, tagged a or b, keyed (16 MiB commitlog files)"
 "$bin/rkstore" put "$dir/store" --topic Orders --count 20000 --size 200 --queues 4 --tags a,b --keys order- \

@@ -19,10 +19,9 @@ trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 wait_port() { for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
 
-read -r nsp brp hap < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+# three free ports (conformance/lib.sh says why they are drawn as they are)
+. "$(dirname "${BASH_SOURCE[0]}")/conformance/lib.sh"
+read -r nsp brp hap < <(conf_free_ports 3)
 ns=127.0.0.1:$nsp; br=127.0.0.1:$brp
 printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
 cat > "$dir/broker.conf" <<CONF

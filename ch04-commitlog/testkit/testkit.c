@@ -101,22 +101,47 @@ int rk_tk_rmtree(const char *path)
     return 0;
 }
 
-int rk_tk_free_port(void)
+/* Binds 127.0.0.1:port (0: any); returns the port bound or -errno. */
+static int try_port(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
+    int got = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        got = ntohs(a.sin_port);
     else
-        port = -errno;
+        got = -errno;
     close(fd);
-    return port;
+    return got;
+}
+
+int rk_tk_free_port(void)
+{
+    int low = 32768;                    /* the ephemeral range's start, Linux's default */
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%d", &low) != 1)
+            low = 32768;
+        fclose(f);
+    }
+    const int from = 10000;
+    if (low - from >= 1000) {
+        /* each test process its own sequence: pid and time */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        unsigned seed = (unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec;
+        for (int i = 0; i < 200; i++) {
+            seed = seed * 1103515245u + 12345u;
+            int port = from + (int)((seed >> 8) % (unsigned)(low - from));
+            if (try_port(port) == port)
+                return port;
+        }
+    }
+    return try_port(0);
 }
 
 pid_t rk_tk_spawn(char *const argv[], const char *logpath)

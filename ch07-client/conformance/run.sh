@@ -12,77 +12,11 @@
 #              next to this script.
 # Everything listens on 127.0.0.1 only.
 set -euo pipefail
-bin=${1:?usage: run.sh BIN_DIR BUILD_DIR}
-build=${2:?usage: run.sh BIN_DIR BUILD_DIR}
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-bin=$(cd "$bin" && pwd)
-for b in mqnamesrv mqbroker mqadmin; do
-  [ -x "$bin/$b" ] || { echo "conformance: $bin/$b missing (make all)" >&2; exit 1; }
-done
-command -v node >/dev/null || { echo "conformance: node not found" >&2; exit 1; }
-command -v npm >/dev/null || { echo "conformance: npm not found" >&2; exit 1; }
-
-# --- the JavaScript client, installed exactly as locked ---------------------
-mkdir -p "$build"
-build=$(cd "$build" && pwd)
-cp "$here/package.json" "$here/package-lock.json" "$here/roundtrip.js" "$build/"
-# npm ci wipes and reinstalls node_modules; skip it when the installed tree
-# was made from this very lock file.
-lock_sum=$(sha256sum "$build/package-lock.json" | cut -d' ' -f1)
-if [ -d "$build/node_modules" ] && [ "$(cat "$build/node_modules/.conformance-lock" 2>/dev/null)" = "$lock_sum" ]; then
-  echo "conformance: node_modules matches package-lock.json, skipping npm ci"
-else
-  (cd "$build" && npm ci --no-audit --no-fund)
-  echo "$lock_sum" > "$build/node_modules/.conformance-lock"
-fi
-ons_version=$(node -p "require('$build/node_modules/ali-ons/package.json').version")
-
-# --- a name server and a broker on free loopback ports ----------------------
-dir=$(mktemp -d "${TMPDIR:-/tmp}/rocklet-conformance-XXXXXX")
-ns_pid=; br_pid=
-stop() { if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
-cleanup() {
-  rc=$?
-  stop "$br_pid"; stop "$ns_pid"
-  if [ "$rc" -ne 0 ]; then
-    echo "conformance: FAILED (rc=$rc); broker log tail:" >&2
-    tail -n 30 "$dir/broker.log" >&2 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "conformance: port $1 never opened" >&2; return 1; }
-
-# three distinct ports at once (separate look-ups can return the same port);
-# the broker of chapter 8 on also listens for replicas (haListenPort, by
-# default listenPort+1, which may be taken): give it one of its own
-read -r nsp brp hap < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
-ns=127.0.0.1:$nsp
-cluster=ConformanceCluster
-printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
-cat > "$dir/broker.conf" <<CONF
-brokerClusterName=$cluster
-brokerName=broker-a
-brokerId=0
-namesrvAddr=$ns
-brokerIP1=127.0.0.1
-listenHost=127.0.0.1
-listenPort=$brp
-haListenPort=$hap
-storePathRootDir=$dir/store
-CONF
-"$bin/mqnamesrv" -c "$dir/ns.conf" > "$dir/ns.log" 2>&1 & ns_pid=$!
-wait_port "$nsp"
-"$bin/mqbroker" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 & br_pid=$!
-wait_port "$brp"
-# the broker registers with the name server right after it starts listening
-for _ in $(seq 50); do
-  "$bin/mqadmin" clusterList -n "$ns" 2>/dev/null | grep -q broker-a && break
-  sleep 0.1
-done
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+conf_init conformance "${1:?usage: run.sh BIN_DIR BUILD_DIR}" "${2:?usage: run.sh BIN_DIR BUILD_DIR}"
+conf_install_client
+cp "$conf_here/roundtrip.js" "$build/"
+conf_start
 echo "conformance: name server $ns, broker 127.0.0.1:$brp, ali-ons $ons_version, node $(node --version)"
 
 topic=OnsConformance

@@ -25,7 +25,12 @@ int rk_tk_tmpdir(char *out, size_t outlen, const char *tag);
  * $RK_TEST_LOG_DIR/<folder name>/, so the logs of the servers a failing
  * test started can be read after the test removed its folder. */
 int rk_tk_rmtree(const char *path);
-/* A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0). */
+/* A TCP port on 127.0.0.1 that was free a moment ago. It is drawn at random
+ * BELOW the kernel's ephemeral range (ip_local_port_range): a port the
+ * kernel hands out for bind(0) is also one it may give any outgoing
+ * connection as its local port in the meantime, and a server started on it
+ * then fails with EADDRINUSE (seen once in five runs under load). Falls
+ * back to bind(0) if no port below the range is free. */
 int rk_tk_free_port(void);
 /* Starts argv[0] with argv; output to logpath (or /dev/null if NULL).
  * The child is killed if the test process dies first (PR_SET_PDEATHSIG),
