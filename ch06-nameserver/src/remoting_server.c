@@ -1,6 +1,7 @@
 /* remoting_server.c — libuv TCP server with a processor table (see rk/remoting_server.h). */
 #include "rk/remoting_server.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -547,6 +548,16 @@ void rk_reply_send_iov(rk_reply_t *r, rk_cmd_t *resp, const rk_iov_t *iov, int n
 void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark)
 {
     rk_reply_send(r, rk_cmd_new_response(r->req, code, remark));
+}
+
+void rk_reply_codef(rk_reply_t *r, int32_t code, const char *fmt, ...)
+{
+    char remark[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(remark, sizeof remark, fmt, ap);
+    va_end(ap);
+    rk_reply_code(r, code, remark);
 }
 
 static void slow_work(uv_work_t *w)

@@ -28,17 +28,6 @@ static void reply_code(rk_reply_t *r, int code, const char *fmt, const char *arg
     rk_reply_code(r, code, remark);
 }
 
-/* The same with any printf arguments. */
-static void reply_fmt(rk_reply_t *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void reply_fmt(rk_reply_t *r, int code, const char *fmt, ...)
-{
-    char remark[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(remark, sizeof remark, fmt, ap);
-    va_end(ap);
-    rk_reply_code(r, code, remark);
-}
 
 /* The first header name that is present: V2's short names, then the long ones. */
 static const char *ext2(const rk_cmd_t *req, const char *a, const char *b)
@@ -871,14 +860,14 @@ static void p_update_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     rk_group_config_t gc;
     int grc = rk_group_get(rk_broker_groups(b), group, &gc);
     if (grc != RK_OK) {
-        reply_fmt(reply, RK_RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "Group %.200s not exist!%s", group,
+        rk_reply_codef(reply, RK_RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "Group %.200s not exist!%s", group,
                    grc == RK_EFULL ? " (not created: the broker already has autoCreateSubscriptionGroupMax groups)"
                                    : "");
         return;
     }
     rk_topic_config_t tc;
     if (rk_topic_get(rk_broker_topics(b), topic, &tc) != RK_OK) {
-        reply_fmt(reply, RK_RESP_TOPIC_NOT_EXIST, "Topic %.200s not exist!", topic);
+        rk_reply_codef(reply, RK_RESP_TOPIC_NOT_EXIST, "Topic %.200s not exist!", topic);
         return;
     }
     if (!queue_exists(rk_broker_topics(b), topic, qid, reply))
@@ -1087,7 +1076,7 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     if (rc != RK_OK) {
         if (rc == RK_ETOOBIG)
             rk_log_warn("broker", "%s: heartbeat refused: %s", rk_conn_peer(conn), why);
-        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "%s HeartbeatData body: %s",
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "%s HeartbeatData body: %s",
                    rc == RK_ETOOBIG ? "heartbeat refused, too big a" : "bad", why[0] ? why : rk_strerror(rc));
         return;
     }
@@ -1138,7 +1127,7 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
         rk_log_warn("broker", "%s: heartbeat of %s: %zu consumer group(s) not registered (first: %s), the broker "
                     "already has autoCreateSubscriptionGroupMax=%" PRId64 " subscription groups",
                     rk_conn_peer(conn), hb.client_id, refused, first_refused, rk_broker_config(b)->auto_create_group_max);
-        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "%zu consumer group(s) not registered (first: %s): the broker already "
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "%zu consumer group(s) not registered (first: %s): the broker already "
                    "has autoCreateSubscriptionGroupMax=%" PRId64 " subscription groups (or a name is empty or over "
                    "255 bytes)", refused, first_refused, rk_broker_config(b)->auto_create_group_max);
     } else if (rc != RK_OK) {

@@ -132,6 +132,8 @@ void rk_reply_send_iov(rk_reply_t *r, rk_cmd_t *resp, const rk_iov_t *iov, int n
                        void *arg);
 /* Convenience: a response with code and remark (and no body). */
 void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark);
+/* The same with a printf-style remark (cut at 511 bytes). */
+void rk_reply_codef(rk_reply_t *r, int32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Loop thread only, from an INLINE processor that finds this request may
  * block: fn(ctx, conn, req, r) runs on the worker pool instead, as for a
  * SLOW processor (SYSTEM_BUSY if the pool cannot take it). */
