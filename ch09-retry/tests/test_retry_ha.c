@@ -429,6 +429,10 @@ Test(retry_ha, a_master_that_becomes_a_slave_stops_delivering)
     snprintf(maddr, sizeof maddr, "127.0.0.1:%d", nobody);
     cr_assert_eq(rk_ha_switch_role(ha, RK_HA_SLAVE, 1, maddr), 0);
     wait_role(ha, RK_HA_SLAVE);
+    rk_schedule_t *sched = rk_retry_schedule(s.inproc);
+    for (int i = 0; i < 200 && rk_schedule_delivering(sched); i++)
+        usleep(10000);
+    cr_assert(!rk_schedule_delivering(sched), "the schedule of a slave still delivers");
     cr_assert_lt(rk_now_ms(), sent_back_at[0] + 3000, "the switch came after the retries were due");
     int64_t end = rk_store_commitlog_max(st);
     while (rk_now_ms() < sent_back_at[N - 1] + 3000 + 1500)
@@ -485,6 +489,7 @@ Test(retry_ha, failover_delivers_every_pending_retry_from_the_copied_offsets)
     cr_assert_eq(rk_schedule_offset(sched, 1), 3, "the slave did not copy the master's level 1 offset");
     cr_assert(wait_caught_up(10000), "the slave did not catch up");
     cr_assert_eq(qmax(m.addr, RETRY_TOPIC), 3, "the 5 s retries came before the crash: the test proves nothing");
+    cr_assert(!rk_schedule_delivering(sched), "a slave's schedule delivers");
     cr_assert_eq(rk_tk_kill(m.pid, SIGKILL), 0);
     cr_assert_neq(rk_tk_wait(m.pid, 10000), -ETIMEDOUT);
     m.pid = -1;
