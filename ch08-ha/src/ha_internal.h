@@ -89,6 +89,12 @@ struct rk_ha {
     uint64_t next_meta;             /* mono ms of the next metadata copy */
     rk_rclient_t *rcl;              /* ha_meta.c */
     _Atomic int meta_inflight;
+    struct {                        /* rk_ha_meta_add: set before start, then read-only */
+        int code;
+        rk_ha_meta_apply_fn apply;
+        void *ctx;
+    } meta_extra[RK_HA_META_EXTRA_MAX];
+    int nmeta_extra;
 };
 
 /* ha_meta.c: master processors (43, 201) and the slave's periodic copy. */

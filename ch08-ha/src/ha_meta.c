@@ -6,6 +6,7 @@
  *     GET_ALL_TOPIC_CONFIG 21              ───▶  topics.json            (chapter 7 answers)
  *     GET_ALL_CONSUMER_OFFSET 43           ───▶  consumerOffset.json    (here)
  *     GET_ALL_SUBSCRIPTIONGROUP_CONFIG 201 ───▶  subscriptionGroup.json (here)
+ *     what later chapters add (rk_ha_meta_add) ─▶  e.g. chapter 9's GET_ALL_DELAY_OFFSET 45
  *
  * The master's address is the one the name server gave at registration
  * (masterAddr). Each answer is parsed and validated whole before anything is
@@ -252,6 +253,8 @@ static int apply_offsets(rk_ha_t *ha, const rk_cmd_t *resp)
 typedef struct {
     rk_ha_t *ha;
     int code;
+    rk_ha_meta_apply_fn apply;      /* a later chapter's (rk_ha_meta_add), or NULL */
+    void *ctx;
 } ask_t;
 
 static void on_answer(void *arg, int status, rk_cmd_t *resp)
@@ -262,7 +265,9 @@ static void on_answer(void *arg, int status, rk_cmd_t *resp)
     if (rc == RK_OK && (resp->code != RK_RESP_SUCCESS || resp->body == NULL))
         rc = RK_EPROTO;
     if (rc == RK_OK && atomic_load(&ha->role) == RK_HA_SLAVE) {
-        if (a->code == RK_REQ_GET_ALL_TOPIC_CONFIG)
+        if (a->apply != NULL)
+            rc = a->apply(a->ctx, resp->body, resp->body_len);
+        else if (a->code == RK_REQ_GET_ALL_TOPIC_CONFIG)
             rc = apply_topics(ha, resp);
         else if (a->code == REQ_GET_ALL_CONSUMER_OFFSET)
             rc = apply_offsets(ha, resp);
@@ -289,21 +294,46 @@ void rk__ha_meta_sync(rk_ha_t *ha)
         return;
     static const int codes[] = {RK_REQ_GET_ALL_TOPIC_CONFIG, REQ_GET_ALL_CONSUMER_OFFSET,
                                 REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    const int nbuiltin = (int)(sizeof codes / sizeof codes[0]);
+    for (int i = 0; i < nbuiltin + ha->nmeta_extra; i++) {
+        const int code = i < nbuiltin ? codes[i] : ha->meta_extra[i - nbuiltin].code;
         ask_t *a = malloc(sizeof *a);
-        rk_cmd_t *req = a ? rk_cmd_new(codes[i]) : NULL;
+        rk_cmd_t *req = a ? rk_cmd_new(code) : NULL;
         if (req == NULL) {
             free(a);
             return;
         }
         a->ha = ha;
-        a->code = codes[i];
+        a->code = code;
+        a->apply = i < nbuiltin ? NULL : ha->meta_extra[i - nbuiltin].apply;
+        a->ctx = i < nbuiltin ? NULL : ha->meta_extra[i - nbuiltin].ctx;
         atomic_fetch_add(&ha->meta_inflight, 1);
         if (rk_rclient_invoke_async(ha->rcl, master, req, 10000, on_answer, a) != RK_OK) {
             atomic_fetch_sub(&ha->meta_inflight, 1);
             free(a);
         }
     }
+}
+
+int rk_ha_meta_add(rk_ha_t *ha, int request_code, rk_ha_meta_apply_fn apply, void *ctx)
+{
+    if (ha == NULL || apply == NULL || request_code < 0)
+        return RK_EINVAL;
+    if (ha->running)
+        return RK_EBUSY;
+    if (request_code == RK_REQ_GET_ALL_TOPIC_CONFIG || request_code == REQ_GET_ALL_CONSUMER_OFFSET ||
+        request_code == REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
+        return RK_EEXIST;
+    for (int i = 0; i < ha->nmeta_extra; i++)
+        if (ha->meta_extra[i].code == request_code)
+            return RK_EEXIST;
+    if (ha->nmeta_extra == RK_HA_META_EXTRA_MAX)
+        return RK_EFULL;
+    ha->meta_extra[ha->nmeta_extra].code = request_code;
+    ha->meta_extra[ha->nmeta_extra].apply = apply;
+    ha->meta_extra[ha->nmeta_extra].ctx = ctx;
+    ha->nmeta_extra++;
+    return RK_OK;
 }
 
 int rk__ha_meta_init(rk_ha_t *ha)

@@ -11,6 +11,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/ha.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
 #include "rk/store_config.h"
@@ -192,7 +193,7 @@ static void p_send_back(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
         reply_fmt(reply, RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "subscription group not exist, %.200s", group);
         return;
     }
-    if (rk_broker_config(b)->broker_id != 0) {
+    if (rk_broker_is_slave(b)) {    /* a slave's log is its master's copy: nothing of its own */
         reply_fmt(reply, RK_RESP_NO_PERMISSION, "the broker[%s] sending message is forbidden",
                   rk_broker_addr(b));
         return;
@@ -312,6 +313,21 @@ static void p_delay_offsets(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     rk_reply_send(reply, resp);
 }
 
+/* The schedule delivers only on a master (a slave's commitlog is its master's, byte for byte). */
+static bool is_master(void *ctx)
+{
+    retry_state_t *rs = ctx;
+    return !rk_broker_is_slave(rs->b);
+}
+
+/* Chapter 8's metadata copy hands a slave its master's GET_ALL_DELAY_OFFSET answer. */
+static int copy_delay_offsets(void *ctx, const uint8_t *body, size_t len)
+{
+    retry_state_t *rs = ctx;
+    int rc = rk_schedule_follow(rs->sched, (const char *)body, len);
+    return rc == RK_EBUSY ? RK_OK : rc;     /* just became the master: it keeps its own */
+}
+
 /* ------------------------------------------------------------ module */
 
 static int retry_init(rk_broker_t *b, void **state)
@@ -335,13 +351,17 @@ static int retry_init(rk_broker_t *b, void **state)
     if (rc == RK_OK) {
         rk_schedule_config_t sc = {.levels = rs->cfg.delay_levels, .offset_path = path,
                                    .flush_interval_ms = rs->cfg.flush_ms,
-                                   .fallback_to_bak = rk_store_config(st)->metadata_fallback_to_bak};
+                                   .fallback_to_bak = rk_store_config(st)->metadata_fallback_to_bak,
+                                   .may_deliver = is_master, .may_deliver_ctx = rs};
         rc = rk_schedule_new(st, &sc, &rs->sched, err, sizeof err);
     }
     if (rc == RK_OK)
         rc = rk_rserver_register(rk_broker_server(b), RK_REQ_CONSUMER_SEND_MSG_BACK, p_send_back, rs, RK_PROC_SLOW);
     if (rc == RK_OK)
         rc = rk_rserver_register(rk_broker_server(b), REQ_GET_ALL_DELAY_OFFSET, p_delay_offsets, rs, RK_PROC_INLINE);
+    /* with chapter 8's HA (listed before this module): a slave copies the offsets too */
+    if (rc == RK_OK && rk_ha_of(b) != NULL)
+        rc = rk_ha_meta_add(rk_ha_of(b), REQ_GET_ALL_DELAY_OFFSET, copy_delay_offsets, rs);
     if (rc != RK_OK) {
         if (err[0])
             rk_log_error("retry", "%s", err);
@@ -354,11 +374,12 @@ static int retry_init(rk_broker_t *b, void **state)
     return RK_OK;
 }
 
+/* Every broker runs the service: a master delivers, a slave follows (is_master, asked at each
+ * round, so a role switch at runtime takes effect either way). */
 static int retry_start(rk_broker_t *b, void *state)
 {
+    (void)b;
     retry_state_t *rs = state;
-    if (rk_broker_config(b)->broker_id != 0)
-        return RK_OK;       /* delivery is the master's */
     return rk_schedule_start(rs->sched);
 }
 

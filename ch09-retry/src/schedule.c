@@ -20,6 +20,8 @@
 #define PUT_RETRY_MS 10000          /* after a failed put, as RocketMQ */
 #define UNITS_PER_READ 32
 #define MAX_DELAY_MS (30LL * 86400 * 1000)
+#define ROLE_POLL_MS 200            /* how soon a role change is noticed without a delivery round */
+#define DISPATCH_WAIT_MS 10000      /* on becoming the deliverer: the consume queues catch up first */
 
 static _Thread_local bool tl_internal;
 void rk_schedule_internal_put(bool on) { tl_internal = on; }
@@ -38,7 +40,10 @@ struct rk_schedule {
     level_t lv[RK_DELAY_LEVEL_MAX];
     char *path;
     int64_t flush_ms;
+    bool (*may_deliver)(void *ctx);
+    void *may_ctx;
     bool dirty;                     /* under mu */
+    bool delivering;                /* under mu; written by the service thread only */
     uv_mutex_t mu;                  /* offsets (read by other threads), dirty, file writes */
     _Atomic uint64_t woken;         /* levels with new units (bit per level), set by the dispatcher */
     _Atomic int64_t delivered;
@@ -48,7 +53,7 @@ struct rk_schedule {
     bool started;
     uv_loop_t loop;
     uv_async_t wake, stop;
-    uv_timer_t timer, flush;
+    uv_timer_t timer, flush, role;
     rk_tw_t *wheel;
     uint64_t fired;                 /* levels the wheel fired (service thread) */
 };
@@ -112,13 +117,14 @@ static bool is_schedule_topic(const char *topic, size_t len)
 
 /* ------------------------------------------------------------ delayOffset.json */
 
-static int parse_offsets(const char *text, size_t len, void *ctx)
+/* {"offsetTable":{1:0,2:15}} into off (levels absent: 0; levels past s's: ignored); checked
+ * whole, RK_ECORRUPT if anything is off. */
+static int decode_offsets(const rk_schedule_t *s, const char *text, size_t len, int64_t *off)
 {
-    rk_schedule_t *s = ctx;
     cJSON *root = rk_json_parse(text, len);
     if (root == NULL)
         return RK_ECORRUPT;
-    int64_t off[RK_DELAY_LEVEL_MAX] = {0};
+    memset(off, 0, sizeof(int64_t) * RK_DELAY_LEVEL_MAX);
     int rc = RK_OK;
     const cJSON *table = cJSON_GetObjectItemCaseSensitive(root, "offsetTable");
     if (!cJSON_IsObject(table))
@@ -143,6 +149,14 @@ static int parse_offsets(const char *text, size_t len, void *ctx)
             off[level - 1] = v;
     }
     cJSON_Delete(root);
+    return rc;
+}
+
+static int parse_offsets(const char *text, size_t len, void *ctx)
+{
+    rk_schedule_t *s = ctx;
+    int64_t off[RK_DELAY_LEVEL_MAX];
+    int rc = decode_offsets(s, text, len, off);
     if (rc == RK_OK)
         for (int i = 0; i < s->nlevels; i++)
             s->lv[i].offset = off[i];
@@ -170,6 +184,36 @@ char *rk_schedule_encode(rk_schedule_t *s)
     char *text = encode_locked(s);
     uv_mutex_unlock(&s->mu);
     return text;
+}
+
+int rk_schedule_follow(rk_schedule_t *s, const char *text, size_t len)
+{
+    int64_t off[RK_DELAY_LEVEL_MAX];
+    int rc = decode_offsets(s, text, len, off);
+    if (rc != RK_OK)
+        return rc;
+    uv_mutex_lock(&s->mu);
+    if (s->delivering) {
+        uv_mutex_unlock(&s->mu);
+        return RK_EBUSY;
+    }
+    bool changed = false;
+    for (int i = 0; i < s->nlevels; i++)
+        if (s->lv[i].offset != off[i]) {
+            s->lv[i].offset = off[i];
+            changed = true;
+        }
+    s->dirty |= changed;
+    uv_mutex_unlock(&s->mu);
+    return changed ? rk_schedule_persist(s) : RK_OK;
+}
+
+bool rk_schedule_delivering(rk_schedule_t *s)
+{
+    uv_mutex_lock(&s->mu);
+    bool d = s->delivering;
+    uv_mutex_unlock(&s->mu);
+    return d;
 }
 
 int rk_schedule_persist(rk_schedule_t *s)
@@ -311,6 +355,8 @@ static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
     return out;
 }
 
+static bool may_deliver(rk_schedule_t *s) { return s->may_deliver == NULL || s->may_deliver(s->may_ctx); }
+
 static void set_offset(rk_schedule_t *s, level_t *lv, int64_t off)
 {
     uv_mutex_lock(&s->mu);
@@ -348,6 +394,10 @@ static void run_level(rk_schedule_t *s, level_t *lv)
                 rk_tw_schedule(s->wheel, &lv->e, (int64_t)rk_mono_ms() + (at - now));
                 return;
             }
+            if (!may_deliver(s)) {  /* the role changed under us: the next round follows it */
+                rk_tw_schedule(s->wheel, &lv->e, (int64_t)rk_mono_ms() + ROLE_POLL_MS);
+                return;
+            }
             int r = deliver(s, &u[i], level);
             if (r == FAILED) {
                 rk_tw_schedule(s->wheel, &lv->e, (int64_t)rk_mono_ms() + PUT_RETRY_MS);
@@ -370,9 +420,69 @@ static void on_expire(rk_tw_t *w, rk_tw_entry_t *e, void *arg)
 
 static void on_timer(uv_timer_t *t);
 
+static void cancel_all(rk_schedule_t *s)
+{
+    for (int i = 0; i < s->nlevels; i++)
+        rk_tw_cancel(s->wheel, &s->lv[i].e);
+}
+
+/* Offsets outside what the queues hold (a store restored from elsewhere, offsets copied from a
+ * master whose last records never reached this log): into range. Above the end means those
+ * units are not in this log: waiting at such an offset would skip as many new ones. */
+static void clamp_offsets(rk_schedule_t *s)
+{
+    for (int i = 0; i < s->nlevels; i++) {
+        int64_t min = rk_store_min_offset(s->st, RK_SCHEDULE_TOPIC, i);
+        int64_t max = rk_store_max_offset(s->st, RK_SCHEDULE_TOPIC, i);
+        int64_t off = rk_schedule_offset(s, i + 1);
+        if (off > max || off < min) {
+            int64_t to = off > max ? max : min;
+            rk_log_warn("schedule", "level %d: delayOffset.json says %" PRId64 ", the queue holds [%" PRId64
+                        ", %" PRId64 "); using %" PRId64, i + 1, off, min, max, to);
+            set_offset(s, &s->lv[i], to);
+        }
+    }
+}
+
+/* The broker's role decides (may_deliver, checked at every round): a master delivers; a slave
+ * only follows — its queues come from replication, its offsets from its master's copy
+ * (rk_schedule_follow) — and resumes from those offsets when it becomes the master. Returns
+ * whether this round delivers. */
+static bool follow_role(rk_schedule_t *s)
+{
+    bool want = may_deliver(s);
+    if (want == s->delivering)
+        return want;
+    cancel_all(s);
+    if (!want) {
+        uv_mutex_lock(&s->mu);
+        s->delivering = false;
+        uv_mutex_unlock(&s->mu);
+        rk_log_info("schedule", "not the master: delivery stops (offsets follow the master's)");
+        return false;
+    }
+    /* what replication appended must be in the consume queues before the offsets are judged */
+    if (rk_store_wait_dispatched(s->st, DISPATCH_WAIT_MS) != RK_OK)
+        rk_log_warn("schedule", "the consume queues are still behind the commitlog after %d s; "
+                    "delivering anyway", DISPATCH_WAIT_MS / 1000);
+    uv_mutex_lock(&s->mu);
+    s->delivering = true;           /* from here on, no copy changes the offsets */
+    uv_mutex_unlock(&s->mu);
+    clamp_offsets(s);
+    atomic_store(&s->woken, s->nlevels >= 64 ? ~0ULL : (1ULL << s->nlevels) - 1);
+    rk_log_info("schedule", "the master: delivering the %d delay levels from delayOffset.json's offsets",
+                s->nlevels);
+    return true;
+}
+
 /* Runs the levels that are due or woken, then sets the timer for the wheel's next event. */
 static void pump(rk_schedule_t *s)
 {
+    if (!follow_role(s)) {
+        atomic_store(&s->woken, 0);
+        uv_timer_stop(&s->timer);
+        return;
+    }
     uint64_t mask = atomic_exchange(&s->woken, 0);
     s->fired = 0;
     rk_tw_advance(s->wheel, (int64_t)rk_mono_ms(), on_expire, s);
@@ -400,6 +510,12 @@ static void on_timer(uv_timer_t *t)
 }
 static void on_wake(uv_async_t *a) { pump(a->data); }
 static void on_flush(uv_timer_t *t) { rk_schedule_persist(t->data); }
+static void on_role(uv_timer_t *t)
+{
+    rk_schedule_t *s = t->data;
+    if (may_deliver(s) != s->delivering)
+        pump(s);
+}
 
 static void close_cb(uv_handle_t *h) { (void)h; }
 
@@ -410,6 +526,7 @@ static void on_stop(uv_async_t *a)
     uv_close((uv_handle_t *)&s->stop, close_cb);
     uv_close((uv_handle_t *)&s->timer, close_cb);
     uv_close((uv_handle_t *)&s->flush, close_cb);
+    uv_close((uv_handle_t *)&s->role, close_cb);
 }
 
 static void service_main(void *arg)
@@ -442,6 +559,8 @@ int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule
     }
     s->st = st;
     s->flush_ms = cfg->flush_interval_ms > 0 ? cfg->flush_interval_ms : 10000;
+    s->may_deliver = cfg->may_deliver;
+    s->may_ctx = cfg->may_deliver_ctx;
     for (int i = 0; i < s->nlevels; i++) {
         s->lv[i].index = i;
         rk_tw_entry_init(&s->lv[i].e);
@@ -480,18 +599,6 @@ int rk_schedule_start(rk_schedule_t *s)
 {
     if (s->started)
         return RK_EINVAL;
-    /* offsets outside what the queues hold (a store restored from elsewhere): into range */
-    for (int i = 0; i < s->nlevels; i++) {
-        int64_t min = rk_store_min_offset(s->st, RK_SCHEDULE_TOPIC, i);
-        int64_t max = rk_store_max_offset(s->st, RK_SCHEDULE_TOPIC, i);
-        int64_t off = s->lv[i].offset;
-        if (off > max || off < min) {
-            int64_t to = off > max ? max : min;
-            rk_log_warn("schedule", "level %d: delayOffset.json says %" PRId64 ", the queue holds [%" PRId64
-                        ", %" PRId64 "); using %" PRId64, i + 1, off, min, max, to);
-            set_offset(s, &s->lv[i], to);
-        }
-    }
     int rc = RK_ENOMEM;
     if ((s->wheel = rk_tw_create(TICK_MS, (int64_t)rk_mono_ms(), &rc)) == NULL)
         return rc;
@@ -504,8 +611,11 @@ int rk_schedule_start(rk_schedule_t *s)
     uv_async_init(&s->loop, &s->stop, on_stop);
     uv_timer_init(&s->loop, &s->timer);
     uv_timer_init(&s->loop, &s->flush);
-    s->wake.data = s->stop.data = s->timer.data = s->flush.data = s;
+    uv_timer_init(&s->loop, &s->role);
+    s->wake.data = s->stop.data = s->timer.data = s->flush.data = s->role.data = s;
     uv_timer_start(&s->flush, on_flush, (uint64_t)s->flush_ms, (uint64_t)s->flush_ms);
+    if (s->may_deliver != NULL)
+        uv_timer_start(&s->role, on_role, ROLE_POLL_MS, ROLE_POLL_MS);
     /* every level once: what was parked before this start */
     atomic_store(&s->woken, s->nlevels >= 64 ? ~0ULL : (1ULL << s->nlevels) - 1);
     atomic_store(&s->running, true);
@@ -516,6 +626,7 @@ int rk_schedule_start(rk_schedule_t *s)
         uv_close((uv_handle_t *)&s->stop, close_cb);
         uv_close((uv_handle_t *)&s->timer, close_cb);
         uv_close((uv_handle_t *)&s->flush, close_cb);
+        uv_close((uv_handle_t *)&s->role, close_cb);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         rk_tw_destroy(s->wheel);
@@ -523,7 +634,7 @@ int rk_schedule_start(rk_schedule_t *s)
         return RK_ENOMEM;
     }
     s->started = true;
-    rk_log_info("schedule", "%d delay levels, delivering", s->nlevels);
+    rk_log_info("schedule", "%d delay levels; delivering while this broker is the master", s->nlevels);
     return RK_OK;
 }
 
@@ -542,6 +653,9 @@ void rk_schedule_stop(rk_schedule_t *s)
         rk_tw_destroy(s->wheel);
         s->wheel = NULL;
         s->started = false;
+        uv_mutex_lock(&s->mu);
+        s->delivering = false;
+        uv_mutex_unlock(&s->mu);
     }
     rk_schedule_persist(s);
 }

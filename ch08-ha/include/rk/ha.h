@@ -37,6 +37,7 @@
 #define RK_HA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rk/broker.h"
@@ -82,6 +83,24 @@ rk_ha_role_t rk_ha_role(const rk_ha_t *ha);
  * re-registers with its new brokerId. Any thread; applied on the HA thread
  * shortly after (rk_ha_role() tells when). */
 int rk_ha_switch_role(rk_ha_t *ha, rk_ha_role_t role, int64_t broker_id, const char *master_ha_addr);
+
+/* The metadata copy's extension point: one more thing a slave copies from
+ * its master every slaveSyncMetaInterval ms, next to topics, consumer offsets
+ * and subscription groups (RocketMQ's SlaveSynchronize; chapter 9 adds
+ * GET_ALL_DELAY_OFFSET). The slave sends request_code (no header, no body)
+ * to the master the name server names, and hands a SUCCESS answer's body to
+ * apply — only while this broker is a slave, on the metadata client's
+ * thread, one answer at a time per code. apply validates the whole body
+ * before changing anything and returns 0, or a negative RK_E… (logged as
+ * "metadata copy (request N) ... failed; nothing applied"). The body is
+ * the peer's: hostile until apply has checked it, valid only during the call.
+ * Register from a module's init, after HA's (the broker has not started):
+ * RK_EBUSY once started, RK_EEXIST for a code already copied, RK_EFULL past
+ * RK_HA_META_EXTRA_MAX. ctx is the caller's; it must stay valid until the
+ * broker has stopped (HA's stop joins the metadata client). */
+#define RK_HA_META_EXTRA_MAX 8
+typedef int (*rk_ha_meta_apply_fn)(void *ctx, const uint8_t *body, size_t len);
+int rk_ha_meta_add(rk_ha_t *ha, int request_code, rk_ha_meta_apply_fn apply, void *ctx);
 
 /* Figures (any thread). */
 typedef struct rk_ha_stats {

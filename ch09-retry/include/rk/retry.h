@@ -15,7 +15,8 @@
  * Settings read at init (broker.conf, RocketMQ's names):
  *   messageDelayLevel         "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
  *   flushDelayOffsetInterval  10000 (ms): delayOffset.json at most this stale
- * Delivery runs on the master only (brokerId 0).
+ * Delivery runs on the master only (rk_broker_is_slave, asked at every round: a slave follows and
+ * copies its master's delayOffset.json through chapter 8's metadata copy, rk_ha_meta_add).
  * Memory and threads: the module owns its state (rk_broker_module_state); processors run on
  * the server's worker pool. */
 #ifndef RK_RETRY_H

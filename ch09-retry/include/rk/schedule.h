@@ -18,6 +18,17 @@
  * moves: those messages are delivered again (at least once), never lost, never early — a
  * unit is only delivered once the wall clock has reached its delivery time.
  *
+ * Roles (replication, chapter 8): only a master delivers — a put on a slave would append to
+ * the slave's own commitlog and break the byte-for-byte copy of its master's. may_deliver is
+ * asked before every delivery round and every put, and every 200 ms while it says no, so a role
+ * change at runtime takes effect. While it says no the service only follows: the slave's
+ * SCHEDULE_TOPIC_XXXX queues come from replication, its offsets from its master
+ * (rk_schedule_follow, fed by chapter 8's metadata copy). When it says yes again (a slave
+ * switched to master), the service waits for the consume queues to catch up with the
+ * commitlog, brings the offsets into the queues' range, and delivers from there: what the old
+ * master delivered after the last copy is delivered again (at least once), nothing is lost,
+ * nothing comes before its time.
+ *
  * Threads: new() and free() on the owner's thread (new before rk_store_start, free after
  * rk_store_close); start/stop from the owner's thread; the service thread does every put.
  * Memory: the service owns its state; the store is the caller's and outlives the service. */
@@ -43,6 +54,9 @@ typedef struct rk_schedule_config {
     const char *offset_path;        /* .../config/delayOffset.json (required) */
     int64_t flush_interval_ms;      /* flushDelayOffsetInterval; 0: 10000 */
     bool fallback_to_bak;           /* metadataFallbackToBak: load delayOffset.json.bak if the file is unusable */
+    bool (*may_deliver)(void *ctx); /* true while this broker is the master (NULL: always); any thread's
+                                       answer must be cheap (the service thread asks at every put) */
+    void *may_deliver_ctx;
 } rk_schedule_config_t;
 
 typedef struct rk_schedule rk_schedule_t;
@@ -52,8 +66,8 @@ typedef struct rk_schedule rk_schedule_t;
  * rk_store_start. err says why on failure. */
 int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule_t **out, char *err,
                     size_t errlen);
-/* Starts delivering (after rk_store_start): the service thread. A broker that is not the
- * master never calls it (puts are only redirected). */
+/* Starts the service thread (after rk_store_start): it delivers while may_deliver says so and
+ * follows otherwise (see Roles above). */
 int rk_schedule_start(rk_schedule_t *s);
 /* Stops the thread (a put in progress finishes) and writes delayOffset.json. Idempotent. */
 void rk_schedule_stop(rk_schedule_t *s);
@@ -70,6 +84,14 @@ int64_t rk_schedule_delivered(rk_schedule_t *s);
 /* The offsets as delayOffset.json text (malloc'ed; NULL on ENOMEM): what GET_ALL_DELAY_OFFSET
  * answers, so a slave can copy them. */
 char *rk_schedule_encode(rk_schedule_t *s);
+/* A copy of the master's offsets (GET_ALL_DELAY_OFFSET's answer, delayOffset.json's text)
+ * while this service does not deliver: checked whole first (RK_ECORRUPT: nothing changed; levels
+ * this broker does not have are ignored, levels the text lacks become 0), then taken as the
+ * offsets and written to delayOffset.json if they moved. RK_EBUSY while delivering: a master
+ * keeps its own. Any thread. */
+int rk_schedule_follow(rk_schedule_t *s, const char *text, size_t len);
+/* True while the service delivers (it started and may_deliver said yes at its last round). */
+bool rk_schedule_delivering(rk_schedule_t *s);
 /* Writes delayOffset.json now (if an offset moved). */
 int rk_schedule_persist(rk_schedule_t *s);
 
