@@ -146,16 +146,6 @@ static rk_put_status_t dlq_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scratc
 
 /* ------------------------------------------------------------ CONSUMER_SEND_MSG_BACK */
 
-static void reply_fmt(rk_reply_t *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void reply_fmt(rk_reply_t *r, int code, const char *fmt, ...)
-{
-    char remark[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(remark, sizeof remark, fmt, ap);
-    va_end(ap);
-    rk_reply_code(r, code, remark);
-}
 
 /* A number header: required ones must be there; all must be integers in range. */
 static bool num(const rk_cmd_t *req, rk_reply_t *reply, const char *key, bool required, int64_t min, int64_t max,
@@ -168,7 +158,7 @@ static bool num(const rk_cmd_t *req, rk_reply_t *reply, const char *key, bool re
     }
     if (v != NULL && rk_cmd_ext_i64(req, key, out) == RK_OK && *out >= min && *out <= max)
         return true;
-    reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "request header field %s: \"%.40s\" %s; it must be an integer in [%" PRId64
+    rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "request header field %s: \"%.40s\" %s; it must be an integer in [%" PRId64
               ", %" PRId64 "]", key, v ? v : "", v ? "is invalid" : "is missing", min, max);
     return false;
 }
@@ -190,11 +180,11 @@ static void p_send_back(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     }
     rk_group_config_t gc;
     if (rk_group_get(rk_broker_groups(b), group, &gc) != RK_OK) {
-        reply_fmt(reply, RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "subscription group not exist, %.200s", group);
+        rk_reply_codef(reply, RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "subscription group not exist, %.200s", group);
         return;
     }
     if (rk_broker_is_slave(b)) {    /* a slave's log is its master's copy: nothing of its own */
-        reply_fmt(reply, RK_RESP_NO_PERMISSION, "the broker[%s] sending message is forbidden",
+        rk_reply_codef(reply, RK_RESP_NO_PERMISSION, "the broker[%s] sending message is forbidden",
                   rk_broker_addr(b));
         return;
     }
@@ -206,27 +196,27 @@ static void p_send_back(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     rk_topic_config_t tc;
     if (group_topic(retry, sizeof retry, RK_RETRY_PREFIX, group) != RK_OK ||
         group_topic(dlq, sizeof dlq, RK_DLQ_PREFIX, group) != RK_OK) {
-        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "the group name %.200s makes no valid retry topic", group);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "the group name %.200s makes no valid retry topic", group);
         return;
     }
     if (topic_for_retry(b, retry, gc.retry_queue_nums, RK_PERM_READ | RK_PERM_WRITE, &tc) != RK_OK) {
-        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "topic[%s] not exist", retry);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "topic[%s] not exist", retry);
         return;
     }
     if (!(tc.perm & RK_PERM_WRITE)) {
-        reply_fmt(reply, RK_RESP_NO_PERMISSION, "the topic[%s] sending message is forbidden", retry);
+        rk_reply_codef(reply, RK_RESP_NO_PERMISSION, "the topic[%s] sending message is forbidden", retry);
         return;
     }
     rk_store_t *st = rk_broker_store(b);
     rk_store_view_t v;
     rk_record_t rec;
     if (rk_store_view(st, offset, &v) != RK_OK) {
-        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "look message by offset failed, %" PRId64, offset);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "look message by offset failed, %" PRId64, offset);
         return;
     }
     if (rk_record_decode(v.data, (size_t)v.size, false, &rec) != RK_OK || rk_record_is_blank(&rec)) {
         rk_store_view_release(&v);
-        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "look message by offset failed, %" PRId64, offset);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "look message by offset failed, %" PRId64, offset);
         return;
     }
     int64_t max = gc.retry_max_times;
@@ -240,7 +230,7 @@ static void p_send_back(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     if (to_dlq) {
         if (topic_for_retry(b, dlq, RK_DLQ_QUEUES, RK_PERM_READ | RK_PERM_WRITE, &tc) != RK_OK) {
             rk_store_view_release(&v);
-            reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "topic[%s] not exist", dlq);
+            rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "topic[%s] not exist", dlq);
             return;
         }
     } else {
@@ -281,7 +271,7 @@ static void p_send_back(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     rk_buf_free(&props);
     rk_store_view_release(&v);
     if (rc != RK_OK) {
-        reply_fmt(reply, RK_RESP_SYSTEM_ERROR, "%s", rk_strerror(rc));
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "%s", rk_strerror(rc));
         return;
     }
     if (res.status != RK_PUT_OK) {
