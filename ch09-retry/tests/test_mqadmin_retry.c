@@ -226,6 +226,11 @@ Test(mqadmin_retry, progress_lists_the_retry_topic_before_any_retry)
         usleep(100000);
     }
     cr_assert_not_null(out, "consumerProgress never listed %%RETRY%%pgq next to PT");
+    const char *retry = strstr(out, "\n%RETRY%pgq "), *pt = strstr(out, "\nPT ");
+    cr_assert(retry != NULL && retry < pt, "rows not sorted by queue as RocketMQ's:\n%s", out);
+    long long bo = -1, co = -1;
+    cr_assert_eq(sscanf(retry + 1, "%%RETRY%%pgq broker-r 0 %lld %lld", &bo, &co), 2, "%s", out);
+    cr_assert(bo == 0 && co == 0, "%s", out);
     free(out);
     rk_push_consumer_free(pc);
     rk_retry_client_free(rc);
