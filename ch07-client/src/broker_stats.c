@@ -177,13 +177,14 @@ static void p_consume_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     rk_buf_t b = {0};
     rk_buf_put_str(&b, "{\"consumeTps\":0.0,\"offsetTable\":{");
     lag_ctx_t x = {.s = s, .group = group, .only_topic = rk_cmd_ext_get(req, "topic"), .b = &b};
-    snprintf(x.retry, sizeof x.retry, "%%RETRY%%%s", group);
+    int rl = snprintf(x.retry, sizeof x.retry, "%%RETRY%%%s", group);
+    bool retry_named = rl > 0 && (size_t)rl < sizeof x.retry;     /* a longer group has no retry topic */
     rk_store_foreach_queue(rk_broker_store(s->b), add_lag, &x);
     /* As RocketMQ (topics by the group's offsets, queues by the topic's config): the group's
      * retry topic, which its clustering consumers own and commit offset 0 in as soon as they
      * pulled it, has a row before the first retry gave it a consume queue. */
     rk_topic_config_t tc;
-    if (!x.retry_seen && rk_topic_get(rk_broker_topics(s->b), x.retry, &tc) == RK_OK)
+    if (retry_named && !x.retry_seen && rk_topic_get(rk_broker_topics(s->b), x.retry, &tc) == RK_OK)
         for (int q = 0; q < tc.write_queues && q < RK_TOPIC_MAX_QUEUES; q++)
             add_lag(x.retry, q, &x);
     rk_buf_put_str(&b, "}}");
