@@ -13,6 +13,8 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/request_code.h"
+#include "rk/topic_config.h"
+#include "rk/topic_route.h"
 
 #define TPS_WINDOW 10                   /* samples, one a second */
 
@@ -136,6 +138,8 @@ typedef struct lag_ctx {
     rk_buf_t *b;
     int n;
     int64_t diff;
+    char retry[RK_NAME_MAX + 8];        /* %RETRY%<group> */
+    bool retry_seen;                    /* it has a consume queue */
 } lag_ctx_t;
 
 static int add_lag(const char *topic, int qid, void *arg)
@@ -143,6 +147,8 @@ static int add_lag(const char *topic, int qid, void *arg)
     lag_ctx_t *x = arg;
     if (x->only_topic != NULL && *x->only_topic && strcmp(topic, x->only_topic) != 0)
         return 0;
+    if (strcmp(topic, x->retry) == 0)
+        x->retry_seen = true;
     rk_store_t *st = rk_broker_store(x->s->b);
     int64_t committed = rk_store_query_offset(st, x->group, topic, qid);
     if (committed < 0)
@@ -171,7 +177,16 @@ static void p_consume_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     rk_buf_t b = {0};
     rk_buf_put_str(&b, "{\"consumeTps\":0.0,\"offsetTable\":{");
     lag_ctx_t x = {.s = s, .group = group, .only_topic = rk_cmd_ext_get(req, "topic"), .b = &b};
+    int rl = snprintf(x.retry, sizeof x.retry, "%%RETRY%%%s", group);
+    bool retry_named = rl > 0 && (size_t)rl < sizeof x.retry;     /* a longer group has no retry topic */
     rk_store_foreach_queue(rk_broker_store(s->b), add_lag, &x);
+    /* As RocketMQ (topics by the group's offsets, queues by the topic's config): the group's
+     * retry topic, which its clustering consumers own and commit offset 0 in as soon as they
+     * pulled it, has a row before the first retry gave it a consume queue. */
+    rk_topic_config_t tc;
+    if (retry_named && !x.retry_seen && rk_topic_get(rk_broker_topics(s->b), x.retry, &tc) == RK_OK)
+        for (int q = 0; q < tc.write_queues && q < RK_TOPIC_MAX_QUEUES; q++)
+            add_lag(x.retry, q, &x);
     rk_buf_put_str(&b, "}}");
     if (x.n == 0) {
         rk_buf_free(&b);

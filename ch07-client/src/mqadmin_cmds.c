@@ -384,6 +384,19 @@ static int cmd_broker_status(int argc, char **argv)
 
 /* ---------------------------------------------------------------- consumers */
 
+/* One row of consumerProgress. */
+typedef struct progress_row {
+    rk_mq_t mq;
+    int64_t broker_off, consumer_off, last;
+} progress_row_t;
+
+static int cmp_row(const void *a, const void *b)
+{
+    return rk_mq_cmp(&((const progress_row_t *)a)->mq, &((const progress_row_t *)b)->mq);
+}
+
+/* As RocketMQ's: the ConsumeStats of every master merged, rows sorted by queue (topic, broker,
+ * queue id), so a group's %RETRY%<group> rows come first, together across brokers. */
 static int cmd_consumer_progress(int argc, char **argv)
 {
     opts_t o;
@@ -394,11 +407,10 @@ static int cmd_consumer_progress(int argc, char **argv)
     /* every master of the cluster(s), then GET_CONSUME_STATS on each */
     cJSON *info = cluster_info(c);
     cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
-    printf("%-32s  %-22s  %-4s  %-14s  %-14s  %-8s  %s\n", "#Topic", "#Broker Name", "#QID", "#Broker Offset",
-           "#Consumer Offset", "#Diff", "#LastTime");
-    int64_t total = 0;
-    int rows = 0;
-    for (cJSON *bd = table ? table->child : NULL; bd; bd = bd->next) {
+    progress_row_t *rows = NULL;
+    size_t nrows = 0, cap = 0;
+    bool oom = false;
+    for (cJSON *bd = table ? table->child : NULL; bd && !oom; bd = bd->next) {
         const char *addr = master_of(bd);
         if (addr == NULL)
             continue;
@@ -414,25 +426,51 @@ static int cmd_consumer_progress(int argc, char **argv)
         rk_mq_map_entry_t *e = NULL;
         size_t n = 0;
         if (rk_mq_map_parse((const char *)resp->body, resp->body_len, "offsetTable", &e, &n) == RK_OK) {
-            for (size_t i = 0; i < n; i++) {
-                int64_t bo = 0, co = 0, last = 0;
-                rk_json_get_i64(e[i].value, "brokerOffset", &bo);
-                rk_json_get_i64(e[i].value, "consumerOffset", &co);
-                rk_json_get_i64(e[i].value, "lastTimestamp", &last);
-                char t[40];
-                printf("%-32s  %-22s  %-4d  %-14" PRId64 "  %-16" PRId64 "  %-8" PRId64 "  %s\n", e[i].mq.topic,
-                       e[i].mq.broker, e[i].mq.queue_id, bo, co, bo - co, fmt_time(last, t, sizeof t));
-                total += bo - co;
-                rows++;
+            for (size_t i = 0; i < n && !oom; i++) {
+                if (nrows == cap) {
+                    size_t ncap = cap ? cap * 2 : 64;
+                    progress_row_t *r = realloc(rows, ncap * sizeof *r);
+                    if (r == NULL) {
+                        oom = true;
+                        break;
+                    }
+                    rows = r;
+                    cap = ncap;
+                }
+                progress_row_t *r = &rows[nrows++];
+                r->mq = e[i].mq;
+                r->broker_off = r->consumer_off = r->last = 0;
+                rk_json_get_i64(e[i].value, "brokerOffset", &r->broker_off);
+                rk_json_get_i64(e[i].value, "consumerOffset", &r->consumer_off);
+                rk_json_get_i64(e[i].value, "lastTimestamp", &r->last);
             }
             rk_mq_map_free(e, n);
         }
         rk_cmd_free(resp);
     }
-    printf("\nConsume TPS: -\nDiff Total: %" PRId64 "\n", total);
     cJSON_Delete(info);
     rk_mqclient_free(c);
-    if (rows == 0) {
+    if (oom) {
+        fprintf(stderr, "consumerProgress: out of memory\n");
+        free(rows);
+        return 1;
+    }
+    if (nrows > 1)
+        qsort(rows, nrows, sizeof *rows, cmp_row);
+    printf("%-32s  %-22s  %-4s  %-14s  %-14s  %-8s  %s\n", "#Topic", "#Broker Name", "#QID", "#Broker Offset",
+           "#Consumer Offset", "#Diff", "#LastTime");
+    int64_t total = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        const progress_row_t *r = &rows[i];
+        char t[40];
+        printf("%-32s  %-22s  %-4d  %-14" PRId64 "  %-16" PRId64 "  %-8" PRId64 "  %s\n", r->mq.topic, r->mq.broker,
+               r->mq.queue_id, r->broker_off, r->consumer_off, r->broker_off - r->consumer_off,
+               fmt_time(r->last, t, sizeof t));
+        total += r->broker_off - r->consumer_off;
+    }
+    printf("\nConsume TPS: -\nDiff Total: %" PRId64 "\n", total);
+    free(rows);
+    if (nrows == 0) {
         fprintf(stderr, "consumerProgress: group %s has no committed offset on any broker\n", o.group);
         return 1;
     }
@@ -440,6 +478,18 @@ static int cmd_consumer_progress(int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------- messages */
+
+static rk_mqadmin_msg_lines_fn msg_lines;
+
+void rk_mqadmin_set_msg_lines(rk_mqadmin_msg_lines_fn fn)
+{
+    msg_lines = fn;
+}
+
+void rk_mqadmin_print_field(const char *label, const char *value)
+{
+    printf("%-20s %s\n", label, value);
+}
 
 static void print_message(const rk_msg_ext_t *m, bool full)
 {
@@ -467,6 +517,8 @@ static void print_message(const rk_msg_ext_t *m, bool full)
         first = false;
     }
     printf("}\n");
+    if (msg_lines != NULL)
+        msg_lines(m);
     if (full)
         printf("Message Body:        %.*s\n", (int)(m->body_len > 4096 ? 4096 : m->body_len), (const char *)m->body);
     else

@@ -1,5 +1,6 @@
-/* mqadmin — RocketMQ's admin tool after chapter 9: chapter 7's commands (rk/mqadmin.h) plus
- * the dead-letter queue's:
+/* mqadmin — RocketMQ's admin tool after chapter 9: chapter 7's commands (rk/mqadmin.h), whose
+ * queryMsgById also names a retried message's origin (Original Topic: from RETRY_TOPIC, Origin
+ * Message ID: from ORIGIN_MESSAGE_ID), plus the dead-letter queue's:
  *
  *   mqadmin queryDlqMsg -n NS -g GROUP [-c COUNT]
  *       prints the messages in %DLQ%GROUP: where each came from (RETRY_TOPIC, ORIGIN_MESSAGE_ID),
@@ -236,6 +237,19 @@ static int cmd_resend(int argc, char **argv)
     return rc;
 }
 
+/* queryMsgById's extra lines for a message that was retried (a %RETRY% copy, a parked retry in
+ * SCHEDULE_TOPIC_XXXX, a dead letter): the topic it was first sent to and the offset id of
+ * that first copy, from its RETRY_TOPIC and ORIGIN_MESSAGE_ID properties, which RocketMQ's
+ * queryMsgById shows only inside Properties. */
+static void retry_lines(const rk_msg_ext_t *m)
+{
+    char v[RK_NAME_MAX > 128 ? RK_NAME_MAX : 128];
+    if (rk_msg_prop(m, RK_PROP_RETRY_TOPIC, v, sizeof v) == RK_OK)
+        rk_mqadmin_print_field("Original Topic:", v);
+    if (rk_msg_prop(m, RK_PROP_ORIGIN_MESSAGE_ID, v, sizeof v) == RK_OK)
+        rk_mqadmin_print_field("Origin Message ID:", v);
+}
+
 static const rk_tool_cmd_t cmds_ch09[] = {
     {"queryDlqMsg", "-n NS -g GROUP [-c COUNT]", "the messages in a group's dead-letter queue", cmd_query_dlq},
     {"resendMsgFromDLQ", "-n NS -g GROUP (-i MSG_ID | -a) [-o FROM_OFFSET]",
@@ -246,5 +260,6 @@ static const rk_tool_cmd_t cmds_ch09[] = {
 int main(int argc, char **argv)
 {
     const rk_tool_cmd_t *const tables[] = {cmds_ch09, rk_mqadmin_cmds_ch07, NULL};
+    rk_mqadmin_set_msg_lines(retry_lines);
     return rk_mqadmin_main(tables, argc, argv);
 }
