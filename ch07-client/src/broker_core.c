@@ -21,14 +21,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void reply_code(rk_reply_t *r, int code, const char *fmt, const char *arg)
-{
-    char remark[512];
-    snprintf(remark, sizeof remark, fmt, arg ? arg : "");
-    rk_reply_code(r, code, remark);
-}
-
-
 /* The first header name that is present: V2's short names, then the long ones. */
 static const char *ext2(const rk_cmd_t *req, const char *a, const char *b)
 {
@@ -178,7 +170,7 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         return;
     }
     if (!rk_topic_name_valid(topic)) {
-        reply_code(reply, RK_RESP_SYSTEM_ERROR, "The specified topic[%s] contains illegal characters, allowing only ^[%%|a-zA-Z0-9_-]+$ and at most 127 characters", topic);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "The specified topic[%s] contains illegal characters, allowing only ^[%%|a-zA-Z0-9_-]+$ and at most 127 characters", topic);
         return;
     }
     rk_topic_config_t tc;
@@ -186,20 +178,19 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     int rc = rk_topic_get_or_create_in_send(rk_broker_topics(b), topic, def_topic ? def_topic : RK_TOPIC_DEFAULT,
                                             (int32_t)def_queues, &tc, &created);
     if (rc == RK_EFULL) {
-        char remark[400];
-        snprintf(remark, sizeof remark, "topic[%s] not exist, apply first please! (auto-create refused: the broker "
-                 "already has autoCreateTopicMax=%" PRId64 " topics)", topic, rk_broker_config(b)->auto_create_topic_max);
-        rk_reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, remark);
+        rk_reply_codef(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please! (auto-create refused: "
+                       "the broker already has autoCreateTopicMax=%" PRId64 " topics)", topic,
+                       rk_broker_config(b)->auto_create_topic_max);
         return;
     }
     if (rc != RK_OK) {
-        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
+        rk_reply_codef(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
         return;
     }
     if (created)
         rk_broker_topics_changed(b);
     if (!(tc.perm & RK_PERM_WRITE)) {
-        reply_code(reply, RK_RESP_NO_PERMISSION, "the topic[%s] sending message is forbidden", topic);
+        rk_reply_codef(reply, RK_RESP_NO_PERMISSION, "the topic[%s] sending message is forbidden", topic);
         return;
     }
     int32_t nq = tc.write_queues > tc.read_queues ? tc.write_queues : tc.read_queues;
@@ -743,7 +734,7 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         return;
     }
     if (rk_topic_get(rk_broker_topics(b), topic, &tc) != RK_OK) {
-        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
+        rk_reply_codef(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
         return;
     }
     if (qid >= tc.read_queues) {
@@ -1146,7 +1137,7 @@ static void p_consumer_list(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     size_t n = 0;
     char **ids = group ? rk_client_manager_consumers(rk_broker_clients(b), group, &n) : NULL;
     if (n == 0) {
-        reply_code(reply, RK_RESP_SYSTEM_ERROR, "no consumer for this group, %s", group);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "no consumer for this group, %s", group ? group : "");
         return;
     }
     rk_buf_t body = {0};
@@ -1183,7 +1174,7 @@ static void p_create_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     rk_broker_t *b = ctx;
     const char *topic = rk_cmd_ext_get(req, "topic");
     if (topic == NULL || !rk_topic_name_valid(topic)) {
-        reply_code(reply, RK_RESP_SYSTEM_ERROR, "the topic[%s] is not valid", topic);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "the topic[%s] is not valid", topic ? topic : "");
         return;
     }
     rk_topic_config_t tc = {.read_queues = 8, .write_queues = 8, .perm = RK_PERM_READ | RK_PERM_WRITE};
