@@ -1095,8 +1095,12 @@ static void p_put_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *repl
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
         return;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(n, key);
-    cJSON_AddItemToObject(n, key, v);
+    /* either call changes nothing when it fails (its copy of key) */
+    if (!(fresh ? cJSON_AddItemToObject(n, key, v) : cJSON_ReplaceItemInObjectCaseSensitive(n, key, v))) {
+        cJSON_Delete(v);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
     ns->kv_items += fresh;
     kv_persist_then_answer(ns, req, reply);
 }
