@@ -100,7 +100,8 @@ typedef struct send_done {
     bool batch;
     int n;
     rk_host_t store_host;
-    int64_t phys[64];           /* filled by the batch put before it returns */
+    int64_t phys[];             /* a batch's 64 offsets, filled by the batch put before it returns;
+                                 * not allocated for a single message */
 } send_done_t;
 
 static void send_done(void *arg, const rk_put_result_t *res)
@@ -218,7 +219,7 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     while (hp.len > 0 && hp.data[hp.len - 1] == RK_PROP_SEP)     /* Go ends with \2 */
         hp.len--;
     rk_props_put(&hp, RK_PROP_CLUSTER, rk_broker_config(b)->cluster_name);
-    send_done_t *sd = calloc(1, sizeof *sd);
+    send_done_t *sd = calloc(1, sizeof *sd + (batch ? 64 * sizeof sd->phys[0] : 0));
     if (sd == NULL) {
         rk_buf_free(&hp);
         rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "out of memory");
