@@ -142,7 +142,12 @@ static void send_done(void *arg, const rk_put_result_t *res)
 
 /* SEND_MESSAGE (10, long names), SEND_MESSAGE_V2 (310, a..n) and
  * SEND_BATCH_MESSAGE (320, always V2 names). The put is asynchronous:
- * send_done answers once every ack stage completed it. */
+ * send_done answers once every ack stage completed it. A put only copies
+ * into the mapped file under the put lock; whatever it must wait for (the
+ * disk with SYNC_FLUSH, a slave with SYNC_MASTER) is an ack stage that
+ * answers later through send_done. So the send runs INLINE on the network
+ * thread, whatever the flush or replication policy: no worker-pool thread
+ * sits on an fsync or a replica's acknowledgement. */
 static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_broker_t *b = ctx;
@@ -278,16 +283,6 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
                       rc == RK_ETOOBIG ? "a batch holds at most 64 messages" : "bad message body");
         return;
     }
-}
-
-/* A put only copies into the mapped file under the put lock; whatever it
- * must wait for (the disk with SYNC_FLUSH, a slave with SYNC_MASTER) is an
- * ack stage that answers later through send_done. So the send runs right
- * here on the network thread, whatever the flush or replication policy:
- * no worker-pool thread sits on an fsync or a replica's acknowledgement. */
-static void p_send_entry(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
-{
-    p_send(ctx, conn, req, reply);
 }
 
 /* ------------------------------------------------------------ pull */
@@ -1314,9 +1309,9 @@ static int core_init(rk_broker_t *b, void **state)
         rk_processor_fn fn;
         int flags;
     } table[] = {
-        {RK_REQ_SEND_MESSAGE, p_send_entry, RK_PROC_INLINE},
-        {RK_REQ_SEND_MESSAGE_V2, p_send_entry, RK_PROC_INLINE},
-        {RK_REQ_SEND_BATCH_MESSAGE, p_send_entry, RK_PROC_INLINE},
+        {RK_REQ_SEND_MESSAGE, p_send, RK_PROC_INLINE},
+        {RK_REQ_SEND_MESSAGE_V2, p_send, RK_PROC_INLINE},
+        {RK_REQ_SEND_BATCH_MESSAGE, p_send, RK_PROC_INLINE},
         {RK_REQ_QUERY_CONSUMER_OFFSET, p_query_offset, RK_PROC_INLINE},
         {RK_REQ_UPDATE_CONSUMER_OFFSET, p_update_offset, RK_PROC_INLINE},
         {RK_REQ_GET_MAX_OFFSET, p_max_offset, RK_PROC_INLINE},
