@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -280,37 +279,32 @@ static bool fail(why_t *w, const char *fmt, ...)
 
 #define JSON_INT_MAX 9007199254740992LL     /* 2^53: a JSON number is a double */
 
-/* An integer in [lo, hi]: a number without fraction, or a decimal string
- * (RocketMQ's C++ and Node clients send numbers as strings and back). */
-static bool int_item(const cJSON *it, int64_t lo, int64_t hi, int64_t *out)
+/* s, a whole decimal integer (strtoll's syntax), in [lo, hi]. */
+static bool dec_in(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
-    if (cJSON_IsNumber(it)) {
-        double d = it->valuedouble;
-        if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi || fabs(d) > (double)JSON_INT_MAX)
-            return false;
-        *out = (int64_t)d;
-        return true;
-    }
-    if (cJSON_IsString(it) && it->valuestring != NULL) {
-        const char *s = it->valuestring;
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-            return false;
-        *out = v;
-        return true;
-    }
-    return false;
+    char *end;
+    if (s == NULL)
+        return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
 }
 
+/* An integer member in [lo, hi]: what rk_json_get_i64 reads (a number
+ * without fraction, or a decimal string: RocketMQ's C++ and Node clients
+ * send numbers as strings and back), but not a boolean. */
 static bool int_member(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out, why_t *w)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    int64_t v;
     if (it == NULL)
         return fail(w, "%s is missing", key);
-    if (!int_item(it, lo, hi, out))
+    if (cJSON_IsBool(it) || rk_json_get_i64(obj, key, &v) != RK_OK || v < lo || v > hi)
         return fail(w, "%s must be an integer in %" PRId64 "..%" PRId64, key, lo, hi);
+    *out = v;
     return true;
 }
 
@@ -489,15 +483,7 @@ done:
 /* One decimal field of a compressed topic line, in [lo, hi]. */
 static bool line_int(char **save, int64_t lo, int64_t hi, int64_t *out)
 {
-    char *tok = strtok_r(NULL, " ", save), *end;
-    if (tok == NULL)
-        return false;
-    errno = 0;
-    long long v = strtoll(tok, &end, 10);
-    if (errno != 0 || end == tok || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    return dec_in(strtok_r(NULL, " ", save), lo, hi, out);
 }
 
 /* The compressed form: zlib of [len][dataVersion JSON][count] count x ([len]["name r w perm filter"]) [len][filters]. */
@@ -1095,8 +1081,12 @@ static void p_put_kv(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *repl
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
         return;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(n, key);
-    cJSON_AddItemToObject(n, key, v);
+    /* either call changes nothing when it fails (its copy of key) */
+    if (!(fresh ? cJSON_AddItemToObject(n, key, v) : cJSON_ReplaceItemInObjectCaseSensitive(n, key, v))) {
+        cJSON_Delete(v);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
     ns->kv_items += fresh;
     kv_persist_then_answer(ns, req, reply);
 }
@@ -1676,15 +1666,7 @@ static void tables_free(tables_t *t)
 /* A decimal key ("0", "12") in [lo, hi]. */
 static bool dec_key(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
-    char *end;
-    if (s == NULL || *s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    return s != NULL && *s >= '0' && *s <= '9' && dec_in(s, lo, hi, out);
 }
 
 /* Puts value under key into m unless key is there already (then frees it via destroy). */

@@ -252,11 +252,11 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         while (ai != NULL && ai->ai_family != AF_INET)
             ai = ai->ai_next;
         int rc = status < 0 ? status : ai == NULL ? UV_EAI_ADDRFAMILY : 0;
-        if (rc == 0)
-            rc = uv_tcp_connect(&ch->connect, &ch->tcp, ai->ai_addr, on_connect);
         if (rc != 0) {
             rk_log_warn("rclient", "cannot resolve the host name in %s: %s", ch->addr, uv_strerror(rc));
             chan_close(ch, RK_ENOTFOUND);
+        } else if ((rc = uv_tcp_connect(&ch->connect, &ch->tcp, ai->ai_addr, on_connect)) != 0) {
+            chan_close(ch, rc);     /* as for a numeric address (chan_get) */
         }
     }
     uv_freeaddrinfo(res);

@@ -171,14 +171,17 @@ static uint32_t key_hash(const char *k)
  * field had been set in turn. */
 static int ext_dedupe(rk_cmd_t *c)
 {
+    _Static_assert((RK_CMD_MAX_EXT_FIELDS & (RK_CMD_MAX_EXT_FIELDS - 1)) == 0, "a power of two");
     if (c->next < 2)
         return RK_OK;
+    if (c->next > RK_CMD_MAX_EXT_FIELDS)
+        return RK_ETOOBIG;
+    /* on the stack: every request is decoded here (ext_push caps next) */
+    uint16_t slot[2 * RK_CMD_MAX_EXT_FIELDS];      /* field index + 1; 0: empty */
     size_t size = 16;
     while (size < c->next * 2)
         size *= 2;
-    uint16_t *slot = calloc(size, sizeof *slot);   /* field index + 1; 0: empty */
-    if (slot == NULL)
-        return RK_ENOMEM;
+    memset(slot, 0, size * sizeof *slot);
     size_t kept = 0;
     for (size_t i = 0; i < c->next; i++) {
         rk_ext_field_t f = c->ext[i];
@@ -197,7 +200,6 @@ static int ext_dedupe(rk_cmd_t *c)
         }
     }
     c->next = kept;
-    free(slot);
     return RK_OK;
 }
 

@@ -21,14 +21,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void reply_code(rk_reply_t *r, int code, const char *fmt, const char *arg)
-{
-    char remark[512];
-    snprintf(remark, sizeof remark, fmt, arg ? arg : "");
-    rk_reply_code(r, code, remark);
-}
-
-
 /* The first header name that is present: V2's short names, then the long ones. */
 static const char *ext2(const rk_cmd_t *req, const char *a, const char *b)
 {
@@ -108,7 +100,8 @@ typedef struct send_done {
     bool batch;
     int n;
     rk_host_t store_host;
-    int64_t phys[64];           /* filled by the batch put before it returns */
+    int64_t phys[];             /* a batch's 64 offsets, filled by the batch put before it returns;
+                                 * not allocated for a single message */
 } send_done_t;
 
 static void send_done(void *arg, const rk_put_result_t *res)
@@ -149,7 +142,12 @@ static void send_done(void *arg, const rk_put_result_t *res)
 
 /* SEND_MESSAGE (10, long names), SEND_MESSAGE_V2 (310, a..n) and
  * SEND_BATCH_MESSAGE (320, always V2 names). The put is asynchronous:
- * send_done answers once every ack stage completed it. */
+ * send_done answers once every ack stage completed it. A put only copies
+ * into the mapped file under the put lock; whatever it must wait for (the
+ * disk with SYNC_FLUSH, a slave with SYNC_MASTER) is an ack stage that
+ * answers later through send_done. So the send runs INLINE on the network
+ * thread, whatever the flush or replication policy: no worker-pool thread
+ * sits on an fsync or a replica's acknowledgement. */
 static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_broker_t *b = ctx;
@@ -178,7 +176,7 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         return;
     }
     if (!rk_topic_name_valid(topic)) {
-        reply_code(reply, RK_RESP_SYSTEM_ERROR, "The specified topic[%s] contains illegal characters, allowing only ^[%%|a-zA-Z0-9_-]+$ and at most 127 characters", topic);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "The specified topic[%s] contains illegal characters, allowing only ^[%%|a-zA-Z0-9_-]+$ and at most 127 characters", topic);
         return;
     }
     rk_topic_config_t tc;
@@ -186,20 +184,19 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     int rc = rk_topic_get_or_create_in_send(rk_broker_topics(b), topic, def_topic ? def_topic : RK_TOPIC_DEFAULT,
                                             (int32_t)def_queues, &tc, &created);
     if (rc == RK_EFULL) {
-        char remark[400];
-        snprintf(remark, sizeof remark, "topic[%s] not exist, apply first please! (auto-create refused: the broker "
-                 "already has autoCreateTopicMax=%" PRId64 " topics)", topic, rk_broker_config(b)->auto_create_topic_max);
-        rk_reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, remark);
+        rk_reply_codef(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please! (auto-create refused: "
+                       "the broker already has autoCreateTopicMax=%" PRId64 " topics)", topic,
+                       rk_broker_config(b)->auto_create_topic_max);
         return;
     }
     if (rc != RK_OK) {
-        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
+        rk_reply_codef(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
         return;
     }
     if (created)
         rk_broker_topics_changed(b);
     if (!(tc.perm & RK_PERM_WRITE)) {
-        reply_code(reply, RK_RESP_NO_PERMISSION, "the topic[%s] sending message is forbidden", topic);
+        rk_reply_codef(reply, RK_RESP_NO_PERMISSION, "the topic[%s] sending message is forbidden", topic);
         return;
     }
     int32_t nq = tc.write_queues > tc.read_queues ? tc.write_queues : tc.read_queues;
@@ -227,7 +224,7 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     while (hp.len > 0 && hp.data[hp.len - 1] == RK_PROP_SEP)     /* Go ends with \2 */
         hp.len--;
     rk_props_put(&hp, RK_PROP_CLUSTER, rk_broker_config(b)->cluster_name);
-    send_done_t *sd = calloc(1, sizeof *sd);
+    send_done_t *sd = calloc(1, sizeof *sd + (batch ? 64 * sizeof sd->phys[0] : 0));
     if (sd == NULL) {
         rk_buf_free(&hp);
         rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "out of memory");
@@ -286,16 +283,6 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
                       rc == RK_ETOOBIG ? "a batch holds at most 64 messages" : "bad message body");
         return;
     }
-}
-
-/* A put only copies into the mapped file under the put lock; whatever it
- * must wait for (the disk with SYNC_FLUSH, a slave with SYNC_MASTER) is an
- * ack stage that answers later through send_done. So the send runs right
- * here on the network thread, whatever the flush or replication policy:
- * no worker-pool thread sits on an fsync or a replica's acknowledgement. */
-static void p_send_entry(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
-{
-    p_send(ctx, conn, req, reply);
 }
 
 /* ------------------------------------------------------------ pull */
@@ -743,7 +730,7 @@ static void p_pull(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
         return;
     }
     if (rk_topic_get(rk_broker_topics(b), topic, &tc) != RK_OK) {
-        reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
+        rk_reply_codef(reply, RK_RESP_TOPIC_NOT_EXIST, "topic[%s] not exist, apply first please!", topic);
         return;
     }
     if (qid >= tc.read_queues) {
@@ -1146,7 +1133,7 @@ static void p_consumer_list(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     size_t n = 0;
     char **ids = group ? rk_client_manager_consumers(rk_broker_clients(b), group, &n) : NULL;
     if (n == 0) {
-        reply_code(reply, RK_RESP_SYSTEM_ERROR, "no consumer for this group, %s", group);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "no consumer for this group, %s", group ? group : "");
         return;
     }
     rk_buf_t body = {0};
@@ -1183,7 +1170,7 @@ static void p_create_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     rk_broker_t *b = ctx;
     const char *topic = rk_cmd_ext_get(req, "topic");
     if (topic == NULL || !rk_topic_name_valid(topic)) {
-        reply_code(reply, RK_RESP_SYSTEM_ERROR, "the topic[%s] is not valid", topic);
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "the topic[%s] is not valid", topic ? topic : "");
         return;
     }
     rk_topic_config_t tc = {.read_queues = 8, .write_queues = 8, .perm = RK_PERM_READ | RK_PERM_WRITE};
@@ -1322,9 +1309,9 @@ static int core_init(rk_broker_t *b, void **state)
         rk_processor_fn fn;
         int flags;
     } table[] = {
-        {RK_REQ_SEND_MESSAGE, p_send_entry, RK_PROC_INLINE},
-        {RK_REQ_SEND_MESSAGE_V2, p_send_entry, RK_PROC_INLINE},
-        {RK_REQ_SEND_BATCH_MESSAGE, p_send_entry, RK_PROC_INLINE},
+        {RK_REQ_SEND_MESSAGE, p_send, RK_PROC_INLINE},
+        {RK_REQ_SEND_MESSAGE_V2, p_send, RK_PROC_INLINE},
+        {RK_REQ_SEND_BATCH_MESSAGE, p_send, RK_PROC_INLINE},
         {RK_REQ_QUERY_CONSUMER_OFFSET, p_query_offset, RK_PROC_INLINE},
         {RK_REQ_UPDATE_CONSUMER_OFFSET, p_update_offset, RK_PROC_INLINE},
         {RK_REQ_GET_MAX_OFFSET, p_max_offset, RK_PROC_INLINE},

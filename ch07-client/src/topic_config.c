@@ -78,17 +78,8 @@ static cJSON *wrapper_json(rk_topic_manager_t *m)
     return root;
 }
 
-/* The file's text (rk_batch_encode_fn): a snapshot taken under mu. */
-static char *encode_file(void *owner)
-{
-    rk_topic_manager_t *m = owner;
-    uv_mutex_lock(&m->mu);
-    cJSON *root = wrapper_json(m);
-    uv_mutex_unlock(&m->mu);
-    char *s = rk_json_print(root, RK_JSON_PRETTY);
-    cJSON_Delete(root);
-    return s;
-}
+/* The file's text (rk_batch_encode_fn): rk_topic_encode, pretty. */
+static char *encode_file(void *owner) { return rk_topic_encode(owner, true); }
 
 static void bump(rk_topic_manager_t *m)
 {
