@@ -9,6 +9,7 @@
 #   chNN-x/tools/*.c    -> build/chNN/bin/<name>      (one program per file)
 #   chNN-x/bench/*.c    -> build/chNN/bin/<name>      (run by make bench-chNN)
 #   chNN-x/fuzz/*.c     -> build/chNN/bin/<name>      (run by make fuzz-chNN)
+#   chNN-x/examples/*.c -> build/chNN/bin/<name>      (SDK examples, built by make chNN)
 #   chNN-x/tests/*.c    -> build/chNN/test-chNN       (one Criterion binary)
 #
 # Layering is enforced here: chapter N is compiled with -I for the include
@@ -82,6 +83,7 @@ ch$(1)_TSRCS := $$(sort $$(wildcard $(2)/tests/*.c))
 ch$(1)_TOOLS := $$(sort $$(wildcard $(2)/tools/*.c))
 ch$(1)_BENCH := $$(sort $$(wildcard $(2)/bench/*.c))
 ch$(1)_FUZZ  := $$(sort $$(wildcard $(2)/fuzz/*.c))
+ch$(1)_EXAMPLES := $$(sort $$(wildcard $(2)/examples/*.c))
 ch$(1)_OBJS  := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_SRCS))
 ch$(1)_KOBJS := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_KSRCS))
 ch$(1)_TOBJS := $$(patsubst %.c,$(B)/obj/%.o,$$(ch$(1)_TSRCS))
@@ -92,11 +94,12 @@ ch$(1)_KLIBS := $$(foreach n,$$(call rk_reverse,$$(RK_SOFAR)),$$(ch$$(n)_KLIB))
 ch$(1)_BINS  := $$(patsubst $(2)/tools/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_TOOLS))
 ch$(1)_BBINS := $$(patsubst $(2)/bench/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_BENCH))
 ch$(1)_FBINS := $$(patsubst $(2)/fuzz/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_FUZZ))
+ch$(1)_EBINS := $$(patsubst $(2)/examples/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_EXAMPLES))
 ch$(1)_TEST  := $(B)/ch$(1)/test-ch$(1)
 RK_ALL_BINS  += $$(ch$(1)_BINS)
 
 $$(ch$(1)_OBJS) $$(ch$(1)_KOBJS): RK_INC := $$(ch$(1)_INC)
-$(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/bench/%.o: RK_INC := $$(ch$(1)_INC)
+$(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/bench/%.o $(B)/obj/$(2)/examples/%.o: RK_INC := $$(ch$(1)_INC)
 $(B)/obj/$(2)/tests/%.o $(B)/obj/$(2)/fuzz/%.o: RK_INC := $$(ch$(1)_INC) \
 	-DRK_BIN_DIR='"$$(abspath $(B)/ch$(1)/bin)"' -DRK_SRC_ROOT='"$$(CURDIR)"'
 
@@ -110,6 +113,9 @@ $$(ch$(1)_KLIB): $$(ch$(1)_KOBJS)
 endif
 
 $(B)/ch$(1)/bin/%: $(B)/obj/$(2)/tools/%.o $$(ch$(1)_LIBS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
+$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/examples/%.o $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
 $(B)/ch$(1)/bin/%: $(B)/obj/$(2)/bench/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
@@ -132,7 +138,7 @@ $$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(ch$(1)_TLI
 		$$(TEST_LDLIBS) $$(LDLIBS)
 
 .PHONY: ch$(1) test-ch$(1) bench-ch$(1) fuzz-ch$(1)
-ch$(1): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),ch$$(n))
+ch$(1): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(ch$(1)_EBINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),ch$$(n))
 test-ch$(1): ch$(1) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
 	$$(if $$(ch$(1)_TSRCS),cd $(B)/ch$(1) && $$(RK_TEST_ENV) ./test-ch$(1) $$(TEST_ARGS),@echo "ch$(1): no tests yet")
 bench-ch$(1): ch$(1) $$(ch$(1)_BBINS)
