@@ -40,9 +40,9 @@ const rk_config_field_t rk_broker_config_fields[] = {
     {"autoCreateSubscriptionGroupMax", RK_CFG_INT, F(auto_create_group_max), "1000", 0, 1 << 24, NULL,
      "most subscription groups before a heartbeat stops creating one, and most %RETRY% topics heartbeats "
      "create; 0: no bound (rocklet's addition)"},
-    {"flushTopicConfigInterval", RK_CFG_INT, F(topic_flush_ms), "500", 0, 60000, NULL,
-     "topics.json and subscriptionGroup.json are written at most this often after an automatic creation (ms); "
-     "0: at once (rocklet's addition)"},
+    {"flushTopicConfigInterval", RK_CFG_INT, F(topic_flush_ms), "500", 1, 60000, NULL,
+     "topics.json and subscriptionGroup.json are written by a thread of their own at most this often after an "
+     "automatic creation (ms; rocklet's addition; never on the network thread)"},
     {"maxHeldPulls", RK_CFG_INT, F(max_held_pulls), "32768", 0, 1 << 24, NULL,
      "long-polling pulls held at once; more are answered PULL_NOT_FOUND at once (rocklet's addition)"},
     {"maxHeldPullsPerConnection", RK_CFG_INT, F(max_held_pulls_per_conn), "4096", 0, 1 << 24, NULL,
