@@ -63,8 +63,10 @@ enum {
     RK_NS_MAX_TOPICS_PER_BROKER = 100000,   /* topics in one registration */
     RK_NS_MAX_TOPICS = 1000000,             /* topics in the route table */
     RK_NS_MAX_LIVE = 10000,                 /* broker addresses registered at once */
-    RK_NS_MAX_KV_ITEMS = 100000,            /* KV config entries, all namespaces */
-    RK_NS_MAX_KV_VALUE = 65536,             /* bytes of one KV value */
+    RK_NS_MAX_KV_ITEMS = 10000,             /* KV config entries, all namespaces */
+    RK_NS_MAX_KV_VALUE = 4096,              /* bytes of one KV value: RocketMQ's values are short
+                                             * ("broker-a:4;broker-b:4"); with the item cap the
+                                             * table (rewritten whole at each change) stays < 50 MB */
 };
 
 /* Private request codes of name-server replication (far from RocketMQ's).
