@@ -288,13 +288,17 @@ static void sconn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     c->ack = report;
     if (c->next_off < 0) {
         int64_t fs = rk_commitlog_file_size(cl);
-        c->next_off = report > 0 ? report : max - max % fs;
+        /* election mode: a new replica copies the whole log (it may become
+         * the master, and counts toward majorities of every older message) */
+        c->next_off = report > 0 ? report
+                      : atomic_load(&ha->quorum) >= 0 ? rk_commitlog_min_offset(cl) : max - max % fs;
         rk_log_info("ha", "slave %s holds up to %" PRId64 "; streaming from %" PRId64, c->peer, report, c->next_off);
     }
     int64_t prev = atomic_load(&ha->acked);
     while (report > prev && !atomic_compare_exchange_weak(&ha->acked, &prev, report))
         ;
-    if (report > prev || update_quorum(ha))
+    bool moved = update_quorum(ha);     /* both: || would skip the quorum */
+    if (report > prev || moved)
         complete_parked(ha, RK_PUT_OK);
     sconn_try_send(c);
 }
