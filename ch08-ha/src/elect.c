@@ -672,6 +672,10 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
         snprintf(e->leader_addr, sizeof e->leader_addr, "%s", baddr);
         snprintf(e->leader_ha, sizeof e->leader_ha, "%s", haddr);
         if (!e->following) {
+            /* no byte of any other master lands after this (rk_ha_follow
+             * waits for an apply in progress): the end read next is final */
+            rk_ha_follow(e->ha, "");
+            mine = my_max(e);
             int64_t cp = rk_epochs_consistent_point(e->ep, e->nep, mine, lep, nl, lmax);
             if (cp < mine) {
                 request_truncation(e, cp, "epochs disagree");

@@ -484,6 +484,16 @@ static void mc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t left = (size_t)n;
     char why[160] = "";
+    /* Election mode: bytes are applied under the lock rk_ha_follow takes,
+     * and only while this is still the master followed, so once
+     * rk_ha_follow() returned nothing more of the old master lands (the
+     * election checked this log's end against the new master's after it). */
+    bool locked = atomic_load(&ha->quorum) >= 0;
+    if (locked) {
+        uv_mutex_lock(&ha->mu);
+        if (strcmp(m->addr, ha->master_ha) != 0)
+            snprintf(why, sizeof why, "no longer the master this broker follows");
+    }
     while (left > 0 && !why[0]) {
         if (m->hdr_len < 12) {                      /* frame header */
             size_t t = 12 - m->hdr_len < left ? 12 - m->hdr_len : left;
@@ -531,6 +541,8 @@ static void mc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (m->body_left == 0 && m->hdr_len == 12)
         m->hdr_len = 0;                             /* a heartbeat */
+    if (locked)
+        uv_mutex_unlock(&ha->mu);
     if (why[0]) {
         mc_close(ha, why);
         return;

@@ -1,0 +1,329 @@
+/* test_failover.c — three replicas elect their master (rk/elect.h), as real
+ * processes on loopback: kill -9 of the master under a send load, kill -STOP
+ * of the master (a partition), an old master with an unacknowledged tail,
+ * and majority acks. Every acknowledged message must be consumable exactly
+ * as sent from whoever is master at the end. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pair.h"
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/fileutil.h"
+#include "rk/log.h"
+#include "rk/request_code.h"
+#include "rk/testkit.h"
+
+static tk_trio_t t;
+
+static void fini(void) { tk_trio_stop(&t); }
+
+TestSuite(failover, .fini = fini, .timeout = 240);
+
+#define MAX_MSGS 20000
+
+/* ---- a sender under load: follows the master as a client would ---- */
+
+typedef struct sender {
+    pthread_t th;
+    _Atomic bool stop;
+    _Atomic int target;             /* replica it sends to */
+    _Atomic uint64_t last_ok_ms;    /* mono ms of the last SEND_OK */
+    _Atomic int last_ok_from;
+    pthread_mutex_t mu;
+    char *acked[MAX_MSGS];
+    int nacked, seq;
+} sender_t;
+
+static sender_t S;
+
+static void *sender_main(void *arg)
+{
+    (void)arg;
+    char body[256];
+    while (!atomic_load(&S.stop) && S.nacked < MAX_MSGS) {
+        int i = atomic_load(&S.target);
+        if (t.r[i].pid <= 0) {
+            atomic_store(&S.target, (i + 1) % 3);
+            continue;
+        }
+        snprintf(body, sizeof body, "load-%06d-%0120d", S.seq++, 7);
+        int code = tk_try_send(&t.base, t.r[i].addr, "FoTopic", body, 4000, NULL);
+        if (code == 0) {
+            pthread_mutex_lock(&S.mu);
+            S.acked[S.nacked++] = strdup(body);
+            pthread_mutex_unlock(&S.mu);
+            atomic_store(&S.last_ok_ms, rk_mono_ms());
+            atomic_store(&S.last_ok_from, i);
+        } else {
+            /* refused (a slave says 14), unreachable, or not acknowledged:
+             * try the next replica, as a client refreshing its route */
+            atomic_store(&S.target, (i + 1) % 3);
+            usleep(20000);
+        }
+    }
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Every acked body is on addr exactly once; returns how many bodies addr has. */
+static int assert_all_acked_consumable(const char *addr, char **acked, int nacked)
+{
+    static char *got[MAX_MSGS + 100];
+    int n = tk_pull_all(&t.base, addr, "FoTopic", 4, got, MAX_MSGS + 100);
+    qsort(got, (size_t)n, sizeof got[0], cmp_str);
+    for (int i = 1; i < n; i++)
+        cr_assert(strcmp(got[i - 1], got[i]) != 0, "message %s is there twice", got[i]);
+    for (int i = 0; i < nacked; i++)
+        cr_assert(bsearch(&acked[i], got, (size_t)n, sizeof got[0], cmp_str) != NULL,
+                  "acknowledged message %s is missing on %s", acked[i], addr);
+    for (int i = 0; i < n; i++)
+        free(got[i]);
+    return n;
+}
+
+static void wait_same_max(int a, int b)
+{
+    for (int k = 0; k < 600; k++) {
+        int64_t x = tk_max_offset(&t.base, t.r[a].addr), y = tk_max_offset(&t.base, t.r[b].addr);
+        if (x > 0 && x == y)
+            return;
+        usleep(50000);
+    }
+    cr_assert_fail("replica n%d never caught up with n%d (see %s)", b, a, t.r[b].log);
+}
+
+static bool log_has(const char *path, const char *what)
+{
+    char *text = NULL;
+    size_t len = 0;
+    bool yes = rk_file_read_all(path, &text, &len) == 0 && text != NULL && memmem(text, len, what, strlen(what));
+    free(text);
+    return yes;
+}
+
+Test(failover, kill_9_of_the_master_under_load_a_new_master_within_5s_nothing_acknowledged_lost)
+{
+    rk_log_set_level(RK_LOG_ERROR);
+    tk_trio_init(&t, NULL);
+    for (int i = 0; i < 3; i++)
+        tk_broker_start(&t.r[i]);
+    int leader = tk_trio_leader(&t, -1, 15000);
+    cr_assert(leader >= 0, "no leader elected (see %s)", t.r[0].log);
+    pthread_mutex_init(&S.mu, NULL);
+    atomic_store(&S.target, leader);
+    pthread_create(&S.th, NULL, sender_main, NULL);
+    for (int round = 0; round < 3; round++) {
+        /* let the load run, then kill the master without warning */
+        int before = S.nacked;
+        for (int k = 0; k < 200 && S.nacked < before + 50; k++)
+            usleep(20000);
+        cr_assert_gt(S.nacked, before, "round %d: no acknowledged send before the kill", round);
+        leader = tk_trio_leader(&t, -1, 5000);
+        cr_assert(leader >= 0);
+        uint64_t killed_at = rk_mono_ms();
+        rk_tk_kill(t.r[leader].pid, SIGKILL);
+        rk_tk_wait(t.r[leader].pid, 5000);
+        t.r[leader].pid = -1;
+        /* a new master serves writes within 5 s */
+        bool served = false;
+        for (int k = 0; k < 100 && !served; k++) {
+            served = atomic_load(&S.last_ok_ms) > killed_at && atomic_load(&S.last_ok_from) != leader;
+            if (!served)
+                usleep(50000);
+        }
+        cr_assert(served, "round %d: no write acknowledged by a new master within 5 s of kill -9 of n%d", round, leader);
+        /* the old master comes back as a follower (truncating what it had alone) */
+        tk_broker_start(&t.r[leader]);
+    }
+    atomic_store(&S.stop, true);
+    pthread_join(S.th, NULL);
+    leader = tk_trio_leader(&t, -1, 10000);
+    cr_assert(leader >= 0);
+    for (int i = 0; i < 3; i++)
+        if (i != leader)
+            wait_same_max(leader, i);
+    int n = assert_all_acked_consumable(t.r[leader].addr, S.acked, S.nacked);
+    cr_assert_geq(n, S.nacked);
+    /* byte for byte: every replica holds the master's log */
+    for (int i = 0; i < 3; i++)
+        if (i != leader)
+            tk_assert_same_logs(t.r[leader].store, t.r[i].store);
+    for (int i = 0; i < S.nacked; i++)
+        free(S.acked[i]);
+    pthread_mutex_destroy(&S.mu);
+}
+
+/* ---- kill -STOP: the old master is cut off, comes back, steps down ---- */
+
+typedef struct {
+    _Atomic int code;               /* -2: no answer yet */
+} async_t;
+
+static void on_answer(void *arg, int status, rk_cmd_t *resp)
+{
+    async_t *a = arg;
+    atomic_store(&a->code, status == RK_OK ? resp->code : -1);
+    rk_cmd_free(resp);
+}
+
+static rk_cmd_t *send_req(const char *topic, const char *body)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", "pg");
+    rk_cmd_ext_set(req, "b", topic);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", "0");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", "");
+    rk_cmd_ext_set(req, "j", "0");
+    rk_cmd_ext_set(req, "k", "false");
+    rk_cmd_set_body(req, body, strlen(body));
+    return req;
+}
+
+static int send_batch(int to, const char *tag, int n, char **acked, int *nacked)
+{
+    char body[200];
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(body, sizeof body, "%s-%04d-%080d", tag, i, 3);
+        int code = tk_try_send(&t.base, t.r[to].addr, "FoTopic", body, 5000, NULL);
+        cr_assert_eq(code, 0, "send %s to n%d: %d", body, to, code);
+        acked[(*nacked)++] = strdup(body);
+        ok++;
+    }
+    return ok;
+}
+
+static bool is_follower_of(int i, int leader)
+{
+    char *role = tk_runtime(&t.base, t.r[i].addr, "dLegerRole");
+    char *lid = tk_runtime(&t.base, t.r[i].addr, "dLegerLeaderId");
+    char *br = tk_runtime(&t.base, t.r[i].addr, "brokerRole");
+    char want[8];
+    snprintf(want, sizeof want, "n%d", leader);
+    bool yes = role && lid && br && strcmp(role, "FOLLOWER") == 0 && strcmp(lid, want) == 0 && strcmp(br, "SLAVE") == 0;
+    free(role);
+    free(lid);
+    free(br);
+    return yes;
+}
+
+Test(failover, a_stopped_master_is_replaced_and_on_cont_steps_down_without_acking_truncates_and_rejoins)
+{
+    rk_log_set_level(RK_LOG_ERROR);
+    tk_trio_init(&t, NULL);
+    for (int i = 0; i < 3; i++)
+        tk_broker_start(&t.r[i]);
+    int old = tk_trio_leader(&t, -1, 15000);
+    cr_assert(old >= 0);
+    static char *acked[200];
+    int nacked = 0;
+    send_batch(old, "before", 20, acked, &nacked);
+    tk_freeze(t.r[old].pid);
+    int now = tk_trio_leader(&t, old, 10000);
+    cr_assert(now >= 0 && now != old, "the others elected nobody while n%d was stopped", old);
+    send_batch(now, "during", 20, acked, &nacked);
+    /* a send reaches the old master while it is stopped: it will see it
+     * when it resumes, before it learns it is no longer the master */
+    async_t a = {-2};
+    cr_assert_eq(rk_rclient_invoke_async(t.base.cl, t.r[old].addr, send_req("FoTopic", "to-the-old-master"), 8000,
+                                         on_answer, &a), 0);
+    usleep(200000);
+    rk_tk_kill(t.r[old].pid, SIGCONT);
+    for (int k = 0; k < 200 && atomic_load(&a.code) == -2; k++)
+        usleep(50000);
+    int code = atomic_load(&a.code);
+    cr_assert_neq(code, 0, "the old master acknowledged a write while another master ruled");
+    /* it steps down and follows the new master */
+    bool follows = false;
+    for (int k = 0; k < 300 && !follows; k++) {
+        follows = is_follower_of(old, now);
+        if (!follows)
+            usleep(50000);
+    }
+    cr_assert(follows, "n%d never followed n%d (see %s)", old, now, t.r[old].log);
+    send_batch(now, "after", 20, acked, &nacked);
+    wait_same_max(now, old);
+    /* its divergent tail is gone: its log is the new master's, byte for byte */
+    tk_assert_same_logs(t.r[now].store, t.r[old].store);
+    if (code == RK_RESP_SLAVE_NOT_AVAILABLE || code == RK_RESP_FLUSH_SLAVE_TIMEOUT || code == -1)
+        cr_assert(log_has(t.r[old].log, "commitlog truncated at"),
+                  "the old master stored a send (answered %d) but did not truncate it (see %s)", code, t.r[old].log);
+    assert_all_acked_consumable(t.r[now].addr, acked, nacked);
+    static char *got[400];
+    int n = tk_pull_all(&t.base, t.r[now].addr, "FoTopic", 4, got, 400);
+    for (int i = 0; i < n; i++) {
+        cr_assert(strcmp(got[i], "to-the-old-master") != 0, "an unacknowledged write reached the new master");
+        free(got[i]);
+    }
+    for (int i = 0; i < nacked; i++)
+        free(acked[i]);
+}
+
+/* The old master appends a send no follower gets (both are down: a frozen
+ * follower would still find the bytes in its socket buffer on SIGCONT and
+ * append them), is killed, the others come back and elect a master, which
+ * moves on: back, the old master truncates exactly its unacknowledged tail
+ * and rejoins. */
+Test(failover, an_old_master_with_an_unacknowledged_tail_is_truncated_to_the_agreed_offset)
+{
+    rk_log_set_level(RK_LOG_ERROR);
+    tk_trio_init(&t, NULL);
+    for (int i = 0; i < 3; i++)
+        tk_broker_start(&t.r[i]);
+    int old = tk_trio_leader(&t, -1, 15000);
+    cr_assert(old >= 0);
+    static char *acked[200];
+    int nacked = 0;
+    send_batch(old, "acked", 10, acked, &nacked);
+    int f1 = (old + 1) % 3, f2 = (old + 2) % 3;
+    wait_same_max(old, f1);
+    wait_same_max(old, f2);
+    int64_t agreed = tk_max_offset(&t.base, t.r[old].addr);
+    int fs[2] = {f1, f2};
+    for (int k = 0; k < 2; k++) {
+        rk_tk_kill(t.r[fs[k]].pid, SIGKILL);
+        rk_tk_wait(t.r[fs[k]].pid, 5000);
+        t.r[fs[k]].pid = -1;
+    }
+    char id[64];
+    int code = tk_try_send(&t.base, t.r[old].addr, "FoTopic", "never-acknowledged", 8000, id);
+    cr_assert_neq(code, 0, "a send was acknowledged with no follower running");
+    int64_t tail = tk_max_offset(&t.base, t.r[old].addr);
+    cr_assert_gt(tail, agreed, "the unacknowledged send was not appended (answer %d)", code);
+    rk_tk_kill(t.r[old].pid, SIGKILL);
+    rk_tk_wait(t.r[old].pid, 5000);
+    t.r[old].pid = -1;
+    tk_broker_start(&t.r[f1]);
+    tk_broker_start(&t.r[f2]);
+    int now = tk_trio_leader(&t, old, 15000);
+    cr_assert(now >= 0);
+    send_batch(now, "later", 10, acked, &nacked);
+    tk_broker_start(&t.r[old]);
+    wait_same_max(now, old);
+    char line[96];
+    snprintf(line, sizeof line, "commitlog truncated at %lld: %lld bytes", (long long)agreed, (long long)(tail - agreed));
+    cr_assert(log_has(t.r[old].log, line), "expected \"%s\" in %s", line, t.r[old].log);
+    tk_assert_same_logs(t.r[now].store, t.r[old].store);
+    assert_all_acked_consumable(t.r[now].addr, acked, nacked);
+    static char *got[400];
+    int n = tk_pull_all(&t.base, t.r[now].addr, "FoTopic", 4, got, 400);
+    for (int i = 0; i < n; i++) {
+        cr_assert(strcmp(got[i], "never-acknowledged") != 0, "the unacknowledged write survived");
+        free(got[i]);
+    }
+    for (int i = 0; i < nacked; i++)
+        free(acked[i]);
+}
