@@ -17,6 +17,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/log.h"
+#include "rk/producer.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
@@ -326,4 +327,41 @@ Test(failover, an_old_master_with_an_unacknowledged_tail_is_truncated_to_the_agr
     }
     for (int i = 0; i < nacked; i++)
         free(acked[i]);
+}
+
+/* rocklet's SDK: a producer whose master dies asks the name servers again
+ * at once (connection refused, a slave's SERVICE_NOT_AVAILABLE), instead of
+ * sending to the dead address until its 30 s route refresh. */
+Test(failover, the_sdk_producer_follows_the_new_master_without_waiting_for_its_route_refresh)
+{
+    rk_log_set_level(RK_LOG_ERROR);
+    tk_trio_init(&t, NULL);
+    for (int i = 0; i < 3; i++)
+        tk_broker_start(&t.r[i]);
+    int old = tk_trio_leader(&t, -1, 15000);
+    cr_assert(old >= 0);
+    rk_producer_config_t pc = {.namesrv = t.base.ns, .group = "fo-producer", .timeout_ms = 2000};
+    rk_producer_t *prod = NULL;
+    cr_assert_eq(rk_producer_new(&pc, &prod), 0);
+    rk_message_t m = {.topic = "SdkTopic", .body = "before", .body_len = 6};
+    rk_send_result_t r;
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(rk_producer_send(prod, &m, &r), 0, "%s", r.error);
+        cr_assert_eq(r.status, RK_SEND_OK);
+    }
+    rk_tk_kill(t.r[old].pid, SIGKILL);
+    rk_tk_wait(t.r[old].pid, 5000);
+    t.r[old].pid = -1;
+    m.body = "after";
+    m.body_len = 5;
+    bool ok = false;
+    for (int i = 0; i < 200 && !ok; i++) {        /* 10 s at most, well under the 30 s refresh */
+        ok = rk_producer_send(prod, &m, &r) == 0 && r.status == RK_SEND_OK;
+        if (!ok)
+            usleep(50000);
+    }
+    cr_assert(ok, "the producer never reached the new master: %s", r.error);
+    int now = tk_trio_leader(&t, old, 5000);
+    cr_assert(now >= 0 && now != old);
+    rk_producer_free(prod);
 }
