@@ -73,6 +73,7 @@ struct rk_elect {
     uint64_t deadline;              /* follower/candidate: stand for election then */
     uint64_t leader_since, next_hb, next_reg;
     int votes;
+    int64_t leader_max;             /* follower: the leader's max offset in its last heartbeat */
     rk_epoch_t ep[RK_ELECT_MAX_EPOCHS];
     int nep;
     bool truncating;
@@ -670,6 +671,7 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
         }
         e->deadline = now_ms() + random_timeout(e);
         snprintf(e->leader_addr, sizeof e->leader_addr, "%s", baddr);
+        e->leader_max = lmax;
         snprintf(e->leader_ha, sizeof e->leader_ha, "%s", haddr);
         if (!e->following) {
             /* no byte of any other master lands after this (rk_ha_follow
@@ -807,6 +809,8 @@ void rk_elect_status(rk_elect_t *e, rk_elect_status_t *out)
     out->leader = e->leader;
     out->max_offset = my_max(e);
     out->epoch = last_epoch(e->ep, e->nep, out->max_offset);
+    if (e->state == RK_ELECT_FOLLOWER && e->leader >= 0)
+        out->lag = e->leader_max > out->max_offset ? e->leader_max - out->max_offset : 0;
     if (e->state == RK_ELECT_LEADER)
         for (int i = 0; i < e->n; i++)
             if (i != e->self) {
@@ -822,10 +826,16 @@ static void runtime_info(void *ctx, rk_buf_t *out)
     rk_elect_t *e = ctx;
     rk_elect_status_t s;
     rk_elect_status(e, &s);
+    uv_mutex_lock(&e->mu);
+    int64_t master_epoch = e->nep > 0 ? e->ep[e->nep - 1].epoch : -1;
+    uv_mutex_unlock(&e->mu);
+    /* masterEpoch: the newest epoch this replica knows (its master's);
+     * dLegerLogEpoch: the epoch of the last byte its log holds */
     rk_buf_printf(out, ",\"dLegerGroup\":\"%s\",\"dLegerSelfId\":\"%s\",\"dLegerRole\":\"%s\",\"dLegerTerm\":\"%" PRId64
-                       "\",\"dLegerLeaderId\":\"%s\",\"masterEpoch\":\"%" PRId64 "\",\"haReplicaLag\":\"%" PRId64 "\"",
+                       "\",\"dLegerLeaderId\":\"%s\",\"masterEpoch\":\"%" PRId64 "\",\"dLegerLogEpoch\":\"%" PRId64
+                       "\",\"haReplicaLag\":\"%" PRId64 "\"",
                   e->cfg.group, e->peers[e->self].id, state_name(s.state), s.term,
-                  s.leader >= 0 ? e->peers[s.leader].id : "", s.epoch, s.lag);
+                  s.leader >= 0 ? e->peers[s.leader].id : "", master_epoch, s.epoch, s.lag);
 }
 
 /* ------------------------------------------------------------ module */
