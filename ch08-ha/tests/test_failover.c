@@ -17,6 +17,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/log.h"
+#include "rk/consumer.h"
 #include "rk/producer.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
@@ -329,9 +330,21 @@ Test(failover, an_old_master_with_an_unacknowledged_tail_is_truncated_to_the_agr
         free(acked[i]);
 }
 
+static _Atomic int got_after;
+
+static rk_consume_result_t on_msgs(void *arg, const rk_msg_ext_t *msgs, size_t n)
+{
+    (void)arg;
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i].body_len == 5 && memcmp(msgs[i].body, "after", 5) == 0)
+            atomic_fetch_add(&got_after, 1);
+    return RK_CONSUME_SUCCESS;
+}
+
 /* rocklet's SDK: a producer whose master dies asks the name servers again
  * at once (connection refused, a slave's SERVICE_NOT_AVAILABLE), instead of
- * sending to the dead address until its 30 s route refresh. */
+ * sending to the dead address until its 30 s route refresh; a push consumer
+ * likewise (a pull that cannot connect, or a slave's "ask the master"). */
 Test(failover, the_sdk_producer_follows_the_new_master_without_waiting_for_its_route_refresh)
 {
     rk_log_set_level(RK_LOG_ERROR);
@@ -349,6 +362,15 @@ Test(failover, the_sdk_producer_follows_the_new_master_without_waiting_for_its_r
         cr_assert_eq(rk_producer_send(prod, &m, &r), 0, "%s", r.error);
         cr_assert_eq(r.status, RK_SEND_OK);
     }
+    char offdir[300];
+    snprintf(offdir, sizeof offdir, "%s/offsets", t.base.dir);
+    rk_push_consumer_config_t cc = {.namesrv = t.base.ns, .group = "fo-consumer", .from = RK_CONSUME_FROM_FIRST,
+                                    .offset_dir = offdir};
+    rk_push_consumer_t *cons = NULL;
+    cr_assert_eq(rk_push_consumer_new(&cc, on_msgs, NULL, &cons), 0);
+    cr_assert_eq(rk_push_consumer_subscribe(cons, "SdkTopic", "*"), 0);
+    cr_assert_eq(rk_push_consumer_start(cons), 0);
+    usleep(500000);                 /* it pulls from the master */
     rk_tk_kill(t.r[old].pid, SIGKILL);
     rk_tk_wait(t.r[old].pid, 5000);
     t.r[old].pid = -1;
@@ -363,6 +385,11 @@ Test(failover, the_sdk_producer_follows_the_new_master_without_waiting_for_its_r
     cr_assert(ok, "the producer never reached the new master: %s", r.error);
     int now = tk_trio_leader(&t, old, 5000);
     cr_assert(now >= 0 && now != old);
+    /* the consumer gets what was sent to the new master, well before 30 s */
+    for (int i = 0; i < 200 && atomic_load(&got_after) == 0; i++)
+        usleep(50000);
+    cr_assert_gt(atomic_load(&got_after), 0, "the consumer never pulled from the new master");
+    rk_push_consumer_free(cons);
     rk_producer_free(prod);
 }
 
