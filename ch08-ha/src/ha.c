@@ -63,6 +63,12 @@ static void ack_stage(void *ctx, rk_ack_t *ack)
 {
     rk_ha_t *ha = ctx;
     int role = atomic_load(&ha->role);
+    if (role != RK_HA_SYNC_MASTER && atomic_load(&ha->quorum) >= 0) {
+        /* election mode, and no longer the master (a step-down raced this
+         * put through the write gate): never acknowledged without a majority */
+        rk_ack_done(ack, RK_PUT_SLAVE_NOT_AVAILABLE);
+        return;
+    }
     if (role != RK_HA_SYNC_MASTER || !rk_ack_wants_wait(ack)) {
         rk_ack_done(ack, RK_PUT_OK);
         return;
