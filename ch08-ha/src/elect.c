@@ -277,8 +277,8 @@ static int parse_epoch_file(const char *text, size_t len, void *ctx)
 int rk_epochs_load(const char *path, rk_epoch_t *out, int max)
 {
     eload_t l = {out, max, 0};
-    bool bak = false;
-    int rc = rk_file_load_with_bak(path, parse_epoch_file, &l, &bak);
+    /* no fallback to the .bak (an older list): a damaged file is refused */
+    int rc = rk_file_load(path, parse_epoch_file, &l, NULL, NULL, NULL, 0);
     if (rc == -ENOENT)
         return 0;
     return rc == RK_OK ? l.n : rc;
@@ -898,8 +898,9 @@ static int init_state(rk_broker_t *b, rk_elect_t *e)
         return RK_EBUSY;
     }
     vload_t v = {e, 0, -1};
-    bool bak = false;
-    rc = rk_file_load_with_bak(e->vote_path, parse_vote, &v, &bak);
+    /* no fallback to the .bak: it holds an older term, in which this
+     * replica may vote again (twice) */
+    rc = rk_file_load(e->vote_path, parse_vote, &v, NULL, NULL, NULL, 0);
     if (rc != RK_OK && rc != -ENOENT) {
         rk_log_error("elect", "%s: %s (refusing to start: a lost vote could vote twice)", e->vote_path,
                      rk_strerror(rc));
