@@ -288,17 +288,21 @@ int tk_assert_slave_files_match(tk_pair_t *p)
 
 /* ---------------------------------------------------------------- trio */
 
-void tk_trio_init(tk_trio_t *t, const char *extra)
+void tk_trio_init(tk_trio_t *t, const char *extra) { tk_group_init(t, 3, extra); }
+
+void tk_group_init(tk_trio_t *t, int n, const char *extra)
 {
     memset(t, 0, sizeof *t);
+    cr_assert(n >= 1 && n <= 5);
+    t->n = n;
     tk_pair_init(&t->base, NULL, NULL);
     char peers[256] = "";
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         t->elect_port[i] = rk_tk_free_port();
         size_t len = strlen(peers);
         snprintf(peers + len, sizeof peers - len, "%sn%d-127.0.0.1:%d", i ? ";" : "", i, t->elect_port[i]);
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         char name[16], more[1024];
         snprintf(name, sizeof name, "n%d", i);
         snprintf(more, sizeof more,
@@ -311,7 +315,7 @@ void tk_trio_init(tk_trio_t *t, const char *extra)
 
 void tk_trio_stop(tk_trio_t *t)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < t->n; i++)
         if (t->r[i].pid > 0) {
             rk_tk_kill(t->r[i].pid, SIGCONT);
             rk_tk_stop(t->r[i].pid, 10000);
@@ -323,7 +327,7 @@ void tk_trio_stop(tk_trio_t *t)
 int tk_trio_leader(tk_trio_t *t, int not_this, int ms)
 {
     for (int k = 0; k <= ms / 50; k++) {
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < t->n; i++) {
             if (i == not_this || t->r[i].pid <= 0)
                 continue;
             char *role = tk_runtime(&t->base, t->r[i].addr, "dLegerRole");

@@ -60,13 +60,16 @@ void tk_assert_same_commitlog(tk_pair_t *p);
 /* ---- three replicas electing their master (rk/elect.h) ---- */
 typedef struct tk_trio {
     tk_pair_t base;                 /* name server, client, folder (base.m / base.s unused) */
-    tk_broker_t r[3];
-    int elect_port[3];
+    tk_broker_t r[5];
+    int elect_port[5];
+    int n;                          /* replicas: 3 (tk_trio_init) or what tk_group_init says */
 } tk_trio_t;
 
 /* Name server + three replica configs n0..n2 (not started); extra lines
  * are appended to each config. */
 void tk_trio_init(tk_trio_t *t, const char *extra);
+/* The same with n (odd, <= 5) replicas. */
+void tk_group_init(tk_trio_t *t, int n, const char *extra);
 void tk_trio_stop(tk_trio_t *t);
 /* The index of the replica that says it is LEADER and was registered as
  * brokerId 0, waiting up to ms; -1 if none. `not` (-1: any) is skipped. */

@@ -448,3 +448,52 @@ Test(failover, cluster_list_shows_roles_epoch_and_lag_and_role_changes_are_logge
     for (int i = 0; i < nacked; i++)
         free(acked[i]);
 }
+
+/* Any odd size: five replicas acknowledge with three (the leader and two
+ * followers), survive two deaths, and stop acknowledging at the third. */
+Test(failover, five_replicas_survive_two_deaths_and_stop_acknowledging_at_the_third)
+{
+    rk_log_set_level(RK_LOG_ERROR);
+    tk_group_init(&t, 5, NULL);
+    for (int i = 0; i < 5; i++)
+        tk_broker_start(&t.r[i]);
+    int leader = tk_trio_leader(&t, -1, 15000);
+    cr_assert(leader >= 0);
+    static char *acked[200];
+    int nacked = 0;
+    send_batch(leader, "five", 20, acked, &nacked);
+    /* the master and one follower die */
+    int other = (leader + 1) % 5;
+    int dead[2] = {leader, other};
+    for (int k = 0; k < 2; k++) {
+        rk_tk_kill(t.r[dead[k]].pid, SIGKILL);
+        rk_tk_wait(t.r[dead[k]].pid, 5000);
+        t.r[dead[k]].pid = -1;
+    }
+    int now = tk_trio_leader(&t, -1, 10000);
+    cr_assert(now >= 0, "three of five replicas elected nobody");
+    send_batch(now, "three-left", 20, acked, &nacked);
+    assert_all_acked_consumable(t.r[now].addr, acked, nacked);
+    /* a third death: two of five are no majority — nothing is acknowledged */
+    int third = -1;
+    for (int i = 0; i < 5 && third < 0; i++)
+        if (i != now && t.r[i].pid > 0)
+            third = i;
+    rk_tk_kill(t.r[third].pid, SIGKILL);
+    rk_tk_wait(t.r[third].pid, 5000);
+    t.r[third].pid = -1;
+    int code = tk_try_send(&t.base, t.r[now].addr, "FoTopic", "no-majority", 8000, NULL);
+    cr_assert_neq(code, 0, "a send was acknowledged by two replicas of five");
+    /* and the master stepped down */
+    bool down = false;
+    for (int k = 0; k < 100 && !down; k++) {
+        char *role = tk_runtime(&t.base, t.r[now].addr, "dLegerRole");
+        down = role != NULL && strcmp(role, "LEADER") != 0;
+        free(role);
+        if (!down)
+            usleep(50000);
+    }
+    cr_assert(down, "n%d still leads two of five", now);
+    for (int i = 0; i < nacked; i++)
+        free(acked[i]);
+}
