@@ -968,7 +968,17 @@ static int elect_start(rk_broker_t *b, void *state)
         rk_log_error("elect", "enableDLegerCommitLog=true needs the ha module");
         return RK_EINVAL;
     }
-    int rc = rk_ha_set_quorum(e->ha, e->majority - 1);
+    /* replicas on distinct hosts: one ack per host (a stale second HA
+     * connection of a replica must not count twice); all on one host (a
+     * test, a laptop): per connection, a replica holding one at a time */
+    bool distinct = true;
+    for (int i = 0; i < e->n && distinct; i++)
+        for (int j = i + 1; j < e->n && distinct; j++) {
+            const char *a = e->peers[i].addr, *b = e->peers[j].addr;
+            size_t la = (size_t)(strrchr(a, ':') - a), lb = (size_t)(strrchr(b, ':') - b);
+            distinct = la != lb || memcmp(a, b, la) != 0;
+        }
+    int rc = rk_ha_set_quorum(e->ha, e->majority - 1, distinct);
     if (rc != RK_OK)
         return rc;
     rk_ha_follow(e->ha, "");        /* haMasterAddress means nothing here: the leader is elected */

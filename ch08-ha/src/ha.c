@@ -317,19 +317,44 @@ static bool update_quorum(rk_ha_t *ha)
     int k = atomic_load(&ha->quorum);
     if (k <= 0)
         return false;
-    int64_t acks[MAX_SLAVES + 1];
+    bool by_host = atomic_load(&ha->quorum_by_host);
+    struct {
+        char host[64];
+        int64_t ack;
+    } v[MAX_SLAVES + 1];
     int n = 0;
-    for (sconn_t *c = ha->slaves; c != NULL && n < MAX_SLAVES + 1; c = c->next)
-        if (!c->closing && c->ack >= 0) {
-            int i = n++;
-            while (i > 0 && acks[i - 1] < c->ack) {     /* insertion sort, highest first */
-                acks[i] = acks[i - 1];
-                i--;
-            }
-            acks[i] = c->ack;
+    for (sconn_t *c = ha->slaves; c != NULL && n < MAX_SLAVES + 1; c = c->next) {
+        if (c->closing || c->ack < 0)
+            continue;
+        char host[64];
+        snprintf(host, sizeof host, "%s", c->peer);
+        char *colon = strrchr(host, ':');
+        if (colon != NULL)
+            *colon = '\0';
+        int i = 0;
+        if (by_host)        /* one vote per machine: a stale second connection of a replica counts once */
+            while (i < n && strcmp(v[i].host, host) != 0)
+                i++;
+        else
+            i = n;
+        if (i == n) {
+            snprintf(v[n].host, sizeof v[n].host, "%s", host);
+            v[n++].ack = c->ack;
+        } else if (c->ack > v[i].ack) {
+            v[i].ack = c->ack;
         }
+    }
     if (n < k)
         return false;
+    int64_t acks[MAX_SLAVES + 1];
+    for (int i = 0; i < n; i++) {           /* insertion sort, highest first */
+        int j = i;
+        while (j > 0 && acks[j - 1] < v[i].ack) {
+            acks[j] = acks[j - 1];
+            j--;
+        }
+        acks[j] = v[i].ack;
+    }
     int64_t q = acks[k - 1], prev = atomic_load(&ha->qacked);
     if (q <= prev)
         return false;
@@ -764,10 +789,11 @@ rk_ha_role_t rk_ha_role(const rk_ha_t *ha) { return (rk_ha_role_t)atomic_load(&h
 
 const char *rk_ha_address(const rk_ha_t *ha) { return ha->addr; }
 
-int rk_ha_set_quorum(rk_ha_t *ha, int slaves_needed)
+int rk_ha_set_quorum(rk_ha_t *ha, int slaves_needed, bool by_host)
 {
     if (slaves_needed < 0 || slaves_needed > MAX_SLAVES || !ha->has_stage)
         return RK_EINVAL;
+    atomic_store(&ha->quorum_by_host, by_host);
     atomic_store(&ha->quorum, slaves_needed);
     return RK_OK;
 }

@@ -72,6 +72,7 @@ struct rk_ha {
     _Atomic bool connected, stopping;
     _Atomic int quorum;             /* election mode: slave acks a send needs (-1: classic) */
     _Atomic int64_t qacked;         /* election mode: the quorum-th highest slave ack */
+    _Atomic bool quorum_by_host;    /* count one ack per peer host (replicas on distinct machines) */
 
     uv_mutex_t mu;                  /* guards the fields below */
     parked_t *parked, *parked_tail; /* by end offset */
