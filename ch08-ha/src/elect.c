@@ -73,6 +73,9 @@ struct rk_elect {
     uint64_t deadline;              /* follower/candidate: stand for election then */
     uint64_t leader_since, next_hb, next_reg;
     int votes;
+    int prevotes;
+    int64_t pre_round;              /* pre-vote round (answers of older rounds are ignored) */
+    uint64_t last_leader_ms;        /* mono ms of the last heartbeat accepted from the leader */
     int64_t leader_max;             /* follower: the leader's max offset in its last heartbeat */
     rk_epoch_t ep[RK_ELECT_MAX_EPOCHS];
     int nep;
@@ -502,24 +505,70 @@ static void reply_bad(rk_reply_t *reply, const char *why)
     rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, why);
 }
 
-static void p_vote(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+/* VOTE and PREVOTE carry the same fields; -1 after answering a bad one. */
+static int parse_vote_req(rk_elect_t *e, rk_cmd_t *req, rk_reply_t *reply, int64_t *term, int64_t *epoch,
+                          int64_t *max)
 {
-    (void)conn;
-    rk_elect_t *e = ctx;
     char group[128], cand[ID_MAX];
-    int64_t term, epoch, max;
     if (ext_str(req, "group", group, sizeof group) != RK_OK || strcmp(group, e->cfg.group) != 0 ||
-        ext_str(req, "candidateId", cand, sizeof cand) != RK_OK || rk_cmd_ext_i64(req, "term", &term) != RK_OK ||
-        rk_cmd_ext_i64(req, "epoch", &epoch) != RK_OK || rk_cmd_ext_i64(req, "maxOffset", &max) != RK_OK ||
-        term < 0 || epoch < -1 || max < 0) {
+        ext_str(req, "candidateId", cand, sizeof cand) != RK_OK || rk_cmd_ext_i64(req, "term", term) != RK_OK ||
+        rk_cmd_ext_i64(req, "epoch", epoch) != RK_OK || rk_cmd_ext_i64(req, "maxOffset", max) != RK_OK ||
+        *term < 0 || *epoch < -1 || *max < 0) {
         reply_bad(reply, "bad vote request");
-        return;
+        return -1;
     }
     int ci = peer_index(e, cand);
     if (ci < 0 || ci == e->self) {
         reply_bad(reply, "unknown candidate");
-        return;
+        return -1;
     }
+    return ci;
+}
+
+static void reply_vote(rk_cmd_t *req, rk_reply_t *reply, int64_t term, bool granted)
+{
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL) {
+        rk_cmd_ext_set_i64(resp, "term", term);
+        rk_cmd_ext_set(resp, "voteGranted", granted ? "true" : "false");
+    }
+    rk_reply_send(reply, resp);
+}
+
+/* PREVOTE: "would you vote for me in term+1?" — answered without changing
+ * anything (no term adopted, nothing persisted). Refused while this replica
+ * hears a leader (or is one): a replica that was cut off and comes back
+ * cannot make a healthy group elect again, and one alone never raises its
+ * term (Raft's pre-vote, Ongaro's thesis 9.6). */
+static void p_prevote(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_elect_t *e = ctx;
+    int64_t term, epoch, max;
+    if (parse_vote_req(e, req, reply, &term, &epoch, &max) < 0)
+        return;
+    uv_mutex_lock(&e->mu);
+    uint64_t now = now_ms();
+    bool leader_alive = e->state == RK_ELECT_LEADER ||
+                        (e->leader >= 0 && now - e->last_leader_ms < (uint64_t)e->cfg.election_timeout_ms);
+    int64_t mine = my_max(e), my_epoch = last_epoch(e->ep, e->nep, mine);
+    bool up_to_date = epoch > my_epoch || (epoch == my_epoch && max >= mine);
+    bool granted = term > e->term && up_to_date && !leader_alive && !e->truncating;
+    int64_t my_term = e->term;
+    uv_mutex_unlock(&e->mu);
+    reply_vote(req, reply, my_term, granted);
+}
+
+static void p_vote(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    rk_elect_t *e = ctx;
+    int64_t term, epoch, max;
+    int ci = parse_vote_req(e, req, reply, &term, &epoch, &max);
+    if (ci < 0)
+        return;
+    char cand[ID_MAX];
+    snprintf(cand, sizeof cand, "%s", e->peers[ci].id);
     bool granted = false;
     uv_mutex_lock(&e->mu);
     if (term > e->term)
@@ -539,13 +588,9 @@ static void p_vote(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_log_info("elect", "%s: vote for %s in term %" PRId64 " (its epoch %" PRId64 ", offset %" PRId64
                 "; mine %" PRId64 ", %" PRId64 "): %s", e->peers[e->self].id, cand, term, epoch, max, my_epoch,
                 mine, granted ? "granted" : "refused");
-    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
-    if (resp != NULL) {
-        rk_cmd_ext_set_i64(resp, "term", e->term);
-        rk_cmd_ext_set(resp, "voteGranted", granted ? "true" : "false");
-    }
+    int64_t my_term = e->term;
     uv_mutex_unlock(&e->mu);
-    rk_reply_send(reply, resp);
+    reply_vote(req, reply, my_term, granted);
 }
 
 typedef struct call {
@@ -632,6 +677,63 @@ static void start_election(rk_elect_t *e)
     }
 }
 
+static void on_prevote_answer(void *arg, int status, rk_cmd_t *resp)
+{
+    call_t *c = arg;
+    rk_elect_t *e = c->e;
+    int64_t term;
+    bool granted = false;
+    if (!atomic_load(&e->stopping) && read_answer(e, c, status, resp, &term)) {
+        rk_cmd_ext_bool(resp, "voteGranted", &granted);
+        uv_mutex_lock(&e->mu);
+        if (term > e->term)
+            adopt_term(e, term, "FOLLOWER (a replica has a higher term)");
+        else if (granted && c->term == e->pre_round && e->state != RK_ELECT_LEADER && !e->truncating &&
+                 ++e->prevotes >= e->majority) {
+            e->pre_round++;             /* this round is decided */
+            start_election(e);
+        }
+        uv_mutex_unlock(&e->mu);
+    }
+    rk_cmd_free(resp);
+    free(c);
+}
+
+/* The election timer ran out: first ask whether a majority would vote. */
+static void start_prevote(rk_elect_t *e)
+{
+    e->pre_round++;
+    e->prevotes = 1;
+    e->deadline = now_ms() + random_timeout(e);
+    if (e->prevotes >= e->majority) {
+        start_election(e);
+        return;
+    }
+    int64_t max = my_max(e);
+    rk_log_debug("elect", "%s: pre-vote for term %" PRId64, e->peers[e->self].id, e->term + 1);
+    for (int i = 0; i < e->n; i++) {
+        if (i == e->self)
+            continue;
+        rk_cmd_t *req = rk_cmd_new(RK_REQ_ELECT_PREVOTE);
+        if (req == NULL)
+            continue;
+        rk_cmd_ext_set(req, "group", e->cfg.group);
+        rk_cmd_ext_set(req, "candidateId", e->peers[e->self].id);
+        rk_cmd_ext_set_i64(req, "term", e->term + 1);
+        rk_cmd_ext_set_i64(req, "epoch", last_epoch(e->ep, e->nep, max));
+        rk_cmd_ext_set_i64(req, "maxOffset", max);
+        call_t *c = malloc(sizeof *c);
+        if (c == NULL) {
+            rk_cmd_free(req);
+            continue;
+        }
+        *c = (call_t){e, i, e->pre_round};
+        if (rk_rclient_invoke_async(e->cl, e->peers[i].addr, req, (int)e->cfg.election_timeout_ms, on_prevote_answer,
+                                    c) != RK_OK)
+            free(c);
+    }
+}
+
 /* ------------------------------------------------------------ heartbeats */
 
 static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
@@ -670,6 +772,7 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
             log_role(e, "FOLLOWER of a new leader");
         }
         e->deadline = now_ms() + random_timeout(e);
+        e->last_leader_ms = now_ms();
         snprintf(e->leader_addr, sizeof e->leader_addr, "%s", baddr);
         e->leader_max = lmax;
         snprintf(e->leader_ha, sizeof e->leader_ha, "%s", haddr);
@@ -792,7 +895,7 @@ static void tick(void *ctx)
             }
         }
     } else if (now >= e->deadline) {
-        start_election(e);
+        start_prevote(e);
     }
     uv_mutex_unlock(&e->mu);
 }
@@ -933,6 +1036,7 @@ static int init_state(rk_broker_t *b, rk_elect_t *e)
     if ((rc = rk_rserver_new(&sc, &e->srv)) != RK_OK || (rc = rk_rclient_new(&e->cl)) != RK_OK ||
         (rc = rk_rserver_register(e->srv, RK_REQ_ELECT_VOTE, p_vote, e, RK_PROC_INLINE)) != RK_OK ||
         (rc = rk_rserver_register(e->srv, RK_REQ_ELECT_HEARTBEAT, p_heartbeat, e, RK_PROC_INLINE)) != RK_OK ||
+        (rc = rk_rserver_register(e->srv, RK_REQ_ELECT_PREVOTE, p_prevote, e, RK_PROC_INLINE)) != RK_OK ||
         (rc = rk_rserver_every(e->srv, TICK_MS, tick, e)) != RK_OK ||
         (rc = rk_broker_add_runtime_info(b, runtime_info, e)) != RK_OK)
         return rc;

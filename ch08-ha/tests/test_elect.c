@@ -294,7 +294,23 @@ Test(votes, hostile_election_requests_are_refused_and_change_nothing)
         cr_assert_neq(resp->code, 0, "heartbeat %zu accepted", i);
         rk_cmd_free(resp);
     }
-    /* nothing moved: term 50 was never adopted, a vote in term 5 is still free */
+    /* a pre-vote changes nothing (no term adopted, nothing persisted) */
+    rk_cmd_t *pv = rk_cmd_new(RK_REQ_ELECT_PREVOTE), *pvr = NULL;
+    rk_cmd_ext_set(pv, "group", "broker-ha");
+    rk_cmd_ext_set(pv, "candidateId", "n2");
+    rk_cmd_ext_set(pv, "term", "100");
+    rk_cmd_ext_set(pv, "epoch", "-1");
+    rk_cmd_ext_set(pv, "maxOffset", "0");
+    cr_assert_eq(rk_rclient_invoke_sync(t.base.cl, elect_addr, pv, 5000, &pvr), 0);
+    cr_assert_eq(pvr->code, 0);
+    rk_cmd_free(pvr);
+    pv = rk_cmd_new(RK_REQ_ELECT_PREVOTE);
+    rk_cmd_ext_set(pv, "group", "broker-ha");
+    rk_cmd_ext_set(pv, "candidateId", "n2");
+    cr_assert_eq(rk_rclient_invoke_sync(t.base.cl, elect_addr, pv, 5000, &pvr), 0);
+    cr_assert_neq(pvr->code, 0, "a pre-vote without a term was answered");
+    rk_cmd_free(pvr);
+    /* nothing moved: terms 50 and 100 were never adopted, a vote in term 5 is still free */
     cr_assert_eq(vote("broker-ha", "n1", 5, -1, 0), 1);
     char *term = tk_runtime(&t.base, t.r[0].addr, "dLegerTerm");
     cr_assert(term != NULL && strcmp(term, "5") == 0, "term %s", term ? term : "?");

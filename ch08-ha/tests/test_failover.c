@@ -497,3 +497,38 @@ Test(failover, five_replicas_survive_two_deaths_and_stop_acknowledging_at_the_th
     for (int i = 0; i < nacked; i++)
         free(acked[i]);
 }
+
+/* Pre-vote: a replica cut off from the others (here: both others stopped)
+ * steps down but does not raise its term on its own, so when the group is
+ * whole again it does not force an extra election with an inflated term. */
+Test(failover, a_replica_alone_steps_down_and_does_not_raise_its_term)
+{
+    rk_log_set_level(RK_LOG_ERROR);
+    tk_trio_init(&t, NULL);
+    for (int i = 0; i < 3; i++)
+        tk_broker_start(&t.r[i]);
+    int l = tk_trio_leader(&t, -1, 15000);
+    cr_assert(l >= 0);
+    char *t0 = tk_runtime(&t.base, t.r[l].addr, "dLegerTerm");
+    cr_assert_not_null(t0);
+    int f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    tk_freeze(t.r[f1].pid);
+    tk_freeze(t.r[f2].pid);
+    usleep(4500000);                    /* several election timeouts alone */
+    char *role = tk_runtime(&t.base, t.r[l].addr, "dLegerRole");
+    char *t1 = tk_runtime(&t.base, t.r[l].addr, "dLegerTerm");
+    cr_assert(role != NULL && strcmp(role, "LEADER") != 0, "a leader alone kept leading");
+    cr_assert(t1 != NULL && strcmp(t0, t1) == 0, "alone, its term went from %s to %s", t0, t1 ? t1 : "?");
+    rk_tk_kill(t.r[f1].pid, SIGCONT);
+    rk_tk_kill(t.r[f2].pid, SIGCONT);
+    int now = tk_trio_leader(&t, -1, 10000);
+    cr_assert(now >= 0, "no leader once the group was whole again");
+    static char *acked[20];
+    int nacked = 0;
+    send_batch(now, "whole-again", 5, acked, &nacked);
+    for (int i = 0; i < nacked; i++)
+        free(acked[i]);
+    free(t0);
+    free(t1);
+    free(role);
+}

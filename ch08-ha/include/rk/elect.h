@@ -1,7 +1,7 @@
 /* elect.h — automatic failover: a broker group of replicas elects its master
  * (Raft-style terms and votes), configured as RocketMQ's DLedger mode names it.
  *
- *   n0 ◀──── VOTE / HEARTBEAT (remoting, codes 4101-4102) ────▶ n1 ◀────▶ n2
+ *   n0 ◀── PREVOTE / VOTE / HEARTBEAT (remoting, 4101-4103) ──▶ n1 ◀────▶ n2
  *   │ leader: SYNC_MASTER, brokerId 0,     followers: SLAVE, brokerId = index + 1,
  *   │ sends acked by a majority            stream the leader's log (rk/ha.h)
  *
@@ -12,7 +12,9 @@
  *
  * The log stays the HAService byte stream of rk/ha.h; the election decides
  * only who is master. Terms and votes are persisted (<store>/dledger/vote,
- * atomic write + fsync) before a vote is answered; a replica grants its
+ * atomic write + fsync) before a vote is answered; a follower whose timer
+ * runs out first asks for pre-votes (granted only by replicas that hear no
+ * leader), so a replica cut off never raises its term alone; a replica grants its
  * vote once per term, only to a candidate whose (epoch, max offset) is at
  * least its own. The leader writes (term, its max offset) to its epoch file
  * (<store>/epochFileCheckpoint, RocketMQ 5's format) before it takes writes,
@@ -37,7 +39,7 @@
 #include "rk/config.h"
 
 /* Request codes between replicas (rocklet's range 4100-4199; RocketMQ has none there). */
-enum { RK_REQ_ELECT_VOTE = 4101, RK_REQ_ELECT_HEARTBEAT = 4102 };
+enum { RK_REQ_ELECT_VOTE = 4101, RK_REQ_ELECT_HEARTBEAT = 4102, RK_REQ_ELECT_PREVOTE = 4103 };
 
 #define RK_ELECT_MAX_PEERS 9
 #define RK_ELECT_MAX_EPOCHS 256
