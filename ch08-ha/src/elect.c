@@ -46,6 +46,7 @@ const rk_config_field_t rk_elect_config_fields[] = {
 #define ADDR_MAX 64
 #define ID_MAX 32
 #define TICK_MS 20
+#define TERM_MAX (INT64_C(1) << 62)     /* terms from peers above this are refused (term + 1 never overflows) */
 #define REREGISTER_MS 3000
 
 typedef struct peer {
@@ -317,7 +318,7 @@ static int parse_vote(const char *text, size_t len, void *ctx)
     buf[len] = '\0';
     char who[ID_MAX + 2] = "";
     long long term;
-    if (sscanf(buf, "term=%lld\nvotedFor=%33[^\n]", &term, who) < 1 || term < 0)
+    if (sscanf(buf, "term=%lld\nvotedFor=%33[^\n]", &term, who) < 1 || term < 0 || term >= TERM_MAX)
         return RK_ECORRUPT;
     v->term = term;
     v->voted = -1;
@@ -513,7 +514,7 @@ static int parse_vote_req(rk_elect_t *e, rk_cmd_t *req, rk_reply_t *reply, int64
     if (ext_str(req, "group", group, sizeof group) != RK_OK || strcmp(group, e->cfg.group) != 0 ||
         ext_str(req, "candidateId", cand, sizeof cand) != RK_OK || rk_cmd_ext_i64(req, "term", term) != RK_OK ||
         rk_cmd_ext_i64(req, "epoch", epoch) != RK_OK || rk_cmd_ext_i64(req, "maxOffset", max) != RK_OK ||
-        *term < 0 || *epoch < -1 || *max < 0) {
+        *term < 0 || *term >= TERM_MAX || *epoch < -1 || *epoch >= TERM_MAX || *max < 0) {
         reply_bad(reply, "bad vote request");
         return -1;
     }
@@ -599,14 +600,11 @@ typedef struct call {
     int64_t term;
 } call_t;
 
-static bool read_answer(rk_elect_t *e, call_t *c, int status, rk_cmd_t *resp, int64_t *term)
+/* An answer from a peer: success with a term >= 0, else ignored. */
+static bool read_answer(int status, const rk_cmd_t *resp, int64_t *term)
 {
-    (void)e;
-    if (status != RK_OK || resp == NULL || resp->code != RK_RESP_SUCCESS ||
-        rk_cmd_ext_i64(resp, "term", term) != RK_OK || *term < 0)
-        return false;
-    (void)c;
-    return true;
+    return status == RK_OK && resp != NULL && resp->code == RK_RESP_SUCCESS &&
+           rk_cmd_ext_i64(resp, "term", term) == RK_OK && *term >= 0 && *term < TERM_MAX;
 }
 
 static void on_vote_answer(void *arg, int status, rk_cmd_t *resp)
@@ -615,7 +613,7 @@ static void on_vote_answer(void *arg, int status, rk_cmd_t *resp)
     rk_elect_t *e = c->e;
     int64_t term;
     bool granted = false;
-    if (!atomic_load(&e->stopping) && read_answer(e, c, status, resp, &term)) {
+    if (!atomic_load(&e->stopping) && read_answer(status, resp, &term)) {
         rk_cmd_ext_bool(resp, "voteGranted", &granted);
         uv_mutex_lock(&e->mu);
         if (term > e->term)
@@ -683,7 +681,7 @@ static void on_prevote_answer(void *arg, int status, rk_cmd_t *resp)
     rk_elect_t *e = c->e;
     int64_t term;
     bool granted = false;
-    if (!atomic_load(&e->stopping) && read_answer(e, c, status, resp, &term)) {
+    if (!atomic_load(&e->stopping) && read_answer(status, resp, &term)) {
         rk_cmd_ext_bool(resp, "voteGranted", &granted);
         uv_mutex_lock(&e->mu);
         if (term > e->term)
@@ -749,7 +747,8 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
         ext_str(req, "leaderId", lid, sizeof lid) != RK_OK || ext_str(req, "brokerAddr", baddr, sizeof baddr) ||
         ext_str(req, "haAddr", haddr, sizeof haddr) != RK_OK || !addr_ok(baddr) || !addr_ok(haddr) ||
         rk_cmd_ext_i64(req, "term", &term) != RK_OK || rk_cmd_ext_i64(req, "maxOffset", &lmax) != RK_OK ||
-        term < 0 || lmax < 0 || nl < 0 || (nl > 0 && lep[nl - 1].start > lmax)) {
+        term < 0 || term >= TERM_MAX || lmax < 0 || nl < 0 || (nl > 0 && lep[nl - 1].start > lmax) ||
+        (nl > 0 && lep[nl - 1].epoch > term)) {
         reply_bad(reply, "bad heartbeat");
         return;
     }
@@ -819,7 +818,7 @@ static void on_heartbeat_answer(void *arg, int status, rk_cmd_t *resp)
     rk_elect_t *e = c->e;
     int64_t term, off = -1;
     bool ok = false;
-    if (!atomic_load(&e->stopping) && read_answer(e, c, status, resp, &term)) {
+    if (!atomic_load(&e->stopping) && read_answer(status, resp, &term)) {
         rk_cmd_ext_bool(resp, "success", &ok);
         rk_cmd_ext_i64(resp, "maxOffset", &off);
         uv_mutex_lock(&e->mu);

@@ -276,11 +276,13 @@ Test(votes, hostile_election_requests_are_refused_and_change_nothing)
     cr_assert_lt(vote("broker-ha", "n1", -5, -1, 0), 0);
     cr_assert_lt(vote("broker-ha", "n1", 5, -1, -7), 0);
     cr_assert_lt(vote("broker-ha", NULL, 5, -1, 0), 0);
+    cr_assert_lt(vote("broker-ha", "n1", INT64_MAX, -1, 0), 0);     /* a term that would overflow */
     /* heartbeats: bad epochs, a leader that is no peer, a bad address */
     const char *bad[][3] = {{"n1", "3-10;2-20", "127.0.0.1:1"},
                             {"n7", "1-0", "127.0.0.1:1"},
                             {"n1", "1-0", "not-an-address"},
-                            {"n1", "1-999999", "127.0.0.1:1"}};      /* epoch past the leader's end */
+                            {"n1", "1-999999", "127.0.0.1:1"},       /* epoch past the leader's end */
+                            {"n1", "1-0;60-50", "127.0.0.1:1"}};     /* an epoch above the leader's term */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rk_cmd_t *req = rk_cmd_new(RK_REQ_ELECT_HEARTBEAT), *resp = NULL;
         rk_cmd_ext_set(req, "group", "broker-ha");
