@@ -1713,3 +1713,50 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
     *used = (size_t)n;
     return RK_OK;
 }
+
+int rk_commitlog_truncate_dir(const char *dir, int64_t file_size, int64_t offset, int64_t *dropped)
+{
+    if (dropped != NULL)
+        *dropped = 0;
+    if (dir == NULL || file_size <= 0 || offset < 0)
+        return RK_EINVAL;
+    rk_mfq_t q;
+    int rc = rk_mfq_init(&q, dir, (size_t)file_size);
+    if (rc != RK_OK)
+        return rc;
+    char err[256] = "";
+    if ((rc = rk_mfq_load(&q, err, sizeof err)) != RK_OK) {
+        rk_log_error("commitlog", "truncate: %s: %s", dir, err[0] ? err : rk_strerror(rc));
+        rk_mfq_destroy(&q);
+        return rc;
+    }
+    int n = rk_mfq_count(&q);
+    if (n == 0) {
+        rk_mfq_destroy(&q);
+        return offset == 0 ? RK_OK : RK_EINVAL;
+    }
+    int64_t min = rk_mfq_min_offset(&q);
+    if (offset < min) {
+        rk_mfq_destroy(&q);
+        return RK_EINVAL;
+    }
+    rk_scan_report_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.end = offset;
+    int64_t end = rk_commitlog_scan_dir(dir, file_size, offset, false, NULL, NULL, &rep) == RK_OK ? rep.end : offset;
+    {
+        rc = rk_mfq_truncate(&q, offset);
+        rk_mapped_file_t *mf = rc == RK_OK ? rk_mfq_find(&q, offset) : NULL;
+        if (mf != NULL) {
+            if (msync(mf->base, mf->size, MS_SYNC) != 0)
+                rc = -errno;
+            rk_mapped_file_release(mf);
+        }
+        if (rc == RK_OK)
+            rc = rk_fsync_dir(dir);
+        if (rc == RK_OK && dropped != NULL)
+            *dropped = end - offset;
+    }
+    rk_mfq_destroy(&q);
+    return rc;
+}

@@ -650,9 +650,11 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
     snprintf(b->cluster, sizeof b->cluster, "%s", clusterName);
     int slot = -1;
     char old_addr[64] = "";
+    int64_t promoted_from = -1;
     for (int i = 0; i < b->n; i++) {
         if (strcmp(b->addrs[i], brokerAddr) == 0 && b->ids[i] != id) {
             /* the same address under another id (a slave became master): drop the old */
+            promoted_from = b->ids[i];
             b->n--;
             b->ids[i] = b->ids[b->n];
             memmove(b->addrs[i], b->addrs[b->n], sizeof b->addrs[i]);
@@ -675,7 +677,12 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
      * the slot meanwhile — re-creates the queue data whatever the data version
      * says, so routes purged while someone else held the slot come back. */
     bool register_first = new_name || old_addr[0] == '\0' || strcmp(old_addr, brokerAddr) != 0;
-    if (id == 0 && old_addr[0] != '\0' && strcmp(old_addr, brokerAddr) != 0) {
+    if (id == 0 && old_addr[0] != '\0' && strcmp(old_addr, brokerAddr) != 0 && promoted_from > 0) {
+        /* a slave of this broker name took over (an election, chapter 8, or an
+         * operator): the route names it at once, no 120 s expiry to wait */
+        rk_log_info("namesrv", "master of %s moved: %s (brokerId %" PRId64 " until now) replaces %s as brokerId 0",
+                    brokerName, brokerAddr, promoted_from, old_addr);
+    } else if (id == 0 && old_addr[0] != '\0' && strcmp(old_addr, brokerAddr) != 0) {
         const live_t *prev = rk_strmap_get(&ns->live, old_addr);
         if (prev != NULL)
             rk_log_warn("namesrv",

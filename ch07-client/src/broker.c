@@ -67,6 +67,7 @@ struct rk_broker {
     rk_kv_t *kv;                /* during start only */
     char ha_addr[64];
     _Atomic bool slave, slave_read;
+    _Atomic int64_t id;             /* brokerId now (rk_broker_set_id); cfg.broker_id is the configured one */
     struct {
         rk_broker_runtime_fn fn;
         void *ctx;
@@ -97,12 +98,18 @@ void *rk_broker_module_state(rk_broker_t *b, const char *name)
             return b->states[i];
     return NULL;
 }
+/* Any thread, while the start path may be creating the registration: the
+ * id is published first, then the registration is looked at; the start path
+ * publishes the registration, then looks at the id again (both atomics are
+ * sequentially consistent, so one of the two sees the other's write). */
 void rk_broker_set_id(rk_broker_t *b, int64_t broker_id)
 {
-    b->cfg.broker_id = broker_id;
-    if (b->reg != NULL)
-        rk_brokerreg_set_identity(b->reg, broker_id, NULL);
+    atomic_store(&b->id, broker_id);
+    rk_brokerreg_t *reg = atomic_load(&b->reg);
+    if (reg != NULL)
+        rk_brokerreg_set_identity(reg, broker_id, NULL);
 }
+int64_t rk_broker_id(const rk_broker_t *b) { return atomic_load(&b->id); }
 int rk_broker_add_runtime_info(rk_broker_t *b, rk_broker_runtime_fn fn, void *ctx)
 {
     if (b->nruntime == MAX_MODULES)
@@ -193,6 +200,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         rc = rk_config_apply(rk_rserver_limit_fields, &b->cfg.limits, kv, err, errlen);
     if (rc != RK_OK)
         goto fail;
+    atomic_store(&b->id, b->cfg.broker_id);
     char path[4096];
     rk_path_join(path, sizeof path, b->cfg.store_root, "config/topics.json");
     rk_topic_manager_config_t tc = {.path = path,
@@ -257,12 +265,14 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
     if (b->cfg.namesrv_addr != NULL && *b->cfg.namesrv_addr) {
         rk_brokerreg_config_t rcfg = {.namesrv_addrs = b->cfg.namesrv_addr, .cluster_name = b->cfg.cluster_name,
                                       .broker_name = b->cfg.broker_name, .broker_addr = b->addr,
-                                      .broker_id = b->cfg.broker_id, .period_ms = b->cfg.register_period_ms,
+                                      .broker_id = atomic_load(&b->id), .period_ms = b->cfg.register_period_ms,
                                       .ha_addr = b->ha_addr[0] ? b->ha_addr : NULL};
         rk_brokerreg_t *reg = NULL;
         rc = rk_brokerreg_start(&rcfg, register_body, b, &reg);
         if (rc == RK_OK) {
             atomic_store(&b->reg, reg);
+            if (atomic_load(&b->id) != rcfg.broker_id)     /* a module changed it meanwhile */
+                rk_brokerreg_set_identity(reg, atomic_load(&b->id), NULL);
             if (atomic_load(&b->topics_changed))
                 rk_brokerreg_trigger(reg);  /* its first body may have missed them */
         }
@@ -272,7 +282,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         }
     }
     rk_log_info("broker", "%s (%s, id %lld) serving on %s", b->cfg.broker_name, b->cfg.cluster_name,
-                (long long)b->cfg.broker_id, b->addr);
+                (long long)atomic_load(&b->id), b->addr);
     b->kv = NULL;
     *out = b;
     return RK_OK;

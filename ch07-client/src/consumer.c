@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,6 +441,7 @@ typedef struct sub {
 
 struct rk_push_consumer {
     rk_mqclient_t *c;
+    _Atomic uint64_t refresh_after;     /* no route_suspect() refresh before this (mono ms) */
     char group[RK_NAME_MAX];
     rk_message_model_t model;
     rk_consume_from_t from;
@@ -842,6 +844,41 @@ typedef struct pull_ctx {
     int64_t offset;                     /* the pull's queueOffset */
 } pull_ctx_t;
 
+typedef struct route_task {
+    rk_mqclient_t *c;
+    char topic[];
+} route_task_t;
+
+static void route_task(void *arg, bool cancelled)
+{
+    route_task_t *t = arg;
+    if (!cancelled) {
+        rk_topic_route_t *route = NULL;
+        if (rk_mqclient_route(t->c, t->topic, true, &route) == RK_OK)
+            rk_topic_route_release(route);
+    }
+    free(t);
+}
+
+/* A pull that could not reach the master, or that a slave sent back ("ask
+ * the master": PULL_RETRY_IMMEDIATELY), means the master may have changed
+ * (chapter 8 elects a new one within seconds): ask the name servers for the
+ * route now, on the scheduler thread, at most every 200 ms. */
+static void route_suspect(rk_push_consumer_t *pc, const char *topic)
+{
+    uint64_t now = rk_mono_ms(), after = atomic_load(&pc->refresh_after);
+    if (now < after || !atomic_compare_exchange_strong(&pc->refresh_after, &after, now + 200))
+        return;
+    size_t len = strlen(topic);
+    route_task_t *t = malloc(sizeof *t + len + 1);
+    if (t == NULL)
+        return;
+    t->c = pc->c;
+    memcpy(t->topic, topic, len + 1);
+    if (rk_mqclient_schedule(pc->c, 0, route_task, t) != RK_OK)
+        free(t);
+}
+
 static void pull_cb(void *arg, int status, rk_cmd_t *resp)
 {
     pull_ctx_t *x = arg;
@@ -850,6 +887,9 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     int64_t offset = x->offset;
     free(x);
     rk_pull_result_t r;
+    if ((status != RK_OK && status != RK_ECLOSED) ||
+        (resp != NULL && resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY))
+        route_suspect(pc, q->mq.topic);
     int rc = pull_parse(status, resp, &q->mq, q->expr, offset, !pc->no_crc_check, &r);
     rk_cmd_free(resp);
     uint64_t delay = 0;
@@ -908,6 +948,11 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
     char addr[RK_ADDR_MAX];
     memcpy(addr, q->addr, sizeof addr);
     uv_mutex_unlock(&q->mu);
+    /* the newest master the client knows (a refreshed route may name a new
+     * one before the next rebalance reassigns this queue) */
+    char cur[RK_ADDR_MAX];
+    if (rk_mqclient_master_addr(pc->c, q->mq.broker, cur, sizeof cur))
+        memcpy(addr, cur, sizeof addr);
     if (stop) {
         pq_unref(q);
         return;

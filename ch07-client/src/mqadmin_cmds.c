@@ -326,9 +326,12 @@ static int cmd_cluster_list(int argc, char **argv)
         rk_mqclient_free(c);
         return 1;
     }
-    /* #Role and #SlaveBehind come from chapter 8's runtime fields ("-" before it) */
-    printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %s\n", "#Cluster Name", "#Broker Name", "#BID", "#Addr",
-           "#InTPS", "#PutTotal", "#Role", "#SlaveBehind");
+    /* #Role, #Epoch and #SlaveBehind come from chapter 8's runtime fields
+     * ("-" before it): a master's slowest slave's lag, a slave's own lag
+     * behind its elected master (haReplicaLag), the master epoch of an
+     * elected group (masterEpoch) */
+    printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %-6s  %s\n", "#Cluster Name", "#Broker Name", "#BID",
+           "#Addr", "#InTPS", "#PutTotal", "#Role", "#Epoch", "#SlaveBehind");
     cJSON *clusters = cJSON_GetObjectItemCaseSensitive(info, "clusterAddrTable");
     cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
     for (cJSON *cl = clusters ? clusters->child : NULL; cl; cl = cl->next)
@@ -340,10 +343,13 @@ static int cmd_cluster_list(int argc, char **argv)
                 cJSON *kv = cJSON_GetObjectItemCaseSensitive(rt, "table");
                 const char *tps = rk_json_get_str(kv, "putTps"), *total = rk_json_get_str(kv, "msgPutTotalTodayNow");
                 const char *role = rk_json_get_str(kv, "brokerRole"), *behind = rk_json_get_str(kv, "slaveFallBehindMuch");
+                const char *epoch = rk_json_get_str(kv, "masterEpoch"), *lag = rk_json_get_str(kv, "haReplicaLag");
                 bool slave = role != NULL && strcmp(role, "SLAVE") == 0;
-                printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %s\n", cl->string, bn->valuestring, a->string,
-                       cJSON_IsString(a) ? a->valuestring : "?", tps ? tps : "-", total ? total : "-",
-                       role ? role : "-", behind && !slave ? behind : "-");
+                if (slave)
+                    behind = lag;
+                printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %-6s  %s\n", cl->string, bn->valuestring,
+                       a->string, cJSON_IsString(a) ? a->valuestring : "?", tps ? tps : "-", total ? total : "-",
+                       role ? role : "-", epoch ? epoch : "-", behind ? behind : "-");
                 cJSON_Delete(rt);
             }
         }

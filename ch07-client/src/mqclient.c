@@ -36,6 +36,10 @@ struct rk_mqclient {
     uv_mutex_t mu;                      /* routes, heartbeat owner */
     rk_strmap_t routes;                 /* topic -> rk_topic_route_t* */
     rk_strmap_t misses;                 /* topic -> uint64_t* until when "no route" is believed */
+    rk_strmap_t masters;                /* broker name -> char* master address from the newest
+                                         * route that names it ("" none): a master elected
+                                         * elsewhere (chapter 8) replaces the address in every
+                                         * topic at once, not topic by topic */
     rk_heartbeat_fill_fn hb_fill;
     void *hb_arg;
 
@@ -213,6 +217,13 @@ int rk_mqclient_route(rk_mqclient_t *c, const char *topic, bool force, rk_topic_
     uv_mutex_lock(&c->mu);
     free(rk_strmap_remove(&c->misses, topic));
     rc = rk_strmap_put(&c->routes, topic, rk_topic_route_retain(r), &old);
+    for (size_t i = 0; i < r->nbrokers; i++) {
+        char *addr = strdup(r->brokers[i].master);
+        void *prev = NULL;
+        if (addr != NULL && rk_strmap_put(&c->masters, r->brokers[i].name, addr, &prev) != RK_OK)
+            free(addr);
+        free(prev);
+    }
     uv_mutex_unlock(&c->mu);
     if (rc != RK_OK)
         rk_topic_route_release(r);      /* the cache's reference */
@@ -263,7 +274,13 @@ bool rk_mqclient_master_addr(rk_mqclient_t *c, const char *broker, char *buf, si
     find_ctx_t f = {broker, buf, len, false};
     buf[0] = '\0';
     uv_mutex_lock(&c->mu);
-    rk_strmap_foreach(&c->routes, find_master, &f);
+    const char *newest = rk_strmap_get(&c->masters, broker);
+    if (newest != NULL) {
+        snprintf(buf, len, "%s", newest);
+        f.found = newest[0] != '\0';
+    } else {
+        rk_strmap_foreach(&c->routes, find_master, &f);
+    }
     uv_mutex_unlock(&c->mu);
     return f.found;
 }
@@ -541,6 +558,7 @@ int rk_mqclient_new(const rk_mqclient_config_t *cfg, rk_mqclient_t **out)
         snprintf(c->id, sizeof c->id, "%s@%d#%llu", ip, (int)getpid(), (unsigned long long)rk_mono_ns());
     rk_strmap_init(&c->routes);
     rk_strmap_init(&c->misses);
+    rk_strmap_init(&c->masters);
     if ((rc = rk_rclient_new(&c->rc)) != RK_OK) {
         free(c);
         return rc;
@@ -569,6 +587,7 @@ void rk_mqclient_free(rk_mqclient_t *c)
     rk_rclient_free(c->rc);
     rk_strmap_free(&c->routes, release_route);
     rk_strmap_free(&c->misses, free);
+    rk_strmap_free(&c->masters, free);
     uv_cond_destroy(&c->scond);
     uv_mutex_destroy(&c->smu);
     uv_mutex_destroy(&c->mu);

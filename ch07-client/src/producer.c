@@ -42,6 +42,7 @@ struct rk_producer {
     fault_t faults[FAULT_SLOTS];
     _Atomic uint64_t faults_until;      /* no fault is active past this: sends skip the table */
     int inflight;                       /* async sends not yet called back */
+    _Atomic uint64_t refresh_after;     /* no route refresh_soon() before this (mono ms) */
 };
 
 /* ---- validation and encoding ---- */
@@ -325,22 +326,71 @@ static int targets_from(rk_topic_route_t *route, const char *topic, int max_per_
 
 /* The topic's write queues. A topic the name servers do not know yet
  * borrows TBW102's brokers, which create it on the first send. */
-static int topic_targets(rk_producer_t *p, const char *topic, targets_t *t, rk_send_result_t *r)
+static int topic_targets_ex(rk_producer_t *p, const char *topic, bool force, targets_t *t, rk_send_result_t *r)
 {
     memset(t, 0, sizeof *t);            /* targets_free() is safe on failure */
     rk_topic_route_t *route = NULL;
-    int rc = rk_mqclient_route(p->c, topic, false, &route);
+    int rc = rk_mqclient_route(p->c, topic, force, &route);
     if (rc == RK_OK && (rc = targets_from(route, topic, 0, t)) == RK_OK)
         return RK_OK;
     if (rc != RK_ENOTFOUND)
         return fail(r, rc, "no route for topic %s: %s", topic, rk_strerror(rc));
-    rc = rk_mqclient_route(p->c, RK_DEFAULT_TOPIC, false, &route);
+    rc = rk_mqclient_route(p->c, RK_DEFAULT_TOPIC, force, &route);
     if (rc == RK_OK)
         rc = targets_from(route, topic, p->def_queues, t);
     if (rc != RK_OK)
         return fail(r, rc, "no route for topic %s (and no broker allows auto-creating it): %s", topic,
                     rk_strerror(rc));
     return RK_OK;
+}
+
+static int topic_targets(rk_producer_t *p, const char *topic, targets_t *t, rk_send_result_t *r)
+{
+    return topic_targets_ex(p, topic, false, t, r);
+}
+
+/* A broker that cannot be reached, or answers that it is not (or no longer)
+ * a master that can store — SERVICE_NOT_AVAILABLE from a slave,
+ * SLAVE_NOT_AVAILABLE from a master that just stepped down — may have been
+ * replaced (chapter 8 elects a new master within seconds): the route is
+ * asked of the name servers again now, not at the next periodic refresh. */
+static bool master_suspect(int status, const rk_cmd_t *resp)
+{
+    return status != RK_OK || resp == NULL || resp->code == RK_RESP_SERVICE_NOT_AVAILABLE ||
+           resp->code == RK_RESP_SLAVE_NOT_AVAILABLE;
+}
+
+typedef struct refresh_task {
+    rk_producer_t *p;
+    char topic[];
+} refresh_task_t;
+
+static void refresh_task(void *arg, bool cancelled)
+{
+    refresh_task_t *rt = arg;
+    if (!cancelled) {
+        rk_topic_route_t *route = NULL;
+        if (rk_mqclient_route(rt->p->c, rt->topic, true, &route) == RK_OK)
+            rk_topic_route_release(route);
+    }
+    free(rt);
+}
+
+/* From any thread (the network thread too): the refresh runs on the
+ * client's scheduler thread. */
+static void refresh_soon(rk_producer_t *p, const char *topic)
+{
+    uint64_t now = rk_mono_ms(), after = atomic_load(&p->refresh_after);
+    if (now < after || !atomic_compare_exchange_strong(&p->refresh_after, &after, now + 200))
+        return;     /* at most one name-server question per 200 ms from failures */
+    size_t len = strlen(topic);
+    refresh_task_t *rt = malloc(sizeof *rt + len + 1);
+    if (rt == NULL)
+        return;
+    rt->p = p;
+    memcpy(rt->topic, topic, len + 1);
+    if (rk_mqclient_schedule(p->c, 0, refresh_task, rt) != RK_OK)
+        free(rt);
 }
 
 /* The next queue round robin, not on `avoid` (the broker of the previous
@@ -418,7 +468,7 @@ static void result_init(rk_send_result_t *r, const prepared_t *pr)
 /* ---- synchronous ---- */
 
 /* Sends to the queue round robin with retries, or to `only` once. */
-static int send_prepared(rk_producer_t *p, const prepared_t *pr, const targets_t *t, const rk_mq_t *only,
+static int send_prepared(rk_producer_t *p, const prepared_t *pr, targets_t *t, const rk_mq_t *only,
                          rk_send_result_t *r)
 {
     int attempts = only ? 1 : 1 + p->retries;
@@ -442,11 +492,26 @@ static int send_prepared(rk_producer_t *p, const prepared_t *pr, const targets_t
             return fail(r, RK_ENOMEM, "out of memory");
         rk_cmd_t *resp = NULL;
         int st = rk_rclient_invoke_sync(rk_mqclient_remoting(p->c), addr, req, p->timeout_ms, &resp);
-        bool again = false;
+        bool again = false, suspect = master_suspect(st, resp);
         rc = read_response(p, st, resp, mq, r, &again);
         rk_cmd_free(resp);
+        if (suspect && (rc == RK_OK || !again || only != NULL))
+            refresh_soon(p, pr->topic);     /* for the next send */
         if (rc == RK_OK || !again)
             return rc;
+        if (suspect && only == NULL) {
+            /* for the next attempt: the name servers may know a new master */
+            targets_t nt;
+            rk_send_result_t scratch;
+            if (topic_targets_ex(p, pr->topic, true, &nt, &scratch) == RK_OK) {
+                targets_free(t);
+                *t = nt;
+                avoid[0] = '\0';
+                rk_log_debug("producer", "attempt %d of %s failed (%s): route asked again", a + 1, pr->topic,
+                             r->error);
+                continue;
+            }
+        }
         rk_log_debug("producer", "attempt %d of %s: %s", a + 1, pr->topic, r->error);
         snprintf(avoid, sizeof avoid, "%s", mq->broker);
     }
@@ -589,6 +654,8 @@ static void async_cb(void *arg, int status, rk_cmd_t *resp)
 {
     async_send_t *s = arg;
     bool again = false;
+    if (master_suspect(status, resp))
+        refresh_soon(s->p, s->pr.topic);
     int rc = read_response(s->p, status, resp, &s->cur, &s->r, &again);
     rk_cmd_free(resp);
     if (rc != RK_OK && again && s->attempt < s->attempts && rk_mono_ms() < s->deadline) {

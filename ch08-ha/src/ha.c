@@ -63,16 +63,25 @@ static void ack_stage(void *ctx, rk_ack_t *ack)
 {
     rk_ha_t *ha = ctx;
     int role = atomic_load(&ha->role);
+    if (role != RK_HA_SYNC_MASTER && atomic_load(&ha->quorum) >= 0) {
+        /* election mode, and no longer the master (a step-down raced this
+         * put through the write gate): never acknowledged without a majority */
+        rk_ack_done(ack, RK_PUT_SLAVE_NOT_AVAILABLE);
+        return;
+    }
     if (role != RK_HA_SYNC_MASTER || !rk_ack_wants_wait(ack)) {
         rk_ack_done(ack, RK_PUT_OK);
         return;
     }
     int64_t end = rk_ack_end_offset(ack);
-    if (atomic_load(&ha->acked) >= end) {
+    int quorum = atomic_load(&ha->quorum);
+    if (quorum == 0 || (quorum > 0 ? atomic_load(&ha->qacked) : atomic_load(&ha->acked)) >= end) {
         rk_ack_done(ack, RK_PUT_OK);
         return;
     }
-    if (atomic_load(&ha->nslaves) == 0 || end - atomic_load(&ha->acked) > ha->cfg.fallbehind_max) {
+    /* Election mode waits for a majority even with no slave connected yet
+     * (right after an election the followers are still connecting). */
+    if (quorum < 0 && (atomic_load(&ha->nslaves) == 0 || end - atomic_load(&ha->acked) > ha->cfg.fallbehind_max)) {
         rk_ack_done(ack, RK_PUT_SLAVE_NOT_AVAILABLE);
         return;
     }
@@ -112,7 +121,7 @@ static void ack_stage(void *ctx, rk_ack_t *ack)
  * (FLUSH_SLAVE_TIMEOUT), or all of them with `all_status` when != OK. */
 static void complete_parked(rk_ha_t *ha, rk_put_status_t all_status)
 {
-    int64_t acked = atomic_load(&ha->acked);
+    int64_t acked = atomic_load(&ha->quorum) >= 0 ? atomic_load(&ha->qacked) : atomic_load(&ha->acked);
     uint64_t now = now_ms();
     parked_t *done = NULL, **dtail = &done;
     uv_mutex_lock(&ha->mu);
@@ -182,6 +191,7 @@ static void sconn_close(sconn_t *c, const char *why)
 }
 
 static void sconn_try_send(sconn_t *c);
+static bool update_quorum(rk_ha_t *ha);
 
 static void sconn_wrote(uv_write_t *w, int status)
 {
@@ -284,15 +294,72 @@ static void sconn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     c->ack = report;
     if (c->next_off < 0) {
         int64_t fs = rk_commitlog_file_size(cl);
-        c->next_off = report > 0 ? report : max - max % fs;
+        /* election mode: a new replica copies the whole log (it may become
+         * the master, and counts toward majorities of every older message) */
+        c->next_off = report > 0 ? report
+                      : atomic_load(&ha->quorum) >= 0 ? rk_commitlog_min_offset(cl) : max - max % fs;
         rk_log_info("ha", "slave %s holds up to %" PRId64 "; streaming from %" PRId64, c->peer, report, c->next_off);
     }
     int64_t prev = atomic_load(&ha->acked);
     while (report > prev && !atomic_compare_exchange_weak(&ha->acked, &prev, report))
         ;
-    if (report > prev)
+    bool moved = update_quorum(ha);     /* both: || would skip the quorum */
+    if (report > prev || moved)
         complete_parked(ha, RK_PUT_OK);
     sconn_try_send(c);
+}
+
+/* Election mode: what `quorum` slaves all hold — the quorum-th highest of
+ * their reports (a replica has one HA connection). Never moves back while
+ * this broker stays master. True if it moved. HA thread. */
+static bool update_quorum(rk_ha_t *ha)
+{
+    int k = atomic_load(&ha->quorum);
+    if (k <= 0)
+        return false;
+    bool by_host = atomic_load(&ha->quorum_by_host);
+    struct {
+        char host[64];
+        int64_t ack;
+    } v[MAX_SLAVES + 1];
+    int n = 0;
+    for (sconn_t *c = ha->slaves; c != NULL && n < MAX_SLAVES + 1; c = c->next) {
+        if (c->closing || c->ack < 0)
+            continue;
+        char host[64];
+        snprintf(host, sizeof host, "%s", c->peer);
+        char *colon = strrchr(host, ':');
+        if (colon != NULL)
+            *colon = '\0';
+        int i = 0;
+        if (by_host)        /* one vote per machine: a stale second connection of a replica counts once */
+            while (i < n && strcmp(v[i].host, host) != 0)
+                i++;
+        else
+            i = n;
+        if (i == n) {
+            snprintf(v[n].host, sizeof v[n].host, "%s", host);
+            v[n++].ack = c->ack;
+        } else if (c->ack > v[i].ack) {
+            v[i].ack = c->ack;
+        }
+    }
+    if (n < k)
+        return false;
+    int64_t acks[MAX_SLAVES + 1];
+    for (int i = 0; i < n; i++) {           /* insertion sort, highest first */
+        int j = i;
+        while (j > 0 && acks[j - 1] < v[i].ack) {
+            acks[j] = acks[j - 1];
+            j--;
+        }
+        acks[j] = v[i].ack;
+    }
+    int64_t q = acks[k - 1], prev = atomic_load(&ha->qacked);
+    if (q <= prev)
+        return false;
+    atomic_store(&ha->qacked, q);
+    return true;
 }
 
 static void on_slave_connect(uv_stream_t *server, int status)
@@ -448,6 +515,16 @@ static void mc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t left = (size_t)n;
     char why[160] = "";
+    /* Election mode: bytes are applied under the lock rk_ha_follow takes,
+     * and only while this is still the master followed, so once
+     * rk_ha_follow() returned nothing more of the old master lands (the
+     * election checked this log's end against the new master's after it). */
+    bool locked = atomic_load(&ha->quorum) >= 0;
+    if (locked) {
+        uv_mutex_lock(&ha->mu);
+        if (strcmp(m->addr, ha->master_ha) != 0)
+            snprintf(why, sizeof why, "no longer the master this broker follows");
+    }
     while (left > 0 && !why[0]) {
         if (m->hdr_len < 12) {                      /* frame header */
             size_t t = 12 - m->hdr_len < left ? 12 - m->hdr_len : left;
@@ -495,6 +572,8 @@ static void mc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (m->body_left == 0 && m->hdr_len == 12)
         m->hdr_len = 0;                             /* a heartbeat */
+    if (locked)
+        uv_mutex_unlock(&ha->mu);
     if (why[0]) {
         mc_close(ha, why);
         return;
@@ -545,6 +624,13 @@ static void mc_try_connect(rk_ha_t *ha)
     snprintf(addr, sizeof addr, "%s", ha->master_ha);
     uv_mutex_unlock(&ha->mu);
     rk_brokerreg_t *reg = rk_broker_registration(ha->b);
+    if (atomic_load(&ha->quorum) >= 0) {
+        /* Election mode: only the leader the election module found, whose
+         * log it checked against this one; never the name server's word. */
+        if (!addr[0])
+            return;
+        reg = NULL;
+    }
     if (!addr[0] && reg != NULL)
         rk_brokerreg_master_ha_addr(reg, addr, sizeof addr);
     uint64_t now = now_ms();
@@ -655,7 +741,11 @@ static void apply_role(rk_ha_t *ha)
     uv_mutex_lock(&ha->mu);
     int want = ha->want_role;
     int64_t id = ha->want_id;
+    bool moved = (ha->mc.state == MC_CONNECTED || ha->mc.state == MC_CONNECTING) &&
+                 strcmp(ha->mc.addr, ha->master_ha) != 0;
     uv_mutex_unlock(&ha->mu);
+    if (moved && atomic_load(&ha->quorum) >= 0)
+        mc_close(ha, "the election module follows another master now");
     int cur = atomic_load(&ha->role);
     if (want == cur)
         return;
@@ -671,6 +761,7 @@ static void apply_role(rk_ha_t *ha)
         ha->mc.next_try = 0;
     } else {
         mc_close(ha, "this broker is now a master");
+        atomic_store(&ha->qacked, -1);      /* acks count from this mastership on */
         rk_broker_set_role(ha->b, false, ha->cfg.slave_read_enable);
     }
     rk_broker_set_id(ha->b, id);
@@ -695,6 +786,30 @@ int rk_ha_switch_role(rk_ha_t *ha, rk_ha_role_t role, int64_t broker_id, const c
 }
 
 rk_ha_role_t rk_ha_role(const rk_ha_t *ha) { return (rk_ha_role_t)atomic_load(&ha->role); }
+
+const char *rk_ha_address(const rk_ha_t *ha) { return ha->addr; }
+
+int rk_ha_set_quorum(rk_ha_t *ha, int slaves_needed, bool by_host)
+{
+    if (slaves_needed < 0 || slaves_needed > MAX_SLAVES || !ha->has_stage)
+        return RK_EINVAL;
+    atomic_store(&ha->quorum_by_host, by_host);
+    atomic_store(&ha->quorum, slaves_needed);
+    return RK_OK;
+}
+
+int rk_ha_follow(rk_ha_t *ha, const char *master_ha_addr)
+{
+    if (master_ha_addr == NULL)
+        master_ha_addr = "";
+    if (strlen(master_ha_addr) >= sizeof ha->master_ha)
+        return RK_EINVAL;
+    uv_mutex_lock(&ha->mu);
+    snprintf(ha->master_ha, sizeof ha->master_ha, "%s", master_ha_addr);
+    uv_mutex_unlock(&ha->mu);
+    wake(ha);
+    return RK_OK;
+}
 
 rk_ha_t *rk_ha_of(rk_broker_t *b) { return rk_broker_module_state(b, rk_ha_module.name); }
 
@@ -741,6 +856,8 @@ static void ha_destroy(rk_broker_t *b, void *state);
 static int init_state(rk_broker_t *b, rk_ha_t *ha)
 {
     atomic_store(&ha->acked, -1);
+    atomic_store(&ha->quorum, -1);
+    atomic_store(&ha->qacked, -1);
     char err[256] = "";
     int rc = rk_config_defaults(rk_ha_config_fields, &ha->cfg);
     if (rc == RK_OK && rk_broker_kv(b) != NULL)
@@ -750,17 +867,17 @@ static int init_state(rk_broker_t *b, rk_ha_t *ha)
         return rc;
     }
     const rk_broker_config_t *bc = rk_broker_config(b);
-    if (ha->cfg.role == RK_HA_SLAVE && bc->broker_id <= 0) {
+    if (ha->cfg.role == RK_HA_SLAVE && rk_broker_id(b) <= 0) {
         rk_log_error("ha", "brokerRole=SLAVE needs brokerId > 0 (0 is the master's)");
         return RK_EBADCONFIG;
     }
-    if (ha->cfg.role != RK_HA_SLAVE && bc->broker_id != 0) {
-        rk_log_warn("ha", "brokerRole=%s: brokerId %" PRId64 " becomes 0", roles[ha->cfg.role], bc->broker_id);
+    if (ha->cfg.role != RK_HA_SLAVE && rk_broker_id(b) != 0) {
+        rk_log_warn("ha", "brokerRole=%s: brokerId %" PRId64 " becomes 0", roles[ha->cfg.role], rk_broker_id(b));
         rk_broker_set_id(b, 0);
     }
     atomic_store(&ha->role, ha->cfg.role);
     ha->want_role = ha->cfg.role;
-    ha->want_id = rk_broker_config(b)->broker_id;
+    ha->want_id = rk_broker_id(b);
     if (ha->cfg.master_address != NULL)
         snprintf(ha->master_ha, sizeof ha->master_ha, "%s", ha->cfg.master_address);
     /* the staging buffer holds one whole record at most (+ a frame) */
@@ -791,6 +908,7 @@ static int init_state(rk_broker_t *b, rk_ha_t *ha)
     ha->port = ntohs(sa.sin_port);
     char addr[96];
     snprintf(addr, sizeof addr, "%s:%d", ha->cfg.broker_ip2 ? ha->cfg.broker_ip2 : bc->broker_ip1, ha->port);
+    snprintf(ha->addr, sizeof ha->addr, "%s", addr);
     if ((rc = rk_broker_set_ha_addr(b, addr)) != RK_OK)
         return rc;
     if (ha->cfg.role == RK_HA_SLAVE && (ha->mc.stage = malloc(ha->mc.cap)) == NULL)

@@ -64,11 +64,15 @@ struct rk_ha {
     rk_broker_t *b;
     rk_ha_config_t cfg;
     int port;
+    char addr[96];                  /* the HA address others reach */
     bool has_stage, mu_ok, loop_ok, running;
     _Atomic int role;
     _Atomic int nslaves;
     _Atomic int64_t acked;          /* highest offset any slave reported (push2SlaveMaxOffset) */
     _Atomic bool connected, stopping;
+    _Atomic int quorum;             /* election mode: slave acks a send needs (-1: classic) */
+    _Atomic int64_t qacked;         /* election mode: the quorum-th highest slave ack */
+    _Atomic bool quorum_by_host;    /* count one ack per peer host (replicas on distinct machines) */
 
     uv_mutex_t mu;                  /* guards the fields below */
     parked_t *parked, *parked_tail; /* by end offset */

@@ -13,6 +13,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/json.h"
+#include "rk/message.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
@@ -283,4 +284,175 @@ int tk_assert_slave_files_match(tk_pair_t *p)
     }
     closedir(d);
     return n;
+}
+
+/* ---------------------------------------------------------------- trio */
+
+void tk_trio_init(tk_trio_t *t, const char *extra) { tk_group_init(t, 3, extra); }
+
+void tk_group_init(tk_trio_t *t, int n, const char *extra)
+{
+    memset(t, 0, sizeof *t);
+    cr_assert(n >= 1 && n <= 5);
+    t->n = n;
+    tk_pair_init(&t->base, NULL, NULL);
+    char peers[256] = "";
+    for (int i = 0; i < n; i++) {
+        t->elect_port[i] = rk_tk_free_port();
+        size_t len = strlen(peers);
+        snprintf(peers + len, sizeof peers - len, "%sn%d-127.0.0.1:%d", i ? ";" : "", i, t->elect_port[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        char name[16], more[1024];
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(more, sizeof more,
+                 "enableDLegerCommitLog=true\ndLegerGroup=broker-ha\ndLegerPeers=%s\ndLegerSelfId=n%d\n"
+                 "dLegerElectionTimeoutMillis=1000\ndLegerHeartbeatIntervalMillis=100\nsyncFlushTimeout=3000\n%s",
+                 peers, i, extra ? extra : "");
+        write_conf(&t->base, &t->r[i], name, 0, more);
+    }
+}
+
+void tk_trio_stop(tk_trio_t *t)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->r[i].pid > 0) {
+            rk_tk_kill(t->r[i].pid, SIGCONT);
+            rk_tk_stop(t->r[i].pid, 10000);
+            t->r[i].pid = -1;
+        }
+    tk_pair_stop(&t->base);
+}
+
+int tk_trio_leader(tk_trio_t *t, int not_this, int ms)
+{
+    for (int k = 0; k <= ms / 50; k++) {
+        for (int i = 0; i < t->n; i++) {
+            if (i == not_this || t->r[i].pid <= 0)
+                continue;
+            char *role = tk_runtime(&t->base, t->r[i].addr, "dLegerRole");
+            char *br = tk_runtime(&t->base, t->r[i].addr, "brokerRole");
+            bool lead = role && br && strcmp(role, "LEADER") == 0 && strcmp(br, "SYNC_MASTER") == 0;
+            free(role);
+            free(br);
+            if (lead)
+                return i;
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+int tk_try_send(tk_pair_t *p, const char *addr, const char *topic, const char *body, int timeout_ms, char *msg_id)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
+    rk_cmd_ext_set(req, "a", "pg");
+    rk_cmd_ext_set(req, "b", topic);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", "0");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", "");
+    rk_cmd_ext_set(req, "j", "0");
+    rk_cmd_ext_set(req, "k", "false");
+    rk_cmd_set_body(req, body, strlen(body));
+    if (rk_rclient_invoke_sync(p->cl, addr, req, timeout_ms, &resp) != RK_OK)
+        return -1;
+    int code = resp->code;
+    const char *id = rk_cmd_ext_get(resp, "msgId");
+    if (msg_id != NULL)
+        snprintf(msg_id, 64, "%s", id ? id : "");
+    rk_cmd_free(resp);
+    return code;
+}
+
+int tk_pull_all(tk_pair_t *p, const char *addr, const char *topic, int nq, char **bodies, int max)
+{
+    int n = 0;
+    for (int q = 0; q < nq; q++) {
+        int64_t off = 0;
+        for (;;) {
+            rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
+            rk_cmd_ext_set(req, "consumerGroup", "cg");
+            rk_cmd_ext_set(req, "topic", topic);
+            rk_cmd_ext_set_i64(req, "queueId", q);
+            rk_cmd_ext_set_i64(req, "queueOffset", off);
+            rk_cmd_ext_set(req, "maxMsgNums", "32");
+            rk_cmd_ext_set(req, "sysFlag", "0");
+            rk_cmd_ext_set(req, "commitOffset", "0");
+            rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
+            rk_cmd_ext_set(req, "subscription", "*");
+            rk_cmd_ext_set(req, "subVersion", "0");
+            cr_assert_eq(rk_rclient_invoke_sync(p->cl, addr, req, 5000, &resp), 0);
+            if (resp->code != 0) {
+                rk_cmd_free(resp);
+                break;
+            }
+            size_t at = 0;
+            while (at < resp->body_len) {
+                rk_record_t rec;
+                cr_assert_eq(rk_record_decode(resp->body + at, resp->body_len - at, true, &rec), 0);
+                cr_assert(n < max);
+                bodies[n] = strndup((const char *)rec.body, rec.body_len);
+                n++;
+                at += rec.total_size;
+            }
+            int64_t next = off;
+            rk_cmd_ext_i64(resp, "nextBeginOffset", &next);
+            rk_cmd_free(resp);
+            if (next <= off)
+                break;
+            off = next;
+        }
+    }
+    return n;
+}
+
+static bool all_zero(const char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (d[i] != 0)
+            return false;
+    return true;
+}
+
+/* Files in a but not b must be empty (made ahead by a master). */
+static int compare_dirs(const char *a, const char *b)
+{
+    DIR *d = opendir(a);
+    cr_assert(d != NULL, "no folder %s", a);
+    struct dirent *e;
+    int same = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char pa[700], pb[700];
+        snprintf(pa, sizeof pa, "%s/%s", a, e->d_name);
+        snprintf(pb, sizeof pb, "%s/%s", b, e->d_name);
+        char *da = NULL, *db = NULL;
+        size_t la = 0, lb = 0;
+        cr_assert_eq(rk_file_read_all(pa, &da, &la), 0);
+        if (rk_file_read_all(pb, &db, &lb) != 0) {
+            cr_assert(all_zero(da, la), "%s holds records, %s has no such file", pa, b);
+        } else {
+            cr_assert(la == lb && memcmp(da, db, la) == 0, "commitlog file %s differs between %s and %s", e->d_name,
+                      a, b);
+            same++;
+        }
+        free(da);
+        free(db);
+    }
+    closedir(d);
+    return same;
+}
+
+void tk_assert_same_logs(const char *store_a, const char *store_b)
+{
+    char a[400], b[400];
+    snprintf(a, sizeof a, "%s/commitlog", store_a);
+    snprintf(b, sizeof b, "%s/commitlog", store_b);
+    cr_assert_gt(compare_dirs(a, b), 0);
+    compare_dirs(b, a);
 }

@@ -56,3 +56,30 @@ int tk_assert_slave_files_match(tk_pair_t *p);
 void tk_assert_same_commitlog(tk_pair_t *p);
 
 #endif
+
+/* ---- three replicas electing their master (rk/elect.h) ---- */
+typedef struct tk_trio {
+    tk_pair_t base;                 /* name server, client, folder (base.m / base.s unused) */
+    tk_broker_t r[5];
+    int elect_port[5];
+    int n;                          /* replicas: 3 (tk_trio_init) or what tk_group_init says */
+} tk_trio_t;
+
+/* Name server + three replica configs n0..n2 (not started); extra lines
+ * are appended to each config. */
+void tk_trio_init(tk_trio_t *t, const char *extra);
+/* The same with n (odd, <= 5) replicas. */
+void tk_group_init(tk_trio_t *t, int n, const char *extra);
+void tk_trio_stop(tk_trio_t *t);
+/* The index of the replica that says it is LEADER and was registered as
+ * brokerId 0, waiting up to ms; -1 if none. `not` (-1: any) is skipped. */
+int tk_trio_leader(tk_trio_t *t, int not_this, int ms);
+/* One send to addr without asserting: the response code, or -1 when the
+ * broker could not be reached / did not answer within timeout_ms. msg_id
+ * (may be NULL, >= 64 bytes) receives the offset msgId of a SEND_OK. */
+int tk_try_send(tk_pair_t *p, const char *addr, const char *topic, const char *body, int timeout_ms, char *msg_id);
+/* Every message body in topic's queues 0..nq-1 on addr (pulled from 0);
+ * returns how many were put in bodies (each malloc'ed, NUL-terminated). */
+int tk_pull_all(tk_pair_t *p, const char *addr, const char *topic, int nq, char **bodies, int max);
+/* Asserts two stores' commitlog folders hold the same files, byte for byte. */
+void tk_assert_same_logs(const char *store_a, const char *store_b);

@@ -51,7 +51,7 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
     for (int i = 0; i < 200 && rk_ha_role(ha) != RK_HA_ASYNC_MASTER; i++)
         usleep(10000);
     cr_assert_eq(rk_ha_role(ha), RK_HA_ASYNC_MASTER);
-    cr_assert_eq(rk_broker_config(b)->broker_id, 0);
+    cr_assert_eq(rk_broker_id(b), 0);
     resp = tk_send(&p, p.s.addr, "SwitchTopic", "written on the new master");
     cr_assert_eq(resp->code, 0, "got %d %s", resp->code, resp->remark ? resp->remark : "");
     rk_host_t h;
@@ -79,7 +79,7 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
     for (int i = 0; i < 200 && rk_ha_role(ha) != RK_HA_SLAVE; i++)
         usleep(10000);
     cr_assert_eq(rk_ha_role(ha), RK_HA_SLAVE);
-    cr_assert_eq(rk_broker_config(b)->broker_id, 2);
+    cr_assert_eq(rk_broker_id(b), 2);
     resp = tk_send(&p, p.s.addr, "SwitchTopic", "refused again");
     cr_assert_eq(resp->code, RK_RESP_SERVICE_NOT_AVAILABLE, "got %d", resp->code);
     rk_cmd_free(resp);

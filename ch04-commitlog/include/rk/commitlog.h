@@ -272,6 +272,16 @@ typedef struct rk_scan_report {
 typedef int (*rk_scan_fn)(void *ctx, const rk_record_t *rec, bool crc_ok);
 int rk_commitlog_scan_dir(const char *dir, int64_t file_size, int64_t from, bool check_crc,
                           rk_scan_fn visit, void *ctx, rk_scan_report_t *rep);
+/* Truncates the commitlog in dir to end at `offset`, while no process has
+ * it open (chapter 8: a replica whose log diverged from its group's new
+ * master drops its unacknowledged tail before rejoining). Files starting
+ * after offset are deleted, the file holding it is zeroed from there to its
+ * end and msync'ed; the next open recovers to offset, and chapter 5 then
+ * truncates the consume queues and the index to the log's end. offset must
+ * be where a record (or a file) ends; RK_EINVAL below the log's first file
+ * or for a negative offset; nothing to do (RK_OK) when the log ends there
+ * already. *dropped (may be NULL) gets the bytes removed from the log's end. */
+int rk_commitlog_truncate_dir(const char *dir, int64_t file_size, int64_t offset, int64_t *dropped);
 /* The size of the files in dir (they must agree), or -ENOENT if none. */
 int64_t rk_commitlog_detect_file_size(const char *dir);
 

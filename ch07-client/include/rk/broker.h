@@ -130,8 +130,10 @@ int rk_broker_set_ha_addr(rk_broker_t *b, const char *addr);
  * when there is no name server. */
 rk_brokerreg_t *rk_broker_registration(rk_broker_t *b);
 /* A role change: register as broker_id from now on (0 = master) and tell
- * the name servers now. Any thread. */
+ * the name servers now. Any thread (the id is an atomic: rk_broker_id()
+ * reads it; rk_broker_config()->broker_id stays the configured value). */
 void rk_broker_set_id(rk_broker_t *b, int64_t broker_id);
+int64_t rk_broker_id(const rk_broker_t *b);
 /* The state a module's init made, by module name (NULL if no such module):
  * how one module finds another's (chapter 8's election drives HA's roles). */
 void *rk_broker_module_state(rk_broker_t *b, const char *name);

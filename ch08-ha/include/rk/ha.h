@@ -101,6 +101,22 @@ int rk_ha_switch_role(rk_ha_t *ha, rk_ha_role_t role, int64_t broker_id, const c
 #define RK_HA_META_EXTRA_MAX 8
 typedef int (*rk_ha_meta_apply_fn)(void *ctx, const uint8_t *body, size_t len);
 int rk_ha_meta_add(rk_ha_t *ha, int request_code, rk_ha_meta_apply_fn apply, void *ctx);
+/* Election mode (rk/elect.h drives these; classic mode never calls them).
+ * rk_ha_set_quorum: from now on a SYNC_MASTER send is answered once
+ * `slaves_needed` slave connections reported holding it (the k-th highest
+ * report; 0: at once), parked meanwhile even when no slave is connected
+ * yet, FLUSH_SLAVE_TIMEOUT after syncFlushTimeout (by_host: the reports of
+ * connections from one host count as one, the highest — set it when every
+ * replica has its own address, so a stale second connection of a replica
+ * cannot count twice); and a slave streams only
+ * from the address rk_ha_follow() gave, never from the name server's. Needs
+ * the ack stage (the broker did not start as ASYNC_MASTER), else RK_EINVAL.
+ * rk_ha_follow: the master this slave streams from ("" or NULL: none); a
+ * stream from another address is closed. Any thread. */
+int rk_ha_set_quorum(rk_ha_t *ha, int slaves_needed, bool by_host);
+int rk_ha_follow(rk_ha_t *ha, const char *master_ha_addr);
+/* "ip:port" of this broker's HA server as others reach it (brokerIP2). */
+const char *rk_ha_address(const rk_ha_t *ha);
 
 /* Figures (any thread). */
 typedef struct rk_ha_stats {
