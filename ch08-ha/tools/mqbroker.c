@@ -7,22 +7,13 @@
  * brokerRole=ASYNC_MASTER|SYNC_MASTER|SLAVE, haListenPort, haMasterAddress,
  * enableDLegerCommitLog, dLegerPeers... go in the same file as the other
  * keys (mqbroker -h lists them). A replica whose log diverged from its
- * group's elected master stops itself; this main then truncates the closed
- * log (rk_elect_after_exit) and starts the broker again. */
+ * group's elected master stops itself; the main (rk_elect_broker_main)
+ * then truncates the closed log and starts the broker again. */
 #include <stddef.h>
 
-#include "rk/broker.h"
 #include "rk/elect.h"
-#include "rk/ha.h"
 
 int main(int argc, char **argv)
 {
-    const rk_broker_module_t *const modules[] = {&rk_broker_core_module, &rk_broker_stats_module, &rk_elect_module,
-                                                 &rk_ha_module, NULL};
-    const rk_config_field_t *const extra[] = {rk_ha_config_fields, rk_elect_config_fields, NULL};
-    int rc;
-    do
-        rc = rk_broker_main(argc, argv, modules, extra);
-    while (rk_elect_after_exit());
-    return rc;
+    return rk_elect_broker_main(argc, argv, NULL, NULL);
 }

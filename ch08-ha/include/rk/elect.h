@@ -90,4 +90,12 @@ int rk_epochs_store(const char *path, const rk_epoch_t *e, int n);
  * closed log and returns true (run the broker again); false otherwise. */
 bool rk_elect_after_exit(void);
 
+/* Chapter 8's mqbroker as a function, for this and every later chapter's
+ * program: rk_broker_main with chapter 7's modules, the election and HA,
+ * then `more` (NULL-terminated, may be NULL: a later chapter's modules) and
+ * `more_fields` (settings tables for -h/-p, may be NULL); run again after
+ * rk_elect_after_exit. Returns the process exit status. */
+int rk_elect_broker_main(int argc, char **argv, const rk_broker_module_t *const *more,
+                         const rk_config_field_t *const *more_fields);
+
 #endif
