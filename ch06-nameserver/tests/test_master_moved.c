@@ -78,7 +78,7 @@ static void addrs(char *out, size_t len)
     cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(bds, 0), "brokerAddrs");
     out[0] = '\0';
     for (int id = 0; id < 10; id++) {
-        char k[8];
+        char k[16];
         snprintf(k, sizeof k, "%d", id);
         const char *v = rk_json_get_str(a, k);
         if (v != NULL)
