@@ -1687,6 +1687,15 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
         uv_mutex_unlock(&cl->put_mu);
         return RK_ECORRUPT;
     }
+    /* blocks before bytes, as for a put: a file loaded at start may have
+     * holes (rk/mapped_file.h); a created one is reserved whole */
+    int rrc = rk_mapped_file_reserve(mf, pos + n);
+    if (rrc != RK_OK) {
+        uv_mutex_unlock(&cl->put_mu);
+        rk_log_error("commitlog", "cannot reserve disk blocks in %s (disk full?): replicated bytes refused",
+                     mf->path);
+        return rrc;
+    }
     memcpy(mf->base + pos, data, (size_t)n);      /* a BLANK's tail is zeros over zeros */
     /* Queue offsets follow the master's, so this log can take puts itself
      * after a role change. */

@@ -165,7 +165,8 @@ int rk_commitlog_put_batch_async(rk_commitlog_t *cl, const rk_msg_t *msgs, int n
  * the prefix and fills the file, so the max offset moves to the next file;
  * the master's later bytes of that BLANK are zeros below the max offset.
  * RK_EINVAL for a wrong offset, RK_ECORRUPT for bytes that are not
- * records (nothing written then). Readers are woken as by a put. */
+ * records, -ENOSPC when the file's blocks cannot be reserved (nothing
+ * written then). Readers are woken as by a put. */
 int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *data, size_t len, size_t *used);
 
 /* ---- read ---- */
