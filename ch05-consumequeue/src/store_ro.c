@@ -399,7 +399,7 @@ static int load_commitlog(rk_store_ro_t *ro, char *err, size_t errlen)
         free(bases);
         return RK_OK;
     }
-    int64_t last = bases[n - 1];
+    int64_t last = bases[n - 1], before = n > 1 ? bases[n - 2] : last;
     ro->cl_min = ro->cl_max = bases[0];
     free(bases);
     if (ro->cl_file_size <= 0)
@@ -411,6 +411,10 @@ static int load_commitlog(rk_store_ro_t *ro, char *err, size_t errlen)
     /* the end: the last valid record of the last file (read-only scan) */
     rk_scan_report_t rep;
     rc = rk_commitlog_scan_dir(ro->cl_dir, ro->cl_file_size, last, false, NULL, NULL, &rep);
+    /* Nothing in the last file: it may be the spare a crash left (made
+     * ahead of time, never written); the log then ends in the one before. */
+    if (rc == RK_OK && rep.records == 0 && rep.end == last && before < last)
+        rc = rk_commitlog_scan_dir(ro->cl_dir, ro->cl_file_size, before, false, NULL, NULL, &rep);
     if (rc != RK_OK) {
         snprintf(err, errlen, "%s: %s", ro->cl_dir, rep.reason[0] ? rep.reason : rk_strerror(rc));
         return rc;
