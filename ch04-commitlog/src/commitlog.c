@@ -165,6 +165,7 @@ struct rk_commitlog {
     rk_log_range_t *dmg;        /* sorted, disjoint; under dmg_mu */
     int ndmg, capdmg;
     _Atomic int64_t dmg_ranges, dmg_bytes;
+    _Atomic int64_t dmg_end;    /* the highest `to` in dmg (0: none): offsets at or past it skip the lock */
     int64_t *sus;               /* offsets readers reported (rk_commitlog_report_damage), sorted */
     int nsus, capsus;
     int64_t sus_ranges, sus_bytes;  /* under dmg_mu */
@@ -581,6 +582,8 @@ static bool damage_add(rk_commitlog_t *cl, int64_t from, int64_t to)
         atomic_fetch_add(&cl->dmg_bytes, to - from);
         atomic_fetch_add(&cl->dmg_ranges, 1);
     }
+    if (i < cl->ndmg && cl->dmg[i].to > atomic_load(&cl->dmg_end))  /* the range added or widened */
+        atomic_store(&cl->dmg_end, cl->dmg[i].to);
     uv_mutex_unlock(&cl->dmg_mu);
     return fresh;
 }
@@ -598,7 +601,9 @@ void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out)
 
 int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset)
 {
-    if (atomic_load(&cl->dmg_ranges) == 0)
+    /* the get and dispatch paths call this per record, mostly near the
+     * log's end: past every known range, no lock */
+    if (offset >= atomic_load(&cl->dmg_end))
         return offset;
     uv_mutex_lock(&cl->dmg_mu);
     int i = damage_lower(cl, offset);

@@ -233,7 +233,8 @@ typedef struct rk_commitlog_damage {
  * rk_commitlog_next_valid (listed), plus records readers reported. */
 void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out);
 /* The end of the known damaged range holding offset, or offset itself if
- * none does. Cheap (no lock) while the log has no damage. */
+ * none does. Cheap (no lock) for an offset past every known damaged range
+ * (the log's tail, where readers mostly are). */
 int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset);
 /* The one "find the next valid record" of the store: the first offset at or
  * after `offset`, below the log's end, where a record that verifies (magic,
