@@ -229,8 +229,9 @@ typedef struct rk_commitlog_damage {
     rk_log_range_t list[RK_DAMAGE_LIST_MAX];
 } rk_commitlog_damage_t;
 
-/* What is known to be damaged: ranges found by recovery or
- * rk_commitlog_next_valid (listed), plus records readers reported. */
+/* What is known to be damaged: the ranges recovery found (listed, and
+ * skipped by rk_commitlog_skip_damaged), plus the ranges readers reported
+ * (rk_commitlog_next_valid, rk_commitlog_report_damage: counted only). */
 void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out);
 /* The end of the known damaged range holding offset, or offset itself if
  * none does. Cheap (no lock) for an offset past every known damaged range
@@ -240,7 +241,8 @@ int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset);
  * after `offset`, below the log's end, where a record that verifies (magic,
  * size within its file, plausible fields, its own PHYSICALOFFSET, CRC) or a
  * file-closing BLANK starts. If that is past offset, [offset, result) is
- * recorded as damaged and logged (once). RK_ENOTFOUND if nothing valid
+ * reported as by rk_commitlog_report_damage (counted, logged once; not
+ * listed nor skipped: offset is the caller's). RK_ENOTFOUND if nothing valid
  * follows (yet): the end of the log, or a torn tail. */
 int64_t rk_commitlog_next_valid(rk_commitlog_t *cl, int64_t offset);
 /* A reader found a record at `from` (to: where its pointer says it ends)
