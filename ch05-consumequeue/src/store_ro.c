@@ -586,29 +586,6 @@ int rk_store_ro_read_units(rk_store_ro_t *ro, const char *topic, int qid, int64_
 
 /* ---- lookups by key ------------------------------------------------------- */
 
-bool rk_record_has_key(const rk_record_t *r, const char *topic, const char *key)
-{
-    size_t tl = strlen(topic), kl = strlen(key);
-    if (r->topic_len != tl || memcmp(r->topic, topic, tl) != 0)
-        return false;
-    size_t vl;
-    const char *v = rk_props_get(r->props, r->props_len, RK_PROP_UNIQ_KEY, &vl);
-    if (v && vl == kl && memcmp(v, key, kl) == 0)
-        return true;
-    v = rk_props_get(r->props, r->props_len, RK_PROP_KEYS, &vl);
-    for (size_t i = 0; v && i < vl;) {
-        while (i < vl && v[i] == ' ')
-            i++;
-        size_t j = i;
-        while (j < vl && v[j] != ' ')
-            j++;
-        if (j - i == kl && memcmp(v + i, key, kl) == 0)
-            return true;
-        i = j;
-    }
-    return false;
-}
-
 typedef struct query_ctx {
     const char *topic, *key;
     rk_store_ro_hit_t *out;
