@@ -332,7 +332,9 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
             *next = v;
             return RK_EEOF;
         }
-        return rc != RK_OK ? rc : RK_ECORRUPT;
+        /* not RK_EEOF (the zeros' code): to the dispatcher that means "go
+         * on at *next", which is offset itself, and it would loop here */
+        return rc != RK_OK && rc != RK_EEOF ? rc : RK_ECORRUPT;
     }
     memcpy(st->s_topic, rec->topic, rec->topic_len);
     st->s_topic[rec->topic_len] = '\0';
