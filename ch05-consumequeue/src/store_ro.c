@@ -194,24 +194,33 @@ static int load_chain(rk_store_ro_t *ro, ro_queue_t *q)
  * third-to-last file, up to the first unit that is not valid. */
 static int64_t valid_end(const rk_store_ro_t *ro, ro_queue_t *q)
 {
+    /* read in chunks, up to the first invalid unit: a queue's newest file
+     * is mostly unwritten (holes), and is not read past its last unit */
+    enum { CHUNK = 16384 * RK_CQ_UNIT_SIZE };
     int64_t fs = ro->cq_file_size;
-    uint8_t *buf = malloc((size_t)fs);
+    uint8_t *buf = malloc(CHUNK);
     if (buf == NULL)
         return RK_ENOMEM;
     int64_t end = 0;
     int i = q->nfiles > 3 ? q->nfiles - 3 : 0;
     for (; i < q->nfiles; i++) {
         int64_t want = i == q->nfiles - 1 ? q->last_len : fs;
-        int64_t got = read_at(ro, q, q->bases[i], 0, buf, want);
-        if (got < 0) {
-            free(buf);
-            return got;
-        }
         int64_t pos = 0;
-        for (; pos + RK_CQ_UNIT_SIZE <= got; pos += RK_CQ_UNIT_SIZE) {
-            rk_cq_unit_t u = rk_cq_unit_decode(buf + pos);
-            if (!rk_cq_unit_is_valid(&u))
-                break;
+        for (bool more = true; more && pos < want;) {
+            int64_t n = want - pos < CHUNK ? want - pos : CHUNK;
+            int64_t got = read_at(ro, q, q->bases[i], pos, buf, n);
+            if (got < 0) {
+                free(buf);
+                return got;
+            }
+            int64_t k = 0;
+            for (; k + RK_CQ_UNIT_SIZE <= got; k += RK_CQ_UNIT_SIZE) {
+                rk_cq_unit_t u = rk_cq_unit_decode(buf + k);
+                if (!rk_cq_unit_is_valid(&u))
+                    break;
+            }
+            pos += k;
+            more = k == n;              /* an invalid unit or the file's end stops it */
         }
         end = q->bases[i] + pos;
         if (pos < fs) {
