@@ -165,6 +165,7 @@ struct rk_commitlog {
     rk_log_range_t *dmg;        /* sorted, disjoint; under dmg_mu */
     int ndmg, capdmg;
     _Atomic int64_t dmg_ranges, dmg_bytes;
+    bool reserve_failing;       /* the last reserve before a write failed (under put_mu): logged once */
     _Atomic int64_t dmg_end;    /* the highest `to` in dmg (0: none): offsets at or past it skip the lock */
     int64_t *sus;               /* offsets readers reported (rk_commitlog_report_damage), sorted */
     int nsus, capsus;
@@ -1044,6 +1045,20 @@ static void notify_append(rk_commitlog_t *cl)
 }
 
 /* Appends msgs[0..n) contiguously in one file; fills res and phys. */
+/* The outcome of reserving blocks before a write, under put_mu: one ERROR
+ * line when writes start failing for want of disk blocks, one INFO line
+ * when they succeed again, not a line per refused put. */
+static int reserve_noted(rk_commitlog_t *cl, rk_mapped_file_t *mf, int rc)
+{
+    if (rc != RK_OK && !cl->reserve_failing)
+        rk_log_error("commitlog", "cannot reserve disk blocks in %s (%s): puts and replicated bytes are "
+                     "refused until there is room", mf->path, rk_strerror(rc));
+    else if (rc == RK_OK && cl->reserve_failing)
+        rk_log_info("commitlog", "disk blocks can be reserved again in %s: writes accepted", mf->path);
+    cl->reserve_failing = rc != RK_OK;
+    return rc;
+}
+
 static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
                               int64_t *phys)
 {
@@ -1074,9 +1089,9 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     int64_t pos = atomic_load(&mf->wrote);
     /* blocks before bytes (rk/mapped_file.h): a file loaded at start may
      * have holes; a created one is reserved whole and this is a compare */
-    if (rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN) != RK_OK) {
+    if (reserve_noted(cl, mf, rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN)) !=
+        RK_OK) {
         uv_mutex_unlock(&cl->put_mu);
-        rk_log_error("commitlog", "cannot reserve disk blocks in %s (disk full?): put refused", mf->path);
         return RK_PUT_CREATE_MAPEDFILE_FAILED;
     }
     if (pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN > (int64_t)mf->size) {
@@ -1092,7 +1107,8 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         }
         mf = cl->cur;
         pos = atomic_load(&mf->wrote);
-        if (rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN) != RK_OK) {
+        if (reserve_noted(cl, mf, rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN)) !=
+            RK_OK) {
             uv_mutex_unlock(&cl->put_mu);
             return RK_PUT_CREATE_MAPEDFILE_FAILED;
         }
@@ -1694,11 +1710,9 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
     }
     /* blocks before bytes, as for a put: a file loaded at start may have
      * holes (rk/mapped_file.h); a created one is reserved whole */
-    int rrc = rk_mapped_file_reserve(mf, pos + n);
+    int rrc = reserve_noted(cl, mf, rk_mapped_file_reserve(mf, pos + n));
     if (rrc != RK_OK) {
         uv_mutex_unlock(&cl->put_mu);
-        rk_log_error("commitlog", "cannot reserve disk blocks in %s (disk full?): replicated bytes refused",
-                     mf->path);
         return rrc;
     }
     memcpy(mf->base + pos, data, (size_t)n);      /* a BLANK's tail is zeros over zeros */

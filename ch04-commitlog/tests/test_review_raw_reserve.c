@@ -138,3 +138,57 @@ Test(review_raw_reserve, a_replica_file_with_a_hole_is_reserved_before_the_bytes
     rk_commitlog_config_free(&mc);
     rk_commitlog_config_free(&rc_);
 }
+
+static int count_in_log(const char *needle)
+{
+    fflush(logf);
+    char p[300];
+    snprintf(p, sizeof p, "%s/test.log", dir);
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f);
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* A disk that stays full refuses every put, but says so once (and once
+ * when puts succeed again), not an ERROR line per refused put. */
+Test(review_raw_reserve, refused_puts_on_a_full_disk_log_once)
+{
+    rk_commitlog_config_t mc;
+    cfg_for(&mc, "r");
+    rk_commitlog_t *cl = open_cfg(&mc);
+    put_one(cl);
+    int64_t end = rk_commitlog_max_offset(cl);
+    rk_commitlog_close(cl);
+    char p[300];
+    snprintf(p, sizeof p, "%s/r/commitlog/%020d", dir, 0);
+    int fd = open(p, O_RDWR);
+    cr_assert(fd >= 0);
+    cr_assert_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 65536, MB - 65536), 0);
+    close(fd);
+
+    rk_mapped_file_set_prealloc(no_space_in_replica);
+    cl = open_cfg(&mc);
+    static uint8_t body[100];
+    rk_msg_t m = {.topic = "T", .topic_len = 1, .body = body, .body_len = sizeof body,
+                  .store_host = *rk_commitlog_store_host(cl), .born_ts = 1};
+    rk_host_parse("127.0.0.1:1234", &m.born_host);
+    for (int i = 0; i < 5; i++) {
+        rk_put_result_t r;
+        cr_assert_eq(rk_commitlog_put(cl, &m, &r), 0);
+        cr_assert_eq(r.status, RK_PUT_CREATE_MAPEDFILE_FAILED);
+    }
+    cr_assert_eq(rk_commitlog_max_offset(cl), end);
+    cr_assert_eq(count_in_log("cannot reserve disk blocks"), 1, "one ERROR line for five refused puts");
+    rk_mapped_file_set_prealloc(NULL);
+    rk_put_result_t r;
+    cr_assert_eq(rk_commitlog_put(cl, &m, &r), 0);
+    cr_assert_eq(r.status, RK_PUT_OK);
+    cr_assert_eq(count_in_log("can be reserved again"), 1);
+    rk_commitlog_close(cl);
+    rk_commitlog_config_free(&mc);
+}
