@@ -165,6 +165,8 @@ struct rk_commitlog {
     rk_log_range_t *dmg;        /* sorted, disjoint; under dmg_mu */
     int ndmg, capdmg;
     _Atomic int64_t dmg_ranges, dmg_bytes;
+    bool reserve_failing;       /* the last reserve before a write failed (under put_mu): logged once */
+    _Atomic int64_t dmg_end;    /* the highest `to` in dmg (0: none): offsets at or past it skip the lock */
     int64_t *sus;               /* offsets readers reported (rk_commitlog_report_damage), sorted */
     int nsus, capsus;
     int64_t sus_ranges, sus_bytes;  /* under dmg_mu */
@@ -581,6 +583,8 @@ static bool damage_add(rk_commitlog_t *cl, int64_t from, int64_t to)
         atomic_fetch_add(&cl->dmg_bytes, to - from);
         atomic_fetch_add(&cl->dmg_ranges, 1);
     }
+    if (i < cl->ndmg && cl->dmg[i].to > atomic_load(&cl->dmg_end))  /* the range added or widened */
+        atomic_store(&cl->dmg_end, cl->dmg[i].to);
     uv_mutex_unlock(&cl->dmg_mu);
     return fresh;
 }
@@ -598,7 +602,9 @@ void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out)
 
 int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset)
 {
-    if (atomic_load(&cl->dmg_ranges) == 0)
+    /* the get and dispatch paths call this per record, mostly near the
+     * log's end: past every known range, no lock */
+    if (offset >= atomic_load(&cl->dmg_end))
         return offset;
     uv_mutex_lock(&cl->dmg_mu);
     int i = damage_lower(cl, offset);
@@ -1039,6 +1045,20 @@ static void notify_append(rk_commitlog_t *cl)
 }
 
 /* Appends msgs[0..n) contiguously in one file; fills res and phys. */
+/* The outcome of reserving blocks before a write, under put_mu: one ERROR
+ * line when writes start failing for want of disk blocks, one INFO line
+ * when they succeed again, not a line per refused put. */
+static int reserve_noted(rk_commitlog_t *cl, rk_mapped_file_t *mf, int rc)
+{
+    if (rc != RK_OK && !cl->reserve_failing)
+        rk_log_error("commitlog", "cannot reserve disk blocks in %s (%s): puts and replicated bytes are "
+                     "refused until there is room", mf->path, rk_strerror(rc));
+    else if (rc == RK_OK && cl->reserve_failing)
+        rk_log_info("commitlog", "disk blocks can be reserved again in %s: writes accepted", mf->path);
+    cl->reserve_failing = rc != RK_OK;
+    return rc;
+}
+
 static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
                               int64_t *phys)
 {
@@ -1069,9 +1089,9 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     int64_t pos = atomic_load(&mf->wrote);
     /* blocks before bytes (rk/mapped_file.h): a file loaded at start may
      * have holes; a created one is reserved whole and this is a compare */
-    if (rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN) != RK_OK) {
+    if (reserve_noted(cl, mf, rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN)) !=
+        RK_OK) {
         uv_mutex_unlock(&cl->put_mu);
-        rk_log_error("commitlog", "cannot reserve disk blocks in %s (disk full?): put refused", mf->path);
         return RK_PUT_CREATE_MAPEDFILE_FAILED;
     }
     if (pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN > (int64_t)mf->size) {
@@ -1087,7 +1107,8 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         }
         mf = cl->cur;
         pos = atomic_load(&mf->wrote);
-        if (rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN) != RK_OK) {
+        if (reserve_noted(cl, mf, rk_mapped_file_reserve(mf, pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN)) !=
+            RK_OK) {
             uv_mutex_unlock(&cl->put_mu);
             return RK_PUT_CREATE_MAPEDFILE_FAILED;
         }
@@ -1686,6 +1707,13 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
     if (mf->from + pos != offset) {             /* cannot happen: the checks above */
         uv_mutex_unlock(&cl->put_mu);
         return RK_ECORRUPT;
+    }
+    /* blocks before bytes, as for a put: a file loaded at start may have
+     * holes (rk/mapped_file.h); a created one is reserved whole */
+    int rrc = reserve_noted(cl, mf, rk_mapped_file_reserve(mf, pos + n));
+    if (rrc != RK_OK) {
+        uv_mutex_unlock(&cl->put_mu);
+        return rrc;
     }
     memcpy(mf->base + pos, data, (size_t)n);      /* a BLANK's tail is zeros over zeros */
     /* Queue offsets follow the master's, so this log can take puts itself

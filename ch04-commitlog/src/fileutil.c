@@ -126,8 +126,11 @@ int rk_file_write_atomic(const char *path, const void *data, size_t len)
     /* Keep the previous version as .bak: a hard link, so no copy and no
      * window in which neither name holds a complete file. */
     if (rk_path_exists(path)) {
-        if (unlink(bak) != 0 && errno != ENOENT)
-            return -errno;
+        if (unlink(bak) != 0 && errno != ENOENT) {
+            rc = -errno;
+            unlink(tmp);
+            return rc;
+        }
         if (link(path, bak) != 0)
             rk_log_warn("fileutil", "cannot keep %s: %s", bak, strerror(errno));
     }

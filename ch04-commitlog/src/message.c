@@ -223,6 +223,29 @@ const char *rk_props_get(const char *props, size_t len, const char *key, size_t 
     return NULL;
 }
 
+bool rk_record_has_key(const rk_record_t *r, const char *topic, const char *key)
+{
+    size_t tl = strlen(topic), kl = strlen(key);
+    if (r->topic_len != tl || memcmp(r->topic, topic, tl) != 0)
+        return false;
+    size_t vl;
+    const char *v = rk_props_get(r->props, r->props_len, RK_PROP_UNIQ_KEY, &vl);
+    if (v && vl == kl && memcmp(v, key, kl) == 0)
+        return true;
+    v = rk_props_get(r->props, r->props_len, RK_PROP_KEYS, &vl);
+    for (size_t i = 0; v && i < vl;) {
+        while (i < vl && v[i] == ' ')
+            i++;
+        size_t j = i;
+        while (j < vl && v[j] != ' ')
+            j++;
+        if (j - i == kl && memcmp(v + i, key, kl) == 0)
+            return true;
+        i = j;
+    }
+    return false;
+}
+
 int rk_props_get_str(const char *props, size_t len, const char *key, char *buf, size_t buflen)
 {
     size_t vl;

@@ -147,7 +147,14 @@ static int salvage_short_file(rk_cq_t *cq, const char *path, int64_t base, int64
     cqf_t *f = NULL;
     if (rc == RK_OK)
         rc = cqf_map(cq->dir, base, (size_t)cq->file_size, true, false, &f);
-    if (rc == RK_OK) {
+    if (rc == RK_OK && (rc = rk_mapped_file_reserve(f, (int64_t)whole)) != RK_OK) {
+        /* blocks before bytes: the fresh file has one page; the units stay
+         * in the .damaged file */
+        rk_log_error("cq", "%s: no disk space to salvage %zu unit(s) into a fresh file: %s", path,
+                     whole / RK_CQ_UNIT_SIZE, rk_strerror(rc));
+        rk_mapped_file_destroy(f);
+        cqf_unref(f);
+    } else if (rc == RK_OK) {
         memcpy(f->base, old, whole);
         set_end(f, whole);
         if ((rc = push_file(cq, f)) != RK_OK) {

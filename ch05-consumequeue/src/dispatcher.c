@@ -96,6 +96,8 @@ static int step(rk_dispatcher_t *d, int64_t at, int64_t end, unsigned mask, int6
     memset(&req, 0, sizeof req);
     void *hold = NULL;
     int rc = d->src.read(d->src.ctx, at, &req, next, &hold);
+    if (rc == RK_EEOF && *next <= at)
+        rc = RK_ECORRUPT;   /* a skip that goes nowhere: stay (and retry), never spin */
     if (rc == RK_EEOF) {
         if (hold && d->src.release)
             d->src.release(d->src.ctx, hold);

@@ -299,19 +299,22 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     rk_record_t *rec = &st->s_rec;     /* lives until the dispatchers returned */
     const uint8_t *p = NULL;
     size_t avail = 0;
-    int64_t min = rk_commitlog_min_offset(st->cl);
-    if (offset < min) {
-        /* The log begins later than the dispatch point (as RocketMQ's reput:
-         * a replica whose log starts at its master's last file). */
-        *next = min;
-        return RK_EEOF;
-    }
     int64_t skip = rk_commitlog_skip_damaged(st->cl, offset);
     if (skip != offset) {               /* a damaged range (recovery found it): not dispatched */
         *next = skip;
         return RK_EEOF;
     }
     int rc = rk_store_cl_read(st->cl, offset, &p, &avail, hold);
+    if (rc == RK_ENOTFOUND) {
+        /* Only on a miss (not per record: it takes the file list's lock):
+         * the log may begin later than the dispatch point (as RocketMQ's
+         * reput: a replica whose log starts at its master's last file). */
+        int64_t min = rk_commitlog_min_offset(st->cl);
+        if (offset < min) {
+            *next = min;
+            return RK_EEOF;
+        }
+    }
     if (rc != RK_OK)
         return rc;
     rc = rk_record_decode(p, avail, false, rec);
@@ -329,7 +332,9 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
             *next = v;
             return RK_EEOF;
         }
-        return rc != RK_OK ? rc : RK_ECORRUPT;
+        /* not RK_EEOF (the zeros' code): to the dispatcher that means "go
+         * on at *next", which is offset itself, and it would loop here */
+        return rc != RK_OK && rc != RK_EEOF ? rc : RK_ECORRUPT;
     }
     memcpy(st->s_topic, rec->topic, rec->topic_len);
     st->s_topic[rec->topic_len] = '\0';

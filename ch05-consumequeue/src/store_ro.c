@@ -194,24 +194,33 @@ static int load_chain(rk_store_ro_t *ro, ro_queue_t *q)
  * third-to-last file, up to the first unit that is not valid. */
 static int64_t valid_end(const rk_store_ro_t *ro, ro_queue_t *q)
 {
+    /* read in chunks, up to the first invalid unit: a queue's newest file
+     * is mostly unwritten (holes), and is not read past its last unit */
+    enum { CHUNK = 16384 * RK_CQ_UNIT_SIZE };
     int64_t fs = ro->cq_file_size;
-    uint8_t *buf = malloc((size_t)fs);
+    uint8_t *buf = malloc(CHUNK);
     if (buf == NULL)
         return RK_ENOMEM;
     int64_t end = 0;
     int i = q->nfiles > 3 ? q->nfiles - 3 : 0;
     for (; i < q->nfiles; i++) {
         int64_t want = i == q->nfiles - 1 ? q->last_len : fs;
-        int64_t got = read_at(ro, q, q->bases[i], 0, buf, want);
-        if (got < 0) {
-            free(buf);
-            return got;
-        }
         int64_t pos = 0;
-        for (; pos + RK_CQ_UNIT_SIZE <= got; pos += RK_CQ_UNIT_SIZE) {
-            rk_cq_unit_t u = rk_cq_unit_decode(buf + pos);
-            if (!rk_cq_unit_is_valid(&u))
-                break;
+        for (bool more = true; more && pos < want;) {
+            int64_t n = want - pos < CHUNK ? want - pos : CHUNK;
+            int64_t got = read_at(ro, q, q->bases[i], pos, buf, n);
+            if (got < 0) {
+                free(buf);
+                return got;
+            }
+            int64_t k = 0;
+            for (; k + RK_CQ_UNIT_SIZE <= got; k += RK_CQ_UNIT_SIZE) {
+                rk_cq_unit_t u = rk_cq_unit_decode(buf + k);
+                if (!rk_cq_unit_is_valid(&u))
+                    break;
+            }
+            pos += k;
+            more = k == n;              /* an invalid unit or the file's end stops it */
         }
         end = q->bases[i] + pos;
         if (pos < fs) {
@@ -399,7 +408,7 @@ static int load_commitlog(rk_store_ro_t *ro, char *err, size_t errlen)
         free(bases);
         return RK_OK;
     }
-    int64_t last = bases[n - 1];
+    int64_t last = bases[n - 1], before = n > 1 ? bases[n - 2] : last;
     ro->cl_min = ro->cl_max = bases[0];
     free(bases);
     if (ro->cl_file_size <= 0)
@@ -411,6 +420,10 @@ static int load_commitlog(rk_store_ro_t *ro, char *err, size_t errlen)
     /* the end: the last valid record of the last file (read-only scan) */
     rk_scan_report_t rep;
     rc = rk_commitlog_scan_dir(ro->cl_dir, ro->cl_file_size, last, false, NULL, NULL, &rep);
+    /* Nothing in the last file: it may be the spare a crash left (made
+     * ahead of time, never written); the log then ends in the one before. */
+    if (rc == RK_OK && rep.records == 0 && rep.end == last && before < last)
+        rc = rk_commitlog_scan_dir(ro->cl_dir, ro->cl_file_size, before, false, NULL, NULL, &rep);
     if (rc != RK_OK) {
         snprintf(err, errlen, "%s: %s", ro->cl_dir, rep.reason[0] ? rep.reason : rk_strerror(rc));
         return rc;
@@ -581,29 +594,6 @@ int rk_store_ro_read_units(rk_store_ro_t *ro, const char *topic, int qid, int64_
 }
 
 /* ---- lookups by key ------------------------------------------------------- */
-
-bool rk_record_has_key(const rk_record_t *r, const char *topic, const char *key)
-{
-    size_t tl = strlen(topic), kl = strlen(key);
-    if (r->topic_len != tl || memcmp(r->topic, topic, tl) != 0)
-        return false;
-    size_t vl;
-    const char *v = rk_props_get(r->props, r->props_len, RK_PROP_UNIQ_KEY, &vl);
-    if (v && vl == kl && memcmp(v, key, kl) == 0)
-        return true;
-    v = rk_props_get(r->props, r->props_len, RK_PROP_KEYS, &vl);
-    for (size_t i = 0; v && i < vl;) {
-        while (i < vl && v[i] == ' ')
-            i++;
-        size_t j = i;
-        while (j < vl && v[j] != ' ')
-            j++;
-        if (j - i == kl && memcmp(v + i, key, kl) == 0)
-            return true;
-        i = j;
-    }
-    return false;
-}
 
 typedef struct query_ctx {
     const char *topic, *key;

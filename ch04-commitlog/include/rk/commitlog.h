@@ -165,7 +165,8 @@ int rk_commitlog_put_batch_async(rk_commitlog_t *cl, const rk_msg_t *msgs, int n
  * the prefix and fills the file, so the max offset moves to the next file;
  * the master's later bytes of that BLANK are zeros below the max offset.
  * RK_EINVAL for a wrong offset, RK_ECORRUPT for bytes that are not
- * records (nothing written then). Readers are woken as by a put. */
+ * records, -ENOSPC when the file's blocks cannot be reserved (nothing
+ * written then). Readers are woken as by a put. */
 int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *data, size_t len, size_t *used);
 
 /* ---- read ---- */
@@ -228,17 +229,20 @@ typedef struct rk_commitlog_damage {
     rk_log_range_t list[RK_DAMAGE_LIST_MAX];
 } rk_commitlog_damage_t;
 
-/* What is known to be damaged: ranges found by recovery or
- * rk_commitlog_next_valid (listed), plus records readers reported. */
+/* What is known to be damaged: the ranges recovery found (listed, and
+ * skipped by rk_commitlog_skip_damaged), plus the ranges readers reported
+ * (rk_commitlog_next_valid, rk_commitlog_report_damage: counted only). */
 void rk_commitlog_damage_stats(rk_commitlog_t *cl, rk_commitlog_damage_t *out);
 /* The end of the known damaged range holding offset, or offset itself if
- * none does. Cheap (no lock) while the log has no damage. */
+ * none does. Cheap (no lock) for an offset past every known damaged range
+ * (the log's tail, where readers mostly are). */
 int64_t rk_commitlog_skip_damaged(rk_commitlog_t *cl, int64_t offset);
 /* The one "find the next valid record" of the store: the first offset at or
  * after `offset`, below the log's end, where a record that verifies (magic,
  * size within its file, plausible fields, its own PHYSICALOFFSET, CRC) or a
  * file-closing BLANK starts. If that is past offset, [offset, result) is
- * recorded as damaged and logged (once). RK_ENOTFOUND if nothing valid
+ * reported as by rk_commitlog_report_damage (counted, logged once; not
+ * listed nor skipped: offset is the caller's). RK_ENOTFOUND if nothing valid
  * follows (yet): the end of the log, or a torn tail. */
 int64_t rk_commitlog_next_valid(rk_commitlog_t *cl, int64_t offset);
 /* A reader found a record at `from` (to: where its pointer says it ends)

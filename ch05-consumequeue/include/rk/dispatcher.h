@@ -59,8 +59,9 @@ typedef int (*rk_dispatch_fn)(void *ctx, const rk_dispatch_request_t *req);
 
 /* Where records come from. read() decodes the record at offset into *req
  * and sets *next to the offset after it; returns 1 for a record, RK_EEOF for
- * the blank at a file's end (then *next is the next file's start), or a
- * negative error. It may set *hold to something release() frees after the
+ * the blank at a file's end or a range to skip (then *next, past offset, is
+ * where to go on; an RK_EEOF that does not move is taken as RK_ECORRUPT), or
+ * a negative error (the dispatcher stays at offset and retries). It may set *hold to something release() frees after the
  * dispatchers ran (e.g. a mapped-file reference). */
 typedef struct rk_dispatch_source {
     int64_t (*end)(void *ctx);

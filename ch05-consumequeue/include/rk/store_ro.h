@@ -84,8 +84,4 @@ typedef struct rk_store_ro_hit {
 int rk_store_ro_query_by_key(rk_store_ro_t *ro, const char *topic, const char *key,
                              rk_store_ro_hit_t *out, int max);
 
-/* Does record r belong to topic and carry key in KEYS or as UNIQ_KEY?
- * (The check rk_store_query_by_key applies to the index's candidates.) */
-bool rk_record_has_key(const rk_record_t *r, const char *topic, const char *key);
-
 #endif
