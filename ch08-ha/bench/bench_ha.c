@@ -462,8 +462,9 @@ static void failover(void)
         printf("  rounds:");
         for (int i = 0; i < done; i++)
             printf(" %" PRId64, ms[i]);
+        int64_t median = done % 2 ? sorted[done / 2] : (sorted[done / 2 - 1] + sorted[done / 2]) / 2;
         printf(" ms\n  median %" PRId64 " ms, worst %" PRId64 " ms (%d rounds measured, %d without a write in 20 s)\n",
-               sorted[done / 2], sorted[done - 1], done, failed);
+               median, sorted[done - 1], done, failed);
     }
 out:
     fflush(stdout);
@@ -506,7 +507,6 @@ static void lag(void)
     sample_t *hist = malloc(cap * sizeof *hist);
     int64_t *lag_b = malloc(cap * sizeof *lag_b), *lag_ms = malloc(cap * sizeof *lag_ms);
     int st = -1;
-    int64_t start = now_us();
     while (pid > 0 && hist && lag_b && lag_ms && nm < cap) {
         int w = rk_tk_wait(pid, 0);
         if (w != -ETIMEDOUT) {
@@ -523,8 +523,8 @@ static void lag(void)
             continue;
         }
         hist[nm++] = (sample_t){tm, m};
-        /* skip the first second (connecting, route lookups) and idle moments */
-        if (tm - start > 1000000 && nm > 1 && m > hist[nm - 2].off) {
+        /* only while the load runs: the master's log grew since the last sample */
+        if (nm > 1 && m > hist[nm - 2].off) {
             lag_b[nl] = m > s ? m - s : 0;
             /* when did the master's log end at s? the last sample at or below s,
              * interpolated towards the next one */
@@ -592,13 +592,20 @@ typedef struct rrow {
     double rate, p50, p99;
 } rrow_t;
 
-static bool have(const char *prog)
+static char redis_server[1100], redis_benchmark[1100];
+
+/* prog's path in $PATH (testkit spawns with execv, no PATH lookup). */
+static bool which(const char *prog, char *out, size_t outlen)
 {
-    char *argv[] = {(char *)prog, "--version", NULL};
-    char *out = NULL;
-    int st = rk_tk_run(argv, &out, 5000);
-    free(out);
-    return st == 0;
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, outlen, "%s/%s", d, prog);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* CSV of redis-benchmark 7: "test","rps","avg","min","p50","p95","p99","max" */
@@ -637,7 +644,7 @@ static rrow_t redis_row(bool persist, int size)
     snprintf(ps, sizeof ps, "%d", port);
     snprintf(log, sizeof log, "%s/redis.log", dir);
     snprintf(n, sizeof n, "%d", redis_n);
-    char *sargv[] = {"redis-server", "--port", ps, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+    char *sargv[] = {redis_server, "--port", ps, "--bind", "127.0.0.1", "--dir", dir, "--save", "",
                      "--appendonly", persist ? "yes" : "no", "--appendfsync", "always", "--daemonize", "no",
                      "--protected-mode", "no", NULL};
     pid_t pid = rk_tk_spawn(sargv, log);
@@ -645,7 +652,7 @@ static rrow_t redis_row(bool persist, int size)
     if (pid > 0 && rk_tk_wait_port(port, 10000) && val != NULL) {
         memset(val, 'x', (size_t)size);
         val[size] = '\0';
-        char *bargv[] = {"redis-benchmark", "-h", "127.0.0.1", "-p", ps, "-c", "128", "-n", n, "-P", "1", "--csv",
+        char *bargv[] = {redis_benchmark, "-h", "127.0.0.1", "-p", ps, "-c", "128", "-n", n, "-P", "1", "--csv",
                          "XADD", "s", "*", "f", val, NULL};
         char *out = NULL;
         int st = rk_tk_run(bargv, &out, 120000);
@@ -703,7 +710,8 @@ int main(int argc, char **argv)
     lag();
 
     printf("\n6. Redis Streams baseline: redis-benchmark -c 128 -P 1 -n %d XADD s * f <SIZE bytes>\n", redis_n);
-    if (!have("redis-server") || !have("redis-benchmark")) {
+    if (!which("redis-server", redis_server, sizeof redis_server) ||
+        !which("redis-benchmark", redis_benchmark, sizeof redis_benchmark)) {
         printf("  redis-server / redis-benchmark not installed (apt-get install -y redis-server redis-tools):"
                " no baseline, no ratios\n");
     } else {
