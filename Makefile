@@ -211,6 +211,7 @@ test-install: all
 # Chapter 9's run: its consumer fails a message once and gets it again.
 test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
+	bash ch08-ha/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch09-retry/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
 # Every chapter's Criterion tests, the SDK install check and the conformance
