@@ -64,6 +64,17 @@ const logger = {
 const common = { httpclient, nameSrv: NAMESRV, clientIP: '127.0.0.1', logger, pollNameServerInteval: POLL_MS };
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
+// close() unregisters from every broker address the client still knows, the dead
+// master's too when no route refresh has dropped it yet: its errors (or a hang)
+// are not what this test is about, so they are logged and bounded.
+async function closeQuietly(what, client) {
+  try {
+    await Promise.race([ client.close(), sleep(10000).then(() => { throw new Error('still closing after 10 s'); }) ]);
+  } catch (err) {
+    logLine(`${what} close`, [ err ]);
+  }
+}
+
 function killTime() {
   try {
     const t = Number(fs.readFileSync(KILL_FILE, 'utf8').trim());
@@ -120,7 +131,7 @@ async function produce() {
     }
   } finally {
     fs.closeSync(sendsFd);
-    await producer.close();
+    await closeQuietly('producer', producer);
   }
   const before = ok.filter(m => m.at <= kill).length;
   const after = ok.filter(m => m.at > kill);
@@ -153,7 +164,7 @@ async function consume(ok) {
   });
   await consumer.ready();
   const outcome = await Promise.race([ allIn, sleep(TIMEOUT_MS).then(() => 'timeout') ]);
-  await consumer.close();
+  await closeQuietly('consumer', consumer);
   if (outcome === 'timeout') {
     const missing = [ ...want ].filter(b => !got.has(b));
     fail(`after ${TIMEOUT_MS} ms the consumer got ${got.size}/${want.size} acknowledged messages; ` +

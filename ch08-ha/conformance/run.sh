@@ -79,22 +79,23 @@ echo "conformance-ch08: name server $ns, replicas ${addr[*]} (master $(master_ad
 sends=$dir/sends.txt; kill_file=$dir/kill.txt
 : > "$sends"
 (cd "$build" && NODE_PATH="$build/node_modules" NAMESRV="$ns" TOPIC="$topic" SENDS_FILE="$sends" \
-  KILL_FILE="$kill_file" RECOVER_MS="$recover_ms" ONS_LOG="$dir/ali-ons.log" \
+  KILL_FILE="$kill_file" RECOVER_MS="$recover_ms" ONS_LOG="$dir/ali-ons.log" POLL_MS="${POLL_MS:-1000}" \
   exec timeout 150 node failover.js > "$dir/failover.out" 2> "$dir/failover.err") &
 node_pid=$!
 conf_pids+=("$node_pid")
 node_done() {
   local rc=0; wait "$node_pid" || rc=$?
   if [ "$rc" -ne 0 ]; then
-    cat "$dir/failover.err" >&2
-    echo "conformance-ch08: failover.js exited $rc; ali-ons' log: $dir/ali-ons.log, sends: $sends" >&2
+    # (ali-ons may print many errors of its own there: its verdict and the last lines)
+    grep -A3 '^failover: FAIL' "$dir/failover.err" >&2 || tail -n 20 "$dir/failover.err" >&2
+    echo "conformance-ch08: failover.js exited $rc; its output: $dir/failover.err, ali-ons' log: $dir/ali-ons.log, sends: $sends" >&2
     grep -h 'elect: n' "$dir"/n?.log | sort >&2 || true
     exit 1
   fi
 }
 # ~3 s at one send per 20 ms (or failover.js gave up: its reason is shown)
 ok_before() { [ "$(grep -c '^OK ' "$sends")" -ge 150 ] || ! kill -0 "$node_pid" 2>/dev/null; }
-conf_wait 40 "150 SEND_OK from ali-ons before the kill" ok_before || { cat "$dir/failover.err" >&2; exit 1; }
+conf_wait 40 "150 SEND_OK from ali-ons before the kill" ok_before || { tail -n 20 "$dir/failover.err" >&2; exit 1; }
 kill -0 "$node_pid" 2>/dev/null || { node_done; echo "conformance-ch08: failover.js ended before the kill" >&2; exit 1; }
 m=$(master_addr)
 victim=
