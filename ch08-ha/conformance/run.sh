@@ -11,6 +11,8 @@
 #   BIN_DIR    rocklet binaries (mqnamesrv, chapter 8's or a later mqbroker, mqadmin)
 #   BUILD_DIR  where ali-ons is installed (npm ci from ch07-client/conformance's lock
 #              file, skipped when current). Nothing is written next to this script.
+# Environment: RECOVER_MS (bound on kill -> first SEND_OK, default 10000); POLL_MS
+#   (ali-ons' route refresh, default 1000; ali-ons' own default, 30000, misses the bound).
 # Everything listens on 127.0.0.1 only, on free ports; the processes are stopped by
 # PID on exit and the temp dir is removed (kept, without the stores, on failure).
 set -euo pipefail
@@ -101,11 +103,13 @@ m=$(master_addr)
 victim=
 for i in 0 1 2; do [ "${addr[i]}" = "$m" ] && victim=$i; done
 [ -n "$victim" ] || { echo "conformance-ch08: master address '$m' is none of ${addr[*]}" >&2; exit 1; }
-exec 3>&2 2>/dev/null          # (bash's "Killed" line for the job, not an error)
-kill -9 "${pid[victim]}"
+# bash reports the job's death ("Killed") at its next command: not an error, not shown
+exec 3>&2 2>/dev/null
+kill_rc=0; kill -9 "${pid[victim]}" || kill_rc=$?
 date +%s%3N > "$kill_file"
 wait "${pid[victim]}" || true
 exec 2>&3 3>&-
+[ "$kill_rc" -eq 0 ] || { echo "conformance-ch08: the master n$victim (pid ${pid[victim]}) was already gone" >&2; exit 1; }
 
 node_done
 new=$(master_addr); new_id=?
