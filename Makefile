@@ -208,9 +208,12 @@ test-install: all
 
 # An independent RocketMQ 4.x client (ali-ons, npm, version pinned by the
 # lock file) producing to and consuming from rocklet; npm ci on first run.
-# Chapter 9's run: its consumer fails a message once and gets it again.
+# Chapter 8's run: its producer keeps sending while the elected master of three
+# replicas is killed (kill -9). Chapter 9's run: its consumer fails a message
+# once and gets it again.
 test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
+	bash ch08-ha/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch09-retry/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
 # Every chapter's Criterion tests, the SDK install check and the conformance

@@ -8,6 +8,12 @@
 #   conf_start "extra broker.conf lines"
 #       sets $dir $ns $nsp $brp $ns_pid $br_pid $cluster; on exit the broker and the
 #       name server are stopped and $dir removed (its broker.log tail shown on failure)
+#   conf_start_namesrv                  only the name server (conf_start's first half):
+#       sets $dir $ns $nsp $ns_pid and the exit trap; a caller starting brokers of its
+#       own adds their PIDs to conf_pids (stopped on exit), logs as $dir/*.log (their
+#       tails shown on failure) and stores under $dir/store (removed even on failure)
+#   conf_wait SECONDS WHAT CMD...       runs CMD every 0.1 s until it succeeds; after
+#       SECONDS says "WHAT never happened" and returns 1
 
 conf_init() {
   conf_tag=$1
@@ -63,33 +69,51 @@ PY
 
 conf_stop() { if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 conf_cleanup() {
-  local rc=$?
+  local rc=$? p f
+  for p in ${conf_pids[@]+"${conf_pids[@]}"}; do conf_stop "$p"; done
   conf_stop "${br_pid:-}"; conf_stop "${ns_pid:-}"
   if [ "$rc" -ne 0 ]; then
-    echo "$conf_tag: FAILED (rc=$rc); broker log tail:" >&2
-    tail -n 30 "$dir/broker.log" >&2 2>/dev/null || true
+    echo "$conf_tag: FAILED (rc=$rc); log tails:" >&2
+    for f in "$dir"/*.log; do
+      [ -f "$f" ] || continue
+      echo "--- $f" >&2
+      tail -n 30 "$f" >&2 || true
+    done
     rm -rf "$dir/store"
     echo "$conf_tag: logs kept in $dir" >&2
   else
     rm -rf "$dir"
   fi
 }
+conf_wait() {
+  local secs=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < secs * 10; i++)); do "$@" && return 0; sleep 0.1; done
+  echo "$conf_tag: $what never happened within $secs s" >&2; return 1
+}
 conf_wait_port() {
   for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   echo "$conf_tag: port $1 never opened" >&2; return 1
 }
 
-conf_start() {
+conf_start_namesrv() {
   dir=$(mktemp -d "${TMPDIR:-/tmp}/rocklet-$conf_tag-XXXXXX")
-  ns_pid=; br_pid=
+  ns_pid=; br_pid=; conf_pids=()
   trap conf_cleanup EXIT
+  read -r nsp < <(conf_free_ports 1)
+  ns=127.0.0.1:$nsp
+  printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
+  "$bin/mqnamesrv" -c "$dir/ns.conf" > "$dir/ns.log" 2>&1 & ns_pid=$!
+  conf_wait_port "$nsp"
+}
+
+conf_start() {
+  conf_start_namesrv
   # the broker of chapter 8 on also listens for replicas (haListenPort, by
   # default listenPort+1, which may be taken): give it a port of its own
   local hap
-  read -r nsp brp hap < <(conf_free_ports 3)
-  ns=127.0.0.1:$nsp
+  read -r brp hap < <(conf_free_ports 2)
   cluster=ConformanceCluster
-  printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
   cat > "$dir/broker.conf" <<CONF
 brokerClusterName=$cluster
 brokerName=broker-a
@@ -102,8 +126,6 @@ haListenPort=$hap
 storePathRootDir=$dir/store
 ${1:-}
 CONF
-  "$bin/mqnamesrv" -c "$dir/ns.conf" > "$dir/ns.log" 2>&1 & ns_pid=$!
-  conf_wait_port "$nsp"
   "$bin/mqbroker" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 & br_pid=$!
   conf_wait_port "$brp"
   # the broker registers with the name server right after it starts listening
