@@ -40,7 +40,10 @@ const logger = {
   },
   error(...a) { console.error('[ali-ons error]', ...a); },
 };
-const common = { httpclient, nameSrv: NAMESRV, clientIP: '127.0.0.1', logger };
+// pollNameServerInteval (ali-ons' spelling): routes re-read every second, not 30 s. The
+// consumer may look %RETRY%<group> up a moment before the heartbeat that creates it has
+// reached the name server; with the default it would learn the route only 30 s later.
+const common = { httpclient, nameSrv: NAMESRV, clientIP: '127.0.0.1', logger, pollNameServerInteval: 1000 };
 
 (async () => {
   const producer = new Producer(Object.assign({}, common, {

@@ -19,8 +19,6 @@ conf_start "messageDelayLevel=1s 1s 1s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s 2s
 topic=OnsRetry
 "$bin/mqadmin" updateTopic -n "$ns" -c ConformanceCluster -t "$topic" -r 2 -w 2 > /dev/null
 sleep 0.5
-# ali-ons looks %RETRY%<group>'s route up when its consumer starts, which can be a moment
-# before the heartbeat that creates that topic reaches the name server; it asks again only
-# every 30 s (pollNameServerInterval), so allow the retry up to 70 s.
+# ali-ons re-reads routes every second here (retry.js); 70 s is a generous bound
 (cd "$build" && NODE_PATH="$build/node_modules" NAMESRV="$ns" TOPIC="$topic" DELAY_MS=1000 TIMEOUT_MS=70000 \
    timeout 120 node retry.js)
