@@ -124,6 +124,43 @@ static int64_t max_offset_on(const char *addr)
     return v;
 }
 
+/* One pull of queue 0 from offset 0 on addr: the response code (-1 when
+ * unreachable) and its suggestWhichBrokerId. */
+static int pull_code(const char *addr, int64_t *suggest)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
+    rk_cmd_ext_set(req, "consumerGroup", "cg");
+    rk_cmd_ext_set(req, "topic", TOPIC);
+    rk_cmd_ext_set(req, "queueId", "0");
+    rk_cmd_ext_set(req, "queueOffset", "0");
+    rk_cmd_ext_set(req, "maxMsgNums", "32");
+    rk_cmd_ext_set(req, "sysFlag", "0");
+    rk_cmd_ext_set(req, "commitOffset", "0");
+    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
+    rk_cmd_ext_set(req, "subscription", "*");
+    rk_cmd_ext_set(req, "subVersion", "0");
+    if (rk_rclient_invoke_sync(p.cl, addr, req, 5000, &resp) != RK_OK)
+        return -1;
+    int code = resp->code;
+    *suggest = -1;
+    rk_cmd_ext_i64(resp, "suggestWhichBrokerId", suggest);
+    rk_cmd_free(resp);
+    return code;
+}
+
+/* Waits until the slave has copied TOPIC from its master (metadata sync). */
+static bool wait_slave_has_topic(int ms)
+{
+    int64_t sug;
+    for (int i = 0; i < ms / 50; i++) {
+        int code = pull_code(p.s.addr, &sug);
+        if (code >= 0 && code != RK_RESP_TOPIC_NOT_EXIST)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
 /* Waits until the name server's route of TOPIC names no master for the
  * group, only the slave. */
 static bool wait_master_dropped(int ms)
@@ -190,6 +227,7 @@ Test(slave_read_pair, after_kill_9_of_the_master_consumers_read_everything_from_
     for (int i = 0; i < 200 && max_offset_on(p.s.addr) < total; i++)
         usleep(50000);
     cr_assert_eq(max_offset_on(p.s.addr), total, "the slave's queue does not end at %d", total);
+    cr_assert(wait_slave_has_topic(10000), "the slave never copied the topic");
     usleep(300000);                     /* the running consumer fills its cache and pauses */
 
     rk_tk_kill(p.m.pid, SIGKILL);
@@ -225,25 +263,12 @@ Test(slave_read_pair, a_slave_without_slave_read_enable_refuses_pulls_even_witho
     cr_assert(tk_wait_caught_up(&p, 20000));
     for (int i = 0; i < 200 && max_offset_on(p.s.addr) < 5; i++)
         usleep(50000);
+    cr_assert(wait_slave_has_topic(10000), "the slave never copied the topic");
     rk_tk_kill(p.m.pid, SIGKILL);
     rk_tk_wait(p.m.pid, 5000);
     p.m.pid = -1;
     cr_assert(wait_master_dropped(20000));
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", TOPIC);
-    rk_cmd_ext_set(req, "queueId", "0");
-    rk_cmd_ext_set(req, "queueOffset", "0");
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", "0");
-    rk_cmd_ext_set(req, "commitOffset", "0");
-    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-    rk_cmd_ext_set(req, "subscription", "*");
-    rk_cmd_ext_set(req, "subVersion", "0");
-    cr_assert_eq(rk_rclient_invoke_sync(p.cl, p.s.addr, req, 5000, &resp), 0);
-    cr_assert_eq(resp->code, RK_RESP_PULL_RETRY_IMMEDIATELY);
     int64_t sug = -1;
-    rk_cmd_ext_i64(resp, "suggestWhichBrokerId", &sug);
+    cr_assert_eq(pull_code(p.s.addr, &sug), RK_RESP_PULL_RETRY_IMMEDIATELY);
     cr_assert_eq(sug, 0);
-    rk_cmd_free(resp);
 }
