@@ -979,6 +979,8 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
         q->which = which;
     if (status != RK_OK && status != RK_ECLOSED && !from_slave)
         q->avoid_master_until = rk_mono_ms() + MASTER_AVOID_MS;
+    if (slave_refused)
+        q->avoid_master_until = 0;      /* the slave says "ask the master": do */
     if (q->dropped || atomic_load(&pc->stopping)) {
         uv_mutex_unlock(&q->mu);
         rk_pull_result_free(&r);
