@@ -967,10 +967,13 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
         route_suspect(pc, q->mq.topic);
     int64_t which = status == RK_OK ? pull_suggest(resp) : -1;
     /* a slave that does not serve reads (no slaveReadEnable) sends the
-     * client back to the master at once; while the master is gone that
-     * would be a busy loop: wait as after an error */
+     * client back to the master at once, with the offset unchanged; while
+     * the master is gone that would be a busy loop: wait as after an error
+     * (a slave's "no matched message" moves the offset on and is not slowed) */
+    int64_t next_begin = -1;
     bool slave_refused = status == RK_OK && resp != NULL && from_slave &&
-                         resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY;
+                         resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY &&
+                         (rk_cmd_ext_i64(resp, "nextBeginOffset", &next_begin) != RK_OK || next_begin <= offset);
     int rc = pull_parse(status, resp, &q->mq, q->expr, offset, !pc->no_crc_check, &r);
     rk_cmd_free(resp);
     uint64_t delay = slave_refused ? ERROR_DELAY_MS : 0;
