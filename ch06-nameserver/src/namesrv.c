@@ -226,20 +226,21 @@ static void remove_broker_addr(rk_namesrv_t *ns, const char *addr, rk_event_type
     if (b != NULL) {
         /* Only the address the table holds counts: a master another address
          * displaced (same brokerName) takes nothing with it when it goes. */
-        bool master_gone = false;
         for (int i = 0; i < b->n; i++)
             if (strcmp(b->addrs[i], addr) == 0) {
-                master_gone = b->ids[i] == 0;
                 b->n--;
                 b->ids[i] = b->ids[b->n];
                 memmove(b->addrs[i], b->addrs[b->n], sizeof b->addrs[i]);
                 break;
             }
+        /* The queues of a broker name go with its last member, as in
+         * RocketMQ's RouteInfoManager.onChannelDestroy/unregisterBroker: when
+         * the master goes and a slave stays, the route keeps the queues with
+         * the slave's address, so consumers read from the slave (producers
+         * skip a broker name without a master). */
         if (b->n == 0) {
             free(rk_strmap_remove(&ns->brokers, lv->name));
             purge_broker_queues(ns, lv->name);
-        } else if (master_gone) {
-            purge_broker_queues(ns, lv->name);      /* only a master's topics are routable */
         }
     }
     publish(ns, why, lv->cluster, lv->name, addr, lv->id, NULL);

@@ -26,6 +26,7 @@
 #define FLOW_LIMIT 1000                 /* cached messages per queue before pulls pause */
 #define FLOW_DELAY_MS 50
 #define ERROR_DELAY_MS 1000             /* after a failed pull, or an orderly queue not locked */
+#define MASTER_AVOID_MS 5000            /* read from a slave this long after the master failed a pull */
 #define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
 #define MAX_SUBS 32
 #define QUICK_FIRST_MS 200              /* a topic with no route yet: look again after this, */
@@ -111,21 +112,34 @@ static rk_cmd_t *mq_request(int32_t code, const char *group, const rk_mq_t *mq)
     return req;
 }
 
-/* Sends req (consumed) to mq's master; on success *resp has code `want`. */
+/* Where offsets and queue facts of mq are asked: RocketMQ's
+ * RemoteBrokerOffsetStore — the master (findBrokerAddressInSubscribe(name,
+ * 0, true)); when the route has none, the route is refreshed and, still
+ * none, the lowest slave (onlyThisBroker = false): offsets are committed to
+ * the slave while the master is gone. */
+static bool offset_addr(rk_mqclient_t *c, const rk_mq_t *mq, char *addr, size_t len)
+{
+    bool slave;
+    if (rk_mqclient_find_addr(c, mq->broker, 0, true, addr, len, &slave) ||
+        rk_mqclient_master_addr(c, mq->broker, addr, len))
+        return true;
+    rk_topic_route_t *r = NULL;
+    if (rk_mqclient_route(c, mq->topic, true, &r) == RK_OK)
+        rk_topic_route_release(r);
+    return rk_mqclient_find_addr(c, mq->broker, 0, false, addr, len, &slave) ||
+           rk_mqclient_master_addr(c, mq->broker, addr, len);
+}
+
+/* Sends req (consumed) to mq's master (or its slave, see offset_addr). */
 static int call_broker(rk_mqclient_t *c, const rk_mq_t *mq, rk_cmd_t *req, rk_cmd_t **resp)
 {
     *resp = NULL;
     if (req == NULL)
         return RK_ENOMEM;
     char addr[RK_ADDR_MAX];
-    if (!rk_mqclient_master_addr(c, mq->broker, addr, sizeof addr)) {
-        rk_topic_route_t *r = NULL;
-        if (rk_mqclient_route(c, mq->topic, true, &r) == RK_OK)
-            rk_topic_route_release(r);
-        if (!rk_mqclient_master_addr(c, mq->broker, addr, sizeof addr)) {
-            rk_cmd_free(req);
-            return RK_ENOTFOUND;
-        }
+    if (!offset_addr(c, mq, addr, sizeof addr)) {
+        rk_cmd_free(req);
+        return RK_ENOTFOUND;
     }
     return rk_mqclient_invoke(c, addr, req, resp);
 }
@@ -166,7 +180,7 @@ static int update_offset(rk_mqclient_t *c, const char *group, const rk_mq_t *mq,
         return RK_ENOMEM;
     }
     char addr[RK_ADDR_MAX];
-    if (!rk_mqclient_master_addr(c, mq->broker, addr, sizeof addr)) {
+    if (!offset_addr(c, mq, addr, sizeof addr)) {
         rk_cmd_free(req);
         return RK_ENOTFOUND;
     }
@@ -192,6 +206,19 @@ static rk_cmd_t *pull_request(const char *group, const rk_mq_t *mq, int64_t offs
         return NULL;
     }
     return req;
+}
+
+/* suggestWhichBrokerId of a pull response (PullAPIWrapper.processPullResult
+ * -> updatePullFromWhichNode), or -1 when absent or not a broker id. */
+static int64_t pull_suggest(const rk_cmd_t *resp)
+{
+    int64_t id = -1;
+    if (resp == NULL ||
+        (resp->code != RK_RESP_SUCCESS && resp->code != RK_RESP_PULL_NOT_FOUND &&
+         resp->code != RK_RESP_PULL_RETRY_IMMEDIATELY && resp->code != RK_RESP_PULL_OFFSET_MOVED) ||
+        rk_cmd_ext_i64(resp, "suggestWhichBrokerId", &id) != RK_OK || id < 0 || id > 1000000)
+        return -1;
+    return id;
 }
 
 /* Logs what a decode left out, with where it was, at ERROR: damaged data
@@ -305,6 +332,9 @@ struct rk_pull_consumer {
     rk_mqclient_t *c;
     char group[RK_NAME_MAX];
     bool no_crc_check;
+    uv_mutex_t mu;
+    rk_strmap_t suggest;                /* mq key -> int64_t* broker id the broker suggested
+                                         * (RocketMQ's pullFromWhichNodeTable); absent: 0 */
 };
 
 int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_t **out)
@@ -317,10 +347,17 @@ int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_
         return RK_ENOMEM;
     snprintf(pc->group, sizeof pc->group, "%s", cfg->group);
     pc->no_crc_check = cfg->no_crc_check;
+    if (uv_mutex_init(&pc->mu) != 0) {
+        free(pc);
+        return RK_ENOMEM;
+    }
+    rk_strmap_init(&pc->suggest);
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
                                .timeout_ms = cfg->timeout_ms};
     int rc = rk_mqclient_new(&cc, &pc->c);
     if (rc != RK_OK) {
+        rk_strmap_free(&pc->suggest, free);
+        uv_mutex_destroy(&pc->mu);
         free(pc);
         return rc;
     }
@@ -333,6 +370,8 @@ void rk_pull_consumer_free(rk_pull_consumer_t *pc)
     if (pc == NULL)
         return;
     rk_mqclient_free(pc->c);
+    rk_strmap_free(&pc->suggest, free);
+    uv_mutex_destroy(&pc->mu);
     free(pc);
 }
 
@@ -358,21 +397,51 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
     int sys_flag = suspend_ms > 0 ? 0x2 : 0;
     rk_cmd_t *req = pull_request(pc->group, mq, offset, max_nums, sys_flag, 0, suspend_ms > 0 ? suspend_ms : 0,
                                  tag_expr, 0);
-    char addr[RK_ADDR_MAX];
+    char addr[RK_ADDR_MAX], key[MQKEY_MAX];
     if (req == NULL)
         return errf(r->error, sizeof r->error, RK_ENOMEM, "out of memory");
-    if (!rk_mqclient_master_addr(pc->c, mq->broker, addr, sizeof addr)) {
+    /* PullAPIWrapper.pullKernelImpl: the broker id last suggested for this
+     * queue (0 at first), else the lowest member of the group present —
+     * a slave when the master is gone */
+    rk_mq_key(mq, key, sizeof key);
+    uv_mutex_lock(&pc->mu);
+    const int64_t *sug = rk_strmap_get(&pc->suggest, key);
+    int64_t which = sug != NULL ? *sug : 0;
+    uv_mutex_unlock(&pc->mu);
+    bool slave = false;
+    if (!rk_mqclient_find_addr(pc->c, mq->broker, which, false, addr, sizeof addr, &slave)) {
         rk_topic_route_t *route = NULL;     /* learn the broker from the topic's route */
         if (rk_mqclient_route(pc->c, mq->topic, true, &route) == RK_OK)
             rk_topic_route_release(route);
-    }
-    if (!rk_mqclient_master_addr(pc->c, mq->broker, addr, sizeof addr)) {
-        rk_cmd_free(req);
-        return errf(r->error, sizeof r->error, RK_ENOTFOUND, "broker %s is not in any known route", mq->broker);
+        if (!rk_mqclient_find_addr(pc->c, mq->broker, which, false, addr, sizeof addr, &slave)) {
+            rk_cmd_free(req);
+            return errf(r->error, sizeof r->error, RK_ENOTFOUND, "broker %s is not in any known route",
+                        mq->broker);
+        }
     }
     rk_cmd_t *resp = NULL;
     int st = rk_rclient_invoke_sync(rk_mqclient_remoting(pc->c), addr, req,
                                     rk_mqclient_timeout(pc->c) + (suspend_ms > 0 ? suspend_ms : 0), &resp);
+    int64_t next = st == RK_OK ? pull_suggest(resp) : -1;
+    if (st != RK_OK && !slave) {
+        /* the master did not answer: ask the name servers again, so that a
+         * master that is gone is left for a slave at the next pull */
+        rk_topic_route_t *route = NULL;
+        if (rk_mqclient_route(pc->c, mq->topic, true, &route) == RK_OK)
+            rk_topic_route_release(route);
+    }
+    if (next >= 0 && next != which) {
+        uv_mutex_lock(&pc->mu);
+        int64_t *v = rk_strmap_get(&pc->suggest, key);
+        if (v == NULL && pc->suggest.len < 65536 && (v = malloc(sizeof *v)) != NULL &&
+            rk_strmap_put(&pc->suggest, key, v, NULL) != RK_OK) {
+            free(v);
+            v = NULL;
+        }
+        if (v != NULL)
+            *v = next;
+        uv_mutex_unlock(&pc->mu);
+    }
     int rc = pull_parse(st, resp, mq, tag_expr, offset, !pc->no_crc_check, r);
     rk_cmd_free(resp);
     return rc;
@@ -425,6 +494,10 @@ typedef struct pq {
     bool locked;                        /* orderly: we hold the broker lock */
     bool consuming;                     /* orderly: a job is queued or running */
     char addr[RK_ADDR_MAX];             /* the broker's master, from the route at each rebalance */
+    int64_t which;                      /* broker id the last pull response suggested (0 at first:
+                                         * PullAPIWrapper.pullFromWhichNodeTable) */
+    uint64_t avoid_master_until;        /* mono ms: the master did not answer a pull; read from
+                                         * a slave until then (rocklet; see the ch08 README) */
 } pq_t;
 
 typedef struct job {
@@ -842,6 +915,7 @@ typedef struct pull_ctx {
     rk_push_consumer_t *pc;
     pq_t *q;
     int64_t offset;                     /* the pull's queueOffset */
+    bool slave;                         /* sent to a slave of the group */
 } pull_ctx_t;
 
 typedef struct route_task {
@@ -885,15 +959,31 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     rk_push_consumer_t *pc = x->pc;
     pq_t *q = x->q;
     int64_t offset = x->offset;
+    bool from_slave = x->slave;
     free(x);
     rk_pull_result_t r;
     if ((status != RK_OK && status != RK_ECLOSED) ||
         (resp != NULL && resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY))
         route_suspect(pc, q->mq.topic);
+    int64_t which = status == RK_OK ? pull_suggest(resp) : -1;
+    /* a slave that does not serve reads (no slaveReadEnable) sends the
+     * client back to the master at once, with the offset unchanged; while
+     * the master is gone that would be a busy loop: wait as after an error
+     * (a slave's "no matched message" moves the offset on and is not slowed) */
+    int64_t next_begin = -1;
+    bool slave_refused = status == RK_OK && resp != NULL && from_slave &&
+                         resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY &&
+                         (rk_cmd_ext_i64(resp, "nextBeginOffset", &next_begin) != RK_OK || next_begin <= offset);
     int rc = pull_parse(status, resp, &q->mq, q->expr, offset, !pc->no_crc_check, &r);
     rk_cmd_free(resp);
-    uint64_t delay = 0;
+    uint64_t delay = slave_refused ? ERROR_DELAY_MS : 0;
     uv_mutex_lock(&q->mu);
+    if (which >= 0)
+        q->which = which;
+    if (status != RK_OK && status != RK_ECLOSED && !from_slave)
+        q->avoid_master_until = rk_mono_ms() + MASTER_AVOID_MS;
+    if (slave_refused)
+        q->avoid_master_until = 0;      /* the slave says "ask the master": do */
     if (q->dropped || atomic_load(&pc->stopping)) {
         uv_mutex_unlock(&q->mu);
         rk_pull_result_free(&r);
@@ -944,15 +1034,26 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
     bool stop = q->dropped || atomic_load(&pc->stopping);
     bool wait_lock = pc->orderly && !q->locked;
     bool full = q->cached > FLOW_LIMIT;
-    int64_t offset = q->pull_offset, acked = pq_acked(q);
+    int64_t offset = q->pull_offset, acked = pq_acked(q), which = q->which;
+    bool avoid_master = q->avoid_master_until > rk_mono_ms();
     char addr[RK_ADDR_MAX];
     memcpy(addr, q->addr, sizeof addr);
     uv_mutex_unlock(&q->mu);
-    /* the newest master the client knows (a refreshed route may name a new
-     * one before the next rebalance reassigns this queue) */
+    /* PullAPIWrapper.pullKernelImpl: the member the broker suggested (0,
+     * the master, at first), from the newest route the client knows (a
+     * refreshed route may name a new master before the next rebalance);
+     * when that one is not in the route — the master's registration is
+     * gone — the lowest slave. A master that just failed to answer is
+     * skipped for a while if a slave is there. */
     char cur[RK_ADDR_MAX];
-    if (rk_mqclient_master_addr(pc->c, q->mq.broker, cur, sizeof cur))
+    bool slave = false;
+    if (avoid_master && which == 0 && rk_mqclient_find_addr(pc->c, q->mq.broker, 1, false, cur, sizeof cur, &slave) &&
+        slave)
         memcpy(addr, cur, sizeof addr);
+    else if (rk_mqclient_find_addr(pc->c, q->mq.broker, which, false, cur, sizeof cur, &slave))
+        memcpy(addr, cur, sizeof addr);
+    else
+        slave = false;
     if (stop) {
         pq_unref(q);
         return;
@@ -962,7 +1063,8 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
         return;
     }
     int sys_flag = 0x2 | 0x4;           /* suspend | subscription */
-    bool commit = pc->model == RK_CLUSTERING && acked > 0;
+    /* PullSysFlag.clearCommitOffsetFlag for a slave: offsets go to the master */
+    bool commit = pc->model == RK_CLUSTERING && acked > 0 && !slave;
     if (commit)
         sys_flag |= 0x1;
     pull_ctx_t *x = malloc(sizeof *x);
@@ -978,6 +1080,7 @@ static void pull_now(rk_push_consumer_t *pc, pq_t *q)
     x->pc = pc;
     x->q = q;
     x->offset = offset;
+    x->slave = slave;
     if (rk_rclient_invoke_async(rk_mqclient_remoting(pc->c), addr, req, PULL_TIMEOUT_MS, pull_cb, x) != RK_OK) {
         free(x);
         pull_after(pc, q, ERROR_DELAY_MS);

@@ -36,10 +36,10 @@ struct rk_mqclient {
     uv_mutex_t mu;                      /* routes, heartbeat owner */
     rk_strmap_t routes;                 /* topic -> rk_topic_route_t* */
     rk_strmap_t misses;                 /* topic -> uint64_t* until when "no route" is believed */
-    rk_strmap_t masters;                /* broker name -> char* master address from the newest
-                                         * route that names it ("" none): a master elected
-                                         * elsewhere (chapter 8) replaces the address in every
-                                         * topic at once, not topic by topic */
+    rk_strmap_t masters;                /* broker name -> rk_route_broker_t* (a copy) from the
+                                         * newest route that names it: a master elected
+                                         * elsewhere (chapter 8), or a master gone, changes the
+                                         * addresses for every topic at once, not topic by topic */
     rk_heartbeat_fill_fn hb_fill;
     void *hb_arg;
 
@@ -218,10 +218,12 @@ int rk_mqclient_route(rk_mqclient_t *c, const char *topic, bool force, rk_topic_
     free(rk_strmap_remove(&c->misses, topic));
     rc = rk_strmap_put(&c->routes, topic, rk_topic_route_retain(r), &old);
     for (size_t i = 0; i < r->nbrokers; i++) {
-        char *addr = strdup(r->brokers[i].master);
+        rk_route_broker_t *copy = malloc(sizeof *copy);
         void *prev = NULL;
-        if (addr != NULL && rk_strmap_put(&c->masters, r->brokers[i].name, addr, &prev) != RK_OK)
-            free(addr);
+        if (copy != NULL)
+            *copy = r->brokers[i];
+        if (copy != NULL && rk_strmap_put(&c->masters, r->brokers[i].name, copy, &prev) != RK_OK)
+            free(copy);
         free(prev);
     }
     uv_mutex_unlock(&c->mu);
@@ -274,10 +276,10 @@ bool rk_mqclient_master_addr(rk_mqclient_t *c, const char *broker, char *buf, si
     find_ctx_t f = {broker, buf, len, false};
     buf[0] = '\0';
     uv_mutex_lock(&c->mu);
-    const char *newest = rk_strmap_get(&c->masters, broker);
+    const rk_route_broker_t *newest = rk_strmap_get(&c->masters, broker);
     if (newest != NULL) {
-        snprintf(buf, len, "%s", newest);
-        f.found = newest[0] != '\0';
+        snprintf(buf, len, "%s", newest->master);
+        f.found = newest->master[0] != '\0';
     } else {
         rk_strmap_foreach(&c->routes, find_master, &f);
     }
@@ -285,11 +287,44 @@ bool rk_mqclient_master_addr(rk_mqclient_t *c, const char *broker, char *buf, si
     return f.found;
 }
 
+bool rk_mqclient_find_addr(rk_mqclient_t *c, const char *broker, int64_t id, bool only_this, char *buf, size_t len,
+                           bool *slave)
+{
+    buf[0] = '\0';
+    *slave = false;
+    uv_mutex_lock(&c->mu);
+    bool found = rk_route_broker_find(rk_strmap_get(&c->masters, broker), id, only_this, buf, len, slave);
+    uv_mutex_unlock(&c->mu);
+    return found;
+}
+
 typedef struct masters_ctx {
     char (*v)[RK_ADDR_MAX];
     size_t n, cap;
     int err;
+    bool slaves;                        /* every member, not only masters */
 } masters_ctx_t;
+
+static int add_addr(masters_ctx_t *m, const char *a)
+{
+    bool dup = a[0] == '\0';
+    for (size_t j = 0; j < m->n && !dup; j++)
+        dup = strcmp(m->v[j], a) == 0;
+    if (dup)
+        return 0;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        void *nv = realloc(m->v, cap * sizeof *m->v);
+        if (nv == NULL) {
+            m->err = RK_ENOMEM;
+            return 1;
+        }
+        m->v = nv;
+        m->cap = cap;
+    }
+    snprintf(m->v[m->n++], RK_ADDR_MAX, "%s", a);
+    return 0;
+}
 
 static int add_masters(const char *key, void *value, void *arg)
 {
@@ -297,30 +332,18 @@ static int add_masters(const char *key, void *value, void *arg)
     masters_ctx_t *m = arg;
     const rk_topic_route_t *r = value;
     for (size_t i = 0; i < r->nbrokers; i++) {
-        const char *a = r->brokers[i].master;
-        bool dup = a[0] == '\0';
-        for (size_t j = 0; j < m->n && !dup; j++)
-            dup = strcmp(m->v[j], a) == 0;
-        if (dup)
-            continue;
-        if (m->n == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 8;
-            void *nv = realloc(m->v, cap * sizeof *m->v);
-            if (nv == NULL) {
-                m->err = RK_ENOMEM;
+        if (add_addr(m, r->brokers[i].master) != 0)
+            return 1;
+        for (size_t k = 0; m->slaves && k < r->brokers[i].naddrs; k++)
+            if (add_addr(m, r->brokers[i].addrs[k].addr) != 0)
                 return 1;
-            }
-            m->v = nv;
-            m->cap = cap;
-        }
-        snprintf(m->v[m->n++], RK_ADDR_MAX, "%s", a);
     }
     return 0;
 }
 
-int rk_mqclient_masters(rk_mqclient_t *c, char (**out)[RK_ADDR_MAX], size_t *n)
+static int collect(rk_mqclient_t *c, bool slaves, char (**out)[RK_ADDR_MAX], size_t *n)
 {
-    masters_ctx_t m = {0};
+    masters_ctx_t m = {.slaves = slaves};
     uv_mutex_lock(&c->mu);
     rk_strmap_foreach(&c->routes, add_masters, &m);
     uv_mutex_unlock(&c->mu);
@@ -331,6 +354,11 @@ int rk_mqclient_masters(rk_mqclient_t *c, char (**out)[RK_ADDR_MAX], size_t *n)
     *out = m.v;
     *n = m.n;
     return RK_OK;
+}
+
+int rk_mqclient_masters(rk_mqclient_t *c, char (**out)[RK_ADDR_MAX], size_t *n)
+{
+    return collect(c, false, out, n);
 }
 
 /* ---- scheduler ---- */
@@ -434,11 +462,15 @@ int rk_mqclient_heartbeat_now(rk_mqclient_t *c)
         return RK_ENOMEM;
     }
     fill(fill_arg, p, q);
+    /* MQClientInstance.sendHeartbeatToAllBroker: a consumer's heartbeat goes
+     * to slaves too (it may pull from them, and a slave answers its group's
+     * member list when the master is gone); a producer's to masters only */
+    bool slaves = cJSON_GetArraySize(q) > 0;
     char *body = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     char (*masters)[RK_ADDR_MAX] = NULL;
     size_t n = 0;
-    if (body == NULL || rk_mqclient_masters(c, &masters, &n) != RK_OK) {
+    if (body == NULL || collect(c, slaves, &masters, &n) != RK_OK) {
         free(body);
         return RK_ENOMEM;
     }

@@ -326,6 +326,8 @@ static int targets_from(rk_topic_route_t *route, const char *topic, int max_per_
 
 /* The topic's write queues. A topic the name servers do not know yet
  * borrows TBW102's brokers, which create it on the first send. */
+static void refresh_soon(rk_producer_t *p, const char *topic);
+
 static int topic_targets_ex(rk_producer_t *p, const char *topic, bool force, targets_t *t, rk_send_result_t *r)
 {
     memset(t, 0, sizeof *t);            /* targets_free() is safe on failure */
@@ -333,6 +335,9 @@ static int topic_targets_ex(rk_producer_t *p, const char *topic, bool force, tar
     int rc = rk_mqclient_route(p->c, topic, force, &route);
     if (rc == RK_OK && (rc = targets_from(route, topic, 0, t)) == RK_OK)
         return RK_OK;
+    if (rc == RK_ENOTFOUND && route != NULL)
+        refresh_soon(p, topic);         /* a route without a master (it died, a slave stays):
+                                         * ask again soon for the one that replaces it */
     if (rc != RK_ENOTFOUND)
         return fail(r, rc, "no route for topic %s: %s", topic, rk_strerror(rc));
     rc = rk_mqclient_route(p->c, RK_DEFAULT_TOPIC, force, &route);

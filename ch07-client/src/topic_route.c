@@ -51,8 +51,21 @@ static int parse_broker(const cJSON *o, rk_route_broker_t *b)
         long id = strtol(a->string ? a->string : "x", &end, 10);
         if (*end != '\0' || !cJSON_IsString(a) || strlen(a->valuestring) >= RK_ADDR_MAX)
             continue;
+        if (id < 0 || id > 1000000)
+            continue;
         if (id == 0)
             snprintf(b->master, sizeof b->master, "%s", a->valuestring);
+        size_t at = b->naddrs;          /* insert sorted; a duplicate id keeps the first */
+        while (at > 0 && b->addrs[at - 1].id > id)
+            at--;
+        if (!(at > 0 && b->addrs[at - 1].id == id) && at < RK_ROUTE_ADDRS_MAX) {
+            size_t n = b->naddrs < RK_ROUTE_ADDRS_MAX ? b->naddrs : RK_ROUTE_ADDRS_MAX - 1;
+            memmove(&b->addrs[at + 1], &b->addrs[at], (n - at) * sizeof b->addrs[0]);
+            b->addrs[at].id = id;
+            snprintf(b->addrs[at].addr, sizeof b->addrs[at].addr, "%s", a->valuestring);
+            if (b->naddrs < RK_ROUTE_ADDRS_MAX)
+                b->naddrs++;
+        }
         if (best < 0 || id < best) {
             best = id;
             snprintf(b->any, sizeof b->any, "%s", a->valuestring);
@@ -111,6 +124,34 @@ done:
     }
     *out = r;
     return rc;
+}
+
+static const char *addr_of(const rk_route_broker_t *b, int64_t id)
+{
+    for (size_t i = 0; i < b->naddrs; i++)
+        if (b->addrs[i].id == id)
+            return b->addrs[i].addr;
+    return NULL;
+}
+
+bool rk_route_broker_find(const rk_route_broker_t *b, int64_t id, bool only_this, char *buf, size_t len,
+                          bool *slave)
+{
+    if (b == NULL || b->naddrs == 0)
+        return false;
+    const char *a = addr_of(b, id);
+    int64_t got = id;
+    if (a == NULL && id != 0 && id < INT64_MAX)
+        a = addr_of(b, (got = id + 1));
+    if (a == NULL && !only_this) {
+        got = b->addrs[0].id;           /* HashMap<Long,..> iterates small ids in order: the lowest */
+        a = b->addrs[0].addr;
+    }
+    if (a == NULL)
+        return false;
+    snprintf(buf, len, "%s", a);
+    *slave = got != 0;
+    return true;
 }
 
 rk_topic_route_t *rk_topic_route_retain(rk_topic_route_t *r)

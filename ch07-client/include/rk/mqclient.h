@@ -85,6 +85,12 @@ void rk_mqclient_forget_route(rk_mqclient_t *c, const char *topic);
 /* Master address of a broker known from any cached route; "" when none.
  * buf >= RK_ADDR_MAX. */
 bool rk_mqclient_master_addr(rk_mqclient_t *c, const char *broker, char *buf, size_t len);
+/* The address a consumer reads `broker` from: rk_route_broker_find() on
+ * the newest route entry of that broker group the client holds (brokerId
+ * id; a missing slave id -> id + 1; unless only_this, the lowest id present,
+ * i.e. a slave when the master is gone). *slave says id != 0. Any thread. */
+bool rk_mqclient_find_addr(rk_mqclient_t *c, const char *broker, int64_t id, bool only_this, char *buf, size_t len,
+                           bool *slave);
 /* The addresses of every master in the cached routes (malloc'ed array of
  * RK_ADDR_MAX strings). */
 int rk_mqclient_masters(rk_mqclient_t *c, char (**out)[RK_ADDR_MAX], size_t *n);

@@ -28,6 +28,7 @@
 
 #define RK_NAME_MAX 128                 /* topic, broker, group names (127 chars + NUL) */
 #define RK_ADDR_MAX 64                  /* "ip:port" */
+#define RK_ROUTE_ADDRS_MAX 8            /* members of one broker group a route keeps */
 
 #define RK_PERM_READ  0x4
 #define RK_PERM_WRITE 0x2
@@ -49,7 +50,22 @@ typedef struct rk_route_broker {
     char cluster[RK_NAME_MAX];
     char master[RK_ADDR_MAX];           /* address of brokerId 0; "" if none */
     char any[RK_ADDR_MAX];              /* the master, else the lowest-id slave */
+    struct {
+        int64_t id;
+        char addr[RK_ADDR_MAX];
+    } addrs[RK_ROUTE_ADDRS_MAX];        /* every member by brokerId, ascending (first
+                                         * RK_ROUTE_ADDRS_MAX ids; the rest are ignored) */
+    size_t naddrs;
 } rk_route_broker_t;
+
+/* The member of a broker group a consumer reads from — RocketMQ's
+ * MQClientInstance.findBrokerAddressInSubscribe: brokerId `id`; a missing
+ * slave id falls to id + 1; then, unless only_this, the lowest id present
+ * (the master when there is one, else the lowest slave: a client reads
+ * from a slave when the master is gone). Copies the address to buf, sets
+ * *slave (id != 0); false if nothing fits. b may be NULL. */
+bool rk_route_broker_find(const rk_route_broker_t *b, int64_t id, bool only_this, char *buf, size_t len,
+                          bool *slave);
 
 typedef struct rk_route_queue {
     char broker[RK_NAME_MAX];
