@@ -270,11 +270,20 @@ int rk_props_put(rk_buf_t *b, const char *key, const char *value)
 
 int rk_props_copy_without(rk_buf_t *b, const char *props, size_t len, const char *key)
 {
+    const char *const keys[] = {key, NULL};
+    return rk_props_copy_without_any(b, props, len, keys);
+}
+
+int rk_props_copy_without_any(rk_buf_t *b, const char *props, size_t len, const char *const *keys)
+{
     rk_prop_iter_t it = rk_props_iter(props, len);
     const char *k, *v;
-    size_t kl, vl, want = strlen(key);
+    size_t kl, vl;
     while (rk_props_next(&it, &k, &kl, &v, &vl)) {
-        if (kl == want && memcmp(k, key, kl) == 0)
+        bool drop = false;
+        for (int i = 0; keys[i] != NULL && !drop; i++)
+            drop = strlen(keys[i]) == kl && memcmp(keys[i], k, kl) == 0;
+        if (drop)
             continue;
         if (b->len > 0)
             rk_buf_put_u8(b, RK_PROP_SEP);

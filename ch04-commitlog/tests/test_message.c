@@ -144,6 +144,12 @@ Test(properties, round_trip_and_tolerate_trailing_separator)
     cr_assert_eq(rk_props_copy_without(&c, (char *)b.data, b.len, "TAGS"), 0);
     cr_assert_eq(c.len, strlen("KEYS\001k1 k2\002UNIQ_KEY\001ABC"));
     cr_assert_eq(memcmp(c.data, "KEYS\001k1 k2\002UNIQ_KEY\001ABC", c.len), 0);
+    rk_buf_t d = {0};
+    const char *const two[] = {"KEYS", "UNIQ_KEY", NULL};
+    cr_assert_eq(rk_props_copy_without_any(&d, (char *)b.data, b.len, two), 0);
+    cr_assert_eq(d.len, strlen("TAGS\001TagA"));
+    cr_assert_eq(memcmp(d.data, "TAGS\001TagA", d.len), 0);
+    rk_buf_free(&d);
     /* Go clients end with \002; junk entries without \001 are skipped. */
     const char *go = "TAGS\001x\002junk\002WAIT\001true\002";
     cr_assert_eq(rk_props_get_str(go, strlen(go), "WAIT", v, sizeof v), 0);

@@ -96,28 +96,13 @@ static bool send_back(rk_retry_client_t *rc, rk_push_consumer_t *pc, const rk_ms
 static bool send_copy(rk_retry_client_t *rc, const rk_msg_ext_t *m, int32_t reconsume, int32_t max)
 {
     rk_buf_t props = {0};
-    rk_prop_iter_t it = rk_props_iter(m->props, m->props_len);
-    const char *k, *v;
-    size_t kl, vl;
     static const char *const drop[] = {RK_PROP_RETRY_TOPIC, RK_PROP_RECONSUME_TIME, RK_PROP_MAX_RECONSUME_TIMES,
                                        RK_PROP_DELAY, RK_PROP_ORIGIN_MESSAGE_ID, RK_PROP_UNIQ_KEY, RK_PROP_WAIT,
                                        RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, "TRAN_MSG", NULL};
     char origin[RK_MSGID_MAX + 8] = "";
-    while (rk_props_next(&it, &k, &kl, &v, &vl)) {
-        if (kl == strlen(RK_PROP_ORIGIN_MESSAGE_ID) && memcmp(k, RK_PROP_ORIGIN_MESSAGE_ID, kl) == 0 &&
-            vl < sizeof origin)
-            snprintf(origin, sizeof origin, "%.*s", (int)vl, v);
-        bool skip = false;
-        for (int i = 0; drop[i] && !skip; i++)
-            skip = strlen(drop[i]) == kl && memcmp(drop[i], k, kl) == 0;
-        if (skip)
-            continue;
-        if (props.len > 0)
-            rk_buf_put_u8(&props, RK_PROP_SEP);
-        rk_buf_put(&props, k, kl);
-        rk_buf_put_u8(&props, RK_PROP_NAME_VALUE_SEP);
-        rk_buf_put(&props, v, vl);
-    }
+    if (rk_props_get_str(m->props, m->props_len, RK_PROP_ORIGIN_MESSAGE_ID, origin, sizeof origin) != RK_OK)
+        origin[0] = '\0';
+    rk_props_copy_without_any(&props, m->props, m->props_len, drop);
     char n1[24], n2[24], n3[24];
     snprintf(n1, sizeof n1, "%d", reconsume);
     snprintf(n2, sizeof n2, "%d", max);

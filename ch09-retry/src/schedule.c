@@ -255,15 +255,14 @@ static rk_put_status_t delay_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
         return RK_PUT_OK;
     if (level > s->nlevels)
         level = s->nlevels;
-    rk_buf_t b = {0}, tmp = {0};
+    rk_buf_t b = {0};
     char qid[16], topic[RK_TOPIC_MAX_LEN + 1];
     snprintf(qid, sizeof qid, "%d", m->queue_id);
     snprintf(topic, sizeof topic, "%.*s", (int)m->topic_len, m->topic);
-    rk_props_copy_without(&tmp, m->props, m->props_len, RK_PROP_REAL_TOPIC);
-    rk_props_copy_without(&b, (const char *)tmp.data, tmp.len, RK_PROP_REAL_QID);
+    static const char *const real[] = {RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, NULL};
+    rk_props_copy_without_any(&b, m->props, m->props_len, real);
     rk_props_put(&b, RK_PROP_REAL_TOPIC, topic);
     rk_props_put(&b, RK_PROP_REAL_QID, qid);
-    rk_buf_free(&tmp);
     rk_put_status_t st = RK_PUT_OK;
     char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
     if (p == NULL)

@@ -172,21 +172,7 @@ static int resend_one(void *arg, const rk_msg_ext_t *m)
                                        RK_PROP_RECONSUME_TIME, RK_PROP_MAX_RECONSUME_TIMES, RK_PROP_UNIQ_KEY,
                                        RK_PROP_WAIT, RK_PROP_CLUSTER, NULL};
     rk_buf_t props = {0};
-    rk_prop_iter_t it = rk_props_iter(m->props, m->props_len);
-    const char *k, *v;
-    size_t kl, vl;
-    while (rk_props_next(&it, &k, &kl, &v, &vl)) {
-        bool skip = false;
-        for (int i = 0; drop[i] && !skip; i++)
-            skip = strlen(drop[i]) == kl && memcmp(drop[i], k, kl) == 0;
-        if (skip)
-            continue;
-        if (props.len > 0)
-            rk_buf_put_u8(&props, RK_PROP_SEP);
-        rk_buf_put(&props, k, kl);
-        rk_buf_put_u8(&props, RK_PROP_NAME_VALUE_SEP);
-        rk_buf_put(&props, v, vl);
-    }
+    rk_props_copy_without_any(&props, m->props, m->props_len, drop);
     rk_props_put(&props, RK_PROP_RETRY_TOPIC, topic);
     int status = 0;
     if (props.err != 0) {

@@ -189,6 +189,8 @@ int rk_props_get_str(const char *props, size_t len, const char *key, char *buf, 
 int rk_props_put(rk_buf_t *b, const char *key, const char *value);
 /* Copies props into b without the entries named key (b is appended to). */
 int rk_props_copy_without(rk_buf_t *b, const char *props, size_t len, const char *key);
+/* The same without any entry named in keys (NULL-terminated), in one pass. */
+int rk_props_copy_without_any(rk_buf_t *b, const char *props, size_t len, const char *const *keys);
 /* Does record r belong to topic and carry key in KEYS (space-separated) or
  * as UNIQ_KEY? (What a lookup by key checks of each candidate record.) */
 bool rk_record_has_key(const rk_record_t *r, const char *topic, const char *key);
