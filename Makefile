@@ -77,7 +77,7 @@ define rk_chapter
 RK_SOFAR += $(1)
 ch$(1)_DIR   := $(2)
 ch$(1)_INC   := $$(foreach n,$$(RK_SOFAR),-I$$(ch$$(n)_DIR)/include)
-ch$(1)_SRCS  := $$(sort $$(wildcard $(2)/src/*.c))
+ch$(1)_SRCS  := $$(sort $$(wildcard $(2)/src/*.c $(2)/src/*/*.c))
 ch$(1)_KSRCS := $$(sort $$(wildcard $(2)/testkit/*.c))
 ch$(1)_TSRCS := $$(sort $$(wildcard $(2)/tests/*.c))
 ch$(1)_TOOLS := $$(sort $$(wildcard $(2)/tools/*.c))

@@ -1,6 +1,6 @@
 /* mqadmin — RocketMQ's admin tool, for what chapter 7 has: topics, routes,
  * clusters, broker and consumer figures, message lookup, send and consume
- * (the commands are in src/mqadmin_cmds.c, rk/mqadmin.h). Sub-commands and
+ * (the commands are in src/admin/mqadmin_cmds.c, rk/mqadmin.h). Sub-commands and
  * flags keep RocketMQ's names (`mqadmin topicStatus -n 127.0.0.1:9876 -t T`);
  * -n may also come from $NAMESRV_ADDR. */
 #include "rk/mqadmin.h"

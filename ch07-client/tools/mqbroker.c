@@ -1,5 +1,5 @@
 /* mqbroker — rocklet's broker as it stands after chapter 7: the shared main
- * (rk_broker_main, src/broker_main.c) with chapter 7's modules.
+ * (rk_broker_main, src/broker/broker_main.c) with chapter 7's modules.
  *
  *   mqbroker [-c FILE] [-n NAMESRV] [-p] [-h] */
 #include <stddef.h>

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rk/names.h"
+
 #define RK_PERM_PRIORITY 0x8
 #define RK_PERM_READ     0x4
 #define RK_PERM_WRITE    0x2
@@ -76,8 +78,6 @@ void rk_topic_manager_close(rk_topic_manager_t *m);
 /* Writes pending changes now (0 if there were none). */
 int rk_topic_flush(rk_topic_manager_t *m);
 
-/* ^[%|a-zA-Z0-9_-]+$, at most 127 bytes (AbstractSendMessageProcessor). */
-bool rk_topic_name_valid(const char *name);
 
 /* Copies the config of topic; RK_ENOTFOUND if absent. */
 int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *out);

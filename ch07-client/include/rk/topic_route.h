@@ -26,7 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RK_NAME_MAX 128                 /* topic, broker, group names (127 chars + NUL) */
+#include "rk/names.h"
+
 #define RK_ADDR_MAX 64                  /* "ip:port" */
 #define RK_ROUTE_ADDRS_MAX 8            /* members of one broker group a route keeps */
 

@@ -29,20 +29,6 @@ struct rk_topic_manager {
 
 static bool is_retry(const char *name) { return strncmp(name, RK_RETRY_PREFIX, strlen(RK_RETRY_PREFIX)) == 0; }
 
-bool rk_topic_name_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 127)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%' ||
-              c == '|' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static cJSON *config_json(const rk_topic_config_t *t)
 {
     cJSON *o = cJSON_CreateObject();

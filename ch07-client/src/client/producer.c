@@ -18,7 +18,7 @@
 #include "rk/log.h"
 #include "rk/mqclient.h"
 #include "rk/request_code.h"
-#include "rk/topic_config.h"
+#include "rk/names.h"
 
 #define FAULT_SLOTS 16
 #define FAULT_MS 30000                  /* how long a broker that failed is avoided */

@@ -19,7 +19,7 @@
 #include "rk/log.h"
 #include "rk/request_code.h"
 #include "rk/strmap.h"
-#include "rk/topic_config.h"
+#include "rk/names.h"
 
 #define SUSPEND_MS 15000                /* how long the broker may hold a pull */
 #define PULL_TIMEOUT_MS 30000           /* longer than the hold */

@@ -14,7 +14,6 @@
 #include "rk/error.h"
 #include "rk/request_code.h"
 #include "rk/topic_config.h"
-#include "rk/topic_route.h"
 
 #define TPS_WINDOW 10                   /* samples, one a second */
 
