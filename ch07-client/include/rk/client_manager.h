@@ -99,6 +99,9 @@ char **rk_client_manager_expire(rk_client_manager_t *m, int64_t now_ms, size_t *
 char **rk_client_manager_consumers(rk_client_manager_t *m, const char *group, size_t *n);
 /* The connections of a group's clients (to notify them); malloc'ed. */
 uint64_t *rk_client_manager_connections(rk_client_manager_t *m, const char *group, size_t *n);
+/* The same for a producer group (a transaction check-back goes to one of
+ * them, GET_PRODUCER_CONNECTION_LIST lists them); malloc'ed, NULL if none. */
+uint64_t *rk_client_manager_producer_connections(rk_client_manager_t *m, const char *group, size_t *n);
 /* A copy of the group's subscription to topic (the newest reported);
  * RK_ENOTFOUND if none. Free with rk_subscription_free. */
 int rk_client_manager_subscription(rk_client_manager_t *m, const char *group, const char *topic,

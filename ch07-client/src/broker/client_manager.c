@@ -553,17 +553,27 @@ char **rk_client_manager_consumers(rk_client_manager_t *m, const char *group, si
     return v;
 }
 
-uint64_t *rk_client_manager_connections(rk_client_manager_t *m, const char *group, size_t *n)
+static uint64_t *group_connections(rk_client_manager_t *m, rk_strmap_t *table, const char *group, size_t *n)
 {
     uint64_t *v = NULL;
     *n = 0;
     uv_mutex_lock(&m->mu);
-    group_t *g = rk_strmap_get(&m->consumers, group);
+    group_t *g = rk_strmap_get(table, group);
     if (g != NULL && g->n > 0 && (v = malloc(g->n * sizeof *v)) != NULL)
         for (size_t i = 0; i < g->n; i++)
             v[(*n)++] = g->clients[i].conn;
     uv_mutex_unlock(&m->mu);
     return v;
+}
+
+uint64_t *rk_client_manager_connections(rk_client_manager_t *m, const char *group, size_t *n)
+{
+    return group_connections(m, &m->consumers, group, n);
+}
+
+uint64_t *rk_client_manager_producer_connections(rk_client_manager_t *m, const char *group, size_t *n)
+{
+    return group_connections(m, &m->producers, group, n);
 }
 
 int rk_client_manager_subscription(rk_client_manager_t *m, const char *group, const char *topic,
