@@ -176,34 +176,84 @@ $(B)/bin/$(1): $(RK_LATEST_$(1))
 endef
 $(foreach t,$(RK_TOOL_NAMES),$(eval $(call rk_bin_copy,$(t))))
 
-.PHONY: all test clean deps demo test-conformance install test-install fuzz
-# make install [PREFIX=/usr/local] [DESTDIR=]: the client SDK as one static
-# library (chapters 4-7: store formats, remoting, client), every rk/ header,
-# pkg-config's rocklet.pc, and the programs.
+.PHONY: all test clean deps demo test-conformance install install-sdk install-bin test-install fuzz sdk
+# The client SDK as a library of its own: what an application links, nothing
+# of the broker or the store. Each chapter's module.mk adds its client-side
+# sources to RK_SDK_SRCS and the headers an application includes to
+# RK_SDK_HEADERS. Static: $(B)/sdk/librocklet.a (the normal objects). Shared:
+# $(B)/sdk/librocklet.so.VERSION, soname librocklet.so.MAJOR, built from a
+# second, position-independent compile of the same sources, linked with
+# --no-undefined so a missing source fails here and not in an application.
+RK_SDK_VERSION := $(shell sed -n 's/^\#define RK_SDK_VERSION "\(.*\)"/\1/p' ch07-client/include/rk/rocklet.h)
+RK_SDK_MAJOR := $(firstword $(subst ., ,$(RK_SDK_VERSION)))
+RK_SDK_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(RK_SDK_SRCS))
+RK_SDK_PICS := $(patsubst %.c,$(B)/pic/%.o,$(RK_SDK_SRCS))
+RK_SDK_A := $(B)/sdk/librocklet.a
+RK_SDK_SO := $(B)/sdk/librocklet.so.$(RK_SDK_VERSION)
+$(foreach n,$(RK_SOFAR),$(eval $(B)/pic/$(ch$(n)_DIR)/%.o: RK_INC := $(ch$(n)_INC)))
+$(B)/pic/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=default $(RK_INC) -c -o $@ $<
+$(RK_SDK_A): $(RK_SDK_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(RK_SDK_SO): $(RK_SDK_PICS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,librocklet.so.$(RK_SDK_MAJOR) -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+	ln -sf librocklet.so.$(RK_SDK_VERSION) $(B)/sdk/librocklet.so.$(RK_SDK_MAJOR)
+	ln -sf librocklet.so.$(RK_SDK_MAJOR) $(B)/sdk/librocklet.so
+sdk: $(RK_SDK_A) $(RK_SDK_SO)
+
+# make install [PREFIX=/usr/local] [DESTDIR=] = install-sdk + install-bin.
+#   install-sdk: lib/librocklet.a, lib/librocklet.so.VERSION (+ .so.MAJOR and .so
+#                links), the SDK's public headers under include/rk (the
+#                RK_SDK_HEADERS and what they include, found by the compiler),
+#                lib/pkgconfig/rocklet.pc;
+#   install-bin: the programs (mqnamesrv, mqbroker, mqadmin, ...) in bin/.
 PREFIX ?= /usr/local
-RK_SDK_CHS := 04 05 06 07
-install: all
+RK_INC_ALL := $(foreach n,$(RK_SOFAR),-I$(ch$(n)_DIR)/include)
+install: install-sdk install-bin
+install-sdk: sdk
 	@set -e; d="$(DESTDIR)$(PREFIX)"; \
-	mkdir -p "$$d/lib/pkgconfig" "$$d/include/rk" "$$d/bin"; \
-	rm -f "$$d/lib/librocklet.a"; \
-	ar rcs "$$d/lib/librocklet.a" $(foreach n,$(RK_SDK_CHS),$(ch$(n)_OBJS)); \
-	for n in $(foreach n,$(RK_SDK_CHS),$(ch$(n)_DIR)); do install -m 644 $$n/include/rk/*.h "$$d/include/rk/"; done; \
-	for t in $(RK_TOOL_NAMES); do install -m 755 $(B)/bin/$$t "$$d/bin/"; done; \
+	mkdir -p "$$d/lib/pkgconfig" "$$d/include/rk"; \
+	install -m 644 $(RK_SDK_A) "$$d/lib/"; \
+	install -m 755 $(RK_SDK_SO) "$$d/lib/"; \
+	ln -sf librocklet.so.$(RK_SDK_VERSION) "$$d/lib/librocklet.so.$(RK_SDK_MAJOR)"; \
+	ln -sf librocklet.so.$(RK_SDK_MAJOR) "$$d/lib/librocklet.so"; \
+	hdrs=$$($(CC) -std=c11 -D_GNU_SOURCE -MM $(RK_INC_ALL) $(RK_SDK_HEADERS) | tr ' \\' '\n\n' | \
+	       grep '/include/rk/.*\.h$$' | sort -u); \
+	install -m 644 $$hdrs "$$d/include/rk/"; \
 	{ echo "prefix=$(PREFIX)"; echo 'libdir=$${prefix}/lib'; echo 'includedir=$${prefix}/include'; echo; \
 	  echo 'Name: rocklet'; echo 'Description: rocklet, a RocketMQ-compatible message queue: the C client SDK'; \
-	  echo 'Version: 0.7.0'; echo 'Requires.private: libuv libcjson zlib'; \
+	  echo 'Version: $(RK_SDK_VERSION)'; echo 'Requires.private: libuv libcjson zlib'; \
 	  echo 'Cflags: -I$${includedir} -D_GNU_SOURCE -pthread'; \
-	  echo 'Libs: -L$${libdir} -lrocklet -luv -lcjson -lz -lm -pthread'; } > "$$d/lib/pkgconfig/rocklet.pc"; \
-	echo "installed rocklet into $$d (lib/librocklet.a, include/rk, lib/pkgconfig/rocklet.pc, bin)"
+	  echo 'Libs: -L$${libdir} -lrocklet -pthread'; \
+	  echo 'Libs.private: -luv -lcjson -lz -lm'; } > "$$d/lib/pkgconfig/rocklet.pc"; \
+	echo "installed the rocklet SDK $(RK_SDK_VERSION) into $$d: lib/librocklet.a, lib/librocklet.so.$(RK_SDK_VERSION), $$(echo $$hdrs | wc -w) headers in include/rk, lib/pkgconfig/rocklet.pc"
+install-bin: all
+	@set -e; d="$(DESTDIR)$(PREFIX)"; mkdir -p "$$d/bin"; \
+	for t in $(RK_TOOL_NAMES); do install -m 755 $(B)/bin/$$t "$$d/bin/"; done; \
+	echo "installed the rocklet programs into $$d/bin: $(RK_TOOL_NAMES)"
 
-# The installed SDK builds a program with pkg-config alone.
-test-install: all
+# The installed SDK builds a program with pkg-config alone, against the
+# shared library (the default) and the static one (pkg-config --static, the
+# archive named explicitly); the shared build must need librocklet.so.MAJOR,
+# the static one must not, and both must load and run.
+test-install: sdk
 	@set -e; t=$$(mktemp -d); trap 'rm -rf "$$t"' EXIT; \
-	$(MAKE) --no-print-directory install DESTDIR="$$t" PREFIX=/opt/rocklet >/dev/null; \
+	$(MAKE) --no-print-directory install-sdk DESTDIR="$$t" PREFIX=/opt/rocklet >/dev/null; \
 	sed -i "s|^prefix=.*|prefix=$$t/opt/rocklet|" "$$t/opt/rocklet/lib/pkgconfig/rocklet.pc"; \
-	$(CC) -std=c11 -Wall -Wextra -Werror $(SANFLAGS) -o "$$t/hello" ch07-client/examples/hello.c \
-		$$(PKG_CONFIG_PATH="$$t/opt/rocklet/lib/pkgconfig" pkg-config --cflags --libs rocklet); \
-	echo "test-install: examples/hello.c builds against the installed SDK with pkg-config only"
+	pc() { PKG_CONFIG_PATH="$$t/opt/rocklet/lib/pkgconfig" pkg-config "$$@" rocklet; }; \
+	$(CC) -std=c11 -Wall -Wextra -Werror $(SANFLAGS) -o "$$t/hello-shared" ch07-client/examples/hello.c $$(pc --cflags --libs); \
+	$(CC) -std=c11 -Wall -Wextra -Werror $(SANFLAGS) -o "$$t/hello-static" ch07-client/examples/hello.c $$(pc --cflags) \
+		$$(pc --static --libs | sed 's/-lrocklet/-l:librocklet.a/'); \
+	readelf -d "$$t/hello-shared" | grep -q 'NEEDED.*librocklet.so.$(RK_SDK_MAJOR)' || { echo "test-install: hello-shared does not need librocklet.so.$(RK_SDK_MAJOR)"; exit 1; }; \
+	! readelf -d "$$t/hello-static" | grep -q librocklet || { echo "test-install: hello-static needs a shared librocklet"; exit 1; }; \
+	for v in shared static; do \
+	  rc=0; LD_LIBRARY_PATH="$$t/opt/rocklet/lib" "$$t/hello-$$v" --version > "$$t/out" 2>&1 || rc=$$?; \
+	  grep -q "rocklet SDK $(RK_SDK_VERSION)" "$$t/out" || { echo "test-install: hello-$$v did not run (status $$rc):"; cat "$$t/out"; exit 1; }; \
+	done; \
+	echo "test-install: examples/hello.c builds with pkg-config alone and runs, shared (librocklet.so.$(RK_SDK_MAJOR)) and static"
 
 
 # An independent RocketMQ 4.x client (ali-ons, npm, version pinned by the
@@ -215,7 +265,7 @@ test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch08-ha/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch09-retry/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
-all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
+all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES)) sdk
 # Every chapter's Criterion tests, the SDK install check and the conformance
 # test, one after the other (.ci/run-tests): one line each, the failures'
 # output, and last "N passed, N failed" (each Criterion test, test-install
