@@ -3,7 +3,7 @@
  * Chapter 7's commands (updateTopic, topicRoute, queryMsgById, consumeMessage, ...) are
  * rk_mqadmin_cmds_ch07; a later chapter's mqadmin lists its own table first (it may add
  * commands or replace one) and runs rk_mqadmin_main. Tables are static data; the one piece of
- * state is the message-lines hook below, set once by main before rk_mqadmin_main. */
+ * state is the list of message-lines hooks below, filled once by main before rk_mqadmin_main. */
 #ifndef RK_MQADMIN_H
 #define RK_MQADMIN_H
 
@@ -12,11 +12,14 @@
 
 extern const rk_tool_cmd_t rk_mqadmin_cmds_ch07[];
 
-/* Extra "Label:               value" lines a later chapter prints for a message that
+/* Extra "Label:               value" lines later chapters print for a message that
  * queryMsgById shows (after its Properties line, before its body): chapter 9 names a retried
- * message's origin. Print with rk_mqadmin_print_field so the columns line up. NULL: none. */
+ * message's origin, chapter 11 its transaction state. Each chapter's hook is added once, in
+ * chapter order, and they run in that order. Print with rk_mqadmin_print_field so the columns
+ * line up. RK_EINVAL for NULL or past RK_MQADMIN_MSG_LINES_MAX hooks. */
+#define RK_MQADMIN_MSG_LINES_MAX 8
 typedef void (*rk_mqadmin_msg_lines_fn)(const rk_msg_ext_t *m);
-void rk_mqadmin_set_msg_lines(rk_mqadmin_msg_lines_fn fn);
+int rk_mqadmin_add_msg_lines(rk_mqadmin_msg_lines_fn fn);
 /* One "Label:  value" line in the message block's layout (RocketMQ's "%-20s %s"). */
 void rk_mqadmin_print_field(const char *label, const char *value);
 

@@ -485,11 +485,15 @@ static int cmd_consumer_progress(int argc, char **argv)
 
 /* ---------------------------------------------------------------- messages */
 
-static rk_mqadmin_msg_lines_fn msg_lines;
+static rk_mqadmin_msg_lines_fn msg_lines[RK_MQADMIN_MSG_LINES_MAX];
+static size_t nmsg_lines;
 
-void rk_mqadmin_set_msg_lines(rk_mqadmin_msg_lines_fn fn)
+int rk_mqadmin_add_msg_lines(rk_mqadmin_msg_lines_fn fn)
 {
-    msg_lines = fn;
+    if (fn == NULL || nmsg_lines == RK_MQADMIN_MSG_LINES_MAX)
+        return RK_EINVAL;
+    msg_lines[nmsg_lines++] = fn;
+    return RK_OK;
 }
 
 void rk_mqadmin_print_field(const char *label, const char *value)
@@ -523,8 +527,8 @@ static void print_message(const rk_msg_ext_t *m, bool full)
         first = false;
     }
     printf("}\n");
-    if (msg_lines != NULL)
-        msg_lines(m);
+    for (size_t i = 0; i < nmsg_lines; i++)
+        msg_lines[i](m);
     if (full)
         printf("Message Body:        %.*s\n", (int)(m->body_len > 4096 ? 4096 : m->body_len), (const char *)m->body);
     else
