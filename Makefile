@@ -72,10 +72,13 @@ RK_SOFAR :=
 RK_ALL_BINS :=
 rk_reverse = $(if $(1),$(call rk_reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 
-# $(1) = chapter number (04), $(2) = chapter folder (ch04-commitlog)
-define rk_chapter
+# $(1) = chapter number (04), $(2) = chapter folder (ch04-commitlog), $(3) = the name of
+# its targets and build folder (ch04: make ch04, test-ch04, build/ch04/). final/ is unit 99,
+# named final (make final, test-final, bench-final, build/final/).
+define rk_unit
 RK_SOFAR += $(1)
 ch$(1)_DIR   := $(2)
+ch$(1)_ID    := $(3)
 ch$(1)_INC   := $$(foreach n,$$(RK_SOFAR),-I$$(ch$$(n)_DIR)/include)
 ch$(1)_SRCS  := $$(sort $$(wildcard $(2)/src/*.c $(2)/src/*/*.c))
 ch$(1)_KSRCS := $$(sort $$(wildcard $(2)/testkit/*.c))
@@ -91,17 +94,17 @@ ch$(1)_LIB   := $(B)/lib/librk$(1).a
 ch$(1)_KLIB  := $$(if $$(ch$(1)_KSRCS),$(B)/lib/librk$(1)test.a)
 ch$(1)_LIBS  := $$(foreach n,$$(call rk_reverse,$$(RK_SOFAR)),$$(ch$$(n)_LIB))
 ch$(1)_KLIBS := $$(foreach n,$$(call rk_reverse,$$(RK_SOFAR)),$$(ch$$(n)_KLIB))
-ch$(1)_BINS  := $$(patsubst $(2)/tools/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_TOOLS))
-ch$(1)_BBINS := $$(patsubst $(2)/bench/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_BENCH))
-ch$(1)_FBINS := $$(patsubst $(2)/fuzz/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_FUZZ))
-ch$(1)_EBINS := $$(patsubst $(2)/examples/%.c,$(B)/ch$(1)/bin/%,$$(ch$(1)_EXAMPLES))
-ch$(1)_TEST  := $(B)/ch$(1)/test-ch$(1)
+ch$(1)_BINS  := $$(patsubst $(2)/tools/%.c,$(B)/$(3)/bin/%,$$(ch$(1)_TOOLS))
+ch$(1)_BBINS := $$(patsubst $(2)/bench/%.c,$(B)/$(3)/bin/%,$$(ch$(1)_BENCH))
+ch$(1)_FBINS := $$(patsubst $(2)/fuzz/%.c,$(B)/$(3)/bin/%,$$(ch$(1)_FUZZ))
+ch$(1)_EBINS := $$(patsubst $(2)/examples/%.c,$(B)/$(3)/bin/%,$$(ch$(1)_EXAMPLES))
+ch$(1)_TEST  := $(B)/$(3)/test-$(3)
 RK_ALL_BINS  += $$(ch$(1)_BINS)
 
 $$(ch$(1)_OBJS) $$(ch$(1)_KOBJS): RK_INC := $$(ch$(1)_INC)
 $(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/bench/%.o $(B)/obj/$(2)/examples/%.o: RK_INC := $$(ch$(1)_INC)
 $(B)/obj/$(2)/tests/%.o $(B)/obj/$(2)/fuzz/%.o: RK_INC := $$(ch$(1)_INC) \
-	-DRK_BIN_DIR='"$$(abspath $(B)/ch$(1)/bin)"' -DRK_SRC_ROOT='"$$(CURDIR)"'
+	-DRK_BIN_DIR='"$$(abspath $(B)/$(3)/bin)"' -DRK_SRC_ROOT='"$$(CURDIR)"'
 
 $$(ch$(1)_LIB): $$(ch$(1)_OBJS)
 	@mkdir -p $$(@D)
@@ -112,24 +115,24 @@ $$(ch$(1)_KLIB): $$(ch$(1)_KOBJS)
 	rm -f $$@ && ar rcs $$@ $$^
 endif
 
-$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/tools/%.o $$(ch$(1)_LIBS)
+$(B)/$(3)/bin/%: $(B)/obj/$(2)/tools/%.o $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
-$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/examples/%.o $$(ch$(1)_LIBS)
+$(B)/$(3)/bin/%: $(B)/obj/$(2)/examples/%.o $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_LIBS) $$(LDLIBS)
-$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/bench/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
+$(B)/$(3)/bin/%: $(B)/obj/$(2)/bench/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(LDLIBS)
-$(B)/ch$(1)/bin/%: $(B)/obj/$(2)/fuzz/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
+$(B)/$(3)/bin/%: $(B)/obj/$(2)/fuzz/%.o $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(LDLIBS)
 
 # The list of test objects, rewritten only when it changes: a test binary is
 # relinked when a test file is added or deleted, not only when one changes.
-ch$(1)_TLIST := $(B)/ch$(1)/.test-objs
+ch$(1)_TLIST := $(B)/$(3)/.test-objs
 ifneq ($$(ch$(1)_TSRCS),)
-$$(shell mkdir -p $(B)/ch$(1) && { echo '$$(ch$(1)_TOBJS)' | cmp -s - $$(ch$(1)_TLIST) || \
+$$(shell mkdir -p $(B)/$(3) && { echo '$$(ch$(1)_TOBJS)' | cmp -s - $$(ch$(1)_TLIST) || \
 	echo '$$(ch$(1)_TOBJS)' > $$(ch$(1)_TLIST); })
 endif
 $$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(ch$(1)_TLIST)
@@ -137,26 +140,27 @@ $$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(ch$(1)_TLI
 	$$(CC) $$(LDFLAGS) -o $$@ $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) \
 		$$(TEST_LDLIBS) $$(LDLIBS)
 
-.PHONY: ch$(1) test-ch$(1) bench-ch$(1) fuzz-ch$(1)
-ch$(1): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(ch$(1)_EBINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),ch$$(n))
-test-ch$(1): ch$(1) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
-	$$(if $$(ch$(1)_TSRCS),cd $(B)/ch$(1) && $$(RK_TEST_ENV) ./test-ch$(1) $$(TEST_ARGS),@echo "ch$(1): no tests yet")
-bench-ch$(1): ch$(1) $$(ch$(1)_BBINS)
+.PHONY: $(3) test-$(3) bench-$(3) fuzz-$(3)
+$(3): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(ch$(1)_EBINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),$$(ch$$(n)_ID))
+test-$(3): $(3) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
+	$$(if $$(ch$(1)_TSRCS),cd $(B)/$(3) && $$(RK_TEST_ENV) ./test-$(3) $$(TEST_ARGS),@echo "$(3): no tests yet")
+bench-$(3): $(3) $$(ch$(1)_BBINS)
 	@set -e; for b in $$(ch$(1)_BBINS); do echo "== $$$$b"; ./$$$$b; done
-fuzz-ch$(1): ch$(1) $$(ch$(1)_FBINS)
+fuzz-$(3): $(3) $$(ch$(1)_FBINS)
 	@$$(call rk_fuzz_run,$$(ch$(1)_FBINS))
 ifneq ($$(ch$(1)_TSRCS),)
 RK_TEST_BINS += $$(ch$(1)_TEST)
-RK_TEST_RUN  += --criterion ch$(1)=$$(ch$(1)_TEST)
+RK_TEST_RUN  += --criterion $(3)=$$(ch$(1)_TEST)
 endif
 RK_FUZZ_BINS += $$(ch$(1)_FBINS)
 ifneq ($$(wildcard $(2)/demo.sh),)
 RK_DEMO_CH := $(1)
-.PHONY: demo-ch$(1)
-demo-ch$(1): all
+.PHONY: demo-$(3)
+demo-$(3): all
 	bash $(2)/demo.sh $$(abspath $(B)/bin)
 endif
 endef
+rk_chapter = $(call rk_unit,$(1),$(2),ch$(1))
 
 $(B)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -265,7 +269,7 @@ test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch08-ha/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch09-retry/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
-all: $(foreach n,$(RK_SOFAR),ch$(n)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES)) sdk
+all: $(foreach n,$(RK_SOFAR),$(ch$(n)_ID)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES)) sdk
 # Every chapter's Criterion tests, the SDK install check and the conformance
 # test, one after the other (.ci/run-tests): one line each, the failures'
 # output, and last "N passed, N failed" (each Criterion test, test-install
