@@ -317,6 +317,15 @@ void fc_start_all(fc_t *c)
             cr_assert(fc_master(c, c->p[i].group, -1, 30000) >= 0, "%s elected no master in 30 s (logs in %s)",
                       c->p[i].group, c->dir);
     }
+    /* the shipped files have no key the programs do not know (a typo would be ignored) */
+    for (int i = 0; i < c->n; i++) {
+        FILE *f = fopen(c->p[i].log, "r");
+        char line[1024];
+        while (f != NULL && fgets(line, sizeof line, f) != NULL)
+            cr_assert(strstr(line, "unknown config key") == NULL, "%s: %s", c->p[i].name, line);
+        if (f != NULL)
+            fclose(f);
+    }
 }
 
 void fc_event(fc_t *c, const char *fmt, ...)
