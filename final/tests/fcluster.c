@@ -229,7 +229,7 @@ void fc_stop_all(fc_t *c)
         rk_tk_stop(p->pid, 15000);
         p->pid = -1;
     }
-    if (getenv("RK_KEEP_TMP") == NULL)
+    if (getenv("RK_KEEP_TMP") == NULL && c->dir[0] != '\0')
         rk_tk_rmtree(c->dir);
 }
 

@@ -22,6 +22,13 @@
 #include "audit.h"
 #include "fcluster.h"
 
+static fc_t c;
+
+/* After the test, failed or not: every process stopped by PID, the logs kept when it failed. */
+static void fini(void) { fc_stop_all(&c); }
+
+TestSuite(chaos, .fini = fini);
+
 static uint64_t rng;
 
 static uint64_t next_rand(void)
@@ -84,7 +91,6 @@ Test(chaos, random_kills_and_pauses_under_load_lose_no_acknowledged_message, .ti
             seed);
     cr_log_info("chaos: seed %" PRIu64 ", %d s", seed, seconds);
 
-    fc_t c;
     fc_init(&c, NULL);
     fc_event(&c, "chaos: seed %" PRIu64 ", %d s of faults", seed, seconds);
     fc_start_all(&c);
@@ -147,5 +153,4 @@ Test(chaos, random_kills_and_pauses_under_load_lose_no_acknowledged_message, .ti
             " messages read\n", seed, events, (long long)atomic_load(&l.acked), (long long)atomic_load(&l.failed),
             l.nrecs, read);
     au_free(&l);
-    fc_stop_all(&c);
 }

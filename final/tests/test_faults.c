@@ -10,13 +10,20 @@
 #include "audit.h"
 #include "fcluster.h"
 
-static void one_master_each(fc_t *c)
+static fc_t c;
+
+/* After the test, failed or not: every process stopped by PID, the logs kept when it failed. */
+static void fini(void) { fc_stop_all(&c); }
+
+TestSuite(faults, .fini = fini);
+
+static void one_master_each(fc_t *cl)
 {
     const char *groups[] = {"broker-a", "broker-b"};
     for (int g = 0; g < 2; g++) {
-        cr_assert(fc_master(c, groups[g], -1, 20000) >= 0, "%s has no master", groups[g]);
+        cr_assert(fc_master(cl, groups[g], -1, 20000) >= 0, "%s has no master", groups[g]);
         int n = 0;
-        for (int t = 0; t < 100 && (n = fc_masters(c, groups[g])) != 1; t++)
+        for (int t = 0; t < 100 && (n = fc_masters(cl, groups[g])) != 1; t++)
             usleep(100000);
         cr_assert_eq(n, 1, "%s: %d replicas registered as its master", groups[g], n);
     }
@@ -24,7 +31,6 @@ static void one_master_each(fc_t *c)
 
 Test(faults, kill9_of_a_master_under_load, .timeout = 120)
 {
-    fc_t c;
     fc_init(&c, NULL);
     fc_start_all(&c);
     au_load_t l;
@@ -41,12 +47,10 @@ Test(faults, kill9_of_a_master_under_load, .timeout = 120)
     one_master_each(&c);
     au_verify(&l, 20000);
     au_free(&l);
-    fc_stop_all(&c);
 }
 
 Test(faults, a_paused_master_steps_down_and_rejoins, .timeout = 120)
 {
-    fc_t c;
     fc_init(&c, NULL);
     fc_start_all(&c);
     au_load_t l;
@@ -63,12 +67,10 @@ Test(faults, a_paused_master_steps_down_and_rejoins, .timeout = 120)
     one_master_each(&c);
     au_verify(&l, 20000);
     au_free(&l);
-    fc_stop_all(&c);
 }
 
 Test(faults, a_name_server_killed_and_every_process_killed_and_restarted, .timeout = 150)
 {
-    fc_t c;
     fc_init(&c, NULL);
     fc_start_all(&c);
     au_load_t l;
@@ -89,5 +91,4 @@ Test(faults, a_name_server_killed_and_every_process_killed_and_restarted, .timeo
     one_master_each(&c);
     au_verify(&l, 30000);
     au_free(&l);
-    fc_stop_all(&c);
 }
