@@ -2,7 +2,6 @@
 #include "fcluster.h"
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,139 +12,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rk/error.h"
+#include "rk/localconf.h"
 #include "rk/testkit.h"
 
 #define CONF_DIR RK_SRC_ROOT "/final/conf/local"
 #define BIN RK_BIN_DIR "/../../bin"
 
-/* The ports of the shipped configuration and the free ones the test uses instead. */
-typedef struct portmap {
-    int from[64], to[64];
-    int n;
-} portmap_t;
-
-static int map_port(portmap_t *m, int from)
-{
-    for (int i = 0; i < m->n; i++)
-        if (m->from[i] == from)
-            return m->to[i];
-    cr_assert(m->n < 64, "too many ports in " CONF_DIR);
-    m->from[m->n] = from;
-    m->to[m->n] = rk_tk_free_port();
-    cr_assert(m->to[m->n] > 0);
-    return m->to[m->n++];
-}
-
-/* Every ":digits" in a list of host:port (namesrvAddr, dLegerPeers) mapped. */
-static void map_list(portmap_t *m, const char *in, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (const char *s = in; *s && o + 8 < outlen;) {
-        if (*s == ':' && s[1] >= '0' && s[1] <= '9') {
-            char *end;
-            long p = strtol(s + 1, &end, 10);
-            o += (size_t)snprintf(out + o, outlen - o, ":%d", map_port(m, (int)p));
-            s = end;
-        } else {
-            out[o++] = *s++;
-        }
-    }
-    out[o] = '\0';
-}
-
-static void write_conf(portmap_t *m, fc_proc_t *p, const char *src, const char *extra)
-{
-    FILE *in = fopen(src, "r");
-    cr_assert(in != NULL, "cannot read %s", src);
-    FILE *out = fopen(p->conf, "w");
-    cr_assert(out != NULL);
-    char line[2048], val[2048];
-    while (fgets(line, sizeof line, in) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (line[0] == '#' || eq == NULL) {
-            fprintf(out, "%s\n", line);
-            continue;
-        }
-        *eq = '\0';
-        const char *k = line, *v = eq + 1;
-        if (strcmp(k, "listenPort") == 0 || strcmp(k, "haListenPort") == 0) {
-            int port = map_port(m, atoi(v));
-            if (strcmp(k, "listenPort") == 0)
-                p->port = port;
-            fprintf(out, "%s=%d\n", k, port);
-        } else if (strcmp(k, "namesrvAddr") == 0 || strcmp(k, "dLegerPeers") == 0) {
-            map_list(m, v, val, sizeof val);
-            fprintf(out, "%s=%s\n", k, val);
-        } else if (strcmp(k, "storePathRootDir") == 0) {
-            fprintf(out, "%s=%s/store\n", k, p->home);
-        } else if (strcmp(k, "kvConfigPath") == 0) {
-            fprintf(out, "%s=%s/kvConfig.json\n", k, p->home);
-        } else {
-            if (strcmp(k, "brokerName") == 0)
-                snprintf(p->group, sizeof p->group, "%s", v);
-            fprintf(out, "%s=%s\n", k, v);
-        }
-    }
-    if (p->broker && extra != NULL)
-        fprintf(out, "%s\n", extra);
-    fclose(in);
-    fclose(out);
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void fc_init(fc_t *c, const char *broker_extra)
 {
     memset(c, 0, sizeof *c);
     cr_assert_eq(rk_tk_tmpdir(c->dir, sizeof c->dir, "final"), 0);
-    DIR *d = opendir(CONF_DIR);
-    cr_assert(d != NULL, "no %s", CONF_DIR);
-    char *names[FC_MAX];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".conf") != 0)
-            continue;
-        if (strncmp(e->d_name, "namesrv-", 8) != 0 && strncmp(e->d_name, "broker-", 7) != 0)
-            continue;           /* the console has tests of its own */
-        cr_assert(n < FC_MAX);
-        names[n++] = strdup(e->d_name);
+    rk_lc_proc_t lp[RK_LC_MAX];
+    char err[256] = "";
+    int n = rk_lc_write(CONF_DIR, c->dir, broker_extra, lp, RK_LC_MAX, c->ns, (int)sizeof c->ns, err, (int)sizeof err);
+    cr_assert(n > 0 && n <= FC_MAX, "cannot write the cluster's configuration: %s", err);
+    for (int i = 0; i < n; i++) {
+        fc_proc_t *p = &c->p[c->n++];
+        memcpy(p->name, lp[i].name, sizeof p->name);
+        memcpy(p->home, lp[i].home, sizeof p->home);
+        memcpy(p->conf, lp[i].conf, sizeof p->conf);
+        memcpy(p->group, lp[i].group, sizeof p->group);
+        char dir[256], name[64];
+        memcpy(dir, c->dir, sizeof dir);
+        memcpy(name, lp[i].name, sizeof name);
+        snprintf(p->log, sizeof p->log, "%s/%s.log", dir, name);
+        p->port = lp[i].port;
+        p->broker = lp[i].broker;
+        p->pid = -1;
     }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, by_name);    /* broker-* before namesrv-* */
-    portmap_t m = {.n = 0};
-    /* name servers first, so their ports are known for the address list */
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < n; i++) {
-            bool ns = strncmp(names[i], "namesrv-", 8) == 0;
-            if (ns != (pass == 0))
-                continue;
-            fc_proc_t *p = &c->p[c->n++];
-            char name[64], dir[256];
-            snprintf(name, sizeof name, "%.*s", (int)(strlen(names[i]) - 5), names[i]);
-            memcpy(dir, c->dir, sizeof dir);
-            memcpy(p->name, name, sizeof name);
-            snprintf(p->home, sizeof p->home, "%s/%s", dir, name);
-            cr_assert_eq(mkdir(p->home, 0755), 0);
-            snprintf(p->conf, sizeof p->conf, "%s/%s/%s.conf", dir, name, name);
-            snprintf(p->log, sizeof p->log, "%s/%s.log", dir, name);
-            p->broker = !ns;
-            p->pid = -1;
-            char src[512];
-            snprintf(src, sizeof src, "%s/%s", CONF_DIR, names[i]);
-            write_conf(&m, p, src, broker_extra);
-            if (ns) {
-                size_t l = strlen(c->ns);
-                snprintf(c->ns + l, sizeof c->ns - l, "%s127.0.0.1:%d", l ? ";" : "", p->port);
-            }
-        }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
     fc_event(c, "cluster in %s, name servers %s", c->dir, c->ns);
 }
 
@@ -246,61 +141,32 @@ int fc_admin(fc_t *c, char **out, const char *const *args)
     return rk_tk_run((char *const *)argv, out, 20000);
 }
 
-/* clusterList rows of group with brokerId 0: their ports, in *ports (up to max). */
-static int registered_masters(fc_t *c, const char *group, int *ports, int max)
-{
-    char *out = NULL;
-    const char *args[] = {"clusterList", NULL};
-    int n = 0;
-    if (fc_admin(c, &out, args) != 0 || out == NULL) {
-        free(out);
-        return 0;
-    }
-    char *save = NULL;
-    for (char *line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-        char cluster[128], name[128], addr[128];
-        int bid;
-        if (line[0] == '#' || sscanf(line, "%127s %127s %d %127s", cluster, name, &bid, addr) != 4)
-            continue;
-        char *colon = strrchr(addr, ':');
-        if (bid == 0 && strcmp(name, group) == 0 && colon != NULL && n < max)
-            ports[n++] = atoi(colon + 1);
-    }
-    free(out);
-    return n;
-}
-
-static int live_master(fc_t *c, const char *group, int not_this)
-{
-    int ports[8];
-    int n = registered_masters(c, group, ports, 8);
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < c->n; i++)
-            if (c->p[i].broker && c->p[i].port == ports[k] && c->p[i].pid > 0 && !c->p[i].paused && i != not_this)
-                return i;
-    return -1;
-}
+static bool usable(const fc_proc_t *p) { return p->broker && p->pid > 0 && !p->paused; }
 
 int fc_master(fc_t *c, const char *group, int not_this, int ms)
 {
     for (int t = 0; t <= ms; t += 100) {
-        int i = live_master(c, group, not_this);
-        if (i >= 0)
-            return i;
-        usleep(100000);
+        int port = rk_lc_registered_master(c->ns, group);
+        for (int i = 0; port > 0 && i < c->n; i++)
+            if (usable(&c->p[i]) && c->p[i].port == port && i != not_this)
+                return i;
+        if (t < ms)
+            usleep(100000);
     }
     return -1;
 }
 
 int fc_masters(fc_t *c, const char *group)
 {
-    int ports[8], live = 0;
-    int n = registered_masters(c, group, ports, 8);
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < c->n; i++)
-            if (c->p[i].broker && c->p[i].port == ports[k] && c->p[i].pid > 0 && !c->p[i].paused)
-                live++;
-    return live;
+    int n = 0;
+    for (int i = 0; i < c->n; i++) {
+        char addr[64], role[64];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", c->p[i].port);
+        if (usable(&c->p[i]) && strcmp(c->p[i].group, group) == 0 &&
+            rk_lc_runtime(addr, "dLegerRole", role, sizeof role, 3000) == RK_OK && strcmp(role, "LEADER") == 0)
+            n++;
+    }
+    return n;
 }
 
 void fc_start_all(fc_t *c)

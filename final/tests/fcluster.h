@@ -18,7 +18,7 @@
 typedef struct fc_proc {
     char name[64];          /* namesrv-1, broker-a-n0, ... (the conf file's name) */
     char conf[400], log[400], home[400];
-    char group[64];         /* brokerName; "" for a name server */
+    char group[128];        /* brokerName; "" for a name server */
     int port;
     bool broker;
     pid_t pid;              /* -1 when not running */
@@ -48,8 +48,8 @@ int fc_find(const fc_t *c, const char *name);
 /* The process that is GROUP's registered master (brokerId 0 in clusterList) and is running
  * and not paused, waiting up to ms; -1 if none. `not` (-1: none) is skipped. */
 int fc_master(fc_t *c, const char *group, int not_this, int ms);
-/* How many running, unpaused replicas of group say they are the master (brokerId 0 in
- * clusterList). */
+/* How many running, unpaused replicas of group say they are the leader (their own
+ * GET_BROKER_RUNTIME_INFO: dLegerRole LEADER); a split brain would make it 2. */
 int fc_masters(fc_t *c, const char *group);
 /* Runs `mqadmin ARGS... -n NS`; its output (malloc'ed) and exit status. */
 int fc_admin(fc_t *c, char **out, const char *const *args);
