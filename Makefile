@@ -179,6 +179,8 @@ $(B)/bin/$(1): $(RK_LATEST_$(1))
 	cp $$< $$@.tmp && mv -f $$@.tmp $$@
 endef
 $(foreach t,$(RK_TOOL_NAMES),$(eval $(call rk_bin_copy,$(t))))
+# final's tests run the assembled programs of build/bin, not build/final/bin alone.
+test-final: $(addprefix $(B)/bin/,$(RK_TOOL_NAMES))
 
 .PHONY: all test clean deps demo test-conformance install install-sdk install-bin test-install fuzz sdk
 # The client SDK as a library of its own: what an application links, nothing

@@ -211,3 +211,22 @@ void fc_event(fc_t *c, const char *fmt, ...)
     fputc('\n', f);
     fclose(f);
 }
+
+void fc_assert_one_master_each(fc_t *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (!c->p[i].broker)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < i; k++)
+            seen = seen || strcmp(c->p[k].group, c->p[i].group) == 0;
+        if (seen)
+            continue;
+        const char *g = c->p[i].group;
+        cr_assert(fc_master(c, g, -1, 20000) >= 0, "%s has no master", g);
+        int n = 0;
+        for (int t = 0; t < 200 && (n = fc_masters(c, g)) != 1; t++)
+            usleep(100000);
+        cr_assert_eq(n, 1, "%s: %d replicas say they lead it", g, n);
+    }
+}

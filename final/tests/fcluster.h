@@ -51,6 +51,9 @@ int fc_master(fc_t *c, const char *group, int not_this, int ms);
 /* How many running, unpaused replicas of group say they are the leader (their own
  * GET_BROKER_RUNTIME_INFO: dLegerRole LEADER); a split brain would make it 2. */
 int fc_masters(fc_t *c, const char *group);
+/* Asserts, waiting up to 20 s, that every group has a registered master that is running and
+ * exactly one replica that says it leads. */
+void fc_assert_one_master_each(fc_t *c);
 /* Runs `mqadmin ARGS... -n NS`; its output (malloc'ed) and exit status. */
 int fc_admin(fc_t *c, char **out, const char *const *args);
 /* Appends a line to the folder's events.log (kept with the logs when a test fails). */

@@ -17,17 +17,6 @@ static void fini(void) { fc_stop_all(&c); }
 
 TestSuite(faults, .fini = fini);
 
-static void one_master_each(fc_t *cl)
-{
-    const char *groups[] = {"broker-a", "broker-b"};
-    for (int g = 0; g < 2; g++) {
-        cr_assert(fc_master(cl, groups[g], -1, 20000) >= 0, "%s has no master", groups[g]);
-        int n = 0;
-        for (int t = 0; t < 100 && (n = fc_masters(cl, groups[g])) != 1; t++)
-            usleep(100000);
-        cr_assert_eq(n, 1, "%s: %d replicas registered as its master", groups[g], n);
-    }
-}
 
 Test(faults, kill9_of_a_master_under_load, .timeout = 120)
 {
@@ -44,7 +33,7 @@ Test(faults, kill9_of_a_master_under_load, .timeout = 120)
     au_stop(&l);
     cr_assert(atomic_load(&l.acked) > 0);
     fc_start(&c, m);                    /* the old master comes back as a replica */
-    one_master_each(&c);
+    fc_assert_one_master_each(&c);
     au_verify(&l, 20000);
     au_free(&l);
 }
@@ -64,7 +53,7 @@ Test(faults, a_paused_master_steps_down_and_rejoins, .timeout = 120)
     fc_resume(&c, m);                   /* it must step down, truncate what was never acknowledged, rejoin */
     sleep(2);
     au_stop(&l);
-    one_master_each(&c);
+    fc_assert_one_master_each(&c);
     au_verify(&l, 20000);
     au_free(&l);
 }
@@ -88,7 +77,7 @@ Test(faults, a_name_server_killed_and_every_process_killed_and_restarted, .timeo
     for (int i = 0; i < c.n; i++)       /* a power cut */
         fc_kill9(&c, i);
     fc_start_all(&c);
-    one_master_each(&c);
+    fc_assert_one_master_each(&c);
     au_verify(&l, 30000);
     au_free(&l);
 }
