@@ -102,8 +102,8 @@ ch$(1)_TEST  := $(B)/$(3)/test-$(3)
 RK_ALL_BINS  += $$(ch$(1)_BINS)
 
 $$(ch$(1)_OBJS) $$(ch$(1)_KOBJS): RK_INC := $$(ch$(1)_INC)
-$(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/bench/%.o $(B)/obj/$(2)/examples/%.o: RK_INC := $$(ch$(1)_INC)
-$(B)/obj/$(2)/tests/%.o $(B)/obj/$(2)/fuzz/%.o: RK_INC := $$(ch$(1)_INC) \
+$(B)/obj/$(2)/tools/%.o $(B)/obj/$(2)/examples/%.o: RK_INC := $$(ch$(1)_INC)
+$(B)/obj/$(2)/tests/%.o $(B)/obj/$(2)/fuzz/%.o $(B)/obj/$(2)/bench/%.o: RK_INC := $$(ch$(1)_INC) \
 	-DRK_BIN_DIR='"$$(abspath $(B)/$(3)/bin)"' -DRK_SRC_ROOT='"$$(CURDIR)"'
 
 $$(ch$(1)_LIB): $$(ch$(1)_OBJS)
@@ -143,7 +143,7 @@ $$(ch$(1)_TEST): $$(ch$(1)_TOBJS) $$(ch$(1)_KLIBS) $$(ch$(1)_LIBS) $$(ch$(1)_TLI
 .PHONY: $(3) test-$(3) bench-$(3) fuzz-$(3)
 $(3): $$(ch$(1)_LIB) $$(ch$(1)_BINS) $$(ch$(1)_EBINS) $$(foreach n,$$(filter-out $(1),$$(RK_SOFAR)),$$(ch$$(n)_ID))
 test-$(3): $(3) $$(if $$(ch$(1)_TSRCS),$$(ch$(1)_TEST))
-	$$(if $$(ch$(1)_TSRCS),cd $(B)/$(3) && $$(RK_TEST_ENV) ./test-$(3) $$(TEST_ARGS),@echo "$(3): no tests yet")
+	$$(if $$(ch$(1)_TSRCS),cd $(B)/$(3) && $$(RK_TEST_ENV) ./test-$(3) $$(or $$(TEST_ARGS_$(3)),$$(TEST_ARGS)),@echo "$(3): no tests yet")
 bench-$(3): $(3) $$(ch$(1)_BBINS)
 	@set -e; for b in $$(ch$(1)_BBINS); do echo "== $$$$b"; ./$$$$b; done
 fuzz-$(3): $(3) $$(ch$(1)_FBINS)

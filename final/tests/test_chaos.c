@@ -6,7 +6,7 @@
  * body byte for byte).
  *
  *   RK_CHAOS_SEED=N      the seed (default: the clock; printed either way)
- *   RK_CHAOS_SECONDS=S   how long the faults go on (default 30; make chaos sets more)
+ *   RK_CHAOS_SECONDS=S   how long the faults go on (default 20)
  *
  * A failure prints the seed; the events (kills, pauses, restarts, with times) are in
  * events.log beside the processes' logs, which make test keeps for a failed test. Run the
@@ -83,7 +83,7 @@ Test(chaos, random_kills_and_pauses_under_load_lose_no_acknowledged_message, .ti
 {
     const char *s = getenv("RK_CHAOS_SEED");
     uint64_t seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
-    int seconds = getenv("RK_CHAOS_SECONDS") ? atoi(getenv("RK_CHAOS_SECONDS")) : 30;
+    int seconds = getenv("RK_CHAOS_SECONDS") ? atoi(getenv("RK_CHAOS_SECONDS")) : 20;
     if (seconds < 5)
         seconds = 5;
     rng = seed * 2654435761u + 1;
