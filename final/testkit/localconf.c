@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/json.h"
 #include "rk/remoting_client.h"
@@ -228,4 +229,28 @@ int rk_lc_registered_master(const char *ns, const char *group)
             return port > 0 ? port : -1;
     }
     return -1;
+}
+
+int rk_lc_send(const char *addr, const char *topic, const void *body, int len, int timeout_ms)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", "LocalConfProducer");
+    rk_cmd_ext_set(req, "b", topic);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", "0");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", "");
+    rk_cmd_ext_set(req, "j", "0");
+    rk_cmd_ext_set(req, "k", "false");
+    rk_cmd_set_body(req, body, (size_t)len);
+    int rc;
+    rk_cmd_t *resp = ask(addr, req, timeout_ms, &rc);
+    if (resp == NULL)
+        return rc < 0 ? rc : RK_EPROTO;
+    int code = resp->code;
+    rk_cmd_free(resp);
+    return code;
 }

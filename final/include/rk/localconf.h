@@ -37,5 +37,9 @@ int rk_lc_runtime(const char *addr, const char *key, char *out, int outlen, int 
 /* The port of group's master as the name server ns ("host:port;...", the first that answers)
  * registered it (brokerId 0 in GET_BROKER_CLUSTER_INFO); -1 if none. */
 int rk_lc_registered_master(const char *ns, const char *group);
+/* One SEND_MESSAGE_V2 of body to topic on the broker at addr, as the Java client sends it
+ * (auto-created from TBW102 with 4 queues): the response code (0 SEND_OK), or a negative rk
+ * error when the broker did not answer within timeout_ms. */
+int rk_lc_send(const char *addr, const char *topic, const void *body, int len, int timeout_ms);
 
 #endif
