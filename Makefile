@@ -43,7 +43,7 @@ CC ?= cc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(OPT) $(SANFLAGS) \
           -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
-LDLIBS := -luv -lcjson -lz -lm
+LDLIBS := -luv -lcjson -lz -lyaml -lm
 TEST_LDLIBS := -lcriterion
 # Criterion runs tests in parallel workers; keep it to the machine's cores.
 TEST_ARGS ?= --jobs 2
