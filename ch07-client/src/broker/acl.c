@@ -111,19 +111,15 @@ static bool alt_parse(const char *s, size_t n, ip_alt_t *alt)
         return true;
     }
     int part = 0;
-    size_t i = 0;
-    while (part < 4) {
+    for (size_t i = 0; i <= n; part++) {
         size_t j = i;
         while (j < n && s[j] != '.')
             j++;
-        if (!octet_spec(s + i, j - i, alt->bits[part]))
+        if (part == 4 || !octet_spec(s + i, j - i, alt->bits[part]))
             return false;
-        part++;
-        if (j == n)
-            break;
         i = j + 1;
     }
-    return part == 4 && i <= n && memchr(s + i, '.', n - i) == NULL;
+    return part == 4;
 }
 
 /* Parses pattern into *pat (pat may be NULL to only validate). */
@@ -404,6 +400,13 @@ static int parse_account(yctx_t *y, rk_acl_t *acl, const yaml_node_t *n, size_t 
             *(key[0] == 't' ? &topics : &groups) = v;
             continue;
         }
+        static const char *const known[] = {"accessKey", "secretKey", "whiteRemoteAddress", "admin",
+                                            "defaultTopicPerm", "defaultGroupPerm", NULL};
+        bool is_known = false;
+        for (int i = 0; known[i] && !is_known; i++)
+            is_known = strcmp(key, known[i]) == 0;
+        if (!is_known)
+            return yfail(y, k, "accounts: item %zu: unknown key \"%.64s\"", idx + 1, key);
         if (!yscalar(v))
             return yfail(y, v, "accounts: item %zu: %s must be a single value", idx + 1, key);
         if (strcmp(key, "accessKey") == 0) {
