@@ -2,7 +2,7 @@
  * (brokerId 0): the route names the new master at once, the old master's
  * entry is replaced rather than left until its 120 s expiry, and the log
  * says a master moved (not the "MASTER REPLACED" warning, which remains only
- * is for a replica applying its upstream's decision). Chapter 8's elections
+ * for a replica applying its upstream's decision). Chapter 8's elections
  * rely on this. A stranger — an address never registered under the broker
  * name — cannot take brokerId 0 while the master's registration is live
  * (rocklet's hijack guard; RocketMQ 4.x lets it). */
