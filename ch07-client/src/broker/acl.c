@@ -617,6 +617,16 @@ static bool perm_ok(uint8_t need, uint8_t owned)
     return (need & owned) != 0;
 }
 
+/* Printable prefix of a hostile string, for a remark or a log line. */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
 /* One resource: a topic, or "%RETRY%group" for a group. false (remark written) if refused. */
 static bool need(check_t *k, const char *res, uint8_t perm)
 {
@@ -627,8 +637,10 @@ static bool need(check_t *k, const char *res, uint8_t perm)
     uint8_t owned = v ? (uint8_t)(uintptr_t)v : group ? k->a->def_group : k->a->def_topic;
     if (perm_ok(perm, owned))
         return true;
-    snprintf(k->remark, k->len, "[ACL] accessKey=%s has no %s permission on %s %.200s (%s, request code %d)", k->a->ak,
-             perm == RK_PERM_PUB ? "PUB" : "SUB", group ? "group" : "topic", group ? res + strlen(RETRY_PREFIX) : res,
+    char name[201];
+    shown(group ? res + strlen(RETRY_PREFIX) : res, name, sizeof name);
+    snprintf(k->remark, k->len, "[ACL] accessKey=%s has no %s permission on %s %s (%s, request code %d)", k->a->ak,
+             perm == RK_PERM_PUB ? "PUB" : "SUB", group ? "group" : "topic", name,
              v ? (group ? "groupPerms" : "topicPerms") : (group ? "defaultGroupPerm" : "defaultTopicPerm"), k->code);
     return false;
 }
@@ -703,16 +715,6 @@ static int32_t deny(char *remark, size_t len, const char *fmt, ...)
     vsnprintf(remark, len, fmt, ap);
     va_end(ap);
     return RK_RESP_NO_PERMISSION;
-}
-
-/* Printable prefix of a hostile string, for a remark or a log line. */
-static const char *shown(const char *s, char *buf, size_t len)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < len; i++)
-        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    buf[i] = '\0';
-    return buf;
 }
 
 int32_t rk_acl_check(const rk_acl_t *acl, const char *peer, const rk_cmd_t *req, char *remark, size_t len)
