@@ -858,5 +858,10 @@ int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv)
         rk_log_set_level(RK_LOG_WARN);
     if (take_credentials(&argc, argv) != 0)
         return 2;
-    return rk_tool_main("mqadmin", tables, argc, argv);
+    int rc = rk_tool_main("mqadmin", tables, argc, argv);
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
+        fprintf(stdout,
+                "\nACL (a broker with aclEnable=true): mqadmin -a ACCESS_KEY -s SECRET_KEY COMMAND ..., or\n"
+                "--accessKey/--secretKey anywhere, or ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY in the environment\n");
+    return rc;
 }
