@@ -1,14 +1,13 @@
 /* mqclient.c — the client instance: name servers, route cache, scheduler, heartbeats. */
 #include "rk/mqclient.h"
 
-#include "rk/acl_sign.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "rk/acl_sign.h"
 #include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
