@@ -43,7 +43,7 @@ CC ?= cc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(OPT) $(SANFLAGS) \
           -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
-LDLIBS := -luv -lcjson -lz -lm
+LDLIBS := -luv -lcjson -lz -lyaml -lm
 TEST_LDLIBS := -lcriterion
 # Criterion runs tests in parallel workers; keep it to the machine's cores.
 TEST_ARGS ?= --jobs 2
@@ -269,6 +269,7 @@ test-install: sdk
 # once and gets it again.
 test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
+	bash ch07-client/conformance/acl.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch08-ha/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch09-retry/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 all: $(foreach n,$(RK_SOFAR),$(ch$(n)_ID)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES)) sdk

@@ -49,7 +49,15 @@ struct rk_rclient {
     _Atomic int32_t next_opaque;
     struct { int32_t code; rk_client_processor_fn fn; void *ctx; } procs[32];
     int nprocs;
+    rk_rclient_before_fn before_fn;     /* rk_rclient_set_before_request */
+    void *before_ctx;
 };
+
+void rk_rclient_set_before_request(rk_rclient_t *c, rk_rclient_before_fn fn, void *ctx)
+{
+    c->before_fn = fn;
+    c->before_ctx = ctx;
+}
 
 int rk_rclient_register(rk_rclient_t *c, int32_t code, rk_client_processor_fn fn, void *ctx)
 {
@@ -425,6 +433,14 @@ static int submit(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_
         return op ? RK_EINVAL : RK_ENOMEM;
     }
     snprintf(op->addr, sizeof op->addr, "%s", addr);
+    if (c->before_fn != NULL) {
+        int rc = c->before_fn(c->before_ctx, addr, req);
+        if (rc != 0) {
+            free(op);
+            rk_cmd_free(req);
+            return rc;
+        }
+    }
     req->opaque = atomic_fetch_add(&c->next_opaque, 1);
     req->flag &= ~RK_CMD_RESPONSE;
     op->req = req;

@@ -51,4 +51,12 @@ bool rk_rclient_on_loop(const rk_rclient_t *c);
 typedef rk_cmd_t *(*rk_client_processor_fn)(void *ctx, const char *addr, const rk_cmd_t *req);
 int rk_rclient_register(rk_rclient_t *c, int32_t code, rk_client_processor_fn fn, void *ctx);
 
+/* A hook run on every request this client sends (invoke_sync, _async,
+ * _oneway), on the calling thread, before the request is queued: RocketMQ's
+ * RPCHook doBeforeRequest, where its SDK signs requests (AclClientRPCHook).
+ * It may add extFields; a non-zero return fails the invoke with that code
+ * (the callback is not called). Set it before the first request. */
+typedef int (*rk_rclient_before_fn)(void *ctx, const char *addr, rk_cmd_t *req);
+void rk_rclient_set_before_request(rk_rclient_t *c, rk_rclient_before_fn fn, void *ctx);
+
 #endif

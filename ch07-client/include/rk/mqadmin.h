@@ -23,6 +23,14 @@ int rk_mqadmin_add_msg_lines(rk_mqadmin_msg_lines_fn fn);
 /* One "Label:  value" line in the message block's layout (RocketMQ's "%-20s %s"). */
 void rk_mqadmin_print_field(const char *label, const char *value);
 
+/* ACL credentials for the requests mqadmin sends (the SDK signs with them): from
+ * `mqadmin -a KEY -s SECRET CMD ...` (before the command), --accessKey/--secretKey anywhere,
+ * or the environment ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY (which keeps the secret out
+ * of `ps`). NULL when not both are given. A command that makes a client passes them in its
+ * config. */
+const char *rk_mqadmin_access_key(void);
+const char *rk_mqadmin_secret_key(void);
+
 /* mqadmin's main over tables (NULL-terminated; the first that knows a command wins): ignores
  * SIGPIPE, logs at WARN unless RK_LOG is set. Returns the exit status. */
 int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv);

@@ -76,7 +76,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts_t *o)
 
 static rk_mqclient_t *client(const opts_t *o)
 {
-    rk_mqclient_config_t cfg = {.namesrv = o->ns, .instance_name = "mqadmin"};
+    rk_mqclient_config_t cfg = {.namesrv = o->ns, .instance_name = "mqadmin", .access_key = rk_mqadmin_access_key(),
+                                .secret_key = rk_mqadmin_secret_key()};
     rk_mqclient_t *c = NULL;
     int rc = rk_mqclient_new(&cfg, &c);
     if (rc != RK_OK)
@@ -701,7 +702,8 @@ static int cmd_send(int argc, char **argv)
         fprintf(stderr, "sendMessage: -t TOPIC and -p BODY are required\n");
         return 2;
     }
-    rk_producer_config_t cfg = {.namesrv = o.ns, .group = "mqadmin_producer", .instance_name = "mqadmin"};
+    rk_producer_config_t cfg = {.namesrv = o.ns, .group = "mqadmin_producer", .instance_name = "mqadmin",
+                                .access_key = rk_mqadmin_access_key(), .secret_key = rk_mqadmin_secret_key()};
     rk_producer_t *p;
     if ((rc = rk_producer_new(&cfg, &p)) != RK_OK) {
         fprintf(stderr, "sendMessage: %s\n", rk_strerror(rc));
@@ -735,7 +737,8 @@ static int cmd_consume(int argc, char **argv)
         return 2;
     }
     rk_pull_consumer_config_t cfg = {.namesrv = o.ns, .group = o.group ? o.group : "mqadmin_consumer",
-                                     .instance_name = "mqadmin"};
+                                     .instance_name = "mqadmin", .access_key = rk_mqadmin_access_key(),
+                                     .secret_key = rk_mqadmin_secret_key()};
     rk_pull_consumer_t *pc;
     if ((rc = rk_pull_consumer_new(&cfg, &pc)) != RK_OK) {
         fprintf(stderr, "consumeMessage: %s\n", rk_strerror(rc));
@@ -803,10 +806,66 @@ const rk_tool_cmd_t rk_mqadmin_cmds_ch07[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* ---- ACL credentials ---- */
+
+const char *rk_mqadmin_access_key(void)
+{
+    const char *ak = getenv("ROCKETMQ_ACCESS_KEY"), *sk = getenv("ROCKETMQ_SECRET_KEY");
+    return ak && *ak && sk && *sk ? ak : NULL;
+}
+
+const char *rk_mqadmin_secret_key(void) { return rk_mqadmin_access_key() ? getenv("ROCKETMQ_SECRET_KEY") : NULL; }
+
+/* Takes -a/-s (before the sub-command, where they cannot clash with a
+ * command's own -s) and --accessKey/--secretKey (anywhere, also as
+ * --accessKey=KEY) out of argv and into the environment variables the
+ * commands read. 2 on a flag without a value. */
+static int take_credentials(int *argc, char **argv)
+{
+    bool before_cmd = true;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *env = NULL, *val = NULL;
+        if (before_cmd && (strcmp(a, "-a") == 0 || strcmp(a, "-s") == 0))
+            env = a[1] == 'a' ? "ROCKETMQ_ACCESS_KEY" : "ROCKETMQ_SECRET_KEY";
+        else if (strcmp(a, "--accessKey") == 0 || strncmp(a, "--accessKey=", 12) == 0)
+            env = "ROCKETMQ_ACCESS_KEY", val = a[11] == '=' ? a + 12 : NULL;
+        else if (strcmp(a, "--secretKey") == 0 || strncmp(a, "--secretKey=", 12) == 0)
+            env = "ROCKETMQ_SECRET_KEY", val = a[11] == '=' ? a + 12 : NULL;
+        if (env == NULL) {
+            if (a[0] != '-')
+                before_cmd = false;
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (val == NULL) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "mqadmin: %s needs a value\n", a);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (setenv(env, val, 1) != 0) {
+            fprintf(stderr, "mqadmin: cannot keep %s\n", a);
+            return 2;
+        }
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
 int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     if (getenv("RK_LOG") == NULL)
         rk_log_set_level(RK_LOG_WARN);
-    return rk_tool_main("mqadmin", tables, argc, argv);
+    if (take_credentials(&argc, argv) != 0)
+        return 2;
+    int rc = rk_tool_main("mqadmin", tables, argc, argv);
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
+        fprintf(stdout,
+                "\nACL (a broker with aclEnable=true): mqadmin -a ACCESS_KEY -s SECRET_KEY COMMAND ..., or\n"
+                "--accessKey/--secretKey anywhere, or ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY in the environment\n");
+    return rc;
 }

@@ -353,7 +353,8 @@ int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_
     }
     rk_strmap_init(&pc->suggest);
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
-                               .timeout_ms = cfg->timeout_ms};
+                               .timeout_ms = cfg->timeout_ms, .access_key = cfg->access_key,
+                               .secret_key = cfg->secret_key};
     int rc = rk_mqclient_new(&cc, &pc->c);
     if (rc != RK_OK) {
         rk_strmap_free(&pc->suggest, free);
@@ -1644,7 +1645,8 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
     if ((pc->threads = calloc((size_t)pc->nthreads, sizeof *pc->threads)) == NULL)
         goto fail4;
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
-                               .timeout_ms = cfg->timeout_ms};
+                               .timeout_ms = cfg->timeout_ms, .access_key = cfg->access_key,
+                               .secret_key = cfg->secret_key};
     if ((rc = rk_mqclient_new(&cc, &pc->c)) != RK_OK)
         goto fail5;
     if ((rc = rk_rclient_register(rk_mqclient_remoting(pc->c), RK_REQ_NOTIFY_CONSUMER_IDS_CHANGED, on_ids_changed,
