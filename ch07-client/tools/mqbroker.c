@@ -5,9 +5,11 @@
 #include <stddef.h>
 
 #include "rk/broker.h"
+#include "rk/broker_admin.h"
 
 int main(int argc, char **argv)
 {
-    const rk_broker_module_t *const modules[] = {&rk_broker_core_module, &rk_broker_stats_module, NULL};
+    const rk_broker_module_t *const modules[] = {&rk_broker_core_module, &rk_broker_stats_module,
+                                                 &rk_broker_admin_module, NULL};
     return rk_broker_main(argc, argv, modules, NULL);
 }
