@@ -251,6 +251,51 @@ int rk__mqadmin_producer_connection(int argc, char **argv)
 
 /* ---------------------------------------------------------------- consumer status */
 
+/* A body with one fastjson MessageQueue-keyed map (not JSON) parsed as JSON
+ * without that member (read it with rk_mq_map_parse). Linear. */
+static cJSON *parse_without(const char *text, size_t len, const char *member)
+{
+    char key[64];
+    int kl = snprintf(key, sizeof key, "\"%s\":{", member);
+    const char *at = kl > 0 ? memmem(text, len, key, (size_t)kl) : NULL;
+    if (at == NULL)
+        return rk_json_parse(text, len);
+    size_t start = (size_t)(at - text), i = start + (size_t)kl - 1;    /* at the '{' */
+    int depth = 0;
+    bool in_str = false;
+    for (; i < len; i++) {
+        char ch = text[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == '"') {
+            in_str = true;
+        } else if (ch == '{') {
+            depth++;
+        } else if (ch == '}' && --depth == 0) {
+            break;
+        }
+    }
+    if (i >= len)
+        return NULL;
+    size_t end = i + 1;
+    if (end < len && text[end] == ',')
+        end++;                          /* the member and its comma go */
+    else if (start > 0 && text[start - 1] == ',')
+        start--;
+    char *rest = malloc(len - (end - start) + 1);
+    if (rest == NULL)
+        return NULL;
+    memcpy(rest, text, start);
+    memcpy(rest + start, text + end, len - end);
+    rest[len - (end - start)] = '\0';
+    cJSON *j = rk_json_parse(rest, len - (end - start));
+    free(rest);
+    return j;
+}
+
 static rk_cmd_t *running_info_request(const char *group, const char *client)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_CONSUMER_RUNNING_INFO);
@@ -266,7 +311,7 @@ static rk_cmd_t *running_info_request(const char *group, const char *client)
 /* ConsumerRunningInfo.formatString's sections. */
 static void print_running_info(const rk_cmd_t *resp)
 {
-    cJSON *j = rk_json_parse((const char *)resp->body, resp->body_len);
+    cJSON *j = parse_without((const char *)resp->body, resp->body_len, "mqTable");
     printf("#Consumer Properties#\n");
     cJSON *props = cJSON_GetObjectItemCaseSensitive(j, "properties");
     for (cJSON *p = props ? props->child : NULL; p != NULL; p = p->next)
@@ -356,7 +401,7 @@ int rk__mqadmin_consumer_status(int argc, char **argv)
             rk_cmd_t *resp = rk__mqadmin_ask(c, from, running_info_request(o.v['g'], id), "GET_CONSUMER_RUNNING_INFO");
             printf("%03d  %-40s %-20s %s\n", i++, id, version_desc((int32_t)v, ver, sizeof ver),
                    resp ? "OK" : "NO ANSWER");
-            cJSON *j = resp ? rk_json_parse((const char *)resp->body, resp->body_len) : NULL;
+            cJSON *j = resp ? parse_without((const char *)resp->body, resp->body_len, "mqTable") : NULL;
             char *subs = j ? rk_json_print(cJSON_GetObjectItemCaseSensitive(j, "subscriptionSet"), 0) : NULL;
             if (subs != NULL && first_subs == NULL)
                 first_subs = subs;
@@ -872,6 +917,7 @@ int rk__mqadmin_query_msg_by_id(int argc, char **argv)
     printf("ConsumeMessageDirectlyResult [order=%s, autoCommit=%s, consumeResult=%s, remark=%s, spentTimeMills=%"
            PRId64 "]\n", order ? "true" : "false", auto_commit ? "true" : "false", res ? res : "null",
            remark ? remark : "null", spent);
+    bool ok = res != NULL && strcmp(res, "CR_SUCCESS") == 0;
     cJSON_Delete(r);
-    return res != NULL && strcmp(res, "CR_SUCCESS") == 0 ? 0 : 1;
+    return ok ? 0 : 1;
 }
