@@ -349,7 +349,7 @@ Test(admin_wire, reset_offset_refuses_unknown_topics_and_offline_groups_and_bad_
     cr_assert(strstr(r->remark, "not exist") != NULL, "%s", r->remark);
     rk_cmd_free(r);
     for (int q = 0; q < 2; q++) {
-        char qs[8];
+        char qs[16];
         snprintf(qs, sizeof qs, "%d", q);
         r = tk_ask(cl.br, req(RK_REQ_UPDATE_CONSUMER_OFFSET, "consumerGroup", "offline_g", "topic", "RstT", "queueId",
                               qs, "commitOffset", "0", NULL));
