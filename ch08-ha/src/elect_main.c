@@ -15,7 +15,7 @@ int rk_elect_broker_main(int argc, char **argv, const rk_broker_module_t *const 
 {
     /* the election before HA: it sets HA's quorum during init */
     const rk_broker_module_t *modules[MAX_MODULES] = {&rk_broker_core_module, &rk_broker_stats_module,
-                                                      &rk_elect_module, &rk_ha_module, &rk_broker_admin_module};
+                                                      &rk_broker_admin_module, &rk_elect_module, &rk_ha_module};
     const rk_config_field_t *fields[MAX_FIELDS] = {rk_ha_config_fields, rk_elect_config_fields};
     int nm = 5, nf = 2;
     for (int i = 0; more && more[i] && nm < MAX_MODULES - 1; i++)
