@@ -1999,7 +1999,7 @@ static char *running_info(rk_push_consumer_t *pc)
     cJSON_AddStringToObject(props, "PROP_THREADPOOL_CORE_SIZE", num);
     snprintf(num, sizeof num, "%" PRId64, pc->start_ms);
     cJSON_AddStringToObject(props, "PROP_CONSUMER_START_TIMESTAMP", num);
-    cJSON_AddStringToObject(props, "PROP_CLIENT_VERSION", "V4_9_4");
+    cJSON_AddStringToObject(props, "PROP_CLIENT_VERSION", "V4_9_8");    /* RK_VERSION_CURRENT */
     cJSON_AddStringToObject(props, "PROP_CLIENT_SDK", "rocklet-c");
     buf_json(&b, props);
     rk_buf_put_str(&b, ",\"statusTable\":");
