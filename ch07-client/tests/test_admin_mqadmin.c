@@ -232,6 +232,10 @@ Test(admin_mqadmin, reset_offset_by_time_moves_an_offline_groups_offsets)
                  out);
     free(out);
     cr_assert_eq(committed("off_g", "OffT", "0"), 0);
+    cr_assert_eq(tk_mqadmin(&cl, &out, "queryCq", "-t", "OffT", "-q", "0", "-i", "4", NULL), 0, "%s", out);
+    cr_assert(strstr(out, "Queue data: \nmax: 6, min: 0") && strstr(out, "idx: 4\nConsumeQueueData{physicOffset=") &&
+              strstr(out, "idx: 5\n") && !strstr(out, "idx: 6"), "%s", out);
+    free(out);
     cr_assert_eq(tk_mqadmin(&cl, &out, "resetOffsetByTime", "-g", "off_g", "-t", "OffT", "-s", "last tuesday", NULL),
                  2, "%s", out);
     free(out);

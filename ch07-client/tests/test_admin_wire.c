@@ -388,3 +388,53 @@ Test(admin_wire, running_info_and_consume_directly_for_a_client_not_there_say_so
     cr_assert(strstr(r->remark, "clientId") != NULL, "%s", r->remark);
     rk_cmd_free(r);
 }
+
+static bool qct_has(void *want)
+{
+    rk_cmd_t *r = tk_ask(cl.br, req(RK_REQ_GET_MAX_OFFSET, "topic", "QcT", "queueId", "0", NULL));
+    const char *off = rk_cmd_ext_get(r, "offset");
+    bool ok = off != NULL && strcmp(off, want) == 0;
+    rk_cmd_free(r);
+    return ok;
+}
+
+Test(admin_wire, query_consume_queue_returns_the_raw_units_within_bounds)
+{
+    tk_create_topic(&cl, "QcT", 1);
+    rk_producer_config_t pcfg = {.namesrv = cl.ns, .group = "qc_p"};
+    rk_producer_t *p;
+    cr_assert_eq(rk_producer_new(&pcfg, &p), 0);
+    for (int i = 0; i < 3; i++) {
+        rk_message_t m = {.topic = "QcT", .tags = "t", .body = "abc", .body_len = 3};
+        rk_send_result_t sr;
+        cr_assert_eq(rk_producer_send(p, &m, &sr), 0, "%s", sr.error);
+    }
+    rk_producer_free(p);
+    cr_assert(tk_wait_until(qct_has, "3", 5000));
+    rk_cmd_t *r = tk_ask(cl.br, req(RK_REQ_QUERY_CONSUME_QUEUE, "topic", "QcT", "queueId", "0", "index", "1", "count",
+                                    "10", NULL));
+    cr_assert_eq(r->code, 0, "%s", r->remark ? r->remark : "");
+    cJSON *j = rk_json_parse((const char *)r->body, r->body_len);
+    cJSON *list = cJSON_GetObjectItem(j, "queueData");
+    cr_assert_eq(cJSON_GetArraySize(list), 2, "units 1 and 2");
+    int64_t v = 0, off1 = 0, off2 = 0;
+    cr_assert_eq(rk_json_get_i64(j, "maxQueueIndex", &v), 0);
+    cr_assert_eq(v, 3);
+    rk_json_get_i64(cJSON_GetArrayItem(list, 0), "physicOffset", &off1);
+    rk_json_get_i64(cJSON_GetArrayItem(list, 1), "physicOffset", &off2);
+    rk_json_get_i64(cJSON_GetArrayItem(list, 0), "physicSize", &v);
+    cr_assert(v > 3 && off2 == off1 + v, "units are consecutive records (%lld + %lld != %lld)", (long long)off1,
+              (long long)v, (long long)off2);
+    cr_assert_eq(rk_json_get_i64(cJSON_GetArrayItem(list, 0), "tagsCode", &v), 0);
+    cr_assert_eq(v, 't', "the tag's hash code (Java's \"t\".hashCode())");
+    cJSON_Delete(j);
+    rk_cmd_free(r);
+    const char *bad[][3] = {{"0", "0", "0"}, {"0", "0", "100000"}, {"7", "0", "1"}, {"0", "-1", "1"}, {"x", "0", "1"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = tk_ask(cl.br, req(RK_REQ_QUERY_CONSUME_QUEUE, "topic", "QcT", "queueId", bad[i][0], "index", bad[i][1],
+                              "count", bad[i][2], NULL));
+        cr_assert_eq(r->code, RK_RESP_SYSTEM_ERROR, "queueId %s index %s count %s accepted", bad[i][0], bad[i][1],
+                      bad[i][2]);
+        rk_cmd_free(r);
+    }
+}

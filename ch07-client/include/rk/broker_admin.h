@@ -21,6 +21,7 @@
  *   CONSUME_MESSAGE_DIRECTLY 309       forwarded to the named client; the answer comes from
  *                                      the client's response callback (no thread waits)
  *   GET_BROKER_CONSUME_STATS 317       ConsumeStatsList of every group
+ *   QUERY_CONSUME_QUEUE 321            raw units of a consume queue (at most 256)
  *   GET_BROKER_CONFIG 26, UPDATE_BROKER_CONFIG 25
  *                                      "key=value" lines; only RK_BROKER_RUNTIME_KEYS may
  *                                      change at run time, validated as in broker.conf

@@ -921,3 +921,66 @@ int rk__mqadmin_query_msg_by_id(int argc, char **argv)
     cJSON_Delete(r);
     return ok ? 0 : 1;
 }
+
+/* ---------------------------------------------------------------- consume queue */
+
+/* queryCq: QUERY_CONSUME_QUEUE to -b, or to the master of the first broker of the topic's route. */
+int rk__mqadmin_query_cq(int argc, char **argv)
+{
+    aopts_t o;
+    int rc = aparse(argc, argv, "n:t:q:i:c:b:g:", "tqi", &o);
+    if (rc || !valid_name(argv[0], "topic", o.v['t']))
+        return rc ? rc : 2;
+    int64_t q, index, count = 10;
+    if (!rk_tool_int("-q", o.v['q'], 0, 1023, &q) || !rk_tool_int("-i", o.v['i'], 0, INT64_MAX, &index) ||
+        (o.v['c'] != NULL && !rk_tool_int("-c", o.v['c'], 1, 256, &count)))
+        return 2;
+    rk_mqclient_t *c = rk__mqadmin_client(o.v['n']);
+    if (c == NULL)
+        return 1;
+    char addr[RK_ADDR_MAX] = "";
+    if (o.v['b'] != NULL) {
+        snprintf(addr, sizeof addr, "%s", o.v['b']);
+    } else {
+        rk_topic_route_t *r = NULL;
+        if (rk_mqclient_route(c, o.v['t'], true, &r) == RK_OK && r->nbrokers > 0)
+            snprintf(addr, sizeof addr, "%s", r->brokers[0].master);
+        rk_topic_route_release(r);
+    }
+    rk_cmd_t *req = addr[0] ? named_request(RK_REQ_QUERY_CONSUME_QUEUE, "topic", o.v['t']) : NULL;
+    if (req == NULL || rk_cmd_ext_set_i64(req, "queueId", q) != RK_OK || rk_cmd_ext_set_i64(req, "index", index) != RK_OK ||
+        rk_cmd_ext_set_i64(req, "count", count) != RK_OK ||
+        (o.v['g'] != NULL && rk_cmd_ext_set(req, "consumerGroup", o.v['g']) != RK_OK)) {
+        if (!addr[0])
+            fprintf(stderr, "queryCq: topic %s has no route; give -b BROKER_ADDR\n", o.v['t']);
+        rk_cmd_free(req);
+        rk_mqclient_free(c);
+        return 1;
+    }
+    cJSON *j = rk__mqadmin_ask_json(c, addr, req, "QUERY_CONSUME_QUEUE");
+    rk_mqclient_free(c);
+    if (j == NULL)
+        return 1;
+    cJSON *sub = cJSON_GetObjectItemCaseSensitive(j, "subscriptionData");
+    char *subs = sub ? rk_json_print(sub, 1) : NULL;
+    int64_t max = 0, min = 0;
+    rk_json_get_i64(j, "maxQueueIndex", &max);
+    rk_json_get_i64(j, "minQueueIndex", &min);
+    printf("SubscriptionData: \n%s\n======================================\n", subs ? subs : "null");
+    free(subs);
+    printf("Filter data: \nnull\n======================================\n");
+    printf("Queue data: \nmax: %" PRId64 ", min: %" PRId64 "\n======================================\n", max, min);
+    int i = 0;
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "queueData");
+    for (cJSON *u = list ? list->child : NULL; u != NULL; u = u->next, i++) {
+        int64_t off = 0, size = 0, tags = 0;
+        rk_json_get_i64(u, "physicOffset", &off);
+        rk_json_get_i64(u, "physicSize", &size);
+        rk_json_get_i64(u, "tagsCode", &tags);
+        printf("idx: %" PRId64 "\nConsumeQueueData{physicOffset=%" PRId64 ", physicSize=%" PRId64 ", tagsCode=%" PRId64
+               ", extendDataJson='null', bitMap='null', eval=false, msg='null'}\n======================================\n",
+               index + i, off, size, tags);
+    }
+    cJSON_Delete(j);
+    return 0;
+}

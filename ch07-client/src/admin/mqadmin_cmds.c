@@ -819,6 +819,8 @@ const rk_tool_cmd_t rk_mqadmin_cmds_ch07[] = {
     {"getBrokerConfig", "-n NS (-b BROKER_ADDR | -c CLUSTER)", "a broker's settings", rk__mqadmin_get_broker_config},
     {"updateBrokerConfig", "-n NS (-b BROKER_ADDR | -c CLUSTER) -k KEY -v VALUE",
      "change a setting of a running broker (the keys that may change at run time)", rk__mqadmin_update_broker_config},
+    {"queryCq", "-n NS -t TOPIC -q QUEUE -i INDEX [-c COUNT] [-b BROKER_ADDR] [-g GROUP]",
+     "raw units of a consume queue", rk__mqadmin_query_cq},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -35,5 +35,6 @@ int rk__mqadmin_get_broker_config(int argc, char **argv);
 int rk__mqadmin_update_broker_config(int argc, char **argv);
 int rk__mqadmin_broker_consume_stats(int argc, char **argv);
 int rk__mqadmin_query_msg_by_id(int argc, char **argv);
+int rk__mqadmin_query_cq(int argc, char **argv);
 
 #endif

@@ -684,6 +684,58 @@ static void p_broker_consume_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk
     reply_buf(reply, &b);
 }
 
+/* ------------------------------------------------------------ consume queue */
+
+#define CQ_MAX_COUNT 256                /* units one QUERY_CONSUME_QUEUE returns at most */
+
+/* QUERY_CONSUME_QUEUE: count units of a queue from index, raw
+ * (QueryConsumeQueueResponseBody), and the group's subscription to the
+ * topic when one is given and live. */
+static void p_query_cq(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    admin_t *a = ctx;
+    const char *topic = name_field(req, reply, "topic");
+    if (topic == NULL)
+        return;
+    const char *group = rk_cmd_ext_get(req, "consumerGroup");
+    int64_t qid = -1, index = -1, count = -1;
+    if (rk_cmd_ext_i64(req, "queueId", &qid) != RK_OK || qid < 0 || qid >= RK_TOPIC_MAX_QUEUES ||
+        rk_cmd_ext_i64(req, "index", &index) != RK_OK || index < 0 ||
+        rk_cmd_ext_i64(req, "count", &count) != RK_OK || count < 1 || count > CQ_MAX_COUNT) {
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "queueId (0..%d), index (>= 0) and count (1..%d) are required "
+                       "integers", RK_TOPIC_MAX_QUEUES - 1, CQ_MAX_COUNT);
+        return;
+    }
+    rk_topic_config_t tc;
+    if (rk_topic_get(rk_broker_topics(a->b), topic, &tc) != RK_OK || qid >= tc.read_queues) {
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "%s has no queue %d here", topic, (int)qid);
+        return;
+    }
+    rk_store_t *st = rk_broker_store(a->b);
+    rk_cq_unit_t units[CQ_MAX_COUNT];
+    int n = rk_store_read_units(st, topic, (int)qid, index, units, (int)count);
+    cJSON *o = cJSON_CreateObject();
+    rk_json_add_i64(o, "maxQueueIndex", rk_store_max_offset(st, topic, (int)qid));
+    rk_json_add_i64(o, "minQueueIndex", rk_store_min_offset(st, topic, (int)qid));
+    cJSON *list = cJSON_AddArrayToObject(o, "queueData");
+    for (int i = 0; i < n; i++) {
+        cJSON *u = cJSON_CreateObject();
+        cJSON_AddFalseToObject(u, "eval");
+        rk_json_add_i64(u, "physicOffset", units[i].phys);
+        cJSON_AddNumberToObject(u, "physicSize", units[i].size);
+        rk_json_add_i64(u, "tagsCode", units[i].tag_code);
+        cJSON_AddItemToArray(list, u);
+    }
+    rk_subscription_t sub;
+    if (group != NULL && rk_topic_name_valid(group) &&
+        rk_client_manager_subscription(rk_broker_clients(a->b), group, topic, &sub) == RK_OK) {
+        cJSON_AddItemToObject(o, "subscriptionData", subscription_json(&sub));
+        rk_subscription_free(&sub);
+    }
+    reply_json(reply, o);
+}
+
 /* ------------------------------------------------------------ broker config */
 
 /* The runtime keys' live values, as broker.conf lines. */
@@ -840,6 +892,7 @@ static int admin_init(rk_broker_t *b, void **state)
         {RK_REQ_GET_CONSUMER_RUNNING_INFO, p_running_info, RK_PROC_INLINE},           /* pushes: loop thread */
         {RK_REQ_CONSUME_MESSAGE_DIRECTLY, p_consume_directly, RK_PROC_INLINE},
         {RK_REQ_GET_BROKER_CONSUME_STATS, p_broker_consume_stats, RK_PROC_SLOW},
+        {RK_REQ_QUERY_CONSUME_QUEUE, p_query_cq, RK_PROC_SLOW},                        /* reads the queue */
         {RK_REQ_GET_BROKER_CONFIG, p_get_config, RK_PROC_INLINE},
         {RK_REQ_UPDATE_BROKER_CONFIG, p_update_config, RK_PROC_INLINE},
     };
