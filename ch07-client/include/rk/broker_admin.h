@@ -25,6 +25,8 @@
  *   GET_BROKER_CONFIG 26, UPDATE_BROKER_CONFIG 25
  *                                      "key=value" lines; only RK_BROKER_RUNTIME_KEYS may
  *                                      change at run time, validated as in broker.conf
+ *                                      (autoCreateSubscriptionGroupMax bounds new groups; the
+ *                                      %RETRY% topics' bound keeps its start-up value)
  *
  * Every header field and body is checked (names by rk/names.h, numbers by
  * range, bodies at most RK_ADMIN_MAX_BODY bytes); refusals say why.
