@@ -7,14 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "cluster.h"
+#include "rk/buf.h"
 #include "rk/consumer.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/json.h"
 #include "rk/mqclient.h"
 #include "rk/producer.h"
+#include "rk/rawconn.h"
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 
@@ -437,4 +440,84 @@ Test(admin_wire, query_consume_queue_returns_the_raw_units_within_bounds)
                       bad[i][2]);
         rk_cmd_free(r);
     }
+}
+
+/* A consumer that never answers: the admin gets a timeout, and while the
+ * requests wait for it no thread is held (more of them than the worker
+ * pool has threads, and a request that needs the pool is answered at once). */
+typedef struct ask_ctx {
+    rk_cmd_t *resp;
+    uv_mutex_t mu;
+    int done;
+} ask_ctx_t;
+
+static void on_answer(void *arg, int status, rk_cmd_t *resp)
+{
+    ask_ctx_t *a = arg;
+    uv_mutex_lock(&a->mu);
+    if (status == RK_OK && a->resp == NULL)
+        a->resp = resp;         /* keep the first */
+    else
+        rk_cmd_free(resp);
+    a->done++;
+    uv_mutex_unlock(&a->mu);
+}
+
+Test(admin_wire, a_silent_client_times_out_and_holds_no_thread)
+{
+    int fd = rk_raw_connect(cl.br_port);
+    cr_assert(fd >= 0);
+    rk_cmd_t *hb = with_body(req(RK_REQ_HEART_BEAT, NULL), "{\"clientID\":\"127.0.0.1@mute\",\"consumerDataSet\":"
+                                                           "[{\"groupName\":\"mute_g\",\"subscriptionDataSet\":[]}]}");
+    hb->opaque = 1;
+    rk_buf_t b = {0};
+    cr_assert_eq(rk_cmd_encode(hb, &b), 0);
+    cr_assert_eq(rk_raw_send_all(fd, b.data, b.len), 0);
+    rk_buf_free(&b);
+    rk_cmd_free(hb);
+    rk_cmd_t *hr = rk_raw_read_cmd(fd);
+    while (hr != NULL && !rk_cmd_is_response(hr)) {     /* NOTIFY_CONSUMER_IDS_CHANGED: the group changed */
+        rk_cmd_free(hr);
+        hr = rk_raw_read_cmd(fd);
+    }
+    cr_assert(hr != NULL && hr->code == 0, "heartbeat: %d %s", hr ? hr->code : -1, hr && hr->remark ? hr->remark : "");
+    rk_cmd_free(hr);
+
+    rk_rclient_t *rc;
+    cr_assert_eq(rk_rclient_new(&rc), 0);
+    ask_ctx_t a = {0};
+    uv_mutex_init(&a.mu);
+    enum { PARKED = 12 };
+    for (int i = 0; i < PARKED; i++)
+        cr_assert_eq(rk_rclient_invoke_async(rc, cl.br, req(RK_REQ_GET_CONSUMER_RUNNING_INFO, "consumerGroup", "mute_g",
+                                                            "clientId", "127.0.0.1@mute", NULL), 15000, on_answer, &a), 0);
+    usleep(200000);
+    /* a loop request and a worker-pool request, answered while every parked one still waits */
+    rk_cmd_t *r = tk_ask(cl.br, req(RK_REQ_GET_BROKER_CONFIG, NULL));
+    cr_assert_eq(r->code, 0);
+    rk_cmd_free(r);
+    r = tk_ask(cl.br, req(RK_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL));
+    cr_assert_eq(r->code, 0);
+    rk_cmd_free(r);
+    uv_mutex_lock(&a.mu);
+    cr_assert_eq(a.done, 0, "other requests were answered only after the parked ones gave up");
+    uv_mutex_unlock(&a.mu);
+    for (int i = 0; i < 1500; i++) {
+        uv_mutex_lock(&a.mu);
+        int done = a.done;
+        uv_mutex_unlock(&a.mu);
+        if (done == PARKED)
+            break;
+        usleep(10000);
+    }
+    uv_mutex_lock(&a.mu);
+    cr_assert_eq(a.done, PARKED);
+    cr_assert(a.resp != NULL && a.resp->code == RK_RESP_SYSTEM_ERROR);
+    cr_assert(strstr(a.resp->remark, "invoke consumer <mute_g> <127.0.0.1@mute> Exception") != NULL, "%s",
+              a.resp->remark);
+    rk_cmd_free(a.resp);
+    uv_mutex_unlock(&a.mu);
+    rk_rclient_free(rc);
+    uv_mutex_destroy(&a.mu);
+    close(fd);
 }
