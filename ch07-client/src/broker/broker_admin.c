@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "rk/buf.h"
+#include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/json.h"
@@ -71,30 +72,6 @@ static const char *name_field(const rk_cmd_t *req, rk_reply_t *reply, const char
         return NULL;
     }
     return v;
-}
-
-/* A JSON string (escaped) appended to b. */
-static void put_str(rk_buf_t *b, const char *s)
-{
-    cJSON *j = cJSON_CreateString(s);
-    char *t = j ? cJSON_PrintUnformatted(j) : NULL;
-    if (t != NULL)
-        rk_buf_put_str(b, t);
-    else
-        b->err = RK_ENOMEM;
-    free(t);
-    cJSON_Delete(j);
-}
-
-/* fastjson writes a Map<MessageQueue, V> with the key object as the member
- * name (what every RocketMQ client reads; rk_mq_map_parse in the SDK). */
-static void put_mq_key(rk_buf_t *b, const char *broker, const char *topic, int qid)
-{
-    rk_buf_put_str(b, "{\"brokerName\":");
-    put_str(b, broker);
-    rk_buf_printf(b, ",\"queueId\":%d,\"topic\":", qid);
-    put_str(b, topic);
-    rk_buf_put_str(b, "}:");
 }
 
 static const char *consume_type_name(int t) { return t == RK_CONSUME_ACTIVELY ? "CONSUME_ACTIVELY" : "CONSUME_PASSIVELY"; }
@@ -488,7 +465,7 @@ static void p_reset_offset(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     for (int q = 0; q < tc.write_queues; q++) {
         if (q)
             rk_buf_put_u8(&body, ',');
-        put_mq_key(&body, bname, topic, q);
+        rk_buf_put_mq_key(&body, bname, topic, q);
         rk_buf_printf(&body, "%" PRId64, target[q]);
         rk_store_commit_offset(st, group, topic, q, target[q]);
     }
@@ -662,7 +639,7 @@ static void p_broker_consume_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk
         qsort(all.v, all.n, sizeof *all.v, cmp_str);
     rk_buf_t b = {0};
     rk_buf_put_str(&b, "{\"brokerAddr\":");
-    put_str(&b, rk_broker_addr(a->b));
+    rk_buf_put_json_str(&b, rk_broker_addr(a->b));
     rk_buf_put_str(&b, ",\"consumeStatsList\":[");
     int64_t total = 0;
     int listed = 0;
@@ -671,7 +648,7 @@ static void p_broker_consume_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk
         int64_t diff = 0;
         if (rk_broker_consume_stats(a->b, all.v[i], NULL, &one, &diff) > 0 && one.err == 0) {
             rk_buf_put_str(&b, listed++ ? ",{" : "{");
-            put_str(&b, all.v[i]);
+            rk_buf_put_json_str(&b, all.v[i]);
             rk_buf_put_str(&b, ":[");
             rk_buf_put(&b, one.data, one.len);
             rk_buf_put_str(&b, "]}");

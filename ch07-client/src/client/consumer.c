@@ -11,6 +11,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
@@ -1899,19 +1900,6 @@ static void admin_answer(admin_task_t *t, int code, const char *remark, char *bo
         rk_rclient_respond(rk_mqclient_remoting(t->pc->c), t->addr, t->req, resp);
 }
 
-/* A JSON string, escaped, appended to b. */
-static void buf_json_str(rk_buf_t *b, const char *s)
-{
-    cJSON *j = cJSON_CreateString(s);
-    char *t = j ? cJSON_PrintUnformatted(j) : NULL;
-    if (t == NULL)
-        b->err = RK_ENOMEM;
-    else
-        rk_buf_put_str(b, t);
-    free(t);
-    cJSON_Delete(j);
-}
-
 static void buf_json(rk_buf_t *b, cJSON *j)
 {
     char *t = j ? rk_json_print(j, 0) : NULL;
@@ -1971,11 +1959,10 @@ static char *running_info(rk_push_consumer_t *pc)
     rk_buf_put_str(&b, "{\"jstack\":\"\",\"mqTable\":{");
     for (size_t i = 0; i < x.n; i++) {
         pq_row_t *r = &rows[i];
-        rk_buf_put_str(&b, i ? ",{\"brokerName\":" : "{\"brokerName\":");
-        buf_json_str(&b, r->mq.broker);
-        rk_buf_printf(&b, ",\"queueId\":%d,\"topic\":", r->mq.queue_id);
-        buf_json_str(&b, r->mq.topic);
-        rk_buf_printf(&b, "}:{\"cachedMsgCount\":%" PRId64 ",\"cachedMsgMaxOffset\":%" PRId64
+        if (i)
+            rk_buf_put_u8(&b, ',');
+        rk_buf_put_mq_key(&b, r->mq.broker, r->mq.topic, r->mq.queue_id);
+        rk_buf_printf(&b, "{\"cachedMsgCount\":%" PRId64 ",\"cachedMsgMaxOffset\":%" PRId64
                           ",\"cachedMsgMinOffset\":%" PRId64 ",\"cachedMsgSizeInMiB\":%" PRId64
                           ",\"commitOffset\":%" PRId64 ",\"droped\":false,\"lastConsumeTimestamp\":0,"
                           "\"lastLockTimestamp\":0,\"lastPullTimestamp\":0,\"locked\":%s,"
