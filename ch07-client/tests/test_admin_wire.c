@@ -296,7 +296,13 @@ Test(admin_wire, broker_config_is_read_and_only_runtime_keys_change)
     cr_assert_eq(r->code, 0);
     char *s = body_of(r);
     cr_assert(strstr(s, "brokerName=broker-t\n") && strstr(s, "autoCreateSubscriptionGroup=true\n") &&
-              strstr(s, "flushConsumerOffsetInterval="), "%s", s);
+              strstr(s, "flushConsumerOffsetInterval=") && strstr(s, "flushDiskType=ASYNC_FLUSH\n") &&
+              strstr(s, "serverMaxConnections="), "%s", s);
+    const char *lp = strstr(s, "\nlistenPort=");
+    cr_assert(lp != NULL && strstr(lp + 1, "\nlistenPort=") == NULL, "a key two tables share is listed once");
+    char want[64];
+    snprintf(want, sizeof want, "\nlistenPort=%d\n", cl.br_port);
+    cr_assert(strstr(s, want) != NULL, "%s", s);
     cr_assert(rk_cmd_ext_get(r, "version") && strstr(rk_cmd_ext_get(r, "version"), "\"counter\":0"));
     free(s);
     rk_cmd_free(r);

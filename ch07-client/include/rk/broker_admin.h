@@ -23,7 +23,8 @@
  *   GET_BROKER_CONSUME_STATS 317       ConsumeStatsList of every group
  *   QUERY_CONSUME_QUEUE 321            raw units of a consume queue (at most 256)
  *   GET_BROKER_CONFIG 26, UPDATE_BROKER_CONFIG 25
- *                                      "key=value" lines; only RK_BROKER_RUNTIME_KEYS may
+ *                                      "key=value" lines (broker, server limits, commitlog,
+ *                                      consume queues; each key once); only RK_BROKER_RUNTIME_KEYS may
  *                                      change at run time, validated as in broker.conf
  *                                      (autoCreateSubscriptionGroupMax bounds new groups; the
  *                                      %RETRY% topics' bound keeps its start-up value)

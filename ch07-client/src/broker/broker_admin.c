@@ -21,6 +21,8 @@
 
 typedef struct admin {
     rk_broker_t *b;
+    rk_commitlog_config_t cl;           /* the commitlog's settings as the broker read them (GET_BROKER_CONFIG) */
+    bool cl_read;
     _Atomic int64_t config_version;     /* GET_BROKER_CONFIG's dataVersion counter */
     _Atomic int64_t config_ts;
 } admin_t;
@@ -726,10 +728,17 @@ static void live_lines(admin_t *a, rk_buf_t *out)
                   gon ? "true" : "false", gmax, rk_topic_get_auto_create_max(rk_broker_topics(a->b)));
 }
 
+/* key, or key followed by '=' */
 static bool runtime_key(const char *key)
 {
-    return strcmp(key, "autoCreateSubscriptionGroup") == 0 || strcmp(key, "autoCreateSubscriptionGroupMax") == 0 ||
-           strcmp(key, "autoCreateTopicMax") == 0;
+    static const char *const keys[] = {"autoCreateSubscriptionGroup", "autoCreateSubscriptionGroupMax",
+                                       "autoCreateTopicMax"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        size_t n = strlen(keys[i]);
+        if (strncmp(key, keys[i], n) == 0 && (key[n] == '\0' || key[n] == '='))
+            return true;
+    }
+    return false;
 }
 
 static void set_version(admin_t *a, rk_cmd_t *resp)
@@ -753,21 +762,26 @@ static void p_get_config(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
         return;
     }
-    rk_config_print(rk_broker_config_fields, rk_broker_config(a->b), f);
+    const rk_broker_config_t *bc = rk_broker_config(a->b);
+    rk_config_print(rk_broker_config_fields, bc, f);
+    rk_config_print(rk_rserver_limit_fields, &bc->limits, f);
+    if (a->cl_read)
+        rk_config_print(rk_commitlog_config_fields, &a->cl, f);
     rk_config_print(rk_cq_store_config_fields, rk_store_config(rk_broker_store(a->b)), f);
     fclose(f);
     rk_buf_t b = {0};
+    rk_buf_put_u8(&b, '\n');           /* every line then starts after a newline: "\nkey=" finds it */
     for (char *line = text, *next; line != NULL && *line; line = next) {
         next = strchr(line, '\n');
         size_t l = next ? (size_t)(next - line) : strlen(line);
         next = next ? next + 1 : NULL;
-        char key[128];
+        char key[160];
         const char *eq = memchr(line, '=', l);
-        snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - line) : 0, line);
-        if (!runtime_key(key)) {
-            rk_buf_put(&b, line, l);
-            rk_buf_put_u8(&b, '\n');
-        }
+        snprintf(key, sizeof key, "\n%.*s=", eq && eq - line < 150 ? (int)(eq - line) : 0, line);
+        if (eq == NULL || runtime_key(key + 1) || (b.data && memmem(b.data, b.len, key, strlen(key)) != NULL))
+            continue;           /* a key two tables share (storePathRootDir, listenPort...) once */
+        rk_buf_put(&b, line, l);
+        rk_buf_put_u8(&b, '\n');
     }
     free(text);
     live_lines(a, &b);
@@ -781,10 +795,9 @@ static void p_get_config(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
     uint8_t *data = rk_buf_detach(&b, &blen);
     if (resp != NULL) {
         set_version(a, resp);
-        rk_cmd_own_body(resp, data, strlen((char *)data));
-    } else {
-        free(data);
+        rk_cmd_set_body(resp, data + 1, strlen((char *)data + 1));    /* without the leading newline */
     }
+    free(data);
     rk_reply_send(reply, resp);
 }
 
@@ -853,6 +866,10 @@ static int admin_init(rk_broker_t *b, void **state)
     atomic_init(&a->config_version, 0);
     atomic_init(&a->config_ts, rk_now_ms());
     *state = a;
+    rk_kv_t *kv = rk_broker_kv(b);
+    char err[256];
+    if (kv != NULL && rk_config_defaults(rk_commitlog_config_fields, &a->cl) == RK_OK)
+        a->cl_read = rk_config_apply(rk_commitlog_config_fields, &a->cl, kv, err, sizeof err) == RK_OK;
     static const struct {
         int32_t code;
         rk_processor_fn fn;
@@ -885,7 +902,10 @@ static int admin_init(rk_broker_t *b, void **state)
 static void admin_destroy(rk_broker_t *b, void *state)
 {
     (void)b;
-    free(state);
+    admin_t *a = state;
+    if (a != NULL)
+        rk_config_free(rk_commitlog_config_fields, &a->cl);
+    free(a);
 }
 
 const rk_broker_module_t rk_broker_admin_module = {
