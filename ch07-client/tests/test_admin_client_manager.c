@@ -57,7 +57,9 @@ Test(admin_client_manager, records_where_clients_are_and_what_they_speak)
     cr_assert_null(rk_client_manager_groups_of_topic(m, "T2", &n));
 
     size_t nch = 0;
-    rk_strv_free(rk_client_manager_drop_connection(m, 7, &nch), nch);
+    char **gone = rk_client_manager_drop_connection(m, 7, &nch);
+    cr_assert_eq(nch, 1, "cg lost its member");
+    rk_strv_free(gone, nch);
     cr_assert_eq(rk_client_manager_group_info(m, "cg", false, &gc), RK_ENOTFOUND);
     cr_assert_eq(rk_client_manager_group_info(m, "pg", true, &gc), RK_ENOTFOUND);
     cr_assert_eq(rk_client_manager_find_client(m, "cg", "10.0.0.5@c1", &conn, NULL), RK_ENOTFOUND);
