@@ -5,6 +5,7 @@
 
 #include "rk/acl.h"
 #include "rk/broker.h"
+#include "rk/broker_admin.h"
 #include "rk/elect.h"
 #include "rk/ha.h"
 
@@ -15,9 +16,10 @@ int rk_elect_broker_main(int argc, char **argv, const rk_broker_module_t *const 
 {
     /* the election before HA: it sets HA's quorum during init */
     const rk_broker_module_t *modules[MAX_MODULES] = {&rk_broker_acl_module, &rk_broker_core_module,
-                                                      &rk_broker_stats_module, &rk_elect_module, &rk_ha_module};
+                                                      &rk_broker_stats_module, &rk_broker_admin_module,
+                                                      &rk_elect_module, &rk_ha_module};
     const rk_config_field_t *fields[MAX_FIELDS] = {rk_acl_config_fields, rk_ha_config_fields, rk_elect_config_fields};
-    int nm = 5, nf = 3;
+    int nm = 6, nf = 3;
     for (int i = 0; more && more[i] && nm < MAX_MODULES - 1; i++)
         modules[nm++] = more[i];
     for (int i = 0; more_fields && more_fields[i] && nf < MAX_FIELDS - 1; i++)

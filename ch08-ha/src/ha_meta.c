@@ -457,8 +457,10 @@ int rk__ha_meta_init(rk_ha_t *ha)
     int rc = rk_store_register_dispatcher(rk_broker_store(ha->b), "ha adopt topics", adopt_dispatch, ha);
     if (rc == RK_OK)
         rc = rk_rserver_register(srv, REQ_GET_ALL_CONSUMER_OFFSET, p_all_offsets, ha, RK_PROC_SLOW);
-    if (rc == RK_OK)
+    if (rc == RK_OK)        /* chapter 7's admin module may answer it already (the same body) */
         rc = rk_rserver_register(srv, REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, p_all_groups, ha, RK_PROC_SLOW);
+    if (rc == RK_EEXIST)
+        rc = RK_OK;
     if (rc == RK_OK)
         rc = rk_rclient_new(&ha->rcl);
     return rc;

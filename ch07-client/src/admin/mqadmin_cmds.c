@@ -20,6 +20,8 @@
 #include "rk/request_code.h"
 #include "rk/tool.h"
 
+#include "mqadmin_int.h"
+
 /* The options every sub-command may get; each uses what it needs. */
 typedef struct opts {
     const char *ns, *topic, *cluster, *broker, *group, *key, *id, *body, *tags, *keys;
@@ -798,11 +800,34 @@ const rk_tool_cmd_t rk_mqadmin_cmds_ch07[] = {
     {"clusterList", "-n NS", "clusters, brokers and their put rates", cmd_cluster_list},
     {"brokerStatus", "-n NS -b BROKER_ADDR", "a broker's runtime figures", cmd_broker_status},
     {"consumerProgress", "-n NS -g GROUP [-t TOPIC]", "a group's offsets and lag per queue", cmd_consumer_progress},
-    {"queryMsgById", "-n NS -i MSG_ID [-t TOPIC]", "one message by offset id, or by message id (UNIQ_KEY) with -t", cmd_query_by_id},
+    {"queryMsgById", "-n NS -i MSG_ID [-t TOPIC] [-g GROUP -d CLIENT_ID]",
+     "one message by offset id, or by message id (UNIQ_KEY) with -t; -g/-d: that client consumes it now",
+     rk__mqadmin_query_msg_by_id},
     {"queryMsgByKey", "-n NS -t TOPIC -k KEY", "messages with a key", cmd_query_by_key},
     {"sendMessage", "-n NS -t TOPIC -p BODY [-c TAGS] [-k KEYS]", "send one message", cmd_send},
     {"consumeMessage", "-n NS -t TOPIC [-g GROUP] [-c COUNT] [-q QUEUE] [-o OFFSET]",
      "print messages (from each queue's min offset; no offset is committed)", cmd_consume},
+    /* admin requests (mqadmin_admin.c) */
+    {"consumerConnection", "-n NS -g GROUP [-b BROKER_ADDR]", "a consumer group's clients and subscriptions",
+     rk__mqadmin_consumer_connection},
+    {"producerConnection", "-n NS -g GROUP -t TOPIC", "a producer group's clients", rk__mqadmin_producer_connection},
+    {"consumerStatus", "-n NS -g GROUP [-i CLIENT_ID] [-b BROKER_ADDR]",
+     "what each client of a group is doing (its queues, offsets, rates)", rk__mqadmin_consumer_status},
+    {"updateSubGroup", "-n NS -g GROUP (-b BROKER_ADDR | -c CLUSTER) [-s true] [-m true] [-d true] [-q 1] [-r 16] "
+     "[-i 0] [-w 1] [-a true]", "create or update a subscription group", rk__mqadmin_update_sub_group},
+    {"deleteSubGroup", "-n NS -g GROUP (-b BROKER_ADDR | -c CLUSTER)",
+     "delete a subscription group (with -c also its %RETRY% and %DLQ% topics)", rk__mqadmin_delete_sub_group},
+    {"deleteTopic", "-n NS -t TOPIC -c CLUSTER", "delete a topic from a cluster's brokers and the name servers",
+     rk__mqadmin_delete_topic},
+    {"resetOffsetByTime", "-n NS -g GROUP -t TOPIC -s (now | MILLIS | yyyy-MM-dd#HH:mm:ss:SSS) [-f true]",
+     "move a group's offsets of a topic to a time", rk__mqadmin_reset_offset_by_time},
+    {"brokerConsumeStats", "-n NS -b BROKER_ADDR", "every group's offsets and lag on a broker",
+     rk__mqadmin_broker_consume_stats},
+    {"getBrokerConfig", "-n NS (-b BROKER_ADDR | -c CLUSTER)", "a broker's settings", rk__mqadmin_get_broker_config},
+    {"updateBrokerConfig", "-n NS (-b BROKER_ADDR | -c CLUSTER) -k KEY -v VALUE",
+     "change a setting of a running broker (the keys that may change at run time)", rk__mqadmin_update_broker_config},
+    {"queryCq", "-n NS -t TOPIC -q QUEUE -i INDEX [-c COUNT] [-b BROKER_ADDR] [-g GROUP]",
+     "raw units of a consume queue", rk__mqadmin_query_cq},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -869,3 +894,25 @@ int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv)
                 "--accessKey/--secretKey anywhere, or ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY in the environment\n");
     return rc;
 }
+
+/* ---------------------------------------------------------------- for mqadmin_admin.c (mqadmin_int.h) */
+
+rk_mqclient_t *rk__mqadmin_client(const char *ns)
+{
+    opts_t o = {.ns = ns};
+    return client(&o);
+}
+
+rk_cmd_t *rk__mqadmin_ask(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
+{
+    return ask(c, addr, req, what);
+}
+
+cJSON *rk__mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
+{
+    return ask_json(c, addr, req, what);
+}
+
+cJSON *rk__mqadmin_cluster_info(rk_mqclient_t *c) { return cluster_info(c); }
+int rk__mqadmin_query_by_id(int argc, char **argv) { return cmd_query_by_id(argc, argv); }
+char *rk__mqadmin_fmt_time(int64_t ms, char *buf, size_t len) { return fmt_time(ms, buf, len); }

@@ -1067,6 +1067,9 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
                    rc == RK_ETOOBIG ? "heartbeat refused, too big a" : "bad", why[0] ? why : rk_strerror(rc));
         return;
     }
+    snprintf(hb.client_addr, sizeof hb.client_addr, "%s", rk_conn_peer(conn));
+    hb.language = req->language;
+    hb.version = req->version;
     size_t kept = 0, refused = 0;
     char first_refused[256] = "";
     for (size_t i = 0; i < hb.nconsumers; i++) {
