@@ -281,13 +281,15 @@ static rk_put_status_t delay_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
     return st;
 }
 
-/* The consume-queue tags code of a parked message is its delivery time. */
-static int64_t tag_hook(void *ctx, const rk_record_t *rec, const char *tags)
+/* The consume-queue tags code of a parked message is its delivery time (other records: not ours). */
+static bool tag_hook(void *ctx, const rk_record_t *rec, const char *tags, int64_t *code)
 {
+    (void)tags;
     rk_schedule_t *s = ctx;
-    if (is_schedule_topic(rec->topic, rec->topic_len) && rec->queue_id >= 0 && rec->queue_id < s->nlevels)
-        return rec->store_ts + s->delay[rec->queue_id];
-    return rk_tag_code(tags);
+    if (!is_schedule_topic(rec->topic, rec->topic_len) || rec->queue_id < 0 || rec->queue_id >= s->nlevels)
+        return false;
+    *code = rec->store_ts + s->delay[rec->queue_id];
+    return true;
 }
 
 static int on_dispatch(void *ctx, const rk_dispatch_request_t *d)
@@ -307,7 +309,7 @@ static int on_dispatch(void *ctx, const rk_dispatch_request_t *d)
 
 enum { DELIVERED, SKIPPED, FAILED };
 
-/* messageTimeup: the parked record back into REAL_TOPIC / REAL_QID, DELAY removed. */
+/* messageTimeup: the parked record back into REAL_TOPIC / REAL_QID, DELAY removed, WAIT=false. */
 static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
 {
     rk_store_view_t v;
@@ -330,8 +332,12 @@ static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
         rk_store_view_release(&v);
         return SKIPPED;
     }
+    /* as messageTimeup: DELAY cleared, WAIT=false (setWaitStoreMsgOK(false): the put is not held
+     * for a flush or a replica), everything else kept */
     rk_buf_t props = {0};
-    rk_props_copy_without(&props, rec.props, rec.props_len, RK_PROP_DELAY);
+    static const char *const drop[] = {RK_PROP_DELAY, RK_PROP_WAIT, NULL};
+    rk_props_copy_without_any(&props, rec.props, rec.props_len, drop);
+    rk_props_put(&props, RK_PROP_WAIT, "false");
     rk_msg_t m = {.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = rec.flag,
                   .sys_flag = rec.sys_flag, .born_ts = rec.born_ts, .born_host = rec.born_host,
                   .store_host = rec.store_host, .reconsume_times = rec.reconsume_times,
@@ -579,7 +585,7 @@ int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule
     if (rc == RK_OK)
         rc = rk_commitlog_add_put_hook(rk_store_commitlog(st), "delay-level", delay_hook, s);
     if (rc == RK_OK)
-        rc = rk_store_set_tag_code_hook(st, tag_hook, s);
+        rc = rk_store_add_tag_code_hook(st, tag_hook, s);
     if (rc == RK_OK)
         rc = rk_store_register_dispatcher(st, "schedule-wake", on_dispatch, s);
     if (rc != RK_OK) {
