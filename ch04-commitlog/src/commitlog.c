@@ -177,15 +177,30 @@ struct rk_commitlog {
 struct rk_put_scratch {
     void *blocks[16];
     int n;
+    void **more;            /* past 16 blocks (a batch whose every message a hook rewrites) */
+    int nmore, cap;
 };
 
 void *rk_put_scratch(rk_put_scratch_t *s, size_t n)
 {
-    if (s->n == (int)(sizeof s->blocks / sizeof s->blocks[0]))
-        return NULL;
     void *p = malloc(n ? n : 1);
-    if (p != NULL)
+    if (p == NULL)
+        return NULL;
+    if (s->n < (int)(sizeof s->blocks / sizeof s->blocks[0])) {
         s->blocks[s->n++] = p;
+        return p;
+    }
+    if (s->nmore == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 64;
+        void **m = realloc(s->more, (size_t)cap * sizeof *m);
+        if (m == NULL) {
+            free(p);
+            return NULL;
+        }
+        s->more = m;
+        s->cap = cap;
+    }
+    s->more[s->nmore++] = p;
     return p;
 }
 
@@ -193,7 +208,11 @@ static void scratch_free(rk_put_scratch_t *s)
 {
     for (int i = 0; i < s->n; i++)
         free(s->blocks[i]);
-    s->n = 0;
+    for (int i = 0; i < s->nmore; i++)
+        free(s->more[i]);
+    free(s->more);
+    s->n = s->nmore = s->cap = 0;
+    s->more = NULL;
 }
 
 /* ------------------------------------------------------------ queue offset table */
