@@ -49,7 +49,9 @@ struct rk_timer {
 
     uv_mutex_t mu;                  /* ck, dirty, wake, running, delivering */
     uv_cond_t cond;
-    ckpt_t ck;                      /* the checkpoint: what the file holds or will hold */
+    ckpt_t ck;                      /* the checkpoint as last taken */
+    ckpt_t staged;                  /* an earlier one, written once the commitlog has flushed its logPos */
+    bool have_staged;
     bool dirty, wake, running, delivering, started;
     uv_thread_t thread;
     _Atomic int64_t pending, behind, delivered, skipped, failed;
@@ -121,16 +123,35 @@ char *rk_timer_encode(rk_timer_t *t)
     return encode_ck(&c);
 }
 
-int rk_timer_persist(rk_timer_t *t)
+/* Writes the checkpoint. Unless forced (stop, a copied checkpoint), only one whose logPos the
+ * commitlog has flushed: the puts it counts as delivered must be on disk before it says so (an
+ * OS crash with ASYNC_FLUSH would otherwise lose them). The checkpoint taken now is kept for the
+ * next flush when the disk is not there yet. */
+static int persist(rk_timer_t *t, bool force)
 {
+    /* forced: may run after rk_store_close (rk_timer_free), so the store is not asked */
+    int64_t flushed = force ? INT64_MAX : rk_commitlog_flushed_offset(rk_store_commitlog(t->st));
     uv_mutex_lock(&t->mu);
     if (!t->dirty) {
         uv_mutex_unlock(&t->mu);
         return RK_OK;
     }
     ckpt_t c = t->ck;
-    t->dirty = false;
+    bool write = force || c.log_pos <= flushed;
+    if (!write && t->have_staged && t->staged.log_pos <= flushed) {
+        ckpt_t s = t->staged;
+        t->staged = c;
+        c = s;
+        write = true;               /* an older one that is on disk; the newer one waits */
+    } else if (!write) {
+        t->staged = c;
+        t->have_staged = true;
+    }
+    if (write && memcmp(&c, &t->ck, sizeof c) == 0)
+        t->dirty = false;
     uv_mutex_unlock(&t->mu);
+    if (!write)
+        return RK_OK;
     char *text = encode_ck(&c);
     int rc = text != NULL ? rk_file_write_atomic(t->path, text, strlen(text)) : RK_ENOMEM;
     free(text);
@@ -142,6 +163,8 @@ int rk_timer_persist(rk_timer_t *t)
     }
     return rc;
 }
+
+int rk_timer_persist(rk_timer_t *t) { return persist(t, true); }
 
 int rk_timer_follow(rk_timer_t *t, const char *text, size_t len)
 {
@@ -624,7 +647,7 @@ static void service_main(void *arg)
                 wait_ms = 0;
         }
         if (rk_mono_ms() - t->last_flush >= (uint64_t)t->flush_ms) {
-            rk_timer_persist(t);
+            persist(t, false);
             t->last_flush = rk_mono_ms();
         }
         uv_mutex_lock(&t->mu);

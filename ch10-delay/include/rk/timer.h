@@ -13,7 +13,8 @@
  *   at each tick puts the due messages back into REAL_TOPIC / REAL_QID (every property kept,
  *   TIMER_ENQUEUE_MS / TIMER_DEQUEUE_MS / WAIT=false added, as RocketMQ's convertMessage).
  *
- * Progress (the checkpoint, config/timerCheckpoint.json, written every flush interval and at stop):
+ * Progress (the checkpoint, config/timerCheckpoint.json, written every flush interval — only once
+ * the commitlog has flushed up to its logPos, so the puts it counts are on disk — and at stop):
  *   readOffset  R   every unit below R was read into the wheel (or found delivered)
  *   lowOffset   L   every unit below L is delivered (the lowest pending unit, to 4096 units)
  *   progressMs  T   every parked message due before T is delivered (the wheel fires in time order)
