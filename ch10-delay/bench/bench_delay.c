@@ -53,7 +53,7 @@ static pid_t ns_pid = -1, br_pid = -1;
 static int64_t n_msgs, t0, first_due, window_ms;
 static int64_t *due;                        /* per message */
 static int32_t *late_store, *late_recv;     /* ms; INT32_MIN: not delivered yet */
-static _Atomic int64_t sent, got, early, dup, normal_sent, normal_failed;
+static _Atomic int64_t sent, got, early, twice, normal_sent, normal_failed;
 static _Atomic bool stop_normal;
 
 static int64_t env_or(const char *name, int argc, char **argv, int idx, int64_t def)
@@ -220,6 +220,9 @@ static void *send_main(void *arg)
     return NULL;
 }
 
+#define NORMAL_MAX 4000000
+static int32_t *normal_lat;                 /* ms per ordinary send, for comparison */
+
 static void *normal_main(void *arg)
 {
     rk_producer_t *p = arg;
@@ -228,10 +231,14 @@ static void *normal_main(void *arg)
     while (!atomic_load(&stop_normal)) {
         rk_message_t m = {.topic = "BenchNormal", .body = body, .body_len = sizeof body};
         rk_send_result_t r;
-        if (rk_producer_send(p, &m, &r) == RK_OK)
-            atomic_fetch_add(&normal_sent, 1);
-        else
+        uint64_t a = rk_mono_ms();
+        if (rk_producer_send(p, &m, &r) == RK_OK) {
+            int64_t k = atomic_fetch_add(&normal_sent, 1);
+            if (k < NORMAL_MAX)
+                normal_lat[k] = (int32_t)(rk_mono_ms() - a);
+        } else {
             atomic_fetch_add(&normal_failed, 1);
+        }
     }
     return NULL;
 }
@@ -265,7 +272,7 @@ static void consume_until(int64_t deadline)
                         continue;
                     int64_t out = strtoll(v, NULL, 10);
                     if (late_store[idx] != INT32_MIN) {
-                        atomic_fetch_add(&dup, 1);
+                        atomic_fetch_add(&twice, 1);
                         continue;
                     }
                     if (m->store_ts < due[idx])
@@ -326,7 +333,8 @@ int main(int argc, char **argv)
     due = malloc((size_t)n_msgs * sizeof *due);
     late_store = malloc((size_t)n_msgs * sizeof *late_store);
     late_recv = malloc((size_t)n_msgs * sizeof *late_recv);
-    if (!due || !late_store || !late_recv)
+    normal_lat = malloc(NORMAL_MAX * sizeof *normal_lat);
+    if (!due || !late_store || !late_recv || !normal_lat)
         return 2;
     int status = 1;
     if (start_cluster() != 0) {
@@ -417,10 +425,16 @@ int main(int argc, char **argv)
            atomic_load(&normal_sent), (double)atomic_load(&normal_sent) * 1000.0 / (double)(nms ? nms : 1),
            atomic_load(&normal_failed));
     printf("  delivered                    %" PRId64 " of %" PRId64 ", early %" PRId64 ", twice %" PRId64 "\n",
-           atomic_load(&got), n_msgs, atomic_load(&early), atomic_load(&dup));
+           atomic_load(&got), n_msgs, atomic_load(&early), atomic_load(&twice));
     percentiles("lateness (broker, store)", late_store, n_msgs);
     percentiles("lateness (consumer, recv)", late_recv, n_msgs);
-    status = atomic_load(&got) == n_msgs && atomic_load(&early) == 0 && atomic_load(&dup) == 0 ? 0 : 1;
+    int64_t nn = atomic_load(&normal_sent);
+    percentiles("ordinary send round trip", normal_lat, nn < NORMAL_MAX ? nn : NORMAL_MAX);
+    double load[3];
+    if (getloadavg(load, 3) == 3)
+        printf("  machine load average         %.1f %.1f %.1f (%ld CPUs)\n", load[0], load[1], load[2],
+               sysconf(_SC_NPROCESSORS_ONLN));
+    status = atomic_load(&got) == n_msgs && atomic_load(&early) == 0 && atomic_load(&twice) == 0 ? 0 : 1;
 out:
     if (br_pid > 0)
         rk_tk_stop(br_pid, 20000);
@@ -431,5 +445,6 @@ out:
     free(due);
     free(late_store);
     free(late_recv);
+    free(normal_lat);
     return status;
 }

@@ -67,7 +67,8 @@ struct rk_timer {
     int64_t read_off, skip_below, skip_before;
     int64_t failed_min;             /* earliest deadline among entries waiting for a retry */
     int64_t nretry;
-    uint64_t last_flush;
+    uv_thread_t flusher;            /* writes the checkpoint: a file write (and its fsync) never delays a delivery */
+    uv_cond_t flush_cond;
 };
 
 size_t rk_timer_entry_bytes(void) { return sizeof(tentry_t); }
@@ -619,7 +620,6 @@ static void become_follower(rk_timer_t *t)
 static void service_main(void *arg)
 {
     rk_timer_t *t = arg;
-    t->last_flush = rk_mono_ms();
     uv_mutex_lock(&t->mu);
     while (t->running) {
         uv_mutex_unlock(&t->mu);
@@ -646,10 +646,6 @@ static void service_main(void *arg)
             if (max > t->read_off)
                 wait_ms = 0;
         }
-        if (rk_mono_ms() - t->last_flush >= (uint64_t)t->flush_ms) {
-            persist(t, false);
-            t->last_flush = rk_mono_ms();
-        }
         uv_mutex_lock(&t->mu);
         if (wait_ms > 0 && !t->wake && t->running)
             uv_cond_timedwait(&t->cond, &t->mu, (uint64_t)wait_ms * 1000000ULL);
@@ -662,6 +658,21 @@ static void service_main(void *arg)
         rk_tw_destroy(t->wheel);
         t->wheel = NULL;
     }
+}
+
+static void flusher_main(void *arg)
+{
+    rk_timer_t *t = arg;
+    uv_mutex_lock(&t->mu);
+    while (t->running) {
+        uv_cond_timedwait(&t->flush_cond, &t->mu, (uint64_t)t->flush_ms * 1000000ULL);
+        if (!t->running)
+            break;
+        uv_mutex_unlock(&t->mu);
+        persist(t, false);
+        uv_mutex_lock(&t->mu);
+    }
+    uv_mutex_unlock(&t->mu);
 }
 
 /* ------------------------------------------------------------ life cycle */
@@ -700,7 +711,7 @@ int rk_timer_new(rk_store_t *st, const rk_timer_config_t *cfg, rk_timer_t **out,
         free(t);
         return RK_ENOMEM;
     }
-    if (uv_cond_init(&t->cond) != 0) {
+    if (uv_cond_init(&t->cond) != 0 || uv_cond_init(&t->flush_cond) != 0) {
         uv_mutex_destroy(&t->mu);
         free(t->path);
         free(t);
@@ -722,6 +733,7 @@ int rk_timer_new(rk_store_t *st, const rk_timer_config_t *cfg, rk_timer_t **out,
     if (rc != RK_OK) {
         if (!err[0])
             snprintf(err, errlen, "timer: %s", rk_strerror(rc));
+        uv_cond_destroy(&t->flush_cond);
         uv_cond_destroy(&t->cond);
         uv_mutex_destroy(&t->mu);
         free(t->path);
@@ -741,6 +753,14 @@ int rk_timer_start(rk_timer_t *t)
         t->running = false;
         return RK_ENOMEM;
     }
+    if (uv_thread_create(&t->flusher, flusher_main, t) != 0) {
+        uv_mutex_lock(&t->mu);
+        t->running = false;
+        uv_cond_signal(&t->cond);
+        uv_mutex_unlock(&t->mu);
+        uv_thread_join(&t->thread);
+        return RK_ENOMEM;
+    }
     t->started = true;
     rk_log_info("timer", "timer messages: precision %" PRId64 " ms, at most %" PRId64 " s ahead; delivering while "
                 "this broker is the master", t->precision, t->max_delay_ms / 1000);
@@ -755,8 +775,10 @@ void rk_timer_stop(rk_timer_t *t)
         uv_mutex_lock(&t->mu);
         t->running = false;
         uv_cond_signal(&t->cond);
+        uv_cond_signal(&t->flush_cond);
         uv_mutex_unlock(&t->mu);
         uv_thread_join(&t->thread);
+        uv_thread_join(&t->flusher);
         t->started = false;
         uv_mutex_lock(&t->mu);
         t->delivering = false;
@@ -770,6 +792,7 @@ void rk_timer_free(rk_timer_t *t)
     if (t == NULL)
         return;
     rk_timer_stop(t);
+    uv_cond_destroy(&t->flush_cond);
     uv_cond_destroy(&t->cond);
     uv_mutex_destroy(&t->mu);
     free(t->path);
