@@ -54,6 +54,8 @@ struct rk_schedule {
     uv_loop_t loop;
     uv_async_t wake, stop;
     uv_timer_t timer, flush, role;
+    uv_work_t flush_req;            /* a delayOffset.json write in progress on the worker pool */
+    bool persisting;
     rk_tw_t *wheel;
     uint64_t fired;                 /* levels the wheel fired (service thread) */
 };
@@ -163,11 +165,13 @@ static int parse_offsets(const char *text, size_t len, void *ctx)
     return rc;
 }
 
-/* The offsets as delayOffset.json holds them (s->mu held). */
+/* The offsets as delayOffset.json holds them (s->mu held), plus "logPos": the commitlog's end,
+ * read after the offsets (every put they count as delivered lies below it). A replica takes a
+ * copy only once its own log reached it (rk_schedule_follow). RocketMQ's readers ignore the field. */
 static char *encode_locked(rk_schedule_t *s)
 {
     cJSON *root = cJSON_CreateObject(), *table = root ? cJSON_AddObjectToObject(root, "offsetTable") : NULL;
-    bool ok = table != NULL;
+    bool ok = table != NULL && rk_json_add_i64(root, "logPos", rk_store_commitlog_max(s->st)) != NULL;
     for (int i = 0; ok && i < s->nlevels; i++) {
         char key[16];
         snprintf(key, sizeof key, "%d", i + 1);
@@ -186,12 +190,28 @@ char *rk_schedule_encode(rk_schedule_t *s)
     return text;
 }
 
+/* The "logPos" a master's copy carries (-1: none, as RocketMQ's). */
+static int64_t copy_log_pos(const char *text, size_t len)
+{
+    cJSON *root = rk_json_parse(text, len);
+    int64_t pos = -1;
+    if (root != NULL && cJSON_GetObjectItemCaseSensitive(root, "logPos") != NULL &&
+        (rk_json_get_i64(root, "logPos", &pos) != RK_OK || pos < 0))
+        pos = INT64_MAX;            /* unreadable: never satisfied (decode_offsets judges the rest) */
+    cJSON_Delete(root);
+    return pos;
+}
+
 int rk_schedule_follow(rk_schedule_t *s, const char *text, size_t len)
 {
     int64_t off[RK_DELAY_LEVEL_MAX];
     int rc = decode_offsets(s, text, len, off);
     if (rc != RK_OK)
         return rc;
+    /* the master's deliveries these offsets count must be in this log first (asynchronous
+     * replication may lag): until then keep the offsets we have (a later copy brings them) */
+    if (rk_store_commitlog_max(s->st) < copy_log_pos(text, len))
+        return RK_OK;
     uv_mutex_lock(&s->mu);
     if (s->delivering) {
         uv_mutex_unlock(&s->mu);
@@ -514,7 +534,25 @@ static void on_timer(uv_timer_t *t)
     pump(t->data);
 }
 static void on_wake(uv_async_t *a) { pump(a->data); }
-static void on_flush(uv_timer_t *t) { rk_schedule_persist(t->data); }
+/* delayOffset.json is written on libuv's worker pool: the write (and its fsync) must not hold up
+ * the deliveries this loop makes (it did: ~100 ms stalls on a busy disk). */
+static void persist_work(uv_work_t *w) { rk_schedule_persist(w->data); }
+static void persist_done(uv_work_t *w, int status)
+{
+    (void)status;
+    rk_schedule_t *s = w->data;
+    s->persisting = false;
+}
+static void on_flush(uv_timer_t *t)
+{
+    rk_schedule_t *s = t->data;
+    if (s->persisting)
+        return;
+    s->flush_req.data = s;
+    s->persisting = uv_queue_work(&s->loop, &s->flush_req, persist_work, persist_done) == 0;
+    if (!s->persisting)
+        rk_schedule_persist(s);
+}
 static void on_role(uv_timer_t *t)
 {
     rk_schedule_t *s = t->data;
