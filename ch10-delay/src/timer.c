@@ -596,7 +596,9 @@ static int become_master(rk_timer_t *t)
                     "); reading from %" PRId64, t->read_off, min, max, to);
         t->read_off = to;
     }
-    t->skip_below = c.read;
+    /* units the checkpoint counted that this log no longer has (a tail lost with the machine):
+     * the offsets will be reused by new messages, which must not be taken for delivered ones */
+    t->skip_below = c.read < max ? c.read : max;
     t->skip_before = c.progress;
     uint64_t t0 = rk_mono_ms();
     int64_t n = read_units(t, -1);

@@ -210,7 +210,7 @@ Test(timer, any_time_arrives_in_time_order_never_early_and_intact)
 
 Test(timer, illegal_times_are_refused_message_illegal_and_past_times_delivered_at_once)
 {
-    rc_start(&cl, "timerMaxDelaySec=60\n");
+    rc_start(&cl, "timerMaxDelaySec=60\ntimerMaxPending=3\n");
     rc_create_topic(&cl, "IT", 1);
     char remark[512], v[32];
     int64_t now = rk_now_ms();
@@ -245,6 +245,17 @@ Test(timer, illegal_times_are_refused_message_illegal_and_past_times_delivered_a
     cr_assert_eq(g.idx[0], 0);
     cr_assert(!has_prop(&g, 0, RK_PROP_TIMER_OUT_MS), "a past time is not parked");
     cr_assert_eq(runtime_i64("timerReadOffset"), 0, "nothing reached the timer log");
+    /* timerMaxPending: the fourth waiting message is refused (flow control), nothing stored */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(send_code("IT", "w", props_with(0, RK_PROP_TIMER_DELAY_SEC, "50"), NULL, 0), 0);
+    for (int k = 0; k < 250 && runtime_i64("timerPendingCount") < 3; k++)
+        usleep(20000);
+    cr_assert_eq(runtime_i64("timerPendingCount"), 3);
+    int code = send_code("IT", "w", props_with(0, RK_PROP_TIMER_DELAY_SEC, "50"), remark, sizeof remark);
+    cr_assert_eq(code, 1, "code %d (%s), expected SYSTEM_ERROR", code, remark);
+    cr_assert(strstr(remark, "flow control") != NULL, "remark: %s", remark);
+    usleep(200000);
+    cr_assert_eq(runtime_i64("timerReadOffset"), 3);
 }
 
 Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
