@@ -27,6 +27,8 @@
 #define ROLE_POLL_MS 200
 #define PUT_RETRY_MS 1000
 #define DISPATCH_WAIT_MS 10000
+#define PUT_BATCH 64                /* what the commitlog puts under one lock at most */
+#define PUT_BATCH_BYTES (1 << 20)
 
 /* One pending message. size < 0 marks an entry whose put failed and waits for its retry. */
 typedef struct tentry {
@@ -35,6 +37,14 @@ typedef struct tentry {
     int32_t size;
     uint32_t bucket;                /* queue offset >> BUCKET_SHIFT (wraps after 2^44 units) */
 } tentry_t;
+
+/* One message being put back: the parked record (held mapped) and what goes into the log. */
+typedef struct prep {
+    rk_store_view_t v;
+    rk_buf_t props;
+    char topic[RK_TOPIC_MAX_LEN + 1];
+    rk_msg_t m;
+} prep_t;
 
 typedef struct ckpt {
     int64_t low, read, progress, log_pos;
@@ -67,6 +77,9 @@ struct rk_timer {
     int64_t read_off, skip_below, skip_before;
     int64_t failed_min;             /* earliest deadline among entries waiting for a retry */
     int64_t nretry;
+    tentry_t **due;                 /* what the last turn of the wheel made due, in time order */
+    size_t ndue, due_cap;
+    prep_t *prep;                   /* PUT_BATCH of them */
     uv_thread_t flusher;            /* writes the checkpoint: a file write (and its fsync) never delays a delivery */
     uv_cond_t flush_cond;
 };
@@ -432,85 +445,69 @@ static bool may_deliver(rk_timer_t *t) { return t->may_deliver == NULL || t->may
 
 enum { DELIVERED, SKIPPED, FAILED };
 
-/* convertMessage: the parked record back into REAL_TOPIC / REAL_QID. */
-static int deliver(rk_timer_t *t, const tentry_t *x)
+/* convertMessage: the parked record back into REAL_TOPIC / REAL_QID, every property kept,
+ * TIMER_ENQUEUE_MS / TIMER_DEQUEUE_MS / WAIT=false added. SKIPPED when there is nothing to
+ * restore (logged); otherwise p holds a view to release (prep_release). */
+static int prepare(rk_timer_t *t, const tentry_t *x, prep_t *p)
 {
-    rk_store_view_t v;
-    int rc = rk_store_view(t->st, x->phys, &v);
+    int rc = rk_store_view(t->st, x->phys, &p->v);
     if (rc != RK_OK) {
         rk_log_error("timer", "the message at commitlog offset %" PRId64 " cannot be read (%s); it was removed "
                      "from the commitlog, skipped", x->phys, rk_strerror(rc));
         return SKIPPED;
     }
     rk_record_t rec;
-    char topic[RK_TOPIC_MAX_LEN + 1], qid_s[16];
+    char qid_s[16];
     int64_t qid = -1;
-    if (rk_record_decode(v.data, (size_t)v.size, false, &rec) != RK_OK || rk_record_is_blank(&rec) ||
+    if (rk_record_decode(p->v.data, (size_t)p->v.size, false, &rec) != RK_OK || rk_record_is_blank(&rec) ||
         !is_timer_topic(rec.topic, rec.topic_len) ||
-        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_TOPIC, topic, sizeof topic) != RK_OK ||
+        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_TOPIC, p->topic, sizeof p->topic) != RK_OK ||
         rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_QID, qid_s, sizeof qid_s) != RK_OK ||
-        rk_parse_int(qid_s, &qid) != RK_OK || qid < 0 || qid > INT32_MAX || topic[0] == '\0') {
+        rk_parse_int(qid_s, &qid) != RK_OK || qid < 0 || qid > INT32_MAX || p->topic[0] == '\0') {
         rk_log_error("timer", "the message at commitlog offset %" PRId64 " is no parked timer message with a "
                      "valid REAL_TOPIC / REAL_QID; skipped", x->phys);
-        rk_store_view_release(&v);
+        rk_store_view_release(&p->v);
         return SKIPPED;
     }
     char enq[24], deq[24];
     snprintf(enq, sizeof enq, "%" PRId64, rec.store_ts);
     snprintf(deq, sizeof deq, "%" PRId64, rk_now_ms());
     static const char *const drop[] = {RK_PROP_WAIT, RK_PROP_TIMER_ENQUEUE_MS, RK_PROP_TIMER_DEQUEUE_MS, NULL};
-    rk_buf_t props = {0};
-    rk_props_copy_without_any(&props, rec.props, rec.props_len, drop);
-    rk_props_put(&props, RK_PROP_TIMER_ENQUEUE_MS, enq);
-    rk_props_put(&props, RK_PROP_TIMER_DEQUEUE_MS, deq);
-    rk_props_put(&props, RK_PROP_WAIT, "false");   /* setWaitStoreMsgOK(false): no flush/replica wait */
-    rk_msg_t m = {.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = rec.flag,
-                  .sys_flag = rec.sys_flag, .born_ts = rec.born_ts, .born_host = rec.born_host,
-                  .store_host = rec.store_host, .reconsume_times = rec.reconsume_times,
-                  .prepared_tx_offset = rec.prepared_tx_offset, .body = rec.body, .body_len = rec.body_len,
-                  .props = (const char *)props.data, .props_len = props.len};
-    rk_put_result_t res;
-    int out = FAILED;
-    if (props.err == 0 && props.len <= RK_PROPERTIES_MAX_LEN) {
-        rk_schedule_internal_put(true);
-        rc = rk_store_put(t->st, &m, &res);
-        rk_schedule_internal_put(false);
-        if (rc == RK_OK && res.status == RK_PUT_OK)
-            out = DELIVERED;
-        else
-            rk_log_warn("timer", "putting the message at %" PRId64 " back into %s failed (%s); trying again in %d ms",
-                        x->phys, topic, rc != RK_OK ? rk_strerror(rc) : rk_put_status_name(res.status),
-                        PUT_RETRY_MS);
-    } else {
-        rk_log_error("timer", "the message at %" PRId64 " cannot be restored (properties too long); skipped",
-                     x->phys);
-        out = SKIPPED;
+    p->props.len = 0;
+    rk_props_copy_without_any(&p->props, rec.props, rec.props_len, drop);
+    rk_props_put(&p->props, RK_PROP_TIMER_ENQUEUE_MS, enq);
+    rk_props_put(&p->props, RK_PROP_TIMER_DEQUEUE_MS, deq);
+    rk_props_put(&p->props, RK_PROP_WAIT, "false");   /* setWaitStoreMsgOK(false): no flush/replica wait */
+    if (p->props.err != 0 || p->props.len > RK_PROPERTIES_MAX_LEN) {
+        rk_log_error("timer", "the message at %" PRId64 " cannot be restored (%s); skipped", x->phys,
+                     p->props.err != 0 ? "out of memory" : "properties too long");
+        rk_buf_free(&p->props);
+        p->props = (rk_buf_t){0};
+        rk_store_view_release(&p->v);
+        return SKIPPED;
     }
-    rk_buf_free(&props);
-    rk_store_view_release(&v);
-    return out;
+    p->m = (rk_msg_t){.topic = p->topic, .topic_len = strlen(p->topic), .queue_id = (int32_t)qid, .flag = rec.flag,
+                      .sys_flag = rec.sys_flag, .born_ts = rec.born_ts, .born_host = rec.born_host,
+                      .store_host = rec.store_host, .reconsume_times = rec.reconsume_times,
+                      .prepared_tx_offset = rec.prepared_tx_offset, .body = rec.body, .body_len = rec.body_len,
+                      .props = (const char *)p->props.data, .props_len = p->props.len};
+    return DELIVERED;
 }
 
-static void on_expire(rk_tw_t *w, rk_tw_entry_t *e, void *arg)
+/* An entry's delivery ended: r says how (a failed one waits PUT_RETRY_MS for its retry and holds
+ * progressMs at its time until then). */
+static void finish(rk_timer_t *t, tentry_t *x, int r)
 {
-    rk_timer_t *t = arg;
-    tentry_t *x = rk_tw_container_of(e, tentry_t, e);
-    int64_t due = rk_tw_entry_deadline(e);
     bool retry = x->size < 0;
-    if (retry)
-        x->size = -x->size;
-    int r = may_deliver(t) ? deliver(t, x) : FAILED;
     if (r == FAILED) {
         if (!retry) {
             x->size = -x->size;
             t->nretry++;
-            if (due < t->failed_min)
-                t->failed_min = due;
-        } else {
-            x->size = -x->size;
+            if (rk_tw_entry_deadline(&x->e) < t->failed_min)
+                t->failed_min = rk_tw_entry_deadline(&x->e);
         }
         atomic_fetch_add(&t->failed, 1);
-        rk_tw_schedule(w, e, rk_tw_now(w) + PUT_RETRY_MS);
+        rk_tw_schedule(t->wheel, &x->e, rk_tw_now(t->wheel) + PUT_RETRY_MS);
         return;
     }
     if (retry && --t->nretry == 0)
@@ -520,6 +517,84 @@ static void on_expire(rk_tw_t *w, rk_tw_entry_t *e, void *arg)
     bucket_done(t, x->bucket);
     entry_free(t, x);
     atomic_fetch_sub(&t->pending, 1);
+}
+
+/* The wheel hands over what is due, in time order; it is put back after the turn, in batches. */
+static void on_expire(rk_tw_t *w, rk_tw_entry_t *e, void *arg)
+{
+    rk_timer_t *t = arg;
+    tentry_t *x = rk_tw_container_of(e, tentry_t, e);
+    if (t->ndue == t->due_cap) {
+        size_t cap = t->due_cap ? t->due_cap * 2 : 1024;
+        tentry_t **d = realloc(t->due, cap * sizeof *d);
+        if (d == NULL) {            /* no room to hold it: it waits for the next turn */
+            rk_tw_schedule(w, e, rk_tw_now(w) + PUT_RETRY_MS);
+            if (x->size > 0) {
+                x->size = -x->size;
+                t->nretry++;
+                if (rk_tw_entry_deadline(e) < t->failed_min)
+                    t->failed_min = rk_tw_entry_deadline(e);
+            }
+            return;
+        }
+        t->due = d;
+        t->due_cap = cap;
+    }
+    t->due[t->ndue++] = x;
+}
+
+/* Puts back what the last turn made due: up to PUT_BATCH messages under one commitlog lock (one
+ * wake-up of the dispatcher instead of one per message), in time order. */
+static void deliver_due(rk_timer_t *t)
+{
+    rk_commitlog_t *cl = rk_store_commitlog(t->st);
+    size_t i = 0;
+    while (i < t->ndue) {
+        tentry_t *xs[PUT_BATCH];
+        rk_msg_t msgs[PUT_BATCH];
+        int n = 0;
+        int64_t bytes = 0;
+        while (n < PUT_BATCH && i < t->ndue && bytes < PUT_BATCH_BYTES) {
+            tentry_t *x = t->due[i++];
+            if (prepare(t, x, &t->prep[n]) == SKIPPED) {
+                finish(t, x, SKIPPED);
+                continue;
+            }
+            msgs[n] = t->prep[n].m;
+            bytes += (int64_t)msgs[n].body_len + (int64_t)msgs[n].props_len;
+            xs[n++] = x;
+        }
+        if (n == 0)
+            continue;
+        bool ok = false;
+        rk_put_result_t res = {0};
+        int rc = RK_OK;
+        if (may_deliver(t)) {
+            rk_schedule_internal_put(true);
+            rc = n == 1 ? rk_store_put(t->st, &msgs[0], &res) : rk_commitlog_put_batch(cl, msgs, n, &res, NULL);
+            if (rc != RK_OK && n > 1) {     /* the batch as a whole was refused: one by one */
+                for (int k = 0; k < n; k++) {
+                    rk_put_result_t one;
+                    int r1 = rk_store_put(t->st, &msgs[k], &one);
+                    bool ok1 = r1 == RK_OK && one.status == RK_PUT_OK;
+                    rk_store_view_release(&t->prep[k].v);
+                    finish(t, xs[k], ok1 ? DELIVERED : FAILED);
+                    xs[k] = NULL;
+                }
+            }
+            rk_schedule_internal_put(false);
+            ok = rc == RK_OK && res.status == RK_PUT_OK;
+            if (!ok && rc == RK_OK)
+                rk_log_warn("timer", "putting %d due message(s) back failed (%s); trying again in %d ms", n,
+                            rk_put_status_name(res.status), PUT_RETRY_MS);
+        }
+        for (int k = 0; k < n; k++)
+            if (xs[k] != NULL) {
+                rk_store_view_release(&t->prep[k].v);
+                finish(t, xs[k], ok ? DELIVERED : FAILED);
+            }
+    }
+    t->ndue = 0;
 }
 
 /* Reads new timer-log units into the wheel; returns how many were read (cap < 0: no cap). */
@@ -638,6 +713,7 @@ static void service_main(void *arg)
         if (want && t->wheel != NULL) {
             read_units(t, READ_CAP_PER_ROUND);
             rk_tw_advance(t->wheel, rk_now_ms(), on_expire, t);
+            deliver_due(t);
             take_checkpoint(t);
             int64_t max = rk_store_max_offset(t->st, RK_TIMER_TOPIC, 0);
             atomic_store(&t->behind, max > t->read_off ? max - t->read_off : 0);
@@ -708,13 +784,16 @@ int rk_timer_new(rk_store_t *st, const rk_timer_config_t *cfg, rk_timer_t **out,
     t->may_deliver = cfg->may_deliver;
     t->may_ctx = cfg->may_deliver_ctx;
     t->failed_min = INT64_MAX;
-    if ((t->path = strdup(cfg->checkpoint_path)) == NULL || uv_mutex_init(&t->mu) != 0) {
+    if ((t->prep = calloc(PUT_BATCH, sizeof *t->prep)) == NULL || (t->path = strdup(cfg->checkpoint_path)) == NULL ||
+        uv_mutex_init(&t->mu) != 0) {
+        free(t->prep);
         free(t->path);
         free(t);
         return RK_ENOMEM;
     }
     if (uv_cond_init(&t->cond) != 0 || uv_cond_init(&t->flush_cond) != 0) {
         uv_mutex_destroy(&t->mu);
+        free(t->prep);
         free(t->path);
         free(t);
         return RK_ENOMEM;
@@ -738,6 +817,7 @@ int rk_timer_new(rk_store_t *st, const rk_timer_config_t *cfg, rk_timer_t **out,
         uv_cond_destroy(&t->flush_cond);
         uv_cond_destroy(&t->cond);
         uv_mutex_destroy(&t->mu);
+        free(t->prep);
         free(t->path);
         free(t);
         return rc;
@@ -797,6 +877,10 @@ void rk_timer_free(rk_timer_t *t)
     uv_cond_destroy(&t->flush_cond);
     uv_cond_destroy(&t->cond);
     uv_mutex_destroy(&t->mu);
+    for (int i = 0; i < PUT_BATCH; i++)
+        rk_buf_free(&t->prep[i].props);
+    free(t->prep);
+    free(t->due);
     free(t->path);
     free(t);
 }
