@@ -428,6 +428,15 @@ int main(int argc, char **argv)
            atomic_load(&got), n_msgs, atomic_load(&early), atomic_load(&twice));
     percentiles("lateness (broker, store)", late_store, n_msgs);
     percentiles("lateness (consumer, recv)", late_recv, n_msgs);
+    /* when the late ones were due (seconds after the first due time) */
+    int64_t secs = window_ms / 1000 + 1, *late_at = calloc((size_t)secs, sizeof *late_at), shown = 0;
+    for (int64_t i = 0; late_at && i < n_msgs; i++)
+        if (late_store[i] != INT32_MIN && late_store[i] > 50)
+            late_at[(due[i] - first_due) / 1000]++;
+    for (int64_t k = 0; late_at && k < secs; k++)
+        if (late_at[k] > 0 && shown++ < 12)
+            printf("  more than 50 ms late          %" PRId64 " of those due in second %" PRId64 "\n", late_at[k], k);
+    free(late_at);
     int64_t nn = atomic_load(&normal_sent);
     percentiles("ordinary send round trip", normal_lat, nn < NORMAL_MAX ? nn : NORMAL_MAX);
     double load[3];
