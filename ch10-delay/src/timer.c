@@ -223,17 +223,54 @@ void rk_timer_stats(rk_timer_t *t, rk_timer_stats_t *out)
 
 /* ------------------------------------------------------------ hooks */
 
-static rk_put_status_t parse_i64(const char *props, size_t plen, const char *key, int64_t min, int64_t max,
-                                 bool *found, int64_t *out)
+/* The timing properties, in RocketMQ's order of precedence, with the range of each value
+ * (TIMER_DELAY_SEC / TIMER_DELAY_MS are Java ints). */
+static const struct {
+    const char *key;
+    size_t len;
+    int64_t min, max, unit;         /* unit 0: an absolute time */
+} timer_keys[] = {
+    {RK_PROP_TIMER_DELAY_SEC, sizeof RK_PROP_TIMER_DELAY_SEC - 1, INT32_MIN, INT32_MAX, 1000},
+    {RK_PROP_TIMER_DELAY_MS, sizeof RK_PROP_TIMER_DELAY_MS - 1, INT32_MIN, INT32_MAX, 1},
+    {RK_PROP_TIMER_DELIVER_MS, sizeof RK_PROP_TIMER_DELIVER_MS - 1, INT64_MIN / 2, INT64_MAX / 2, 0},
+    {RK_PROP_START_DELIVER_TIME, sizeof RK_PROP_START_DELIVER_TIME - 1, INT64_MIN / 2, INT64_MAX / 2, 0},
+};
+#define NKEYS (sizeof timer_keys / sizeof timer_keys[0])
+
+/* The delivery time a message asks for: one pass over its properties (every put runs this).
+ * RK_PUT_OK with *found false: none; RK_PUT_WHEEL_TIMER_MSG_ILLEGAL: not an integer in range. */
+static rk_put_status_t asked_time(const rk_msg_t *m, int64_t now, bool *found, int64_t *at)
 {
-    char v[32];
-    size_t vl;
-    if (rk_props_get(props, plen, key, &vl) == NULL)
+    const char *val[NKEYS] = {0};
+    size_t vlen[NKEYS] = {0};
+    rk_prop_iter_t it = rk_props_iter(m->props, m->props_len);
+    const char *k, *v;
+    size_t kl, vl;
+    while (rk_props_next(&it, &k, &kl, &v, &vl)) {
+        if (kl < sizeof RK_PROP_TIMER_DELAY_MS - 1 || (k[0] != 'T' && k[0] != '_'))
+            continue;
+        for (size_t j = 0; j < NKEYS; j++)
+            if (val[j] == NULL && kl == timer_keys[j].len && memcmp(k, timer_keys[j].key, kl) == 0) {
+                val[j] = v;
+                vlen[j] = vl;
+            }
+    }
+    *found = false;
+    for (size_t j = 0; j < NKEYS; j++) {
+        if (val[j] == NULL)
+            continue;
+        *found = true;
+        char buf[32];
+        int64_t x;
+        if (vlen[j] >= sizeof buf)
+            return RK_PUT_WHEEL_TIMER_MSG_ILLEGAL;
+        memcpy(buf, val[j], vlen[j]);
+        buf[vlen[j]] = '\0';
+        if (rk_parse_int(buf, &x) != RK_OK || x < timer_keys[j].min || x > timer_keys[j].max)
+            return RK_PUT_WHEEL_TIMER_MSG_ILLEGAL;
+        *at = timer_keys[j].unit ? now + x * timer_keys[j].unit : x;
         return RK_PUT_OK;
-    *found = true;
-    if (rk_props_get_str(props, plen, key, v, sizeof v) != RK_OK || rk_parse_int(v, out) != RK_OK || *out < min ||
-        *out > max)
-        return RK_PUT_WHEEL_TIMER_MSG_ILLEGAL;
+    }
     return RK_PUT_OK;
 }
 
@@ -251,26 +288,10 @@ static rk_put_status_t timer_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
     if (m->topic_len == sizeof RK_SCHEDULE_TOPIC - 1 && memcmp(m->topic, RK_SCHEDULE_TOPIC, m->topic_len) == 0)
         return RK_PUT_OK;                       /* a delay level was asked: the level wins, as RocketMQ */
     bool found = false;
-    int64_t now = rk_now_ms(), v = 0, at = 0;
-    rk_put_status_t st;
-    if ((st = parse_i64(m->props, m->props_len, RK_PROP_TIMER_DELAY_SEC, INT32_MIN, INT32_MAX, &found, &v)) !=
-        RK_PUT_OK)
+    int64_t now = rk_now_ms(), at = 0;
+    rk_put_status_t st = asked_time(m, now, &found, &at);
+    if (st != RK_PUT_OK)
         return st;
-    if (found) {
-        at = now + v * 1000;
-    } else {
-        if ((st = parse_i64(m->props, m->props_len, RK_PROP_TIMER_DELAY_MS, INT32_MIN, INT32_MAX, &found, &v)) !=
-            RK_PUT_OK)
-            return st;
-        if (found) {
-            at = now + v;
-        } else {
-            const char *key = rk_props_get(m->props, m->props_len, RK_PROP_TIMER_DELIVER_MS, &(size_t){0})
-                                  ? RK_PROP_TIMER_DELIVER_MS : RK_PROP_START_DELIVER_TIME;
-            if ((st = parse_i64(m->props, m->props_len, key, INT64_MIN / 2, INT64_MAX / 2, &found, &at)) != RK_PUT_OK)
-                return st;
-        }
-    }
     if (!found || at <= now)                    /* no time, or already due: an ordinary message */
         return RK_PUT_OK;
     if (at - now > t->max_delay_ms)
