@@ -7,7 +7,9 @@
 #ifndef RK_MQADMIN_H
 #define RK_MQADMIN_H
 
+#include "rk/buf.h"
 #include "rk/mqclient.h"
+#include "rk/producer.h"
 #include "rk/tool.h"
 
 extern const rk_tool_cmd_t rk_mqadmin_cmds_ch07[];
@@ -19,6 +21,23 @@ typedef void (*rk_mqadmin_msg_lines_fn)(const rk_msg_ext_t *m);
 void rk_mqadmin_set_msg_lines(rk_mqadmin_msg_lines_fn fn);
 /* One "Label:  value" line in the message block's layout (RocketMQ's "%-20s %s"). */
 void rk_mqadmin_print_field(const char *label, const char *value);
+
+/* sendMessage with a later chapter's options (chapter 10 adds a delay): its own command runs
+ * rk_mqadmin_send with an extension, every option of chapter 7's sendMessage kept.
+ *   flags    more getopt letters ("d:T:O"); each one given goes to option(ctx, letter, optarg),
+ *            which returns 0 or an exit status (2: usage; it printed why)
+ *   prepare  before the send: may add properties to *m by appending them to props (m->props
+ *            then points into props, which rk_mqadmin_send frees); 0 or an exit status
+ *   sent     after a successful send, to print more (may be NULL)
+ * NULL ext: chapter 7's sendMessage. Returns the exit status. */
+typedef struct rk_mqadmin_send_ext {
+    const char *flags;
+    int (*option)(void *ctx, int letter, const char *arg);
+    int (*prepare)(void *ctx, rk_message_t *m, rk_buf_t *props);
+    void (*sent)(void *ctx, const rk_send_result_t *r);
+    void *ctx;
+} rk_mqadmin_send_ext_t;
+int rk_mqadmin_send(int argc, char **argv, const rk_mqadmin_send_ext_t *ext);
 
 /* mqadmin's main over tables (NULL-terminated; the first that knows a command wins): ignores
  * SIGPIPE, logs at WARN unless RK_LOG is set. Returns the exit status. */
