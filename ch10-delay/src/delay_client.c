@@ -30,7 +30,7 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
     return RK_EINVAL;
 }
 
-/* "3d 4h" style for messages: the largest unit that divides ms. */
+/* A span for messages: "3d", "90s", "1500ms" when a unit divides it, else "about 2.5 h". */
 static const char *human(int64_t ms, char *buf, size_t len)
 {
     static const struct { int64_t ms; const char *unit; } units[] = {
@@ -39,6 +39,11 @@ static const char *human(int64_t ms, char *buf, size_t len)
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (ms != 0 && ms % units[i].ms == 0) {
             snprintf(buf, len, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
+            return buf;
+        }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms >= units[i].ms * 10 || (i + 1 == sizeof units / sizeof units[0] && ms >= units[i].ms)) {
+            snprintf(buf, len, "about %.1f %s", (double)ms / (double)units[i].ms, units[i].unit);
             return buf;
         }
     snprintf(buf, len, "%" PRId64 "ms", ms);
