@@ -39,11 +39,12 @@ static rk_consume_result_t on_message(void *arg, const rk_msg_ext_t *msgs, size_
     (void)arg;
     for (size_t i = 0; i < n; i++) {
         const rk_msg_ext_t *m = &msgs[i];
-        if (strncmp((const char *)m->body, run_id, strlen(run_id)) != 0)
+        size_t skip = strlen(run_id) + 1;   /* the body is "<run id> <what>", not NUL-terminated */
+        if (m->body_len <= skip || memcmp(m->body, run_id, skip - 1) != 0)
             continue;                       /* an earlier run's */
-        printf("%6.2f s after sending: %-10s tags [%s] keys [%s] topic %s queue %d\n",
-               (double)(wall_ms() - m->born_ts) / 1000.0, (const char *)m->body + strlen(run_id) + 1, m->tags,
-               m->keys, m->topic, m->queue_id);
+        printf("%6.2f s after sending: %-10.*s tags [%s] keys [%s] topic %s queue %d\n",
+               (double)(wall_ms() - m->born_ts) / 1000.0, (int)(m->body_len - skip), (const char *)m->body + skip,
+               m->tags, m->keys, m->topic, m->queue_id);
         atomic_fetch_add(&received, 1);
     }
     return RK_CONSUME_SUCCESS;
