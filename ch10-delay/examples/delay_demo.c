@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     int expected = 0, failed = 0;
     if (levels)
         for (int level = 3; level >= 1; level--) {
-            char what[16];
+            char what[24];
             snprintf(what, sizeof what, "level-%d", level);
             failed |= send_one(p, what, &(rk_delay_t){.kind = RK_DELAY_LEVEL, .value = level}) != RK_OK;
             expected++;
