@@ -175,8 +175,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The broker's runtime fields about delays, sorted: RocketMQ's scheduleMessageOffset_N and the
- * timer's (RocketMQ 5 names them timer*). */
+/* The broker's runtime fields about delays, sorted: schedule* (RocketMQ's scheduleMessageOffset_N,
+ * "delivered,max" per level) and timer* (the timer's, as RocketMQ 5 names them). */
 static void print_delay_fields(rk_mqclient_t *c, const char *addr)
 {
     cJSON *rt = ask_json(c, addr, RK_REQ_GET_BROKER_RUNTIME_INFO, NULL, "GET_BROKER_RUNTIME_INFO");
@@ -187,7 +187,7 @@ static void print_delay_fields(rk_mqclient_t *c, const char *addr)
     const char **keys = n ? calloc(n, sizeof *keys) : NULL;
     size_t k = 0;
     for (cJSON *e = kv ? kv->child : NULL; keys && e; e = e->next)
-        if (e->string && (strncmp(e->string, "timer", 5) == 0 || strncmp(e->string, "scheduleMessageOffset_", 22) == 0))
+        if (e->string && (strncmp(e->string, "timer", 5) == 0 || strncmp(e->string, "schedule", 8) == 0))
             keys[k++] = e->string;
     if (k > 0) {
         qsort(keys, k, sizeof *keys, cmp_str);

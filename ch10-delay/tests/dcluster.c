@@ -1,9 +1,7 @@
-/* dcluster.c — see dcluster.h. Chapter 9's fixture is compiled here, not copied. */
+/* dcluster.c — see dcluster.h. Chapter 9's fixture itself is compiled in by fixture_rcluster.c. */
 #include "dcluster.h"
 
 #include <unistd.h>
-
-#include "../../ch09-retry/tests/rcluster.c"
 
 const char *dc_broker_bin(void)
 {

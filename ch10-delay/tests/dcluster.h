@@ -1,6 +1,6 @@
 /* dcluster.h — chapter 10's tests run on chapter 9's cluster fixture (ch09-retry/tests/rcluster.h:
- * a name server and one broker on loopback, stopped by PID), compiled in here by dcluster.c, with
- * the broker chosen by dc_broker_bin(). */
+ * a name server and one broker on loopback, stopped by PID), compiled into this chapter's test
+ * binary by fixture_rcluster.c (not copied), with the broker chosen by dc_broker_bin(). */
 #ifndef RK_TEST_DCLUSTER_H
 #define RK_TEST_DCLUSTER_H
 

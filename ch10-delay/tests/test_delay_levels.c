@@ -244,6 +244,10 @@ Test(delay_levels, mqadmin_send_with_delay_and_progress)
     cr_assert_eq(mqadmin(&out, both), 2, "%s", out);
     cr_assert(strstr(out, "not both"), "%s", out);
     free(out);
+    const char *unknown[] = {"sendMessage", "-n", c.ns, "-t", TOPIC, "-p", "x", "-x", NULL};
+    cr_assert_eq(mqadmin(&out, unknown), 2, "%s", out);
+    cr_assert(strstr(out, "unknown option -x"), "%s", out);
+    free(out);
     const char *far[] = {"sendMessage", "-n", c.ns, "-t", TOPIC, "-p", "x", "-T", "+4d", NULL};
     cr_assert_eq(mqadmin(&out, far), 2, "%s", out);
     cr_assert(strstr(out, "longest delay"), "%s", out);
@@ -251,7 +255,7 @@ Test(delay_levels, mqadmin_send_with_delay_and_progress)
 
     /* level 4 (6 s), with chapter 7's options kept */
     const char *send[] = {"sendMessage", "-n", c.ns, "-t", TOPIC, "-p", "from mqadmin", "-k", "mk", "-c", "mt",
-                          "-d", "4", NULL};
+                          "-d4", NULL};
     int64_t before = rk_now_ms();
     cr_assert_eq(mqadmin(&out, send), 0, "%s", out);
     cr_assert(strstr(out, "SEND_OK") && strstr(out, "level 4 (DELAY=4"), "%s", out);
