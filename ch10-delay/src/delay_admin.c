@@ -114,29 +114,6 @@ typedef struct progress_opts {
     int nlevels;
 } progress_opts_t;
 
-/* Sends req to addr (NULL: the name servers); the body of a SUCCESS as JSON, or NULL (said why). */
-static cJSON *ask_json(rk_mqclient_t *c, const char *addr, int32_t code, rk_cmd_t *req, const char *what)
-{
-    if (req == NULL)
-        req = rk_mqclient_request(code);
-    rk_cmd_t *resp = NULL;
-    int rc = addr ? rk_mqclient_invoke(c, addr, req, &resp) : rk_mqclient_invoke_namesrv(c, req, &resp);
-    if (rc != RK_OK) {
-        fprintf(stderr, "delayProgress: %s: %s%s%s\n", what, rk_strerror(rc), addr ? " at " : "", addr ? addr : "");
-        return NULL;
-    }
-    cJSON *j = NULL;
-    if (resp->code != RK_RESP_SUCCESS) {
-        char why[300];
-        rk_mqclient_resp_describe(resp, why, sizeof why);
-        fprintf(stderr, "delayProgress: %s: %s\n", what, why);
-    } else if ((j = rk_json_parse((const char *)resp->body, resp->body_len)) == NULL) {
-        fprintf(stderr, "delayProgress: %s: the answer is not JSON\n", what);
-    }
-    rk_cmd_free(resp);
-    return j;
-}
-
 static int64_t max_offset(rk_mqclient_t *c, const char *addr, int qid)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_MAX_OFFSET);
@@ -153,23 +130,6 @@ static int64_t max_offset(rk_mqclient_t *c, const char *addr, int qid)
     return off;
 }
 
-static const char *human_delay(int64_t ms, char *buf, size_t len)
-{
-    if (ms <= 0)
-        snprintf(buf, len, "-");
-    else if (ms % 86400000 == 0)
-        snprintf(buf, len, "%" PRId64 "d", ms / 86400000);
-    else if (ms % 3600000 == 0)
-        snprintf(buf, len, "%" PRId64 "h", ms / 3600000);
-    else if (ms % 60000 == 0)
-        snprintf(buf, len, "%" PRId64 "m", ms / 60000);
-    else if (ms % 1000 == 0)
-        snprintf(buf, len, "%" PRId64 "s", ms / 1000);
-    else
-        snprintf(buf, len, "%" PRId64 "ms", ms);
-    return buf;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -179,7 +139,8 @@ static int cmp_str(const void *a, const void *b)
  * "delivered,max" per level) and timer* (the timer's, as RocketMQ 5 names them). */
 static void print_delay_fields(rk_mqclient_t *c, const char *addr)
 {
-    cJSON *rt = ask_json(c, addr, RK_REQ_GET_BROKER_RUNTIME_INFO, NULL, "GET_BROKER_RUNTIME_INFO");
+    cJSON *rt = rk_mqadmin_ask_json(c, addr, rk_mqclient_request(RK_REQ_GET_BROKER_RUNTIME_INFO),
+                                    "GET_BROKER_RUNTIME_INFO");
     cJSON *kv = cJSON_GetObjectItemCaseSensitive(rt, "table");
     size_t n = 0;
     for (cJSON *e = kv ? kv->child : NULL; e; e = e->next)
@@ -202,7 +163,7 @@ static void print_delay_fields(rk_mqclient_t *c, const char *addr)
 /* One broker's levels; returns 0 or 1. */
 static int progress_of(rk_mqclient_t *c, const progress_opts_t *o, const char *name, const char *addr)
 {
-    cJSON *j = ask_json(c, addr, REQ_GET_ALL_DELAY_OFFSET, NULL, "GET_ALL_DELAY_OFFSET");
+    cJSON *j = rk_mqadmin_ask_json(c, addr, rk_mqclient_request(REQ_GET_ALL_DELAY_OFFSET), "GET_ALL_DELAY_OFFSET");
     if (j == NULL) {
         fprintf(stderr, "delayProgress: broker %s (%s) does not tell its delay offsets (a broker before "
                 "chapter 9?)\n", name, addr);
@@ -225,6 +186,9 @@ static int progress_of(rk_mqclient_t *c, const progress_opts_t *o, const char *n
     }
     cJSON_Delete(j);
     bool named = o->levels != NULL || top == RK_DELAY_LEVELS_RMQ;
+    if (o->levels != NULL && o->nlevels != top)
+        fprintf(stderr, "delayProgress: -L lists %d levels, broker %s has %d: is it the broker's messageDelayLevel?\n",
+                o->nlevels, name, top);
     printf("Broker %s (%s): %d delay levels%s\n", name, addr, top,
            named ? "" : " (their delays unknown here: give the broker's messageDelayLevel with -L)");
     printf("%-6s  %-8s  %-18s  %-12s  %-9s  %s\n", "#Level", "#Delay", "#Delivered Offset", "#Max Offset",
@@ -244,7 +208,8 @@ static int progress_of(rk_mqclient_t *c, const progress_opts_t *o, const char *n
             snprintf(maxs, sizeof maxs, "%" PRId64, max);
         else
             snprintf(maxs, sizeof maxs, "?");
-        printf("%-6d  %-8s  %-18" PRId64 "  %-12s  %-9" PRId64 "  %s\n", level, human_delay(delay, d, sizeof d),
+        printf("%-6d  %-8s  %-18" PRId64 "  %-12s  %-9" PRId64 "  %s\n", level,
+               delay > 0 ? rk_delay_format(delay, d, sizeof d) : "-",
                done[level] < 0 ? 0 : done[level], maxs, pending, due);
         total += pending;
     }
@@ -291,7 +256,8 @@ static int cmd_delay_progress(int argc, char **argv)
         status = progress_of(c, &o, o.broker, o.broker);
     } else {
         /* every master the name servers know (delays are delivered by masters only) */
-        cJSON *info = ask_json(c, NULL, RK_REQ_GET_BROKER_CLUSTER_INFO, NULL, "GET_BROKER_CLUSTER_INFO");
+        cJSON *info = rk_mqadmin_ask_json(c, NULL, rk_mqclient_request(RK_REQ_GET_BROKER_CLUSTER_INFO),
+                                          "GET_BROKER_CLUSTER_INFO");
         cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
         int seen = 0;
         for (cJSON *bd = table ? table->child : NULL; bd; bd = bd->next) {

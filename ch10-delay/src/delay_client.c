@@ -30,8 +30,7 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
     return RK_EINVAL;
 }
 
-/* A span for messages: "3d", "90s", "1500ms" when a unit divides it, else "about 2.5 h". */
-static const char *human(int64_t ms, char *buf, size_t len)
+const char *rk_delay_format(int64_t ms, char *buf, size_t len)
 {
     static const struct { int64_t ms; const char *unit; } units[] = {
         {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"},
@@ -56,11 +55,11 @@ static int check_span(int64_t delay_ms, int64_t max_ms, char *err, size_t errlen
     char a[32], b[32];
     if (delay_ms <= 0)
         return refuse(err, errlen, "the delivery time is not in the future (%s ago); give a later one, or send "
-                      "the message without a delay", human(-delay_ms, a, sizeof a));
+                      "the message without a delay", rk_delay_format(-delay_ms, a, sizeof a));
     if (delay_ms > max_ms)
         return refuse(err, errlen, "the delivery time is %s from now, past the longest delay a broker takes (%s, "
-                      "timerMaxDelaySec); it would refuse the message", human(delay_ms, a, sizeof a),
-                      human(max_ms, b, sizeof b));
+                      "timerMaxDelaySec); it would refuse the message", rk_delay_format(delay_ms, a, sizeof a),
+                      rk_delay_format(max_ms, b, sizeof b));
     return RK_OK;
 }
 

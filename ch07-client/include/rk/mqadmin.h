@@ -39,6 +39,11 @@ typedef struct rk_mqadmin_send_ext {
 } rk_mqadmin_send_ext_t;
 int rk_mqadmin_send(int argc, char **argv, const rk_mqadmin_send_ext_t *ext);
 
+/* For a later chapter's commands: sends req to addr (NULL: the name servers) and returns a
+ * SUCCESS answer's body as JSON (cJSON_Delete it), or NULL after printing why ("mqadmin: what:
+ * ..."). req is consumed. */
+cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what);
+
 /* mqadmin's main over tables (NULL-terminated; the first that knows a command wins): ignores
  * SIGPIPE, logs at WARN unless RK_LOG is set. Returns the exit status. */
 int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv);

@@ -862,3 +862,8 @@ static int parse_send_ext(int argc, char **argv, const char *flags, const rk_mqa
     free(letters);
     return rc;
 }
+
+cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
+{
+    return ask_json(c, addr, req, what);
+}

@@ -103,4 +103,7 @@ int rk_producer_send_delayed(rk_producer_t *p, const rk_message_t *m, const rk_d
  * positive number with one of those units or does not fit. */
 int rk_delay_parse_duration(const char *text, int64_t *out_ms);
 
+/* ms -> "3d", "90s", "1500ms" when a unit divides it, else "about 2.5 h" (for messages). */
+const char *rk_delay_format(int64_t ms, char *buf, size_t len);
+
 #endif
