@@ -155,6 +155,20 @@ int rk_producer_send_delayed(rk_producer_t *p, const rk_message_t *m, const rk_d
     return rc;
 }
 
+int rk_producer_send_delayed_async(rk_producer_t *p, const rk_message_t *m, const rk_delay_t *d, rk_send_cb cb,
+                                   void *arg, char *err, size_t errlen)
+{
+    rk_buf_t props = {0};
+    rk_message_t dm;
+    int rc = rk_delay_apply(m, d, &props, &dm, NULL, err, errlen);
+    if (rc == RK_OK)
+        rc = rk_producer_send_async(p, &dm, cb, arg);   /* it copies what it needs before returning */
+    else if (rc == RK_ENOMEM && err != NULL && errlen > 0)
+        snprintf(err, errlen, "out of memory");
+    rk_buf_free(&props);
+    return rc;
+}
+
 int rk_producer_send_delay_level(rk_producer_t *p, const rk_message_t *m, int level, rk_send_result_t *r)
 {
     rk_delay_t d = {.kind = RK_DELAY_LEVEL, .value = level};

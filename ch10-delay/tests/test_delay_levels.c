@@ -10,6 +10,7 @@
  * a message waits and once it came. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,44 @@ Test(delay_levels, each_level_on_time_in_order_and_intact)
             if (li == lj)
                 cr_assert_lt(ri, rj, "%s came back before %s", g[i].keys, g[j].keys);
         }
+}
+
+typedef struct async_done {
+    atomic_int calls, status;
+} async_done_t;
+
+static void on_sent(void *arg, int status, const rk_send_result_t *r)
+{
+    (void)r;
+    async_done_t *a = arg;
+    atomic_store(&a->status, status);
+    atomic_fetch_add(&a->calls, 1);
+}
+
+Test(delay_levels, async_send_with_a_level)
+{
+    rk_producer_t *p = producer();
+    async_done_t a = {0};
+    char err[256];
+    /* refused: the callback never runs */
+    rk_delay_t bad = {.kind = RK_DELAY_LEVEL, .value = 99};
+    rk_message_t m = {.topic = TOPIC, .tags = "ta", .keys = "async-1", .body = "async", .body_len = 5};
+    cr_assert_eq(rk_producer_send_delayed_async(p, &m, &bad, on_sent, &a, err, sizeof err), RK_EINVAL);
+    cr_assert(strstr(err, "outside 1..18"), "%s", err);
+    /* the properties live in a buffer freed when the call returns: the async send must have
+     * copied them (the message comes back delayed, so DELAY travelled) */
+    rk_delay_t d = {.kind = RK_DELAY_LEVEL, .value = 2};
+    cr_assert_eq(rk_producer_send_delayed_async(p, &m, &d, on_sent, &a, err, sizeof err), RK_OK, "%s", err);
+    for (int i = 0; i < 100 && atomic_load(&a.calls) == 0; i++)
+        usleep(50000);
+    cr_assert_eq(atomic_load(&a.calls), 1);
+    cr_assert_eq(atomic_load(&a.status), RK_OK);
+    rk_producer_free(p);
+    got_t g[2];
+    cr_assert_eq(receive(g, 1), 1);
+    cr_assert_str_eq(g[0].keys, "async-1");
+    cr_assert_geq(g[0].store_ts, g[0].born_ts + LEVEL_MS[1], "came back after %" PRId64 " ms",
+                  g[0].store_ts - g[0].born_ts);
 }
 
 /* Runs mqadmin with args (NULL-terminated, after the program name); output in *out. */

@@ -99,6 +99,11 @@ int rk_producer_send_deliver_after(rk_producer_t *p, const rk_message_t *m, int6
 /* Any delay (style, limits) through rk_producer_send. */
 int rk_producer_send_delayed(rk_producer_t *p, const rk_message_t *m, const rk_delay_t *d, rk_send_result_t *r);
 
+/* The same through rk_producer_send_async: on RK_OK cb runs once, as there; a refused delay is
+ * RK_EINVAL with err (may be NULL) saying why, and cb never runs. */
+int rk_producer_send_delayed_async(rk_producer_t *p, const rk_message_t *m, const rk_delay_t *d, rk_send_cb cb,
+                                   void *arg, char *err, size_t errlen);
+
 /* "1500ms", "30s", "5m", "2h", "1d" (a bare number is ms) -> ms; RK_EINVAL if it is not a
  * positive number with one of those units or does not fit. */
 int rk_delay_parse_duration(const char *text, int64_t *out_ms);
