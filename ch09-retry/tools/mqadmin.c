@@ -1,8 +1,20 @@
-/* mqadmin — RocketMQ's admin tool after chapter 9: chapter 7's commands plus the dead-letter
- * queue's (queryDlqMsg, resendMsgFromDLQ; rk/retry_admin.h), and queryMsgById naming a retried
- * message's origin. -n may also come from $NAMESRV_ADDR. */
+/* mqadmin — RocketMQ's admin tool after chapter 9: chapter 7's commands (rk/mqadmin.h), whose
+ * queryMsgById also names a retried message's origin (Original Topic: from RETRY_TOPIC, Origin
+ * Message ID: from ORIGIN_MESSAGE_ID), plus the dead-letter queue's:
+ *
+ *   mqadmin queryDlqMsg -n NS -g GROUP [-c COUNT]
+ *       prints the messages in %DLQ%GROUP: where each came from (RETRY_TOPIC, ORIGIN_MESSAGE_ID),
+ *       how often it was consumed, keys, tags, the start of its body
+ *   mqadmin resendMsgFromDLQ -n NS -g GROUP (-i MSG_ID | -a) [-o FROM_OFFSET]
+ *       gives one message (by offset id or message id) or all of them (from queue offset
+ *       FROM_OFFSET, default 0) back to GROUP: a copy goes to %RETRY%GROUP with its reconsume
+ *       count at 0, so only GROUP's consumers get it, under its original topic, with a full set
+ *       of retries. The DLQ itself is left as it is (queues are append-only).
+ *
+ * -n may also come from $NAMESRV_ADDR. Nothing is committed: the DLQ is read with a pull
+ * consumer of group TOOLS_CONSUMER that never stores an offset. */
 #include "rk/mqadmin.h"
-#include "rk/retry_admin.h"
+#include "rk/mqadmin_retry.h"
 
 int main(int argc, char **argv)
 {

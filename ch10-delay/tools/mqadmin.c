@@ -3,7 +3,7 @@
  * (-d LEVEL, -T WHEN) and delayProgress showing the delay levels' queues (rk/delay_admin.h). */
 #include "rk/delay_admin.h"
 #include "rk/mqadmin.h"
-#include "rk/retry_admin.h"
+#include "rk/mqadmin_retry.h"
 
 int main(int argc, char **argv)
 {
