@@ -22,6 +22,10 @@ void rk_mqadmin_set_msg_lines(rk_mqadmin_msg_lines_fn fn);
 /* One "Label:  value" line in the message block's layout (RocketMQ's "%-20s %s"). */
 void rk_mqadmin_print_field(const char *label, const char *value);
 
+/* mqadmin's main over tables (NULL-terminated; the first that knows a command wins): ignores
+ * SIGPIPE, logs at WARN unless RK_LOG is set. Returns the exit status. */
+int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv);
+
 /* sendMessage with a later chapter's options (chapter 10 adds a delay): its own command runs
  * rk_mqadmin_send with an extension, every option of chapter 7's sendMessage kept.
  *   flags    more getopt letters ("d:T:O"); each one given goes to option(ctx, letter, optarg),
@@ -43,9 +47,5 @@ int rk_mqadmin_send(int argc, char **argv, const rk_mqadmin_send_ext_t *ext);
  * SUCCESS answer's body as JSON (cJSON_Delete it), or NULL after printing why ("mqadmin: what:
  * ..."). req is consumed. */
 cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what);
-
-/* mqadmin's main over tables (NULL-terminated; the first that knows a command wins): ignores
- * SIGPIPE, logs at WARN unless RK_LOG is set. Returns the exit status. */
-int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv);
 
 #endif

@@ -139,6 +139,11 @@ static cJSON *ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const 
     return j;
 }
 
+cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
+{
+    return ask_json(c, addr, req, what);
+}
+
 /* Cluster info: brokerAddrTable and clusterAddrTable. */
 static cJSON *cluster_info(rk_mqclient_t *c)
 {
@@ -687,7 +692,45 @@ static int cmd_query_by_id(int argc, char **argv)
     return rc;
 }
 
-static int parse_send_ext(int argc, char **argv, const char *flags, const rk_mqadmin_send_ext_t *ext, opts_t *o);
+/* sendMessage's arguments with an extension's letters taken out first (each handed to
+ * ext->option), the rest parsed as chapter 7's (parse_opts, untouched). */
+static int parse_send_ext(int argc, char **argv, const char *flags, const rk_mqadmin_send_ext_t *ext, opts_t *o)
+{
+    char all[64];
+    snprintf(all, sizeof all, "%s%s", flags, ext->flags ? ext->flags : "");
+    char **rest = calloc((size_t)argc * 2 + 1, sizeof *rest);
+    char *letters = malloc((size_t)argc * 3 + 1);      /* "-x" for each option kept */
+    if (rest == NULL || letters == NULL) {
+        free(rest);
+        free(letters);
+        fprintf(stderr, "%s: out of memory\n", argv[0]);
+        return 1;
+    }
+    int n = 0, rc = 0, c;
+    char *l = letters;
+    rest[n++] = argv[0];
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (c = getopt(argc, argv, all)) != -1) {
+        int letter = c == '?' ? optopt : c;
+        if (c != '?' && ext->flags && strchr(ext->flags, c) != NULL && ext->option) {
+            rc = ext->option(ext->ctx, c, optarg);
+            continue;
+        }
+        l[0] = '-', l[1] = (char)letter, l[2] = '\0';  /* kept for parse_opts (an unknown one: it says so) */
+        rest[n++] = l;
+        l += 3;
+        if (c != '?' && optarg != NULL)
+            rest[n++] = optarg;
+    }
+    for (int i = optind; rc == 0 && i < argc; i++)
+        rest[n++] = argv[i];
+    if (rc == 0)
+        rc = parse_opts(n, rest, flags, o);
+    free(rest);
+    free(letters);
+    return rc;
+}
 
 int rk_mqadmin_send(int argc, char **argv, const rk_mqadmin_send_ext_t *ext)
 {
@@ -821,49 +864,4 @@ int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv)
     if (getenv("RK_LOG") == NULL)
         rk_log_set_level(RK_LOG_WARN);
     return rk_tool_main("mqadmin", tables, argc, argv);
-}
-
-/* sendMessage's arguments with an extension's letters taken out first (each handed to
- * ext->option), the rest parsed as chapter 7's (parse_opts, untouched). */
-static int parse_send_ext(int argc, char **argv, const char *flags, const rk_mqadmin_send_ext_t *ext, opts_t *o)
-{
-    char all[64];
-    snprintf(all, sizeof all, "%s%s", flags, ext->flags ? ext->flags : "");
-    char **rest = calloc((size_t)argc * 2 + 1, sizeof *rest);
-    char *letters = malloc((size_t)argc * 3 + 1);      /* "-x" for each option kept */
-    if (rest == NULL || letters == NULL) {
-        free(rest);
-        free(letters);
-        fprintf(stderr, "%s: out of memory\n", argv[0]);
-        return 1;
-    }
-    int n = 0, rc = 0, c;
-    char *l = letters;
-    rest[n++] = argv[0];
-    optind = 1;
-    opterr = 0;
-    while (rc == 0 && (c = getopt(argc, argv, all)) != -1) {
-        int letter = c == '?' ? optopt : c;
-        if (c != '?' && ext->flags && strchr(ext->flags, c) != NULL && ext->option) {
-            rc = ext->option(ext->ctx, c, optarg);
-            continue;
-        }
-        l[0] = '-', l[1] = (char)letter, l[2] = '\0';  /* kept for parse_opts (an unknown one: it says so) */
-        rest[n++] = l;
-        l += 3;
-        if (c != '?' && optarg != NULL)
-            rest[n++] = optarg;
-    }
-    for (int i = optind; rc == 0 && i < argc; i++)
-        rest[n++] = argv[i];
-    if (rc == 0)
-        rc = parse_opts(n, rest, flags, o);
-    free(rest);
-    free(letters);
-    return rc;
-}
-
-cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
-{
-    return ask_json(c, addr, req, what);
 }
