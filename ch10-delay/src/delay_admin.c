@@ -68,7 +68,8 @@ static int delay_prepare(void *ctx, rk_message_t *m, rk_buf_t *props)
                         x->when_arg);
                 return 2;
             }
-            x->d.value = rk_now_ms() + ms;
+            int64_t now = rk_now_ms();
+            x->d.value = ms > INT64_MAX - now ? INT64_MAX : now + ms;     /* refused below as too far */
         } else if (rk_parse_int(x->when_arg, &x->d.value) != RK_OK) {
             fprintf(stderr, "sendMessage: -T %s: give ms since 1970 or +DURATION (e.g. +30s)\n", x->when_arg);
             return 2;

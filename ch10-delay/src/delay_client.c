@@ -111,6 +111,8 @@ int rk_delay_apply(const rk_message_t *m, const rk_delay_t *d, rk_buf_t *props, 
             return refuse(err, errlen, "a delay of %" PRId64 " ms: it must be more than 0", d->value);
         if ((rc = check_span(d->value, max_ms, err, errlen)) != RK_OK)
             return rc;
+        if (d->value > INT64_MAX - now)
+            return refuse(err, errlen, "a delay of %" PRId64 " ms does not fit a delivery time", d->value);
         if (d->style == RK_DELIVER_ONS) {
             key = RK_PROP_START_DELIVER_TIME;
             snprintf(value, sizeof value, "%" PRId64, now + d->value);

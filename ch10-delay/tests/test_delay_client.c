@@ -129,6 +129,8 @@ Test(delay_client, bad_input_is_refused_with_a_reason)
     refused(NULL, (rk_delay_t){.kind = RK_DELAY_AFTER, .value = -100}, "more than 0");
     refused(NULL, (rk_delay_t){.kind = RK_DELAY_AFTER, .value = INT64_MAX}, "longest delay");
     refused(NULL, (rk_delay_t){.kind = RK_DELAY_AFTER, .value = 10000, .max_delay_ms = 5000}, "longest delay");
+    refused(NULL, (rk_delay_t){.kind = RK_DELAY_AFTER, .value = INT64_MAX - 5, .max_delay_ms = INT64_MAX},
+            "does not fit");
     refused("DELAY\0013", (rk_delay_t){.kind = RK_DELAY_LEVEL, .value = 2}, "already has a delay property (DELAY)");
     refused("a\001b\002TIMER_DELAY_SEC\0015", (rk_delay_t){.kind = RK_DELAY_AT, .value = NOW + 10},
             "TIMER_DELAY_SEC");
