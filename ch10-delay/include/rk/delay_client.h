@@ -25,7 +25,9 @@
  *                           as plain properties and delivers the message AT ONCE.
  *   __STARTDELIVERTIME = t  the same absolute time as Alibaba Cloud's commercial RocketMQ (ONS)
  *                           names it, what the ali-ons client's setStartDeliverTime sets; rocklet
- *                           chapter 10 honours it too. Apache RocketMQ (4.x and 5.x) ignores it.
+ *                           chapter 10 honours it too. Apache RocketMQ's broker (4.x, 5.x) does
+ *                           not schedule by it (5.x only counts such a message as a delay type
+ *                           in its metrics): it is delivered at once there.
  *
  * So: levels work everywhere; a delivery time needs a RocketMQ 5 broker (or rocklet 10, or ONS).
  * A RocketMQ 5 broker given both DELAY and a TIMER_* property uses the level and drops the
