@@ -13,10 +13,8 @@
  *
  * -n may also come from $NAMESRV_ADDR. Nothing is committed: the DLQ is read with a pull
  * consumer of group TOOLS_CONSUMER that never stores an offset. */
-#include <stddef.h>
-
 #include "rk/mqadmin.h"
-#include "rk/retry_admin.h"
+#include "rk/mqadmin_retry.h"
 
 int main(int argc, char **argv)
 {

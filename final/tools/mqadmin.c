@@ -3,11 +3,11 @@
  * lines for queryMsgById. `mqadmin` alone lists the commands; `mqadmin CMD -h` explains one.
  *
  *   chapter 7   topics, groups, routes, messages, brokers, clusterList, ... (rk/mqadmin.h)
- *   chapter 9   queryDlqMsg, resendMsgFromDLQ; a retried message's origin (rk/retry_admin.h) */
+ *   chapter 9   queryDlqMsg, resendMsgFromDLQ; a retried message's origin (rk/mqadmin_retry.h) */
 #include <stddef.h>
 
 #include "rk/mqadmin.h"
-#include "rk/retry_admin.h"
+#include "rk/mqadmin_retry.h"
 
 int main(int argc, char **argv)
 {

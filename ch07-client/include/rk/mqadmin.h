@@ -7,7 +7,9 @@
 #ifndef RK_MQADMIN_H
 #define RK_MQADMIN_H
 
+#include "rk/buf.h"
 #include "rk/mqclient.h"
+#include "rk/producer.h"
 #include "rk/tool.h"
 
 extern const rk_tool_cmd_t rk_mqadmin_cmds_ch07[];
@@ -34,5 +36,27 @@ const char *rk_mqadmin_secret_key(void);
 /* mqadmin's main over tables (NULL-terminated; the first that knows a command wins): ignores
  * SIGPIPE, logs at WARN unless RK_LOG is set. Returns the exit status. */
 int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv);
+
+/* sendMessage with a later chapter's options (chapter 10 adds a delay): its own command runs
+ * rk_mqadmin_send with an extension, every option of chapter 7's sendMessage kept.
+ *   flags    more getopt letters ("d:T:O"); each one given goes to option(ctx, letter, optarg),
+ *            which returns 0 or an exit status (2: usage; it printed why)
+ *   prepare  before the send: may add properties to *m by appending them to props (m->props
+ *            then points into props, which rk_mqadmin_send frees); 0 or an exit status
+ *   sent     after a successful send, to print more (may be NULL)
+ * NULL ext: chapter 7's sendMessage. Returns the exit status. */
+typedef struct rk_mqadmin_send_ext {
+    const char *flags;
+    int (*option)(void *ctx, int letter, const char *arg);
+    int (*prepare)(void *ctx, rk_message_t *m, rk_buf_t *props);
+    void (*sent)(void *ctx, const rk_send_result_t *r);
+    void *ctx;
+} rk_mqadmin_send_ext_t;
+int rk_mqadmin_send(int argc, char **argv, const rk_mqadmin_send_ext_t *ext);
+
+/* For a later chapter's commands: sends req to addr (NULL: the name servers) and returns a
+ * SUCCESS answer's body as JSON (cJSON_Delete it), or NULL after printing why ("mqadmin: what:
+ * ..."). req is consumed. */
+cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mqadmin_int.h"
+#include "rk/mqadmin.h"
 #include "rk/clock.h"
 #include "rk/config.h"
 #include "rk/error.h"
@@ -226,7 +227,7 @@ int rk__mqadmin_producer_connection(int argc, char **argv)
             rk_cmd_free(req);
             continue;
         }
-        cJSON *pc = rk__mqadmin_ask_json(c, r->brokers[k].master, req, "GET_PRODUCER_CONNECTION_LIST");
+        cJSON *pc = rk_mqadmin_ask_json(c, r->brokers[k].master, req, "GET_PRODUCER_CONNECTION_LIST");
         if (pc != NULL)
             answered++;
         cJSON *set = cJSON_GetObjectItemCaseSensitive(pc, "connectionSet");
@@ -904,7 +905,7 @@ int rk__mqadmin_query_msg_by_id(int argc, char **argv)
         rk_mqclient_free(c);
         return 1;
     }
-    cJSON *r = rk__mqadmin_ask_json(c, addr, req, "CONSUME_MESSAGE_DIRECTLY");
+    cJSON *r = rk_mqadmin_ask_json(c, addr, req, "CONSUME_MESSAGE_DIRECTLY");
     rk_mqclient_free(c);
     if (r == NULL)
         return 1;
@@ -957,7 +958,7 @@ int rk__mqadmin_query_cq(int argc, char **argv)
         rk_mqclient_free(c);
         return 1;
     }
-    cJSON *j = rk__mqadmin_ask_json(c, addr, req, "QUERY_CONSUME_QUEUE");
+    cJSON *j = rk_mqadmin_ask_json(c, addr, req, "QUERY_CONSUME_QUEUE");
     rk_mqclient_free(c);
     if (j == NULL)
         return 1;

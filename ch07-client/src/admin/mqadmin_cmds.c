@@ -142,6 +142,11 @@ static cJSON *ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const 
     return j;
 }
 
+cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
+{
+    return ask_json(c, addr, req, what);
+}
+
 /* Cluster info: brokerAddrTable and clusterAddrTable. */
 static cJSON *cluster_info(rk_mqclient_t *c)
 {
@@ -694,10 +699,50 @@ static int cmd_query_by_id(int argc, char **argv)
     return rc;
 }
 
-static int cmd_send(int argc, char **argv)
+/* sendMessage's arguments with an extension's letters taken out first (each handed to
+ * ext->option), the rest parsed as chapter 7's (parse_opts, untouched). */
+static int parse_send_ext(int argc, char **argv, const char *flags, const rk_mqadmin_send_ext_t *ext, opts_t *o)
+{
+    char all[64];
+    snprintf(all, sizeof all, "%s%s", flags, ext->flags ? ext->flags : "");
+    char **rest = calloc((size_t)argc * 2 + 1, sizeof *rest);
+    char *letters = malloc((size_t)argc * 3 + 1);      /* "-x" for each option kept */
+    if (rest == NULL || letters == NULL) {
+        free(rest);
+        free(letters);
+        fprintf(stderr, "%s: out of memory\n", argv[0]);
+        return 1;
+    }
+    int n = 0, rc = 0, c;
+    char *l = letters;
+    rest[n++] = argv[0];
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (c = getopt(argc, argv, all)) != -1) {
+        int letter = c == '?' ? optopt : c;
+        if (c != '?' && ext->flags && strchr(ext->flags, c) != NULL && ext->option) {
+            rc = ext->option(ext->ctx, c, optarg);
+            continue;
+        }
+        l[0] = '-', l[1] = (char)letter, l[2] = '\0';  /* kept for parse_opts (an unknown one: it says so) */
+        rest[n++] = l;
+        l += 3;
+        if (c != '?' && optarg != NULL)
+            rest[n++] = optarg;
+    }
+    for (int i = optind; rc == 0 && i < argc; i++)
+        rest[n++] = argv[i];
+    if (rc == 0)
+        rc = parse_opts(n, rest, flags, o);
+    free(rest);
+    free(letters);
+    return rc;
+}
+
+int rk_mqadmin_send(int argc, char **argv, const rk_mqadmin_send_ext_t *ext)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:t:p:c:k:", &o);
+    int rc = ext ? parse_send_ext(argc, argv, "n:t:p:c:k:", ext, &o) : parse_opts(argc, argv, "n:t:p:c:k:", &o);
     if (rc)
         return rc;
     if (o.topic == NULL || o.body == NULL) {
@@ -713,7 +758,14 @@ static int cmd_send(int argc, char **argv)
     }
     rk_message_t m = {.topic = o.topic, .tags = o.tags, .keys = o.keys, .body = o.body, .body_len = strlen(o.body)};
     rk_send_result_t r;
+    rk_buf_t props = {0};
+    if (ext && ext->prepare && (rc = ext->prepare(ext->ctx, &m, &props)) != 0) {
+        rk_buf_free(&props);
+        rk_producer_free(p);
+        return rc;
+    }
     rc = rk_producer_send(p, &m, &r);
+    rk_buf_free(&props);
     if (rc == RK_OK) {
         static const char *st[] = {"SEND_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE"};
         /* both ids: the producer's (UNIQ_KEY, what consumers see as msg_id; queryMsgById needs -t
@@ -721,11 +773,18 @@ static int cmd_send(int argc, char **argv)
         printf("%-22s  %-4s  %-20s  %-32s  %s\n", "#Broker Name", "#QID", "#Send Result", "#MsgId", "#OffsetMsgId");
         printf("%-22s  %-4d  %-20s  %-32s  %s\n", r.mq.broker, r.mq.queue_id, st[r.status], r.msg_id,
                r.offset_msg_id);
+        if (ext && ext->sent)
+            ext->sent(ext->ctx, &r);
     } else {
         fprintf(stderr, "sendMessage: %s\n", r.error);
     }
     rk_producer_free(p);
     return rc == RK_OK ? 0 : 1;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    return rk_mqadmin_send(argc, argv, NULL);
 }
 
 static int cmd_consume(int argc, char **argv)
@@ -906,11 +965,6 @@ rk_mqclient_t *rk__mqadmin_client(const char *ns)
 rk_cmd_t *rk__mqadmin_ask(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
 {
     return ask(c, addr, req, what);
-}
-
-cJSON *rk__mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
-{
-    return ask_json(c, addr, req, what);
 }
 
 cJSON *rk__mqadmin_cluster_info(rk_mqclient_t *c) { return cluster_info(c); }

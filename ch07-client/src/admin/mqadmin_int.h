@@ -15,7 +15,6 @@ rk_mqclient_t *rk__mqadmin_client(const char *ns);
  * SUCCESS, else NULL with the reason on stderr ("mqadmin: what: ..."). */
 rk_cmd_t *rk__mqadmin_ask(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what);
 /* The same, the body parsed as JSON. */
-cJSON *rk__mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what);
 /* GET_BROKER_CLUSTER_INFO: brokerAddrTable and clusterAddrTable. */
 cJSON *rk__mqadmin_cluster_info(rk_mqclient_t *c);
 /* queryMsgById as chapter 7 has it (the admin commands add -g/-d). */
