@@ -569,6 +569,13 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "the half message has no valid REAL_TOPIC / REAL_QID");
         return;
     }
+    /* a master that took over after the half was sent may not know the topic yet (the metadata
+     * copy runs every few seconds): created as a send would, so the commit can be consumed */
+    rk_topic_config_t tc;
+    bool created = false;
+    if (rk_topic_get_or_create_in_send(rk_broker_topics(b), real, RK_TOPIC_DEFAULT, (int32_t)(qid + 1 > 4 ? qid + 1 : 4),
+                                       &tc, &created) == RK_OK && created)
+        rk_broker_topics_changed(b);
     rk_buf_t props = {0};
     static const char *const drop[] = {RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, RK_PROP_TRAN_MSG, NULL};
     rk_props_copy_without_any(&props, rec.props, rec.props_len, drop);

@@ -1,0 +1,623 @@
+/* test_txn.c — chapter 11's broker on the wire: half messages, END_TRANSACTION, the check-back
+ * service, the pending query; real mqnamesrv / mqbroker processes on loopback (rcluster.h).
+ *
+ * The producer here is played by hand with chapter 7's client: halves are sent with TRAN_MSG /
+ * PGROUP, END_TRANSACTION through rk_mqclient_invoke, and CHECK_TRANSACTION_STATE arrives at a
+ * processor registered on the client (rk_rclient_register), which records it; the test decides
+ * whether to answer. Consumers are plain pulls of the real topic. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../ch08-ha/tests/pair.h"
+#include "../../ch09-retry/tests/rcluster.h"
+#include "rk/testkit.h"
+#include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/json.h"
+#include "rk/message.h"
+#include "rk/mqclient.h"
+#include "rk/request_code.h"
+#include "rk/txn.h"
+
+#define PG "txn_pg"
+#define TOPIC "TxnTopic"
+/* checks every 300 ms of halves older than 500 ms, 3 checks before giving up */
+#define FAST "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=3\n"
+#define MAX_CHECKS 256
+
+typedef struct check {
+    int64_t tsoff, cloff, times;
+    char msg_id[128], txn_id[128], offset_msg_id[RK_MSGID_MAX], topic[128];
+    int32_t queue_id;
+} check_t;
+
+typedef struct tprod {
+    rk_mqclient_t *mc;
+    pthread_mutex_t mu;
+    check_t checks[MAX_CHECKS];
+    int n;
+    const char *group;
+} tprod_t;
+
+typedef struct half {
+    char msg_id[RK_MSGID_MAX], uniq[64];
+    int64_t qoff, cloff;
+} half_t;
+
+static void copy_ext(const rk_cmd_t *req, const char *key, char *out, size_t len)
+{
+    const char *v = rk_cmd_ext_get(req, key);
+    snprintf(out, len, "%s", v ? v : "");
+}
+
+/* CHECK_TRANSACTION_STATE on the client's loop thread: record it, answer nothing (oneway). */
+static rk_cmd_t *on_check(void *ctx, const char *addr, const rk_cmd_t *req)
+{
+    (void)addr;
+    tprod_t *p = ctx;
+    check_t c = {.times = -1};
+    rk_cmd_ext_i64(req, "tranStateTableOffset", &c.tsoff);
+    rk_cmd_ext_i64(req, "commitLogOffset", &c.cloff);
+    copy_ext(req, "msgId", c.msg_id, sizeof c.msg_id);
+    copy_ext(req, "transactionId", c.txn_id, sizeof c.txn_id);
+    copy_ext(req, "offsetMsgId", c.offset_msg_id, sizeof c.offset_msg_id);
+    rk_record_t rec;
+    if (req->body != NULL && rk_record_decode(req->body, req->body_len, true, &rec) == RK_OK) {
+        snprintf(c.topic, sizeof c.topic, "%.*s", (int)rec.topic_len, rec.topic);
+        c.queue_id = rec.queue_id;
+        char v[24];
+        if (rk_props_get_str(rec.props, rec.props_len, RK_PROP_TRANSACTION_CHECK_TIMES, v, sizeof v) == RK_OK)
+            c.times = atoll(v);
+    }
+    pthread_mutex_lock(&p->mu);
+    if (p->n < MAX_CHECKS)
+        p->checks[p->n++] = c;
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void fill_hb(void *arg, cJSON *producers, cJSON *consumers)
+{
+    (void)consumers;
+    tprod_t *p = arg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "groupName", p->group);
+    cJSON_AddItemToArray(producers, o);
+}
+
+static void tp_start(tprod_t *p, rc_cluster_t *c, const char *group)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    p->group = group;
+    rk_mqclient_config_t cfg = {.namesrv = c->ns, .timeout_ms = 5000, .heartbeat_ms = 300};
+    cr_assert_eq(rk_mqclient_new(&cfg, &p->mc), RK_OK);
+    cr_assert_eq(rk_rclient_register(rk_mqclient_remoting(p->mc), RK_REQ_CHECK_TRANSACTION_STATE, on_check, p), RK_OK);
+    rk_topic_route_t *r = NULL;
+    cr_assert_eq(rk_mqclient_route(p->mc, TOPIC, true, &r), RK_OK);
+    rk_topic_route_release(r);
+    rk_mqclient_set_heartbeat(p->mc, fill_hb, p);
+    cr_assert_eq(rk_mqclient_heartbeat_now(p->mc), 1);
+}
+
+static void tp_stop(tprod_t *p)
+{
+    rk_mqclient_free(p->mc);
+    pthread_mutex_destroy(&p->mu);
+}
+
+static int tp_count(tprod_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->n;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+static check_t tp_check(tprod_t *p, int i)
+{
+    pthread_mutex_lock(&p->mu);
+    check_t c = p->checks[i];
+    pthread_mutex_unlock(&p->mu);
+    return c;
+}
+
+/* Waits (bounded) until the producer got at least n checks. */
+static bool wait_checks(tprod_t *p, int n, int ms)
+{
+    for (int i = 0; i < ms / 20 && tp_count(p) < n; i++)
+        usleep(20000);
+    return tp_count(p) >= n;
+}
+
+static int raw_send(rk_rclient_t *rc, const char *addr, const char *topic, const char *group, bool txn,
+                    const char *body, half_t *out)
+{
+    static int seq;
+    memset(out, 0, sizeof *out);
+    snprintf(out->uniq, sizeof out->uniq, "7F000001%08X%016llX", (unsigned)getpid(), (unsigned long long)++seq);
+    char props[512];
+    snprintf(props, sizeof props, "%s%s%s%sUNIQ_KEY\001%s\002KEYS\001%s\002WAIT\001true",
+             txn ? "TRAN_MSG\001true\002" : "", group ? "PGROUP\001" : "", group ? group : "", group ? "\002" : "",
+             out->uniq, body);
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", group ? group : PG);
+    rk_cmd_ext_set(req, "b", topic);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", txn ? "4" : "0");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", props);
+    rk_cmd_ext_set(req, "j", "0");
+    rk_cmd_set_body(req, body, strlen(body));
+    rk_cmd_t *resp = NULL;
+    if (rk_rclient_invoke_sync(rc, addr, req, 5000, &resp) != RK_OK)
+        return -1;
+    int code = resp->code;
+    if (code == RK_RESP_SUCCESS) {
+        copy_ext(resp, "msgId", out->msg_id, sizeof out->msg_id);
+        cr_assert_eq(rk_cmd_ext_i64(resp, "queueOffset", &out->qoff), RK_OK);
+        rk_host_t h;
+        cr_assert_eq(rk_msgid_decode(out->msg_id, &h, &out->cloff), RK_OK);
+    }
+    rk_cmd_free(resp);
+    return code;
+}
+
+static int send_msg(tprod_t *p, rc_cluster_t *c, const char *topic, const char *group, bool txn, const char *body,
+                    half_t *out)
+{
+    return raw_send(rk_mqclient_remoting(p->mc), c->br, topic, group, txn, body, out);
+}
+
+static half_t send_half(tprod_t *p, rc_cluster_t *c, const char *body)
+{
+    half_t h;
+    cr_assert_eq(send_msg(p, c, TOPIC, p->group, true, body, &h), RK_RESP_SUCCESS);
+    return h;
+}
+
+/* END_TRANSACTION; returns the response code, remark into remark (may be NULL). */
+static int raw_end_txn(rk_rclient_t *rc, const char *addr, const char *group, int64_t tsoff, int64_t cloff,
+                       const char *uniq, int kind, bool from_check, char *remark, size_t rlen)
+{
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_END_TRANSACTION);
+    rk_cmd_ext_set(req, "producerGroup", group);
+    rk_cmd_ext_set_i64(req, "tranStateTableOffset", tsoff);
+    rk_cmd_ext_set_i64(req, "commitLogOffset", cloff);
+    rk_cmd_ext_set_i64(req, "commitOrRollback", kind);
+    rk_cmd_ext_set(req, "fromTransactionCheck", from_check ? "true" : "false");
+    rk_cmd_ext_set(req, "msgId", uniq);
+    rk_cmd_ext_set(req, "transactionId", uniq);
+    rk_cmd_t *resp = NULL;
+    if (rk_rclient_invoke_sync(rc, addr, req, 5000, &resp) != RK_OK)
+        return -1;
+    int code = resp->code;
+    if (remark)
+        snprintf(remark, rlen, "%s", resp->remark ? resp->remark : "");
+    rk_cmd_free(resp);
+    return code;
+}
+
+static int end_txn(tprod_t *p, rc_cluster_t *c, const char *group, int64_t tsoff, int64_t cloff, const char *uniq,
+                   int kind, bool from_check, char *remark, size_t rlen)
+{
+    return raw_end_txn(rk_mqclient_remoting(p->mc), c->br, group, tsoff, cloff, uniq, kind, from_check, remark, rlen);
+}
+
+/* Every message in topic queue 0 from offset 0 (one pull). */
+static rk_msg_list_t *pull_all(tprod_t *p, rc_cluster_t *c, const char *topic)
+{
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_PULL_MESSAGE);
+    rk_cmd_ext_set(req, "consumerGroup", "txn_cg");
+    rk_cmd_ext_set(req, "topic", topic);
+    rk_cmd_ext_set(req, "queueId", "0");
+    rk_cmd_ext_set(req, "queueOffset", "0");
+    rk_cmd_ext_set(req, "maxMsgNums", "32");
+    rk_cmd_ext_set(req, "sysFlag", "0");
+    rk_cmd_ext_set(req, "commitOffset", "0");
+    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
+    rk_cmd_ext_set(req, "subscription", "*");
+    rk_cmd_ext_set(req, "subVersion", "0");
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
+    rk_msg_list_t *l = NULL;
+    if (resp->code == RK_RESP_SUCCESS && resp->body_len > 0) {
+        uint8_t *raw = resp->body;
+        size_t len = resp->body_len;
+        resp->body = NULL;
+        resp->body_len = 0;
+        cr_assert_eq(rk_msg_list_decode(raw, len, &l), RK_OK);
+    }
+    rk_cmd_free(resp);
+    return l;
+}
+
+static size_t count_msgs(tprod_t *p, rc_cluster_t *c, const char *topic)
+{
+    rk_msg_list_t *l = pull_all(p, c, topic);
+    size_t n = l ? l->n : 0;
+    rk_msg_list_free(l);
+    return n;
+}
+
+static bool wait_msgs(tprod_t *p, rc_cluster_t *c, const char *topic, size_t n, int ms)
+{
+    for (int i = 0; i < ms / 20 && count_msgs(p, c, topic) < n; i++)
+        usleep(20000);
+    return count_msgs(p, c, topic) >= n;
+}
+
+static cJSON *query_pending(tprod_t *p, rc_cluster_t *c, const char *group)
+{
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_QUERY_TXN_PENDING);
+    if (group)
+        rk_cmd_ext_set(req, "producerGroup", group);
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
+    cr_assert_eq(resp->code, RK_RESP_SUCCESS);
+    cJSON *j = rk_json_parse((const char *)resp->body, resp->body_len);
+    cr_assert_not_null(j);
+    rk_cmd_free(resp);
+    return j;
+}
+
+static cJSON *group_of(cJSON *q, const char *group)
+{
+    cJSON *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItem(q, "groups"))
+        if (strcmp(rk_json_get_str(g, "producerGroup"), group) == 0)
+            return g;
+    return NULL;
+}
+
+static void start(rc_cluster_t *c, tprod_t *p, const char *conf)
+{
+    rc_start(c, conf);
+    rc_create_topic(c, TOPIC, 1);
+    tp_start(p, c, PG);
+}
+
+static void stop(rc_cluster_t *c, tprod_t *p)
+{
+    tp_stop(p);
+    rc_stop(c);
+}
+
+/* ------------------------------------------------------------ tests */
+
+Test(txn, commit_delivers_once_and_half_is_invisible_until_then)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, FAST);
+    half_t h = send_half(&p, &c, "order-1");
+    cr_assert(wait_msgs(&p, &c, RK_TXN_HALF_TOPIC, 1, 5000));
+    /* the half lives in the half topic, not in the real one */
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 0);
+    rk_msg_list_t *hl = pull_all(&p, &c, RK_TXN_HALF_TOPIC);
+    cr_assert(hl != NULL && hl->n == 1);
+    cr_assert_eq(hl->msgs[0].queue_offset, h.qoff);
+    cr_assert_eq(hl->msgs[0].commitlog_offset, h.cloff);
+    char v[128];
+    cr_assert_eq(rk_msg_prop(&hl->msgs[0], RK_PROP_REAL_TOPIC, v, sizeof v), RK_OK);
+    cr_assert_str_eq(v, TOPIC);
+    cr_assert_eq(rk_msg_prop(&hl->msgs[0], RK_PROP_REAL_QID, v, sizeof v), RK_OK);
+    cr_assert_str_eq(v, "0");
+    cr_assert_eq(hl->msgs[0].sys_flag & RK_SYSFLAG_TXN_MASK, 0);
+    int64_t half_store_ts = hl->msgs[0].store_ts;
+    rk_msg_list_free(hl);
+    usleep(20000);
+    char remark[256];
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, remark, sizeof remark),
+                 RK_RESP_SUCCESS, "%s", remark);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 1, 5000));
+    rk_msg_list_t *l = pull_all(&p, &c, TOPIC);
+    cr_assert_eq(l->n, 1);
+    rk_msg_ext_t *m = &l->msgs[0];
+    cr_assert_eq(m->body_len, 7);
+    cr_assert(memcmp(m->body, "order-1", 7) == 0);
+    cr_assert_eq(m->sys_flag & RK_SYSFLAG_TXN_MASK, RK_SYSFLAG_TXN_COMMIT);
+    cr_assert_eq(m->store_ts, half_store_ts, "a commit keeps its half's store time");
+    cr_assert_str_eq(m->msg_id, h.uniq);
+    cr_assert_eq(rk_msg_prop(m, RK_PROP_REAL_TOPIC, v, sizeof v), RK_ENOTFOUND);
+    cr_assert_eq(rk_msg_prop(m, RK_PROP_TRAN_MSG, v, sizeof v), RK_ENOTFOUND);
+    cr_assert_eq(rk_msg_prop(m, RK_PROP_PGROUP, v, sizeof v), RK_OK);
+    /* PreparedTransactionOffset (record offset 76 with IPv4 hosts) = the half's commitlog offset */
+    rk_msg_list_free(l);
+    /* the op record: OP_HALF, tag d, body = the half's queue offset */
+    cr_assert(wait_msgs(&p, &c, RK_TXN_OP_TOPIC, 1, 5000));
+    rk_msg_list_t *ol = pull_all(&p, &c, RK_TXN_OP_TOPIC);
+    cr_assert(ol != NULL && ol->n == 1);
+    cr_assert_str_eq(ol->msgs[0].tags, "d");
+    snprintf(v, sizeof v, "%lld", (long long)h.qoff);
+    cr_assert_eq(ol->msgs[0].body_len, strlen(v));
+    cr_assert(memcmp(ol->msgs[0].body, v, strlen(v)) == 0);
+    rk_msg_list_free(ol);
+    /* several check passes later: no check-back, still exactly one message */
+    usleep(1500000);
+    cr_assert_eq(tp_count(&p), 0);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 1);
+    cJSON *q = query_pending(&p, &c, NULL);
+    cr_assert_null(group_of(q, PG));
+    cJSON_Delete(q);
+    stop(&c, &p);
+}
+
+Test(txn, rollback_never_delivers)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, FAST);
+    half_t h = send_half(&p, &c, "order-2");
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, NULL, 0),
+                 RK_RESP_SUCCESS);
+    usleep(1500000);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 0);
+    cr_assert_eq(tp_count(&p), 0, "a rolled back half is never checked");
+    cr_assert_eq(count_msgs(&p, &c, RK_TXN_OP_TOPIC), 1);
+    stop(&c, &p);
+}
+
+Test(txn, unknown_then_check_back_commit_delivers_once)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, FAST);
+    half_t h = send_half(&p, &c, "order-3");
+    /* UNKNOWN (0) is only logged: no answer (sent oneway, as the Java client does) */
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_END_TRANSACTION);
+    rk_cmd_ext_set(req, "producerGroup", PG);
+    rk_cmd_ext_set_i64(req, "tranStateTableOffset", h.qoff);
+    rk_cmd_ext_set_i64(req, "commitLogOffset", h.cloff);
+    rk_cmd_ext_set(req, "commitOrRollback", "0");
+    rk_cmd_ext_set(req, "msgId", h.uniq);
+    cr_assert_eq(rk_rclient_invoke_oneway(rk_mqclient_remoting(p.mc), c.br, req), RK_OK);
+    cr_assert(wait_checks(&p, 1, 10000), "no CHECK_TRANSACTION_STATE arrived");
+    check_t k = tp_check(&p, 0);
+    /* the check names the re-appended copy and carries the message as the producer sent it */
+    cr_assert_str_eq(k.msg_id, h.uniq);
+    cr_assert_str_eq(k.txn_id, h.uniq);
+    cr_assert_str_eq(k.topic, TOPIC);
+    cr_assert_eq(k.queue_id, 0);
+    cr_assert_eq(k.times, 1);
+    cr_assert_gt(k.cloff, h.cloff);
+    cr_assert_gt(k.tsoff, h.qoff);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 0);
+    char remark[256];
+    cr_assert_eq(end_txn(&p, &c, PG, k.tsoff, k.cloff, k.msg_id, RK_SYSFLAG_TXN_COMMIT, true, remark, sizeof remark),
+                 RK_RESP_SUCCESS, "%s", remark);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 1, 5000));
+    int n = tp_count(&p);
+    usleep(1500000);
+    cr_assert_eq(tp_count(&p), n, "checked again after the commit");
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 1);
+    stop(&c, &p);
+}
+
+Test(txn, silent_producer_is_checked_max_times_then_given_up)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, FAST);
+    half_t h = send_half(&p, &c, "order-4");
+    cr_assert(wait_msgs(&p, &c, RK_TXN_CHECK_MAX_TOPIC, 1, 20000), "never given up");
+    cr_assert_eq(tp_count(&p), 3, "transactionCheckMax=3 checks, got %d", tp_count(&p));
+    for (int i = 0; i < 3; i++) {
+        check_t k = tp_check(&p, i);
+        cr_assert_eq(k.times, i + 1);
+        cr_assert_str_eq(k.msg_id, h.uniq);
+    }
+    rk_msg_list_t *l = pull_all(&p, &c, RK_TXN_CHECK_MAX_TOPIC);
+    cr_assert(l->n == 1 && memcmp(l->msgs[0].body, "order-4", 7) == 0);
+    rk_msg_list_free(l);
+    usleep(1000000);
+    cr_assert_eq(tp_count(&p), 3);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 0);
+    cr_assert_eq(count_msgs(&p, &c, RK_TXN_CHECK_MAX_TOPIC), 1);
+    cJSON *q = query_pending(&p, &c, NULL);
+    cr_assert_null(group_of(q, PG));
+    cJSON_Delete(q);
+    stop(&c, &p);
+}
+
+Test(txn, bad_end_transaction_is_refused)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionTimeOut=600000\n");
+    half_t h = send_half(&p, &c, "order-5");
+    half_t plain;
+    cr_assert_eq(send_msg(&p, &c, TOPIC, NULL, false, "plain", &plain), RK_RESP_SUCCESS);
+    char r[256];
+    cr_assert_eq(end_txn(&p, &c, "other_pg", h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "The producer group wrong");
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff + 7, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "The transaction state table offset wrong");
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff, h.cloff + 3, h.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "Find prepared transaction message failed");
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff, 1LL << 40, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "Find prepared transaction message failed");
+    /* a plain message is not a half */
+    cr_assert_eq(end_txn(&p, &c, PG, plain.qoff, plain.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "Find prepared transaction message failed");
+    /* a header that is not a number */
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_END_TRANSACTION);
+    rk_cmd_ext_set(req, "producerGroup", PG);
+    rk_cmd_ext_set(req, "tranStateTableOffset", "x");
+    rk_cmd_ext_set_i64(req, "commitLogOffset", h.cloff);
+    rk_cmd_ext_set(req, "commitOrRollback", "8");
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_mqclient_invoke(p.mc, c.br, req, &resp), RK_OK);
+    cr_assert_eq(resp->code, RK_RESP_SYSTEM_ERROR);
+    rk_cmd_free(resp);
+    /* clients may not write the transaction system topics */
+    half_t x;
+    cr_assert_eq(send_msg(&p, &c, RK_TXN_HALF_TOPIC, NULL, false, "forged", &x), RK_RESP_MESSAGE_ILLEGAL);
+    cr_assert_eq(send_msg(&p, &c, RK_TXN_OP_TOPIC, NULL, false, "0", &x), RK_RESP_MESSAGE_ILLEGAL);
+    /* nothing was committed by the refused requests; the right one still works */
+    cr_assert(wait_msgs(&p, &c, TOPIC, 1, 5000));
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 1);
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SUCCESS, "%s", r);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 2, 5000));
+    stop(&c, &p);
+}
+
+Test(txn, reject_transaction_message)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "rejectTransactionMessage=true\n");
+    half_t h;
+    cr_assert_eq(send_msg(&p, &c, TOPIC, PG, true, "nope", &h), RK_RESP_NO_PERMISSION);
+    cr_assert_eq(send_msg(&p, &c, TOPIC, NULL, false, "plain", &h), RK_RESP_SUCCESS);
+    cr_assert_eq(count_msgs(&p, &c, RK_TXN_HALF_TOPIC), 0);
+    stop(&c, &p);
+}
+
+Test(txn, pending_query_counts_halves_per_group)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionTimeOut=600000\ntransactionCheckInterval=300\n");
+    half_t a = send_half(&p, &c, "a");
+    send_half(&p, &c, "b");
+    send_half(&p, &c, "c");
+    half_t o;
+    cr_assert_eq(send_msg(&p, &c, TOPIC, "txn_pg2", true, "d", &o), RK_RESP_SUCCESS);
+    cr_assert(wait_msgs(&p, &c, RK_TXN_HALF_TOPIC, 4, 5000));
+    cJSON *q = query_pending(&p, &c, NULL);
+    cJSON *g = group_of(q, PG), *g2 = group_of(q, "txn_pg2");
+    cr_assert(g != NULL && g2 != NULL);
+    int64_t n;
+    cr_assert_eq(rk_json_get_i64(g, "pending", &n), RK_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(rk_json_get_i64(cJSON_GetObjectItem(g, "checkTimes"), "0", &n), RK_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(rk_json_get_i64(cJSON_GetObjectItem(g, "topics"), TOPIC, &n), RK_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(rk_json_get_i64(g2, "pending", &n), RK_OK);
+    cr_assert_eq(n, 1);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(q, "truncated")));
+    cJSON_Delete(q);
+    cr_assert_eq(end_txn(&p, &c, PG, a.qoff, a.cloff, a.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, NULL, 0), 0);
+    cr_assert(wait_msgs(&p, &c, RK_TXN_OP_TOPIC, 1, 5000));
+    q = query_pending(&p, &c, PG);
+    g = group_of(q, PG);
+    cr_assert_eq(rk_json_get_i64(g, "pending", &n), RK_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_null(group_of(q, "txn_pg2"));
+    cJSON_Delete(q);
+    stop(&c, &p);
+}
+
+Test(txn, kill9_with_pending_halves_checks_resume_and_commits_survive)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    /* no check before the restart: halves must age 1.5 s */
+    start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=1500\ntransactionCheckMax=5\n"
+                  "flushDiskType=SYNC_FLUSH\n");
+    half_t done = send_half(&p, &c, "committed");
+    half_t pending = send_half(&p, &c, "pending");
+    cr_assert_eq(end_txn(&p, &c, PG, done.qoff, done.cloff, done.uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 1, 5000));
+    rc_kill9_restart_broker(&c);
+    /* the producer's heartbeats reach the new process; its check comes, for the pending one only */
+    cr_assert(wait_checks(&p, 1, 15000), "no check after the restart");
+    check_t k = tp_check(&p, 0);
+    cr_assert_str_eq(k.msg_id, pending.uniq);
+    cr_assert_eq(end_txn(&p, &c, PG, k.tsoff, k.cloff, k.msg_id, RK_SYSFLAG_TXN_COMMIT, true, NULL, 0), 0);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 2, 5000));
+    usleep(1000000);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 2, "committed once each");
+    rk_msg_list_t *l = pull_all(&p, &c, TOPIC);
+    cr_assert(strcmp(l->msgs[0].msg_id, done.uniq) == 0 && strcmp(l->msgs[1].msg_id, pending.uniq) == 0);
+    rk_msg_list_free(l);
+    for (int i = 0; i < tp_count(&p); i++)
+        cr_assert_str_neq(tp_check(&p, i).msg_id, done.uniq, "a committed half was checked");
+    stop(&c, &p);
+}
+
+Test(txn, slave_refuses_end_transaction)
+{
+    tk_pair_t pp;
+    tk_pair_init(&pp, NULL, "brokerRole=SLAVE\n");
+    tk_broker_start(&pp.m);
+    tk_broker_start(&pp.s);
+    cr_assert(tk_wait_slave_connected(&pp, 10000));
+    half_t h;
+    cr_assert_eq(raw_send(pp.cl, pp.m.addr, TOPIC, PG, true, "s", &h), RK_RESP_SUCCESS);
+    cr_assert(tk_wait_caught_up(&pp, 10000));
+    char r[256];
+    cr_assert_eq(raw_end_txn(pp.cl, pp.s.addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SLAVE_NOT_AVAILABLE);
+    cr_assert_eq(raw_end_txn(pp.cl, pp.m.addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SUCCESS, "%s", r);
+    tk_pair_stop(&pp);
+}
+
+Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
+{
+    tk_trio_t t;
+    tk_trio_init(&t, "transactionTimeOut=600000\nslaveSyncMetaInterval=200\n");
+    for (int i = 0; i < 3; i++)
+        tk_broker_start(&t.r[i]);
+    int old = tk_trio_leader(&t, -1, 15000);
+    cr_assert(old >= 0, "no leader elected");
+    half_t h;
+    cr_assert_eq(raw_send(t.base.cl, t.r[old].addr, TOPIC, PG, true, "fo", &h), RK_RESP_SUCCESS);
+    usleep(1000000);        /* the followers copy the topic (auto-created by the send) with the metadata */
+    rk_tk_kill(t.r[old].pid, SIGKILL);
+    rk_tk_wait(t.r[old].pid, 5000);
+    t.r[old].pid = -1;
+    int now = tk_trio_leader(&t, old, 15000);
+    cr_assert(now >= 0 && now != old, "no new leader");
+    int code = -1;
+    char r[256] = "";
+    for (int k = 0; k < 100 && code != RK_RESP_SUCCESS; k++) {
+        code = raw_end_txn(t.base.cl, t.r[now].addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r,
+                           sizeof r);
+        if (code != RK_RESP_SUCCESS)
+            usleep(100000);
+    }
+    cr_assert_eq(code, RK_RESP_SUCCESS, "%s", r);
+    char *bodies[16];
+    int n = 0;
+    for (int k = 0; k < 100 && n == 0; k++) {
+        n = tk_pull_all(&t.base, t.r[now].addr, TOPIC, 4, bodies, 16);
+        if (n == 0)
+            usleep(50000);
+    }
+    if (n != 1) {
+        rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
+        rk_cmd_ext_set(req, "consumerGroup", "cg");
+        rk_cmd_ext_set(req, "topic", TOPIC);
+        rk_cmd_ext_set(req, "queueId", "0");
+        rk_cmd_ext_set(req, "queueOffset", "0");
+        rk_cmd_ext_set(req, "maxMsgNums", "32");
+        rk_cmd_ext_set(req, "sysFlag", "0");
+        rk_cmd_ext_set(req, "commitOffset", "0");
+        rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
+        rk_cmd_ext_set(req, "subscription", "*");
+        rk_cmd_ext_set(req, "subVersion", "0");
+        cr_assert_eq(rk_rclient_invoke_sync(t.base.cl, t.r[now].addr, req, 5000, &resp), 0);
+        cr_assert_fail("pull on the new master: %d %s", resp->code, resp->remark ? resp->remark : "");
+    }
+    cr_assert_str_eq(bodies[0], "fo");
+    free(bodies[0]);
+    tk_trio_stop(&t);
+}
