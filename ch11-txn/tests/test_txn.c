@@ -278,6 +278,31 @@ static cJSON *group_of(cJSON *q, const char *group)
     return NULL;
 }
 
+/* A GET_BROKER_RUNTIME_INFO figure as a number (-1 if absent). */
+static int64_t runtime_i64(rc_cluster_t *c, const char *key)
+{
+    rk_cmd_t *resp = rc_call(c->br, rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO));
+    cr_assert_not_null(resp);
+    cJSON *root = resp->code == 0 ? rk_json_parse((const char *)resp->body, resp->body_len) : NULL;
+    const char *v = rk_json_get_str(cJSON_GetObjectItemCaseSensitive(root, "table"), key);
+    int64_t x = v ? atoll(v) : -1;
+    cJSON_Delete(root);
+    rk_cmd_free(resp);
+    return x;
+}
+
+/* The stored record at commitlog offset phys (VIEW_MESSAGE_BY_ID), decoded into *rec; the
+ * response (which rec points into) is returned for the caller to free. */
+static rk_cmd_t *view_record(tprod_t *p, rc_cluster_t *c, int64_t phys, rk_record_t *rec)
+{
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_VIEW_MESSAGE_BY_ID), *resp = NULL;
+    rk_cmd_ext_set_i64(req, "offset", phys);
+    cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
+    cr_assert_eq(resp->code, RK_RESP_SUCCESS);
+    cr_assert_eq(rk_record_decode(resp->body, resp->body_len, true, rec), RK_OK);
+    return resp;
+}
+
 static void start(rc_cluster_t *c, tprod_t *p, const char *conf)
 {
     rc_start(c, conf);
@@ -330,7 +355,12 @@ Test(txn, commit_delivers_once_and_half_is_invisible_until_then)
     cr_assert_eq(rk_msg_prop(m, RK_PROP_REAL_TOPIC, v, sizeof v), RK_ENOTFOUND);
     cr_assert_eq(rk_msg_prop(m, RK_PROP_TRAN_MSG, v, sizeof v), RK_ENOTFOUND);
     cr_assert_eq(rk_msg_prop(m, RK_PROP_PGROUP, v, sizeof v), RK_OK);
-    /* PreparedTransactionOffset (record offset 76 with IPv4 hosts) = the half's commitlog offset */
+    /* PreparedTransactionOffset = the half's commitlog offset */
+    rk_record_t rec;
+    rk_cmd_t *vr = view_record(&p, &c, m->commitlog_offset, &rec);
+    cr_assert_eq(rec.prepared_tx_offset, h.cloff);
+    cr_assert_eq(rec.sys_flag & RK_SYSFLAG_TXN_MASK, RK_SYSFLAG_TXN_COMMIT);
+    rk_cmd_free(vr);
     rk_msg_list_free(l);
     /* the op record: OP_HALF, tag d, body = the half's queue offset */
     cr_assert(wait_msgs(&p, &c, RK_TXN_OP_TOPIC, 1, 5000));
@@ -422,9 +452,59 @@ Test(txn, silent_producer_is_checked_max_times_then_given_up)
     cr_assert_eq(tp_count(&p), 3);
     cr_assert_eq(count_msgs(&p, &c, TOPIC), 0);
     cr_assert_eq(count_msgs(&p, &c, RK_TXN_CHECK_MAX_TOPIC), 1);
+    cr_assert_eq(runtime_i64(&c, "txnChecksSent"), 3);
+    cr_assert_eq(runtime_i64(&c, "txnGiveUps"), 1);
+    cr_assert_eq(runtime_i64(&c, "txnHalfPuts"), 1);
     cJSON *q = query_pending(&p, &c, NULL);
     cr_assert_null(group_of(q, PG));
     cJSON_Delete(q);
+    stop(&c, &p);
+}
+
+Test(txn, a_restarted_producer_still_receives_check_backs)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n");
+    half_t h = send_half(&p, &c, "order-6");
+    cr_assert(wait_checks(&p, 1, 10000));
+    /* the producer goes away: checks keep coming due, with nobody to ask */
+    tp_stop(&p);
+    for (int i = 0; i < 250 && runtime_i64(&c, "txnCheckNoProducer") < 1; i++)
+        usleep(20000);
+    tprod_t p2;
+    tp_start(&p2, &c, PG);
+    cr_assert(runtime_i64(&c, "txnCheckNoProducer") >= 1, "no check fell due while the producer was away");
+    /* a new process of the same group gets the next one over its own connection */
+    cr_assert(wait_checks(&p2, 1, 10000), "the restarted producer was never asked");
+    check_t k = tp_check(&p2, 0);
+    cr_assert_str_eq(k.msg_id, h.uniq);
+    cr_assert_gt(k.times, 1);
+    cr_assert_eq(end_txn(&p2, &c, PG, k.tsoff, k.cloff, k.msg_id, RK_SYSFLAG_TXN_COMMIT, true, NULL, 0), 0);
+    cr_assert(wait_msgs(&p2, &c, TOPIC, 1, 5000));
+    usleep(1000000);
+    cr_assert_eq(count_msgs(&p2, &c, TOPIC), 1);
+    stop(&c, &p2);
+}
+
+Test(txn, a_late_answer_about_an_older_copy_still_ends_the_transaction)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n");
+    half_t h = send_half(&p, &c, "order-7");
+    cr_assert(wait_checks(&p, 2, 10000));
+    /* the producer answers the FIRST check after the second was sent (about a newer copy) */
+    check_t k = tp_check(&p, 0);
+    cr_assert_eq(end_txn(&p, &c, PG, k.tsoff, k.cloff, k.msg_id, RK_SYSFLAG_TXN_ROLLBACK, true, NULL, 0), 0);
+    usleep(600000);
+    int n = tp_count(&p);
+    usleep(1500000);
+    cr_assert_eq(tp_count(&p), n, "the chain was checked again after one of its copies was rolled back");
+    cJSON *q = query_pending(&p, &c, NULL);
+    cr_assert_null(group_of(q, PG));
+    cJSON_Delete(q);
+    (void)h;
     stop(&c, &p);
 }
 
