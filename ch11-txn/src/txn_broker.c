@@ -206,7 +206,8 @@ static int op_add(op_set_t *s, int64_t off)
 
 static void op_sort(op_set_t *s)
 {
-    qsort(s->v, s->n, sizeof *s->v, cmp_i64);
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof *s->v, cmp_i64);
     s->sorted = s->n;
 }
 
