@@ -41,7 +41,7 @@ typedef struct txn_config {
 } txn_config_t;
 
 #define F(f) offsetof(txn_config_t, f)
-static const rk_config_field_t txn_fields[] = {
+const rk_config_field_t rk_txn_config_fields[] = {
     {"transactionCheckInterval", RK_CFG_INT, F(check_interval_ms), "60000", 100, 86400000, NULL,
      "ms between two passes of the transaction check service"},
     {"transactionTimeOut", RK_CFG_INT, F(timeout_ms), "6000", 0, 86400000, NULL,
@@ -144,6 +144,34 @@ static int read_at(rk_store_t *st, const char *topic, int64_t qoff, rk_store_vie
         return RK_ECORRUPT;
     }
     return RK_OK;
+}
+
+/* Is phys where the record with half queue offset qoff starts? Once dispatched, the half queue's
+ * unit says so; before that the undispatched tail of the log is walked by record sizes. A record
+ * forged inside another message's body (a PHYSICALOFFSET that fits, a PGROUP, a REAL_TOPIC) is
+ * not a half message. */
+static bool is_half_start(rk_store_t *st, int64_t qoff, int64_t phys)
+{
+    rk_cq_unit_t u;
+    if (rk_store_read_units(st, RK_TXN_HALF_TOPIC, 0, qoff, &u, 1) == 1)
+        return u.phys == phys;
+    int64_t at = rk_store_dispatched(st);
+    rk_commitlog_t *cl = rk_store_commitlog(st);
+    for (int i = 0; i < 100000 && at < phys; i++) {
+        rk_store_view_t v;
+        rk_record_t r;
+        if (rk_store_view(st, at, &v) != RK_OK)
+            break;
+        bool ok = rk_record_decode(v.data, (size_t)v.size, false, &r) == RK_OK;
+        rk_store_view_release(&v);
+        if (!ok)
+            break;
+        at = rk_record_is_blank(&r) ? rk_commitlog_roll_next(cl, at) : at + (int64_t)r.total_size;
+    }
+    if (at == phys)
+        return true;
+    /* dispatched meanwhile? */
+    return rk_store_read_units(st, RK_TXN_HALF_TOPIC, 0, qoff, &u, 1) == 1 && u.phys == phys;
 }
 
 /* ------------------------------------------------------------ op set
@@ -524,6 +552,10 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
         rk_store_view_release(&v);
         found = false;
     }
+    if (found && (rec.phys_offset != cloff || !is_half_start(st, rec.queue_offset, cloff))) {
+        rk_store_view_release(&v);
+        found = false;
+    }
     if (!found) {
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "Find prepared transaction message failed");
         return;
@@ -717,7 +749,7 @@ static step_t check_one(txn_state_t *ts, op_set_t *ops, int64_t i, int64_t pass_
     rk_put_result_t res;
     if (op_has(ops, origin))
         goto done;
-    if (times >= ts->cfg.check_max || now - rec.store_ts > reserved_ms) {
+    if (times >= ts->cfg.check_max || now - rec.born_ts > reserved_ms) {
         /* needDiscard / needSkip: given up */
         if (ensure_topic(ts->b, RK_TXN_CHECK_MAX_TOPIC) != RK_OK ||
             put_copy(ts, &rec, RK_TXN_CHECK_MAX_TOPIC, -1, origin >= 0 ? origin : i, &m, &props, &res) != RK_OK) {
@@ -997,10 +1029,10 @@ static int txn_init(rk_broker_t *b, void **state)
         return RK_ENOMEM;
     ts->b = b;
     char err[512] = "";
-    int rc = rk_config_defaults(txn_fields, &ts->cfg);
+    int rc = rk_config_defaults(rk_txn_config_fields, &ts->cfg);
     rk_kv_t *kv = rk_broker_kv(b);
     if (rc == RK_OK && kv != NULL)
-        rc = rk_config_apply(txn_fields, &ts->cfg, kv, err, sizeof err);
+        rc = rk_config_apply(rk_txn_config_fields, &ts->cfg, kv, err, sizeof err);
     rk_rserver_t *srv = rk_broker_server(b);
     if (rc == RK_OK)
         rc = rk_commitlog_add_put_hook(rk_store_commitlog(rk_broker_store(b)), "txn-half", half_hook, ts);
@@ -1024,7 +1056,7 @@ static int txn_init(rk_broker_t *b, void **state)
     }
     if (rc != RK_OK) {
         rk_log_error(LOG, "%s", err[0] ? err : rk_strerror(rc));
-        rk_config_free(txn_fields, &ts->cfg);
+        rk_config_free(rk_txn_config_fields, &ts->cfg);
         free(ts);
         return rc;
     }
@@ -1062,7 +1094,7 @@ static void txn_destroy(rk_broker_t *b, void *state)
     txn_state_t *ts = state;
     uv_cond_destroy(&ts->cond);
     uv_mutex_destroy(&ts->mu);
-    rk_config_free(txn_fields, &ts->cfg);
+    rk_config_free(rk_txn_config_fields, &ts->cfg);
     free(ts);
 }
 

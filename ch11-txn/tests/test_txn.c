@@ -561,6 +561,59 @@ Test(txn, bad_end_transaction_is_refused)
     stop(&c, &p);
 }
 
+/* A record forged inside a plain message's body, shaped as a half with a PHYSICALOFFSET where it
+ * lands, is not a half message. */
+static int raw_send_body(tprod_t *p, rc_cluster_t *c, const uint8_t *body, size_t len, int64_t *phys)
+{
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", PG);
+    rk_cmd_ext_set(req, "b", "PlainTopic");
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", "0");
+    rk_cmd_ext_set(req, "g", "1");
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_set_body(req, body, len);
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
+    int code = resp->code;
+    rk_host_t h;
+    cr_assert_eq(rk_msgid_decode(rk_cmd_ext_get(resp, "msgId"), &h, phys), RK_OK);
+    rk_cmd_free(resp);
+    return code;
+}
+
+Test(txn, a_half_forged_inside_a_message_body_is_refused)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionTimeOut=600000\n");
+    const char props[] = "PGROUP\001" PG "\002REAL_TOPIC\001" TOPIC "\002REAL_QID\0010\002TRAN_MSG\001true";
+    rk_msg_t fake = {.topic = RK_TXN_HALF_TOPIC, .topic_len = strlen(RK_TXN_HALF_TOPIC), .born_ts = 1,
+                     .body = (const uint8_t *)"evil", .body_len = 4, .props = props, .props_len = strlen(props)};
+    rk_host_parse("127.0.0.1:1", &fake.born_host);
+    rk_host_parse("127.0.0.1:1", &fake.store_host);
+    size_t flen = rk_record_size(&fake);
+    uint8_t *buf = calloc(1, flen);
+    /* two equal sends tell how far apart they land: the third lands that much further */
+    int64_t p1, p2, p3;
+    cr_assert_eq(raw_send_body(&p, &c, buf, flen, &p1), 0);
+    cr_assert_eq(raw_send_body(&p, &c, buf, flen, &p2), 0);
+    int64_t at = p2 + (p2 - p1), fake_phys = at + RK_RECORD_FIXED_V4 + 4;    /* the body follows its length */
+    cr_assert_gt(rk_record_encode(&fake, buf, flen, 0, fake_phys, rk_now_ms()), 0);
+    cr_assert_eq(raw_send_body(&p, &c, buf, flen, &p3), 0);
+    cr_assert_eq(p3, at, "the third send did not land where expected");
+    char r[256];
+    cr_assert_eq(end_txn(&p, &c, PG, 0, fake_phys, "X", RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "Find prepared transaction message failed");
+    free(buf);
+    usleep(300000);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 0);
+    stop(&c, &p);
+}
+
 Test(txn, reject_transaction_message)
 {
     rc_cluster_t c;

@@ -13,5 +13,6 @@
 int main(int argc, char **argv)
 {
     const rk_broker_module_t *const more[] = {&rk_retry_module, &rk_txn_module, NULL};
-    return rk_elect_broker_main(argc, argv, more, NULL);
+    const rk_config_field_t *const fields[] = {rk_txn_config_fields, NULL};
+    return rk_elect_broker_main(argc, argv, more, fields);
 }

@@ -73,6 +73,8 @@
 enum { RK_REQ_QUERY_TXN_PENDING = 10501 };
 
 extern const rk_broker_module_t rk_txn_module;
+/* The settings above (for mqbroker -h / -p). */
+extern const rk_config_field_t rk_txn_config_fields[];
 
 /* Counters (runtime info's figures). */
 typedef struct rk_txn_stats {
