@@ -91,19 +91,26 @@ static void fill_hb(void *arg, cJSON *producers, cJSON *consumers)
     cJSON_AddItemToArray(producers, o);
 }
 
-static void tp_start(tprod_t *p, rc_cluster_t *c, const char *group)
+/* A producer of group on the cluster behind name server ns: heartbeats every 300 ms to the
+ * masters of TBW102's route (refreshed every 300 ms, so it follows a failover). */
+static void tp_start_ns(tprod_t *p, const char *ns, const char *group)
 {
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
     p->group = group;
-    rk_mqclient_config_t cfg = {.namesrv = c->ns, .timeout_ms = 5000, .heartbeat_ms = 300};
+    rk_mqclient_config_t cfg = {.namesrv = ns, .timeout_ms = 5000, .heartbeat_ms = 300, .route_refresh_ms = 300};
     cr_assert_eq(rk_mqclient_new(&cfg, &p->mc), RK_OK);
     cr_assert_eq(rk_rclient_register(rk_mqclient_remoting(p->mc), RK_REQ_CHECK_TRANSACTION_STATE, on_check, p), RK_OK);
     rk_topic_route_t *r = NULL;
-    cr_assert_eq(rk_mqclient_route(p->mc, TOPIC, true, &r), RK_OK);
+    cr_assert_eq(rk_mqclient_route(p->mc, RK_DEFAULT_TOPIC, true, &r), RK_OK);
     rk_topic_route_release(r);
     rk_mqclient_set_heartbeat(p->mc, fill_hb, p);
     cr_assert_eq(rk_mqclient_heartbeat_now(p->mc), 1);
+}
+
+static void tp_start(tprod_t *p, rc_cluster_t *c, const char *group)
+{
+    tp_start_ns(p, c->ns, group);
 }
 
 static void tp_stop(tprod_t *p)
@@ -757,5 +764,56 @@ Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
     }
     cr_assert_str_eq(bodies[0], "fo");
     free(bodies[0]);
+    tk_trio_stop(&t);
+}
+
+Test(txn, failover_the_new_master_checks_the_pending_halves)
+{
+    tk_trio_t t;
+    tk_trio_init(&t, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n"
+                     "slaveSyncMetaInterval=200\n");
+    for (int i = 0; i < 3; i++)
+        tk_broker_start(&t.r[i]);
+    int old = tk_trio_leader(&t, -1, 15000);
+    cr_assert(old >= 0, "no leader elected");
+    tprod_t p;
+    tp_start_ns(&p, t.base.ns, PG);
+    half_t h;
+    cr_assert_eq(raw_send(rk_mqclient_remoting(p.mc), t.r[old].addr, TOPIC, PG, true, "pending", &h), 0);
+    cr_assert(wait_checks(&p, 1, 10000), "the first master never checked");
+    rk_tk_kill(t.r[old].pid, SIGKILL);
+    rk_tk_wait(t.r[old].pid, 5000);
+    t.r[old].pid = -1;
+    int now = tk_trio_leader(&t, old, 15000);
+    cr_assert(now >= 0 && now != old, "no new leader");
+    /* a check from the new master: its store host is in the check's offsetMsgId */
+    check_t k = {0};
+    bool from_new = false;
+    for (int i = 0; i < 500 && !from_new; i++) {
+        for (int j = 0; j < tp_count(&p) && !from_new; j++) {
+            k = tp_check(&p, j);
+            rk_host_t host;
+            int64_t off;
+            from_new = rk_msgid_decode(k.offset_msg_id, &host, &off) == RK_OK && host.port == t.r[now].port;
+        }
+        if (!from_new)
+            usleep(20000);
+    }
+    cr_assert(from_new, "the new master never checked the pending half");
+    cr_assert_str_eq(k.msg_id, h.uniq);
+    char r[256];
+    cr_assert_eq(raw_end_txn(rk_mqclient_remoting(p.mc), t.r[now].addr, PG, k.tsoff, k.cloff, k.msg_id,
+                             RK_SYSFLAG_TXN_COMMIT, true, r, sizeof r), RK_RESP_SUCCESS, "%s", r);
+    char *bodies[16];
+    int n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) {
+        n = tk_pull_all(&t.base, t.r[now].addr, TOPIC, 4, bodies, 16);
+        if (n == 0)
+            usleep(50000);
+    }
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(bodies[0], "pending");
+    free(bodies[0]);
+    tp_stop(&p);
     tk_trio_stop(&t);
 }
