@@ -389,6 +389,12 @@ Test(txn, commit_delivers_once_and_half_is_invisible_until_then)
     cr_assert_eq(count_msgs(&p, &c, TOPIC), 1);
     cJSON *q = query_pending(&p, &c, NULL);
     cr_assert_null(group_of(q, PG));
+    /* the check service's progress moved past the half and its op record */
+    int64_t off;
+    cr_assert_eq(rk_json_get_i64(q, "halfOffset", &off), RK_OK);
+    cr_assert_eq(off, 1);
+    cr_assert_eq(rk_json_get_i64(q, "opOffset", &off), RK_OK);
+    cr_assert_eq(off, 1);
     cJSON_Delete(q);
     stop(&c, &p);
 }
@@ -517,6 +523,44 @@ Test(txn, a_late_answer_about_an_older_copy_still_ends_the_transaction)
     cr_assert_null(group_of(q, PG));
     cJSON_Delete(q);
     (void)h;
+    stop(&c, &p);
+}
+
+Test(txn, an_immune_half_committed_by_its_first_offsets_is_never_checked)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, FAST);
+    /* CHECK_IMMUNITY_TIME_IN_SECONDS: not checked for 2 s; meanwhile every pass renews it (a copy
+     * naming its first half in TRAN_PREPARED_QUEUE_OFFSET) */
+    half_t h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.uniq, sizeof h.uniq, "7F0000010000IMMUNE0000000000001");
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2);
+    rk_cmd_ext_set(req, "a", PG);
+    rk_cmd_ext_set(req, "b", TOPIC);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", "4");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "i", "TRAN_MSG\001true\002PGROUP\001" PG "\002CHECK_IMMUNITY_TIME_IN_SECONDS\0012"
+                             "\002UNIQ_KEY\0017F0000010000IMMUNE0000000000001");
+    rk_cmd_set_body(req, "immune", 6);
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_mqclient_invoke(p.mc, c.br, req, &resp), RK_OK);
+    cr_assert_eq(resp->code, 0);
+    rk_host_t host;
+    cr_assert_eq(rk_cmd_ext_i64(resp, "queueOffset", &h.qoff), RK_OK);
+    cr_assert_eq(rk_msgid_decode(rk_cmd_ext_get(resp, "msgId"), &host, &h.cloff), RK_OK);
+    rk_cmd_free(resp);
+    cr_assert(wait_msgs(&p, &c, RK_TXN_HALF_TOPIC, 2, 5000), "the immune half was never renewed");
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 1, 5000));
+    usleep(3000000);        /* past the immunity: the renewed copies are done by their first half */
+    cr_assert_eq(tp_count(&p), 0, "a committed (immune) half was checked");
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 1);
     stop(&c, &p);
 }
 
