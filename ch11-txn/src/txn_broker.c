@@ -58,6 +58,20 @@ const rk_config_field_t rk_txn_config_fields[] = {
 };
 #undef F
 
+/* Transactions ended lately, by the queue offset of their first half (a chain of check copies
+ * shares it): a second END_TRANSACTION for one of them (a late answer to an older check, a
+ * client's retry) must not put the message twice. FIFO-evicted after ENDED_MAX; memory only, so
+ * after a restart the op records are what stops checks and a duplicate commit goes through
+ * (RocketMQ keeps no such set at all). Linear probing, backward-shift deletion. */
+#define ENDED_MAX 65536
+#define ENDED_SLOTS (ENDED_MAX * 2)
+typedef struct ended_set {
+    int64_t key[ENDED_SLOTS];       /* -1: empty */
+    int8_t kind[ENDED_SLOTS];       /* RK_SYSFLAG_TXN_COMMIT / _ROLLBACK */
+    int64_t fifo[ENDED_MAX];
+    size_t head, n;
+} ended_set_t;
+
 typedef struct txn_state {
     rk_broker_t *b;
     txn_config_t cfg;
@@ -70,6 +84,8 @@ typedef struct txn_state {
     _Atomic int64_t half_puts, commits, rollbacks, checks_sent, check_no_producer, give_ups, passes, pending;
     _Atomic bool topics_ok;         /* the half and op topics exist in topics.json */
     uint64_t rr;                    /* round robin over a group's producers (loop thread) */
+    uv_mutex_t ended_mu;
+    ended_set_t *ended;
 } txn_state_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -401,6 +417,74 @@ static void p_send_v2_wrap(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
     p_send_filter(ts, ts->prev_send_v2, ts->prev_send_v2_ctx, conn, req, reply);
 }
 
+/* ------------------------------------------------------------ ended transactions */
+
+static size_t ended_slot(int64_t key)
+{
+    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) % ENDED_SLOTS;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static size_t ended_find(const ended_set_t *e, int64_t key)
+{
+    size_t i = ended_slot(key);
+    while (e->key[i] != -1 && e->key[i] != key)
+        i = (i + 1) % ENDED_SLOTS;
+    return i;
+}
+
+static void ended_remove(ended_set_t *e, int64_t key)
+{
+    size_t i = ended_find(e, key);
+    if (e->key[i] == -1)
+        return;
+    e->key[i] = -1;
+    /* backward shift: move up the entries that probed past i */
+    for (size_t j = (i + 1) % ENDED_SLOTS; e->key[j] != -1; j = (j + 1) % ENDED_SLOTS) {
+        size_t home = ended_slot(e->key[j]);
+        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            e->key[i] = e->key[j];
+            e->kind[i] = e->kind[j];
+            e->key[j] = -1;
+            i = j;
+        }
+    }
+}
+
+/* 0 if key was not there (now it is, as kind); else the kind it ended with. */
+static int ended_add(txn_state_t *ts, int64_t key, int kind)
+{
+    ended_set_t *e = ts->ended;
+    uv_mutex_lock(&ts->ended_mu);
+    size_t i = ended_find(e, key);
+    int was = e->key[i] == key ? e->kind[i] : 0;
+    if (!was) {
+        if (e->n == ENDED_MAX) {        /* forget the oldest */
+            ended_remove(e, e->fifo[e->head]);
+            e->head = (e->head + 1) % ENDED_MAX;
+            e->n--;
+            i = ended_find(e, key);
+        }
+        e->key[i] = key;
+        e->kind[i] = (int8_t)kind;
+        e->fifo[(e->head + e->n) % ENDED_MAX] = key;
+        e->n++;
+    }
+    uv_mutex_unlock(&ts->ended_mu);
+    return was;
+}
+
+/* The END_TRANSACTION that added key failed: forget it (a retry must go through). The FIFO
+ * keeps its entry; evicting a key no longer present is a no-op. */
+static void ended_undo(txn_state_t *ts, int64_t key)
+{
+    uv_mutex_lock(&ts->ended_mu);
+    ended_remove(ts->ended, key);
+    uv_mutex_unlock(&ts->ended_mu);
+}
+
 /* ------------------------------------------------------------ END_TRANSACTION (37)
  *
  * commit:   real message put ──(its completion)──▶ loop: op record put ──▶ answer
@@ -411,6 +495,7 @@ typedef struct end_txn {
     txn_state_t *ts;
     rk_reply_t *reply;
     int64_t half_qoff, origin;
+    int64_t key;                    /* in the ended set while this one is under way */
     int code;                       /* the answer once the op record is written */
     char remark[160];
 } end_txn_t;
@@ -493,6 +578,7 @@ static void final_done(void *arg, const rk_put_result_t *res)
         snprintf(e->remark, sizeof e->remark, "%s", rk_put_status_name(res->status));
         break;
     }
+    ended_undo(e->ts, e->key);
     end_answer(e);
 }
 
@@ -574,8 +660,23 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, bad);
         return;
     }
+    int64_t origin = prop_i64(rec.props, rec.props_len, RK_PROP_TRAN_PREPARED_QUEUE_OFFSET, -1);
+    int64_t key = origin >= 0 ? origin : rec.queue_offset;
+    int was = ended_add(ts, key, (int)kind);
+    if (was != 0) {
+        rk_store_view_release(&v);
+        rk_log_info(LOG, "transaction %.64s (first half %" PRId64 ") was already %s: this %s does nothing",
+                    msg_id ? msg_id : "", key, was == RK_SYSFLAG_TXN_COMMIT ? "committed" : "rolled back", what);
+        if (was == kind)
+            rk_reply_code(reply, RK_RESP_SUCCESS, NULL);
+        else
+            rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "the transaction was already %s",
+                           was == RK_SYSFLAG_TXN_COMMIT ? "committed" : "rolled back");
+        return;
+    }
     end_txn_t *e = calloc(1, sizeof *e);
     if (e == NULL) {
+        ended_undo(ts, key);
         rk_store_view_release(&v);
         rk_reply_code(reply, RK_RESP_SYSTEM_BUSY, "out of memory");
         return;
@@ -583,7 +684,8 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
     e->ts = ts;
     e->reply = reply;
     e->half_qoff = rec.queue_offset;
-    e->origin = prop_i64(rec.props, rec.props_len, RK_PROP_TRAN_PREPARED_QUEUE_OFFSET, -1);
+    e->origin = origin;
+    e->key = key;
     e->code = RK_RESP_SUCCESS;
     if (kind == RK_SYSFLAG_TXN_ROLLBACK) {
         rk_store_view_release(&v);
@@ -598,6 +700,7 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
         !rk_topic_name_valid(real) || rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_QID, qv, sizeof qv) != RK_OK ||
         rk_parse_int(qv, &qid) != RK_OK || qid < 0 || qid > INT32_MAX) {
         rk_store_view_release(&v);
+        ended_undo(ts, key);
         free(e);
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "the half message has no valid REAL_TOPIC / REAL_QID");
         return;
@@ -622,6 +725,7 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
     rk_buf_free(&props);
     rk_store_view_release(&v);
     if (rc != RK_OK) {
+        ended_undo(ts, key);
         free(e);
         rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "%s", rk_strerror(rc));
     }
@@ -1048,14 +1152,26 @@ static int txn_init(rk_broker_t *b, void **state)
     }
     if (rc == RK_OK)
         rc = rk_broker_add_runtime_info(b, runtime_info, ts);
-    if (rc == RK_OK && uv_mutex_init(&ts->mu) != 0)
+    if (rc == RK_OK && (ts->ended = malloc(sizeof *ts->ended)) == NULL)
         rc = RK_ENOMEM;
+    if (rc == RK_OK) {
+        memset(ts->ended->key, 0xff, sizeof ts->ended->key);        /* -1: empty */
+        ts->ended->head = ts->ended->n = 0;
+        if (uv_mutex_init(&ts->ended_mu) != 0)
+            rc = RK_ENOMEM;
+    }
+    if (rc == RK_OK && uv_mutex_init(&ts->mu) != 0) {
+        uv_mutex_destroy(&ts->ended_mu);
+        rc = RK_ENOMEM;
+    }
     if (rc == RK_OK && uv_cond_init(&ts->cond) != 0) {
         uv_mutex_destroy(&ts->mu);
+        uv_mutex_destroy(&ts->ended_mu);
         rc = RK_ENOMEM;
     }
     if (rc != RK_OK) {
         rk_log_error(LOG, "%s", err[0] ? err : rk_strerror(rc));
+        free(ts->ended);
         rk_config_free(rk_txn_config_fields, &ts->cfg);
         free(ts);
         return rc;
@@ -1094,6 +1210,8 @@ static void txn_destroy(rk_broker_t *b, void *state)
     txn_state_t *ts = state;
     uv_cond_destroy(&ts->cond);
     uv_mutex_destroy(&ts->mu);
+    uv_mutex_destroy(&ts->ended_mu);
+    free(ts->ended);
     rk_config_free(rk_txn_config_fields, &ts->cfg);
     free(ts);
 }

@@ -564,6 +564,38 @@ Test(txn, an_immune_half_committed_by_its_first_offsets_is_never_checked)
     stop(&c, &p);
 }
 
+Test(txn, a_transaction_ends_once_whatever_the_answers)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n");
+    /* the same END_TRANSACTION twice (a client's retry) */
+    half_t a = send_half(&p, &c, "once-a");
+    char r[256];
+    cr_assert_eq(end_txn(&p, &c, PG, a.qoff, a.cloff, a.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
+    cr_assert_eq(end_txn(&p, &c, PG, a.qoff, a.cloff, a.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
+    cr_assert_eq(end_txn(&p, &c, PG, a.qoff, a.cloff, a.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "the transaction was already committed");
+    /* two checks of one transaction both answered commit, and the producer's own late answer */
+    half_t b = send_half(&p, &c, "once-b");
+    cr_assert(wait_checks(&p, 2, 10000));
+    check_t k1 = tp_check(&p, 0), k2 = tp_check(&p, 1);
+    cr_assert_str_eq(k1.msg_id, b.uniq);
+    cr_assert_str_eq(k2.msg_id, b.uniq);
+    cr_assert_eq(end_txn(&p, &c, PG, k2.tsoff, k2.cloff, b.uniq, RK_SYSFLAG_TXN_COMMIT, true, r, sizeof r), 0, "%s", r);
+    cr_assert_eq(end_txn(&p, &c, PG, k1.tsoff, k1.cloff, b.uniq, RK_SYSFLAG_TXN_COMMIT, true, r, sizeof r), 0, "%s", r);
+    cr_assert_eq(end_txn(&p, &c, PG, b.qoff, b.cloff, b.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 2, 5000));
+    usleep(1000000);
+    rk_msg_list_t *l = pull_all(&p, &c, TOPIC);
+    cr_assert_eq(l->n, 2, "each transaction put its message once (got %zu)", l->n);
+    cr_assert(memcmp(l->msgs[0].body, "once-a", 6) == 0 && memcmp(l->msgs[1].body, "once-b", 6) == 0);
+    rk_msg_list_free(l);
+    cr_assert_eq(runtime_i64(&c, "txnCommits"), 2);
+    stop(&c, &p);
+}
+
 Test(txn, bad_end_transaction_is_refused)
 {
     rc_cluster_t c;
