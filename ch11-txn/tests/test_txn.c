@@ -271,11 +271,13 @@ static bool wait_msgs(tprod_t *p, rc_cluster_t *c, const char *topic, size_t n, 
     return count_msgs(p, c, topic) >= n;
 }
 
-static cJSON *query_pending(tprod_t *p, rc_cluster_t *c, const char *group)
+static cJSON *query_pending_limit(tprod_t *p, rc_cluster_t *c, const char *group, const char *limit)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_QUERY_TXN_PENDING);
     if (group)
         rk_cmd_ext_set(req, "producerGroup", group);
+    if (limit)
+        rk_cmd_ext_set(req, "limit", limit);
     rk_cmd_t *resp = NULL;
     cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
     cr_assert_eq(resp->code, RK_RESP_SUCCESS);
@@ -283,6 +285,11 @@ static cJSON *query_pending(tprod_t *p, rc_cluster_t *c, const char *group)
     cr_assert_not_null(j);
     rk_cmd_free(resp);
     return j;
+}
+
+static cJSON *query_pending(tprod_t *p, rc_cluster_t *c, const char *group)
+{
+    return query_pending_limit(p, c, group, NULL);
 }
 
 static cJSON *group_of(cJSON *q, const char *group)
@@ -763,6 +770,17 @@ Test(txn, pending_query_counts_halves_per_group)
     cr_assert_eq(n, 2);
     cr_assert_null(group_of(q, "txn_pg2"));
     cJSON_Delete(q);
+    /* a bounded scan says it stopped short */
+    q = query_pending_limit(&p, &c, NULL, "2");
+    cr_assert_eq(rk_json_get_i64(q, "scanned", &n), RK_OK);
+    cr_assert_eq(n, 2);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(q, "truncated")));
+    cJSON_Delete(q);
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_QUERY_TXN_PENDING), *resp = NULL;
+    rk_cmd_ext_set(req, "limit", "-1");
+    cr_assert_eq(rk_mqclient_invoke(p.mc, c.br, req, &resp), RK_OK);
+    cr_assert_eq(resp->code, RK_RESP_SYSTEM_ERROR);
+    rk_cmd_free(resp);
     stop(&c, &p);
 }
 
