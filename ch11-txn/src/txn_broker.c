@@ -27,7 +27,8 @@
 #define UNITS_CHUNK 256
 #define QUERY_LIMIT_DEFAULT 10000
 #define QUERY_LIMIT_MAX 1000000
-#define RECENT_MAX 1024             /* op offsets found mid-pass, searched linearly, then merged */
+#define RECENT_MAX 1024
+#define IMMUNITY_MAX_S 3600         /* CHECK_IMMUNITY_TIME_IN_SECONDS is capped at this */             /* op offsets found mid-pass, searched linearly, then merged */
 
 /* ------------------------------------------------------------ config */
 
@@ -876,8 +877,9 @@ static step_t check_one(txn_state_t *ts, op_set_t *ops, int64_t i, int64_t pass_
     char iv[24];
     int64_t secs;
     if (rk_props_get_str(rec.props, rec.props_len, RK_PROP_CHECK_IMMUNITY_TIME_IN_SECONDS, iv, sizeof iv) == RK_OK &&
-        rk_parse_int(iv, &secs) == RK_OK && secs >= 0 && secs < INT64_MAX / 1000) {
-        immunity = secs * 1000;
+        rk_parse_int(iv, &secs) == RK_OK && secs >= 0) {
+        /* every pass renews an immune half with a copy: a client's hour at most (rocklet) */
+        immunity = (secs < IMMUNITY_MAX_S ? secs : IMMUNITY_MAX_S) * 1000;
         has_immunity = true;
     }
     if (has_immunity && age >= 0 && age < immunity) {
