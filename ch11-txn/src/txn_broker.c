@@ -39,6 +39,7 @@ typedef struct txn_config {
     bool reject;                    /* rejectTransactionMessage */
     int64_t check_batch;            /* transactionCheckBatch (rocklet) */
     int64_t op_batch;               /* transactionOpBatch (rocklet) */
+    int64_t ended_cache;            /* transactionEndedCacheSize (rocklet) */
 } txn_config_t;
 
 #define F(f) offsetof(txn_config_t, f)
@@ -55,21 +56,22 @@ const rk_config_field_t rk_txn_config_fields[] = {
      "half messages one check pass examines at most (rocklet)"},
     {"transactionOpBatch", RK_CFG_INT, F(op_batch), "200000", 16, 100000000, NULL,
      "op (commit/rollback) records one check pass holds in memory at most (rocklet)"},
+    {"transactionEndedCacheSize", RK_CFG_INT, F(ended_cache), "65536", 1, 16777216, NULL,
+     "ended transactions remembered so a repeated END_TRANSACTION puts nothing (rocklet; 25 bytes each)"},
     {0},
 };
 #undef F
 
 /* Transactions ended lately, by the queue offset of their first half (a chain of check copies
  * shares it): a second END_TRANSACTION for one of them (a late answer to an older check, a
- * client's retry) must not put the message twice. FIFO-evicted after ENDED_MAX; memory only, so
+ * client's retry) must not put the message twice. FIFO-evicted after `cap` (transactionEndedCacheSize); memory only, so
  * after a restart the op records are what stops checks and a duplicate commit goes through
  * (RocketMQ keeps no such set at all). Linear probing, backward-shift deletion. */
-#define ENDED_MAX 65536
-#define ENDED_SLOTS (ENDED_MAX * 2)
 typedef struct ended_set {
-    int64_t key[ENDED_SLOTS];       /* -1: empty */
-    int8_t kind[ENDED_SLOTS];       /* RK_SYSFLAG_TXN_COMMIT / _ROLLBACK */
-    int64_t fifo[ENDED_MAX];
+    size_t cap, slots;              /* entries kept; table slots (2 * cap) */
+    int64_t *key;                   /* [slots], -1: empty */
+    int8_t *kind;                   /* [slots], RK_SYSFLAG_TXN_COMMIT / _ROLLBACK */
+    int64_t *fifo;                  /* [cap], oldest at head */
     size_t head, n;
 } ended_set_t;
 
@@ -420,18 +422,47 @@ static void p_send_v2_wrap(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
 
 /* ------------------------------------------------------------ ended transactions */
 
-static size_t ended_slot(int64_t key)
+static void ended_free(ended_set_t *e)
+{
+    if (e == NULL)
+        return;
+    free(e->key);
+    free(e->kind);
+    free(e->fifo);
+    free(e);
+}
+
+static int ended_new(ended_set_t **out, size_t cap)
+{
+    ended_set_t *e = calloc(1, sizeof *e);
+    if (e != NULL) {
+        e->cap = cap;
+        e->slots = cap * 2;
+        e->key = malloc(e->slots * sizeof *e->key);
+        e->kind = calloc(e->slots, sizeof *e->kind);
+        e->fifo = malloc(cap * sizeof *e->fifo);
+    }
+    if (e == NULL || e->key == NULL || e->kind == NULL || e->fifo == NULL) {
+        ended_free(e);
+        return RK_ENOMEM;
+    }
+    memset(e->key, 0xff, e->slots * sizeof *e->key);      /* -1: empty */
+    *out = e;
+    return RK_OK;
+}
+
+static size_t ended_slot(const ended_set_t *e, int64_t key)
 {
     uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) % ENDED_SLOTS;
+    return (size_t)(h >> 32) % e->slots;
 }
 
 /* The slot holding key, or the empty slot where it would go. */
 static size_t ended_find(const ended_set_t *e, int64_t key)
 {
-    size_t i = ended_slot(key);
+    size_t i = ended_slot(e, key);
     while (e->key[i] != -1 && e->key[i] != key)
-        i = (i + 1) % ENDED_SLOTS;
+        i = (i + 1) % e->slots;
     return i;
 }
 
@@ -442,8 +473,8 @@ static void ended_remove(ended_set_t *e, int64_t key)
         return;
     e->key[i] = -1;
     /* backward shift: move up the entries that probed past i */
-    for (size_t j = (i + 1) % ENDED_SLOTS; e->key[j] != -1; j = (j + 1) % ENDED_SLOTS) {
-        size_t home = ended_slot(e->key[j]);
+    for (size_t j = (i + 1) % e->slots; e->key[j] != -1; j = (j + 1) % e->slots) {
+        size_t home = ended_slot(e, e->key[j]);
         bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!between) {
             e->key[i] = e->key[j];
@@ -462,15 +493,15 @@ static int ended_add(txn_state_t *ts, int64_t key, int kind)
     size_t i = ended_find(e, key);
     int was = e->key[i] == key ? e->kind[i] : 0;
     if (!was) {
-        if (e->n == ENDED_MAX) {        /* forget the oldest */
+        if (e->n == e->cap) {           /* forget the oldest */
             ended_remove(e, e->fifo[e->head]);
-            e->head = (e->head + 1) % ENDED_MAX;
+            e->head = (e->head + 1) % e->cap;
             e->n--;
             i = ended_find(e, key);
         }
         e->key[i] = key;
         e->kind[i] = (int8_t)kind;
-        e->fifo[(e->head + e->n) % ENDED_MAX] = key;
+        e->fifo[(e->head + e->n) % e->cap] = key;
         e->n++;
     }
     uv_mutex_unlock(&ts->ended_mu);
@@ -1154,14 +1185,10 @@ static int txn_init(rk_broker_t *b, void **state)
     }
     if (rc == RK_OK)
         rc = rk_broker_add_runtime_info(b, runtime_info, ts);
-    if (rc == RK_OK && (ts->ended = malloc(sizeof *ts->ended)) == NULL)
+    if (rc == RK_OK)
+        rc = ended_new(&ts->ended, (size_t)ts->cfg.ended_cache);
+    if (rc == RK_OK && uv_mutex_init(&ts->ended_mu) != 0)
         rc = RK_ENOMEM;
-    if (rc == RK_OK) {
-        memset(ts->ended->key, 0xff, sizeof ts->ended->key);        /* -1: empty */
-        ts->ended->head = ts->ended->n = 0;
-        if (uv_mutex_init(&ts->ended_mu) != 0)
-            rc = RK_ENOMEM;
-    }
     if (rc == RK_OK && uv_mutex_init(&ts->mu) != 0) {
         uv_mutex_destroy(&ts->ended_mu);
         rc = RK_ENOMEM;
@@ -1173,7 +1200,7 @@ static int txn_init(rk_broker_t *b, void **state)
     }
     if (rc != RK_OK) {
         rk_log_error(LOG, "%s", err[0] ? err : rk_strerror(rc));
-        free(ts->ended);
+        ended_free(ts->ended);
         rk_config_free(rk_txn_config_fields, &ts->cfg);
         free(ts);
         return rc;
@@ -1213,7 +1240,7 @@ static void txn_destroy(rk_broker_t *b, void *state)
     uv_cond_destroy(&ts->cond);
     uv_mutex_destroy(&ts->mu);
     uv_mutex_destroy(&ts->ended_mu);
-    free(ts->ended);
+    ended_free(ts->ended);
     rk_config_free(rk_txn_config_fields, &ts->cfg);
     free(ts);
 }

@@ -624,6 +624,33 @@ Test(txn, a_transaction_ends_once_whatever_the_answers)
     stop(&c, &p);
 }
 
+Test(txn, the_ended_set_is_bounded_and_forgets_the_oldest)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionTimeOut=600000\ntransactionEndedCacheSize=4\n");
+    enum { N = 9 };
+    half_t h[N];
+    char body[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(body, sizeof body, "t%d", i);
+        h[i] = send_half(&p, &c, body);
+        cr_assert_eq(end_txn(&p, &c, PG, h[i].qoff, h[i].cloff, h[i].uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
+    }
+    /* the last four are remembered: their repeats put nothing; the oldest one was forgotten, so
+     * its repeat goes through as in RocketMQ (then it is the newest remembered) */
+    for (int i = N - 4; i < N; i++)
+        cr_assert_eq(end_txn(&p, &c, PG, h[i].qoff, h[i].cloff, h[i].uniq, RK_SYSFLAG_TXN_ROLLBACK, false, NULL, 0),
+                     RK_RESP_SYSTEM_ERROR, "t%d forgotten too early", i);
+    cr_assert_eq(end_txn(&p, &c, PG, h[0].qoff, h[0].cloff, h[0].uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
+    cr_assert_eq(end_txn(&p, &c, PG, h[0].qoff, h[0].cloff, h[0].uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
+    cr_assert(wait_msgs(&p, &c, TOPIC, N + 1, 5000));
+    usleep(300000);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), N + 1);
+    cr_assert_eq(runtime_i64(&c, "txnCommits"), N + 1);
+    stop(&c, &p);
+}
+
 Test(txn, bad_end_transaction_is_refused)
 {
     rc_cluster_t c;

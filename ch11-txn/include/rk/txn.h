@@ -10,7 +10,7 @@
  *            PreparedTransactionOffset = the half's commitlog offset, the half's store time,
  *            REAL_TOPIC / REAL_QID / TRAN_MSG removed), then an op record
  *   producer ──END_TRANSACTION rollback──▶ the same checks, the op record only
- *            (a transaction ends once: the last 65536 ended ones are remembered by their first
+ *            (a transaction ends once: the last transactionEndedCacheSize ended ones are remembered by their first
  *            half, so a repeated commit answers SUCCESS and puts nothing, a conflicting answer is
  *            refused with SYSTEM_ERROR; memory only, RocketMQ keeps no such set)
  *   op record: RMQ_SYS_TRANS_OP_HALF_TOPIC queue 0, TAGS "d", body = the half's queue offset in
@@ -29,6 +29,7 @@
  *   rejectTransactionMessage   false: true refuses halves (NO_PERMISSION)
  *   transactionCheckBatch      20000 (rocklet) halves one pass examines at most
  *   transactionOpBatch        200000 (rocklet) op records one pass holds in memory at most
+ *   transactionEndedCacheSize  65536 (rocklet) ended transactions remembered (25 bytes each)
  *   (a half's CHECK_IMMUNITY_TIME_IN_SECONDS is honoured up to one hour)
  *
  * Rocklet-specific admin request (for mqadmin and the console):
