@@ -10,9 +10,10 @@
  *            PreparedTransactionOffset = the half's commitlog offset, the half's store time,
  *            REAL_TOPIC / REAL_QID / TRAN_MSG removed), then an op record
  *   producer ──END_TRANSACTION rollback──▶ the same checks, the op record only
- *            (a transaction ends once: the last transactionEndedCacheSize ended ones are remembered by their first
- *            half, so a repeated commit answers SUCCESS and puts nothing, a conflicting answer is
- *            refused with SYSTEM_ERROR; memory only, RocketMQ keeps no such set)
+ *            (a transaction ends once: the last transactionEndedCacheSize ended ones are
+ *            remembered by their first half, so a repeated commit answers SUCCESS and puts
+ *            nothing, a conflicting answer is refused with SYSTEM_ERROR; memory only, RocketMQ
+ *            keeps no such set)
  *   op record: RMQ_SYS_TRANS_OP_HALF_TOPIC queue 0, TAGS "d", body = the half's queue offset in
  *            decimal (4.9's format; 5.x's "off1,off2," lists are read too)
  *   check service (master only), every transactionCheckInterval: halves past their timeout and
