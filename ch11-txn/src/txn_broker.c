@@ -65,9 +65,9 @@ const rk_config_field_t rk_txn_config_fields[] = {
 /* Transactions ended lately, by the queue offset of their first half (a chain of check copies
  * shares it): a second END_TRANSACTION for one of them (a late answer to an older check, a
  * client's retry) must not put the message twice. FIFO-evicted after `cap` entries
- * (transactionEndedCacheSize); memory only, so
- * after a restart the op records are what stops checks and a duplicate commit goes through
- * (RocketMQ keeps no such set at all). Linear probing, backward-shift deletion. */
+ * (transactionEndedCacheSize); memory only, so after a restart the op records are what stops
+ * checks and a duplicate commit goes through (RocketMQ keeps no such set at all). Linear
+ * probing, backward-shift deletion. */
 typedef struct ended_set {
     size_t cap, slots;              /* entries kept; table slots (2 * cap) */
     int64_t *key;                   /* [slots], -1: empty */
