@@ -979,9 +979,23 @@ static void check_pass(txn_state_t *ts)
         half = half_min;
     op_set_t ops = {0};
     int64_t op_min = rk_store_min_offset(st, RK_TXN_OP_TOPIC, 0);
+    int64_t op_max = rk_store_max_offset(st, RK_TXN_OP_TOPIC, 0);
     ops.start = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_OP_TOPIC, 0);
     if (ops.start < op_min)
         ops.start = op_min;
+    /* progress past a queue's end: the log lost its tail (a power cut under ASYNC_FLUSH) after the
+     * offsets were written, and the offsets the lost messages had are being given again. Which
+     * halves are new cannot be told, so both queues are read again from their starts: done halves
+     * are found done (their op records are read too), the others are checked */
+    bool moved = false;
+    if (half > half_max || ops.start > op_max) {
+        rk_log_warn(LOG, "check progress past the end of the queues (half %" PRId64 " > %" PRId64 " or op %"
+                    PRId64 " > %" PRId64 "): their tail was lost; reading both again from their starts", half,
+                    half_max, ops.start, op_max);
+        half = half_min;
+        ops.start = op_min;
+        moved = true;
+    }
     ops.next = ops.start;
     op_read_more(ts, &ops);
     op_sort(&ops);
@@ -996,12 +1010,12 @@ static void check_pass(txn_state_t *ts)
         i++;
         examined++;
     }
-    if (i != half)
+    if (i != half || moved)
         rk_store_commit_offset(st, RK_TXN_GROUP, RK_TXN_HALF_TOPIC, 0, i);
     int64_t op_new = op_progress(&ops, i);
-    if (op_new != ops.start)
+    if (op_new != ops.start || moved)
         rk_store_commit_offset(st, RK_TXN_GROUP, RK_TXN_OP_TOPIC, 0, op_new);
-    if (i != half || op_new != ops.start)
+    if (i != half || op_new != ops.start || moved)
         rk_store_persist_offsets(st);
     op_read_more(ts, &ops);
     op_sort(&ops);

@@ -844,6 +844,48 @@ Test(txn, kill9_with_pending_halves_checks_resume_and_commits_survive)
     stop(&c, &p);
 }
 
+/* While the broker is down: progress far past the queues' ends, as after a power cut that lost
+ * the log's tail but not consumerOffset.json. */
+static void progress_too_far(rc_cluster_t *c, void *arg)
+{
+    (void)arg;
+    char path[400];
+    snprintf(path, sizeof path, "%s/store/config/consumerOffset.json", c->dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"offsetTable\":{\"%s@%s\":{0:100},\"%s@%s\":{0:50}}}", RK_TXN_HALF_TOPIC, RK_TXN_GROUP,
+            RK_TXN_OP_TOPIC, RK_TXN_GROUP);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/store/config/consumerOffset.json.bak", c->dir);
+    unlink(path);
+}
+
+Test(txn, progress_past_a_lost_tail_reads_the_queues_again)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, FAST);
+    half_t h = send_half(&p, &c, "before");
+    cr_assert_eq(end_txn(&p, &c, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
+    usleep(700000);
+    rc_restart_broker(&c, progress_too_far, NULL);
+    int before = tp_count(&p);
+    half_t h2 = send_half(&p, &c, "after");
+    cr_assert_lt(h2.qoff, 100);
+    bool checked = false;
+    for (int i = 0; i < 500 && !checked; i++) {
+        for (int j = before; j < tp_count(&p) && !checked; j++)
+            checked = strcmp(tp_check(&p, j).msg_id, h2.uniq) == 0;
+        if (!checked)
+            usleep(20000);
+    }
+    cr_assert(checked, "a half below the (too far) progress was never checked");
+    /* the committed one is found done again, not checked */
+    for (int j = before; j < tp_count(&p); j++)
+        cr_assert_str_neq(tp_check(&p, j).msg_id, h.uniq, "a committed half was checked again");
+    stop(&c, &p);
+}
+
 Test(txn, slave_refuses_end_transaction)
 {
     tk_pair_t pp;
