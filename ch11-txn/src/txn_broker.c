@@ -26,7 +26,8 @@
 #define LOG "txn"
 #define UNITS_CHUNK 256
 #define QUERY_LIMIT_DEFAULT 10000
-#define QUERY_LIMIT_MAX 1000000
+#define QUERY_LIMIT_MAX 200000
+#define QUERY_GROUPS_MAX 256        /* producer groups one answer lists at most */
 #define RECENT_MAX 1024
 #define IMMUNITY_MAX_S 3600         /* CHECK_IMMUNITY_TIME_IN_SECONDS is capped at this */             /* op offsets found mid-pass, searched linearly, then merged */
 
@@ -1086,7 +1087,7 @@ static void p_query_pending(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     group_stat_t *gs = NULL;
     size_t ng = 0;
     int64_t scanned = 0, i;
-    bool oom = false;
+    bool oom = false, groups_cut = false;
     for (i = half; i < half_max && scanned < limit && !oom; i++, scanned++) {
         if (op_has(&ops, i))
             continue;
@@ -1106,6 +1107,10 @@ static void p_query_pending(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
         size_t k = 0;
         while (k < ng && strcmp(gs[k].name, pg) != 0)
             k++;
+        if (k == ng && ng == QUERY_GROUPS_MAX) {
+            groups_cut = true;
+            continue;
+        }
         if (k == ng) {
             group_stat_t *n2 = realloc(gs, (ng + 1) * sizeof *gs);
             if (n2 == NULL) {
@@ -1141,6 +1146,7 @@ static void p_query_pending(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     free(gs);
     rk_json_add_i64(root, "scanned", scanned);
     cJSON_AddBoolToObject(root, "truncated", i < half_max);
+    cJSON_AddBoolToObject(root, "groupsTruncated", groups_cut);
     rk_json_add_i64(root, "halfOffset", half);
     rk_json_add_i64(root, "halfMaxOffset", half_max);
     rk_json_add_i64(root, "opOffset", ops.start);

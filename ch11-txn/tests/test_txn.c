@@ -271,6 +271,24 @@ static bool wait_msgs(tprod_t *p, rc_cluster_t *c, const char *topic, size_t n, 
     return count_msgs(p, c, topic) >= n;
 }
 
+/* Waits (bounded) until topic queue 0 holds at least n messages (GET_MAX_OFFSET). */
+static bool wait_msgs_n(tprod_t *p, rc_cluster_t *c, const char *topic, int64_t n, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_MAX_OFFSET), *resp = NULL;
+        rk_cmd_ext_set(req, "topic", topic);
+        rk_cmd_ext_set(req, "queueId", "0");
+        cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
+        int64_t max = -1;
+        rk_cmd_ext_i64(resp, "offset", &max);
+        rk_cmd_free(resp);
+        if (max >= n)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
 static cJSON *query_pending_limit(tprod_t *p, rc_cluster_t *c, const char *group, const char *limit)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_QUERY_TXN_PENDING);
@@ -812,6 +830,17 @@ Test(txn, pending_query_counts_halves_per_group)
     cr_assert_eq(rk_mqclient_invoke(p.mc, c.br, req, &resp), RK_OK);
     cr_assert_eq(resp->code, RK_RESP_SYSTEM_ERROR);
     rk_cmd_free(resp);
+    /* one answer lists at most 256 groups */
+    for (int i = 0; i < 260; i++) {
+        char g[32];
+        snprintf(g, sizeof g, "many_%d", i);
+        cr_assert_eq(send_msg(&p, &c, TOPIC, g, true, "m", &o), RK_RESP_SUCCESS);
+    }
+    cr_assert(wait_msgs_n(&p, &c, RK_TXN_HALF_TOPIC, 264, 5000));
+    q = query_pending(&p, &c, NULL);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(q, "groups")), 256);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(q, "groupsTruncated")));
+    cJSON_Delete(q);
     stop(&c, &p);
 }
 

@@ -37,7 +37,7 @@
  *   RK_REQ_QUERY_TXN_PENDING (10501)
  *     request extFields (all optional):
  *       producerGroup   only this group
- *       limit           half messages to scan at most (default 10000, max 1000000)
+ *       limit           half messages to scan at most (default 10000, max 200000)
  *     response SUCCESS, body JSON:
  *       {"groups":[{"producerGroup":"pg","pending":N,
  *                   "checkTimes":{"0":n,"1":n,...},      pending halves by TRANSACTION_CHECK_TIMES
@@ -45,6 +45,8 @@
  *                   "topics":{"RealTopic":n,...}}],       pending halves by REAL_TOPIC
  *        "scanned":N,                 half-queue entries looked at
  *        "truncated":bool,            true when limit stopped the scan before the queue's end
+ *        "groupsTruncated":bool,      true when more than 256 producer groups had pending halves
+ *                                     (the first 256 met are listed)
  *        "halfOffset":N,              CID_RMQ_SYS_TRANS's progress on the half queue
  *        "halfMaxOffset":N,           next half queue offset to be written
  *        "opOffset":N, "opMaxOffset":N}   the same for the op queue
