@@ -1,8 +1,8 @@
 /* txn_broker.c — chapter 11's broker module: half messages (put hook), END_TRANSACTION,
  * the check-back service and the pending-halves query (see rk/txn.h).
  *
- * Banner map: config · helpers · op set · half put hook · END_TRANSACTION · check service ·
- * pending query · module. */
+ * Banner map: config · helpers · op set · half put hook · ended transactions · END_TRANSACTION ·
+ * check service · pending query · module. */
 #include "rk/txn.h"
 
 #include <inttypes.h>
