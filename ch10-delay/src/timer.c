@@ -274,6 +274,29 @@ static rk_put_status_t asked_time(const rk_msg_t *m, int64_t now, bool *found, i
     return RK_PUT_OK;
 }
 
+/* A delay level was asked too (chapter 9's hook already parked the message): the level wins and,
+ * as RocketMQ's checkIfTimerMessage, the TIMER_* properties are removed. */
+static rk_put_status_t level_wins(rk_msg_t *m, rk_put_scratch_t *scratch)
+{
+    static const char *const drop[] = {RK_PROP_TIMER_DELIVER_MS, RK_PROP_TIMER_DELAY_SEC, RK_PROP_TIMER_DELAY_MS,
+                                       NULL};
+    bool any = false;
+    for (int i = 0; drop[i] && !any; i++)
+        any = rk_props_get(m->props, m->props_len, drop[i], &(size_t){0}) != NULL;
+    if (!any)
+        return RK_PUT_OK;
+    rk_buf_t b = {0};
+    rk_props_copy_without_any(&b, m->props, m->props_len, drop);
+    char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
+    if (p != NULL) {
+        memcpy(p, b.data, b.len);
+        m->props = p;
+        m->props_len = b.len;
+    }
+    rk_buf_free(&b);
+    return p != NULL ? RK_PUT_OK : RK_PUT_UNKNOWN_ERROR;
+}
+
 /* HookUtils.handleScheduleMessage / transformTimerMessage, rocklet's way. */
 static rk_put_status_t timer_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scratch)
 {
@@ -286,7 +309,7 @@ static rk_put_status_t timer_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
     if (txn != RK_SYSFLAG_TXN_NOT && txn != RK_SYSFLAG_TXN_COMMIT)
         return RK_PUT_OK;
     if (m->topic_len == sizeof RK_SCHEDULE_TOPIC - 1 && memcmp(m->topic, RK_SCHEDULE_TOPIC, m->topic_len) == 0)
-        return RK_PUT_OK;                       /* a delay level was asked: the level wins, as RocketMQ */
+        return level_wins(m, scratch);
     bool found = false;
     int64_t now = rk_now_ms(), at = 0;
     rk_put_status_t st = asked_time(m, now, &found, &at);

@@ -270,11 +270,20 @@ Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
     int64_t t0 = rk_now_ms();
     cr_assert_eq(send_code("LT", "l1", props_with(1, RK_PROP_DELAY, "1"), NULL, 0), 0);
     cr_assert_eq(send_code("LT", "l99", props_with(99, RK_PROP_DELAY, "99"), NULL, 0), 0);
+    /* a level and a time: the level wins and the TIMER_* property goes (RocketMQ's checkIfTimerMessage) */
+    char *both = props_with(7, RK_PROP_DELAY, "1");
+    rk_buf_t b = {0};
+    rk_buf_put(&b, both, strlen(both));
+    rk_props_put(&b, RK_PROP_TIMER_DELAY_SEC, "30");
+    rk_buf_put_u8(&b, 0);
+    cr_assert_eq(send_code("LT", "l7", (const char *)b.data, NULL, 0), 0);
+    rk_buf_free(&b);
     got_t g;
-    pull_until("LT", 0, 2, &g, 15000);
-    cr_assert_eq(g.n, 2);
-    for (int j = 0; j < 2; j++) {
-        int level = g.idx[j] == 1 ? 1 : 2;      /* 99 is clamped to the last level */
+    pull_until("LT", 0, 3, &g, 15000);
+    cr_assert_eq(g.n, 3);
+    for (int j = 0; j < 3; j++) {
+        cr_assert(!has_prop(&g, j, RK_PROP_TIMER_DELAY_SEC), "l%d kept TIMER_DELAY_SEC", g.idx[j]);
+        int level = g.idx[j] == 99 ? 2 : 1;     /* 99 is clamped to the last level */
         cr_assert_geq(g.store_ts[j], t0 + 1000 * level, "l%d came before its level's delay", g.idx[j]);
         cr_assert(!has_prop(&g, j, RK_PROP_DELAY), "DELAY is removed");
         cr_assert(prop_is(&g, j, RK_PROP_WAIT, "false"), "WAIT=false, as messageTimeup");
@@ -282,7 +291,7 @@ Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
         cr_assert(prop_is(&g, j, RK_PROP_TAGS, "TagA") && prop_is(&g, j, RK_PROP_KEYS, "k1 k2") &&
                   prop_is(&g, j, "color", "blue"));
     }
-    cr_assert_eq(g.idx[0], 1, "level 1 (1 s) is put back before the clamped level 2 (2 s)");
+    cr_assert_eq(g.idx[2], 99, "level 1 (1 s) is put back before the clamped level 2 (2 s)");
     char *v = NULL;
     for (int k = 0; k < 100; k++) {
         free(v);
