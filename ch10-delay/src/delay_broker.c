@@ -86,9 +86,10 @@ static void runtime_info(void *ctx, rk_buf_t *out)
                            "\",\"timerReadOffset\":\"%" PRId64 "\",\"timerLowOffset\":\"%" PRId64
                            "\",\"timerProgressMs\":\"%" PRId64 "\",\"timerReadBehindMs\":\"%" PRId64
                            "\",\"timerDeliveredCount\":\"%" PRId64 "\",\"timerPrecisionMs\":\"%" PRId64
-                           "\",\"timerMaxDelaySec\":\"%" PRId64 "\"",
+                           "\",\"timerMaxDelaySec\":\"%" PRId64 "\",\"timerMaxTurnMs\":\"%" PRId64
+                           "\",\"timerMaxPutMs\":\"%" PRId64 "\"",
                       s.pending, s.behind, s.read_offset, s.low_offset, s.progress_ms, behind_ms < 0 ? 0 : behind_ms,
-                      s.delivered, s.precision_ms, s.max_delay_sec);
+                      s.delivered, s.precision_ms, s.max_delay_sec, s.max_turn_ms, s.max_put_ms);
     }
     rk_schedule_t *sched = rk_retry_schedule(ds->b);
     if (sched == NULL)

@@ -65,6 +65,7 @@ struct rk_timer {
     bool dirty, wake, running, delivering, started;
     uv_thread_t thread;
     _Atomic int64_t pending, behind, delivered, skipped, failed;
+    _Atomic int64_t max_turn_ms, max_put_ms;    /* longest wheel turn / put-back of one turn's due messages */
 
     /* service thread only */
     rk_tw_t *wheel;
@@ -217,6 +218,8 @@ void rk_timer_stats(rk_timer_t *t, rk_timer_stats_t *out)
     out->delivered = atomic_load(&t->delivered);
     out->skipped = atomic_load(&t->skipped);
     out->failed = atomic_load(&t->failed);
+    out->max_turn_ms = atomic_load(&t->max_turn_ms);
+    out->max_put_ms = atomic_load(&t->max_put_ms);
     out->precision_ms = t->precision;
     out->max_delay_sec = t->max_delay_ms / 1000;
 }
@@ -756,8 +759,15 @@ static void service_main(void *arg)
         }
         if (want && t->wheel != NULL) {
             read_units(t, READ_CAP_PER_ROUND);
+            uint64_t a0 = rk_mono_ns();
             rk_tw_advance(t->wheel, rk_now_ms(), on_expire, t);
+            uint64_t a1 = rk_mono_ns();
             deliver_due(t);
+            uint64_t a2 = rk_mono_ns();
+            if ((int64_t)((a1 - a0) / 1000000) > atomic_load(&t->max_turn_ms))
+                atomic_store(&t->max_turn_ms, (int64_t)((a1 - a0) / 1000000));
+            if ((int64_t)((a2 - a1) / 1000000) > atomic_load(&t->max_put_ms))
+                atomic_store(&t->max_put_ms, (int64_t)((a2 - a1) / 1000000));
             take_checkpoint(t);
             int64_t max = rk_store_max_offset(t->st, RK_TIMER_TOPIC, 0);
             atomic_store(&t->behind, max > t->read_off ? max - t->read_off : 0);
