@@ -3,4 +3,3 @@ $(eval $(call rk_chapter,12,ch12-console))
 # mqconsole serves HTTP through libh2o (Debian's libh2o-dev, built on libuv): only this
 # chapter's programs link it.
 $(B)/ch12/bin/%: LDLIBS += -lh2o
-$(B)/ch12/test-ch12: LDLIBS += -lh2o

@@ -670,6 +670,26 @@ static void api_groups(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
             count++;
         }
         cJSON_Delete(j);
+        /* groups that committed offsets without a subscription group entry (pull consumers) */
+        cJSON *offs = ask_json(sh, addrs[i], rk_mqclient_request(43), o, "consumer offsets");
+        if (offs == NULL) {
+            cJSON_Delete(names);
+            cJSON_Delete(info);
+            return;
+        }
+        cJSON *ot = cJSON_GetObjectItemCaseSensitive(offs, "offsetTable");
+        for (cJSON *tg = ot ? ot->child : NULL; tg && count < (size_t)sh->cfg.max_results; tg = tg->next) {
+            const char *at = tg->string ? strchr(tg->string, '@') : NULL;
+            if (at == NULL || !rk_topic_name_valid(at + 1) || (q && *q && strstr(at + 1, q) == NULL) ||
+                cJSON_GetObjectItemCaseSensitive(names, at + 1))
+                continue;
+            cJSON *e = cJSON_CreateObject();
+            add_i64(e, "retryMaxTimes", 16);
+            cJSON_AddBoolToObject(e, "consumeEnable", true);
+            cJSON_AddItemToObject(names, at + 1, e);
+            count++;
+        }
+        cJSON_Delete(offs);
     }
     cJSON_Delete(info);
     o->json = cJSON_CreateObject();
@@ -1130,11 +1150,33 @@ static cJSON *msg_json(const rk_msg_ext_t *m)
 static int query_index(rk_console_shared_t *sh, const char *topic, const char *key, bool uniq, int64_t begin,
                        int64_t end, int max, cJSON *arr)
 {
+    /* the brokers of the topic's route; a topic no name server routes (SCHEDULE_TOPIC_XXXX, a
+     * broker-local topic) is asked of every master */
+    const char *addrs[MASTERS_MAX], *names[MASTERS_MAX];
+    size_t n = 0;
     rk_topic_route_t *route = NULL;
-    if (rk_mqclient_route(sh->mq, topic, true, &route) != RK_OK)
+    cJSON *info = NULL;
+    if (rk_mqclient_route(sh->mq, topic, true, &route) == RK_OK) {
+        for (size_t b = 0; b < route->nbrokers && n < MASTERS_MAX; b++, n++) {
+            addrs[n] = route->brokers[b].any;
+            names[n] = route->brokers[b].name;
+        }
+    } else if (strcmp(topic, RK_SCHEDULE_TOPIC) == 0) {
+        rk_api_out_t eo = {0};
+        info = cluster_info(sh, &eo);
+        cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
+        for (cJSON *bd = table ? table->child : NULL; bd && n < MASTERS_MAX; bd = bd->next) {
+            const char *a = rk_json_get_str(cJSON_GetObjectItemCaseSensitive(bd, "brokerAddrs"), "0");
+            if (a != NULL) {
+                addrs[n] = a;
+                names[n++] = bd->string;
+            }
+        }
+    } else {
         return -1;
+    }
     int found = 0;
-    for (size_t b = 0; b < route->nbrokers && found < max; b++) {
+    for (size_t b = 0; b < n && found < max; b++) {
         rk_cmd_t *req = rk_mqclient_request(RK_REQ_QUERY_MESSAGE), *resp = NULL;
         rk_cmd_ext_set(req, "topic", topic);
         rk_cmd_ext_set(req, "key", key);
@@ -1143,7 +1185,7 @@ static int query_index(rk_console_shared_t *sh, const char *topic, const char *k
         rk_cmd_ext_set_i64(req, "endTimestamp", end);
         if (uniq)
             rk_cmd_ext_set(req, "_UNIQUE_KEY_QUERY", "true");
-        if (rk_mqclient_invoke(sh->mq, route->brokers[b].any, req, &resp) != RK_OK || resp->code != RK_RESP_SUCCESS) {
+        if (rk_mqclient_invoke(sh->mq, addrs[b], req, &resp) != RK_OK || resp->code != RK_RESP_SUCCESS) {
             rk_cmd_free(resp);
             continue;
         }
@@ -1157,12 +1199,14 @@ static int query_index(rk_console_shared_t *sh, const char *topic, const char *k
             continue;
         for (size_t i = 0; i < l->n && found < max; i++, found++) {
             cJSON *mj = msg_json(&l->msgs[i]);
-            add_str(mj, "brokerName", route->brokers[b].name);
+            add_str(mj, "brokerName", names[b]);
             cJSON_AddItemToArray(arr, mj);
         }
         rk_msg_list_free(l);
     }
-    rk_topic_route_release(route);
+    if (route != NULL)
+        rk_topic_route_release(route);
+    cJSON_Delete(info);
     return found;
 }
 
@@ -1276,6 +1320,19 @@ static void api_message_trace(rk_console_t *cs, const rk_api_req_t *r, rk_api_ou
     }
 }
 
+/* The store time of the message at off (false when it cannot be read). */
+static bool store_time_at(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t off, int64_t *ts)
+{
+    rk_pull_result_t pr;
+    if (rk_pull_consumer_pull(pc, mq, "*", off, 1, 0, &pr) != RK_OK)
+        return false;
+    bool ok = pr.status == RK_PULL_FOUND && pr.msgs->n > 0 && pr.msgs->msgs[0].queue_offset == off;
+    if (ok)
+        *ts = pr.msgs->msgs[0].store_ts;
+    rk_pull_result_free(&pr);
+    return ok;
+}
+
 /* GET /api/messages?topic=&key= (by key) or ?topic=&begin=&end=&page=&pageSize= (by time). */
 static void api_messages(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 {
@@ -1333,9 +1390,16 @@ static void api_messages(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *
             rk__api_fail(o, 502, "searching offsets by time in %s queue %d failed", qs[q].broker, qs[q].queue_id);
             goto out;
         }
-        int64_t max = 0;
-        /* the end's search answers the max offset when nothing is that new: it is exclusive */
-        if (rk_pull_consumer_max_offset(pc, &qs[q], &max) == RK_OK && hi[q] > max)
+        /* the search answers a message near the time, not always at or after it (at the ends of a
+         * queue): make lo the first message stored at or after begin, hi the first at or after end */
+        int64_t max = 0, ts;
+        if (rk_pull_consumer_max_offset(pc, &qs[q], &max) != RK_OK)
+            max = hi[q];
+        if (lo[q] < max && store_time_at(pc, &qs[q], lo[q], &ts) && ts < begin)
+            lo[q]++;
+        if (hi[q] < max && store_time_at(pc, &qs[q], hi[q], &ts) && ts < end)
+            hi[q]++;
+        if (hi[q] > max)
             hi[q] = max;
         if (hi[q] < lo[q])
             hi[q] = lo[q];
