@@ -302,8 +302,14 @@ Test(api, dlq_list_resend_and_trace)
     cr_assert_str_eq(rk_json_get_str(c, "stage"), "dlq");
     cJSON_Delete(j);
     snprintf(path, sizeof path, "/api/messages/%s/trace?topic=DlqT&group=DlqG", parked.msg_id);
-    j = cf_get(&f, path, 200);
-    c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "copies"), 0);
+    j = NULL;
+    for (int i = 0; i < 200; i++) {     /* until the parked copy is indexed */
+        cJSON_Delete(j);
+        j = cf_get(&f, path, 200);
+        if ((c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "copies"), 0)) != NULL)
+            break;
+        usleep(50000);
+    }
     cr_assert_not_null(c, "the parked copy is traced");
     cr_assert_str_eq(rk_json_get_str(c, "stage"), "scheduled");
     cr_assert_eq(cf_num(c, "reconsumeTimes"), 1);
