@@ -1513,7 +1513,7 @@ static int resend_one(void *arg, const rk_msg_ext_t *m)
     if (rc == RK_ENOTFOUND)
         return 0;                       /* not from the retry path: skipped, as mqadmin */
     if (rc != RK_OK) {
-        snprintf(x->err, sizeof x->err, "resending %s failed: %s", m->offset_msg_id, sr.error);
+        snprintf(x->err, sizeof x->err, "resending %s failed: %.200s", m->offset_msg_id, sr.error);
         return 1;
     }
     cJSON *e = cJSON_CreateObject();

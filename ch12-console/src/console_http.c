@@ -91,6 +91,8 @@ struct rk_console {
     uv_tcp_t listener;
     bool listening;
     uv_signal_t sigterm, sigint;
+    uv_timer_t stop_timer;              /* bounds the wait for idle connections at shutdown */
+    bool stop_forced;
     int port;
     size_t nconns, njobs;
     bool stopping;
@@ -593,6 +595,15 @@ static bool session_routes(rk_console_t *cs, h2o_req_t *req, const rk_api_req_t 
     return true;
 }
 
+/* At shutdown: the loop stops once no job runs (a job's worker uses the console) and no
+ * connection is open (h2o's context cannot be disposed under one), or, past the grace
+ * period, once no job runs. */
+static void check_done(rk_console_t *cs)
+{
+    if (cs->stopping && cs->njobs == 0 && (cs->nconns == 0 || cs->stop_forced))
+        uv_stop(&cs->loop);
+}
+
 /* ------------------------------------------------------------------ jobs */
 
 static void on_req_dispose(void *p)
@@ -642,8 +653,7 @@ static void job_done(uv_work_t *w, int status)
     cJSON_Delete(j->out.json);
     api_req_free(&j->in);
     free(j);
-    if (cs->stopping && cs->njobs == 0)
-        uv_stop(&cs->loop);
+    check_done(cs);
 }
 
 static void start_job(rk_console_t *cs, h2o_req_t *req, rk_api_fn fn, job_t *j)
@@ -777,8 +787,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 static void on_conn_close(uv_handle_t *h)
 {
     conn_t *c = (conn_t *)h;
-    c->cs->nconns--;
+    rk_console_t *cs = c->cs;
+    cs->nconns--;
     free(c);
+    check_done(cs);
 }
 
 static void on_plain_close(uv_handle_t *h)
@@ -811,6 +823,13 @@ static void on_accept(uv_stream_t *listener, int status)
     h2o_accept(&cs->actx, sock);
 }
 
+static void on_stop_timer(uv_timer_t *t)
+{
+    rk_console_t *cs = t->data;
+    cs->stop_forced = true;             /* idle keep-alive connections are left behind */
+    check_done(cs);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)signum;
@@ -825,8 +844,11 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     uv_signal_stop(&cs->sigterm);
     uv_signal_stop(&cs->sigint);
-    if (cs->njobs == 0)
-        uv_stop(&cs->loop);
+    /* connections close after their request in progress; idle ones at their timeout or the
+     * end of the grace period */
+    h2o_context_request_shutdown(&cs->hctx);
+    uv_timer_start(&cs->stop_timer, on_stop_timer, 6000, 0);     /* past h2o's idle timeout */
+    check_done(cs);
 }
 
 /* ------------------------------------------------------------------ life */
@@ -879,7 +901,7 @@ int rk_console_new(rk_kv_t *kv, rk_console_t **out, char *err, size_t errlen)
     }
     h2o_config_init(&cs->hconf);
     cs->hconf.max_request_entity_size = (size_t)cfg->max_body;
-    cs->hconf.http1.req_timeout = 10000;
+    cs->hconf.http1.req_timeout = 5000;    /* also the idle keep-alive timeout */
     h2o_hostconf_t *host = h2o_config_register_host(&cs->hconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     handler_t *h = (handler_t *)h2o_create_handler(pc, sizeof *h);
@@ -921,6 +943,8 @@ int rk_console_new(rk_kv_t *kv, rk_console_t **out, char *err, size_t errlen)
     cs->sigterm.data = cs->sigint.data = cs;
     uv_signal_start(&cs->sigterm, on_signal, SIGTERM);
     uv_signal_start(&cs->sigint, on_signal, SIGINT);
+    uv_timer_init(&cs->loop, &cs->stop_timer);
+    cs->stop_timer.data = cs;
     *out = cs;
     return RK_OK;
 }
@@ -950,14 +974,18 @@ void rk_console_free(rk_console_t *cs)
 {
     if (cs == NULL)
         return;
-    if (cs->hctx_ready) {
+    if (cs->hctx_ready && cs->nconns == 0) {
+        /* let closing sockets finish: h2o's timeouts must be empty when its context goes */
+        for (int i = 0; i < 10; i++)
+            uv_run(&cs->loop, UV_RUN_NOWAIT);
         h2o_context_dispose(&cs->hctx);
         h2o_config_dispose(&cs->hconf);
-        /* connections still open at exit: their handles are closed with the loop */
         uv_walk(&cs->loop, close_any, NULL);
-        uv_run(&cs->loop, UV_RUN_NOWAIT);
+        uv_run(&cs->loop, UV_RUN_DEFAULT);
         uv_loop_close(&cs->loop);
     }
+    /* else: connections outlived the grace period; h2o cannot dispose of its context under
+     * them, so its memory goes with the process */
     rk_mqclient_free(cs->sh.mq);
     rk_strmap_foreach(&cs->sh.rates, free_rate, NULL);
     rk_strmap_free(&cs->sh.rates, NULL);
