@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "console_int.h"
 #include "rk/clock.h"
@@ -1616,6 +1617,15 @@ static void api_delayed(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o
             pending += max > delivered ? max - delivered : 0;
         }
         add_i64(b, "pending", pending);
+        /* chapter 10's timer store reports itself in the runtime table (timer...): passed on */
+        rk_api_out_t eo = {0};
+        cJSON *kv = kv_table(sh, addrs[i], &eo);
+        cJSON *timer = cJSON_CreateObject();
+        for (cJSON *e = kv ? kv->child : NULL; e; e = e->next)
+            if (e->string && strncasecmp(e->string, "timer", 5) == 0 && cJSON_IsString(e))
+                add_str(timer, e->string, e->valuestring);
+        cJSON_AddItemToObject(b, "timer", timer);
+        cJSON_Delete(kv);
         cJSON_AddItemToArray(brokers, b);
         cJSON_Delete(d);
     }

@@ -67,6 +67,9 @@ int rk_console_main(int argc, char **argv)
         rk_kv_free(&kv);
         return rc == RK_OK ? 0 : 1;
     }
+    /* API requests wait for brokers on libuv's worker pool (4 threads by default): a few slow
+     * brokers must not hold every one */
+    setenv("UV_THREADPOOL_SIZE", "16", 0);
     if (getenv("RK_LOG") == NULL)
         rk_log_set_level(RK_LOG_WARN);
     rk_console_t *cs = NULL;
