@@ -234,6 +234,7 @@ static long rss_kb(pid_t pid)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int ntopics = env_int("BENCH_TOPICS", 1000), ngroups = env_int("BENCH_GROUPS", 100);
     int nreqs = env_int("BENCH_REQS", 400), window = env_int("BENCH_WINDOW_S", 5);
     bench_t b = {.ns_pid = -1, .br_pid = -1, .cs_pid = -1};
@@ -268,9 +269,21 @@ int main(void)
     rk_cmd_ext_set(req, "writeQueueNums", "8");
     rk_cmd_ext_set(req, "perm", "6");
     call(&b, req);
+    /* the name server routes them all once the broker registered its new topics */
+    snprintf(name, sizeof name, "BenchT%04d", ntopics - 1);
+    for (int i = 0; i < 600; i++) {
+        rk_cmd_t *rq = rk_cmd_new(RK_REQ_GET_ROUTEINFO_BY_TOPIC), *resp = NULL;
+        rk_cmd_ext_set(rq, "topic", name);
+        bool ok = rk_rclient_invoke_sync(b.rc, b.ns, rq, 3000, &resp) == RK_OK && resp->code == 0;
+        rk_cmd_free(resp);
+        if (ok)
+            break;
+        usleep(100000);
+    }
     /* a message in every queue (a queue's consume queue exists once it holds one) */
     rk_producer_config_t pcfg = {.namesrv = b.ns, .group = "bench_console_setup"};
     rk_producer_t *prod;
+    int send_failed = 0;
     if (rk_producer_new(&pcfg, &prod) != RK_OK) {
         stop_all(&b);
         return 1;
@@ -280,10 +293,13 @@ int main(void)
         for (int q = 0; q < 8; q++) {
             rk_message_t m = {.topic = name, .body = "setup", .body_len = 5};
             rk_send_result_t sr;
-            rk_producer_send(prod, &m, &sr);
+            if (rk_producer_send(prod, &m, &sr) != RK_OK)
+                send_failed++;
         }
     }
     rk_producer_free(prod);
+    if (send_failed)
+        printf("setup: %d sends failed\n", send_failed);
     /* offsets: group g in topics 10g..10g+9, every queue; BenchGAll in every queue of every topic */
     for (int g = 0; g <= ngroups; g++) {
         char group[32];
