@@ -730,6 +730,7 @@ static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
     lag_row_t *rows = NULL;
     size_t nrows = 0, cap = 0;
     bool any = false;
+    char why_none[300] = "";
     for (size_t i = 0; i < n; i++) {
         rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_CONSUME_STATS), *resp = NULL;
         rk_cmd_ext_set(req, "consumerGroup", group);
@@ -742,6 +743,7 @@ static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
             goto out;
         }
         if (resp->code == RK_RESP_CONSUMER_NOT_ONLINE || resp->code == RK_RESP_SUBSCRIPTION_GROUP_NOT_EXIST) {
+            rk_mqclient_resp_describe(resp, why_none, sizeof why_none);
             rk_cmd_free(resp);
             continue;                   /* no offset of the group on this broker */
         }
@@ -776,7 +778,8 @@ static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
         rk_cmd_free(resp);
     }
     if (!any) {
-        rk__api_fail(o, 404, "group %.200s has no committed offset on any broker", group);
+        rk__api_fail(o, 404, "group %.200s has no committed offset on any broker%s%.250s", group,
+                     why_none[0] ? ": " : "", why_none);
         goto out;
     }
     if (nrows > 1)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,6 +142,7 @@ static const char *reason(int status)
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
@@ -513,8 +515,8 @@ static bool check_login(rk_console_t *cs, h2o_req_t *req)
             return true;
         note_failure(cs, ip, now);
     }
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
-                   H2O_STRLIT("Basic realm=\"rocklet console\""));
+    /* no WWW-Authenticate: a browser would then ask for and cache Basic credentials and send
+     * them with any site's forged request; browsers log in with the cookie (SameSite=Strict) */
     send_error(req, 401, "log in first: POST /api/login {\"username\":...,\"password\":...}");
     return false;
 }
@@ -731,9 +733,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         st = parse_target(path.base, path.len, &j->in, msg, sizeof msg);
     }
     if (st == 0 && req->entity.base != NULL && req->entity.len > 0) {
+        ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
         if (j->in.method == RK_API_GET) {
             st = 400;
             snprintf(msg, sizeof msg, "a GET has no body");
+        } else if (ct == -1 || req->headers.entries[ct].value.len < 16 ||
+                   strncasecmp(req->headers.entries[ct].value.base, "application/json", 16) != 0) {
+            /* also what keeps another site's form from posting here (forms cannot send JSON) */
+            st = 415;
+            snprintf(msg, sizeof msg, "a request body must be Content-Type: application/json");
         } else if ((j->in.body = rk_json_parse(req->entity.base, req->entity.len)) == NULL) {
             st = 400;
             snprintf(msg, sizeof msg, "the body is not JSON");

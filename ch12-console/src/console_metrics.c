@@ -20,6 +20,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/json.h"
+#include "rk/names.h"
 #include "rk/request_code.h"
 #include "rk/strmap.h"
 
@@ -228,6 +229,8 @@ static void master_figures(scrape_t *s, const char *cluster, const char *name, c
         char topic[RK_NAME_MAX];
         snprintf(topic, sizeof topic, "%.*s", (int)(at - tg->string), tg->string);
         const char *group = at + 1;
+        if (!rk_topic_name_valid(topic) || !rk_topic_name_valid(group))
+            continue;                   /* label values must be UTF-8: only names the broker allows */
         int64_t committed = 0, diff = 0;
         for (cJSON *q = tg->child; q; q = q->next) {
             if (!cJSON_IsNumber(q) || q->string == NULL)

@@ -47,6 +47,15 @@ Test(auth, login_session_logout)
     cf_error(f.port, "POST", "/api/login", NULL, "{\"username\":\"admin\",\"password\":\"wrong\"}", 401, "wrong");
     cf_error(f.port, "POST", "/api/login", NULL, "{\"username\":\"admin\",\"password\":\"s3cret!\"}", 401, NULL);
     cf_error(f.port, "POST", "/api/login", NULL, "{\"username\":\"admin\"}", 400, "password");
+    ck_resp_t fr;       /* a form post (what another site could make a browser send) */
+    cr_assert_eq(ck_http(f.port, "POST", "/api/login", "Content-Type: text/plain\r\n",
+                         "{\"username\":\"admin\",\"password\":\"s3cret\"}", &fr), 0);
+    cr_assert_eq(fr.status, 415, "%d %s", fr.status, fr.body);
+    char wa[64];
+    ck_resp_free(&fr);
+    cr_assert_eq(ck_http(f.port, "GET", "/api/cluster", NULL, NULL, &fr), 0);
+    cr_assert_null(ck_header(&fr, "www-authenticate", wa, sizeof wa), "no Basic prompt for browsers");
+    ck_resp_free(&fr);
     cf_error(f.port, "GET", "/api/login", NULL, NULL, 405, NULL);
     char cookie[512];
     login(f.port, cookie, sizeof cookie);
