@@ -1324,6 +1324,11 @@ static void api_message_trace(rk_console_t *cs, const rk_api_req_t *r, rk_api_ou
     }
 }
 
+static int cmp_mq(const void *a, const void *b)
+{
+    return rk_mq_cmp(a, b);
+}
+
 /* The store time of the message at off (false when it cannot be read). */
 static bool store_time_at(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t off, int64_t *ts)
 {
@@ -1387,6 +1392,8 @@ static void api_messages(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *
         rk_pull_consumer_free(pc);
         return;
     }
+    if (nq > 1)                         /* one order for every page: pages must not overlap */
+        qsort(qs, nq, sizeof *qs, cmp_mq);
     int64_t *lo = calloc(nq + 1, sizeof *lo), *hi = calloc(nq + 1, sizeof *hi), total = 0;
     for (size_t q = 0; lo && hi && q < nq; q++) {
         if (rk_pull_consumer_search_offset(pc, &qs[q], begin, &lo[q]) != RK_OK ||

@@ -175,6 +175,7 @@ Test(api, messages_by_id_key_and_time)
         cf_send(&f, "MsgT", "other", "body n", NULL, &r);
     int64_t t1 = rk_now_ms() + 1;
     char path[400];
+    cJSON_Delete(get_until(&f, "/api/topics/MsgT/status", NULL, "messages", 5));     /* all dispatched */
 
     /* by offset message id, alone */
     snprintf(path, sizeof path, "/api/messages/%s", first.offset_msg_id);
