@@ -672,7 +672,7 @@ static void api_groups(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
         }
         cJSON_Delete(j);
         /* groups that committed offsets without a subscription group entry (pull consumers) */
-        cJSON *offs = ask_json(sh, addrs[i], rk_mqclient_request(43), o, "consumer offsets");
+        cJSON *offs = rk__all_offsets(sh, addrs[i], o);
         if (offs == NULL) {
             cJSON_Delete(names);
             cJSON_Delete(info);
@@ -1711,7 +1711,7 @@ static void api_tps(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
         cJSON_AddNumberToObject(b, "producerTps", kv_double(kv, "putTps"));
         add_i64(b, "msgPutTotalTodayNow", kv_i64(kv, "msgPutTotalTodayNow", 0));
         cJSON_Delete(kv);
-        cJSON *offs = ask_json(sh, addrs[i], rk_mqclient_request(43), &eo, "consumer offsets");
+        cJSON *offs = rk__all_offsets(sh, addrs[i], &eo);
         int64_t consumed = 0;
         cJSON *t = cJSON_GetObjectItemCaseSensitive(offs, "offsetTable");
         for (cJSON *tg = t ? t->child : NULL; tg; tg = tg->next)
@@ -1804,4 +1804,75 @@ cJSON *rk__ask_json(rk_console_shared_t *sh, const char *addr, rk_cmd_t *req, rk
 cJSON *rk__kv_table(rk_console_shared_t *sh, const char *addr, rk_api_out_t *o)
 {
     return kv_table(sh, addr, o);
+}
+
+/* GET_ALL_CONSUMER_OFFSET makes the broker write consumerOffset.json before it answers: the
+ * answer is kept OFFSETS_REUSE_MS per broker, so however many pages and scrapers ask, a broker
+ * writes it for the console at most that often. */
+#define OFFSETS_REUSE_MS 2000
+
+typedef struct offsets_cache {
+    char *text;
+    size_t len;
+    int64_t at;
+} offsets_cache_t;
+
+cJSON *rk__all_offsets(rk_console_shared_t *sh, const char *addr, rk_api_out_t *o)
+{
+    int64_t now = rk_now_ms();
+    uv_mutex_lock(&sh->offsets_mu);
+    offsets_cache_t *c = rk_strmap_get(&sh->offsets, addr);
+    if (c != NULL && now - c->at < OFFSETS_REUSE_MS) {
+        cJSON *j = rk_json_parse(c->text, c->len);
+        uv_mutex_unlock(&sh->offsets_mu);
+        if (j == NULL)
+            rk__api_fail(o, 500, "out of memory");
+        return j;
+    }
+    uv_mutex_unlock(&sh->offsets_mu);
+    rk_cmd_t *resp = ask(sh, addr, rk_mqclient_request(43), o, "consumer offsets");
+    if (resp == NULL)
+        return NULL;
+    cJSON *j = rk_json_parse((const char *)resp->body, resp->body_len);
+    if (j == NULL) {
+        rk__api_fail(o, 502, "consumer offsets: the answer of %s is not JSON", addr);
+        rk_cmd_free(resp);
+        return NULL;
+    }
+    uv_mutex_lock(&sh->offsets_mu);
+    c = rk_strmap_get(&sh->offsets, addr);
+    if (c == NULL && sh->noffsets < 1024 && (c = calloc(1, sizeof *c)) != NULL) {
+        if (rk_strmap_put(&sh->offsets, addr, c, NULL) != RK_OK) {
+            free(c);
+            c = NULL;
+        } else {
+            sh->noffsets++;
+        }
+    }
+    char *copy = c ? malloc(resp->body_len + 1) : NULL;
+    if (copy != NULL) {
+        memcpy(copy, resp->body, resp->body_len);
+        free(c->text);
+        c->text = copy;
+        c->len = resp->body_len;
+        c->at = now;
+    }
+    uv_mutex_unlock(&sh->offsets_mu);
+    rk_cmd_free(resp);
+    return j;
+}
+
+void rk__offsets_cache_free(rk_console_shared_t *sh)
+{
+    size_t n = 0;
+    const char **keys = rk_strmap_keys_sorted(&sh->offsets, &n);
+    for (size_t i = 0; keys && i < n; i++) {
+        offsets_cache_t *c = rk_strmap_get(&sh->offsets, keys[i]);
+        if (c != NULL) {
+            free(c->text);
+            free(c);
+        }
+    }
+    free(keys);
+    rk_strmap_free(&sh->offsets, NULL);
 }

@@ -895,6 +895,8 @@ int rk_console_new(rk_kv_t *kv, rk_console_t **out, char *err, size_t errlen)
     uv_mutex_init(&cs->sh.metrics_mu);
     uv_mutex_init(&cs->sh.rates_mu);
     rk_strmap_init(&cs->sh.rates);
+    uv_mutex_init(&cs->sh.offsets_mu);
+    rk_strmap_init(&cs->sh.offsets);
     rk_mqclient_config_t mc = {.namesrv = cfg->namesrv, .instance_name = "mqconsole",
                                .timeout_ms = (int)cfg->broker_timeout_ms};
     if ((rc = rk_mqclient_new(&mc, &cs->sh.mq)) != RK_OK) {
@@ -999,6 +1001,8 @@ void rk_console_free(rk_console_t *cs)
     rk_strmap_free(&cs->sh.rates, NULL);
     uv_mutex_destroy(&cs->sh.metrics_mu);
     uv_mutex_destroy(&cs->sh.rates_mu);
+    rk__offsets_cache_free(&cs->sh);
+    uv_mutex_destroy(&cs->sh.offsets_mu);
     free(cs->sh.metrics_text);
     rk_config_free(rk_console_config_fields, &cs->sh.cfg);
     free(cs);

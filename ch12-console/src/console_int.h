@@ -68,6 +68,10 @@ struct rk_console_shared {
     uv_mutex_t rates_mu;
     rk_strmap_t rates;
     size_t nrates;                  /* bounded: a key per group/topic/broker seen */
+    /* GET_ALL_CONSUMER_OFFSET answers per broker, reused for 2 s (rk__all_offsets) */
+    uv_mutex_t offsets_mu;
+    rk_strmap_t offsets;
+    size_t noffsets;
 };
 
 /* The part of the console route functions use (any thread). */
@@ -86,6 +90,11 @@ double rk__console_rate(rk_console_shared_t *sh, const char *key, int64_t v, int
 cJSON *rk__ask_json(rk_console_shared_t *sh, const char *addr, rk_cmd_t *req, rk_api_out_t *o, const char *what);
 /* A broker's GET_BROKER_RUNTIME_INFO table ({"key":"value"}); NULL with o's status set. */
 cJSON *rk__kv_table(rk_console_shared_t *sh, const char *addr, rk_api_out_t *o);
+
+/* A broker's committed offsets of every group ({"offsetTable":{"topic@group":{"0":5}}}), at most
+ * 2 s old; NULL with o's status set. */
+cJSON *rk__all_offsets(rk_console_shared_t *sh, const char *addr, rk_api_out_t *o);
+void rk__offsets_cache_free(rk_console_shared_t *sh);
 
 /* /metrics (console_metrics.c) */
 void rk__console_metrics(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o);

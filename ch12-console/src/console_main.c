@@ -4,6 +4,7 @@
  *
  * -c reads key=value settings; -n sets namesrvAddr, -l listenPort; -p prints the settings and
  * exits. SIGTERM or SIGINT stop it once the requests in progress are answered. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,9 @@ int rk_console_main(int argc, char **argv)
     /* API requests wait for brokers on libuv's worker pool (4 threads by default): a few slow
      * brokers must not hold every one */
     setenv("UV_THREADPOOL_SIZE", "16", 0);
+    /* and each of those threads would get a malloc arena of its own that keeps what a big
+     * answer once used: a few shared arenas keep the console's RSS near what it holds */
+    mallopt(M_ARENA_MAX, 2);
     if (getenv("RK_LOG") == NULL)
         rk_log_set_level(RK_LOG_WARN);
     rk_console_t *cs = NULL;

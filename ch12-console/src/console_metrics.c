@@ -24,8 +24,6 @@
 #include "rk/request_code.h"
 #include "rk/strmap.h"
 
-#define REQ_GET_ALL_CONSUMER_OFFSET 43
-
 enum {
     M_UP, M_BROKER_TPS, M_PUT_TODAY, M_CL_MAX, M_CL_MIN, M_CL_DISK, M_PUT_BYTES, M_DISPATCH_BEHIND, M_ROLE, M_EPOCH,
     M_REPL_LAG, M_HELD_PULLS, M_PRODUCER_OFFSET, M_PRODUCER_TPS, M_TOPIC_MSGS, M_CONSUMER_OFFSET, M_CONSUMER_TPS,
@@ -217,7 +215,7 @@ static void master_figures(scrape_t *s, const char *cluster, const char *name, c
     cJSON_Delete(tc);
     /* consumerOffset.json: {"offsetTable":{"topic@group":{0:5,1:3}}} */
     cJSON *offs = rk_now_ms() < s->deadline
-                      ? rk__ask_json(s->sh, addr, rk_mqclient_request(REQ_GET_ALL_CONSUMER_OFFSET), &eo, "offsets")
+                      ? rk__all_offsets(s->sh, addr, &eo)
                       : NULL;
     if (offs == NULL)
         s->complete = false;
