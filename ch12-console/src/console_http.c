@@ -42,7 +42,7 @@ const rk_config_field_t rk_console_config_fields[] = {
     {"listenPort", RK_CFG_INT, offsetof(rk_console_config_t, listen_port), "8080", 0, 65535, NULL,
      "HTTP port (0: any free port, printed at start)"},
     {"webDir", RK_CFG_STR, offsetof(rk_console_config_t, web_dir), "", 0, 0, NULL,
-     "the built front end (ch12-console/web/dist); empty: a page says how to build it"},
+     "the built front end; empty: ch12-console/web/dist of the source tree if built, else a page says how to build it"},
     {"consoleUser", RK_CFG_STR, offsetof(rk_console_config_t, user), "", 0, 0, NULL,
      "user name of the login; empty: no login"},
     {"consolePassword", RK_CFG_STR, offsetof(rk_console_config_t, password), "", 0, 0, NULL,
@@ -869,6 +869,26 @@ static bool dir_has_index(const char *dir)
            S_ISREG(st.st_mode);
 }
 
+/* webDir not set: the front end built in the source tree the program was built in
+ * (build/chNN/bin/mqconsole or build/bin/mqconsole -> ch12-console/web/dist), if it is there. */
+static bool find_web_dir(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = 0;
+    for (int up = 0; up < 5; up++) {
+        char *slash = strrchr(exe, '/');
+        if (slash == NULL)
+            return false;
+        *slash = 0;
+        if (snprintf(out, len, "%s/ch12-console/web/dist", exe) < (int)len && dir_has_index(out))
+            return true;
+    }
+    return false;
+}
+
 int rk_console_new(rk_kv_t *kv, rk_console_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -917,9 +937,15 @@ int rk_console_new(rk_kv_t *kv, rk_console_t **out, char *err, size_t errlen)
     handler_t *h = (handler_t *)h2o_create_handler(pc, sizeof *h);
     h->super.on_req = on_req;
     h->cs = cs;
-    cs->web_built = dir_has_index(cfg->web_dir);
-    if (cs->web_built)
-        h2o_file_register(pc, cfg->web_dir, NULL, NULL, 0);
+    char found[PATH_MAX];
+    const char *web = cfg->web_dir;
+    if (!web[0] && find_web_dir(found, sizeof found))
+        web = found;
+    cs->web_built = dir_has_index(web);
+    if (cs->web_built) {
+        h2o_file_register(pc, web, NULL, NULL, 0);
+        rk_log_info("console", "serving the front end from %s", web);
+    }
     h2o_context_init(&cs->hctx, &cs->loop, &cs->hconf);
     cs->hctx_ready = true;
     cs->actx.ctx = &cs->hctx;

@@ -195,7 +195,9 @@ Test(limits, bodies_targets_connections)
 Test(web, not_built_page_and_built_front_end)
 {
     cfix_t f;
-    cf_start(&f, NULL, NULL);
+    /* a webDir without index.html: not built (the default would find ch12-console/web/dist
+     * once the front end is built in this tree) */
+    cf_start(&f, NULL, "webDir=/nonexistent/dist\n");
     ck_resp_t r;
     cr_assert_eq(ck_http(f.port, "GET", "/", NULL, NULL, &r), 0);
     cr_assert_eq(r.status, 200);
