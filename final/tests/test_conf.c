@@ -25,6 +25,7 @@ static int check_dir(const char *dir)
             continue;
         const char *prog = strncmp(e->d_name, "broker", 6) == 0    ? RK_BIN_DIR "/../../bin/mqbroker"
                            : strncmp(e->d_name, "namesrv", 7) == 0 ? RK_BIN_DIR "/../../bin/mqnamesrv"
+                           : strncmp(e->d_name, "console", 7) == 0 ? RK_BIN_DIR "/../../bin/mqconsole"
                                                                     : NULL;
         if (prog == NULL)
             continue;
@@ -44,7 +45,7 @@ static int check_dir(const char *dir)
 
 Test(conf, the_shipped_configuration_files_are_accepted_without_a_warning)
 {
-    cr_assert_eq(check_dir(RK_SRC_ROOT "/final/conf/local"), 8);
+    cr_assert_eq(check_dir(RK_SRC_ROOT "/final/conf/local"), 9);
     cr_assert_eq(check_dir(RK_SRC_ROOT "/final/conf/hosts"), 2);
 }
 

@@ -7,16 +7,18 @@
  *
  * Modules after chapter 8's, in the order they are started:
  *   chapter 9    rk_retry_module   consumer send-back, %RETRY% and %DLQ% topics, delay levels
- *   chapter 10   rk_delay_module   any delivery time (TIMER_* properties): the timer store */
+ *   chapter 10   rk_delay_module   any delivery time (TIMER_* properties): the timer store
+ *   chapter 11   rk_txn_module     half messages, END_TRANSACTION, the check-back service */
 #include <stddef.h>
 
 #include "rk/delay.h"
 #include "rk/elect.h"
 #include "rk/retry.h"
+#include "rk/txn.h"
 
 int main(int argc, char **argv)
 {
-    const rk_broker_module_t *const modules[] = {&rk_retry_module, &rk_delay_module, NULL};
-    const rk_config_field_t *const fields[] = {rk_delay_config_fields, NULL};
+    const rk_broker_module_t *const modules[] = {&rk_retry_module, &rk_delay_module, &rk_txn_module, NULL};
+    const rk_config_field_t *const fields[] = {rk_delay_config_fields, rk_txn_config_fields, NULL};
     return rk_elect_broker_main(argc, argv, modules, fields);
 }
