@@ -273,6 +273,7 @@ test-conformance: all
 	bash ch08-ha/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch09-retry/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch10-delay/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
+	bash final/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 all: $(foreach n,$(RK_SOFAR),$(ch$(n)_ID)) $(addprefix $(B)/bin/,$(RK_TOOL_NAMES)) sdk
 # Every chapter's Criterion tests, the SDK install check and the conformance
 # test, one after the other (.ci/run-tests): one line each, the failures'

@@ -18,7 +18,9 @@
 #
 # Environment: RK_BIN (the programs, default build/bin), RK_CLUSTER_DIR (default
 # build/cluster), RK_CLUSTER_CONF (default final/conf/local), RK_WAIT_SECONDS (how long
-# `run` waits for masters, default 60).
+# `run` waits for masters, default 60), RK_CLUSTER_PORT_OFFSET (run: add this to every port
+# of the configuration, to run a second cluster beside the first; the shifted files are kept
+# in the cluster folder's conf/ and the other commands use them).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,29 @@ CONF=${RK_CLUSTER_CONF:-$ROOT/final/conf/local}
 WAIT=${RK_WAIT_SECONDS:-60}
 
 die() { echo "cluster: $*" >&2; exit 1; }
+
+# A cluster started with a port offset keeps its shifted files; every command uses them.
+if [ -d "$DIR/conf" ]; then
+    CONF=$DIR/conf
+elif [ "${1:-}" = run ] && [ -n "${RK_CLUSTER_PORT_OFFSET:-}" ] && [ "${RK_CLUSTER_PORT_OFFSET}" != 0 ]; then
+    off=$RK_CLUSTER_PORT_OFFSET
+    [[ $off =~ ^[0-9]+$ ]] && [ "$off" -le 23000 ] || die "RK_CLUSTER_PORT_OFFSET must be 0..23000"
+    mkdir -p "$DIR/conf"
+    for f in "$CONF"/*.conf; do
+        # listenPort=N, haListenPort=N and every :N of namesrvAddr / dLegerPeers, shifted
+        awk -v off="$off" -F= '
+            /^[[:space:]]*(listenPort|haListenPort)[[:space:]]*=/ { printf "%s=%d\n", $1, $2 + off; next }
+            /^[[:space:]]*(namesrvAddr|dLegerPeers)[[:space:]]*=/ {
+                v = substr($0, index($0, "=") + 1); out = ""
+                while (match(v, /:[0-9]+/)) {
+                    out = out substr(v, 1, RSTART) (substr(v, RSTART + 1, RLENGTH - 1) + off)
+                    v = substr(v, RSTART + RLENGTH)
+                }
+                print $1 "=" out v; next }
+            { print }' "$f" >"$DIR/conf/$(basename "$f")"
+    done
+    CONF=$DIR/conf
+fi
 
 # The processes, name servers first (brokers register with them), then brokers, then the
 # console (it reads the cluster through the name servers).
