@@ -264,9 +264,11 @@ test-install: sdk
 
 # An independent RocketMQ 4.x client (ali-ons, npm, version pinned by the
 # lock file) producing to and consuming from rocklet; npm ci on first run.
-# Chapter 8's run: its producer keeps sending while the elected master of three
-# replicas is killed (kill -9). Chapter 9's run: its consumer fails a message
-# once and gets it again.
+# Chapter 7's acl.sh: ali-ons signs its requests (aclEnable=true). Chapter 8's run:
+# its producer keeps sending while the elected master of three replicas is killed
+# (kill -9). Chapter 9's run: its consumer fails a message once and gets it again.
+# Chapter 10's: delay levels and setStartDeliverTime arrive after their delay.
+# final's: the assembled local cluster (two groups of three replicas, the console).
 test-conformance: all
 	bash ch07-client/conformance/run.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
 	bash ch07-client/conformance/acl.sh $(abspath $(B)/bin) $(abspath $(B)/conformance)
