@@ -149,7 +149,7 @@ static int64_t runtime_i64(const char *key)
 
 Test(timer, any_time_arrives_in_time_order_never_early_and_intact)
 {
-    rc_start(&cl, "timerPrecisionMs=10\n");
+    rc_start(&cl, "timerPrecisionMs=10\ntimerWheelNearSec=1\n");
     rc_create_topic(&cl, "TT", 1);
     static const char *const kinds[] = {RK_PROP_TIMER_DELIVER_MS, RK_PROP_TIMER_DELAY_MS, RK_PROP_TIMER_DELAY_SEC,
                                         RK_PROP_START_DELIVER_TIME};
@@ -364,7 +364,8 @@ static int64_t delivered_total(void)
 
 Test(timer, a_hundred_thousand_pending_survive_kill_9_exactly_once_none_early)
 {
-    rc_start(&cl, "timerFlushIntervalMs=200\nflushDelayOffsetInterval=200\n");
+    /* timerWheelNearSec=2: most timers wait in the per-second lists (kill -9 included) */
+    rc_start(&cl, "timerFlushIntervalMs=200\nflushDelayOffsetInterval=200\ntimerWheelNearSec=2\n");
     rc_create_topic(&cl, "KT", NQ);
     static uint8_t seen[NKILL];
     static int64_t due[NKILL];
