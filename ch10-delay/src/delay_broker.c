@@ -21,6 +21,7 @@ typedef struct delay_config {
     int64_t precision_ms;           /* timerPrecisionMs */
     int64_t flush_ms;               /* timerFlushIntervalMs */
     int64_t max_pending;            /* timerMaxPending */
+    int64_t near_sec;               /* timerWheelNearSec (rocklet) */
     bool enable;                    /* timerWheelEnable */
 } delay_config_t;
 
@@ -34,6 +35,8 @@ const rk_config_field_t rk_delay_config_fields[] = {
      "write config/timerCheckpoint.json at most this often (ms)"},
     {"timerMaxPending", RK_CFG_INT, F(max_pending), "10000000", 1, 1000000000, NULL,
      "timer messages that may wait at once (48 bytes of memory each); beyond: flow control"},
+    {"timerWheelNearSec", RK_CFG_INT, F(near_sec), "50", 1, 3600, NULL,
+     "a message due further ahead waits in its second's list and enters the wheel this long before (s)"},
     {"timerWheelEnable", RK_CFG_BOOL, F(enable), "true", 0, 0, NULL,
      "park messages with TIMER_* / __STARTDELIVERTIME until their time"},
     {0},
@@ -121,7 +124,7 @@ static int delay_init(rk_broker_t *b, void **state)
     if (rc == RK_OK && ds->cfg.enable) {
         rk_timer_config_t tc = {.checkpoint_path = path, .max_delay_sec = ds->cfg.max_delay_sec,
                                 .precision_ms = ds->cfg.precision_ms, .flush_interval_ms = ds->cfg.flush_ms,
-                                .max_pending = ds->cfg.max_pending,
+                                .max_pending = ds->cfg.max_pending, .near_sec = ds->cfg.near_sec,
                                 .fallback_to_bak = rk_store_config(st)->metadata_fallback_to_bak,
                                 .may_deliver = is_master, .may_deliver_ctx = ds};
         rc = rk_timer_new(st, &tc, &ds->timer, err, sizeof err);

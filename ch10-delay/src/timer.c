@@ -53,7 +53,7 @@ typedef struct ckpt {
 struct rk_timer {
     rk_store_t *st;
     char *path;
-    int64_t max_delay_ms, precision, flush_ms, max_pending;
+    int64_t max_delay_ms, precision, flush_ms, max_pending, near_s;
     bool (*may_deliver)(void *ctx);
     void *may_ctx;
 
@@ -78,6 +78,9 @@ struct rk_timer {
     int64_t read_off, skip_below, skip_before;
     int64_t failed_min;             /* earliest deadline among entries waiting for a retry */
     int64_t nretry;
+    tentry_t **far;                 /* per-second lists of entries due more than near_s s ahead (a ring) */
+    size_t far_n;
+    int64_t far_sec;                /* every entry due before this second is in the wheel */
     tentry_t **due;                 /* what the last turn of the wheel made due, in time order */
     size_t ndue, due_cap;
     prep_t *prep;                   /* PUT_BATCH of them */
@@ -421,6 +424,9 @@ static void entry_free(rk_timer_t *t, tentry_t *x)
 
 static void free_all_entries(rk_timer_t *t)
 {
+    free(t->far);
+    t->far = NULL;
+    t->far_n = 0;
     if (t->wheel != NULL)
         rk_tw_drain(t->wheel, NULL, NULL);
     for (size_t i = 0; i < t->nslabs; i++)
@@ -644,6 +650,46 @@ static void deliver_due(rk_timer_t *t)
     t->ndue = 0;
 }
 
+/* An entry due more than near_s s ahead waits in the list of its second and enters the wheel
+ * near_s s before it is due, a second's worth at a time. Otherwise the wheel itself would hold it
+ * in an hour slot and move every entry of that slot at once when the slot comes round: a
+ * 150 ms turn with half a million entries, which made the messages due then late. While an
+ * entry is not pending its rk_tw_entry_t is ours: next links the list, deadline_ms keeps the time. */
+static void place(rk_timer_t *t, tentry_t *x, int64_t due)
+{
+    int64_t sec = due >= 0 ? due / 1000 : -1;
+    if (t->far == NULL || sec < t->far_sec || sec - t->far_sec >= (int64_t)t->far_n) {
+        rk_tw_schedule(t->wheel, &x->e, due);
+        return;
+    }
+    tentry_t **head = &t->far[sec % (int64_t)t->far_n];
+    x->e.deadline_ms = due;
+    x->e.next = (rk_tw_entry_t *)*head;
+    *head = x;
+}
+
+static void pull_near(rk_timer_t *t, int64_t now)
+{
+    if (t->far == NULL)
+        return;
+    int64_t until = now / 1000 + t->near_s, steps = until - t->far_sec + 1;
+    if (steps > (int64_t)t->far_n)
+        steps = (int64_t)t->far_n;      /* a clock that jumped far ahead: every list once */
+    for (int64_t k = 0; k < steps; k++) {
+        tentry_t **head = &t->far[(t->far_sec + k) % (int64_t)t->far_n], *x = *head;
+        *head = NULL;
+        while (x != NULL) {
+            tentry_t *next = (tentry_t *)(void *)x->e.next;
+            int64_t due = x->e.deadline_ms;
+            rk_tw_entry_init(&x->e);
+            rk_tw_schedule(t->wheel, &x->e, due);
+            x = next;
+        }
+    }
+    if (until + 1 > t->far_sec)
+        t->far_sec = until + 1;
+}
+
 /* Reads new timer-log units into the wheel; returns how many were read (cap < 0: no cap). */
 static int64_t read_units(rk_timer_t *t, int64_t cap)
 {
@@ -669,7 +715,7 @@ static int64_t read_units(rk_timer_t *t, int64_t cap)
             x->phys = u[i].phys;
             x->size = u[i].size > 0 ? u[i].size : 1;
             x->bucket = bucket;
-            rk_tw_schedule(t->wheel, &x->e, u[i].tag_code);
+            place(t, x, u[i].tag_code);
             atomic_fetch_add(&t->pending, 1);
         }
     }
@@ -708,6 +754,10 @@ static int become_master(rk_timer_t *t)
     t->wheel = rk_tw_create(t->precision >= 1000 ? 500 : t->precision, now - now % t->precision, &rc);
     if (t->wheel == NULL)
         return rc;
+    t->far_n = (size_t)(t->max_delay_ms / 1000 + t->near_s) + 60;
+    if ((t->far = calloc(t->far_n, sizeof *t->far)) == NULL)
+        t->far_n = 0;                   /* everything straight into the wheel */
+    t->far_sec = now / 1000 + t->near_s + 1;
     t->failed_min = INT64_MAX;
     t->nretry = 0;
     int64_t min = rk_store_min_offset(t->st, RK_TIMER_TOPIC, 0), max = rk_store_max_offset(t->st, RK_TIMER_TOPIC, 0);
@@ -759,6 +809,7 @@ static void service_main(void *arg)
         }
         if (want && t->wheel != NULL) {
             read_units(t, READ_CAP_PER_ROUND);
+            pull_near(t, rk_now_ms());
             uint64_t a0 = rk_mono_ns();
             rk_tw_advance(t->wheel, rk_now_ms(), on_expire, t);
             uint64_t a1 = rk_mono_ns();
@@ -835,6 +886,7 @@ int rk_timer_new(rk_store_t *st, const rk_timer_config_t *cfg, rk_timer_t **out,
     t->max_delay_ms = max_delay * 1000;
     t->flush_ms = cfg->flush_interval_ms > 0 ? cfg->flush_interval_ms : 1000;
     t->max_pending = cfg->max_pending > 0 ? cfg->max_pending : 10000000;
+    t->near_s = cfg->near_sec > 0 ? cfg->near_sec : 50;
     t->may_deliver = cfg->may_deliver;
     t->may_ctx = cfg->may_deliver_ctx;
     t->failed_min = INT64_MAX;

@@ -13,12 +13,14 @@
  *   timerPrecisionMs      10 (RocketMQ: 1000): delivery times are rounded UP to it; the wheel ticks at it
  *   timerFlushIntervalMs  1000 (rocklet): how stale config/timerCheckpoint.json may be
  *   timerMaxPending       10000000 (rocklet): timer messages that may wait at once
+ *   timerWheelNearSec     50 (rocklet): a message due further ahead enters the wheel this long before
  *   timerWheelEnable      true: false leaves TIMER_* messages alone (delivered at once)
  * Requests: GET_TIMER_CHECK_POINT (60) answers the checkpoint (JSON, rocklet's shape); a replica
  * copies it with chapter 8's metadata (rk_ha_meta_add) and continues from it when elected.
  * Runtime info (GET_BROKER_RUNTIME_INFO) adds: timerPendingCount, timerOffsetBehind,
  * timerReadOffset, timerLowOffset, timerProgressMs, timerReadBehindMs, timerDeliveredCount,
- * timerPrecisionMs, timerMaxDelaySec, and for each delay level n scheduleMessageOffset_n =
+ * timerPrecisionMs, timerMaxDelaySec, timerMaxTurnMs / timerMaxPutMs (the longest wheel turn and
+ * put-back since start), and for each delay level n scheduleMessageOffset_n =
  * "delivered offset,queue max offset" (RocketMQ's brokerStatus shape) plus scheduleDelayLevels.
  * Module order: after rk_retry_module (its level hook runs first: a level wins over a time).
  * Memory and threads: the module owns its state (rk_broker_module_state). */

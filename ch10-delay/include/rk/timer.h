@@ -28,7 +28,10 @@
  *
  * Memory: 48 bytes per pending message (rk_timer_entry_bytes: the 32-byte wheel entry, the
  * commitlog offset, the size, a 4096-unit bucket number), taken from 4096-entry slabs, plus a
- * 4-byte counter per 4096 units between L and R. timerMaxPending bounds how many may wait:
+ * 4-byte counter per 4096 units between L and R, plus one list head per second of
+ * timerMaxDelaySec (2 MB for 3 days): a message due more than near_sec ahead waits in its
+ * second's list and enters the wheel near_sec before its time, a second's worth at a time (the
+ * wheel would otherwise move a whole hour slot at once when it comes round). timerMaxPending bounds how many may wait:
  * beyond it a put is refused WHEEL_TIMER_FLOW_CONTROL.
  *
  * Roles (chapter 8): only a master delivers (may_deliver, asked every round and before each put);
@@ -66,6 +69,8 @@ typedef struct rk_timer_config {
                                        200, 250, 500 or 1000; 0: 10 */
     int64_t flush_interval_ms;      /* how stale the checkpoint file may be; 0: 1000 */
     int64_t max_pending;            /* timerMaxPending; 0: 10 000 000 */
+    int64_t near_sec;               /* entries due further ahead wait in per-second lists and enter the
+                                       wheel this long before they are due; 0: 50 */
     bool fallback_to_bak;           /* metadataFallbackToBak */
     bool (*may_deliver)(void *ctx); /* true while this broker is the master (NULL: always) */
     void *may_deliver_ctx;
