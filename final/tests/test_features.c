@@ -1,9 +1,12 @@
 /* test_features.c — every feature a user reaches through the SDK, on one assembled cluster (two
  * groups of three electing replicas, majority acks): sync, async, oneway, batch and ordered
  * sends; pull and push; clustering and broadcasting; retry -> dead-letter queue -> resend; delay
- * levels and delivery times. Each chapter tests its feature against its own broker; this test
+ * levels and delivery times; the console's API and /metrics over the same cluster. Each chapter tests its feature against its own broker; this test
  * shows they still work together, through the programs a user runs. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "rk/log.h"
 #include "rk/producer.h"
 #include "rk/retry_client.h"
+#include "rk/testkit.h"
 
 static fc_t c;
 
@@ -122,6 +126,37 @@ static void send_ok(rk_producer_t *p, const char *topic, const char *body, rk_se
     rk_message_t m = {.topic = topic, .tags = "t", .keys = body, .body = body, .body_len = strlen(body)};
     int rc = rk_producer_send(p, &m, r);
     cr_assert(rc == RK_OK && r->status == RK_SEND_OK, "send %s to %s: %s", body, topic, r->error);
+}
+
+
+/* GET path from 127.0.0.1:port (HTTP/1.0): the whole answer, malloc'ed (NULL if none). */
+static char *http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 10};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL || write(fd, req, (size_t)n) != n) {
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    ssize_t k;
+    while (len < cap && (k = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)k;
+    buf[len] = '\0';
+    close(fd);
+    return buf;
 }
 
 /* ------------------------------------------------------------ the test */
@@ -265,6 +300,33 @@ Test(features, every_feature_through_one_assembled_cluster)
     cr_assert(wait_count(&del, "after-1500", 1, 20000), "the timed message never came");
     cr_assert_geq(seen_first(&del, "level-2"), t_level + 1000, "a 1 s delay level came early");
     cr_assert_geq(seen_first(&del, "after-1500"), t_after + 1500 - 50, "a 1.5 s delivery time came early");
+
+    /* the console sees the same cluster: its API lists the topics, /metrics every replica */
+    int cport = rk_tk_free_port();
+    char portarg[16], clog[300];
+    snprintf(portarg, sizeof portarg, "%d", cport);
+    snprintf(clog, sizeof clog, "%s/console.log", c.dir);
+    char *cargv[] = {RK_BIN_DIR "/../../bin/mqconsole", "-n", c.ns, "-l", portarg, NULL};
+    pid_t cpid = rk_tk_spawn(cargv, clog);
+    cr_assert(cpid > 0 && rk_tk_wait_port(cport, 10000), "mqconsole did not start (see %s)", clog);
+    char *topics = NULL;
+    for (int t = 0; t < 50 && (topics == NULL || strstr(topics, "FPush") == NULL); t++) {
+        free(topics);
+        topics = http_get(cport, "/api/topics");
+        if (topics == NULL || strstr(topics, "FPush") == NULL)
+            usleep(200000);
+    }
+    cr_assert(topics != NULL && strstr(topics, " 200 ") != NULL && strstr(topics, "FPush") != NULL,
+              "the console's /api/topics does not list FPush:\n%.300s", topics ? topics : "(no answer)");
+    free(topics);
+    char *metrics = http_get(cport, "/metrics");
+    cr_assert(metrics != NULL && strstr(metrics, " 200 ") != NULL, "no /metrics");
+    int up = 0;
+    for (const char *m = metrics; (m = strstr(m, "\nrocklet_broker_up{")) != NULL; m++)
+        up += strstr(m, "} 1") != NULL && strstr(m, "} 1") < strchr(m + 1, '\n');
+    cr_assert_eq(up, 6, "/metrics says %d of the 6 replicas are up", up);
+    free(metrics);
+    rk_tk_stop(cpid, 10000);
 
     rk_push_consumer_free(dc);
     rk_push_consumer_free(rc);
