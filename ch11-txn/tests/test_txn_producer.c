@@ -22,6 +22,7 @@
 #include "rk/message.h"
 #include "rk/remoting_server.h"
 #include "rk/request_code.h"
+#include "rk/testkit.h"
 #include "rk/txn_producer.h"
 
 /* ------------------------------------------------------------------ the fake */
@@ -43,6 +44,8 @@ typedef struct fake {
     int heartbeats;
     char hb_body[2048];
     uint64_t hb_conn;
+    char pending_json[1024];            /* QUERY_TXN_PENDING's answer */
+    char pending_group[64], pending_limit[24];
 } fake_t;
 
 static void on_route(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
@@ -119,6 +122,33 @@ static void on_end(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_reply_send(reply, NULL);         /* oneway */
 }
 
+static void on_cluster(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    fake_t *f = ctx;
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"brokerAddrTable\":{\"fake-a\":{\"brokerAddrs\":{0:\"%s\"},\"brokerName\":\"fake-a\","
+             "\"cluster\":\"C\"}},\"clusterAddrTable\":{\"C\":[\"fake-a\"]}}", f->addr);
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    rk_cmd_set_body(resp, body, strlen(body));
+    rk_reply_send(reply, resp);
+}
+
+static void on_pending(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    fake_t *f = ctx;
+    const char *g = rk_cmd_ext_get(req, "producerGroup"), *l = rk_cmd_ext_get(req, "limit");
+    pthread_mutex_lock(&f->mu);
+    snprintf(f->pending_group, sizeof f->pending_group, "%s", g ? g : "");
+    snprintf(f->pending_limit, sizeof f->pending_limit, "%s", l ? l : "");
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    rk_cmd_set_body(resp, f->pending_json, strlen(f->pending_json));
+    pthread_mutex_unlock(&f->mu);
+    rk_reply_send(reply, resp);
+}
+
 static void fake_start(fake_t *f)
 {
     memset(f, 0, sizeof *f);
@@ -130,6 +160,8 @@ static void fake_start(fake_t *f)
     rk_rserver_register(f->s, RK_REQ_UNREGISTER_CLIENT, on_ok, f, RK_PROC_INLINE);
     rk_rserver_register(f->s, RK_REQ_SEND_MESSAGE_V2, on_send, f, RK_PROC_INLINE);
     rk_rserver_register(f->s, RK_REQ_END_TRANSACTION, on_end, f, RK_PROC_INLINE);
+    rk_rserver_register(f->s, RK_REQ_GET_BROKER_CLUSTER_INFO, on_cluster, f, RK_PROC_INLINE);
+    rk_rserver_register(f->s, 10501, on_pending, f, RK_PROC_INLINE);      /* QUERY_TXN_PENDING */
     char err[128];
     cr_assert_eq(rk_rserver_start(f->s, err, sizeof err), RK_OK, "%s", err);
     snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d", rk_rserver_port(f->s));
@@ -629,11 +661,65 @@ Test(txn_check, free_with_checks_queued_drops_them, .init = quiet)
     app_destroy(&a);
 }
 
+/* ------------------------------------------------------------------ mqadmin (fake broker) */
+
+static int mqadmin(char **out, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+                   const char *a6, const char *a7, const char *a8)
+{
+    char *argv[] = {(char *)rk_tk_bin("mqadmin"), (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5,
+                    (char *)a6, (char *)a7, (char *)a8, NULL};
+    return rk_tk_run(argv, out, 20000);
+}
+
+Test(txn_mqadmin, txn_pending_prints_each_group_and_its_check_counts)
+{
+    fake_t f;
+    fake_start(&f);
+    snprintf(f.pending_json, sizeof f.pending_json,
+             "{\"groups\":[{\"producerGroup\":\"pg_orders\",\"pending\":3,\"checkTimes\":{\"1\":1,\"0\":2},"
+             "\"oldestStoreTimestamp\":1700000000000,\"topics\":{\"Orders\":3}}],\"scanned\":9,\"truncated\":true,"
+             "\"halfOffset\":6,\"halfMaxOffset\":15,\"opOffset\":4,\"opMaxOffset\":8}");
+    char *out = NULL;
+    int rc = mqadmin(&out, "txnPending", "-n", f.addr, "-g", "pg_orders", "-l", "500", NULL);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "fake-a") && strstr(out, "pg_orders"), "%s", out);
+    cr_expect(strstr(out, "  3  ") != NULL, "the pending count: %s", out);
+    cr_expect(strstr(out, "0:2 1:1") != NULL, "check counts in order: %s", out);
+    cr_expect(strstr(out, "9 half-queue entries scanned (stopped at the limit") != NULL, "%s", out);
+    cr_expect(strstr(out, "half queue 6 of 15, op queue 4 of 8") != NULL, "%s", out);
+    cr_expect(strstr(out, "3 half message(s) pending on 1 broker(s)") != NULL, "%s", out);
+    cr_expect_str_eq(f.pending_group, "pg_orders");
+    cr_expect_str_eq(f.pending_limit, "500");
+    free(out);
+    out = NULL;
+    rc = mqadmin(&out, "txnPending", "-n", f.addr, "-c", "NoSuchCluster", NULL, NULL, NULL);
+    cr_expect_eq(rc, 1);
+    cr_expect(strstr(out, "no cluster NoSuchCluster") != NULL, "%s", out);
+    free(out);
+    out = NULL;
+    rc = mqadmin(&out, "txnPending", "-n", f.addr, "-l", "0", NULL, NULL, NULL);
+    cr_expect_eq(rc, 2, "a limit under 1 is refused: %s", out);
+    free(out);
+    fake_stop(&f);
+}
+
+Test(txn_mqadmin, txn_pending_says_when_a_broker_does_not_know_the_request)
+{
+    fake_t f;
+    fake_start(&f);
+    snprintf(f.pending_json, sizeof f.pending_json, "not json");
+    char *out = NULL;
+    int rc = mqadmin(&out, "txnPending", "-n", f.addr, NULL, NULL, NULL, NULL, NULL);
+    cr_expect_eq(rc, 1);
+    cr_expect(strstr(out, "not JSON") != NULL, "%s", out);
+    free(out);
+    fake_stop(&f);
+}
+
 /* ------------------------------------------------------------------ end to end (chapter 11's broker) */
 
 #include "../../ch09-retry/tests/rcluster.h"
 #include "rk/consumer.h"
-#include "rk/testkit.h"
 
 /* Fast checks: a pass every second, a half is checked once 500 ms old. */
 #define TXN_CONF "transactionCheckInterval=1000\ntransactionTimeOut=500\n"
@@ -775,4 +861,93 @@ Test(txn_e2e, restarted_producer_receives_the_check_back, .init = need_txn_broke
     rc_stop(&c);
     app_destroy(&a1);
     app_destroy(&a2);
+}
+
+/* The committed message's offset id, pulled from the topic's only queue. */
+static bool committed_offset_id(rc_cluster_t *c, const char *topic, char *id, size_t len)
+{
+    rk_pull_consumer_config_t cfg = {.namesrv = c->ns, .group = "txn_test_reader"};
+    rk_pull_consumer_t *pc;
+    cr_assert_eq(rk_pull_consumer_new(&cfg, &pc), RK_OK);
+    rk_mq_t *qs = NULL;
+    size_t nq = 0;
+    bool ok = false;
+    if (rk_pull_consumer_queues(pc, topic, &qs, &nq) == RK_OK && nq == 1) {
+        for (int i = 0; i < 20 && !ok; i++) {
+            rk_pull_result_t r;
+            if (rk_pull_consumer_pull(pc, &qs[0], "*", 0, 1, 1000, &r) != RK_OK)
+                continue;
+            if (r.status == RK_PULL_FOUND && r.msgs->n > 0) {
+                snprintf(id, len, "%s", r.msgs->msgs[0].offset_msg_id);
+                ok = true;
+            }
+            rk_pull_result_free(&r);
+        }
+    }
+    free(qs);
+    rk_pull_consumer_free(pc);
+    return ok;
+}
+
+Test(txn_e2e, mqadmin_shows_pending_halves_and_a_commits_state, .init = need_txn_broker, .timeout = 60)
+{
+    rc_cluster_t c;
+    rc_start(&c, "transactionCheckInterval=600000\n");      /* no check-back during the test */
+    rc_create_topic(&c, "TxnAdmin", 1);
+    rc_create_topic(&c, "TxnAdminC", 1);
+    app_t a;
+    app_init(&a, RK_TXN_UNKNOWN, RK_TXN_UNKNOWN);
+    rk_txn_producer_t *tp = real_producer(&c, &a, "pg_admin", "TxnAdmin");
+    txn_send(tp, "TxnAdmin", "undecided", &a, RK_TXN_UNKNOWN);
+    txn_send(tp, "TxnAdmin", "undecided-too", &a, RK_TXN_UNKNOWN);
+    a.answer = RK_TXN_COMMIT;
+    rk_message_t m = {.topic = "TxnAdminC", .body = "done", .body_len = 4};
+    rk_txn_send_result_t r;
+    cr_assert_eq(rk_txn_producer_send(tp, &m, execute, &a, &r), RK_OK, "%s", r.error);
+    rk_host_t h;
+    int64_t half_off = -1;
+    cr_assert_eq(rk_msgid_decode(r.half.offset_msg_id, &h, &half_off), RK_OK);
+
+    char *out = NULL;
+    int rc = mqadmin(&out, "txnPending", "-n", c.ns, "-g", "pg_admin", NULL, NULL, NULL);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "pg_admin") != NULL && strstr(out, "  2  ") != NULL, "two pending: %s", out);
+    cr_expect(strstr(out, "0:2") != NULL, "never checked: %s", out);
+    free(out);
+
+    char id[RK_MSGID_MAX];
+    cr_assert(committed_offset_id(&c, "TxnAdminC", id, sizeof id), "the commit never came");
+    out = NULL;
+    rc = mqadmin(&out, "queryMsgById", "-n", c.ns, "-i", id, NULL, NULL, NULL);
+    cr_expect_eq(rc, 0, "%s", out);
+    char want[64];
+    snprintf(want, sizeof want, "Prepared Tx Offset:  %" PRId64, half_off);
+    cr_expect(strstr(out, "Transaction:         COMMIT") != NULL, "%s", out);
+    cr_expect(strstr(out, want) != NULL, "%s in %s", want, out);
+    free(out);
+    rk_txn_producer_free(tp);
+    rc_stop(&c);
+    app_destroy(&a);
+}
+
+/* Any broker: a plain message says it is not transactional (and chapter 9's lines still come). */
+Test(txn_mqadmin, query_msg_by_id_says_a_plain_message_is_not_transactional, .init = quiet, .timeout = 60)
+{
+    rc_cluster_t c;
+    rc_start_bin(&c, RK_BIN_DIR "/../../ch09/bin/mqbroker", NULL);
+    rc_create_topic(&c, "PlainT", 1);
+    rk_producer_config_t pcfg = {.namesrv = c.ns, .group = "pg_plain"};
+    rk_producer_t *p;
+    cr_assert_eq(rk_producer_new(&pcfg, &p), RK_OK);
+    rk_message_t m = {.topic = "PlainT", .body = "plain", .body_len = 5};
+    rk_send_result_t r;
+    cr_assert_eq(rk_producer_send(p, &m, &r), RK_OK, "%s", r.error);
+    rk_producer_free(p);
+    char *out = NULL;
+    int rc = mqadmin(&out, "queryMsgById", "-n", c.ns, "-i", r.offset_msg_id, NULL, NULL, NULL);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "Transaction:         NOT") != NULL, "%s", out);
+    cr_expect(strstr(out, "Prepared Tx Offset") == NULL, "%s", out);
+    free(out);
+    rc_stop(&c);
 }
