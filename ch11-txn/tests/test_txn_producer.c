@@ -214,6 +214,16 @@ static void do_push(void *arg)
     free(p);
 }
 
+/* Sends req (consumed) to the producer over its own connection, from the fake's loop thread. */
+static void push_cmd(fake_t *f, rk_cmd_t *req)
+{
+    push_t *p = malloc(sizeof *p);
+    cr_assert_not_null(p);
+    p->f = f;
+    p->req = req;
+    cr_assert_eq(rk_rserver_post(f->s, do_push, p), RK_OK);
+}
+
 static void push_check(fake_t *f, const char *group, const char *uniq, int64_t tran_off, int64_t clog_off)
 {
     rk_buf_t props = {0};
@@ -236,10 +246,7 @@ static void push_check(fake_t *f, const char *group, const char *uniq, int64_t t
     rk_cmd_ext_set(req, "msgId", uniq);
     rk_cmd_ext_set(req, "transactionId", uniq);
     rk_cmd_own_body(req, rec, len);
-    push_t *p = malloc(sizeof *p);
-    p->f = f;
-    p->req = req;
-    cr_assert_eq(rk_rserver_post(f->s, do_push, p), RK_OK);
+    push_cmd(f, req);
 }
 
 /* ------------------------------------------------------------------ callbacks */
@@ -589,6 +596,38 @@ Test(txn_check, another_groups_check_is_ignored, .init = quiet)
     rk_txn_producer_stats_t st;
     rk_txn_producer_stats(tp, &st);
     cr_expect_eq(st.checks_rejected, 1);
+    cr_expect_eq(a.checked, 1);
+    rk_txn_producer_free(tp);
+    fake_stop(&f);
+    app_destroy(&a);
+}
+
+Test(txn_check, malformed_checks_are_counted_and_ignored, .init = quiet)
+{
+    fake_t f;
+    fake_start(&f);
+    app_t a;
+    app_init(&a, RK_TXN_UNKNOWN, RK_TXN_COMMIT);
+    rk_txn_producer_t *tp = producer_on(&f, &a, "pg_bad", 1, 0);
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_CHECK_TRANSACTION_STATE);        /* no offsets, no body */
+    push_cmd(&f, req);
+    req = rk_cmd_new(RK_REQ_CHECK_TRANSACTION_STATE);                  /* negative offset */
+    rk_cmd_ext_set_i64(req, "tranStateTableOffset", -1);
+    rk_cmd_ext_set_i64(req, "commitLogOffset", 5);
+    rk_cmd_set_body(req, "x", 1);
+    push_cmd(&f, req);
+    req = rk_cmd_new(RK_REQ_CHECK_TRANSACTION_STATE);                  /* a body that is no record */
+    rk_cmd_ext_set_i64(req, "tranStateTableOffset", 1);
+    rk_cmd_ext_set_i64(req, "commitLogOffset", 5);
+    rk_cmd_set_body(req, "garbage, not a stored message", 29);
+    push_cmd(&f, req);
+    push_check(&f, "pg_bad", "AC1100010000000000000000000000AD", 9, 99);     /* then a good one */
+    wait_ends(&f, 1);
+    cr_expect_str_eq(ext(f.ends[0], "commitLogOffset"), "99");
+    rk_txn_producer_stats_t st;
+    rk_txn_producer_stats(tp, &st);
+    cr_expect_eq(st.checks_received, 4);
+    cr_expect_eq(st.checks_rejected, 3);
     cr_expect_eq(a.checked, 1);
     rk_txn_producer_free(tp);
     fake_stop(&f);
