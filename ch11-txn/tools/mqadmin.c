@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rk/error.h"
 #include "rk/json.h"
@@ -38,20 +37,6 @@
 #define QUERY_TXN_PENDING 10501
 #define HALF_TOPIC "RMQ_SYS_TRANS_HALF_TOPIC"
 #define MAX_BROKERS 256
-
-static char *fmt_time(int64_t ms, char *buf, size_t len)
-{
-    if (ms <= 0) {
-        snprintf(buf, len, "-");
-        return buf;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ",%03d", (int)(ms % 1000));
-    return buf;
-}
 
 typedef struct target {
     char name[RK_NAME_MAX];
@@ -149,7 +134,7 @@ static int print_broker(const target_t *t, const cJSON *j, int64_t *total)
         else
             snprintf(times, sizeof times, "%s", cJSON_IsObject(ct) ? "(many)" : "-");
         printf("%-20s  %-24s  %-8" PRId64 "  %-23s  %s\n", t->name, name ? name : "?", pending,
-               fmt_time(oldest, when, sizeof when), times);
+               rk_mqadmin_fmt_time(oldest, when, sizeof when), times);
         *total += pending;
     }
     int64_t scanned = 0, ho = -1, hmax = -1, oo = -1, omax = -1;

@@ -806,3 +806,8 @@ int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv)
         rk_log_set_level(RK_LOG_WARN);
     return rk_tool_main("mqadmin", tables, argc, argv);
 }
+
+char *rk_mqadmin_fmt_time(int64_t ms, char *buf, size_t len)
+{
+    return fmt_time(ms, buf, len);
+}
