@@ -15,7 +15,8 @@
  *                 distinct halves resolved per second from the first check to the last new one,
  *                 and the checks answered in all (the broker may ask again before an answer lands)
  *
- * 256-byte bodies; RK_BENCH_SECONDS (default 5) per send row; RK_BENCH_HALVES (default 100000).
+ * 256-byte bodies; RK_BENCH_SECONDS (default 5) per send row; RK_BENCH_HALVES (default 100000; 0
+ * skips the check-back row).
  * The broker is chapter 11's when build/ch11/bin/mqbroker exists; otherwise chapter 9's, which
  * stores a half as an ordinary message and ignores END_TRANSACTION: the txn row then measures the
  * client's work and the half only, and the check-back row is skipped (said in the output).
@@ -280,6 +281,10 @@ static void row_checks(const bench_t *b, long halves)
         printf("  %-12s skipped: chapter 9's broker never checks back (build chapter 11's mqbroker)\n", "check-back");
         return;
     }
+    if (halves < THREADS) {
+        printf("  %-12s skipped: RK_BENCH_HALVES under %d\n", "check-back", THREADS);
+        return;
+    }
     checks_t c;
     checks_init(&c);
     const char *topics[] = {"BenchTxnCheck", NULL};
@@ -320,7 +325,7 @@ int main(void)
     if (s != NULL && atoi(s) > 0)
         b.seconds = atoi(s);
     long halves = 100000;
-    if ((s = getenv("RK_BENCH_HALVES")) != NULL && atol(s) > 0)
+    if ((s = getenv("RK_BENCH_HALVES")) != NULL && atol(s) >= 0)
         halves = atol(s);
     rk_log_set_level(RK_LOG_ERROR);
 
