@@ -938,10 +938,11 @@ Test(txn_e2e, mqadmin_shows_pending_halves_and_a_commits_state, .init = need_txn
     app_init(&a, RK_TXN_UNKNOWN, RK_TXN_UNKNOWN);
     rk_txn_producer_t *tp = real_producer(&c, &a, "pg_admin", "TxnAdmin");
     txn_send(tp, "TxnAdmin", "undecided", &a, RK_TXN_UNKNOWN);
-    txn_send(tp, "TxnAdmin", "undecided-too", &a, RK_TXN_UNKNOWN);
+    rk_message_t m = {.topic = "TxnAdmin", .body = "undecided-too", .body_len = 13};
+    rk_txn_send_result_t r, pending;
+    cr_assert_eq(rk_txn_producer_send(tp, &m, execute, &a, &pending), RK_OK, "%s", pending.error);
     a.answer = RK_TXN_COMMIT;
-    rk_message_t m = {.topic = "TxnAdminC", .body = "done", .body_len = 4};
-    rk_txn_send_result_t r;
+    m = (rk_message_t){.topic = "TxnAdminC", .body = "done", .body_len = 4};
     cr_assert_eq(rk_txn_producer_send(tp, &m, execute, &a, &r), RK_OK, "%s", r.error);
     rk_host_t h;
     int64_t half_off = -1;
@@ -962,6 +963,15 @@ Test(txn_e2e, mqadmin_shows_pending_halves_and_a_commits_state, .init = need_txn
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "pg_admin") != NULL && strstr(out, "  2  ") != NULL, "two pending: %s", out);
     cr_expect(strstr(out, "0:2") != NULL, "never checked: %s", out);
+    free(out);
+
+    /* the pending half itself, by its offset id */
+    out = NULL;
+    rc = mqadmin(&out, "queryMsgById", "-n", c.ns, "-i", pending.half.offset_msg_id, NULL, NULL, NULL);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "Transaction:         HALF") != NULL, "%s", out);
+    cr_expect(strstr(out, "Real Topic:          TxnAdmin (queue ") != NULL, "%s", out);
+    cr_expect(strstr(out, "Producer Group:      pg_admin") != NULL, "%s", out);
     free(out);
 
     char id[RK_MSGID_MAX];
