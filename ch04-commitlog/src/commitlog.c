@@ -90,6 +90,7 @@ const char *rk_put_status_name(rk_put_status_t s)
         "PUT_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE",
         "SERVICE_NOT_AVAILABLE", "CREATE_MAPEDFILE_FAILED", "MESSAGE_ILLEGAL",
         "PROPERTIES_SIZE_EXCEEDED", "OS_PAGECACHE_BUSY", "UNKNOWN_ERROR",
+        "WHEEL_TIMER_FLOW_CONTROL", "WHEEL_TIMER_MSG_ILLEGAL",
     };
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "UNKNOWN_ERROR";
 }
@@ -138,6 +139,7 @@ struct rk_commitlog {
     int64_t *last_slot;                     /* consecutive puts mostly share it */
     hook_t hooks[MAX_HOOKS];
     int nhooks;
+    char *remarks[RK_PUT_WHEEL_TIMER_MSG_ILLEGAL + 1];   /* rk_commitlog_set_status_remark */
     stage_t stages[MAX_STAGES];
     int nstages;
     _Atomic int64_t last_store_ts;
@@ -175,15 +177,30 @@ struct rk_commitlog {
 struct rk_put_scratch {
     void *blocks[16];
     int n;
+    void **more;            /* past 16 blocks (a batch whose every message a hook rewrites) */
+    int nmore, cap;
 };
 
 void *rk_put_scratch(rk_put_scratch_t *s, size_t n)
 {
-    if (s->n == (int)(sizeof s->blocks / sizeof s->blocks[0]))
-        return NULL;
     void *p = malloc(n ? n : 1);
-    if (p != NULL)
+    if (p == NULL)
+        return NULL;
+    if (s->n < (int)(sizeof s->blocks / sizeof s->blocks[0])) {
         s->blocks[s->n++] = p;
+        return p;
+    }
+    if (s->nmore == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 64;
+        void **m = realloc(s->more, (size_t)cap * sizeof *m);
+        if (m == NULL) {
+            free(p);
+            return NULL;
+        }
+        s->more = m;
+        s->cap = cap;
+    }
+    s->more[s->nmore++] = p;
     return p;
 }
 
@@ -191,7 +208,11 @@ static void scratch_free(rk_put_scratch_t *s)
 {
     for (int i = 0; i < s->n; i++)
         free(s->blocks[i]);
-    s->n = 0;
+    for (int i = 0; i < s->nmore; i++)
+        free(s->more[i]);
+    free(s->more);
+    s->n = s->nmore = s->cap = 0;
+    s->more = NULL;
 }
 
 /* ------------------------------------------------------------ queue offset table */
@@ -1526,6 +1547,8 @@ void rk_commitlog_close(rk_commitlog_t *cl)
     uv_mutex_destroy(&cl->dmg_mu);
     free(cl->dmg);
     free(cl->sus);
+    for (size_t i = 0; i < sizeof cl->remarks / sizeof cl->remarks[0]; i++)
+        free(cl->remarks[i]);
     rk_log_info("commitlog", "closed %s cleanly", cl->root);
     free(cl);
 }
@@ -1787,4 +1810,21 @@ int rk_commitlog_truncate_dir(const char *dir, int64_t file_size, int64_t offset
     }
     rk_mfq_destroy(&q);
     return rc;
+}
+
+int rk_commitlog_set_status_remark(rk_commitlog_t *cl, rk_put_status_t s, const char *text)
+{
+    if ((unsigned)s >= sizeof cl->remarks / sizeof cl->remarks[0] || text == NULL || strlen(text) > 255)
+        return RK_EINVAL;
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return RK_ENOMEM;
+    free(cl->remarks[s]);
+    cl->remarks[s] = copy;
+    return RK_OK;
+}
+
+const char *rk_commitlog_status_remark(const rk_commitlog_t *cl, rk_put_status_t s)
+{
+    return (unsigned)s < sizeof cl->remarks / sizeof cl->remarks[0] ? cl->remarks[s] : NULL;
 }

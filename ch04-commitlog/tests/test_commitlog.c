@@ -355,6 +355,30 @@ Test(commitlog, put_hooks_rewrite_or_refuse_messages)
     rk_commitlog_close(cl);
 }
 
+/* A batch of 64 whose every message a hook rewrites: each takes scratch space (more than the 16
+ * blocks a put used to have; the batch then failed UNKNOWN_ERROR). */
+Test(commitlog, a_hook_may_rewrite_every_message_of_a_64_batch)
+{
+    rk_commitlog_t *cl = open_cl();
+    cr_assert_eq(rk_commitlog_add_put_hook(cl, "redirect", redirect_hook, NULL), 0);
+    rk_msg_t msgs[64];
+    for (int i = 0; i < 64; i++)
+        msgs[i] = make_msg(cl, "DELAY", 0, 10, i);
+    rk_put_result_t r;
+    int64_t phys[64];
+    cr_assert_eq(rk_commitlog_put_batch(cl, msgs, 64, &r, phys), 0);
+    cr_assert_eq(r.status, RK_PUT_OK, "%s", rk_put_status_name(r.status));
+    for (int i = 0; i < 64; i += 63) {
+        rk_slice_t s;
+        rk_record_t rec;
+        cr_assert_eq(rk_commitlog_read_record(cl, phys[i], &s, &rec), 0);
+        cr_assert_eq(rec.topic_len, 14);
+        cr_assert_eq(memcmp(rec.topic, "SCHEDULE_TOPIC", 14), 0);
+        rk_slice_release(&s);
+    }
+    rk_commitlog_close(cl);
+}
+
 /* An ack stage like chapter 8's "wait for the slave": completes later,
  * from another thread. */
 typedef struct {

@@ -75,8 +75,11 @@ struct rk_store {
     pthread_mutex_t state_mu;          /* one writer of the state file */
     _Atomic int64_t logics_ts;         /* store time of the last CQ unit written */
 
-    int64_t (*tag_hook)(void *ctx, const rk_record_t *rec, const char *tags);
-    void *tag_hook_ctx;
+    struct {
+        rk_tag_code_fn fn;
+        void *ctx;
+    } tag_hooks[RK_TAG_CODE_HOOKS_MAX];  /* asked in order; the first that answers sets the code */
+    int ntag_hooks;
 
     /* scratch for the dispatch source: used by one thread at a time (the
      * catch-up pass in start(), then the reput thread) */
@@ -350,8 +353,11 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     req->tags = prop_or_null(rec, RK_PROP_TAGS, st->s_tags, sizeof st->s_tags);
     req->keys = prop_or_null(rec, RK_PROP_KEYS, st->s_keys, sizeof st->s_keys);
     req->uniq_key = prop_or_null(rec, RK_PROP_UNIQ_KEY, st->s_uniq, sizeof st->s_uniq);
-    req->tag_code = st->tag_hook ? st->tag_hook(st->tag_hook_ctx, rec, req->tags)
-                                 : rk_tag_code(req->tags);
+    int h = 0;
+    while (h < st->ntag_hooks && !st->tag_hooks[h].fn(st->tag_hooks[h].ctx, rec, req->tags, &req->tag_code))
+        h++;
+    if (h == st->ntag_hooks)
+        req->tag_code = rk_tag_code(req->tags);
     req->record = p;
     req->rec = rec;
     *next = offset + rec->total_size;
@@ -876,13 +882,17 @@ int rk_store_register_dispatcher(rk_store_t *st, const char *name, rk_dispatch_f
     return rk_dispatcher_register(st->disp, name, fn, ctx);
 }
 
-int rk_store_set_tag_code_hook(rk_store_t *st, int64_t (*fn)(void *, const rk_record_t *, const char *),
-                               void *ctx)
+int rk_store_add_tag_code_hook(rk_store_t *st, rk_tag_code_fn fn, void *ctx)
 {
+    if (fn == NULL)
+        return RK_EINVAL;
     if (st->started)
         return RK_EBUSY;
-    st->tag_hook = fn;
-    st->tag_hook_ctx = ctx;
+    if (st->ntag_hooks == RK_TAG_CODE_HOOKS_MAX)
+        return RK_EFULL;
+    st->tag_hooks[st->ntag_hooks].fn = fn;
+    st->tag_hooks[st->ntag_hooks].ctx = ctx;
+    st->ntag_hooks++;
     return RK_OK;
 }
 

@@ -609,31 +609,52 @@ Test(store, units_pointing_at_deleted_log_files_say_message_was_removing)
     rk_store_close(st);
 }
 
-static int64_t fixed_code(void *ctx, const rk_record_t *rec, const char *tags)
+static bool fixed_code(void *ctx, const rk_record_t *rec, const char *tags, int64_t *code)
 {
     (void)ctx;
     (void)tags;
-    return 1000000000000LL + rec->queue_offset;   /* e.g. a delivery time */
+    if (rec->topic_len != 19 || memcmp(rec->topic, "SCHEDULE_TOPIC_XXXX", 19) != 0)
+        return false;
+    *code = 1000000000000LL + rec->queue_offset;   /* e.g. a delivery time */
+    return true;
 }
 
-Test(store, tag_code_hook_replaces_the_tags_hash)
+static bool second_code(void *ctx, const rk_record_t *rec, const char *tags, int64_t *code)
+{
+    (void)tags;
+    if (rec->topic_len != 1 || rec->topic[0] != 'W')
+        return false;
+    *code = *(const int64_t *)ctx;
+    return true;
+}
+
+Test(store, tag_code_hooks_chain_and_others_keep_the_tags_hash)
 {
     rk_kv_t kv;
     rk_kv_init(&kv);
     rk_kv_set(&kv, "mappedFileSizeCommitLog", "65536");
     rk_store_t *st;
     char err[256];
+    const int64_t w_code = 424242;
     cr_assert_eq(rk_store_open(dir, &kv, &st, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(rk_store_set_tag_code_hook(st, fixed_code, NULL), 0);
+    cr_assert_eq(rk_store_add_tag_code_hook(st, fixed_code, NULL), 0);
+    cr_assert_eq(rk_store_add_tag_code_hook(st, second_code, (void *)&w_code), 0);
+    cr_assert_eq(rk_store_add_tag_code_hook(st, NULL, NULL), RK_EINVAL);
     cr_assert_eq(rk_store_start(st), 0);
-    cr_assert_eq(rk_store_set_tag_code_hook(st, fixed_code, NULL), RK_EBUSY);
+    cr_assert_eq(rk_store_add_tag_code_hook(st, fixed_code, NULL), RK_EBUSY);
     for (int i = 0; i < 3; i++)
         put(st, "SCHEDULE_TOPIC_XXXX", 2, "x", NULL, NULL, 10);
+    put(st, "W", 0, "x", NULL, NULL, 10);
+    put(st, "T", 0, "x", NULL, NULL, 10);
     cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
     rk_cq_unit_t u[3];
     cr_assert_eq(rk_store_read_units(st, "SCHEDULE_TOPIC_XXXX", 2, 0, u, 3), 3);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(u[i].tag_code, 1000000000000LL + i);
+    cr_assert_eq(rk_store_read_units(st, "W", 0, 0, u, 1), 1);
+    cr_assert_eq(u[0].tag_code, w_code);
+    cr_assert_eq(rk_store_read_units(st, "T", 0, 0, u, 1), 1);
+    cr_assert_eq(u[0].tag_code, rk_tag_code("x"), "a record no hook claims keeps its tags hash");
     rk_store_close(st);
     rk_kv_free(&kv);
 }

@@ -631,6 +631,34 @@ static void p_register(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *re
         full = "this brokerName has too many brokerIds";
     else if (id == 0 && ns->topics.len + (size_t)count_new_topics(ns, &body) > RK_NS_MAX_TOPICS)
         full = "the route table is full";
+    /* rocklet's hijack guard: brokerId 0 of a brokerName whose master is live
+     * elsewhere goes only to an address already registered under that name
+     * (a slave promoted by an election, chapter 8); a stranger is refused.
+     * (RocketMQ 4.x accepts it and the route silently points at the
+     * newcomer.) A replica applies what its upstream already decided. */
+    if (full == NULL && id == 0 && b != NULL && !ns->applying_replica) {
+        const char *cur = NULL;
+        bool known = false;
+        for (int i = 0; i < b->n; i++) {
+            if (b->ids[i] == 0)
+                cur = b->addrs[i];
+            known = known || strcmp(b->addrs[i], brokerAddr) == 0;
+        }
+        const live_t *prev = cur != NULL && !known ? rk_strmap_get(&ns->live, cur) : NULL;
+        if (prev != NULL) {
+            char why[512];
+            snprintf(why, sizeof why,
+                     "brokerName %.100s already has a live master at %.63s (registered %" PRIu64 " ms ago); an "
+                     "address not registered under this brokerName cannot take brokerId 0. Check brokerName, or "
+                     "stop that master (its registration ends when it disconnects or expires)",
+                     brokerName, cur, rk_mono_ms() - prev->last_ms);
+            rk_log_warn("namesrv", "MASTER HIJACK REFUSED: %s (from %s) registers as brokerId 0 of %s: %s", brokerAddr,
+                        rk_conn_peer(conn), brokerName, why);
+            reg_body_free(&body);
+            rk_reply_code(reply, RK_RESP_NO_PERMISSION, why);
+            return;
+        }
+    }
     if (full != NULL) {
         rk_log_warn("namesrv", "register of %s (%s) refused: %s", brokerName, brokerAddr, full);
         reg_body_free(&body);

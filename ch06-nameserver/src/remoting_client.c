@@ -49,7 +49,15 @@ struct rk_rclient {
     _Atomic int32_t next_opaque;
     struct { int32_t code; rk_client_processor_fn fn; void *ctx; } procs[32];
     int nprocs;
+    rk_rclient_before_fn before_fn;     /* rk_rclient_set_before_request */
+    void *before_ctx;
 };
+
+void rk_rclient_set_before_request(rk_rclient_t *c, rk_rclient_before_fn fn, void *ctx)
+{
+    c->before_fn = fn;
+    c->before_ctx = ctx;
+}
 
 int rk_rclient_register(rk_rclient_t *c, int32_t code, rk_client_processor_fn fn, void *ctx)
 {
@@ -415,8 +423,19 @@ void rk_rclient_free(rk_rclient_t *c)
     free(c);
 }
 
+static int submit_cmd(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms, rk_invoke_cb cb,
+                      void *arg, bool response);
+
 static int submit(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms, rk_invoke_cb cb,
                   void *arg)
+{
+    return submit_cmd(c, addr, req, timeout_ms, cb, arg, false);
+}
+
+/* response: req is a response to a server push (rk_rclient_respond): its
+ * opaque and flag are kept. */
+static int submit_cmd(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms, rk_invoke_cb cb,
+                      void *arg, bool response)
 {
     op_t *op = calloc(1, sizeof *op);
     if (op == NULL || strlen(addr) >= sizeof op->addr) {
@@ -425,8 +444,18 @@ static int submit(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_
         return op ? RK_EINVAL : RK_ENOMEM;
     }
     snprintf(op->addr, sizeof op->addr, "%s", addr);
-    req->opaque = atomic_fetch_add(&c->next_opaque, 1);
-    req->flag &= ~RK_CMD_RESPONSE;
+    if (!response && c->before_fn != NULL) {     /* a response to a server push is not signed */
+        int rc = c->before_fn(c->before_ctx, addr, req);
+        if (rc != 0) {
+            free(op);
+            rk_cmd_free(req);
+            return rc;
+        }
+    }
+    if (!response) {
+        req->opaque = atomic_fetch_add(&c->next_opaque, 1);
+        req->flag &= ~RK_CMD_RESPONSE;
+    }
     op->req = req;
     op->cb = cb;
     op->arg = arg;
@@ -514,4 +543,18 @@ int rk_rclient_invoke_sync(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int
     uv_cond_destroy(&s.cond);
     uv_mutex_destroy(&s.mu);
     return rc;
+}
+
+int rk_rclient_respond(rk_rclient_t *c, const char *addr, const rk_cmd_t *req, rk_cmd_t *resp)
+{
+    if (resp == NULL)
+        return RK_EINVAL;
+    if (rk_cmd_is_oneway(req)) {
+        rk_cmd_free(resp);
+        return RK_OK;
+    }
+    resp->opaque = req->opaque;
+    resp->flag = (resp->flag | RK_CMD_RESPONSE) & ~RK_CMD_ONEWAY;
+    resp->ser_type = req->ser_type;
+    return submit_cmd(c, addr, resp, 3000, NULL, NULL, true);
 }

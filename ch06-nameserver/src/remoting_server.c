@@ -129,6 +129,8 @@ struct rk_rserver {
     bool stopping, async_closed;
     proc_t procs[MAX_PROCESSORS];
     int nprocs;
+    rk_access_check_fn access_fn;   /* rk_rserver_set_access_check */
+    void *access_ctx;
     struct { void (*fn)(void *, rk_conn_t *); void *ctx; } hooks[MAX_HOOKS];
     int nhooks;
     task_t tasks[MAX_TASKS];
@@ -193,6 +195,13 @@ int rk_rserver_register(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void 
     if (s->nprocs == MAX_PROCESSORS)
         return RK_EFULL;
     s->procs[s->nprocs++] = (proc_t){code, fn, ctx, flags};
+    return RK_OK;
+}
+
+int rk_rserver_set_access_check(rk_rserver_t *s, rk_access_check_fn fn, void *ctx)
+{
+    s->access_fn = fn;
+    s->access_ctx = ctx;
     return RK_OK;
 }
 
@@ -613,6 +622,14 @@ static void dispatch(rk_conn_t *c, rk_cmd_t *req, size_t bytes)
         rk_log_warn(s->name, "%s: request code %d not supported", c->peer, req->code);
         rk_reply_code(r, RK_RESP_REQUEST_CODE_NOT_SUPPORTED, remark);
         return;
+    }
+    if (s->access_fn != NULL) {
+        char remark[512] = "";
+        int32_t code = s->access_fn(s->access_ctx, c, req, remark, sizeof remark);
+        if (code != 0) {
+            rk_reply_code(r, code, remark);
+            return;
+        }
     }
     if (p->flags & RK_PROC_SLOW)
         rk_reply_defer(r, p->fn, p->ctx);

@@ -121,6 +121,8 @@ static const char lock_body[] =
     "{\"consumerGroup\":\"fzg\",\"clientId\":\"127.0.0.1@fz\",\"mqSet\":[{\"topic\":\"" FZ_TOPIC "\","
     "\"brokerName\":\"" FZ_BROKER "\",\"queueId\":0}]}";
 static const char dataversion_body[] = "{\"counter\":1,\"timestamp\":1700000000000}";
+static const char sub_group_body[] =
+    "{\"groupName\":\"fzg2\",\"consumeEnable\":true,\"retryQueueNums\":1,\"retryMaxTimes\":16,\"brokerId\":0}";
 
 typedef struct {
     const char *name;
@@ -196,6 +198,25 @@ static const tpl_spec_t specs[] = {
     {"UNLOCK_BATCH_MQ", RK_FZ_BROKER, RK_REQ_UNLOCK_BATCH_MQ, "", lock_body},
     {"GET_CONSUME_STATS", RK_FZ_BROKER, RK_REQ_GET_CONSUME_STATS, "consumerGroup=fzg;topic=" FZ_TOPIC, NULL},
     {"GET_TOPIC_STATS_INFO", RK_FZ_BROKER, RK_REQ_GET_TOPIC_STATS_INFO, "topic=" FZ_TOPIC, NULL},
+    /* chapter 7's admin requests (UPDATE_BROKER_CONFIG left out: a mutation could turn auto-creation off) */
+    {"GET_CONSUMER_CONNECTION_LIST", RK_FZ_BROKER, RK_REQ_GET_CONSUMER_CONNECTION_LIST, "consumerGroup=fzg", NULL},
+    {"GET_PRODUCER_CONNECTION_LIST", RK_FZ_BROKER, RK_REQ_GET_PRODUCER_CONNECTION_LIST, "producerGroup=fzpg", NULL},
+    {"UPDATE_AND_CREATE_SUBSCRIPTIONGROUP", RK_FZ_BROKER, RK_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, "",
+     sub_group_body},
+    {"GET_ALL_SUBSCRIPTIONGROUP_CONFIG", RK_FZ_BROKER, RK_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, "", NULL},
+    {"DELETE_SUBSCRIPTIONGROUP", RK_FZ_BROKER, RK_REQ_DELETE_SUBSCRIPTIONGROUP, "groupName=fzg2", NULL},
+    {"DELETE_TOPIC_IN_BROKER", RK_FZ_BROKER, RK_REQ_DELETE_TOPIC_IN_BROKER, "topic=FzDel", NULL},
+    {"INVOKE_BROKER_TO_RESET_OFFSET", RK_FZ_BROKER, RK_REQ_INVOKE_BROKER_TO_RESET_OFFSET,
+     "topic=" FZ_TOPIC ";group=fzg;timestamp=0;isForce=true", NULL},
+    {"QUERY_TOPIC_CONSUME_BY_WHO", RK_FZ_BROKER, RK_REQ_QUERY_TOPIC_CONSUME_BY_WHO, "topic=" FZ_TOPIC, NULL},
+    {"GET_CONSUMER_RUNNING_INFO", RK_FZ_BROKER, RK_REQ_GET_CONSUMER_RUNNING_INFO,
+     "consumerGroup=fzg;clientId=127.0.0.1@fz;jstackEnable=false", NULL},
+    {"CONSUME_MESSAGE_DIRECTLY", RK_FZ_BROKER, RK_REQ_CONSUME_MESSAGE_DIRECTLY,
+     "consumerGroup=fzg;clientId=127.0.0.1@fz;msgId=7F00000100002A9F0000000000000000", NULL},
+    {"GET_BROKER_CONSUME_STATS", RK_FZ_BROKER, RK_REQ_GET_BROKER_CONSUME_STATS, "isOrder=false", NULL},
+    {"GET_BROKER_CONFIG", RK_FZ_BROKER, RK_REQ_GET_BROKER_CONFIG, "", NULL},
+    {"QUERY_CONSUME_QUEUE", RK_FZ_BROKER, RK_REQ_QUERY_CONSUME_QUEUE,
+     "topic=" FZ_TOPIC ";queueId=0;index=0;count=8;consumerGroup=fzg", NULL},
 };
 
 static int set_ext_list(rk_cmd_t *c, const char *list)

@@ -1,9 +1,11 @@
 /* test_master_moved.c — a slave of a broker name registers as its master
  * (brokerId 0): the route names the new master at once, the old master's
  * entry is replaced rather than left until its 120 s expiry, and the log
- * says a master moved (not the "MASTER REPLACED" misconfiguration warning,
- * which stays for a stranger taking brokerId 0). Chapter 8's elections rely
- * on this. */
+ * says a master moved (not the "MASTER REPLACED" warning, which remains only
+ * for a replica applying its upstream's decision). Chapter 8's elections
+ * rely on this. A stranger — an address never registered under the broker
+ * name — cannot take brokerId 0 while the master's registration is live
+ * (rocklet's hijack guard; RocketMQ 4.x lets it). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +49,17 @@ static void teardown(void)
 
 TestSuite(master_moved, .init = setup, .fini = teardown);
 
+static int32_t reg_code(const char *baddr, int id, char *remark, size_t len);
+
 static void reg(const char *baddr, int id)
+{
+    char remark[512];
+    int32_t code = reg_code(baddr, id, remark, sizeof remark);
+    cr_assert_eq(code, 0, "%s", remark);
+}
+
+/* REGISTER_BROKER of broker-a at baddr as id: the answer's code and remark. */
+static int32_t reg_code(const char *baddr, int id, char *remark, size_t len)
 {
     rk_cmd_t *req = rk_cmd_new(RK_REQ_REGISTER_BROKER), *resp = NULL;
     rk_cmd_ext_set(req, "brokerName", "broker-a");
@@ -62,8 +74,10 @@ static void reg(const char *baddr, int id)
                        "\"writeQueueNums\":4}}}}";
     rk_cmd_set_body(req, body, strlen(body));
     cr_assert_eq(rk_rclient_invoke_sync(cl, addr, req, 3000, &resp), 0);
-    cr_assert_eq(resp->code, 0, "%s", resp->remark ? resp->remark : "");
+    int32_t code = resp->code;
+    snprintf(remark, len, "%s", resp->remark ? resp->remark : "");
     rk_cmd_free(resp);
+    return code;
 }
 
 /* The route's brokerAddrs of broker-a as "id=addr,..." in id order. */
@@ -115,7 +129,41 @@ Test(master_moved, a_promoted_slave_replaces_the_master_at_once)
     reg("127.0.0.1:10911", 1);
     addrs(got, sizeof got);
     cr_assert_str_eq(got, "0=127.0.0.1:10921,1=127.0.0.1:10911,3=127.0.0.1:10931");
-    /* a stranger taking brokerId 0 is still the misconfiguration it was */
+}
+
+Test(master_moved, a_stranger_cannot_take_brokerId_0_from_a_live_master)
+{
+    char got[256], remark[512];
+    reg("127.0.0.1:10911", 0);
+    reg("127.0.0.1:10921", 1);
+    /* a broker this name server never saw under broker-a claims to be its
+     * master: refused (NO_PERMISSION), the route keeps the real one */
+    cr_assert_eq(reg_code("127.0.0.1:10999", 0, remark, sizeof remark), 16);
+    cr_expect(strstr(remark, "already has a live master at 127.0.0.1:10911"), "%s", remark);
+    addrs(got, sizeof got);
+    cr_assert_str_eq(got, "0=127.0.0.1:10911,1=127.0.0.1:10921");
+    cr_assert(log_has("MASTER HIJACK REFUSED: 127.0.0.1:10999"));
+    /* it may still join as a slave... */
+    reg("127.0.0.1:10999", 5);
+    /* ...and the real master keeps registering */
+    reg("127.0.0.1:10911", 0);
+    addrs(got, sizeof got);
+    cr_assert_str_eq(got, "0=127.0.0.1:10911,1=127.0.0.1:10921,5=127.0.0.1:10999");
+}
+
+Test(master_moved, brokerId_0_is_free_once_the_master_is_gone)
+{
+    char got[256];
+    reg("127.0.0.1:10911", 0);
+    /* the master unregisters (or its connection closes, or it expires) */
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_UNREGISTER_BROKER), *resp = NULL;
+    rk_cmd_ext_set(req, "brokerName", "broker-a");
+    rk_cmd_ext_set(req, "brokerAddr", "127.0.0.1:10911");
+    rk_cmd_ext_set(req, "clusterName", "C");
+    rk_cmd_ext_set(req, "brokerId", "0");
+    cr_assert_eq(rk_rclient_invoke_sync(cl, addr, req, 3000, &resp), 0);
+    rk_cmd_free(resp);
     reg("127.0.0.1:10999", 0);
-    cr_assert(log_has("MASTER REPLACED"));
+    addrs(got, sizeof got);
+    cr_assert_str_eq(got, "0=127.0.0.1:10999");
 }

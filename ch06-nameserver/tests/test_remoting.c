@@ -404,3 +404,47 @@ Test(codec, decodes_a_java_brokers_send_response_from_the_reference)
     rk_frames_free(&f);
     rk_buf_free(&b);
 }
+
+/* A client processor that answers later, from another thread (rk_rclient_respond). */
+typedef struct later_answer {
+    rk_rclient_t *cl;
+    char from[64];
+    rk_cmd_t *req;              /* a copy with the push's opaque and flag */
+    uv_thread_t thread;
+    int rc;                     /* rk_rclient_respond's */
+} later_answer_t;
+
+static void answer_from_thread(void *arg)
+{
+    later_answer_t *la = arg;
+    uv_sleep(50);
+    la->rc = rk_rclient_respond(la->cl, la->from, la->req, rk_cmd_new_response(la->req, RK_RESP_SUCCESS,
+                                                                              "answered later"));
+}
+
+static rk_cmd_t *client_side_later(void *ctx, const char *from, const rk_cmd_t *req)
+{
+    later_answer_t *la = ctx;
+    snprintf(la->from, sizeof la->from, "%s", from);
+    la->req = rk_cmd_clone(req);
+    la->req->opaque = req->opaque;
+    la->req->flag = req->flag;
+    la->rc = uv_thread_create(&la->thread, answer_from_thread, la);
+    return NULL;                /* nothing now */
+}
+
+Test(server, a_client_may_answer_a_push_later_from_another_thread)
+{
+    later_answer_t la = {0};
+    cr_assert_eq(rk_rclient_new(&la.cl), 0);
+    cr_assert_eq(rk_rclient_register(la.cl, 3000, client_side_later, &la), 0);
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_rclient_invoke_sync(la.cl, addr, rk_cmd_new(1003), 3000, &resp), 0);
+    cr_assert_eq(resp->code, 0);
+    cr_assert_str_eq(resp->remark, "answered later");
+    rk_cmd_free(resp);
+    uv_thread_join(&la.thread);
+    cr_assert_eq(la.rc, 0);
+    rk_cmd_free(la.req);
+    rk_rclient_free(la.cl);
+}

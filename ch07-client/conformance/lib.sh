@@ -6,6 +6,9 @@
 #   conf_init TAG BIN_DIR BUILD_DIR     checks the programs, sets $bin $build
 #   conf_install_client                 npm ci into $build (skipped when current)
 #   conf_start "extra broker.conf lines"
+#       (a function conf_before_broker, when the caller defines one, runs once
+#       $dir/broker.conf is written and before the broker starts: acl.sh puts
+#       plain_acl.yml beside it)
 #       sets $dir $ns $nsp $brp $ns_pid $br_pid $cluster; on exit the broker and the
 #       name server are stopped and $dir removed (its broker.log tail shown on failure)
 #   conf_start_namesrv                  only the name server (conf_start's first half):
@@ -126,6 +129,7 @@ haListenPort=$hap
 storePathRootDir=$dir/store
 ${1:-}
 CONF
+  if declare -F conf_before_broker > /dev/null; then conf_before_broker; fi
   "$bin/mqbroker" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 & br_pid=$!
   conf_wait_port "$brp"
   # the broker registers with the name server right after it starts listening

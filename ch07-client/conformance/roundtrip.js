@@ -19,6 +19,8 @@
 //   TIMEOUT_MS how long to wait for the consumer (default 30000)
 //   JS_SENT_FILE if set, the JS-sent bodies (or their first 64 bytes for
 //             long ones) are written there, one per line, for run.sh to check
+//   ACCESS_KEY, SECRET_KEY  if set, ali-ons signs every request with them
+//             (RocketMQ's ACL; acl.sh)
 // Exit 0 on success, 1 with a message on stderr otherwise.
 
 const fs = require('fs');
@@ -62,6 +64,10 @@ const common = {
   clientIP: '127.0.0.1',
   logger,
 };
+if (process.env.ACCESS_KEY) {
+  common.accessKey = process.env.ACCESS_KEY;
+  common.secretKey = process.env.SECRET_KEY;
+}
 
 function bodyFor(i) {
   const head = `${RUN_ID}-${i}`;

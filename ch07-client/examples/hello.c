@@ -4,6 +4,7 @@
  *   make install PREFIX=$HOME/.local
  *   cc -std=c11 hello.c $(PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig pkg-config --cflags --libs rocklet)
  *   ./a.out 127.0.0.1:9876
+ *   ./a.out --version        the SDK library it runs with
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +27,10 @@ static rk_consume_result_t on_message(void *arg, const rk_msg_ext_t *msgs, size_
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("rocklet SDK %s (compiled against %s)\n", rk_sdk_version(), RK_SDK_VERSION);
+        return 0;
+    }
     const char *ns = argc > 1 ? argv[1] : "127.0.0.1:9876";
     rk_producer_config_t pcfg = {.namesrv = ns, .group = "hello_producer"};
     rk_producer_t *p;

@@ -2,6 +2,7 @@
 #include "cluster.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,4 +118,30 @@ bool tk_wait_until(bool (*cond)(void *), void *arg, int ms)
         usleep(10000);
     }
     return cond(arg);
+}
+
+rk_cmd_t *tk_ask(const char *addr, rk_cmd_t *req)
+{
+    rk_rclient_t *rc;
+    cr_assert_eq(rk_rclient_new(&rc), 0);
+    rk_cmd_t *resp = NULL;
+    int code = req->code;
+    int rcode = rk_rclient_invoke_sync(rc, addr, req, 10000, &resp);
+    rk_rclient_free(rc);
+    cr_assert_eq(rcode, 0, "request %d to %s: %s", code, addr, rk_strerror(rcode));
+    return resp;
+}
+
+int tk_mqadmin(tk_cluster_t *c, char **out, const char *cmd, ...)
+{
+    char *argv[32] = {(char *)rk_tk_bin("mqadmin"), (char *)cmd, "-n", c->ns};
+    int n = 4;
+    va_list ap;
+    va_start(ap, cmd);
+    for (const char *a; n < 31 && (a = va_arg(ap, const char *)) != NULL;)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    *out = NULL;
+    return rk_tk_run(argv, out, 30000);
 }

@@ -23,5 +23,12 @@ void tk_cluster_stop(tk_cluster_t *c);
 void tk_create_topic(tk_cluster_t *c, const char *topic, int queues);
 /* Polls cond(arg) every 10 ms for up to ms; true when it became true. */
 bool tk_wait_until(bool (*cond)(void *), void *arg, int ms);
+/* Sends req (taken) to addr (c->br, c->ns, ...) and returns the response
+ * (asserts one came within 10 s); rk_cmd_free it. */
+struct rk_cmd;
+struct rk_cmd *tk_ask(const char *addr, struct rk_cmd *req);
+/* Runs the chapter's mqadmin with -n c->ns and the NULL-terminated
+ * arguments after the sub-command; its exit status, output in *out (free). */
+int tk_mqadmin(tk_cluster_t *c, char **out, const char *cmd, ...);
 
 #endif

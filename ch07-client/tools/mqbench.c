@@ -26,6 +26,7 @@
 #include "rk/consumer.h"
 #include "rk/error.h"
 #include "rk/log.h"
+#include "rk/mqadmin.h"
 #include "rk/producer.h"
 
 /* ---- latency histogram: 1 µs .. ~1100 s, 32 sub-buckets per power of two (≤3 % error) ---- */
@@ -204,7 +205,8 @@ static int produce(void)
     for (int64_t i = 0; i < size; i++)
         body[i] = (char)('a' + i % 26);
     rk_producer_config_t cfg = {.namesrv = ns, .group = "benchmark_producer", .instance_name = "mqbench",
-                                .no_compress = true};
+                                .no_compress = true, .access_key = rk_mqadmin_access_key(),
+                                .secret_key = rk_mqadmin_secret_key()};
     int rc = rk_producer_new(&cfg, &producer);
     if (rc != RK_OK) {
         fprintf(stderr, "mqbench: %s\n", rk_strerror(rc));
@@ -300,7 +302,8 @@ static int consume(void)
 {
     rk_push_consumer_config_t cfg = {.namesrv = ns, .group = group, .instance_name = "mqbench",
                                      .from = RK_CONSUME_FROM_FIRST, .threads = (int)(threads < 64 ? threads : 64),
-                                     .batch_max = 32, .pull_batch = 256};
+                                     .batch_max = 32, .pull_batch = 256, .access_key = rk_mqadmin_access_key(),
+                                     .secret_key = rk_mqadmin_secret_key()};
     rk_push_consumer_t *pc;
     int rc = rk_push_consumer_new(&cfg, on_msgs, NULL, &pc);
     if (rc == RK_OK && (rc = rk_push_consumer_subscribe(pc, topic, "*")) == RK_OK)
@@ -343,7 +346,8 @@ static void usage(FILE *f)
                "               [--batch N] [--duration SECONDS] [--rate MSGS_PER_S] [--async] [-g GROUP] [--idle SECONDS]\n"
                "  produce: -w threads send synchronously (default 64 threads, 128 B, batch 1, 10 s);\n"
                "           with --async, -w sends are kept in flight by callbacks instead of threads\n"
-               "  consume: a push consumer reads from the first offset until idle for --idle s (3) or --duration\n");
+               "  consume: a push consumer reads from the first offset until idle for --idle s (3) or --duration\n"
+               "  ACL: requests are signed when ROCKETMQ_ACCESS_KEY and ROCKETMQ_SECRET_KEY are set\n");
 }
 
 static bool num(const char *flag, const char *v, int64_t min, int64_t max, int64_t *out)

@@ -60,7 +60,8 @@ static int each_dlq_message(const dlq_opts_t *o, const char *cmd, int64_t from, 
 {
     char dlq[RK_NAME_MAX];
     snprintf(dlq, sizeof dlq, "%s%s", RK_DLQ_PREFIX, o->group);
-    rk_pull_consumer_config_t cfg = {.namesrv = o->ns, .group = "TOOLS_CONSUMER", .instance_name = "mqadmin"};
+    rk_pull_consumer_config_t cfg = {.namesrv = o->ns, .group = "TOOLS_CONSUMER", .instance_name = "mqadmin",
+                                     .access_key = rk_mqadmin_access_key(), .secret_key = rk_mqadmin_secret_key()};
     rk_pull_consumer_t *pc;
     if (rk_pull_consumer_new(&cfg, &pc) != RK_OK) {
         fprintf(stderr, "%s: bad name server list %s\n", cmd, o->ns);
@@ -197,7 +198,8 @@ static int cmd_resend(int argc, char **argv)
     }
     resend_ctx_t x = {.o = &o};
     snprintf(x.retry, sizeof x.retry, "%s%s", RK_RETRY_PREFIX, o.group);
-    rk_producer_config_t pc = {.namesrv = o.ns, .group = "TOOLS_PRODUCER", .instance_name = "mqadmin"};
+    rk_producer_config_t pc = {.namesrv = o.ns, .group = "TOOLS_PRODUCER", .instance_name = "mqadmin",
+                               .access_key = rk_mqadmin_access_key(), .secret_key = rk_mqadmin_secret_key()};
     if (rk_producer_new(&pc, &x.p) != RK_OK) {
         fprintf(stderr, "resendMsgFromDLQ: bad name server list %s\n", o.ns);
         return 1;

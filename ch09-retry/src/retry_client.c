@@ -183,7 +183,8 @@ int rk_retry_client_attach(rk_push_consumer_t *pc, const rk_retry_client_config_
     char inst[64];
     snprintf(inst, sizeof inst, "retry-%p", (void *)rc);
     rk_producer_config_t prc = {.namesrv = cfg->namesrv, .group = "CLIENT_INNER_PRODUCER", .instance_name = inst,
-                                .timeout_ms = cfg->timeout_ms};
+                                .timeout_ms = cfg->timeout_ms, .access_key = cfg->access_key,
+                                .secret_key = cfg->secret_key};
     int rc_ = rk_producer_new(&prc, &rc->producer);
     rk_push_consumer_hooks_t hooks = {.before_consume = before_consume, .consume_failed = consume_failed,
                                       .orderly_failed = orderly_failed, .ctx = rc};

@@ -54,6 +54,8 @@ struct rk_schedule {
     uv_loop_t loop;
     uv_async_t wake, stop;
     uv_timer_t timer, flush, role;
+    uv_work_t flush_req;            /* a delayOffset.json write in progress on the worker pool */
+    bool persisting;
     rk_tw_t *wheel;
     uint64_t fired;                 /* levels the wheel fired (service thread) */
 };
@@ -163,11 +165,13 @@ static int parse_offsets(const char *text, size_t len, void *ctx)
     return rc;
 }
 
-/* The offsets as delayOffset.json holds them (s->mu held). */
+/* The offsets as delayOffset.json holds them (s->mu held), plus "logPos": the commitlog's end,
+ * read after the offsets (every put they count as delivered lies below it). A replica takes a
+ * copy only once its own log reached it (rk_schedule_follow). RocketMQ's readers ignore the field. */
 static char *encode_locked(rk_schedule_t *s)
 {
     cJSON *root = cJSON_CreateObject(), *table = root ? cJSON_AddObjectToObject(root, "offsetTable") : NULL;
-    bool ok = table != NULL;
+    bool ok = table != NULL && rk_json_add_i64(root, "logPos", rk_store_commitlog_max(s->st)) != NULL;
     for (int i = 0; ok && i < s->nlevels; i++) {
         char key[16];
         snprintf(key, sizeof key, "%d", i + 1);
@@ -186,12 +190,28 @@ char *rk_schedule_encode(rk_schedule_t *s)
     return text;
 }
 
+/* The "logPos" a master's copy carries (-1: none, as RocketMQ's). */
+static int64_t copy_log_pos(const char *text, size_t len)
+{
+    cJSON *root = rk_json_parse(text, len);
+    int64_t pos = -1;
+    if (root != NULL && cJSON_GetObjectItemCaseSensitive(root, "logPos") != NULL &&
+        (rk_json_get_i64(root, "logPos", &pos) != RK_OK || pos < 0))
+        pos = INT64_MAX;            /* unreadable: never satisfied (decode_offsets judges the rest) */
+    cJSON_Delete(root);
+    return pos;
+}
+
 int rk_schedule_follow(rk_schedule_t *s, const char *text, size_t len)
 {
     int64_t off[RK_DELAY_LEVEL_MAX];
     int rc = decode_offsets(s, text, len, off);
     if (rc != RK_OK)
         return rc;
+    /* the master's deliveries these offsets count must be in this log first (asynchronous
+     * replication may lag): until then keep the offsets we have (a later copy brings them) */
+    if (rk_store_commitlog_max(s->st) < copy_log_pos(text, len))
+        return RK_OK;
     uv_mutex_lock(&s->mu);
     if (s->delivering) {
         uv_mutex_unlock(&s->mu);
@@ -281,13 +301,15 @@ static rk_put_status_t delay_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
     return st;
 }
 
-/* The consume-queue tags code of a parked message is its delivery time. */
-static int64_t tag_hook(void *ctx, const rk_record_t *rec, const char *tags)
+/* The consume-queue tags code of a parked message is its delivery time (other records: not ours). */
+static bool tag_hook(void *ctx, const rk_record_t *rec, const char *tags, int64_t *code)
 {
+    (void)tags;
     rk_schedule_t *s = ctx;
-    if (is_schedule_topic(rec->topic, rec->topic_len) && rec->queue_id >= 0 && rec->queue_id < s->nlevels)
-        return rec->store_ts + s->delay[rec->queue_id];
-    return rk_tag_code(tags);
+    if (!is_schedule_topic(rec->topic, rec->topic_len) || rec->queue_id < 0 || rec->queue_id >= s->nlevels)
+        return false;
+    *code = rec->store_ts + s->delay[rec->queue_id];
+    return true;
 }
 
 static int on_dispatch(void *ctx, const rk_dispatch_request_t *d)
@@ -307,7 +329,7 @@ static int on_dispatch(void *ctx, const rk_dispatch_request_t *d)
 
 enum { DELIVERED, SKIPPED, FAILED };
 
-/* messageTimeup: the parked record back into REAL_TOPIC / REAL_QID, DELAY removed. */
+/* messageTimeup: the parked record back into REAL_TOPIC / REAL_QID, DELAY removed, WAIT=false. */
 static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
 {
     rk_store_view_t v;
@@ -330,8 +352,12 @@ static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
         rk_store_view_release(&v);
         return SKIPPED;
     }
+    /* as messageTimeup: DELAY cleared, WAIT=false (setWaitStoreMsgOK(false): the put is not held
+     * for a flush or a replica), everything else kept */
     rk_buf_t props = {0};
-    rk_props_copy_without(&props, rec.props, rec.props_len, RK_PROP_DELAY);
+    static const char *const drop[] = {RK_PROP_DELAY, RK_PROP_WAIT, NULL};
+    rk_props_copy_without_any(&props, rec.props, rec.props_len, drop);
+    rk_props_put(&props, RK_PROP_WAIT, "false");
     rk_msg_t m = {.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = rec.flag,
                   .sys_flag = rec.sys_flag, .born_ts = rec.born_ts, .born_host = rec.born_host,
                   .store_host = rec.store_host, .reconsume_times = rec.reconsume_times,
@@ -508,7 +534,25 @@ static void on_timer(uv_timer_t *t)
     pump(t->data);
 }
 static void on_wake(uv_async_t *a) { pump(a->data); }
-static void on_flush(uv_timer_t *t) { rk_schedule_persist(t->data); }
+/* delayOffset.json is written on libuv's worker pool: the write (and its fsync) must not hold up
+ * the deliveries this loop makes (it did: ~100 ms stalls on a busy disk). */
+static void persist_work(uv_work_t *w) { rk_schedule_persist(w->data); }
+static void persist_done(uv_work_t *w, int status)
+{
+    (void)status;
+    rk_schedule_t *s = w->data;
+    s->persisting = false;
+}
+static void on_flush(uv_timer_t *t)
+{
+    rk_schedule_t *s = t->data;
+    if (s->persisting)
+        return;
+    s->flush_req.data = s;
+    s->persisting = uv_queue_work(&s->loop, &s->flush_req, persist_work, persist_done) == 0;
+    if (!s->persisting)
+        rk_schedule_persist(s);
+}
 static void on_role(uv_timer_t *t)
 {
     rk_schedule_t *s = t->data;
@@ -579,7 +623,7 @@ int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule
     if (rc == RK_OK)
         rc = rk_commitlog_add_put_hook(rk_store_commitlog(st), "delay-level", delay_hook, s);
     if (rc == RK_OK)
-        rc = rk_store_set_tag_code_hook(st, tag_hook, s);
+        rc = rk_store_add_tag_code_hook(st, tag_hook, s);
     if (rc == RK_OK)
         rc = rk_store_register_dispatcher(st, "schedule-wake", on_dispatch, s);
     if (rc != RK_OK) {

@@ -197,3 +197,39 @@ Test(schedule, refuses_a_corrupt_offset_file)
     cr_assert_null(x);
     rk_store_close(s2);
 }
+
+static bool never(void *ctx)
+{
+    (void)ctx;
+    return false;
+}
+
+/* A replica takes its master's offsets only once its own log holds what they count as delivered
+ * ("logPos"); a copy without logPos (RocketMQ's) is taken at once. */
+Test(schedule, a_copied_offset_waits_for_the_log_it_counts)
+{
+    rk_kv_t kv;
+    rk_kv_init(&kv);
+    rk_kv_set(&kv, "mappedFileSizeCommitLog", "1048576");
+    char err[512] = "", path[512];
+    cr_assert_eq(rk_store_open(dir, &kv, &st, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/config/delayOffset.json", dir);
+    rk_schedule_config_t sc = {.levels = "1s 2s", .offset_path = path, .may_deliver = never};
+    cr_assert_eq(rk_schedule_new(st, &sc, &sch, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rk_store_start(st), 0);
+    cr_assert_eq(rk_schedule_start(sch), 0);
+    rk_kv_free(&kv);
+    const char *ahead = "{\"offsetTable\":{1:5,2:7},\"logPos\":1000000}";
+    cr_assert_eq(rk_schedule_follow(sch, ahead, strlen(ahead)), 0);
+    cr_assert_eq(rk_schedule_offset(sch, 1), 0, "a copy ahead of this log is not taken");
+    const char *reached = "{\"offsetTable\":{1:5,2:7},\"logPos\":0}";
+    cr_assert_eq(rk_schedule_follow(sch, reached, strlen(reached)), 0);
+    cr_assert_eq(rk_schedule_offset(sch, 1), 5);
+    cr_assert_eq(rk_schedule_offset(sch, 2), 7);
+    const char *rocketmq = "{\"offsetTable\":{1:6,2:8}}";
+    cr_assert_eq(rk_schedule_follow(sch, rocketmq, strlen(rocketmq)), 0);
+    cr_assert_eq(rk_schedule_offset(sch, 2), 8);
+    char *text = rk_schedule_encode(sch);
+    cr_assert(text != NULL && strstr(text, "\"logPos\"") != NULL, "%s", text ? text : "");
+    free(text);
+}

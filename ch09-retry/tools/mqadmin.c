@@ -19,6 +19,6 @@
 int main(int argc, char **argv)
 {
     const rk_tool_cmd_t *const tables[] = {rk_mqadmin_cmds_ch09, rk_mqadmin_cmds_ch07, NULL};
-    rk_mqadmin_set_msg_lines(rk_mqadmin_retry_lines);
+    rk_mqadmin_add_msg_lines(rk_mqadmin_retry_lines);
     return rk_mqadmin_main(tables, argc, argv);
 }

@@ -75,6 +75,10 @@ typedef enum rk_put_status {
     RK_PUT_PROPERTIES_SIZE_EXCEEDED,
     RK_PUT_OS_PAGECACHE_BUSY,
     RK_PUT_UNKNOWN_ERROR,
+    /* RocketMQ 5's timer statuses (chapter 10's put hook returns them; a send answers
+     * WHEEL_TIMER_MSG_ILLEGAL with MESSAGE_ILLEGAL, WHEEL_TIMER_FLOW_CONTROL with SYSTEM_ERROR) */
+    RK_PUT_WHEEL_TIMER_FLOW_CONTROL,
+    RK_PUT_WHEEL_TIMER_MSG_ILLEGAL,
 } rk_put_status_t;
 
 const char *rk_put_status_name(rk_put_status_t s);
@@ -109,6 +113,13 @@ typedef rk_put_status_t (*rk_put_hook_fn)(void *ctx, rk_msg_t *msg, rk_put_scrat
 int rk_commitlog_add_put_hook(rk_commitlog_t *cl, const char *name, rk_put_hook_fn fn, void *ctx);
 /* n bytes that live until the end of this put (NULL on ENOMEM). */
 void *rk_put_scratch(rk_put_scratch_t *s, size_t n);
+/* The remark a refused send is answered with for status s (default: its
+ * name), e.g. RocketMQ's sentence for WHEEL_TIMER_MSG_ILLEGAL, which names
+ * a setting only the module that refuses knows. text is copied (at most
+ * 255 bytes). Register with the put hook, before the first put. */
+int rk_commitlog_set_status_remark(rk_commitlog_t *cl, rk_put_status_t s, const char *text);
+/* That remark, or NULL when none was set. Any thread. */
+const char *rk_commitlog_status_remark(const rk_commitlog_t *cl, rk_put_status_t s);
 
 /* An ack stage decides when an appended put may be answered. The flush
  * stage is built in; stages added here run after it, in order. submit()

@@ -54,11 +54,17 @@ typedef struct rk_store rk_store_t;
  * says why. */
 int rk_store_open(const char *root, rk_kv_t *kv, rk_store_t **out, char *err, size_t errlen);
 int rk_store_register_dispatcher(rk_store_t *st, const char *name, rk_dispatch_fn fn, void *ctx);
-/* Replaces how a record's tags code is computed (default rk_tag_code(TAGS));
- * ch10 stores the delivery time for SCHEDULE_TOPIC_XXXX. Before start. */
-int rk_store_set_tag_code_hook(rk_store_t *st,
-                               int64_t (*fn)(void *ctx, const rk_record_t *rec, const char *tags),
-                               void *ctx);
+/* Tag-code hooks: how a record's consume-queue tags code is computed for the
+ * records a hook claims (chapter 9 stores the delivery time of a
+ * SCHEDULE_TOPIC_XXXX record, chapter 10 that of an rmq_sys_wheel_timer
+ * record). A chain: at dispatch each hook is asked in the order added; the
+ * first that returns true has set *code; when none does, the code is
+ * rk_tag_code(TAGS). Called on the reput thread (and start's catch-up), so
+ * a hook must be quick and must not call back into the store. Before start:
+ * RK_EBUSY after, RK_EFULL past RK_TAG_CODE_HOOKS_MAX, RK_EINVAL for NULL. */
+#define RK_TAG_CODE_HOOKS_MAX 4
+typedef bool (*rk_tag_code_fn)(void *ctx, const rk_record_t *rec, const char *tags, int64_t *code);
+int rk_store_add_tag_code_hook(rk_store_t *st, rk_tag_code_fn fn, void *ctx);
 int rk_store_start(rk_store_t *st);
 void rk_store_close(rk_store_t *st);
 const rk_cq_store_config_t *rk_store_config(const rk_store_t *st);

@@ -50,5 +50,20 @@ bool rk_rclient_on_loop(const rk_rclient_t *c);
  * request. */
 typedef rk_cmd_t *(*rk_client_processor_fn)(void *ctx, const char *addr, const rk_cmd_t *req);
 int rk_rclient_register(rk_rclient_t *c, int32_t code, rk_client_processor_fn fn, void *ctx);
+/* A processor that cannot answer at once (it must not hold the network
+ * thread: a consumer's listener runs elsewhere) returns NULL and answers
+ * later with this, from any thread: resp (taken) goes to addr as the
+ * response to req (its opaque, RESPONSE flag, serialize type; nothing is
+ * sent for a oneway req). Keep what it needs of req (a copy: rk_cmd_clone
+ * keeps no opaque, so copy opaque and flag too). */
+int rk_rclient_respond(rk_rclient_t *c, const char *addr, const rk_cmd_t *req, rk_cmd_t *resp);
+
+/* A hook run on every request this client sends (invoke_sync, _async,
+ * _oneway), on the calling thread, before the request is queued: RocketMQ's
+ * RPCHook doBeforeRequest, where its SDK signs requests (AclClientRPCHook).
+ * It may add extFields; a non-zero return fails the invoke with that code
+ * (the callback is not called). Set it before the first request. */
+typedef int (*rk_rclient_before_fn)(void *ctx, const char *addr, rk_cmd_t *req);
+void rk_rclient_set_before_request(rk_rclient_t *c, rk_rclient_before_fn fn, void *ctx);
 
 #endif

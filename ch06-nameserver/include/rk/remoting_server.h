@@ -97,6 +97,16 @@ typedef struct rk_rserver_stats {
 int rk_rserver_new(const rk_rserver_config_t *cfg, rk_rserver_t **out);
 /* Before start: route `code` to fn. */
 int rk_rserver_register(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void *ctx, int flags);
+/* Before start: an access check run on the loop thread for every request
+ * whose code has a processor, before the processor (RocketMQ's RPCHook
+ * doBeforeRequest, where its broker hangs the ACL). It returns 0 to let the
+ * request through, or a response code (e.g. RK_RESP_NO_PERMISSION) to refuse
+ * it: the request is then answered with that code and the remark fn wrote
+ * into remark (NUL-terminated, at most len bytes) and the processor never
+ * sees it. One check per server; a second call replaces the first. It must
+ * be quick: it delays every request behind it. */
+typedef int32_t (*rk_access_check_fn)(void *ctx, rk_conn_t *conn, const rk_cmd_t *req, char *remark, size_t len);
+int rk_rserver_set_access_check(rk_rserver_t *s, rk_access_check_fn fn, void *ctx);
 /* Before start: called on the loop thread when a connection closes. */
 int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *ctx, rk_conn_t *conn), void *ctx);
 /* Before start: fn(ctx) every period_ms on the loop thread. */

@@ -109,6 +109,13 @@ void rk_broker_topics_changed(rk_broker_t *b);
  * heldPulls). Any thread. */
 size_t rk_broker_held_pulls(rk_broker_t *b);
 
+/* ConsumeStats JSON (RocketMQ's shape, fastjson's MessageQueue keys) of a
+ * group's queues — every topic it has offsets in, or only topic (may be
+ * NULL) — appended to out. Returns how many queues it lists (0: none, out
+ * unchanged); *diff (may be NULL) gets the total lag. Any thread (it reads
+ * the store: not on the server's loop). */
+int rk_broker_consume_stats(rk_broker_t *b, const char *group, const char *topic, rk_buf_t *out, int64_t *diff);
+
 /* ---- for later chapters' modules ---- */
 
 /* The settings the broker was started with, so a module reads its own keys

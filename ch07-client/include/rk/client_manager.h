@@ -61,6 +61,12 @@ typedef struct rk_heartbeat {
     size_t nproducers;
     rk_consumer_data_t *consumers;
     size_t nconsumers;
+    /* Not in the body: the broker sets them from the connection and the
+     * request header before rk_client_manager_heartbeat (admin requests
+     * GET_CONSUMER/PRODUCER_CONNECTION_LIST list them). */
+    char client_addr[64];       /* "ip:port" */
+    int language;               /* LanguageCode ordinal */
+    int32_t version;            /* the client's MQVersion ordinal */
 } rk_heartbeat_t;
 
 /* What one heartbeat may carry. A client instance sends every group it
@@ -108,5 +114,36 @@ int rk_client_manager_subscription(rk_client_manager_t *m, const char *group, co
                                    rk_subscription_t *out);
 void rk_subscription_free(rk_subscription_t *s);
 void rk_strv_free(char **v, size_t n);
+
+/* ---- for admin requests (GET_CONSUMER_CONNECTION_LIST and the like) ---- */
+
+typedef struct rk_client_info {
+    char *client_id;
+    uint64_t conn;
+    char addr[64];
+    int language;
+    int32_t version;
+    int64_t last_ms;
+} rk_client_info_t;
+
+/* A copy of a group's clients (and, for a consumer group, its subscriptions
+ * and the settings of its newest heartbeat). */
+typedef struct rk_group_clients {
+    rk_client_info_t *clients;
+    size_t n;
+    rk_subscription_t *subs;
+    size_t nsubs;
+    int consume_type, message_model, consume_from_where;
+} rk_group_clients_t;
+
+/* RK_ENOTFOUND when the group has no client (producer: a producer group). */
+int rk_client_manager_group_info(rk_client_manager_t *m, const char *group, bool producer, rk_group_clients_t *out);
+void rk_group_clients_free(rk_group_clients_t *gc);
+/* The connection (and client version) of one member of a consumer group; RK_ENOTFOUND. */
+int rk_client_manager_find_client(rk_client_manager_t *m, const char *group, const char *client_id, uint64_t *conn,
+                                  int32_t *version);
+/* The consumer groups with a live client subscribed to topic, sorted
+ * (QUERY_TOPIC_CONSUME_BY_WHO); NULL if none. */
+char **rk_client_manager_groups_of_topic(rk_client_manager_t *m, const char *topic, size_t *n);
 
 #endif

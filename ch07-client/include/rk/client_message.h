@@ -68,4 +68,10 @@ int rk_body_compress(const uint8_t *body, size_t body_len, uint8_t **out, size_t
  * not zlib, RK_ETOOBIG if it inflates past max_len. */
 int rk_body_decompress(const uint8_t *body, size_t body_len, size_t max_len, uint8_t **out, size_t *out_len);
 
+/* JSON for both halves: s as a JSON string, escaped, appended to b (b->err
+ * set on ENOMEM); and the member name fastjson writes for a MessageQueue
+ * key of a map (the key object itself, then ':'; rk_mq_map_parse reads it). */
+void rk_buf_put_json_str(rk_buf_t *b, const char *s);
+void rk_buf_put_mq_key(rk_buf_t *b, const char *broker, const char *topic, int qid);
+
 #endif

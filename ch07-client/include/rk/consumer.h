@@ -68,6 +68,8 @@ typedef struct rk_pull_consumer_config {
     const char *instance_name;
     int timeout_ms;             /* 0: 3000 (a long poll adds its suspend time) */
     bool no_crc_check;          /* see rk_push_consumer_config_t */
+    const char *access_key;     /* ACL: sign every request (rk_mqclient_config_t); NULL: unsigned */
+    const char *secret_key;
 } rk_pull_consumer_config_t;
 
 typedef struct rk_pull_consumer rk_pull_consumer_t;
@@ -146,6 +148,8 @@ typedef struct rk_push_consumer_config {
                                  * RocketMQ 4.x's client does not check (MessageDecoder.decodes)
                                  * and stops reading a pull's messages at the first one it
                                  * cannot decode */
+    const char *access_key;     /* ACL: sign every request (rk_mqclient_config_t); NULL: unsigned */
+    const char *secret_key;
 } rk_push_consumer_config_t;
 
 typedef struct rk_push_consumer rk_push_consumer_t;

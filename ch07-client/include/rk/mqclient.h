@@ -44,7 +44,14 @@ typedef struct rk_mqclient_config {
     int timeout_ms;             /* per request; 0: 3000 */
     int heartbeat_ms;           /* 0: 30000 */
     int route_refresh_ms;       /* 0: 30000 */
+    /* RocketMQ ACL (rk/acl_sign.h): with both set, every request is signed
+     * (AccessKey + Signature extFields, as AclClientRPCHook). At most
+     * RK_ACL_KEY_MAX - 1 bytes each; copied. NULL: requests go unsigned. */
+    const char *access_key;
+    const char *secret_key;
 } rk_mqclient_config_t;
+
+#define RK_ACL_KEY_MAX 257
 
 typedef struct rk_mqclient rk_mqclient_t;
 

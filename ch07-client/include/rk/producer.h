@@ -49,6 +49,8 @@ typedef struct rk_producer_config {
     int max_message_size;       /* 0: 4 MiB */
     int default_queue_nums;     /* queues a new topic gets; 0: 4 */
     bool no_compress;           /* send big bodies as they are */
+    const char *access_key;     /* ACL: sign every request (rk_mqclient_config_t); NULL: unsigned */
+    const char *secret_key;
 } rk_producer_config_t;
 
 /* What to send. All pointers are borrowed. */

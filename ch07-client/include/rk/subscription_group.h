@@ -65,6 +65,13 @@ int rk_group_flush(rk_group_manager_t *m);
 /* The file's JSON as it is in memory (what GET_ALL_SUBSCRIPTIONGROUP_CONFIG
  * answers: the file may be up to flush_interval_ms behind); malloc'ed. */
 char *rk_group_encode(rk_group_manager_t *m);
+/* Removes a group's config (DELETE_SUBSCRIPTIONGROUP) and persists;
+ * RK_ENOTFOUND. Its committed offsets stay. */
+int rk_group_delete(rk_group_manager_t *m, const char *group);
+/* autoCreateSubscriptionGroup / autoCreateSubscriptionGroupMax at run time
+ * (UPDATE_BROKER_CONFIG); max 0 = no bound. */
+void rk_group_set_auto_create(rk_group_manager_t *m, bool on, int64_t max);
+void rk_group_get_auto_create(rk_group_manager_t *m, bool *on, int64_t *max);
 /* The defaults RocketMQ gives a new group. */
 void rk_group_defaults(rk_group_config_t *cfg, const char *name);
 

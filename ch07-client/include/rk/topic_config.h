@@ -107,5 +107,12 @@ void rk_topic_data_version(rk_topic_manager_t *m, int64_t *counter, int64_t *tim
 char *rk_topic_register_body(rk_topic_manager_t *m);
 /* The file's JSON (what GET_ALL_TOPIC_CONFIG answers); malloc'ed. */
 char *rk_topic_encode(rk_topic_manager_t *m, bool pretty);
+/* Removes a topic (DELETE_TOPIC_IN_BROKER) and persists before returning;
+ * RK_ENOTFOUND. The caller refuses built-in topics (the broker's admin
+ * module does): they are counted apart. Messages stay in the store. */
+int rk_topic_delete(rk_topic_manager_t *m, const char *topic);
+/* autoCreateTopicMax at run time (UPDATE_BROKER_CONFIG); 0 = no bound. */
+void rk_topic_set_auto_create_max(rk_topic_manager_t *m, int64_t max);
+int64_t rk_topic_get_auto_create_max(rk_topic_manager_t *m);
 
 #endif

@@ -20,6 +20,8 @@
 #include "rk/request_code.h"
 #include "rk/tool.h"
 
+#include "mqadmin_int.h"
+
 /* The options every sub-command may get; each uses what it needs. */
 typedef struct opts {
     const char *ns, *topic, *cluster, *broker, *group, *key, *id, *body, *tags, *keys;
@@ -76,7 +78,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts_t *o)
 
 static rk_mqclient_t *client(const opts_t *o)
 {
-    rk_mqclient_config_t cfg = {.namesrv = o->ns, .instance_name = "mqadmin"};
+    rk_mqclient_config_t cfg = {.namesrv = o->ns, .instance_name = "mqadmin", .access_key = rk_mqadmin_access_key(),
+                                .secret_key = rk_mqadmin_secret_key()};
     rk_mqclient_t *c = NULL;
     int rc = rk_mqclient_new(&cfg, &c);
     if (rc != RK_OK)
@@ -137,6 +140,11 @@ static cJSON *ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const 
         fprintf(stderr, "mqadmin: %s: the answer is not JSON\n", what);
     rk_cmd_free(resp);
     return j;
+}
+
+cJSON *rk_mqadmin_ask_json(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
+{
+    return ask_json(c, addr, req, what);
 }
 
 /* Cluster info: brokerAddrTable and clusterAddrTable. */
@@ -485,11 +493,15 @@ static int cmd_consumer_progress(int argc, char **argv)
 
 /* ---------------------------------------------------------------- messages */
 
-static rk_mqadmin_msg_lines_fn msg_lines;
+static rk_mqadmin_msg_lines_fn msg_lines[RK_MQADMIN_MSG_LINES_MAX];
+static size_t nmsg_lines;
 
-void rk_mqadmin_set_msg_lines(rk_mqadmin_msg_lines_fn fn)
+int rk_mqadmin_add_msg_lines(rk_mqadmin_msg_lines_fn fn)
 {
-    msg_lines = fn;
+    if (fn == NULL || nmsg_lines == RK_MQADMIN_MSG_LINES_MAX)
+        return RK_EINVAL;
+    msg_lines[nmsg_lines++] = fn;
+    return RK_OK;
 }
 
 void rk_mqadmin_print_field(const char *label, const char *value)
@@ -523,8 +535,8 @@ static void print_message(const rk_msg_ext_t *m, bool full)
         first = false;
     }
     printf("}\n");
-    if (msg_lines != NULL)
-        msg_lines(m);
+    for (size_t i = 0; i < nmsg_lines; i++)
+        msg_lines[i](m);
     if (full)
         printf("Message Body:        %.*s\n", (int)(m->body_len > 4096 ? 4096 : m->body_len), (const char *)m->body);
     else
@@ -687,17 +699,58 @@ static int cmd_query_by_id(int argc, char **argv)
     return rc;
 }
 
-static int cmd_send(int argc, char **argv)
+/* sendMessage's arguments with an extension's letters taken out first (each handed to
+ * ext->option), the rest parsed as chapter 7's (parse_opts, untouched). */
+static int parse_send_ext(int argc, char **argv, const char *flags, const rk_mqadmin_send_ext_t *ext, opts_t *o)
+{
+    char all[64];
+    snprintf(all, sizeof all, "%s%s", flags, ext->flags ? ext->flags : "");
+    char **rest = calloc((size_t)argc * 2 + 1, sizeof *rest);
+    char *letters = malloc((size_t)argc * 3 + 1);      /* "-x" for each option kept */
+    if (rest == NULL || letters == NULL) {
+        free(rest);
+        free(letters);
+        fprintf(stderr, "%s: out of memory\n", argv[0]);
+        return 1;
+    }
+    int n = 0, rc = 0, c;
+    char *l = letters;
+    rest[n++] = argv[0];
+    optind = 1;
+    opterr = 0;
+    while (rc == 0 && (c = getopt(argc, argv, all)) != -1) {
+        int letter = c == '?' ? optopt : c;
+        if (c != '?' && ext->flags && strchr(ext->flags, c) != NULL && ext->option) {
+            rc = ext->option(ext->ctx, c, optarg);
+            continue;
+        }
+        l[0] = '-', l[1] = (char)letter, l[2] = '\0';  /* kept for parse_opts (an unknown one: it says so) */
+        rest[n++] = l;
+        l += 3;
+        if (c != '?' && optarg != NULL)
+            rest[n++] = optarg;
+    }
+    for (int i = optind; rc == 0 && i < argc; i++)
+        rest[n++] = argv[i];
+    if (rc == 0)
+        rc = parse_opts(n, rest, flags, o);
+    free(rest);
+    free(letters);
+    return rc;
+}
+
+int rk_mqadmin_send(int argc, char **argv, const rk_mqadmin_send_ext_t *ext)
 {
     opts_t o;
-    int rc = parse_opts(argc, argv, "n:t:p:c:k:", &o);
+    int rc = ext ? parse_send_ext(argc, argv, "n:t:p:c:k:", ext, &o) : parse_opts(argc, argv, "n:t:p:c:k:", &o);
     if (rc)
         return rc;
     if (o.topic == NULL || o.body == NULL) {
         fprintf(stderr, "sendMessage: -t TOPIC and -p BODY are required\n");
         return 2;
     }
-    rk_producer_config_t cfg = {.namesrv = o.ns, .group = "mqadmin_producer", .instance_name = "mqadmin"};
+    rk_producer_config_t cfg = {.namesrv = o.ns, .group = "mqadmin_producer", .instance_name = "mqadmin",
+                                .access_key = rk_mqadmin_access_key(), .secret_key = rk_mqadmin_secret_key()};
     rk_producer_t *p;
     if ((rc = rk_producer_new(&cfg, &p)) != RK_OK) {
         fprintf(stderr, "sendMessage: %s\n", rk_strerror(rc));
@@ -705,7 +758,14 @@ static int cmd_send(int argc, char **argv)
     }
     rk_message_t m = {.topic = o.topic, .tags = o.tags, .keys = o.keys, .body = o.body, .body_len = strlen(o.body)};
     rk_send_result_t r;
+    rk_buf_t props = {0};
+    if (ext && ext->prepare && (rc = ext->prepare(ext->ctx, &m, &props)) != 0) {
+        rk_buf_free(&props);
+        rk_producer_free(p);
+        return rc;
+    }
     rc = rk_producer_send(p, &m, &r);
+    rk_buf_free(&props);
     if (rc == RK_OK) {
         static const char *st[] = {"SEND_OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE"};
         /* both ids: the producer's (UNIQ_KEY, what consumers see as msg_id; queryMsgById needs -t
@@ -713,11 +773,18 @@ static int cmd_send(int argc, char **argv)
         printf("%-22s  %-4s  %-20s  %-32s  %s\n", "#Broker Name", "#QID", "#Send Result", "#MsgId", "#OffsetMsgId");
         printf("%-22s  %-4d  %-20s  %-32s  %s\n", r.mq.broker, r.mq.queue_id, st[r.status], r.msg_id,
                r.offset_msg_id);
+        if (ext && ext->sent)
+            ext->sent(ext->ctx, &r);
     } else {
         fprintf(stderr, "sendMessage: %s\n", r.error);
     }
     rk_producer_free(p);
     return rc == RK_OK ? 0 : 1;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    return rk_mqadmin_send(argc, argv, NULL);
 }
 
 static int cmd_consume(int argc, char **argv)
@@ -731,7 +798,8 @@ static int cmd_consume(int argc, char **argv)
         return 2;
     }
     rk_pull_consumer_config_t cfg = {.namesrv = o.ns, .group = o.group ? o.group : "mqadmin_consumer",
-                                     .instance_name = "mqadmin"};
+                                     .instance_name = "mqadmin", .access_key = rk_mqadmin_access_key(),
+                                     .secret_key = rk_mqadmin_secret_key()};
     rk_pull_consumer_t *pc;
     if ((rc = rk_pull_consumer_new(&cfg, &pc)) != RK_OK) {
         fprintf(stderr, "consumeMessage: %s\n", rk_strerror(rc));
@@ -791,21 +859,117 @@ const rk_tool_cmd_t rk_mqadmin_cmds_ch07[] = {
     {"clusterList", "-n NS", "clusters, brokers and their put rates", cmd_cluster_list},
     {"brokerStatus", "-n NS -b BROKER_ADDR", "a broker's runtime figures", cmd_broker_status},
     {"consumerProgress", "-n NS -g GROUP [-t TOPIC]", "a group's offsets and lag per queue", cmd_consumer_progress},
-    {"queryMsgById", "-n NS -i MSG_ID [-t TOPIC]", "one message by offset id, or by message id (UNIQ_KEY) with -t", cmd_query_by_id},
+    {"queryMsgById", "-n NS -i MSG_ID [-t TOPIC] [-g GROUP -d CLIENT_ID]",
+     "one message by offset id, or by message id (UNIQ_KEY) with -t; -g/-d: that client consumes it now",
+     rk__mqadmin_query_msg_by_id},
     {"queryMsgByKey", "-n NS -t TOPIC -k KEY", "messages with a key", cmd_query_by_key},
     {"sendMessage", "-n NS -t TOPIC -p BODY [-c TAGS] [-k KEYS]", "send one message", cmd_send},
     {"consumeMessage", "-n NS -t TOPIC [-g GROUP] [-c COUNT] [-q QUEUE] [-o OFFSET]",
      "print messages (from each queue's min offset; no offset is committed)", cmd_consume},
+    /* admin requests (mqadmin_admin.c) */
+    {"consumerConnection", "-n NS -g GROUP [-b BROKER_ADDR]", "a consumer group's clients and subscriptions",
+     rk__mqadmin_consumer_connection},
+    {"producerConnection", "-n NS -g GROUP -t TOPIC", "a producer group's clients", rk__mqadmin_producer_connection},
+    {"consumerStatus", "-n NS -g GROUP [-i CLIENT_ID] [-b BROKER_ADDR]",
+     "what each client of a group is doing (its queues, offsets, rates)", rk__mqadmin_consumer_status},
+    {"updateSubGroup", "-n NS -g GROUP (-b BROKER_ADDR | -c CLUSTER) [-s true] [-m true] [-d true] [-q 1] [-r 16] "
+     "[-i 0] [-w 1] [-a true]", "create or update a subscription group", rk__mqadmin_update_sub_group},
+    {"deleteSubGroup", "-n NS -g GROUP (-b BROKER_ADDR | -c CLUSTER)",
+     "delete a subscription group (with -c also its %RETRY% and %DLQ% topics)", rk__mqadmin_delete_sub_group},
+    {"deleteTopic", "-n NS -t TOPIC -c CLUSTER", "delete a topic from a cluster's brokers and the name servers",
+     rk__mqadmin_delete_topic},
+    {"resetOffsetByTime", "-n NS -g GROUP -t TOPIC -s (now | MILLIS | yyyy-MM-dd#HH:mm:ss:SSS) [-f true]",
+     "move a group's offsets of a topic to a time", rk__mqadmin_reset_offset_by_time},
+    {"brokerConsumeStats", "-n NS -b BROKER_ADDR", "every group's offsets and lag on a broker",
+     rk__mqadmin_broker_consume_stats},
+    {"getBrokerConfig", "-n NS (-b BROKER_ADDR | -c CLUSTER)", "a broker's settings", rk__mqadmin_get_broker_config},
+    {"updateBrokerConfig", "-n NS (-b BROKER_ADDR | -c CLUSTER) -k KEY -v VALUE",
+     "change a setting of a running broker (the keys that may change at run time)", rk__mqadmin_update_broker_config},
+    {"queryCq", "-n NS -t TOPIC -q QUEUE -i INDEX [-c COUNT] [-b BROKER_ADDR] [-g GROUP]",
+     "raw units of a consume queue", rk__mqadmin_query_cq},
     {NULL, NULL, NULL, NULL},
 };
+
+/* ---- ACL credentials ---- */
+
+const char *rk_mqadmin_access_key(void)
+{
+    const char *ak = getenv("ROCKETMQ_ACCESS_KEY"), *sk = getenv("ROCKETMQ_SECRET_KEY");
+    return ak && *ak && sk && *sk ? ak : NULL;
+}
+
+const char *rk_mqadmin_secret_key(void) { return rk_mqadmin_access_key() ? getenv("ROCKETMQ_SECRET_KEY") : NULL; }
+
+/* Takes -a/-s (before the sub-command, where they cannot clash with a
+ * command's own -s) and --accessKey/--secretKey (anywhere, also as
+ * --accessKey=KEY) out of argv and into the environment variables the
+ * commands read. 2 on a flag without a value. */
+static int take_credentials(int *argc, char **argv)
+{
+    bool before_cmd = true;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *env = NULL, *val = NULL;
+        if (before_cmd && (strcmp(a, "-a") == 0 || strcmp(a, "-s") == 0))
+            env = a[1] == 'a' ? "ROCKETMQ_ACCESS_KEY" : "ROCKETMQ_SECRET_KEY";
+        else if (strcmp(a, "--accessKey") == 0 || strncmp(a, "--accessKey=", 12) == 0)
+            env = "ROCKETMQ_ACCESS_KEY", val = a[11] == '=' ? a + 12 : NULL;
+        else if (strcmp(a, "--secretKey") == 0 || strncmp(a, "--secretKey=", 12) == 0)
+            env = "ROCKETMQ_SECRET_KEY", val = a[11] == '=' ? a + 12 : NULL;
+        if (env == NULL) {
+            if (a[0] != '-')
+                before_cmd = false;
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (val == NULL) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "mqadmin: %s needs a value\n", a);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (setenv(env, val, 1) != 0) {
+            fprintf(stderr, "mqadmin: cannot keep %s\n", a);
+            return 2;
+        }
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
 
 int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     if (getenv("RK_LOG") == NULL)
         rk_log_set_level(RK_LOG_WARN);
-    return rk_tool_main("mqadmin", tables, argc, argv);
+    if (take_credentials(&argc, argv) != 0)
+        return 2;
+    int rc = rk_tool_main("mqadmin", tables, argc, argv);
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
+        fprintf(stdout,
+                "\nACL (a broker with aclEnable=true): mqadmin -a ACCESS_KEY -s SECRET_KEY COMMAND ..., or\n"
+                "--accessKey/--secretKey anywhere, or ROCKETMQ_ACCESS_KEY / ROCKETMQ_SECRET_KEY in the environment\n");
+    return rc;
 }
+
+/* ---------------------------------------------------------------- for mqadmin_admin.c (mqadmin_int.h) */
+
+rk_mqclient_t *rk__mqadmin_client(const char *ns)
+{
+    opts_t o = {.ns = ns};
+    return client(&o);
+}
+
+rk_cmd_t *rk__mqadmin_ask(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, const char *what)
+{
+    return ask(c, addr, req, what);
+}
+
+cJSON *rk__mqadmin_cluster_info(rk_mqclient_t *c) { return cluster_info(c); }
+int rk__mqadmin_query_by_id(int argc, char **argv) { return cmd_query_by_id(argc, argv); }
+char *rk__mqadmin_fmt_time(int64_t ms, char *buf, size_t len) { return fmt_time(ms, buf, len); }
 
 char *rk_mqadmin_fmt_time(int64_t ms, char *buf, size_t len)
 {

@@ -82,6 +82,7 @@ static int put_status_code(rk_put_status_t s)
     case RK_PUT_SLAVE_NOT_AVAILABLE: return RK_RESP_SLAVE_NOT_AVAILABLE;
     case RK_PUT_FLUSH_SLAVE_TIMEOUT: return RK_RESP_FLUSH_SLAVE_TIMEOUT;
     case RK_PUT_MESSAGE_ILLEGAL:
+    case RK_PUT_WHEEL_TIMER_MSG_ILLEGAL:
     case RK_PUT_PROPERTIES_SIZE_EXCEEDED: return RK_RESP_MESSAGE_ILLEGAL;
     case RK_PUT_SERVICE_NOT_AVAILABLE: return RK_RESP_SERVICE_NOT_AVAILABLE;
     default: return RK_RESP_SYSTEM_ERROR;
@@ -110,6 +111,9 @@ static void send_done(void *arg, const rk_put_result_t *res)
     const rk_cmd_t *req = rk_reply_request(sd->reply);
     int code = put_status_code(res->status);
     const char *remark = code == RK_RESP_SUCCESS ? NULL : rk_put_status_name(res->status);
+    const char *fuller = rk_commitlog_status_remark(rk_store_commitlog(sd->st), res->status);
+    if (code != RK_RESP_SUCCESS && fuller != NULL)
+        remark = fuller;
     char why[256];
     int used = -1;
     if (res->status == RK_PUT_SERVICE_NOT_AVAILABLE && rk_store_disk_full(sd->st, &used)) {
@@ -1067,6 +1071,9 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
                    rc == RK_ETOOBIG ? "heartbeat refused, too big a" : "bad", why[0] ? why : rk_strerror(rc));
         return;
     }
+    snprintf(hb.client_addr, sizeof hb.client_addr, "%s", rk_conn_peer(conn));
+    hb.language = req->language;
+    hb.version = req->version;
     size_t kept = 0, refused = 0;
     char first_refused[256] = "";
     for (size_t i = 0; i < hb.nconsumers; i++) {

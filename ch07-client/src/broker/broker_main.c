@@ -87,8 +87,17 @@ int rk_broker_main(int argc, char **argv, const rk_broker_module_t *const *modul
     bool print = false;
     int rc = RK_OK;
     for (int i = 1; i < argc && rc == RK_OK; i++) {
-        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             rc = rk_kv_load_file(&kv, argv[++i], err, sizeof err);
+            /* the ACL's file defaults to plain_acl.yml beside broker.conf (rk/acl.h) */
+            const char *en = rk_kv_get(&kv, "aclEnable");
+            if (rc == RK_OK && en != NULL && strcmp(en, "true") == 0 && rk_kv_get(&kv, "aclFile") == NULL) {
+                const char *slash = strrchr(argv[i], '/');
+                char path[4096];
+                snprintf(path, sizeof path, "%.*splain_acl.yml", slash ? (int)(slash - argv[i] + 1) : 0, argv[i]);
+                rc = rk_kv_set(&kv, "aclFile", path);
+            }
+        }
         else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
             rc = rk_kv_set(&kv, "namesrvAddr", argv[++i]);
         else if (strcmp(argv[i], "-p") == 0)

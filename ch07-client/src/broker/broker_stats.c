@@ -174,20 +174,7 @@ static void p_consume_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
         return;
     }
     rk_buf_t b = {0};
-    rk_buf_put_str(&b, "{\"consumeTps\":0.0,\"offsetTable\":{");
-    lag_ctx_t x = {.s = s, .group = group, .only_topic = rk_cmd_ext_get(req, "topic"), .b = &b};
-    int rl = snprintf(x.retry, sizeof x.retry, "%%RETRY%%%s", group);
-    bool retry_named = rl > 0 && (size_t)rl < sizeof x.retry;     /* a longer group has no retry topic */
-    rk_store_foreach_queue(rk_broker_store(s->b), add_lag, &x);
-    /* As RocketMQ (topics by the group's offsets, queues by the topic's config): the group's
-     * retry topic, which its clustering consumers own and commit offset 0 in as soon as they
-     * pulled it, has a row before the first retry gave it a consume queue. */
-    rk_topic_config_t tc;
-    if (retry_named && !x.retry_seen && rk_topic_get(rk_broker_topics(s->b), x.retry, &tc) == RK_OK)
-        for (int q = 0; q < tc.write_queues && q < RK_TOPIC_MAX_QUEUES; q++)
-            add_lag(x.retry, q, &x);
-    rk_buf_put_str(&b, "}}");
-    if (x.n == 0) {
+    if (rk_broker_consume_stats(s->b, group, rk_cmd_ext_get(req, "topic"), &b, NULL) == 0) {
         rk_buf_free(&b);
         char remark[300];
         snprintf(remark, sizeof remark, "the consumer group[%.200s] has no committed offset on this broker", group);
@@ -229,3 +216,27 @@ const rk_broker_module_t rk_broker_stats_module = {
     .init = stats_init,
     .destroy = stats_destroy,
 };
+
+int rk_broker_consume_stats(rk_broker_t *b, const char *group, const char *topic, rk_buf_t *out, int64_t *diff)
+{
+    stats_t s = {.b = b};
+    size_t start = out->len;
+    rk_buf_put_str(out, "{\"consumeTps\":0.0,\"offsetTable\":{");
+    lag_ctx_t x = {.s = &s, .group = group, .only_topic = topic, .b = out};
+    int rl = snprintf(x.retry, sizeof x.retry, "%%RETRY%%%s", group);
+    bool retry_named = rl > 0 && (size_t)rl < sizeof x.retry;     /* a longer group has no retry topic */
+    rk_store_foreach_queue(rk_broker_store(b), add_lag, &x);
+    /* As RocketMQ (topics by the group's offsets, queues by the topic's config): the group's
+     * retry topic, which its clustering consumers own and commit offset 0 in as soon as they
+     * pulled it, has a row before the first retry gave it a consume queue. */
+    rk_topic_config_t tc;
+    if (retry_named && !x.retry_seen && rk_topic_get(rk_broker_topics(b), x.retry, &tc) == RK_OK)
+        for (int q = 0; q < tc.write_queues && q < RK_TOPIC_MAX_QUEUES; q++)
+            add_lag(x.retry, q, &x);
+    rk_buf_put_str(out, "}}");
+    if (x.n == 0)
+        out->len = start;
+    if (diff != NULL)
+        *diff = x.diff;
+    return x.n;
+}

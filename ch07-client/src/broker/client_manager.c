@@ -242,6 +242,9 @@ typedef struct {
     char *id;
     uint64_t conn;
     int64_t last_ms;
+    char addr[64];              /* where its last heartbeat came from (admin requests list it) */
+    int language;
+    int32_t version;
 } client_t;
 
 typedef struct {
@@ -249,6 +252,7 @@ typedef struct {
     size_t n, cap;
     rk_subscription_t *subs;
     size_t nsubs;
+    int consume_type, message_model, consume_from_where;    /* of the newest heartbeat */
 } group_t;
 
 struct rk_client_manager {
@@ -304,13 +308,22 @@ static group_t *group_get(rk_strmap_t *map, const char *name)
     return g;
 }
 
-/* Adds or refreshes a client; 1 if it is new, 0 if known, < 0 on error. */
-static int touch_client(group_t *g, const char *id, uint64_t conn, int64_t now)
+static void client_seen(client_t *c, const rk_heartbeat_t *hb, uint64_t conn, int64_t now)
 {
+    c->conn = conn;
+    c->last_ms = now;
+    snprintf(c->addr, sizeof c->addr, "%s", hb->client_addr);
+    c->language = hb->language;
+    c->version = hb->version;
+}
+
+/* Adds or refreshes a client; 1 if it is new, 0 if known, < 0 on error. */
+static int touch_client(group_t *g, const rk_heartbeat_t *hb, uint64_t conn, int64_t now)
+{
+    const char *id = hb->client_id;
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->clients[i].id, id) == 0) {
-            g->clients[i].conn = conn;
-            g->clients[i].last_ms = now;
+            client_seen(&g->clients[i], hb, conn, now);
             return 0;
         }
     if (g->n == g->cap) {
@@ -324,7 +337,8 @@ static int touch_client(group_t *g, const char *id, uint64_t conn, int64_t now)
     char *copy = strdup(id);
     if (copy == NULL)
         return RK_ENOMEM;
-    g->clients[g->n++] = (client_t){copy, conn, now};
+    g->clients[g->n] = (client_t){.id = copy};
+    client_seen(&g->clients[g->n++], hb, conn, now);
     return 1;
 }
 
@@ -394,17 +408,20 @@ int rk_client_manager_heartbeat(rk_client_manager_t *m, const rk_heartbeat_t *hb
     uv_mutex_lock(&m->mu);
     for (size_t i = 0; i < hb->nproducers && rc == RK_OK; i++) {
         group_t *g = group_get(&m->producers, hb->producer_groups[i]);
-        rc = g ? touch_client(g, hb->client_id, conn_id, now_ms) : RK_ENOMEM;
+        rc = g ? touch_client(g, hb, conn_id, now_ms) : RK_ENOMEM;
         rc = rc > 0 ? RK_OK : rc;
     }
     for (size_t i = 0; i < hb->nconsumers && rc == RK_OK; i++) {
         const rk_consumer_data_t *cd = &hb->consumers[i];
         group_t *g = group_get(&m->consumers, cd->group);
-        int t = g ? touch_client(g, hb->client_id, conn_id, now_ms) : RK_ENOMEM;
+        int t = g ? touch_client(g, hb, conn_id, now_ms) : RK_ENOMEM;
         if (t < 0) {
             rc = t;
             break;
         }
+        g->consume_type = cd->consume_type;
+        g->message_model = cd->message_model;
+        g->consume_from_where = cd->consume_from_where;
         rc = replace_subs(g, cd);
         if (t == 1 && ch != NULL && (ch[nch] = strdup(cd->group)) != NULL)
             nch++;
@@ -591,4 +608,129 @@ int rk_client_manager_subscription(rk_client_manager_t *m, const char *group, co
         }
     uv_mutex_unlock(&m->mu);
     return rc;
+}
+
+/* ------------------------------------------------------------ admin views */
+
+void rk_group_clients_free(rk_group_clients_t *gc)
+{
+    for (size_t i = 0; i < gc->n; i++)
+        free(gc->clients[i].client_id);
+    free(gc->clients);
+    for (size_t i = 0; i < gc->nsubs; i++)
+        rk_subscription_free(&gc->subs[i]);
+    free(gc->subs);
+    memset(gc, 0, sizeof *gc);
+}
+
+int rk_client_manager_group_info(rk_client_manager_t *m, const char *group, bool producer, rk_group_clients_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = RK_OK;
+    uv_mutex_lock(&m->mu);
+    group_t *g = rk_strmap_get(producer ? &m->producers : &m->consumers, group);
+    if (g == NULL || g->n == 0) {
+        rc = RK_ENOTFOUND;
+        goto out;
+    }
+    out->consume_type = g->consume_type;
+    out->message_model = g->message_model;
+    out->consume_from_where = g->consume_from_where;
+    if ((out->clients = calloc(g->n, sizeof *out->clients)) == NULL ||
+        (g->nsubs && (out->subs = calloc(g->nsubs, sizeof *out->subs)) == NULL)) {
+        rc = RK_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        rk_client_info_t *ci = &out->clients[out->n];
+        if ((ci->client_id = strdup(g->clients[i].id)) == NULL) {
+            rc = RK_ENOMEM;
+            goto out;
+        }
+        ci->conn = g->clients[i].conn;
+        ci->last_ms = g->clients[i].last_ms;
+        ci->language = g->clients[i].language;
+        ci->version = g->clients[i].version;
+        snprintf(ci->addr, sizeof ci->addr, "%s", g->clients[i].addr);
+        out->n++;
+    }
+    for (size_t i = 0; i < g->nsubs; i++) {
+        if ((rc = copy_sub(&out->subs[out->nsubs], &g->subs[i])) != RK_OK) {
+            rk_subscription_free(&out->subs[out->nsubs]);
+            goto out;
+        }
+        out->nsubs++;
+    }
+out:
+    uv_mutex_unlock(&m->mu);
+    if (rc != RK_OK)
+        rk_group_clients_free(out);
+    return rc;
+}
+
+int rk_client_manager_find_client(rk_client_manager_t *m, const char *group, const char *client_id, uint64_t *conn,
+                                  int32_t *version)
+{
+    int rc = RK_ENOTFOUND;
+    uv_mutex_lock(&m->mu);
+    group_t *g = rk_strmap_get(&m->consumers, group);
+    for (size_t i = 0; g && i < g->n; i++)
+        if (strcmp(g->clients[i].id, client_id) == 0) {
+            *conn = g->clients[i].conn;
+            if (version != NULL)
+                *version = g->clients[i].version;
+            rc = RK_OK;
+            break;
+        }
+    uv_mutex_unlock(&m->mu);
+    return rc;
+}
+
+typedef struct {
+    const char *topic;
+    char **v;
+    size_t n, cap;
+    int rc;
+} by_topic_t;
+
+static int group_of_topic(const char *name, void *value, void *ctx)
+{
+    by_topic_t *x = ctx;
+    group_t *g = value;
+    for (size_t i = 0; i < g->nsubs; i++)
+        if (strcmp(g->subs[i].topic, x->topic) == 0) {
+            if (x->n == x->cap) {
+                size_t cap = x->cap ? x->cap * 2 : 8;
+                char **v = realloc(x->v, cap * sizeof *v);
+                if (v == NULL) {
+                    x->rc = RK_ENOMEM;
+                    return 1;
+                }
+                x->v = v;
+                x->cap = cap;
+            }
+            if ((x->v[x->n] = strdup(name)) == NULL) {
+                x->rc = RK_ENOMEM;
+                return 1;
+            }
+            x->n++;
+            break;
+        }
+    return 0;
+}
+
+char **rk_client_manager_groups_of_topic(rk_client_manager_t *m, const char *topic, size_t *n)
+{
+    by_topic_t x = {.topic = topic};
+    uv_mutex_lock(&m->mu);
+    rk_strmap_foreach(&m->consumers, group_of_topic, &x);
+    uv_mutex_unlock(&m->mu);
+    if (x.rc != RK_OK || x.n == 0) {
+        rk_strv_free(x.v, x.n);
+        *n = 0;
+        return NULL;
+    }
+    qsort(x.v, x.n, sizeof *x.v, cmp_str);
+    *n = x.n;
+    return x.v;
 }

@@ -240,3 +240,38 @@ int rk_group_put(rk_group_manager_t *m, const rk_group_config_t *cfg)
 int rk_group_flush(rk_group_manager_t *m) { return rk_batch_writer_flush(m->writer); }
 
 char *rk_group_encode(rk_group_manager_t *m) { return encode_file(m); }
+
+int rk_group_delete(rk_group_manager_t *m, const char *group)
+{
+    uv_mutex_lock(&m->mu);
+    rk_group_config_t *g = rk_strmap_remove(&m->groups, group);
+    if (g != NULL) {
+        m->dv_counter++;
+        m->dv_ts = rk_now_ms();
+    }
+    uv_mutex_unlock(&m->mu);
+    if (g == NULL)
+        return RK_ENOTFOUND;
+    free(g);
+    int rc = rk_batch_writer_changed(m->writer);
+    if (rc == RK_OK)
+        rc = rk_batch_writer_flush(m->writer);
+    rk_log_info("groups", "subscription group %s deleted", group);
+    return rc;
+}
+
+void rk_group_set_auto_create(rk_group_manager_t *m, bool on, int64_t max)
+{
+    uv_mutex_lock(&m->mu);
+    m->auto_create = on;
+    m->auto_create_max = max > 0 ? max : 0;
+    uv_mutex_unlock(&m->mu);
+}
+
+void rk_group_get_auto_create(rk_group_manager_t *m, bool *on, int64_t *max)
+{
+    uv_mutex_lock(&m->mu);
+    *on = m->auto_create;
+    *max = m->auto_create_max;
+    uv_mutex_unlock(&m->mu);
+}

@@ -353,3 +353,38 @@ char *rk_topic_register_body(rk_topic_manager_t *m)
     cJSON_Delete(body);
     return s;
 }
+
+int rk_topic_delete(rk_topic_manager_t *m, const char *topic)
+{
+    uv_mutex_lock(&m->mu);
+    rk_topic_config_t *t = rk_strmap_remove(&m->topics, topic);
+    if (t != NULL) {
+        if (is_retry(topic) && m->nretry > 0)
+            m->nretry--;
+        bump(m);
+    }
+    uv_mutex_unlock(&m->mu);
+    if (t == NULL)
+        return RK_ENOTFOUND;
+    free(t);
+    int rc = rk_batch_writer_changed(m->writer);
+    if (rc == RK_OK)
+        rc = rk_batch_writer_flush(m->writer);
+    rk_log_info("topics", "topic %s deleted", topic);
+    return rc;
+}
+
+void rk_topic_set_auto_create_max(rk_topic_manager_t *m, int64_t max)
+{
+    uv_mutex_lock(&m->mu);
+    m->auto_create_max = max > 0 ? max : 0;
+    uv_mutex_unlock(&m->mu);
+}
+
+int64_t rk_topic_get_auto_create_max(rk_topic_manager_t *m)
+{
+    uv_mutex_lock(&m->mu);
+    int64_t v = m->auto_create_max;
+    uv_mutex_unlock(&m->mu);
+    return v;
+}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
@@ -353,7 +354,8 @@ int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_
     }
     rk_strmap_init(&pc->suggest);
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
-                               .timeout_ms = cfg->timeout_ms};
+                               .timeout_ms = cfg->timeout_ms, .access_key = cfg->access_key,
+                               .secret_key = cfg->secret_key};
     int rc = rk_mqclient_new(&cc, &pc->c);
     if (rc != RK_OK) {
         rk_strmap_free(&pc->suggest, free);
@@ -544,6 +546,10 @@ struct rk_push_consumer {
     bool pool_stop;
     uv_thread_t *threads;
     int nstarted;
+    struct {                            /* per subscription (same index): for GET_CONSUMER_RUNNING_INFO */
+        _Atomic int64_t ok, failed, rt_ms;
+    } stats[MAX_SUBS];
+    int64_t start_ms;
 };
 
 /* ------------------------------------------------------------ process queues */
@@ -763,6 +769,8 @@ static bool send_back(rk_push_consumer_t *pc, const rk_msg_ext_t *m)
     return ok;
 }
 
+static rk_consume_result_t consume_call(rk_push_consumer_t *pc, const rk_msg_ext_t *msgs, size_t n);
+
 static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
 {
     pq_t *q = j->pq;
@@ -777,7 +785,7 @@ static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
     if (pc->hooks.before_consume != NULL)   /* only this job touches these messages */
         pc->hooks.before_consume(pc->hooks.ctx, pc, mutable, j->n);
     const rk_msg_ext_t *msgs = mutable;
-    rk_consume_result_t res = pc->fn(pc->arg, msgs, j->n);
+    rk_consume_result_t res = consume_call(pc, msgs, j->n);
     if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
         bool all = true;
         for (size_t i = 0; i < j->n && all; i++)
@@ -835,7 +843,7 @@ static void run_orderly(rk_push_consumer_t *pc, job_t *j)
         /* only this job touches the queue's unconsumed messages, so b stays */
         if (pc->hooks.before_consume != NULL)
             pc->hooks.before_consume(pc->hooks.ctx, pc, &b->list->msgs[from], n);
-        rk_consume_result_t res = pc->fn(pc->arg, &b->list->msgs[from], n);
+        rk_consume_result_t res = consume_call(pc, &b->list->msgs[from], n);
         if (res != RK_CONSUME_SUCCESS && pc->hooks.orderly_failed != NULL &&
             pc->hooks.orderly_failed(pc->hooks.ctx, pc, &b->list->msgs[from], n))
             res = RK_CONSUME_SUCCESS;       /* every one of them is safely elsewhere (the DLQ) */
@@ -1607,6 +1615,8 @@ static void fill_heartbeat(void *arg, cJSON *producers, cJSON *consumers)
 
 /* ------------------------------------------------------------ life cycle */
 
+static int admin_register(rk_push_consumer_t *pc);
+
 int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn, void *arg,
                          rk_push_consumer_t **out)
 {
@@ -1628,6 +1638,7 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
     pc->rebalance_ms = cfg->rebalance_ms > 0 ? cfg->rebalance_ms : 20000;
     pc->persist_ms = cfg->persist_ms > 0 ? cfg->persist_ms : 5000;
     pc->sub_version = rk_now_ms();
+    pc->start_ms = pc->sub_version;
     pc->fn = fn;
     pc->arg = arg;
     rk_strmap_init(&pc->table);
@@ -1644,11 +1655,14 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
     if ((pc->threads = calloc((size_t)pc->nthreads, sizeof *pc->threads)) == NULL)
         goto fail4;
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
-                               .timeout_ms = cfg->timeout_ms};
+                               .timeout_ms = cfg->timeout_ms, .access_key = cfg->access_key,
+                               .secret_key = cfg->secret_key};
     if ((rc = rk_mqclient_new(&cc, &pc->c)) != RK_OK)
         goto fail5;
     if ((rc = rk_rclient_register(rk_mqclient_remoting(pc->c), RK_REQ_NOTIFY_CONSUMER_IDS_CHANGED, on_ids_changed,
                                   pc)) != RK_OK)
+        goto fail6;
+    if ((rc = admin_register(pc)) != RK_OK)
         goto fail6;
     if (pc->model == RK_BROADCASTING) {
         char dir[900];
@@ -1830,4 +1844,360 @@ void rk_push_consumer_free(rk_push_consumer_t *pc)
     uv_mutex_destroy(&pc->rb_mu);
     uv_mutex_destroy(&pc->mu);
     free(pc);
+}
+
+/* ------------------------------------------------------------ admin requests from the broker
+ *
+ * GET_CONSUMER_RUNNING_INFO (307) and CONSUME_MESSAGE_DIRECTLY (309) come
+ * from an operator through the broker, RESET_CONSUMER_CLIENT_OFFSET (220)
+ * from the broker after resetOffsetByTime. They arrive on the network
+ * thread, which must not wait for pc->mu (a thread holding it may be
+ * waiting for an answer only that thread reads) nor run a listener: each is
+ * copied and done on the scheduler thread, and 307 / 309 answered from there
+ * with rk_rclient_respond. */
+
+#define ADMIN_MAX_RESET_BODY (1024 * 1024)
+
+static int sub_index(const rk_push_consumer_t *pc, const char *topic)
+{
+    for (int i = 0; i < pc->nsubs; i++)
+        if (strcmp(pc->subs[i].topic, topic) == 0)
+            return i;
+    return -1;
+}
+
+/* The listener, timed and counted per subscription (running info's statusTable). */
+static rk_consume_result_t consume_call(rk_push_consumer_t *pc, const rk_msg_ext_t *msgs, size_t n)
+{
+    uint64_t t0 = rk_mono_ms();
+    rk_consume_result_t res = pc->fn(pc->arg, msgs, n);
+    int i = n > 0 ? sub_index(pc, msgs[0].topic) : -1;
+    if (i >= 0) {
+        atomic_fetch_add(res == RK_CONSUME_SUCCESS ? &pc->stats[i].ok : &pc->stats[i].failed, (int64_t)n);
+        atomic_fetch_add(&pc->stats[i].rt_ms, (int64_t)(rk_mono_ms() - t0));
+    }
+    return res;
+}
+
+typedef struct admin_task {
+    rk_push_consumer_t *pc;
+    char addr[RK_ADDR_MAX];
+    rk_cmd_t *req;                      /* a copy, with the original's opaque and flag */
+} admin_task_t;
+
+static void admin_task_free(admin_task_t *t)
+{
+    rk_cmd_free(t->req);
+    free(t);
+}
+
+static void admin_answer(admin_task_t *t, int code, const char *remark, char *body)
+{
+    rk_cmd_t *resp = rk_cmd_new_response(t->req, code, remark);
+    if (resp != NULL && body != NULL)
+        rk_cmd_own_body(resp, (uint8_t *)body, strlen(body));
+    else
+        free(body);
+    if (resp != NULL)
+        rk_rclient_respond(rk_mqclient_remoting(t->pc->c), t->addr, t->req, resp);
+}
+
+static void buf_json(rk_buf_t *b, cJSON *j)
+{
+    char *t = j ? rk_json_print(j, 0) : NULL;
+    if (t == NULL)
+        b->err = RK_ENOMEM;
+    else
+        rk_buf_put_str(b, t);
+    free(t);
+    cJSON_Delete(j);
+}
+
+typedef struct pq_row {
+    rk_mq_t mq;
+    int64_t commit, min, max, count, bytes;
+    bool locked;
+} pq_row_t;
+
+static int cmp_row(const void *a, const void *b) { return rk_mq_cmp(&((const pq_row_t *)a)->mq, &((const pq_row_t *)b)->mq); }
+
+/* ConsumerRunningInfo: properties, subscriptionSet, mqTable (fastjson's
+ * MessageQueue keys) of ProcessQueueInfo, statusTable per topic (TPS over
+ * the consumer's life: rocklet keeps totals, not RocketMQ's minute windows). */
+static char *running_info(rk_push_consumer_t *pc)
+{
+    uv_mutex_lock(&pc->mu);
+    size_t n = pc->table.len;
+    collect_ctx_t x = {.pqs = calloc(n + 1, sizeof(pq_t *))};
+    pq_row_t *rows = calloc(n + 1, sizeof *rows);
+    if (x.pqs != NULL && rows != NULL) {
+        rk_strmap_foreach(&pc->table, collect_pq, &x);
+        for (size_t i = 0; i < x.n; i++) {
+            pq_t *q = x.pqs[i];
+            pq_row_t *r = &rows[i];
+            uv_mutex_lock(&q->mu);
+            r->mq = q->mq;
+            r->commit = pq_acked(q);
+            r->min = r->max = -1;
+            for (const batch_t *b = q->head; b != NULL; b = b->next)
+                for (size_t k = 0; k < b->list->n; k++)
+                    if (!b->done[k]) {
+                        if (r->min < 0)
+                            r->min = b->list->msgs[k].queue_offset;
+                        r->max = b->list->msgs[k].queue_offset;
+                        r->bytes += (int64_t)b->list->msgs[k].body_len;
+                    }
+            r->count = (int64_t)q->cached;
+            r->locked = q->locked;
+            uv_mutex_unlock(&q->mu);
+        }
+    }
+    uv_mutex_unlock(&pc->mu);
+    free(x.pqs);
+    if (rows == NULL)
+        return NULL;
+    qsort(rows, x.n, sizeof *rows, cmp_row);
+    rk_buf_t b = {0};
+    rk_buf_put_str(&b, "{\"jstack\":\"\",\"mqTable\":{");
+    for (size_t i = 0; i < x.n; i++) {
+        pq_row_t *r = &rows[i];
+        if (i)
+            rk_buf_put_u8(&b, ',');
+        rk_buf_put_mq_key(&b, r->mq.broker, r->mq.topic, r->mq.queue_id);
+        rk_buf_printf(&b, "{\"cachedMsgCount\":%" PRId64 ",\"cachedMsgMaxOffset\":%" PRId64
+                          ",\"cachedMsgMinOffset\":%" PRId64 ",\"cachedMsgSizeInMiB\":%" PRId64
+                          ",\"commitOffset\":%" PRId64 ",\"droped\":false,\"lastConsumeTimestamp\":0,"
+                          "\"lastLockTimestamp\":0,\"lastPullTimestamp\":0,\"locked\":%s,"
+                          "\"transactionMsgCount\":0,\"transactionMsgMaxOffset\":0,\"transactionMsgMinOffset\":0,"
+                          "\"tryUnlockTimes\":0}",
+                      r->count, r->max > 0 ? r->max : 0, r->min > 0 ? r->min : 0, r->bytes / (1024 * 1024), r->commit,
+                      r->locked ? "true" : "false");
+    }
+    free(rows);
+    rk_buf_put_str(&b, "},\"properties\":");
+    cJSON *props = cJSON_CreateObject();
+    char num[32];
+    cJSON_AddStringToObject(props, "consumerGroup", pc->group);
+    cJSON_AddStringToObject(props, "messageModel", pc->model == RK_BROADCASTING ? "BROADCASTING" : "CLUSTERING");
+    cJSON_AddStringToObject(props, "consumeFromWhere", pc->from == RK_CONSUME_FROM_FIRST       ? "CONSUME_FROM_FIRST_OFFSET"
+                                                       : pc->from == RK_CONSUME_FROM_TIMESTAMP ? "CONSUME_FROM_TIMESTAMP"
+                                                                                               : "CONSUME_FROM_LAST_OFFSET");
+    cJSON_AddStringToObject(props, "PROP_CONSUME_TYPE", "CONSUME_PASSIVELY");
+    cJSON_AddStringToObject(props, "PROP_CONSUMEORDERLY", pc->orderly ? "true" : "false");
+    snprintf(num, sizeof num, "%d", pc->nthreads);
+    cJSON_AddStringToObject(props, "PROP_THREADPOOL_CORE_SIZE", num);
+    snprintf(num, sizeof num, "%" PRId64, pc->start_ms);
+    cJSON_AddStringToObject(props, "PROP_CONSUMER_START_TIMESTAMP", num);
+    cJSON_AddStringToObject(props, "PROP_CLIENT_VERSION", "V4_9_8");    /* RK_VERSION_CURRENT */
+    cJSON_AddStringToObject(props, "PROP_CLIENT_SDK", "rocklet-c");
+    buf_json(&b, props);
+    rk_buf_put_str(&b, ",\"statusTable\":");
+    cJSON *status = cJSON_CreateObject();
+    double secs = (double)(rk_now_ms() - pc->start_ms) / 1000.0;
+    if (secs < 1)
+        secs = 1;
+    for (int i = 0; i < pc->nsubs; i++) {
+        int64_t ok = atomic_load(&pc->stats[i].ok), failed = atomic_load(&pc->stats[i].failed);
+        int64_t rt = atomic_load(&pc->stats[i].rt_ms);
+        cJSON *st = cJSON_CreateObject();
+        cJSON_AddNumberToObject(st, "consumeFailedMsgs", (double)failed);
+        cJSON_AddNumberToObject(st, "consumeFailedTPS", (double)failed / secs);
+        cJSON_AddNumberToObject(st, "consumeOKTPS", (double)ok / secs);
+        cJSON_AddNumberToObject(st, "consumeRT", ok + failed > 0 ? (double)rt / (double)(ok + failed) : 0.0);
+        cJSON_AddNumberToObject(st, "pullRT", 0);
+        cJSON_AddNumberToObject(st, "pullTPS", 0);
+        cJSON_AddItemToObject(status, pc->subs[i].topic, st);
+    }
+    buf_json(&b, status);
+    rk_buf_put_str(&b, ",\"subscriptionSet\":");
+    cJSON *subs = cJSON_CreateArray();
+    for (int i = 0; i < pc->nsubs; i++) {
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddBoolToObject(s, "classFilterMode", false);
+        cJSON_AddStringToObject(s, "expressionType", "TAG");
+        cJSON_AddStringToObject(s, "subString", pc->subs[i].expr);
+        rk_json_add_i64(s, "subVersion", pc->sub_version);
+        cJSON_AddStringToObject(s, "topic", pc->subs[i].topic);
+        cJSON_AddItemToArray(subs, s);
+    }
+    buf_json(&b, subs);
+    rk_buf_put_str(&b, "}");
+    if (b.err != 0 || rk_buf_cstr(&b) != RK_OK) {
+        rk_buf_free(&b);
+        return NULL;
+    }
+    size_t len;
+    return (char *)rk_buf_detach(&b, &len);
+}
+
+static bool admin_group_ok(admin_task_t *t, const char *key)
+{
+    const char *g = rk_cmd_ext_get(t->req, key);
+    if (g != NULL && strcmp(g, t->pc->group) == 0 && t->pc->started)
+        return true;
+    char remark[300];
+    snprintf(remark, sizeof remark, "The Consumer Group <%.128s> not exist in this consumer", g ? g : "");
+    admin_answer(t, RK_RESP_SYSTEM_ERROR, remark, NULL);
+    return false;
+}
+
+static void running_info_task(void *arg, bool cancelled)
+{
+    admin_task_t *t = arg;
+    if (!cancelled && !atomic_load(&t->pc->stopping) && admin_group_ok(t, "consumerGroup")) {
+        char *body = running_info(t->pc);
+        admin_answer(t, body ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR, body ? NULL : "out of memory", body);
+    }
+    admin_task_free(t);
+}
+
+/* ConsumeMessageDirectlyResult for the stored record in the body, run
+ * through the listener once (nothing is committed, nothing sent back). */
+static void consume_directly_task(void *arg, bool cancelled)
+{
+    admin_task_t *t = arg;
+    rk_push_consumer_t *pc = t->pc;
+    if (cancelled || atomic_load(&pc->stopping) || !admin_group_ok(t, "consumerGroup")) {
+        admin_task_free(t);
+        return;
+    }
+    uint8_t *raw = t->req->body_len > 0 ? malloc(t->req->body_len) : NULL;
+    rk_msg_list_t *l = NULL;
+    if (raw != NULL)
+        memcpy(raw, t->req->body, t->req->body_len);
+    int rc = raw ? rk_msg_list_decode(raw, t->req->body_len, &l) : RK_EINVAL;
+    if (rc != RK_OK || l->n == 0) {
+        rk_msg_list_free(l);
+        admin_answer(t, RK_RESP_SYSTEM_ERROR, "the body is not a stored message", NULL);
+        admin_task_free(t);
+        return;
+    }
+    rk_msg_ext_t *m = &l->msgs[0];
+    const char *bname = rk_cmd_ext_get(t->req, "brokerName");
+    snprintf(m->broker, sizeof m->broker, "%s", bname ? bname : "");
+    if (pc->hooks.before_consume != NULL)
+        pc->hooks.before_consume(pc->hooks.ctx, pc, m, 1);
+    uint64_t t0 = rk_mono_ms();
+    rk_consume_result_t res = pc->fn(pc->arg, m, 1);
+    uint64_t spent = rk_mono_ms() - t0;
+    rk_log_info("consumer", "%s: message %s consumed directly (asked by an operator): %s", pc->group, m->msg_id,
+                res == RK_CONSUME_SUCCESS ? "CR_SUCCESS" : "CR_LATER");
+    rk_msg_list_free(l);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "autoCommit", true);
+    cJSON_AddStringToObject(o, "consumeResult", res == RK_CONSUME_SUCCESS ? "CR_SUCCESS" : "CR_LATER");
+    cJSON_AddBoolToObject(o, "order", pc->orderly);
+    rk_json_add_i64(o, "spentTimeMills", (int64_t)spent);
+    char *body = o ? rk_json_print(o, 0) : NULL;
+    cJSON_Delete(o);
+    admin_answer(t, body ? RK_RESP_SUCCESS : RK_RESP_SYSTEM_ERROR, body ? NULL : "out of memory", body);
+    admin_task_free(t);
+}
+
+/* RESET_CONSUMER_CLIENT_OFFSET: each listed queue this member owns is
+ * dropped as it is (its old offset is not committed), the new offset
+ * committed, and a rebalance makes the queue again from there. */
+static void reset_task(void *arg, bool cancelled)
+{
+    admin_task_t *t = arg;
+    rk_push_consumer_t *pc = t->pc;
+    const char *g = rk_cmd_ext_get(t->req, "group");
+    if (cancelled || atomic_load(&pc->stopping) || g == NULL || strcmp(g, pc->group) != 0 || !pc->started ||
+        t->req->body_len == 0 || t->req->body_len > ADMIN_MAX_RESET_BODY) {
+        admin_task_free(t);
+        return;
+    }
+    rk_mq_map_entry_t *e = NULL;
+    size_t n = 0;
+    if (rk_mq_map_parse((const char *)t->req->body, t->req->body_len, "offsetTable", &e, &n) != RK_OK) {
+        rk_log_warn("consumer", "%s: RESET_CONSUMER_CLIENT_OFFSET with a body that is not a ResetOffsetBody", pc->group);
+        admin_task_free(t);
+        return;
+    }
+    size_t done = 0;
+    uv_mutex_lock(&pc->rb_mu);          /* no rebalance meanwhile */
+    uv_mutex_lock(&pc->mu);
+    for (size_t i = 0; i < n; i++) {
+        int64_t off = -1;
+        if (!cJSON_IsNumber(e[i].value) || e[i].value->valuedouble < 0 || e[i].value->valuedouble > 9e18 ||
+            sub_index(pc, e[i].mq.topic) < 0)
+            continue;
+        off = (int64_t)e[i].value->valuedouble;
+        char key[MQKEY_MAX];
+        mq_key(&e[i].mq, key);
+        pq_t *q = rk_strmap_remove(&pc->table, key);
+        if (q != NULL) {
+            uv_mutex_lock(&q->mu);
+            q->dropped = true;          /* its pull in flight and its queued jobs come to nothing */
+            uv_mutex_unlock(&q->mu);
+            pq_unref(q);
+        }
+        if (pc->model == RK_BROADCASTING) {
+            int64_t *v = rk_strmap_get(&pc->local_offsets, key);
+            if (v == NULL && (v = malloc(sizeof *v)) != NULL && rk_strmap_put(&pc->local_offsets, key, v, NULL) != RK_OK) {
+                free(v);
+                v = NULL;
+            }
+            if (v != NULL)
+                *v = off;
+        } else if (q != NULL) {
+            update_offset(pc->c, pc->group, &e[i].mq, off, false);
+        }
+        done += q != NULL;
+    }
+    if (pc->model == RK_BROADCASTING)
+        persist_all(pc, true);
+    uv_mutex_unlock(&pc->mu);
+    uv_mutex_unlock(&pc->rb_mu);
+    rk_mq_map_free(e, n);
+    rk_log_info("consumer", "%s: offsets reset by the broker (%zu of my queues)", pc->group, done);
+    if (rebalance(pc, false) != 0)
+        quick_start(pc);
+    admin_answer(t, RK_RESP_SUCCESS, NULL, NULL);     /* nothing is sent for the broker's oneway push */
+    admin_task_free(t);
+}
+
+/* Network thread: copy the request and hand it to the scheduler. */
+static rk_cmd_t *admin_enqueue(rk_push_consumer_t *pc, const char *addr, const rk_cmd_t *req, rk_task_fn fn)
+{
+    admin_task_t *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->req = rk_cmd_clone(req)) == NULL) {
+        free(t);
+        return rk_cmd_new_response(req, RK_RESP_SYSTEM_ERROR, "out of memory");
+    }
+    t->pc = pc;
+    t->req->opaque = req->opaque;
+    t->req->flag = req->flag;
+    snprintf(t->addr, sizeof t->addr, "%s", addr);
+    if (rk_mqclient_schedule(pc->c, 0, fn, t) != RK_OK) {
+        admin_task_free(t);
+        return rk_cmd_new_response(req, RK_RESP_SYSTEM_ERROR, "the consumer is shutting down");
+    }
+    return NULL;                        /* answered by the task */
+}
+
+static rk_cmd_t *on_running_info(void *ctx, const char *addr, const rk_cmd_t *req)
+{
+    return admin_enqueue(ctx, addr, req, running_info_task);
+}
+
+static rk_cmd_t *on_consume_directly(void *ctx, const char *addr, const rk_cmd_t *req)
+{
+    return admin_enqueue(ctx, addr, req, consume_directly_task);
+}
+
+static rk_cmd_t *on_reset_offset(void *ctx, const char *addr, const rk_cmd_t *req)
+{
+    return admin_enqueue(ctx, addr, req, reset_task);
+}
+
+static int admin_register(rk_push_consumer_t *pc)
+{
+    rk_rclient_t *rc = rk_mqclient_remoting(pc->c);
+    int r = rk_rclient_register(rc, RK_REQ_GET_CONSUMER_RUNNING_INFO, on_running_info, pc);
+    if (r == RK_OK)
+        r = rk_rclient_register(rc, RK_REQ_CONSUME_MESSAGE_DIRECTLY, on_consume_directly, pc);
+    if (r == RK_OK)
+        r = rk_rclient_register(rc, RK_REQ_RESET_CONSUMER_CLIENT_OFFSET, on_reset_offset, pc);
+    return r;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "rk/acl_sign.h"
 #include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
@@ -48,6 +49,8 @@ struct rk_mqclient {
     task_t *tasks;                      /* sorted by due_ms */
     bool stopping;
     uv_thread_t sched;
+
+    char access_key[RK_ACL_KEY_MAX], secret_key[RK_ACL_KEY_MAX];   /* "" : unsigned */
 };
 
 /* ---- requests ---- */
@@ -566,6 +569,14 @@ static void local_ip(char *buf, size_t len)
     uv_free_interface_addresses(ifs, n);
 }
 
+/* RocketMQ's AclClientRPCHook: every request leaves signed (rk/acl_sign.h). */
+static int sign_request(void *ctx, const char *addr, rk_cmd_t *req)
+{
+    (void)addr;
+    rk_mqclient_t *c = ctx;
+    return rk_acl_sign_request(req, c->access_key, c->secret_key, NULL);
+}
+
 int rk_mqclient_new(const rk_mqclient_config_t *cfg, rk_mqclient_t **out)
 {
     *out = NULL;
@@ -578,6 +589,16 @@ int rk_mqclient_new(const rk_mqclient_config_t *cfg, rk_mqclient_t **out)
     if (rc != RK_OK) {
         free(c);
         return rc;
+    }
+    if ((cfg->access_key == NULL) != (cfg->secret_key == NULL) ||
+        (cfg->access_key != NULL && (cfg->access_key[0] == '\0' || strlen(cfg->access_key) >= RK_ACL_KEY_MAX ||
+                                     cfg->secret_key[0] == '\0' || strlen(cfg->secret_key) >= RK_ACL_KEY_MAX))) {
+        free(c);
+        return RK_EINVAL;
+    }
+    if (cfg->access_key != NULL) {
+        snprintf(c->access_key, sizeof c->access_key, "%s", cfg->access_key);
+        snprintf(c->secret_key, sizeof c->secret_key, "%s", cfg->secret_key);
     }
     c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 3000;
     c->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 30000;
@@ -592,9 +613,12 @@ int rk_mqclient_new(const rk_mqclient_config_t *cfg, rk_mqclient_t **out)
     rk_strmap_init(&c->misses);
     rk_strmap_init(&c->masters);
     if ((rc = rk_rclient_new(&c->rc)) != RK_OK) {
+        explicit_bzero(c->secret_key, sizeof c->secret_key);
         free(c);
         return rc;
     }
+    if (c->access_key[0] != '\0')
+        rk_rclient_set_before_request(c->rc, sign_request, c);
     if (uv_mutex_init(&c->mu) != 0 || uv_mutex_init(&c->smu) != 0 || uv_cond_init(&c->scond) != 0 ||
         uv_thread_create(&c->sched, scheduler_main, c) != 0) {
         rk_rclient_free(c->rc);
@@ -623,6 +647,7 @@ void rk_mqclient_free(rk_mqclient_t *c)
     uv_cond_destroy(&c->scond);
     uv_mutex_destroy(&c->smu);
     uv_mutex_destroy(&c->mu);
+    explicit_bzero(c->secret_key, sizeof c->secret_key);
     free(c);
 }
 

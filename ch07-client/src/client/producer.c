@@ -794,7 +794,8 @@ int rk_producer_new(const rk_producer_config_t *cfg, rk_producer_t **out)
         return RK_ENOMEM;
     }
     rk_mqclient_config_t cc = {.namesrv = cfg->namesrv, .instance_name = cfg->instance_name,
-                               .timeout_ms = p->timeout_ms};
+                               .timeout_ms = p->timeout_ms, .access_key = cfg->access_key,
+                               .secret_key = cfg->secret_key};
     int rc = rk_mqclient_new(&cc, &p->c);
     if (rc != RK_OK) {
         uv_cond_destroy(&p->idle);

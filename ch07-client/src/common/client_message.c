@@ -9,6 +9,7 @@
 
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/json.h"
 
 void rk_uniq_gen_init(rk_uniq_gen_t *g, const uint8_t ip4[4], uint32_t instance)
 {
@@ -169,4 +170,25 @@ int rk_body_decompress(const uint8_t *body, size_t body_len, size_t max_len, uin
     *out = buf;
     *out_len = n;
     return RK_OK;
+}
+
+void rk_buf_put_json_str(rk_buf_t *b, const char *s)
+{
+    cJSON *j = cJSON_CreateString(s);
+    char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+    if (t == NULL)
+        b->err = RK_ENOMEM;
+    else
+        rk_buf_put_str(b, t);
+    free(t);
+    cJSON_Delete(j);
+}
+
+void rk_buf_put_mq_key(rk_buf_t *b, const char *broker, const char *topic, int qid)
+{
+    rk_buf_put_str(b, "{\"brokerName\":");
+    rk_buf_put_json_str(b, broker);
+    rk_buf_printf(b, ",\"queueId\":%d,\"topic\":", qid);
+    rk_buf_put_json_str(b, topic);
+    rk_buf_put_str(b, "}:");
 }

@@ -33,6 +33,8 @@ typedef struct rk_retry_client_config {
     const char *namesrv;            /* required: where the fallback producer finds routes */
     int max_reconsume_times;        /* maxReconsumeTimes; 0 or -1: 16 (orderly: no limit), as RocketMQ's -1 */
     int timeout_ms;                 /* send-back and fallback send; 0: 3000 */
+    const char *access_key;         /* ACL (chapter 7): the fallback producer signs with these; */
+    const char *secret_key;         /* NULL: unsigned. Give the consumer's own. */
 } rk_retry_client_config_t;
 
 typedef struct rk_retry_client rk_retry_client_t;

@@ -87,8 +87,10 @@ char *rk_schedule_encode(rk_schedule_t *s);
 /* A copy of the master's offsets (GET_ALL_DELAY_OFFSET's answer, delayOffset.json's text)
  * while this service does not deliver: checked whole first (RK_ECORRUPT: nothing changed; levels
  * this broker does not have are ignored, levels the text lacks become 0), then taken as the
- * offsets and written to delayOffset.json if they moved. RK_EBUSY while delivering: a master
- * keeps its own. Any thread. */
+ * offsets and written to delayOffset.json if they moved. A copy carrying "logPos" (rocklet's
+ * encode adds the commitlog's end) is taken only once this store's commitlog reached it, so the
+ * deliveries it counts are in this log too; before that it is ignored (RK_OK). RK_EBUSY while
+ * delivering: a master keeps its own. Any thread. */
 int rk_schedule_follow(rk_schedule_t *s, const char *text, size_t len);
 /* True while the service delivers (it started and may_deliver said yes at its last round). */
 bool rk_schedule_delivering(rk_schedule_t *s);
