@@ -47,20 +47,6 @@ typedef struct bench {
     bool txn_broker;
 } bench_t;
 
-static long vm_hwm(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            v = atol(line + 6);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -399,7 +385,7 @@ int main(void)
             printf("  txn / plain async: %.0f %% (goal >= 40 %%); txn / plain sync: %.0f %%\n", 100.0 * txn / plain,
                    sync > 0 ? 100.0 * txn / sync : 0.0);
         row_checks(&b, halves);
-        printf("  broker VmHWM %ld KiB, this process VmHWM %ld KiB\n", vm_hwm(brpid), vm_hwm(getpid()));
+        printf("  broker VmHWM %ld KiB, this process VmHWM %ld KiB\n", rk_tk_vm_hwm_kib(brpid), rk_tk_vm_hwm_kib(getpid()));
         rc = plain > 0 && txn > 0 ? 0 : 1;
     } else {
         fprintf(stderr, "bench-ch11: the broker did not start (see %s)\n", log);
