@@ -1162,7 +1162,7 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         }
         /* Cannot fail: every message was validated and the room checked. */
         int64_t sz = rk_record_encode(m, mf->base + pos, mf->size - (size_t)pos, qoff,
-                                      mf->from + pos, store_ts);
+                                      mf->from + pos, m->store_ts > 0 ? m->store_ts : store_ts);
         if (slot != NULL)
             (*slot)++;
         if (i == 0)

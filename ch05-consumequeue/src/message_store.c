@@ -1276,6 +1276,13 @@ int rk_store_wait_dispatched(rk_store_t *st, int timeout_ms)
     return rk_dispatcher_wait_caught_up(st->disp, timeout_ms);
 }
 
+static int cmp_queue(const void *a, const void *b)
+{
+    const queue_t *x = *(const queue_t *const *)a, *y = *(const queue_t *const *)b;
+    int c = strcmp(x->topic, y->topic);
+    return c != 0 ? c : (x->qid > y->qid) - (x->qid < y->qid);
+}
+
 int rk_store_foreach_queue(rk_store_t *st, int (*fn)(const char *topic, int qid, void *ctx), void *ctx)
 {
     pthread_rwlock_rdlock(&st->qlock);
@@ -1288,16 +1295,10 @@ int rk_store_foreach_queue(rk_store_t *st, int (*fn)(const char *topic, int qid,
     free(keys);
     if (n && qs == NULL)
         return RK_ENOMEM;
-    /* sort by topic, then numerically by qid */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0; j--) {
-            int c = strcmp(qs[j - 1]->topic, qs[j]->topic);
-            if (c < 0 || (c == 0 && qs[j - 1]->qid <= qs[j]->qid))
-                break;
-            queue_t *t = qs[j - 1];
-            qs[j - 1] = qs[j];
-            qs[j] = t;
-        }
+    /* sort by topic, then numerically by qid (qsort: an insertion sort here made every
+     * GET_CONSUME_STATS quadratic in the broker's queues, ~0.1 s at 8 000) */
+    if (n > 1)
+        qsort(qs, n, sizeof *qs, cmp_queue);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = fn(qs[i]->topic, qs[i]->qid, ctx);

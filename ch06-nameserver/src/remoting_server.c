@@ -1142,3 +1142,17 @@ rk_conn_t *rk_rserver_conn(rk_rserver_t *s, uint64_t id)
             return c;
     return NULL;
 }
+
+int rk_rserver_wrap(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void *ctx, rk_processor_fn *prev_fn,
+                    void **prev_ctx)
+{
+    for (int i = 0; i < s->nprocs; i++)
+        if (s->procs[i].code == code) {
+            *prev_fn = s->procs[i].fn;
+            *prev_ctx = s->procs[i].ctx;
+            s->procs[i].fn = fn;
+            s->procs[i].ctx = ctx;
+            return RK_OK;
+        }
+    return RK_ENOTFOUND;
+}

@@ -265,6 +265,16 @@ Test(acl, unsigned_wrong_replayed_and_over_permission_requests_get_16)
     cr_expect(out && strstr(out, "NO_PERMISSION") && strstr(out, "needs an admin account"), "%s", out);
     free(out);
 
+    /* a body no send may carry is refused before anything hashes it */
+    rk_cmd_t *big = pull_req("TopicA", "g1");
+    size_t n = 6 * 1024 * 1024;
+    uint8_t *body = calloc(1, n);
+    cr_assert_not_null(body);
+    rk_cmd_own_body(big, body, n);
+    rk_cmd_ext_set(big, "AccessKey", "SubAK");
+    rk_cmd_ext_set(big, "Signature", "AAAA");
+    expect_refused(ask(big, NULL, NULL), "is not checked (over maxMessageSize)");
+
     /* refusals are logged, secrets never */
     const char *log = broker_log();
     cr_expect(strstr(log, "refused") != NULL, "no refusal logged");

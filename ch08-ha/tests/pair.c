@@ -110,16 +110,22 @@ void tk_pair_stop(tk_pair_t *p)
 
 rk_cmd_t *tk_send(tk_pair_t *p, const char *addr, const char *topic, const char *body)
 {
+    return tk_send_props(p, addr, topic, 0, body, NULL);
+}
+
+rk_cmd_t *tk_send_props(tk_pair_t *p, const char *addr, const char *topic, int qid, const char *body,
+                        const char *props)
+{
     rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
     rk_cmd_ext_set(req, "a", "pg");
     rk_cmd_ext_set(req, "b", topic);
     rk_cmd_ext_set(req, "c", "TBW102");
     rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set_i64(req, "e", qid);
     rk_cmd_ext_set(req, "f", "0");
     rk_cmd_ext_set_i64(req, "g", rk_now_ms());
     rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
+    rk_cmd_ext_set(req, "i", props ? props : "");
     rk_cmd_ext_set(req, "j", "0");
     rk_cmd_ext_set(req, "k", "false");
     rk_cmd_set_body(req, body, strlen(body));
@@ -368,46 +374,62 @@ int tk_try_send(tk_pair_t *p, const char *addr, const char *topic, const char *b
     return code;
 }
 
+typedef struct bodies {
+    char **out;
+    int n, max;
+} bodies_t;
+
+static void keep_body(void *arg, const rk_record_t *rec)
+{
+    bodies_t *b = arg;
+    cr_assert(b->n < b->max);
+    b->out[b->n++] = strndup((const char *)rec->body, rec->body_len);
+}
+
 int tk_pull_all(tk_pair_t *p, const char *addr, const char *topic, int nq, char **bodies, int max)
 {
-    int n = 0;
-    for (int q = 0; q < nq; q++) {
-        int64_t off = 0;
-        for (;;) {
-            rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
-            rk_cmd_ext_set(req, "consumerGroup", "cg");
-            rk_cmd_ext_set(req, "topic", topic);
-            rk_cmd_ext_set_i64(req, "queueId", q);
-            rk_cmd_ext_set_i64(req, "queueOffset", off);
-            rk_cmd_ext_set(req, "maxMsgNums", "32");
-            rk_cmd_ext_set(req, "sysFlag", "0");
-            rk_cmd_ext_set(req, "commitOffset", "0");
-            rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-            rk_cmd_ext_set(req, "subscription", "*");
-            rk_cmd_ext_set(req, "subVersion", "0");
-            cr_assert_eq(rk_rclient_invoke_sync(p->cl, addr, req, 5000, &resp), 0);
-            if (resp->code != 0) {
-                rk_cmd_free(resp);
-                break;
-            }
-            size_t at = 0;
-            while (at < resp->body_len) {
-                rk_record_t rec;
-                cr_assert_eq(rk_record_decode(resp->body + at, resp->body_len - at, true, &rec), 0);
-                cr_assert(n < max);
-                bodies[n] = strndup((const char *)rec.body, rec.body_len);
-                n++;
-                at += rec.total_size;
-            }
-            int64_t next = off;
-            rk_cmd_ext_i64(resp, "nextBeginOffset", &next);
+    bodies_t b = {bodies, 0, max};
+    for (int q = 0; q < nq; q++)
+        tk_pull_each(p, addr, topic, q, 0, keep_body, &b);
+    return b.n;
+}
+
+int64_t tk_pull_each(tk_pair_t *p, const char *addr, const char *topic, int qid, int64_t from,
+                     void (*fn)(void *arg, const rk_record_t *rec), void *arg)
+{
+    int64_t off = from;
+    for (;;) {
+        rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
+        rk_cmd_ext_set(req, "consumerGroup", "cg");
+        rk_cmd_ext_set(req, "topic", topic);
+        rk_cmd_ext_set_i64(req, "queueId", qid);
+        rk_cmd_ext_set_i64(req, "queueOffset", off);
+        rk_cmd_ext_set(req, "maxMsgNums", "32");
+        rk_cmd_ext_set(req, "sysFlag", "0");
+        rk_cmd_ext_set(req, "commitOffset", "0");
+        rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
+        rk_cmd_ext_set(req, "subscription", "*");
+        rk_cmd_ext_set(req, "subVersion", "0");
+        cr_assert_eq(rk_rclient_invoke_sync(p->cl, addr, req, 5000, &resp), 0);
+        if (resp->code != 0) {
             rk_cmd_free(resp);
-            if (next <= off)
-                break;
-            off = next;
+            break;
         }
+        size_t at = 0;
+        while (at < resp->body_len) {
+            rk_record_t rec;
+            cr_assert_eq(rk_record_decode(resp->body + at, resp->body_len - at, true, &rec), 0);
+            fn(arg, &rec);
+            at += rec.total_size;
+        }
+        int64_t next = off;
+        rk_cmd_ext_i64(resp, "nextBeginOffset", &next);
+        rk_cmd_free(resp);
+        if (next <= off)
+            break;
+        off = next;
     }
-    return n;
+    return off;
 }
 
 static bool all_zero(const char *d, size_t n)

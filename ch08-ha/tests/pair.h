@@ -34,6 +34,9 @@ void tk_pair_stop(tk_pair_t *p);
 
 /* One SEND_MESSAGE_V2 to addr (as the Java client sends it); the response. */
 rk_cmd_t *tk_send(tk_pair_t *p, const char *addr, const char *topic, const char *body);
+/* The same to queue qid with properties ("k\1v\2k\1v", NUL-terminated; may be NULL). */
+rk_cmd_t *tk_send_props(tk_pair_t *p, const char *addr, const char *topic, int qid, const char *body,
+                        const char *props);
 /* Sends n messages of `size` bytes to the master, asserting each is SEND_OK. */
 void tk_send_n(tk_pair_t *p, const char *topic, int n, size_t size);
 /* The same to any broker. */
@@ -81,5 +84,10 @@ int tk_try_send(tk_pair_t *p, const char *addr, const char *topic, const char *b
 /* Every message body in topic's queues 0..nq-1 on addr (pulled from 0);
  * returns how many were put in bodies (each malloc'ed, NUL-terminated). */
 int tk_pull_all(tk_pair_t *p, const char *addr, const char *topic, int nq, char **bodies, int max);
+/* Pulls topic/qid on addr from offset `from` to its end, calling fn for each
+ * stored record (valid during the call); returns the offset after the last. */
+struct rk_record;
+int64_t tk_pull_each(tk_pair_t *p, const char *addr, const char *topic, int qid, int64_t from,
+                     void (*fn)(void *arg, const struct rk_record *rec), void *arg);
 /* Asserts two stores' commitlog folders hold the same files, byte for byte. */
 void tk_assert_same_logs(const char *store_a, const char *store_b);

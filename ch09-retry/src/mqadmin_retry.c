@@ -10,6 +10,7 @@
 #include "rk/consumer.h"
 #include "rk/error.h"
 #include "rk/mqadmin.h"
+#include "rk/dlq.h"
 #include "rk/mqadmin_retry.h"
 #include "rk/producer.h"
 #include "rk/retry.h"
@@ -52,61 +53,18 @@ static int parse(int argc, char **argv, const char *flags, dlq_opts_t *o)
     return 0;
 }
 
-typedef int (*visit_fn)(void *ctx, const rk_msg_ext_t *m);
 
 /* Calls fn for every message of %DLQ%group from queue offset `from` (at most `max`); returns
  * the exit status. */
-static int each_dlq_message(const dlq_opts_t *o, const char *cmd, int64_t from, int64_t max, visit_fn fn, void *ctx)
+static int each_dlq_message(const dlq_opts_t *o, const char *cmd, int64_t from, int64_t max, rk_dlq_visit_fn fn,
+                            void *ctx)
 {
-    char dlq[RK_NAME_MAX];
-    snprintf(dlq, sizeof dlq, "%s%s", RK_DLQ_PREFIX, o->group);
-    rk_pull_consumer_config_t cfg = {.namesrv = o->ns, .group = "TOOLS_CONSUMER", .instance_name = "mqadmin",
-                                     .access_key = rk_mqadmin_access_key(), .secret_key = rk_mqadmin_secret_key()};
-    rk_pull_consumer_t *pc;
-    if (rk_pull_consumer_new(&cfg, &pc) != RK_OK) {
-        fprintf(stderr, "%s: bad name server list %s\n", cmd, o->ns);
-        return 1;
-    }
-    rk_mq_t *qs = NULL;
-    size_t nq = 0;
-    int rc = rk_pull_consumer_queues(pc, dlq, &qs, &nq);
-    if (rc != RK_OK || nq == 0) {
-        fprintf(stderr, "%s: %s has no readable queue (%s): no message of group %s reached the DLQ, or the DLQ is "
-                "write-only (a client's own send past the maximum creates it so; give it read permission with "
-                "updateTopic -p 6)\n", cmd, dlq, rc != RK_OK ? rk_strerror(rc) : "none", o->group);
-        rk_pull_consumer_free(pc);
-        return 1;
-    }
-    int64_t seen = 0;
-    int status = 0;
-    for (size_t q = 0; q < nq && seen < max && status == 0; q++) {
-        int64_t off = from;
-        while (seen < max && status == 0) {
-            rk_pull_result_t r;
-            rc = rk_pull_consumer_pull(pc, &qs[q], "*", off, 32, 0, &r);
-            if (rc != RK_OK) {
-                fprintf(stderr, "%s: pulling %s queue %d: %s\n", cmd, dlq, qs[q].queue_id,
-                        r.error[0] ? r.error : rk_strerror(rc));
-                status = 1;
-                break;
-            }
-            if (r.status == RK_PULL_OFFSET_ILLEGAL && r.next_offset > off) {
-                off = r.next_offset;
-                continue;
-            }
-            if (r.status != RK_PULL_FOUND) {
-                rk_pull_result_free(&r);
-                break;
-            }
-            for (size_t i = 0; i < r.msgs->n && seen < max && status == 0; i++, seen++)
-                status = fn(ctx, &r.msgs->msgs[i]);
-            off = r.next_offset;
-            rk_pull_result_free(&r);
-        }
-    }
-    free(qs);
-    rk_pull_consumer_free(pc);
-    return status;
+    char err[512] = "";
+    rk_dlq_client_t who = {.namesrv = o->ns, .access_key = rk_mqadmin_access_key(), .secret_key = rk_mqadmin_secret_key()};
+    int rc = rk_dlq_each(&who, o->group, from, max, fn, ctx, NULL, err, sizeof err);
+    if (rc != RK_OK && err[0])
+        fprintf(stderr, "%s: %s\n", cmd, err);
+    return rc == RK_OK ? 0 : 1;
 }
 
 static void prop(const rk_msg_ext_t *m, const char *key, char *buf, size_t len)
@@ -152,38 +110,23 @@ static int resend_one(void *arg, const rk_msg_ext_t *m)
     resend_ctx_t *x = arg;
     if (x->o->id != NULL && strcmp(x->o->id, m->offset_msg_id) != 0 && strcmp(x->o->id, m->msg_id) != 0)
         return 0;
-    char topic[RK_NAME_MAX];
-    if (rk_msg_prop(m, RK_PROP_RETRY_TOPIC, topic, sizeof topic) != RK_OK) {
+    rk_send_result_t r;
+    int rc = rk_dlq_resend(x->p, x->o->group, m, &r);
+    if (rc == RK_ENOTFOUND) {
         fprintf(stderr, "resendMsgFromDLQ: %s has no RETRY_TOPIC; skipped\n", m->offset_msg_id);
         return 0;
     }
-    /* its own properties, without what the retry path sets again or the store adds */
-    static const char *const drop[] = {RK_PROP_RETRY_TOPIC, RK_PROP_DELAY, RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID,
-                                       RK_PROP_RECONSUME_TIME, RK_PROP_MAX_RECONSUME_TIMES, RK_PROP_UNIQ_KEY,
-                                       RK_PROP_WAIT, RK_PROP_CLUSTER, NULL};
-    rk_buf_t props = {0};
-    rk_props_copy_without_any(&props, m->props, m->props_len, drop);
-    rk_props_put(&props, RK_PROP_RETRY_TOPIC, topic);
-    int status = 0;
-    if (props.err != 0) {
-        fprintf(stderr, "resendMsgFromDLQ: out of memory\n");
-        status = 1;
-    } else {
-        rk_message_t msg = {.topic = x->retry, .body = m->body, .body_len = m->body_len, .flag = m->flag,
-                            .props = (const char *)props.data, .props_len = props.len};
-        rk_send_result_t r;
-        int rc = rk_producer_send(x->p, &msg, &r);
-        if (rc == RK_OK) {
-            printf("resent %s (origin topic %s) to %s: %s\n", m->offset_msg_id, topic, x->retry, r.offset_msg_id);
-            x->sent++;
-        } else {
-            fprintf(stderr, "resendMsgFromDLQ: sending %s to %s failed: %s\n", m->offset_msg_id, x->retry,
-                    r.error[0] ? r.error : rk_strerror(rc));
-            status = 1;
-        }
+    if (rc != RK_OK) {
+        fprintf(stderr, "resendMsgFromDLQ: sending %s to %s failed: %s\n", m->offset_msg_id, x->retry,
+                r.error[0] ? r.error : rk_strerror(rc));
+        return 1;
     }
-    rk_buf_free(&props);
-    return status;
+    char topic[RK_NAME_MAX];
+    if (rk_msg_prop(m, RK_PROP_RETRY_TOPIC, topic, sizeof topic) != RK_OK)
+        topic[0] = 0;
+    printf("resent %s (origin topic %s) to %s: %s\n", m->offset_msg_id, topic, x->retry, r.offset_msg_id);
+    x->sent++;
+    return 0;
 }
 
 static int cmd_resend(int argc, char **argv)

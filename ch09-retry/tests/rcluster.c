@@ -8,10 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rk/clock.h"
 #include "rk/error.h"
-#include "rk/json.h"
-#include "rk/message.h"
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
@@ -137,79 +134,4 @@ void rc_create_topic(rc_cluster_t *c, const char *topic, int queues)
     cr_assert_eq(resp->code, 0, "create %s: %s", topic, resp->remark ? resp->remark : "");
     rk_cmd_free(resp);
     wait_routed(c, topic);
-}
-
-rk_cmd_t *rc_send_raw(const char *addr, const char *topic, int qid, const char *body, const char *props)
-{
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set_i64(req, "e", qid);
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", props ? props : "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, strlen(body));
-    return rc_call(addr, req);
-}
-
-int64_t rc_pull_each(const char *addr, const char *topic, int qid, int64_t from,
-                     void (*fn)(void *arg, const struct rk_record *rec), void *arg)
-{
-    rk_rclient_t *rc;
-    cr_assert_eq(rk_rclient_new(&rc), 0);
-    int64_t off = from;
-    for (;;) {
-        rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
-        rk_cmd_ext_set(req, "consumerGroup", "rc_pull");
-        rk_cmd_ext_set(req, "topic", topic);
-        rk_cmd_ext_set_i64(req, "queueId", qid);
-        rk_cmd_ext_set_i64(req, "queueOffset", off);
-        rk_cmd_ext_set(req, "maxMsgNums", "32");
-        rk_cmd_ext_set(req, "sysFlag", "0");
-        rk_cmd_ext_set(req, "commitOffset", "0");
-        rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-        rk_cmd_ext_set(req, "subscription", "*");
-        rk_cmd_ext_set(req, "subVersion", "0");
-        if (rk_rclient_invoke_sync(rc, addr, req, 5000, &resp) != RK_OK)
-            break;
-        if (resp->code != 0) {
-            rk_cmd_free(resp);
-            break;
-        }
-        size_t at = 0;
-        while (at < resp->body_len) {
-            rk_record_t rec;
-            cr_assert_eq(rk_record_decode(resp->body + at, resp->body_len - at, true, &rec), 0);
-            fn(arg, &rec);
-            at += rec.total_size;
-        }
-        int64_t next = off;
-        rk_cmd_ext_i64(resp, "nextBeginOffset", &next);
-        rk_cmd_free(resp);
-        if (next <= off)
-            break;
-        off = next;
-    }
-    rk_rclient_free(rc);
-    return off;
-}
-
-char *rc_runtime(const char *addr, const char *key)
-{
-    rk_cmd_t *resp = rc_call(addr, rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO));
-    if (resp == NULL)
-        return NULL;
-    char *v = NULL;
-    cJSON *root = resp->code == 0 ? rk_json_parse((const char *)resp->body, resp->body_len) : NULL;
-    const char *s = rk_json_get_str(cJSON_GetObjectItemCaseSensitive(root, "table"), key);
-    if (s != NULL)
-        v = strdup(s);
-    cJSON_Delete(root);
-    rk_cmd_free(resp);
-    return v;
 }

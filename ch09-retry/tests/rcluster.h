@@ -32,15 +32,5 @@ void rc_create_topic(rc_cluster_t *c, const char *topic, int queues);
 bool rc_routed(rc_cluster_t *c, const char *topic);
 /* One request to addr; returns the response (caller frees) or NULL. */
 rk_cmd_t *rc_call(const char *addr, rk_cmd_t *req);
-/* One SEND_MESSAGE_V2 to addr, as the Java client sends it: topic/qid, body, properties
- * ("k\1v\2k\1v", may be NULL). Returns the response (caller frees) or NULL if unanswered. */
-rk_cmd_t *rc_send_raw(const char *addr, const char *topic, int qid, const char *body, const char *props);
-/* Pulls topic/qid on addr from offset `from` to its end, calling fn for each stored record
- * (record bytes valid during the call). Returns the offset after the last record. */
-/* A GET_BROKER_RUNTIME_INFO value (malloc'ed) or NULL. */
-char *rc_runtime(const char *addr, const char *key);
-struct rk_record;
-int64_t rc_pull_each(const char *addr, const char *topic, int qid, int64_t from,
-                     void (*fn)(void *arg, const struct rk_record *rec), void *arg);
 
 #endif

@@ -437,6 +437,8 @@ int main(int argc, char **argv)
         if (late_at[k] > 0 && shown++ < 12)
             printf("  more than 50 ms late          %" PRId64 " of those due in second %" PRId64 "\n", late_at[k], k);
     free(late_at);
+    printf("  broker: longest wheel turn   %" PRId64 " ms, longest put-back of one turn %" PRId64 " ms\n",
+           runtime_i64("timerMaxTurnMs"), runtime_i64("timerMaxPutMs"));
     int64_t nn = atomic_load(&normal_sent);
     percentiles("ordinary send round trip", normal_lat, nn < NORMAL_MAX ? nn : NORMAL_MAX);
     double load[3];

@@ -59,15 +59,12 @@ static void p_checkpoint(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
     delay_state_t *ds = ctx;
     char *text = rk_timer_encode(ds->timer);
     rk_cmd_t *resp = text != NULL ? rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL) : NULL;
-    if (resp != NULL && rk_cmd_set_body(resp, text, strlen(text)) != RK_OK) {
-        rk_cmd_free(resp);
-        resp = NULL;
-    }
-    free(text);
     if (resp == NULL) {
+        free(text);
         rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
         return;
     }
+    rk_cmd_own_body(resp, (uint8_t *)text, strlen(text));    /* the response frees it */
     rk_reply_send(reply, resp);
 }
 
@@ -89,9 +86,10 @@ static void runtime_info(void *ctx, rk_buf_t *out)
                            "\",\"timerReadOffset\":\"%" PRId64 "\",\"timerLowOffset\":\"%" PRId64
                            "\",\"timerProgressMs\":\"%" PRId64 "\",\"timerReadBehindMs\":\"%" PRId64
                            "\",\"timerDeliveredCount\":\"%" PRId64 "\",\"timerPrecisionMs\":\"%" PRId64
-                           "\",\"timerMaxDelaySec\":\"%" PRId64 "\"",
+                           "\",\"timerMaxDelaySec\":\"%" PRId64 "\",\"timerMaxTurnMs\":\"%" PRId64
+                           "\",\"timerMaxPutMs\":\"%" PRId64 "\"",
                       s.pending, s.behind, s.read_offset, s.low_offset, s.progress_ms, behind_ms < 0 ? 0 : behind_ms,
-                      s.delivered, s.precision_ms, s.max_delay_sec);
+                      s.delivered, s.precision_ms, s.max_delay_sec, s.max_turn_ms, s.max_put_ms);
     }
     rk_schedule_t *sched = rk_retry_schedule(ds->b);
     if (sched == NULL)

@@ -65,6 +65,7 @@ struct rk_timer {
     bool dirty, wake, running, delivering, started;
     uv_thread_t thread;
     _Atomic int64_t pending, behind, delivered, skipped, failed;
+    _Atomic int64_t max_turn_ms, max_put_ms;    /* longest wheel turn / put-back of one turn's due messages */
 
     /* service thread only */
     rk_tw_t *wheel;
@@ -217,6 +218,8 @@ void rk_timer_stats(rk_timer_t *t, rk_timer_stats_t *out)
     out->delivered = atomic_load(&t->delivered);
     out->skipped = atomic_load(&t->skipped);
     out->failed = atomic_load(&t->failed);
+    out->max_turn_ms = atomic_load(&t->max_turn_ms);
+    out->max_put_ms = atomic_load(&t->max_put_ms);
     out->precision_ms = t->precision;
     out->max_delay_sec = t->max_delay_ms / 1000;
 }
@@ -274,6 +277,29 @@ static rk_put_status_t asked_time(const rk_msg_t *m, int64_t now, bool *found, i
     return RK_PUT_OK;
 }
 
+/* A delay level was asked too (chapter 9's hook already parked the message): the level wins and,
+ * as RocketMQ's checkIfTimerMessage, the TIMER_* properties are removed. */
+static rk_put_status_t level_wins(rk_msg_t *m, rk_put_scratch_t *scratch)
+{
+    static const char *const drop[] = {RK_PROP_TIMER_DELIVER_MS, RK_PROP_TIMER_DELAY_SEC, RK_PROP_TIMER_DELAY_MS,
+                                       NULL};
+    bool any = false;
+    for (int i = 0; drop[i] && !any; i++)
+        any = rk_props_get(m->props, m->props_len, drop[i], &(size_t){0}) != NULL;
+    if (!any)
+        return RK_PUT_OK;
+    rk_buf_t b = {0};
+    rk_props_copy_without_any(&b, m->props, m->props_len, drop);
+    char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
+    if (p != NULL) {
+        memcpy(p, b.data, b.len);
+        m->props = p;
+        m->props_len = b.len;
+    }
+    rk_buf_free(&b);
+    return p != NULL ? RK_PUT_OK : RK_PUT_UNKNOWN_ERROR;
+}
+
 /* HookUtils.handleScheduleMessage / transformTimerMessage, rocklet's way. */
 static rk_put_status_t timer_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scratch)
 {
@@ -286,7 +312,7 @@ static rk_put_status_t timer_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
     if (txn != RK_SYSFLAG_TXN_NOT && txn != RK_SYSFLAG_TXN_COMMIT)
         return RK_PUT_OK;
     if (m->topic_len == sizeof RK_SCHEDULE_TOPIC - 1 && memcmp(m->topic, RK_SCHEDULE_TOPIC, m->topic_len) == 0)
-        return RK_PUT_OK;                       /* a delay level was asked: the level wins, as RocketMQ */
+        return level_wins(m, scratch);
     bool found = false;
     int64_t now = rk_now_ms(), at = 0;
     rk_put_status_t st = asked_time(m, now, &found, &at);
@@ -733,8 +759,15 @@ static void service_main(void *arg)
         }
         if (want && t->wheel != NULL) {
             read_units(t, READ_CAP_PER_ROUND);
+            uint64_t a0 = rk_mono_ns();
             rk_tw_advance(t->wheel, rk_now_ms(), on_expire, t);
+            uint64_t a1 = rk_mono_ns();
             deliver_due(t);
+            uint64_t a2 = rk_mono_ns();
+            if ((int64_t)((a1 - a0) / 1000000) > atomic_load(&t->max_turn_ms))
+                atomic_store(&t->max_turn_ms, (int64_t)((a1 - a0) / 1000000));
+            if ((int64_t)((a2 - a1) / 1000000) > atomic_load(&t->max_put_ms))
+                atomic_store(&t->max_put_ms, (int64_t)((a2 - a1) / 1000000));
             take_checkpoint(t);
             int64_t max = rk_store_max_offset(t->st, RK_TIMER_TOPIC, 0);
             atomic_store(&t->behind, max > t->read_off ? max - t->read_off : 0);

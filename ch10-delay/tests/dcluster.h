@@ -8,11 +8,9 @@
 
 #include "../../ch09-retry/tests/rcluster.h"
 
-/* Chapter 10's mqbroker (build/ch10/bin/mqbroker) when it was built, else chapter 9's: delay
- * levels are chapter 9's and work on both; delivery times need chapter 10's. */
+/* Chapter 10's mqbroker (build/ch10/bin/mqbroker): delay levels (chapter 9's module) and
+ * delivery times (chapter 10's timer). */
 const char *dc_broker_bin(void);
-/* True when dc_broker_bin() is chapter 10's (a broker that takes TIMER_* properties). */
-bool dc_has_timer(void);
 /* rc_start_bin with dc_broker_bin(). */
 void dc_start(rc_cluster_t *c, const char *extra_conf);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../ch08-ha/tests/pair.h"
 #include "../../ch09-retry/tests/rcluster.h"
 #include "rk/buf.h"
 #include "rk/clock.h"
@@ -27,17 +28,21 @@
 #include "rk/timer.h"
 
 static rc_cluster_t cl;
+static tk_pair_t tp;                 /* only its client: ch08's send / pull / runtime helpers */
 static rk_log_level_t old_level;
 
 static void setup(void)
 {
     old_level = rk_log_get_level();
     rk_log_set_level(RK_LOG_OFF);
+    memset(&tp, 0, sizeof tp);
+    cr_assert_eq(rk_rclient_new(&tp.cl), 0);
 }
 
 static void teardown(void)
 {
     rc_stop(&cl);
+    rk_rclient_free(tp.cl);
     rk_log_set_level(old_level);
 }
 
@@ -81,7 +86,7 @@ static void pull_until(const char *topic, int qid, int want, got_t *g, int ms)
 {
     for (int k = 0; k <= ms / 50; k++) {
         memset(g, 0, sizeof *g);
-        rc_pull_each(cl.br, topic, qid, 0, collect, g);
+        tk_pull_each(&tp, cl.br, topic, qid, 0, collect, g);
         if (g->n >= want)
             return;
         usleep(50000);
@@ -121,7 +126,7 @@ static char *props_with(int i, const char *key, const char *value)
 
 static int send_code(const char *topic, const char *body, const char *props, char *remark, size_t rlen)
 {
-    rk_cmd_t *resp = rc_send_raw(cl.br, topic, 0, body, props);
+    rk_cmd_t *resp = tk_send_props(&tp, cl.br, topic, 0, body, props);
     cr_assert_not_null(resp, "no answer to a send");
     int code = resp->code;
     if (remark != NULL)
@@ -132,7 +137,7 @@ static int send_code(const char *topic, const char *body, const char *props, cha
 
 static int64_t runtime_i64(const char *key)
 {
-    char *v = rc_runtime(cl.br, key);
+    char *v = tk_runtime(&tp, cl.br, key);
     int64_t x = v ? strtoll(v, NULL, 10) : -1;
     free(v);
     return x;
@@ -203,7 +208,7 @@ Test(timer, any_time_arrives_in_time_order_never_early_and_intact)
     cr_assert_eq(runtime_i64("timerReadOffset"), NT);
     usleep(300000);
     memset(&g, 0, sizeof g);
-    rc_pull_each(cl.br, "TT", 0, 0, collect, &g);
+    tk_pull_each(&tp, cl.br, "TT", 0, 0, collect, &g);
     cr_assert_eq(g.n, NT, "%d messages after a restart: delivered ones were delivered again", g.n);
     cr_assert_eq(runtime_i64("timerPendingCount"), 0);
 }
@@ -265,11 +270,20 @@ Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
     int64_t t0 = rk_now_ms();
     cr_assert_eq(send_code("LT", "l1", props_with(1, RK_PROP_DELAY, "1"), NULL, 0), 0);
     cr_assert_eq(send_code("LT", "l99", props_with(99, RK_PROP_DELAY, "99"), NULL, 0), 0);
+    /* a level and a time: the level wins and the TIMER_* property goes (RocketMQ's checkIfTimerMessage) */
+    char *both = props_with(7, RK_PROP_DELAY, "1");
+    rk_buf_t b = {0};
+    rk_buf_put(&b, both, strlen(both));
+    rk_props_put(&b, RK_PROP_TIMER_DELAY_SEC, "30");
+    rk_buf_put_u8(&b, 0);
+    cr_assert_eq(send_code("LT", "l7", (const char *)b.data, NULL, 0), 0);
+    rk_buf_free(&b);
     got_t g;
-    pull_until("LT", 0, 2, &g, 15000);
-    cr_assert_eq(g.n, 2);
-    for (int j = 0; j < 2; j++) {
-        int level = g.idx[j] == 1 ? 1 : 2;      /* 99 is clamped to the last level */
+    pull_until("LT", 0, 3, &g, 15000);
+    cr_assert_eq(g.n, 3);
+    for (int j = 0; j < 3; j++) {
+        cr_assert(!has_prop(&g, j, RK_PROP_TIMER_DELAY_SEC), "l%d kept TIMER_DELAY_SEC", g.idx[j]);
+        int level = g.idx[j] == 99 ? 2 : 1;     /* 99 is clamped to the last level */
         cr_assert_geq(g.store_ts[j], t0 + 1000 * level, "l%d came before its level's delay", g.idx[j]);
         cr_assert(!has_prop(&g, j, RK_PROP_DELAY), "DELAY is removed");
         cr_assert(prop_is(&g, j, RK_PROP_WAIT, "false"), "WAIT=false, as messageTimeup");
@@ -277,18 +291,18 @@ Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
         cr_assert(prop_is(&g, j, RK_PROP_TAGS, "TagA") && prop_is(&g, j, RK_PROP_KEYS, "k1 k2") &&
                   prop_is(&g, j, "color", "blue"));
     }
-    cr_assert_eq(g.idx[0], 1, "level 1 (1 s) is put back before the clamped level 2 (2 s)");
+    cr_assert_eq(g.idx[2], 99, "level 1 (1 s) is put back before the clamped level 2 (2 s)");
     char *v = NULL;
     for (int k = 0; k < 100; k++) {
         free(v);
-        v = rc_runtime(cl.br, "scheduleMessageOffset_2");
+        v = tk_runtime(&tp, cl.br, "scheduleMessageOffset_2");
         if (v != NULL && strcmp(v, "1,1") == 0)
             break;
         usleep(20000);
     }
     cr_assert(v != NULL && strcmp(v, "1,1") == 0, "scheduleMessageOffset_2 = %s", v ? v : "(none)");
     free(v);
-    v = rc_runtime(cl.br, "scheduleDelayLevels");
+    v = tk_runtime(&tp, cl.br, "scheduleDelayLevels");
     cr_assert(v != NULL && strcmp(v, "2") == 0);
     free(v);
 }
@@ -416,7 +430,7 @@ Test(timer, a_hundred_thousand_pending_survive_kill_9_exactly_once_none_early)
         usleep(100000);
     usleep(300000);                 /* a duplicate would show now */
     for (int q = 0; q < NQ; q++)
-        rc_pull_each(cl.br, "KT", q, 0, count_kill, &k);
+        tk_pull_each(&tp, cl.br, "KT", q, 0, count_kill, &k);
     int64_t missing = 0;
     for (int i = 0; i < NKILL; i++)
         missing += k.seen[i] == 0;

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "../../ch08-ha/tests/pair.h"
-#include "../../ch09-retry/tests/rcluster.h"
 #include "rk/buf.h"
 #include "rk/clock.h"
 #include "rk/log.h"
@@ -66,7 +65,7 @@ static void pull_all(const char *addr, seen_t *s)
 {
     memset(s->count, 0, sizeof s->count);
     s->early = 0;
-    rc_pull_each(addr, "FT", 0, 0, on_rec, s);
+    tk_pull_each(&t.base, addr, "FT", 0, 0, on_rec, s);
 }
 
 static int delivered(const seen_t *s, int from, int to)
@@ -93,7 +92,7 @@ static void send_one(const char *addr, int i, const char *key, const char *value
     rk_buf_put_u8(&b, 0);
     char body[16];
     snprintf(body, sizeof body, "f%d", i);
-    rk_cmd_t *resp = rc_send_raw(addr, "FT", 0, body, (const char *)b.data);
+    rk_cmd_t *resp = tk_send_props(&t.base, addr, "FT", 0, body, (const char *)b.data);
     cr_assert(resp != NULL && resp->code == 0, "send f%d: %s", i, resp && resp->remark ? resp->remark : "no answer");
     rk_cmd_free(resp);
     rk_buf_free(&b);

@@ -12,12 +12,9 @@
 #include "rk/mqadmin.h"
 #include "rk/mqclient.h"
 #include "rk/request_code.h"
+#include "rk/txn.h"
 #include "rk/txn_admin.h"
 
-/* Chapter 11's broker request (rk/txn.h's RK_REQ_QUERY_TXN_PENDING, in the broker's half of the
- * chapter); its body is described there and in the README. */
-#define QUERY_TXN_PENDING 10501
-#define HALF_TOPIC "RMQ_SYS_TRANS_HALF_TOPIC"
 #define MAX_BROKERS 256
 
 typedef struct target {
@@ -169,7 +166,7 @@ static int cmd_txn_pending(int argc, char **argv)
                "#Check Times (times:halves)");
     int64_t total = 0;
     for (int i = 0; i < n && status == 0; i++) {
-        rk_cmd_t *req = rk_mqclient_request(QUERY_TXN_PENDING);
+        rk_cmd_t *req = rk_mqclient_request(RK_REQ_QUERY_TXN_PENDING);
         if (req != NULL && group != NULL && rk_cmd_ext_set(req, "producerGroup", group) != RK_OK) {
             rk_cmd_free(req);
             req = NULL;
@@ -198,8 +195,8 @@ static int cmd_txn_pending(int argc, char **argv)
 
 static const char *txn_type(const rk_msg_ext_t *m)
 {
-    if (strcmp(m->topic, HALF_TOPIC) == 0)
-        return "HALF (stored in " HALF_TOPIC ", waiting for commit or rollback)";
+    if (strcmp(m->topic, RK_TXN_HALF_TOPIC) == 0)
+        return "HALF (stored in " RK_TXN_HALF_TOPIC ", waiting for commit or rollback)";
     switch (rk_sysflag_txn(m->sys_flag)) {
     case RK_SYSFLAG_TXN_PREPARED: return "PREPARED";
     case RK_SYSFLAG_TXN_COMMIT: return "COMMIT (a transaction's message, committed)";

@@ -5,8 +5,7 @@
  * (it stores nothing: it records what the producer sends and pushes CHECK_TRANSACTION_STATE
  * over the producer's own connection, as a broker does).
  *
- * With chapter 11's broker (txn_e2e suite): real processes on loopback; skipped, saying so,
- * while build/ch11/bin/mqbroker does not exist (the broker side is a separate branch). */
+ * With chapter 11's broker (txn_e2e suite): real processes on loopback. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -23,6 +22,7 @@
 #include "rk/remoting_server.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/txn.h"
 #include "rk/txn_producer.h"
 
 /* ------------------------------------------------------------------ the fake */
@@ -161,7 +161,7 @@ static void fake_start(fake_t *f)
     rk_rserver_register(f->s, RK_REQ_SEND_MESSAGE_V2, on_send, f, RK_PROC_INLINE);
     rk_rserver_register(f->s, RK_REQ_END_TRANSACTION, on_end, f, RK_PROC_INLINE);
     rk_rserver_register(f->s, RK_REQ_GET_BROKER_CLUSTER_INFO, on_cluster, f, RK_PROC_INLINE);
-    rk_rserver_register(f->s, 10501, on_pending, f, RK_PROC_INLINE);      /* QUERY_TXN_PENDING */
+    rk_rserver_register(f->s, RK_REQ_QUERY_TXN_PENDING, on_pending, f, RK_PROC_INLINE);
     char err[128];
     cr_assert_eq(rk_rserver_start(f->s, err, sizeof err), RK_OK, "%s", err);
     snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d", rk_rserver_port(f->s));
@@ -766,9 +766,7 @@ Test(txn_mqadmin, txn_pending_says_when_a_broker_does_not_know_the_request)
 static void need_txn_broker(void)
 {
     quiet();
-    if (access(rk_tk_bin("mqbroker"), X_OK) != 0)
-        cr_skip_test("needs chapter 11's mqbroker (%s), the broker side of transactions (txnB's branch)",
-                     rk_tk_bin("mqbroker"));
+    cr_assert_eq(access(rk_tk_bin("mqbroker"), X_OK), 0, "chapter 11's mqbroker (%s) is not built", rk_tk_bin("mqbroker"));
 }
 
 /* Every message of the topic's only queue from offset 0 until one with body `until` (at most

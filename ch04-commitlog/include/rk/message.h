@@ -119,6 +119,7 @@ typedef struct rk_msg {
     size_t body_len;
     const char *props;
     size_t props_len;
+    int64_t store_ts;       /* 0: the put's clock; > 0 kept (chapter 11: a commit keeps its half's) */
 } rk_msg_t;
 
 /* A decoded stored record; pointers point into the decoded bytes. */

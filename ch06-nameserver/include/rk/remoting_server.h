@@ -107,6 +107,12 @@ int rk_rserver_register(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void 
  * be quick: it delays every request behind it. */
 typedef int32_t (*rk_access_check_fn)(void *ctx, rk_conn_t *conn, const rk_cmd_t *req, char *remark, size_t len);
 int rk_rserver_set_access_check(rk_rserver_t *s, rk_access_check_fn fn, void *ctx);
+
+/* Before start: puts fn in front of code's processor (same thread flags) and hands back the
+ * one it replaces, which fn may call on to: how a later chapter filters a lower one's requests
+ * (chapter 11 refuses half messages before chapter 7's send). RK_ENOTFOUND if code has none. */
+int rk_rserver_wrap(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void *ctx, rk_processor_fn *prev_fn,
+                    void **prev_ctx);
 /* Before start: called on the loop thread when a connection closes. */
 int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *ctx, rk_conn_t *conn), void *ctx);
 /* Before start: fn(ctx) every period_ms on the loop thread. */

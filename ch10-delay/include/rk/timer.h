@@ -91,6 +91,8 @@ typedef struct rk_timer_stats {
     int64_t delivered;              /* put back since start */
     int64_t skipped;                /* found delivered at recovery (below R and due before T) */
     int64_t failed;                 /* puts that failed and were retried */
+    int64_t max_turn_ms;            /* longest turn of the wheel (cascades included) since start */
+    int64_t max_put_ms;             /* longest put-back of what one turn made due */
     int64_t precision_ms, max_delay_sec;
 } rk_timer_stats_t;
 void rk_timer_stats(rk_timer_t *t, rk_timer_stats_t *out);

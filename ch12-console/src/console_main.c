@@ -1,0 +1,93 @@
+/* console_main.c — the mqconsole program's main (see rk/console.h).
+ *
+ *   mqconsole [-c FILE] [-n NAMESRV] [-l PORT] [-p] [-h]
+ *
+ * -c reads key=value settings; -n sets namesrvAddr, -l listenPort; -p prints the settings and
+ * exits. SIGTERM or SIGINT stop it once the requests in progress are answered. */
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rk/console.h"
+#include "rk/error.h"
+#include "rk/log.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mqconsole [-c FILE] [-n NAMESRV] [-l PORT] [-p] [-h]\n\nsettings:\n");
+    for (const rk_config_field_t *fl = rk_console_config_fields; fl->key; fl++)
+        fprintf(f, "  %-22s %s (default %s)\n", fl->key, fl->help, fl->def && *fl->def ? fl->def : "-");
+}
+
+int rk_console_main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    rk_kv_t kv;
+    rk_kv_init(&kv);
+    char err[512] = "";
+    bool print = false;
+    int rc = RK_OK;
+    for (int i = 1; i < argc && rc == RK_OK; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            rc = rk_kv_load_file(&kv, argv[++i], err, sizeof err);
+        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
+            rc = rk_kv_set(&kv, "namesrvAddr", argv[++i]);
+        else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
+            rc = rk_kv_set(&kv, "listenPort", argv[++i]);
+        else if (strcmp(argv[i], "-p") == 0)
+            print = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            rk_kv_free(&kv);
+            return 0;
+        } else {
+            fprintf(stderr, "mqconsole: unknown argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            rk_kv_free(&kv);
+            return 2;
+        }
+    }
+    if (rc != RK_OK) {
+        fprintf(stderr, "mqconsole: %s\n", err[0] ? err : rk_strerror(rc));
+        rk_kv_free(&kv);
+        return 1;
+    }
+    if (print) {
+        rk_console_config_t cfg;
+        memset(&cfg, 0, sizeof cfg);
+        rc = rk_config_defaults(rk_console_config_fields, &cfg);
+        if (rc == RK_OK)
+            rc = rk_config_apply(rk_console_config_fields, &cfg, &kv, err, sizeof err);
+        if (rc == RK_OK)
+            rk_config_print(rk_console_config_fields, &cfg, stdout);
+        else
+            fprintf(stderr, "mqconsole: bad configuration: %s\n", err);
+        rk_config_free(rk_console_config_fields, &cfg);
+        rk_kv_free(&kv);
+        return rc == RK_OK ? 0 : 1;
+    }
+    /* API requests wait for brokers on libuv's worker pool (4 threads by default): a few slow
+     * brokers must not hold every one */
+    setenv("UV_THREADPOOL_SIZE", "16", 0);
+    /* and each of those threads would get a malloc arena of its own that keeps what a big
+     * answer once used: a few shared arenas keep the console's RSS near what it holds */
+    mallopt(M_ARENA_MAX, 2);
+    if (getenv("RK_LOG") == NULL)
+        rk_log_set_level(RK_LOG_WARN);
+    rk_console_t *cs = NULL;
+    rc = rk_console_new(&kv, &cs, err, sizeof err);
+    if (rc == RK_OK)
+        rk_kv_warn_unused(&kv, "console");
+    rk_kv_free(&kv);
+    if (rc != RK_OK) {
+        fprintf(stderr, "mqconsole: cannot start: %s\n", err[0] ? err : rk_strerror(rc));
+        return 1;
+    }
+    printf("mqconsole listening on port %d\n", rk_console_port(cs));
+    fflush(stdout);
+    rk_console_run(cs);
+    rk_console_free(cs);
+    return 0;
+}

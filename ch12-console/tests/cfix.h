@@ -1,0 +1,41 @@
+/* cfix.h — chapter 12's test fixture: chapter 9's cluster (rcluster.h) plus an mqconsole on a
+ * free loopback port, stopped by PID (tests only). */
+#ifndef RK_TEST_CFIX_H
+#define RK_TEST_CFIX_H
+
+#include <cjson/cJSON.h>
+#include <sys/types.h>
+
+#include "../../ch09-retry/tests/rcluster.h"
+#include "rk/console_testkit.h"
+#include "rk/producer.h"
+
+/* The broker the console is tested against: the newest chapter's mqbroker merged so far. */
+#define CF_BROKER_BIN RK_BIN_DIR "/../../ch11/bin/mqbroker"
+
+typedef struct cfix {
+    rc_cluster_t cl;
+    pid_t cs_pid;
+    int port;
+} cfix_t;
+
+/* Starts the cluster (broker_extra appended to broker.conf) and a console (console_extra lines
+ * appended to its config). */
+void cf_start(cfix_t *f, const char *broker_extra, const char *console_extra);
+/* Another console on the same cluster; returns its pid, *port its port. */
+pid_t cf_console(cfix_t *f, const char *tag, const char *console_extra, int *port);
+void cf_stop(cfix_t *f);
+/* A request to the console; asserts the status and that the body is JSON; returns it (caller
+ * frees). extra_headers may be NULL. */
+cJSON *cf_call(int port, const char *method, const char *target, const char *headers, const char *body, int want);
+cJSON *cf_get(cfix_t *f, const char *target, int want);
+/* Asserts an error answer: status want and {"error":"..."} containing `has` (may be NULL). */
+void cf_error(int port, const char *method, const char *target, const char *headers, const char *body, int want,
+              const char *has);
+/* Sends one message (props "k\1v\2..." may be NULL). */
+void cf_send(cfix_t *f, const char *topic, const char *keys, const char *body, const char *props,
+             rk_send_result_t *r);
+/* The number member at a path of object keys ("a", "b", NULL); asserts it exists. */
+double cf_num(cJSON *j, const char *key);
+
+#endif
