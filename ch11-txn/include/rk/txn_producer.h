@@ -95,8 +95,9 @@ typedef struct rk_txn_producer rk_txn_producer_t;
 /* RK_EINVAL (a reason in the log) for a missing name server, group or check callback, or
  * thread / queue numbers out of range. */
 int rk_txn_producer_new(const rk_txn_producer_config_t *cfg, rk_txn_producer_t **out);
-/* Stops the check threads (checks still queued are dropped: the broker asks again), then
- * frees the producer (unregisters the group). NULL is a no-op. */
+/* Stops the check threads (checks still queued are dropped: the broker asks again; a check
+ * callback already running is waited for), then frees the producer (unregisters the group).
+ * NULL is a no-op. */
 void rk_txn_producer_free(rk_txn_producer_t *tp);
 
 /* Steps 1-3 above. Returns RK_OK once the half was stored (then r->state and r->end_status say
