@@ -270,3 +270,18 @@ long long rk_tk_file_size(const char *path)
     struct stat st;
     return stat(path, &st) == 0 ? (long long)st.st_size : -errno;
 }
+
+long rk_tk_vm_hwm_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            v = atol(line + 6);
+    fclose(f);
+    return v;
+}

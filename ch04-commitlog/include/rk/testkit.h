@@ -56,5 +56,8 @@ int rk_tk_run(char *const argv[], char **out, int timeout_ms);
 #endif
 /* Size of a file, or -errno. */
 long long rk_tk_file_size(const char *path);
+/* Peak resident memory (VmHWM in /proc/PID/status) of a process, in KiB; -1 if unknown.
+ * For benchmarks' memory lines. */
+long rk_tk_vm_hwm_kib(pid_t pid);
 
 #endif

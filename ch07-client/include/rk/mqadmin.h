@@ -24,6 +24,8 @@ typedef void (*rk_mqadmin_msg_lines_fn)(const rk_msg_ext_t *m);
 int rk_mqadmin_add_msg_lines(rk_mqadmin_msg_lines_fn fn);
 /* One "Label:  value" line in the message block's layout (RocketMQ's "%-20s %s"). */
 void rk_mqadmin_print_field(const char *label, const char *value);
+/* A time in ms as mqadmin prints it ("2026-12-02 08:00:01,123", local time; "-" for <= 0). */
+char *rk_mqadmin_fmt_time(int64_t ms, char *buf, size_t len);
 
 /* ACL credentials for the requests mqadmin sends (the SDK signs with them): from
  * `mqadmin -a KEY -s SECRET CMD ...` (before the command), --accessKey/--secretKey anywhere,

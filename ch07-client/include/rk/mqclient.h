@@ -139,6 +139,8 @@ typedef struct rk_msg_ext {
     char msg_id[RK_MSGID_MAX];          /* UNIQ_KEY, or offset_msg_id if the producer set none */
     char offset_msg_id[RK_MSGID_MAX];   /* store host + commitlog offset */
     char broker[RK_NAME_MAX];           /* filled by the consumer */
+    int64_t prepared_tx_offset;         /* a committed transactional message: its half's commitlog
+                                         * offset (PreparedTransactionOffset); else 0 */
 } rk_msg_ext_t;
 
 /* A stored record a decoder left out: damaged bytes in a pull or query body. */

@@ -110,4 +110,12 @@ int rk_producer_send_ordered(rk_producer_t *p, const rk_message_t *m, const char
 /* The topic's write queues as the producer sees them (malloc'ed). */
 int rk_producer_queues(rk_producer_t *p, const char *topic, rk_mq_t **out, size_t *n);
 
+/* The client instance the producer sends through (owned by the producer; valid until
+ * rk_producer_free): for code built on a producer, e.g. chapter 11's transactional producer,
+ * which registers its check-back processor on rk_mqclient_remoting() right after
+ * rk_producer_new and sends END_TRANSACTION through it. A message whose properties carry
+ * TRAN_MSG=true is sent with sysFlag PREPARED (0x4), as RocketMQ's producer does. */
+struct rk_mqclient;
+struct rk_mqclient *rk_producer_client(rk_producer_t *p);
+
 #endif

@@ -970,3 +970,8 @@ rk_cmd_t *rk__mqadmin_ask(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, con
 cJSON *rk__mqadmin_cluster_info(rk_mqclient_t *c) { return cluster_info(c); }
 int rk__mqadmin_query_by_id(int argc, char **argv) { return cmd_query_by_id(argc, argv); }
 char *rk__mqadmin_fmt_time(int64_t ms, char *buf, size_t len) { return fmt_time(ms, buf, len); }
+
+char *rk_mqadmin_fmt_time(int64_t ms, char *buf, size_t len)
+{
+    return fmt_time(ms, buf, len);
+}

@@ -798,6 +798,7 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
         m->commitlog_offset = rec.phys_offset;
         m->born_ts = rec.born_ts;
         m->store_ts = rec.store_ts;
+        m->prepared_tx_offset = rec.prepared_tx_offset;
         rk_host_format(&rec.born_host, m->born_host, sizeof m->born_host);
         rk_host_format(&rec.store_host, m->store_host, sizeof m->store_host);
         rk_msgid_encode(&rec.store_host, rec.phys_offset, m->offset_msg_id, sizeof m->offset_msg_id);

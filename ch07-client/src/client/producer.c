@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -134,6 +135,12 @@ static int prepare_one(rk_producer_t *p, const rk_message_t *m, bool own, prepar
         return fail(r, rc, "the message properties are too long (at most 32767 bytes)");
     }
     pr->flag = m->flag;
+    /* as RocketMQ's sendKernelImpl: a message that carries TRAN_MSG=true is a
+     * transaction's half (chapter 11): its sysFlag says PREPARED */
+    char tran[8];
+    if (rk_props_get_str((const char *)pr->props.data, pr->props.len, RK_PROP_TRAN_MSG, tran, sizeof tran) ==
+            RK_OK && strcasecmp(tran, "true") == 0)
+        pr->sys_flag |= RK_SYSFLAG_TXN_PREPARED;
     int z = p->no_compress ? 0 : rk_body_compress(m->body, m->body_len, &pr->owned, &pr->body_len);
     if (z < 0) {
         prepared_free(pr);
@@ -826,4 +833,9 @@ void rk_producer_free(rk_producer_t *p)
     uv_cond_destroy(&p->idle);
     uv_mutex_destroy(&p->mu);
     free(p);
+}
+
+rk_mqclient_t *rk_producer_client(rk_producer_t *p)
+{
+    return p->c;
 }
