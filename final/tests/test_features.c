@@ -1,7 +1,8 @@
 /* test_features.c — every feature a user reaches through the SDK, on one assembled cluster (two
  * groups of three electing replicas, majority acks): sync, async, oneway, batch and ordered
  * sends; pull and push; clustering and broadcasting; retry -> dead-letter queue -> resend; delay
- * levels and delivery times; the console's API and /metrics over the same cluster. Each chapter tests its feature against its own broker; this test
+ * levels and delivery times; transactions (commit, rollback, check-back); the console's API and
+ * /metrics over the same cluster. Each chapter tests its feature against its own broker; this test
  * shows they still work together, through the programs a user runs. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -23,6 +24,7 @@
 #include "rk/producer.h"
 #include "rk/retry_client.h"
 #include "rk/testkit.h"
+#include "rk/txn_producer.h"
 
 static fc_t c;
 
@@ -159,6 +161,30 @@ static char *http_get(int port, const char *path)
     return buf;
 }
 
+
+/* ------------------------------------------------------------ transactions */
+
+static rk_txn_state_t local_tx(void *arg, const rk_message_t *m, const rk_send_result_t *half)
+{
+    (void)arg;
+    (void)half;
+    if (m->body_len >= 6 && memcmp(m->body, "commit", 6) == 0)
+        return RK_TXN_COMMIT;
+    if (m->body_len >= 8 && memcmp(m->body, "rollback", 8) == 0)
+        return RK_TXN_ROLLBACK;
+    return RK_TXN_UNKNOWN;      /* "unknown-...": the broker asks back */
+}
+
+static atomic_int checks;
+
+static rk_txn_state_t check_back(void *arg, const rk_msg_ext_t *m)
+{
+    (void)arg;
+    (void)m;
+    atomic_fetch_add(&checks, 1);
+    return RK_TXN_COMMIT;       /* the local transaction did commit after all */
+}
+
 /* ------------------------------------------------------------ the test */
 
 typedef struct async_wait {
@@ -177,7 +203,8 @@ Test(features, every_feature_through_one_assembled_cluster)
 {
     rk_log_set_level(RK_LOG_ERROR);
     /* short retry back-off: every delay level is a second */
-    fc_init(&c, "messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s");
+    fc_init(&c, "messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n"
+                "transactionCheckInterval=1000\ntransactionTimeOut=1000");
     fc_start_all(&c);
     rk_producer_config_t pcfg = {.namesrv = c.ns, .group = "FeatureProducer"};
     rk_producer_t *p;
@@ -300,6 +327,34 @@ Test(features, every_feature_through_one_assembled_cluster)
     cr_assert(wait_count(&del, "after-1500", 1, 20000), "the timed message never came");
     cr_assert_geq(seen_first(&del, "level-2"), t_level + 1000, "a 1 s delay level came early");
     cr_assert_geq(seen_first(&del, "after-1500"), t_after + 1500 - 50, "a 1.5 s delivery time came early");
+
+    /* transactions: commit -> delivered once; rollback -> never; unknown -> checked back -> once */
+    seen_t tx;
+    seen_init(&tx);
+    rk_push_consumer_t *tc = push("GTxn", "t1", "FTxn", RK_CLUSTERING, &tx);
+    cr_assert_eq(rk_push_consumer_start(tc), RK_OK);
+    const char *const txtopics[] = {"FTxn", NULL};
+    rk_txn_producer_config_t tcfg = {.producer = {.namesrv = c.ns, .group = "FeatureTxnProducer"},
+                                     .check = check_back, .topics = txtopics};
+    rk_txn_producer_t *tp;
+    cr_assert_eq(rk_txn_producer_new(&tcfg, &tp), RK_OK);
+    const char *txbodies[] = {"commit-1", "rollback-1", "unknown-1"};
+    for (int i = 0; i < 3; i++) {
+        rk_message_t m = {.topic = "FTxn", .body = txbodies[i], .body_len = strlen(txbodies[i])};
+        rk_txn_send_result_t tr;
+        cr_assert_eq(rk_txn_producer_send(tp, &m, local_tx, NULL, &tr), RK_OK, "%s", tr.error);
+        cr_assert(tr.executed);
+    }
+    cr_assert(wait_count(&tx, "commit-1", 1, 20000), "a committed message was not delivered");
+    cr_assert(wait_count(&tx, "unknown-1", 1, 60000), "an unknown transaction was not checked back and delivered "
+              "(%d checks)", atomic_load(&checks));
+    cr_assert_geq(atomic_load(&checks), 1);
+    sleep(1);
+    cr_assert_eq(seen_count(&tx, "rollback-1"), 0, "a rolled-back message was delivered");
+    cr_assert_eq(seen_count(&tx, "commit-1"), 1, "a committed message was delivered %d times",
+                 seen_count(&tx, "commit-1"));
+    rk_txn_producer_free(tp);
+    rk_push_consumer_free(tc);
 
     /* the console sees the same cluster: its API lists the topics, /metrics every replica */
     int cport = rk_tk_free_port();
