@@ -346,9 +346,9 @@ Test(delay_levels, mqadmin_send_with_delay_and_progress)
     free(out);
 }
 
-/* A delivery time through the SDK: needs a broker that takes TIMER_* / __STARTDELIVERTIME
- * (chapter 10's); skipped on chapter 9's, which would deliver such messages at once. RocketMQ
- * rounds a delivery time down to timerPrecisionMs (1 s), so "not early" allows that much. */
+/* A delivery time through the SDK, on chapter 10's broker (its timer takes TIMER_* and
+ * __STARTDELIVERTIME). RocketMQ rounds a delivery time down to timerPrecisionMs (1 s) and
+ * rocklet's rounds up; "not early" allows RocketMQ's second so the test holds for both. */
 Test(delay_levels, delivery_time_through_the_sdk)
 {
     rk_producer_t *p = producer();
