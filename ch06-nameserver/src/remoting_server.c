@@ -137,6 +137,8 @@ struct rk_rserver {
     int nprocs;
     struct { void (*fn)(void *, rk_conn_t *); void *ctx; } hooks[MAX_HOOKS];
     int nhooks;
+    struct { void (*fn)(void *); void *ctx; } turn_hooks[MAX_HOOKS];
+    int nturn_hooks;
     task_t tasks[MAX_TASKS];
     int ntasks;
     rk_conn_t *conns;
@@ -208,6 +210,15 @@ int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *, rk_conn_t *), void *
         return RK_EFULL;
     s->hooks[s->nhooks].fn = fn;
     s->hooks[s->nhooks++].ctx = ctx;
+    return RK_OK;
+}
+
+int rk_rserver_on_turn(rk_rserver_t *s, void (*fn)(void *), void *ctx)
+{
+    if (s->nturn_hooks == MAX_HOOKS)
+        return RK_EFULL;
+    s->turn_hooks[s->nturn_hooks].fn = fn;
+    s->turn_hooks[s->nturn_hooks++].ctx = ctx;
     return RK_OK;
 }
 
@@ -441,6 +452,8 @@ static void conn_write_failed(rk_conn_t *c, int rc)
 
 static void on_out_flush(rk_rserver_t *s)
 {
+    for (int i = 0; i < s->nturn_hooks; i++)
+        s->turn_hooks[i].fn(s->turn_hooks[i].ctx);
     while (s->out_head != NULL) {
         rk_conn_t *c = s->out_head;
         s->out_head = c->out_next;
