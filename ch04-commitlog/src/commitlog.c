@@ -235,7 +235,9 @@ static int64_t *qslot(rk_commitlog_t *cl, const char *key)
             return NULL;
         }
     }
-    snprintf(cl->last_key, sizeof cl->last_key, "%s", key);
+    size_t kl = strnlen(key, sizeof cl->last_key - 1);     /* qkey made it: it fits */
+    memcpy(cl->last_key, key, kl);
+    cl->last_key[kl] = '\0';
     cl->last_slot = v;
     return v;
 }

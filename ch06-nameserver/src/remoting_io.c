@@ -46,9 +46,13 @@ int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd, void (*done)(uv_stre
     return rc;
 }
 
+#define OUT_FIRST_CAP 16384     /* a turn's replies usually fit: no realloc per reply */
+
 int rk__out_cmd(rk_buf_t *out, const rk_cmd_t *cmd)
 {
     size_t at = out->len;
+    if (out->cap == 0)
+        rk_buf_reserve(out, OUT_FIRST_CAP > cmd->body_len + 1024 ? OUT_FIRST_CAP : cmd->body_len + 1024);
     int rc = rk_cmd_encode(cmd, out);
     if (rc != RK_OK) {
         out->len = at;          /* drop the partial frame */

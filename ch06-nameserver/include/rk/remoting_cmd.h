@@ -63,6 +63,9 @@ typedef struct rk_cmd {
     uint8_t *body;
     size_t body_len;
     int ser_type;               /* how it arrived / how to send it */
+    char *arena;                /* a decoded binary header's strings in one block (or NULL): a
+                                 * remark, key or value pointing into it is not freed alone */
+    size_t arena_len;
 } rk_cmd_t;
 
 rk_cmd_t *rk_cmd_new(int32_t code);
