@@ -85,8 +85,9 @@ void rk_cmd_free(rk_cmd_t *c)
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->next; i++) {
+        if (!c->ext[i].joint)
+            cmd_mem_free(c, c->ext[i].value);
         cmd_mem_free(c, c->ext[i].key);
-        cmd_mem_free(c, c->ext[i].value);
     }
     free(c->ext);
     cmd_mem_free(c, c->remark);
@@ -113,33 +114,37 @@ static rk_ext_field_t *ext_find(const rk_cmd_t *c, const char *key)
     return NULL;
 }
 
+/* key is NUL-terminated at klen. A new field takes one block, "key\0value\0"
+ * (joint): building a request or a response costs one allocation a field. */
 static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
 {
-    char *k = strndup(key, klen), *v = strndup(value, vlen);
-    if (k == NULL || v == NULL) {
-        free(k);
-        free(v);
-        return RK_ENOMEM;
-    }
-    rk_ext_field_t *e = ext_find(c, k);
+    rk_ext_field_t *e = ext_find(c, key);
     if (e != NULL) {
-        free(k);
-        cmd_mem_free(c, e->value);
+        char *v = strndup(value, vlen);
+        if (v == NULL)
+            return RK_ENOMEM;
+        if (!e->joint)
+            cmd_mem_free(c, e->value);
         e->value = v;
+        e->joint = false;
         return RK_OK;
     }
     if (c->next == c->ext_cap) {
-        size_t cap = c->ext_cap ? c->ext_cap * 2 : 8;
+        size_t cap = c->ext_cap ? c->ext_cap * 2 : 16;
         rk_ext_field_t *n = realloc(c->ext, cap * sizeof *n);
-        if (n == NULL) {
-            free(k);
-            free(v);
+        if (n == NULL)
             return RK_ENOMEM;
-        }
         c->ext = n;
         c->ext_cap = cap;
     }
-    c->ext[c->next++] = (rk_ext_field_t){k, v};
+    char *k = malloc(klen + vlen + 2);
+    if (k == NULL)
+        return RK_ENOMEM;
+    memcpy(k, key, klen);
+    k[klen] = '\0';
+    memcpy(k + klen + 1, value, vlen);
+    k[klen + 1 + vlen] = '\0';
+    c->ext[c->next++] = (rk_ext_field_t){k, k + klen + 1, true};
     return RK_OK;
 }
 
@@ -164,7 +169,7 @@ static int ext_push(rk_cmd_t *c, const char *key, size_t klen, const char *value
         free(v);
         return RK_ENOMEM;
     }
-    c->ext[c->next++] = (rk_ext_field_t){k, v};
+    c->ext[c->next++] = (rk_ext_field_t){k, v, false};
     return RK_OK;
 }
 
@@ -197,7 +202,7 @@ static int ext_dedupe(rk_cmd_t *c)
         size_t h = key_hash(f.key) & (size - 1);
         while (slot[h] != 0 && strcmp(c->ext[slot[h] - 1].key, f.key) != 0)
             h = (h + 1) & (size - 1);
-        if (slot[h] != 0) {             /* seen: the later value wins */
+        if (slot[h] != 0) {             /* seen: the later value wins (decoded fields: never joint) */
             rk_ext_field_t *first = &c->ext[slot[h] - 1];
             cmd_mem_free(c, first->value);
             first->value = f.value;
@@ -319,27 +324,40 @@ static int encode_json_header(const rk_cmd_t *c, rk_buf_t *out)
     return rc;
 }
 
+/* Sized first, then written with one reservation (no check per field). */
 static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
 {
-    rk_buf_put_u16(out, (uint16_t)c->code);
-    rk_buf_put_u8(out, (uint8_t)c->language);
-    rk_buf_put_u16(out, (uint16_t)c->version);
-    rk_buf_put_u32(out, (uint32_t)c->opaque);
-    rk_buf_put_u32(out, (uint32_t)c->flag);
     size_t rl = c->remark ? strlen(c->remark) : 0;
-    rk_buf_put_u32(out, (uint32_t)rl);
-    rk_buf_put(out, c->remark, rl);
     size_t ext_len = 0;
     for (size_t i = 0; i < c->next; i++)
         ext_len += 2 + strlen(c->ext[i].key) + 4 + strlen(c->ext[i].value);
-    rk_buf_put_u32(out, (uint32_t)ext_len);
+    int rc = rk_buf_reserve(out, 21 + rl + ext_len);
+    if (rc != RK_OK)
+        return rc;
+    uint8_t *w = out->data + out->len;
+    rk_be_put16(w, (uint16_t)c->code);
+    w[2] = (uint8_t)c->language;
+    rk_be_put16(w + 3, (uint16_t)c->version);
+    rk_be_put32(w + 5, (uint32_t)c->opaque);
+    rk_be_put32(w + 9, (uint32_t)c->flag);
+    rk_be_put32(w + 13, (uint32_t)rl);
+    w += 17;
+    if (rl > 0)
+        memcpy(w, c->remark, rl);
+    w += rl;
+    rk_be_put32(w, (uint32_t)ext_len);
+    w += 4;
     for (size_t i = 0; i < c->next; i++) {
-        rk_buf_put_u16(out, (uint16_t)strlen(c->ext[i].key));
-        rk_buf_put_str(out, c->ext[i].key);
-        rk_buf_put_u32(out, (uint32_t)strlen(c->ext[i].value));
-        rk_buf_put_str(out, c->ext[i].value);
+        size_t kl = strlen(c->ext[i].key), vl = strlen(c->ext[i].value);
+        rk_be_put16(w, (uint16_t)kl);
+        memcpy(w + 2, c->ext[i].key, kl);
+        w += 2 + kl;
+        rk_be_put32(w, (uint32_t)vl);
+        memcpy(w + 4, c->ext[i].value, vl);
+        w += 4 + vl;
     }
-    return out->err;
+    out->len = (size_t)(w - out->data);
+    return RK_OK;
 }
 
 static int encode_frame(const rk_cmd_t *c, const void *body, size_t body_len, bool with_body, rk_buf_t *out);
@@ -505,6 +523,7 @@ static int decode_binary(rk_cmd_t *c, const uint8_t *p, size_t len, const uint8_
         memcpy(w, v, vl);
         w[vl] = '\0';
         f->value = w;
+        f->joint = false;               /* both in the arena */
         w += vl + 1;
     }
     int rc = ext_dedupe(c);

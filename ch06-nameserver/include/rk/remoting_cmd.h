@@ -49,6 +49,7 @@
 typedef struct rk_ext_field {
     char *key;
     char *value;
+    bool joint;                 /* value lives in key's block and goes with it (internal) */
 } rk_ext_field_t;
 
 typedef struct rk_cmd {
