@@ -494,7 +494,7 @@ static int submit(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_
         rk_cmd_free(req);
         return op ? RK_EINVAL : RK_ENOMEM;
     }
-    snprintf(op->addr, sizeof op->addr, "%s", addr);
+    memcpy(op->addr, addr, strlen(addr) + 1);       /* fits: checked above */
     req->opaque = atomic_fetch_add(&c->next_opaque, 1);
     req->flag &= ~RK_CMD_RESPONSE;
     op->req = req;

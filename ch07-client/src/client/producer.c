@@ -49,6 +49,15 @@ struct rk_producer {
 
 /* ---- validation and encoding ---- */
 
+/* snprintf(dst, cap, "%s", src) without the printf machinery: the send
+ * path copies a few names per message. */
+static void scopy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static int fail(rk_send_result_t *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(rk_send_result_t *r, int rc, const char *fmt, ...)
 {
@@ -130,7 +139,7 @@ static int prepare_one(rk_producer_t *p, const rk_message_t *m, bool own, prepar
     int rc = check_message(p, m, r);
     if (rc != RK_OK)
         return rc;
-    snprintf(pr->topic, sizeof pr->topic, "%s", m->topic);
+    scopy(pr->topic, sizeof pr->topic, m->topic);
     if ((rc = build_props(p, m, true, &pr->props, pr->id)) != RK_OK || (rc = rk_buf_cstr(&pr->props)) != RK_OK) {
         prepared_free(pr);
         return fail(r, rc, "the message properties are too long (at most 32767 bytes)");
@@ -332,7 +341,7 @@ static bool target_addr(const targets_t *t, const rk_mq_t *mq, char *addr, size_
     const rk_route_broker_t *b = rk_topic_route_broker(t->route, mq->broker);
     if (b == NULL || !b->master[0])
         return false;
-    snprintf(addr, len, "%s", b->master);
+    scopy(addr, len, b->master);
     return true;
 }
 
@@ -515,7 +524,7 @@ static int read_response(rk_producer_t *p, int status, rk_cmd_t *resp, const rk_
     }
     mark_fault(p, mq->broker, false);
     const char *id = rk_cmd_ext_get(resp, "msgId");
-    snprintf(r->offset_msg_id, sizeof r->offset_msg_id, "%s", id ? id : "");
+    scopy(r->offset_msg_id, sizeof r->offset_msg_id, id ? id : "");
     int64_t v = -1;
     if (rk_cmd_ext_i64(resp, "queueOffset", &v) == RK_OK)
         r->queue_offset = v;
@@ -529,8 +538,8 @@ static void result_init(rk_send_result_t *r, const prepared_t *pr)
 {
     memset(r, 0, sizeof *r);
     r->queue_offset = -1;
-    snprintf(r->msg_id, sizeof r->msg_id, "%s", pr->id);
-    snprintf(r->mq.topic, sizeof r->mq.topic, "%s", pr->topic);
+    scopy(r->msg_id, sizeof r->msg_id, pr->id);
+    scopy(r->mq.topic, sizeof r->mq.topic, pr->topic);
 }
 
 /* ---- synchronous ---- */
