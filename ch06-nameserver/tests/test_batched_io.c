@@ -181,3 +181,50 @@ Test(batched, the_turn_hook_runs_on_the_loop_thread)
     cr_assert_geq(atomic_load(&turns), 5, "at least one turn per request answered");
     cr_assert_eq(atomic_load(&turns_off_loop), 0);
 }
+
+/* A callback that sends the next request from the client's network thread
+ * (as an async producer does): the request goes out in the same loop turn,
+ * in order, and the chain never stalls. */
+typedef struct {
+    rk_rclient_t *cl;
+    atomic_int next, done, bad;
+} chain_t;
+
+static void chain_send(chain_t *ch);
+
+static void on_chain_answer(void *arg, int status, rk_cmd_t *resp)
+{
+    chain_t *ch = arg;
+    char want[16];
+    int n = snprintf(want, sizeof want, "c%d", atomic_load(&ch->done));
+    if (status != RK_OK || resp == NULL || resp->body_len != (size_t)n || memcmp(resp->body, want, (size_t)n) != 0)
+        atomic_fetch_add(&ch->bad, 1);
+    rk_cmd_free(resp);
+    atomic_fetch_add(&ch->done, 1);
+    chain_send(ch);
+}
+
+static void chain_send(chain_t *ch)
+{
+    int i = atomic_fetch_add(&ch->next, 1);
+    if (i >= 400)
+        return;
+    rk_cmd_t *req = rk_cmd_new(1000);
+    char body[16];
+    int n = snprintf(body, sizeof body, "c%d", i);
+    rk_cmd_set_body(req, body, (size_t)n);
+    if (rk_rclient_invoke_async(ch->cl, addr, req, 5000, on_chain_answer, ch) != RK_OK)
+        atomic_fetch_add(&ch->bad, 1);
+}
+
+Test(batched, requests_sent_from_answer_callbacks_go_out_in_order)
+{
+    chain_t ch = {0};
+    cr_assert_eq(rk_rclient_new(&ch.cl), 0);
+    chain_send(&ch);            /* from this thread: through the inbox */
+    for (int i = 0; i < 1000 && atomic_load(&ch.done) < 400; i++)
+        rk_sleep_ms(10);
+    cr_assert_eq(atomic_load(&ch.done), 400);
+    cr_assert_eq(atomic_load(&ch.bad), 0);
+    rk_rclient_free(ch.cl);
+}
