@@ -479,19 +479,26 @@ static int decode_binary(rk_cmd_t *c, const uint8_t *p, size_t len, const uint8_
     const uint8_t *ep = rk_reader_take(&r, el);
     if (r.err)
         return RK_EPROTO;
-    /* pass 1: count the fields and the bytes they need */
+    /* pass 1: check every length, count the fields and the bytes they need
+     * (plain pointer arithmetic: this runs for every field of every request) */
     size_t n = 0, need = rl > 0 ? (size_t)rl + 1 : 0;
-    rk_reader_t e = rk_reader(ep, el);
-    while (rk_reader_left(&e) > 0) {
-        uint16_t kl = rk_reader_u16(&e);
-        rk_reader_take(&e, kl);
-        uint32_t vl = rk_reader_u32(&e);
-        rk_reader_take(&e, vl);
-        if (e.err)
+    const uint8_t *q = ep, *end = ep + el;
+    while (q < end) {
+        if (end - q < 2)
             return RK_EPROTO;
+        size_t kl = rk_be_get16(q);
+        q += 2;
+        if ((size_t)(end - q) < kl + 4)
+            return RK_EPROTO;
+        q += kl;
+        size_t vl = rk_be_get32(q);
+        q += 4;
+        if ((size_t)(end - q) < vl)
+            return RK_EPROTO;
+        q += vl;
         if (++n > RK_CMD_MAX_EXT_FIELDS)
             return RK_ETOOBIG;
-        need += (size_t)kl + 1 + (size_t)vl + 1;
+        need += kl + 1 + vl + 1;
     }
     if (need > 0 && (c->arena = malloc(need)) == NULL)
         return RK_ENOMEM;
@@ -509,12 +516,12 @@ static int decode_binary(rk_cmd_t *c, const uint8_t *p, size_t len, const uint8_
         c->remark = w;
         w += rl + 1;
     }
-    e = rk_reader(ep, el);
-    while (rk_reader_left(&e) > 0) {
-        uint16_t kl = rk_reader_u16(&e);
-        const uint8_t *k = rk_reader_take(&e, kl);
-        uint32_t vl = rk_reader_u32(&e);
-        const uint8_t *v = rk_reader_take(&e, vl);
+    for (q = ep; q < end;) {
+        size_t kl = rk_be_get16(q);
+        const uint8_t *k = q + 2;
+        size_t vl = rk_be_get32(k + kl);
+        const uint8_t *v = k + kl + 4;
+        q = v + vl;
         rk_ext_field_t *f = &c->ext[c->next++];
         memcpy(w, k, kl);
         w[kl] = '\0';
