@@ -24,7 +24,11 @@
  * Encoding always writes extFields values as strings.
  *
  * Memory: an rk_cmd_t owns its remark, extFields and body; rk_cmd_free()
- * releases them. No global state. */
+ * releases them. Change them only through the setters, never free() one
+ * yourself: a decoded binary header keeps its remark, keys and values in one
+ * block (arena), and a field set by rk_cmd_ext_set keeps its key and value
+ * in one block (joint). Only the body is a block of its own, which a caller
+ * may take over (set body to NULL and body_len to 0). No global state. */
 #ifndef RK_REMOTING_CMD_H
 #define RK_REMOTING_CMD_H
 
