@@ -155,6 +155,11 @@ struct rk_commitlog {
     rk_ack_t *gc_head, *gc_tail;
     _Atomic uint64_t flush_count;
 
+    /* batched wake-ups (rk_commitlog_batch_end) */
+    _Atomic bool batching;      /* batch_tid is set */
+    uv_thread_t batch_tid;      /* the thread whose puts leave their wake-ups to batch_end */
+    bool owe_flush, owe_app;    /* wake-ups owed; batch_tid only */
+
     uv_mutex_t app_mu;          /* append notification for readers */
     uv_cond_t app_cond;
     _Atomic int app_waiters;
@@ -251,7 +256,9 @@ static int64_t *qslot(rk_commitlog_t *cl, const char *key)
             return NULL;
         }
     }
-    snprintf(cl->last_key, sizeof cl->last_key, "%s", key);
+    size_t kl = strnlen(key, sizeof cl->last_key - 1);     /* qkey made it: it fits */
+    memcpy(cl->last_key, key, kl);
+    cl->last_key[kl] = '\0';
     cl->last_slot = v;
     return v;
 }
@@ -830,8 +837,9 @@ void rk_ack_done(rk_ack_t *ack, rk_put_status_t status)
 int64_t rk_ack_end_offset(const rk_ack_t *ack) { return ack->end; }
 bool rk_ack_wants_wait(const rk_ack_t *ack) { return ack->wait; }
 
-/* Stage 0, built in: the flush policy. */
-static void flush_stage(rk_commitlog_t *cl, rk_ack_t *ack)
+/* Stage 0, built in: the flush policy. A batched put (defer) leaves waking
+ * the flush thread to rk_commitlog_batch_end. */
+static void flush_stage(rk_commitlog_t *cl, rk_ack_t *ack, bool defer)
 {
     if (cl->flush_type != RK_FLUSH_SYNC || !ack->wait) {
         rk_ack_done(ack, RK_PUT_OK);
@@ -845,7 +853,10 @@ static void flush_stage(rk_commitlog_t *cl, rk_ack_t *ack)
     else
         cl->gc_head = ack;
     cl->gc_tail = ack;
-    uv_cond_signal(&cl->flush_cond);
+    if (defer)
+        cl->owe_flush = true;
+    else
+        uv_cond_signal(&cl->flush_cond);
     uv_mutex_unlock(&cl->flush_mu);
 }
 
@@ -1081,7 +1092,7 @@ static int reserve_noted(rk_commitlog_t *cl, rk_mapped_file_t *mf, int rc)
 }
 
 static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
-                              int64_t *phys)
+                              int64_t *phys, bool defer)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++) {
@@ -1175,17 +1186,57 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     atomic_store(&mf->committed, pos);      /* seq_cst: records visible to readers */
     atomic_store(&cl->last_store_ts, store_ts);
     uv_mutex_unlock(&cl->put_mu);
-    notify_append(cl);
+    if (defer)
+        cl->owe_app = true;
+    else
+        notify_append(cl);
     rk_msgid_encode(&cl->store_host, res->phys_offset, res->msg_id, sizeof res->msg_id);
     return RK_PUT_OK;
 }
 
-/* Runs the hooks on copies of msgs, appends, then starts the ack chain. */
+/* Whether this thread's puts leave their wake-ups to rk_commitlog_batch_end. */
+static bool batched_here(rk_commitlog_t *cl)
+{
+    if (!atomic_load_explicit(&cl->batching, memory_order_acquire))
+        return false;
+    uv_thread_t self = uv_thread_self();
+    return uv_thread_equal(&self, &cl->batch_tid);
+}
+
+int rk_commitlog_batch_end(rk_commitlog_t *cl)
+{
+    uv_thread_t self = uv_thread_self();
+    if (!atomic_load_explicit(&cl->batching, memory_order_acquire)) {
+        uv_mutex_lock(&cl->flush_mu);
+        if (!atomic_load(&cl->batching)) {
+            cl->batch_tid = self;
+            atomic_store_explicit(&cl->batching, true, memory_order_release);
+        }
+        uv_mutex_unlock(&cl->flush_mu);
+    }
+    if (!uv_thread_equal(&self, &cl->batch_tid))
+        return RK_EBUSY;
+    if (cl->owe_flush) {
+        cl->owe_flush = false;
+        uv_mutex_lock(&cl->flush_mu);
+        uv_cond_signal(&cl->flush_cond);
+        uv_mutex_unlock(&cl->flush_mu);
+    }
+    if (cl->owe_app) {
+        cl->owe_app = false;
+        notify_append(cl);
+    }
+    return RK_OK;
+}
+
+/* Runs the hooks on copies of msgs, appends, then starts the ack chain.
+ * may_defer: the caller does not block on the ack (see batched_here). */
 static int put_common(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *sync_res,
-                      int64_t *phys, rk_put_cb cb, void *arg)
+                      int64_t *phys, rk_put_cb cb, void *arg, bool may_defer)
 {
     if (n <= 0)
         return RK_EINVAL;
+    bool defer = may_defer && batched_here(cl);
     rk_put_scratch_t scratch = {.n = 0};
     rk_msg_t one, *work = &one;
     if (n > 1 && (work = malloc((size_t)n * sizeof *work)) == NULL)
@@ -1197,7 +1248,7 @@ static int put_common(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_re
         for (int h = 0; h < cl->nhooks && st == RK_PUT_OK; h++)
             st = cl->hooks[h].fn(cl->hooks[h].ctx, &work[i], &scratch);
     if (st == RK_PUT_OK)
-        st = append(cl, work, n, &res, phys);
+        st = append(cl, work, n, &res, phys, defer);
     bool wait = wants_wait(&work[0]);
     scratch_free(&scratch);
     if (work != &one)
@@ -1226,13 +1277,13 @@ static int put_common(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_re
     ack->res = res;
     ack->cb = cb;
     ack->arg = arg;
-    flush_stage(cl, ack);
+    flush_stage(cl, ack, defer);
     return RK_OK;
 }
 
 int rk_commitlog_put_async(rk_commitlog_t *cl, const rk_msg_t *m, rk_put_cb cb, void *arg)
 {
-    return put_common(cl, m, 1, NULL, NULL, cb, arg);
+    return put_common(cl, m, 1, NULL, NULL, cb, arg, true);
 }
 
 typedef struct {
@@ -1257,7 +1308,7 @@ static int put_blocking(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_
 {
     bool fast = cl->nstages == 0 && cl->flush_type != RK_FLUSH_SYNC;
     if (fast)
-        return put_common(cl, msgs, n, res, phys, NULL, NULL);
+        return put_common(cl, msgs, n, res, phys, NULL, NULL, false);
     waiter_t w = {.done = false};
     if (uv_mutex_init(&w.mu) != 0)
         return RK_ENOMEM;
@@ -1265,7 +1316,7 @@ static int put_blocking(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_
         uv_mutex_destroy(&w.mu);
         return RK_ENOMEM;
     }
-    int rc = put_common(cl, msgs, n, NULL, phys, waiter_cb, &w);
+    int rc = put_common(cl, msgs, n, NULL, phys, waiter_cb, &w, false);
     if (rc == RK_OK) {
         uv_mutex_lock(&w.mu);
         while (!w.done)
@@ -1648,7 +1699,7 @@ void rk_commitlog_wake_waiters(rk_commitlog_t *cl)
 int rk_commitlog_put_batch_async(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, int64_t *phys, rk_put_cb cb,
                                  void *arg)
 {
-    return put_common(cl, msgs, n, NULL, phys, cb, arg);
+    return put_common(cl, msgs, n, NULL, phys, cb, arg, true);
 }
 
 /* Validates the records of data against the file that will hold them and

@@ -569,3 +569,119 @@ Test(commitlog, the_next_file_is_made_ahead_and_removed_at_close_if_unused)
     cr_assert_eq(rk_commitlog_max_offset(cl), end + 1092, "reopens exactly where it ended");
     rk_commitlog_close(cl);
 }
+
+/* ---- batched wake-ups (rk_commitlog_batch_end) ---- */
+
+typedef struct {
+    atomic_int done, ok;
+    rk_commitlog_t *cl;
+    atomic_int_least64_t unflushed;     /* acks that came before their bytes were flushed */
+} acks_t;
+
+static void count_ack(void *arg, const rk_put_result_t *r)
+{
+    acks_t *a = arg;
+    if (r->status == RK_PUT_OK)
+        atomic_fetch_add(&a->ok, 1);
+    if (rk_commitlog_flushed_offset(a->cl) < r->phys_offset + r->wrote_bytes)
+        atomic_fetch_add(&a->unflushed, 1);
+    atomic_fetch_add(&a->done, 1);
+}
+
+static void wait_acks(acks_t *a, int n)
+{
+    for (int i = 0; i < 1000 && atomic_load(&a->done) < n; i++)
+        rk_sleep_ms(10);
+    cr_assert_eq(atomic_load(&a->done), n, "every put is answered");
+}
+
+Test(commitlog, a_batch_of_sync_puts_is_answered_after_one_wake_and_flushed_together)
+{
+    cfg.flush_type = RK_FLUSH_SYNC;
+    cfg.file_size = 1 << 20;
+    rk_commitlog_t *cl = open_cl();
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0, "this thread batches from now on");
+    acks_t a = {.cl = cl};
+    uint64_t before = rk_commitlog_flush_count(cl);
+    for (int i = 0; i < 50; i++) {
+        rk_msg_t m = make_msg(cl, "T", 0, 300, i);
+        cr_assert_eq(rk_commitlog_put_async(cl, &m, count_ack, &a), 0);
+    }
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0);
+    wait_acks(&a, 50);
+    cr_assert_eq(atomic_load(&a.ok), 50);
+    cr_assert_eq(atomic_load(&a.unflushed), 0, "SYNC_FLUSH answers only after the flush");
+    uint64_t flushes = rk_commitlog_flush_count(cl) - before;
+    cr_assert(flushes >= 1 && flushes < 10, "50 puts of one batch took %llu flushes", (unsigned long long)flushes);
+    rk_commitlog_close(cl);
+}
+
+typedef struct {
+    rk_commitlog_t *cl;
+    int batch_end_rc;
+    acks_t acks;
+} other_t;
+
+static void other_thread(void *arg)
+{
+    other_t *o = arg;
+    o->batch_end_rc = rk_commitlog_batch_end(o->cl);
+    rk_msg_t m = make_msg(o->cl, "T", 1, 100, 0);
+    rk_commitlog_put_async(o->cl, &m, count_ack, &o->acks);    /* not batched: no batch_end needed */
+}
+
+Test(commitlog, only_the_batching_thread_defers_its_wakeups)
+{
+    cfg.flush_type = RK_FLUSH_SYNC;
+    rk_commitlog_t *cl = open_cl();
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0);
+    other_t o = {.cl = cl, .acks = {.cl = cl}};
+    uv_thread_t t;
+    uv_thread_create(&t, other_thread, &o);
+    uv_thread_join(&t);
+    cr_assert_eq(o.batch_end_rc, RK_EBUSY);
+    wait_acks(&o.acks, 1);
+    cr_assert_eq(atomic_load(&o.acks.ok), 1);
+    rk_put_result_t r = put1(cl, "T", 0, 100, 0);      /* a blocking put on the batching thread */
+    cr_assert_eq(r.status, RK_PUT_OK);
+    cr_assert(rk_commitlog_flushed_offset(cl) >= r.phys_offset + r.wrote_bytes);
+    rk_commitlog_close(cl);
+}
+
+typedef struct {
+    rk_commitlog_t *cl;
+    int64_t from;
+    atomic_bool started;
+    bool got;
+    uint64_t took_ms;
+} waiter_arg_t;
+
+static void append_waiter(void *arg)
+{
+    waiter_arg_t *w = arg;
+    uint64_t t0 = rk_mono_ms();
+    atomic_store(&w->started, true);
+    w->got = rk_commitlog_wait_append(w->cl, w->from, 10000);
+    w->took_ms = rk_mono_ms() - t0;
+}
+
+Test(commitlog, batch_end_wakes_those_waiting_for_appends)
+{
+    rk_commitlog_t *cl = open_cl();
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0);
+    put1(cl, "T", 0, 100, 0);
+    waiter_arg_t w = {.cl = cl, .from = rk_commitlog_max_offset(cl)};
+    uv_thread_t t;
+    uv_thread_create(&t, append_waiter, &w);
+    while (!atomic_load(&w.started))
+        rk_sleep_ms(1);
+    rk_sleep_ms(20);                /* most likely asleep in the wait by now */
+    acks_t a = {.cl = cl};
+    rk_msg_t m = make_msg(cl, "T", 0, 100, 1);
+    cr_assert_eq(rk_commitlog_put_async(cl, &m, count_ack, &a), 0);
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0);
+    uv_thread_join(&t);
+    cr_assert(w.got);
+    cr_assert(w.took_ms < 5000, "woken by batch_end, not timed out");
+    rk_commitlog_close(cl);
+}

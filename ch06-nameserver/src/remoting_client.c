@@ -31,7 +31,11 @@ typedef struct chan {
     bool connected, closing, resolving;
     rk_frames_t frames;
     op_t *waiting;              /* written once connected */
-    op_t *pending;              /* sent, awaiting responses */
+    op_t *pending;              /* sent, awaiting responses, oldest first (answers mostly come in order) */
+    op_t *pending_tail;
+    rk_buf_t out;               /* frames made this loop turn, written at its end */
+    bool out_listed;            /* in the client's out list (holds a reference) */
+    struct chan *out_next;
     struct rk_rclient *cl;
     struct chan *next;
     char rbuf[65536];
@@ -41,6 +45,9 @@ struct rk_rclient {
     uv_loop_t loop;
     uv_async_t async;
     uv_timer_t sweep;
+    uv_prepare_t out_prepare;   /* both write every channel's batched output: */
+    uv_check_t out_check;       /* before the loop sleeps, and after each round of I/O */
+    chan_t *out_head;           /* channels with batched output */
     uv_thread_t thread;
     uv_mutex_t mu;              /* guards inbox and stopping */
     op_t *inbox, *inbox_tail;
@@ -82,6 +89,7 @@ static void chan_unref(chan_t *ch)
     if (--ch->refs > 0)
         return;
     rk_frames_free(&ch->frames);
+    rk_buf_free(&ch->out);
     free(ch);
 }
 
@@ -103,15 +111,55 @@ static void chan_close(chan_t *ch, int status)
             next = op->next;
             op_fail(op, status);
         }
-    ch->waiting = ch->pending = NULL;
+    ch->waiting = ch->pending = ch->pending_tail = NULL;
+    if (ch->connected)          /* oneway requests and answers made before the close still go */
+        rk__out_flush((uv_stream_t *)&ch->tcp, &ch->out, NULL);
     if (ch->resolving)
         uv_cancel((uv_req_t *)&ch->resolve);    /* may be too late: on_resolved copes */
     uv_close((uv_handle_t *)&ch->tcp, chan_closed);
 }
 
+/* Output is batched as in the server: frames are appended to the channel's
+ * buffer and written once at the end of the loop turn (rk__out_flush). */
+#define OUT_FLUSH_AT ((size_t)256 << 10)    /* a buffer this big is written at once */
+
+static void on_out_flush(rk_rclient_t *c)
+{
+    while (c->out_head != NULL) {
+        chan_t *ch = c->out_head;
+        c->out_head = ch->out_next;
+        ch->out_next = NULL;
+        ch->out_listed = false;
+        if (!ch->closing) {
+            int rc = rk__out_flush((uv_stream_t *)&ch->tcp, &ch->out, NULL);
+            if (rc != 0)
+                chan_close(ch, RK_ECLOSED);
+        }
+        chan_unref(ch);         /* the list's reference */
+    }
+}
+
+static void on_out_prepare(uv_prepare_t *h) { on_out_flush(h->data); }
+static void on_out_check(uv_check_t *h) { on_out_flush(h->data); }
+
+/* Appends cmd to ch's batched output: 0, or the error (ch not closed here). */
+static int chan_write(chan_t *ch, const rk_cmd_t *cmd)
+{
+    int rc = rk__out_cmd(&ch->out, cmd);
+    if (rc == RK_OK && ch->out.len >= OUT_FLUSH_AT)
+        rc = rk__out_flush((uv_stream_t *)&ch->tcp, &ch->out, NULL);
+    if (rc == RK_OK && ch->out.len > 0 && !ch->out_listed) {
+        ch->out_listed = true;
+        ch->refs++;
+        ch->out_next = ch->cl->out_head;
+        ch->cl->out_head = ch;
+    }
+    return rc;
+}
+
 static void chan_send(chan_t *ch, op_t *op)
 {
-    int rc = rk__write_cmd((uv_stream_t *)&ch->tcp, op->req, NULL);
+    int rc = chan_write(ch, op->req);
     if (rc != RK_OK) {
         op_fail(op, rc);
         chan_close(ch, RK_ECLOSED);
@@ -122,8 +170,9 @@ static void chan_send(chan_t *ch, op_t *op)
         free(op);
         return;
     }
-    op->next = ch->pending;
-    ch->pending = op;
+    op->next = NULL;
+    if (ch->pending_tail) ch->pending_tail->next = op; else ch->pending = op;
+    ch->pending_tail = op;
 }
 
 static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
@@ -151,7 +200,7 @@ static void serve_push(chan_t *ch, rk_cmd_t *req)
         resp->opaque = req->opaque;
         resp->flag |= RK_CMD_RESPONSE;
         resp->ser_type = req->ser_type;
-        rk__write_cmd((uv_stream_t *)&ch->tcp, resp, NULL);
+        chan_write(ch, resp);
     }
     rk_cmd_free(resp);
     rk_cmd_free(req);
@@ -185,9 +234,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
                 return;
             continue;
         }
-        op_t **pp = &ch->pending;
-        while (*pp && (*pp)->req->opaque != resp->opaque)
+        op_t **pp = &ch->pending, *prev = NULL;
+        while (*pp && (*pp)->req->opaque != resp->opaque) {
+            prev = *pp;
             pp = &(*pp)->next;
+        }
         if (*pp == NULL) {
             rk_log_debug("rclient", "%s: late response %d dropped", ch->addr, resp->opaque);
             rk_cmd_free(resp);
@@ -195,9 +246,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         }
         op_t *op = *pp;
         *pp = op->next;
+        if (ch->pending_tail == op)
+            ch->pending_tail = prev;
         op->cb(op->arg, RK_OK, resp);
         rk_cmd_free(op->req);
         free(op);
+        if (ch->closing)        /* the callback's next request failed and closed it */
+            return;
     }
     if (rc < 0)
         chan_close(ch, RK_EPROTO);
@@ -351,6 +406,9 @@ static void on_async(uv_async_t *a)
     if (stopping) {
         while (c->chans)
             chan_close(c->chans, RK_ECLOSED);
+        on_out_flush(c);        /* drops the list's references */
+        uv_close((uv_handle_t *)&c->out_prepare, NULL);
+        uv_close((uv_handle_t *)&c->out_check, NULL);
         uv_close((uv_handle_t *)&c->sweep, NULL);
         uv_close((uv_handle_t *)&c->async, NULL);
     }
@@ -360,7 +418,7 @@ static void on_sweep(uv_timer_t *t)
 {
     rk_rclient_t *c = t->data;
     uint64_t now = rk_mono_ms();
-    for (chan_t *ch = c->chans; ch; ch = ch->next)
+    for (chan_t *ch = c->chans; ch; ch = ch->next) {
         for (op_t **lists[2] = {&ch->waiting, &ch->pending}, ***l = lists; l < lists + 2; l++)
             for (op_t **pp = *l; *pp;) {
                 op_t *op = *pp;
@@ -371,6 +429,10 @@ static void on_sweep(uv_timer_t *t)
                     pp = &op->next;
                 }
             }
+        ch->pending_tail = ch->pending;
+        while (ch->pending_tail != NULL && ch->pending_tail->next != NULL)
+            ch->pending_tail = ch->pending_tail->next;
+    }
 }
 
 static void loop_main(void *arg)
@@ -394,10 +456,18 @@ int rk_rclient_new(rk_rclient_t **out)
     uv_timer_init(&c->loop, &c->sweep);
     c->sweep.data = c;
     uv_timer_start(&c->sweep, on_sweep, 10, 10);
+    uv_prepare_init(&c->loop, &c->out_prepare);
+    c->out_prepare.data = c;
+    uv_prepare_start(&c->out_prepare, on_out_prepare);
+    uv_check_init(&c->loop, &c->out_check);
+    c->out_check.data = c;
+    uv_check_start(&c->out_check, on_out_check);
     atomic_init(&c->next_opaque, 1);
     if (uv_thread_create(&c->thread, loop_main, c) != 0) {
         uv_close((uv_handle_t *)&c->async, NULL);
         uv_close((uv_handle_t *)&c->sweep, NULL);
+        uv_close((uv_handle_t *)&c->out_prepare, NULL);
+        uv_close((uv_handle_t *)&c->out_check, NULL);
         uv_run(&c->loop, UV_RUN_DEFAULT);
         uv_loop_close(&c->loop);
         uv_mutex_destroy(&c->mu);
@@ -443,7 +513,7 @@ static int submit_cmd(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int time
         rk_cmd_free(req);
         return op ? RK_EINVAL : RK_ENOMEM;
     }
-    snprintf(op->addr, sizeof op->addr, "%s", addr);
+    memcpy(op->addr, addr, strlen(addr) + 1);       /* fits: checked above */
     if (!response && c->before_fn != NULL) {     /* a response to a server push is not signed */
         int rc = c->before_fn(c->before_ctx, addr, req);
         if (rc != 0) {

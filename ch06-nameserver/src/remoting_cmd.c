@@ -72,17 +72,27 @@ rk_cmd_t *rk_cmd_clone(const rk_cmd_t *src)
     return c;
 }
 
+/* Frees p unless it lives in c's arena (freed with c). */
+static void cmd_mem_free(const rk_cmd_t *c, void *p)
+{
+    if (c->arena != NULL && (char *)p >= c->arena && (char *)p < c->arena + c->arena_len)
+        return;
+    free(p);
+}
+
 void rk_cmd_free(rk_cmd_t *c)
 {
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->next; i++) {
-        free(c->ext[i].key);
-        free(c->ext[i].value);
+        if (!c->ext[i].joint)
+            cmd_mem_free(c, c->ext[i].value);
+        cmd_mem_free(c, c->ext[i].key);
     }
     free(c->ext);
-    free(c->remark);
-    free(c->body);
+    cmd_mem_free(c, c->remark);
+    cmd_mem_free(c, c->body);
+    free(c->arena);
     free(c);
 }
 
@@ -91,46 +101,50 @@ int rk_cmd_set_remark(rk_cmd_t *c, const char *remark)
     char *r = remark ? strdup(remark) : NULL;
     if (remark && r == NULL)
         return RK_ENOMEM;
-    free(c->remark);
+    cmd_mem_free(c, c->remark);
     c->remark = r;
     return RK_OK;
 }
 
 static rk_ext_field_t *ext_find(const rk_cmd_t *c, const char *key)
 {
-    for (size_t i = 0; i < c->next; i++)
-        if (strcmp(c->ext[i].key, key) == 0)
+    for (size_t i = 0; i < c->next; i++)     /* the first byte rules out most (V2 names are one letter) */
+        if (c->ext[i].key[0] == key[0] && strcmp(c->ext[i].key, key) == 0)
             return &c->ext[i];
     return NULL;
 }
 
+/* key is NUL-terminated at klen. A new field takes one block, "key\0value\0"
+ * (joint): building a request or a response costs one allocation a field. */
 static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
 {
-    char *k = strndup(key, klen), *v = strndup(value, vlen);
-    if (k == NULL || v == NULL) {
-        free(k);
-        free(v);
-        return RK_ENOMEM;
-    }
-    rk_ext_field_t *e = ext_find(c, k);
+    rk_ext_field_t *e = ext_find(c, key);
     if (e != NULL) {
-        free(k);
-        free(e->value);
+        char *v = strndup(value, vlen);
+        if (v == NULL)
+            return RK_ENOMEM;
+        if (!e->joint)
+            cmd_mem_free(c, e->value);
         e->value = v;
+        e->joint = false;
         return RK_OK;
     }
     if (c->next == c->ext_cap) {
-        size_t cap = c->ext_cap ? c->ext_cap * 2 : 8;
+        size_t cap = c->ext_cap ? c->ext_cap * 2 : 16;
         rk_ext_field_t *n = realloc(c->ext, cap * sizeof *n);
-        if (n == NULL) {
-            free(k);
-            free(v);
+        if (n == NULL)
             return RK_ENOMEM;
-        }
         c->ext = n;
         c->ext_cap = cap;
     }
-    c->ext[c->next++] = (rk_ext_field_t){k, v};
+    char *k = malloc(klen + vlen + 2);
+    if (k == NULL)
+        return RK_ENOMEM;
+    memcpy(k, key, klen);
+    k[klen] = '\0';
+    memcpy(k + klen + 1, value, vlen);
+    k[klen + 1 + vlen] = '\0';
+    c->ext[c->next++] = (rk_ext_field_t){k, k + klen + 1, true};
     return RK_OK;
 }
 
@@ -155,7 +169,7 @@ static int ext_push(rk_cmd_t *c, const char *key, size_t klen, const char *value
         free(v);
         return RK_ENOMEM;
     }
-    c->ext[c->next++] = (rk_ext_field_t){k, v};
+    c->ext[c->next++] = (rk_ext_field_t){k, v, false};
     return RK_OK;
 }
 
@@ -188,11 +202,11 @@ static int ext_dedupe(rk_cmd_t *c)
         size_t h = key_hash(f.key) & (size - 1);
         while (slot[h] != 0 && strcmp(c->ext[slot[h] - 1].key, f.key) != 0)
             h = (h + 1) & (size - 1);
-        if (slot[h] != 0) {             /* seen: the later value wins */
+        if (slot[h] != 0) {             /* seen: the later value wins (decoded fields: never joint) */
             rk_ext_field_t *first = &c->ext[slot[h] - 1];
-            free(first->value);
+            cmd_mem_free(c, first->value);
             first->value = f.value;
-            free(f.key);
+            cmd_mem_free(c, f.key);
         } else {
             c->ext[kept] = f;
             slot[h] = (uint16_t)(kept + 1);
@@ -210,9 +224,15 @@ int rk_cmd_ext_set(rk_cmd_t *c, const char *key, const char *value)
 
 int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
 {
-    char buf[24];
-    snprintf(buf, sizeof buf, "%lld", (long long)value);
-    return rk_cmd_ext_set(c, key, buf);
+    char buf[24], *p = buf + sizeof buf;    /* "%lld" by hand: every send response has two */
+    uint64_t u = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    *--p = '\0';
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (value < 0)
+        *--p = '-';
+    return rk_cmd_ext_set(c, key, p);
 }
 
 const char *rk_cmd_ext_get(const rk_cmd_t *c, const char *key)
@@ -226,6 +246,16 @@ int rk_cmd_ext_i64(const rk_cmd_t *c, const char *key, int64_t *out)
     const char *v = rk_cmd_ext_get(c, key);
     if (v == NULL)
         return RK_ENOTFOUND;
+    /* the usual case, up to 18 plain digits (no overflow possible), without strtoll */
+    const char *d = v + (v[0] == '-');
+    size_t n = 0;
+    uint64_t u = 0;
+    while (n <= 18 && d[n] >= '0' && d[n] <= '9')
+        u = u * 10 + (uint64_t)(d[n++] - '0');
+    if (n > 0 && n <= 18 && d[n] == '\0') {
+        *out = v[0] == '-' ? -(int64_t)u : (int64_t)u;
+        return RK_OK;
+    }
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
@@ -240,6 +270,10 @@ int rk_cmd_ext_bool(const rk_cmd_t *c, const char *key, bool *out)
     const char *v = rk_cmd_ext_get(c, key);
     if (v == NULL)
         return RK_ENOTFOUND;
+    if (strcmp(v, "false") == 0 || strcmp(v, "true") == 0) {   /* what clients send */
+        *out = v[0] == 't';
+        return RK_OK;
+    }
     return rk_parse_bool(v, out) == RK_OK ? RK_OK : RK_EINVAL;
 }
 
@@ -257,7 +291,7 @@ int rk_cmd_set_body(rk_cmd_t *c, const void *data, size_t len)
 
 void rk_cmd_own_body(rk_cmd_t *c, uint8_t *data, size_t len)
 {
-    free(c->body);
+    cmd_mem_free(c, c->body);
     c->body = data;
     c->body_len = data ? len : 0;
 }
@@ -290,27 +324,40 @@ static int encode_json_header(const rk_cmd_t *c, rk_buf_t *out)
     return rc;
 }
 
+/* Sized first, then written with one reservation (no check per field). */
 static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
 {
-    rk_buf_put_u16(out, (uint16_t)c->code);
-    rk_buf_put_u8(out, (uint8_t)c->language);
-    rk_buf_put_u16(out, (uint16_t)c->version);
-    rk_buf_put_u32(out, (uint32_t)c->opaque);
-    rk_buf_put_u32(out, (uint32_t)c->flag);
     size_t rl = c->remark ? strlen(c->remark) : 0;
-    rk_buf_put_u32(out, (uint32_t)rl);
-    rk_buf_put(out, c->remark, rl);
     size_t ext_len = 0;
     for (size_t i = 0; i < c->next; i++)
         ext_len += 2 + strlen(c->ext[i].key) + 4 + strlen(c->ext[i].value);
-    rk_buf_put_u32(out, (uint32_t)ext_len);
+    int rc = rk_buf_reserve(out, 21 + rl + ext_len);
+    if (rc != RK_OK)
+        return rc;
+    uint8_t *w = out->data + out->len;
+    rk_be_put16(w, (uint16_t)c->code);
+    w[2] = (uint8_t)c->language;
+    rk_be_put16(w + 3, (uint16_t)c->version);
+    rk_be_put32(w + 5, (uint32_t)c->opaque);
+    rk_be_put32(w + 9, (uint32_t)c->flag);
+    rk_be_put32(w + 13, (uint32_t)rl);
+    w += 17;
+    if (rl > 0)
+        memcpy(w, c->remark, rl);
+    w += rl;
+    rk_be_put32(w, (uint32_t)ext_len);
+    w += 4;
     for (size_t i = 0; i < c->next; i++) {
-        rk_buf_put_u16(out, (uint16_t)strlen(c->ext[i].key));
-        rk_buf_put_str(out, c->ext[i].key);
-        rk_buf_put_u32(out, (uint32_t)strlen(c->ext[i].value));
-        rk_buf_put_str(out, c->ext[i].value);
+        size_t kl = strlen(c->ext[i].key), vl = strlen(c->ext[i].value);
+        rk_be_put16(w, (uint16_t)kl);
+        memcpy(w + 2, c->ext[i].key, kl);
+        w += 2 + kl;
+        rk_be_put32(w, (uint32_t)vl);
+        memcpy(w + 4, c->ext[i].value, vl);
+        w += 4 + vl;
     }
-    return out->err;
+    out->len = (size_t)(w - out->data);
+    return RK_OK;
 }
 
 static int encode_frame(const rk_cmd_t *c, const void *body, size_t body_len, bool with_body, rk_buf_t *out);
@@ -413,7 +460,12 @@ static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
     return rc == RK_OK ? ext_dedupe(c) : rc;
 }
 
-static int decode_binary_header(rk_cmd_t *c, const uint8_t *p, size_t len)
+/* A binary header: the remark and every key and value are copied into one
+ * block (c->arena), sized in a first pass that also checks every length, so
+ * a request costs four allocations (command, field array, block, body)
+ * instead of two per field. The body stays a block of its own: callers may
+ * take it over (and free it). */
+static int decode_binary(rk_cmd_t *c, const uint8_t *p, size_t len, const uint8_t *body, size_t body_len)
 {
     rk_reader_t r = rk_reader(p, len);
     c->code = (int16_t)rk_reader_u16(&r);
@@ -423,32 +475,66 @@ static int decode_binary_header(rk_cmd_t *c, const uint8_t *p, size_t len)
     c->flag = (int32_t)rk_reader_u32(&r);
     uint32_t rl = rk_reader_u32(&r);
     const uint8_t *rp = rk_reader_take(&r, rl);
-    if (r.err)
-        return RK_EPROTO;
-    if (rl > 0) {
-        char *remark = strndup((const char *)rp, rl);
-        if (remark == NULL)
-            return RK_ENOMEM;
-        free(c->remark);
-        c->remark = remark;
-    }
     uint32_t el = rk_reader_u32(&r);
     const uint8_t *ep = rk_reader_take(&r, el);
     if (r.err)
         return RK_EPROTO;
-    rk_reader_t e = rk_reader(ep, el);
-    while (rk_reader_left(&e) > 0) {
-        uint16_t kl = rk_reader_u16(&e);
-        const uint8_t *k = rk_reader_take(&e, kl);
-        uint32_t vl = rk_reader_u32(&e);
-        const uint8_t *v = rk_reader_take(&e, vl);
-        if (e.err)
+    /* pass 1: check every length, count the fields and the bytes they need
+     * (plain pointer arithmetic: this runs for every field of every request) */
+    size_t n = 0, need = rl > 0 ? (size_t)rl + 1 : 0;
+    const uint8_t *q = ep, *end = ep + el;
+    while (q < end) {
+        if (end - q < 2)
             return RK_EPROTO;
-        int rc = ext_push(c, (const char *)k, kl, (const char *)v, vl);
-        if (rc != RK_OK)
-            return rc;
+        size_t kl = rk_be_get16(q);
+        q += 2;
+        if ((size_t)(end - q) < kl + 4)
+            return RK_EPROTO;
+        q += kl;
+        size_t vl = rk_be_get32(q);
+        q += 4;
+        if ((size_t)(end - q) < vl)
+            return RK_EPROTO;
+        q += vl;
+        if (++n > RK_CMD_MAX_EXT_FIELDS)
+            return RK_ETOOBIG;
+        need += kl + 1 + vl + 1;
     }
-    return ext_dedupe(c);
+    if (need > 0 && (c->arena = malloc(need)) == NULL)
+        return RK_ENOMEM;
+    c->arena_len = need;
+    if (n > 0) {
+        if ((c->ext = malloc(n * sizeof *c->ext)) == NULL)
+            return RK_ENOMEM;
+        c->ext_cap = n;
+    }
+    /* pass 2: copy (the lengths were checked above) */
+    char *w = c->arena;
+    if (rl > 0) {
+        memcpy(w, rp, rl);
+        w[rl] = '\0';
+        c->remark = w;
+        w += rl + 1;
+    }
+    for (q = ep; q < end;) {
+        size_t kl = rk_be_get16(q);
+        const uint8_t *k = q + 2;
+        size_t vl = rk_be_get32(k + kl);
+        const uint8_t *v = k + kl + 4;
+        q = v + vl;
+        rk_ext_field_t *f = &c->ext[c->next++];
+        memcpy(w, k, kl);
+        w[kl] = '\0';
+        f->key = w;
+        w += kl + 1;
+        memcpy(w, v, vl);
+        w[vl] = '\0';
+        f->value = w;
+        f->joint = false;               /* both in the arena */
+        w += vl + 1;
+    }
+    int rc = ext_dedupe(c);
+    return rc == RK_OK ? rk_cmd_set_body(c, body, body_len) : rc;
 }
 
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
@@ -466,10 +552,14 @@ int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
     c->ser_type = type;
     c->language = 7;
     c->version = 0;
-    int rc = type == RK_SER_JSON ? decode_json_header(c, frame + 4, hlen)
-                                 : decode_binary_header(c, frame + 4, hlen);
-    if (rc == RK_OK)
-        rc = rk_cmd_set_body(c, frame + 4 + hlen, len - 4 - hlen);
+    int rc;
+    if (type == RK_SER_JSON) {
+        rc = decode_json_header(c, frame + 4, hlen);
+        if (rc == RK_OK)
+            rc = rk_cmd_set_body(c, frame + 4 + hlen, len - 4 - hlen);
+    } else {
+        rc = decode_binary(c, frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen);
+    }
     if (rc != RK_OK) {
         rk_cmd_free(c);
         return rc;

@@ -46,6 +46,43 @@ int rk__write_cmd(uv_stream_t *stream, const rk_cmd_t *cmd, void (*done)(uv_stre
     return rc;
 }
 
+#define OUT_FIRST_CAP 16384     /* a turn's replies usually fit: no realloc per reply */
+
+int rk__out_cmd(rk_buf_t *out, const rk_cmd_t *cmd)
+{
+    size_t at = out->len;
+    if (out->cap == 0)
+        rk_buf_reserve(out, OUT_FIRST_CAP > cmd->body_len + 1024 ? OUT_FIRST_CAP : cmd->body_len + 1024);
+    int rc = rk_cmd_encode(cmd, out);
+    if (rc != RK_OK) {
+        out->len = at;          /* drop the partial frame */
+        out->err = 0;           /* the buffer is usable again (err is sticky) */
+    }
+    return rc;
+}
+
+int rk__out_flush(uv_stream_t *stream, rk_buf_t *out, void (*done)(uv_stream_t *))
+{
+    if (out->len == 0)
+        return 0;
+    write_t *wr = malloc(sizeof *wr);
+    size_t len;
+    uint8_t *data = rk_buf_detach(out, &len);
+    if (wr == NULL) {
+        free(data);
+        return RK_ENOMEM;
+    }
+    wr->data = data;
+    wr->done = done;
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    int rc = uv_write(&wr->req, stream, &buf, 1, on_written);
+    if (rc != 0) {
+        free(wr->data);
+        free(wr);
+    }
+    return rc;
+}
+
 void rk__block_sigpipe(void)
 {
     sigset_t set;

@@ -87,6 +87,9 @@ struct rk_conn {
     bool pumping;               /* inside conn_pump (processors may re-enter) */
     bool paused_counted;        /* counted in st_paused */
     bool needs_pump;            /* resumed with whole frames buffered: pump_timer runs them */
+    bool out_listed;            /* in the server's out list (holds a reference) */
+    rk_buf_t out;               /* frames made this loop turn, written at its end (rk__out_flush) */
+    rk_conn_t *out_next;
     void *data;
     rk_conn_t *prev, *next;
 };
@@ -122,6 +125,9 @@ struct rk_rserver {
     uv_async_t async;
     uv_timer_t idle_timer;      /* idle connections and push timeouts */
     uv_timer_t pump_timer;      /* runs the frames of connections the input budget let go */
+    uv_prepare_t out_prepare;   /* both write every connection's batched output: */
+    uv_check_t out_check;       /* before the loop sleeps, and after each round of I/O */
+    rk_conn_t *out_head;        /* connections with batched output */
     int32_t next_push_opaque;
     uv_thread_t thread;
     uv_thread_t loop_tid;
@@ -133,6 +139,8 @@ struct rk_rserver {
     void *access_ctx;
     struct { void (*fn)(void *, rk_conn_t *); void *ctx; } hooks[MAX_HOOKS];
     int nhooks;
+    struct { void (*fn)(void *); void *ctx; } turn_hooks[MAX_HOOKS];
+    int nturn_hooks;
     task_t tasks[MAX_TASKS];
     int ntasks;
     rk_conn_t *conns;
@@ -214,6 +222,15 @@ int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *, rk_conn_t *), void *
     return RK_OK;
 }
 
+int rk_rserver_on_turn(rk_rserver_t *s, void (*fn)(void *), void *ctx)
+{
+    if (s->nturn_hooks == MAX_HOOKS)
+        return RK_EFULL;
+    s->turn_hooks[s->nturn_hooks].fn = fn;
+    s->turn_hooks[s->nturn_hooks++].ctx = ctx;
+    return RK_OK;
+}
+
 int rk_rserver_every(rk_rserver_t *s, uint64_t period_ms, void (*fn)(void *), void *ctx)
 {
     if (s->ntasks == MAX_TASKS)
@@ -236,7 +253,7 @@ const rk_cmd_t *rk_reply_request(const rk_reply_t *r) { return r->req; }
 static void conn_account(rk_conn_t *c)
 {
     rk_rserver_t *s = c->srv;
-    size_t out = c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    size_t out = c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->out.len;
     size_t in = c->frames.buf.cap;
     atomic_fetch_add(&s->st_out, (int64_t)out - (int64_t)c->out_seen);
     atomic_fetch_add(&s->st_in, (int64_t)in - (int64_t)c->in_held);
@@ -251,6 +268,7 @@ static void conn_unref(rk_conn_t *c)
     if (--c->refs > 0)
         return;
     rk_frames_free(&c->frames);
+    rk_buf_free(&c->out);
     conn_account(c);            /* closing: both back to 0 */
     rk_rserver_t *s = c->srv;
     free(c);
@@ -387,10 +405,13 @@ static void on_conn_closed(uv_handle_t *h)
     conn_unref(c);
 }
 
+static int conn_flush_out(rk_conn_t *c);
+
 void rk_conn_close(rk_conn_t *c)
 {
     if (c->closing)
         return;
+    conn_flush_out(c);          /* what was answered goes out first, as if written at once */
     c->closing = true;
     rk_rserver_t *s = c->srv;
     if (c->paused_in) {
@@ -419,17 +440,62 @@ static void on_out_progress(uv_stream_t *stream)
     conn_maybe_resume(c);
 }
 
+/* Output is batched: every frame made during a loop turn is appended to its
+ * connection's buffer, and the buffers are written at the end of the turn,
+ * one write per connection (rk__out_flush). */
+#define OUT_FLUSH_AT ((size_t)256 << 10)    /* a buffer this big is written at once */
+
+/* Hands c's batched bytes to libuv: 0, or the error (c is not closed here). */
+static int conn_flush_out(rk_conn_t *c)
+{
+    if (c->closing || c->out.len == 0)
+        return 0;
+    return rk__out_flush((uv_stream_t *)&c->tcp, &c->out, on_out_progress);
+}
+
+static void conn_write_failed(rk_conn_t *c, int rc)
+{
+    rk_log_error(c->srv->name, "%s: cannot send (%s), closing", c->peer, rc < -4095 ? rk_strerror(rc) : uv_strerror(rc));
+    rk_conn_close(c);
+}
+
+static void on_out_flush(rk_rserver_t *s)
+{
+    for (int i = 0; i < s->nturn_hooks; i++)
+        s->turn_hooks[i].fn(s->turn_hooks[i].ctx);
+    while (s->out_head != NULL) {
+        rk_conn_t *c = s->out_head;
+        s->out_head = c->out_next;
+        c->out_next = NULL;
+        c->out_listed = false;
+        int rc = conn_flush_out(c);
+        if (rc != 0)
+            conn_write_failed(c, rc);
+        else if (!c->closing)
+            conn_account(c);
+        conn_unref(c);          /* the list's reference */
+    }
+}
+
+static void on_out_prepare(uv_prepare_t *h) { on_out_flush(h->data); }
+static void on_out_check(uv_check_t *h) { on_out_flush(h->data); }
+
 static void conn_write_cmd(rk_conn_t *c, const rk_cmd_t *cmd)
 {
     if (c->closing)
         return;
-    int rc = rk__write_cmd((uv_stream_t *)&c->tcp, cmd, on_out_progress);
-    conn_account(c);
-    if (rc != RK_OK) {
-        rk_log_error(c->srv->name, "%s: cannot send (%s), closing", c->peer,
-                     rc < -4095 ? rk_strerror(rc) : uv_strerror(rc));
-        rk_conn_close(c);
+    int rc = rk__out_cmd(&c->out, cmd);
+    if (rc == RK_OK && c->out.len >= OUT_FLUSH_AT)
+        rc = conn_flush_out(c);
+    if (rc == RK_OK && c->out.len > 0 && !c->out_listed) {
+        c->out_listed = true;
+        c->refs++;
+        c->out_next = c->srv->out_head;
+        c->srv->out_head = c;
     }
+    conn_account(c);
+    if (rc != RK_OK)
+        conn_write_failed(c, rc);
 }
 
 /* ------------------------------------------------------------ replies */
@@ -455,7 +521,8 @@ static void on_iov_written(uv_write_t *w, int status)
     on_out_progress(stream);
 }
 
-/* Header from a buffer, body straight from the caller's memory. */
+/* Header from a buffer, body straight from the caller's memory; the
+ * connection's batched output goes first, in the same write. */
 static void conn_write_iov(rk_conn_t *c, rk_reply_t *r)
 {
     size_t total = 0;
@@ -464,7 +531,17 @@ static void conn_write_iov(rk_conn_t *c, rk_reply_t *r)
     rk_buf_t head = {0};
     iov_write_t *iw = malloc(sizeof *iw);
     uv_buf_t *bufs = malloc(sizeof *bufs * (size_t)(r->niov + 1));
-    int rc = iw && bufs && !c->closing ? rk_cmd_encode_head(r->resp, total, &head) : RK_ECLOSED;
+    int rc = iw && bufs && !c->closing ? RK_OK : RK_ECLOSED;
+    if (rc == RK_OK) {
+        size_t at = c->out.len;
+        if ((rc = rk_cmd_encode_head(r->resp, total, &c->out)) == RK_OK) {
+            head = c->out;      /* batched frames + this header: one buffer */
+            memset(&c->out, 0, sizeof c->out);
+        } else {
+            c->out.len = at;
+            c->out.err = 0;
+        }
+    }
     if (rc == RK_OK) {
         size_t hl;
         iw->head = rk_buf_detach(&head, &hl);
@@ -915,6 +992,9 @@ static void begin_stop(rk_rserver_t *s)
         uv_close((uv_handle_t *)&s->tasks[i].timer, NULL);
     while (s->conns != NULL)
         rk_conn_close(s->conns);
+    on_out_flush(s);            /* drops the list's references */
+    uv_close((uv_handle_t *)&s->out_prepare, NULL);
+    uv_close((uv_handle_t *)&s->out_check, NULL);
     maybe_close_async(s);
 }
 
@@ -991,6 +1071,12 @@ int rk_rserver_start(rk_rserver_t *s, char *err, size_t errlen)
     s->idle_timer.data = s;
     uv_timer_init(&s->loop, &s->pump_timer);
     s->pump_timer.data = s;
+    uv_prepare_init(&s->loop, &s->out_prepare);
+    s->out_prepare.data = s;
+    uv_prepare_start(&s->out_prepare, on_out_prepare);
+    uv_check_init(&s->loop, &s->out_check);
+    s->out_check.data = s;
+    uv_check_start(&s->out_check, on_out_check);
     uint64_t every = s->cfg.idle_ms > 0 && (uint64_t)s->cfg.idle_ms / 4 < 50 ? (uint64_t)s->cfg.idle_ms / 4 + 1 : 50;
     uv_timer_start(&s->idle_timer, on_idle_check, every, every);
     for (int i = 0; i < s->ntasks; i++) {

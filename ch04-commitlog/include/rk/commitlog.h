@@ -183,6 +183,17 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
 /* ---- read ---- */
 
 int64_t rk_commitlog_min_offset(rk_commitlog_t *cl);
+/* Batched wake-ups, for a thread that makes many puts in a row and can say
+ * when a batch ends (the broker's network thread, at the end of each loop
+ * turn). After its first rk_commitlog_batch_end(), that thread's
+ * asynchronous puts (put_async, put_batch_async) no longer wake the flush
+ * thread and the rk_commitlog_wait_append() sleepers one by one: each
+ * rk_commitlog_batch_end() wakes them once for the batch, so one group
+ * commit (one msync) covers the whole batch. That thread must call it after
+ * every batch of puts, before it sleeps. Puts from other threads and
+ * blocking puts are not affected. One batching thread per commitlog:
+ * RK_EBUSY from any other. */
+int rk_commitlog_batch_end(rk_commitlog_t *cl);
 /* End of complete records: readers never read at or past it. */
 int64_t rk_commitlog_max_offset(rk_commitlog_t *cl);
 int64_t rk_commitlog_flushed_offset(rk_commitlog_t *cl);

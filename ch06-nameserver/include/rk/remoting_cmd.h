@@ -24,7 +24,11 @@
  * Encoding always writes extFields values as strings.
  *
  * Memory: an rk_cmd_t owns its remark, extFields and body; rk_cmd_free()
- * releases them. No global state. */
+ * releases them. Change them only through the setters, never free() one
+ * yourself: a decoded binary header keeps its remark, keys and values in one
+ * block (arena), and a field set by rk_cmd_ext_set keeps its key and value
+ * in one block (joint). Only the body is a block of its own, which a caller
+ * may take over (set body to NULL and body_len to 0). No global state. */
 #ifndef RK_REMOTING_CMD_H
 #define RK_REMOTING_CMD_H
 
@@ -49,6 +53,7 @@
 typedef struct rk_ext_field {
     char *key;
     char *value;
+    bool joint;                 /* value lives in key's block and goes with it (internal) */
 } rk_ext_field_t;
 
 typedef struct rk_cmd {
@@ -63,6 +68,9 @@ typedef struct rk_cmd {
     uint8_t *body;
     size_t body_len;
     int ser_type;               /* how it arrived / how to send it */
+    char *arena;                /* a decoded binary header's strings in one block (or NULL): a
+                                 * remark, key or value pointing into it is not freed alone */
+    size_t arena_len;
 } rk_cmd_t;
 
 rk_cmd_t *rk_cmd_new(int32_t code);

@@ -115,6 +115,12 @@ int rk_rserver_wrap(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void *ctx
                     void **prev_ctx);
 /* Before start: called on the loop thread when a connection closes. */
 int rk_rserver_on_close(rk_rserver_t *s, void (*fn)(void *ctx, rk_conn_t *conn), void *ctx);
+/* Before start: fn(ctx) on the loop thread at the end of every loop turn,
+ * after the turn's requests and completions were processed and before the
+ * loop sleeps: for work a processor batches over the turn (the broker wakes
+ * its flush thread once for all the sends of a turn, rk_commitlog_defer_wakeups).
+ * Keep it short: it runs thousands of times a second. */
+int rk_rserver_on_turn(rk_rserver_t *s, void (*fn)(void *ctx), void *ctx);
 /* Before start: fn(ctx) every period_ms on the loop thread. */
 int rk_rserver_every(rk_rserver_t *s, uint64_t period_ms, void (*fn)(void *ctx), void *ctx);
 /* Loop thread only: run work(arg) on the worker pool, then after(arg) back on

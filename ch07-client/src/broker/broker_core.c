@@ -289,6 +289,15 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     }
 }
 
+/* End of a network loop turn: the sends of the turn were put with their
+ * wake-ups held back; one wake of the flush thread (one group commit) and of
+ * the dispatcher now covers them all (rk_commitlog_batch_end). */
+static void send_turn_end(void *ctx)
+{
+    rk_broker_t *b = ctx;
+    rk_commitlog_batch_end(rk_store_commitlog(rk_broker_store(b)));
+}
+
 /* ------------------------------------------------------------ pull */
 
 static int pull_status_code(rk_get_status_t s, int64_t req_offset)
@@ -1345,6 +1354,8 @@ static int core_init(rk_broker_t *b, void **state)
         rc = rk_rserver_every(srv, 2, lp_tick, lp);
     if (rc == RK_OK)
         rc = rk_rserver_on_close(srv, lp_on_close, lp);
+    if (rc == RK_OK)
+        rc = rk_rserver_on_turn(srv, send_turn_end, b);
     if (rc == RK_OK)
         rc = rk_store_register_dispatcher(rk_broker_store(b), "long-poll wake-up", lp_on_dispatch, lp);
     return rc;

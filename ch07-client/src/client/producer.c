@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +45,19 @@ struct rk_producer {
     _Atomic uint64_t faults_until;      /* no fault is active past this: sends skip the table */
     int inflight;                       /* async sends not yet called back */
     _Atomic uint64_t refresh_after;     /* no route refresh_soon() before this (mono ms) */
+    struct qset *tcache;                /* under mu: the write queues made last (see targets_from) */
 };
 
 /* ---- validation and encoding ---- */
+
+/* snprintf(dst, cap, "%s", src) without the printf machinery: the send
+ * path copies a few names per message. */
+static void scopy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
 
 static int fail(rk_send_result_t *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(rk_send_result_t *r, int rc, const char *fmt, ...)
@@ -129,7 +140,7 @@ static int prepare_one(rk_producer_t *p, const rk_message_t *m, bool own, prepar
     int rc = check_message(p, m, r);
     if (rc != RK_OK)
         return rc;
-    snprintf(pr->topic, sizeof pr->topic, "%s", m->topic);
+    scopy(pr->topic, sizeof pr->topic, m->topic);
     if ((rc = build_props(p, m, true, &pr->props, pr->id)) != RK_OK || (rc = rk_buf_cstr(&pr->props)) != RK_OK) {
         prepared_free(pr);
         return fail(r, rc, "the message properties are too long (at most 32767 bytes)");
@@ -292,19 +303,42 @@ static void mark_fault(rk_producer_t *p, const char *broker, bool failed)
     uv_mutex_unlock(&p->mu);
 }
 
+/* A topic's write queues made from one route, shared by every send that
+ * uses that route: building the list (an allocation, two strings per queue)
+ * for each send cost the producer more than encoding the request. Routes are
+ * immutable and replaced when refreshed, so the route pointer (held) tells
+ * whether the list is still right. */
+typedef struct qset {
+    _Atomic int refs;
+    rk_topic_route_t *route;            /* held */
+    rk_mq_t *qs;
+    size_t n;
+    int max_per_broker;
+    char topic[RK_NAME_MAX];
+} qset_t;
+
+static void qset_release(qset_t *q)
+{
+    if (q == NULL || atomic_fetch_sub(&q->refs, 1) != 1)
+        return;
+    rk_topic_route_release(q->route);
+    free(q->qs);
+    free(q);
+}
+
 /* Where a send may go: the write queues of a topic and the route they come
  * from (retained: a queue's broker address is read from it, not looked up
- * again in the client's route cache). */
+ * again in the client's route cache); both borrowed from `set`. */
 typedef struct targets {
     rk_topic_route_t *route;
     rk_mq_t *qs;
     size_t n;
+    qset_t *set;
 } targets_t;
 
 static void targets_free(targets_t *t)
 {
-    rk_topic_route_release(t->route);
-    free(t->qs);
+    qset_release(t->set);
     memset(t, 0, sizeof *t);
 }
 
@@ -314,21 +348,59 @@ static bool target_addr(const targets_t *t, const rk_mq_t *mq, char *addr, size_
     const rk_route_broker_t *b = rk_topic_route_broker(t->route, mq->broker);
     if (b == NULL || !b->master[0])
         return false;
-    snprintf(addr, len, "%s", b->master);
+    scopy(addr, len, b->master);
     return true;
 }
 
-/* Takes route (a reference) and keeps it with its write queues of topic. */
-static int targets_from(rk_topic_route_t *route, const char *topic, int max_per_broker, targets_t *t)
+static void targets_use(targets_t *t, qset_t *q)
+{
+    t->set = q;
+    t->route = q->route;
+    t->qs = q->qs;
+    t->n = q->n;
+}
+
+/* Takes route (a reference) and keeps it with its write queues of topic:
+ * the producer's last list if it was made from the same route. */
+static int targets_from(rk_producer_t *p, rk_topic_route_t *route, const char *topic, int max_per_broker,
+                        targets_t *t)
 {
     memset(t, 0, sizeof *t);
-    int rc = rk_topic_route_write_queues(route, topic, max_per_broker, &t->qs, &t->n);
-    t->route = route;
-    if (rc == RK_OK && t->n == 0)
+    uv_mutex_lock(&p->mu);
+    qset_t *c = p->tcache;
+    if (c != NULL && c->route == route && c->max_per_broker == max_per_broker && strcmp(c->topic, topic) == 0) {
+        atomic_fetch_add(&c->refs, 1);
+        uv_mutex_unlock(&p->mu);
+        rk_topic_route_release(route);      /* c holds the same one */
+        targets_use(t, c);
+        return RK_OK;
+    }
+    uv_mutex_unlock(&p->mu);
+    qset_t *q = calloc(1, sizeof *q);
+    if (q == NULL || strlen(topic) >= sizeof q->topic) {
+        free(q);
+        rk_topic_route_release(route);
+        return q == NULL ? RK_ENOMEM : RK_EINVAL;
+    }
+    int rc = rk_topic_route_write_queues(route, topic, max_per_broker, &q->qs, &q->n);
+    q->route = route;
+    atomic_init(&q->refs, 1);
+    if (rc == RK_OK && q->n == 0)
         rc = RK_ENOTFOUND;
-    if (rc != RK_OK)
-        targets_free(t);
-    return rc;
+    if (rc != RK_OK) {
+        qset_release(q);
+        return rc;
+    }
+    q->max_per_broker = max_per_broker;
+    memcpy(q->topic, topic, strlen(topic) + 1);
+    targets_use(t, q);
+    atomic_fetch_add(&q->refs, 1);          /* the cache's */
+    uv_mutex_lock(&p->mu);
+    c = p->tcache;
+    p->tcache = q;
+    uv_mutex_unlock(&p->mu);
+    qset_release(c);
+    return RK_OK;
 }
 
 /* The topic's write queues. A topic the name servers do not know yet
@@ -340,7 +412,7 @@ static int topic_targets_ex(rk_producer_t *p, const char *topic, bool force, tar
     memset(t, 0, sizeof *t);            /* targets_free() is safe on failure */
     rk_topic_route_t *route = NULL;
     int rc = rk_mqclient_route(p->c, topic, force, &route);
-    if (rc == RK_OK && (rc = targets_from(route, topic, 0, t)) == RK_OK)
+    if (rc == RK_OK && (rc = targets_from(p, route, topic, 0, t)) == RK_OK)
         return RK_OK;
     if (rc == RK_ENOTFOUND && route != NULL)
         refresh_soon(p, topic);         /* a route without a master (it died, a slave stays):
@@ -349,7 +421,7 @@ static int topic_targets_ex(rk_producer_t *p, const char *topic, bool force, tar
         return fail(r, rc, "no route for topic %s: %s", topic, rk_strerror(rc));
     rc = rk_mqclient_route(p->c, RK_DEFAULT_TOPIC, force, &route);
     if (rc == RK_OK)
-        rc = targets_from(route, topic, p->def_queues, t);
+        rc = targets_from(p, route, topic, p->def_queues, t);
     if (rc != RK_OK)
         return fail(r, rc, "no route for topic %s (and no broker allows auto-creating it): %s", topic,
                     rk_strerror(rc));
@@ -459,7 +531,7 @@ static int read_response(rk_producer_t *p, int status, rk_cmd_t *resp, const rk_
     }
     mark_fault(p, mq->broker, false);
     const char *id = rk_cmd_ext_get(resp, "msgId");
-    snprintf(r->offset_msg_id, sizeof r->offset_msg_id, "%s", id ? id : "");
+    scopy(r->offset_msg_id, sizeof r->offset_msg_id, id ? id : "");
     int64_t v = -1;
     if (rk_cmd_ext_i64(resp, "queueOffset", &v) == RK_OK)
         r->queue_offset = v;
@@ -473,8 +545,8 @@ static void result_init(rk_send_result_t *r, const prepared_t *pr)
 {
     memset(r, 0, sizeof *r);
     r->queue_offset = -1;
-    snprintf(r->msg_id, sizeof r->msg_id, "%s", pr->id);
-    snprintf(r->mq.topic, sizeof r->mq.topic, "%s", pr->topic);
+    scopy(r->msg_id, sizeof r->msg_id, pr->id);
+    scopy(r->mq.topic, sizeof r->mq.topic, pr->topic);
 }
 
 /* ---- synchronous ---- */
@@ -598,11 +670,12 @@ int rk_producer_queues(rk_producer_t *p, const char *topic, rk_mq_t **out, size_
     int rc = topic_targets(p, topic, &t, &r);
     if (rc != RK_OK)
         return rc;
-    *out = t.qs;                        /* handed over */
-    *n = t.n;
-    t.qs = NULL;
+    *out = malloc(t.n * sizeof **out);  /* a copy: the list is shared */
+    if (*out != NULL)
+        memcpy(*out, t.qs, t.n * sizeof **out);
+    *n = *out != NULL ? t.n : 0;
     targets_free(&t);
-    return RK_OK;
+    return *out != NULL ? RK_OK : RK_ENOMEM;
 }
 
 /* ---- oneway ---- */
@@ -830,6 +903,7 @@ void rk_producer_free(rk_producer_t *p)
     uv_mutex_unlock(&p->mu);
     rk_mqclient_unregister(p->c, p->group, NULL);
     rk_mqclient_free(p->c);
+    qset_release(p->tcache);
     uv_cond_destroy(&p->idle);
     uv_mutex_destroy(&p->mu);
     free(p);
