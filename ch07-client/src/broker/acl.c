@@ -671,10 +671,13 @@ static bool resources_ok(check_t *k, const rk_cmd_t *req)
     const char *(*get)(const rk_cmd_t *, const char *) = rk_cmd_ext_get;
     switch (req->code) {
     case RK_REQ_SEND_MESSAGE:
-        return need_send(k, get(req, "topic"));
     case RK_REQ_SEND_MESSAGE_V2:
     case RK_REQ_SEND_BATCH_MESSAGE:
-        return need_send(k, get(req, "b"));
+        /* The send processor takes the topic from "b" (V2's short name) or else "topic", under
+         * any of the three codes, as RocketMQ's header decoding lets a client do: whichever
+         * names are present must each be allowed, or a client would name an allowed topic in
+         * one field and write to a denied one through the other. */
+        return need_send(k, get(req, "topic")) && need_send(k, get(req, "b"));
     case RK_REQ_CONSUMER_SEND_MSG_BACK:
         return need_group(k, get(req, "group"));
     case RK_REQ_PULL_MESSAGE:
