@@ -15,4 +15,10 @@
 /* True if name is a valid topic or group name (NULL is not). */
 bool rk_topic_name_valid(const char *name);
 
+/* True for RocketMQ's system topics (TopicValidator.isSystemTopic): TBW102, SCHEDULE_TOPIC_XXXX,
+ * the transaction topics, BenchmarkTest, OFFSET_MOVED_EVENT, SELF_TEST_TOPIC,
+ * RMQ_SYS_TRACE_TOPIC, and every name starting with "rmq_sys_" (the timer's topic). A client
+ * may not create, update or delete them; the broker's modules make them. */
+bool rk_topic_is_system(const char *name);
+
 #endif

@@ -85,15 +85,12 @@ static const char *from_name(int f)
                                      : "CONSUME_FROM_LAST_OFFSET";
 }
 
-/* Built-in topics a broker cannot do without (TopicConfigManager's). */
+/* Topics a client may not delete: RocketMQ's system topics, and the cluster's and the
+ * broker's own names (TopicConfigManager makes topics of them). */
 static bool builtin_topic(rk_broker_t *b, const char *topic)
 {
-    static const char *const names[] = {RK_TOPIC_DEFAULT, "SELF_TEST_TOPIC", "BenchmarkTest", "OFFSET_MOVED_EVENT",
-                                        "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-                                        "RMQ_SYS_TRACE_TOPIC"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(topic, names[i]) == 0)
-            return true;
+    if (rk_topic_is_system(topic))
+        return true;
     const rk_broker_config_t *cfg = rk_broker_config(b);
     return strcmp(topic, cfg->cluster_name) == 0 || strcmp(topic, cfg->broker_name) == 0;
 }

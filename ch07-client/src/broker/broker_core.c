@@ -1189,6 +1189,10 @@ static void p_create_topic(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
         rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "the topic[%s] is not valid", topic ? topic : "");
         return;
     }
+    if (rk_topic_is_system(topic)) {        /* AdminBrokerProcessor.updateAndCreateTopic */
+        rk_reply_codef(reply, RK_RESP_SYSTEM_ERROR, "The topic[%s] is conflict with system topic.", topic);
+        return;
+    }
     rk_topic_config_t tc = {.read_queues = 8, .write_queues = 8, .perm = RK_PERM_READ | RK_PERM_WRITE};
     snprintf(tc.name, sizeof tc.name, "%s", topic);
     int64_t rq, wq, perm, sf;
