@@ -2,6 +2,7 @@
 #include "cluster.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,14 @@ void tk_cluster_start(tk_cluster_t *c, const char *extra_conf)
 void tk_cluster_restart_broker(tk_cluster_t *c)
 {
     cr_assert_eq(rk_tk_stop(c->br_pid, 10000), 0, "the broker did not stop on SIGTERM");
+    c->br_pid = -1;
+    start_broker(c);
+}
+
+void tk_cluster_kill9_restart_broker(tk_cluster_t *c)
+{
+    rk_tk_kill(c->br_pid, SIGKILL);
+    rk_tk_wait(c->br_pid, 10000);
     c->br_pid = -1;
     start_broker(c);
 }

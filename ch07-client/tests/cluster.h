@@ -18,6 +18,8 @@ typedef struct tk_cluster {
 void tk_cluster_start(tk_cluster_t *c, const char *extra_conf);
 /* SIGTERM and restart the broker on the same store. */
 void tk_cluster_restart_broker(tk_cluster_t *c);
+/* kill -9 and restart the broker on the same store. */
+void tk_cluster_kill9_restart_broker(tk_cluster_t *c);
 void tk_cluster_stop(tk_cluster_t *c);
 /* UPDATE_AND_CREATE_TOPIC, then waits until the name server routes it. */
 void tk_create_topic(tk_cluster_t *c, const char *topic, int queues);

@@ -767,7 +767,7 @@ static void apply_role(rk_ha_t *ha)
     } else {
         mc_close(ha, "this broker is now a master");
         atomic_store(&ha->qacked, -1);      /* acks count from this mastership on */
-        rk__ha_meta_adopt_all(ha);          /* topics the old master made since the last copy */
+        rk_broker_adopt_topics(ha->b);      /* topics the old master made since the last copy */
         rk_broker_set_role(ha->b, false, ha->cfg.slave_read_enable);
     }
     rk_broker_set_id(ha->b, id);

@@ -9,7 +9,6 @@
 #include <uv.h>
 
 #include "rk/ha.h"
-#include "rk/strmap.h"
 #include "rk/remoting_client.h"
 
 typedef struct parked {             /* a SYNC_MASTER send waiting for a slave */
@@ -100,7 +99,6 @@ struct rk_ha {
         void *ctx;
     } meta_extra[RK_HA_META_EXTRA_MAX];
     int nmeta_extra;
-    rk_strmap_t adopt_seen;         /* ha_meta.c, reput thread only: topic -> queues known to exist */
 };
 
 /* ha_meta.c: master processors (43, 201) and the slave's periodic copy. */
@@ -108,8 +106,6 @@ int rk__ha_meta_init(struct rk_ha *ha);
 void rk__ha_meta_sync(struct rk_ha *ha);       /* HA thread */
 void rk__ha_meta_stop(struct rk_ha *ha);
 void rk__ha_meta_free(struct rk_ha *ha);
-/* A master that was a slave: gives every topic its consume queues hold a topic config if it
- * has none (HA thread, at the role change). */
-void rk__ha_meta_adopt_all(struct rk_ha *ha);
+
 
 #endif

@@ -17,10 +17,11 @@
  * in the replica's log (and consume queues) but not in its topic table; if the
  * master died then, the replica elected in its place would answer every pull
  * of that topic TOPIC_NOT_EXIST, and acknowledged messages would be stored but
- * unreadable. So a slave adopts such a topic as its dispatch meets it (a
- * config with as many queues as the log uses, read and write, logged), and a
- * slave that becomes master first adopts every topic its consume queues hold.
- * The master's own config replaces an adopted one at the next copy. */
+ * unreadable. Chapter 7's broker adopts such a topic as its dispatch meets it
+ * (rk_topic_adopt: as many queues as the log uses, read and write, logged), and
+ * a slave that becomes master first adopts every topic its consume queues hold
+ * (rk_broker_adopt_topics). The master's own config replaces an adopted one at
+ * the next copy. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -346,117 +347,10 @@ int rk_ha_meta_add(rk_ha_t *ha, int request_code, rk_ha_meta_apply_fn apply, voi
     return RK_OK;
 }
 
-/* ------------------------------------------------------------ adoption */
-
-#define ADOPT_MAX_QUEUES 1024       /* a queue id past this in the log is not adopted */
-
-/* Puts c with `queues` queues, read and write (a new config, or one this replica adopted
- * earlier with fewer queues). */
-static bool adopt_put(rk_ha_t *ha, rk_topic_config_t *c, int queues, bool grow)
-{
-    c->read_queues = c->write_queues = queues;
-    c->perm = RK_PERM_READ | RK_PERM_WRITE;
-    int rc = rk_topic_put(rk_broker_topics(ha->b), c);
-    if (rc != RK_OK) {
-        rk_log_warn("ha", "topic %s is in the log but not in the topic table, and cannot be added: %s", c->name,
-                    rk_strerror(rc));
-        return false;
-    }
-    if (grow)
-        rk_log_info("ha", "adopted topic %s: the log uses %d queue(s) now", c->name, queues);
-    else
-        rk_log_info("ha", "topic %s is in the log but not in the topic table (created on the master after the "
-                    "last metadata copy): adopted with %d queue(s)", c->name, queues);
-    rk_broker_topics_changed(ha->b);
-    return true;
-}
-
-/* Gives topic a config with `queues` queues if it has none. */
-static void adopt(rk_ha_t *ha, const char *topic, int queues)
-{
-    rk_topic_config_t c;
-    if (!rk_topic_name_valid(topic) || queues <= 0 || queues > ADOPT_MAX_QUEUES ||
-        rk_topic_get(rk_broker_topics(ha->b), topic, &c) == RK_OK)
-        return;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "%s", topic);
-    adopt_put(ha, &c, queues, false);
-}
-
-/* Dispatcher (reput thread): a slave adopts the topic of each record it stores whose topic
- * it does not know, and grows an adopted topic as the log uses more queues. adopt_seen
- * remembers per topic the queues this replica adopted (1..ADOPT_MAX_QUEUES), or
- * MASTERS_OWN when the table had the topic from the master: a known topic costs one map
- * look-up per record. */
-#define MASTERS_OWN (ADOPT_MAX_QUEUES + 1)
-static int adopt_dispatch(void *ctx, const rk_dispatch_request_t *d)
-{
-    rk_ha_t *ha = ctx;
-    if (!rk_broker_is_slave(ha->b) || d->queue_id < 0 || d->queue_id >= ADOPT_MAX_QUEUES)
-        return 0;
-    intptr_t seen = (intptr_t)rk_strmap_get(&ha->adopt_seen, d->topic);
-    if (seen == MASTERS_OWN || seen > d->queue_id || !rk_topic_name_valid(d->topic))
-        return 0;
-    int queues = d->queue_id + 1;
-    rk_topic_config_t c;
-    if (rk_topic_get(rk_broker_topics(ha->b), d->topic, &c) == RK_OK) {
-        if (seen == 0) {                    /* the master's config: never touched */
-            rk_strmap_put(&ha->adopt_seen, d->topic, (void *)(intptr_t)MASTERS_OWN, NULL);
-            return 0;
-        }
-        if (c.read_queues < queues && adopt_put(ha, &c, queues, true))
-            seen = queues;
-        else
-            seen = c.read_queues > queues ? c.read_queues : queues;
-    } else {
-        memset(&c, 0, sizeof c);
-        snprintf(c.name, sizeof c.name, "%s", d->topic);
-        if (!adopt_put(ha, &c, queues, false))
-            return 0;
-        seen = queues;
-    }
-    rk_strmap_put(&ha->adopt_seen, d->topic, (void *)seen, NULL);
-    return 0;
-}
-
-typedef struct adopt_scan {
-    rk_ha_t *ha;
-    rk_strmap_t queues;             /* topic -> highest queue id + 1 */
-} adopt_scan_t;
-
-static int scan_queue(const char *topic, int qid, void *ctx)
-{
-    adopt_scan_t *a = ctx;
-    if (qid < 0 || qid >= ADOPT_MAX_QUEUES)
-        return 0;
-    intptr_t n = (intptr_t)rk_strmap_get(&a->queues, topic);
-    if (qid + 1 > n)
-        rk_strmap_put(&a->queues, topic, (void *)(intptr_t)(qid + 1), NULL);
-    return 0;
-}
-
-static int adopt_one(const char *topic, void *value, void *ctx)
-{
-    adopt((rk_ha_t *)ctx, topic, (int)(intptr_t)value);
-    return 0;
-}
-
-void rk__ha_meta_adopt_all(rk_ha_t *ha)
-{
-    adopt_scan_t a = {.ha = ha};
-    rk_strmap_init(&a.queues);
-    rk_store_foreach_queue(rk_broker_store(ha->b), scan_queue, &a);
-    rk_strmap_foreach(&a.queues, adopt_one, ha);
-    rk_strmap_free(&a.queues, NULL);
-}
-
 int rk__ha_meta_init(rk_ha_t *ha)
 {
     rk_rserver_t *srv = rk_broker_server(ha->b);
-    rk_strmap_init(&ha->adopt_seen);
-    int rc = rk_store_register_dispatcher(rk_broker_store(ha->b), "ha adopt topics", adopt_dispatch, ha);
-    if (rc == RK_OK)
-        rc = rk_rserver_register(srv, REQ_GET_ALL_CONSUMER_OFFSET, p_all_offsets, ha, RK_PROC_SLOW);
+    int rc = rk_rserver_register(srv, REQ_GET_ALL_CONSUMER_OFFSET, p_all_offsets, ha, RK_PROC_SLOW);
     if (rc == RK_OK)        /* chapter 7's admin module may answer it already (the same body) */
         rc = rk_rserver_register(srv, REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, p_all_groups, ha, RK_PROC_SLOW);
     if (rc == RK_EEXIST)
@@ -473,4 +367,4 @@ void rk__ha_meta_stop(rk_ha_t *ha)
     ha->rcl = NULL;
 }
 
-void rk__ha_meta_free(rk_ha_t *ha) { rk_strmap_free(&ha->adopt_seen, NULL); }
+void rk__ha_meta_free(rk_ha_t *ha) { (void)ha; }

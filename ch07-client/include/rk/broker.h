@@ -105,6 +105,10 @@ const char *rk_broker_addr(const rk_broker_t *b);
 void rk_broker_notify_group_changed(rk_broker_t *b, const char *group);
 /* Topics changed: re-register with the name servers now. */
 void rk_broker_topics_changed(rk_broker_t *b);
+/* Gives every topic the store's consume queues hold a topic config if it has none
+ * (rk_topic_adopt). The broker does it at start and, as its dispatch meets a record of an
+ * unknown topic, all the time; a replica that becomes master calls it before taking writes. */
+void rk_broker_adopt_topics(rk_broker_t *b);
 /* Long-polling pulls the core module holds right now (runtime info's
  * heldPulls). Any thread. */
 size_t rk_broker_held_pulls(rk_broker_t *b);

@@ -78,6 +78,15 @@ void rk_topic_manager_close(rk_topic_manager_t *m);
 /* Writes pending changes now (0 if there were none). */
 int rk_topic_flush(rk_topic_manager_t *m);
 
+/* The log is the truth: a topic whose messages are in the store (its consume queues, or a
+ * record being dispatched) but not in the table gets a config with `queues` read and write
+ * queues, perm RW — a topic made just before a kill -9 (topics.json is written a moment later)
+ * or on a master that died before its replicas copied the table. A topic adopted so earlier
+ * grows when the log uses more queues; a config the table had otherwise is left as it is.
+ * *have gets the queues the table has for it afterwards, *changed whether the table changed.
+ * RK_EINVAL for a bad name or queue count. */
+int rk_topic_adopt(rk_topic_manager_t *m, const char *topic, int32_t queues, int32_t *have, bool *changed);
+
 
 /* Copies the config of topic; RK_ENOTFOUND if absent. */
 int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *out);

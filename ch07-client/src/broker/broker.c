@@ -13,6 +13,8 @@
 #include "rk/fileutil.h"
 #include "rk/log.h"
 #include "rk/store_config.h"
+#include "rk/strmap.h"
+#include "rk/topic_config.h"
 
 #define MAX_MODULES 16
 
@@ -55,6 +57,7 @@ struct rk_broker {
     rk_broker_config_t cfg;
     rk_store_t *store;
     rk_topic_manager_t *topics;
+    rk_strmap_t adopt_seen;     /* reput thread only: topic -> queues the table is known to have */
     rk_client_manager_t *clients;
     rk_group_manager_t *groups;
     rk_rserver_t *srv;
@@ -184,12 +187,79 @@ static void drop_clients(void *ctx, rk_conn_t *conn)
     rk_strv_free(gone, n);
 }
 
+/* ------------------------------------------------------------ the log is the truth */
+
+/* A topic whose messages are in the store but not in the topic table (created just before a
+ * kill -9, whose topics.json write was still pending; or on a master that died before this
+ * replica copied its table) is adopted (rk_topic_adopt), or its acknowledged messages would be
+ * stored but unreadable (every pull TOPIC_NOT_EXIST). System topics are the modules' own. */
+static void adopt(rk_broker_t *b, const char *topic, int32_t queues, int32_t *have)
+{
+    bool changed = false;
+    if (rk_topic_adopt(b->topics, topic, queues, have, &changed) != RK_OK || !changed)
+        return;
+    rk_log_warn("topics", "topic %s has messages in the store but was not in the topic table (made just before a "
+                "crash, or on a master since gone): adopted with %d queue(s)", topic, *have);
+    rk_broker_topics_changed(b);
+}
+
+/* Dispatcher (reput thread): adopt_seen remembers per topic how many queues the table is known
+ * to have, so a known topic costs one map look-up per record. */
+static int adopt_dispatch(void *ctx, const rk_dispatch_request_t *d)
+{
+    rk_broker_t *b = ctx;
+    if (d->queue_id < 0 || d->queue_id >= RK_TOPIC_MAX_QUEUES || d->topic == NULL)
+        return 0;
+    intptr_t seen = (intptr_t)rk_strmap_get(&b->adopt_seen, d->topic);
+    if (seen > d->queue_id || rk_topic_is_system(d->topic) || !rk_topic_name_valid(d->topic))
+        return 0;
+    int32_t have = 0;
+    adopt(b, d->topic, d->queue_id + 1, &have);
+    if (have > 0)
+        rk_strmap_put(&b->adopt_seen, d->topic, (void *)(intptr_t)have, NULL);
+    return 0;
+}
+
+typedef struct adopt_scan {
+    rk_broker_t *b;
+    char topic[RK_NAME_MAX];
+    int32_t queues;
+} adopt_scan_t;
+
+/* rk_store_foreach_queue visits topics in order: one adopt per topic, with its highest qid. */
+static int scan_queue(const char *topic, int qid, void *ctx)
+{
+    adopt_scan_t *a = ctx;
+    if (strcmp(a->topic, topic) != 0) {
+        int32_t have;
+        if (a->queues > 0 && !rk_topic_is_system(a->topic))
+            adopt(a->b, a->topic, a->queues, &have);
+        snprintf(a->topic, sizeof a->topic, "%s", topic);
+        a->queues = 0;
+    }
+    if (qid >= 0 && qid < RK_TOPIC_MAX_QUEUES && qid + 1 > a->queues)
+        a->queues = qid + 1;
+    return 0;
+}
+
+/* At start (and on a replica that becomes master: rk_broker_adopt_topics): every consume queue
+ * the store has. */
+static void adopt_all(rk_broker_t *b)
+{
+    adopt_scan_t a = {.b = b};
+    rk_store_foreach_queue(b->store, scan_queue, &a);
+    scan_queue("", -1, &a);        /* the last topic */
+}
+
+void rk_broker_adopt_topics(rk_broker_t *b) { adopt_all(b); }
+
 int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_broker_t **out, char *err,
                     size_t errlen)
 {
     rk_broker_t *b = calloc(1, sizeof *b);
     if (b == NULL)
         return RK_ENOMEM;
+    rk_strmap_init(&b->adopt_seen);
     b->kv = kv;
     int rc = rk_config_defaults(rk_broker_config_fields, &b->cfg);
     if (rc == RK_OK)
@@ -224,7 +294,8 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
                                                                       .auto_create_max = b->cfg.auto_create_group_max,
                                                                       .flush_interval_ms = b->cfg.topic_flush_ms},
                                         &b->groups, err, errlen)) != RK_OK ||
-        (rc = rk_client_manager_new(120000, &b->clients)) != RK_OK)
+        (rc = rk_client_manager_new(120000, &b->clients)) != RK_OK ||
+        (rc = rk_store_register_dispatcher(b->store, "adopt topics", adopt_dispatch, b)) != RK_OK)
         goto fail;
     rk_rserver_config_t sc = {.host = b->cfg.listen_host, .port = (int)b->cfg.listen_port, .idle_ms = 120000,
                               .name = "broker"};
@@ -252,6 +323,7 @@ int rk_broker_start(rk_kv_t *kv, const rk_broker_module_t *const *modules, rk_br
         snprintf(err, errlen, "store: %s", rk_strerror(rc));
         goto fail;
     }
+    adopt_all(b);
     if ((rc = rk_rserver_start(b->srv, err, errlen)) != RK_OK)
         goto fail;
     snprintf(b->addr, sizeof b->addr, "%s:%d", b->cfg.broker_ip1, rk_rserver_port(b->srv));
@@ -309,6 +381,7 @@ void rk_broker_stop(rk_broker_t *b)
         if (b->modules[i]->destroy)
             b->modules[i]->destroy(b, b->states[i]);
     rk_topic_manager_close(b->topics);
+    rk_strmap_free(&b->adopt_seen, NULL);
     rk_group_manager_close(b->groups);
     rk_client_manager_free(b->clients);
     rk_config_free(rk_broker_config_fields, &b->cfg);

@@ -25,6 +25,7 @@ struct rk_topic_manager {
     int64_t auto_create_max;    /* 0: no bound */
     int64_t retry_create_max;   /* 0: no bound */
     rk_batch_writer_t *writer;  /* topics.json, batched (rk/batch_writer.h); never called with mu held */
+    rk_strmap_t adopted;        /* names of the topics rk_topic_adopt made (values unused) */
 };
 
 static bool is_retry(const char *name) { return strncmp(name, RK_RETRY_PREFIX, strlen(RK_RETRY_PREFIX)) == 0; }
@@ -174,6 +175,7 @@ int rk_topic_manager_open(const rk_topic_manager_config_t *cfg, rk_topic_manager
         return RK_ENOMEM;
     snprintf(m->path, sizeof m->path, "%s", cfg->path);
     rk_strmap_init(&m->topics);
+    rk_strmap_init(&m->adopted);
     m->auto_create_max = cfg->auto_create_max;
     m->retry_create_max = cfg->retry_create_max;
     if (uv_mutex_init(&m->mu) != 0) {
@@ -226,6 +228,7 @@ void rk_topic_manager_close(rk_topic_manager_t *m)
         return;
     rk_batch_writer_free(m->writer);     /* writes what was not written yet */
     rk_strmap_free(&m->topics, free);
+    rk_strmap_free(&m->adopted, NULL);
     uv_mutex_destroy(&m->mu);
     free(m);
 }
@@ -250,8 +253,10 @@ int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
         return RK_EINVAL;
     uv_mutex_lock(&m->mu);
     int rc = put_locked(m, cfg);
-    if (rc == RK_OK)
+    if (rc == RK_OK) {
         bump(m);
+        rk_strmap_remove(&m->adopted, cfg->name);   /* an operator's or the master's config now */
+    }
     uv_mutex_unlock(&m->mu);
     if (rc == RK_OK && (rc = rk_batch_writer_changed(m->writer)) == RK_OK)
         rc = rk_batch_writer_flush(m->writer);  /* an operator's change is on disk when it is answered */
@@ -358,6 +363,7 @@ int rk_topic_delete(rk_topic_manager_t *m, const char *topic)
 {
     uv_mutex_lock(&m->mu);
     rk_topic_config_t *t = rk_strmap_remove(&m->topics, topic);
+    rk_strmap_remove(&m->adopted, topic);
     if (t != NULL) {
         if (is_retry(topic) && m->nretry > 0)
             m->nretry--;
@@ -387,4 +393,33 @@ int64_t rk_topic_get_auto_create_max(rk_topic_manager_t *m)
     int64_t v = m->auto_create_max;
     uv_mutex_unlock(&m->mu);
     return v;
+}
+
+int rk_topic_adopt(rk_topic_manager_t *m, const char *topic, int32_t queues, int32_t *have, bool *changed)
+{
+    *changed = false;
+    *have = 0;
+    if (!rk_topic_name_valid(topic) || queues <= 0 || queues > RK_TOPIC_MAX_QUEUES)
+        return RK_EINVAL;
+    uv_mutex_lock(&m->mu);
+    int rc = RK_OK;
+    rk_topic_config_t *t = rk_strmap_get(&m->topics, topic);
+    if (t != NULL && (t->read_queues >= queues || rk_strmap_get(&m->adopted, topic) == NULL)) {
+        *have = t->read_queues;             /* enough queues, or the table's own config */
+    } else {
+        rk_topic_config_t c = {.read_queues = queues, .write_queues = queues, .perm = RK_PERM_READ | RK_PERM_WRITE};
+        if (t != NULL)
+            c = *t;
+        c.read_queues = c.write_queues = queues;
+        snprintf(c.name, sizeof c.name, "%s", topic);
+        if ((rc = put_locked(m, &c)) == RK_OK && (rc = rk_strmap_put(&m->adopted, topic, m, NULL)) == RK_OK) {
+            bump(m);
+            *changed = true;
+            *have = queues;
+        }
+    }
+    uv_mutex_unlock(&m->mu);
+    if (*changed)
+        rk_batch_writer_changed(m->writer);
+    return rc;
 }
