@@ -371,6 +371,7 @@ static void become_follower(rk_elect_t *e, const char *why)
     e->following = false;
     e->deadline = now_ms() + random_timeout(e);
     rk_ha_follow(e->ha, "");
+    rk_ha_follow_broker(e->ha, "");
     rk_ha_switch_role(e->ha, RK_HA_SLAVE, e->self + 1, NULL);
     if (was)
         log_role(e, why);
@@ -413,6 +414,7 @@ static void become_leader(rk_elect_t *e)
     for (int i = 0; i < e->n; i++)
         e->peers[i].last_ok = 0;
     rk_ha_follow(e->ha, "");
+    rk_ha_follow_broker(e->ha, "");
     rk_ha_switch_role(e->ha, RK_HA_SYNC_MASTER, 0, NULL);
     log_role(e, "LEADER (master, brokerId 0; writes accepted from here on)");
 }
@@ -744,7 +746,7 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
     const char *eps = rk_cmd_ext_get(req, "epochs");
     int nl = eps != NULL ? rk_epochs_parse(eps, lep, RK_ELECT_MAX_EPOCHS) : RK_EINVAL;
     if (ext_str(req, "group", group, sizeof group) != RK_OK || strcmp(group, e->cfg.group) != 0 ||
-        ext_str(req, "leaderId", lid, sizeof lid) != RK_OK || ext_str(req, "brokerAddr", baddr, sizeof baddr) ||
+        ext_str(req, "leaderId", lid, sizeof lid) != RK_OK || ext_str(req, "brokerAddr", baddr, sizeof baddr) != RK_OK ||
         ext_str(req, "haAddr", haddr, sizeof haddr) != RK_OK || !addr_ok(baddr) || !addr_ok(haddr) ||
         rk_cmd_ext_i64(req, "term", &term) != RK_OK || rk_cmd_ext_i64(req, "maxOffset", &lmax) != RK_OK ||
         term < 0 || term >= TERM_MAX || lmax < 0 || nl < 0 || (nl > 0 && lep[nl - 1].start > lmax) ||
@@ -798,6 +800,9 @@ static void p_heartbeat(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *r
             }
             if (nl == e->nep && memcmp(lep, e->ep, sizeof lep[0] * (size_t)nl) == 0) {
                 rk_ha_follow(e->ha, haddr);
+                /* its broker address (checked above: host:port, IPv4), so the metadata
+                 * copy starts now rather than at this broker's next registration */
+                rk_ha_follow_broker(e->ha, baddr);
                 ok = true;
             }
         }

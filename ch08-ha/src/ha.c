@@ -692,6 +692,16 @@ static void on_wake(uv_async_t *a)
         return;
     }
     apply_role(ha);
+    uv_mutex_lock(&ha->mu);
+    bool meta_now = ha->meta_now;
+    ha->meta_now = false;
+    uv_mutex_unlock(&ha->mu);
+    if (meta_now && atomic_load(&ha->role) == RK_HA_SLAVE) {
+        /* a new master elected: copy its metadata now, not at the next interval */
+        ha->next_meta = 0;
+        if (rk__ha_meta_sync(ha))
+            ha->next_meta = now_ms() + (uint64_t)ha->cfg.meta_sync_ms;
+    }
     for (sconn_t *c = ha->slaves; c != NULL; c = c->next)
         sconn_try_send(c);
     complete_parked(ha, RK_PUT_OK);
@@ -716,10 +726,9 @@ static void on_tick(uv_timer_t *t)
         else if (m->state == MC_CONNECTED && now - m->last_report >= (uint64_t)ha->cfg.heartbeat_ms)
             mc_report(ha);
         mc_try_connect(ha);
-        if (now >= ha->next_meta) {
+        /* not started (no master known yet): tried again at the next tick */
+        if (now >= ha->next_meta && rk__ha_meta_sync(ha))
             ha->next_meta = now + (uint64_t)ha->cfg.meta_sync_ms;
-            rk__ha_meta_sync(ha);
-        }
     }
 }
 
@@ -817,6 +826,27 @@ int rk_ha_follow(rk_ha_t *ha, const char *master_ha_addr)
     return RK_OK;
 }
 
+int rk_ha_follow_broker(rk_ha_t *ha, const char *master_broker_addr)
+{
+    if (master_broker_addr == NULL)
+        master_broker_addr = "";
+    if (strlen(master_broker_addr) >= sizeof ha->master_broker)
+        return RK_EINVAL;
+    uv_mutex_lock(&ha->mu);
+    bool changed = strcmp(ha->master_broker, master_broker_addr) != 0;
+    if (changed) {
+        snprintf(ha->master_broker, sizeof ha->master_broker, "%s", master_broker_addr);
+        ha->meta_now = master_broker_addr[0] != '\0';
+    }
+    uv_mutex_unlock(&ha->mu);
+    if (changed && master_broker_addr[0])
+        rk_log_info("ha", "the elected master's broker address is %s: copying its metadata from there",
+                    master_broker_addr);
+    if (changed)
+        wake(ha);
+    return RK_OK;
+}
+
 rk_ha_t *rk_ha_of(rk_broker_t *b) { return rk_broker_module_state(b, rk_ha_module.name); }
 
 void rk_ha_get_stats(rk_ha_t *ha, rk_ha_stats_t *out)
@@ -843,9 +873,7 @@ static void runtime_info(void *ctx, rk_buf_t *out)
     rk_buf_printf(out, ",\"brokerRole\":\"%s\",\"haListenPort\":\"%d\"", roles[role], ha->port);
     if (role == RK_HA_SLAVE) {
         char maddr[64] = "";
-        rk_brokerreg_t *reg = rk_broker_registration(ha->b);
-        if (reg != NULL)
-            rk_brokerreg_master_addr(reg, maddr, sizeof maddr);
+        rk__ha_meta_master(ha, maddr, sizeof maddr);
         rk_buf_printf(out, ",\"masterAddr\":\"%s\",\"haConnectedToMaster\":\"%s\",\"slaveFallBehindMuch\":\"0\"",
                       maddr, s.connected ? "true" : "false");
     } else {

@@ -81,6 +81,8 @@ struct rk_ha {
     int want_role;                  /* rk_ha_switch_role's request */
     int64_t want_id;
     char master_ha[64];             /* haMasterAddress or the switch's address */
+    char master_broker[64];         /* election mode: the elected master's broker address */
+    bool meta_now;                  /* master_broker changed: copy the metadata at once */
 
     uv_loop_t loop;                 /* the HA thread's */
     uv_thread_t thread;
@@ -93,6 +95,7 @@ struct rk_ha {
     uint64_t next_meta;             /* mono ms of the next metadata copy */
     rk_rclient_t *rcl;              /* ha_meta.c */
     _Atomic int meta_inflight;
+    char meta_master[64];           /* HA thread: where the last copy round went */
     struct {                        /* rk_ha_meta_add: set before start, then read-only */
         int code;
         rk_ha_meta_apply_fn apply;
@@ -103,7 +106,12 @@ struct rk_ha {
 
 /* ha_meta.c: master processors (43, 201) and the slave's periodic copy. */
 int rk__ha_meta_init(struct rk_ha *ha);
-void rk__ha_meta_sync(struct rk_ha *ha);       /* HA thread */
+/* HA thread: starts a copy round; false when none started (no master known yet, or a round
+ * to the same master still running). */
+bool rk__ha_meta_sync(struct rk_ha *ha);
+/* The master the metadata copy asks (election mode: the elected one; else the name
+ * server's masterAddr); "" if none. Any thread. */
+void rk__ha_meta_master(struct rk_ha *ha, char *buf, size_t len);
 void rk__ha_meta_stop(struct rk_ha *ha);
 void rk__ha_meta_free(struct rk_ha *ha);
 

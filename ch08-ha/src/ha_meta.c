@@ -9,7 +9,11 @@
  *     what later chapters add (rk_ha_meta_add) ─▶  e.g. chapter 9's GET_ALL_DELAY_OFFSET 45
  *
  * The master's address is the one the name server gave at registration
- * (masterAddr). Each answer is parsed and validated whole before anything is
+ * (masterAddr); in election mode the elected leader's, from its heartbeats
+ * (rk_ha_follow_broker), copied from at once when a new leader is followed
+ * (the name server's answer would come only at the next registration, up to
+ * registerNameServerPeriod later); an answer from a master no longer
+ * followed is dropped. Each answer is parsed and validated whole before anything is
  * applied: a bad answer changes nothing. Entries are added or updated, not
  * deleted (rocklet's topic and group tables have no delete yet).
  *
@@ -266,6 +270,7 @@ typedef struct {
     int code;
     rk_ha_meta_apply_fn apply;      /* a later chapter's (rk_ha_meta_add), or NULL */
     void *ctx;
+    char master[64];                /* asked there */
 } ask_t;
 
 static void on_answer(void *arg, int status, rk_cmd_t *resp)
@@ -275,7 +280,13 @@ static void on_answer(void *arg, int status, rk_cmd_t *resp)
     int rc = status;
     if (rc == RK_OK && (resp->code != RK_RESP_SUCCESS || resp->body == NULL))
         rc = RK_EPROTO;
-    if (rc == RK_OK && atomic_load(&ha->role) == RK_HA_SLAVE) {
+    bool stale = false;             /* from a master this slave no longer follows */
+    if (rc == RK_OK) {
+        char now_master[64];
+        rk__ha_meta_master(ha, now_master, sizeof now_master);
+        stale = strcmp(now_master, a->master) != 0;
+    }
+    if (rc == RK_OK && !stale && atomic_load(&ha->role) == RK_HA_SLAVE) {
         if (a->apply != NULL)
             rc = a->apply(a->ctx, resp->body, resp->body_len);
         else if (a->code == RK_REQ_GET_ALL_TOPIC_CONFIG)
@@ -285,7 +296,7 @@ static void on_answer(void *arg, int status, rk_cmd_t *resp)
         else
             rc = apply_groups(ha, resp);
     }
-    if (rc != RK_OK && status != RK_ECLOSED)
+    if (rc != RK_OK && status != RK_ECLOSED && !stale)
         rk_log_warn("ha", "metadata copy (request %d) from the master failed: %s; nothing applied", a->code,
                     rk_strerror(rc));
     rk_cmd_free(resp);
@@ -293,16 +304,31 @@ static void on_answer(void *arg, int status, rk_cmd_t *resp)
     free(a);
 }
 
-void rk__ha_meta_sync(rk_ha_t *ha)
+void rk__ha_meta_master(rk_ha_t *ha, char *buf, size_t len)
 {
-    if (ha->rcl == NULL || atomic_load(&ha->meta_inflight) > 0)
+    buf[0] = '\0';
+    if (atomic_load(&ha->quorum) >= 0) {
+        /* election mode: the leader the election found (rk_ha_follow_broker), never the
+         * name server's word, which lags an election by up to a registration period */
+        uv_mutex_lock(&ha->mu);
+        snprintf(buf, len, "%s", ha->master_broker);
+        uv_mutex_unlock(&ha->mu);
         return;
-    char master[64] = "";
+    }
     rk_brokerreg_t *reg = rk_broker_registration(ha->b);
     if (reg != NULL)
-        rk_brokerreg_master_addr(reg, master, sizeof master);
-    if (!master[0])
-        return;
+        rk_brokerreg_master_addr(reg, buf, len);
+}
+
+bool rk__ha_meta_sync(rk_ha_t *ha)
+{
+    char master[64] = "";
+    rk__ha_meta_master(ha, master, sizeof master);
+    /* one round at a time per master; a new master need not wait for a round to a dead one */
+    if (ha->rcl == NULL || !master[0] ||
+        (atomic_load(&ha->meta_inflight) > 0 && strcmp(master, ha->meta_master) == 0))
+        return false;
+    snprintf(ha->meta_master, sizeof ha->meta_master, "%s", master);
     static const int codes[] = {RK_REQ_GET_ALL_TOPIC_CONFIG, REQ_GET_ALL_CONSUMER_OFFSET,
                                 REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG};
     const int nbuiltin = (int)(sizeof codes / sizeof codes[0]);
@@ -312,9 +338,10 @@ void rk__ha_meta_sync(rk_ha_t *ha)
         rk_cmd_t *req = a ? rk_cmd_new(code) : NULL;
         if (req == NULL) {
             free(a);
-            return;
+            return true;
         }
         a->ha = ha;
+        snprintf(a->master, sizeof a->master, "%s", master);
         a->code = code;
         a->apply = i < nbuiltin ? NULL : ha->meta_extra[i - nbuiltin].apply;
         a->ctx = i < nbuiltin ? NULL : ha->meta_extra[i - nbuiltin].ctx;
@@ -324,6 +351,7 @@ void rk__ha_meta_sync(rk_ha_t *ha)
             free(a);
         }
     }
+    return true;
 }
 
 int rk_ha_meta_add(rk_ha_t *ha, int request_code, rk_ha_meta_apply_fn apply, void *ctx)

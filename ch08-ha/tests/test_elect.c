@@ -282,7 +282,13 @@ Test(votes, hostile_election_requests_are_refused_and_change_nothing)
                             {"n7", "1-0", "127.0.0.1:1"},
                             {"n1", "1-0", "not-an-address"},
                             {"n1", "1-999999", "127.0.0.1:1"},       /* epoch past the leader's end */
-                            {"n1", "1-0;60-50", "127.0.0.1:1"}};     /* an epoch above the leader's term */
+                            {"n1", "1-0;60-50", "127.0.0.1:1"},      /* an epoch above the leader's term */
+                            /* broker addresses a follower would copy metadata from */
+                            {"n1", "1-0", "127.0.0.1:0"},
+                            {"n1", "1-0", "127.0.0.1:70000"},
+                            {"n1", "1-0", "evil.example:10911"},
+                            {"n1", "1-0", ""},
+                            {"n1", "1-0", "127.0.0.1:000000000000000000000000000000000000000000000000000000000010911"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rk_cmd_t *req = rk_cmd_new(RK_REQ_ELECT_HEARTBEAT), *resp = NULL;
         rk_cmd_ext_set(req, "group", "broker-ha");

@@ -1043,15 +1043,15 @@ static void api_reset_offset(rk_console_t *cs, const rk_api_req_t *r, rk_api_out
                 if (ts != -1)
                     rk_cmd_ext_set_i64(s, "timestamp", ts);
                 rk_cmd_t *sr = ask(sh, addr, s, o, "search offset");
-                int64_t off = 0;
-                const char *v = sr ? rk_cmd_ext_get(sr, "offset") : NULL;
+                int64_t off = -1;
+                /* read before the answer is freed (its ext values die with it) */
+                bool has = sr != NULL && rk_cmd_ext_i64(sr, "offset", &off) == RK_OK && off >= 0;
                 rk_cmd_free(sr);
-                if (v == NULL) {
+                if (!has) {
                     if (o->status == 0)
-                        rk__api_fail(o, 502, "search offset: %s answered no offset", addr);
+                        rk__api_fail(o, 502, "search offset: %s answered no valid offset", addr);
                     goto fail;
                 }
-                off = strtoll(v, NULL, 10);
                 rk_cmd_t *u = rk_mqclient_request(RK_REQ_UPDATE_CONSUMER_OFFSET);
                 rk_cmd_ext_set(u, "consumerGroup", group);
                 rk_cmd_ext_set(u, "topic", topic);
@@ -1329,17 +1329,69 @@ static int cmp_mq(const void *a, const void *b)
     return rk_mq_cmp(a, b);
 }
 
-/* The store time of the message at off (false when it cannot be read). */
-static bool store_time_at(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t off, int64_t *ts)
+/* The first offset in [min, max] whose message was stored at or after ts (max: none), from the
+ * broker's search answer `guess`. The search answers a message near ts, not always at or after
+ * it, and with several stored in ts's millisecond (a batch has one store time) any of them: so
+ * walk forward past messages stored before ts, then back over those stored at or after it, in
+ * pulls of WALK_BATCH, at most WALK_MAX pulls each way (past that, the bound is approximate).
+ * Every page computes the same bounds, so pages neither overlap nor leave a gap. */
+#define WALK_BATCH 8
+#define WALK_MAX 128
+static void first_at_or_after(rk_pull_consumer_t *pc, const rk_mq_t *mq, int64_t guess, int64_t min, int64_t max,
+                              int64_t ts, int64_t *out)
 {
-    rk_pull_result_t pr;
-    if (rk_pull_consumer_pull(pc, mq, "*", off, 1, 0, &pr) != RK_OK)
-        return false;
-    bool ok = pr.status == RK_PULL_FOUND && pr.msgs->n > 0 && pr.msgs->msgs[0].queue_offset == off;
-    if (ok)
-        *ts = pr.msgs->msgs[0].store_ts;
-    rk_pull_result_free(&pr);
-    return ok;
+    int64_t off = guess < min ? min : guess > max ? max : guess;
+    for (int k = 0; k < WALK_MAX && off < max; k++) {
+        rk_pull_result_t pr;
+        if (rk_pull_consumer_pull(pc, mq, "*", off, WALK_BATCH, 0, &pr) != RK_OK)
+            break;
+        int64_t next = off;
+        bool found = false;
+        for (size_t i = 0; pr.status == RK_PULL_FOUND && i < pr.msgs->n && !found; i++) {
+            const rk_msg_ext_t *m = &pr.msgs->msgs[i];
+            if (m->queue_offset < next)
+                continue;
+            if (m->store_ts >= ts) {
+                next = m->queue_offset;
+                found = true;
+            } else {
+                next = m->queue_offset + 1;
+            }
+        }
+        rk_pull_result_free(&pr);
+        bool moved = next != off;
+        off = next > max ? max : next;
+        if (found || !moved)
+            break;
+    }
+    for (int k = 0; k < WALK_MAX && off > min; k++) {
+        int64_t from = off - WALK_BATCH > min ? off - WALK_BATCH : min, first = off;
+        rk_pull_result_t pr;
+        if (rk_pull_consumer_pull(pc, mq, "*", from, (int)(off - from), 0, &pr) != RK_OK)
+            break;
+        bool before = false;            /* a message stored before ts: off follows the last one */
+        for (size_t i = 0; pr.status == RK_PULL_FOUND && i < pr.msgs->n; i++) {
+            const rk_msg_ext_t *m = &pr.msgs->msgs[i];
+            if (m->queue_offset < from || m->queue_offset >= off)
+                continue;
+            if (m->queue_offset < first)
+                first = m->queue_offset;
+            if (m->store_ts < ts) {
+                before = true;
+                first = m->queue_offset + 1;
+            }
+        }
+        rk_pull_result_free(&pr);
+        if (before) {
+            off = first;
+            break;
+        }
+        bool whole = first == from;     /* every message of [from, off) was read, all at or after ts */
+        off = first;
+        if (!whole)
+            break;
+    }
+    *out = off;
 }
 
 /* GET /api/messages?topic=&key= (by key) or ?topic=&begin=&end=&page=&pageSize= (by time). */
@@ -1401,17 +1453,14 @@ static void api_messages(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *
             rk__api_fail(o, 502, "searching offsets by time in %s queue %d failed", qs[q].broker, qs[q].queue_id);
             goto out;
         }
-        /* the search answers a message near the time, not always at or after it (at the ends of a
-         * queue): make lo the first message stored at or after begin, hi the first at or after end */
-        int64_t max = 0, ts;
+        /* lo: the first message stored at or after begin, hi: the first at or after end */
+        int64_t max = 0, min = 0;
         if (rk_pull_consumer_max_offset(pc, &qs[q], &max) != RK_OK)
             max = hi[q];
-        if (lo[q] < max && store_time_at(pc, &qs[q], lo[q], &ts) && ts < begin)
-            lo[q]++;
-        if (hi[q] < max && store_time_at(pc, &qs[q], hi[q], &ts) && ts < end)
-            hi[q]++;
-        if (hi[q] > max)
-            hi[q] = max;
+        if (rk_pull_consumer_min_offset(pc, &qs[q], &min) != RK_OK || min > max)
+            min = 0;
+        first_at_or_after(pc, &qs[q], lo[q], min, max, begin, &lo[q]);
+        first_at_or_after(pc, &qs[q], hi[q], min, max, end, &hi[q]);
         if (hi[q] < lo[q])
             hi[q] = lo[q];
         total += hi[q] - lo[q];

@@ -116,6 +116,15 @@ Test(api_admin, reset_offset_online_and_offline)
     rk_send_result_t r;
     for (int i = 0; i < 4; i++)
         cf_send(&f, "RstT", NULL, "m", NULL, &r);
+    /* the lag below counts dispatched messages: the consume queue is built just after a put */
+    for (int i = 0; i < 200; i++) {
+        cJSON *st = cf_get(&f, "/api/topics/RstT/status", 200);
+        bool all = cf_num(st, "messages") == 4;
+        cJSON_Delete(st);
+        if (all)
+            break;
+        usleep(50000);
+    }
     /* nobody online: the broker says CONSUMER_NOT_ONLINE and the console writes the offsets */
     rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
     rk_cmd_ext_set(req, "consumerGroup", "RstG");

@@ -877,7 +877,10 @@ int rk_producer_new(const rk_producer_config_t *cfg, rk_producer_t **out)
         return rc;
     }
     /* UNIQ_KEY: this host's IPv4 (the client id starts with it), and an
-     * instance number distinct per producer of a process */
+     * instance number distinct per producer of a process: random bits, as
+     * each producer's counter starts at 0 and a freed producer's address is
+     * often the next one's (the same client id and address gave two
+     * producers made in turn the same ids within a millisecond) */
     uint8_t ip4[4], *ip = NULL;
     char host[64];
     snprintf(host, sizeof host, "%s", rk_mqclient_id(p->c));
@@ -886,8 +889,11 @@ int rk_producer_new(const rk_producer_config_t *cfg, rk_producer_t **out)
         *at = '\0';
     if (inet_pton(AF_INET, host, ip4) == 1)
         ip = ip4;
+    uint32_t salt = 0;
+    if (uv_random(NULL, NULL, &salt, sizeof salt, 0, NULL) != 0)
+        salt = (uint32_t)rk_mono_ms() * 2654435761u ^ (uint32_t)rk_now_ms();  /* no entropy source: time */
     rk_uniq_gen_init(&p->uniq, ip, (uint32_t)rk_java_hash(rk_mqclient_id(p->c), strlen(rk_mqclient_id(p->c))) ^
-                                         (uint32_t)(uintptr_t)p);
+                                         (uint32_t)(uintptr_t)p ^ salt);
     rk_mqclient_set_heartbeat(p->c, fill_heartbeat, p);
     *out = p;
     return RK_OK;

@@ -115,6 +115,13 @@ int rk_ha_meta_add(rk_ha_t *ha, int request_code, rk_ha_meta_apply_fn apply, voi
  * stream from another address is closed. Any thread. */
 int rk_ha_set_quorum(rk_ha_t *ha, int slaves_needed, bool by_host);
 int rk_ha_follow(rk_ha_t *ha, const char *master_ha_addr);
+/* Election mode: the broker (listen) address of the master this slave follows, as the
+ * election learnt it ("" or NULL: none). The metadata copy (topics, consumer offsets,
+ * subscription groups, rk_ha_meta_add's) asks this address, never the name server's
+ * masterAddr, and starts at once when it changes: a follower would otherwise copy nothing
+ * until its next registration (registerNameServerPeriod, 30 s), and a failover then would
+ * lose the offsets and groups made meanwhile. RK_EINVAL if too long. Any thread. */
+int rk_ha_follow_broker(rk_ha_t *ha, const char *master_broker_addr);
 /* "ip:port" of this broker's HA server as others reach it (brokerIP2). */
 const char *rk_ha_address(const rk_ha_t *ha);
 
