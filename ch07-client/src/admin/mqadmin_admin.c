@@ -34,7 +34,6 @@ typedef struct aopts {
 static int aparse(int argc, char **argv, const char *flags, const char *required, aopts_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->v['n'] = getenv("NAMESRV_ADDR");
     optind = 1;
     opterr = 0;
     int ch;
@@ -49,10 +48,8 @@ static int aparse(int argc, char **argv, const char *flags, const char *required
         fprintf(stderr, "%s: unexpected argument %s\n", argv[0], argv[optind]);
         return 2;
     }
-    if (o->v['n'] == NULL || !*o->v['n']) {
-        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", argv[0]);
+    if ((o->v['n'] = rk_mqadmin_namesrv(argv[0], o->v['n'])) == NULL)
         return 2;
-    }
     for (const char *r = required; *r; r++)
         if (o->v[(unsigned char)*r] == NULL) {
             fprintf(stderr, "%s: -%c is required\n", argv[0], *r);

@@ -37,7 +37,6 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts_t *o)
     o->count = -1;
     o->queue = -1;
     o->offset = -1;
-    o->ns = getenv("NAMESRV_ADDR");
     optind = 1;
     opterr = 0;
     int c;
@@ -70,10 +69,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts_t *o)
             return 2;
         }
     }
-    if (o->ns == NULL || !*o->ns) {
-        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", argv[0]);
+    if ((o->ns = rk_mqadmin_namesrv(argv[0], o->ns)) == NULL)
         return 2;
-    }
     return 0;
 }
 
@@ -934,3 +931,13 @@ rk_cmd_t *rk__mqadmin_ask(rk_mqclient_t *c, const char *addr, rk_cmd_t *req, con
 cJSON *rk__mqadmin_cluster_info(rk_mqclient_t *c) { return cluster_info(c); }
 int rk__mqadmin_query_by_id(int argc, char **argv) { return cmd_query_by_id(argc, argv); }
 char *rk__mqadmin_fmt_time(int64_t ms, char *buf, size_t len) { return fmt_time(ms, buf, len); }
+
+const char *rk_mqadmin_namesrv(const char *cmd, const char *given)
+{
+    const char *ns = given != NULL ? given : getenv("NAMESRV_ADDR");
+    if (ns == NULL || !*ns) {
+        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", cmd);
+        return NULL;
+    }
+    return ns;
+}
