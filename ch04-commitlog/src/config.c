@@ -367,3 +367,28 @@ void rk_config_free(const rk_config_field_t *fields, void *obj)
             *p = NULL;
         }
 }
+
+int rk_config_print_kv(const rk_config_field_t *fields, rk_kv_t *kv, FILE *out, char *err, size_t errlen)
+{
+    size_t size = sizeof(int64_t);
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++)
+        if (f->offset + sizeof(int64_t) > size)
+            size = f->offset + sizeof(int64_t);        /* no field type is wider than 8 bytes */
+    void *obj = calloc(1, size);
+    if (obj == NULL)
+        return RK_ENOMEM;
+    int rc = rk_config_defaults(fields, obj);
+    if (rc == RK_OK)
+        rc = rk_config_apply(fields, obj, kv, err, errlen);
+    if (rc == RK_OK)
+        rk_config_print(fields, obj, out);
+    rk_config_free(fields, obj);
+    free(obj);
+    return rc;
+}
+
+void rk_config_usage(const rk_config_field_t *fields, int width, FILE *out)
+{
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++)
+        fprintf(out, "  %-*s %s (default %s)\n", width, f->key, f->help ? f->help : "", f->def && *f->def ? f->def : "-");
+}

@@ -17,8 +17,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mqconsole [-c FILE] [-n NAMESRV] [-l PORT] [-p] [-h]\n\nsettings:\n");
-    for (const rk_config_field_t *fl = rk_console_config_fields; fl->key; fl++)
-        fprintf(f, "  %-22s %s (default %s)\n", fl->key, fl->help, fl->def && *fl->def ? fl->def : "-");
+    rk_config_usage(rk_console_config_fields, 22, f);
 }
 
 int rk_console_main(int argc, char **argv)
@@ -55,16 +54,9 @@ int rk_console_main(int argc, char **argv)
         return 1;
     }
     if (print) {
-        rk_console_config_t cfg;
-        memset(&cfg, 0, sizeof cfg);
-        rc = rk_config_defaults(rk_console_config_fields, &cfg);
-        if (rc == RK_OK)
-            rc = rk_config_apply(rk_console_config_fields, &cfg, &kv, err, sizeof err);
-        if (rc == RK_OK)
-            rk_config_print(rk_console_config_fields, &cfg, stdout);
-        else
-            fprintf(stderr, "mqconsole: bad configuration: %s\n", err);
-        rk_config_free(rk_console_config_fields, &cfg);
+        rc = rk_config_print_kv(rk_console_config_fields, &kv, stdout, err, sizeof err);
+        if (rc != RK_OK)
+            fprintf(stderr, "mqconsole: bad configuration: %s\n", err[0] ? err : rk_strerror(rc));
         rk_kv_free(&kv);
         return rc == RK_OK ? 0 : 1;
     }

@@ -75,6 +75,15 @@ void rk_config_print(const rk_config_field_t *fields, const void *obj, FILE *out
 /* Frees the string fields. */
 void rk_config_free(const rk_config_field_t *fields, void *obj);
 
+/* What a program's `-p` shows for one table: fields' defaults, then kv's keys applied (so
+ * they count as used), printed with rk_config_print to out, freed again — a scratch struct
+ * of the size the offsets need is allocated here. RK_OK, the apply error (err says which key),
+ * or RK_ENOMEM. */
+int rk_config_print_kv(const rk_config_field_t *fields, rk_kv_t *kv, FILE *out, char *err, size_t errlen);
+/* A program's `-h` lines for one table: "  key  help (default d)", the key padded to width
+ * columns, "-" where there is no default. */
+void rk_config_usage(const rk_config_field_t *fields, int width, FILE *out);
+
 /* ---- typos: "brokerNmae" -> did you mean brokerName? ---- */
 
 /* Edit distance between a and b (insert, delete, substitute, swap two

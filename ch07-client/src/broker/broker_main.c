@@ -19,34 +19,21 @@
 static void usage(FILE *f, const rk_config_field_t *const *extra)
 {
     fprintf(f, "usage: mqbroker [-c FILE] [-n NAMESRV] [-p] [-h]\n\nbroker settings:\n");
-    for (const rk_config_field_t *fl = rk_broker_config_fields; fl->key; fl++)
-        fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+    rk_config_usage(rk_broker_config_fields, 28, f);
     for (int i = 0; extra && extra[i]; i++)
-        for (const rk_config_field_t *fl = extra[i]; fl->key; fl++)
-            fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+        rk_config_usage(extra[i], 28, f);
     fprintf(f, "\nlimits on what clients can make the server hold:\n");
-    for (const rk_config_field_t *fl = rk_rserver_limit_fields; fl->key; fl++)
-        fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+    rk_config_usage(rk_rserver_limit_fields, 28, f);
     fprintf(f, "\nstore settings (storePathRootDir, mappedFileSizeCommitLog, flushDiskType, ...) go in the same file.\n");
 }
 
 /* -p: one settings table, defaults then the file's keys. */
 static int print_fields(const rk_config_field_t *fields, rk_kv_t *kv)
 {
-    char obj[4096] __attribute__((aligned(16)));   /* large enough for any module's config struct */
     char err[512] = "";
-    for (const rk_config_field_t *f = fields; f->key; f++)
-        if (f->offset + 8 > sizeof obj)
-            return RK_EINVAL;
-    memset(obj, 0, sizeof obj);
-    int rc = rk_config_defaults(fields, obj);
-    if (rc == RK_OK)
-        rc = rk_config_apply(fields, obj, kv, err, sizeof err);
-    if (rc == RK_OK)
-        rk_config_print(fields, obj, stdout);
-    else
-        fprintf(stderr, "mqbroker: bad configuration: %s\n", err);
-    rk_config_free(fields, obj);
+    int rc = rk_config_print_kv(fields, kv, stdout, err, sizeof err);
+    if (rc != RK_OK)
+        fprintf(stderr, "mqbroker: bad configuration: %s\n", err[0] ? err : rk_strerror(rc));
     return rc;
 }
 
