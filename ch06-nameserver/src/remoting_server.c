@@ -1164,9 +1164,11 @@ void rk_reply_owned(rk_reply_t *r, char *body)
         return;
     }
     rk_cmd_t *resp = rk_cmd_new_response(r->req, RK_RESP_SUCCESS, NULL);
-    if (resp != NULL)
-        rk_cmd_own_body(resp, (uint8_t *)body, strlen(body));
-    else
+    if (resp == NULL) {
         free(body);
+        rk_reply_code(r, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    rk_cmd_own_body(resp, (uint8_t *)body, strlen(body));
     rk_reply_send(r, resp);
 }
