@@ -936,6 +936,14 @@ done:
     return out;
 }
 
+/* The check service's progress in topic (queue 0): its committed offset, at least the queue's
+ * first. */
+static int64_t progress(rk_store_t *st, const char *topic)
+{
+    int64_t min = rk_store_min_offset(st, topic, 0), at = rk_store_query_offset(st, RK_TXN_GROUP, topic, 0);
+    return at < min ? min : at;
+}
+
 /* Pending halves from offset `from`: entries without an op record (units only, bounded). */
 static int64_t count_pending(txn_state_t *ts, const op_set_t *ops, int64_t from, int64_t max)
 {
@@ -954,15 +962,11 @@ static void check_pass(txn_state_t *ts)
     int64_t reserved_ms = rk_store_config(st)->file_reserved_time * 3600 * 1000;
     int64_t half_min = rk_store_min_offset(st, RK_TXN_HALF_TOPIC, 0);
     int64_t half_max = rk_store_max_offset(st, RK_TXN_HALF_TOPIC, 0);
-    int64_t half = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_HALF_TOPIC, 0);
-    if (half < half_min)
-        half = half_min;
+    int64_t half = progress(st, RK_TXN_HALF_TOPIC);
     op_set_t ops = {0};
     int64_t op_min = rk_store_min_offset(st, RK_TXN_OP_TOPIC, 0);
     int64_t op_max = rk_store_max_offset(st, RK_TXN_OP_TOPIC, 0);
-    ops.start = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_OP_TOPIC, 0);
-    if (ops.start < op_min)
-        ops.start = op_min;
+    ops.start = progress(st, RK_TXN_OP_TOPIC);
     /* progress past a queue's end: the log lost its tail (a power cut under ASYNC_FLUSH) after the
      * offsets were written, and the offsets the lost messages had are being given again. Which
      * halves are new cannot be told, so both queues are read again from their starts: done halves
@@ -1050,16 +1054,10 @@ static void p_query_pending(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
                        QUERY_LIMIT_MAX);
         return;
     }
-    int64_t half_min = rk_store_min_offset(st, RK_TXN_HALF_TOPIC, 0);
     int64_t half_max = rk_store_max_offset(st, RK_TXN_HALF_TOPIC, 0);
-    int64_t half = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_HALF_TOPIC, 0);
-    if (half < half_min)
-        half = half_min;
+    int64_t half = progress(st, RK_TXN_HALF_TOPIC);
     op_set_t ops = {0};
-    int64_t op_min = rk_store_min_offset(st, RK_TXN_OP_TOPIC, 0);
-    ops.start = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_OP_TOPIC, 0);
-    if (ops.start < op_min)
-        ops.start = op_min;
+    ops.start = progress(st, RK_TXN_OP_TOPIC);
     ops.next = ops.start;
     op_read_more(ts, &ops);
     op_sort(&ops);
