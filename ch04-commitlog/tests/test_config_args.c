@@ -109,45 +109,47 @@ Test(config_args, help_unknown_missing_value_and_missing_file, .init = cr_redire
     rk_kv_free(&kv);
 }
 
-static char *printed(rk_kv_t *kv, int *rc, char *err, size_t errlen)
+/* -p's output with key=value set on top of the defaults; rc and err as rk_config_print_kv left
+ * them; *unused: keys no table used afterwards. */
+typedef struct printed {
+    char *text;
+    int rc;
+    int unused;
+    char err[256];
+} printed_t;
+
+static printed_t printed(const char *key, const char *value)
 {
-    char *text = NULL;
+    printed_t p = {0};
+    rk_kv_t kv;
+    rk_kv_init(&kv);
+    cr_assert_eq(rk_kv_set(&kv, key, value), RK_OK);
     size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    FILE *f = open_memstream(&p.text, &len);
     cr_assert_not_null(f);
-    *rc = rk_config_print_kv(demo_fields, kv, f, err, errlen);
+    p.rc = rk_config_print_kv(demo_fields, &kv, f, p.err, sizeof p.err);
     fclose(f);
-    return text;
+    p.unused = p.rc == RK_OK ? rk_kv_warn_unused(&kv, "demo") : -1;
+    rk_kv_free(&kv);
+    return p;
 }
 
 Test(config_print_kv, defaults_then_the_keys_given)
 {
-    rk_kv_t kv;
-    rk_kv_init(&kv);
-    cr_assert_eq(rk_kv_set(&kv, "demoName", "n1"), RK_OK);
-    char err[256] = "";
-    int rc;
-    char *text = printed(&kv, &rc, err, sizeof err);
-    cr_assert_eq(rc, RK_OK, "%s", err);
-    cr_assert_str_eq(text, "demoName=n1\ndemoPort=8080\ndemoOn=false\n");
-    cr_assert_eq(rk_kv_warn_unused(&kv, "demo"), 0, "the key counts as used");
-    free(text);
-    rk_kv_free(&kv);
+    printed_t p = printed("demoName", "n1");
+    cr_assert_eq(p.rc, RK_OK, "%s", p.err);
+    cr_assert_str_eq(p.text, "demoName=n1\ndemoPort=8080\ndemoOn=false\n");
+    cr_assert_eq(p.unused, 0, "the key counts as used");
+    free(p.text);
 }
 
 Test(config_print_kv, a_bad_value_prints_nothing_and_names_the_key)
 {
-    rk_kv_t kv;
-    rk_kv_init(&kv);
-    cr_assert_eq(rk_kv_set(&kv, "demoPort", "70000"), RK_OK);
-    char err[256] = "";
-    int rc;
-    char *text = printed(&kv, &rc, err, sizeof err);
-    cr_assert_neq(rc, RK_OK);
-    cr_assert_str_eq(text, "");
-    cr_assert(strstr(err, "demoPort"), "%s", err);
-    free(text);
-    rk_kv_free(&kv);
+    printed_t p = printed("demoPort", "70000");
+    cr_assert_neq(p.rc, RK_OK);
+    cr_assert_str_eq(p.text, "");
+    cr_assert(strstr(p.err, "demoPort"), "%s", p.err);
+    free(p.text);
 }
 
 Test(config_usage, one_line_per_field_dash_for_no_default)
