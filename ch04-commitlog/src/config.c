@@ -367,3 +367,62 @@ void rk_config_free(const rk_config_field_t *fields, void *obj)
             *p = NULL;
         }
 }
+
+int rk_config_print_kv(const rk_config_field_t *fields, rk_kv_t *kv, FILE *out, char *err, size_t errlen)
+{
+    size_t size = sizeof(int64_t);
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++)
+        if (f->offset + sizeof(int64_t) > size)
+            size = f->offset + sizeof(int64_t);        /* no field type is wider than 8 bytes */
+    void *obj = calloc(1, size);
+    if (obj == NULL)
+        return RK_ENOMEM;
+    int rc = rk_config_defaults(fields, obj);
+    if (rc == RK_OK)
+        rc = rk_config_apply(fields, obj, kv, err, errlen);
+    if (rc == RK_OK)
+        rk_config_print(fields, obj, out);
+    rk_config_free(fields, obj);
+    free(obj);
+    return rc;
+}
+
+void rk_config_usage(const rk_config_field_t *fields, int width, FILE *out)
+{
+    for (const rk_config_field_t *f = fields; f->key != NULL; f++)
+        fprintf(out, "  %-*s %s (default %s)\n", width, f->key, f->help ? f->help : "", f->def && *f->def ? f->def : "-");
+}
+
+int rk_config_args(const char *prog, int argc, char **argv, const rk_config_flag_t *flags, rk_kv_t *kv,
+                   const char **file, bool *print, void (*usage)(FILE *f, const void *ctx), const void *ctx)
+{
+    char err[512] = "";
+    int rc = RK_OK;
+    *file = NULL;
+    *print = false;
+    for (int i = 1; i < argc && rc == RK_OK; i++) {
+        const rk_config_flag_t *fl = flags;
+        while (fl != NULL && fl->flag != NULL && strcmp(argv[i], fl->flag) != 0)
+            fl++;
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            *file = argv[++i];
+            rc = rk_kv_load_file(kv, *file, err, sizeof err);
+        } else if (fl != NULL && fl->flag != NULL && i + 1 < argc) {
+            rc = rk_kv_set(kv, fl->key, argv[++i]);
+        } else if (strcmp(argv[i], "-p") == 0) {
+            *print = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout, ctx);
+            return 0;
+        } else {
+            fprintf(stderr, "%s: unknown argument \"%s\"\n", prog, argv[i]);
+            usage(stderr, ctx);
+            return 2;
+        }
+    }
+    if (rc != RK_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err[0] ? err : rk_strerror(rc));
+        return 1;
+    }
+    return -1;
+}

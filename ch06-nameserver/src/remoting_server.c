@@ -1242,3 +1242,19 @@ int rk_rserver_wrap(rk_rserver_t *s, int32_t code, rk_processor_fn fn, void *ctx
         }
     return RK_ENOTFOUND;
 }
+
+void rk_reply_owned(rk_reply_t *r, char *body)
+{
+    if (body == NULL) {
+        rk_reply_code(r, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(r->req, RK_RESP_SUCCESS, NULL);
+    if (resp == NULL) {
+        free(body);
+        rk_reply_code(r, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    rk_cmd_own_body(resp, (uint8_t *)body, strlen(body));
+    rk_reply_send(r, resp);
+}

@@ -20,10 +20,8 @@ static void usage(FILE *f)
                "  -c FILE  key=value configuration (RocketMQ's names)\n"
                "  -p       print the configuration and exit\n"
                "  -h       this help\n\nsettings:\n");
-    const rk_config_field_t *const tables[] = {rk_namesrv_config_fields, rk_rserver_limit_fields};
-    for (int t = 0; t < 2; t++)
-        for (const rk_config_field_t *fl = tables[t]; fl->key; fl++)
-            fprintf(f, "  %-32s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+    rk_config_usage(rk_namesrv_config_fields, 32, f);
+    rk_config_usage(rk_rserver_limit_fields, 32, f);
 }
 
 int main(int argc, char **argv)

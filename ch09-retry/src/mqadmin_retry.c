@@ -25,7 +25,6 @@ static int parse(int argc, char **argv, const char *flags, dlq_opts_t *o)
 {
     memset(o, 0, sizeof *o);
     o->count = INT64_MAX;
-    o->ns = getenv("NAMESRV_ADDR");
     optind = 1;
     opterr = 0;
     int c;
@@ -42,10 +41,8 @@ static int parse(int argc, char **argv, const char *flags, dlq_opts_t *o)
             return 2;
         }
     }
-    if (o->ns == NULL || !*o->ns) {
-        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", argv[0]);
+    if ((o->ns = rk_mqadmin_namesrv(argv[0], o->ns)) == NULL)
         return 2;
-    }
     if (o->group == NULL || !*o->group) {
         fprintf(stderr, "%s: -g GROUP is required\n", argv[0]);
         return 2;

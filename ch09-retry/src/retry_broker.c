@@ -289,18 +289,8 @@ static void p_delay_offsets(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
 {
     (void)conn;
     retry_state_t *rs = ctx;
-    char *text = rk_schedule_encode(rs->sched);
-    rk_cmd_t *resp = text != NULL ? rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL) : NULL;
-    if (resp != NULL && rk_cmd_set_body(resp, text, strlen(text)) != RK_OK) {
-        rk_cmd_free(resp);
-        resp = NULL;
-    }
-    free(text);
-    if (resp == NULL) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
-        return;
-    }
-    rk_reply_send(reply, resp);
+    (void)req;
+    rk_reply_owned(reply, rk_schedule_encode(rs->sched));
 }
 
 /* The schedule delivers only on a master (a slave's commitlog is its master's, byte for byte). */

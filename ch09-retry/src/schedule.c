@@ -275,30 +275,7 @@ static rk_put_status_t delay_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
         return RK_PUT_OK;
     if (level > s->nlevels)
         level = s->nlevels;
-    rk_buf_t b = {0};
-    char qid[16], topic[RK_TOPIC_MAX_LEN + 1];
-    snprintf(qid, sizeof qid, "%d", m->queue_id);
-    snprintf(topic, sizeof topic, "%.*s", (int)m->topic_len, m->topic);
-    static const char *const real[] = {RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, NULL};
-    rk_props_copy_without_any(&b, m->props, m->props_len, real);
-    rk_props_put(&b, RK_PROP_REAL_TOPIC, topic);
-    rk_props_put(&b, RK_PROP_REAL_QID, qid);
-    rk_put_status_t st = RK_PUT_OK;
-    char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
-    if (p == NULL)
-        st = RK_PUT_UNKNOWN_ERROR;
-    else if (b.len > RK_PROPERTIES_MAX_LEN)
-        st = RK_PUT_PROPERTIES_SIZE_EXCEEDED;
-    else {
-        memcpy(p, b.data, b.len);
-        m->props = p;
-        m->props_len = b.len;
-        m->topic = RK_SCHEDULE_TOPIC;
-        m->topic_len = sizeof RK_SCHEDULE_TOPIC - 1;
-        m->queue_id = (int32_t)level - 1;
-    }
-    rk_buf_free(&b);
-    return st;
+    return rk_schedule_park(m, scratch, NULL, NULL, RK_SCHEDULE_TOPIC, (int32_t)level - 1);
 }
 
 /* The consume-queue tags code of a parked message is its delivery time (other records: not ours). */
@@ -340,13 +317,11 @@ static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
         return SKIPPED;
     }
     rk_record_t rec;
-    char topic[RK_TOPIC_MAX_LEN + 1], qid_s[16];
-    int64_t qid = -1;
+    char topic[RK_TOPIC_MAX_LEN + 1];
+    rk_msg_t m;
     int out = SKIPPED;
     if (rk_record_decode(v.data, (size_t)v.size, false, &rec) != RK_OK || rk_record_is_blank(&rec) ||
-        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_TOPIC, topic, sizeof topic) != RK_OK ||
-        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_QID, qid_s, sizeof qid_s) != RK_OK ||
-        rk_parse_int(qid_s, &qid) != RK_OK || qid < 0 || qid > INT32_MAX || topic[0] == '\0') {
+        rk_schedule_unpark(&rec, topic, sizeof topic, &m) != RK_OK) {
         rk_log_error("schedule", "level %d: the message at commitlog offset %" PRId64 " has no valid "
                      "REAL_TOPIC / REAL_QID; skipped", level, u->phys);
         rk_store_view_release(&v);
@@ -358,11 +333,8 @@ static int deliver(rk_schedule_t *s, const rk_cq_unit_t *u, int level)
     static const char *const drop[] = {RK_PROP_DELAY, RK_PROP_WAIT, NULL};
     rk_props_copy_without_any(&props, rec.props, rec.props_len, drop);
     rk_props_put(&props, RK_PROP_WAIT, "false");
-    rk_msg_t m = {.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = rec.flag,
-                  .sys_flag = rec.sys_flag, .born_ts = rec.born_ts, .born_host = rec.born_host,
-                  .store_host = rec.store_host, .reconsume_times = rec.reconsume_times,
-                  .prepared_tx_offset = rec.prepared_tx_offset, .body = rec.body, .body_len = rec.body_len,
-                  .props = (const char *)props.data, .props_len = props.len};
+    m.props = (const char *)props.data;
+    m.props_len = props.len;
     rk_put_result_t res;
     rk_schedule_internal_put(true);
     rc = props.err == 0 ? rk_store_put(s->st, &m, &res) : RK_ENOMEM;
@@ -711,4 +683,51 @@ void rk_schedule_free(rk_schedule_t *s)
     uv_mutex_destroy(&s->mu);
     free(s->path);
     free(s);
+}
+
+rk_put_status_t rk_schedule_park(rk_msg_t *m, rk_put_scratch_t *scratch, const char *extra_key,
+                                 const char *extra_val, const char *park_topic, int32_t park_qid)
+{
+    char qid[16], topic[RK_TOPIC_MAX_LEN + 1];
+    snprintf(qid, sizeof qid, "%d", m->queue_id);
+    snprintf(topic, sizeof topic, "%.*s", (int)m->topic_len, m->topic);
+    const char *const drop[] = {RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, extra_key, NULL};
+    rk_buf_t b = {0};
+    rk_props_copy_without_any(&b, m->props, m->props_len, drop);
+    if (extra_key != NULL)
+        rk_props_put(&b, extra_key, extra_val);
+    rk_props_put(&b, RK_PROP_REAL_TOPIC, topic);
+    rk_props_put(&b, RK_PROP_REAL_QID, qid);
+    rk_put_status_t st = RK_PUT_OK;
+    char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
+    if (p == NULL) {
+        st = RK_PUT_UNKNOWN_ERROR;
+    } else if (b.len > RK_PROPERTIES_MAX_LEN) {
+        st = RK_PUT_PROPERTIES_SIZE_EXCEEDED;
+    } else {
+        memcpy(p, b.data, b.len);
+        m->props = p;
+        m->props_len = b.len;
+        m->topic = park_topic;
+        m->topic_len = strlen(park_topic);
+        m->queue_id = park_qid;
+    }
+    rk_buf_free(&b);
+    return st;
+}
+
+int rk_schedule_unpark(const rk_record_t *rec, char *topic, size_t topic_size, rk_msg_t *out)
+{
+    char qid_s[16];
+    int64_t qid = -1;
+    if (rk_props_get_str(rec->props, rec->props_len, RK_PROP_REAL_TOPIC, topic, topic_size) != RK_OK ||
+        rk_props_get_str(rec->props, rec->props_len, RK_PROP_REAL_QID, qid_s, sizeof qid_s) != RK_OK ||
+        rk_parse_int(qid_s, &qid) != RK_OK || qid < 0 || qid > INT32_MAX || topic[0] == '\0')
+        return RK_ECORRUPT;
+    *out = (rk_msg_t){.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = rec->flag,
+                      .sys_flag = rec->sys_flag, .born_ts = rec->born_ts, .born_host = rec->born_host,
+                      .store_host = rec->store_host, .reconsume_times = rec->reconsume_times,
+                      .prepared_tx_offset = rec->prepared_tx_offset, .body = rec->body, .body_len = rec->body_len,
+                      .props = rec->props, .props_len = rec->props_len};
+    return RK_OK;
 }

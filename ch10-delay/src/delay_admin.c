@@ -221,7 +221,7 @@ static int progress_of(rk_mqclient_t *c, const progress_opts_t *o, const char *n
 
 static int cmd_delay_progress(int argc, char **argv)
 {
-    progress_opts_t o = {.ns = getenv("NAMESRV_ADDR")};
+    progress_opts_t o = {0};
     optind = 1;
     opterr = 0;
     int ch;
@@ -235,10 +235,8 @@ static int cmd_delay_progress(int argc, char **argv)
             return 2;
         }
     }
-    if (o.ns == NULL || !*o.ns) {
-        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", argv[0]);
+    if ((o.ns = rk_mqadmin_namesrv(argv[0], o.ns)) == NULL)
         return 2;
-    }
     o.nlevels = rk_delay_levels_parse(o.levels ? o.levels : RK_DELAY_LEVELS_DEFAULT, o.delay, RK_DELAY_LEVEL_MAX);
     if (o.nlevels < 1) {
         fprintf(stderr, "%s: -L \"%s\": give the delays as the broker's messageDelayLevel does (\"1s 5s 1m 2h\")\n",

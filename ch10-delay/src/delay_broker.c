@@ -60,15 +60,8 @@ static void p_checkpoint(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
 {
     (void)conn;
     delay_state_t *ds = ctx;
-    char *text = rk_timer_encode(ds->timer);
-    rk_cmd_t *resp = text != NULL ? rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL) : NULL;
-    if (resp == NULL) {
-        free(text);
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
-        return;
-    }
-    rk_cmd_own_body(resp, (uint8_t *)text, strlen(text));    /* the response frees it */
-    rk_reply_send(reply, resp);
+    (void)req;
+    rk_reply_owned(reply, rk_timer_encode(ds->timer));
 }
 
 static int copy_checkpoint(void *ctx, const uint8_t *body, size_t len)

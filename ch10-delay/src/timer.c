@@ -329,32 +329,9 @@ static rk_put_status_t timer_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
         return RK_PUT_WHEEL_TIMER_FLOW_CONTROL;
     /* rounded UP to the precision: never before the time asked (RocketMQ rounds down, 1 s) */
     at = (at + t->precision - 1) / t->precision * t->precision;
-    char topic[RK_TOPIC_MAX_LEN + 1], qid[16], out_ms[24];
-    snprintf(topic, sizeof topic, "%.*s", (int)m->topic_len, m->topic);
-    snprintf(qid, sizeof qid, "%d", m->queue_id);
+    char out_ms[24];
     snprintf(out_ms, sizeof out_ms, "%" PRId64, at);
-    static const char *const drop[] = {RK_PROP_TIMER_OUT_MS, RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, NULL};
-    rk_buf_t b = {0};
-    rk_props_copy_without_any(&b, m->props, m->props_len, drop);
-    rk_props_put(&b, RK_PROP_TIMER_OUT_MS, out_ms);
-    rk_props_put(&b, RK_PROP_REAL_TOPIC, topic);
-    rk_props_put(&b, RK_PROP_REAL_QID, qid);
-    st = RK_PUT_OK;
-    char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
-    if (p == NULL)
-        st = RK_PUT_UNKNOWN_ERROR;
-    else if (b.len > RK_PROPERTIES_MAX_LEN)
-        st = RK_PUT_PROPERTIES_SIZE_EXCEEDED;
-    else {
-        memcpy(p, b.data, b.len);
-        m->props = p;
-        m->props_len = b.len;
-        m->topic = RK_TIMER_TOPIC;
-        m->topic_len = sizeof RK_TIMER_TOPIC - 1;
-        m->queue_id = 0;
-    }
-    rk_buf_free(&b);
-    return st;
+    return rk_schedule_park(m, scratch, RK_PROP_TIMER_OUT_MS, out_ms, RK_TIMER_TOPIC, 0);
 }
 
 /* The tags code of a parked record is its delivery time (TIMER_OUT_MS; unreadable: its store
@@ -510,13 +487,8 @@ static int prepare(rk_timer_t *t, const tentry_t *x, prep_t *p)
         return SKIPPED;
     }
     rk_record_t rec;
-    char qid_s[16];
-    int64_t qid = -1;
     if (rk_record_decode(p->v.data, (size_t)p->v.size, false, &rec) != RK_OK || rk_record_is_blank(&rec) ||
-        !is_timer_topic(rec.topic, rec.topic_len) ||
-        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_TOPIC, p->topic, sizeof p->topic) != RK_OK ||
-        rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_QID, qid_s, sizeof qid_s) != RK_OK ||
-        rk_parse_int(qid_s, &qid) != RK_OK || qid < 0 || qid > INT32_MAX || p->topic[0] == '\0') {
+        !is_timer_topic(rec.topic, rec.topic_len) || rk_schedule_unpark(&rec, p->topic, sizeof p->topic, &p->m) != RK_OK) {
         rk_log_error("timer", "the message at commitlog offset %" PRId64 " is no parked timer message with a "
                      "valid REAL_TOPIC / REAL_QID; skipped", x->phys);
         rk_store_view_release(&p->v);
@@ -539,11 +511,8 @@ static int prepare(rk_timer_t *t, const tentry_t *x, prep_t *p)
         rk_store_view_release(&p->v);
         return SKIPPED;
     }
-    p->m = (rk_msg_t){.topic = p->topic, .topic_len = strlen(p->topic), .queue_id = (int32_t)qid, .flag = rec.flag,
-                      .sys_flag = rec.sys_flag, .born_ts = rec.born_ts, .born_host = rec.born_host,
-                      .store_host = rec.store_host, .reconsume_times = rec.reconsume_times,
-                      .prepared_tx_offset = rec.prepared_tx_offset, .body = rec.body, .body_len = rec.body_len,
-                      .props = (const char *)p->props.data, .props_len = p->props.len};
+    p->m.props = (const char *)p->props.data;
+    p->m.props_len = p->props.len;
     return DELIVERED;
 }
 

@@ -367,31 +367,11 @@ static rk_put_status_t half_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scrat
             return RK_PUT_UNKNOWN_ERROR;
         atomic_store(&ts->topics_ok, true);
     }
-    char topic[RK_TOPIC_MAX_LEN + 1], qid[16];
-    snprintf(topic, sizeof topic, "%.*s", (int)m->topic_len, m->topic);
-    snprintf(qid, sizeof qid, "%d", m->queue_id);
-    rk_buf_t b = {0};
-    static const char *const drop[] = {RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, NULL};
-    rk_props_copy_without_any(&b, m->props, m->props_len, drop);
-    rk_props_put(&b, RK_PROP_REAL_TOPIC, topic);
-    rk_props_put(&b, RK_PROP_REAL_QID, qid);
-    rk_put_status_t st = RK_PUT_OK;
-    char *p = b.err == 0 ? rk_put_scratch(scratch, b.len + 1) : NULL;
-    if (p == NULL) {
-        st = RK_PUT_UNKNOWN_ERROR;
-    } else if (b.len > RK_PROPERTIES_MAX_LEN) {
-        st = RK_PUT_PROPERTIES_SIZE_EXCEEDED;
-    } else {
-        memcpy(p, b.data, b.len);
-        m->props = p;
-        m->props_len = b.len;
-        m->topic = RK_TXN_HALF_TOPIC;
-        m->topic_len = sizeof RK_TXN_HALF_TOPIC - 1;
-        m->queue_id = 0;
+    rk_put_status_t st = rk_schedule_park(m, scratch, NULL, NULL, RK_TXN_HALF_TOPIC, 0);
+    if (st == RK_PUT_OK) {
         m->sys_flag &= ~RK_SYSFLAG_TXN_MASK;       /* NOT: a consume-queue entry in the half topic */
         atomic_fetch_add(&ts->half_puts, 1);
     }
-    rk_buf_free(&b);
     return st;
 }
 
@@ -728,11 +708,9 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
         return;
     }
     /* endMessageTransaction: the real message back in its topic and queue */
-    char real[RK_TOPIC_MAX_LEN + 1], qv[24];
-    int64_t qid;
-    if (rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_TOPIC, real, sizeof real) != RK_OK ||
-        !rk_topic_name_valid(real) || rk_props_get_str(rec.props, rec.props_len, RK_PROP_REAL_QID, qv, sizeof qv) != RK_OK ||
-        rk_parse_int(qv, &qid) != RK_OK || qid < 0 || qid > INT32_MAX) {
+    char real[RK_TOPIC_MAX_LEN + 1];
+    rk_msg_t m;
+    if (rk_schedule_unpark(&rec, real, sizeof real, &m) != RK_OK || !rk_topic_name_valid(real)) {
         rk_store_view_release(&v);
         ended_undo(ts, key);
         free(e);
@@ -743,18 +721,19 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
      * copy runs every few seconds): created as a send would, so the commit can be consumed */
     rk_topic_config_t tc;
     bool created = false;
+    int64_t qid = m.queue_id;
     if (rk_topic_get_or_create_in_send(rk_broker_topics(b), real, RK_TOPIC_DEFAULT, (int32_t)(qid + 1 > 4 ? qid + 1 : 4),
                                        &tc, &created) == RK_OK && created)
         rk_broker_topics_changed(b);
     rk_buf_t props = {0};
     static const char *const drop[] = {RK_PROP_REAL_TOPIC, RK_PROP_REAL_QID, RK_PROP_TRAN_MSG, NULL};
     rk_props_copy_without_any(&props, rec.props, rec.props_len, drop);
-    rk_msg_t m = {.topic = real, .topic_len = strlen(real), .queue_id = (int32_t)qid, .flag = rec.flag,
-                  .sys_flag = (rec.sys_flag & ~RK_SYSFLAG_TXN_MASK) | RK_SYSFLAG_TXN_COMMIT, .born_ts = rec.born_ts,
-                  .born_host = rec.born_host, .store_host = *rk_commitlog_store_host(rk_store_commitlog(st)),
-                  .reconsume_times = rec.reconsume_times, .prepared_tx_offset = rec.phys_offset, .body = rec.body,
-                  .body_len = rec.body_len, .props = (const char *)props.data, .props_len = props.len,
-                  .store_ts = rec.store_ts};
+    m.sys_flag = (rec.sys_flag & ~RK_SYSFLAG_TXN_MASK) | RK_SYSFLAG_TXN_COMMIT;
+    m.store_host = *rk_commitlog_store_host(rk_store_commitlog(st));
+    m.prepared_tx_offset = rec.phys_offset;
+    m.store_ts = rec.store_ts;
+    m.props = (const char *)props.data;
+    m.props_len = props.len;
     int rc = props.err == 0 ? internal_put_async(st, &m, final_done, e) : RK_ENOMEM;
     rk_buf_free(&props);
     rk_store_view_release(&v);
@@ -957,6 +936,14 @@ done:
     return out;
 }
 
+/* The check service's progress in topic (queue 0): its committed offset, at least the queue's
+ * first. */
+static int64_t progress(rk_store_t *st, const char *topic)
+{
+    int64_t min = rk_store_min_offset(st, topic, 0), at = rk_store_query_offset(st, RK_TXN_GROUP, topic, 0);
+    return at < min ? min : at;
+}
+
 /* Pending halves from offset `from`: entries without an op record (units only, bounded). */
 static int64_t count_pending(txn_state_t *ts, const op_set_t *ops, int64_t from, int64_t max)
 {
@@ -975,15 +962,11 @@ static void check_pass(txn_state_t *ts)
     int64_t reserved_ms = rk_store_config(st)->file_reserved_time * 3600 * 1000;
     int64_t half_min = rk_store_min_offset(st, RK_TXN_HALF_TOPIC, 0);
     int64_t half_max = rk_store_max_offset(st, RK_TXN_HALF_TOPIC, 0);
-    int64_t half = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_HALF_TOPIC, 0);
-    if (half < half_min)
-        half = half_min;
+    int64_t half = progress(st, RK_TXN_HALF_TOPIC);
     op_set_t ops = {0};
     int64_t op_min = rk_store_min_offset(st, RK_TXN_OP_TOPIC, 0);
     int64_t op_max = rk_store_max_offset(st, RK_TXN_OP_TOPIC, 0);
-    ops.start = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_OP_TOPIC, 0);
-    if (ops.start < op_min)
-        ops.start = op_min;
+    ops.start = progress(st, RK_TXN_OP_TOPIC);
     /* progress past a queue's end: the log lost its tail (a power cut under ASYNC_FLUSH) after the
      * offsets were written, and the offsets the lost messages had are being given again. Which
      * halves are new cannot be told, so both queues are read again from their starts: done halves
@@ -1071,16 +1054,10 @@ static void p_query_pending(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
                        QUERY_LIMIT_MAX);
         return;
     }
-    int64_t half_min = rk_store_min_offset(st, RK_TXN_HALF_TOPIC, 0);
     int64_t half_max = rk_store_max_offset(st, RK_TXN_HALF_TOPIC, 0);
-    int64_t half = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_HALF_TOPIC, 0);
-    if (half < half_min)
-        half = half_min;
+    int64_t half = progress(st, RK_TXN_HALF_TOPIC);
     op_set_t ops = {0};
-    int64_t op_min = rk_store_min_offset(st, RK_TXN_OP_TOPIC, 0);
-    ops.start = rk_store_query_offset(st, RK_TXN_GROUP, RK_TXN_OP_TOPIC, 0);
-    if (ops.start < op_min)
-        ops.start = op_min;
+    ops.start = progress(st, RK_TXN_OP_TOPIC);
     ops.next = ops.start;
     op_read_more(ts, &ops);
     op_sort(&ops);
@@ -1154,17 +1131,7 @@ static void p_query_pending(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_
     op_free(&ops);
     char *text = oom ? NULL : rk_json_print(root, 0);
     cJSON_Delete(root);
-    rk_cmd_t *resp = text ? rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL) : NULL;
-    if (resp != NULL && rk_cmd_set_body(resp, text, strlen(text)) != RK_OK) {
-        rk_cmd_free(resp);
-        resp = NULL;
-    }
-    free(text);
-    if (resp == NULL) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
-        return;
-    }
-    rk_reply_send(reply, resp);
+    rk_reply_owned(reply, text);
 }
 
 /* ------------------------------------------------------------ module */

@@ -15,6 +15,7 @@
 
 #include "console_int.h"
 #include "rk/clock.h"
+#include "rk/cluster_view.h"
 #include "rk/consumer.h"
 #include "rk/dlq.h"
 #include "rk/error.h"
@@ -259,6 +260,48 @@ static double kv_double(cJSON *kv, const char *key)
 
 /* ------------------------------------------------------------------ index */
 
+/* What each_master asks of fill: add what resp (a SUCCESS answer of addr) says to b, its entry
+ * {"broker": addr}; false when the answer is not JSON. */
+typedef bool (*master_fill_fn)(rk_console_shared_t *sh, const char *addr, const rk_cmd_t *resp, cJSON *b);
+
+/* The GET endpoints that ask every master the request picks (pick_masters) one question: code
+ * (with the header field key=val when key is set) to each, o->json = {"brokers":[...]}, one
+ * entry per master made by fill. A master that does not answer or refuses fails the whole
+ * request (ask's 502/504), as does an answer fill cannot read (502). */
+static void each_master(rk_console_shared_t *sh, const rk_api_req_t *r, rk_api_out_t *o, int32_t code, const char *key,
+                        const char *val, const char *what, master_fill_fn fill)
+{
+    const char *addrs[MASTERS_MAX];
+    size_t n = 0;
+    cJSON *info = pick_masters(sh, r, o, addrs, &n);
+    if (info == NULL)
+        return;
+    cJSON *brokers = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        rk_cmd_t *req = rk_mqclient_request(code);
+        if (req != NULL && key != NULL)
+            rk_cmd_ext_set(req, key, val);
+        rk_cmd_t *resp = ask(sh, addrs[i], req, o, what);
+        cJSON *b = resp ? cJSON_CreateObject() : NULL;
+        if (b != NULL) {
+            add_str(b, "broker", addrs[i]);
+            cJSON_AddItemToArray(brokers, b);
+        }
+        bool ok = resp != NULL && fill(sh, addrs[i], resp, b);
+        if (resp != NULL && !ok)
+            rk__api_fail(o, 502, "%s: the answer of %s is not JSON", what, addrs[i]);
+        rk_cmd_free(resp);
+        if (!ok) {
+            cJSON_Delete(brokers);
+            cJSON_Delete(info);
+            return;
+        }
+    }
+    cJSON_Delete(info);
+    o->json = cJSON_CreateObject();
+    cJSON_AddItemToObject(o->json, "brokers", brokers);
+}
+
 static void api_index(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 {
     (void)cs;
@@ -275,6 +318,47 @@ static void api_index(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 
 /* ------------------------------------------------------------------ cluster */
 
+typedef struct cluster_walk {
+    rk_console_shared_t *sh;
+    cJSON *list;
+} cluster_walk_t;
+
+/* One entry of /api/cluster: the broker's runtime figures (or why it did not answer). */
+static void cluster_entry(void *ctx, const char *cluster, const char *broker, const char *id, const char *addr)
+{
+    cluster_walk_t *x = ctx;
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddItemToArray(x->list, b);
+    add_str(b, "cluster", cluster);
+    add_str(b, "brokerName", broker);
+    add_i64(b, "brokerId", strtoll(id, NULL, 10));
+    add_str(b, "addr", addr);
+    rk_api_out_t eo = {0};
+    cJSON *kv = kv_table(x->sh, addr, &eo);
+    cJSON_AddBoolToObject(b, "up", kv != NULL);
+    if (kv == NULL) {
+        add_str(b, "error", eo.error);
+        return;
+    }
+    const char *role = rk_json_get_str(kv, "brokerRole");
+    bool slave = role != NULL && strcmp(role, "SLAVE") == 0;
+    add_str(b, "role", role ? role : (strcmp(id, "0") == 0 ? "MASTER" : "SLAVE"));
+    add_i64(b, "epoch", kv_i64(kv, "masterEpoch", -1));
+    /* replication lag in bytes: a master's slowest slave, a slave's own */
+    add_i64(b, "replicationLagBytes", kv_i64(kv, slave ? "haReplicaLag" : "slaveFallBehindMuch", 0));
+    add_str(b, "version", rk_json_get_str(kv, "brokerVersionDesc"));
+    add_str(b, "rockletVersion", rk_json_get_str(kv, "rockletVersion"));
+    cJSON_AddNumberToObject(b, "putTps", kv_double(kv, "putTps"));
+    add_i64(b, "msgPutTotalTodayNow", kv_i64(kv, "msgPutTotalTodayNow", 0));
+    int64_t cmin = kv_i64(kv, "commitLogMinOffset", 0), cmax = kv_i64(kv, "commitLogMaxOffset", 0);
+    add_i64(b, "commitLogMinOffset", cmin);
+    add_i64(b, "commitLogMaxOffset", cmax);
+    add_i64(b, "commitLogBytes", cmax - cmin);
+    add_i64(b, "dispatchBehindBytes", kv_i64(kv, "dispatchBehindBytes", 0));
+    add_i64(b, "bootTimestamp", kv_i64(kv, "bootTimestamp", 0));
+    cJSON_Delete(kv);
+}
+
 static void api_cluster(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 {
     (void)r;
@@ -283,48 +367,8 @@ static void api_cluster(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o
     if (info == NULL)
         return;
     o->json = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(o->json, "brokers");
-    cJSON *clusters = cJSON_GetObjectItemCaseSensitive(info, "clusterAddrTable");
-    cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
-    for (cJSON *cl = clusters ? clusters->child : NULL; cl; cl = cl->next)
-        for (cJSON *bn = cl->child; bn; bn = bn->next) {
-            cJSON *bd = cJSON_IsString(bn) ? cJSON_GetObjectItemCaseSensitive(table, bn->valuestring) : NULL;
-            cJSON *addrs = cJSON_GetObjectItemCaseSensitive(bd, "brokerAddrs");
-            for (cJSON *a = addrs ? addrs->child : NULL; a; a = a->next) {
-                if (!cJSON_IsString(a))
-                    continue;
-                cJSON *b = cJSON_CreateObject();
-                cJSON_AddItemToArray(list, b);
-                add_str(b, "cluster", cl->string);
-                add_str(b, "brokerName", bn->valuestring);
-                add_i64(b, "brokerId", strtoll(a->string, NULL, 10));
-                add_str(b, "addr", a->valuestring);
-                rk_api_out_t eo = {0};
-                cJSON *kv = kv_table(sh, a->valuestring, &eo);
-                cJSON_AddBoolToObject(b, "up", kv != NULL);
-                if (kv == NULL) {
-                    add_str(b, "error", eo.error);
-                    continue;
-                }
-                const char *role = rk_json_get_str(kv, "brokerRole");
-                bool slave = role != NULL && strcmp(role, "SLAVE") == 0;
-                add_str(b, "role", role ? role : (strcmp(a->string, "0") == 0 ? "MASTER" : "SLAVE"));
-                add_i64(b, "epoch", kv_i64(kv, "masterEpoch", -1));
-                /* replication lag in bytes: a master's slowest slave, a slave's own */
-                add_i64(b, "replicationLagBytes", kv_i64(kv, slave ? "haReplicaLag" : "slaveFallBehindMuch", 0));
-                add_str(b, "version", rk_json_get_str(kv, "brokerVersionDesc"));
-                add_str(b, "rockletVersion", rk_json_get_str(kv, "rockletVersion"));
-                cJSON_AddNumberToObject(b, "putTps", kv_double(kv, "putTps"));
-                add_i64(b, "msgPutTotalTodayNow", kv_i64(kv, "msgPutTotalTodayNow", 0));
-                int64_t cmin = kv_i64(kv, "commitLogMinOffset", 0), cmax = kv_i64(kv, "commitLogMaxOffset", 0);
-                add_i64(b, "commitLogMinOffset", cmin);
-                add_i64(b, "commitLogMaxOffset", cmax);
-                add_i64(b, "commitLogBytes", cmax - cmin);
-                add_i64(b, "dispatchBehindBytes", kv_i64(kv, "dispatchBehindBytes", 0));
-                add_i64(b, "bootTimestamp", kv_i64(kv, "bootTimestamp", 0));
-                cJSON_Delete(kv);
-            }
-        }
+    cluster_walk_t x = {.sh = sh, .list = cJSON_AddArrayToObject(o->json, "brokers")};
+    rk_cluster_each_broker(info, cluster_entry, &x);
     cJSON_Delete(info);
 }
 
@@ -476,18 +520,27 @@ static void api_topic_create(rk_console_t *cs, const rk_api_req_t *r, rk_api_out
     cJSON_Delete(info);
 }
 
+/* The route of topic (a path segment: checked first); NULL with o's 400 or 404 set. */
+static rk_topic_route_t *topic_route(rk_console_shared_t *sh, rk_api_out_t *o, const char *topic)
+{
+    rk_topic_route_t *route = NULL;
+    if (!valid_name(o, "topic", topic))
+        return NULL;
+    if (rk_mqclient_route(sh->mq, topic, true, &route) != RK_OK) {
+        rk__api_fail(o, 404, "no topic %.200s", topic);
+        return NULL;
+    }
+    return route;
+}
+
 /* DELETE /api/topics/{topic}: DELETE_TOPIC_IN_BROKER on each master, then DELETE_TOPIC_IN_NAMESRV. */
 static void api_topic_delete(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 {
     rk_console_shared_t *sh = rk__console_shared(cs);
     const char *topic = r->seg[1];
-    if (!valid_name(o, "topic", topic))
+    rk_topic_route_t *route = topic_route(sh, o, topic);
+    if (route == NULL)
         return;
-    rk_topic_route_t *route = NULL;
-    if (rk_mqclient_route(sh->mq, topic, true, &route) != RK_OK) {
-        rk__api_fail(o, 404, "no topic %.200s", topic);
-        return;
-    }
     for (size_t b = 0; b < route->nbrokers; b++) {
         if (!route->brokers[b].master[0])
             continue;
@@ -539,13 +592,9 @@ static void api_topic_status(rk_console_t *cs, const rk_api_req_t *r, rk_api_out
 {
     rk_console_shared_t *sh = rk__console_shared(cs);
     const char *topic = r->seg[1];
-    if (!valid_name(o, "topic", topic))
+    rk_topic_route_t *route = topic_route(sh, o, topic);
+    if (route == NULL)
         return;
-    rk_topic_route_t *route = NULL;
-    if (rk_mqclient_route(sh->mq, topic, true, &route) != RK_OK) {
-        rk__api_fail(o, 404, "no topic %.200s", topic);
-        return;
-    }
     cJSON *qs = cJSON_CreateArray();
     int64_t total = 0, last = 0;
     for (size_t b = 0; b < route->nbrokers; b++) {
@@ -594,13 +643,9 @@ static void api_topic_consumers(rk_console_t *cs, const rk_api_req_t *r, rk_api_
 {
     rk_console_shared_t *sh = rk__console_shared(cs);
     const char *topic = r->seg[1];
-    if (!valid_name(o, "topic", topic))
+    rk_topic_route_t *route = topic_route(sh, o, topic);
+    if (route == NULL)
         return;
-    rk_topic_route_t *route = NULL;
-    if (rk_mqclient_route(sh->mq, topic, true, &route) != RK_OK) {
-        rk__api_fail(o, 404, "no topic %.200s", topic);
-        return;
-    }
     cJSON *groups = cJSON_CreateArray();
     for (size_t b = 0; b < route->nbrokers; b++) {
         rk_cmd_t *req = rk_mqclient_request(REQ_QUERY_TOPIC_CONSUME_BY_WHO);
@@ -704,16 +749,6 @@ static void api_groups(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
     cJSON_Delete(names);
 }
 
-typedef struct lag_row {
-    rk_mq_t mq;
-    int64_t broker_off, consumer_off, last;
-} lag_row_t;
-
-static int cmp_lag(const void *a, const void *b)
-{
-    return rk_mq_cmp(&((const lag_row_t *)a)->mq, &((const lag_row_t *)b)->mq);
-}
-
 /* GET /api/groups/{group}[?topic=]: per-queue lag (GET_CONSUME_STATS on each master), its total,
  * and the consume TPS (the rate of the committed offsets since the last look). */
 static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
@@ -727,7 +762,7 @@ static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
     cJSON *info = pick_masters(sh, r, o, addrs, &n);
     if (info == NULL)
         return;
-    lag_row_t *rows = NULL;
+    rk_consume_row_t *rows = NULL;
     size_t nrows = 0, cap = 0;
     bool any = false;
     char why_none[300] = "";
@@ -747,10 +782,9 @@ static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
             rk_cmd_free(resp);
             continue;                   /* no offset of the group on this broker */
         }
-        rk_mq_map_entry_t *e = NULL;
-        size_t ne = 0;
         if (resp->code != RK_RESP_SUCCESS ||
-            rk_mq_map_parse((const char *)resp->body, resp->body_len, "offsetTable", &e, &ne) != RK_OK) {
+            rk_consume_stats_append(resp->body, resp->body_len, &rows, &nrows, &cap,
+                                    (size_t)sh->cfg.max_results * 16) == RK_ECORRUPT) {
             char why[300];
             rk_mqclient_resp_describe(resp, why, sizeof why);
             rk__api_fail(o, 502, "consume stats: %s refused: %s", addrs[i], why);
@@ -758,23 +792,6 @@ static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
             goto out;
         }
         any = true;
-        for (size_t k = 0; k < ne && nrows < (size_t)sh->cfg.max_results * 16; k++) {
-            if (nrows == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                lag_row_t *nr = realloc(rows, nc * sizeof *nr);
-                if (nr == NULL)
-                    break;
-                rows = nr;
-                cap = nc;
-            }
-            lag_row_t *row = &rows[nrows++];
-            row->mq = e[k].mq;
-            row->broker_off = row->consumer_off = row->last = 0;
-            rk_json_get_i64(e[k].value, "brokerOffset", &row->broker_off);
-            rk_json_get_i64(e[k].value, "consumerOffset", &row->consumer_off);
-            rk_json_get_i64(e[k].value, "lastTimestamp", &row->last);
-        }
-        rk_mq_map_free(e, ne);
         rk_cmd_free(resp);
     }
     if (!any) {
@@ -783,7 +800,7 @@ static void api_group(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
         goto out;
     }
     if (nrows > 1)
-        qsort(rows, nrows, sizeof *rows, cmp_lag);
+        qsort(rows, nrows, sizeof *rows, rk_consume_row_cmp);
     int64_t diff = 0, consumed = 0;
     o->json = cJSON_CreateObject();
     add_str(o->json, "group", group);
@@ -1081,38 +1098,24 @@ fail:
     rk_topic_route_release(route);
 }
 
+/* One master's entry of /api/consume-stats. ConsumeStatsList holds MessageQueue-keyed maps: only
+ * totalDiff and the group names are read with a JSON parser; per-queue figures come from
+ * /api/groups/{group}. */
+static bool consume_stats_fill(rk_console_shared_t *sh, const char *addr, const rk_cmd_t *resp, cJSON *b)
+{
+    (void)sh;
+    (void)addr;
+    const char *body = (const char *)resp->body;
+    const char *td = body ? strstr(body, "\"totalDiff\":") : NULL;
+    add_i64(b, "totalDiff", td ? strtoll(td + 12, NULL, 10) : 0);
+    return true;
+}
+
 /* GET /api/consume-stats[?broker=]: GET_BROKER_CONSUME_STATS (317), every group of each master. */
 static void api_consume_stats(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 {
-    rk_console_shared_t *sh = rk__console_shared(cs);
-    const char *addrs[MASTERS_MAX];
-    size_t n = 0;
-    cJSON *info = pick_masters(sh, r, o, addrs, &n);
-    if (info == NULL)
-        return;
-    cJSON *brokers = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        rk_cmd_t *req = rk_mqclient_request(REQ_GET_BROKER_CONSUME_STATS);
-        rk_cmd_ext_set(req, "isOrder", "false");
-        rk_cmd_t *resp = ask(sh, addrs[i], req, o, "broker consume stats");
-        if (resp == NULL) {
-            cJSON_Delete(brokers);
-            cJSON_Delete(info);
-            return;
-        }
-        /* ConsumeStatsList holds MessageQueue-keyed maps: only totalDiff and the group names are
-         * read with a JSON parser; per-queue figures come from /api/groups/{group} */
-        cJSON *b = cJSON_CreateObject();
-        add_str(b, "broker", addrs[i]);
-        const char *body = (const char *)resp->body;
-        const char *td = body ? strstr(body, "\"totalDiff\":") : NULL;
-        add_i64(b, "totalDiff", td ? strtoll(td + 12, NULL, 10) : 0);
-        cJSON_AddItemToArray(brokers, b);
-        rk_cmd_free(resp);
-    }
-    cJSON_Delete(info);
-    o->json = cJSON_CreateObject();
-    cJSON_AddItemToObject(o->json, "brokers", brokers);
+    each_master(rk__console_shared(cs), r, o, REQ_GET_BROKER_CONSUME_STATS, "isOrder", "false", "broker consume stats",
+                consume_stats_fill);
 }
 
 /* ------------------------------------------------------------------ messages */
@@ -1632,65 +1635,78 @@ static void api_dlq_resend(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t
 
 /* ------------------------------------------------------------------ delayed, half messages, TPS */
 
+/* One master's entry of /api/delayed: each level's backlog, and chapter 10's timer figures. */
+static bool delayed_fill(rk_console_shared_t *sh, const char *addr, const rk_cmd_t *resp, cJSON *b)
+{
+    cJSON *d = rk_json_parse((const char *)resp->body, resp->body_len);
+    if (d == NULL)
+        return false;
+    cJSON *levels = cJSON_AddArrayToObject(b, "levels");
+    int64_t pending = 0;
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "offsetTable");
+    for (cJSON *e = t ? t->child : NULL; e; e = e->next) {
+        long level = e->string ? strtol(e->string, NULL, 10) : 0;
+        if (level < 1 || level > RK_DELAY_LEVEL_MAX || !cJSON_IsNumber(e))
+            continue;
+        rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_MAX_OFFSET);
+        rk_cmd_ext_set(req, "topic", RK_SCHEDULE_TOPIC);
+        rk_cmd_ext_set_i64(req, "queueId", level - 1);
+        rk_api_out_t eo = {0};
+        rk_cmd_t *mresp = ask(sh, addr, req, &eo, "max offset");
+        const char *v = mresp ? rk_cmd_ext_get(mresp, "offset") : NULL;
+        int64_t max = v ? strtoll(v, NULL, 10) : 0, delivered = (int64_t)e->valuedouble;
+        rk_cmd_free(mresp);
+        cJSON *l = cJSON_CreateObject();
+        add_i64(l, "level", level);
+        add_i64(l, "maxOffset", max);
+        add_i64(l, "deliveredOffset", delivered);
+        add_i64(l, "pending", max > delivered ? max - delivered : 0);
+        cJSON_AddItemToArray(levels, l);
+        pending += max > delivered ? max - delivered : 0;
+    }
+    add_i64(b, "pending", pending);
+    /* chapter 10's timer store reports itself in the runtime table (timer...): passed on */
+    rk_api_out_t eo = {0};
+    cJSON *kv = kv_table(sh, addr, &eo);
+    cJSON *timer = cJSON_CreateObject();
+    for (cJSON *e = kv ? kv->child : NULL; e; e = e->next)
+        if (e->string && strncasecmp(e->string, "timer", 5) == 0 && cJSON_IsString(e))
+            add_str(timer, e->string, e->valuestring);
+    cJSON_AddItemToObject(b, "timer", timer);
+    cJSON_Delete(kv);
+    cJSON_Delete(d);
+    return true;
+}
+
 /* GET /api/delayed: per master and delay level, messages parked in SCHEDULE_TOPIC_XXXX and not
  * yet delivered (the level's queue max offset minus the delivery offset, GET_ALL_DELAY_OFFSET). */
 static void api_delayed(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 {
-    rk_console_shared_t *sh = rk__console_shared(cs);
-    const char *addrs[MASTERS_MAX];
-    size_t n = 0;
-    cJSON *info = pick_masters(sh, r, o, addrs, &n);
-    if (info == NULL)
-        return;
-    cJSON *brokers = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        cJSON *d = ask_json(sh, addrs[i], rk_mqclient_request(REQ_GET_ALL_DELAY_OFFSET), o, "delay offsets");
-        if (d == NULL) {
-            cJSON_Delete(brokers);
-            cJSON_Delete(info);
-            return;
+    each_master(rk__console_shared(cs), r, o, REQ_GET_ALL_DELAY_OFFSET, NULL, NULL, "delay offsets", delayed_fill);
+}
+
+/* One master's entry of /api/transactions: its producer groups with half messages. */
+static bool transactions_fill(rk_console_shared_t *sh, const char *addr, const rk_cmd_t *resp, cJSON *b)
+{
+    (void)addr;
+    cJSON *d = rk_json_parse((const char *)resp->body, resp->body_len);
+    if (d == NULL)
+        return false;
+    cJSON *groups = cJSON_AddArrayToObject(b, "groups");
+    cJSON *g = cJSON_GetObjectItemCaseSensitive(d, "groups");
+    for (cJSON *e = g ? g->child : NULL; e && cJSON_GetArraySize(groups) < sh->cfg.max_results; e = e->next) {
+        cJSON *x = cJSON_CreateObject();
+        add_str(x, "producerGroup", rk_json_get_str(e, "producerGroup"));
+        static const char *const keys[] = {"pending", "checkTimes", "oldestStoreTimestamp", NULL};
+        for (size_t k = 0; keys[k]; k++) {
+            int64_t v = 0;
+            rk_json_get_i64(e, keys[k], &v);
+            add_i64(x, keys[k], v);
         }
-        cJSON *b = cJSON_CreateObject();
-        add_str(b, "broker", addrs[i]);
-        cJSON *levels = cJSON_AddArrayToObject(b, "levels");
-        int64_t pending = 0;
-        cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "offsetTable");
-        for (cJSON *e = t ? t->child : NULL; e; e = e->next) {
-            long level = e->string ? strtol(e->string, NULL, 10) : 0;
-            if (level < 1 || level > RK_DELAY_LEVEL_MAX || !cJSON_IsNumber(e))
-                continue;
-            rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_MAX_OFFSET);
-            rk_cmd_ext_set(req, "topic", RK_SCHEDULE_TOPIC);
-            rk_cmd_ext_set_i64(req, "queueId", level - 1);
-            rk_api_out_t eo = {0};
-            rk_cmd_t *resp = ask(sh, addrs[i], req, &eo, "max offset");
-            const char *v = resp ? rk_cmd_ext_get(resp, "offset") : NULL;
-            int64_t max = v ? strtoll(v, NULL, 10) : 0, delivered = (int64_t)e->valuedouble;
-            rk_cmd_free(resp);
-            cJSON *l = cJSON_CreateObject();
-            add_i64(l, "level", level);
-            add_i64(l, "maxOffset", max);
-            add_i64(l, "deliveredOffset", delivered);
-            add_i64(l, "pending", max > delivered ? max - delivered : 0);
-            cJSON_AddItemToArray(levels, l);
-            pending += max > delivered ? max - delivered : 0;
-        }
-        add_i64(b, "pending", pending);
-        /* chapter 10's timer store reports itself in the runtime table (timer...): passed on */
-        rk_api_out_t eo = {0};
-        cJSON *kv = kv_table(sh, addrs[i], &eo);
-        cJSON *timer = cJSON_CreateObject();
-        for (cJSON *e = kv ? kv->child : NULL; e; e = e->next)
-            if (e->string && strncasecmp(e->string, "timer", 5) == 0 && cJSON_IsString(e))
-                add_str(timer, e->string, e->valuestring);
-        cJSON_AddItemToObject(b, "timer", timer);
-        cJSON_Delete(kv);
-        cJSON_AddItemToArray(brokers, b);
-        cJSON_Delete(d);
+        cJSON_AddItemToArray(groups, x);
     }
-    cJSON_Delete(info);
-    o->json = cJSON_CreateObject();
-    cJSON_AddItemToObject(o->json, "brokers", brokers);
+    cJSON_Delete(d);
+    return true;
 }
 
 /* GET /api/transactions: half messages waiting for a commit or rollback, per master and
@@ -1698,41 +1714,8 @@ static void api_delayed(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o
  * "checkTimes","oldestStoreTimestamp"}]}). */
 static void api_transactions(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 {
-    rk_console_shared_t *sh = rk__console_shared(cs);
-    const char *addrs[MASTERS_MAX];
-    size_t n = 0;
-    cJSON *info = pick_masters(sh, r, o, addrs, &n);
-    if (info == NULL)
-        return;
-    cJSON *brokers = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        cJSON *d = ask_json(sh, addrs[i], rk_mqclient_request(REQ_QUERY_TXN_PENDING), o, "half messages pending");
-        if (d == NULL) {
-            cJSON_Delete(brokers);
-            cJSON_Delete(info);
-            return;
-        }
-        cJSON *b = cJSON_CreateObject();
-        add_str(b, "broker", addrs[i]);
-        cJSON *groups = cJSON_AddArrayToObject(b, "groups");
-        cJSON *g = cJSON_GetObjectItemCaseSensitive(d, "groups");
-        for (cJSON *e = g ? g->child : NULL; e && cJSON_GetArraySize(groups) < sh->cfg.max_results; e = e->next) {
-            cJSON *x = cJSON_CreateObject();
-            add_str(x, "producerGroup", rk_json_get_str(e, "producerGroup"));
-            static const char *const keys[] = {"pending", "checkTimes", "oldestStoreTimestamp", NULL};
-            for (size_t k = 0; keys[k]; k++) {
-                int64_t v = 0;
-                rk_json_get_i64(e, keys[k], &v);
-                add_i64(x, keys[k], v);
-            }
-            cJSON_AddItemToArray(groups, x);
-        }
-        cJSON_AddItemToArray(brokers, b);
-        cJSON_Delete(d);
-    }
-    cJSON_Delete(info);
-    o->json = cJSON_CreateObject();
-    cJSON_AddItemToObject(o->json, "brokers", brokers);
+    each_master(rk__console_shared(cs), r, o, REQ_QUERY_TXN_PENDING, NULL, NULL, "half messages pending",
+                transactions_fill);
 }
 
 /* GET /api/tps: live producer TPS per broker (its putTps) and consumer TPS (the rate of all

@@ -14,11 +14,11 @@
 #include "rk/error.h"
 #include "rk/log.h"
 
-static void usage(FILE *f)
+static void usage(FILE *f, const void *ctx)
 {
+    (void)ctx;
     fprintf(f, "usage: mqconsole [-c FILE] [-n NAMESRV] [-l PORT] [-p] [-h]\n\nsettings:\n");
-    for (const rk_config_field_t *fl = rk_console_config_fields; fl->key; fl++)
-        fprintf(f, "  %-22s %s (default %s)\n", fl->key, fl->help, fl->def && *fl->def ? fl->def : "-");
+    rk_config_usage(rk_console_config_fields, 22, f);
 }
 
 int rk_console_main(int argc, char **argv)
@@ -27,44 +27,18 @@ int rk_console_main(int argc, char **argv)
     rk_kv_t kv;
     rk_kv_init(&kv);
     char err[512] = "";
-    bool print = false;
-    int rc = RK_OK;
-    for (int i = 1; i < argc && rc == RK_OK; i++) {
-        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-            rc = rk_kv_load_file(&kv, argv[++i], err, sizeof err);
-        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            rc = rk_kv_set(&kv, "namesrvAddr", argv[++i]);
-        else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
-            rc = rk_kv_set(&kv, "listenPort", argv[++i]);
-        else if (strcmp(argv[i], "-p") == 0)
-            print = true;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            rk_kv_free(&kv);
-            return 0;
-        } else {
-            fprintf(stderr, "mqconsole: unknown argument \"%s\"\n", argv[i]);
-            usage(stderr);
-            rk_kv_free(&kv);
-            return 2;
-        }
-    }
-    if (rc != RK_OK) {
-        fprintf(stderr, "mqconsole: %s\n", err[0] ? err : rk_strerror(rc));
+    bool print;
+    const char *file;
+    static const rk_config_flag_t flags[] = {{"-n", "namesrvAddr"}, {"-l", "listenPort"}, {NULL, NULL}};
+    int rc = rk_config_args("mqconsole", argc, argv, flags, &kv, &file, &print, usage, NULL);
+    if (rc >= 0) {
         rk_kv_free(&kv);
-        return 1;
+        return rc;
     }
     if (print) {
-        rk_console_config_t cfg;
-        memset(&cfg, 0, sizeof cfg);
-        rc = rk_config_defaults(rk_console_config_fields, &cfg);
-        if (rc == RK_OK)
-            rc = rk_config_apply(rk_console_config_fields, &cfg, &kv, err, sizeof err);
-        if (rc == RK_OK)
-            rk_config_print(rk_console_config_fields, &cfg, stdout);
-        else
-            fprintf(stderr, "mqconsole: bad configuration: %s\n", err);
-        rk_config_free(rk_console_config_fields, &cfg);
+        rc = rk_config_print_kv(rk_console_config_fields, &kv, stdout, err, sizeof err);
+        if (rc != RK_OK)
+            fprintf(stderr, "mqconsole: bad configuration: %s\n", err[0] ? err : rk_strerror(rc));
         rk_kv_free(&kv);
         return rc == RK_OK ? 0 : 1;
     }

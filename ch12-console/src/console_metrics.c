@@ -18,6 +18,7 @@
 #include "console_int.h"
 #include "rk/buf.h"
 #include "rk/clock.h"
+#include "rk/cluster_view.h"
 #include "rk/error.h"
 #include "rk/json.h"
 #include "rk/names.h"
@@ -254,6 +255,14 @@ static void master_figures(scrape_t *s, const char *cluster, const char *name, c
     rk_strmap_free(&s->maxoff, NULL);
 }
 
+/* Every broker's figures, and a master's queue figures too. */
+static void figures(void *ctx, const char *cluster, const char *broker, const char *id, const char *addr)
+{
+    broker_figures(ctx, cluster, broker, id, addr);
+    if (strcmp(id, "0") == 0)
+        master_figures(ctx, cluster, broker, addr);
+}
+
 static char *build(rk_console_shared_t *sh, size_t *len, char *err, size_t errlen)
 {
     scrape_t s = {.sh = sh, .now = rk_now_ms(), .complete = true};
@@ -264,20 +273,7 @@ static char *build(rk_console_shared_t *sh, size_t *len, char *err, size_t errle
         snprintf(err, errlen, "%s", eo.error);
         return NULL;
     }
-    cJSON *clusters = cJSON_GetObjectItemCaseSensitive(info, "clusterAddrTable");
-    cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
-    for (cJSON *cl = clusters ? clusters->child : NULL; cl; cl = cl->next)
-        for (cJSON *bn = cl->child; bn; bn = bn->next) {
-            cJSON *bd = cJSON_IsString(bn) ? cJSON_GetObjectItemCaseSensitive(table, bn->valuestring) : NULL;
-            cJSON *addrs = cJSON_GetObjectItemCaseSensitive(bd, "brokerAddrs");
-            for (cJSON *a = addrs ? addrs->child : NULL; a; a = a->next) {
-                if (!cJSON_IsString(a))
-                    continue;
-                broker_figures(&s, cl->string, bn->valuestring, a->string, a->valuestring);
-                if (strcmp(a->string, "0") == 0)
-                    master_figures(&s, cl->string, bn->valuestring, a->valuestring);
-            }
-        }
+    rk_cluster_each_broker(info, figures, &s);
     cJSON_Delete(info);
     sample(&s, M_SCRAPE_SECONDS, (double)(rk_now_ms() - s.now) / 1000.0, NULL);
     sample(&s, M_SCRAPE_COMPLETE, s.complete, NULL);

@@ -17,6 +17,7 @@
 
 #include "cfix.h"
 #include "rk/consumer.h"
+#include "rk/error.h"
 #include "rk/json.h"
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
@@ -116,15 +117,21 @@ Test(api_admin, reset_offset_online_and_offline)
     rk_send_result_t r;
     for (int i = 0; i < 4; i++)
         cf_send(&f, "RstT", NULL, "m", NULL, &r);
-    /* the lag below counts dispatched messages: the consume queue is built just after a put */
-    for (int i = 0; i < 200; i++) {
-        cJSON *st = cf_get(&f, "/api/topics/RstT/status", 200);
-        bool all = cf_num(st, "messages") == 4;
-        cJSON_Delete(st);
-        if (all)
-            break;
-        usleep(50000);
+    /* a send is answered once the commitlog has it; the consume queue (what brokerOffset
+     * reports) follows a moment later: wait for all four there, bounded */
+    int64_t cq_max = -1;
+    for (int i = 0; i < 250 && cq_max < 4; i++) {
+        rk_cmd_t *q = rk_cmd_new(RK_REQ_GET_MAX_OFFSET);
+        rk_cmd_ext_set(q, "topic", "RstT");
+        rk_cmd_ext_set(q, "queueId", "0");
+        rk_cmd_t *a = rc_call(f.cl.br, q);
+        if (a == NULL || a->code != 0 || rk_cmd_ext_i64(a, "offset", &cq_max) != RK_OK)
+            cq_max = -1;
+        rk_cmd_free(a);
+        if (cq_max < 4)
+            usleep(20000);
     }
+    cr_assert_eq(cq_max, 4, "the four messages reach the consume queue");
     /* nobody online: the broker says CONSUMER_NOT_ONLINE and the console writes the offsets */
     rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
     rk_cmd_ext_set(req, "consumerGroup", "RstG");

@@ -75,6 +75,27 @@ void rk_config_print(const rk_config_field_t *fields, const void *obj, FILE *out
 /* Frees the string fields. */
 void rk_config_free(const rk_config_field_t *fields, void *obj);
 
+/* What a program's `-p` shows for one table: fields' defaults, then kv's keys applied (so
+ * they count as used), printed with rk_config_print to out, freed again — a scratch struct
+ * of the size the offsets need is allocated here. RK_OK, the apply error (err says which key),
+ * or RK_ENOMEM. */
+int rk_config_print_kv(const rk_config_field_t *fields, rk_kv_t *kv, FILE *out, char *err, size_t errlen);
+/* The command line of a program configured with key=value settings (mqbroker, mqconsole):
+ * `-c FILE` loads FILE into kv (*file: the last one given, or NULL), each `FLAG VALUE` of flags
+ * (ending with {NULL, NULL}) sets its key, `-p` sets *print, `-h`/`--help` prints
+ * usage(stdout, ctx). Returns -1 to go on, or the exit status to end with: 0 after -h, 2 after
+ * an unknown argument ("prog: unknown argument ..." then usage(stderr, ctx)), 1 when a file
+ * cannot be read or a key set ("prog: why"). kv stays the caller's either way. */
+typedef struct rk_config_flag {
+    const char *flag;           /* "-n" */
+    const char *key;            /* "namesrvAddr" */
+} rk_config_flag_t;
+int rk_config_args(const char *prog, int argc, char **argv, const rk_config_flag_t *flags, rk_kv_t *kv,
+                   const char **file, bool *print, void (*usage)(FILE *f, const void *ctx), const void *ctx);
+/* A program's `-h` lines for one table: "  key  help (default d)", the key padded to width
+ * columns, "-" where there is no default. */
+void rk_config_usage(const rk_config_field_t *fields, int width, FILE *out);
+
 /* ---- typos: "brokerNmae" -> did you mean brokerName? ---- */
 
 /* Edit distance between a and b (insert, delete, substitute, swap two

@@ -156,6 +156,10 @@ void rk_reply_send_iov(rk_reply_t *r, rk_cmd_t *resp, const rk_iov_t *iov, int n
 void rk_reply_code(rk_reply_t *r, int32_t code, const char *remark);
 /* The same with a printf-style remark (cut at 511 bytes). */
 void rk_reply_codef(rk_reply_t *r, int32_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Convenience: SUCCESS with body, a malloc'ed string (taken, freed here; sent without its
+ * terminating NUL), or SYSTEM_ERROR "out of memory" when body is NULL (so a caller passes what
+ * its encoder returned as it is). Any thread, once. */
+void rk_reply_owned(rk_reply_t *r, char *body);
 /* Loop thread only, from an INLINE processor that finds this request may
  * block: fn(ctx, conn, req, r) runs on the worker pool instead, as for a
  * SLOW processor (SYSTEM_BUSY if the pool cannot take it). */

@@ -35,6 +35,11 @@ char *rk_mqadmin_fmt_time(int64_t ms, char *buf, size_t len);
 const char *rk_mqadmin_access_key(void);
 const char *rk_mqadmin_secret_key(void);
 
+/* The name server list a command talks to: given (its -n), else $NAMESRV_ADDR. NULL, after
+ * printing "<cmd>: no name server: give -n host:port (or set NAMESRV_ADDR)", when the one
+ * used is missing or empty (the command then exits 2). */
+const char *rk_mqadmin_namesrv(const char *cmd, const char *given);
+
 /* mqadmin's main over tables (NULL-terminated; the first that knows a command wins): ignores
  * SIGPIPE, logs at WARN unless RK_LOG is set. Returns the exit status. */
 int rk_mqadmin_main(const rk_tool_cmd_t *const *tables, int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "mqadmin_int.h"
 #include "rk/mqadmin.h"
 #include "rk/clock.h"
+#include "rk/cluster_view.h"
 #include "rk/config.h"
 #include "rk/error.h"
 #include "rk/json.h"
@@ -34,7 +35,6 @@ typedef struct aopts {
 static int aparse(int argc, char **argv, const char *flags, const char *required, aopts_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->v['n'] = getenv("NAMESRV_ADDR");
     optind = 1;
     opterr = 0;
     int ch;
@@ -49,10 +49,8 @@ static int aparse(int argc, char **argv, const char *flags, const char *required
         fprintf(stderr, "%s: unexpected argument %s\n", argv[0], argv[optind]);
         return 2;
     }
-    if (o->v['n'] == NULL || !*o->v['n']) {
-        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", argv[0]);
+    if ((o->v['n'] = rk_mqadmin_namesrv(argv[0], o->v['n'])) == NULL)
         return 2;
-    }
     for (const char *r = required; *r; r++)
         if (o->v[(unsigned char)*r] == NULL) {
             fprintf(stderr, "%s: -%c is required\n", argv[0], *r);
@@ -763,21 +761,18 @@ int rk__mqadmin_broker_consume_stats(int argc, char **argv)
             break;
         char group[RK_NAME_MAX];
         snprintf(group, sizeof group, "%.*s", (int)(gend - g), g);
-        rk_mq_map_entry_t *e = NULL;
-        size_t n = 0;
-        rk_mq_map_parse(gend, (size_t)(end - gend), "offsetTable", &e, &n);
+        rk_consume_row_t *rows = NULL;
+        size_t n = 0, cap = 0;
+        rk_consume_stats_append(gend, (size_t)(end - gend), &rows, &n, &cap, SIZE_MAX);
         for (size_t i = 0; i < n; i++) {
-            int64_t bo = 0, co = 0, last = 0;
-            rk_json_get_i64(e[i].value, "brokerOffset", &bo);
-            rk_json_get_i64(e[i].value, "consumerOffset", &co);
-            rk_json_get_i64(e[i].value, "lastTimestamp", &last);
+            const rk_consume_row_t *q = &rows[i];
             char when[64];
-            printf("%-64s  %-64s  %-32s  %-4d  %-20" PRId64 "  %-20" PRId64 "  %-20" PRId64 "  %s\n", e[i].mq.topic,
-                   group, e[i].mq.broker, e[i].mq.queue_id, bo, co, bo - co,
-                   rk__mqadmin_fmt_time(last, when, sizeof when));
-            total += bo - co;
+            printf("%-64s  %-64s  %-32s  %-4d  %-20" PRId64 "  %-20" PRId64 "  %-20" PRId64 "  %s\n", q->mq.topic,
+                   group, q->mq.broker, q->mq.queue_id, q->broker_off, q->consumer_off, q->broker_off - q->consumer_off,
+                   rk__mqadmin_fmt_time(q->last, when, sizeof when));
+            total += q->broker_off - q->consumer_off;
         }
-        rk_mq_map_free(e, n);
+        free(rows);
         pos = (size_t)(end - text) + 2;
         if (pos < len && text[pos] == ',')
             pos++;

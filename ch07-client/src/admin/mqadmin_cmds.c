@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rk/cluster_view.h"
 #include "rk/consumer.h"
 #include "rk/error.h"
 #include "rk/json.h"
@@ -36,7 +37,6 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts_t *o)
     o->count = -1;
     o->queue = -1;
     o->offset = -1;
-    o->ns = getenv("NAMESRV_ADDR");
     optind = 1;
     opterr = 0;
     int c;
@@ -69,10 +69,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, opts_t *o)
             return 2;
         }
     }
-    if (o->ns == NULL || !*o->ns) {
-        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", argv[0]);
+    if ((o->ns = rk_mqadmin_namesrv(argv[0], o->ns)) == NULL)
         return 2;
-    }
     return 0;
 }
 
@@ -322,6 +320,22 @@ static cJSON *runtime_info(rk_mqclient_t *c, const char *addr)
     return ask_json(c, addr, rk_mqclient_request(RK_REQ_GET_BROKER_RUNTIME_INFO), "GET_BROKER_RUNTIME_INFO");
 }
 
+/* One line of clusterList: the broker's runtime figures. */
+static void cluster_list_row(void *ctx, const char *cluster, const char *broker, const char *id, const char *addr)
+{
+    cJSON *rt = runtime_info(ctx, addr);
+    cJSON *kv = cJSON_GetObjectItemCaseSensitive(rt, "table");
+    const char *tps = rk_json_get_str(kv, "putTps"), *total = rk_json_get_str(kv, "msgPutTotalTodayNow");
+    const char *role = rk_json_get_str(kv, "brokerRole"), *behind = rk_json_get_str(kv, "slaveFallBehindMuch");
+    const char *epoch = rk_json_get_str(kv, "masterEpoch"), *lag = rk_json_get_str(kv, "haReplicaLag");
+    bool slave = role != NULL && strcmp(role, "SLAVE") == 0;
+    if (slave)
+        behind = lag;
+    printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %-6s  %s\n", cluster, broker, id, addr, tps ? tps : "-",
+           total ? total : "-", role ? role : "-", epoch ? epoch : "-", behind ? behind : "-");
+    cJSON_Delete(rt);
+}
+
 static int cmd_cluster_list(int argc, char **argv)
 {
     opts_t o;
@@ -340,27 +354,7 @@ static int cmd_cluster_list(int argc, char **argv)
      * elected group (masterEpoch) */
     printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %-6s  %s\n", "#Cluster Name", "#Broker Name", "#BID",
            "#Addr", "#InTPS", "#PutTotal", "#Role", "#Epoch", "#SlaveBehind");
-    cJSON *clusters = cJSON_GetObjectItemCaseSensitive(info, "clusterAddrTable");
-    cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
-    for (cJSON *cl = clusters ? clusters->child : NULL; cl; cl = cl->next)
-        for (cJSON *bn = cl->child; bn; bn = bn->next) {
-            cJSON *bd = cJSON_IsString(bn) ? cJSON_GetObjectItemCaseSensitive(table, bn->valuestring) : NULL;
-            cJSON *addrs = cJSON_GetObjectItemCaseSensitive(bd, "brokerAddrs");
-            for (cJSON *a = addrs ? addrs->child : NULL; a; a = a->next) {
-                cJSON *rt = cJSON_IsString(a) ? runtime_info(c, a->valuestring) : NULL;
-                cJSON *kv = cJSON_GetObjectItemCaseSensitive(rt, "table");
-                const char *tps = rk_json_get_str(kv, "putTps"), *total = rk_json_get_str(kv, "msgPutTotalTodayNow");
-                const char *role = rk_json_get_str(kv, "brokerRole"), *behind = rk_json_get_str(kv, "slaveFallBehindMuch");
-                const char *epoch = rk_json_get_str(kv, "masterEpoch"), *lag = rk_json_get_str(kv, "haReplicaLag");
-                bool slave = role != NULL && strcmp(role, "SLAVE") == 0;
-                if (slave)
-                    behind = lag;
-                printf("%-22s  %-22s  %-4s  %-22s  %-10s  %-12s  %-12s  %-6s  %s\n", cl->string, bn->valuestring,
-                       a->string, cJSON_IsString(a) ? a->valuestring : "?", tps ? tps : "-", total ? total : "-",
-                       role ? role : "-", epoch ? epoch : "-", behind ? behind : "-");
-                cJSON_Delete(rt);
-            }
-        }
+    rk_cluster_each_broker(info, cluster_list_row, c);
     cJSON_Delete(info);
     rk_mqclient_free(c);
     return 0;
@@ -398,17 +392,6 @@ static int cmd_broker_status(int argc, char **argv)
 
 /* ---------------------------------------------------------------- consumers */
 
-/* One row of consumerProgress. */
-typedef struct progress_row {
-    rk_mq_t mq;
-    int64_t broker_off, consumer_off, last;
-} progress_row_t;
-
-static int cmp_row(const void *a, const void *b)
-{
-    return rk_mq_cmp(&((const progress_row_t *)a)->mq, &((const progress_row_t *)b)->mq);
-}
-
 /* As RocketMQ's: the ConsumeStats of every master merged, rows sorted by queue (topic, broker,
  * queue id), so a group's %RETRY%<group> rows come first, together across brokers. */
 static int cmd_consumer_progress(int argc, char **argv)
@@ -421,7 +404,7 @@ static int cmd_consumer_progress(int argc, char **argv)
     /* every master of the cluster(s), then GET_CONSUME_STATS on each */
     cJSON *info = cluster_info(c);
     cJSON *table = cJSON_GetObjectItemCaseSensitive(info, "brokerAddrTable");
-    progress_row_t *rows = NULL;
+    rk_consume_row_t *rows = NULL;
     size_t nrows = 0, cap = 0;
     bool oom = false;
     for (cJSON *bd = table ? table->child : NULL; bd && !oom; bd = bd->next) {
@@ -437,29 +420,7 @@ static int cmd_consumer_progress(int argc, char **argv)
             rk_cmd_free(resp);
             continue;
         }
-        rk_mq_map_entry_t *e = NULL;
-        size_t n = 0;
-        if (rk_mq_map_parse((const char *)resp->body, resp->body_len, "offsetTable", &e, &n) == RK_OK) {
-            for (size_t i = 0; i < n && !oom; i++) {
-                if (nrows == cap) {
-                    size_t ncap = cap ? cap * 2 : 64;
-                    progress_row_t *r = realloc(rows, ncap * sizeof *r);
-                    if (r == NULL) {
-                        oom = true;
-                        break;
-                    }
-                    rows = r;
-                    cap = ncap;
-                }
-                progress_row_t *r = &rows[nrows++];
-                r->mq = e[i].mq;
-                r->broker_off = r->consumer_off = r->last = 0;
-                rk_json_get_i64(e[i].value, "brokerOffset", &r->broker_off);
-                rk_json_get_i64(e[i].value, "consumerOffset", &r->consumer_off);
-                rk_json_get_i64(e[i].value, "lastTimestamp", &r->last);
-            }
-            rk_mq_map_free(e, n);
-        }
+        oom = rk_consume_stats_append(resp->body, resp->body_len, &rows, &nrows, &cap, SIZE_MAX) == RK_ENOMEM;
         rk_cmd_free(resp);
     }
     cJSON_Delete(info);
@@ -470,12 +431,12 @@ static int cmd_consumer_progress(int argc, char **argv)
         return 1;
     }
     if (nrows > 1)
-        qsort(rows, nrows, sizeof *rows, cmp_row);
+        qsort(rows, nrows, sizeof *rows, rk_consume_row_cmp);
     printf("%-32s  %-22s  %-4s  %-14s  %-14s  %-8s  %s\n", "#Topic", "#Broker Name", "#QID", "#Broker Offset",
            "#Consumer Offset", "#Diff", "#LastTime");
     int64_t total = 0;
     for (size_t i = 0; i < nrows; i++) {
-        const progress_row_t *r = &rows[i];
+        const rk_consume_row_t *r = &rows[i];
         char t[40];
         printf("%-32s  %-22s  %-4d  %-14" PRId64 "  %-16" PRId64 "  %-8" PRId64 "  %s\n", r->mq.topic, r->mq.broker,
                r->mq.queue_id, r->broker_off, r->consumer_off, r->broker_off - r->consumer_off,
@@ -974,4 +935,14 @@ char *rk__mqadmin_fmt_time(int64_t ms, char *buf, size_t len) { return fmt_time(
 char *rk_mqadmin_fmt_time(int64_t ms, char *buf, size_t len)
 {
     return fmt_time(ms, buf, len);
+}
+
+const char *rk_mqadmin_namesrv(const char *cmd, const char *given)
+{
+    const char *ns = given != NULL ? given : getenv("NAMESRV_ADDR");
+    if (ns == NULL || !*ns) {
+        fprintf(stderr, "%s: no name server: give -n host:port (or set NAMESRV_ADDR)\n", cmd);
+        return NULL;
+    }
+    return ns;
 }

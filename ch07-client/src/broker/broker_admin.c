@@ -29,21 +29,6 @@ typedef struct admin {
 
 /* ------------------------------------------------------------ helpers */
 
-/* Answers with a malloc'ed body (taken), or SYSTEM_ERROR when it is NULL. */
-static void reply_owned(rk_reply_t *reply, char *body)
-{
-    if (body == NULL) {
-        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
-        return;
-    }
-    rk_cmd_t *resp = rk_cmd_new_response(rk_reply_request(reply), RK_RESP_SUCCESS, NULL);
-    if (resp != NULL)
-        rk_cmd_own_body(resp, (uint8_t *)body, strlen(body));
-    else
-        free(body);
-    rk_reply_send(reply, resp);
-}
-
 static void reply_buf(rk_reply_t *reply, rk_buf_t *b)
 {
     if (b->err != 0 || rk_buf_cstr(b) != RK_OK) {
@@ -52,14 +37,14 @@ static void reply_buf(rk_reply_t *reply, rk_buf_t *b)
         return;
     }
     size_t len;
-    reply_owned(reply, (char *)rk_buf_detach(b, &len));
+    rk_reply_owned(reply, (char *)rk_buf_detach(b, &len));
 }
 
 static void reply_json(rk_reply_t *reply, cJSON *j)
 {
     char *s = j ? rk_json_print(j, 0) : NULL;
     cJSON_Delete(j);
-    reply_owned(reply, s);
+    rk_reply_owned(reply, s);
 }
 
 /* A name from the request header that must follow the topic/group rule;
@@ -260,7 +245,7 @@ static void p_all_groups(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *
     (void)conn;
     (void)req;
     admin_t *a = ctx;
-    reply_owned(reply, rk_group_encode(rk_broker_groups(a->b)));
+    rk_reply_owned(reply, rk_group_encode(rk_broker_groups(a->b)));
 }
 
 /* DELETE_SUBSCRIPTIONGROUP: success whether it existed or not (RocketMQ's answer). */

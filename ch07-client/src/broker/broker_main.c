@@ -16,37 +16,25 @@
 #include "rk/error.h"
 #include "rk/log.h"
 
-static void usage(FILE *f, const rk_config_field_t *const *extra)
+static void usage(FILE *f, const void *ctx)
 {
+    const rk_config_field_t *const *extra = ctx;
     fprintf(f, "usage: mqbroker [-c FILE] [-n NAMESRV] [-p] [-h]\n\nbroker settings:\n");
-    for (const rk_config_field_t *fl = rk_broker_config_fields; fl->key; fl++)
-        fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+    rk_config_usage(rk_broker_config_fields, 28, f);
     for (int i = 0; extra && extra[i]; i++)
-        for (const rk_config_field_t *fl = extra[i]; fl->key; fl++)
-            fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+        rk_config_usage(extra[i], 28, f);
     fprintf(f, "\nlimits on what clients can make the server hold:\n");
-    for (const rk_config_field_t *fl = rk_rserver_limit_fields; fl->key; fl++)
-        fprintf(f, "  %-28s %s (default %s)\n", fl->key, fl->help, fl->def ? fl->def : "-");
+    rk_config_usage(rk_rserver_limit_fields, 28, f);
     fprintf(f, "\nstore settings (storePathRootDir, mappedFileSizeCommitLog, flushDiskType, ...) go in the same file.\n");
 }
 
 /* -p: one settings table, defaults then the file's keys. */
 static int print_fields(const rk_config_field_t *fields, rk_kv_t *kv)
 {
-    char obj[4096] __attribute__((aligned(16)));   /* large enough for any module's config struct */
     char err[512] = "";
-    for (const rk_config_field_t *f = fields; f->key; f++)
-        if (f->offset + 8 > sizeof obj)
-            return RK_EINVAL;
-    memset(obj, 0, sizeof obj);
-    int rc = rk_config_defaults(fields, obj);
-    if (rc == RK_OK)
-        rc = rk_config_apply(fields, obj, kv, err, sizeof err);
-    if (rc == RK_OK)
-        rk_config_print(fields, obj, stdout);
-    else
-        fprintf(stderr, "mqbroker: bad configuration: %s\n", err);
-    rk_config_free(fields, obj);
+    int rc = rk_config_print_kv(fields, kv, stdout, err, sizeof err);
+    if (rc != RK_OK)
+        fprintf(stderr, "mqbroker: bad configuration: %s\n", err[0] ? err : rk_strerror(rc));
     return rc;
 }
 
@@ -84,37 +72,25 @@ int rk_broker_main(int argc, char **argv, const rk_broker_module_t *const *modul
     rk_kv_t kv;
     rk_kv_init(&kv);
     char err[512] = "";
-    bool print = false;
-    int rc = RK_OK;
-    for (int i = 1; i < argc && rc == RK_OK; i++) {
-        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            rc = rk_kv_load_file(&kv, argv[++i], err, sizeof err);
-            /* the ACL's file defaults to plain_acl.yml beside broker.conf (rk/acl.h) */
-            const char *en = rk_kv_get(&kv, "aclEnable");
-            if (rc == RK_OK && en != NULL && strcmp(en, "true") == 0 && rk_kv_get(&kv, "aclFile") == NULL) {
-                const char *slash = strrchr(argv[i], '/');
-                char path[4096];
-                snprintf(path, sizeof path, "%.*splain_acl.yml", slash ? (int)(slash - argv[i] + 1) : 0, argv[i]);
-                rc = rk_kv_set(&kv, "aclFile", path);
-            }
-        }
-        else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-            rc = rk_kv_set(&kv, "namesrvAddr", argv[++i]);
-        else if (strcmp(argv[i], "-p") == 0)
-            print = true;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout, extra_fields);
-            rk_kv_free(&kv);
-            return 0;
-        } else {
-            fprintf(stderr, "mqbroker: unknown argument \"%s\"\n", argv[i]);
-            usage(stderr, extra_fields);
-            rk_kv_free(&kv);
-            return 2;
-        }
+    bool print;
+    const char *file;
+    static const rk_config_flag_t flags[] = {{"-n", "namesrvAddr"}, {NULL, NULL}};
+    int rc = rk_config_args("mqbroker", argc, argv, flags, &kv, &file, &print, usage, extra_fields);
+    if (rc >= 0) {
+        rk_kv_free(&kv);
+        return rc;
+    }
+    /* the ACL's file defaults to plain_acl.yml beside broker.conf (rk/acl.h) */
+    const char *en = rk_kv_get(&kv, "aclEnable");
+    rc = RK_OK;
+    if (file != NULL && en != NULL && strcmp(en, "true") == 0 && rk_kv_get(&kv, "aclFile") == NULL) {
+        const char *slash = strrchr(file, '/');
+        char path[4096];
+        snprintf(path, sizeof path, "%.*splain_acl.yml", slash ? (int)(slash - file + 1) : 0, file);
+        rc = rk_kv_set(&kv, "aclFile", path);
     }
     if (rc != RK_OK) {
-        fprintf(stderr, "mqbroker: %s\n", err[0] ? err : rk_strerror(rc));
+        fprintf(stderr, "mqbroker: %s\n", rk_strerror(rc));
         rk_kv_free(&kv);
         return 1;
     }

@@ -103,4 +103,24 @@ int rk_schedule_persist(rk_schedule_t *s);
 void rk_schedule_internal_put(bool on);
 bool rk_schedule_in_internal_put(void);
 
+/* Parking, shared by every service that holds a message back in a system topic and puts it
+ * into its real topic later (delay levels here, chapter 10's timer, chapter 11's half
+ * messages).
+ *
+ * rk_schedule_park, from a put hook: m's topic and queue are kept as REAL_TOPIC / REAL_QID
+ * (replacing any the client sent), extra_key=extra_val added first when extra_key is not NULL
+ * (replacing any sent), the new properties stored in scratch (the commitlog frees them after
+ * the append), and m retargeted to park_topic (a string that outlives the put: a literal) queue
+ * park_qid. Returns RK_PUT_OK, or RK_PUT_PROPERTIES_SIZE_EXCEEDED / RK_PUT_UNKNOWN_ERROR
+ * (out of memory) with m unchanged. */
+rk_put_status_t rk_schedule_park(rk_msg_t *m, rk_put_scratch_t *scratch, const char *extra_key,
+                                 const char *extra_val, const char *park_topic, int32_t park_qid);
+/* rk_schedule_unpark, at delivery: the parked record rec as a message for its real topic —
+ * REAL_TOPIC copied into topic (topic_size bytes, the caller's, which out points into),
+ * REAL_QID as the queue, flag, sys flag, born/store host, born time, reconsume times,
+ * prepared offset, body and properties as rec's (out points into rec: both must outlive the
+ * put; the caller replaces out->props with what the real topic should carry). RK_ECORRUPT
+ * (out untouched) when REAL_TOPIC is missing, empty or too long, or REAL_QID is not 0..INT32_MAX. */
+int rk_schedule_unpark(const rk_record_t *rec, char *topic, size_t topic_size, rk_msg_t *out);
+
 #endif
