@@ -98,7 +98,8 @@ function initialLang() {
     const saved = localStorage.getItem('rk-lang')
     if (saved === 'en' || saved === 'zh') return saved
   } catch { /* no storage: fall through */ }
-  return (navigator.language || '').startsWith('zh') ? 'zh' : 'en'
+  const nav = typeof navigator === 'undefined' ? '' : navigator.language || ''
+  return nav.startsWith('zh') ? 'zh' : 'en'
 }
 
 export const lang = ref(initialLang())

@@ -1,0 +1,132 @@
+/* test_web.c — the browser tests: Debian's chromium, headless, driven by playwright-core
+ * (ch12-console/web/tests/browser.js, one step per node run) against a real name server,
+ * broker and mqconsole serving the built front end (web/dist). This file puts the cluster in
+ * the state each step expects and checks through the API what a click changed.
+ *
+ * Needs node, /usr/bin/chromium and `make ch12` having run npm ci and vite build; without
+ * them the test is skipped, saying which is missing. Screenshots go to build/ch12/screenshots/. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfix.h"
+#include "rk/fileutil.h"
+#include "rk/json.h"
+#include "rk/testkit.h"
+
+#define WEB_DIR RK_SRC_ROOT "/ch12-console/web"
+#define SHOTS RK_BIN_DIR "/../screenshots"
+
+static const char *chromium_path(void)
+{
+    const char *p = getenv("RK_CHROMIUM");
+    return p && *p ? p : "/usr/bin/chromium";
+}
+
+/* node's path from $PATH (the testkit starts programs by path), in out. */
+static bool find_node(char *out, size_t len)
+{
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        size_t n = strcspn(path, ":");
+        snprintf(out, len, "%.*s/node", (int)n, path);
+        if (n > 0 && access(out, X_OK) == 0)
+            return true;
+        path += n + (path[n] == ':');
+    }
+    return false;
+}
+
+/* Skips (visibly) when a prerequisite is missing. */
+static void need_browser(char *node, size_t len)
+{
+    if (!find_node(node, len))
+        cr_skip_test("node is not installed: browser tests skipped");
+    if (access(chromium_path(), X_OK) != 0)
+        cr_skip_test("%s is missing (apt-get install chromium): browser tests skipped", chromium_path());
+    if (access(WEB_DIR "/node_modules/playwright-core/package.json", R_OK) != 0 ||
+        access(WEB_DIR "/dist/index.html", R_OK) != 0)
+        cr_skip_test("the front end is not built (make ch12 with node/npm): browser tests skipped");
+}
+
+/* Runs one step of browser.js; asserts it passed, showing its output when not. Stopped by PID
+ * (SIGTERM, then SIGKILL) if it runs past 90 s. */
+static void step(cfix_t *f, const char *node, const char *name, const char *a1, const char *a2)
+{
+    char port[16], log[512];
+    snprintf(port, sizeof port, "%d", f->port);
+    snprintf(log, sizeof log, "%s/browser-%s.log", f->cl.dir, name);
+    char *argv[] = {(char *)node, WEB_DIR "/tests/browser.js", port, SHOTS, (char *)name, (char *)a1, (char *)a2, NULL};
+    pid_t pid = rk_tk_spawn(argv, log);
+    cr_assert(pid > 0, "cannot start node");
+    int st = rk_tk_wait(pid, 90000);
+    if (st == -ETIMEDOUT)
+        st = rk_tk_stop(pid, 5000);
+    if (st != 0) {
+        char *text = NULL;
+        size_t len = 0;
+        rk_file_read_all(log, &text, &len);
+        cr_assert_fail("browser step %s %s: status %d:\n%s", name, a1 ? a1 : "", st, text ? text : "(no output)");
+    }
+}
+
+/* Messages the broker keeps for topic (GET /api/topics/{t}/status). */
+static double topic_messages(cfix_t *f, const char *topic)
+{
+    char target[256];
+    snprintf(target, sizeof target, "/api/topics/%s/status", topic);
+    cJSON *j = cf_get(f, target, 200);
+    double n = cf_num(j, "messages");
+    cJSON_Delete(j);
+    return n;
+}
+
+Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
+{
+    char node[4096];
+    need_browser(node, sizeof node);
+    cfix_t f;
+    cf_start(&f, NULL, NULL);
+
+    /* every page loads with no console error (and in 中文) */
+    rc_create_topic(&f.cl, "WebT", 2);
+    rk_send_result_t r;
+    for (int i = 0; i < 3; i++)
+        cf_send(&f, "WebT", "web-key", "hello from the browser test", NULL, &r);
+    step(&f, node, "pages", NULL, NULL);
+
+    /* a topic created through the API shows in the list */
+    cJSON_Delete(cf_call(f.port, "POST", "/api/topics", NULL,
+                         "{\"topic\":\"WebCreatedT\",\"readQueueNums\":4,\"writeQueueNums\":4}", 200));
+    step(&f, node, "topic", "WebCreatedT", NULL);
+
+    /* a group that fell behind shows its lag; it drops once the group consumes */
+    rc_create_topic(&f.cl, "WebLagT", 1);
+    for (int i = 0; i < 5; i++)
+        cf_send(&f, "WebLagT", NULL, "x", NULL, &r);
+    cf_commit_offset(&f, "WebLagG", "WebLagT", 0, 1);
+    step(&f, node, "lag", "WebLagG", "4");
+    cf_commit_offset(&f, "WebLagG", "WebLagT", 0, 5);
+    step(&f, node, "lag", "WebLagG", "0");
+
+    /* a dead letter resent from the DLQ page reaches its topic again */
+    rc_create_topic(&f.cl, "WebDlqT", 1);
+    rk_send_result_t dead;
+    cf_send(&f, "WebDlqT", "dk", "dead letter", NULL, &dead);
+    cf_send_back(&f, "WebDlqG", &dead, -1);
+    cr_assert_eq(topic_messages(&f, "WebDlqT"), 1);
+    step(&f, node, "dlq", "WebDlqG", NULL);
+    double n = 0;
+    for (int i = 0; i < 100 && n < 2; i++) {
+        n = topic_messages(&f, "WebDlqT");
+        if (n < 2)
+            usleep(50000);
+    }
+    cr_assert_eq(n, 2, "the resent message is in WebDlqT again");
+
+    cf_stop(&f);
+}
