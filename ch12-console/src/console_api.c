@@ -1,4 +1,4 @@
-/* console_api.c — the JSON API's routes (see rk/console.h and NOTES-server.md for the table).
+/* console_api.c — the JSON API's routes (see rk/console.h and the chapter README for the table).
  *
  * Each route runs on a worker thread and talks to the cluster with chapter 7's SDK: name
  * server requests for what the name servers know (cluster, topics, routes), broker requests
