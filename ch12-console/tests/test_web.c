@@ -7,6 +7,8 @@
  * them the test is skipped, saying which is missing. Screenshots go to build/ch12/screenshots/. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +16,10 @@
 #include <unistd.h>
 
 #include "cfix.h"
+#include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/json.h"
+#include "rk/request_code.h"
 #include "rk/testkit.h"
 
 #define WEB_DIR RK_SRC_ROOT "/ch12-console/web"
@@ -94,6 +98,45 @@ static double topic_messages(cfix_t *f, const char *topic)
     return n;
 }
 
+/* Traffic while the dashboard is open, so its live TPS chart has something to draw: a
+ * producer sending to WebTpsT and group WebDashG committing behind it, until stop is set. */
+typedef struct traffic {
+    cfix_t *f;
+    atomic_bool stop;
+    int sent;
+    int failed;
+} traffic_t;
+
+static void *traffic_main(void *arg)
+{
+    traffic_t *t = arg;
+    rk_producer_config_t cfg = {.namesrv = t->f->cl.ns, .group = "web_traffic", .instance_name = "webtraffic"};
+    rk_producer_t *p;
+    if (rk_producer_new(&cfg, &p) != RK_OK) {
+        t->failed++;
+        return NULL;
+    }
+    while (!atomic_load(&t->stop)) {
+        rk_message_t m = {.topic = "WebTpsT", .body = "tick", .body_len = 4};
+        rk_send_result_t r;
+        if (rk_producer_send(p, &m, &r) == RK_OK)
+            t->sent++;
+        else
+            t->failed++;
+        if (t->sent % 4 == 0 && t->sent > 2) {    /* the group consumes, a little behind */
+            rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
+            rk_cmd_ext_set(req, "consumerGroup", "WebDashG");
+            rk_cmd_ext_set(req, "topic", "WebTpsT");
+            rk_cmd_ext_set_i64(req, "queueId", 0);
+            rk_cmd_ext_set_i64(req, "commitOffset", t->sent - 2);
+            rk_cmd_free(rc_call(t->f->cl.br, req));
+        }
+        usleep(20000);
+    }
+    rk_producer_free(p);
+    return NULL;
+}
+
 Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
 {
     char node[4096];
@@ -106,7 +149,14 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
     rk_send_result_t r;
     for (int i = 0; i < 3; i++)
         cf_send(&f, "WebT", "web-key", "hello from the browser test", NULL, &r);
+    rc_create_topic(&f.cl, "WebTpsT", 1);
+    traffic_t tr = {.f = &f};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, traffic_main, &tr), 0);
     step(&f, node, "pages", NULL, NULL);
+    atomic_store(&tr.stop, true);
+    pthread_join(th, NULL);
+    cr_assert(tr.sent > 0 && tr.failed == 0, "traffic: %d sent, %d failed", tr.sent, tr.failed);
 
     /* a topic created through the API shows in the list */
     cJSON_Delete(cf_call(f.port, "POST", "/api/topics", NULL,

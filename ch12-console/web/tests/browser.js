@@ -62,9 +62,11 @@ const steps = {
       const title = await page.textContent('.el-header h2')
       if (title.trim() !== messages.en['page.' + name]) fail(`#/${name}: title "${title}"`)
       if (name === 'dashboard') {
-        // the chart draws a point per look; wait for two so the screenshot shows a line
+        // the test sends messages meanwhile: the live figures must show them
         await page.waitForSelector('[data-test=tps-chart] canvas')
-        await page.waitForTimeout(2500)
+        await until('a produce TPS above 0 on the dashboard', async () =>
+          parseFloat(await page.textContent('[data-test=card-produce] .value')) > 0, 20000)
+        await page.waitForTimeout(6000)     // a few more points on the chart for the screenshot
       }
       if (name === 'cluster') await page.waitForSelector('[data-test=brokers] .el-table__row')
       await page.screenshot({ path: join(shots, `${name}.png`) })
