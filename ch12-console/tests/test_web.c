@@ -59,10 +59,10 @@ static void need_browser(char *node, size_t len)
 
 /* Runs one step of browser.js; asserts it passed, showing its output when not. Stopped by PID
  * (SIGTERM, then SIGKILL) if it runs past 90 s. */
-static void step(cfix_t *f, const char *node, const char *name, const char *a1, const char *a2)
+static void step_on(cfix_t *f, int console_port, const char *node, const char *name, const char *a1, const char *a2)
 {
     char port[16], log[512];
-    snprintf(port, sizeof port, "%d", f->port);
+    snprintf(port, sizeof port, "%d", console_port);
     snprintf(log, sizeof log, "%s/browser-%s.log", f->cl.dir, name);
     char *argv[] = {(char *)node, WEB_DIR "/tests/browser.js", port, SHOTS, (char *)name, (char *)a1, (char *)a2, NULL};
     pid_t pid = rk_tk_spawn(argv, log);
@@ -76,6 +76,11 @@ static void step(cfix_t *f, const char *node, const char *name, const char *a1, 
         rk_file_read_all(log, &text, &len);
         cr_assert_fail("browser step %s %s: status %d:\n%s", name, a1 ? a1 : "", st, text ? text : "(no output)");
     }
+}
+
+static void step(cfix_t *f, const char *node, const char *name, const char *a1, const char *a2)
+{
+    step_on(f, f->port, node, name, a1, a2);
 }
 
 /* Messages the broker keeps for a topic (GET /api/topics/{t}/status, t percent-encoded);
@@ -187,6 +192,12 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
             usleep(50000);
     }
     cr_assert_eq(n, 1, "the message resent from the page is in %%RETRY%%WebDlqG");
+
+    /* a console with a login shows the login page first, the pages after logging in */
+    int lport;
+    pid_t lpid = cf_console(&f, "console-login", "consoleUser=admin\nconsolePassword=s3cret\n", &lport);
+    step_on(&f, lport, node, "login", "admin", "s3cret");
+    rk_tk_stop(lpid, 10000);
 
     cf_stop(&f);
 }

@@ -7,6 +7,7 @@
 //     topic TOPIC         the topic list shows TOPIC
 //     lag GROUP N         GROUP's page shows a total lag of N
 //     dlq GROUP           GROUP's first dead letter is resent from the DLQ page
+//     login USER PASSWORD a console with a login shows the login page, then the dashboard
 //
 // Debian's chromium (apt package `chromium`) runs headless through playwright-core; no browser
 // is downloaded. Exit status 0 = passed; otherwise the reason is on stderr.
@@ -112,6 +113,20 @@ const steps = {
     const text = await page.textContent('.rk-resent')
     if (!text.includes('1 message')) fail(`after resend the page says "${text}"`)
   },
+}
+
+steps.login = async (page, errors, [user, password]) => {
+  await page.goto(base, { waitUntil: 'networkidle' })
+  await page.waitForSelector('[data-test=login]')
+  if (await page.locator('.el-menu').count()) fail('the pages show before logging in')
+  await page.screenshot({ path: join(shots, 'login.png') })
+  await page.fill(':is(input[data-test=username], [data-test=username] input)', user)
+  await page.fill(':is(input[data-test=password], [data-test=password] input)', password)
+  await page.click('button[data-test=login]')
+  await page.waitForSelector('.el-menu')
+  await until('the dashboard after logging in', async () =>
+    (await page.textContent('.el-header h2')).trim() === messages.en['page.dashboard'])
+  await page.waitForLoadState('networkidle')
 }
 
 if (!steps[step]) { console.error(`unknown step ${step}`); process.exit(2) }
