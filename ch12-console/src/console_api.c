@@ -1043,15 +1043,15 @@ static void api_reset_offset(rk_console_t *cs, const rk_api_req_t *r, rk_api_out
                 if (ts != -1)
                     rk_cmd_ext_set_i64(s, "timestamp", ts);
                 rk_cmd_t *sr = ask(sh, addr, s, o, "search offset");
-                int64_t off = 0;
                 const char *v = sr ? rk_cmd_ext_get(sr, "offset") : NULL;
-                rk_cmd_free(sr);
                 if (v == NULL) {
+                    rk_cmd_free(sr);
                     if (o->status == 0)
                         rk__api_fail(o, 502, "search offset: %s answered no offset", addr);
                     goto fail;
                 }
-                off = strtoll(v, NULL, 10);
+                int64_t off = strtoll(v, NULL, 10);    /* v lives in sr: read it before freeing */
+                rk_cmd_free(sr);
                 rk_cmd_t *u = rk_mqclient_request(RK_REQ_UPDATE_CONSUMER_OFFSET);
                 rk_cmd_ext_set(u, "consumerGroup", group);
                 rk_cmd_ext_set(u, "topic", topic);
