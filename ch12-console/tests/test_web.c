@@ -59,12 +59,14 @@ static void need_browser(char *node, size_t len)
 
 /* Runs one step of browser.js; asserts it passed, showing its output when not. Stopped by PID
  * (SIGTERM, then SIGKILL) if it runs past 90 s. */
-static void step_on(cfix_t *f, int console_port, const char *node, const char *name, const char *a1, const char *a2)
+static void step_on(cfix_t *f, int console_port, const char *node, const char *name, const char *a1, const char *a2,
+                    const char *a3)
 {
     char port[16], log[512];
     snprintf(port, sizeof port, "%d", console_port);
     snprintf(log, sizeof log, "%s/browser-%s.log", f->cl.dir, name);
-    char *argv[] = {(char *)node, WEB_DIR "/tests/browser.js", port, SHOTS, (char *)name, (char *)a1, (char *)a2, NULL};
+    char *argv[] = {(char *)node, WEB_DIR "/tests/browser.js", port, SHOTS, (char *)name,
+                    (char *)a1, (char *)a2, (char *)a3, NULL};
     pid_t pid = rk_tk_spawn(argv, log);
     cr_assert(pid > 0, "cannot start node");
     int st = rk_tk_wait(pid, 90000);
@@ -78,9 +80,9 @@ static void step_on(cfix_t *f, int console_port, const char *node, const char *n
     }
 }
 
-static void step(cfix_t *f, const char *node, const char *name, const char *a1, const char *a2)
+static void step(cfix_t *f, const char *node, const char *name, const char *a1, const char *a2, const char *a3)
 {
-    step_on(f, f->port, node, name, a1, a2);
+    step_on(f, f->port, node, name, a1, a2, a3);
 }
 
 /* Messages the broker keeps for a topic (GET /api/topics/{t}/status, t percent-encoded);
@@ -158,24 +160,27 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
     traffic_t tr = {.f = &f};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, traffic_main, &tr), 0);
-    step(&f, node, "pages", NULL, NULL);
+    step(&f, node, "pages", NULL, NULL, NULL);
     atomic_store(&tr.stop, true);
     pthread_join(th, NULL);
     cr_assert(tr.sent > 0 && tr.failed == 0, "traffic: %d sent, %d failed", tr.sent, tr.failed);
 
+    /* a search by key finds a message, and its detail shows the body */
+    step(&f, node, "message", "WebT", "web-key", "hello from the browser test");
+
     /* a topic created through the API shows in the list */
     cJSON_Delete(cf_call(f.port, "POST", "/api/topics", NULL,
                          "{\"topic\":\"WebCreatedT\",\"readQueueNums\":4,\"writeQueueNums\":4}", 200));
-    step(&f, node, "topic", "WebCreatedT", NULL);
+    step(&f, node, "topic", "WebCreatedT", NULL, NULL);
 
     /* a group that fell behind shows its lag; it drops once the group consumes */
     rc_create_topic(&f.cl, "WebLagT", 1);
     for (int i = 0; i < 5; i++)
         cf_send(&f, "WebLagT", NULL, "x", NULL, &r);
     cf_commit_offset(&f, "WebLagG", "WebLagT", 0, 1);
-    step(&f, node, "lag", "WebLagG", "4");
+    step(&f, node, "lag", "WebLagG", "4", NULL);
     cf_commit_offset(&f, "WebLagG", "WebLagT", 0, 5);
-    step(&f, node, "lag", "WebLagG", "0");
+    step(&f, node, "lag", "WebLagG", "0", NULL);
 
     /* a dead letter resent from the DLQ page goes back to its group (a copy in %RETRY%WebDlqG) */
     rc_create_topic(&f.cl, "WebDlqT", 1);
@@ -184,7 +189,7 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
     cf_send_back(&f, "WebDlqG", &dead, -1);
     const char *retry = "%25RETRY%25WebDlqG";
     cr_assert_eq(topic_messages(&f, retry), 0);
-    step(&f, node, "dlq", "WebDlqG", NULL);
+    step(&f, node, "dlq", "WebDlqG", NULL, NULL);
     double n = 0;
     for (int i = 0; i < 200 && n < 1; i++) {
         n = topic_messages(&f, retry);
@@ -196,7 +201,7 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
     /* a console with a login shows the login page first, the pages after logging in */
     int lport;
     pid_t lpid = cf_console(&f, "console-login", "consoleUser=admin\nconsolePassword=s3cret\n", &lport);
-    step_on(&f, lport, node, "login", "admin", "s3cret");
+    step_on(&f, lport, node, "login", "admin", "s3cret", NULL);
     rk_tk_stop(lpid, 10000);
 
     cf_stop(&f);

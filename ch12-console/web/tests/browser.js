@@ -7,6 +7,7 @@
 //     topic TOPIC         the topic list shows TOPIC
 //     lag GROUP N         GROUP's page shows a total lag of N
 //     dlq GROUP           GROUP's first dead letter is resent from the DLQ page
+//     message TOPIC KEY BODY  a search by key finds the message; its detail shows BODY
 //     login USER PASSWORD a console with a login shows the login page, then the dashboard
 //
 // Debian's chromium (apt package `chromium`) runs headless through playwright-core; no browser
@@ -113,6 +114,20 @@ const steps = {
     const text = await page.textContent('.rk-resent')
     if (!text.includes('1 message')) fail(`after resend the page says "${text}"`)
   },
+}
+
+steps.message = async (page, errors, [topic, key, body]) => {
+  await visit(page, '#/messages')
+  await page.click('#tab-key')
+  await page.fill(':is(input[data-test=msg-topic], [data-test=msg-topic] input)', topic)
+  await page.fill(':is(input[data-test=msg-key], [data-test=msg-key] input)', key)
+  await page.click('button[data-test=msg-search]')
+  const row = page.locator('[data-test=messages] .el-table__row').first()
+  await row.waitFor({ timeout: 10000 })
+  await row.click()
+  await until('the message body in its detail', async () =>
+    (await page.textContent('[data-test=msg-body]')).includes(body))
+  await page.screenshot({ path: join(shots, 'message-detail.png') })
 }
 
 steps.login = async (page, errors, [user, password]) => {
