@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -763,6 +764,17 @@ static void fill_heartbeat(void *arg, cJSON *producers, cJSON *consumers)
         cJSON_Delete(o);
 }
 
+/* Random bits for a producer's id prefix. Client id and address alone repeat when a process
+ * frees a producer and makes another (malloc hands back the same address): two messages sent
+ * in the same millisecond by the two then had the same UNIQ_KEY. */
+static uint32_t uniq_salt(void)
+{
+    uint32_t r;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint32_t)rk_now_ms() * 2654435761u;
+    return r;
+}
+
 int rk_producer_new(const rk_producer_config_t *cfg, rk_producer_t **out)
 {
     *out = NULL;
@@ -807,7 +819,7 @@ int rk_producer_new(const rk_producer_config_t *cfg, rk_producer_t **out)
     if (inet_pton(AF_INET, host, ip4) == 1)
         ip = ip4;
     rk_uniq_gen_init(&p->uniq, ip, (uint32_t)rk_java_hash(rk_mqclient_id(p->c), strlen(rk_mqclient_id(p->c))) ^
-                                         (uint32_t)(uintptr_t)p);
+                                         (uint32_t)(uintptr_t)p ^ uniq_salt());
     rk_mqclient_set_heartbeat(p->c, fill_heartbeat, p);
     *out = p;
     return RK_OK;
