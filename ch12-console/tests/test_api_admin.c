@@ -116,6 +116,15 @@ Test(api_admin, reset_offset_online_and_offline)
     rk_send_result_t r;
     for (int i = 0; i < 4; i++)
         cf_send(&f, "RstT", NULL, "m", NULL, &r);
+    /* the broker puts a message in its consume queue just after the put: wait for all four */
+    for (int i = 0; i < 200; i++) {
+        cJSON *st = cf_get(&f, "/api/topics/RstT/status", 200);
+        double n = cf_num(st, "messages");
+        cJSON_Delete(st);
+        if (n == 4)
+            break;
+        usleep(50000);
+    }
     /* nobody online: the broker says CONSUMER_NOT_ONLINE and the console writes the offsets */
     rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
     rk_cmd_ext_set(req, "consumerGroup", "RstG");
