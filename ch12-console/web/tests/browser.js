@@ -127,6 +127,7 @@ steps.message = async (page, errors, [topic, key, body]) => {
   await row.click()
   await until('the message body in its detail', async () =>
     (await page.textContent('[data-test=msg-body]')).includes(body))
+  await page.waitForTimeout(500)       // the dialog's opening animation
   await page.screenshot({ path: join(shots, 'message-detail.png') })
 }
 
