@@ -517,3 +517,24 @@ Test(crash, acknowledged_sends_survive_kill_9_with_sync_flush) { acked_messages_
 /* With ASYNC_FLUSH an acknowledged message is in the page cache: a killed
  * process does not lose it (a machine crash could). */
 Test(crash, acknowledged_sends_survive_kill_9_with_async_flush) { acked_messages_survive_kill_9("ASYNC_FLUSH"); }
+
+/* A process that frees a producer and makes another (malloc hands back the same address, the
+ * client id is the same): the two producers' message ids must still differ, or two messages
+ * sent in the same millisecond share a UNIQ_KEY (seen as chapter 12's console listing one
+ * message twice). The id is ip (8 hex), pid (4), the producer's instance (8), time, counter. */
+Test(producer, a_producer_made_after_another_is_freed_has_its_own_ids)
+{
+    tk_create_topic(&cl, "IdT", 1);
+    char ids[2][64];
+    for (int i = 0; i < 2; i++) {
+        rk_producer_config_t pc = {.namesrv = cl.ns, .group = "idpg", .instance_name = "same"};
+        rk_producer_t *p;
+        cr_assert_eq(rk_producer_new(&pc, &p), 0);
+        rk_message_t m = {.topic = "IdT", .body = "x", .body_len = 1};
+        rk_send_result_t r;
+        cr_assert_eq(rk_producer_send(p, &m, &r), RK_OK, "%s", r.error);
+        snprintf(ids[i], sizeof ids[i], "%s", r.msg_id);
+        rk_producer_free(p);
+    }
+    cr_assert(strncmp(ids[0], ids[1], 20) != 0, "the same ip, pid and instance: %s %s", ids[0], ids[1]);
+}

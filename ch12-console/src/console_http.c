@@ -1006,14 +1006,38 @@ static int free_rate(const char *key, void *value, void *ctx)
     return 0;
 }
 
+/* h2o asserts that its timeouts are empty when its context is disposed; a shutdown request
+ * leaves entries in them (the graceful-shutdown timer) even with no connection open, and a
+ * closing socket leaves one until its close completes. Runs the loop until every list is
+ * empty, for at most 3 s; false if entries remain (then the context is not disposed). */
+static bool h2o_timeouts_empty(h2o_context_t *c)
+{
+    h2o_timeout_t *t[] = {&c->zero_timeout, &c->one_sec_timeout, &c->hundred_ms_timeout, &c->handshake_timeout,
+                          &c->http1.req_timeout, &c->http2.idle_timeout, &c->http2.graceful_shutdown_timeout,
+                          &c->proxy.io_timeout};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!h2o_linklist_is_empty(&t[i]->_entries))
+            return false;
+    return true;
+}
+
+static bool h2o_timeouts_drained(rk_console_t *cs)
+{
+    uint64_t end = uv_now(&cs->loop) + 3000;
+    for (int i = 0; i < 10; i++)
+        uv_run(&cs->loop, UV_RUN_NOWAIT);
+    while (!h2o_timeouts_empty(&cs->hctx) && uv_now(&cs->loop) < end) {
+        uv_sleep(10);
+        uv_run(&cs->loop, UV_RUN_NOWAIT);
+    }
+    return h2o_timeouts_empty(&cs->hctx);
+}
+
 void rk_console_free(rk_console_t *cs)
 {
     if (cs == NULL)
         return;
-    if (cs->hctx_ready && cs->nconns == 0) {
-        /* let closing sockets finish: h2o's timeouts must be empty when its context goes */
-        for (int i = 0; i < 10; i++)
-            uv_run(&cs->loop, UV_RUN_NOWAIT);
+    if (cs->hctx_ready && cs->nconns == 0 && h2o_timeouts_drained(cs)) {
         h2o_context_dispose(&cs->hctx);
         h2o_config_dispose(&cs->hconf);
         uv_walk(&cs->loop, close_any, NULL);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "rk/error.h"
+#include "rk/message.h"
+#include "rk/request_code.h"
 #include "rk/json.h"
 #include "rk/testkit.h"
 
@@ -78,4 +80,35 @@ double cf_num(cJSON *j, const char *key)
     cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     cr_assert(cJSON_IsNumber(v), "no number %s", key);
     return v->valuedouble;
+}
+
+void cf_commit_offset(cfix_t *f, const char *group, const char *topic, int qid, int64_t off)
+{
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
+    rk_cmd_ext_set(req, "consumerGroup", group);
+    rk_cmd_ext_set(req, "topic", topic);
+    rk_cmd_ext_set_i64(req, "queueId", qid);
+    rk_cmd_ext_set_i64(req, "commitOffset", off);
+    rk_cmd_t *resp = rc_call(f->cl.br, req);
+    cr_assert(resp != NULL && resp->code == 0, "commit offset failed");
+    rk_cmd_free(resp);
+}
+
+/* What a consumer does with a message it gave up on: CONSUMER_SEND_MSG_BACK; delay level -1
+ * sends it straight to the group's DLQ, 0 into the retry path. */
+void cf_send_back(cfix_t *f, const char *group, const rk_send_result_t *sent, int delay_level)
+{
+    rk_host_t host;
+    int64_t phys;
+    cr_assert_eq(rk_msgid_decode(sent->offset_msg_id, &host, &phys), 0);
+    rk_cmd_t *req = rk_cmd_new(RK_REQ_CONSUMER_SEND_MSG_BACK);
+    rk_cmd_ext_set_i64(req, "offset", phys);
+    rk_cmd_ext_set(req, "group", group);
+    rk_cmd_ext_set_i64(req, "delayLevel", delay_level);
+    rk_cmd_ext_set(req, "originMsgId", sent->msg_id);
+    rk_cmd_ext_set(req, "originTopic", sent->mq.topic);
+    rk_cmd_ext_set(req, "maxReconsumeTimes", "16");
+    rk_cmd_t *resp = rc_call(f->cl.br, req);
+    cr_assert(resp != NULL && resp->code == 0, "send back failed: %s", resp && resp->remark ? resp->remark : "");
+    rk_cmd_free(resp);
 }

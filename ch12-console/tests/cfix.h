@@ -4,6 +4,7 @@
 #define RK_TEST_CFIX_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../../ch09-retry/tests/rcluster.h"
@@ -35,6 +36,11 @@ void cf_error(int port, const char *method, const char *target, const char *head
 /* Sends one message (props "k\1v\2..." may be NULL). */
 void cf_send(cfix_t *f, const char *topic, const char *keys, const char *body, const char *props,
              rk_send_result_t *r);
+/* Commits a consumer offset for group on queue qid of topic (UPDATE_CONSUMER_OFFSET). */
+void cf_commit_offset(cfix_t *f, const char *group, const char *topic, int qid, int64_t off);
+/* What a consumer does with a message it gave up on (CONSUMER_SEND_MSG_BACK): delay level -1
+ * sends it straight to the group's DLQ, 0 into the retry path. */
+void cf_send_back(cfix_t *f, const char *group, const rk_send_result_t *sent, int delay_level);
 /* The number member at a path of object keys ("a", "b", NULL); asserts it exists. */
 double cf_num(cJSON *j, const char *key);
 

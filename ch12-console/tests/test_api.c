@@ -22,37 +22,6 @@ static bool has_string(cJSON *arr, const char *s)
     return false;
 }
 
-static void commit_offset(cfix_t *f, const char *group, const char *topic, int qid, int64_t off)
-{
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
-    rk_cmd_ext_set(req, "consumerGroup", group);
-    rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_ext_set_i64(req, "queueId", qid);
-    rk_cmd_ext_set_i64(req, "commitOffset", off);
-    rk_cmd_t *resp = rc_call(f->cl.br, req);
-    cr_assert(resp != NULL && resp->code == 0, "commit offset failed");
-    rk_cmd_free(resp);
-}
-
-/* What a consumer does with a message it gave up on: CONSUMER_SEND_MSG_BACK; delay level -1
- * sends it straight to the group's DLQ, 0 into the retry path. */
-static void send_back(cfix_t *f, const char *group, const rk_send_result_t *sent, int delay_level)
-{
-    rk_host_t host;
-    int64_t phys;
-    cr_assert_eq(rk_msgid_decode(sent->offset_msg_id, &host, &phys), 0);
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_CONSUMER_SEND_MSG_BACK);
-    rk_cmd_ext_set_i64(req, "offset", phys);
-    rk_cmd_ext_set(req, "group", group);
-    rk_cmd_ext_set_i64(req, "delayLevel", delay_level);
-    rk_cmd_ext_set(req, "originMsgId", sent->msg_id);
-    rk_cmd_ext_set(req, "originTopic", sent->mq.topic);
-    rk_cmd_ext_set(req, "maxReconsumeTimes", "16");
-    rk_cmd_t *resp = rc_call(f->cl.br, req);
-    cr_assert(resp != NULL && resp->code == 0, "send back failed: %s", resp && resp->remark ? resp->remark : "");
-    rk_cmd_free(resp);
-}
-
 /* GET target until the number at key (top level, or in the first element of array `in`) is
  * want (the broker's consume queues are built just after a put), for up to 10 s. */
 static cJSON *get_until(cfix_t *f, const char *target, const char *in, const char *key, double want)
@@ -241,7 +210,7 @@ Test(api, groups_and_lag)
     rk_send_result_t r;
     for (int i = 0; i < 5; i++)
         cf_send(&f, "LagT", NULL, "x", NULL, &r);
-    commit_offset(&f, "LagG", "LagT", 0, 2);
+    cf_commit_offset(&f, "LagG", "LagT", 0, 2);
     cJSON *j = get_until(&f, "/api/groups/LagG", NULL, "diffTotal", 3);
     cr_assert_eq(cf_num(j, "diffTotal"), 3, "5 sent, 2 consumed");
     cJSON *q = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "queues"), 0);
@@ -253,7 +222,7 @@ Test(api, groups_and_lag)
     cJSON_Delete(j);
     /* it consumed more: the lag drops, and the consume TPS (between two looks) shows it */
     usleep(600000);
-    commit_offset(&f, "LagG", "LagT", 0, 5);
+    cf_commit_offset(&f, "LagG", "LagT", 0, 5);
     j = cf_get(&f, "/api/groups/LagG", 200);
     cr_assert_eq(cf_num(j, "diffTotal"), 0);
     cr_assert(cf_num(j, "consumeTps") > 0, "3 more consumed since the last look");
@@ -278,8 +247,8 @@ Test(api, dlq_list_resend_and_trace)
     rk_send_result_t dead, parked;
     cf_send(&f, "DlqT", "dk", "dead letter", NULL, &dead);
     cf_send(&f, "DlqT", "pk", "parked", NULL, &parked);
-    send_back(&f, "DlqG", &dead, -1);        /* straight to %DLQ%DlqG */
-    send_back(&f, "DlqG", &parked, 0);       /* retry 1: parked in SCHEDULE_TOPIC_XXXX */
+    cf_send_back(&f, "DlqG", &dead, -1);        /* straight to %DLQ%DlqG */
+    cf_send_back(&f, "DlqG", &parked, 0);       /* retry 1: parked in SCHEDULE_TOPIC_XXXX */
 
     cJSON *j = get_until(&f, "/api/dlq/DlqG", NULL, "nextFrom", 1);
     cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "messages");

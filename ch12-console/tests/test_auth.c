@@ -253,3 +253,16 @@ Test(lifecycle, sigterm_exits_cleanly)
     ck_conn_close(&idle);
     cf_stop(&f);
 }
+
+/* SIGTERM with no connection open: h2o's shutdown request leaves its graceful-shutdown timer
+ * pending, and disposing of the context under it aborted (seen by the README's walk-through). */
+Test(lifecycle, sigterm_with_no_connection)
+{
+    cfix_t f;
+    cf_start(&f, NULL, NULL);
+    cr_assert_eq(rk_tk_kill(f.cs_pid, SIGTERM), 0);
+    int st = rk_tk_wait(f.cs_pid, 15000);
+    f.cs_pid = -1;
+    cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "mqconsole exited with status %d", st);
+    cf_stop(&f);
+}

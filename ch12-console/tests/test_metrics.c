@@ -211,18 +211,6 @@ static int64_t runtime_i64(cfix_t *f, const char *key)
     return v;
 }
 
-static void commit_offset(cfix_t *f, const char *group, const char *topic, int qid, int64_t off)
-{
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET);
-    rk_cmd_ext_set(req, "consumerGroup", group);
-    rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_ext_set_i64(req, "queueId", qid);
-    rk_cmd_ext_set_i64(req, "commitOffset", off);
-    rk_cmd_t *resp = rc_call(f->cl.br, req);
-    cr_assert(resp != NULL && resp->code == 0);
-    rk_cmd_free(resp);
-}
-
 Test(metrics, parses_and_matches_the_broker)
 {
     cfix_t f;
@@ -232,7 +220,7 @@ Test(metrics, parses_and_matches_the_broker)
     rk_send_result_t r;
     for (int i = 0; i < 3; i++)
         cf_send(&f, "MetT", NULL, "m", NULL, &r);
-    commit_offset(&f, "MetG", "MetT", 0, 1);
+    cf_commit_offset(&f, "MetG", "MetT", 0, 1);
     for (int i = 0; i < 200; i++) {     /* until the consume queue has all three */
         cJSON *j = cf_get(&f, "/api/topics/MetT/status", 200);
         double n = cf_num(j, "messages");
