@@ -135,8 +135,10 @@ struct rk_commitlog {
     uv_mutex_t put_mu;          /* the put lock */
     rk_mapped_file_t *cur;      /* the file being written (held); under put_mu */
     bool fd_writes;             /* records go in with pwrite (SYNC_FLUSH): see append() */
-    uint8_t *wbuf;              /* a put's records, encoded before the pwrite; under put_mu */
-    size_t wcap;
+    uint8_t *wbuf;              /* records encoded, not yet written; under put_mu */
+    size_t wcap, pend_len;      /* wbuf holds pend_len bytes for cur at pend_pos: */
+    int64_t pend_pos;           /* [pend_pos, wrote) of cur; committed == pend_pos */
+    int64_t pend_ts;            /* their store time: last_store_ts once written */
     rk_strmap_t qtable;         /* "topic-qid" -> int64_t* next queue offset; under put_mu */
     char last_key[RK_TOPIC_MAX_LEN + 16];   /* the slot the previous put used: */
     int64_t *last_slot;                     /* consecutive puts mostly share it */
@@ -161,7 +163,7 @@ struct rk_commitlog {
     /* batched wake-ups (rk_commitlog_batch_end) */
     _Atomic bool batching;      /* batch_tid is set */
     uv_thread_t batch_tid;      /* the thread whose puts leave their wake-ups to batch_end */
-    bool owe_flush, owe_app;    /* wake-ups owed; batch_tid only */
+    bool owe_flush, owe_app, owe_write;    /* wake-ups (and a pwrite) owed; batch_tid only */
 
     uv_mutex_t app_mu;          /* append notification for readers */
     uv_cond_t app_cond;
@@ -1098,6 +1100,21 @@ static int reserve_noted(rk_commitlog_t *cl, rk_mapped_file_t *mf, int rc)
     return rc;
 }
 
+#define WBUF_SOFT (64 * 1024)
+
+/* Writes the records waiting in wbuf into cur (one pwrite) and makes them
+ * visible to readers. Under put_mu. */
+static void write_pending(rk_commitlog_t *cl)
+{
+    if (cl->pend_len == 0)
+        return;
+    rk_mapped_file_write(cl->cur, cl->pend_pos, cl->wbuf, cl->pend_len);
+    atomic_store(&cl->cur->committed, cl->pend_pos + (int64_t)cl->pend_len);
+    /* after: a flush that reads it has the records committed */
+    atomic_store(&cl->last_store_ts, cl->pend_ts);
+    cl->pend_len = 0;
+}
+
 static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
                               int64_t *phys, bool defer)
 {
@@ -1112,10 +1129,17 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         return RK_PUT_MESSAGE_ILLEGAL;
 
     uv_mutex_lock(&cl->put_mu);
+    /* SYNC_FLUSH, a batched put (defer): its records may wait in wbuf and
+     * go in with the rest of the loop turn's, in one pwrite at
+     * rk_commitlog_batch_end; any other put writes what waits first. */
+    bool keep = defer && cl->fd_writes;
+    if (!keep)
+        write_pending(cl);
     /* The file being written is cached (with a reference) so the common
      * put touches no list lock; the queue is asked only to roll. */
     rk_mapped_file_t *mf = cl->cur;
     if (mf == NULL || rk_mapped_file_full(mf)) {
+        write_pending(cl);
         if (mf != NULL)
             rk_mapped_file_release(mf);
         cl->cur = NULL;
@@ -1135,6 +1159,7 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     }
     if (pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN > (int64_t)mf->size) {
         /* Not enough room: close this file with a BLANK and roll. */
+        write_pending(cl);
         rk_record_encode_blank(mf->base + pos, (uint32_t)((int64_t)mf->size - pos));
         atomic_store(&mf->wrote, (int64_t)mf->size);
         atomic_store(&mf->committed, (int64_t)mf->size);
@@ -1160,7 +1185,7 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     res->store_ts = store_ts;
     res->count = n;
     res->wrote_bytes = (int64_t)total;
-    /* SYNC_FLUSH: the records are encoded into a buffer and stored with one
+    /* SYNC_FLUSH: the records are encoded into a buffer and stored with
      * pwrite() instead of straight into the mapping. A store through the
      * mapping dirties this thread's page-table entry; every flush then has
      * to write-protect it again (a TLB shoot-down across cores) and the
@@ -1171,17 +1196,24 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     uint8_t *dst = mf->base + pos;
     size_t dcap = mf->size - (size_t)pos;
     if (cl->fd_writes) {
-        if (cl->wcap < total) {
-            size_t cap = total < 65536 ? 65536 : total;
-            uint8_t *b = malloc(cap);
+        /* one pwrite per turn, but at most WBUF_SOFT bytes a time: a
+         * buffer that stays in the cache costs less than a large one */
+        if (cl->pend_len > 0 && cl->pend_len + total > WBUF_SOFT)
+            write_pending(cl);
+        if (cl->wcap < cl->pend_len + total) {
+            size_t cap = cl->pend_len + total < WBUF_SOFT ? WBUF_SOFT : cl->pend_len + total;
+            uint8_t *b = realloc(cl->wbuf, cap);
             if (b != NULL) {
-                free(cl->wbuf);
                 cl->wbuf = b;
                 cl->wcap = cap;
+            } else {
+                write_pending(cl);
             }
         }
-        if (cl->wcap >= total) {    /* else (no memory): straight into the mapping */
-            dst = cl->wbuf;
+        if (cl->wcap >= cl->pend_len + total) {    /* else (no memory): into the mapping */
+            if (cl->pend_len == 0)
+                cl->pend_pos = pos;
+            dst = cl->wbuf + cl->pend_len;
             dcap = total;
         }
     }
@@ -1197,9 +1229,12 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
             slot = qslot(cl, key);
             if (slot == NULL) {
                 /* Out of memory mid-batch: keep what is written, consistently. */
-                if (buffered)
-                    rk_mapped_file_write(mf, pos0, dst, (size_t)(pos - pos0));
+                if (buffered) {
+                    cl->pend_len += (size_t)(pos - pos0);
+                    cl->pend_ts = store_ts;
+                }
                 atomic_store(&mf->wrote, pos);
+                write_pending(cl);
                 atomic_store(&mf->committed, pos);
                 uv_mutex_unlock(&cl->put_mu);
                 return RK_PUT_UNKNOWN_ERROR;
@@ -1217,11 +1252,18 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
             phys[i] = mf->from + pos;
         pos += sz;
     }
-    if (buffered)
-        rk_mapped_file_write(mf, pos0, dst, (size_t)(pos - pos0));
     atomic_store(&mf->wrote, pos);
-    atomic_store(&mf->committed, pos);      /* seq_cst: records visible to readers */
-    atomic_store(&cl->last_store_ts, store_ts);
+    if (buffered) {
+        cl->pend_len += (size_t)(pos - pos0);
+        cl->pend_ts = store_ts;
+        if (keep)
+            cl->owe_write = true;           /* committed at batch_end */
+        else
+            write_pending(cl);              /* committed: visible to readers */
+    } else {
+        atomic_store(&mf->committed, pos);  /* seq_cst: records visible to readers */
+        atomic_store(&cl->last_store_ts, store_ts);
+    }
     uv_mutex_unlock(&cl->put_mu);
     if (defer)
         cl->owe_app = true;
@@ -1253,6 +1295,12 @@ int rk_commitlog_batch_end(rk_commitlog_t *cl)
     }
     if (!uv_thread_equal(&self, &cl->batch_tid))
         return RK_EBUSY;
+    if (cl->owe_write) {            /* before the flush thread is woken for them */
+        cl->owe_write = false;
+        uv_mutex_lock(&cl->put_mu);
+        write_pending(cl);
+        uv_mutex_unlock(&cl->put_mu);
+    }
     if (cl->owe_flush) {
         cl->owe_flush = false;
         uv_mutex_lock(&cl->flush_mu);
@@ -1609,6 +1657,9 @@ void rk_commitlog_close(rk_commitlog_t *cl)
 {
     if (cl == NULL)
         return;
+    uv_mutex_lock(&cl->put_mu);
+    write_pending(cl);                  /* a turn that never reached batch_end */
+    uv_mutex_unlock(&cl->put_mu);
     uv_mutex_lock(&cl->flush_mu);
     cl->stopping = true;
     uv_cond_signal(&cl->flush_cond);
@@ -1791,6 +1842,7 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
     if (offset < 0 || (data == NULL && len > 0))
         return RK_EINVAL;
     uv_mutex_lock(&cl->put_mu);
+    write_pending(cl);                  /* the log's end is wrote, not committed, until then */
     int64_t max = rk_mfq_max_offset(&cl->mfq);
     bool empty = rk_mfq_count(&cl->mfq) == 0;
     /* An empty log may begin at any file boundary (a slave that starts from

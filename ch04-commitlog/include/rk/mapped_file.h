@@ -6,8 +6,9 @@
  *   00000000000000000000  00000000001073741824  00000000002147483648 ...
  *   |<---- file size --->||<---- file size --->||<----- ...
  *
- * A file is mapped once (MAP_SHARED) and written with memcpy: the kernel's
- * page cache does the buffering, msync pushes it to disk. Three positions,
+ * A file is mapped once (MAP_SHARED) and written with memcpy (or, for a
+ * SYNC_FLUSH commitlog, with pwrite on its descriptor: rk_mapped_file_write):
+ * the kernel's page cache does the buffering, msync pushes it to disk. Three positions,
  * all relative to the file's start, only ever grow:
  *
  *   flushed <= committed <= wrote <= size
