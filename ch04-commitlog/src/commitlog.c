@@ -134,6 +134,11 @@ struct rk_commitlog {
 
     uv_mutex_t put_mu;          /* the put lock */
     rk_mapped_file_t *cur;      /* the file being written (held); under put_mu */
+    bool fd_writes;             /* records go in with pwrite (SYNC_FLUSH): see append() */
+    uint8_t *wbuf;              /* records encoded, not yet written; under put_mu */
+    size_t wcap, pend_len;      /* wbuf holds pend_len bytes for cur at pend_pos: */
+    int64_t pend_pos;           /* [pend_pos, wrote) of cur; committed == pend_pos */
+    int64_t pend_ts;            /* their store time: last_store_ts once written */
     rk_strmap_t qtable;         /* "topic-qid" -> int64_t* next queue offset; under put_mu */
     char last_key[RK_TOPIC_MAX_LEN + 16];   /* the slot the previous put used: */
     int64_t *last_slot;                     /* consecutive puts mostly share it */
@@ -158,7 +163,7 @@ struct rk_commitlog {
     /* batched wake-ups (rk_commitlog_batch_end) */
     _Atomic bool batching;      /* batch_tid is set */
     uv_thread_t batch_tid;      /* the thread whose puts leave their wake-ups to batch_end */
-    bool owe_flush, owe_app;    /* wake-ups owed; batch_tid only */
+    bool owe_flush, owe_app, owe_write;    /* wake-ups (and a pwrite) owed; batch_tid only */
 
     uv_mutex_t app_mu;          /* append notification for readers */
     uv_cond_t app_cond;
@@ -963,7 +968,11 @@ static void prefault_main(void *arg)
             /* an idle log: look ten times less often */
             wait_ms = to - from < 1024 * 1024 ? 10 * PREFAULT_PERIOD_MS : PREFAULT_PERIOD_MS;
             if (to - from >= 1024 * 1024 || (to == (int64_t)mf->size && to > from)) {
-                if (madvise(mf->base + from, (size_t)(to - from), MADV_POPULATE_WRITE) == 0) {
+                /* with pwrite puts (SYNC_FLUSH) read-populate: the pages
+                 * are in the page cache and mapped, but clean and
+                 * write-protected, so no flush has a PTE to shoot down */
+                int advice = cl->fd_writes ? MADV_POPULATE_READ : MADV_POPULATE_WRITE;
+                if (madvise(mf->base + from, (size_t)(to - from), advice) == 0) {
                     done_to = to;
                 } else if (errno == EINVAL || errno == ENOSYS) {
                     rk_log_info("commitlog", "the kernel cannot prefault (%s); puts fault pages themselves",
@@ -1091,6 +1100,21 @@ static int reserve_noted(rk_commitlog_t *cl, rk_mapped_file_t *mf, int rc)
     return rc;
 }
 
+#define WBUF_SOFT (64 * 1024)
+
+/* Writes the records waiting in wbuf into cur (one pwrite) and makes them
+ * visible to readers. Under put_mu. */
+static void write_pending(rk_commitlog_t *cl)
+{
+    if (cl->pend_len == 0)
+        return;
+    rk_mapped_file_write(cl->cur, cl->pend_pos, cl->wbuf, cl->pend_len);
+    atomic_store(&cl->cur->committed, cl->pend_pos + (int64_t)cl->pend_len);
+    /* after: a flush that reads it has the records committed */
+    atomic_store(&cl->last_store_ts, cl->pend_ts);
+    cl->pend_len = 0;
+}
+
 static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, rk_put_result_t *res,
                               int64_t *phys, bool defer)
 {
@@ -1105,10 +1129,17 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         return RK_PUT_MESSAGE_ILLEGAL;
 
     uv_mutex_lock(&cl->put_mu);
+    /* SYNC_FLUSH, a batched put (defer): its records may wait in wbuf and
+     * go in with the rest of the loop turn's, in one pwrite at
+     * rk_commitlog_batch_end; any other put writes what waits first. */
+    bool keep = defer && cl->fd_writes;
+    if (!keep)
+        write_pending(cl);
     /* The file being written is cached (with a reference) so the common
      * put touches no list lock; the queue is asked only to roll. */
     rk_mapped_file_t *mf = cl->cur;
     if (mf == NULL || rk_mapped_file_full(mf)) {
+        write_pending(cl);
         if (mf != NULL)
             rk_mapped_file_release(mf);
         cl->cur = NULL;
@@ -1128,6 +1159,7 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     }
     if (pos + (int64_t)total + RK_END_FILE_MIN_BLANK_LEN > (int64_t)mf->size) {
         /* Not enough room: close this file with a BLANK and roll. */
+        write_pending(cl);
         rk_record_encode_blank(mf->base + pos, (uint32_t)((int64_t)mf->size - pos));
         atomic_store(&mf->wrote, (int64_t)mf->size);
         atomic_store(&mf->committed, (int64_t)mf->size);
@@ -1153,6 +1185,39 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
     res->store_ts = store_ts;
     res->count = n;
     res->wrote_bytes = (int64_t)total;
+    /* SYNC_FLUSH: the records are encoded into a buffer and stored with
+     * pwrite() instead of straight into the mapping. A store through the
+     * mapping dirties this thread's page-table entry; every flush then has
+     * to write-protect it again (a TLB shoot-down across cores) and the
+     * next put faults the page back in: a third of the broker's samples
+     * under durable load. Readers still read through the mapping (the
+     * same page cache), and the flush (msync) still covers the bytes. */
+    int64_t pos0 = pos;
+    uint8_t *dst = mf->base + pos;
+    size_t dcap = mf->size - (size_t)pos;
+    if (cl->fd_writes) {
+        /* one pwrite per turn, but at most WBUF_SOFT bytes a time: a
+         * buffer that stays in the cache costs less than a large one */
+        if (cl->pend_len > 0 && cl->pend_len + total > WBUF_SOFT)
+            write_pending(cl);
+        if (cl->wcap < cl->pend_len + total) {
+            size_t cap = cl->pend_len + total < WBUF_SOFT ? WBUF_SOFT : cl->pend_len + total;
+            uint8_t *b = realloc(cl->wbuf, cap);
+            if (b != NULL) {
+                cl->wbuf = b;
+                cl->wcap = cap;
+            } else {
+                write_pending(cl);
+            }
+        }
+        if (cl->wcap >= cl->pend_len + total) {    /* else (no memory): into the mapping */
+            if (cl->pend_len == 0)
+                cl->pend_pos = pos;
+            dst = cl->wbuf + cl->pend_len;
+            dcap = total;
+        }
+    }
+    bool buffered = dst != mf->base + pos;
     for (int i = 0; i < n; i++) {
         const rk_msg_t *m = &msgs[i];
         int64_t qoff = 0;
@@ -1164,7 +1229,12 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
             slot = qslot(cl, key);
             if (slot == NULL) {
                 /* Out of memory mid-batch: keep what is written, consistently. */
+                if (buffered) {
+                    cl->pend_len += (size_t)(pos - pos0);
+                    cl->pend_ts = store_ts;
+                }
                 atomic_store(&mf->wrote, pos);
+                write_pending(cl);
                 atomic_store(&mf->committed, pos);
                 uv_mutex_unlock(&cl->put_mu);
                 return RK_PUT_UNKNOWN_ERROR;
@@ -1172,7 +1242,7 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
             qoff = *slot;
         }
         /* Cannot fail: every message was validated and the room checked. */
-        int64_t sz = rk_record_encode(m, mf->base + pos, mf->size - (size_t)pos, qoff,
+        int64_t sz = rk_record_encode(m, dst + (pos - pos0), dcap - (size_t)(pos - pos0), qoff,
                                       mf->from + pos, m->store_ts > 0 ? m->store_ts : store_ts);
         if (slot != NULL)
             (*slot)++;
@@ -1183,8 +1253,17 @@ static rk_put_status_t append(rk_commitlog_t *cl, const rk_msg_t *msgs, int n, r
         pos += sz;
     }
     atomic_store(&mf->wrote, pos);
-    atomic_store(&mf->committed, pos);      /* seq_cst: records visible to readers */
-    atomic_store(&cl->last_store_ts, store_ts);
+    if (buffered) {
+        cl->pend_len += (size_t)(pos - pos0);
+        cl->pend_ts = store_ts;
+        if (keep)
+            cl->owe_write = true;           /* committed at batch_end */
+        else
+            write_pending(cl);              /* committed: visible to readers */
+    } else {
+        atomic_store(&mf->committed, pos);  /* seq_cst: records visible to readers */
+        atomic_store(&cl->last_store_ts, store_ts);
+    }
     uv_mutex_unlock(&cl->put_mu);
     if (defer)
         cl->owe_app = true;
@@ -1216,6 +1295,12 @@ int rk_commitlog_batch_end(rk_commitlog_t *cl)
     }
     if (!uv_thread_equal(&self, &cl->batch_tid))
         return RK_EBUSY;
+    if (cl->owe_write) {            /* before the flush thread is woken for them */
+        cl->owe_write = false;
+        uv_mutex_lock(&cl->put_mu);
+        write_pending(cl);
+        uv_mutex_unlock(&cl->put_mu);
+    }
     if (cl->owe_flush) {
         cl->owe_flush = false;
         uv_mutex_lock(&cl->flush_mu);
@@ -1487,6 +1572,7 @@ int rk_commitlog_open(const rk_commitlog_config_t *cfg, rk_commitlog_t **out, ch
         rk_path_join(dir, sizeof dir, root, "commitlog");
     snprintf(cl->abort_path, sizeof cl->abort_path, "%s/abort", cl->root);
     cl->flush_type = cfg->flush_type;
+    cl->fd_writes = cl->flush_type == RK_FLUSH_SYNC;
     cl->file_size = cfg->file_size;
     cl->max_message_size = cfg->max_message_size;
     cl->flush_interval_ms = cfg->flush_interval_ms;
@@ -1571,6 +1657,9 @@ void rk_commitlog_close(rk_commitlog_t *cl)
 {
     if (cl == NULL)
         return;
+    uv_mutex_lock(&cl->put_mu);
+    write_pending(cl);                  /* a turn that never reached batch_end */
+    uv_mutex_unlock(&cl->put_mu);
     uv_mutex_lock(&cl->flush_mu);
     cl->stopping = true;
     uv_cond_signal(&cl->flush_cond);
@@ -1589,6 +1678,7 @@ void rk_commitlog_close(rk_commitlog_t *cl)
         rk_log_warn("commitlog", "cannot remove %s: %s", cl->abort_path, strerror(errno));
     close(cl->lock_fd);     /* releases the fcntl lock */
     rk_strmap_free(&cl->qtable, free);
+    free(cl->wbuf);
     uv_mutex_destroy(&cl->put_mu);
     uv_mutex_destroy(&cl->flush_mu);
     uv_cond_destroy(&cl->flush_cond);
@@ -1752,6 +1842,7 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
     if (offset < 0 || (data == NULL && len > 0))
         return RK_EINVAL;
     uv_mutex_lock(&cl->put_mu);
+    write_pending(cl);                  /* the log's end is wrote, not committed, until then */
     int64_t max = rk_mfq_max_offset(&cl->mfq);
     bool empty = rk_mfq_count(&cl->mfq) == 0;
     /* An empty log may begin at any file boundary (a slave that starts from
@@ -1789,7 +1880,10 @@ int rk_commitlog_append_raw(rk_commitlog_t *cl, int64_t offset, const uint8_t *d
         uv_mutex_unlock(&cl->put_mu);
         return rrc;
     }
-    memcpy(mf->base + pos, data, (size_t)n);      /* a BLANK's tail is zeros over zeros */
+    if (cl->fd_writes)                  /* as append() does, for the same reason */
+        rk_mapped_file_write(mf, pos, data, (size_t)n);
+    else
+        memcpy(mf->base + pos, data, (size_t)n);  /* a BLANK's tail is zeros over zeros */
     /* Queue offsets follow the master's, so this log can take puts itself
      * after a role change. */
     for (int64_t at = 0; at < n;) {

@@ -197,6 +197,23 @@ int64_t rk_mapped_file_flush(rk_mapped_file_t *mf, int least_pages)
     return committed;
 }
 
+void rk_mapped_file_write(rk_mapped_file_t *mf, int64_t pos, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t w = pwrite(mf->fd, p, len, (off_t)pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        p += w;
+        pos += w;
+        len -= (size_t)w;
+    }
+    if (len > 0)        /* the blocks are reserved: the mapping takes them */
+        memcpy(mf->base + pos, p, len);
+}
+
 void rk_mapped_file_warm(rk_mapped_file_t *mf)
 {
     /* only reserved pages: a store into a page without blocks is a SIGBUS

@@ -685,3 +685,72 @@ Test(commitlog, batch_end_wakes_those_waiting_for_appends)
     cr_assert(w.took_ms < 5000, "woken by batch_end, not timed out");
     rk_commitlog_close(cl);
 }
+
+/* ---- SYNC_FLUSH records go in with pwrite, a loop turn's together ---- */
+
+static void other_put(void *arg)
+{
+    other_t *o = arg;
+    rk_msg_t m = make_msg(o->cl, "U", 1, 100, 0);
+    rk_commitlog_put_async(o->cl, &m, count_ack, &o->acks);
+}
+
+/* The batching thread's SYNC_FLUSH puts are stored at rk_commitlog_batch_end
+ * (one pwrite per turn, not through the mapping): not readable before it,
+ * answered only once flushed, and the file itself (read with pread, not
+ * through the mapping) holds every record, across a roll, past the 64 KiB
+ * write buffer and with a put from another thread in the middle of the
+ * turn; a reopened log ends where it did. */
+Test(commitlog, sync_puts_of_a_turn_reach_the_file_at_batch_end)
+{
+    cfg.flush_type = RK_FLUSH_SYNC;
+    rk_commitlog_t *cl = open_cl();
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0);
+    enum { N = 150, SIZE = 1000 };
+    static int64_t phys[N];
+    acks_t a = {.cl = cl};
+    int64_t before = rk_commitlog_max_offset(cl);
+    rk_msg_t m = make_msg(cl, "T", 0, SIZE, 0);
+    cr_assert_eq(rk_commitlog_put_batch_async(cl, &m, 1, &phys[0], count_ack, &a), 0);
+    cr_assert_eq(rk_commitlog_max_offset(cl), before, "not readable before the turn ends");
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0);
+    cr_assert_gt(rk_commitlog_max_offset(cl), before, "readable once it ended");
+    wait_acks(&a, 1);
+    other_t o = {.cl = cl, .acks = {.cl = cl}};
+    for (int i = 1; i < N; i++) {       /* one turn of 149 KiB: rolls (64 KiB files) */
+        m = make_msg(cl, "T", 0, SIZE, i);
+        cr_assert_eq(rk_commitlog_put_batch_async(cl, &m, 1, &phys[i], count_ack, &a), 0);
+        if (i == N / 2) {
+            uv_thread_t t;
+            uv_thread_create(&t, other_put, &o);
+            uv_thread_join(&t);
+        }
+    }
+    cr_assert_eq(rk_commitlog_batch_end(cl), 0);
+    wait_acks(&a, N);
+    wait_acks(&o.acks, 1);
+    cr_assert_eq(atomic_load(&a.ok), N);
+    cr_assert_eq(atomic_load(&o.acks.ok), 1);
+    cr_assert_eq(atomic_load(&a.unflushed), 0, "SYNC_FLUSH answers only after the flush");
+    cr_assert_eq(atomic_load(&o.acks.unflushed), 0);
+    cr_assert_geq(phys[N - 1], FILE_SIZE, "the turn rolled into another file");
+    static uint8_t rec[SIZE + 512], want[SIZE];
+    for (int i = 0; i < N; i++) {
+        char path[300];
+        path_of(path, sizeof path, phys[i] - phys[i] % FILE_SIZE);
+        int fd = open(path, O_RDONLY);
+        cr_assert(fd >= 0, "%s", path);
+        ssize_t got = pread(fd, rec, sizeof rec, (off_t)(phys[i] % FILE_SIZE));
+        close(fd);
+        rk_record_t r;
+        cr_assert(got > 0 && rk_record_decode(rec, (size_t)got, true, &r) == RK_OK, "record %d in the file", i);
+        rk_rkstore_fill_body(want, SIZE, i);
+        cr_assert(r.body_len == SIZE && memcmp(r.body, want, SIZE) == 0, "record %d's body", i);
+        cr_assert_eq(r.queue_offset, i, "record %d's queue offset", i);
+    }
+    int64_t end = rk_commitlog_max_offset(cl);
+    rk_commitlog_close(cl);
+    cl = open_cl();
+    cr_assert_eq(rk_commitlog_max_offset(cl), end, "reopens exactly where it ended");
+    rk_commitlog_close(cl);
+}

@@ -189,8 +189,12 @@ int64_t rk_commitlog_min_offset(rk_commitlog_t *cl);
  * asynchronous puts (put_async, put_batch_async) no longer wake the flush
  * thread and the rk_commitlog_wait_append() sleepers one by one: each
  * rk_commitlog_batch_end() wakes them once for the batch, so one group
- * commit (one msync) covers the whole batch. That thread must call it after
- * every batch of puts, before it sleeps. Puts from other threads and
+ * commit (one msync) covers the whole batch. With SYNC_FLUSH the batch's
+ * records also go into the file together, in one pwrite at batch_end: until
+ * then they are reserved (their offsets and results are final) but not
+ * readable (rk_commitlog_max_offset does not include them), and a put from
+ * any other thread, a roll or append_raw writes them first. That thread
+ * must call it after every batch of puts, before it sleeps. Puts from other threads and
  * blocking puts are not affected. One batching thread per commitlog:
  * RK_EBUSY from any other. */
 int rk_commitlog_batch_end(rk_commitlog_t *cl);

@@ -6,8 +6,9 @@
  *   00000000000000000000  00000000001073741824  00000000002147483648 ...
  *   |<---- file size --->||<---- file size --->||<----- ...
  *
- * A file is mapped once (MAP_SHARED) and written with memcpy: the kernel's
- * page cache does the buffering, msync pushes it to disk. Three positions,
+ * A file is mapped once (MAP_SHARED) and written with memcpy (or, for a
+ * SYNC_FLUSH commitlog, with pwrite on its descriptor: rk_mapped_file_write):
+ * the kernel's page cache does the buffering, msync pushes it to disk. Three positions,
  * all relative to the file's start, only ever grow:
  *
  *   flushed <= committed <= wrote <= size
@@ -104,6 +105,14 @@ void rk_mapped_file_destroy(rk_mapped_file_t *mf);
 /* msyncs [flushed, committed) if at least least_pages dirty pages (0: any
  * dirty byte). Returns the flushed position, or a negative error. */
 int64_t rk_mapped_file_flush(rk_mapped_file_t *mf, int least_pages);
+/* Stores len bytes at pos (relative to the file's start) with pwrite() on
+ * the file's descriptor instead of a memcpy into the mapping. The mapping
+ * sees them at once (one page cache), but the writer's page-table entries
+ * stay clean, so a flush need not write-protect them (a TLB shoot-down on
+ * every core running the process) and the next write does not fault the
+ * page back in. Blocks must be reserved first, as for any write. Falls back
+ * to memcpy for whatever pwrite() refused, so it cannot fail. */
+void rk_mapped_file_write(rk_mapped_file_t *mf, int64_t pos, const void *data, size_t len);
 /* Touches every reserved page past wrote so first writes do not
  * page-fault (warm-up). */
 void rk_mapped_file_warm(rk_mapped_file_t *mf);
