@@ -272,10 +272,41 @@ static double idle_rate(pid_t br, int secs)
     return (c1 - c0) * 1e6 / (double)(now_us() - w0);
 }
 
+/* Where a scrape's broker CPU goes: the requests a /metrics build sends, sent by the bench itself
+ * back to back, `rounds` times: per round the broker CPU ms above idle (idle_ms_s). */
+static void scrape_parts(bench_t *b, int ntopics, double idle_ms_s, int rounds)
+{
+    double c0 = cpu_ms(b->br_pid);
+    int64_t w0 = now_us();
+    for (int r = 0; r < rounds; r++) {
+        call(b, rk_cmd_new(RK_REQ_GET_ALL_TOPIC_CONFIG));
+        call(b, rk_cmd_new(43));         /* GET_ALL_CONSUMER_OFFSET, as the console asks it */
+    }
+    double c1 = cpu_ms(b->br_pid);
+    int64_t w1 = now_us();
+    char name[64];
+    for (int r = 0; r < rounds; r++)
+        for (int t = 0; t <= ntopics; t++) {
+            rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_TOPIC_STATS_INFO);
+            if (t < ntopics)
+                snprintf(name, sizeof name, "BenchT%04d", t);
+            rk_cmd_ext_set(req, "topic", t < ntopics ? name : "BenchSend");
+            call(b, req);
+        }
+    double c2 = cpu_ms(b->br_pid);
+    int64_t w2 = now_us();
+    printf("  of which (the same requests sent by the bench, back to back, %d rounds): topic config + consumer "
+           "offsets %.1f ms, %d x GET_TOPIC_STATS_INFO %.1f ms (%.0f us each) of broker CPU per round\n", rounds,
+           ((c1 - c0) - idle_ms_s * (double)(w1 - w0) / 1e6) / rounds, ntopics + 1,
+           ((c2 - c1) - idle_ms_s * (double)(w2 - w1) / 1e6) / rounds,
+           ((c2 - c1) - idle_ms_s * (double)(w2 - w1) / 1e6) * 1000.0 / rounds / (ntopics + 1));
+}
+
 /* 3: the broker CPU one /metrics scrape costs (every scrape built: the console on port). Returns
  * the ms per scrape, or -1. */
-static double scrape_cost(pid_t br, int port, int nscrapes)
+static double scrape_cost(bench_t *b, int ntopics, int port, int nscrapes)
 {
+    pid_t br = b->br_pid;
     int window = nscrapes;              /* one scrape per second */
     double idle1 = idle_rate(br, window);
     double c0 = cpu_ms(br);
@@ -305,6 +336,7 @@ static double scrape_cost(pid_t br, int port, int nscrapes)
            "(1/s, no cache, %zu bytes, %d complete, %.0f ms each on average) in %.1f s: %.0f ms of broker CPU, "
            "%.0f ms more than idle\n", idle1, idle2, window, nscrapes, bytes, complete,
            (double)built_us / 1000.0 / nscrapes, secs, c1 - c0, extra);
+    scrape_parts(b, ntopics, idle, 5);
     return extra / nscrapes;
 }
 
@@ -459,7 +491,7 @@ int main(void)
     double per_scrape = -1;
     if (nc_pid > 0) {
         sleep(2);                       /* the consoles' start-up requests are over */
-        per_scrape = scrape_cost(b.br_pid, nc_port, nscrapes);
+        per_scrape = scrape_cost(&b, ntopics, nc_port, nscrapes);
     }
     double tput[3] = {0, 0, 0}, cpu[3] = {0, 0, 0};
     int rounds[3] = {0, 0, 0};
