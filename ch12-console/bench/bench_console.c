@@ -5,12 +5,19 @@
  *      offsets in every queue; then GET /api/cluster and GET /api/groups/{group} (the lag page)
  *      from 4 keep-alive clients: requests/s, p50, p99;
  *   2. the console's RSS after that;
- *   3. the broker's send throughput (2 producer threads, synchronous sends) without scraping, with
+ *   3. what a scrape costs the broker in CPU time (utime + stime of the broker process from
+ *      /proc/PID/stat), with no send load: an idle window, BENCH_SCRAPES scrapes of /metrics one
+ *      per second through a console that builds every scrape (metricsCacheMs=0, so each reaches
+ *      the broker), another idle window; the broker's CPU in the scrape window minus its idle
+ *      rate (mean of the two idle windows) over the same time = the CPU the scrapes cost;
+ *   4. the broker's send throughput (2 producer threads, synchronous sends) without scraping, with
  *      a /metrics scrape every second from a console with the default 5 s cache, and from one
- *      that builds every scrape (metricsCacheMs=0): A/B/C/A/B/C.
+ *      that builds every scrape (metricsCacheMs=0): A/B/C/A/B/C, with the broker's CPU ms per
+ *      second in each window (row A's is the yardstick for 3). On a shared machine the
+ *      throughputs are noisy (±20 %); the CPU figures of 3 are not disturbed by other processes.
  *
- * Prints figures; asserts nothing. BENCH_TOPICS, BENCH_GROUPS, BENCH_REQS, BENCH_WINDOW_S override
- * the sizes. */
+ * Prints figures; asserts nothing. BENCH_TOPICS, BENCH_GROUPS, BENCH_REQS, BENCH_WINDOW_S,
+ * BENCH_SCRAPES override the sizes. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -233,12 +240,113 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
+/* The CPU time a process spent so far, user + system, all its threads: fields 14 and 15 of
+ * /proc/PID/stat (counted after the ')' closing the command name, which may hold spaces), in
+ * clock ticks (1/100 s on Linux) -> ms. -1 when unreadable. */
+static double cpu_ms(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    char *p = strrchr(line, ')');
+    unsigned long long ut = 0, st = 0;
+    /* after ')': state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long tck = sysconf(_SC_CLK_TCK);
+    return (double)(ut + st) * 1000.0 / (double)(tck > 0 ? tck : 100);
+}
+
+/* The broker's CPU ms per second over an idle window of secs seconds. */
+static double idle_rate(pid_t br, int secs)
+{
+    double c0 = cpu_ms(br);
+    int64_t w0 = now_us();
+    sleep((unsigned)secs);
+    double c1 = cpu_ms(br);
+    return (c1 - c0) * 1e6 / (double)(now_us() - w0);
+}
+
+/* Where a scrape's broker CPU goes: the requests a /metrics build sends, sent by the bench itself
+ * back to back, `rounds` times: per round the broker CPU ms above idle (idle_ms_s). */
+static void scrape_parts(bench_t *b, int ntopics, double idle_ms_s, int rounds)
+{
+    double c0 = cpu_ms(b->br_pid);
+    int64_t w0 = now_us();
+    for (int r = 0; r < rounds; r++) {
+        call(b, rk_cmd_new(RK_REQ_GET_ALL_TOPIC_CONFIG));
+        call(b, rk_cmd_new(43));         /* GET_ALL_CONSUMER_OFFSET, as the console asks it */
+    }
+    double c1 = cpu_ms(b->br_pid);
+    int64_t w1 = now_us();
+    char name[64];
+    for (int r = 0; r < rounds; r++)
+        for (int t = 0; t <= ntopics; t++) {
+            rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_TOPIC_STATS_INFO);
+            if (t < ntopics)
+                snprintf(name, sizeof name, "BenchT%04d", t);
+            rk_cmd_ext_set(req, "topic", t < ntopics ? name : "BenchSend");
+            call(b, req);
+        }
+    double c2 = cpu_ms(b->br_pid);
+    int64_t w2 = now_us();
+    printf("  of which (the same requests sent by the bench, back to back, %d rounds): topic config + consumer "
+           "offsets %.1f ms, %d x GET_TOPIC_STATS_INFO %.1f ms (%.0f us each) of broker CPU per round\n", rounds,
+           ((c1 - c0) - idle_ms_s * (double)(w1 - w0) / 1e6) / rounds, ntopics + 1,
+           ((c2 - c1) - idle_ms_s * (double)(w2 - w1) / 1e6) / rounds,
+           ((c2 - c1) - idle_ms_s * (double)(w2 - w1) / 1e6) * 1000.0 / rounds / (ntopics + 1));
+}
+
+/* 3: the broker CPU one /metrics scrape costs (every scrape built: the console on port). Returns
+ * the ms per scrape, or -1. */
+static double scrape_cost(bench_t *b, int ntopics, int port, int nscrapes)
+{
+    pid_t br = b->br_pid;
+    int window = nscrapes;              /* one scrape per second */
+    double idle1 = idle_rate(br, window);
+    double c0 = cpu_ms(br);
+    int64_t w0 = now_us(), built_us = 0;
+    int complete = 0;
+    size_t bytes = 0;
+    for (int i = 0; i < nscrapes; i++) {
+        int64_t s0 = now_us();
+        ck_resp_t r;
+        if (ck_http(port, "GET", "/metrics", NULL, NULL, &r) == 0 && r.status == 200 && r.body &&
+            strstr(r.body, "\nrocklet_console_scrape_complete 1") != NULL)
+            complete++;
+        bytes = r.len;
+        ck_resp_free(&r);
+        built_us += now_us() - s0;
+        int64_t left = 1000000 - (now_us() - s0);
+        if (left > 0)
+            usleep((useconds_t)left);
+    }
+    double c1 = cpu_ms(br);
+    double secs = (double)(now_us() - w0) / 1e6;
+    double idle2 = idle_rate(br, window);
+    if (c0 < 0 || c1 < 0 || idle1 < 0 || idle2 < 0)
+        return -1;
+    double idle = (idle1 + idle2) / 2, extra = (c1 - c0) - idle * secs;
+    printf("broker CPU, no send load: idle %.1f / %.1f ms/s (windows of %d s before/after); %d scrapes "
+           "(1/s, no cache, %zu bytes, %d complete, %.0f ms each on average) in %.1f s: %.0f ms of broker CPU, "
+           "%.0f ms more than idle\n", idle1, idle2, window, nscrapes, bytes, complete,
+           (double)built_us / 1000.0 / nscrapes, secs, c1 - c0, extra);
+    scrape_parts(b, ntopics, idle, 5);
+    return extra / nscrapes;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     int ntopics = env_int("BENCH_TOPICS", 1000), ngroups = env_int("BENCH_GROUPS", 100);
     int nreqs = env_int("BENCH_REQS", 400), window = env_int("BENCH_WINDOW_S", 5);
+    int nscrapes = env_int("BENCH_SCRAPES", 30);
     bench_t b = {.ns_pid = -1, .br_pid = -1, .cs_pid = -1};
     if (find_bins() != 0)
         return 1;
@@ -380,7 +488,12 @@ int main(void)
     pid_t nc_pid = ck_console_start(csbin, b.dir, "console-nocache", b.ns, "metricsCacheMs=0\n", &nc_port);
     int b_port = 0;
     pid_t b_pid = ck_console_start(csbin, b.dir, "console-default", b.ns, "", &b_port);
-    double tput[3] = {0, 0, 0};
+    double per_scrape = -1;
+    if (nc_pid > 0) {
+        sleep(2);                       /* the consoles' start-up requests are over */
+        per_scrape = scrape_cost(&b, ntopics, nc_port, nscrapes);
+    }
+    double tput[3] = {0, 0, 0}, cpu[3] = {0, 0, 0};
     int rounds[3] = {0, 0, 0};
     static const char *const label[3] = {"(no scraping)", "(scrape 1/s, 5 s cache)", "(scrape 1/s, no cache)"};
     for (int round = 0; round < 6 && nc_pid > 0 && b_pid > 0; round++) {
@@ -392,6 +505,7 @@ int main(void)
             pthread_create(&th[i], NULL, send_main, &s);
         sleep(1);                       /* warm-up: routes, connections */
         int64_t c0 = atomic_load(&s.sent), w0 = now_us();
+        double u0 = cpu_ms(b.br_pid);
         for (int sec = 0; sec < window; sec++) {
             int64_t s0 = now_us();
             if (mode > 0) {
@@ -403,11 +517,13 @@ int main(void)
                 usleep((useconds_t)left);
         }
         double rate = (double)(atomic_load(&s.sent) - c0) * 1e6 / (double)(now_us() - w0);
+        double ums = (cpu_ms(b.br_pid) - u0) * 1e6 / (double)(now_us() - w0);
         atomic_store(&s.stop, true);
         for (int i = 0; i < 2; i++)
             pthread_join(th[i], NULL);
-        printf("send throughput %-26s %9.0f msgs/s\n", label[mode], rate);
+        printf("send throughput %-26s %9.0f msgs/s  broker CPU %6.0f ms/s\n", label[mode], rate, ums);
         tput[mode] += rate;
+        cpu[mode] += ums;
         rounds[mode]++;
     }
     if (rounds[0] && rounds[1] && rounds[2]) {
@@ -415,6 +531,14 @@ int main(void)
         printf("scraping every second costs the broker %.1f %% (default 5 s cache) and %.1f %% (every scrape "
                "built) of its send throughput (A %.0f, B %.0f, C %.0f msgs/s; on a shared machine the noise is "
                "of the same order)\n", (a - bb) * 100.0 / a, (a - cc) * 100.0 / a, a, bb, cc);
+    }
+    if (per_scrape >= 0) {
+        printf("scrape cost in broker CPU: %.1f ms per scrape (every scrape reaching the broker); scraping once "
+               "a second = %.2f %% of one core", per_scrape, per_scrape / 10.0);
+        if (rounds[0] && cpu[0] > 0)
+            printf(", %.2f %% of the broker's CPU under send load A (%.0f ms/s)", per_scrape * 100.0 / (cpu[0] / rounds[0]),
+                   cpu[0] / rounds[0]);
+        printf("; with the default 5 s cache, a fifth of that\n");
     }
     if (nc_pid > 0)
         rk_tk_stop(nc_pid, 10000);
