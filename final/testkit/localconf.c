@@ -28,7 +28,16 @@ static int map_port(portmap_t *m, int from)
             return m->to[i];
     if (m->n == 64)
         return -1;
-    int to = rk_tk_free_port();
+    /* a port free a moment ago, and not one handed out already: nothing is bound until the
+     * processes start, so the same free port can come up twice (a broker's listen and election
+     * ports once got the same number) */
+    int to = -1;
+    for (int tries = 0; tries < 100 && to < 0; tries++) {
+        to = rk_tk_free_port();
+        for (int i = 0; i < m->n && to > 0; i++)
+            if (m->to[i] == to)
+                to = -1;
+    }
     if (to <= 0)
         return -1;
     m->from[m->n] = from;
