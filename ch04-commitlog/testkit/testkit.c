@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,7 +120,39 @@ static int try_port(int port)
     return got;
 }
 
+/* The ports this process handed out lately: a free port stays free until the test binds it,
+ * so two calls could return the same one (a broker's listen and election ports once did). The
+ * one piece of state of this file (rk/testkit.h says so). */
+static pthread_mutex_t given_mu = PTHREAD_MUTEX_INITIALIZER;
+static int given[1024];
+static unsigned ngiven;
+
+static bool given_before(int port)
+{
+    for (unsigned i = 0; i < ngiven && i < sizeof given / sizeof given[0]; i++)
+        if (given[i] == port)
+            return true;
+    return false;
+}
+
+static int give(int port)
+{
+    if (port > 0)
+        given[ngiven++ % (sizeof given / sizeof given[0])] = port;
+    return port;
+}
+
+static int free_port_locked(void);
+
 int rk_tk_free_port(void)
+{
+    pthread_mutex_lock(&given_mu);
+    int port = free_port_locked();
+    pthread_mutex_unlock(&given_mu);
+    return port;
+}
+
+static int free_port_locked(void)
 {
     int low = 32768;                    /* the ephemeral range's start, Linux's default */
     FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
@@ -137,9 +170,14 @@ int rk_tk_free_port(void)
         for (int i = 0; i < 200; i++) {
             seed = seed * 1103515245u + 12345u;
             int port = from + (int)((seed >> 8) % (unsigned)(low - from));
-            if (try_port(port) == port)
-                return port;
+            if (!given_before(port) && try_port(port) == port)
+                return give(port);
         }
+    }
+    for (int i = 0; i < 20; i++) {
+        int port = try_port(0);
+        if (port <= 0 || !given_before(port))
+            return give(port);
     }
     return try_port(0);
 }

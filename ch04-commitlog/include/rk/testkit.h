@@ -30,7 +30,9 @@ int rk_tk_rmtree(const char *path);
  * kernel hands out for bind(0) is also one it may give any outgoing
  * connection as its local port in the meantime, and a server started on it
  * then fails with EADDRINUSE (seen once in five runs under load). Falls
- * back to bind(0) if no port below the range is free. */
+ * back to bind(0) if no port below the range is free. Never the same port twice in one process
+ * (within its last 1024 answers): a port stays "free" until the test binds it, so two calls
+ * could otherwise agree. That list is this testkit's one piece of global state (thread-safe). */
 int rk_tk_free_port(void);
 /* Starts argv[0] with argv; output to logpath (or /dev/null if NULL).
  * The child is killed if the test process dies first (PR_SET_PDEATHSIG),
