@@ -76,6 +76,10 @@ int main(int argc, char **argv)
     }
     /* Signals are taken synchronously by this thread; block them before any
      * other thread starts so none of those receives them. */
+    /* A peer that closes its connection must not kill the server: every thread that writes to
+     * a socket (the remoting loops block SIGPIPE themselves; chapter 8's HA and election
+     * threads did not, and a master died when a slave with a full disk hung up) gets EPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -103,6 +103,10 @@ int rk_broker_main(int argc, char **argv, const rk_broker_module_t *const *modul
         rk_kv_free(&kv);
         return rc == RK_OK ? 0 : 1;
     }
+    /* A peer that closes its connection must not kill the server: every thread that writes to
+     * a socket (the remoting loops block SIGPIPE themselves; chapter 8's HA and election
+     * threads did not, and a master died when a slave with a full disk hung up) gets EPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
