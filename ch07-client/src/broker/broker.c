@@ -211,10 +211,13 @@ static int adopt_dispatch(void *ctx, const rk_dispatch_request_t *d)
     if (d->queue_id < 0 || d->queue_id >= RK_TOPIC_MAX_QUEUES || d->topic == NULL)
         return 0;
     intptr_t seen = (intptr_t)rk_strmap_get(&b->adopt_seen, d->topic);
-    if (seen > d->queue_id || rk_topic_is_system(d->topic) || !rk_topic_name_valid(d->topic))
+    if (seen > d->queue_id)
         return 0;
     int32_t have = 0;
-    adopt(b, d->topic, d->queue_id + 1, &have);
+    if (rk_topic_is_system(d->topic) || !rk_topic_name_valid(d->topic))
+        have = RK_TOPIC_MAX_QUEUES;     /* never adopted: remembered, so its records cost one look-up */
+    else
+        adopt(b, d->topic, d->queue_id + 1, &have);
     if (have > 0)
         rk_strmap_put(&b->adopt_seen, d->topic, (void *)(intptr_t)have, NULL);
     return 0;
