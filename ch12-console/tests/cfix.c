@@ -51,6 +51,18 @@ cJSON *cf_get(cfix_t *f, const char *target, int want)
     return cf_call(f->port, "GET", target, NULL, NULL, want);
 }
 
+cJSON *cf_try_get(cfix_t *f, const char *target, int *status)
+{
+    ck_resp_t r;
+    *status = 0;
+    if (ck_http(f->port, "GET", target, NULL, NULL, &r) != 0)
+        return NULL;
+    *status = r.status;
+    cJSON *j = r.status == 200 ? rk_json_parse(r.body, r.len) : NULL;
+    ck_resp_free(&r);
+    return j;
+}
+
 void cf_error(int port, const char *method, const char *target, const char *headers, const char *body, int want,
               const char *has)
 {

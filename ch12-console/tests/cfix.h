@@ -30,6 +30,9 @@ void cf_stop(cfix_t *f);
  * frees). extra_headers may be NULL. */
 cJSON *cf_call(int port, const char *method, const char *target, const char *headers, const char *body, int want);
 cJSON *cf_get(cfix_t *f, const char *target, int want);
+/* GET that asserts nothing: the parsed body of a 200 answer, else NULL with
+ * *status set (0 when no answer came), for polls that wait for a state. */
+cJSON *cf_try_get(cfix_t *f, const char *target, int *status);
 /* Asserts an error answer: status want and {"error":"..."} containing `has` (may be NULL). */
 void cf_error(int port, const char *method, const char *target, const char *headers, const char *body, int want,
               const char *has);

@@ -26,16 +26,26 @@ static bool has_string(cJSON *arr, const char *s)
  * want (the broker's consume queues are built just after a put), for up to 10 s. */
 static cJSON *get_until(cfix_t *f, const char *target, const char *in, const char *key, double want)
 {
+    /* A route or topic created a moment ago can still be unknown to the
+     * name server (404) while the broker's registration is on its way, so
+     * only the last answer has to be a 200. */
     cJSON *j = NULL;
     for (int i = 0; i < 200; i++) {
         cJSON_Delete(j);
-        j = cf_get(f, target, 200);
+        int status;
+        j = cf_try_get(f, target, &status);
+        if (j == NULL) {
+            usleep(50000);
+            continue;
+        }
         cJSON *o = in ? cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, in), 0) : j;
         cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
         if (cJSON_IsNumber(v) && v->valuedouble == want)
             break;
         usleep(50000);
     }
+    if (j == NULL)
+        j = cf_get(f, target, 200);
     return j;
 }
 
