@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/json.h"
@@ -80,8 +81,8 @@ typedef struct ended_set {
 typedef struct txn_state {
     rk_broker_t *b;
     txn_config_t cfg;
-    rk_processor_fn prev_send, prev_send_v2;
-    void *prev_send_ctx, *prev_send_v2_ctx;
+    rk_processor_fn prev_send, prev_send_v2, prev_batch;
+    void *prev_send_ctx, *prev_send_v2_ctx, *prev_batch_ctx;
     uv_thread_t thread;
     uv_mutex_t mu;
     uv_cond_t cond;
@@ -400,6 +401,42 @@ static void p_send_v2_wrap(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t
 {
     txn_state_t *ts = ctx;
     p_send_filter(ts, ts->prev_send_v2, ts->prev_send_v2_ctx, conn, req, reply);
+}
+
+/* SEND_BATCH_MESSAGE in front of chapter 7's: a batch cannot be transactional (RocketMQ's
+ * asyncPutMessages refuses a batch whose sysFlag says so). Without this, each message of a
+ * batch carrying TRAN_MSG=true would become a half on its own, which no producer ends as a
+ * batch and rejectTransactionMessage would not see. The header's sysFlag and properties and
+ * every entry's properties are looked at: one pass over the body, refused whole. */
+static bool batch_is_transactional(const rk_cmd_t *req)
+{
+    const char *f = rk_cmd_ext_get(req, "f");
+    if (f == NULL)
+        f = rk_cmd_ext_get(req, "sysFlag");
+    int64_t sys_flag;
+    if (f != NULL && rk_parse_int(f, &sys_flag) == RK_OK && rk_sysflag_txn((int32_t)sys_flag) != RK_SYSFLAG_TXN_NOT)
+        return true;
+    const char *props = rk_cmd_ext_get(req, "i");
+    if (props == NULL)
+        props = rk_cmd_ext_get(req, "properties");
+    if (props != NULL && prop_true(props, strlen(props), RK_PROP_TRAN_MSG))
+        return true;
+    size_t pos = 0;
+    rk_batch_msg_t m;
+    while (req->body != NULL && rk_batch_decode(req->body, req->body_len, &pos, &m) == RK_OK)
+        if (prop_true(m.props, m.props_len, RK_PROP_TRAN_MSG))
+            return true;
+    return false;       /* a malformed body is chapter 7's to refuse */
+}
+
+static void p_batch_wrap(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    txn_state_t *ts = ctx;
+    if (batch_is_transactional(req)) {
+        rk_reply_codef(reply, RK_RESP_MESSAGE_ILLEGAL, "a batch cannot be a transaction message (TRAN_MSG)");
+        return;
+    }
+    ts->prev_batch(ts->prev_batch_ctx, conn, req, reply);
 }
 
 /* ------------------------------------------------------------ ended transactions */
@@ -1165,6 +1202,8 @@ static int txn_init(rk_broker_t *b, void **state)
         rc = rk_rserver_register(srv, RK_REQ_END_TRANSACTION, p_end_transaction, ts, RK_PROC_INLINE);
     if (rc == RK_OK)
         rc = rk_rserver_register(srv, RK_REQ_QUERY_TXN_PENDING, p_query_pending, ts, RK_PROC_SLOW);
+    if (rc == RK_OK)
+        rc = rk_rserver_wrap(srv, RK_REQ_SEND_BATCH_MESSAGE, p_batch_wrap, ts, &ts->prev_batch, &ts->prev_batch_ctx);
     if (rc == RK_OK && ts->cfg.reject) {
         rc = rk_rserver_wrap(srv, RK_REQ_SEND_MESSAGE, p_send_wrap, ts, &ts->prev_send, &ts->prev_send_ctx);
         if (rc == RK_OK)

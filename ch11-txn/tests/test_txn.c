@@ -16,6 +16,8 @@
 #include "../../ch08-ha/tests/pair.h"
 #include "../../ch09-retry/tests/rcluster.h"
 #include "rk/testkit.h"
+#include "rk/buf.h"
+#include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/json.h"
@@ -779,6 +781,54 @@ Test(txn, reject_transaction_message)
     cr_assert_eq(send_msg(&p, &c, TOPIC, PG, true, "nope", &h), RK_RESP_NO_PERMISSION);
     cr_assert_eq(send_msg(&p, &c, TOPIC, NULL, false, "plain", &h), RK_RESP_SUCCESS);
     cr_assert_eq(count_msgs(&p, &c, RK_TXN_HALF_TOPIC), 0);
+    stop(&c, &p);
+}
+
+/* A SEND_BATCH_MESSAGE of two entries, the second with TRAN_MSG=true when txn_entry, or with
+ * the header's sysFlag saying PREPARED when txn_header. */
+static int send_batch(tprod_t *p, rc_cluster_t *c, bool txn_entry, bool txn_header)
+{
+    rk_buf_t body;
+    rk_buf_init(&body);
+    const char plain[] = "WAIT\001true";
+    const char tran[] = "TRAN_MSG\001true\002PGROUP\001" PG;
+    rk_batch_msg_t a = {.body = (const uint8_t *)"one", .body_len = 3, .props = plain, .props_len = strlen(plain)};
+    rk_batch_msg_t b = {.body = (const uint8_t *)"two", .body_len = 3, .props = txn_entry ? tran : plain,
+                        .props_len = strlen(txn_entry ? tran : plain)};
+    cr_assert_eq(rk_batch_encode(&body, &a), RK_OK);
+    cr_assert_eq(rk_batch_encode(&body, &b), RK_OK);
+    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_BATCH_MESSAGE);
+    rk_cmd_ext_set(req, "a", PG);
+    rk_cmd_ext_set(req, "b", TOPIC);
+    rk_cmd_ext_set(req, "c", "TBW102");
+    rk_cmd_ext_set(req, "d", "4");
+    rk_cmd_ext_set(req, "e", "0");
+    rk_cmd_ext_set(req, "f", txn_header ? "4" : "0");
+    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
+    rk_cmd_ext_set(req, "h", "0");
+    rk_cmd_ext_set(req, "j", "0");
+    rk_cmd_ext_set(req, "m", "true");
+    rk_cmd_set_body(req, body.data, body.len);
+    rk_buf_free(&body);
+    rk_cmd_t *resp = NULL;
+    cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
+    int code = resp->code;
+    rk_cmd_free(resp);
+    return code;
+}
+
+Test(txn, a_transactional_batch_is_refused_whole)
+{
+    rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, NULL);
+    cr_assert_eq(send_batch(&p, &c, true, false), RK_RESP_MESSAGE_ILLEGAL, "an entry with TRAN_MSG");
+    cr_assert_eq(send_batch(&p, &c, false, true), RK_RESP_MESSAGE_ILLEGAL, "a PREPARED sysFlag");
+    cr_assert_eq(send_batch(&p, &c, false, false), RK_RESP_SUCCESS, "a plain batch");
+    cr_assert(wait_msgs(&p, &c, TOPIC, 2, 5000));
+    usleep(200000);
+    cr_assert_eq(count_msgs(&p, &c, TOPIC), 2, "only the plain batch's two messages arrived");
+    cr_assert_eq(count_msgs(&p, &c, RK_TXN_HALF_TOPIC), 0, "no half was made");
     stop(&c, &p);
 }
 
