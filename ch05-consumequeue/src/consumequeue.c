@@ -600,8 +600,6 @@ int64_t rk_cq_offset_by_time(rk_cq_t *cq, int64_t ts, rk_cq_store_ts_fn store_ts
             lo = mid + 1;                  /* removed from the log: look later */
             continue;
         }
-        if (t == ts)
-            return mid;
         if (t < ts) {
             left = mid;
             left_ts = t;
@@ -612,6 +610,10 @@ int64_t rk_cq_offset_by_time(rk_cq_t *cq, int64_t ts, rk_cq_store_ts_fn store_ts
             hi = mid - 1;
         }
     }
+    /* right is the first message stored at or after ts: with several in the same millisecond,
+     * a consumer reset to ts must not skip those before the one a search happened to hit */
+    if (right >= 0 && right_ts == ts)
+        return right;
     if (left < 0)
         return right >= 0 ? right : rk_cq_min_offset(cq);
     if (right < 0)

@@ -143,8 +143,8 @@ Test(cq, offset_by_time_binary_searches_store_time)
     cr_assert_eq(rk_cq_open(dir, "T", 0, FSIZE, &cq), 0);
     cr_assert_eq(rk_cq_offset_by_time(cq, 5, fake_ts, NULL), 0);
     fill(cq, 0, 40);                          /* ts 10000 .. 10190 */
-    int64_t o = rk_cq_offset_by_time(cq, 10100, fake_ts, NULL);
-    cr_assert(o == 20 || o == 21, "exact: %lld", (long long)o);
+    for (int64_t t = 10000; t < 10200; t += 10)     /* exact: the first of the two */
+        cr_assert_eq(rk_cq_offset_by_time(cq, t, fake_ts, NULL), (t - 10000) / 10 * 2, "ts %lld", (long long)t);
     cr_assert_eq(rk_cq_offset_by_time(cq, 10103, fake_ts, NULL) / 2, 10);   /* nearer left */
     cr_assert_eq(rk_cq_offset_by_time(cq, 10107, fake_ts, NULL) / 2, 11);   /* nearer right */
     cr_assert_eq(rk_cq_offset_by_time(cq, 1, fake_ts, NULL), 0);

@@ -96,8 +96,8 @@ void rk_cq_slice_release(rk_cq_slice_t *s);
 /* Copies the unit at offset. */
 int rk_cq_get_unit(rk_cq_t *cq, int64_t offset, rk_cq_unit_t *out);
 
-/* getOffsetInQueueByTime: the queue offset of the message stored at or
- * nearest to `ts`. store_ts(phys, size, ctx) reads a record's store time
+/* getOffsetInQueueByTime: the queue offset of the first message stored at
+ * `ts` (RocketMQ 4.x returns any of them), else the one stored nearest to it. store_ts(phys, size, ctx) reads a record's store time
  * from the log (< 0 when it cannot). An empty queue gives 0. */
 typedef int64_t (*rk_cq_store_ts_fn)(int64_t phys, int32_t size, void *ctx);
 int64_t rk_cq_offset_by_time(rk_cq_t *cq, int64_t ts, rk_cq_store_ts_fn store_ts, void *ctx);
