@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -322,4 +323,31 @@ long rk_tk_vm_hwm_kib(pid_t pid)
             v = atol(line + 6);
     fclose(f);
     return v;
+}
+
+const char *rk_tk_unit_bin(const char *unit, const char *name, char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0';                          /* exe: the program's folder */
+    slash = strrchr(exe, '/');
+    if (slash != NULL && strcmp(slash + 1, "bin") == 0)
+        *slash = '\0';                      /* build/chNN/bin -> build/chNN */
+    int k;
+    if (unit == NULL) {
+        k = snprintf(out, len, "%s/bin/%s", exe, name);
+    } else {
+        slash = strrchr(exe, '/');
+        if (slash == NULL)
+            return NULL;
+        *slash = '\0';                      /* build/chNN -> build */
+        k = snprintf(out, len, "%s/%s/bin/%s", exe, unit, name);
+    }
+    return k >= 0 && (size_t)k < len ? out : NULL;
 }

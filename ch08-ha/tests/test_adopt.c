@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/log.h"
 #include "rk/testkit.h"
 
-static tk_trio_t t;
+static rk_tk_trio_t t;
 
-static void fini(void) { tk_trio_stop(&t); }
+static void fini(void) { rk_tk_trio_stop(&t); }
 
 TestSuite(adopt, .fini = fini, .timeout = 120);
 
@@ -21,23 +21,23 @@ Test(adopt, a_topic_created_just_before_the_master_died_is_readable_on_the_new_m
 {
     rk_log_set_level(RK_LOG_ERROR);
     /* no metadata copy during the test: the replicas learn the topic from the log only */
-    tk_trio_init(&t, "slaveSyncMetaInterval=600000\n");
+    rk_tk_trio_init(&t, "slaveSyncMetaInterval=600000\n");
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int leader = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int leader = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(leader >= 0, "no leader elected (see %s)", t.r[0].log);
-    tk_send_n_to(&t.base, t.r[leader].addr, "FreshTopic", 20, 100);     /* auto-created, majority-acked */
+    rk_tk_send_n_to(&t.base, t.r[leader].addr, "FreshTopic", 20, 100);     /* auto-created, majority-acked */
     rk_tk_kill(t.r[leader].pid, SIGKILL);
     rk_tk_wait(t.r[leader].pid, 5000);
     t.r[leader].pid = -1;
-    int now = tk_trio_leader(&t, leader, 15000);
+    int now = rk_tk_trio_leader(&t, leader, 15000);
     cr_assert(now >= 0, "no new leader after the kill");
     char *bodies[64];
     int n = 0;
     for (int k = 0; k < 100 && n < 20; k++) {       /* the new master may still be dispatching */
         for (int i = 0; i < n; i++)
             free(bodies[i]);
-        n = tk_pull_all(&t.base, t.r[now].addr, "FreshTopic", 8, bodies, 64);
+        n = rk_tk_pull_all(&t.base, t.r[now].addr, "FreshTopic", 8, bodies, 64);
         if (n < 20)
             usleep(50000);
     }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/commitlog.h"
 #include "rk/elect.h"
 #include "rk/error.h"
@@ -156,8 +156,8 @@ Test(truncate, a_closed_commitlog_is_cut_exactly_at_a_record_end)
 
 /* ---- votes ---- */
 
-static tk_trio_t t;
-static void fini(void) { tk_trio_stop(&t); }
+static rk_tk_trio_t t;
+static void fini(void) { rk_tk_trio_stop(&t); }
 TestSuite(votes, .fini = fini, .timeout = 60);
 
 static char elect_addr[32];
@@ -191,8 +191,8 @@ Test(votes, a_replica_never_votes_twice_in_a_term_across_a_restart)
     rk_log_set_level(RK_LOG_ERROR);
     /* one replica of three; the test plays the other two. It never stands
      * for election itself here (a 60 s timeout). */
-    tk_trio_init(&t, "dLegerElectionTimeoutMillis=60000\n");
-    tk_broker_start(&t.r[0]);
+    rk_tk_trio_init(&t, "dLegerElectionTimeoutMillis=60000\n");
+    rk_tk_broker_start(&t.r[0]);
     snprintf(elect_addr, sizeof elect_addr, "127.0.0.1:%d", t.elect_port[0]);
     cr_assert_eq(vote("broker-ha", "n1", 5, -1, 0), 1);
     cr_assert_eq(vote("broker-ha", "n2", 5, -1, 0), 0, "voted twice in term 5");
@@ -200,7 +200,7 @@ Test(votes, a_replica_never_votes_twice_in_a_term_across_a_restart)
     rk_tk_kill(t.r[0].pid, SIGKILL);            /* no clean stop: the vote must be on disk already */
     rk_tk_wait(t.r[0].pid, 5000);
     t.r[0].pid = -1;
-    tk_broker_start(&t.r[0]);
+    rk_tk_broker_start(&t.r[0]);
     cr_assert_eq(vote("broker-ha", "n2", 5, -1, 0), 0, "voted twice in term 5 across a restart");
     cr_assert_eq(vote("broker-ha", "n1", 5, -1, 0), 1);         /* the same candidate asking again */
     cr_assert_eq(vote("broker-ha", "n2", 6, -1, 0), 1);         /* a new term, a new vote */
@@ -212,7 +212,7 @@ Test(votes, a_replica_never_votes_twice_in_a_term_across_a_restart)
     free(text);
     /* a damaged vote file is not replaced by its older .bak (term 5, where
      * this replica would vote again): the replica refuses to start */
-    tk_broker_stop(&t.r[0]);
+    rk_tk_broker_stop(&t.r[0]);
     FILE *f = fopen(path, "w");
     cr_assert(f != NULL);
     fputs("term=6\nvotedFor=n", f);      /* torn, and a peer nobody knows */
@@ -228,7 +228,7 @@ Test(votes, a_replica_never_votes_twice_in_a_term_across_a_restart)
 Test(votes, a_candidate_behind_this_log_is_refused)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, "dLegerElectionTimeoutMillis=60000\n");
+    rk_tk_trio_init(&t, "dLegerElectionTimeoutMillis=60000\n");
     /* the replica's log before it starts: 20 records, all of epoch 3 */
     rk_commitlog_config_t cfg;
     cr_assert_eq(rk_commitlog_config_load(&cfg, NULL, NULL, 0), 0);
@@ -254,7 +254,7 @@ Test(votes, a_candidate_behind_this_log_is_refused)
     snprintf(path, sizeof path, "%s/epochFileCheckpoint", t.r[0].store);
     rk_epoch_t e[] = {{3, 0}};
     cr_assert_eq(rk_epochs_store(path, e, 1), 0);
-    tk_broker_start(&t.r[0]);
+    rk_tk_broker_start(&t.r[0]);
     snprintf(elect_addr, sizeof elect_addr, "127.0.0.1:%d", t.elect_port[0]);
     cr_assert_eq(vote("broker-ha", "n1", 7, 2, max * 10), 0, "an older epoch won, whatever its length");
     cr_assert_eq(vote("broker-ha", "n1", 7, 3, max - 1), 0, "a shorter log of the same epoch won");
@@ -266,8 +266,8 @@ Test(votes, a_candidate_behind_this_log_is_refused)
 Test(votes, hostile_election_requests_are_refused_and_change_nothing)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, "dLegerElectionTimeoutMillis=60000\n");
-    tk_broker_start(&t.r[0]);
+    rk_tk_trio_init(&t, "dLegerElectionTimeoutMillis=60000\n");
+    rk_tk_broker_start(&t.r[0]);
     snprintf(elect_addr, sizeof elect_addr, "127.0.0.1:%d", t.elect_port[0]);
     cr_assert_lt(vote(NULL, "n1", 5, -1, 0), 0);                 /* no group */
     cr_assert_lt(vote("other-group", "n1", 5, -1, 0), 0);
@@ -320,7 +320,7 @@ Test(votes, hostile_election_requests_are_refused_and_change_nothing)
     rk_cmd_free(pvr);
     /* nothing moved: terms 50 and 100 were never adopted, a vote in term 5 is still free */
     cr_assert_eq(vote("broker-ha", "n1", 5, -1, 0), 1);
-    char *term = tk_runtime(&t.base, t.r[0].addr, "dLegerTerm");
+    char *term = rk_tk_runtime(&t.base, t.r[0].addr, "dLegerTerm");
     cr_assert(term != NULL && strcmp(term, "5") == 0, "term %s", term ? term : "?");
     free(term);
 }

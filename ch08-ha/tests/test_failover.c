@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
@@ -22,9 +22,9 @@
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static tk_trio_t t;
+static rk_tk_trio_t t;
 
-static void fini(void) { tk_trio_stop(&t); }
+static void fini(void) { rk_tk_trio_stop(&t); }
 
 TestSuite(failover, .fini = fini, .timeout = 240);
 
@@ -56,7 +56,7 @@ static void *sender_main(void *arg)
             continue;
         }
         snprintf(body, sizeof body, "load-%06d-%0120d", S.seq++, 7);
-        int code = tk_try_send(&t.base, t.r[i].addr, "FoTopic", body, 4000, NULL);
+        int code = rk_tk_try_send(&t.base, t.r[i].addr, "FoTopic", body, 4000, NULL);
         if (code == 0) {
             pthread_mutex_lock(&S.mu);
             S.acked[S.nacked++] = strdup(body);
@@ -79,7 +79,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static int assert_all_acked_consumable(const char *addr, char **acked, int nacked)
 {
     static char *got[MAX_MSGS + 100];
-    int n = tk_pull_all(&t.base, addr, "FoTopic", 4, got, MAX_MSGS + 100);
+    int n = rk_tk_pull_all(&t.base, addr, "FoTopic", 4, got, MAX_MSGS + 100);
     qsort(got, (size_t)n, sizeof got[0], cmp_str);
     for (int i = 1; i < n; i++)
         cr_assert(strcmp(got[i - 1], got[i]) != 0, "message %s is there twice", got[i]);
@@ -94,7 +94,7 @@ static int assert_all_acked_consumable(const char *addr, char **acked, int nacke
 static void wait_same_max(int a, int b)
 {
     for (int k = 0; k < 600; k++) {
-        int64_t x = tk_max_offset(&t.base, t.r[a].addr), y = tk_max_offset(&t.base, t.r[b].addr);
+        int64_t x = rk_tk_max_offset(&t.base, t.r[a].addr), y = rk_tk_max_offset(&t.base, t.r[b].addr);
         if (x > 0 && x == y)
             return;
         usleep(50000);
@@ -114,10 +114,10 @@ static bool log_has(const char *path, const char *what)
 Test(failover, kill_9_of_the_master_under_load_a_new_master_within_5s_nothing_acknowledged_lost)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, NULL);
+    rk_tk_trio_init(&t, NULL);
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int leader = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int leader = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(leader >= 0, "no leader elected (see %s)", t.r[0].log);
     pthread_mutex_init(&S.mu, NULL);
     atomic_store(&S.target, leader);
@@ -128,7 +128,7 @@ Test(failover, kill_9_of_the_master_under_load_a_new_master_within_5s_nothing_ac
         for (int k = 0; k < 200 && S.nacked < before + 50; k++)
             usleep(20000);
         cr_assert_gt(S.nacked, before, "round %d: no acknowledged send before the kill", round);
-        leader = tk_trio_leader(&t, -1, 5000);
+        leader = rk_tk_trio_leader(&t, -1, 5000);
         cr_assert(leader >= 0);
         uint64_t killed_at = rk_mono_ms();
         rk_tk_kill(t.r[leader].pid, SIGKILL);
@@ -145,11 +145,11 @@ Test(failover, kill_9_of_the_master_under_load_a_new_master_within_5s_nothing_ac
         /* the old master comes back as a follower (truncating what it had
          * alone, which restarts it once); the next round starts with the
          * group whole again */
-        tk_broker_start(&t.r[leader]);
+        rk_tk_broker_start(&t.r[leader]);
         bool back = false;
         for (int k = 0; k < 400 && !back; k++) {
-            char *role = tk_runtime(&t.base, t.r[leader].addr, "dLegerRole");
-            char *conn = tk_runtime(&t.base, t.r[leader].addr, "haConnectedToMaster");
+            char *role = rk_tk_runtime(&t.base, t.r[leader].addr, "dLegerRole");
+            char *conn = rk_tk_runtime(&t.base, t.r[leader].addr, "haConnectedToMaster");
             back = role && conn && strcmp(role, "FOLLOWER") == 0 && strcmp(conn, "true") == 0;
             free(role);
             free(conn);
@@ -160,7 +160,7 @@ Test(failover, kill_9_of_the_master_under_load_a_new_master_within_5s_nothing_ac
     }
     atomic_store(&S.stop, true);
     pthread_join(S.th, NULL);
-    leader = tk_trio_leader(&t, -1, 10000);
+    leader = rk_tk_trio_leader(&t, -1, 10000);
     cr_assert(leader >= 0);
     for (int i = 0; i < 3; i++)
         if (i != leader)
@@ -170,7 +170,7 @@ Test(failover, kill_9_of_the_master_under_load_a_new_master_within_5s_nothing_ac
     /* byte for byte: every replica holds the master's log */
     for (int i = 0; i < 3; i++)
         if (i != leader)
-            tk_assert_same_logs(t.r[leader].store, t.r[i].store);
+            rk_tk_assert_same_logs(t.r[leader].store, t.r[i].store);
     for (int i = 0; i < S.nacked; i++)
         free(S.acked[i]);
     pthread_mutex_destroy(&S.mu);
@@ -213,7 +213,7 @@ static int send_batch(int to, const char *tag, int n, char **acked, int *nacked)
     int ok = 0;
     for (int i = 0; i < n; i++) {
         snprintf(body, sizeof body, "%s-%04d-%080d", tag, i, 3);
-        int code = tk_try_send(&t.base, t.r[to].addr, "FoTopic", body, 5000, NULL);
+        int code = rk_tk_try_send(&t.base, t.r[to].addr, "FoTopic", body, 5000, NULL);
         cr_assert_eq(code, 0, "send %s to n%d: %d", body, to, code);
         acked[(*nacked)++] = strdup(body);
         ok++;
@@ -223,9 +223,9 @@ static int send_batch(int to, const char *tag, int n, char **acked, int *nacked)
 
 static bool is_follower_of(int i, int leader)
 {
-    char *role = tk_runtime(&t.base, t.r[i].addr, "dLegerRole");
-    char *lid = tk_runtime(&t.base, t.r[i].addr, "dLegerLeaderId");
-    char *br = tk_runtime(&t.base, t.r[i].addr, "brokerRole");
+    char *role = rk_tk_runtime(&t.base, t.r[i].addr, "dLegerRole");
+    char *lid = rk_tk_runtime(&t.base, t.r[i].addr, "dLegerLeaderId");
+    char *br = rk_tk_runtime(&t.base, t.r[i].addr, "brokerRole");
     char want[8];
     snprintf(want, sizeof want, "n%d", leader);
     bool yes = role && lid && br && strcmp(role, "FOLLOWER") == 0 && strcmp(lid, want) == 0 && strcmp(br, "SLAVE") == 0;
@@ -238,16 +238,16 @@ static bool is_follower_of(int i, int leader)
 Test(failover, a_stopped_master_is_replaced_and_on_cont_steps_down_without_acking_truncates_and_rejoins)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, NULL);
+    rk_tk_trio_init(&t, NULL);
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int old = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int old = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(old >= 0);
     static char *acked[200];
     int nacked = 0;
     send_batch(old, "before", 20, acked, &nacked);
-    tk_freeze(t.r[old].pid);
-    int now = tk_trio_leader(&t, old, 10000);
+    rk_tk_freeze(t.r[old].pid);
+    int now = rk_tk_trio_leader(&t, old, 10000);
     cr_assert(now >= 0 && now != old, "the others elected nobody while n%d was stopped", old);
     send_batch(now, "during", 20, acked, &nacked);
     /* a send reaches the old master while it is stopped: it will see it
@@ -272,13 +272,13 @@ Test(failover, a_stopped_master_is_replaced_and_on_cont_steps_down_without_ackin
     send_batch(now, "after", 20, acked, &nacked);
     wait_same_max(now, old);
     /* its divergent tail is gone: its log is the new master's, byte for byte */
-    tk_assert_same_logs(t.r[now].store, t.r[old].store);
+    rk_tk_assert_same_logs(t.r[now].store, t.r[old].store);
     if (code == RK_RESP_SLAVE_NOT_AVAILABLE || code == RK_RESP_FLUSH_SLAVE_TIMEOUT || code == -1)
         cr_assert(log_has(t.r[old].log, "commitlog truncated at"),
                   "the old master stored a send (answered %d) but did not truncate it (see %s)", code, t.r[old].log);
     assert_all_acked_consumable(t.r[now].addr, acked, nacked);
     static char *got[400];
-    int n = tk_pull_all(&t.base, t.r[now].addr, "FoTopic", 4, got, 400);
+    int n = rk_tk_pull_all(&t.base, t.r[now].addr, "FoTopic", 4, got, 400);
     for (int i = 0; i < n; i++) {
         cr_assert(strcmp(got[i], "to-the-old-master") != 0, "an unacknowledged write reached the new master");
         free(got[i]);
@@ -295,10 +295,10 @@ Test(failover, a_stopped_master_is_replaced_and_on_cont_steps_down_without_ackin
 Test(failover, an_old_master_with_an_unacknowledged_tail_is_truncated_to_the_agreed_offset)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, NULL);
+    rk_tk_trio_init(&t, NULL);
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int old = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int old = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(old >= 0);
     static char *acked[200];
     int nacked = 0;
@@ -306,7 +306,7 @@ Test(failover, an_old_master_with_an_unacknowledged_tail_is_truncated_to_the_agr
     int f1 = (old + 1) % 3, f2 = (old + 2) % 3;
     wait_same_max(old, f1);
     wait_same_max(old, f2);
-    int64_t agreed = tk_max_offset(&t.base, t.r[old].addr);
+    int64_t agreed = rk_tk_max_offset(&t.base, t.r[old].addr);
     int fs[2] = {f1, f2};
     for (int k = 0; k < 2; k++) {
         rk_tk_kill(t.r[fs[k]].pid, SIGKILL);
@@ -314,27 +314,27 @@ Test(failover, an_old_master_with_an_unacknowledged_tail_is_truncated_to_the_agr
         t.r[fs[k]].pid = -1;
     }
     char id[64];
-    int code = tk_try_send(&t.base, t.r[old].addr, "FoTopic", "never-acknowledged", 8000, id);
+    int code = rk_tk_try_send(&t.base, t.r[old].addr, "FoTopic", "never-acknowledged", 8000, id);
     cr_assert_neq(code, 0, "a send was acknowledged with no follower running");
-    int64_t tail = tk_max_offset(&t.base, t.r[old].addr);
+    int64_t tail = rk_tk_max_offset(&t.base, t.r[old].addr);
     cr_assert_gt(tail, agreed, "the unacknowledged send was not appended (answer %d)", code);
     rk_tk_kill(t.r[old].pid, SIGKILL);
     rk_tk_wait(t.r[old].pid, 5000);
     t.r[old].pid = -1;
-    tk_broker_start(&t.r[f1]);
-    tk_broker_start(&t.r[f2]);
-    int now = tk_trio_leader(&t, old, 15000);
+    rk_tk_broker_start(&t.r[f1]);
+    rk_tk_broker_start(&t.r[f2]);
+    int now = rk_tk_trio_leader(&t, old, 15000);
     cr_assert(now >= 0);
     send_batch(now, "later", 10, acked, &nacked);
-    tk_broker_start(&t.r[old]);
+    rk_tk_broker_start(&t.r[old]);
     wait_same_max(now, old);
     char line[96];
     snprintf(line, sizeof line, "commitlog truncated at %lld: %lld bytes", (long long)agreed, (long long)(tail - agreed));
     cr_assert(log_has(t.r[old].log, line), "expected \"%s\" in %s", line, t.r[old].log);
-    tk_assert_same_logs(t.r[now].store, t.r[old].store);
+    rk_tk_assert_same_logs(t.r[now].store, t.r[old].store);
     assert_all_acked_consumable(t.r[now].addr, acked, nacked);
     static char *got[400];
-    int n = tk_pull_all(&t.base, t.r[now].addr, "FoTopic", 4, got, 400);
+    int n = rk_tk_pull_all(&t.base, t.r[now].addr, "FoTopic", 4, got, 400);
     for (int i = 0; i < n; i++) {
         cr_assert(strcmp(got[i], "never-acknowledged") != 0, "the unacknowledged write survived");
         free(got[i]);
@@ -361,10 +361,10 @@ static rk_consume_result_t on_msgs(void *arg, const rk_msg_ext_t *msgs, size_t n
 Test(failover, the_sdk_producer_follows_the_new_master_without_waiting_for_its_route_refresh)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, NULL);
+    rk_tk_trio_init(&t, NULL);
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int old = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int old = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(old >= 0);
     rk_producer_config_t pc = {.namesrv = t.base.ns, .group = "fo-producer", .timeout_ms = 2000};
     rk_producer_t *prod = NULL;
@@ -396,7 +396,7 @@ Test(failover, the_sdk_producer_follows_the_new_master_without_waiting_for_its_r
             usleep(50000);
     }
     cr_assert(ok, "the producer never reached the new master: %s", r.error);
-    int now = tk_trio_leader(&t, old, 5000);
+    int now = rk_tk_trio_leader(&t, old, 5000);
     cr_assert(now >= 0 && now != old);
     /* the consumer gets what was sent to the new master, well before 30 s */
     for (int i = 0; i < 200 && atomic_load(&got_after) == 0; i++)
@@ -412,10 +412,10 @@ Test(failover, the_sdk_producer_follows_the_new_master_without_waiting_for_its_r
 Test(failover, cluster_list_shows_roles_epoch_and_lag_and_role_changes_are_logged)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, NULL);
+    rk_tk_trio_init(&t, NULL);
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int leader = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int leader = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(leader >= 0);
     static char *acked[20];
     int nacked = 0;
@@ -423,7 +423,7 @@ Test(failover, cluster_list_shows_roles_epoch_and_lag_and_role_changes_are_logge
     for (int i = 0; i < 3; i++)
         if (i != leader)
             wait_same_max(leader, i);
-    char *term = tk_runtime(&t.base, t.r[leader].addr, "dLegerTerm");
+    char *term = rk_tk_runtime(&t.base, t.r[leader].addr, "dLegerTerm");
     cr_assert_not_null(term);
     char *out = NULL;
     bool all = false;
@@ -467,10 +467,10 @@ Test(failover, cluster_list_shows_roles_epoch_and_lag_and_role_changes_are_logge
 Test(failover, five_replicas_survive_two_deaths_and_stop_acknowledging_at_the_third)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_group_init(&t, 5, NULL);
+    rk_tk_group_init(&t, 5, NULL);
     for (int i = 0; i < 5; i++)
-        tk_broker_start(&t.r[i]);
-    int leader = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int leader = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(leader >= 0);
     static char *acked[200];
     int nacked = 0;
@@ -483,7 +483,7 @@ Test(failover, five_replicas_survive_two_deaths_and_stop_acknowledging_at_the_th
         rk_tk_wait(t.r[dead[k]].pid, 5000);
         t.r[dead[k]].pid = -1;
     }
-    int now = tk_trio_leader(&t, -1, 10000);
+    int now = rk_tk_trio_leader(&t, -1, 10000);
     cr_assert(now >= 0, "three of five replicas elected nobody");
     send_batch(now, "three-left", 20, acked, &nacked);
     assert_all_acked_consumable(t.r[now].addr, acked, nacked);
@@ -495,12 +495,12 @@ Test(failover, five_replicas_survive_two_deaths_and_stop_acknowledging_at_the_th
     rk_tk_kill(t.r[third].pid, SIGKILL);
     rk_tk_wait(t.r[third].pid, 5000);
     t.r[third].pid = -1;
-    int code = tk_try_send(&t.base, t.r[now].addr, "FoTopic", "no-majority", 8000, NULL);
+    int code = rk_tk_try_send(&t.base, t.r[now].addr, "FoTopic", "no-majority", 8000, NULL);
     cr_assert_neq(code, 0, "a send was acknowledged by two replicas of five");
     /* and the master stepped down */
     bool down = false;
     for (int k = 0; k < 100 && !down; k++) {
-        char *role = tk_runtime(&t.base, t.r[now].addr, "dLegerRole");
+        char *role = rk_tk_runtime(&t.base, t.r[now].addr, "dLegerRole");
         down = role != NULL && strcmp(role, "LEADER") != 0;
         free(role);
         if (!down)
@@ -517,24 +517,24 @@ Test(failover, five_replicas_survive_two_deaths_and_stop_acknowledging_at_the_th
 Test(failover, a_replica_alone_steps_down_and_does_not_raise_its_term)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_trio_init(&t, NULL);
+    rk_tk_trio_init(&t, NULL);
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int l = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int l = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(l >= 0);
-    char *t0 = tk_runtime(&t.base, t.r[l].addr, "dLegerTerm");
+    char *t0 = rk_tk_runtime(&t.base, t.r[l].addr, "dLegerTerm");
     cr_assert_not_null(t0);
     int f1 = (l + 1) % 3, f2 = (l + 2) % 3;
-    tk_freeze(t.r[f1].pid);
-    tk_freeze(t.r[f2].pid);
+    rk_tk_freeze(t.r[f1].pid);
+    rk_tk_freeze(t.r[f2].pid);
     usleep(4500000);                    /* several election timeouts alone */
-    char *role = tk_runtime(&t.base, t.r[l].addr, "dLegerRole");
-    char *t1 = tk_runtime(&t.base, t.r[l].addr, "dLegerTerm");
+    char *role = rk_tk_runtime(&t.base, t.r[l].addr, "dLegerRole");
+    char *t1 = rk_tk_runtime(&t.base, t.r[l].addr, "dLegerTerm");
     cr_assert(role != NULL && strcmp(role, "LEADER") != 0, "a leader alone kept leading");
     cr_assert(t1 != NULL && strcmp(t0, t1) == 0, "alone, its term went from %s to %s", t0, t1 ? t1 : "?");
     rk_tk_kill(t.r[f1].pid, SIGCONT);
     rk_tk_kill(t.r[f2].pid, SIGCONT);
-    int now = tk_trio_leader(&t, -1, 10000);
+    int now = rk_tk_trio_leader(&t, -1, 10000);
     cr_assert(now >= 0, "no leader once the group was whole again");
     static char *acked[20];
     int nacked = 0;

@@ -10,15 +10,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/buf.h"
 #include "rk/error.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static tk_pair_t p;
+static rk_tk_pair_t p;
 
-static void fini(void) { tk_pair_stop(&p); }
+static void fini(void) { rk_tk_pair_stop(&p); }
 
 TestSuite(hostile_ha, .fini = fini, .timeout = 60);
 
@@ -67,9 +67,9 @@ static bool closed_by_peer(int fd)
 
 Test(hostile_ha, a_slave_claiming_more_than_the_master_has_is_dropped)
 {
-    tk_pair_init(&p, NULL, NULL);
-    tk_broker_start(&p.m);
-    tk_send_n(&p, "HostileTopic", 3, 100);
+    rk_tk_pair_init(&p, NULL, NULL);
+    rk_tk_broker_start(&p.m);
+    rk_tk_send_n(&p, "HostileTopic", 3, 100);
     int fd = connect_to(p.m.ha_port);
     uint8_t off[8];
     rk_be_put64(off, (uint64_t)1 << 40);
@@ -92,7 +92,7 @@ Test(hostile_ha, a_slave_claiming_more_than_the_master_has_is_dropped)
     cr_assert_eq(rk_be_get64(hdr), 0);
     cr_assert_gt(rk_be_get32(hdr + 8), 0);
     close(fd);
-    rk_cmd_t *resp = tk_send(&p, p.m.addr, "HostileTopic", "still serving");
+    rk_cmd_t *resp = rk_tk_send(&p, p.m.addr, "HostileTopic", "still serving");
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
 }
@@ -132,8 +132,8 @@ Test(hostile_ha, a_master_sending_garbage_changes_nothing_on_the_slave)
     int lfd = listen_on(&fake_port);
     char extra[200];
     snprintf(extra, sizeof extra, "brokerRole=SLAVE\nhaMasterAddress=127.0.0.1:%d\n", fake_port);
-    tk_pair_init(&p, NULL, extra);
-    tk_broker_start(&p.s);
+    rk_tk_pair_init(&p, NULL, extra);
+    rk_tk_broker_start(&p.s);
 
     /* bytes that are not records */
     int fd = accept_slave(lfd);
@@ -164,14 +164,14 @@ Test(hostile_ha, a_master_sending_garbage_changes_nothing_on_the_slave)
     close(fd);
     close(lfd);
 
-    cr_assert_eq(tk_max_offset(&p, p.s.addr), 0, "something reached the slave's log");
+    cr_assert_eq(rk_tk_max_offset(&p, p.s.addr), 0, "something reached the slave's log");
 }
 
 Test(hostile_ha, a_master_keeps_at_most_16_ha_connections)
 {
-    tk_pair_init(&p, NULL, NULL);
-    tk_broker_start(&p.m);
-    tk_send_n(&p, "HostileTopic", 3, 100);        /* something to stream */
+    rk_tk_pair_init(&p, NULL, NULL);
+    rk_tk_broker_start(&p.m);
+    rk_tk_send_n(&p, "HostileTopic", 3, 100);        /* something to stream */
     int fds[16];
     for (int i = 0; i < 16; i++)
         fds[i] = connect_to(p.m.ha_port);
@@ -189,15 +189,15 @@ Test(hostile_ha, a_master_keeps_at_most_16_ha_connections)
     close(again);
     for (int i = 1; i < 16; i++)
         close(fds[i]);
-    rk_cmd_t *resp = tk_send(&p, p.m.addr, "HostileTopic", "still serving");
+    rk_cmd_t *resp = rk_tk_send(&p, p.m.addr, "HostileTopic", "still serving");
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
 }
 
 Test(hostile_ha, a_silent_peer_is_closed_after_the_housekeeping_interval)
 {
-    tk_pair_init(&p, "haHousekeepingInterval=1000\n", NULL);
-    tk_broker_start(&p.m);
+    rk_tk_pair_init(&p, "haHousekeepingInterval=1000\n", NULL);
+    rk_tk_broker_start(&p.m);
     int fd = connect_to(p.m.ha_port);              /* connects, never reports */
     cr_assert(closed_by_peer(fd), "a silent HA connection stayed open");
     close(fd);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/brokerreg.h"
 #include "rk/error.h"
 #include "rk/log.h"
@@ -19,10 +19,10 @@
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static tk_pair_t p;
+static rk_tk_pair_t p;
 static _Atomic int good, asked;
 
-static void fini(void) { tk_pair_stop(&p); }
+static void fini(void) { rk_tk_pair_stop(&p); }
 
 TestSuite(hostile_meta, .fini = fini, .timeout = 60);
 
@@ -82,7 +82,7 @@ static int64_t slave_offset(void)
 Test(hostile_meta, a_bad_answer_changes_nothing_a_good_one_lands)
 {
     rk_log_set_level(RK_LOG_ERROR);     /* the fake master runs in this process */
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
     int port = rk_tk_free_port();
     rk_rserver_config_t sc = {.host = "127.0.0.1", .port = port, .name = "fake-master"};
     rk_rserver_t *srv = NULL;
@@ -97,7 +97,7 @@ Test(hostile_meta, a_bad_answer_changes_nothing_a_good_one_lands)
                                 .broker_addr = addr, .broker_id = 0};
     rk_brokerreg_t *reg = NULL;
     cr_assert_eq(rk_brokerreg_start(&rc, reg_body, NULL, &reg), 0);
-    tk_broker_start(&p.s);
+    rk_tk_broker_start(&p.s);
 
     for (int i = 0; i < 300 && atomic_load(&asked) < 6; i++)   /* two rounds of three */
         usleep(20000);
@@ -116,7 +116,7 @@ Test(hostile_meta, a_bad_answer_changes_nothing_a_good_one_lands)
             usleep(50000);
     }
     cr_assert(landed, "the good answers never landed on the slave (see %s)", p.s.log);
-    tk_broker_stop(&p.s);
+    rk_tk_broker_stop(&p.s);
     rk_brokerreg_stop(reg);
     rk_rserver_free(srv);
 }

@@ -10,16 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static tk_trio_t t;
+static rk_tk_trio_t t;
 
-static void fini(void) { tk_trio_stop(&t); }
+static void fini(void) { rk_tk_trio_stop(&t); }
 
 TestSuite(meta_after_election, .fini = fini, .timeout = 120);
 
@@ -50,11 +50,11 @@ Test(meta_after_election, followers_copy_offsets_and_groups_before_they_re_regis
     rk_log_set_level(RK_LOG_ERROR);
     /* registerNameServerPeriod stays at its default (30 s); slaveSyncMetaInterval is the
      * fixture's 500 ms: only the leader's address can be missing */
-    tk_trio_init(&t, NULL);
+    rk_tk_trio_init(&t, NULL);
     uint64_t started = rk_mono_ms();
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int leader = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int leader = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(leader >= 0, "no leader elected (see %s)", t.r[0].log);
     /* no message is sent: a topic a follower adopts from the log (ha_meta.c) makes it
      * re-register at once, which would hide the missing address */

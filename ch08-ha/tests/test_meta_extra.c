@@ -11,16 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/broker.h"
 #include "rk/error.h"
 #include "rk/ha.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
 
-static tk_pair_t p;
+static rk_tk_pair_t p;
 
-static void fini(void) { tk_pair_stop(&p); }
+static void fini(void) { rk_tk_pair_stop(&p); }
 
 TestSuite(meta_extra, .fini = fini, .timeout = 60);
 
@@ -67,8 +67,8 @@ Test(meta_extra, a_later_module_adds_a_copy)
 {
     rk_log_set_level(RK_LOG_OFF);
     memset(&probe, 0, sizeof probe);
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
-    tk_broker_start(&p.m);
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&p.m);
     rk_kv_t kv;
     rk_kv_init(&kv);
     char err[512] = "";
@@ -90,8 +90,8 @@ Test(meta_extra, a_later_module_adds_a_copy)
     cr_assert_geq(atomic_load(&probe.good), 3, "the added copy ran %d times (%d good)", atomic_load(&probe.calls),
                   atomic_load(&probe.good));
     /* the refused one changed nothing of the others: topics still copied */
-    tk_send_n(&p, "ExtraTopic", 1, 100);
-    cr_assert(tk_wait_caught_up(&p, 10000));
+    rk_tk_send_n(&p, "ExtraTopic", 1, 100);
+    cr_assert(rk_tk_wait_caught_up(&p, 10000));
     bool copied = false;
     for (int i = 0; i < 300 && !copied; i++) {
         rk_topic_config_t tc;

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/broker.h"
 #include "rk/error.h"
 #include "rk/ha.h"
@@ -22,9 +22,9 @@
 #include "rk/buf.h"
 #include "rk/message.h"
 
-static tk_pair_t p;
+static rk_tk_pair_t p;
 
-static void fini(void) { tk_pair_stop(&p); }
+static void fini(void) { rk_tk_pair_stop(&p); }
 
 TestSuite(quorum, .fini = fini, .timeout = 60);
 
@@ -55,7 +55,7 @@ static void wait_role(rk_ha_t *ha, rk_ha_role_t role)
 Test(quorum, a_put_waits_for_the_quorum_and_a_non_master_never_acknowledges)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\nsyncFlushTimeout=500\n");
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\nsyncFlushTimeout=500\n");
     rk_kv_t kv;
     rk_kv_init(&kv);
     char err[512] = "";
@@ -144,7 +144,7 @@ static int put_and_report(rk_broker_t *b, int fd1, int fd2)
 Test(quorum, by_host_two_connections_from_one_machine_count_once)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\nsyncFlushTimeout=500\n");
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\nsyncFlushTimeout=500\n");
     rk_kv_t kv;
     rk_kv_init(&kv);
     char err[512] = "";

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/broker.h"
 #include "rk/error.h"
 #include "rk/ha.h"
@@ -17,18 +17,18 @@
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static tk_pair_t p;
+static rk_tk_pair_t p;
 
-static void fini(void) { tk_pair_stop(&p); }
+static void fini(void) { rk_tk_pair_stop(&p); }
 
 TestSuite(role_switch, .fini = fini, .timeout = 60);
 
 Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
-    tk_broker_start(&p.m);
-    tk_send_n(&p, "SwitchTopic", 20, 300);       /* all to queue 0: queue offsets 0..19 */
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&p.m);
+    rk_tk_send_n(&p, "SwitchTopic", 20, 300);       /* all to queue 0: queue offsets 0..19 */
     rk_kv_t kv;
     rk_kv_init(&kv);
     char err[512] = "";
@@ -39,11 +39,11 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
     rk_ha_t *ha = rk_ha_of(b);
     cr_assert_not_null(ha);
     cr_assert_eq(rk_ha_role(ha), RK_HA_SLAVE);
-    cr_assert(tk_wait_caught_up(&p, 10000));
-    int64_t end = tk_max_offset(&p, p.m.addr);
-    tk_broker_stop(&p.m);                          /* the master is gone */
+    cr_assert(rk_tk_wait_caught_up(&p, 10000));
+    int64_t end = rk_tk_max_offset(&p, p.m.addr);
+    rk_tk_broker_stop(&p.m);                          /* the master is gone */
 
-    rk_cmd_t *resp = tk_send(&p, p.s.addr, "SwitchTopic", "refused");
+    rk_cmd_t *resp = rk_tk_send(&p, p.s.addr, "SwitchTopic", "refused");
     cr_assert_eq(resp->code, RK_RESP_SERVICE_NOT_AVAILABLE);
     rk_cmd_free(resp);
     cr_assert_eq(rk_ha_switch_role(ha, RK_HA_SLAVE, 0, NULL), RK_EINVAL, "a slave needs brokerId > 0");
@@ -52,7 +52,7 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
         usleep(10000);
     cr_assert_eq(rk_ha_role(ha), RK_HA_ASYNC_MASTER);
     cr_assert_eq(rk_broker_id(b), 0);
-    resp = tk_send(&p, p.s.addr, "SwitchTopic", "written on the new master");
+    resp = rk_tk_send(&p, p.s.addr, "SwitchTopic", "written on the new master");
     cr_assert_eq(resp->code, 0, "got %d %s", resp->code, resp->remark ? resp->remark : "");
     rk_host_t h;
     int64_t phys = -1, qoff = -1;
@@ -68,10 +68,10 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
     cr_assert(f != NULL);
     fprintf(f, "brokerRole=SLAVE\nbrokerId=1\nhaMasterAddress=127.0.0.1:%d\n", p.s.ha_port);
     fclose(f);
-    tk_broker_start(&p.m);
-    tk_send_n_to(&p, p.s.addr, "SwitchTopic", 10, 300);
-    cr_assert(tk_wait_caught_up(&p, 10000), "the old master did not follow the new one (see %s)", p.m.log);
-    tk_broker_stop(&p.m);
+    rk_tk_broker_start(&p.m);
+    rk_tk_send_n_to(&p, p.s.addr, "SwitchTopic", 10, 300);
+    cr_assert(rk_tk_wait_caught_up(&p, 10000), "the old master did not follow the new one (see %s)", p.m.log);
+    rk_tk_broker_stop(&p.m);
 
     /* and back: the new master steps down (to follow a master at an
      * address where nobody listens): writes are refused again */
@@ -80,10 +80,10 @@ Test(role_switch, a_slave_switched_to_master_continues_the_log_and_takes_writes)
         usleep(10000);
     cr_assert_eq(rk_ha_role(ha), RK_HA_SLAVE);
     cr_assert_eq(rk_broker_id(b), 2);
-    resp = tk_send(&p, p.s.addr, "SwitchTopic", "refused again");
+    resp = rk_tk_send(&p, p.s.addr, "SwitchTopic", "refused again");
     cr_assert_eq(resp->code, RK_RESP_SERVICE_NOT_AVAILABLE, "got %d", resp->code);
     rk_cmd_free(resp);
     rk_broker_stop(b);
     rk_kv_free(&kv);
-    tk_assert_same_commitlog(&p);
+    rk_tk_assert_same_commitlog(&p);
 }

@@ -9,15 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/error.h"
 #include "rk/message.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static tk_pair_t p;
+static rk_tk_pair_t p;
 
-static void fini(void) { tk_pair_stop(&p); }
+static void fini(void) { rk_tk_pair_stop(&p); }
 
 TestSuite(roles, .fini = fini, .timeout = 120);
 
@@ -44,9 +44,9 @@ static int view_on(const char *addr, const char *msg_id)
 
 Test(roles, sync_master_without_a_slave_answers_slave_not_available)
 {
-    tk_pair_init(&p, "brokerRole=SYNC_MASTER\n", NULL);
-    tk_broker_start(&p.m);
-    rk_cmd_t *resp = tk_send(&p, p.m.addr, "SyncTopic", "hello");
+    rk_tk_pair_init(&p, "brokerRole=SYNC_MASTER\n", NULL);
+    rk_tk_broker_start(&p.m);
+    rk_cmd_t *resp = rk_tk_send(&p, p.m.addr, "SyncTopic", "hello");
     cr_assert_eq(resp->code, RK_RESP_SLAVE_NOT_AVAILABLE, "got %d %s", resp->code, resp->remark ? resp->remark : "");
     cr_assert_not_null(rk_cmd_ext_get(resp, "msgId"), "11 still carries the msgId");
     rk_cmd_free(resp);
@@ -54,39 +54,39 @@ Test(roles, sync_master_without_a_slave_answers_slave_not_available)
 
 Test(roles, sync_master_acks_only_what_the_slave_holds_and_a_stalled_slave_times_out)
 {
-    tk_pair_init(&p, "brokerRole=SYNC_MASTER\nsyncFlushTimeout=1000\n", "brokerRole=SLAVE\n");
-    tk_broker_start(&p.m);
-    tk_broker_start(&p.s);
-    cr_assert(tk_wait_slave_connected(&p, 10000));
+    rk_tk_pair_init(&p, "brokerRole=SYNC_MASTER\nsyncFlushTimeout=1000\n", "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&p.m);
+    rk_tk_broker_start(&p.s);
+    cr_assert(rk_tk_wait_slave_connected(&p, 10000));
     for (int i = 0; i < 50; i++) {
-        rk_cmd_t *resp = tk_send(&p, p.m.addr, "SyncTopic", "acknowledged");
+        rk_cmd_t *resp = rk_tk_send(&p, p.m.addr, "SyncTopic", "acknowledged");
         cr_assert_eq(resp->code, 0, "send %d: %d %s", i, resp->code, resp->remark ? resp->remark : "");
         /* acknowledged means: in the slave's commitlog already */
         cr_assert_eq(view_on(p.s.addr, rk_cmd_ext_get(resp, "msgId")), 0, "message %d is not on the slave", i);
         rk_cmd_free(resp);
     }
-    tk_freeze(p.s.pid);
-    rk_cmd_t *resp = tk_send(&p, p.m.addr, "SyncTopic", "stalled");
+    rk_tk_freeze(p.s.pid);
+    rk_cmd_t *resp = rk_tk_send(&p, p.m.addr, "SyncTopic", "stalled");
     rk_tk_kill(p.s.pid, SIGCONT);
     cr_assert_eq(resp->code, RK_RESP_FLUSH_SLAVE_TIMEOUT, "got %d %s", resp->code, resp->remark ? resp->remark : "");
     rk_cmd_free(resp);
     /* the master still works once the slave is back */
-    resp = tk_send(&p, p.m.addr, "SyncTopic", "after");
+    resp = rk_tk_send(&p, p.m.addr, "SyncTopic", "after");
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
 }
 
 Test(roles, a_slave_refuses_sends_and_sends_pulls_to_the_master)
 {
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
-    tk_broker_start(&p.m);
-    tk_broker_start(&p.s);
-    tk_send_n(&p, "RoleTopic", 5, 100);
-    cr_assert(tk_wait_caught_up(&p, 10000));
-    rk_cmd_t *resp = tk_send(&p, p.s.addr, "RoleTopic", "to the slave");
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&p.m);
+    rk_tk_broker_start(&p.s);
+    rk_tk_send_n(&p, "RoleTopic", 5, 100);
+    cr_assert(rk_tk_wait_caught_up(&p, 10000));
+    rk_cmd_t *resp = rk_tk_send(&p, p.s.addr, "RoleTopic", "to the slave");
     cr_assert_eq(resp->code, RK_RESP_SERVICE_NOT_AVAILABLE, "got %d", resp->code);
     rk_cmd_free(resp);
-    cr_assert_eq(tk_max_offset(&p, p.s.addr), tk_max_offset(&p, p.m.addr), "the slave wrote nothing itself");
+    cr_assert_eq(rk_tk_max_offset(&p, p.s.addr), rk_tk_max_offset(&p, p.m.addr), "the slave wrote nothing itself");
 
     rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
     rk_cmd_ext_set(req, "consumerGroup", "cg");
@@ -153,10 +153,10 @@ static bool wait_for(bool (*cond)(void *), int ms)
 
 Test(roles, a_slave_copies_topics_and_consumer_offsets_from_its_master)
 {
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
-    tk_broker_start(&p.m);
-    tk_broker_start(&p.s);
-    tk_send_n(&p, "MetaTopic", 8, 10);
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&p.m);
+    rk_tk_broker_start(&p.s);
+    rk_tk_send_n(&p, "MetaTopic", 8, 10);
     rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_CONSUMER_OFFSET), *resp = NULL;
     rk_cmd_ext_set(req, "consumerGroup", "copied-group");
     rk_cmd_ext_set(req, "topic", "MetaTopic");
@@ -183,7 +183,7 @@ Test(roles, a_slave_copies_topics_and_consumer_offsets_from_its_master)
 
 Test(roles, a_slave_with_the_masters_broker_id_does_not_start)
 {
-    tk_pair_init(&p, NULL, "brokerRole=SLAVE\nbrokerId=0\n");
+    rk_tk_pair_init(&p, NULL, "brokerRole=SLAVE\nbrokerId=0\n");
     char *argv[] = {(char *)rk_tk_bin("mqbroker"), "-c", p.s.conf, NULL};
     char *out = NULL;
     int st = rk_tk_run(argv, &out, 20000);
@@ -195,20 +195,20 @@ Test(roles, a_slave_with_the_masters_broker_id_does_not_start)
 
 Test(roles, a_slave_too_far_behind_counts_as_unavailable)
 {
-    tk_pair_init(&p, "brokerRole=SYNC_MASTER\nsyncFlushTimeout=300\nhaSlaveFallbehindMax=4096\n", "brokerRole=SLAVE\n");
-    tk_broker_start(&p.m);
-    tk_broker_start(&p.s);
-    cr_assert(tk_wait_slave_connected(&p, 10000));
-    rk_cmd_t *resp = tk_send(&p, p.m.addr, "LagTopic", "in sync");
+    rk_tk_pair_init(&p, "brokerRole=SYNC_MASTER\nsyncFlushTimeout=300\nhaSlaveFallbehindMax=4096\n", "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&p.m);
+    rk_tk_broker_start(&p.s);
+    cr_assert(rk_tk_wait_slave_connected(&p, 10000));
+    rk_cmd_t *resp = rk_tk_send(&p, p.m.addr, "LagTopic", "in sync");
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
-    tk_freeze(p.s.pid);
+    rk_tk_freeze(p.s.pid);
     char body[1001];
     memset(body, 'x', 1000);
     body[1000] = '\0';
     int code = -1, n = 0;
     for (; n < 20 && code != RK_RESP_SLAVE_NOT_AVAILABLE; n++) {
-        resp = tk_send(&p, p.m.addr, "LagTopic", body);
+        resp = rk_tk_send(&p, p.m.addr, "LagTopic", body);
         code = resp->code;
         cr_assert(code == RK_RESP_FLUSH_SLAVE_TIMEOUT || code == RK_RESP_SLAVE_NOT_AVAILABLE, "got %d", code);
         rk_cmd_free(resp);
@@ -242,11 +242,11 @@ static void on_sent(void *arg, int status, rk_cmd_t *resp)
 
 Test(roles, sync_master_answers_many_sends_in_flight_together)
 {
-    tk_pair_init(&p, "brokerRole=SYNC_MASTER\n", "brokerRole=SLAVE\n");
-    tk_broker_start(&p.m);
-    tk_broker_start(&p.s);
-    cr_assert(tk_wait_slave_connected(&p, 10000));
-    rk_cmd_t *resp = tk_send(&p, p.m.addr, "BurstTopic", "create the topic");
+    rk_tk_pair_init(&p, "brokerRole=SYNC_MASTER\n", "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&p.m);
+    rk_tk_broker_start(&p.s);
+    cr_assert(rk_tk_wait_slave_connected(&p, 10000));
+    rk_cmd_t *resp = rk_tk_send(&p, p.m.addr, "BurstTopic", "create the topic");
     cr_assert_eq(resp->code, 0);
     rk_cmd_free(resp);
     static inflight_t f;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pair.h"
+#include "rk/tk_pair.h"
 #include "rk/consumer.h"
 #include "rk/error.h"
 #include "rk/log.h"
@@ -76,9 +76,9 @@ Test(slave_read, the_broker_choice_is_rocketmqs_find_broker_address_in_subscribe
 
 /* ---- real processes ---- */
 
-static tk_pair_t p;
+static rk_tk_pair_t p;
 
-static void fini(void) { tk_pair_stop(&p); }
+static void fini(void) { rk_tk_pair_stop(&p); }
 
 #define TOPIC "SlaveReadTopic"
 #define MAXOFF 4096
@@ -208,12 +208,12 @@ TestSuite(slave_read_pair, .fini = fini, .timeout = 180);
 Test(slave_read_pair, after_kill_9_of_the_master_consumers_read_everything_from_the_slave)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_pair_init(&p, "brokerRole=ASYNC_MASTER", "brokerRole=SLAVE\nslaveReadEnable=true");
-    tk_broker_start(&p.m);
-    tk_broker_start(&p.s);
-    cr_assert(tk_wait_slave_connected(&p, 10000));
+    rk_tk_pair_init(&p, "brokerRole=ASYNC_MASTER", "brokerRole=SLAVE\nslaveReadEnable=true");
+    rk_tk_broker_start(&p.m);
+    rk_tk_broker_start(&p.s);
+    cr_assert(rk_tk_wait_slave_connected(&p, 10000));
     const int n1 = 20, n2 = 1400, total = n1 + n2;   /* the consumer caches at most ~1000 per queue */
-    tk_send_n(&p, TOPIC, n1, 100);
+    rk_tk_send_n(&p, TOPIC, n1, 100);
 
     static seen_t running, fresh;
     running.hold_from = n1;
@@ -222,8 +222,8 @@ Test(slave_read_pair, after_kill_9_of_the_master_consumers_read_everything_from_
     cr_assert(wait_distinct(&running, n1, 20000), "the running consumer got %d of %d from the master",
               atomic_load(&running.distinct), n1);
 
-    tk_send_n(&p, TOPIC, n2, 100);
-    cr_assert(tk_wait_caught_up(&p, 20000), "the slave did not catch up");
+    rk_tk_send_n(&p, TOPIC, n2, 100);
+    cr_assert(rk_tk_wait_caught_up(&p, 20000), "the slave did not catch up");
     for (int i = 0; i < 200 && max_offset_on(p.s.addr) < total; i++)
         usleep(50000);
     cr_assert_eq(max_offset_on(p.s.addr), total, "the slave's queue does not end at %d", total);
@@ -255,12 +255,12 @@ Test(slave_read_pair, after_kill_9_of_the_master_consumers_read_everything_from_
 Test(slave_read_pair, a_slave_without_slave_read_enable_refuses_pulls_even_without_its_master)
 {
     rk_log_set_level(RK_LOG_ERROR);
-    tk_pair_init(&p, "brokerRole=ASYNC_MASTER", "brokerRole=SLAVE");
-    tk_broker_start(&p.m);
-    tk_broker_start(&p.s);
-    cr_assert(tk_wait_slave_connected(&p, 10000));
-    tk_send_n(&p, TOPIC, 5, 100);
-    cr_assert(tk_wait_caught_up(&p, 20000));
+    rk_tk_pair_init(&p, "brokerRole=ASYNC_MASTER", "brokerRole=SLAVE");
+    rk_tk_broker_start(&p.m);
+    rk_tk_broker_start(&p.s);
+    cr_assert(rk_tk_wait_slave_connected(&p, 10000));
+    rk_tk_send_n(&p, TOPIC, 5, 100);
+    cr_assert(rk_tk_wait_caught_up(&p, 20000));
     for (int i = 0; i < 200 && max_offset_on(p.s.addr) < 5; i++)
         usleep(50000);
     cr_assert(wait_slave_has_topic(10000), "the slave never copied the topic");

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "rcluster.h"
+#include "rk/tk_rcluster.h"
 #include "rk/consumer.h"
 #include "rk/log.h"
 #include "rk/producer.h"
@@ -26,7 +26,7 @@ static struct {
     int reconsume[4];
 } seen;
 
-static rc_cluster_t cl;
+static rk_rc_cluster_t cl;
 static rk_log_level_t old_level;
 
 static void setup(void)
@@ -39,7 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    rc_stop(&cl);
+    rk_rc_stop(&cl);
     uv_mutex_destroy(&seen.mu);
     rk_log_set_level(old_level);
 }
@@ -111,8 +111,8 @@ static const char *field(const char *out, const char *label)
  * consumerProgress lists %RETRY%<group> with the consumed retry. */
 Test(mqadmin_retry, query_and_progress_show_the_retry)
 {
-    rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s 1s\n");
-    rc_create_topic(&cl, "QT", 1);
+    rk_rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s 1s\n");
+    rk_rc_create_topic(&cl, "QT", 1);
     rk_push_consumer_config_t cc = {.namesrv = cl.ns, .group = "qg", .from = RK_CONSUME_FROM_FIRST,
                                     .rebalance_ms = 1000, .persist_ms = 500};
     rk_push_consumer_t *pc;
@@ -198,8 +198,8 @@ Test(mqadmin_retry, query_and_progress_show_the_retry)
  * never failed anything has committed offset 0 in %RETRY%<group>: consumerProgress lists the row. */
 Test(mqadmin_retry, progress_lists_the_retry_topic_before_any_retry)
 {
-    rc_start(&cl, NULL);
-    rc_create_topic(&cl, "PT", 1);
+    rk_rc_start(&cl, NULL);
+    rk_rc_create_topic(&cl, "PT", 1);
     rk_push_consumer_config_t cc = {.namesrv = cl.ns, .group = "pgq", .from = RK_CONSUME_FROM_FIRST,
                                     .rebalance_ms = 1000, .persist_ms = 500};
     rk_push_consumer_t *pc;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "rcluster.h"
+#include "rk/tk_rcluster.h"
 #include "rk/clock.h"
 #include "rk/consumer.h"
 #include "rk/error.h"
@@ -40,7 +40,7 @@ typedef struct sink {
 } sink_t;
 
 static sink_t sink;
-static rc_cluster_t cl;
+static rk_rc_cluster_t cl;
 static rk_log_level_t old_level;
 
 static void setup(void)
@@ -53,7 +53,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    rc_stop(&cl);
+    rk_rc_stop(&cl);
     uv_mutex_destroy(&sink.mu);
     rk_log_set_level(old_level);
 }
@@ -154,8 +154,8 @@ static rk_push_consumer_t *consumer(const char *group, const char *topic, int ma
  * wrong level shows; m1..m4 of the same queue are consumed meanwhile. */
 Test(retry, fails_twice_then_succeeds_with_backoff_by_level)
 {
-    rc_start(&cl, "messageDelayLevel=6s 6s 1s 2s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s\n");
-    rc_create_topic(&cl, "RT", 1);
+    rk_rc_start(&cl, "messageDelayLevel=6s 6s 1s 2s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s 6s\n");
+    rk_rc_create_topic(&cl, "RT", 1);
     sink.fail_times[0] = 2;
     rk_retry_client_t *rc;
     rk_push_consumer_t *pc = consumer("cg1", "RT", 0, &rc);
@@ -194,14 +194,14 @@ Test(retry, fails_twice_then_succeeds_with_backoff_by_level)
     rk_cmd_ext_set(q, "consumerGroup", "cg1");
     rk_cmd_ext_set(q, "topic", "RT");
     rk_cmd_ext_set_i64(q, "queueId", 0);
-    rk_cmd_t *qr = rc_call(cl.br, q);
+    rk_cmd_t *qr = rk_rc_call(cl.br, q);
     int64_t committed = -1;
     cr_assert_not_null(qr);
     rk_cmd_ext_i64(qr, "offset", &committed);
     rk_cmd_free(qr);
     cr_assert_eq(committed, 5, "cg1's offset in RT is %lld", (long long)committed);
     /* the schedule's progress, as a slave would copy it: one delivery on levels 3 and 4 */
-    rk_cmd_t *resp = rc_call(cl.br, rk_cmd_new(45));
+    rk_cmd_t *resp = rk_rc_call(cl.br, rk_cmd_new(45));
     cr_assert_not_null(resp);
     cr_assert_eq(resp->code, 0);
     char *text = strndup((const char *)resp->body, resp->body_len);
@@ -217,7 +217,7 @@ static int64_t max_offset(const char *topic, int qid)
     rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_MAX_OFFSET);
     rk_cmd_ext_set(req, "topic", topic);
     rk_cmd_ext_set_i64(req, "queueId", qid);
-    rk_cmd_t *resp = rc_call(cl.br, req);
+    rk_cmd_t *resp = rk_rc_call(cl.br, req);
     int64_t off = -1;
     if (resp != NULL && resp->code == 0)
         rk_cmd_ext_i64(resp, "offset", &off);
@@ -238,7 +238,7 @@ static bool wait_max_offset(const char *topic, int64_t want, int ms)
 /* The topic's perm as the broker's topics.json has it (-1: absent). */
 static int topic_perm(const char *topic)
 {
-    rk_cmd_t *resp = rc_call(cl.br, rk_cmd_new(RK_REQ_GET_ALL_TOPIC_CONFIG));
+    rk_cmd_t *resp = rk_rc_call(cl.br, rk_cmd_new(RK_REQ_GET_ALL_TOPIC_CONFIG));
     cr_assert_not_null(resp);
     char needle[200];
     snprintf(needle, sizeof needle, "\"topicName\":\"%s\"", topic);
@@ -263,8 +263,8 @@ static int topic_perm(const char *topic)
  * failure puts it in %DLQ%cg2 (1 queue, read+write) with its body, keys, tags and properties. */
 Test(retry, past_the_maximum_into_the_dlq_intact)
 {
-    rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n");
-    rc_create_topic(&cl, "DT", 1);
+    rk_rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s\n");
+    rk_rc_create_topic(&cl, "DT", 1);
     sink.fail_times[0] = -1;
     rk_retry_client_t *rc;
     rk_push_consumer_t *pc = consumer("cg2", "DT", 2, &rc);
@@ -284,7 +284,7 @@ Test(retry, past_the_maximum_into_the_dlq_intact)
     cr_assert_eq(max_offset("%DLQ%cg2", 0), 1);
     cr_assert_eq(topic_perm("%DLQ%cg2"), 6, "DLQ perm %d", topic_perm("%DLQ%cg2"));
     /* read it back with a pull consumer */
-    for (int i = 0; i < 500 && !rc_routed(&cl, "%DLQ%cg2"); i++)
+    for (int i = 0; i < 500 && !rk_rc_routed(&cl, "%DLQ%cg2"); i++)
         usleep(10000);
     rk_pull_consumer_config_t pcc = {.namesrv = cl.ns, .group = "ops"};
     rk_pull_consumer_t *pull;
@@ -323,15 +323,15 @@ static rk_cmd_t *send_back_req(const char *group, int64_t offset, int delay_leve
     rk_cmd_ext_set_i64(req, "offset", offset);
     rk_cmd_ext_set(req, "group", group);
     rk_cmd_ext_set_i64(req, "delayLevel", delay_level);
-    return rc_call(cl.br, req);
+    return rk_rc_call(cl.br, req);
 }
 
 /* CONSUMER_SEND_MSG_BACK by hand: an unknown offset, a negative delay level (straight to the
  * DLQ), the retry topic routed by the name servers. */
 Test(retry, send_back_checks_and_negative_level)
 {
-    rc_start(&cl, NULL);
-    rc_create_topic(&cl, "ST", 1);
+    rk_rc_start(&cl, NULL);
+    rk_rc_create_topic(&cl, "ST", 1);
     rk_producer_t *p = producer();
     char body[] = "m0";
     rk_message_t m = {.topic = "ST", .body = body, .body_len = 2};
@@ -352,12 +352,12 @@ Test(retry, send_back_checks_and_negative_level)
     cr_assert(wait_max_offset("%DLQ%sg", 1, 5000), "a negative level goes to the DLQ");
     cr_assert_eq(topic_perm("%RETRY%sg"), 6);
     bool routed = false;
-    for (int i = 0; i < 500 && !(routed = rc_routed(&cl, "%RETRY%sg")); i++)
+    for (int i = 0; i < 500 && !(routed = rk_rc_routed(&cl, "%RETRY%sg")); i++)
         usleep(10000);
     cr_assert(routed, "%%RETRY%%sg is not routed by the name server");
 }
 
-static void write_groups(rc_cluster_t *c, void *arg)
+static void write_groups(rk_rc_cluster_t *c, void *arg)
 {
     (void)arg;
     char path[400];
@@ -396,9 +396,9 @@ static int64_t first_phys(const char *topic)
  * retryMaxTimes 1 the first send-back is retried, the second goes to the DLQ. */
 Test(retry, group_retry_max_times)
 {
-    rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s\n");
-    rc_restart_broker(&cl, write_groups, NULL);
-    rc_create_topic(&cl, "GT", 1);
+    rk_rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s\n");
+    rk_rc_restart_broker(&cl, write_groups, NULL);
+    rk_rc_create_topic(&cl, "GT", 1);
     rk_producer_t *p = producer();
     send_m(p, "GT", 0, NULL, NULL, 0);
     rk_producer_free(p);
@@ -406,7 +406,7 @@ Test(retry, group_retry_max_times)
     cr_assert_not_null(resp);
     cr_assert_eq(resp->code, 0, "%s", resp->remark ? resp->remark : "");
     rk_cmd_free(resp);
-    for (int i = 0; i < 500 && !rc_routed(&cl, "%RETRY%gm"); i++)
+    for (int i = 0; i < 500 && !rk_rc_routed(&cl, "%RETRY%gm"); i++)
         usleep(10000);
     int64_t retry_phys = first_phys("%RETRY%gm");
     cr_assert_eq(max_offset("%DLQ%gm", 0), 0, "the first send-back went to the DLQ");
@@ -419,7 +419,7 @@ Test(retry, group_retry_max_times)
 
 Test(retry, send_back_unknown_group)
 {
-    rc_start(&cl, "autoCreateSubscriptionGroup=false\n");
+    rk_rc_start(&cl, "autoCreateSubscriptionGroup=false\n");
     rk_cmd_t *resp = send_back_req("nobody", 0, 0);
     cr_assert_not_null(resp);
     cr_assert_eq(resp->code, 26, "SUBSCRIPTION_GROUP_NOT_EXIST expected, got %d", resp->code);
@@ -430,8 +430,8 @@ Test(retry, send_back_unknown_group)
  * %DLQ%<group> (write-only, as RocketMQ's send path creates it); below the maximum it is not. */
 Test(retry, direct_send_to_retry_past_the_maximum_goes_to_the_dlq)
 {
-    rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s\n");
-    rc_create_topic(&cl, "%RETRY%cg3", 1);
+    rk_rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s\n");
+    rk_rc_create_topic(&cl, "%RETRY%cg3", 1);
     rk_producer_t *p = producer();
     rk_buf_t props = {0};
     rk_props_put(&props, RK_PROP_RECONSUME_TIME, "5");
@@ -461,7 +461,7 @@ Test(retry, direct_send_to_retry_past_the_maximum_goes_to_the_dlq)
     rk_cmd_ext_set(req, "h", "0");
     rk_cmd_ext_set(req, "i", "REAL_TOPIC\001X\002REAL_QID\0010");
     rk_cmd_set_body(req, "x", 1);
-    rk_cmd_t *resp = rc_call(cl.br, req);
+    rk_cmd_t *resp = rk_rc_call(cl.br, req);
     cr_assert_not_null(resp);
     cr_assert_eq(resp->code, RK_RESP_MESSAGE_ILLEGAL, "a send to SCHEDULE_TOPIC_XXXX: code %d", resp->code);
     rk_cmd_free(resp);
@@ -471,8 +471,8 @@ Test(retry, direct_send_to_retry_past_the_maximum_goes_to_the_dlq)
  * delivered (reconsume count 1), none before its back-off (level 3 = 4 s) ran out. */
 Test(retry, kill9_with_retries_pending)
 {
-    rc_start(&cl, "messageDelayLevel=1s 1s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s\n");
-    rc_create_topic(&cl, "KT", 1);
+    rk_rc_start(&cl, "messageDelayLevel=1s 1s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s 4s\n");
+    rk_rc_create_topic(&cl, "KT", 1);
     sink.fail_reconsume0_once = 1;
     rk_retry_client_t *rc;
     rk_push_consumer_t *pc = consumer("cg4", "KT", 0, &rc);
@@ -487,7 +487,7 @@ Test(retry, kill9_with_retries_pending)
     for (int k = 0; k < 5; k++)
         cr_assert_eq(sink.n[k], 1, "m%d came back before the crash: the test proves nothing", k);
     uv_mutex_unlock(&sink.mu);
-    rc_kill9_restart_broker(&cl);
+    rk_rc_kill9_restart_broker(&cl);
     for (int k = 0; k < 5; k++) {
         bool got = false;
         for (int i = 0; i < 3000 && !got; i++) {
@@ -514,8 +514,8 @@ Test(retry, kill9_with_retries_pending)
  * with reconsume count 1 under the original topic. */
 Test(retry, falls_back_to_sending_to_the_retry_topic)
 {
-    rc_start_bin(&cl, RK_BIN_DIR "/../../ch07/bin/mqbroker", NULL);
-    rc_create_topic(&cl, "FT", 1);
+    rk_rc_start_bin(&cl, RK_BIN_DIR "/../../ch07/bin/mqbroker", NULL);
+    rk_rc_create_topic(&cl, "FT", 1);
     sink.fail_times[0] = 1;
     rk_retry_client_t *rc;
     rk_push_consumer_t *pc = consumer("cg5", "FT", 0, &rc);
@@ -539,8 +539,8 @@ Test(retry, falls_back_to_sending_to_the_retry_topic)
  * again here with counts 0, 1, 2, then goes to %DLQ%cg6 and m1, behind it, is consumed. */
 Test(retry, orderly_retries_locally_then_dlq)
 {
-    rc_start(&cl, NULL);
-    rc_create_topic(&cl, "OT", 1);
+    rk_rc_start(&cl, NULL);
+    rk_rc_create_topic(&cl, "OT", 1);
     sink.fail_times[0] = -1;
     rk_retry_client_t *rc;
     rk_push_consumer_t *pc = consumer_opt("cg6", "OT", 2, true, &rc);
@@ -567,8 +567,8 @@ Test(retry, orderly_retries_locally_then_dlq)
  * `mqadmin resendMsgFromDLQ -a` gives it back to the group, which gets it under its own topic. */
 Test(retry, mqadmin_lists_and_resends_the_dlq)
 {
-    rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s 1s\n");
-    rc_create_topic(&cl, "AT", 1);
+    rk_rc_start(&cl, "messageDelayLevel=1s 1s 1s 1s 1s 1s\n");
+    rk_rc_create_topic(&cl, "AT", 1);
     sink.fail_times[0] = 3;
     rk_retry_client_t *rc;
     rk_push_consumer_t *pc = consumer("cg7", "AT", 2, &rc);
@@ -576,7 +576,7 @@ Test(retry, mqadmin_lists_and_resends_the_dlq)
     send_m(p, "AT", 0, "K-a0", NULL, 0);
     rk_producer_free(p);
     cr_assert(wait_max_offset("%DLQ%cg7", 1, 40000), "nothing reached %%DLQ%%cg7");
-    for (int i = 0; i < 500 && !rc_routed(&cl, "%DLQ%cg7"); i++)
+    for (int i = 0; i < 500 && !rk_rc_routed(&cl, "%DLQ%cg7"); i++)
         usleep(10000);
     char *out = NULL;
     char *qargv[] = {(char *)rk_tk_bin("mqadmin"), "queryDlqMsg", "-n", cl.ns, "-g", "cg7", NULL};

@@ -29,6 +29,7 @@
 #include "rk/request_code.h"
 #include "rk/retry.h"
 #include "rk/testkit.h"
+#include "rk/tk_pair.h"
 
 #define REQ_GET_ALL_DELAY_OFFSET 45
 #define GROUP "hg"
@@ -301,28 +302,9 @@ static void assert_same_commitlog(void)
     char md[400], sd[400];
     snprintf(md, sizeof md, "%s/commitlog", m.store);
     snprintf(sd, sizeof sd, "%s/commitlog", s.store);
-    DIR *d = opendir(md);
-    cr_assert(d != NULL);
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char a[700], b[700];
-        snprintf(a, sizeof a, "%s/%s", md, e->d_name);
-        snprintf(b, sizeof b, "%s/%s", sd, e->d_name);
-        char *da = NULL, *db = NULL;
-        size_t la = 0, lb = 0;
-        cr_assert_eq(rk_file_read_all(a, &da, &la), 0);
-        cr_assert_eq(rk_file_read_all(b, &db, &lb), 0, "the slave has no %s", e->d_name);
-        cr_assert(la == lb && memcmp(da, db, la) == 0, "commitlog file %s differs between master and slave",
-                  e->d_name);
-        free(da);
-        free(db);
-        n++;
-    }
-    closedir(d);
+    int n = rk_tk_assert_files_match(md, sd);
     cr_assert_gt(n, 0);
+    cr_assert_eq(rk_tk_assert_files_match(sd, md), n, "the slave has files the master does not");
 }
 
 /* The retries in %RETRY%hg queue 0 of an in-process broker: per body "m<k>", how many, and the

@@ -3,7 +3,7 @@
 
 const char *dc_broker_bin(void) { return RK_BIN_DIR "/mqbroker"; }
 
-void dc_start(rc_cluster_t *c, const char *extra_conf)
+void dc_start(rk_rc_cluster_t *c, const char *extra_conf)
 {
-    rc_start_bin(c, dc_broker_bin(), extra_conf);
+    rk_rc_start_bin(c, dc_broker_bin(), extra_conf);
 }

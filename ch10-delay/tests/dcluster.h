@@ -6,12 +6,12 @@
 
 #include <stdbool.h>
 
-#include "../../ch09-retry/tests/rcluster.h"
+#include "rk/tk_rcluster.h"
 
 /* Chapter 10's mqbroker (build/ch10/bin/mqbroker): delay levels (chapter 9's module) and
  * delivery times (chapter 10's timer). */
 const char *dc_broker_bin(void);
-/* rc_start_bin with dc_broker_bin(). */
-void dc_start(rc_cluster_t *c, const char *extra_conf);
+/* rk_rc_start_bin with dc_broker_bin(). */
+void dc_start(rk_rc_cluster_t *c, const char *extra_conf);
 
 #endif

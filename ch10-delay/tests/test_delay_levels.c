@@ -32,17 +32,17 @@ static const int64_t LEVEL_MS[] = {1000, 2000, 3000, 6000};
 #define LATE_MS 3000
 #define TOPIC "DelayT"
 
-static rc_cluster_t c;
+static rk_rc_cluster_t c;
 
 static void setup(void)
 {
     dc_start(&c, LEVELS);
-    rc_create_topic(&c, TOPIC, 2);
+    rk_rc_create_topic(&c, TOPIC, 2);
 }
 
 static void teardown(void)
 {
-    rc_stop(&c);
+    rk_rc_stop(&c);
 }
 
 TestSuite(delay_levels, .init = setup, .fini = teardown, .timeout = 90);

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../ch08-ha/tests/pair.h"
-#include "../../ch09-retry/tests/rcluster.h"
+#include "rk/tk_pair.h"
+#include "rk/tk_rcluster.h"
 #include "rk/buf.h"
 #include "rk/clock.h"
 #include "rk/log.h"
@@ -28,8 +28,8 @@
 #include "rk/testkit.h"
 #include "rk/timer.h"
 
-static rc_cluster_t cl;
-static tk_pair_t tp;                 /* only its client: ch08's send / pull / runtime helpers */
+static rk_rc_cluster_t cl;
+static rk_tk_pair_t tp;                 /* only its client: ch08's send / pull / runtime helpers */
 static rk_log_level_t old_level;
 
 static void setup(void)
@@ -42,7 +42,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    rc_stop(&cl);
+    rk_rc_stop(&cl);
     rk_rclient_free(tp.cl);
     rk_log_set_level(old_level);
 }
@@ -87,7 +87,7 @@ static void pull_until(const char *topic, int qid, int want, got_t *g, int ms)
 {
     for (int k = 0; k <= ms / 50; k++) {
         memset(g, 0, sizeof *g);
-        tk_pull_each(&tp, cl.br, topic, qid, 0, collect, g);
+        rk_tk_pull_each(&tp, cl.br, topic, qid, 0, collect, g);
         if (g->n >= want)
             return;
         usleep(50000);
@@ -127,7 +127,7 @@ static char *props_with(int i, const char *key, const char *value)
 
 static int send_code(const char *topic, const char *body, const char *props, char *remark, size_t rlen)
 {
-    rk_cmd_t *resp = tk_send_props(&tp, cl.br, topic, 0, body, props);
+    rk_cmd_t *resp = rk_tk_send_props(&tp, cl.br, topic, 0, body, props);
     cr_assert_not_null(resp, "no answer to a send");
     int code = resp->code;
     if (remark != NULL)
@@ -138,7 +138,7 @@ static int send_code(const char *topic, const char *body, const char *props, cha
 
 static int64_t runtime_i64(const char *key)
 {
-    char *v = tk_runtime(&tp, cl.br, key);
+    char *v = rk_tk_runtime(&tp, cl.br, key);
     int64_t x = v ? strtoll(v, NULL, 10) : -1;
     free(v);
     return x;
@@ -150,8 +150,8 @@ static int64_t runtime_i64(const char *key)
 
 Test(timer, any_time_arrives_in_time_order_never_early_and_intact)
 {
-    rc_start(&cl, "timerPrecisionMs=10\ntimerWheelNearSec=1\n");
-    rc_create_topic(&cl, "TT", 1);
+    rk_rc_start(&cl, "timerPrecisionMs=10\ntimerWheelNearSec=1\n");
+    rk_rc_create_topic(&cl, "TT", 1);
     static const char *const kinds[] = {RK_PROP_TIMER_DELIVER_MS, RK_PROP_TIMER_DELAY_MS, RK_PROP_TIMER_DELAY_SEC,
                                         RK_PROP_START_DELIVER_TIME};
     int64_t earliest[NT], latest[NT];
@@ -203,21 +203,21 @@ Test(timer, any_time_arrives_in_time_order_never_early_and_intact)
     cr_assert_eq(runtime_i64("timerReadOffset"), NT);
     cr_assert_eq(runtime_i64("timerPrecisionMs"), 10);
     /* a restart reads the timer log again from the checkpoint: what was delivered stays delivered */
-    rc_restart_broker(&cl, NULL, NULL);
+    rk_rc_restart_broker(&cl, NULL, NULL);
     for (int k = 0; k < 250 && runtime_i64("timerReadOffset") < NT; k++)
         usleep(20000);
     cr_assert_eq(runtime_i64("timerReadOffset"), NT);
     usleep(300000);
     memset(&g, 0, sizeof g);
-    tk_pull_each(&tp, cl.br, "TT", 0, 0, collect, &g);
+    rk_tk_pull_each(&tp, cl.br, "TT", 0, 0, collect, &g);
     cr_assert_eq(g.n, NT, "%d messages after a restart: delivered ones were delivered again", g.n);
     cr_assert_eq(runtime_i64("timerPendingCount"), 0);
 }
 
 Test(timer, illegal_times_are_refused_message_illegal_and_past_times_delivered_at_once)
 {
-    rc_start(&cl, "timerMaxDelaySec=60\ntimerMaxPending=3\n");
-    rc_create_topic(&cl, "IT", 1);
+    rk_rc_start(&cl, "timerMaxDelaySec=60\ntimerMaxPending=3\n");
+    rk_rc_create_topic(&cl, "IT", 1);
     char remark[512], v[32];
     int64_t now = rk_now_ms();
     struct {
@@ -266,8 +266,8 @@ Test(timer, illegal_times_are_refused_message_illegal_and_past_times_delivered_a
 
 Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
 {
-    rc_start(&cl, "messageDelayLevel=1s 2s\n");
-    rc_create_topic(&cl, "LT", 1);
+    rk_rc_start(&cl, "messageDelayLevel=1s 2s\n");
+    rk_rc_create_topic(&cl, "LT", 1);
     int64_t t0 = rk_now_ms();
     cr_assert_eq(send_code("LT", "l1", props_with(1, RK_PROP_DELAY, "1"), NULL, 0), 0);
     cr_assert_eq(send_code("LT", "l99", props_with(99, RK_PROP_DELAY, "99"), NULL, 0), 0);
@@ -296,14 +296,14 @@ Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
     char *v = NULL;
     for (int k = 0; k < 100; k++) {
         free(v);
-        v = tk_runtime(&tp, cl.br, "scheduleMessageOffset_2");
+        v = rk_tk_runtime(&tp, cl.br, "scheduleMessageOffset_2");
         if (v != NULL && strcmp(v, "1,1") == 0)
             break;
         usleep(20000);
     }
     cr_assert(v != NULL && strcmp(v, "1,1") == 0, "scheduleMessageOffset_2 = %s", v ? v : "(none)");
     free(v);
-    v = tk_runtime(&tp, cl.br, "scheduleDelayLevels");
+    v = rk_tk_runtime(&tp, cl.br, "scheduleDelayLevels");
     cr_assert(v != NULL && strcmp(v, "2") == 0);
     free(v);
 }
@@ -314,7 +314,7 @@ Test(timer, a_level_is_clamped_and_restored_as_rocketmq_does)
 #define NQ 4
 #define CAL (20 * 64)
 
-static void append_conf(rc_cluster_t *c, void *arg)
+static void append_conf(rk_rc_cluster_t *c, void *arg)
 {
     FILE *f = fopen(c->conf, "a");
     cr_assert(f != NULL);
@@ -353,7 +353,7 @@ static int64_t delivered_total(void)
         rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_MAX_OFFSET);
         rk_cmd_ext_set(req, "topic", "KT");
         rk_cmd_ext_set_i64(req, "queueId", q);
-        rk_cmd_t *resp = rc_call(cl.br, req);
+        rk_cmd_t *resp = rk_rc_call(cl.br, req);
         int64_t off = 0;
         if (resp != NULL && resp->code == 0)
             rk_cmd_ext_i64(resp, "offset", &off);
@@ -366,8 +366,8 @@ static int64_t delivered_total(void)
 Test(timer, a_hundred_thousand_pending_survive_kill_9_exactly_once_none_early)
 {
     /* timerWheelNearSec=2: most timers wait in the per-second lists (kill -9 included) */
-    rc_start(&cl, "timerFlushIntervalMs=200\nflushDelayOffsetInterval=200\ntimerWheelNearSec=2\n");
-    rc_create_topic(&cl, "KT", NQ);
+    rk_rc_start(&cl, "timerFlushIntervalMs=200\nflushDelayOffsetInterval=200\ntimerWheelNearSec=2\n");
+    rk_rc_create_topic(&cl, "KT", NQ);
     static uint8_t seen[NKILL];
     static int64_t due[NKILL];
     kill_state_t k = {.seen = seen, .due = due};
@@ -391,7 +391,7 @@ Test(timer, a_hundred_thousand_pending_survive_kill_9_exactly_once_none_early)
     const int64_t lead = (est + 5000 > 10000 ? est + 5000 + 999 : 10000) / 1000 * 1000;
     char levels[64];
     snprintf(levels, sizeof levels, "messageDelayLevel=%" PRId64 "s %" PRId64 "s\n", lead / 1000 - 1, lead / 1000);
-    rc_restart_broker(&cl, append_conf, levels);
+    rk_rc_restart_broker(&cl, append_conf, levels);
     rk_producer_free(p);
     cr_assert_eq(rk_producer_new(&pc, &p), 0);
     const int64_t t0 = rk_now_ms();
@@ -426,13 +426,13 @@ Test(timer, a_hundred_thousand_pending_survive_kill_9_exactly_once_none_early)
     cr_assert_lt(sent_in, lead - 1500, "sending took %" PRId64 " ms: the first messages would be due before the kill",
                  sent_in);
     cr_assert_eq(delivered_total(), CAL, "nothing is due yet");
-    rc_kill9_restart_broker(&cl);
+    rk_rc_kill9_restart_broker(&cl);
     /* everything arrives, once, none early */
     while (rk_now_ms() < t0 + lead + 2000 + 30000 && delivered_total() < NKILL + CAL)
         usleep(100000);
     usleep(300000);                 /* a duplicate would show now */
     for (int q = 0; q < NQ; q++)
-        tk_pull_each(&tp, cl.br, "KT", q, 0, count_kill, &k);
+        rk_tk_pull_each(&tp, cl.br, "KT", q, 0, count_kill, &k);
     int64_t missing = 0;
     for (int i = 0; i < NKILL; i++)
         missing += k.seen[i] == 0;
@@ -450,8 +450,8 @@ Test(timer, a_hundred_thousand_pending_survive_kill_9_exactly_once_none_early)
  * twice: those put back after the last checkpoint), none before its time. */
 Test(timer, kill_9_while_delivering_loses_nothing_and_delivers_nothing_early)
 {
-    rc_start(&cl, "timerFlushIntervalMs=200\n");
-    rc_create_topic(&cl, "KT", NQ);
+    rk_rc_start(&cl, "timerFlushIntervalMs=200\n");
+    rk_rc_create_topic(&cl, "KT", NQ);
     static uint8_t seen[NKILL];
     static int64_t due[NKILL];
     kill_state_t k = {.seen = seen, .due = due};
@@ -485,14 +485,14 @@ Test(timer, kill_9_while_delivering_loses_nothing_and_delivers_nothing_early)
     while (rk_now_ms() < t0 + 15000 && (before = delivered_total()) < NMID / 4)
         usleep(20000);
     cr_assert_lt(before, NMID, "everything was delivered before the kill: the test ran too slowly");
-    rc_kill9_restart_broker(&cl);
+    rk_rc_kill9_restart_broker(&cl);
     int64_t end = rk_now_ms() + 30000;
     int64_t missing = NMID;
     while (rk_now_ms() < end && missing > 0) {
         memset(seen, 0, sizeof seen);
         k.total = k.dup = k.early = 0;
         for (int q = 0; q < NQ; q++)
-            tk_pull_each(&tp, cl.br, "KT", q, 0, count_kill, &k);
+            rk_tk_pull_each(&tp, cl.br, "KT", q, 0, count_kill, &k);
         missing = 0;
         for (int i = 0; i < NMID; i++)
             missing += seen[i] == 0;

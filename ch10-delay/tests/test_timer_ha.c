@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../ch08-ha/tests/pair.h"
+#include "rk/tk_pair.h"
 #include "rk/buf.h"
 #include "rk/clock.h"
 #include "rk/log.h"
@@ -19,7 +19,7 @@
 #include "rk/testkit.h"
 #include "rk/timer.h"
 
-static tk_trio_t t;
+static rk_tk_trio_t t;
 static rk_log_level_t old_level;
 
 static void setup(void)
@@ -30,7 +30,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    tk_trio_stop(&t);
+    rk_tk_trio_stop(&t);
     rk_log_set_level(old_level);
 }
 
@@ -65,7 +65,7 @@ static void pull_all(const char *addr, seen_t *s)
 {
     memset(s->count, 0, sizeof s->count);
     s->early = 0;
-    tk_pull_each(&t.base, addr, "FT", 0, 0, on_rec, s);
+    rk_tk_pull_each(&t.base, addr, "FT", 0, 0, on_rec, s);
 }
 
 static int delivered(const seen_t *s, int from, int to)
@@ -78,7 +78,7 @@ static int delivered(const seen_t *s, int from, int to)
 
 static int64_t runtime_i64(const char *addr, const char *key)
 {
-    char *v = tk_runtime(&t.base, addr, key);
+    char *v = rk_tk_runtime(&t.base, addr, key);
     int64_t x = v ? strtoll(v, NULL, 10) : -1;
     free(v);
     return x;
@@ -92,7 +92,7 @@ static void send_one(const char *addr, int i, const char *key, const char *value
     rk_buf_put_u8(&b, 0);
     char body[16];
     snprintf(body, sizeof body, "f%d", i);
-    rk_cmd_t *resp = tk_send_props(&t.base, addr, "FT", 0, body, (const char *)b.data);
+    rk_cmd_t *resp = rk_tk_send_props(&t.base, addr, "FT", 0, body, (const char *)b.data);
     cr_assert(resp != NULL && resp->code == 0, "send f%d: %s", i, resp && resp->remark ? resp->remark : "no answer");
     rk_cmd_free(resp);
     rk_buf_free(&b);
@@ -100,11 +100,11 @@ static void send_one(const char *addr, int i, const char *key, const char *value
 
 Test(timer_ha, pending_delays_keep_their_times_on_a_newly_elected_master)
 {
-    tk_trio_init(&t, "messageDelayLevel=1s 8s\ntimerFlushIntervalMs=100\nflushDelayOffsetInterval=100\n"
+    rk_tk_trio_init(&t, "messageDelayLevel=1s 8s\ntimerFlushIntervalMs=100\nflushDelayOffsetInterval=100\n"
                     "registerNameServerPeriod=1000\n");
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int old = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int old = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(old >= 0, "no leader elected (see %s)", t.r[0].log);
     const char *maddr = t.r[old].addr;
     static int64_t due[NALL];
@@ -150,7 +150,7 @@ Test(timer_ha, pending_delays_keep_their_times_on_a_newly_elected_master)
     rk_tk_kill(t.r[old].pid, SIGKILL);
     rk_tk_wait(t.r[old].pid, 5000);
     t.r[old].pid = -1;
-    int now = tk_trio_leader(&t, old, 15000);
+    int now = rk_tk_trio_leader(&t, old, 15000);
     cr_assert(now >= 0 && now != old, "no new master after kill -9 of n%d", old);
     const char *naddr = t.r[now].addr;
     for (int k = 0; k < 400; k++) {

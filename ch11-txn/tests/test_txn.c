@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../ch08-ha/tests/pair.h"
-#include "../../ch09-retry/tests/rcluster.h"
+#include "rk/tk_pair.h"
+#include "rk/tk_rcluster.h"
 #include "rk/testkit.h"
 #include "rk/buf.h"
 #include "rk/client_message.h"
@@ -110,7 +110,7 @@ static void tp_start_ns(tprod_t *p, const char *ns, const char *group)
     cr_assert_eq(rk_mqclient_heartbeat_now(p->mc), 1);
 }
 
-static void tp_start(tprod_t *p, rc_cluster_t *c, const char *group)
+static void tp_start(tprod_t *p, rk_rc_cluster_t *c, const char *group)
 {
     tp_start_ns(p, c->ns, group);
 }
@@ -189,13 +189,13 @@ static int raw_send(rk_rclient_t *rc, const char *addr, const char *topic, const
     return code;
 }
 
-static int send_msg(tprod_t *p, rc_cluster_t *c, const char *topic, const char *group, bool txn, const char *body,
+static int send_msg(tprod_t *p, rk_rc_cluster_t *c, const char *topic, const char *group, bool txn, const char *body,
                     half_t *out)
 {
     return raw_send(rk_mqclient_remoting(p->mc), c->br, topic, group, txn, body, out);
 }
 
-static half_t send_half(tprod_t *p, rc_cluster_t *c, const char *body)
+static half_t send_half(tprod_t *p, rk_rc_cluster_t *c, const char *body)
 {
     half_t h;
     cr_assert_eq(send_msg(p, c, TOPIC, p->group, true, body, &h), RK_RESP_SUCCESS);
@@ -224,14 +224,14 @@ static int raw_end_txn(rk_rclient_t *rc, const char *addr, const char *group, in
     return code;
 }
 
-static int end_txn(tprod_t *p, rc_cluster_t *c, const char *group, int64_t tsoff, int64_t cloff, const char *uniq,
+static int end_txn(tprod_t *p, rk_rc_cluster_t *c, const char *group, int64_t tsoff, int64_t cloff, const char *uniq,
                    int kind, bool from_check, char *remark, size_t rlen)
 {
     return raw_end_txn(rk_mqclient_remoting(p->mc), c->br, group, tsoff, cloff, uniq, kind, from_check, remark, rlen);
 }
 
 /* Every message in topic queue 0 from offset 0 (one pull). */
-static rk_msg_list_t *pull_all(tprod_t *p, rc_cluster_t *c, const char *topic)
+static rk_msg_list_t *pull_all(tprod_t *p, rk_rc_cluster_t *c, const char *topic)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_PULL_MESSAGE);
     rk_cmd_ext_set(req, "consumerGroup", "txn_cg");
@@ -258,7 +258,7 @@ static rk_msg_list_t *pull_all(tprod_t *p, rc_cluster_t *c, const char *topic)
     return l;
 }
 
-static size_t count_msgs(tprod_t *p, rc_cluster_t *c, const char *topic)
+static size_t count_msgs(tprod_t *p, rk_rc_cluster_t *c, const char *topic)
 {
     rk_msg_list_t *l = pull_all(p, c, topic);
     size_t n = l ? l->n : 0;
@@ -266,7 +266,7 @@ static size_t count_msgs(tprod_t *p, rc_cluster_t *c, const char *topic)
     return n;
 }
 
-static bool wait_msgs(tprod_t *p, rc_cluster_t *c, const char *topic, size_t n, int ms)
+static bool wait_msgs(tprod_t *p, rk_rc_cluster_t *c, const char *topic, size_t n, int ms)
 {
     for (int i = 0; i < ms / 20 && count_msgs(p, c, topic) < n; i++)
         usleep(20000);
@@ -274,7 +274,7 @@ static bool wait_msgs(tprod_t *p, rc_cluster_t *c, const char *topic, size_t n, 
 }
 
 /* Waits (bounded) until topic queue 0 holds at least n messages (GET_MAX_OFFSET). */
-static bool wait_msgs_n(tprod_t *p, rc_cluster_t *c, const char *topic, int64_t n, int ms)
+static bool wait_msgs_n(tprod_t *p, rk_rc_cluster_t *c, const char *topic, int64_t n, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
         rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_MAX_OFFSET), *resp = NULL;
@@ -291,7 +291,7 @@ static bool wait_msgs_n(tprod_t *p, rc_cluster_t *c, const char *topic, int64_t 
     return false;
 }
 
-static cJSON *query_pending_limit(tprod_t *p, rc_cluster_t *c, const char *group, const char *limit)
+static cJSON *query_pending_limit(tprod_t *p, rk_rc_cluster_t *c, const char *group, const char *limit)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_QUERY_TXN_PENDING);
     if (group)
@@ -307,7 +307,7 @@ static cJSON *query_pending_limit(tprod_t *p, rc_cluster_t *c, const char *group
     return j;
 }
 
-static cJSON *query_pending(tprod_t *p, rc_cluster_t *c, const char *group)
+static cJSON *query_pending(tprod_t *p, rk_rc_cluster_t *c, const char *group)
 {
     return query_pending_limit(p, c, group, NULL);
 }
@@ -322,9 +322,9 @@ static cJSON *group_of(cJSON *q, const char *group)
 }
 
 /* A GET_BROKER_RUNTIME_INFO figure as a number (-1 if absent). */
-static int64_t runtime_i64(rc_cluster_t *c, const char *key)
+static int64_t runtime_i64(rk_rc_cluster_t *c, const char *key)
 {
-    rk_cmd_t *resp = rc_call(c->br, rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO));
+    rk_cmd_t *resp = rk_rc_call(c->br, rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO));
     cr_assert_not_null(resp);
     cJSON *root = resp->code == 0 ? rk_json_parse((const char *)resp->body, resp->body_len) : NULL;
     const char *v = rk_json_get_str(cJSON_GetObjectItemCaseSensitive(root, "table"), key);
@@ -336,7 +336,7 @@ static int64_t runtime_i64(rc_cluster_t *c, const char *key)
 
 /* The stored record at commitlog offset phys (VIEW_MESSAGE_BY_ID), decoded into *rec; the
  * response (which rec points into) is returned for the caller to free. */
-static rk_cmd_t *view_record(tprod_t *p, rc_cluster_t *c, int64_t phys, rk_record_t *rec)
+static rk_cmd_t *view_record(tprod_t *p, rk_rc_cluster_t *c, int64_t phys, rk_record_t *rec)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_VIEW_MESSAGE_BY_ID), *resp = NULL;
     rk_cmd_ext_set_i64(req, "offset", phys);
@@ -346,17 +346,17 @@ static rk_cmd_t *view_record(tprod_t *p, rc_cluster_t *c, int64_t phys, rk_recor
     return resp;
 }
 
-static void start(rc_cluster_t *c, tprod_t *p, const char *conf)
+static void start(rk_rc_cluster_t *c, tprod_t *p, const char *conf)
 {
-    rc_start(c, conf);
-    rc_create_topic(c, TOPIC, 1);
+    rk_rc_start(c, conf);
+    rk_rc_create_topic(c, TOPIC, 1);
     tp_start(p, c, PG);
 }
 
-static void stop(rc_cluster_t *c, tprod_t *p)
+static void stop(rk_rc_cluster_t *c, tprod_t *p)
 {
     tp_stop(p);
-    rc_stop(c);
+    rk_rc_stop(c);
 }
 
 /* ------------------------------------------------------------ tests */
@@ -367,7 +367,7 @@ TestSuite(txn, .init = quiet);
 
 Test(txn, commit_delivers_once_and_half_is_invisible_until_then)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, FAST);
     half_t h = send_half(&p, &c, "order-1");
@@ -438,7 +438,7 @@ Test(txn, commit_delivers_once_and_half_is_invisible_until_then)
 
 Test(txn, rollback_never_delivers)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, FAST);
     half_t h = send_half(&p, &c, "order-2");
@@ -454,7 +454,7 @@ Test(txn, rollback_never_delivers)
 
 Test(txn, unknown_then_check_back_commit_delivers_once)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, FAST);
     half_t h = send_half(&p, &c, "order-3");
@@ -490,7 +490,7 @@ Test(txn, unknown_then_check_back_commit_delivers_once)
 
 Test(txn, silent_producer_is_checked_max_times_then_given_up)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, FAST);
     half_t h = send_half(&p, &c, "order-4");
@@ -519,7 +519,7 @@ Test(txn, silent_producer_is_checked_max_times_then_given_up)
 
 Test(txn, a_restarted_producer_still_receives_check_backs)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n");
     half_t h = send_half(&p, &c, "order-6");
@@ -545,7 +545,7 @@ Test(txn, a_restarted_producer_still_receives_check_backs)
 
 Test(txn, a_late_answer_about_an_older_copy_still_ends_the_transaction)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n");
     half_t h = send_half(&p, &c, "order-7");
@@ -566,7 +566,7 @@ Test(txn, a_late_answer_about_an_older_copy_still_ends_the_transaction)
 
 Test(txn, an_immune_half_committed_by_its_first_offsets_is_never_checked)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, FAST);
     /* CHECK_IMMUNITY_TIME_IN_SECONDS: not checked for 2 s; meanwhile every pass renews it (a copy
@@ -605,7 +605,7 @@ Test(txn, an_immune_half_committed_by_its_first_offsets_is_never_checked)
 
 Test(txn, a_transaction_ends_once_whatever_the_answers)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n");
     /* the same END_TRANSACTION twice (a client's retry) */
@@ -646,7 +646,7 @@ Test(txn, a_transaction_ends_once_whatever_the_answers)
 
 Test(txn, the_ended_set_is_bounded_and_forgets_the_oldest)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "transactionTimeOut=600000\ntransactionEndedCacheSize=4\n");
     enum { N = 9 };
@@ -673,7 +673,7 @@ Test(txn, the_ended_set_is_bounded_and_forgets_the_oldest)
 
 Test(txn, bad_end_transaction_is_refused)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "transactionTimeOut=600000\n");
     half_t h = send_half(&p, &c, "order-5");
@@ -721,7 +721,7 @@ Test(txn, bad_end_transaction_is_refused)
 
 /* A record forged inside a plain message's body, shaped as a half with a PHYSICALOFFSET where it
  * lands, is not a half message. */
-static int raw_send_body(tprod_t *p, rc_cluster_t *c, const uint8_t *body, size_t len, int64_t *phys)
+static int raw_send_body(tprod_t *p, rk_rc_cluster_t *c, const uint8_t *body, size_t len, int64_t *phys)
 {
     rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2);
     rk_cmd_ext_set(req, "a", PG);
@@ -744,7 +744,7 @@ static int raw_send_body(tprod_t *p, rc_cluster_t *c, const uint8_t *body, size_
 
 Test(txn, a_half_forged_inside_a_message_body_is_refused)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "transactionTimeOut=600000\n");
     const char props[] = "PGROUP\001" PG "\002REAL_TOPIC\001" TOPIC "\002REAL_QID\0010\002TRAN_MSG\001true";
@@ -774,7 +774,7 @@ Test(txn, a_half_forged_inside_a_message_body_is_refused)
 
 Test(txn, reject_transaction_message)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "rejectTransactionMessage=true\n");
     half_t h;
@@ -786,7 +786,7 @@ Test(txn, reject_transaction_message)
 
 /* A SEND_BATCH_MESSAGE of two entries, the second with TRAN_MSG=true when txn_entry, or with
  * the header's sysFlag saying PREPARED when txn_header. */
-static int send_batch(tprod_t *p, rc_cluster_t *c, bool txn_entry, bool txn_header)
+static int send_batch(tprod_t *p, rk_rc_cluster_t *c, bool txn_entry, bool txn_header)
 {
     rk_buf_t body;
     rk_buf_init(&body);
@@ -819,7 +819,7 @@ static int send_batch(tprod_t *p, rc_cluster_t *c, bool txn_entry, bool txn_head
 
 Test(txn, a_transactional_batch_is_refused_whole)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, NULL);
     cr_assert_eq(send_batch(&p, &c, true, false), RK_RESP_MESSAGE_ILLEGAL, "an entry with TRAN_MSG");
@@ -834,7 +834,7 @@ Test(txn, a_transactional_batch_is_refused_whole)
 
 Test(txn, pending_query_counts_halves_per_group)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, "transactionTimeOut=600000\ntransactionCheckInterval=300\n");
     half_t a = send_half(&p, &c, "a");
@@ -896,7 +896,7 @@ Test(txn, pending_query_counts_halves_per_group)
 
 Test(txn, kill9_with_pending_halves_checks_resume_and_commits_survive)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     /* no check before the restart: halves must age 1.5 s */
     start(&c, &p, "transactionCheckInterval=300\ntransactionTimeOut=1500\ntransactionCheckMax=5\n"
@@ -906,7 +906,7 @@ Test(txn, kill9_with_pending_halves_checks_resume_and_commits_survive)
     cr_assert_eq(end_txn(&p, &c, PG, done.qoff, done.cloff, done.uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
     cr_assert(wait_msgs(&p, &c, TOPIC, 1, 5000));
     int before = tp_count(&p);      /* 0, unless this machine took more than transactionTimeOut */
-    rc_kill9_restart_broker(&c);
+    rk_rc_kill9_restart_broker(&c);
     /* the producer's heartbeats reach the new process; its check comes, for the pending one only */
     cr_assert(wait_checks(&p, before + 1, 15000), "no check after the restart");
     check_t k = tp_check(&p, before);
@@ -925,7 +925,7 @@ Test(txn, kill9_with_pending_halves_checks_resume_and_commits_survive)
 
 /* While the broker is down: progress far past the queues' ends, as after a power cut that lost
  * the log's tail but not consumerOffset.json. */
-static void progress_too_far(rc_cluster_t *c, void *arg)
+static void progress_too_far(rk_rc_cluster_t *c, void *arg)
 {
     (void)arg;
     char path[400];
@@ -941,13 +941,13 @@ static void progress_too_far(rc_cluster_t *c, void *arg)
 
 Test(txn, progress_past_a_lost_tail_reads_the_queues_again)
 {
-    rc_cluster_t c;
+    rk_rc_cluster_t c;
     tprod_t p;
     start(&c, &p, FAST);
     half_t h = send_half(&p, &c, "before");
     cr_assert_eq(end_txn(&p, &c, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, NULL, 0), 0);
     usleep(700000);
-    rc_restart_broker(&c, progress_too_far, NULL);
+    rk_rc_restart_broker(&c, progress_too_far, NULL);
     int before = tp_count(&p);
     half_t h2 = send_half(&p, &c, "after");
     cr_assert_lt(h2.qoff, 100);
@@ -967,29 +967,29 @@ Test(txn, progress_past_a_lost_tail_reads_the_queues_again)
 
 Test(txn, slave_refuses_end_transaction)
 {
-    tk_pair_t pp;
-    tk_pair_init(&pp, NULL, "brokerRole=SLAVE\n");
-    tk_broker_start(&pp.m);
-    tk_broker_start(&pp.s);
-    cr_assert(tk_wait_slave_connected(&pp, 10000));
+    rk_tk_pair_t pp;
+    rk_tk_pair_init(&pp, NULL, "brokerRole=SLAVE\n");
+    rk_tk_broker_start(&pp.m);
+    rk_tk_broker_start(&pp.s);
+    cr_assert(rk_tk_wait_slave_connected(&pp, 10000));
     half_t h;
     cr_assert_eq(raw_send(pp.cl, pp.m.addr, TOPIC, PG, true, "s", &h), RK_RESP_SUCCESS);
-    cr_assert(tk_wait_caught_up(&pp, 10000));
+    cr_assert(rk_tk_wait_caught_up(&pp, 10000));
     char r[256];
     cr_assert_eq(raw_end_txn(pp.cl, pp.s.addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
                  RK_RESP_SLAVE_NOT_AVAILABLE);
     cr_assert_eq(raw_end_txn(pp.cl, pp.m.addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
                  RK_RESP_SUCCESS, "%s", r);
-    tk_pair_stop(&pp);
+    rk_tk_pair_stop(&pp);
 }
 
 Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
 {
-    tk_trio_t t;
-    tk_trio_init(&t, "transactionTimeOut=600000\nslaveSyncMetaInterval=200\n");
+    rk_tk_trio_t t;
+    rk_tk_trio_init(&t, "transactionTimeOut=600000\nslaveSyncMetaInterval=200\n");
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int old = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int old = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(old >= 0, "no leader elected");
     half_t h;
     cr_assert_eq(raw_send(t.base.cl, t.r[old].addr, TOPIC, PG, true, "fo", &h), RK_RESP_SUCCESS);
@@ -997,7 +997,7 @@ Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
     rk_tk_kill(t.r[old].pid, SIGKILL);
     rk_tk_wait(t.r[old].pid, 5000);
     t.r[old].pid = -1;
-    int now = tk_trio_leader(&t, old, 15000);
+    int now = rk_tk_trio_leader(&t, old, 15000);
     cr_assert(now >= 0 && now != old, "no new leader");
     int code = -1;
     char r[256] = "";
@@ -1011,7 +1011,7 @@ Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
     char *bodies[16];
     int n = 0;
     for (int k = 0; k < 100 && n == 0; k++) {
-        n = tk_pull_all(&t.base, t.r[now].addr, TOPIC, 4, bodies, 16);
+        n = rk_tk_pull_all(&t.base, t.r[now].addr, TOPIC, 4, bodies, 16);
         if (n == 0)
             usleep(50000);
     }
@@ -1032,17 +1032,17 @@ Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
     }
     cr_assert_str_eq(bodies[0], "fo");
     free(bodies[0]);
-    tk_trio_stop(&t);
+    rk_tk_trio_stop(&t);
 }
 
 Test(txn, failover_the_new_master_checks_the_pending_halves)
 {
-    tk_trio_t t;
-    tk_trio_init(&t, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n"
+    rk_tk_trio_t t;
+    rk_tk_trio_init(&t, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n"
                      "slaveSyncMetaInterval=200\nregisterNameServerPeriod=1000\n");
     for (int i = 0; i < 3; i++)
-        tk_broker_start(&t.r[i]);
-    int old = tk_trio_leader(&t, -1, 15000);
+        rk_tk_broker_start(&t.r[i]);
+    int old = rk_tk_trio_leader(&t, -1, 15000);
     cr_assert(old >= 0, "no leader elected");
     tprod_t p;
     tp_start_ns(&p, t.base.ns, PG);
@@ -1055,7 +1055,7 @@ Test(txn, failover_the_new_master_checks_the_pending_halves)
     rk_tk_kill(t.r[old].pid, SIGKILL);
     rk_tk_wait(t.r[old].pid, 5000);
     t.r[old].pid = -1;
-    int now = tk_trio_leader(&t, old, 15000);
+    int now = rk_tk_trio_leader(&t, old, 15000);
     cr_assert(now >= 0 && now != old, "no new leader");
     /* a check from the new master: its store host is in the check's offsetMsgId */
     check_t k = {0};
@@ -1080,7 +1080,7 @@ Test(txn, failover_the_new_master_checks_the_pending_halves)
     char *bodies[16];
     int n = 0;
     for (int i = 0; i < 100 && n == 0; i++) {
-        n = tk_pull_all(&t.base, t.r[now].addr, TOPIC, 4, bodies, 16);
+        n = rk_tk_pull_all(&t.base, t.r[now].addr, TOPIC, 4, bodies, 16);
         if (n == 0)
             usleep(50000);
     }
@@ -1088,5 +1088,5 @@ Test(txn, failover_the_new_master_checks_the_pending_halves)
     cr_assert_str_eq(bodies[0], "pending");
     free(bodies[0]);
     tp_stop(&p);
-    tk_trio_stop(&t);
+    rk_tk_trio_stop(&t);
 }

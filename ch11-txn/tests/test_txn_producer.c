@@ -757,7 +757,7 @@ Test(txn_mqadmin, txn_pending_says_when_a_broker_does_not_know_the_request)
 
 /* ------------------------------------------------------------------ end to end (chapter 11's broker) */
 
-#include "../../ch09-retry/tests/rcluster.h"
+#include "rk/tk_rcluster.h"
 #include "rk/consumer.h"
 
 /* Fast checks: a pass every second, a half is checked once 500 ms old. */
@@ -771,7 +771,7 @@ static void need_txn_broker(void)
 
 /* Every message of the topic's only queue from offset 0 until one with body `until` (at most
  * 20 s); counts those with body `a` and `b` into *na / *nb. Returns whether `until` came. */
-static bool consume_until(rc_cluster_t *c, const char *topic, const char *until, const char *a, int *na,
+static bool consume_until(rk_rc_cluster_t *c, const char *topic, const char *until, const char *a, int *na,
                           const char *b, int *nb)
 {
     rk_pull_consumer_config_t cfg = {.namesrv = c->ns, .group = "txn_test_reader"};
@@ -814,7 +814,7 @@ static bool consume_until(rc_cluster_t *c, const char *topic, const char *until,
     return seen;
 }
 
-static rk_txn_producer_t *real_producer(rc_cluster_t *c, app_t *a, const char *group, const char *topic)
+static rk_txn_producer_t *real_producer(rk_rc_cluster_t *c, app_t *a, const char *group, const char *topic)
 {
     const char *topics[] = {topic, NULL};
     rk_txn_producer_config_t cfg = {.producer = {.namesrv = c->ns, .group = group}, .check = check,
@@ -836,9 +836,9 @@ static void txn_send(rk_txn_producer_t *tp, const char *topic, const char *body,
 
 Test(txn_e2e, commit_delivers_once_rollback_never, .init = need_txn_broker, .timeout = 60)
 {
-    rc_cluster_t c;
-    rc_start(&c, TXN_CONF);
-    rc_create_topic(&c, "TxnOnce", 1);
+    rk_rc_cluster_t c;
+    rk_rc_start(&c, TXN_CONF);
+    rk_rc_create_topic(&c, "TxnOnce", 1);
     app_t a;
     app_init(&a, RK_TXN_COMMIT, RK_TXN_UNKNOWN);
     rk_txn_producer_t *tp = real_producer(&c, &a, "pg_once", "TxnOnce");
@@ -851,15 +851,15 @@ Test(txn_e2e, commit_delivers_once_rollback_never, .init = need_txn_broker, .tim
     cr_expect_eq(nr, 0, "the rolled-back message came %d times", nr);
     cr_expect_eq(a.checked, 0, "nothing was left to check");
     rk_txn_producer_free(tp);
-    rc_stop(&c);
+    rk_rc_stop(&c);
     app_destroy(&a);
 }
 
 Test(txn_e2e, unknown_then_check_back_commit_delivers_once, .init = need_txn_broker, .timeout = 60)
 {
-    rc_cluster_t c;
-    rc_start(&c, TXN_CONF);
-    rc_create_topic(&c, "TxnCheck", 1);
+    rk_rc_cluster_t c;
+    rk_rc_start(&c, TXN_CONF);
+    rk_rc_create_topic(&c, "TxnCheck", 1);
     app_t a;
     app_init(&a, RK_TXN_UNKNOWN, RK_TXN_COMMIT);
     rk_txn_producer_t *tp = real_producer(&c, &a, "pg_check", "TxnCheck");
@@ -873,15 +873,15 @@ Test(txn_e2e, unknown_then_check_back_commit_delivers_once, .init = need_txn_bro
     cr_assert(consume_until(&c, "TxnCheck", "marker", "decided-later", &n, NULL, &dummy));
     cr_expect_eq(n, 1, "the checked message came %d times", n);
     rk_txn_producer_free(tp);
-    rc_stop(&c);
+    rk_rc_stop(&c);
     app_destroy(&a);
 }
 
 Test(txn_e2e, restarted_producer_receives_the_check_back, .init = need_txn_broker, .timeout = 60)
 {
-    rc_cluster_t c;
-    rc_start(&c, TXN_CONF);
-    rc_create_topic(&c, "TxnRestart", 1);
+    rk_rc_cluster_t c;
+    rk_rc_start(&c, TXN_CONF);
+    rk_rc_create_topic(&c, "TxnRestart", 1);
     app_t a1, a2;
     app_init(&a1, RK_TXN_UNKNOWN, RK_TXN_UNKNOWN);
     app_init(&a2, RK_TXN_COMMIT, RK_TXN_COMMIT);
@@ -895,13 +895,13 @@ Test(txn_e2e, restarted_producer_receives_the_check_back, .init = need_txn_broke
     cr_expect_geq(a2.checked, 1);
     cr_expect_eq(n, 1);
     rk_txn_producer_free(tp);
-    rc_stop(&c);
+    rk_rc_stop(&c);
     app_destroy(&a1);
     app_destroy(&a2);
 }
 
 /* The committed message's offset id, pulled from the topic's only queue. */
-static bool committed_offset_id(rc_cluster_t *c, const char *topic, char *id, size_t len)
+static bool committed_offset_id(rk_rc_cluster_t *c, const char *topic, char *id, size_t len)
 {
     rk_pull_consumer_config_t cfg = {.namesrv = c->ns, .group = "txn_test_reader"};
     rk_pull_consumer_t *pc;
@@ -928,10 +928,10 @@ static bool committed_offset_id(rc_cluster_t *c, const char *topic, char *id, si
 
 Test(txn_e2e, mqadmin_shows_pending_halves_and_a_commits_state, .init = need_txn_broker, .timeout = 60)
 {
-    rc_cluster_t c;
-    rc_start(&c, "transactionCheckInterval=600000\n");      /* no check-back during the test */
-    rc_create_topic(&c, "TxnAdmin", 1);
-    rc_create_topic(&c, "TxnAdminC", 1);
+    rk_rc_cluster_t c;
+    rk_rc_start(&c, "transactionCheckInterval=600000\n");      /* no check-back during the test */
+    rk_rc_create_topic(&c, "TxnAdmin", 1);
+    rk_rc_create_topic(&c, "TxnAdminC", 1);
     app_t a;
     app_init(&a, RK_TXN_UNKNOWN, RK_TXN_UNKNOWN);
     rk_txn_producer_t *tp = real_producer(&c, &a, "pg_admin", "TxnAdmin");
@@ -983,16 +983,16 @@ Test(txn_e2e, mqadmin_shows_pending_halves_and_a_commits_state, .init = need_txn
     cr_expect(strstr(out, want) != NULL, "%s in %s", want, out);
     free(out);
     rk_txn_producer_free(tp);
-    rc_stop(&c);
+    rk_rc_stop(&c);
     app_destroy(&a);
 }
 
 /* Any broker: a plain message says it is not transactional (and chapter 9's lines still come). */
 Test(txn_mqadmin, query_msg_by_id_says_a_plain_message_is_not_transactional, .init = quiet, .timeout = 60)
 {
-    rc_cluster_t c;
-    rc_start_bin(&c, RK_BIN_DIR "/../../ch09/bin/mqbroker", NULL);
-    rc_create_topic(&c, "PlainT", 1);
+    rk_rc_cluster_t c;
+    rk_rc_start_bin(&c, RK_BIN_DIR "/../../ch09/bin/mqbroker", NULL);
+    rk_rc_create_topic(&c, "PlainT", 1);
     rk_producer_config_t pcfg = {.namesrv = c.ns, .group = "pg_plain"};
     rk_producer_t *p;
     cr_assert_eq(rk_producer_new(&pcfg, &p), RK_OK);
@@ -1006,5 +1006,5 @@ Test(txn_mqadmin, query_msg_by_id_says_a_plain_message_is_not_transactional, .in
     cr_expect(strstr(out, "Transaction:         NOT") != NULL, "%s", out);
     cr_expect(strstr(out, "Prepared Tx Offset") == NULL, "%s", out);
     free(out);
-    rc_stop(&c);
+    rk_rc_stop(&c);
 }

@@ -23,7 +23,7 @@ void cf_start(cfix_t *f, const char *broker_extra, const char *console_extra)
 {
     memset(f, 0, sizeof *f);
     f->cs_pid = -1;
-    rc_start_bin(&f->cl, CF_BROKER_BIN, broker_extra);
+    rk_rc_start_bin(&f->cl, CF_BROKER_BIN, broker_extra);
     f->cs_pid = cf_console(f, "console", console_extra, &f->port);
 }
 
@@ -32,7 +32,7 @@ void cf_stop(cfix_t *f)
     if (f->cs_pid > 0)
         rk_tk_stop(f->cs_pid, 10000);
     f->cs_pid = -1;
-    rc_stop(&f->cl);
+    rk_rc_stop(&f->cl);
 }
 
 cJSON *cf_call(int port, const char *method, const char *target, const char *headers, const char *body, int want)
@@ -101,7 +101,7 @@ void cf_commit_offset(cfix_t *f, const char *group, const char *topic, int qid, 
     rk_cmd_ext_set(req, "topic", topic);
     rk_cmd_ext_set_i64(req, "queueId", qid);
     rk_cmd_ext_set_i64(req, "commitOffset", off);
-    rk_cmd_t *resp = rc_call(f->cl.br, req);
+    rk_cmd_t *resp = rk_rc_call(f->cl.br, req);
     cr_assert(resp != NULL && resp->code == 0, "commit offset failed");
     rk_cmd_free(resp);
 }
@@ -120,7 +120,7 @@ void cf_send_back(cfix_t *f, const char *group, const rk_send_result_t *sent, in
     rk_cmd_ext_set(req, "originMsgId", sent->msg_id);
     rk_cmd_ext_set(req, "originTopic", sent->mq.topic);
     rk_cmd_ext_set(req, "maxReconsumeTimes", "16");
-    rk_cmd_t *resp = rc_call(f->cl.br, req);
+    rk_cmd_t *resp = rk_rc_call(f->cl.br, req);
     cr_assert(resp != NULL && resp->code == 0, "send back failed: %s", resp && resp->remark ? resp->remark : "");
     rk_cmd_free(resp);
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../../ch09-retry/tests/rcluster.h"
+#include "rk/tk_rcluster.h"
 #include "rk/console_testkit.h"
 #include "rk/producer.h"
 
@@ -15,7 +15,7 @@
 #define CF_BROKER_BIN RK_BIN_DIR "/../../ch11/bin/mqbroker"
 
 typedef struct cfix {
-    rc_cluster_t cl;
+    rk_rc_cluster_t cl;
     pid_t cs_pid;
     int port;
 } cfix_t;

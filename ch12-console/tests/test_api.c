@@ -89,7 +89,7 @@ Test(api, topics_create_list_route_status)
                        "{\"topic\":\"ConsoleT\",\"readQueueNums\":2,\"writeQueueNums\":2}", 200);
     cr_assert(has_string(cJSON_GetObjectItemCaseSensitive(j, "brokers"), f.cl.br));
     cJSON_Delete(j);
-    for (int i = 0; i < 500 && !rc_routed(&f.cl, "ConsoleT"); i++)
+    for (int i = 0; i < 500 && !rk_rc_routed(&f.cl, "ConsoleT"); i++)
         usleep(10000);
     j = cf_get(&f, "/api/topics", 200);
     cr_assert(has_string(cJSON_GetObjectItemCaseSensitive(j, "topics"), "ConsoleT"));
@@ -146,7 +146,7 @@ Test(api, messages_by_id_key_and_time)
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "MsgT", 2);
+    rk_rc_create_topic(&f.cl, "MsgT", 2);
     int64_t t0 = rk_now_ms();
     rk_send_result_t first, r;
     cf_send(&f, "MsgT", "order-1", "body one", NULL, &first);
@@ -216,7 +216,7 @@ Test(api, groups_and_lag)
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "LagT", 1);
+    rk_rc_create_topic(&f.cl, "LagT", 1);
     rk_send_result_t r;
     for (int i = 0; i < 5; i++)
         cf_send(&f, "LagT", NULL, "x", NULL, &r);
@@ -253,7 +253,7 @@ Test(api, dlq_list_resend_and_trace)
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "DlqT", 1);
+    rk_rc_create_topic(&f.cl, "DlqT", 1);
     rk_send_result_t dead, parked;
     cf_send(&f, "DlqT", "dk", "dead letter", NULL, &dead);
     cf_send(&f, "DlqT", "pk", "parked", NULL, &parked);
@@ -323,7 +323,7 @@ Test(api, delayed_pending_per_level)
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "DelayT", 1);
+    rk_rc_create_topic(&f.cl, "DelayT", 1);
     rk_send_result_t r;
     char props[32];
     snprintf(props, sizeof props, "%s\001%s", RK_PROP_DELAY, "5");      /* level 5: one minute */

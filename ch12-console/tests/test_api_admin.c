@@ -61,7 +61,7 @@ Test(api_admin, connections_consumers_running_stats)
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "AdmT", 2);
+    rk_rc_create_topic(&f.cl, "AdmT", 2);
     int got = 0;
     rk_push_consumer_t *pc = consumer(&f, "AdmG", "AdmT", &got);
     /* a producer of group AdmP: its HEART_BEAT on a connection that stays open (the SDK's
@@ -113,7 +113,7 @@ Test(api_admin, reset_offset_online_and_offline)
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "RstT", 1);
+    rk_rc_create_topic(&f.cl, "RstT", 1);
     rk_send_result_t r;
     for (int i = 0; i < 4; i++)
         cf_send(&f, "RstT", NULL, "m", NULL, &r);
@@ -124,7 +124,7 @@ Test(api_admin, reset_offset_online_and_offline)
         rk_cmd_t *q = rk_cmd_new(RK_REQ_GET_MAX_OFFSET);
         rk_cmd_ext_set(q, "topic", "RstT");
         rk_cmd_ext_set(q, "queueId", "0");
-        rk_cmd_t *a = rc_call(f.cl.br, q);
+        rk_cmd_t *a = rk_rc_call(f.cl.br, q);
         if (a == NULL || a->code != 0 || rk_cmd_ext_i64(a, "offset", &cq_max) != RK_OK)
             cq_max = -1;
         rk_cmd_free(a);
@@ -138,7 +138,7 @@ Test(api_admin, reset_offset_online_and_offline)
     rk_cmd_ext_set(req, "topic", "RstT");
     rk_cmd_ext_set(req, "queueId", "0");
     rk_cmd_ext_set(req, "commitOffset", "4");
-    rk_cmd_free(rc_call(f.cl.br, req));
+    rk_cmd_free(rk_rc_call(f.cl.br, req));
     cJSON *j = cf_call(f.port, "POST", "/api/groups/RstG/reset-offset", NULL, "{\"topic\":\"RstT\",\"timestamp\":0}",
                        200);
     cr_assert_str_eq(rk_json_get_str(j, "mode"), "offline");
@@ -166,10 +166,10 @@ Test(api_admin, delete_topic)
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "DelT", 1);
+    rk_rc_create_topic(&f.cl, "DelT", 1);
     cJSON *j = cf_call(f.port, "DELETE", "/api/topics/DelT", NULL, NULL, 200);
     cJSON_Delete(j);
-    cr_assert(!rc_routed(&f.cl, "DelT"), "no longer routed");
+    cr_assert(!rk_rc_routed(&f.cl, "DelT"), "no longer routed");
     cf_error(f.port, "DELETE", "/api/topics/DelT", NULL, NULL, 404, NULL);
     cf_stop(&f);
 }

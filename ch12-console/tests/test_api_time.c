@@ -25,7 +25,7 @@ Test(api_time, a_bound_in_a_millisecond_of_many_messages_takes_all_or_none_of_th
 {
     cfix_t f;
     cf_start(&f, NULL, NULL);
-    rc_create_topic(&f.cl, "SameMs", 1);
+    rk_rc_create_topic(&f.cl, "SameMs", 1);
     rk_producer_config_t cfg = {.namesrv = f.cl.ns, .group = "same_ms_producer", .instance_name = "samems"};
     rk_producer_t *p;
     cr_assert_eq(rk_producer_new(&cfg, &p), RK_OK);

@@ -109,7 +109,7 @@ Test(auth, read_only_refuses_changes)
     cJSON_Delete(j);
     j = cf_get(&f, "/api/cluster", 200);
     cJSON_Delete(j);
-    cr_assert(!rc_routed(&f.cl, "RoT"), "nothing was created");
+    cr_assert(!rk_rc_routed(&f.cl, "RoT"), "nothing was created");
     cf_stop(&f);
 }
 

@@ -201,7 +201,7 @@ static char *scrape(int port, const char *headers, int want)
 
 static int64_t runtime_i64(cfix_t *f, const char *key)
 {
-    rk_cmd_t *resp = rc_call(f->cl.br, rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO));
+    rk_cmd_t *resp = rk_rc_call(f->cl.br, rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO));
     cr_assert(resp != NULL && resp->code == 0);
     cJSON *j = rk_json_parse((const char *)resp->body, resp->body_len);
     int64_t v = -1;
@@ -216,7 +216,7 @@ Test(metrics, parses_and_matches_the_broker)
     cfix_t f;
     /* a cluster name with a quote and a backslash: its label value must be escaped */
     cf_start(&f, "brokerClusterName=Te\"st\\Cl\n", "metricsCacheMs=0\n");
-    rc_create_topic(&f.cl, "MetT", 1);
+    rk_rc_create_topic(&f.cl, "MetT", 1);
     rk_send_result_t r;
     for (int i = 0; i < 3; i++)
         cf_send(&f, "MetT", NULL, "m", NULL, &r);
@@ -262,7 +262,7 @@ Test(metrics, cached_and_bounded)
 {
     cfix_t f;
     cf_start(&f, NULL, "metricsCacheMs=600000\nbrokerTimeoutMs=500\n");
-    rc_create_topic(&f.cl, "CacheT", 1);
+    rk_rc_create_topic(&f.cl, "CacheT", 1);
     char *a = scrape(f.port, NULL, 200);
     rk_send_result_t r;
     cf_send(&f, "CacheT", NULL, "m", NULL, &r);

@@ -136,7 +136,7 @@ static void *traffic_main(void *arg)
             rk_cmd_ext_set(req, "topic", "WebTpsT");
             rk_cmd_ext_set_i64(req, "queueId", 0);
             rk_cmd_ext_set_i64(req, "commitOffset", t->sent - 2);
-            rk_cmd_free(rc_call(t->f->cl.br, req));
+            rk_cmd_free(rk_rc_call(t->f->cl.br, req));
         }
         usleep(20000);
     }
@@ -152,11 +152,11 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
     cf_start(&f, NULL, NULL);
 
     /* every page loads with no console error (and in 中文) */
-    rc_create_topic(&f.cl, "WebT", 2);
+    rk_rc_create_topic(&f.cl, "WebT", 2);
     rk_send_result_t r;
     for (int i = 0; i < 3; i++)
         cf_send(&f, "WebT", "web-key", "hello from the browser test", NULL, &r);
-    rc_create_topic(&f.cl, "WebTpsT", 1);
+    rk_rc_create_topic(&f.cl, "WebTpsT", 1);
     traffic_t tr = {.f = &f};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, traffic_main, &tr), 0);
@@ -174,7 +174,7 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
     step(&f, node, "topic", "WebCreatedT", NULL, NULL);
 
     /* a group that fell behind shows its lag; it drops once the group consumes */
-    rc_create_topic(&f.cl, "WebLagT", 1);
+    rk_rc_create_topic(&f.cl, "WebLagT", 1);
     for (int i = 0; i < 5; i++)
         cf_send(&f, "WebLagT", NULL, "x", NULL, &r);
     cf_commit_offset(&f, "WebLagG", "WebLagT", 0, 1);
@@ -183,7 +183,7 @@ Test(browser, pages_topics_lag_and_dlq, .timeout = 300)
     step(&f, node, "lag", "WebLagG", "0", NULL);
 
     /* a dead letter resent from the DLQ page goes back to its group (a copy in %RETRY%WebDlqG) */
-    rc_create_topic(&f.cl, "WebDlqT", 1);
+    rk_rc_create_topic(&f.cl, "WebDlqT", 1);
     rk_send_result_t dead;
     cf_send(&f, "WebDlqT", "dk", "dead letter", NULL, &dead);
     cf_send_back(&f, "WebDlqG", &dead, -1);

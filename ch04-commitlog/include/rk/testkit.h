@@ -56,6 +56,12 @@ int rk_tk_run(char *const argv[], char **out, int timeout_ms);
 #ifdef RK_BIN_DIR
 #define rk_tk_bin(name) (RK_BIN_DIR "/" name)
 #endif
+/* Path of program NAME as built for unit (e.g. "ch06": build/ch06/bin/NAME), or, when unit
+ * is NULL, for the chapter of the running program, found from /proc/self/exe (test binaries
+ * live in build/chNN/, benchmarks and tools in build/chNN/bin/). For fixtures in a testkit
+ * library, compiled once but used by the tests of several chapters, each of which must start
+ * its own chapter's broker. Writes into out; returns out, or NULL if it does not fit. */
+const char *rk_tk_unit_bin(const char *unit, const char *name, char *out, size_t len);
 /* Size of a file, or -errno. */
 long long rk_tk_file_size(const char *path);
 /* Peak resident memory (VmHWM in /proc/PID/status) of a process, in KiB; -1 if unknown.

@@ -1,7 +1,8 @@
-/* pair.c — see pair.h. */
-#include "pair.h"
+/* tk_pair.c — see rk/tk_pair.h. */
+#include "rk/tk_pair.h"
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static void write_conf(tk_pair_t *p, tk_broker_t *b, const char *name, int id, const char *extra)
+static void write_conf(rk_tk_pair_t *p, rk_tk_broker_t *b, const char *name, int id, const char *extra)
 {
     b->port = rk_tk_free_port();
     b->ha_port = rk_tk_free_port();
@@ -36,7 +37,7 @@ static void write_conf(tk_pair_t *p, tk_broker_t *b, const char *name, int id, c
     fclose(f);
 }
 
-void tk_pair_init(tk_pair_t *p, const char *master_extra, const char *slave_extra)
+void rk_tk_pair_init(rk_tk_pair_t *p, const char *master_extra, const char *slave_extra)
 {
     memset(p, 0, sizeof *p);
     p->ns_pid = -1;
@@ -50,7 +51,9 @@ void tk_pair_init(tk_pair_t *p, const char *master_extra, const char *slave_extr
     fprintf(f, "listenPort=%d\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n", ns_port, p->dir);
     fclose(f);
     snprintf(log, sizeof log, "%s/ns.log", p->dir);
-    char *argv[] = {(char *)(RK_BIN_DIR "/../../ch06/bin/mqnamesrv"), "-c", nsconf, NULL};
+    char bin[PATH_MAX];
+    cr_assert_not_null(rk_tk_unit_bin("ch06", "mqnamesrv", bin, sizeof bin));
+    char *argv[] = {bin, "-c", nsconf, NULL};
     p->ns_pid = rk_tk_spawn(argv, log);
     cr_assert(p->ns_pid > 0 && rk_tk_wait_port(ns_port, 5000), "mqnamesrv did not start");
     write_conf(p, &p->m, "master", 0, master_extra);
@@ -58,9 +61,11 @@ void tk_pair_init(tk_pair_t *p, const char *master_extra, const char *slave_extr
     cr_assert_eq(rk_rclient_new(&p->cl), 0);
 }
 
-void tk_broker_start(tk_broker_t *b)
+void rk_tk_broker_start(rk_tk_broker_t *b)
 {
-    char *argv[] = {(char *)rk_tk_bin("mqbroker"), "-c", b->conf, NULL};
+    char bin[PATH_MAX];     /* the broker of the chapter whose tests run */
+    cr_assert_not_null(rk_tk_unit_bin(NULL, "mqbroker", bin, sizeof bin));
+    char *argv[] = {bin, "-c", b->conf, NULL};
     long long before = rk_tk_file_size(b->log);     /* a restart appends to the same log */
     if (before < 0)
         before = 0;
@@ -86,14 +91,14 @@ void tk_broker_start(tk_broker_t *b)
     cr_assert_fail("mqbroker did not boot (see %s)", b->log);
 }
 
-void tk_broker_stop(tk_broker_t *b)
+void rk_tk_broker_stop(rk_tk_broker_t *b)
 {
     if (b->pid > 0)
         cr_assert_eq(rk_tk_stop(b->pid, 10000), 0, "%s did not stop cleanly on SIGTERM", b->conf);
     b->pid = -1;
 }
 
-void tk_pair_stop(tk_pair_t *p)
+void rk_tk_pair_stop(rk_tk_pair_t *p)
 {
     rk_rclient_free(p->cl);
     p->cl = NULL;
@@ -108,12 +113,12 @@ void tk_pair_stop(tk_pair_t *p)
         rk_tk_rmtree(p->dir);
 }
 
-rk_cmd_t *tk_send(tk_pair_t *p, const char *addr, const char *topic, const char *body)
+rk_cmd_t *rk_tk_send(rk_tk_pair_t *p, const char *addr, const char *topic, const char *body)
 {
-    return tk_send_props(p, addr, topic, 0, body, NULL);
+    return rk_tk_send_props(p, addr, topic, 0, body, NULL);
 }
 
-rk_cmd_t *tk_send_props(tk_pair_t *p, const char *addr, const char *topic, int qid, const char *body,
+rk_cmd_t *rk_tk_send_props(rk_tk_pair_t *p, const char *addr, const char *topic, int qid, const char *body,
                         const char *props)
 {
     rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
@@ -134,12 +139,12 @@ rk_cmd_t *tk_send_props(tk_pair_t *p, const char *addr, const char *topic, int q
     return resp;
 }
 
-void tk_send_n(tk_pair_t *p, const char *topic, int n, size_t size)
+void rk_tk_send_n(rk_tk_pair_t *p, const char *topic, int n, size_t size)
 {
-    tk_send_n_to(p, p->m.addr, topic, n, size);
+    rk_tk_send_n_to(p, p->m.addr, topic, n, size);
 }
 
-void tk_send_n_to(tk_pair_t *p, const char *addr, const char *topic, int n, size_t size)
+void rk_tk_send_n_to(rk_tk_pair_t *p, const char *addr, const char *topic, int n, size_t size)
 {
     char *body = malloc(size + 1);
     cr_assert(body != NULL);
@@ -148,14 +153,14 @@ void tk_send_n_to(tk_pair_t *p, const char *addr, const char *topic, int n, size
         int k = snprintf(body, size, "m%06d-", i);
         body[k] = '-';
         body[size] = '\0';
-        rk_cmd_t *resp = tk_send(p, addr, topic, body);
+        rk_cmd_t *resp = rk_tk_send(p, addr, topic, body);
         cr_assert_eq(resp->code, 0, "send %d: %d %s", i, resp->code, resp->remark ? resp->remark : "");
         rk_cmd_free(resp);
     }
     free(body);
 }
 
-char *tk_runtime(tk_pair_t *p, const char *addr, const char *key)
+char *rk_tk_runtime(rk_tk_pair_t *p, const char *addr, const char *key)
 {
     rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_BROKER_RUNTIME_INFO), *resp = NULL;
     if (rk_rclient_invoke_sync(p->cl, addr, req, 3000, &resp) != RK_OK)
@@ -170,7 +175,7 @@ char *tk_runtime(tk_pair_t *p, const char *addr, const char *key)
     return v;
 }
 
-void tk_freeze(pid_t pid)
+void rk_tk_freeze(pid_t pid)
 {
     cr_assert_eq(rk_tk_kill(pid, SIGSTOP), 0);
     char path[64];
@@ -191,18 +196,18 @@ void tk_freeze(pid_t pid)
     cr_assert_fail("process %d did not stop", (int)pid);
 }
 
-int64_t tk_max_offset(tk_pair_t *p, const char *addr)
+int64_t rk_tk_max_offset(rk_tk_pair_t *p, const char *addr)
 {
-    char *v = tk_runtime(p, addr, "commitLogMaxOffset");
+    char *v = rk_tk_runtime(p, addr, "commitLogMaxOffset");
     int64_t r = v ? strtoll(v, NULL, 10) : -1;
     free(v);
     return r;
 }
 
-bool tk_wait_slave_connected(tk_pair_t *p, int ms)
+bool rk_tk_wait_slave_connected(rk_tk_pair_t *p, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
-        char *v = tk_runtime(p, p->m.addr, "haSlaveCount");
+        char *v = rk_tk_runtime(p, p->m.addr, "haSlaveCount");
         bool ok = v != NULL && strcmp(v, "0") != 0;
         free(v);
         if (ok)
@@ -212,10 +217,10 @@ bool tk_wait_slave_connected(tk_pair_t *p, int ms)
     return false;
 }
 
-bool tk_wait_caught_up(tk_pair_t *p, int ms)
+bool rk_tk_wait_caught_up(rk_tk_pair_t *p, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
-        int64_t m = tk_max_offset(p, p->m.addr), s = tk_max_offset(p, p->s.addr);
+        int64_t m = rk_tk_max_offset(p, p->m.addr), s = rk_tk_max_offset(p, p->s.addr);
         if (m > 0 && m == s)
             return true;
         usleep(20000);
@@ -235,55 +240,24 @@ static int count_files(const char *dir)
     return n;
 }
 
-void tk_assert_same_commitlog(tk_pair_t *p)
+int rk_tk_assert_files_match(const char *from_dir, const char *to_dir)
 {
-    char md[400], sd[400];
-    snprintf(md, sizeof md, "%s/commitlog", p->m.store);
-    snprintf(sd, sizeof sd, "%s/commitlog", p->s.store);
-    DIR *d = opendir(md);
-    cr_assert(d != NULL);
+    DIR *d = opendir(from_dir);
+    cr_assert(d != NULL, "cannot open %s", from_dir);
     struct dirent *e;
     int n = 0;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         char a[700], b[700];
-        snprintf(a, sizeof a, "%s/%s", md, e->d_name);
-        snprintf(b, sizeof b, "%s/%s", sd, e->d_name);
+        snprintf(a, sizeof a, "%s/%s", from_dir, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to_dir, e->d_name);
         char *da = NULL, *db = NULL;
         size_t la = 0, lb = 0;
         cr_assert_eq(rk_file_read_all(a, &da, &la), 0);
-        cr_assert_eq(rk_file_read_all(b, &db, &lb), 0, "the slave has no %s", e->d_name);
-        cr_assert(la == lb && memcmp(da, db, la) == 0, "commitlog file %s differs", e->d_name);
-        free(da);
-        free(db);
-        n++;
-    }
-    closedir(d);
-    cr_assert_gt(n, 0);
-    cr_assert_eq(count_files(sd), n, "the slave has files the master does not");
-}
-
-int tk_assert_slave_files_match(tk_pair_t *p)
-{
-    char md[400], sd[400];
-    snprintf(md, sizeof md, "%s/commitlog", p->m.store);
-    snprintf(sd, sizeof sd, "%s/commitlog", p->s.store);
-    DIR *d = opendir(sd);
-    cr_assert(d != NULL);
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char a[700], b[700];
-        snprintf(a, sizeof a, "%s/%s", md, e->d_name);
-        snprintf(b, sizeof b, "%s/%s", sd, e->d_name);
-        char *da = NULL, *db = NULL;
-        size_t la = 0, lb = 0;
-        cr_assert_eq(rk_file_read_all(b, &db, &lb), 0);
-        cr_assert_eq(rk_file_read_all(a, &da, &la), 0, "the slave has %s, the master does not", e->d_name);
-        cr_assert(la == lb && memcmp(da, db, la) == 0, "commitlog file %s differs", e->d_name);
+        cr_assert_eq(rk_file_read_all(b, &db, &lb), 0, "%s has %s, %s does not", from_dir, e->d_name, to_dir);
+        cr_assert(la == lb && memcmp(da, db, la) == 0, "file %s differs between %s and %s", e->d_name, from_dir,
+                  to_dir);
         free(da);
         free(db);
         n++;
@@ -292,16 +266,34 @@ int tk_assert_slave_files_match(tk_pair_t *p)
     return n;
 }
 
+void rk_tk_assert_same_commitlog(rk_tk_pair_t *p)
+{
+    char md[400], sd[400];
+    snprintf(md, sizeof md, "%s/commitlog", p->m.store);
+    snprintf(sd, sizeof sd, "%s/commitlog", p->s.store);
+    int n = rk_tk_assert_files_match(md, sd);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(count_files(sd), n, "the slave has files the master does not");
+}
+
+int rk_tk_assert_slave_files_match(rk_tk_pair_t *p)
+{
+    char md[400], sd[400];
+    snprintf(md, sizeof md, "%s/commitlog", p->m.store);
+    snprintf(sd, sizeof sd, "%s/commitlog", p->s.store);
+    return rk_tk_assert_files_match(sd, md);
+}
+
 /* ---------------------------------------------------------------- trio */
 
-void tk_trio_init(tk_trio_t *t, const char *extra) { tk_group_init(t, 3, extra); }
+void rk_tk_trio_init(rk_tk_trio_t *t, const char *extra) { rk_tk_group_init(t, 3, extra); }
 
-void tk_group_init(tk_trio_t *t, int n, const char *extra)
+void rk_tk_group_init(rk_tk_trio_t *t, int n, const char *extra)
 {
     memset(t, 0, sizeof *t);
     cr_assert(n >= 1 && n <= 5);
     t->n = n;
-    tk_pair_init(&t->base, NULL, NULL);
+    rk_tk_pair_init(&t->base, NULL, NULL);
     char peers[256] = "";
     for (int i = 0; i < n; i++) {
         t->elect_port[i] = rk_tk_free_port();
@@ -319,7 +311,7 @@ void tk_group_init(tk_trio_t *t, int n, const char *extra)
     }
 }
 
-void tk_trio_stop(tk_trio_t *t)
+void rk_tk_trio_stop(rk_tk_trio_t *t)
 {
     for (int i = 0; i < t->n; i++)
         if (t->r[i].pid > 0) {
@@ -327,17 +319,17 @@ void tk_trio_stop(tk_trio_t *t)
             rk_tk_stop(t->r[i].pid, 10000);
             t->r[i].pid = -1;
         }
-    tk_pair_stop(&t->base);
+    rk_tk_pair_stop(&t->base);
 }
 
-int tk_trio_leader(tk_trio_t *t, int not_this, int ms)
+int rk_tk_trio_leader(rk_tk_trio_t *t, int not_this, int ms)
 {
     for (int k = 0; k <= ms / 50; k++) {
         for (int i = 0; i < t->n; i++) {
             if (i == not_this || t->r[i].pid <= 0)
                 continue;
-            char *role = tk_runtime(&t->base, t->r[i].addr, "dLegerRole");
-            char *br = tk_runtime(&t->base, t->r[i].addr, "brokerRole");
+            char *role = rk_tk_runtime(&t->base, t->r[i].addr, "dLegerRole");
+            char *br = rk_tk_runtime(&t->base, t->r[i].addr, "brokerRole");
             bool lead = role && br && strcmp(role, "LEADER") == 0 && strcmp(br, "SYNC_MASTER") == 0;
             free(role);
             free(br);
@@ -349,7 +341,7 @@ int tk_trio_leader(tk_trio_t *t, int not_this, int ms)
     return -1;
 }
 
-int tk_try_send(tk_pair_t *p, const char *addr, const char *topic, const char *body, int timeout_ms, char *msg_id)
+int rk_tk_try_send(rk_tk_pair_t *p, const char *addr, const char *topic, const char *body, int timeout_ms, char *msg_id)
 {
     rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
     rk_cmd_ext_set(req, "a", "pg");
@@ -386,15 +378,15 @@ static void keep_body(void *arg, const rk_record_t *rec)
     b->out[b->n++] = strndup((const char *)rec->body, rec->body_len);
 }
 
-int tk_pull_all(tk_pair_t *p, const char *addr, const char *topic, int nq, char **bodies, int max)
+int rk_tk_pull_all(rk_tk_pair_t *p, const char *addr, const char *topic, int nq, char **bodies, int max)
 {
     bodies_t b = {bodies, 0, max};
     for (int q = 0; q < nq; q++)
-        tk_pull_each(p, addr, topic, q, 0, keep_body, &b);
+        rk_tk_pull_each(p, addr, topic, q, 0, keep_body, &b);
     return b.n;
 }
 
-int64_t tk_pull_each(tk_pair_t *p, const char *addr, const char *topic, int qid, int64_t from,
+int64_t rk_tk_pull_each(rk_tk_pair_t *p, const char *addr, const char *topic, int qid, int64_t from,
                      void (*fn)(void *arg, const rk_record_t *rec), void *arg)
 {
     int64_t off = from;
@@ -470,7 +462,7 @@ static int compare_dirs(const char *a, const char *b)
     return same;
 }
 
-void tk_assert_same_logs(const char *store_a, const char *store_b)
+void rk_tk_assert_same_logs(const char *store_a, const char *store_b)
 {
     char a[400], b[400];
     snprintf(a, sizeof a, "%s/commitlog", store_a);

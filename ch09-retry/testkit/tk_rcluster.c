@@ -1,7 +1,8 @@
-/* rcluster.c — see rcluster.h. */
-#include "rcluster.h"
+/* tk_rcluster.c — see rk/tk_rcluster.h. */
+#include "rk/tk_rcluster.h"
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "rk/request_code.h"
 #include "rk/testkit.h"
 
-static void start_broker(rc_cluster_t *c)
+static void start_broker(rk_rc_cluster_t *c)
 {
     char log[300];
     snprintf(log, sizeof log, "%s/broker.log", c->dir);
@@ -23,7 +24,7 @@ static void start_broker(rc_cluster_t *c)
     cr_assert(rk_tk_wait_port(c->br_port, 10000), "mqbroker did not start (see %s)", log);
 }
 
-rk_cmd_t *rc_call(const char *addr, rk_cmd_t *req)
+rk_cmd_t *rk_rc_call(const char *addr, rk_cmd_t *req)
 {
     rk_rclient_t *rc;
     cr_assert_eq(rk_rclient_new(&rc), 0);
@@ -34,29 +35,31 @@ rk_cmd_t *rc_call(const char *addr, rk_cmd_t *req)
     return resp;
 }
 
-bool rc_routed(rc_cluster_t *c, const char *topic)
+bool rk_rc_routed(rk_rc_cluster_t *c, const char *topic)
 {
     rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_ROUTEINFO_BY_TOPIC);
     rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_t *resp = rc_call(c->ns, req);
+    rk_cmd_t *resp = rk_rc_call(c->ns, req);
     bool ok = resp != NULL && resp->code == RK_RESP_SUCCESS;
     rk_cmd_free(resp);
     return ok;
 }
 
-static void wait_routed(rc_cluster_t *c, const char *topic)
+static void wait_routed(rk_rc_cluster_t *c, const char *topic)
 {
-    for (int i = 0; i < 500 && !rc_routed(c, topic); i++)
+    for (int i = 0; i < 500 && !rk_rc_routed(c, topic); i++)
         usleep(10000);
-    cr_assert(rc_routed(c, topic), "the name server never routed %s", topic);
+    cr_assert(rk_rc_routed(c, topic), "the name server never routed %s", topic);
 }
 
-void rc_start(rc_cluster_t *c, const char *extra_conf)
+void rk_rc_start(rk_rc_cluster_t *c, const char *extra_conf)
 {
-    rc_start_bin(c, rk_tk_bin("mqbroker"), extra_conf);
+    char bin[PATH_MAX];     /* the broker of the chapter whose tests run */
+    cr_assert_not_null(rk_tk_unit_bin(NULL, "mqbroker", bin, sizeof bin));
+    rk_rc_start_bin(c, bin, extra_conf);
 }
 
-void rc_start_bin(rc_cluster_t *c, const char *broker_bin, const char *extra_conf)
+void rk_rc_start_bin(rk_rc_cluster_t *c, const char *broker_bin, const char *extra_conf)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->bin, sizeof c->bin, "%s", broker_bin);
@@ -77,7 +80,9 @@ void rc_start_bin(rc_cluster_t *c, const char *broker_bin, const char *extra_con
     fprintf(f, "listenPort=%d\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n", c->ns_port, c->dir);
     fclose(f);
     snprintf(log, sizeof log, "%s/ns.log", c->dir);
-    char *nsargv[] = {(char *)(RK_BIN_DIR "/../../ch06/bin/mqnamesrv"), "-c", nsconf, NULL};
+    char nsbin[PATH_MAX];
+    cr_assert_not_null(rk_tk_unit_bin("ch06", "mqnamesrv", nsbin, sizeof nsbin));
+    char *nsargv[] = {nsbin, "-c", nsconf, NULL};
     c->ns_pid = rk_tk_spawn(nsargv, log);
     cr_assert(c->ns_pid > 0 && rk_tk_wait_port(c->ns_port, 5000), "mqnamesrv did not start");
     snprintf(c->conf, sizeof c->conf, "%s/broker.conf", c->dir);
@@ -92,7 +97,7 @@ void rc_start_bin(rc_cluster_t *c, const char *broker_bin, const char *extra_con
     wait_routed(c, "TBW102");
 }
 
-void rc_kill9_restart_broker(rc_cluster_t *c)
+void rk_rc_kill9_restart_broker(rk_rc_cluster_t *c)
 {
     cr_assert_eq(rk_tk_kill(c->br_pid, SIGKILL), 0);
     cr_assert_neq(rk_tk_wait(c->br_pid, 10000), -ETIMEDOUT);
@@ -100,7 +105,7 @@ void rc_kill9_restart_broker(rc_cluster_t *c)
     start_broker(c);
 }
 
-void rc_restart_broker(rc_cluster_t *c, void (*between)(rc_cluster_t *c, void *arg), void *arg)
+void rk_rc_restart_broker(rk_rc_cluster_t *c, void (*between)(rk_rc_cluster_t *c, void *arg), void *arg)
 {
     cr_assert_eq(rk_tk_stop(c->br_pid, 10000), 0, "the broker did not stop on SIGTERM");
     c->br_pid = -1;
@@ -109,7 +114,7 @@ void rc_restart_broker(rc_cluster_t *c, void (*between)(rc_cluster_t *c, void *a
     start_broker(c);
 }
 
-void rc_stop(rc_cluster_t *c)
+void rk_rc_stop(rk_rc_cluster_t *c)
 {
     if (c->br_pid > 0)
         rk_tk_stop(c->br_pid, 10000);
@@ -120,7 +125,7 @@ void rc_stop(rc_cluster_t *c)
         rk_tk_rmtree(c->dir);
 }
 
-void rc_create_topic(rc_cluster_t *c, const char *topic, int queues)
+void rk_rc_create_topic(rk_rc_cluster_t *c, const char *topic, int queues)
 {
     rk_cmd_t *req = rk_cmd_new(RK_REQ_UPDATE_AND_CREATE_TOPIC);
     rk_cmd_ext_set(req, "topic", topic);
@@ -129,7 +134,7 @@ void rc_create_topic(rc_cluster_t *c, const char *topic, int queues)
     rk_cmd_ext_set_i64(req, "writeQueueNums", queues);
     rk_cmd_ext_set(req, "perm", "6");
     rk_cmd_ext_set(req, "topicFilterType", "SINGLE_TAG");
-    rk_cmd_t *resp = rc_call(c->br, req);
+    rk_cmd_t *resp = rk_rc_call(c->br, req);
     cr_assert_not_null(resp);
     cr_assert_eq(resp->code, 0, "create %s: %s", topic, resp->remark ? resp->remark : "");
     rk_cmd_free(resp);
