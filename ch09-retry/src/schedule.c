@@ -33,6 +33,13 @@ typedef struct level {
     int64_t offset;                 /* next unit to deliver (service thread; read under mu) */
 } level_t;
 
+/* What one delayOffset.json write holds: the offsets, and the commitlog's end read after them
+ * (every delivery they count lies below it). */
+typedef struct snap {
+    int64_t off[RK_DELAY_LEVEL_MAX];
+    int64_t log_pos;
+} snap_t;
+
 struct rk_schedule {
     rk_store_t *st;
     int nlevels;
@@ -42,7 +49,11 @@ struct rk_schedule {
     int64_t flush_ms;
     bool (*may_deliver)(void *ctx);
     void *may_ctx;
-    bool dirty;                     /* under mu */
+    bool dirty;                     /* under mu: an offset moved since the last write */
+    snap_t staged;                  /* under mu: taken by a persist before the log was on disk */
+    bool have_staged;
+    uv_mutex_t file_mu;             /* one delayOffset.json write at a time */
+    bool stopped;                   /* rk_schedule_stop wrote the file: the store may be closed */
     bool delivering;                /* under mu; written by the service thread only */
     uv_mutex_t mu;                  /* offsets (read by other threads), dirty, file writes */
     _Atomic uint64_t woken;         /* levels with new units (bit per level), set by the dispatcher */
@@ -165,17 +176,25 @@ static int parse_offsets(const char *text, size_t len, void *ctx)
     return rc;
 }
 
-/* The offsets as delayOffset.json holds them (s->mu held), plus "logPos": the commitlog's end,
- * read after the offsets (every put they count as delivered lies below it). A replica takes a
- * copy only once its own log reached it (rk_schedule_follow). RocketMQ's readers ignore the field. */
-static char *encode_locked(rk_schedule_t *s)
+/* The offsets now (s->mu held), and the commitlog's end read after them. */
+static void snap_take_locked(rk_schedule_t *s, snap_t *c)
+{
+    for (int i = 0; i < s->nlevels; i++)
+        c->off[i] = s->lv[i].offset;
+    c->log_pos = rk_store_commitlog_max(s->st);
+}
+
+/* The offsets as delayOffset.json holds them, plus "logPos": the commitlog's end when they were
+ * read. A replica takes a copy only once its own log reached it (rk_schedule_follow). RocketMQ's
+ * readers ignore the field. */
+static char *encode_snap(const rk_schedule_t *s, const snap_t *c)
 {
     cJSON *root = cJSON_CreateObject(), *table = root ? cJSON_AddObjectToObject(root, "offsetTable") : NULL;
-    bool ok = table != NULL && rk_json_add_i64(root, "logPos", rk_store_commitlog_max(s->st)) != NULL;
+    bool ok = table != NULL && rk_json_add_i64(root, "logPos", c->log_pos) != NULL;
     for (int i = 0; ok && i < s->nlevels; i++) {
         char key[16];
         snprintf(key, sizeof key, "%d", i + 1);
-        ok = rk_json_add_i64(table, key, s->lv[i].offset) != NULL;
+        ok = rk_json_add_i64(table, key, c->off[i]) != NULL;
     }
     char *text = ok ? rk_json_print(root, RK_JSON_PRETTY | RK_JSON_BARE_INT_KEYS) : NULL;
     cJSON_Delete(root);
@@ -184,10 +203,11 @@ static char *encode_locked(rk_schedule_t *s)
 
 char *rk_schedule_encode(rk_schedule_t *s)
 {
+    snap_t c;
     uv_mutex_lock(&s->mu);
-    char *text = encode_locked(s);
+    snap_take_locked(s, &c);
     uv_mutex_unlock(&s->mu);
-    return text;
+    return encode_snap(s, &c);
 }
 
 /* The "logPos" a master's copy carries (-1: none, as RocketMQ's). */
@@ -236,26 +256,59 @@ bool rk_schedule_delivering(rk_schedule_t *s)
     return d;
 }
 
-int rk_schedule_persist(rk_schedule_t *s)
+/* Writes delayOffset.json. Unless forced (stop: the store flushes the log as it closes), only
+ * offsets whose deliveries the commitlog has flushed: the restored copies must be on disk before
+ * the file says "delivered", or a power cut with ASYNC_FLUSH (or with SYNC_FLUSH: a delivery's
+ * put does not wait for the flush) would lose them. Offsets taken before the log got there are
+ * staged and written by a later call, so the file lags about one commitlog flush behind (the
+ * same rule as chapter 10's timer checkpoint). */
+static int persist(rk_schedule_t *s, bool force)
 {
+    int64_t flushed = force ? INT64_MAX : rk_commitlog_flushed_offset(rk_store_commitlog(s->st));
     uv_mutex_lock(&s->mu);
     if (!s->dirty) {
         uv_mutex_unlock(&s->mu);
         return RK_OK;
     }
-    int rc = RK_ENOMEM;
-    char *text = encode_locked(s);
-    if (text != NULL) {
-        rc = rk_file_write_atomic(s->path, text, strlen(text));
-        free(text);
+    snap_t c;
+    snap_take_locked(s, &c);
+    bool write = force || c.log_pos <= flushed;
+    if (!write && s->have_staged && s->staged.log_pos <= flushed) {
+        snap_t older = s->staged;
+        s->staged = c;
+        c = older;
+        write = true;               /* an older one whose deliveries are on disk; the newer waits */
+    } else if (!write) {
+        s->staged = c;
+        s->have_staged = true;
     }
-    if (rc == RK_OK)
-        s->dirty = false;
+    if (write) {
+        bool current = true;
+        for (int i = 0; i < s->nlevels; i++)
+            current &= c.off[i] == s->lv[i].offset;
+        if (current) {
+            s->dirty = false;
+            s->have_staged = false;
+        }
+    }
     uv_mutex_unlock(&s->mu);
-    if (rc != RK_OK)
+    if (!write)
+        return RK_OK;
+    char *text = encode_snap(s, &c);
+    uv_mutex_lock(&s->file_mu);
+    int rc = text != NULL ? rk_file_write_atomic(s->path, text, strlen(text)) : RK_ENOMEM;
+    uv_mutex_unlock(&s->file_mu);
+    free(text);
+    if (rc != RK_OK) {
+        uv_mutex_lock(&s->mu);
+        s->dirty = true;
+        uv_mutex_unlock(&s->mu);
         rk_log_error("schedule", "cannot write %s: %s (retrying at the next flush)", s->path, rk_strerror(rc));
+    }
     return rc;
 }
+
+int rk_schedule_persist(rk_schedule_t *s) { return persist(s, false); }
 
 /* ------------------------------------------------------------ store hooks */
 
@@ -585,6 +638,12 @@ int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule
         free(s);
         return RK_ENOMEM;
     }
+    if (uv_mutex_init(&s->file_mu) != 0) {
+        uv_mutex_destroy(&s->mu);
+        free(s->path);
+        free(s);
+        return RK_ENOMEM;
+    }
     rk_file_load_opts_t lo = {.fallback_to_bak = cfg->fallback_to_bak, .opt_in = "metadataFallbackToBak=true"};
     char why[512] = "";
     int rc = rk_file_load(s->path, parse_offsets, s, &lo, NULL, why, sizeof why);
@@ -601,6 +660,7 @@ int rk_schedule_new(rk_store_t *st, const rk_schedule_config_t *cfg, rk_schedule
     if (rc != RK_OK) {
         if (!err[0])
             snprintf(err, errlen, "schedule: %s", rk_strerror(rc));
+        uv_mutex_destroy(&s->file_mu);
         uv_mutex_destroy(&s->mu);
         free(s->path);
         free(s);
@@ -614,6 +674,7 @@ int rk_schedule_start(rk_schedule_t *s)
 {
     if (s->started)
         return RK_EINVAL;
+    s->stopped = false;
     int rc = RK_ENOMEM;
     if ((s->wheel = rk_tw_create(TICK_MS, (int64_t)rk_mono_ms(), &rc)) == NULL)
         return rc;
@@ -672,7 +733,11 @@ void rk_schedule_stop(rk_schedule_t *s)
         s->delivering = false;
         uv_mutex_unlock(&s->mu);
     }
-    rk_schedule_persist(s);
+    /* forced: the caller closes the store next, which flushes the log. Once only: after that
+     * the store may be gone (rk_schedule_free stops again) */
+    if (!s->stopped)
+        persist(s, true);
+    s->stopped = true;
 }
 
 void rk_schedule_free(rk_schedule_t *s)
@@ -680,6 +745,7 @@ void rk_schedule_free(rk_schedule_t *s)
     if (s == NULL)
         return;
     rk_schedule_stop(s);
+    uv_mutex_destroy(&s->file_mu);
     uv_mutex_destroy(&s->mu);
     free(s->path);
     free(s);

@@ -344,7 +344,8 @@ Test(retry_ha, the_slave_log_stays_the_masters_while_retries_are_delivered)
 {
     start_ns();
     write_conf(&m, "master", "1s 1s 1s", true, NULL);
-    write_conf(&s, "slave", "1s 1s 1s", true, "brokerId=1\nbrokerRole=SLAVE\n");
+    /* the slave writes offsets only once its log holds their deliveries on disk: flush soon */
+    write_conf(&s, "slave", "1s 1s 1s", true, "brokerId=1\nbrokerRole=SLAVE\nflushCommitLogThoroughInterval=500\n");
     start_proc(&m);
     start_proc(&s);
     wait_slave_connected();

@@ -94,7 +94,11 @@ char *rk_schedule_encode(rk_schedule_t *s);
 int rk_schedule_follow(rk_schedule_t *s, const char *text, size_t len);
 /* True while the service delivers (it started and may_deliver said yes at its last round). */
 bool rk_schedule_delivering(rk_schedule_t *s);
-/* Writes delayOffset.json now (if an offset moved). */
+/* Writes delayOffset.json now if an offset moved, but only offsets whose deliveries the
+ * commitlog has flushed (rk_commitlog_flushed_offset): newer ones are staged for a later call,
+ * so the file lags about one commitlog flush behind and a power cut cannot leave it counting a
+ * restored copy that never reached the disk. rk_schedule_stop writes the newest regardless
+ * (closing the store flushes the log). */
 int rk_schedule_persist(rk_schedule_t *s);
 
 /* A put the broker makes itself (a scheduled delivery, a send-back) sets this around
