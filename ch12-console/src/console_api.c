@@ -1764,33 +1764,21 @@ static void api_tps(rk_console_t *cs, const rk_api_req_t *r, rk_api_out_t *o)
 
 /* ------------------------------------------------------------------ rates */
 
-typedef struct rate_sample {
-    int64_t v, at;
-    double rate;
-} rate_sample_t;
-
 double rk__console_rate(rk_console_shared_t *sh, const char *key, int64_t v, int64_t now_ms)
 {
     double out = -1;
     uv_mutex_lock(&sh->rates_mu);
-    rate_sample_t *s = rk_strmap_get(&sh->rates, key);
+    rk__rate_t *s = rk_strmap_get(&sh->rates, key);
     if (s == NULL) {
         if (sh->nrates < 100000 && (s = calloc(1, sizeof *s)) != NULL) {
-            s->v = v;
-            s->at = now_ms;
-            s->rate = -1;
+            rk__rate_update(s, v, now_ms);
             if (rk_strmap_put(&sh->rates, key, s, NULL) != RK_OK)
                 free(s);
             else
                 sh->nrates++;
         }
-    } else if (now_ms - s->at >= 500) {
-        s->rate = v >= s->v ? (double)(v - s->v) * 1000.0 / (double)(now_ms - s->at) : 0;
-        s->v = v;
-        s->at = now_ms;
-        out = s->rate;
     } else {
-        out = s->rate;                  /* asked again too soon: the last rate */
+        out = rk__rate_update(s, v, now_ms);
     }
     uv_mutex_unlock(&sh->rates_mu);
     return out;

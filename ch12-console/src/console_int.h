@@ -83,7 +83,21 @@ void rk__api_fail(rk_api_out_t *o, int status, const char *fmt, ...) __attribute
 const char *rk__api_param(const rk_api_req_t *r, const char *key);
 /* A string member from arbitrary bytes: invalid UTF-8 becomes U+FFFD, so the answer stays JSON. */
 cJSON *rk__json_add_bytes(cJSON *obj, const char *key, const char *s, size_t len);
-/* The rate of counter `key` now at value v (per second since the last call; -1 the first time). */
+/* A counter's recent samples, at least RK__RATE_STEP_MS apart, spanning at most
+ * RK__RATE_WINDOW_MS (zeroed = empty). */
+#define RK__RATE_RING 16
+#define RK__RATE_STEP_MS 500
+#define RK__RATE_WINDOW_MS 10000
+typedef struct rk__rate {
+    int64_t v[RK__RATE_RING], at[RK__RATE_RING];
+    int first, n;                   /* ring: oldest at first, n samples */
+    double rate;                    /* the last answer */
+} rk__rate_t;
+/* Counter now at value v: its rate per second over the whole span of the samples (not the last
+ * step), so a counter that moves in steps (committed offsets) reads smoothly; -1 the first time,
+ * 0 when the counter went back; asked again within RK__RATE_STEP_MS, the last answer. */
+double rk__rate_update(rk__rate_t *s, int64_t v, int64_t now_ms);
+/* rk__rate_update on the console's sample of counter `key` (made on first use; -1 then). */
 double rk__console_rate(rk_console_shared_t *sh, const char *key, int64_t v, int64_t now_ms);
 
 /* A broker's (or, addr NULL, the name servers') JSON answer; NULL with o's status set. */
