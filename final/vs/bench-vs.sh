@@ -110,9 +110,13 @@ rk_send() {     # SIZE BATCH IN_FLIGHT TOPIC -> msgs/s
     "$bin/mqbench" -n "$ns" -t "$4" -s "$1" --batch "$2" -w "$3" --async --duration "$secs" \
         2>&1 | tee -a "$run_log" | summary_rate
 }
+# the paced rows print p999; the rate each run reached goes to $dir/reached-{rk,peer}-SIZE
 rk_paced() {    # SIZE BATCH THREADS RATE TOPIC -> p999 ms
-    "$bin/mqbench" -n "$ns" -t "$5" -s "$1" --batch "$2" -w "$3" --rate "$4" --duration "$secs" \
-        2>&1 | tee -a "$run_log" | summary_p999
+    local out
+    out=$("$bin/mqbench" -n "$ns" -t "$5" -s "$1" --batch "$2" -w "$3" --rate "$4" --duration "$secs" 2>&1)
+    printf '%s\n' "$out" >> "$run_log"
+    summary_rate <<< "$out" >> "$dir/reached-rk-$1"
+    summary_p999 <<< "$out"
 }
 rk_consume() {  # TOPIC GROUP -> MB/s of 1 KiB bodies
     local r
@@ -139,8 +143,11 @@ redis_send() {  # SIZE PIPELINE CLIENTS -> msgs/s
 }
 redis_paced() { # SIZE PIPELINE CONNS RATE -> p999 ms
     local r
-    r=$("$vsbin/vs_redis" paced -p "$rp" -k vsp -s "$1" -b "$2" -w "$3" -r "$4" -d "$secs" 2>&1 | tee -a "$run_log" | summary_p999)
+    r=$("$vsbin/vs_redis" paced -p "$rp" -k vsp -s "$1" -b "$2" -w "$3" -r "$4" -d "$secs" 2>&1)
+    printf '%s\n' "$r" >> "$run_log"
+    summary_rate <<< "$r" >> "$dir/reached-peer-$1"
     redis-cli -p "$rp" FLUSHALL > /dev/null
+    r=$(summary_p999 <<< "$r")
     echo "${r:-0}"
 }
 redis_xrange() { # KEY -> MB/s
@@ -163,7 +170,7 @@ row() {
         if [ "$a" = -- ]; then side=peer; elif [ $side = rk ]; then rk+=("$a"); else peer+=("$a"); fi
     done
     if [ "$ok" != 1 ]; then
-        table+=("$(printf '%-58s %10s %10s %8s  %s' "$name" - skipped - "(peer not installed)")")
+        table+=("$(printf '%-58s %10s %10s %8s  %s' "$name" - skipped - "(peer missing: see the note above)")")
         return
     fi
     local rv=() pv=() loads=() k v
@@ -207,10 +214,11 @@ for s in 100 1024; do
         rk_send $s 16 64 VsJs$s -- nats_send $s 1024
 done
 
-# consumption catch-up: the same number of 1 KiB messages on both sides, read back from the start
+# consumption catch-up: the same number of 1 KiB messages on both sides (what rocklet takes in
+# 3 x secs of batch-16 sends), read back from the start
 if [ $have_redis = 1 ]; then
     printf 'consume catch-up: filling\n' | tee -a "$run_log"
-    filled=$("$bin/mqbench" -n "$ns" -t VsConsume -s 1024 --batch 16 -w 64 --async --duration "$secs" 2>&1 |
+    filled=$("$bin/mqbench" -n "$ns" -t VsConsume -s 1024 --batch 16 -w 64 --async --duration $((3 * secs)) 2>&1 |
              tee -a "$run_log" | sed -n 's/^SUMMARY produce: \([0-9]*\) msgs.*/\1/p')
     redis-benchmark -p "$rp" -P 64 -c 16 -n "${filled:-0}" --csv XADD vsc '*' f "$(body 1024)" >> "$run_log" 2>&1
     entries=$(redis-cli -p "$rp" XLEN vsc)
@@ -232,6 +240,11 @@ done
 echo
 printf '%-58s %10s %10s %8s  %-7s %s\n' "row (medians of $rounds)" rocklet peer "rk/peer" unit "load at each run's start (rk peer ...)"
 printf '%s\n' "${table[@]}"
+for s in 100 1024; do
+    [ -s "$dir/reached-rk-$s" ] && [ -s "$dir/reached-peer-$s" ] &&
+        printf '  the p999 rows, %s B, reached (median msgs/s): rocklet %.0f, Redis %.0f\n' "$s" \
+            "$(median $(cat "$dir/reached-rk-$s"))" "$(median $(cat "$dir/reached-peer-$s"))"
+done
 echo
 echo "bench-vs: $((SECONDS - t0)) s"
 if [ -n "${RK_VS_KEEP:-}" ]; then cp "$run_log" "$RK_VS_KEEP" && echo "  every run's output: $RK_VS_KEEP"; fi
