@@ -150,7 +150,8 @@ static int paced(void)
         return 1;
     size_t k = 0;
     for (int i = 0; i < started; i++) {
-        memcpy(all + k, w[i].us, w[i].n * sizeof *all);
+        if (w[i].n > 0)
+            memcpy(all + k, w[i].us, w[i].n * sizeof *all);
         k += w[i].n;
         free(w[i].us);
     }
