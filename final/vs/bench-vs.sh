@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# bench-vs.sh — `make bench-vs`: rocklet against Redis (no persistence) and NATS JetStream (file
+# storage) on this machine, in one interleaved run (issue 17; final/README.md "Against Redis and
+# NATS" explains each row).
+#
+#   bash final/vs/bench-vs.sh BIN_DIR VS_BIN_DIR [--quick]
+#
+# BIN_DIR has mqnamesrv, mqbroker and mqbench (build/bin); VS_BIN_DIR has vs_redis and vs_nats
+# (build/vs, built when pkg-config finds hiredis and libnats). rocklet is one broker
+# (ASYNC_FLUSH, no replica) and one name server; Redis is redis-server --save '' --appendonly no;
+# NATS is nats-server -js with its store in a folder of its own. All on free 127.0.0.1 ports,
+# data under one /tmp folder that is removed at the end; every process started is stopped by its
+# PID at the end and on Ctrl-C. RK_VS_KEEP=FILE keeps a copy of every run's output.
+#
+# For each row: rocklet, peer, rocklet, peer, rocklet, peer (1 of each with --quick), the load
+# average (1 min) at the start of each run, the medians and their ratio. Figures only: the
+# machine is shared, so read the ratios of one run, not the absolute numbers.
+set -uo pipefail
+
+bin=${1:?usage: bench-vs.sh BIN_DIR VS_BIN_DIR [--quick]}
+vsbin=${2:?usage: bench-vs.sh BIN_DIR VS_BIN_DIR [--quick]}
+shift 2
+rounds=3 secs=4
+for a in "$@"; do
+    case $a in
+    --quick) rounds=1 secs=2 ;;
+    *) echo "usage: bench-vs.sh BIN_DIR VS_BIN_DIR [--quick]" >&2; exit 2 ;;
+    esac
+done
+for b in mqnamesrv mqbroker mqbench; do
+    [ -x "$bin/$b" ] || { echo "bench-vs: $bin/$b missing (make all)" >&2; exit 1; }
+done
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../../ch07-client/conformance/lib.sh"     # conf_free_ports
+
+install_note="apt-get install redis-server redis-tools nats-server libnats-dev libhiredis-dev (then make bench-vs again)"
+have_redis=1 have_nats=1
+for t in redis-server redis-benchmark redis-cli; do
+    command -v $t >/dev/null || { echo "bench-vs: $t not found: the Redis rows are skipped; $install_note"; have_redis=0; }
+done
+[ -x "$vsbin/vs_redis" ] || { [ $have_redis = 1 ] && echo "bench-vs: $vsbin/vs_redis not built (no hiredis): the Redis rows are skipped; $install_note"; have_redis=0; }
+command -v nats-server >/dev/null || { echo "bench-vs: nats-server not found: the NATS rows are skipped; $install_note"; have_nats=0; }
+[ -x "$vsbin/vs_nats" ] || { [ $have_nats = 1 ] && echo "bench-vs: $vsbin/vs_nats not built (no libnats): the NATS rows are skipped; $install_note"; have_nats=0; }
+
+dir=$(mktemp -d /tmp/rocklet-vs-XXXXXX)
+pids=()
+cleanup() {
+    local p
+    for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done
+    for p in ${pids[@]+"${pids[@]}"}; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'echo; echo "bench-vs: interrupted"; exit 130' INT TERM
+
+wait_port() {
+    local i
+    for i in $(seq 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+    echo "bench-vs: nothing listens on port $1 after 20 s (logs in $dir)" >&2
+    return 1
+}
+
+read -r nsp brp hap rp np < <(conf_free_ports 5)
+ns=127.0.0.1:$nsp
+printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
+cat > "$dir/broker.conf" <<CONF
+brokerClusterName=VsCluster
+brokerName=broker-vs
+brokerId=0
+namesrvAddr=$ns
+brokerIP1=127.0.0.1
+listenHost=127.0.0.1
+listenPort=$brp
+haListenPort=$hap
+storePathRootDir=$dir/store
+flushDiskType=ASYNC_FLUSH
+CONF
+"$bin/mqnamesrv" -c "$dir/ns.conf" > "$dir/ns.log" 2>&1 & pids+=($!)
+wait_port "$nsp" || exit 1
+"$bin/mqbroker" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 & pids+=($!)
+wait_port "$brp" || exit 1
+sleep 0.5                                           # registration with the name server
+
+redis_ver=- nats_ver=-
+if [ $have_redis = 1 ]; then
+    mkdir -p "$dir/redis"
+    redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir/redis" \
+        > "$dir/redis.log" 2>&1 & pids+=($!)
+    wait_port "$rp" || exit 1
+    redis_ver=$(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')
+fi
+if [ $have_nats = 1 ]; then
+    mkdir -p "$dir/nats"
+    nats-server -js -sd "$dir/nats" -p "$np" -a 127.0.0.1 > "$dir/nats.log" 2>&1 & pids+=($!)
+    wait_port "$np" || exit 1
+    nats_ver=$(nats-server --version | sed 's/.*v//')
+fi
+
+load() { cut -d' ' -f1 /proc/loadavg; }
+body() { head -c "$1" /dev/zero | tr '\0' x; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : 0}'; }
+# the figure after "= " in a SUMMARY line (msgs/s), or the p999 of one
+summary_rate() { sed -n 's/^SUMMARY.* = \([0-9.]*\) msgs\/s.*/\1/p' | head -1; }
+summary_p999() { sed -n 's/^SUMMARY.*p999 \([0-9.]*\).*/\1/p' | head -1; }
+run_log=$dir/run.log
+
+# ---------------------------------------------------------------- one run of each side
+
+rk_send() {     # SIZE BATCH IN_FLIGHT TOPIC -> msgs/s
+    "$bin/mqbench" -n "$ns" -t "$4" -s "$1" --batch "$2" -w "$3" --async --duration "$secs" \
+        2>&1 | tee -a "$run_log" | summary_rate
+}
+# the paced rows print p999; the rate each run reached goes to $dir/reached-{rk,peer}-SIZE
+rk_paced() {    # SIZE BATCH THREADS RATE TOPIC -> p999 ms
+    local out
+    out=$("$bin/mqbench" -n "$ns" -t "$5" -s "$1" --batch "$2" -w "$3" --rate "$4" --duration "$secs" 2>&1)
+    printf '%s\n' "$out" >> "$run_log"
+    summary_rate <<< "$out" >> "$dir/reached-rk-$1"
+    summary_p999 <<< "$out"
+}
+rk_consume() {  # TOPIC GROUP -> MB/s of 1 KiB bodies
+    local r
+    r=$("$bin/mqbench" -n "$ns" -t "$1" -g "$2" --mode consume --idle 2 --duration 120 2>&1 | tee -a "$run_log" | summary_rate)
+    awk -v r="${r:-0}" 'BEGIN {printf "%.1f", r * 1024 / 1e6}'
+}
+# redis-benchmark runs a number of requests, not a time: each row's first run is preceded by a
+# short one that measures the rate, and every run then asks for rate x seconds requests (kept in
+# a file: each run is a subshell).
+redis_bench() { # SIZE PIPELINE CLIENTS N -> requests/s (XADDs of one entry each)
+    local r
+    r=$(redis-benchmark -p "$rp" -P "$2" -c "$3" -n "$4" --csv XADD vs '*' f "$(body "$1")" 2>&1 |
+        tee -a "$run_log" | sed -n 's/^"XADD[^,]*,"\([0-9.]*\)".*/\1/p' | head -1)
+    redis-cli -p "$rp" FLUSHALL > /dev/null
+    echo "${r:-0}"
+}
+redis_send() {  # SIZE PIPELINE CLIENTS -> msgs/s
+    local f="$dir/redis-n-$1-$2-$3" least=$(( $2 * $3 * 20 > 100000 ? $2 * $3 * 20 : 100000 )) r
+    if [ ! -s "$f" ]; then
+        r=$(redis_bench "$1" "$2" "$3" "$least")
+        awk -v r="$r" -v s="$secs" -v m="$least" 'BEGIN {n = int(r * s); print (n > m ? n : m)}' > "$f"
+    fi
+    redis_bench "$1" "$2" "$3" "$(cat "$f")"
+}
+redis_paced() { # SIZE PIPELINE CONNS RATE -> p999 ms
+    local r
+    r=$("$vsbin/vs_redis" paced -p "$rp" -k vsp -s "$1" -b "$2" -w "$3" -r "$4" -d "$secs" 2>&1)
+    printf '%s\n' "$r" >> "$run_log"
+    summary_rate <<< "$r" >> "$dir/reached-peer-$1"
+    redis-cli -p "$rp" FLUSHALL > /dev/null
+    r=$(summary_p999 <<< "$r")
+    echo "${r:-0}"
+}
+redis_xrange() { # KEY -> MB/s
+    "$vsbin/vs_redis" xrange -p "$rp" -k "$1" 2>&1 | tee -a "$run_log" |
+        sed -n 's/^SUMMARY xrange.*(\([0-9.]*\) MB\/s).*/\1/p' | head -1
+}
+nats_send() {   # SIZE IN_FLIGHT -> msgs/s
+    "$vsbin/vs_nats" -p "$np" -s "$1" -w "$2" -d "$secs" 2>&1 | tee -a "$run_log" | summary_rate
+}
+
+# ---------------------------------------------------------------- rows
+
+table=()
+# ROW_NAME UNIT BETTER(higher|lower) PEER_OK RK_CMD... -- PEER_CMD...
+row() {
+    local name=$1 unit=$2 better=$3 ok=$4
+    shift 4
+    local rk=() peer=() side=rk a
+    for a in "$@"; do
+        if [ "$a" = -- ]; then side=peer; elif [ $side = rk ]; then rk+=("$a"); else peer+=("$a"); fi
+    done
+    if [ "$ok" != 1 ]; then
+        table+=("$(printf '%-58s %10s %10s %8s  %s' "$name" - skipped - "(peer missing: see the note above)")")
+        return
+    fi
+    local rv=() pv=() loads=() k v
+    printf '%s\n' "$name" | tee -a "$run_log"
+    for k in $(seq "$rounds"); do
+        loads+=("$(load)")
+        v=$("${rk[@]}"); rv+=("${v:-0}")
+        printf '  round %d: rocklet %-10.10s (load %s)' "$k" "${v:-failed}" "${loads[-1]}"
+        loads+=("$(load)")
+        v=$("${peer[@]}"); pv+=("${v:-0}")
+        printf '  peer %-10.10s (load %s)\n' "${v:-failed}" "${loads[-1]}"
+    done
+    local rm pm ratio
+    local fmt=%.0f
+    [ "$unit" = msgs/s ] || fmt=%.3g
+    rm=$(printf "$fmt" "$(median "${rv[@]}")")
+    pm=$(printf "$fmt" "$(median "${pv[@]}")")
+    ratio=$(awk -v a="$rm" -v b="$pm" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), a / b}')
+    table+=("$(printf '%-58s %10s %10s %8s  %-7s %s' "$name" "$rm" "$pm" "$ratio" "$unit" "${loads[*]}")")
+}
+
+echo "bench-vs: rocklet (1 broker, ASYNC_FLUSH) vs Redis $redis_ver (no persistence) and NATS $nats_ver JetStream (file)"
+echo "  on 127.0.0.1, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds round(s) of $secs s per side, load $(load)"
+echo
+
+t0=$SECONDS
+for s in 100 1024; do
+    row "async batch 64 x 16 in flight vs pipeline 64 x 16, $s B" msgs/s higher $have_redis \
+        rk_send $s 64 16 VsBest$s -- redis_send $s 64 16
+done
+for s in 100 1024; do
+    row "async batch 16 x 64 in flight vs pipeline 16 x 64, $s B" msgs/s higher $have_redis \
+        rk_send $s 16 64 VsB16$s -- redis_send $s 16 64
+done
+for s in 100 1024; do
+    row "async unbatched, 256 in flight vs pipeline 1 x 256, $s B" msgs/s higher $have_redis \
+        rk_send $s 1 256 VsOne$s -- redis_send $s 1 256
+done
+for s in 100 1024; do
+    row "async batch 16 x 64 vs JetStream 1024 in flight, $s B" msgs/s higher $have_nats \
+        rk_send $s 16 64 VsJs$s -- nats_send $s 1024
+done
+
+# consumption catch-up: the same number of 1 KiB messages on both sides (what rocklet takes in
+# 3 x secs of batch-16 sends), read back from the start
+if [ $have_redis = 1 ]; then
+    printf 'consume catch-up: filling\n' | tee -a "$run_log"
+    filled=$("$bin/mqbench" -n "$ns" -t VsConsume -s 1024 --batch 16 -w 64 --async --duration $((3 * secs)) 2>&1 |
+             tee -a "$run_log" | sed -n 's/^SUMMARY produce: \([0-9]*\) msgs.*/\1/p')
+    redis-benchmark -p "$rp" -P 64 -c 16 -n "${filled:-0}" --csv XADD vsc '*' f "$(body 1024)" >> "$run_log" 2>&1
+    entries=$(redis-cli -p "$rp" XLEN vsc)
+    echo "  $filled messages of 1 KiB in rocklet's topic, $entries entries in Redis's stream"
+    rk_cons() { rk_consume VsConsume "VsCatchUp$(date +%s%N)"; }   # a new group: from offset 0
+    row "consume catch-up 1 KiB: push consumer vs XRANGE" MB/s higher 1 rk_cons -- redis_xrange vsc
+    redis-cli -p "$rp" FLUSHALL > /dev/null
+else
+    row "consume catch-up 1 KiB: push consumer vs XRANGE" MB/s higher 0
+fi
+
+# latency at 100 000 msgs/s: 4 senders each paced to 25 000 msgs/s in sends of 16 (rocklet: sync
+# sends of a batch of 16; Redis: a pipeline of 16 XADDs)
+for s in 100 1024; do
+    row "p999 at 100k msgs/s paced, 4 x batch/pipeline 16, $s B" "ms" lower $have_redis \
+        rk_paced $s 16 4 100000 VsPaced$s -- redis_paced $s 16 4 100000
+done
+
+echo
+printf '%-58s %10s %10s %8s  %-7s %s\n' "row (medians of $rounds)" rocklet peer "rk/peer" unit "load at each run's start (rk peer ...)"
+printf '%s\n' "${table[@]}"
+for s in 100 1024; do
+    [ -s "$dir/reached-rk-$s" ] && [ -s "$dir/reached-peer-$s" ] &&
+        printf '  the p999 rows, %s B, reached (median msgs/s): rocklet %.0f, Redis %.0f\n' "$s" \
+            "$(median $(cat "$dir/reached-rk-$s"))" "$(median $(cat "$dir/reached-peer-$s"))"
+done
+echo
+echo "bench-vs: $((SECONDS - t0)) s"
+if [ -n "${RK_VS_KEEP:-}" ]; then cp "$run_log" "$RK_VS_KEEP" && echo "  every run's output: $RK_VS_KEEP"; fi
+exit 0
