@@ -285,15 +285,49 @@ static int build_index(void *ctx, const rk_dispatch_request_t *req)
 
 static int64_t src_end(void *ctx) { return rk_commitlog_max_offset(((rk_store_t *)ctx)->cl); }
 
-static const char *prop_or_null(const rk_record_t *r, const char *key, char *buf, size_t len)
+/* The three properties the builders use, in one pass over the record's
+ * properties (not one rk_props_get scan per name): the first entry of each
+ * name wins, as rk_props_get's would. Each value is copied, NUL-terminated,
+ * into its scratch buffer; a value that does not fit is logged and left out
+ * (NULL), as is a name the record does not have. */
+typedef struct prop_want {
+    const char *name;
+    size_t name_len;
+    char *buf;
+    size_t len;
+    const char **out;
+} prop_want_t;
+
+static void read_props(rk_store_t *st, const rk_record_t *r, rk_dispatch_request_t *req)
 {
+    req->tags = req->keys = req->uniq_key = NULL;
     if (r->props_len == 0)
-        return NULL;
-    int rc = rk_props_get_str(r->props, r->props_len, key, buf, len);
-    if (rc == RK_ETOOBIG)
-        rk_log_warn("dispatch", "property %s of the record at %lld is too long; not indexed", key,
-                    (long long)r->phys_offset);
-    return rc == RK_OK ? buf : NULL;
+        return;
+    prop_want_t want[3] = {
+        {RK_PROP_TAGS, sizeof RK_PROP_TAGS - 1, st->s_tags, sizeof st->s_tags, &req->tags},
+        {RK_PROP_KEYS, sizeof RK_PROP_KEYS - 1, st->s_keys, sizeof st->s_keys, &req->keys},
+        {RK_PROP_UNIQ_KEY, sizeof RK_PROP_UNIQ_KEY - 1, st->s_uniq, sizeof st->s_uniq, &req->uniq_key},
+    };
+    unsigned seen = 0;
+    rk_prop_iter_t it = rk_props_iter(r->props, r->props_len);
+    const char *k, *v;
+    size_t kl, vl;
+    while (seen != 7u && rk_props_next(&it, &k, &kl, &v, &vl)) {
+        for (unsigned i = 0; i < 3; i++) {
+            if ((seen & (1u << i)) || kl != want[i].name_len || memcmp(k, want[i].name, kl) != 0)
+                continue;
+            seen |= 1u << i;
+            if (vl + 1 > want[i].len) {
+                rk_log_warn("dispatch", "property %s of the record at %lld is too long; not indexed",
+                            want[i].name, (long long)r->phys_offset);
+                break;
+            }
+            memcpy(want[i].buf, v, vl);
+            want[i].buf[vl] = '\0';
+            *want[i].out = want[i].buf;
+            break;
+        }
+    }
 }
 
 static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64_t *next, void **hold)
@@ -350,9 +384,7 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     req->born_ts = rec->born_ts;
     req->sysflag = rec->sys_flag;
     req->prepared_txn_offset = rec->prepared_tx_offset;
-    req->tags = prop_or_null(rec, RK_PROP_TAGS, st->s_tags, sizeof st->s_tags);
-    req->keys = prop_or_null(rec, RK_PROP_KEYS, st->s_keys, sizeof st->s_keys);
-    req->uniq_key = prop_or_null(rec, RK_PROP_UNIQ_KEY, st->s_uniq, sizeof st->s_uniq);
+    read_props(st, rec, req);
     int h = 0;
     while (h < st->ntag_hooks && !st->tag_hooks[h].fn(st->tag_hooks[h].ctx, rec, req->tags, &req->tag_code))
         h++;
