@@ -34,6 +34,8 @@
 #include "store_cl.h"
 
 /* One (topic, qid) and its consume queue. */
+#define QCACHE_SIZE 256             /* power of two */
+
 typedef struct queue {
     rk_cq_t *cq;
     char topic[256];
@@ -85,6 +87,11 @@ struct rk_store {
      * catch-up pass in start(), then the reput thread) */
     rk_record_t s_rec;
     char s_topic[256], s_tags[256], s_keys[1024], s_uniq[256];
+    /* build_cq's queues by (topic, qid), so a record costs no "topic-qid"
+     * key and no table look-up under qlock; same thread as the scratch.
+     * A queue leaves the table only through set_queue_aside, which runs
+     * before start or on this thread, and empties the cache. */
+    queue_t *s_qcache[QCACHE_SIZE];
 
     /* disk space (diskSpaceWarningLevelRatio): checked by the service thread
      * every DISK_CHECK_MS and after a put that could not allocate */
@@ -217,6 +224,25 @@ static int set_queue_aside(rk_store_t *st, const char *topic, int qid);
 static bool lost_head(rk_store_t *st, const char *topic, int qid, int64_t min, int64_t offset,
                       int64_t phys);
 
+/* get_queue through the dispatch thread's cache (see s_qcache). */
+static int dispatch_queue(rk_store_t *st, const char *topic, int qid, queue_t **out)
+{
+    size_t tl = strlen(topic);
+    unsigned h = (unsigned)qid * 0x9E3779B1u;
+    if (tl > 0)
+        h ^= (unsigned)tl * 131u + (unsigned char)topic[0] * 31u + (unsigned char)topic[tl - 1];
+    queue_t **slot = &st->s_qcache[(h ^ (h >> 16)) & (QCACHE_SIZE - 1)];
+    queue_t *q = *slot;
+    if (q != NULL && q->qid == qid && memcmp(q->topic, topic, tl + 1) == 0) {
+        *out = q;
+        return RK_OK;
+    }
+    int rc = get_queue(st, topic, qid, out);
+    if (rc == RK_OK)
+        *slot = *out;
+    return rc;
+}
+
 /* CommitLogDispatcherBuildConsumeQueue: NOT and COMMIT records only. */
 static int build_cq(void *ctx, const rk_dispatch_request_t *req)
 {
@@ -225,7 +251,7 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
     if (t != RK_SYSFLAG_TXN_NOT && t != RK_SYSFLAG_TXN_COMMIT)
         return RK_OK;
     queue_t *q;
-    int rc = get_queue(st, req->topic, req->queue_id, &q);
+    int rc = dispatch_queue(st, req->topic, req->queue_id, &q);
     if (rc != RK_OK)
         return rc;
     if (st->catching_up && !q->keep_head && req->queue_offset < rk_cq_min_offset(q->cq)) {
@@ -239,7 +265,7 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
          * start). */
         bool aside = lost_head(st, req->topic, req->queue_id, rk_cq_min_offset(q->cq),
                                req->queue_offset, req->phys);
-        if ((rc = get_queue(st, req->topic, req->queue_id, &q)) != RK_OK)
+        if ((rc = dispatch_queue(st, req->topic, req->queue_id, &q)) != RK_OK)
             return rc;
         q->keep_head = !aside;          /* logged once, not once per record */
     }
@@ -625,6 +651,7 @@ static int set_queue_aside(rk_store_t *st, const char *topic, int qid)
     pthread_rwlock_wrlock(&st->qlock);
     queue_t *q = rk_strmap_remove(&st->queues, key);
     pthread_rwlock_unlock(&st->qlock);
+    memset(st->s_qcache, 0, sizeof st->s_qcache);   /* q may be cached */
     queue_free(q);
     snprintf(aside, sizeof aside, "%s.damaged", dir);
     for (int i = 1; rk_path_exists(aside) && i < 1000; i++)
