@@ -46,6 +46,40 @@ Test(hash, java_string_hashcode)
     cr_assert_eq(rk_java_hash("\xf0\x9f\x98\x80", 4), 1772899);
 }
 
+/* The per-byte definition the 4-byte ASCII steps must agree with: every
+ * byte one unit, h = 31*h + unit, for strings of ASCII only. */
+static int32_t ascii_hash(const char *s, size_t len)
+{
+    uint32_t h = 0;
+    for (size_t i = 0; i < len; i++)
+        h = 31 * h + (unsigned char)s[i];
+    return (int32_t)h;
+}
+
+Test(hash, java_hash_fast_path_and_continue)
+{
+    /* ASCII of every length around the 4-byte steps */
+    const char *a = "TopicTest#order-20261202-0001 7F00000100012A9F0000000000000001";
+    for (size_t n = 0; n <= strlen(a); n++)
+        cr_assert_eq(rk_java_hash(a, n), ascii_hash(a, n), "length %zu", n);
+    /* multi-byte characters between ASCII runs: the same as hashing the units */
+    cr_assert_eq(rk_java_hash("ab\xc3\xa9" "cdef", 8),
+                 (int32_t)((((((97u * 31 + 98) * 31 + 233) * 31 + 99) * 31 + 100) * 31 + 101) * 31 + 102));
+    cr_assert_eq(rk_java_hash("abcde\xf0\x9f\x98\x80", 9),
+                 rk_java_hash_continue(rk_java_hash("abcde", 5), "\xf0\x9f\x98\x80", 4));
+    /* a truncated sequence counts as U+FFFD, fast path or not */
+    cr_assert_eq(rk_java_hash("abcd\xc3", 5), (int32_t)(((((97u * 31 + 98) * 31 + 99) * 31 + 100) * 31) + 0xFFFD));
+    /* prefix + rest, for every split of mixed text */
+    const char *m = "T\xc3\xa9st#k\xe2\x82\xac-1234567 \xf0\x9f\x98\x80 tail";
+    size_t ml = strlen(m);
+    for (size_t cut = 0; cut <= ml; cut++) {
+        if (cut < ml && ((unsigned char)m[cut] & 0xC0) == 0x80)
+            continue;                   /* only splits between whole characters */
+        cr_assert_eq(rk_java_hash_continue(rk_java_hash(m, cut), m + cut, ml - cut), rk_java_hash(m, ml),
+                     "cut at %zu", cut);
+    }
+}
+
 struct cfg {
     int64_t size;
     bool flag;
