@@ -8,6 +8,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/hash.h"
+#include "rk/strmap.h"
 #include "rk/testkit.h"
 
 Test(buf, big_endian_round_trip)
@@ -78,6 +79,23 @@ Test(hash, java_hash_fast_path_and_continue)
         cr_assert_eq(rk_java_hash_continue(rk_java_hash(m, cut), m + cut, ml - cut), rk_java_hash(m, ml),
                      "cut at %zu", cut);
     }
+}
+
+Test(strmap, key_int_is_snprintf)
+{
+    const char *topics[] = {"", "T", "BenchTopic", "%RETRY%group_a"};
+    const int nums[] = {0, 7, -1, 42, 2147483647, -2147483647 - 1};
+    for (size_t t = 0; t < sizeof topics / sizeof *topics; t++)
+        for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+            for (size_t len = 0; len <= 32; len++) {
+                char want[40], got[40];
+                memset(want, 'x', sizeof want);
+                memset(got, 'x', sizeof got);
+                int wl = snprintf(want, len, "%s%c%d", topics[t], '-', nums[i]);
+                size_t gl = rk_strmap_key_int(got, len, topics[t], '-', nums[i]);
+                cr_assert_eq(gl, (size_t)wl, "%s %d len %zu", topics[t], nums[i], len);
+                cr_assert_arr_eq(got, want, sizeof got, "%s %d len %zu", topics[t], nums[i], len);
+            }
 }
 
 struct cfg {
