@@ -109,7 +109,7 @@ struct rk_store {
 
 static void queue_key(char *out, size_t len, const char *topic, int qid)
 {
-    snprintf(out, len, "%s-%d", topic, qid);
+    rk_strmap_key_int(out, len, topic, '-', qid);    /* "%s-%d", without snprintf */
 }
 
 static queue_t *find_queue(rk_store_t *st, const char *topic, int qid)
