@@ -33,9 +33,9 @@
 #include "rk/checkpoint.h"
 #include "store_cl.h"
 
-/* One (topic, qid) and its consume queue. */
-#define QCACHE_SIZE 256             /* power of two */
+#define QCACHE_SIZE 256             /* build_cq's queue cache (s_qcache): a power of two */
 
+/* One (topic, qid) and its consume queue. */
 typedef struct queue {
     rk_cq_t *cq;
     char topic[256];
@@ -228,6 +228,8 @@ static bool lost_head(rk_store_t *st, const char *topic, int qid, int64_t min, i
 static int dispatch_queue(rk_store_t *st, const char *topic, int qid, queue_t **out)
 {
     size_t tl = strlen(topic);
+    if (tl >= sizeof ((queue_t *)NULL)->topic)
+        return get_queue(st, topic, qid, out);      /* a name the table cuts: not cached */
     unsigned h = (unsigned)qid * 0x9E3779B1u;
     if (tl > 0)
         h ^= (unsigned)tl * 131u + (unsigned char)topic[0] * 31u + (unsigned char)topic[tl - 1];
