@@ -154,3 +154,30 @@ const char **rk_strmap_keys_sorted(const rk_strmap_t *m, size_t *n)
     *n = k;
     return keys;
 }
+
+size_t rk_strmap_key_int(char *out, size_t len, const char *s, char sep, int n)
+{
+    char num[12];                       /* "-2147483648" */
+    size_t nl = 0;
+    unsigned u = n < 0 ? 0u - (unsigned)n : (unsigned)n;
+    do {
+        num[sizeof num - 1 - nl++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (n < 0)
+        num[sizeof num - 1 - nl++] = '-';
+    size_t sl = strlen(s), total = sl + 1 + nl;
+    if (len == 0)
+        return total;
+    size_t room = len - 1, at = 0;
+    size_t c = sl < room ? sl : room;
+    memcpy(out, s, c);
+    at = c;
+    if (at < room)
+        out[at++] = sep;
+    c = nl < room - at ? nl : room - at;
+    memcpy(out + at, num + sizeof num - nl, c);
+    at += c;
+    out[at] = '\0';
+    return total;
+}

@@ -8,6 +8,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/hash.h"
+#include "rk/strmap.h"
 #include "rk/testkit.h"
 
 Test(buf, big_endian_round_trip)
@@ -44,6 +45,57 @@ Test(hash, java_string_hashcode)
     /* U+00E9 (2 UTF-8 bytes, 1 unit) and U+1F600 (4 bytes, a surrogate pair) */
     cr_assert_eq(rk_java_hash("\xc3\xa9", 2), 233);
     cr_assert_eq(rk_java_hash("\xf0\x9f\x98\x80", 4), 1772899);
+}
+
+/* The per-byte definition the 4-byte ASCII steps must agree with: every
+ * byte one unit, h = 31*h + unit, for strings of ASCII only. */
+static int32_t ascii_hash(const char *s, size_t len)
+{
+    uint32_t h = 0;
+    for (size_t i = 0; i < len; i++)
+        h = 31 * h + (unsigned char)s[i];
+    return (int32_t)h;
+}
+
+Test(hash, java_hash_fast_path_and_continue)
+{
+    /* ASCII of every length around the 4-byte steps */
+    const char *a = "TopicTest#order-20261202-0001 7F00000100012A9F0000000000000001";
+    for (size_t n = 0; n <= strlen(a); n++)
+        cr_assert_eq(rk_java_hash(a, n), ascii_hash(a, n), "length %zu", n);
+    /* multi-byte characters between ASCII runs: the same as hashing the units */
+    cr_assert_eq(rk_java_hash("ab\xc3\xa9" "cdef", 8),
+                 (int32_t)((((((97u * 31 + 98) * 31 + 233) * 31 + 99) * 31 + 100) * 31 + 101) * 31 + 102));
+    cr_assert_eq(rk_java_hash("abcde\xf0\x9f\x98\x80", 9),
+                 rk_java_hash_continue(rk_java_hash("abcde", 5), "\xf0\x9f\x98\x80", 4));
+    /* a truncated sequence counts as U+FFFD, fast path or not */
+    cr_assert_eq(rk_java_hash("abcd\xc3", 5), (int32_t)(((((97u * 31 + 98) * 31 + 99) * 31 + 100) * 31) + 0xFFFD));
+    /* prefix + rest, for every split of mixed text */
+    const char *m = "T\xc3\xa9st#k\xe2\x82\xac-1234567 \xf0\x9f\x98\x80 tail";
+    size_t ml = strlen(m);
+    for (size_t cut = 0; cut <= ml; cut++) {
+        if (cut < ml && ((unsigned char)m[cut] & 0xC0) == 0x80)
+            continue;                   /* only splits between whole characters */
+        cr_assert_eq(rk_java_hash_continue(rk_java_hash(m, cut), m + cut, ml - cut), rk_java_hash(m, ml),
+                     "cut at %zu", cut);
+    }
+}
+
+Test(strmap, key_int_is_snprintf)
+{
+    const char *topics[] = {"", "T", "BenchTopic", "%RETRY%group_a"};
+    const int nums[] = {0, 7, -1, 42, 2147483647, -2147483647 - 1};
+    for (size_t t = 0; t < sizeof topics / sizeof *topics; t++)
+        for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+            for (size_t len = 0; len <= 32; len++) {
+                char want[40], got[40];
+                memset(want, 'x', sizeof want);
+                memset(got, 'x', sizeof got);
+                int wl = snprintf(want, len, "%s%c%d", topics[t], '-', nums[i]);
+                size_t gl = rk_strmap_key_int(got, len, topics[t], '-', nums[i]);
+                cr_assert_eq(gl, (size_t)wl, "%s %d len %zu", topics[t], nums[i], len);
+                cr_assert_arr_eq(got, want, sizeof got, "%s %d len %zu", topics[t], nums[i], len);
+            }
 }
 
 struct cfg {

@@ -186,12 +186,11 @@ int32_t rk_index_key_hash(const char *s, size_t len)
 }
 
 /* IndexFile.putKey. Returns RK_EFULL when the file has no free entry. */
-static int ifile_put(ifile_t *f, const char *key, size_t klen, int64_t phys, int64_t ts)
+static int ifile_put(ifile_t *f, int32_t hash, int64_t phys, int64_t ts)
 {
     int32_t count = h32(f, H_INDEX_COUNT);
     if (count >= f->entries)
         return RK_EFULL;
-    int32_t hash = rk_index_key_hash(key, klen);
     int64_t slot = hash % f->slots;
     uint8_t *slotp = f->map + RK_INDEX_HEADER_SIZE + slot * RK_INDEX_SLOT_SIZE;
     int32_t prev = (int32_t)rk_be_get32(slotp);
@@ -476,7 +475,18 @@ static int roll(rk_index_t *idx, ifile_t **out)
     }
 }
 
-static int put_key(rk_index_t *idx, const char *key, size_t klen, int64_t phys, int64_t ts)
+/* The index hash of "topic#key" from h = rk_java_hash("topic#"): the
+ * prefix ends with an ASCII '#', so hashing on from it is hashing the
+ * whole key (rk_java_hash_continue), and no key string is built. */
+static int32_t key_hash_from(int32_t h, const char *k, size_t klen)
+{
+    h = rk_java_hash_continue(h, k, klen);
+    if (h == INT32_MIN)
+        return 0;
+    return h < 0 ? -h : h;
+}
+
+static int put_key(rk_index_t *idx, int32_t hash, int64_t phys, int64_t ts)
 {
     ifile_t *f = idx->n ? idx->files[idx->n - 1] : NULL;
     if (f == NULL || ifile_full(f)) {
@@ -490,21 +500,12 @@ static int put_key(rk_index_t *idx, const char *key, size_t klen, int64_t phys, 
     int rc = ifile_reserve(f, entry_end);
     if (rc != RK_OK)
         return rc;
-    return ifile_put(f, key, klen, phys, ts);
+    return ifile_put(f, hash, phys, ts);
 }
 
-static int put_topic_key(rk_index_t *idx, const char *topic, const char *k, size_t klen,
-                         int64_t phys, int64_t ts)
-{
-    char buf[512];
-    size_t tl = strlen(topic);
-    if (tl + 1 + klen > sizeof buf)
-        return RK_ETOOBIG;
-    memcpy(buf, topic, tl);
-    buf[tl] = '#';
-    memcpy(buf + tl + 1, k, klen);
-    return put_key(idx, buf, tl + 1 + klen, phys, ts);
-}
+/* Keys are "topic#key" of at most KEY_MAX bytes (the buffer the query
+ * builds them in): a longer one is not indexed, as it could not be asked for. */
+#define KEY_MAX 512
 
 int rk_index_build(rk_index_t *idx, const char *topic, const char *keys, const char *uniq,
                    int64_t phys, int64_t store_ts)
@@ -514,10 +515,12 @@ int rk_index_build(rk_index_t *idx, const char *topic, const char *keys, const c
     ifile_t *last = idx->n ? idx->files[idx->n - 1] : NULL;
     if (last && phys < h64(last, H_END_PHY))
         goto out;                       /* indexed before a restart */
+    size_t tl = strlen(topic);
+    int32_t prefix = rk_java_hash_continue(rk_java_hash(topic, tl), "#", 1);
     if (uniq && *uniq) {
-        rc = put_topic_key(idx, topic, uniq, strlen(uniq), phys, store_ts);
-        if (rc == RK_ETOOBIG)
-            rc = RK_OK;                 /* an absurd key is not indexed; not fatal */
+        size_t ul = strlen(uniq);
+        if (tl + 1 + ul <= KEY_MAX)     /* an absurd key is not indexed; not fatal */
+            rc = put_key(idx, key_hash_from(prefix, uniq, ul), phys, store_ts);
     }
     for (const char *p = keys; rc == RK_OK && p && *p;) {
         while (*p == ' ')
@@ -525,11 +528,8 @@ int rk_index_build(rk_index_t *idx, const char *topic, const char *keys, const c
         const char *e = p;
         while (*e && *e != ' ')
             e++;
-        if (e > p) {
-            rc = put_topic_key(idx, topic, p, (size_t)(e - p), phys, store_ts);
-            if (rc == RK_ETOOBIG)
-                rc = RK_OK;
-        }
+        if (e > p && tl + 1 + (size_t)(e - p) <= KEY_MAX)
+            rc = put_key(idx, key_hash_from(prefix, p, (size_t)(e - p)), phys, store_ts);
         p = e;
     }
 out:
@@ -540,7 +540,7 @@ out:
 int rk_index_query(rk_index_t *idx, const char *topic, const char *key, int64_t begin_ts,
                    int64_t end_ts, int64_t *phys_out, int max)
 {
-    char buf[512];
+    char buf[KEY_MAX];
     int kl = snprintf(buf, sizeof buf, "%s#%s", topic, key);
     if (kl < 0 || (size_t)kl >= sizeof buf)
         return RK_ETOOBIG;

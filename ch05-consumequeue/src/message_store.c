@@ -33,6 +33,8 @@
 #include "rk/checkpoint.h"
 #include "store_cl.h"
 
+#define QCACHE_SIZE 256             /* build_cq's queue cache (s_qcache): a power of two */
+
 /* One (topic, qid) and its consume queue. */
 typedef struct queue {
     rk_cq_t *cq;
@@ -85,6 +87,11 @@ struct rk_store {
      * catch-up pass in start(), then the reput thread) */
     rk_record_t s_rec;
     char s_topic[256], s_tags[256], s_keys[1024], s_uniq[256];
+    /* build_cq's queues by (topic, qid), so a record costs no "topic-qid"
+     * key and no table look-up under qlock; same thread as the scratch.
+     * A queue leaves the table only through set_queue_aside, which runs
+     * before start or on this thread, and empties the cache. */
+    queue_t *s_qcache[QCACHE_SIZE];
 
     /* disk space (diskSpaceWarningLevelRatio): checked by the service thread
      * every DISK_CHECK_MS and after a put that could not allocate */
@@ -102,7 +109,7 @@ struct rk_store {
 
 static void queue_key(char *out, size_t len, const char *topic, int qid)
 {
-    snprintf(out, len, "%s-%d", topic, qid);
+    rk_strmap_key_int(out, len, topic, '-', qid);    /* "%s-%d", without snprintf */
 }
 
 static queue_t *find_queue(rk_store_t *st, const char *topic, int qid)
@@ -217,6 +224,27 @@ static int set_queue_aside(rk_store_t *st, const char *topic, int qid);
 static bool lost_head(rk_store_t *st, const char *topic, int qid, int64_t min, int64_t offset,
                       int64_t phys);
 
+/* get_queue through the dispatch thread's cache (see s_qcache). */
+static int dispatch_queue(rk_store_t *st, const char *topic, int qid, queue_t **out)
+{
+    size_t tl = strlen(topic);
+    if (tl >= sizeof ((queue_t *)NULL)->topic)
+        return get_queue(st, topic, qid, out);      /* a name the table cuts: not cached */
+    unsigned h = (unsigned)qid * 0x9E3779B1u;
+    if (tl > 0)
+        h ^= (unsigned)tl * 131u + (unsigned char)topic[0] * 31u + (unsigned char)topic[tl - 1];
+    queue_t **slot = &st->s_qcache[(h ^ (h >> 16)) & (QCACHE_SIZE - 1)];
+    queue_t *q = *slot;
+    if (q != NULL && q->qid == qid && memcmp(q->topic, topic, tl + 1) == 0) {
+        *out = q;
+        return RK_OK;
+    }
+    int rc = get_queue(st, topic, qid, out);
+    if (rc == RK_OK)
+        *slot = *out;
+    return rc;
+}
+
 /* CommitLogDispatcherBuildConsumeQueue: NOT and COMMIT records only. */
 static int build_cq(void *ctx, const rk_dispatch_request_t *req)
 {
@@ -225,7 +253,7 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
     if (t != RK_SYSFLAG_TXN_NOT && t != RK_SYSFLAG_TXN_COMMIT)
         return RK_OK;
     queue_t *q;
-    int rc = get_queue(st, req->topic, req->queue_id, &q);
+    int rc = dispatch_queue(st, req->topic, req->queue_id, &q);
     if (rc != RK_OK)
         return rc;
     if (st->catching_up && !q->keep_head && req->queue_offset < rk_cq_min_offset(q->cq)) {
@@ -239,7 +267,7 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
          * start). */
         bool aside = lost_head(st, req->topic, req->queue_id, rk_cq_min_offset(q->cq),
                                req->queue_offset, req->phys);
-        if ((rc = get_queue(st, req->topic, req->queue_id, &q)) != RK_OK)
+        if ((rc = dispatch_queue(st, req->topic, req->queue_id, &q)) != RK_OK)
             return rc;
         q->keep_head = !aside;          /* logged once, not once per record */
     }
@@ -285,15 +313,49 @@ static int build_index(void *ctx, const rk_dispatch_request_t *req)
 
 static int64_t src_end(void *ctx) { return rk_commitlog_max_offset(((rk_store_t *)ctx)->cl); }
 
-static const char *prop_or_null(const rk_record_t *r, const char *key, char *buf, size_t len)
+/* The three properties the builders use, in one pass over the record's
+ * properties (not one rk_props_get scan per name): the first entry of each
+ * name wins, as rk_props_get's would. Each value is copied, NUL-terminated,
+ * into its scratch buffer; a value that does not fit is logged and left out
+ * (NULL), as is a name the record does not have. */
+typedef struct prop_want {
+    const char *name;
+    size_t name_len;
+    char *buf;
+    size_t len;
+    const char **out;
+} prop_want_t;
+
+static void read_props(rk_store_t *st, const rk_record_t *r, rk_dispatch_request_t *req)
 {
+    req->tags = req->keys = req->uniq_key = NULL;
     if (r->props_len == 0)
-        return NULL;
-    int rc = rk_props_get_str(r->props, r->props_len, key, buf, len);
-    if (rc == RK_ETOOBIG)
-        rk_log_warn("dispatch", "property %s of the record at %lld is too long; not indexed", key,
-                    (long long)r->phys_offset);
-    return rc == RK_OK ? buf : NULL;
+        return;
+    prop_want_t want[3] = {
+        {RK_PROP_TAGS, sizeof RK_PROP_TAGS - 1, st->s_tags, sizeof st->s_tags, &req->tags},
+        {RK_PROP_KEYS, sizeof RK_PROP_KEYS - 1, st->s_keys, sizeof st->s_keys, &req->keys},
+        {RK_PROP_UNIQ_KEY, sizeof RK_PROP_UNIQ_KEY - 1, st->s_uniq, sizeof st->s_uniq, &req->uniq_key},
+    };
+    unsigned seen = 0;
+    rk_prop_iter_t it = rk_props_iter(r->props, r->props_len);
+    const char *k, *v;
+    size_t kl, vl;
+    while (seen != 7u && rk_props_next(&it, &k, &kl, &v, &vl)) {
+        for (unsigned i = 0; i < 3; i++) {
+            if ((seen & (1u << i)) || kl != want[i].name_len || memcmp(k, want[i].name, kl) != 0)
+                continue;
+            seen |= 1u << i;
+            if (vl + 1 > want[i].len) {
+                rk_log_warn("dispatch", "property %s of the record at %lld is too long; not indexed",
+                            want[i].name, (long long)r->phys_offset);
+                break;
+            }
+            memcpy(want[i].buf, v, vl);
+            want[i].buf[vl] = '\0';
+            *want[i].out = want[i].buf;
+            break;
+        }
+    }
 }
 
 static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64_t *next, void **hold)
@@ -350,9 +412,7 @@ static int src_read(void *ctx, int64_t offset, rk_dispatch_request_t *req, int64
     req->born_ts = rec->born_ts;
     req->sysflag = rec->sys_flag;
     req->prepared_txn_offset = rec->prepared_tx_offset;
-    req->tags = prop_or_null(rec, RK_PROP_TAGS, st->s_tags, sizeof st->s_tags);
-    req->keys = prop_or_null(rec, RK_PROP_KEYS, st->s_keys, sizeof st->s_keys);
-    req->uniq_key = prop_or_null(rec, RK_PROP_UNIQ_KEY, st->s_uniq, sizeof st->s_uniq);
+    read_props(st, rec, req);
     int h = 0;
     while (h < st->ntag_hooks && !st->tag_hooks[h].fn(st->tag_hooks[h].ctx, rec, req->tags, &req->tag_code))
         h++;
@@ -593,6 +653,7 @@ static int set_queue_aside(rk_store_t *st, const char *topic, int qid)
     pthread_rwlock_wrlock(&st->qlock);
     queue_t *q = rk_strmap_remove(&st->queues, key);
     pthread_rwlock_unlock(&st->qlock);
+    memset(st->s_qcache, 0, sizeof st->s_qcache);   /* q may be cached */
     queue_free(q);
     snprintf(aside, sizeof aside, "%s.damaged", dir);
     for (int i = 1; rk_path_exists(aside) && i < 1000; i++)

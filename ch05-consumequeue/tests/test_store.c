@@ -758,3 +758,101 @@ Test(store, message_index_can_be_turned_off)
     cr_assert_not(rk_path_exists(p));
     rk_store_close(st);
 }
+
+/* Appends one message with raw properties (any order, repeats, junk). */
+static rk_put_result_t put_raw_props(rk_store_t *st, const char *topic, int qid, const char *props)
+{
+    static const uint8_t body[16];
+    rk_msg_t m = {0};
+    m.topic = topic;
+    m.topic_len = strlen(topic);
+    m.queue_id = qid;
+    m.born_ts = rk_now_ms();
+    rk_host_parse("127.0.0.1:5555", &m.born_host);
+    rk_host_parse("127.0.0.1:10911", &m.store_host);
+    m.body = body;
+    m.body_len = sizeof body;
+    m.props = props;
+    m.props_len = strlen(props);
+    rk_put_result_t r;
+    cr_assert_eq(rk_store_put(st, &m, &r), 0);
+    cr_assert_eq(r.status, RK_PUT_OK);
+    return r;
+}
+
+typedef struct seen_tags {
+    int n;
+    char tags[8][300];
+} seen_tags_t;
+
+static bool collect_tags(void *ctx, const rk_record_t *rec, const char *tags, int64_t *code)
+{
+    (void)rec;
+    (void)code;
+    seen_tags_t *s = ctx;
+    if (s->n < 8)
+        snprintf(s->tags[s->n++], sizeof s->tags[0], "%s", tags ? tags : "(none)");
+    return false;
+}
+
+/* The dispatcher reads TAGS, KEYS and UNIQ_KEY in one pass over the
+ * properties: each is the name's first entry, as rk_props_get finds it,
+ * whatever the order, repeats or malformed entries around it; a value too
+ * long for the dispatcher is left out. And the consume-queue builder's
+ * queue cache keeps topics that share queue ids apart. */
+Test(store, dispatch_reads_the_first_entry_of_each_property)
+{
+    rk_store_t *st = NULL;
+    char err[256];
+    cr_assert_eq(rk_store_open(dir, NULL, &st, err, sizeof err), 0, "%s", err);
+    static seen_tags_t seen;
+    cr_assert_eq(rk_store_add_tag_code_hook(st, collect_tags, &seen), 0);
+    cr_assert_eq(rk_store_start(st), 0);
+    char big[400];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char props[600];
+    rk_put_result_t r[6];
+    r[0] = put_raw_props(st, "A", 0, "u\001v\002junk\002UNIQ_KEY\001U1\002TAGS\001x\002KEYS\001k1  k2\002TAGS\001y\002"
+                                     "KEYS\001zz\002UNIQ_KEY\001U2");
+    r[1] = put_raw_props(st, "B", 0, "KEYS\001cl\xc3\xa9 \xf0\x9f\x98\x80\002TAGS\001t\xc3\xa9");
+    snprintf(props, sizeof props, "TAGS\001%s\002KEYS\001late", big);   /* TAGS too long: left out */
+    r[2] = put_raw_props(st, "A", 0, props);
+    r[3] = put_raw_props(st, "B", 0, "TAGSX\001no\002XTAGS\001no\002KEY\001no");
+    r[4] = put_raw_props(st, "A", 1, "TAGS\001\002KEYS\001");
+    r[5] = put_raw_props(st, "B", 1, "");
+    cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
+    cr_assert_eq(seen.n, 6);
+    cr_assert_str_eq(seen.tags[0], "x");
+    cr_assert_str_eq(seen.tags[1], "t\xc3\xa9");
+    cr_assert_str_eq(seen.tags[2], "(none)");
+    cr_assert_str_eq(seen.tags[3], "(none)");
+    cr_assert_str_eq(seen.tags[4], "");
+    cr_assert_str_eq(seen.tags[5], "(none)");
+    rk_cq_unit_t u[2];
+    cr_assert_eq(rk_store_read_units(st, "A", 0, 0, u, 2), 2);
+    cr_assert_eq(u[0].phys, r[0].phys_offset);
+    cr_assert_eq(u[0].tag_code, rk_java_hash("x", 1));
+    cr_assert_eq(u[1].phys, r[2].phys_offset);
+    cr_assert_eq(u[1].tag_code, 0);
+    cr_assert_eq(rk_store_read_units(st, "B", 0, 0, u, 2), 2);
+    cr_assert_eq(u[0].phys, r[1].phys_offset);
+    cr_assert_eq(u[0].tag_code, rk_java_hash("t\xc3\xa9", 3));
+    cr_assert_eq(u[1].phys, r[3].phys_offset);
+    cr_assert_eq(rk_store_max_offset(st, "A", 1), 1);
+    cr_assert_eq(rk_store_max_offset(st, "B", 1), 1);
+    int64_t phys[4];
+    const struct { const char *topic, *key; int n; int64_t phys; } q[] = {
+        {"A", "U1", 1, r[0].phys_offset}, {"A", "k1", 1, r[0].phys_offset}, {"A", "k2", 1, r[0].phys_offset},
+        {"A", "U2", 0, 0}, {"A", "zz", 0, 0}, {"A", "late", 1, r[2].phys_offset},
+        {"B", "cl\xc3\xa9", 1, r[1].phys_offset}, {"B", "\xf0\x9f\x98\x80", 1, r[1].phys_offset},
+        {"B", "k1", 0, 0}, {"B", "no", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+        cr_assert_eq(rk_store_query_by_key(st, q[i].topic, q[i].key, 0, INT64_MAX, phys, 4), q[i].n, "%s#%s",
+                     q[i].topic, q[i].key);
+        if (q[i].n > 0)
+            cr_assert_eq(phys[0], q[i].phys, "%s#%s", q[i].topic, q[i].key);
+    }
+    rk_store_close(st);
+}

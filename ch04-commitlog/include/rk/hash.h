@@ -15,5 +15,9 @@ uint32_t rk_crc32(const void *data, size_t len);
 /* The 31-bit body CRC RocketMQ stores: CRC32 & 0x7FFFFFFF. */
 static inline uint32_t rk_body_crc(const void *data, size_t len) { return rk_crc32(data, len) & 0x7FFFFFFFu; }
 int32_t rk_java_hash(const char *s, size_t len);
+/* The hash of prefix + s, given start = rk_java_hash(prefix), when prefix
+ * ends with a whole character (an ASCII byte, say): the index hashes
+ * "topic#" once per record and each key from there. */
+int32_t rk_java_hash_continue(int32_t start, const char *s, size_t len);
 
 #endif

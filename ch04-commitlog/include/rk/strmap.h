@@ -41,5 +41,10 @@ int rk_strmap_foreach(const rk_strmap_t *m, int (*fn)(const char *key, void *val
  * put/remove), sorted with strcmp; *n receives the count. NULL on ENOMEM or
  * for an empty map (then *n == 0). */
 const char **rk_strmap_keys_sorted(const rk_strmap_t *m, size_t *n);
+/* Writes the key s + sep + decimal(n) into out, exactly as
+ * snprintf(out, len, "%s%c%d", s, sep, n) would (cut to len - 1 bytes and
+ * NUL-terminated when len > 0), without the format machinery: for keys
+ * built once per message ("topic-queueId"). Returns the uncut length. */
+size_t rk_strmap_key_int(char *out, size_t len, const char *s, char sep, int n);
 
 #endif

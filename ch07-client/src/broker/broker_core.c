@@ -471,7 +471,7 @@ typedef struct core {   /* the core module's state: held pulls and queue locks *
 
 static void queue_key(char *out, size_t outlen, const char *topic, int qid)
 {
-    snprintf(out, outlen, "%s\001%d", topic, qid);
+    rk_strmap_key_int(out, outlen, topic, '\001', qid);   /* "%s\001%d": once per dispatched record */
 }
 
 /* ---- the deadline heap (under mu) ---- */
