@@ -297,5 +297,9 @@ demo: all
 clean:
 	rm -rf build
 
-.SECONDARY:
+# Objects made on the way to a program (tools, benches, fuzz targets) are kept, not deleted as
+# intermediates. Not .SECONDARY with no names: that makes every target intermediate, and then
+# a library is not rebuilt when a new source file is older than it (an object it lists is
+# missing, yet make calls the library up to date).
+.PRECIOUS: $(B)/obj/%.o
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
