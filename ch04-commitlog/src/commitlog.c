@@ -941,9 +941,10 @@ static void prepare_ahead(rk_commitlog_t *cl)
  * file (256 KiB pwrites, never where the writer claimed: see
  * rk_mapped_file_prewrite), then asks the kernel to fault them in
  * (writable, contents unchanged: MADV_POPULATE_WRITE); every 50 ms while
- * the log is idle. Faulting holes in directly had the kernel zero-fill
- * every page through readahead, which cost 2.3 times as much (see the
- * README, "Where the time goes"). */
+ * the log is idle. Faulting holes in directly has the kernel zero-fill
+ * every page through readahead, in large folios: on a VM with free memory
+ * that cost the prefault thread 2.4 times as much (on recycled memory it
+ * was 1.2 to 1.6 times cheaper; see the README, "Where the time goes"). */
 #define PREFAULT_PERIOD_MS 5
 
 static void prefault_main(void *arg)
