@@ -943,7 +943,7 @@ static void prepare_ahead(rk_commitlog_t *cl)
  * (writable, contents unchanged: MADV_POPULATE_WRITE); every 50 ms while
  * the log is idle. Faulting holes in directly has the kernel zero-fill
  * every page through readahead, in large folios: on a VM with free memory
- * that cost the prefault thread 2.4 times as much (on recycled memory it
+ * that cost the prefault thread 2.4 to 3.2 times as much (on recycled memory it
  * was 1.2 to 1.6 times cheaper; see the README, "Where the time goes"). */
 #define PREFAULT_PERIOD_MS 5
 
