@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,8 @@ static int open_file(const char *dir, int64_t from, size_t size, bool create, bo
     atomic_init(&mf->wrote, pos);
     atomic_init(&mf->committed, pos);
     atomic_init(&mf->flushed, pos);
+    atomic_init(&mf->claimed, pos);
+    atomic_init(&mf->zeroing, INT64_MAX);
     *out = mf;
     return RK_OK;
 fail_unlink:
@@ -214,6 +217,49 @@ void rk_mapped_file_write(rk_mapped_file_t *mf, int64_t pos, const void *data, s
         memcpy(mf->base + pos, p, len);
 }
 
+#define CLAIM_STEP (64 * 1024)
+#define PREWRITE_CHUNK (256 * 1024)
+
+/* What a pre-write copies: zeros, read-only. */
+static const uint8_t prewrite_zeros[PREWRITE_CHUNK];
+
+void rk_mapped_file_claim(rk_mapped_file_t *mf, int64_t end)
+{
+    if (end <= atomic_load_explicit(&mf->claimed, memory_order_relaxed))
+        return;
+    int64_t c = end + CLAIM_STEP;
+    if (c > (int64_t)mf->size)
+        c = (int64_t)mf->size;
+    atomic_store(&mf->claimed, c);
+    while (atomic_load(&mf->zeroing) < c)   /* a pre-write is zeroing there: let it finish */
+        sched_yield();
+}
+
+int64_t rk_mapped_file_prewrite(rk_mapped_file_t *mf, int64_t from, int64_t to)
+{
+    int64_t reserved = atomic_load_explicit(&mf->reserved, memory_order_relaxed);
+    if (to > reserved)
+        to = reserved;
+    int64_t at = from;
+    while (at < to) {
+        int64_t end = at + PREWRITE_CHUNK < to ? at + PREWRITE_CHUNK : to;
+        atomic_store(&mf->zeroing, at);
+        if (atomic_load(&mf->claimed) > at || atomic_load(&mf->wrote) > at) {
+            atomic_store(&mf->zeroing, INT64_MAX);
+            break;                          /* the writer is there already */
+        }
+        ssize_t w = pwrite(mf->fd, prewrite_zeros, (size_t)(end - at), (off_t)at);
+        int err = errno;
+        atomic_store(&mf->zeroing, INT64_MAX);
+        if (w < 0 && err == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -err : -EIO;
+        at += w;
+    }
+    return at;
+}
+
 void rk_mapped_file_warm(rk_mapped_file_t *mf)
 {
     /* only reserved pages: a store into a page without blocks is a SIGBUS
@@ -273,4 +319,5 @@ void rk_mapped_file_reset_to(rk_mapped_file_t *mf, int64_t pos)
     atomic_store(&mf->wrote, pos);
     atomic_store(&mf->committed, pos);
     atomic_store(&mf->flushed, pos);
+    atomic_store(&mf->claimed, pos);
 }

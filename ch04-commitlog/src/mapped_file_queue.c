@@ -244,6 +244,7 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
         atomic_store(&mf->wrote, pos);
         atomic_store(&mf->committed, pos);
         atomic_store(&mf->flushed, pos);
+        atomic_store(&mf->claimed, pos);
     }
     /* Published before create_mu is released, so rk_mfq_prepare_next never
      * sees a last file older than the one just taken. */

@@ -206,3 +206,94 @@ Test(reserve, resetting_a_tail_reads_only_the_pages_that_hold_data)
     cr_assert_lt(grew, 1024, "reset_to faulted in %ld KiB of holes", grew);
     rk_mapped_file_release(mf);
 }
+
+/* Pre-writing zeros ahead of the writer (the prefault thread) changes bytes,
+ * unlike faulting pages in: it must never reach a byte the writer claimed,
+ * and never allocate blocks (only what is reserved). */
+Test(reserve, a_prewrite_never_zeroes_what_the_writer_claimed)
+{
+    rk_mapped_file_t *mf;
+    cr_assert_eq(rk_mapped_file_open(dir, 0, MB, true, &mf), 0);
+    rk_mapped_file_claim(mf, 1000);
+    memset(mf->base, 'x', 1000);
+    atomic_store(&mf->wrote, 1000);
+    cr_assert_eq(rk_mapped_file_prewrite(mf, 0, MB), 0, "stops before the writer's claim");
+    int64_t c = atomic_load(&mf->claimed);
+    cr_assert_geq(c, 1000);
+    int64_t from = (c + 4095) / 4096 * 4096;
+    cr_assert_eq(rk_mapped_file_prewrite(mf, from, MB), MB, "past the claim: to the end");
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(mf->base[i], 'x', "byte %d kept", i);
+    for (int64_t i = from; i < MB; i += 997)
+        cr_assert_eq(mf->base[i], 0);
+    /* the writer goes on into pre-written pages */
+    rk_mapped_file_claim(mf, MB);
+    memset(mf->base + from, 'y', 4096);
+    cr_assert_eq(rk_mapped_file_flush(mf, 0) >= 0, true);
+    uint8_t b[4096];
+    cr_assert_eq(pread(mf->fd, b, sizeof b, from), (ssize_t)sizeof b);
+    cr_assert_eq(b[0], 'y');
+    cr_assert_eq(b[4095], 'y');
+    rk_mapped_file_destroy(mf);
+    rk_mapped_file_release(mf);
+}
+
+Test(reserve, a_prewrite_stops_at_the_reserved_blocks)
+{
+    rk_mapped_file_t *mf;
+    cr_assert_eq(rk_mapped_file_open_grow(dir, 0, MB, true, &mf), 0);
+    int64_t reserved = atomic_load(&mf->reserved);
+    cr_assert_lt(reserved, MB);
+    cr_assert_eq(rk_mapped_file_prewrite(mf, 0, MB), reserved);
+    cr_assert_eq(rk_mapped_file_data_end(mf, 0), reserved, "no data past the reservation");
+    rk_mapped_file_destroy(mf);
+    rk_mapped_file_release(mf);
+}
+
+static int count_record(void *ctx, const rk_record_t *rec, bool crc_ok)
+{
+    (void)rec;
+    cr_assert(crc_ok);
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
+/* The prefault thread pre-writes ahead while puts run as fast as they can,
+ * across several files (1 MiB: every file's end is in reach of it): every
+ * record put is on disk, whole, after the close. */
+Test(reserve, records_survive_the_prefault_threads_prewrite)
+{
+    rk_commitlog_config_t cfg;
+    char err[300] = "";
+    cr_assert_eq(rk_commitlog_config_load(&cfg, NULL, err, sizeof err), 0);
+    free(cfg.store_root);
+    cfg.store_root = strdup(dir);
+    cfg.file_size = MB;
+    rk_commitlog_t *cl;
+    cr_assert_eq(rk_commitlog_open(&cfg, &cl, err, sizeof err), 0, "%s", err);
+    static uint8_t body[100];
+    rk_msg_t m[16];
+    for (int i = 0; i < 16; i++) {
+        m[i] = (rk_msg_t){.topic = "T", .topic_len = 1, .body = body, .body_len = sizeof body,
+                          .store_host = *rk_commitlog_store_host(cl), .born_ts = 1};
+        rk_host_parse("127.0.0.1:1234", &m[i].born_host);
+    }
+    rk_put_result_t r;
+    int64_t n = 0;
+    for (int round = 0; round < 3000; round++) {
+        int k = 1 + round % 16;
+        cr_assert_eq(rk_commitlog_put_batch(cl, m, k, &r, NULL), 0);
+        cr_assert_eq(r.status, RK_PUT_OK);
+        n += k;
+    }
+    rk_commitlog_close(cl);
+    char cdir[300];
+    snprintf(cdir, sizeof cdir, "%s/commitlog", dir);
+    int64_t seen = 0;
+    rk_scan_report_t rep;
+    cr_assert_eq(rk_commitlog_scan_dir(cdir, MB, 0, true, count_record, &seen, &rep), 0);
+    cr_assert_eq(seen, n, "%lld of %lld records", (long long)seen, (long long)n);
+    cr_assert_eq(rep.how, RK_SCAN_END_CLEAN);
+    cr_assert_eq(rep.damage.ranges, 0);
+    rk_commitlog_config_free(&cfg);
+}
