@@ -285,12 +285,14 @@ int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, i
             resume = r->next_offset;
         r->next_offset = resume;
     }
-    size_t k = 0;
+    size_t k = 0, blen = strnlen(mq->broker, sizeof r->msgs->msgs[0].broker - 1);
+    bool all = expr == NULL || strcmp(expr, "*") == 0 || expr[0] == '\0';
     for (size_t i = 0; i < r->msgs->n; i++) {
         rk_msg_ext_t *m = &r->msgs->msgs[i];
-        if (!rk_tag_matches(expr, m->tags))
+        if (!all && !rk_tag_matches(expr, m->tags))
             continue;
-        snprintf(m->broker, sizeof m->broker, "%s", mq->broker);
+        memcpy(m->broker, mq->broker, blen);   /* no snprintf per message */
+        m->broker[blen] = '\0';
         if (k != i)
             r->msgs->msgs[k] = *m;
         k++;
@@ -332,7 +334,7 @@ void rk_pull_result_free(rk_pull_result_t *r)
 struct rk_pull_consumer {
     rk_mqclient_t *c;
     char group[RK_NAME_MAX];
-    bool no_crc_check;
+    bool check_crc;
     uv_mutex_t mu;
     rk_strmap_t suggest;                /* mq key -> int64_t* broker id the broker suggested
                                          * (RocketMQ's pullFromWhichNodeTable); absent: 0 */
@@ -347,7 +349,7 @@ int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_
     if (pc == NULL)
         return RK_ENOMEM;
     snprintf(pc->group, sizeof pc->group, "%s", cfg->group);
-    pc->no_crc_check = cfg->no_crc_check;
+    pc->check_crc = cfg->check_crc;
     if (uv_mutex_init(&pc->mu) != 0) {
         free(pc);
         return RK_ENOMEM;
@@ -444,7 +446,7 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
             *v = next;
         uv_mutex_unlock(&pc->mu);
     }
-    int rc = pull_parse(st, resp, mq, tag_expr, offset, !pc->no_crc_check, r);
+    int rc = pull_parse(st, resp, mq, tag_expr, offset, pc->check_crc, r);
     rk_cmd_free(resp);
     return rc;
 }
@@ -521,7 +523,7 @@ struct rk_push_consumer {
     rk_message_model_t model;
     rk_consume_from_t from;
     int64_t from_ts;
-    bool orderly, no_crc_check;
+    bool orderly, check_crc;
     int nthreads, batch_max, pull_batch, rebalance_ms, persist_ms;
     int64_t sub_version;
     char offset_file[1024];
@@ -982,7 +984,7 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     bool slave_refused = status == RK_OK && resp != NULL && from_slave &&
                          resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY &&
                          (rk_cmd_ext_i64(resp, "nextBeginOffset", &next_begin) != RK_OK || next_begin <= offset);
-    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, !pc->no_crc_check, &r);
+    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, pc->check_crc, &r);
     rk_cmd_free(resp);
     uint64_t delay = slave_refused ? ERROR_DELAY_MS : 0;
     uv_mutex_lock(&q->mu);
@@ -1631,7 +1633,7 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
     pc->from = cfg->from;
     pc->from_ts = cfg->from_timestamp_ms > 0 ? cfg->from_timestamp_ms : rk_now_ms() - 30 * 60 * 1000;
     pc->orderly = cfg->orderly;
-    pc->no_crc_check = cfg->no_crc_check;
+    pc->check_crc = cfg->check_crc;
     pc->nthreads = cfg->threads > 0 ? cfg->threads : 4;
     pc->batch_max = cfg->batch_max > 0 ? cfg->batch_max : 1;
     pc->pull_batch = cfg->pull_batch > 0 && cfg->pull_batch <= 1024 ? cfg->pull_batch : 32;
