@@ -29,6 +29,7 @@
 #define ERROR_DELAY_MS 1000             /* after a failed pull, or an orderly queue not locked */
 #define MASTER_AVOID_MS 5000            /* read from a slave this long after the master failed a pull */
 #define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
+#define SPREAD_NS 200000                /* a concurrent job's calls spread over the pool after this long */
 #define MAX_SUBS 32
 #define QUICK_FIRST_MS 200              /* a topic with no route yet: look again after this, */
 #define QUICK_MAX_MS 2000               /* doubling up to this, until it has one */
@@ -773,24 +774,19 @@ static bool send_back(rk_push_consumer_t *pc, const rk_msg_ext_t *m)
 
 static rk_consume_result_t consume_call(rk_push_consumer_t *pc, const rk_msg_ext_t *msgs, size_t n);
 
-static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
+/* One listener call on messages [from, from + n) of b, with what follows a
+ * failure. True when they are done (marked consumed); false when they must
+ * be consumed here again after RETRY_LOCAL_MS (clustering, not taken back). */
+static bool consume_chunk(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t from, size_t n)
 {
-    pq_t *q = j->pq;
-    uv_mutex_lock(&q->mu);
-    bool dropped = q->dropped;
-    uv_mutex_unlock(&q->mu);
-    if (dropped) {
-        job_free(j);
-        return;
-    }
-    rk_msg_ext_t *mutable = &j->b->list->msgs[j->from];
+    rk_msg_ext_t *mutable = &b->list->msgs[from];
     if (pc->hooks.before_consume != NULL)   /* only this job touches these messages */
-        pc->hooks.before_consume(pc->hooks.ctx, pc, mutable, j->n);
+        pc->hooks.before_consume(pc->hooks.ctx, pc, mutable, n);
     const rk_msg_ext_t *msgs = mutable;
-    rk_consume_result_t res = consume_call(pc, msgs, j->n);
+    rk_consume_result_t res = consume_call(pc, msgs, n);
     if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
         bool all = true;
-        for (size_t i = 0; i < j->n && all; i++)
+        for (size_t i = 0; i < n && all; i++)
             all = pc->hooks.consume_failed != NULL ? pc->hooks.consume_failed(pc->hooks.ctx, pc, &msgs[i])
                                                    : send_back(pc, &msgs[i]);
         if (all)
@@ -798,18 +794,69 @@ static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
     }
     if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
         rk_log_debug("consumer", "%s queue %d: consuming %zu message(s) again in %d ms", q->mq.topic,
-                     q->mq.queue_id, j->n, RETRY_LOCAL_MS);
-        resubmit_later(pc, j, RETRY_LOCAL_MS);
-        return;
+                     q->mq.queue_id, n, RETRY_LOCAL_MS);
+        return false;
     }
     if (res != RK_CONSUME_SUCCESS)      /* broadcasting: dropped, as RocketMQ does — but said */
-        for (size_t i = 0; i < j->n; i++)
+        for (size_t i = 0; i < n; i++)
             rk_log_warn("consumer", "%s: broadcasting listener failed message %s (%s queue %d offset %" PRId64
                         "); broadcasting does not redeliver it",
                         pc->group, msgs[i].msg_id, q->mq.topic, q->mq.queue_id, msgs[i].queue_offset);
     uv_mutex_lock(&q->mu);
-    pq_mark_done(q, j->b, j->from, j->n);
+    pq_mark_done(q, b, from, n);
     uv_mutex_unlock(&q->mu);
+    return true;
+}
+
+/* A concurrent job: a pull's messages, in listener calls of batch_max. One
+ * thread runs them one call after the other while that is quick; once it has
+ * spent SPREAD_NS on this job, the calls left go to the pool one job each, as
+ * RocketMQ submits them, so a slow listener still gets every thread. */
+static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
+{
+    pq_t *q = j->pq;
+    size_t max = (size_t)pc->batch_max, at = j->from, end = j->from + j->n;
+    uint64_t t0 = rk_mono_ns();
+    bool spread = true;
+    while (at < end) {
+        uv_mutex_lock(&q->mu);
+        bool dropped = q->dropped;
+        uv_mutex_unlock(&q->mu);
+        if (dropped || (at > j->from && atomic_load(&pc->stopping)))
+            break;                      /* (stopping: what is left is redelivered, as queued jobs are) */
+        if (spread && at > j->from && end - at > max && rk_mono_ns() - t0 > SPREAD_NS) {
+            size_t k = at;              /* hand the rest out, one call each */
+            for (; k < end; k += max)
+                if (!submit_new(pc, q, j->b, k, end - k < max ? end - k : max))
+                    break;
+            if (k >= end)
+                break;
+            if (atomic_load(&pc->stopping))
+                break;
+            at = k;                     /* no memory for jobs: the rest here */
+            spread = false;
+        }
+        size_t n = end - at < max ? end - at : max;
+        if (!consume_chunk(pc, q, j->b, at, n)) {
+            if (at == j->from && n == j->n) {
+                resubmit_later(pc, j, RETRY_LOCAL_MS);  /* the whole job again, later */
+                return;
+            }
+            job_t *again = calloc(1, sizeof *again);
+            if (again == NULL) {        /* no memory for a job of its own: this one, from here */
+                j->from = at;
+                j->n = end - at;
+                resubmit_later(pc, j, RETRY_LOCAL_MS);
+                return;
+            }
+            again->pq = pq_ref(q);
+            again->b = j->b;
+            again->from = at;
+            again->n = n;
+            resubmit_later(pc, again, RETRY_LOCAL_MS);
+        }
+        at += n;
+    }
     job_free(j);
 }
 
@@ -880,9 +927,7 @@ static void dispatch(rk_push_consumer_t *pc, pq_t *q, batch_t *b)
         }
         return;
     }
-    size_t max = (size_t)pc->batch_max;
-    for (size_t i = 0; i < b->list->n; i += max)
-        submit_new(pc, q, b, i, b->list->n - i < max ? b->list->n - i : max);
+    submit_new(pc, q, b, 0, b->list->n);    /* one job, one wake-up per pull (run_concurrent) */
 }
 
 /* ------------------------------------------------------------ pulling */
