@@ -697,6 +697,11 @@ static size_t resync(const uint8_t *raw, size_t len, size_t pos)
     return len;
 }
 
+typedef struct good {
+    size_t pos;
+    rk_record_t rec;
+} good_t;
+
 typedef struct prop {
     const char *v;
     size_t len;
@@ -731,14 +736,14 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
     l->last_offset = -1;
     /* pass 1: which byte ranges hold good records */
     size_t count = 0, cap = 0, arena = 0, ncomp = 0;
-    size_t *at = NULL;
+    good_t *at = NULL;                  /* each good record, decoded once */
     int64_t prev = -1;
     rk_record_t rec;
     for (size_t pos = 0; pos < len;) {
         if (record_ok(raw + pos, len - pos, check_crc, &rec)) {
             if (count == cap) {
                 size_t nc = cap ? cap * 2 : 32;
-                size_t *na = realloc(at, nc * sizeof *na);
+                good_t *na = realloc(at, nc * sizeof *na);
                 if (na == NULL) {
                     free(at);
                     rk_msg_list_free(l);
@@ -747,7 +752,7 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
                 at = na;
                 cap = nc;
             }
-            at[count++] = pos;
+            at[count++] = (good_t){pos, rec};
             arena += rec.topic_len + 1u + rec.props_len + 2u;
             ncomp += (rec.sys_flag & RK_SYSFLAG_COMPRESSED) != 0;
             prev = rec.queue_offset;
@@ -776,7 +781,7 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
     bool have_hosts = false;
     char born_s[sizeof l->msgs->born_host], store_s[sizeof l->msgs->store_host];
     for (size_t i = 0; i < count; i++) {
-        rk_record_decode(raw + at[i], len - at[i], false, &rec);
+        rec = at[i].rec;
         rk_msg_ext_t *m = &l->msgs[l->n];
         m->body = rec.body;
         m->body_len = rec.body_len;
@@ -790,7 +795,7 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
                 return rc;
             }
             if (rc != RK_OK) {
-                note_bad(l, rec.queue_offset, prev, at[i], rec.total_size,
+                note_bad(l, rec.queue_offset, prev, at[i].pos, rec.total_size,
                          rc == RK_ETOOBIG ? "compressed body inflates past 64 MiB" : "compressed body does not inflate");
                 continue;
             }
