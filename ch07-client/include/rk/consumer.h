@@ -14,7 +14,9 @@
  *   goes into the process queue and the next pull is sent at once (after
  *   50 ms when more than 1000 messages wait: flow control).
  *        ▼
- *   thread pool: concurrent listener — any thread, any order; orderly
+ *   thread pool: concurrent listener — any thread, any order (a pull is one
+ *   job, one wake-up: one thread makes its listener calls while they are
+ *   quick, and hands what is left to the pool after 200 µs); orderly
  *   listener — one thread at a time per queue, in queue order, only while
  *   this member holds the queue's lock on the broker (LOCK_BATCH_MQ).
  *        ▼
@@ -146,10 +148,11 @@ typedef struct rk_push_consumer_config {
     bool check_crc;             /* true: verify each pulled body's CRC, and skip (and log at
                                  * ERROR) a body that fails. Off by default, as in RocketMQ 4.x's
                                  * client (PullAPIWrapper.processPullResult -> MessageDecoder.
-                                 * decodes, no CRC): the broker checks what it stores
-                                 * (checkCRCOnRecover) and TCP checks what it carries, and at
-                                 * 1 KiB bodies the check is the consumer's biggest single cost.
-                                 * Records whose header is damaged are skipped either way */
+                                 * decodes, no CRC): the broker computed the CRC when it
+                                 * stored the body and checks it at recovery
+                                 * (checkCRCOnRecover), TCP checks what it carries, and at
+                                 * 1 KiB bodies the check was the consumer's biggest single
+                                 * cost. Records whose header is damaged are skipped either way */
     const char *access_key;     /* ACL: sign every request (rk_mqclient_config_t); NULL: unsigned */
     const char *secret_key;
 } rk_push_consumer_config_t;
