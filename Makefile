@@ -43,7 +43,7 @@ CC ?= cc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread $(OPT) $(SANFLAGS) \
           -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
-LDLIBS := -luv -lcjson -lz -lyaml -lm
+LDLIBS := -luv -lcjson -lz -ldeflate -lyaml -lm
 TEST_LDLIBS := -lcriterion
 # Criterion runs tests in parallel workers; keep it to the machine's cores.
 TEST_ARGS ?= --jobs 2
@@ -231,10 +231,10 @@ install-sdk: sdk
 	install -m 644 $$hdrs "$$d/include/rk/"; \
 	{ echo "prefix=$(PREFIX)"; echo 'libdir=$${prefix}/lib'; echo 'includedir=$${prefix}/include'; echo; \
 	  echo 'Name: rocklet'; echo 'Description: rocklet, a RocketMQ-compatible message queue: the C client SDK'; \
-	  echo 'Version: $(RK_SDK_VERSION)'; echo 'Requires.private: libuv libcjson zlib'; \
+	  echo 'Version: $(RK_SDK_VERSION)'; echo 'Requires.private: libuv libcjson zlib libdeflate'; \
 	  echo 'Cflags: -I$${includedir} -D_GNU_SOURCE -pthread'; \
 	  echo 'Libs: -L$${libdir} -lrocklet -pthread'; \
-	  echo 'Libs.private: -luv -lcjson -lz -lm'; } > "$$d/lib/pkgconfig/rocklet.pc"; \
+	  echo 'Libs.private: -luv -lcjson -lz -ldeflate -lm'; } > "$$d/lib/pkgconfig/rocklet.pc"; \
 	echo "installed the rocklet SDK $(RK_SDK_VERSION) into $$d: lib/librocklet.a, lib/librocklet.so.$(RK_SDK_VERSION), $$(echo $$hdrs | wc -w) headers in include/rk, lib/pkgconfig/rocklet.pc"
 install-bin: all
 	@set -e; d="$(DESTDIR)$(PREFIX)"; mkdir -p "$$d/bin"; \

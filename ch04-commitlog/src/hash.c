@@ -1,19 +1,17 @@
-/* hash.c — CRC-32 via zlib and Java's String.hashCode (see rk/hash.h). */
+/* hash.c — CRC-32 via libdeflate and Java's String.hashCode (see rk/hash.h). */
 #include "rk/hash.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
+/* libdeflate_crc32 is zlib's crc32 (same polynomial, same bits: tested
+ * against zlib on every length 0..9000), computed with the CPU's carry-less
+ * multiply (PCLMULQDQ / ARM PMULL) when it has one, chosen at run time: on
+ * the development machine 12 ns for 100 B and 90 ns for 1 KiB, against
+ * zlib's 140 and 430 (ch04-commitlog/bench/crc/compare_crc.c). It takes a
+ * size_t length: no chunking. */
 uint32_t rk_crc32(const void *data, size_t len)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    const Bytef *p = data;
-    while (len > 0) {             /* zlib takes uInt lengths: feed in chunks */
-        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        crc = crc32(crc, p, n);
-        p += n;
-        len -= n;
-    }
-    return (uint32_t)crc;
+    return libdeflate_crc32(0, data, len);
 }
 
 /* Java hashes UTF-16 code units: decode UTF-8 to code points, split the

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "rk/buf.h"
 #include "rk/config.h"
@@ -35,6 +36,31 @@ Test(hash, crc32_matches_java)
     /* java.util.zip.CRC32 of "123456789" is 0xCBF43926 (the standard check value). */
     cr_assert_eq(rk_crc32("123456789", 9), 0xCBF43926u);
     cr_assert_eq(rk_body_crc("123456789", 9), 0xCBF43926u & 0x7FFFFFFFu);
+}
+
+/* rk_crc32 is libdeflate's; the records on disk and on the wire hold zlib's
+ * (java.util.zip.CRC32's) value: the two must agree on every length, at
+ * every alignment, for the lengths a body has (0 .. a few KiB and beyond
+ * the 16/32/64-byte folding widths). */
+Test(hash, crc32_equals_zlib_on_random_buffers)
+{
+    enum { MAX = 9000 };
+    uint8_t *buf = malloc(MAX + 8);
+    cr_assert(buf != NULL);
+    uint32_t x = 2463534242u;           /* xorshift: the same bytes every run */
+    for (size_t i = 0; i < MAX + 8; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[i] = (uint8_t)x;
+    }
+    for (size_t len = 0; len <= MAX; len++) {
+        size_t off = len % 8;
+        uint32_t want = (uint32_t)crc32(0L, buf + off, (uInt)len);
+        cr_assert_eq(rk_crc32(buf + off, len), want, "length %zu at offset %zu: %08x, zlib %08x", len, off,
+                     rk_crc32(buf + off, len), want);
+    }
+    free(buf);
 }
 
 Test(hash, java_string_hashcode)

@@ -158,6 +158,23 @@ Test(properties, round_trip_and_tolerate_trailing_separator)
     rk_buf_free(&c);
 }
 
+Test(host, formats_as_inet_ntop_and_snprintf_would)
+{
+    static const char *const cases[] = {"0.0.0.0:0", "255.255.255.255:65535", "10.0.0.1:10911", "127.0.0.1:9",
+                                         "1.22.103.7:100", "[::1]:10911", "[fe80::1:2]:65535"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rk_host_t h;
+        char out[64];
+        cr_assert_eq(rk_host_parse(cases[i], &h), 0, "%s", cases[i]);
+        cr_assert_str_eq(rk_host_format(&h, out, sizeof out), cases[i]);
+    }
+    /* a buffer too small for any address is cut as snprintf cuts */
+    rk_host_t h;
+    char small[8];
+    cr_assert_eq(rk_host_parse("192.168.100.200:10911", &h), 0);
+    cr_assert_str_eq(rk_host_format(&h, small, sizeof small), "192.168");
+}
+
 Test(msgid, round_trips_and_matches_the_reference_example)
 {
     rk_host_t h;

@@ -1,6 +1,7 @@
 /* test_push.c — push consumers against real mqnamesrv and mqbroker
  * processes: groups, rebalance, ordered and broadcasting consumption. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,4 +360,111 @@ Test(push, a_running_consumer_rides_through_a_broker_restart)
     w.n = 100;
     cr_assert(tk_wait_until(union_complete, &w, 20000), "got %d of 100 after the restart", distinct_of(&s));
     rk_push_consumer_free(pc);
+}
+
+/* ---- how a pull's messages reach the pool (one job per pull) ---- */
+
+typedef struct slow {
+    uv_mutex_t mu;
+    int running, most;                  /* listener calls running now; the most at once */
+    int count[64], calls;
+    int fail_num;                       /* answer LATER the first time this number comes */
+    bool failed;
+} slow_t;
+
+static rk_consume_result_t on_slow(void *arg, const rk_msg_ext_t *msgs, size_t n)
+{
+    slow_t *s = arg;
+    uv_mutex_lock(&s->mu);
+    s->running++;
+    if (s->running > s->most)
+        s->most = s->running;
+    uv_mutex_unlock(&s->mu);
+    uv_sleep(s->fail_num < 0 ? 30 : 0);  /* the concurrency test's listener is slow */
+    bool fail = false;
+    uv_mutex_lock(&s->mu);
+    s->running--;
+    s->calls++;
+    int nums[64];
+    for (size_t i = 0; i < n && i < 64; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "%.*s", (int)msgs[i].body_len, (const char *)msgs[i].body);
+        nums[i] = atoi(body + 2);       /* "n:<number>" */
+        if (nums[i] == s->fail_num && !s->failed)
+            fail = true;
+    }
+    if (fail)
+        s->failed = true;
+    for (size_t i = 0; i < n && i < 64 && !fail; i++)
+        if (nums[i] >= 0 && nums[i] < 64)
+            s->count[nums[i]]++;
+    uv_mutex_unlock(&s->mu);
+    return fail ? RK_CONSUME_LATER : RK_CONSUME_SUCCESS;
+}
+
+static bool slow_all(void *arg)
+{
+    slow_t *s = arg;
+    uv_mutex_lock(&s->mu);
+    bool all = true;
+    for (int i = 0; i < 16 && all; i++)
+        all = s->count[i] > 0;
+    uv_mutex_unlock(&s->mu);
+    return all;
+}
+
+static rk_push_consumer_t *slow_consumer(const char *group, const char *topic, slow_t *s)
+{
+    rk_push_consumer_config_t cfg = {.namesrv = cl.ns, .group = group, .from = RK_CONSUME_FROM_FIRST,
+                                     .threads = 4, .batch_max = 1, .pull_batch = 32,
+                                     .rebalance_ms = 1000, .persist_ms = 200};
+    rk_push_consumer_t *pc;
+    cr_assert_eq(rk_push_consumer_new(&cfg, on_slow, s, &pc), 0);
+    cr_assert_eq(rk_push_consumer_subscribe(pc, topic, "*"), 0);
+    cr_assert_eq(rk_push_consumer_start(pc), 0);
+    return pc;
+}
+
+Test(push, a_slow_listener_gets_several_threads_even_for_one_pull)
+{
+    tk_create_topic(&cl, "Slow", 1);
+    send_range("Slow", 0, 16);          /* one queue, one pull brings all 16 */
+    slow_t s;
+    memset(&s, 0, sizeof s);
+    uv_mutex_init(&s.mu);
+    s.fail_num = -1;
+    rk_push_consumer_t *pc = slow_consumer("gslow", "Slow", &s);
+    cr_assert(tk_wait_until(slow_all, &s, 30000), "not every message arrived");
+    rk_push_consumer_free(pc);
+    cr_assert_geq(s.most, 2, "the calls of one pull ran on one thread at a time (most at once: %d)", s.most);
+    uv_mutex_destroy(&s.mu);
+}
+
+Test(push, a_failed_call_in_a_pull_is_consumed_again_and_the_offset_passes_it_only_then)
+{
+    tk_create_topic(&cl, "Again", 1);
+    send_range("Again", 0, 16);
+    slow_t s;
+    memset(&s, 0, sizeof s);
+    uv_mutex_init(&s.mu);
+    s.fail_num = 5;                     /* the sixth call of the pull says LATER once */
+    rk_push_consumer_t *pc = slow_consumer("gagain", "Again", &s);
+    cr_assert(tk_wait_until(slow_all, &s, 30000), "not every message arrived");
+    rk_push_consumer_free(pc);          /* commits the group's offset */
+    cr_assert(s.failed, "the listener said LATER once");
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(s.count[i], 1, "message %d consumed %d times", i, s.count[i]);
+    rk_pull_consumer_config_t pcfg = {.namesrv = cl.ns, .group = "gagain"};
+    rk_pull_consumer_t *pull;
+    cr_assert_eq(rk_pull_consumer_new(&pcfg, &pull), 0);
+    rk_mq_t *mqs = NULL;
+    size_t nq = 0;
+    cr_assert_eq(rk_pull_consumer_queues(pull, "Again", &mqs, &nq), 0);
+    cr_assert_eq(nq, 1);
+    int64_t off = -1;
+    cr_assert_eq(rk_pull_consumer_fetch_offset(pull, &mqs[0], &off), 0);
+    cr_assert_eq(off, 16, "the committed offset is past every message (got %" PRId64 ")", off);
+    free(mqs);
+    rk_pull_consumer_free(pull);
+    uv_mutex_destroy(&s.mu);
 }

@@ -248,7 +248,7 @@ static void *normal_main(void *arg)
 static void consume_until(int64_t deadline)
 {
     rk_pull_consumer_t *pc;
-    rk_pull_consumer_config_t cfg = {.namesrv = ns, .group = "bench_delay_cg", .no_crc_check = true};
+    rk_pull_consumer_config_t cfg = {.namesrv = ns, .group = "bench_delay_cg"};
     if (rk_pull_consumer_new(&cfg, &pc) != RK_OK)
         return;
     rk_mq_t *mqs = NULL;

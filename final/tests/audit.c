@@ -161,7 +161,8 @@ static int64_t check_queue(au_load_t *l, rk_pull_consumer_t *pc, const rk_mq_t *
 int64_t au_verify(au_load_t *l, int ms)
 {
     qsort(l->recs, l->nrecs, sizeof *l->recs, by_place);
-    rk_pull_consumer_config_t cfg = {.namesrv = l->c->ns, .group = "AuditReader", .timeout_ms = 3000};
+    rk_pull_consumer_config_t cfg = {.namesrv = l->c->ns, .group = "AuditReader", .timeout_ms = 3000,
+                                     .check_crc = true};
     rk_pull_consumer_t *pc;
     cr_assert_eq(rk_pull_consumer_new(&cfg, &pc), RK_OK);
     int64_t total = -1;

@@ -1,7 +1,8 @@
 /* hash.h — the checksums and hashes RocketMQ's formats are defined with.
  *
- *   rk_crc32:        zlib's CRC-32 (java.util.zip.CRC32); the record's
- *                    BODYCRC is rk_crc32(body) & 0x7FFFFFFF.
+ *   rk_crc32:        the CRC-32 of zlib and java.util.zip.CRC32, computed
+ *                    by libdeflate (carry-less multiply when the CPU has
+ *                    it); the record's BODYCRC is rk_crc32(body) & 0x7FFFFFFF.
  *   rk_java_hash:    Java's String.hashCode() over the UTF-16 code units of
  *                    a UTF-8 string (consume-queue tag codes, index keys).
  * No state. */

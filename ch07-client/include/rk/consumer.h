@@ -14,7 +14,9 @@
  *   goes into the process queue and the next pull is sent at once (after
  *   50 ms when more than 1000 messages wait: flow control).
  *        ▼
- *   thread pool: concurrent listener — any thread, any order; orderly
+ *   thread pool: concurrent listener — any thread, any order (a pull is one
+ *   job, one wake-up: one thread makes its listener calls while they are
+ *   quick, and hands what is left to the pool after 200 µs); orderly
  *   listener — one thread at a time per queue, in queue order, only while
  *   this member holds the queue's lock on the broker (LOCK_BATCH_MQ).
  *        ▼
@@ -67,7 +69,7 @@ typedef struct rk_pull_consumer_config {
     const char *group;          /* required */
     const char *instance_name;
     int timeout_ms;             /* 0: 3000 (a long poll adds its suspend time) */
-    bool no_crc_check;          /* see rk_push_consumer_config_t */
+    bool check_crc;             /* see rk_push_consumer_config_t */
     const char *access_key;     /* ACL: sign every request (rk_mqclient_config_t); NULL: unsigned */
     const char *secret_key;
 } rk_pull_consumer_config_t;
@@ -143,11 +145,14 @@ typedef struct rk_push_consumer_config {
     int rebalance_ms;           /* 0: 20000 */
     int persist_ms;             /* 0: 5000 */
     const char *offset_dir;     /* broadcasting offsets; NULL: $HOME/.rocklet_offsets */
-    bool no_crc_check;          /* true: do not verify each pulled body's CRC. rocklet verifies
-                                 * by default and skips (and logs at ERROR) a body that fails;
-                                 * RocketMQ 4.x's client does not check (MessageDecoder.decodes)
-                                 * and stops reading a pull's messages at the first one it
-                                 * cannot decode */
+    bool check_crc;             /* true: verify each pulled body's CRC, and skip (and log at
+                                 * ERROR) a body that fails. Off by default, as in RocketMQ 4.x's
+                                 * client (PullAPIWrapper.processPullResult -> MessageDecoder.
+                                 * decodes, no CRC): the broker computed the CRC when it
+                                 * stored the body and checks it at recovery
+                                 * (checkCRCOnRecover), TCP checks what it carries, and at
+                                 * 1 KiB bodies the check was the consumer's biggest single
+                                 * cost. Records whose header is damaged are skipped either way */
     const char *access_key;     /* ACL: sign every request (rk_mqclient_config_t); NULL: unsigned */
     const char *secret_key;
 } rk_push_consumer_config_t;

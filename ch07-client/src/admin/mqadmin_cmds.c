@@ -760,7 +760,8 @@ static int cmd_consume(int argc, char **argv)
     }
     rk_pull_consumer_config_t cfg = {.namesrv = o.ns, .group = o.group ? o.group : "mqadmin_consumer",
                                      .instance_name = "mqadmin", .access_key = rk_mqadmin_access_key(),
-                                     .secret_key = rk_mqadmin_secret_key()};
+                                     .secret_key = rk_mqadmin_secret_key(),
+                                     .check_crc = true};  /* an operator looking: report damage */
     rk_pull_consumer_t *pc;
     if ((rc = rk_pull_consumer_new(&cfg, &pc)) != RK_OK) {
         fprintf(stderr, "consumeMessage: %s\n", rk_strerror(rc));

@@ -29,6 +29,7 @@
 #define ERROR_DELAY_MS 1000             /* after a failed pull, or an orderly queue not locked */
 #define MASTER_AVOID_MS 5000            /* read from a slave this long after the master failed a pull */
 #define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
+#define SPREAD_NS 200000                /* a concurrent job's calls spread over the pool after this long */
 #define MAX_SUBS 32
 #define QUICK_FIRST_MS 200              /* a topic with no route yet: look again after this, */
 #define QUICK_MAX_MS 2000               /* doubling up to this, until it has one */
@@ -285,12 +286,14 @@ int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, i
             resume = r->next_offset;
         r->next_offset = resume;
     }
-    size_t k = 0;
+    size_t k = 0, blen = strnlen(mq->broker, sizeof r->msgs->msgs[0].broker - 1);
+    bool all = expr == NULL || strcmp(expr, "*") == 0 || expr[0] == '\0';
     for (size_t i = 0; i < r->msgs->n; i++) {
         rk_msg_ext_t *m = &r->msgs->msgs[i];
-        if (!rk_tag_matches(expr, m->tags))
+        if (!all && !rk_tag_matches(expr, m->tags))
             continue;
-        snprintf(m->broker, sizeof m->broker, "%s", mq->broker);
+        memcpy(m->broker, mq->broker, blen);   /* no snprintf per message */
+        m->broker[blen] = '\0';
         if (k != i)
             r->msgs->msgs[k] = *m;
         k++;
@@ -332,7 +335,7 @@ void rk_pull_result_free(rk_pull_result_t *r)
 struct rk_pull_consumer {
     rk_mqclient_t *c;
     char group[RK_NAME_MAX];
-    bool no_crc_check;
+    bool check_crc;
     uv_mutex_t mu;
     rk_strmap_t suggest;                /* mq key -> int64_t* broker id the broker suggested
                                          * (RocketMQ's pullFromWhichNodeTable); absent: 0 */
@@ -347,7 +350,7 @@ int rk_pull_consumer_new(const rk_pull_consumer_config_t *cfg, rk_pull_consumer_
     if (pc == NULL)
         return RK_ENOMEM;
     snprintf(pc->group, sizeof pc->group, "%s", cfg->group);
-    pc->no_crc_check = cfg->no_crc_check;
+    pc->check_crc = cfg->check_crc;
     if (uv_mutex_init(&pc->mu) != 0) {
         free(pc);
         return RK_ENOMEM;
@@ -444,7 +447,7 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
             *v = next;
         uv_mutex_unlock(&pc->mu);
     }
-    int rc = pull_parse(st, resp, mq, tag_expr, offset, !pc->no_crc_check, r);
+    int rc = pull_parse(st, resp, mq, tag_expr, offset, pc->check_crc, r);
     rk_cmd_free(resp);
     return rc;
 }
@@ -521,7 +524,7 @@ struct rk_push_consumer {
     rk_message_model_t model;
     rk_consume_from_t from;
     int64_t from_ts;
-    bool orderly, no_crc_check;
+    bool orderly, check_crc;
     int nthreads, batch_max, pull_batch, rebalance_ms, persist_ms;
     int64_t sub_version;
     char offset_file[1024];
@@ -771,24 +774,19 @@ static bool send_back(rk_push_consumer_t *pc, const rk_msg_ext_t *m)
 
 static rk_consume_result_t consume_call(rk_push_consumer_t *pc, const rk_msg_ext_t *msgs, size_t n);
 
-static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
+/* One listener call on messages [from, from + n) of b, with what follows a
+ * failure. True when they are done (marked consumed); false when they must
+ * be consumed here again after RETRY_LOCAL_MS (clustering, not taken back). */
+static bool consume_chunk(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t from, size_t n)
 {
-    pq_t *q = j->pq;
-    uv_mutex_lock(&q->mu);
-    bool dropped = q->dropped;
-    uv_mutex_unlock(&q->mu);
-    if (dropped) {
-        job_free(j);
-        return;
-    }
-    rk_msg_ext_t *mutable = &j->b->list->msgs[j->from];
+    rk_msg_ext_t *mutable = &b->list->msgs[from];
     if (pc->hooks.before_consume != NULL)   /* only this job touches these messages */
-        pc->hooks.before_consume(pc->hooks.ctx, pc, mutable, j->n);
+        pc->hooks.before_consume(pc->hooks.ctx, pc, mutable, n);
     const rk_msg_ext_t *msgs = mutable;
-    rk_consume_result_t res = consume_call(pc, msgs, j->n);
+    rk_consume_result_t res = consume_call(pc, msgs, n);
     if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
         bool all = true;
-        for (size_t i = 0; i < j->n && all; i++)
+        for (size_t i = 0; i < n && all; i++)
             all = pc->hooks.consume_failed != NULL ? pc->hooks.consume_failed(pc->hooks.ctx, pc, &msgs[i])
                                                    : send_back(pc, &msgs[i]);
         if (all)
@@ -796,18 +794,69 @@ static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
     }
     if (res != RK_CONSUME_SUCCESS && pc->model == RK_CLUSTERING) {
         rk_log_debug("consumer", "%s queue %d: consuming %zu message(s) again in %d ms", q->mq.topic,
-                     q->mq.queue_id, j->n, RETRY_LOCAL_MS);
-        resubmit_later(pc, j, RETRY_LOCAL_MS);
-        return;
+                     q->mq.queue_id, n, RETRY_LOCAL_MS);
+        return false;
     }
     if (res != RK_CONSUME_SUCCESS)      /* broadcasting: dropped, as RocketMQ does — but said */
-        for (size_t i = 0; i < j->n; i++)
+        for (size_t i = 0; i < n; i++)
             rk_log_warn("consumer", "%s: broadcasting listener failed message %s (%s queue %d offset %" PRId64
                         "); broadcasting does not redeliver it",
                         pc->group, msgs[i].msg_id, q->mq.topic, q->mq.queue_id, msgs[i].queue_offset);
     uv_mutex_lock(&q->mu);
-    pq_mark_done(q, j->b, j->from, j->n);
+    pq_mark_done(q, b, from, n);
     uv_mutex_unlock(&q->mu);
+    return true;
+}
+
+/* A concurrent job: a pull's messages, in listener calls of batch_max. One
+ * thread runs them one call after the other while that is quick; once it has
+ * spent SPREAD_NS on this job, the calls left go to the pool one job each, as
+ * RocketMQ submits them, so a slow listener still gets every thread. */
+static void run_concurrent(rk_push_consumer_t *pc, job_t *j)
+{
+    pq_t *q = j->pq;
+    size_t max = (size_t)pc->batch_max, at = j->from, end = j->from + j->n;
+    uint64_t t0 = rk_mono_ns();
+    bool spread = true;
+    while (at < end) {
+        uv_mutex_lock(&q->mu);
+        bool dropped = q->dropped;
+        uv_mutex_unlock(&q->mu);
+        if (dropped || (at > j->from && atomic_load(&pc->stopping)))
+            break;                      /* (stopping: what is left is redelivered, as queued jobs are) */
+        if (spread && at > j->from && end - at > max && rk_mono_ns() - t0 > SPREAD_NS) {
+            size_t k = at;              /* hand the rest out, one call each */
+            for (; k < end; k += max)
+                if (!submit_new(pc, q, j->b, k, end - k < max ? end - k : max))
+                    break;
+            if (k >= end)
+                break;
+            if (atomic_load(&pc->stopping))
+                break;
+            at = k;                     /* no memory for jobs: the rest here */
+            spread = false;
+        }
+        size_t n = end - at < max ? end - at : max;
+        if (!consume_chunk(pc, q, j->b, at, n)) {
+            if (at == j->from && n == j->n) {
+                resubmit_later(pc, j, RETRY_LOCAL_MS);  /* the whole job again, later */
+                return;
+            }
+            job_t *again = calloc(1, sizeof *again);
+            if (again == NULL) {        /* no memory for a job of its own: this one, from here */
+                j->from = at;
+                j->n = end - at;
+                resubmit_later(pc, j, RETRY_LOCAL_MS);
+                return;
+            }
+            again->pq = pq_ref(q);
+            again->b = j->b;
+            again->from = at;
+            again->n = n;
+            resubmit_later(pc, again, RETRY_LOCAL_MS);
+        }
+        at += n;
+    }
     job_free(j);
 }
 
@@ -878,9 +927,7 @@ static void dispatch(rk_push_consumer_t *pc, pq_t *q, batch_t *b)
         }
         return;
     }
-    size_t max = (size_t)pc->batch_max;
-    for (size_t i = 0; i < b->list->n; i += max)
-        submit_new(pc, q, b, i, b->list->n - i < max ? b->list->n - i : max);
+    submit_new(pc, q, b, 0, b->list->n);    /* one job, one wake-up per pull (run_concurrent) */
 }
 
 /* ------------------------------------------------------------ pulling */
@@ -982,7 +1029,7 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     bool slave_refused = status == RK_OK && resp != NULL && from_slave &&
                          resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY &&
                          (rk_cmd_ext_i64(resp, "nextBeginOffset", &next_begin) != RK_OK || next_begin <= offset);
-    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, !pc->no_crc_check, &r);
+    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, pc->check_crc, &r);
     rk_cmd_free(resp);
     uint64_t delay = slave_refused ? ERROR_DELAY_MS : 0;
     uv_mutex_lock(&q->mu);
@@ -1631,7 +1678,7 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
     pc->from = cfg->from;
     pc->from_ts = cfg->from_timestamp_ms > 0 ? cfg->from_timestamp_ms : rk_now_ms() - 30 * 60 * 1000;
     pc->orderly = cfg->orderly;
-    pc->no_crc_check = cfg->no_crc_check;
+    pc->check_crc = cfg->check_crc;
     pc->nthreads = cfg->threads > 0 ? cfg->threads : 4;
     pc->batch_max = cfg->batch_max > 0 ? cfg->batch_max : 1;
     pc->pull_batch = cfg->pull_batch > 0 && cfg->pull_batch <= 1024 ? cfg->pull_batch : 32;

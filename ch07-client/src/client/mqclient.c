@@ -697,6 +697,26 @@ static size_t resync(const uint8_t *raw, size_t len, size_t pos)
     return len;
 }
 
+typedef struct good {
+    size_t pos;
+    rk_record_t rec;
+} good_t;
+
+typedef struct prop {
+    const char *v;
+    size_t len;
+} prop_t;
+
+static inline bool prop_is(const char *k, size_t kl, const char *name)
+{
+    return kl == strlen(name) && memcmp(k, name, kl) == 0;
+}
+
+static bool host_eq(const rk_host_t *a, const rk_host_t *b)
+{
+    return a->ip_len == b->ip_len && a->port == b->port && memcmp(a->ip, b->ip, a->ip_len) == 0;
+}
+
 static void note_bad(rk_msg_list_t *l, int64_t qoff, int64_t prev, size_t pos, size_t len, const char *why)
 {
     if (l->nbad < RK_MSG_BAD_MAX)
@@ -716,14 +736,14 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
     l->last_offset = -1;
     /* pass 1: which byte ranges hold good records */
     size_t count = 0, cap = 0, arena = 0, ncomp = 0;
-    size_t *at = NULL;
+    good_t *at = NULL;                  /* each good record, decoded once */
     int64_t prev = -1;
     rk_record_t rec;
     for (size_t pos = 0; pos < len;) {
         if (record_ok(raw + pos, len - pos, check_crc, &rec)) {
             if (count == cap) {
                 size_t nc = cap ? cap * 2 : 32;
-                size_t *na = realloc(at, nc * sizeof *na);
+                good_t *na = realloc(at, nc * sizeof *na);
                 if (na == NULL) {
                     free(at);
                     rk_msg_list_free(l);
@@ -732,7 +752,7 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
                 at = na;
                 cap = nc;
             }
-            at[count++] = pos;
+            at[count++] = (good_t){pos, rec};
             arena += rec.topic_len + 1u + rec.props_len + 2u;
             ncomp += (rec.sys_flag & RK_SYSFLAG_COMPRESSED) != 0;
             prev = rec.queue_offset;
@@ -757,8 +777,11 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
     /* pass 2: decode them */
     char *a = l->arena;
     prev = -1;
+    rk_host_t born, store;
+    bool have_hosts = false;
+    char born_s[sizeof l->msgs->born_host], store_s[sizeof l->msgs->store_host];
     for (size_t i = 0; i < count; i++) {
-        rk_record_decode(raw + at[i], len - at[i], false, &rec);
+        rec = at[i].rec;
         rk_msg_ext_t *m = &l->msgs[l->n];
         m->body = rec.body;
         m->body_len = rec.body_len;
@@ -772,7 +795,7 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
                 return rc;
             }
             if (rc != RK_OK) {
-                note_bad(l, rec.queue_offset, prev, at[i], rec.total_size,
+                note_bad(l, rec.queue_offset, prev, at[i].pos, rec.total_size,
                          rc == RK_ETOOBIG ? "compressed body inflates past 64 MiB" : "compressed body does not inflate");
                 continue;
             }
@@ -783,11 +806,20 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
         l->n++;
         prev = rec.queue_offset;
         m->topic = arena_put(&a, rec.topic, rec.topic_len);
-        size_t vlen;
-        const char *v = rk_props_get(rec.props, rec.props_len, RK_PROP_TAGS, &vlen);
-        m->tags = arena_put(&a, v ? v : "", v ? vlen : 0);
-        v = rk_props_get(rec.props, rec.props_len, RK_PROP_KEYS, &vlen);
-        m->keys = arena_put(&a, v ? v : "", v ? vlen : 0);
+        /* the three properties every message needs, in one walk of them
+         * (the first of each name counts, as rk_props_get finds it) */
+        prop_t tags = {0}, keys = {0}, uniq = {0};
+        rk_prop_iter_t it = rk_props_iter(rec.props, rec.props_len);
+        const char *k, *v;
+        size_t kl, vl;
+        while (rk_props_next(&it, &k, &kl, &v, &vl)) {
+            prop_t *want = prop_is(k, kl, RK_PROP_TAGS) ? &tags : prop_is(k, kl, RK_PROP_KEYS) ? &keys
+                         : prop_is(k, kl, RK_PROP_UNIQ_KEY) ? &uniq : NULL;
+            if (want != NULL && want->v == NULL)
+                *want = (prop_t){v, vl};
+        }
+        m->tags = arena_put(&a, tags.v ? tags.v : "", tags.len);
+        m->keys = arena_put(&a, keys.v ? keys.v : "", keys.len);
         m->props = rec.props;
         m->props_len = rec.props_len;
         m->queue_id = rec.queue_id;
@@ -799,11 +831,24 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
         m->born_ts = rec.born_ts;
         m->store_ts = rec.store_ts;
         m->prepared_tx_offset = rec.prepared_tx_offset;
-        rk_host_format(&rec.born_host, m->born_host, sizeof m->born_host);
-        rk_host_format(&rec.store_host, m->store_host, sizeof m->store_host);
+        /* a pull's records share their store host and mostly their born
+         * host: format each once, copy it for the next record that has it */
+        if (!have_hosts || !host_eq(&rec.born_host, &born))
+            rk_host_format(&rec.born_host, born_s, sizeof born_s);
+        if (!have_hosts || !host_eq(&rec.store_host, &store))
+            rk_host_format(&rec.store_host, store_s, sizeof store_s);
+        have_hosts = true;
+        born = rec.born_host;
+        store = rec.store_host;
+        memcpy(m->born_host, born_s, sizeof m->born_host);
+        memcpy(m->store_host, store_s, sizeof m->store_host);
         rk_msgid_encode(&rec.store_host, rec.phys_offset, m->offset_msg_id, sizeof m->offset_msg_id);
-        if (rk_props_get_str(rec.props, rec.props_len, RK_PROP_UNIQ_KEY, m->msg_id, sizeof m->msg_id) != RK_OK)
+        if (uniq.v != NULL && uniq.len < sizeof m->msg_id) {
+            memcpy(m->msg_id, uniq.v, uniq.len);
+            m->msg_id[uniq.len] = '\0';
+        } else {
             memcpy(m->msg_id, m->offset_msg_id, sizeof m->msg_id);
+        }
     }
     free(at);
     *out = l;
