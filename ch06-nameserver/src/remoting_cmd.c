@@ -176,21 +176,12 @@ static rk_ext_field_t *ext_find(const rk_cmd_t *c, const char *key)
     return NULL;
 }
 
-/* key is NUL-terminated at klen. A new field takes "key\0value\0" (joint):
- * from the command's own block while it has room, else one allocation. */
-static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
+/* Appends key[0..klen) = value[0..vlen) as one "key\0value\0" (joint): from
+ * the command's own block while it has room, else one allocation. */
+static int ext_append(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
 {
-    rk_ext_field_t *e = ext_find(c, key);
-    if (e != NULL) {
-        char *v = strndup(value, vlen);
-        if (v == NULL)
-            return RK_ENOMEM;
-        if (!e->joint)
-            cmd_mem_free(c, e->value);
-        e->value = v;
-        e->joint = false;
-        return RK_OK;
-    }
+    if (klen >= RK_EXT_LEN_UNKNOWN || vlen >= RK_EXT_LEN_UNKNOWN)
+        return RK_ETOOBIG;
     if (ext_grow(c, 16) != RK_OK)
         return RK_ENOMEM;
     char *k = carve(c, klen + vlen + 2);
@@ -200,7 +191,26 @@ static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *valu
     k[klen] = '\0';
     memcpy(k + klen + 1, value, vlen);
     k[klen + 1 + vlen] = '\0';
-    c->ext[c->next++] = (rk_ext_field_t){k, k + klen + 1, true};
+    c->ext[c->next++] = (rk_ext_field_t){k, k + klen + 1, (uint32_t)klen, (uint32_t)vlen, true};
+    return RK_OK;
+}
+
+/* key is NUL-terminated at klen: an existing field takes the new value, else one is appended. */
+static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    rk_ext_field_t *e = ext_find(c, key);
+    if (e == NULL)
+        return ext_append(c, key, klen, value, vlen);
+    if (vlen >= RK_EXT_LEN_UNKNOWN)
+        return RK_ETOOBIG;
+    char *v = cmd_strndup(c, value, vlen);
+    if (v == NULL)
+        return RK_ENOMEM;
+    if (!e->joint)
+        cmd_mem_free(c, e->value);
+    e->value = v;
+    e->vlen = (uint32_t)vlen;
+    e->joint = false;
     return RK_OK;
 }
 
@@ -211,6 +221,8 @@ static int ext_push(rk_cmd_t *c, const char *key, size_t klen, const char *value
 {
     if (c->next >= RK_CMD_MAX_EXT_FIELDS)
         return RK_ETOOBIG;
+    if (klen >= RK_EXT_LEN_UNKNOWN || vlen >= RK_EXT_LEN_UNKNOWN)
+        return RK_ETOOBIG;
     if (ext_grow(c, 8) != RK_OK)
         return RK_ENOMEM;
     char *k = cmd_strndup(c, key, klen), *v = cmd_strndup(c, value, vlen);
@@ -219,7 +231,7 @@ static int ext_push(rk_cmd_t *c, const char *key, size_t klen, const char *value
         cmd_mem_free(c, v);
         return RK_ENOMEM;
     }
-    c->ext[c->next++] = (rk_ext_field_t){k, v, false};
+    c->ext[c->next++] = (rk_ext_field_t){k, v, (uint32_t)klen, (uint32_t)vlen, false};   /* JSON: no NUL inside */
     return RK_OK;
 }
 
@@ -253,6 +265,16 @@ static int ext_dedupe(rk_cmd_t *c)
     }
     if (i0 == c->next)
         return RK_OK;
+    /* A few fields (a send response: msgId, queueId, queueOffset, ...): the
+     * pairs that share a first byte are compared, no table. */
+    if (c->next <= 8) {
+        bool dup = false;
+        for (size_t i = 1; i < c->next && !dup; i++)
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = c->ext[i].key[0] == c->ext[j].key[0] && strcmp(c->ext[i].key, c->ext[j].key) == 0;
+        if (!dup)
+            return RK_OK;
+    }
     /* on the stack: every request is decoded here (ext_push caps next) */
     uint16_t slot[2 * RK_CMD_MAX_EXT_FIELDS];      /* field index + 1; 0: empty */
     size_t size = 16;
@@ -269,6 +291,7 @@ static int ext_dedupe(rk_cmd_t *c)
             rk_ext_field_t *first = &c->ext[slot[h] - 1];
             cmd_mem_free(c, first->value);
             first->value = f.value;
+            first->vlen = f.vlen;
             cmd_mem_free(c, f.key);
         } else {
             c->ext[kept] = f;
@@ -285,9 +308,10 @@ int rk_cmd_ext_set(rk_cmd_t *c, const char *key, const char *value)
     return ext_set_n(c, key, strlen(key), value, strlen(value));
 }
 
-int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
+/* "%lld" by hand into buf[24]: every send request has six, every response two. */
+static const char *i64_str(char *buf, int64_t value)
 {
-    char buf[24], *p = buf + sizeof buf;    /* "%lld" by hand: every send response has two */
+    char *p = buf + 24;
     uint64_t u = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
     *--p = '\0';
     do
@@ -295,7 +319,25 @@ int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
     while ((u /= 10) != 0);
     if (value < 0)
         *--p = '-';
-    return rk_cmd_ext_set(c, key, p);
+    return p;
+}
+
+int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
+{
+    char buf[24];
+    return rk_cmd_ext_set(c, key, i64_str(buf, value));
+}
+
+int rk_cmd_ext_add(rk_cmd_t *c, const char *key, const char *value)
+{
+    return ext_append(c, key, strlen(key), value, strlen(value));
+}
+
+int rk_cmd_ext_add_i64(rk_cmd_t *c, const char *key, int64_t value)
+{
+    char buf[24];
+    const char *v = i64_str(buf, value);
+    return ext_append(c, key, strlen(key), v, (size_t)(buf + 23 - v));
 }
 
 const char *rk_cmd_ext_get(const rk_cmd_t *c, const char *key)
@@ -393,13 +435,24 @@ static int encode_json_header(const rk_cmd_t *c, rk_buf_t *out)
     return rc;
 }
 
-/* Sized first, then written with one reservation (no check per field). */
+static inline size_t key_len(const rk_ext_field_t *f)
+{
+    return f->klen != RK_EXT_LEN_UNKNOWN ? f->klen : strlen(f->key);
+}
+
+static inline size_t value_len(const rk_ext_field_t *f)
+{
+    return f->vlen != RK_EXT_LEN_UNKNOWN ? f->vlen : strlen(f->value);
+}
+
+/* Sized first, then written with one reservation (no check per field); the
+ * lengths the setters measured are not measured again. */
 static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
 {
     size_t rl = c->remark ? strlen(c->remark) : 0;
     size_t ext_len = 0;
     for (size_t i = 0; i < c->next; i++)
-        ext_len += 2 + strlen(c->ext[i].key) + 4 + strlen(c->ext[i].value);
+        ext_len += 2 + key_len(&c->ext[i]) + 4 + value_len(&c->ext[i]);
     int rc = rk_buf_reserve(out, 21 + rl + ext_len);
     if (rc != RK_OK)
         return rc;
@@ -417,7 +470,7 @@ static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
     rk_be_put32(w, (uint32_t)ext_len);
     w += 4;
     for (size_t i = 0; i < c->next; i++) {
-        size_t kl = strlen(c->ext[i].key), vl = strlen(c->ext[i].value);
+        size_t kl = key_len(&c->ext[i]), vl = value_len(&c->ext[i]);
         rk_be_put16(w, (uint16_t)kl);
         memcpy(w + 2, c->ext[i].key, kl);
         w += 2 + kl;
@@ -597,6 +650,7 @@ static int decode_binary(const uint8_t *p, size_t len, const uint8_t *body, size
             f->key[kl] = '\0';
             f->value = a + (v - start);
             f->value[vl] = '\0';
+            f->klen = f->vlen = RK_EXT_LEN_UNKNOWN;    /* a NUL inside is cut where it is, as always */
             f->joint = false;           /* both in the block */
         }
     }

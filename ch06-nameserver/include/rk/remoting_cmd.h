@@ -57,9 +57,12 @@
 #define RK_VERSION_CURRENT 409         /* what rocklet says it speaks (V4_9_8) */
 #define RK_LANGUAGE_JAVA 0
 
+#define RK_EXT_LEN_UNKNOWN UINT32_MAX
 typedef struct rk_ext_field {
     char *key;
     char *value;
+    uint32_t klen, vlen;        /* strlen of key and value, or RK_EXT_LEN_UNKNOWN (internal: the
+                                 * encoder's, so it need not measure what a setter measured) */
     bool joint;                 /* value lives in key's block and goes with it (internal) */
 } rk_ext_field_t;
 
@@ -91,6 +94,11 @@ rk_cmd_t *rk_cmd_clone(const rk_cmd_t *src);
 int rk_cmd_set_remark(rk_cmd_t *cmd, const char *remark);
 int rk_cmd_ext_set(rk_cmd_t *cmd, const char *key, const char *value);
 int rk_cmd_ext_set_i64(rk_cmd_t *cmd, const char *key, int64_t value);
+/* Appends a field the caller knows cmd does not have yet (a request or a
+ * response being built, each key once), without looking for it: building a
+ * send request of 14 fields scanned the list 14 times. */
+int rk_cmd_ext_add(rk_cmd_t *cmd, const char *key, const char *value);
+int rk_cmd_ext_add_i64(rk_cmd_t *cmd, const char *key, int64_t value);
 const char *rk_cmd_ext_get(const rk_cmd_t *cmd, const char *key);
 /* RK_ENOTFOUND if absent, RK_EINVAL if not an integer / boolean. */
 int rk_cmd_ext_i64(const rk_cmd_t *cmd, const char *key, int64_t *out);

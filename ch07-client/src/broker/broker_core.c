@@ -133,11 +133,11 @@ static void send_done(void *arg, const rk_put_result_t *res)
                 strcat(ids, ",");
             strcat(ids, id);
         }
-        rk_cmd_ext_set(resp, "msgId", sd->batch ? ids : res->msg_id);
-        rk_cmd_ext_set_i64(resp, "queueId", sd->qid);
-        rk_cmd_ext_set_i64(resp, "queueOffset", res->queue_offset);
-        rk_cmd_ext_set(resp, "MSG_REGION", "DefaultRegion");
-        rk_cmd_ext_set(resp, "TRACE_ON", "true");
+        rk_cmd_ext_add(resp, "msgId", sd->batch ? ids : res->msg_id);     /* a new response: each key once */
+        rk_cmd_ext_add_i64(resp, "queueId", sd->qid);
+        rk_cmd_ext_add_i64(resp, "queueOffset", res->queue_offset);
+        rk_cmd_ext_add(resp, "MSG_REGION", "DefaultRegion");
+        rk_cmd_ext_add(resp, "TRACE_ON", "true");
     }
     rk_reply_send(sd->reply, resp);
     free(sd);
