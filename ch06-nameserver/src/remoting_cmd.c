@@ -65,8 +65,10 @@ static char *carve(rk_cmd_t *c, size_t n)
 static char *cmd_strndup(rk_cmd_t *c, const char *s, size_t n)
 {
     char *p = carve(c, n + 1);
-    if (p == NULL)
+    if (p == NULL) {
+        c->heap_strings = true;
         return strndup(s, n);
+    }
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -146,7 +148,7 @@ void rk_cmd_free(rk_cmd_t *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->next; i++) {
+    for (size_t i = 0; c->heap_strings && i < c->next; i++) {    /* else: all in the block */
         if (!c->ext[i].joint)
             cmd_mem_free(c, c->ext[i].value);
         cmd_mem_free(c, c->ext[i].key);
@@ -185,8 +187,11 @@ static int ext_append(rk_cmd_t *c, const char *key, size_t klen, const char *val
     if (ext_grow(c, 16) != RK_OK)
         return RK_ENOMEM;
     char *k = carve(c, klen + vlen + 2);
-    if (k == NULL && (k = malloc(klen + vlen + 2)) == NULL)
-        return RK_ENOMEM;
+    if (k == NULL) {
+        c->heap_strings = true;
+        if ((k = malloc(klen + vlen + 2)) == NULL)
+            return RK_ENOMEM;
+    }
     memcpy(k, key, klen);
     k[klen] = '\0';
     memcpy(k + klen + 1, value, vlen);
@@ -409,30 +414,74 @@ void rk_cmd_own_body(rk_cmd_t *c, uint8_t *data, size_t len)
 
 /* ---- encode ---- */
 
+/* A JSON string as rk_json_print writes it: runs of bytes that need no
+ * escape are copied at once; '"', '\\' and control bytes are escaped. */
+static void json_put_string(rk_buf_t *b, const char *s)
+{
+    rk_buf_put_u8(b, '"');
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    for (;; p++) {
+        unsigned char ch = *p;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        if (p > run)
+            rk_buf_put(b, run, (size_t)(p - run));
+        if (ch == '\0')
+            break;
+        run = p + 1;
+        switch (ch) {
+        case '"': rk_buf_put(b, "\\\"", 2); break;
+        case '\\': rk_buf_put(b, "\\\\", 2); break;
+        case '\n': rk_buf_put(b, "\\n", 2); break;
+        case '\r': rk_buf_put(b, "\\r", 2); break;
+        case '\t': rk_buf_put(b, "\\t", 2); break;
+        case '\b': rk_buf_put(b, "\\b", 2); break;
+        case '\f': rk_buf_put(b, "\\f", 2); break;
+        default: {
+            static const char hex[] = "0123456789abcdef";
+            char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            rk_buf_put(b, u, sizeof u);
+        }
+        }
+    }
+    rk_buf_put_u8(b, '"');
+}
+
+static void json_put_i64(rk_buf_t *b, int64_t v)
+{
+    char buf[24];
+    rk_buf_put_str(b, i64_str(buf, v));
+}
+
+/* Written straight into out, no cJSON tree: the bytes rk_json_print wrote
+ * for the tree this used to build (fields in fastjson's order, alphabetical;
+ * pinned by test_codec_bytes.c). */
 static int encode_json_header(const rk_cmd_t *c, rk_buf_t *out)
 {
-    /* Field order as fastjson writes it (alphabetical). */
-    cJSON *h = cJSON_CreateObject();
-    if (h == NULL)
-        return RK_ENOMEM;
-    cJSON_AddNumberToObject(h, "code", c->code);
-    cJSON *ext = cJSON_AddObjectToObject(h, "extFields");
-    for (size_t i = 0; ext && i < c->next; i++)
-        cJSON_AddStringToObject(ext, c->ext[i].key, c->ext[i].value);
-    cJSON_AddNumberToObject(h, "flag", c->flag);
-    cJSON_AddStringToObject(h, "language", rk_language_name(c->language));
-    cJSON_AddNumberToObject(h, "opaque", c->opaque);
-    if (c->remark != NULL)
-        cJSON_AddStringToObject(h, "remark", c->remark);
-    cJSON_AddStringToObject(h, "serializeTypeCurrentRPC", "JSON");
-    cJSON_AddNumberToObject(h, "version", c->version);
-    char *s = rk_json_print(h, 0);
-    cJSON_Delete(h);
-    if (s == NULL)
-        return RK_ENOMEM;
-    int rc = rk_buf_put_str(out, s);
-    free(s);
-    return rc;
+    rk_buf_put_str(out, "{\"code\":");
+    json_put_i64(out, c->code);
+    rk_buf_put_str(out, ",\"extFields\":{");
+    for (size_t i = 0; i < c->next; i++) {
+        if (i > 0)
+            rk_buf_put_u8(out, ',');
+        json_put_string(out, c->ext[i].key);
+        rk_buf_put_u8(out, ':');
+        json_put_string(out, c->ext[i].value);
+    }
+    rk_buf_put_str(out, "},\"flag\":");
+    json_put_i64(out, c->flag);
+    rk_buf_put_str(out, ",\"language\":");
+    json_put_string(out, rk_language_name(c->language));
+    rk_buf_put_str(out, ",\"opaque\":");
+    json_put_i64(out, c->opaque);
+    if (c->remark != NULL) {
+        rk_buf_put_str(out, ",\"remark\":");
+        json_put_string(out, c->remark);
+    }
+    rk_buf_put_str(out, ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+    json_put_i64(out, c->version);
+    rk_buf_put_u8(out, '}');
+    return out->err;
 }
 
 static inline size_t key_len(const rk_ext_field_t *f)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rk/error.h"
+#include "rk/json.h"
 #include "rk/remoting_cmd.h"
 
 /* representative commands, built the way the SDK and the broker build them */
@@ -389,4 +390,75 @@ Test(codec_bytes, decode_then_encode_gives_the_pinned_frames_back)
             rk_cmd_free(d);
             free(want);
         }
+}
+
+/* The JSON header as the codec wrote it before: a cJSON tree printed by
+ * rk_json_print (kept here as the reference the direct writer must match). */
+static char *tree_json_header(const rk_cmd_t *c)
+{
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddNumberToObject(h, "code", c->code);
+    cJSON *ext = cJSON_AddObjectToObject(h, "extFields");
+    for (size_t i = 0; i < c->next; i++)
+        cJSON_AddStringToObject(ext, c->ext[i].key, c->ext[i].value);
+    cJSON_AddNumberToObject(h, "flag", c->flag);
+    cJSON_AddStringToObject(h, "language", rk_language_name(c->language));
+    cJSON_AddNumberToObject(h, "opaque", c->opaque);
+    if (c->remark != NULL)
+        cJSON_AddStringToObject(h, "remark", c->remark);
+    cJSON_AddStringToObject(h, "serializeTypeCurrentRPC", "JSON");
+    cJSON_AddNumberToObject(h, "version", c->version);
+    char *s = rk_json_print(h, 0);
+    cJSON_Delete(h);
+    return s;
+}
+
+static uint32_t rnd(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static void rnd_str(uint32_t *s, char *out, size_t max)
+{
+    size_t n = rnd(s) % max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(1 + rnd(s) % 255);      /* every byte but NUL: controls, quotes, UTF-8 */
+    out[n] = '\0';
+}
+
+Test(codec_bytes, json_header_matches_the_cjson_tree_for_any_bytes)
+{
+    uint32_t seed = 12345;
+    for (int round = 0; round < 500; round++) {
+        rk_cmd_t *c = rk_cmd_new((int32_t)rnd(&seed));
+        c->ser_type = RK_SER_JSON;
+        c->opaque = (int32_t)rnd(&seed);
+        c->flag = (int32_t)(rnd(&seed) % 4);
+        c->language = (int)(rnd(&seed) % 16);
+        c->version = (int32_t)(rnd(&seed) % 1000) - 10;
+        char k[40], v[200];
+        int nf = (int)(rnd(&seed) % 24);
+        for (int f = 0; f < nf; f++) {
+            rnd_str(&seed, k, sizeof k);
+            rnd_str(&seed, v, sizeof v);
+            cr_assert_eq(rk_cmd_ext_set(c, k, v), RK_OK);
+        }
+        if (rnd(&seed) % 2) {
+            rnd_str(&seed, v, sizeof v);
+            rk_cmd_set_remark(c, v);
+        }
+        char *want = tree_json_header(c);
+        cr_assert_not_null(want);
+        rk_buf_t b = {0};
+        cr_assert_eq(rk_cmd_encode(c, &b), RK_OK);
+        size_t hl = rk_be_get32(b.data + 4) & 0xFFFFFF;
+        cr_assert_eq(hl, strlen(want), "round %d: header %zu bytes, the tree's %zu", round, hl, strlen(want));
+        cr_assert(memcmp(b.data + 8, want, hl) == 0, "round %d: header bytes differ", round);
+        free(want);
+        rk_buf_free(&b);
+        rk_cmd_free(c);
+    }
 }

@@ -81,6 +81,7 @@ typedef struct rk_cmd {
     char *arena;                /* the pool in the command's own block (or NULL): a remark, key
                                  * or value pointing into it is not freed alone */
     size_t arena_len, arena_used;
+    bool heap_strings;          /* some remark, key or value is a block of its own (internal) */
 } rk_cmd_t;
 
 rk_cmd_t *rk_cmd_new(int32_t code);
