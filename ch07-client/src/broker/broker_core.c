@@ -21,8 +21,9 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* A number from the request header: V2's short name a, else the long name b
- * (b may be NULL). Absent: *out = def. Present: it must be a decimal integer
+/* A number from the request header: v, the value found under V2's short
+ * name a, else under the long name b (b may be NULL; the names are for the
+ * remark). Absent (v NULL): *out = def. Present: it must be a decimal integer
  * in [min, max]; otherwise the request is answered SYSTEM_ERROR with a remark
  * naming the field, and false tells the caller to return. Every number a
  * processor takes from extFields goes through here: a cast alone turned
@@ -48,6 +49,7 @@ static bool num_value(rk_reply_t *reply, const char *a, const char *b, const cha
     return false;
 }
 
+/* num_value of the field looked up by name: a, else b. */
 static bool ext_num(const rk_cmd_t *req, rk_reply_t *reply, const char *a, const char *b, int64_t min, int64_t max,
                     int64_t def, int64_t *out)
 {
