@@ -621,10 +621,13 @@ static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(h, "extFields");
     if (cJSON_IsObject(ext))
         for (const cJSON *e = ext->child; e != NULL && rc == RK_OK; e = e->next) {
-            char *s = rk_json_to_string(e);   /* numbers and booleans become strings */
-            if (s == NULL)
+            /* a string is copied once, straight from the tree; numbers and booleans become strings */
+            const char *sv = cJSON_IsString(e) ? (e->valuestring ? e->valuestring : "") : NULL;
+            char *s = sv == NULL ? rk_json_to_string(e) : NULL;
+            if (sv == NULL && s == NULL)
                 continue;                     /* null or nested: ignored, as fastjson would */
-            rc = ext_push(c, e->string, strlen(e->string), s, strlen(s));
+            const char *v = sv != NULL ? sv : s;
+            rc = ext_push(c, e->string, strlen(e->string), v, strlen(v));
             free(s);
         }
     cJSON_Delete(h);
