@@ -57,8 +57,46 @@ static char *quote_bare_keys(const char *text, size_t len)
     return (char *)rk_buf_detach(&out, NULL);
 }
 
+/* Whether quote_bare_keys would change text, or text holds a NUL (which ends
+ * the copy's C string): the same scan, without writing. */
+static bool needs_copy(const char *text, size_t len)
+{
+    bool in_str = false, esc = false;
+    char prev = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '\0')
+            return true;
+        if (in_str) {
+            if (esc) esc = false;
+            else if (c == '\\') esc = true;
+            else if (c == '"') in_str = false;
+            continue;
+        }
+        if ((prev == '{' || prev == ',') && (c == '-' || isdigit((unsigned char)c))) {
+            size_t j = i + (c == '-');
+            while (j < len && isdigit((unsigned char)text[j]))
+                j++;
+            size_t k = j;
+            while (k < len && isspace((unsigned char)text[k]))
+                k++;
+            if (j > i + (c == '-') && k < len && text[k] == ':')
+                return true;
+        }
+        if (c == '"')
+            in_str = true;
+        if (!isspace((unsigned char)c))
+            prev = c;
+    }
+    return false;
+}
+
 cJSON *rk_json_parse(const char *text, size_t len)
 {
+    /* The usual text (every key quoted) is parsed where it lies: copying it
+     * byte by byte was a third of the cost of decoding a JSON request header. */
+    if (!needs_copy(text, len))
+        return cJSON_ParseWithLength(text, len);
     char *fixed = quote_bare_keys(text, len);
     if (fixed == NULL)
         return NULL;

@@ -26,14 +26,78 @@ int rk_language_parse(const char *name)
     return -1;
 }
 
+/* One block per command: the struct, then ext_slots field slots, then
+ * tail_bytes for strings (c->arena), handed out front to back by carve().
+ * A command built by code (a request, a response) gets RK_CMD_EXT_INLINE
+ * slots and RK_CMD_POOL bytes: a send request or response fits, so building,
+ * encoding and freeing one costs one allocation instead of one per field.
+ * A decoded binary header gets exactly what it needs. */
+static rk_cmd_t *cmd_alloc(size_t ext_slots, size_t tail_bytes)
+{
+    rk_cmd_t *c = malloc(sizeof *c + ext_slots * sizeof(rk_ext_field_t) + tail_bytes);
+    if (c == NULL)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    _Static_assert(sizeof(rk_cmd_t) % _Alignof(rk_ext_field_t) == 0, "the slots follow the struct aligned");
+    c->ext = ext_slots > 0 ? (rk_ext_field_t *)(c + 1) : NULL;
+    c->ext_cap = ext_slots;
+    c->arena = tail_bytes > 0 ? (char *)(c + 1) + ext_slots * sizeof(rk_ext_field_t) : NULL;
+    c->arena_len = tail_bytes;
+    c->language = RK_LANGUAGE_JAVA;
+    c->version = RK_VERSION_CURRENT;
+    return c;
+}
+
+/* The field slots are those of the command's own block (not freed alone). */
+static bool ext_inline(const rk_cmd_t *c) { return c->ext != NULL && c->ext == (const rk_ext_field_t *)(c + 1); }
+
+/* n bytes from the command's own block, or NULL when it has no room left. */
+static char *carve(rk_cmd_t *c, size_t n)
+{
+    if (c->arena_len - c->arena_used < n)
+        return NULL;
+    char *p = c->arena + c->arena_used;
+    c->arena_used += n;
+    return p;
+}
+
+/* A copy of s[0..n) NUL-terminated: in the command's block if it fits, else malloc'ed. */
+static char *cmd_strndup(rk_cmd_t *c, const char *s, size_t n)
+{
+    char *p = carve(c, n + 1);
+    if (p == NULL) {
+        c->heap_strings = true;
+        return strndup(s, n);
+    }
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* Room for one more field slot. */
+static int ext_grow(rk_cmd_t *c, size_t first_cap)
+{
+    if (c->next < c->ext_cap)
+        return RK_OK;
+    size_t cap = c->ext_cap ? c->ext_cap * 2 : first_cap;
+    rk_ext_field_t *n;
+    if (ext_inline(c)) {            /* the block's slots are full: move to a heap array */
+        if ((n = malloc(cap * sizeof *n)) == NULL)
+            return RK_ENOMEM;
+        memcpy(n, c->ext, c->next * sizeof *n);
+    } else if ((n = realloc(c->ext, cap * sizeof *n)) == NULL) {
+        return RK_ENOMEM;
+    }
+    c->ext = n;
+    c->ext_cap = cap;
+    return RK_OK;
+}
+
 rk_cmd_t *rk_cmd_new(int32_t code)
 {
-    rk_cmd_t *c = calloc(1, sizeof *c);
-    if (c != NULL) {
+    rk_cmd_t *c = cmd_alloc(RK_CMD_EXT_INLINE, RK_CMD_POOL);
+    if (c != NULL)
         c->code = code;
-        c->language = RK_LANGUAGE_JAVA;
-        c->version = RK_VERSION_CURRENT;
-    }
     return c;
 }
 
@@ -84,21 +148,21 @@ void rk_cmd_free(rk_cmd_t *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->next; i++) {
+    for (size_t i = 0; c->heap_strings && i < c->next; i++) {    /* else: all in the block */
         if (!c->ext[i].joint)
             cmd_mem_free(c, c->ext[i].value);
         cmd_mem_free(c, c->ext[i].key);
     }
-    free(c->ext);
+    if (!ext_inline(c))
+        free(c->ext);
     cmd_mem_free(c, c->remark);
     cmd_mem_free(c, c->body);
-    free(c->arena);
     free(c);
 }
 
 int rk_cmd_set_remark(rk_cmd_t *c, const char *remark)
 {
-    char *r = remark ? strdup(remark) : NULL;
+    char *r = remark ? cmd_strndup(c, remark, strlen(remark)) : NULL;
     if (remark && r == NULL)
         return RK_ENOMEM;
     cmd_mem_free(c, c->remark);
@@ -114,37 +178,44 @@ static rk_ext_field_t *ext_find(const rk_cmd_t *c, const char *key)
     return NULL;
 }
 
-/* key is NUL-terminated at klen. A new field takes one block, "key\0value\0"
- * (joint): building a request or a response costs one allocation a field. */
-static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
+/* Appends key[0..klen) = value[0..vlen) as one "key\0value\0" (joint): from
+ * the command's own block while it has room, else one allocation. */
+static int ext_append(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
 {
-    rk_ext_field_t *e = ext_find(c, key);
-    if (e != NULL) {
-        char *v = strndup(value, vlen);
-        if (v == NULL)
-            return RK_ENOMEM;
-        if (!e->joint)
-            cmd_mem_free(c, e->value);
-        e->value = v;
-        e->joint = false;
-        return RK_OK;
-    }
-    if (c->next == c->ext_cap) {
-        size_t cap = c->ext_cap ? c->ext_cap * 2 : 16;
-        rk_ext_field_t *n = realloc(c->ext, cap * sizeof *n);
-        if (n == NULL)
-            return RK_ENOMEM;
-        c->ext = n;
-        c->ext_cap = cap;
-    }
-    char *k = malloc(klen + vlen + 2);
-    if (k == NULL)
+    if (klen >= RK_EXT_LEN_UNKNOWN || vlen >= RK_EXT_LEN_UNKNOWN)
+        return RK_ETOOBIG;
+    if (ext_grow(c, 16) != RK_OK)
         return RK_ENOMEM;
+    char *k = carve(c, klen + vlen + 2);
+    if (k == NULL) {
+        c->heap_strings = true;
+        if ((k = malloc(klen + vlen + 2)) == NULL)
+            return RK_ENOMEM;
+    }
     memcpy(k, key, klen);
     k[klen] = '\0';
     memcpy(k + klen + 1, value, vlen);
     k[klen + 1 + vlen] = '\0';
-    c->ext[c->next++] = (rk_ext_field_t){k, k + klen + 1, true};
+    c->ext[c->next++] = (rk_ext_field_t){k, k + klen + 1, (uint32_t)klen, (uint32_t)vlen, true};
+    return RK_OK;
+}
+
+/* key is NUL-terminated at klen: an existing field takes the new value, else one is appended. */
+static int ext_set_n(rk_cmd_t *c, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    rk_ext_field_t *e = ext_find(c, key);
+    if (e == NULL)
+        return ext_append(c, key, klen, value, vlen);
+    if (vlen >= RK_EXT_LEN_UNKNOWN)
+        return RK_ETOOBIG;
+    char *v = cmd_strndup(c, value, vlen);
+    if (v == NULL)
+        return RK_ENOMEM;
+    if (!e->joint)
+        cmd_mem_free(c, e->value);
+    e->value = v;
+    e->vlen = (uint32_t)vlen;
+    e->joint = false;
     return RK_OK;
 }
 
@@ -155,21 +226,17 @@ static int ext_push(rk_cmd_t *c, const char *key, size_t klen, const char *value
 {
     if (c->next >= RK_CMD_MAX_EXT_FIELDS)
         return RK_ETOOBIG;
-    if (c->next == c->ext_cap) {
-        size_t cap = c->ext_cap ? c->ext_cap * 2 : 8;
-        rk_ext_field_t *n = realloc(c->ext, cap * sizeof *n);
-        if (n == NULL)
-            return RK_ENOMEM;
-        c->ext = n;
-        c->ext_cap = cap;
-    }
-    char *k = strndup(key, klen), *v = strndup(value, vlen);
+    if (klen >= RK_EXT_LEN_UNKNOWN || vlen >= RK_EXT_LEN_UNKNOWN)
+        return RK_ETOOBIG;
+    if (ext_grow(c, 8) != RK_OK)
+        return RK_ENOMEM;
+    char *k = cmd_strndup(c, key, klen), *v = cmd_strndup(c, value, vlen);
     if (k == NULL || v == NULL) {
-        free(k);
-        free(v);
+        cmd_mem_free(c, k);
+        cmd_mem_free(c, v);
         return RK_ENOMEM;
     }
-    c->ext[c->next++] = (rk_ext_field_t){k, v, false};
+    c->ext[c->next++] = (rk_ext_field_t){k, v, (uint32_t)klen, (uint32_t)vlen, false};   /* JSON: no NUL inside */
     return RK_OK;
 }
 
@@ -190,6 +257,29 @@ static int ext_dedupe(rk_cmd_t *c)
         return RK_OK;
     if (c->next > RK_CMD_MAX_EXT_FIELDS)
         return RK_ETOOBIG;
+    /* Keys that all begin with different bytes cannot repeat: the V2 send
+     * header (one-letter names) is checked with one bit a field. */
+    uint64_t seen[4] = {0};
+    size_t i0 = 0;
+    for (; i0 < c->next; i0++) {
+        uint8_t b = (uint8_t)c->ext[i0].key[0];
+        uint64_t bit = (uint64_t)1 << (b & 63);
+        if (seen[b >> 6] & bit)
+            break;
+        seen[b >> 6] |= bit;
+    }
+    if (i0 == c->next)
+        return RK_OK;
+    /* A few fields (a send response: msgId, queueId, queueOffset, ...): the
+     * pairs that share a first byte are compared, no table. */
+    if (c->next <= 8) {
+        bool dup = false;
+        for (size_t i = 1; i < c->next && !dup; i++)
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = c->ext[i].key[0] == c->ext[j].key[0] && strcmp(c->ext[i].key, c->ext[j].key) == 0;
+        if (!dup)
+            return RK_OK;
+    }
     /* on the stack: every request is decoded here (ext_push caps next) */
     uint16_t slot[2 * RK_CMD_MAX_EXT_FIELDS];      /* field index + 1; 0: empty */
     size_t size = 16;
@@ -206,6 +296,7 @@ static int ext_dedupe(rk_cmd_t *c)
             rk_ext_field_t *first = &c->ext[slot[h] - 1];
             cmd_mem_free(c, first->value);
             first->value = f.value;
+            first->vlen = f.vlen;
             cmd_mem_free(c, f.key);
         } else {
             c->ext[kept] = f;
@@ -222,9 +313,10 @@ int rk_cmd_ext_set(rk_cmd_t *c, const char *key, const char *value)
     return ext_set_n(c, key, strlen(key), value, strlen(value));
 }
 
-int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
+/* "%lld" by hand into buf[24]: every send request has six, every response two. */
+static const char *i64_str(char *buf, int64_t value)
 {
-    char buf[24], *p = buf + sizeof buf;    /* "%lld" by hand: every send response has two */
+    char *p = buf + 24;
     uint64_t u = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
     *--p = '\0';
     do
@@ -232,7 +324,25 @@ int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
     while ((u /= 10) != 0);
     if (value < 0)
         *--p = '-';
-    return rk_cmd_ext_set(c, key, p);
+    return p;
+}
+
+int rk_cmd_ext_set_i64(rk_cmd_t *c, const char *key, int64_t value)
+{
+    char buf[24];
+    return rk_cmd_ext_set(c, key, i64_str(buf, value));
+}
+
+int rk_cmd_ext_add(rk_cmd_t *c, const char *key, const char *value)
+{
+    return ext_append(c, key, strlen(key), value, strlen(value));
+}
+
+int rk_cmd_ext_add_i64(rk_cmd_t *c, const char *key, int64_t value)
+{
+    char buf[24];
+    const char *v = i64_str(buf, value);
+    return ext_append(c, key, strlen(key), v, (size_t)(buf + 23 - v));
 }
 
 const char *rk_cmd_ext_get(const rk_cmd_t *c, const char *key)
@@ -241,11 +351,8 @@ const char *rk_cmd_ext_get(const rk_cmd_t *c, const char *key)
     return e ? e->value : NULL;
 }
 
-int rk_cmd_ext_i64(const rk_cmd_t *c, const char *key, int64_t *out)
+int rk_cmd_value_i64(const char *v, int64_t *out)
 {
-    const char *v = rk_cmd_ext_get(c, key);
-    if (v == NULL)
-        return RK_ENOTFOUND;
     /* the usual case, up to 18 plain digits (no overflow possible), without strtoll */
     const char *d = v + (v[0] == '-');
     size_t n = 0;
@@ -265,16 +372,25 @@ int rk_cmd_ext_i64(const rk_cmd_t *c, const char *key, int64_t *out)
     return RK_OK;
 }
 
-int rk_cmd_ext_bool(const rk_cmd_t *c, const char *key, bool *out)
+int rk_cmd_ext_i64(const rk_cmd_t *c, const char *key, int64_t *out)
 {
     const char *v = rk_cmd_ext_get(c, key);
-    if (v == NULL)
-        return RK_ENOTFOUND;
+    return v == NULL ? RK_ENOTFOUND : rk_cmd_value_i64(v, out);
+}
+
+int rk_cmd_value_bool(const char *v, bool *out)
+{
     if (strcmp(v, "false") == 0 || strcmp(v, "true") == 0) {   /* what clients send */
         *out = v[0] == 't';
         return RK_OK;
     }
     return rk_parse_bool(v, out) == RK_OK ? RK_OK : RK_EINVAL;
+}
+
+int rk_cmd_ext_bool(const rk_cmd_t *c, const char *key, bool *out)
+{
+    const char *v = rk_cmd_ext_get(c, key);
+    return v == NULL ? RK_ENOTFOUND : rk_cmd_value_bool(v, out);
 }
 
 int rk_cmd_set_body(rk_cmd_t *c, const void *data, size_t len)
@@ -298,39 +414,94 @@ void rk_cmd_own_body(rk_cmd_t *c, uint8_t *data, size_t len)
 
 /* ---- encode ---- */
 
-static int encode_json_header(const rk_cmd_t *c, rk_buf_t *out)
+/* A JSON string as rk_json_print writes it: runs of bytes that need no
+ * escape are copied at once; '"', '\\' and control bytes are escaped. */
+static void json_put_string(rk_buf_t *b, const char *s)
 {
-    /* Field order as fastjson writes it (alphabetical). */
-    cJSON *h = cJSON_CreateObject();
-    if (h == NULL)
-        return RK_ENOMEM;
-    cJSON_AddNumberToObject(h, "code", c->code);
-    cJSON *ext = cJSON_AddObjectToObject(h, "extFields");
-    for (size_t i = 0; ext && i < c->next; i++)
-        cJSON_AddStringToObject(ext, c->ext[i].key, c->ext[i].value);
-    cJSON_AddNumberToObject(h, "flag", c->flag);
-    cJSON_AddStringToObject(h, "language", rk_language_name(c->language));
-    cJSON_AddNumberToObject(h, "opaque", c->opaque);
-    if (c->remark != NULL)
-        cJSON_AddStringToObject(h, "remark", c->remark);
-    cJSON_AddStringToObject(h, "serializeTypeCurrentRPC", "JSON");
-    cJSON_AddNumberToObject(h, "version", c->version);
-    char *s = rk_json_print(h, 0);
-    cJSON_Delete(h);
-    if (s == NULL)
-        return RK_ENOMEM;
-    int rc = rk_buf_put_str(out, s);
-    free(s);
-    return rc;
+    rk_buf_put_u8(b, '"');
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    for (;; p++) {
+        unsigned char ch = *p;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        if (p > run)
+            rk_buf_put(b, run, (size_t)(p - run));
+        if (ch == '\0')
+            break;
+        run = p + 1;
+        switch (ch) {
+        case '"': rk_buf_put(b, "\\\"", 2); break;
+        case '\\': rk_buf_put(b, "\\\\", 2); break;
+        case '\n': rk_buf_put(b, "\\n", 2); break;
+        case '\r': rk_buf_put(b, "\\r", 2); break;
+        case '\t': rk_buf_put(b, "\\t", 2); break;
+        case '\b': rk_buf_put(b, "\\b", 2); break;
+        case '\f': rk_buf_put(b, "\\f", 2); break;
+        default: {
+            static const char hex[] = "0123456789abcdef";
+            char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            rk_buf_put(b, u, sizeof u);
+        }
+        }
+    }
+    rk_buf_put_u8(b, '"');
 }
 
-/* Sized first, then written with one reservation (no check per field). */
+static void json_put_i64(rk_buf_t *b, int64_t v)
+{
+    char buf[24];
+    rk_buf_put_str(b, i64_str(buf, v));
+}
+
+/* Written straight into out, no cJSON tree: the bytes rk_json_print wrote
+ * for the tree this used to build (fields in fastjson's order, alphabetical;
+ * pinned by test_codec_bytes.c). */
+static int encode_json_header(const rk_cmd_t *c, rk_buf_t *out)
+{
+    rk_buf_put_str(out, "{\"code\":");
+    json_put_i64(out, c->code);
+    rk_buf_put_str(out, ",\"extFields\":{");
+    for (size_t i = 0; i < c->next; i++) {
+        if (i > 0)
+            rk_buf_put_u8(out, ',');
+        json_put_string(out, c->ext[i].key);
+        rk_buf_put_u8(out, ':');
+        json_put_string(out, c->ext[i].value);
+    }
+    rk_buf_put_str(out, "},\"flag\":");
+    json_put_i64(out, c->flag);
+    rk_buf_put_str(out, ",\"language\":");
+    json_put_string(out, rk_language_name(c->language));
+    rk_buf_put_str(out, ",\"opaque\":");
+    json_put_i64(out, c->opaque);
+    if (c->remark != NULL) {
+        rk_buf_put_str(out, ",\"remark\":");
+        json_put_string(out, c->remark);
+    }
+    rk_buf_put_str(out, ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+    json_put_i64(out, c->version);
+    rk_buf_put_u8(out, '}');
+    return out->err;
+}
+
+static inline size_t key_len(const rk_ext_field_t *f)
+{
+    return f->klen != RK_EXT_LEN_UNKNOWN ? f->klen : strlen(f->key);
+}
+
+static inline size_t value_len(const rk_ext_field_t *f)
+{
+    return f->vlen != RK_EXT_LEN_UNKNOWN ? f->vlen : strlen(f->value);
+}
+
+/* Sized first, then written with one reservation (no check per field); the
+ * lengths the setters measured are not measured again. */
 static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
 {
     size_t rl = c->remark ? strlen(c->remark) : 0;
     size_t ext_len = 0;
     for (size_t i = 0; i < c->next; i++)
-        ext_len += 2 + strlen(c->ext[i].key) + 4 + strlen(c->ext[i].value);
+        ext_len += 2 + key_len(&c->ext[i]) + 4 + value_len(&c->ext[i]);
     int rc = rk_buf_reserve(out, 21 + rl + ext_len);
     if (rc != RK_OK)
         return rc;
@@ -348,7 +519,7 @@ static int encode_binary_header(const rk_cmd_t *c, rk_buf_t *out)
     rk_be_put32(w, (uint32_t)ext_len);
     w += 4;
     for (size_t i = 0; i < c->next; i++) {
-        size_t kl = strlen(c->ext[i].key), vl = strlen(c->ext[i].value);
+        size_t kl = key_len(&c->ext[i]), vl = value_len(&c->ext[i]);
         rk_be_put16(w, (uint16_t)kl);
         memcpy(w + 2, c->ext[i].key, kl);
         w += 2 + kl;
@@ -450,40 +621,42 @@ static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(h, "extFields");
     if (cJSON_IsObject(ext))
         for (const cJSON *e = ext->child; e != NULL && rc == RK_OK; e = e->next) {
-            char *s = rk_json_to_string(e);   /* numbers and booleans become strings */
-            if (s == NULL)
+            /* a string is copied once, straight from the tree; numbers and booleans become strings */
+            const char *sv = cJSON_IsString(e) ? (e->valuestring ? e->valuestring : "") : NULL;
+            char *s = sv == NULL ? rk_json_to_string(e) : NULL;
+            if (sv == NULL && s == NULL)
                 continue;                     /* null or nested: ignored, as fastjson would */
-            rc = ext_push(c, e->string, strlen(e->string), s, strlen(s));
+            const char *v = sv != NULL ? sv : s;
+            rc = ext_push(c, e->string, strlen(e->string), v, strlen(v));
             free(s);
         }
     cJSON_Delete(h);
     return rc == RK_OK ? ext_dedupe(c) : rc;
 }
 
-/* A binary header: the remark and every key and value are copied into one
- * block (c->arena), sized in a first pass that also checks every length, so
- * a request costs four allocations (command, field array, block, body)
- * instead of two per field. The body stays a block of its own: callers may
- * take it over (and free it). */
-static int decode_binary(rk_cmd_t *c, const uint8_t *p, size_t len, const uint8_t *body, size_t body_len)
+/* A binary header: the command, its field slots, and its remark and every
+ * key and value in one block, sized in a first pass that also checks every
+ * length. The remark and the fields are copied with one memcpy, as they lie
+ * in the frame; each string is then NUL-terminated in place, over the first
+ * byte of the length that follows it (already read from the frame), the last
+ * one over one spare byte. So a request costs two allocations (the block,
+ * the body) and one copy however many fields it has. The body stays a block
+ * of its own: callers may take it over (and free it). */
+static int decode_binary(const uint8_t *p, size_t len, const uint8_t *body, size_t body_len, rk_cmd_t **out)
 {
-    rk_reader_t r = rk_reader(p, len);
-    c->code = (int16_t)rk_reader_u16(&r);
-    c->language = rk_reader_u8(&r);
-    c->version = (int16_t)rk_reader_u16(&r);
-    c->opaque = (int32_t)rk_reader_u32(&r);
-    c->flag = (int32_t)rk_reader_u32(&r);
-    uint32_t rl = rk_reader_u32(&r);
-    const uint8_t *rp = rk_reader_take(&r, rl);
-    uint32_t el = rk_reader_u32(&r);
-    const uint8_t *ep = rk_reader_take(&r, el);
-    if (r.err)
+    if (len < 21)
         return RK_EPROTO;
-    /* pass 1: check every length, count the fields and the bytes they need
-     * (plain pointer arithmetic: this runs for every field of every request) */
-    size_t n = 0, need = rl > 0 ? (size_t)rl + 1 : 0;
-    const uint8_t *q = ep, *end = ep + el;
-    while (q < end) {
+    size_t rl = rk_be_get32(p + 13);
+    if (len - 21 < rl)
+        return RK_EPROTO;
+    size_t el = rk_be_get32(p + 17 + rl);
+    if (len - 21 - rl < el)
+        return RK_EPROTO;
+    const uint8_t *start = p + 17, *ep = p + 21 + rl, *end = ep + el;
+    /* pass 1: check every length and count the fields (plain pointer
+     * arithmetic: this runs for every field of every request) */
+    size_t n = 0;
+    for (const uint8_t *q = ep; q < end;) {
         if (end - q < 2)
             return RK_EPROTO;
         size_t kl = rk_be_get16(q);
@@ -498,43 +671,50 @@ static int decode_binary(rk_cmd_t *c, const uint8_t *p, size_t len, const uint8_
         q += vl;
         if (++n > RK_CMD_MAX_EXT_FIELDS)
             return RK_ETOOBIG;
-        need += kl + 1 + vl + 1;
     }
-    if (need > 0 && (c->arena = malloc(need)) == NULL)
+    size_t strings = rl > 0 || n > 0 ? rl + 4 + el + 1 : 0;
+    rk_cmd_t *c = cmd_alloc(n, strings);
+    if (c == NULL)
         return RK_ENOMEM;
-    c->arena_len = need;
-    if (n > 0) {
-        if ((c->ext = malloc(n * sizeof *c->ext)) == NULL)
-            return RK_ENOMEM;
-        c->ext_cap = n;
-    }
-    /* pass 2: copy (the lengths were checked above) */
-    char *w = c->arena;
-    if (rl > 0) {
-        memcpy(w, rp, rl);
-        w[rl] = '\0';
-        c->remark = w;
-        w += rl + 1;
-    }
-    for (q = ep; q < end;) {
-        size_t kl = rk_be_get16(q);
-        const uint8_t *k = q + 2;
-        size_t vl = rk_be_get32(k + kl);
-        const uint8_t *v = k + kl + 4;
-        q = v + vl;
-        rk_ext_field_t *f = &c->ext[c->next++];
-        memcpy(w, k, kl);
-        w[kl] = '\0';
-        f->key = w;
-        w += kl + 1;
-        memcpy(w, v, vl);
-        w[vl] = '\0';
-        f->value = w;
-        f->joint = false;               /* both in the arena */
-        w += vl + 1;
+    c->code = (int16_t)rk_be_get16(p);
+    c->language = p[2];
+    c->version = (int16_t)rk_be_get16(p + 3);
+    c->opaque = (int32_t)rk_be_get32(p + 5);
+    c->flag = (int32_t)rk_be_get32(p + 9);
+    c->ser_type = RK_SER_ROCKETMQ;
+    if (strings > 0) {
+        /* pass 2: one copy, then terminate each string in place (lengths read from the frame) */
+        char *a = c->arena;
+        memcpy(a, start, strings - 1);
+        c->arena_used = strings;
+        if (rl > 0) {
+            a[rl] = '\0';
+            c->remark = a;
+        }
+        for (const uint8_t *q = ep; q < end;) {
+            size_t kl = rk_be_get16(q);
+            const uint8_t *k = q + 2;
+            size_t vl = rk_be_get32(k + kl);
+            const uint8_t *v = k + kl + 4;
+            q = v + vl;
+            rk_ext_field_t *f = &c->ext[c->next++];
+            f->key = a + (k - start);
+            f->key[kl] = '\0';
+            f->value = a + (v - start);
+            f->value[vl] = '\0';
+            f->klen = f->vlen = RK_EXT_LEN_UNKNOWN;    /* a NUL inside is cut where it is, as always */
+            f->joint = false;           /* both in the block */
+        }
     }
     int rc = ext_dedupe(c);
-    return rc == RK_OK ? rk_cmd_set_body(c, body, body_len) : rc;
+    if (rc == RK_OK)
+        rc = rk_cmd_set_body(c, body, body_len);
+    if (rc != RK_OK) {
+        rk_cmd_free(c);
+        return rc;
+    }
+    *out = c;
+    return RK_OK;
 }
 
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
@@ -546,20 +726,17 @@ int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
     size_t hlen = hf & 0xFFFFFF;
     if (hlen > len - 4 || (type != RK_SER_JSON && type != RK_SER_ROCKETMQ))
         return RK_EPROTO;
+    if (type == RK_SER_ROCKETMQ)
+        return decode_binary(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, out);
     rk_cmd_t *c = rk_cmd_new(0);
     if (c == NULL)
         return RK_ENOMEM;
     c->ser_type = type;
     c->language = 7;
     c->version = 0;
-    int rc;
-    if (type == RK_SER_JSON) {
-        rc = decode_json_header(c, frame + 4, hlen);
-        if (rc == RK_OK)
-            rc = rk_cmd_set_body(c, frame + 4 + hlen, len - 4 - hlen);
-    } else {
-        rc = decode_binary(c, frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen);
-    }
+    int rc = decode_json_header(c, frame + 4, hlen);
+    if (rc == RK_OK)
+        rc = rk_cmd_set_body(c, frame + 4 + hlen, len - 4 - hlen);
     if (rc != RK_OK) {
         rk_cmd_free(c);
         return rc;

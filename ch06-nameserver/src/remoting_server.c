@@ -73,6 +73,8 @@ struct rk_conn {
     rk_rserver_t *srv;
     uint64_t id;
     char peer[64];
+    rk_host_t peer_host;        /* peer, parsed at accept */
+    bool peer_host_ok;
     rk_frames_t frames;
     uint64_t last_active;       /* mono ms of the last whole frame (or the accept) */
     uint64_t frame_start;       /* mono ms the partial frame in `frames` began; 0: none */
@@ -241,6 +243,7 @@ int rk_rserver_every(rk_rserver_t *s, uint64_t period_ms, void (*fn)(void *), vo
 
 int rk_rserver_port(const rk_rserver_t *s) { return s->bound_port; }
 const char *rk_conn_peer(const rk_conn_t *c) { return c->peer; }
+const rk_host_t *rk_conn_peer_host(const rk_conn_t *c) { return c->peer_host_ok ? &c->peer_host : NULL; }
 uint64_t rk_conn_id(const rk_conn_t *c) { return c->id; }
 void *rk_conn_data(const rk_conn_t *c) { return c->data; }
 void rk_conn_set_data(rk_conn_t *c, void *data) { c->data = data; }
@@ -893,6 +896,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     peer_name(&c->tcp, c->peer, sizeof c->peer, c->id);
+    c->peer_host_ok = rk_host_parse(c->peer, &c->peer_host) == RK_OK;
     c->last_active = rk_mono_ms();
     c->next = s->conns;
     if (s->conns)

@@ -25,10 +25,14 @@
  *
  * Memory: an rk_cmd_t owns its remark, extFields and body; rk_cmd_free()
  * releases them. Change them only through the setters, never free() one
- * yourself: a decoded binary header keeps its remark, keys and values in one
- * block (arena), and a field set by rk_cmd_ext_set keeps its key and value
- * in one block (joint). Only the body is a block of its own, which a caller
- * may take over (set body to NULL and body_len to 0). No global state. */
+ * yourself: a command is one block holding the struct, its first field
+ * slots and a pool of bytes (arena) where its remark, keys and values go
+ * while they fit (a decoded binary header: all of them, exactly sized; a
+ * command from rk_cmd_new: RK_CMD_EXT_INLINE fields and RK_CMD_POOL bytes,
+ * enough for a send request or response), and a field set by rk_cmd_ext_set
+ * keeps its key and value together (joint). Only the body is a block of its
+ * own, which a caller may take over (set body to NULL and body_len to 0).
+ * Never copy an rk_cmd_t by value. No global state. */
 #ifndef RK_REMOTING_CMD_H
 #define RK_REMOTING_CMD_H
 
@@ -46,13 +50,19 @@
 /* A header with more extFields than this is refused (RK_ETOOBIG): a real
  * one has fewer than 40, and each field costs memory and time to decode. */
 #define RK_CMD_MAX_EXT_FIELDS 256
+/* Field slots and string bytes in the block of a command built by rk_cmd_new. */
+#define RK_CMD_EXT_INLINE 16
+#define RK_CMD_POOL 384
 #define RK_VERSION_V4_9_4 401          /* standard-JSON routes from here on */
 #define RK_VERSION_CURRENT 409         /* what rocklet says it speaks (V4_9_8) */
 #define RK_LANGUAGE_JAVA 0
 
+#define RK_EXT_LEN_UNKNOWN UINT32_MAX
 typedef struct rk_ext_field {
     char *key;
     char *value;
+    uint32_t klen, vlen;        /* strlen of key and value, or RK_EXT_LEN_UNKNOWN (internal: the
+                                 * encoder's, so it need not measure what a setter measured) */
     bool joint;                 /* value lives in key's block and goes with it (internal) */
 } rk_ext_field_t;
 
@@ -68,9 +78,10 @@ typedef struct rk_cmd {
     uint8_t *body;
     size_t body_len;
     int ser_type;               /* how it arrived / how to send it */
-    char *arena;                /* a decoded binary header's strings in one block (or NULL): a
-                                 * remark, key or value pointing into it is not freed alone */
-    size_t arena_len;
+    char *arena;                /* the pool in the command's own block (or NULL): a remark, key
+                                 * or value pointing into it is not freed alone */
+    size_t arena_len, arena_used;
+    bool heap_strings;          /* some remark, key or value is a block of its own (internal) */
 } rk_cmd_t;
 
 rk_cmd_t *rk_cmd_new(int32_t code);
@@ -84,10 +95,19 @@ rk_cmd_t *rk_cmd_clone(const rk_cmd_t *src);
 int rk_cmd_set_remark(rk_cmd_t *cmd, const char *remark);
 int rk_cmd_ext_set(rk_cmd_t *cmd, const char *key, const char *value);
 int rk_cmd_ext_set_i64(rk_cmd_t *cmd, const char *key, int64_t value);
+/* Appends a field the caller knows cmd does not have yet (a request or a
+ * response being built, each key once), without looking for it: building a
+ * send request of 14 fields scanned the list 14 times. */
+int rk_cmd_ext_add(rk_cmd_t *cmd, const char *key, const char *value);
+int rk_cmd_ext_add_i64(rk_cmd_t *cmd, const char *key, int64_t value);
 const char *rk_cmd_ext_get(const rk_cmd_t *cmd, const char *key);
 /* RK_ENOTFOUND if absent, RK_EINVAL if not an integer / boolean. */
 int rk_cmd_ext_i64(const rk_cmd_t *cmd, const char *key, int64_t *out);
 int rk_cmd_ext_bool(const rk_cmd_t *cmd, const char *key, bool *out);
+/* The same readings of a value already found (a processor that reads all its
+ * fields in one pass over cmd->ext): RK_EINVAL if not an integer / boolean. */
+int rk_cmd_value_i64(const char *value, int64_t *out);
+int rk_cmd_value_bool(const char *value, bool *out);
 /* Copies len bytes as the body (replacing any). */
 int rk_cmd_set_body(rk_cmd_t *cmd, const void *data, size_t len);
 /* Takes ownership of a malloc'ed body. */

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "rk/config.h"
+#include "rk/message.h"
 #include "rk/remoting_cmd.h"
 
 typedef struct rk_rserver rk_rserver_t;
@@ -168,6 +169,9 @@ const rk_cmd_t *rk_reply_request(const rk_reply_t *r);
 
 /* The peer as "ip:port". */
 const char *rk_conn_peer(const rk_conn_t *c);
+/* The peer's address, parsed once when the connection was accepted (what a
+ * send stores as the message's born host); NULL if it could not be parsed. */
+const rk_host_t *rk_conn_peer_host(const rk_conn_t *c);
 uint64_t rk_conn_id(const rk_conn_t *c);
 /* Loop thread only: per-connection data for processors (not freed here). */
 void *rk_conn_data(const rk_conn_t *c);

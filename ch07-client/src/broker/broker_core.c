@@ -21,31 +21,22 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* The first header name that is present: V2's short names, then the long ones. */
-static const char *ext2(const rk_cmd_t *req, const char *a, const char *b)
-{
-    const char *v = rk_cmd_ext_get(req, a);
-    return v ? v : rk_cmd_ext_get(req, b);
-}
-
-/* A number from the request header: V2's short name a, else the long name b
- * (b may be NULL). Absent: *out = def. Present: it must be a decimal integer
+/* A number from the request header: v, the value found under V2's short
+ * name a, else under the long name b (b may be NULL; the names are for the
+ * remark). Absent (v NULL): *out = def. Present: it must be a decimal integer
  * in [min, max]; otherwise the request is answered SYSTEM_ERROR with a remark
  * naming the field, and false tells the caller to return. Every number a
  * processor takes from extFields goes through here: a cast alone turned
  * queueId=2^40 into queue 0 and readQueueNums=2^32+1 into one queue. */
-static bool ext_num(const rk_cmd_t *req, rk_reply_t *reply, const char *a, const char *b, int64_t min, int64_t max,
-                    int64_t def, int64_t *out)
+static bool num_value(rk_reply_t *reply, const char *a, const char *b, const char *v, int64_t min, int64_t max,
+                      int64_t def, int64_t *out)
 {
-    const char *key = a, *v = rk_cmd_ext_get(req, a);
-    if (v == NULL && b != NULL)
-        v = rk_cmd_ext_get(req, key = b);
     if (v == NULL) {
         *out = def;
         return true;
     }
     int64_t x = 0;
-    int rc = rk_cmd_ext_i64(req, key, &x);
+    int rc = rk_cmd_value_i64(v, &x);
     if (rc == RK_OK && x >= min && x <= max) {
         *out = x;
         return true;
@@ -56,6 +47,16 @@ static bool ext_num(const rk_cmd_t *req, rk_reply_t *reply, const char *a, const
              rc == RK_OK ? "out of range" : "not an integer", min, max);
     rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
     return false;
+}
+
+/* num_value of the field looked up by name: a, else b. */
+static bool ext_num(const rk_cmd_t *req, rk_reply_t *reply, const char *a, const char *b, int64_t min, int64_t max,
+                    int64_t def, int64_t *out)
+{
+    const char *v = rk_cmd_ext_get(req, a);
+    if (v == NULL && b != NULL)
+        v = rk_cmd_ext_get(req, b);
+    return num_value(reply, a, b, v, min, max, def, out);
 }
 
 /* False (and the request answered) when topic exists and has no queue qid. */
@@ -134,11 +135,11 @@ static void send_done(void *arg, const rk_put_result_t *res)
                 strcat(ids, ",");
             strcat(ids, id);
         }
-        rk_cmd_ext_set(resp, "msgId", sd->batch ? ids : res->msg_id);
-        rk_cmd_ext_set_i64(resp, "queueId", sd->qid);
-        rk_cmd_ext_set_i64(resp, "queueOffset", res->queue_offset);
-        rk_cmd_ext_set(resp, "MSG_REGION", "DefaultRegion");
-        rk_cmd_ext_set(resp, "TRACE_ON", "true");
+        rk_cmd_ext_add(resp, "msgId", sd->batch ? ids : res->msg_id);     /* a new response: each key once */
+        rk_cmd_ext_add_i64(resp, "queueId", sd->qid);
+        rk_cmd_ext_add_i64(resp, "queueOffset", res->queue_offset);
+        rk_cmd_ext_add(resp, "MSG_REGION", "DefaultRegion");
+        rk_cmd_ext_add(resp, "TRACE_ON", "true");
     }
     rk_reply_send(sd->reply, resp);
     free(sd);
@@ -152,23 +153,77 @@ static void send_done(void *arg, const rk_put_result_t *res)
  * answers later through send_done. So the send runs INLINE on the network
  * thread, whatever the flush or replication policy: no worker-pool thread
  * sits on an fsync or a replica's acknowledgement. */
+/* The fields of SendMessageRequestHeader(V2) that p_send reads, found in
+ * one pass over the extFields: one switch a field, where a look-up by name
+ * for each (V2's short name, then the long one) scanned the list up to
+ * eighteen times per send. [0] is the V2 name's value, [1] the long name's. */
+enum { SH_TOPIC, SH_DEF_TOPIC, SH_DEF_QUEUES, SH_QID, SH_SYS_FLAG, SH_BORN, SH_FLAG, SH_PROPS, SH_RECONSUME,
+       SH_BATCH, SH_N };
+
+static void send_header_read(const rk_cmd_t *req, const char *v[SH_N][2])
+{
+    static const char *const longs[SH_N] = {"topic", "defaultTopic", "defaultTopicQueueNums", "queueId", "sysFlag",
+                                            "bornTimestamp", "flag", "properties", "reconsumeTimes", "batch"};
+    memset(v, 0, sizeof(const char *[SH_N][2]));
+    for (size_t i = 0; i < req->next; i++) {
+        const char *k = req->ext[i].key;
+        int f = -1, form = 0;
+        if (k[0] != '\0' && k[1] == '\0') {
+            switch (k[0]) {
+            case 'b': f = SH_TOPIC; break;
+            case 'c': f = SH_DEF_TOPIC; break;
+            case 'd': f = SH_DEF_QUEUES; break;
+            case 'e': f = SH_QID; break;
+            case 'f': f = SH_SYS_FLAG; break;
+            case 'g': f = SH_BORN; break;
+            case 'h': f = SH_FLAG; break;
+            case 'i': f = SH_PROPS; break;
+            case 'j': f = SH_RECONSUME; break;
+            case 'm': f = SH_BATCH; break;
+            default: break;
+            }
+        } else {
+            form = 1;
+            for (int j = 0; j < SH_N && f < 0; j++)
+                if (k[0] == longs[j][0] && strcmp(k, longs[j]) == 0)
+                    f = j;
+        }
+        if (f >= 0)
+            v[f][form] = req->ext[i].value;     /* decoded keys are unique */
+    }
+}
+
+/* SEND_MESSAGE (10, long names), SEND_MESSAGE_V2 (310, a..n) and
+ * SEND_BATCH_MESSAGE (320, always V2 names). The put is asynchronous:
+ * send_done answers once every ack stage completed it. A put only copies
+ * into the mapped file under the put lock; whatever it must wait for (the
+ * disk with SYNC_FLUSH, a slave with SYNC_MASTER) is an ack stage that
+ * answers later through send_done. So the send runs INLINE on the network
+ * thread, whatever the flush or replication policy: no worker-pool thread
+ * sits on an fsync or a replica's acknowledgement. */
 static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
 {
     rk_broker_t *b = ctx;
-    const char *topic = ext2(req, "b", "topic");
-    const char *def_topic = ext2(req, "c", "defaultTopic");
-    const char *props = ext2(req, "i", "properties");
+    const char *h[SH_N][2];
+    send_header_read(req, h);
+#define SH(f) (h[f][0] ? h[f][0] : h[f][1])
+    const char *topic = SH(SH_TOPIC);
+    const char *def_topic = SH(SH_DEF_TOPIC);
+    const char *props = SH(SH_PROPS);
     int64_t qid, sys_flag, born, flag, reconsume, def_queues;
-    if (!ext_num(req, reply, "e", "queueId", -1, INT32_MAX, -1, &qid) ||
-        !ext_num(req, reply, "f", "sysFlag", 0, INT32_MAX, 0, &sys_flag) ||
-        !ext_num(req, reply, "g", "bornTimestamp", 0, INT64_MAX, rk_now_ms(), &born) ||
-        !ext_num(req, reply, "h", "flag", INT32_MIN, INT32_MAX, 0, &flag) ||
-        !ext_num(req, reply, "j", "reconsumeTimes", 0, INT32_MAX, 0, &reconsume) ||
-        !ext_num(req, reply, "d", "defaultTopicQueueNums", 0, INT32_MAX, 4, &def_queues))
+    if (!num_value(reply, "e", "queueId", SH(SH_QID), -1, INT32_MAX, -1, &qid) ||
+        !num_value(reply, "f", "sysFlag", SH(SH_SYS_FLAG), 0, INT32_MAX, 0, &sys_flag) ||
+        !num_value(reply, "g", "bornTimestamp", SH(SH_BORN), 0, INT64_MAX, rk_now_ms(), &born) ||
+        !num_value(reply, "h", "flag", SH(SH_FLAG), INT32_MIN, INT32_MAX, 0, &flag) ||
+        !num_value(reply, "j", "reconsumeTimes", SH(SH_RECONSUME), 0, INT32_MAX, 0, &reconsume) ||
+        !num_value(reply, "d", "defaultTopicQueueNums", SH(SH_DEF_QUEUES), 0, INT32_MAX, 4, &def_queues))
         return;
+#undef SH
     bool batch = false;
-    rk_cmd_ext_bool(req, "m", &batch);
-    rk_cmd_ext_bool(req, "batch", &batch);
+    if (h[SH_BATCH][0] != NULL)
+        rk_cmd_value_bool(h[SH_BATCH][0], &batch);
+    if (h[SH_BATCH][1] != NULL)     /* the long name, when both came, is read last (and wins) */
+        rk_cmd_value_bool(h[SH_BATCH][1], &batch);
     if (rk_broker_is_slave(b)) {
         /* RocketMQ's store refuses puts on a slave: SERVICE_NOT_AVAILABLE */
         rk_reply_code(reply, RK_RESP_SERVICE_NOT_AVAILABLE,
@@ -217,7 +272,10 @@ static void p_send(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
     rk_msg_t base = {.topic = topic, .topic_len = strlen(topic), .queue_id = (int32_t)qid, .flag = (int32_t)flag,
                      .sys_flag = (int32_t)sys_flag, .born_ts = born, .store_host = *rk_commitlog_store_host(cl),
                      .reconsume_times = (int32_t)reconsume};
-    if (rk_host_parse(rk_conn_peer(conn), &base.born_host) != RK_OK)
+    const rk_host_t *peer = rk_conn_peer_host(conn);
+    if (peer != NULL)
+        base.born_host = *peer;
+    else
         rk_host_parse("0.0.0.0:0", &base.born_host);
     if (tc.multi_tag)
         base.sys_flag |= RK_SYSFLAG_MULTI_TAGS;

@@ -228,15 +228,16 @@ static rk_cmd_t *make_request(rk_producer_t *p, const prepared_t *pr, const rk_m
     rk_cmd_t *req = rk_mqclient_request(pr->batch ? RK_REQ_SEND_BATCH_MESSAGE : RK_REQ_SEND_MESSAGE_V2);
     if (req == NULL)
         return NULL;
-    int rc = rk_cmd_ext_set(req, "a", p->group);
-    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "b", pr->topic);
-    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "c", RK_DEFAULT_TOPIC);
-    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "d", def_queues);
-    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "e", mq->queue_id);
-    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "f", pr->sys_flag);
-    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "g", (int64_t)rk_now_ms());
-    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "h", pr->flag);
-    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "i", (const char *)pr->props.data);
+    /* a new request: each key once, appended without a look-up */
+    int rc = rk_cmd_ext_add(req, "a", p->group);
+    if (rc == RK_OK) rc = rk_cmd_ext_add(req, "b", pr->topic);
+    if (rc == RK_OK) rc = rk_cmd_ext_add(req, "c", RK_DEFAULT_TOPIC);
+    if (rc == RK_OK) rc = rk_cmd_ext_add_i64(req, "d", def_queues);
+    if (rc == RK_OK) rc = rk_cmd_ext_add_i64(req, "e", mq->queue_id);
+    if (rc == RK_OK) rc = rk_cmd_ext_add_i64(req, "f", pr->sys_flag);
+    if (rc == RK_OK) rc = rk_cmd_ext_add_i64(req, "g", (int64_t)rk_now_ms());
+    if (rc == RK_OK) rc = rk_cmd_ext_add_i64(req, "h", pr->flag);
+    if (rc == RK_OK) rc = rk_cmd_ext_add(req, "i", (const char *)pr->props.data);
     /* as RocketMQ's producer: a send to a retry topic carries its reconsume
      * count and maximum in the header (the broker's DLQ decision reads them) */
     int64_t reconsume = 0, max_reconsume = -1;
@@ -250,11 +251,11 @@ static rk_cmd_t *make_request(rk_producer_t *p, const prepared_t *pr, const rk_m
             (rk_parse_int(v, &max_reconsume) != RK_OK || max_reconsume < 0 || max_reconsume > INT32_MAX))
             max_reconsume = -1;
     }
-    if (rc == RK_OK) rc = rk_cmd_ext_set_i64(req, "j", reconsume);
-    if (rc == RK_OK && max_reconsume >= 0) rc = rk_cmd_ext_set_i64(req, "l", max_reconsume);
-    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "k", "false");
-    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "m", pr->batch ? "true" : "false");
-    if (rc == RK_OK) rc = rk_cmd_ext_set(req, "n", mq->broker);
+    if (rc == RK_OK) rc = rk_cmd_ext_add_i64(req, "j", reconsume);
+    if (rc == RK_OK && max_reconsume >= 0) rc = rk_cmd_ext_add_i64(req, "l", max_reconsume);
+    if (rc == RK_OK) rc = rk_cmd_ext_add(req, "k", "false");
+    if (rc == RK_OK) rc = rk_cmd_ext_add(req, "m", pr->batch ? "true" : "false");
+    if (rc == RK_OK) rc = rk_cmd_ext_add(req, "n", mq->broker);
     if (rc == RK_OK) rc = rk_cmd_set_body(req, pr->body, pr->body_len);
     if (rc != RK_OK) {
         rk_cmd_free(req);
