@@ -232,14 +232,14 @@ static int all_topic_stats(scrape_t *s, const char *cluster, const char *name, c
                 topic_figures(s, cluster, name, addr, t->string, n, qid, min, max);
         }
         cJSON_Delete(j);
-        const char *more = rk_cmd_ext_get(resp, "more"), *last = rk_cmd_ext_get(resp, "lastTopic");
-        bool next = more != NULL && strcmp(more, "true") == 0 && last != NULL && *last &&
-                    strcmp(last, after) > 0 && strlen(last) < sizeof after;
+        const char *m = rk_cmd_ext_get(resp, "more"), *last = rk_cmd_ext_get(resp, "lastTopic");
+        bool more = m != NULL && strcmp(m, "true") == 0;
+        bool next = more && last != NULL && *last && strcmp(last, after) > 0 && strlen(last) < sizeof after;
         if (next)
             snprintf(after, sizeof after, "%s", last);
-        rk_cmd_free(resp);
+        rk_cmd_free(resp);              /* (m and last point into it) */
         if (!next)
-            return more != NULL && strcmp(more, "true") == 0 ? -1 : 1;     /* a page that does not move on */
+            return more ? -1 : 1;       /* more, and a page that does not move on: incomplete */
     }
 }
 
