@@ -35,6 +35,12 @@
 
 #define QCACHE_SIZE 256             /* build_cq's queue cache (s_qcache): a power of two */
 
+/* A seqlock over three figures: seq is odd while they are being written. */
+typedef struct last_unit {
+    _Atomic uint32_t seq;
+    _Atomic int64_t off, phys, ts;      /* off -1: nothing yet */
+} last_unit_t;
+
 /* One (topic, qid) and its consume queue. */
 typedef struct queue {
     rk_cq_t *cq;
@@ -43,6 +49,12 @@ typedef struct queue {
     int64_t rebuilt;                   /* units the catch-up pass wrote */
     int64_t rebuilt_from;              /* commitlog offset of the first of them */
     bool keep_head;                    /* could not be set aside: no more head checks */
+    /* The queue's last unit as the store last saw it (queue offset, its record's commitlog
+     * offset and store time): stats ask for the store time of a queue's last message, and
+     * this answers it without a consume-queue and a commit-log read. [0] is written by the
+     * dispatch thread after each unit it puts (never waiting), [1] by a reader that had to read
+     * the log (a queue not written since start). */
+    last_unit_t last[2];
 } queue_t;
 
 /* What config/consumeQueueState.json said at the last flush: each known
@@ -140,6 +152,8 @@ static int get_queue(rk_store_t *st, const char *topic, int qid, queue_t **out)
         } else {
             snprintf(q->topic, sizeof q->topic, "%s", topic);
             q->qid = qid;
+            atomic_init(&q->last[0].off, -1);
+            atomic_init(&q->last[1].off, -1);
             rc = rk_cq_open(st->cq_root, topic, qid, st->cfg.mapped_file_size_cq, &q->cq);
             if (rc == RK_OK) {
                 rk_cq_set_warm(q->cq, st->cfg.warm_mapped_file);
@@ -165,6 +179,48 @@ static void queue_free(void *p)
         rk_cq_close(q->cq);
         free(q);
     }
+}
+
+/* Remembers in l that the unit at queue offset `off` is the record at `phys`, stored at `ts`.
+ * sole: the slot has one writer (the dispatch thread's). Otherwise writers take turns, and one
+ * that finds the slot busy gives up (it is a cache); then only a further unit replaces one. */
+static void last_remember(last_unit_t *l, int64_t off, int64_t phys, int64_t ts, bool sole)
+{
+    uint32_t s = atomic_load_explicit(&l->seq, memory_order_relaxed);
+    if (sole)
+        atomic_store_explicit(&l->seq, s + 1, memory_order_relaxed);
+    else if ((s & 1) || !atomic_compare_exchange_strong_explicit(&l->seq, &s, s + 1, memory_order_relaxed,
+                                                                 memory_order_relaxed))
+        return;
+    atomic_thread_fence(memory_order_release);
+    if (sole || off > atomic_load_explicit(&l->off, memory_order_relaxed)) {
+        atomic_store_explicit(&l->off, off, memory_order_relaxed);
+        atomic_store_explicit(&l->phys, phys, memory_order_relaxed);
+        atomic_store_explicit(&l->ts, ts, memory_order_relaxed);
+    }
+    atomic_store_explicit(&l->seq, s + 2, memory_order_release);
+}
+
+/* True when l holds the unit at queue offset off: then *phys and *ts are its. */
+static bool last_recall(last_unit_t *l, int64_t off, int64_t *phys, int64_t *ts)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        uint32_t s1 = atomic_load_explicit(&l->seq, memory_order_acquire);
+        if (s1 & 1)
+            continue;
+        int64_t o = atomic_load_explicit(&l->off, memory_order_relaxed);
+        int64_t p = atomic_load_explicit(&l->phys, memory_order_relaxed);
+        int64_t t = atomic_load_explicit(&l->ts, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&l->seq, memory_order_relaxed) != s1)
+            continue;
+        if (o != off)
+            return false;
+        *phys = p;
+        *ts = t;
+        return true;
+    }
+    return false;
 }
 
 /* ---- disk space --------------------------------------------------------- */
@@ -279,6 +335,8 @@ static int build_cq(void *ctx, const rk_dispatch_request_t *req)
         q->rebuilt_from = req->phys;
     if (rc == 1 && req->store_ts > atomic_load(&st->logics_ts))
         atomic_store(&st->logics_ts, req->store_ts);
+    if (rc == 1)                        /* (a repeat is ignored by the queue: not its unit) */
+        last_remember(&q->last[0], req->queue_offset, req->phys, req->store_ts, true);
     return RK_OK;
 }
 
@@ -1304,13 +1362,64 @@ int64_t rk_store_offset_by_time(rk_store_t *st, const char *topic, int qid, int6
     return q ? rk_cq_offset_by_time(q->cq, ts, store_ts_of, st) : 0;
 }
 
+/* Store time of q's unit at offset: from what q remembers while its record is still in the
+ * log, else read from the consume queue and the log (and remembered when it is q's last). */
+static int64_t queue_store_time(rk_store_t *st, queue_t *q, int64_t offset, int64_t max)
+{
+    int64_t phys, ts;
+    if (last_recall(&q->last[0], offset, &phys, &ts) || last_recall(&q->last[1], offset, &phys, &ts))
+        return phys >= rk_commitlog_min_offset(st->cl) && ts > 0 ? ts : -1;
+    rk_cq_unit_t u;
+    if (rk_cq_get_unit(q->cq, offset, &u) != RK_OK || rk_cq_unit_is_blank(&u))
+        return -1;
+    ts = store_ts_of(u.phys, u.size, st);
+    if (ts > 0 && offset == max - 1)
+        last_remember(&q->last[1], offset, u.phys, ts, false);
+    return ts;
+}
+
 int64_t rk_store_message_store_time(rk_store_t *st, const char *topic, int qid, int64_t offset)
 {
     queue_t *q = find_queue(st, topic, qid);
-    rk_cq_unit_t u;
-    if (q == NULL || rk_cq_get_unit(q->cq, offset, &u) != RK_OK || rk_cq_unit_is_blank(&u))
-        return -1;
-    return store_ts_of(u.phys, u.size, st);
+    return q ? queue_store_time(st, q, offset, -1) : -1;
+}
+
+int rk_store_queue_stats(rk_store_t *st, const char *topic, int n, rk_queue_stats_t *out)
+{
+    char key[300];
+    int plen = snprintf(key, sizeof key, "%s-", topic);
+    if (plen < 0 || (size_t)plen + 12 > sizeof key || n < 0)
+        return RK_EINVAL;
+    queue_t *qs[64];
+    for (int base = 0; base < n; base += 64) {
+        int m = n - base < 64 ? n - base : 64;
+        /* one hold of the table's lock per 64 look-ups; the queue ids written by hand (this
+         * runs for every queue of every topic a scrape asks about) */
+        pthread_rwlock_rdlock(&st->qlock);
+        for (int i = 0; i < m; i++) {
+            char digits[12];
+            int d = 0;
+            for (unsigned v = (unsigned)(base + i); d == 0 || v; v /= 10)
+                digits[d++] = (char)('0' + v % 10);
+            for (int k = 0; k < d; k++)
+                key[plen + k] = digits[d - 1 - k];
+            key[plen + d] = '\0';
+            qs[i] = rk_strmap_get(&st->queues, key);
+        }
+        pthread_rwlock_unlock(&st->qlock);
+        for (int i = 0; i < m; i++) {
+            rk_queue_stats_t *o = &out[base + i];
+            queue_t *q = qs[i];
+            if (q == NULL) {
+                *o = (rk_queue_stats_t){0, 0, -1};
+                continue;
+            }
+            o->min_offset = rk_cq_min_offset(q->cq);
+            o->max_offset = rk_cq_max_offset(q->cq);
+            o->last_store_ts = o->max_offset > 0 ? queue_store_time(st, q, o->max_offset - 1, o->max_offset) : -1;
+        }
+    }
+    return RK_OK;
 }
 
 int64_t rk_store_earliest_time(rk_store_t *st)

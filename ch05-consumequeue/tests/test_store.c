@@ -219,6 +219,70 @@ Test(store, lookup_by_time_and_store_times)
     rk_store_close(st);
 }
 
+/* rk_store_queue_stats: each queue's min/max offsets and the store time of its last message,
+ * as the single-figure calls answer them: right after dispatch (the time remembered), after a
+ * reopen (read from the log, then remembered), and for queues the store does not have. */
+Test(store, queue_stats_give_each_queues_offsets_and_last_store_time)
+{
+    rk_store_t *st = open_store();
+    int64_t last0 = 0, last2 = 0, max0 = 5;
+    for (int i = 0; i < 8; i++) {
+        rk_put_result_t r = put(st, "QS", i < 5 ? 0 : 2, NULL, NULL, NULL, 100);
+        if (i < 5)
+            last0 = r.store_ts;
+        else
+            last2 = r.store_ts;
+        rk_sleep_ms(2);
+    }
+    cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
+    for (int round = 0; round < 3; round++) {
+        rk_queue_stats_t q[4];
+        memset(q, 0x55, sizeof q);
+        cr_assert_eq(rk_store_queue_stats(st, "QS", 4, q), RK_OK);
+        cr_assert_eq(q[0].min_offset, 0);
+        cr_assert_eq(q[0].max_offset, max0);
+        cr_assert_eq(q[0].last_store_ts, last0, "round %d: %lld, stored %lld", round, (long long)q[0].last_store_ts,
+                     (long long)last0);
+        cr_assert_eq(q[1].max_offset, 0);
+        cr_assert_eq(q[1].last_store_ts, -1);
+        cr_assert_eq(q[2].max_offset, 3);
+        cr_assert_eq(q[2].last_store_ts, last2);
+        cr_assert_eq(q[3].min_offset, 0);
+        cr_assert_eq(q[3].max_offset, 0);
+        cr_assert_eq(q[3].last_store_ts, -1);
+        for (int i = 0; i < 4; i++) {
+            cr_assert_eq(q[i].min_offset, rk_store_min_offset(st, "QS", i));
+            cr_assert_eq(q[i].max_offset, rk_store_max_offset(st, "QS", i));
+            cr_assert_eq(q[i].last_store_ts, q[i].max_offset > 0
+                                                 ? rk_store_message_store_time(st, "QS", i, q[i].max_offset - 1)
+                                                 : -1);
+        }
+        if (round == 0) {               /* a reopened store knows the times from the log only */
+            rk_store_close(st);
+            st = open_store();
+        } else if (round == 1) {        /* a new message: its time, not the one read before */
+            rk_sleep_ms(2);
+            last0 = put(st, "QS", 0, NULL, NULL, NULL, 100).store_ts;
+            cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
+            cr_assert_eq(rk_store_message_store_time(st, "QS", 0, 5), last0);
+            cr_assert_eq(rk_store_max_offset(st, "QS", 0), 6);
+            rk_sleep_ms(2);
+            last0 = put(st, "QS", 0, NULL, NULL, NULL, 100).store_ts;     /* and one more */
+            cr_assert_eq(rk_store_wait_dispatched(st, 5000), 0);
+            max0 = 7;
+        }
+    }
+    rk_queue_stats_t none[2];
+    cr_assert_eq(rk_store_queue_stats(st, "NOPE", 2, none), RK_OK);
+    cr_assert_eq(none[1].max_offset, 0);
+    cr_assert_eq(none[1].last_store_ts, -1);
+    char longname[400];
+    memset(longname, 'L', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    cr_assert_eq(rk_store_queue_stats(st, longname, 2, none), RK_EINVAL);
+    rk_store_close(st);
+}
+
 Test(store, two_groups_keep_independent_offsets_across_restart)
 {
     rk_store_t *st = open_store();

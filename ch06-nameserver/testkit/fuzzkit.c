@@ -198,6 +198,8 @@ static const tpl_spec_t specs[] = {
     {"UNLOCK_BATCH_MQ", RK_FZ_BROKER, RK_REQ_UNLOCK_BATCH_MQ, "", lock_body},
     {"GET_CONSUME_STATS", RK_FZ_BROKER, RK_REQ_GET_CONSUME_STATS, "consumerGroup=fzg;topic=" FZ_TOPIC, NULL},
     {"GET_TOPIC_STATS_INFO", RK_FZ_BROKER, RK_REQ_GET_TOPIC_STATS_INFO, "topic=" FZ_TOPIC, NULL},
+    /* rocklet's GET_ALL_TOPIC_STATS (chapter 7's rk/broker.h, a header this chapter cannot include) */
+    {"GET_ALL_TOPIC_STATS", RK_FZ_BROKER, 10701, "afterTopic=A;maxTopics=2", NULL},
     /* chapter 7's admin requests (UPDATE_BROKER_CONFIG left out: a mutation could turn auto-creation off) */
     {"GET_CONSUMER_CONNECTION_LIST", RK_FZ_BROKER, RK_REQ_GET_CONSUMER_CONNECTION_LIST, "consumerGroup=fzg", NULL},
     {"GET_PRODUCER_CONNECTION_LIST", RK_FZ_BROKER, RK_REQ_GET_PRODUCER_CONNECTION_LIST, "producerGroup=fzpg", NULL},

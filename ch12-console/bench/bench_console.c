@@ -9,7 +9,9 @@
  *      /proc/PID/stat), with no send load: an idle window, BENCH_SCRAPES scrapes of /metrics one
  *      per second through a console that builds every scrape (metricsCacheMs=0, so each reaches
  *      the broker), another idle window; the broker's CPU in the scrape window minus its idle
- *      rate (mean of the two idle windows) over the same time = the CPU the scrapes cost;
+ *      rate (mean of the two idle windows) over the same time = the CPU the scrapes cost; then
+ *      the requests a scrape sends, sent back to back (and the per-topic GET_TOPIC_STATS_INFO a
+ *      scrape of a broker without GET_ALL_TOPIC_STATS sends), each priced the same way;
  *   4. the broker's send throughput (2 producer threads, synchronous sends) without scraping, with
  *      a /metrics scrape every second from a console with the default 5 s cache, and from one
  *      that builds every scrape (metricsCacheMs=0): A/B/C/A/B/C, with the broker's CPU ms per
@@ -27,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rk/broker.h"
 #include "rk/clock.h"
 #include "rk/console_testkit.h"
 #include "rk/error.h"
@@ -272,34 +275,83 @@ static double idle_rate(pid_t br, int secs)
     return (c1 - c0) * 1e6 / (double)(now_us() - w0);
 }
 
-/* Where a scrape's broker CPU goes: the requests a /metrics build sends, sent by the bench itself
- * back to back, `rounds` times: per round the broker CPU ms above idle (idle_ms_s). */
-static void scrape_parts(bench_t *b, int ntopics, double idle_ms_s, int rounds)
+/* The broker CPU ms above idle (idle_ms_s) that `rounds` rounds of fn cost, per round. */
+static double per_round(bench_t *b, double idle_ms_s, int rounds, void (*fn)(bench_t *b, int ntopics), int ntopics)
 {
     double c0 = cpu_ms(b->br_pid);
     int64_t w0 = now_us();
-    for (int r = 0; r < rounds; r++) {
-        call(b, rk_cmd_new(RK_REQ_GET_ALL_TOPIC_CONFIG));
-        call(b, rk_cmd_new(43));         /* GET_ALL_CONSUMER_OFFSET, as the console asks it */
-    }
-    double c1 = cpu_ms(b->br_pid);
-    int64_t w1 = now_us();
-    char name[64];
     for (int r = 0; r < rounds; r++)
-        for (int t = 0; t <= ntopics; t++) {
-            rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_TOPIC_STATS_INFO);
-            if (t < ntopics)
-                snprintf(name, sizeof name, "BenchT%04d", t);
-            rk_cmd_ext_set(req, "topic", t < ntopics ? name : "BenchSend");
-            call(b, req);
-        }
-    double c2 = cpu_ms(b->br_pid);
-    int64_t w2 = now_us();
-    printf("  of which (the same requests sent by the bench, back to back, %d rounds): topic config + consumer "
-           "offsets %.1f ms, %d x GET_TOPIC_STATS_INFO %.1f ms (%.0f us each) of broker CPU per round\n", rounds,
-           ((c1 - c0) - idle_ms_s * (double)(w1 - w0) / 1e6) / rounds, ntopics + 1,
-           ((c2 - c1) - idle_ms_s * (double)(w2 - w1) / 1e6) / rounds,
-           ((c2 - c1) - idle_ms_s * (double)(w2 - w1) / 1e6) * 1000.0 / rounds / (ntopics + 1));
+        fn(b, ntopics);
+    double c1 = cpu_ms(b->br_pid);
+    return ((c1 - c0) - idle_ms_s * (double)(now_us() - w0) / 1e6) / rounds;
+}
+
+static void ask_offsets(bench_t *b, int ntopics)
+{
+    (void)ntopics;
+    call(b, rk_cmd_new(43));             /* GET_ALL_CONSUMER_OFFSET, as the console asks it */
+}
+
+static void ask_topic_config(bench_t *b, int ntopics)
+{
+    (void)ntopics;
+    call(b, rk_cmd_new(RK_REQ_GET_ALL_TOPIC_CONFIG));
+}
+
+static int stats_pages;
+
+/* GET_ALL_TOPIC_STATS, every page (rk/broker.h). */
+static void ask_all_topic_stats(bench_t *b, int ntopics)
+{
+    (void)ntopics;
+    char after[256] = "";
+    stats_pages = 0;
+    for (;;) {
+        rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_ALL_TOPIC_STATS), *resp = NULL;
+        if (after[0])
+            rk_cmd_ext_set(req, "afterTopic", after);
+        if (rk_rclient_invoke_sync(b->rc, b->br, req, 30000, &resp) != RK_OK)
+            return;
+        stats_pages++;
+        const char *more = rk_cmd_ext_get(resp, "more"), *last = rk_cmd_ext_get(resp, "lastTopic");
+        bool next = resp->code == 0 && more && strcmp(more, "true") == 0 && last && strlen(last) < sizeof after;
+        if (next)
+            snprintf(after, sizeof after, "%s", last);
+        rk_cmd_free(resp);
+        if (!next)
+            return;
+    }
+}
+
+/* The RocketMQ way: GET_TOPIC_STATS_INFO for each topic. */
+static void ask_topic_by_topic(bench_t *b, int ntopics)
+{
+    char name[64];
+    for (int t = 0; t <= ntopics; t++) {
+        rk_cmd_t *req = rk_cmd_new(RK_REQ_GET_TOPIC_STATS_INFO);
+        if (t < ntopics)
+            snprintf(name, sizeof name, "BenchT%04d", t);
+        rk_cmd_ext_set(req, "topic", t < ntopics ? name : "BenchSend");
+        call(b, req);
+    }
+}
+
+/* Where a scrape's broker CPU goes: the requests a /metrics build sends (and the per-topic ones
+ * it sends to a broker without GET_ALL_TOPIC_STATS), sent by the bench itself back to back:
+ * per round, the broker CPU ms above idle (idle_ms_s). CPU time is counted in 10 ms ticks:
+ * the cheap requests get many rounds. */
+static void scrape_parts(bench_t *b, int ntopics, double idle_ms_s, int rounds)
+{
+    double offs = per_round(b, idle_ms_s, rounds * 10, ask_offsets, ntopics);
+    double cfg = per_round(b, idle_ms_s, rounds * 10, ask_topic_config, ntopics);
+    double all = per_round(b, idle_ms_s, rounds * 10, ask_all_topic_stats, ntopics);
+    double each = per_round(b, idle_ms_s, rounds, ask_topic_by_topic, ntopics);
+    printf("  of which (the same requests sent by the bench, back to back; broker CPU per round): consumer offsets "
+           "%.2f ms (%d rounds); GET_ALL_TOPIC_STATS, every topic in %d page(s): %.2f ms (%d rounds, %.2f us a queue)\n"
+           "  the RocketMQ way instead: topic config %.2f ms (%d rounds) + %d x GET_TOPIC_STATS_INFO %.1f ms (%.0f us "
+           "each; %d rounds)\n",
+           offs, rounds * 10, stats_pages, all, rounds * 10, all * 1000.0 / (8.0 * (ntopics + 1)), cfg, rounds * 10,
+           ntopics + 1, each, each * 1000.0 / (ntopics + 1), rounds);
 }
 
 /* 3: the broker CPU one /metrics scrape costs (every scrape built: the console on port). Returns

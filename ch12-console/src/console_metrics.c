@@ -2,8 +2,11 @@
  * with RocketMQ exporter's metric names where it has one.
  *
  * One scrape asks each broker for its runtime table (GET_BROKER_RUNTIME_INFO) and each master
- * for its topics (GET_ALL_TOPIC_CONFIG), their queues' offsets (GET_TOPIC_STATS_INFO) and the
- * committed offsets of every group (GET_ALL_CONSUMER_OFFSET): lag is max offset − committed
+ * for every topic's queue offsets — rocklet's GET_ALL_TOPIC_STATS, a page of topics a request
+ * (rk/broker.h); a broker that does not know it (REQUEST_CODE_NOT_SUPPORTED: RocketMQ, an older
+ * rocklet) is asked the RocketMQ way, its topics (GET_ALL_TOPIC_CONFIG) then GET_TOPIC_STATS_INFO
+ * for each — and the committed offsets of every group (GET_ALL_CONSUMER_OFFSET): lag is max
+ * offset − committed
  * offset per queue; TPS figures the brokers do not report (per topic, per group) are rates of
  * those offsets between two scrapes. A scrape is bounded: each request has the console's broker
  * timeout, the whole scrape a budget of twice that (what is not reached is left out and
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "console_int.h"
+#include "rk/broker.h"
 #include "rk/buf.h"
 #include "rk/clock.h"
 #include "rk/cluster_view.h"
@@ -159,19 +163,97 @@ static int free_box(const char *key, void *value, void *ctx)
     return 0;
 }
 
-/* Topics and groups of one master. */
-static void master_figures(scrape_t *s, const char *cluster, const char *name, const char *addr)
+/* One topic's figures from its queues' min and max offsets (qid[i]: the queue of row i). */
+static void topic_figures(scrape_t *s, const char *cluster, const char *name, const char *addr, const char *topic,
+                          size_t n, const int *qid, const int64_t *min, const int64_t *max)
+{
+    char key[RK_NAME_MAX * 2 + 64];
+    int64_t sum = 0, kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += max[i];
+        kept += max[i] - min[i];
+        int64_t *box = malloc(sizeof *box);
+        snprintf(key, sizeof key, "%s\x01%d", topic, qid[i]);
+        if (box != NULL) {
+            *box = max[i];
+            void *old = NULL;
+            if (rk_strmap_put(&s->maxoff, key, box, &old) != RK_OK)
+                free(box);
+            free(old);
+        }
+    }
+#define L "cluster", cluster, "broker", name
+    sample(s, M_PRODUCER_OFFSET, (double)sum, L, "topic", topic, NULL);
+    sample(s, M_TOPIC_MSGS, (double)kept, L, "topic", topic, NULL);
+    snprintf(key, sizeof key, "m-prod/%s/%s", addr, topic);
+    double r = rk__console_rate(s->sh, key, sum, s->now);
+    if (r >= 0)
+        sample(s, M_PRODUCER_TPS, r, L, "topic", topic, NULL);
+#undef L
+}
+
+/* Every topic's offsets through GET_ALL_TOPIC_STATS (rk/broker.h), a page a request: 1 when
+ * done, 0 when the broker does not know the request (ask topic by topic), -1 when it failed
+ * (the scrape is incomplete). */
+static int all_topic_stats(scrape_t *s, const char *cluster, const char *name, const char *addr)
+{
+    char after[RK_NAME_MAX] = "";
+    int qid[RK_TOPIC_MAX_QUEUES];
+    int64_t min[RK_TOPIC_MAX_QUEUES], max[RK_TOPIC_MAX_QUEUES];
+    for (int page = 0;; page++) {
+        if (rk_now_ms() >= s->deadline)
+            return -1;
+        rk_cmd_t *req = rk_mqclient_request(RK_REQ_GET_ALL_TOPIC_STATS), *resp = NULL;
+        if (after[0])
+            rk_cmd_ext_set(req, "afterTopic", after);
+        if (rk_mqclient_invoke(s->sh->mq, addr, req, &resp) != RK_OK)
+            return -1;
+        if (resp->code != RK_RESP_SUCCESS) {
+            int code = resp->code;
+            rk_cmd_free(resp);
+            return page == 0 && code == RK_RESP_REQUEST_CODE_NOT_SUPPORTED ? 0 : -1;
+        }
+        cJSON *j = rk_json_parse((const char *)resp->body, resp->body_len);
+        cJSON *topics = cJSON_GetObjectItemCaseSensitive(j, "topics");
+        if (!cJSON_IsObject(topics)) {
+            cJSON_Delete(j);
+            rk_cmd_free(resp);
+            return -1;
+        }
+        for (cJSON *t = topics->child; t; t = t->next) {
+            size_t n = 0;
+            for (cJSON *q = t->child; q && n < RK_TOPIC_MAX_QUEUES; q = q->next, n++) {
+                cJSON *a = q->child, *b = a ? a->next : NULL;
+                qid[n] = (int)n;
+                min[n] = cJSON_IsNumber(a) ? (int64_t)a->valuedouble : 0;
+                max[n] = cJSON_IsNumber(b) ? (int64_t)b->valuedouble : 0;
+            }
+            if (t->string != NULL)
+                topic_figures(s, cluster, name, addr, t->string, n, qid, min, max);
+        }
+        cJSON_Delete(j);
+        const char *m = rk_cmd_ext_get(resp, "more"), *last = rk_cmd_ext_get(resp, "lastTopic");
+        bool more = m != NULL && strcmp(m, "true") == 0;
+        bool next = more && last != NULL && *last && strcmp(last, after) > 0 && strlen(last) < sizeof after;
+        if (next)
+            snprintf(after, sizeof after, "%s", last);
+        rk_cmd_free(resp);              /* (m and last point into it) */
+        if (!next)
+            return more ? -1 : 1;       /* more, and a page that does not move on: incomplete */
+    }
+}
+
+/* Every topic's offsets the RocketMQ way: the topic list (GET_ALL_TOPIC_CONFIG), then
+ * GET_TOPIC_STATS_INFO for each. */
+static void topic_by_topic(scrape_t *s, const char *cluster, const char *name, const char *addr)
 {
     rk_api_out_t eo = {0};
-    rk_strmap_init(&s->maxoff);
     cJSON *tc = rk_now_ms() < s->deadline
                     ? rk__ask_json(s->sh, addr, rk_mqclient_request(RK_REQ_GET_ALL_TOPIC_CONFIG), &eo, "topics")
                     : NULL;
     cJSON *table = cJSON_GetObjectItemCaseSensitive(tc, "topicConfigTable");
     if (tc == NULL)
         s->complete = false;
-    char key[RK_NAME_MAX * 2 + 64];
-#define L "cluster", cluster, "broker", name
     for (cJSON *t = table ? table->child : NULL; t; t = t->next) {
         if (rk_now_ms() >= s->deadline) {
             s->complete = false;
@@ -186,34 +268,39 @@ static void master_figures(scrape_t *s, const char *cluster, const char *name, c
         rk_mq_map_entry_t *e = NULL;
         size_t n = 0;
         if (rk_mq_map_parse((const char *)resp->body, resp->body_len, "offsetTable", &e, &n) == RK_OK) {
-            int64_t sum = 0, kept = 0;
-            for (size_t i = 0; i < n; i++) {
-                int64_t min = 0, max = 0;
-                rk_json_get_i64(e[i].value, "minOffset", &min);
-                rk_json_get_i64(e[i].value, "maxOffset", &max);
-                sum += max;
-                kept += max - min;
-                int64_t *box = malloc(sizeof *box);
-                snprintf(key, sizeof key, "%s\x01%d", t->string, e[i].mq.queue_id);
-                if (box != NULL) {
-                    *box = max;
-                    void *old = NULL;
-                    if (rk_strmap_put(&s->maxoff, key, box, &old) != RK_OK)
-                        free(box);
-                    free(old);
+            int *qid = malloc((n ? n : 1) * sizeof *qid);
+            int64_t *min = malloc((n ? n : 1) * sizeof *min), *max = malloc((n ? n : 1) * sizeof *max);
+            if (qid != NULL && min != NULL && max != NULL) {
+                for (size_t i = 0; i < n; i++) {
+                    qid[i] = e[i].mq.queue_id;
+                    min[i] = max[i] = 0;
+                    rk_json_get_i64(e[i].value, "minOffset", &min[i]);
+                    rk_json_get_i64(e[i].value, "maxOffset", &max[i]);
                 }
+                topic_figures(s, cluster, name, addr, t->string, n, qid, min, max);
             }
-            sample(s, M_PRODUCER_OFFSET, (double)sum, L, "topic", t->string, NULL);
-            sample(s, M_TOPIC_MSGS, (double)kept, L, "topic", t->string, NULL);
-            snprintf(key, sizeof key, "m-prod/%s/%s", addr, t->string);
-            double r = rk__console_rate(s->sh, key, sum, s->now);
-            if (r >= 0)
-                sample(s, M_PRODUCER_TPS, r, L, "topic", t->string, NULL);
+            free(qid);
+            free(min);
+            free(max);
             rk_mq_map_free(e, n);
         }
         rk_cmd_free(resp);
     }
     cJSON_Delete(tc);
+}
+
+/* Topics and groups of one master. */
+static void master_figures(scrape_t *s, const char *cluster, const char *name, const char *addr)
+{
+    rk_api_out_t eo = {0};
+    rk_strmap_init(&s->maxoff);
+    int all = all_topic_stats(s, cluster, name, addr);
+    if (all == 0)
+        topic_by_topic(s, cluster, name, addr);
+    else if (all < 0)
+        s->complete = false;
+    char key[RK_NAME_MAX * 2 + 64];
+#define L "cluster", cluster, "broker", name
     /* consumerOffset.json: {"offsetTable":{"topic@group":{0:5,1:3}}} */
     cJSON *offs = rk_now_ms() < s->deadline
                       ? rk__all_offsets(s->sh, addr, &eo)

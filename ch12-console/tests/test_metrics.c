@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "cfix.h"
+#include "rk/brokerreg.h"
 #include "rk/json.h"
+#include "rk/remoting_client.h"
+#include "rk/remoting_server.h"
 #include "rk/request_code.h"
 #include "rk/strmap.h"
 #include "rk/testkit.h"
@@ -284,5 +287,113 @@ Test(metrics, cached_and_bounded)
     free(text);
     rk_tk_stop(pid, 5000);
     cf_error(f.port, "POST", "/metrics", NULL, "{}", 405, NULL);
+    cf_stop(&f);
+}
+
+/* A broker that knows only RocketMQ's requests: a remoting server registered with the name
+ * server as broker-p that forwards what a scrape asks (runtime info, topic config, topic stats,
+ * consumer offsets) to the real broker and answers anything else, GET_ALL_TOPIC_STATS among them,
+ * REQUEST_CODE_NOT_SUPPORTED. */
+typedef struct proxy {
+    const char *target;
+} proxy_t;
+
+static void forward(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    proxy_t *px = ctx;
+    rk_cmd_t *fw = rk_cmd_new(req->code), *resp = NULL;
+    const char *topic = rk_cmd_ext_get(req, "topic");
+    if (topic != NULL)
+        rk_cmd_ext_set(fw, "topic", topic);
+    rk_rclient_t *rc = NULL;
+    if (rk_rclient_new(&rc) != 0 || rk_rclient_invoke_sync(rc, px->target, fw, 10000, &resp) != 0) {
+        rk_rclient_free(rc);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "proxy: no answer");
+        return;
+    }
+    rk_rclient_free(rc);
+    rk_cmd_t *out = rk_cmd_new_response(req, resp->code, resp->remark);
+    if (resp->body_len > 0) {
+        uint8_t *copy = malloc(resp->body_len);
+        memcpy(copy, resp->body, resp->body_len);
+        rk_cmd_own_body(out, copy, resp->body_len);
+    }
+    rk_cmd_free(resp);
+    rk_reply_send(reply, out);
+}
+
+static char *proxy_register_body(void *ctx)
+{
+    (void)ctx;
+    return strdup("{\"filterServerList\":[],\"topicConfigSerializeWrapper\":{\"dataVersion\":{\"counter\":1,"
+                  "\"timestamp\":1},\"topicConfigTable\":{}}}");
+}
+
+Test(metrics, a_broker_without_all_topic_stats_is_asked_topic_by_topic)
+{
+    cfix_t f;
+    cf_start(&f, NULL, "metricsCacheMs=0\n");
+    rc_create_topic(&f.cl, "MetP", 2);
+    rk_send_result_t r;
+    for (int i = 0; i < 4; i++)
+        cf_send(&f, "MetP", NULL, "m", NULL, &r);
+    cf_commit_offset(&f, "MetPG", "MetP", 0, 1);
+    proxy_t px = {f.cl.br};
+    rk_rserver_config_t sc = {.host = "127.0.0.1", .name = "proxy"};
+    rk_rserver_t *srv;
+    cr_assert_eq(rk_rserver_new(&sc, &srv), 0);
+    static const int codes[] = {RK_REQ_GET_BROKER_RUNTIME_INFO, RK_REQ_GET_ALL_TOPIC_CONFIG,
+                                RK_REQ_GET_TOPIC_STATS_INFO, 43 /* GET_ALL_CONSUMER_OFFSET */};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        cr_assert_eq(rk_rserver_register(srv, codes[i], forward, &px, RK_PROC_SLOW), 0);
+    char err[256];
+    cr_assert_eq(rk_rserver_start(srv, err, sizeof err), 0, "%s", err);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", rk_rserver_port(srv));
+    rk_brokerreg_config_t rcfg = {.namesrv_addrs = f.cl.ns, .cluster_name = "ProxyCl", .broker_name = "broker-p",
+                                  .broker_addr = addr, .broker_id = 0, .period_ms = 1000};
+    rk_brokerreg_t *reg;
+    cr_assert_eq(rk_brokerreg_start(&rcfg, proxy_register_body, NULL, &reg), 0);
+    char *text = NULL;
+    parsed_t p = {0};
+    for (int i = 0; i < 200; i++) {     /* until both see all four messages */
+        text = scrape(f.port, NULL, 200);
+        p = parse_strict(text);
+        if (value_of(&p, "rocketmq_producer_offset", "broker", "broker-p", "topic", "MetP", NULL) == 4 &&
+            value_of(&p, "rocketmq_producer_offset", "broker", "broker-r", "topic", "MetP", NULL) == 4)
+            break;
+        free(p.s);
+        free(text);
+        text = NULL;
+        usleep(50000);
+    }
+    cr_assert_not_null(text, "the scrapes never showed MetP's 4 messages through both brokers");
+    /* the same figures through GET_ALL_TOPIC_STATS (broker-r) and topic by topic (broker-p) */
+    static const char *const fams[] = {"rocketmq_producer_offset", "rocklet_topic_messages"};
+    for (size_t i = 0; i < 2; i++)
+        for (int k = 0; k < p.n; k++) {
+            const series_t *se = &p.s[k];
+            const char *topic = NULL;
+            bool real = false;
+            for (int j = 0; j < se->nlabels; j++) {
+                if (strcmp(se->lname[j], "topic") == 0)
+                    topic = se->lvalue[j];
+                if (strcmp(se->lname[j], "broker") == 0 && strcmp(se->lvalue[j], "broker-r") == 0)
+                    real = true;
+            }
+            if (!real || topic == NULL || strcmp(se->name, fams[i]) != 0)
+                continue;
+            double via = value_of(&p, fams[i], "broker", "broker-p", "topic", topic, NULL);
+            cr_assert_eq(via, se->value, "%s{topic=%s}: %g through GET_ALL_TOPIC_STATS, %g topic by topic", fams[i],
+                         topic, se->value, via);
+        }
+    cr_assert_eq(value_of(&p, "rocketmq_group_diff", "broker", "broker-p", "group", "MetPG", "topic", "MetP", NULL),
+                 value_of(&p, "rocketmq_group_diff", "broker", "broker-r", "group", "MetPG", "topic", "MetP", NULL));
+    cr_assert_eq(value_of(&p, "rocklet_console_scrape_complete", NULL), 1, "%s", text);
+    free(p.s);
+    free(text);
+    rk_brokerreg_stop(reg);
+    rk_rserver_free(srv);
     cf_stop(&f);
 }

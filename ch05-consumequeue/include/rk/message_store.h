@@ -126,6 +126,18 @@ int64_t rk_store_min_offset(rk_store_t *st, const char *topic, int qid);
 int64_t rk_store_offset_by_time(rk_store_t *st, const char *topic, int qid, int64_t ts);
 /* Store time of the message at queue offset, or -1. */
 int64_t rk_store_message_store_time(rk_store_t *st, const char *topic, int qid, int64_t offset);
+/* The figures of one queue operators look at (GET_TOPIC_STATS_INFO). */
+typedef struct rk_queue_stats {
+    int64_t min_offset, max_offset;
+    int64_t last_store_ts;      /* store time of the message at max_offset - 1; -1: none, or its
+                                 * record left the log */
+} rk_queue_stats_t;
+/* The figures of topic's queues 0..n-1 into out[0..n-1], each what rk_store_min_offset,
+ * rk_store_max_offset and rk_store_message_store_time(max - 1) answer (a queue the store does
+ * not have: 0, 0, -1), for stats over many queues: one table look-up per queue, and the last
+ * store time from memory (each queue remembers its last unit's, set by the dispatcher; a queue
+ * not written since start reads it from the log once). RK_EINVAL for a name too long. */
+int rk_store_queue_stats(rk_store_t *st, const char *topic, int n, rk_queue_stats_t *out);
 /* Store time of the first message in the log (getEarliestMessageTime), or -1. */
 int64_t rk_store_earliest_time(rk_store_t *st);
 /* Commitlog bounds and the dispatch point (reputFromOffset). */

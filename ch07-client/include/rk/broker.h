@@ -75,8 +75,28 @@ typedef struct rk_broker_module {
 
 /* Chapter 7's processors: send, pull, offsets, heartbeats, topic admin. */
 extern const rk_broker_module_t rk_broker_core_module;
-/* Operators' figures: GET_BROKER_RUNTIME_INFO, GET_TOPIC_STATS_INFO, GET_CONSUME_STATS. */
+/* Operators' figures: GET_BROKER_RUNTIME_INFO, GET_TOPIC_STATS_INFO, GET_CONSUME_STATS, and
+ * rocklet's GET_ALL_TOPIC_STATS below. */
 extern const rk_broker_module_t rk_broker_stats_module;
+
+/* GET_ALL_TOPIC_STATS, a rocklet extension (RocketMQ 4.x and 5.x use no code near 10701): what
+ * GET_TOPIC_STATS_INFO answers, for every topic of the broker in one reply a page, so that a
+ * console scraping all topics sends one request a page instead of one a topic.
+ *   Request extFields (both optional): afterTopic — the page holds the topics whose names sort
+ *   (strcmp) after it: the previous page's lastTopic, absent for the first; maxTopics — at most
+ *   this many topics, 1..RK_ALL_TOPIC_STATS_MAX_TOPICS (default 1000). A page also ends after
+ *   the topic that takes its body past RK_ALL_TOPIC_STATS_PAGE_BYTES.
+ *   Response: SUCCESS, extFields more ("true" when topics follow, else "false") and lastTopic
+ *   (the page's last topic, when it has one); the body is JSON, topics in name order, each with
+ *   its queues 0..writeQueueNums-1 as [minOffset, maxOffset, lastUpdateTimestamp], the figures
+ *   GET_TOPIC_STATS_INFO gives for them:
+ *     {"brokerName":"broker-a","topics":{"TopicA":[[0,5,1700000000000],[0,0,0]],"TopicB":[]}}
+ *   A bad maxTopics or afterTopic (not a number in range; a name over 255 bytes): SYSTEM_ERROR.
+ * A broker without it answers REQUEST_CODE_NOT_SUPPORTED: ask GET_TOPIC_STATS_INFO per topic. */
+enum { RK_REQ_GET_ALL_TOPIC_STATS = 10701 };
+#define RK_ALL_TOPIC_STATS_MAX_TOPICS 10000
+#define RK_ALL_TOPIC_STATS_DEFAULT_TOPICS 1000
+#define RK_ALL_TOPIC_STATS_PAGE_BYTES (1 << 20)
 
 /* Reads the broker's and the store's settings from kv, opens everything,
  * runs each module's init, starts, runs each module's start. modules is a

@@ -90,6 +90,11 @@ int rk_topic_adopt(rk_topic_manager_t *m, const char *topic, int32_t queues, int
 
 /* Copies the config of topic; RK_ENOTFOUND if absent. */
 int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *out);
+/* A page of the table in name order (strcmp): up to max configs of the topics whose names
+ * sort after `after` (NULL: from the first) into out; returns how many, *more (may be NULL)
+ * whether topics follow the last one (pass its name as `after` for the next page).
+ * RK_EINVAL for max < 0, RK_ENOMEM. */
+int rk_topic_list(rk_topic_manager_t *m, const char *after, int max, rk_topic_config_t *out, bool *more);
 /* Creates or replaces a topic (UPDATE_AND_CREATE_TOPIC) and persists before
  * returning. RK_EINVAL for a bad name, queue count or perm. */
 int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg);

@@ -1,6 +1,7 @@
 /* broker_stats.c — the broker's figures for operators: runtime info, topic
  * offsets and consumer lag (GET_BROKER_RUNTIME_INFO, GET_TOPIC_STATS_INFO,
- * GET_CONSUME_STATS), answered in RocketMQ's JSON shapes. */
+ * GET_CONSUME_STATS), answered in RocketMQ's JSON shapes, and rocklet's GET_ALL_TOPIC_STATS
+ * (every topic's offsets, a page a request: rk/broker.h). */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -132,20 +133,144 @@ static void p_topic_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t 
         rk_reply_code(reply, RK_RESP_TOPIC_NOT_EXIST, remark);
         return;
     }
-    rk_store_t *st = rk_broker_store(s->b);
+    rk_queue_stats_t *qs = tc.write_queues > 0 ? malloc((size_t)tc.write_queues * sizeof *qs) : NULL;
+    if ((tc.write_queues > 0 && qs == NULL) ||
+        rk_store_queue_stats(rk_broker_store(s->b), topic, tc.write_queues, qs) != RK_OK) {
+        free(qs);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
     rk_buf_t b = {0};
     rk_buf_put_str(&b, "{\"offsetTable\":{");
     for (int q = 0; q < tc.write_queues; q++) {
-        int64_t min = rk_store_min_offset(st, topic, q), max = rk_store_max_offset(st, topic, q);
-        int64_t last = max > 0 ? rk_store_message_store_time(st, topic, q, max - 1) : 0;
         if (q)
             rk_buf_put_u8(&b, ',');
         put_mq_key(&b, rk_broker_config(s->b)->broker_name, topic, q);
         rk_buf_printf(&b, "{\"lastUpdateTimestamp\":%" PRId64 ",\"maxOffset\":%" PRId64 ",\"minOffset\":%" PRId64 "}",
-                      last > 0 ? last : 0, max, min);
+                      qs[q].last_store_ts > 0 ? qs[q].last_store_ts : 0, qs[q].max_offset, qs[q].min_offset);
     }
+    free(qs);
     rk_buf_put_str(&b, "}}");
     reply_body(reply, req, &b);
+}
+
+/* v in decimal (printf's machinery costs more than the rest of a queue's row). */
+static void put_i64(rk_buf_t *b, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        tmp[sizeof tmp - 1 - n++] = '-';
+    rk_buf_put(b, tmp + sizeof tmp - n, (size_t)n);
+}
+
+/* v as a JSON string. */
+static void put_json_str(rk_buf_t *b, const char *v)
+{
+    rk_buf_put_u8(b, '"');
+    const char *run = v;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p != '"' && *p != '\\' && *p >= 0x20)
+            continue;
+        rk_buf_put(b, run, (size_t)((const char *)p - run));
+        if (*p < 0x20)
+            rk_buf_printf(b, "\\u%04x", *p);
+        else
+            rk_buf_printf(b, "\\%c", *p);
+        run = (const char *)p + 1;
+    }
+    rk_buf_put_str(b, run);
+    rk_buf_put_u8(b, '"');
+}
+
+/* GET_ALL_TOPIC_STATS (rk/broker.h): a page of topics, each topic's queues as
+ * [minOffset,maxOffset,lastUpdateTimestamp], written straight into the body. */
+static void p_all_topic_stats(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_reply_t *reply)
+{
+    (void)conn;
+    stats_t *s = ctx;
+    const char *after = rk_cmd_ext_get(req, "afterTopic");
+    const char *maxs = rk_cmd_ext_get(req, "maxTopics");
+    long long max = RK_ALL_TOPIC_STATS_DEFAULT_TOPICS;
+    if (maxs != NULL) {
+        char *end = NULL;
+        max = strtoll(maxs, &end, 10);
+        if (*maxs < '0' || *maxs > '9' || *end != '\0' || max < 1 || max > RK_ALL_TOPIC_STATS_MAX_TOPICS) {
+            char remark[160];
+            snprintf(remark, sizeof remark, "maxTopics[%.40s] must be a number in 1..%d", maxs,
+                     RK_ALL_TOPIC_STATS_MAX_TOPICS);
+            rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, remark);
+            return;
+        }
+    }
+    if (after != NULL && strlen(after) >= sizeof ((rk_topic_config_t *)0)->name) {
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "afterTopic is longer than a topic name may be");
+        return;
+    }
+    rk_topic_config_t *tcs = malloc((size_t)max * sizeof *tcs);
+    rk_queue_stats_t *qs = malloc(RK_TOPIC_MAX_QUEUES * sizeof *qs);
+    bool more = false;
+    int n = tcs && qs ? rk_topic_list(rk_broker_topics(s->b), after && *after ? after : NULL, (int)max, tcs, &more)
+                      : RK_ENOMEM;
+    if (n < 0) {
+        free(tcs);
+        free(qs);
+        rk_reply_code(reply, RK_RESP_SYSTEM_ERROR, "out of memory");
+        return;
+    }
+    rk_store_t *st = rk_broker_store(s->b);
+    rk_buf_t b = {0};
+    rk_buf_put_str(&b, "{\"brokerName\":");
+    put_json_str(&b, rk_broker_config(s->b)->broker_name);
+    rk_buf_put_str(&b, ",\"topics\":{");
+    int i = 0;
+    for (; i < n && b.err == 0; i++) {
+        int nq = tcs[i].write_queues < RK_TOPIC_MAX_QUEUES ? tcs[i].write_queues : RK_TOPIC_MAX_QUEUES;
+        if (rk_store_queue_stats(st, tcs[i].name, nq, qs) != RK_OK)
+            nq = 0;                     /* a name the store cannot hold has no queues there */
+        if (i)
+            rk_buf_put_u8(&b, ',');
+        put_json_str(&b, tcs[i].name);
+        rk_buf_put_str(&b, ":[");
+        for (int q = 0; q < nq; q++) {
+            rk_buf_put_str(&b, q ? ",[" : "[");
+            put_i64(&b, qs[q].min_offset);
+            rk_buf_put_u8(&b, ',');
+            put_i64(&b, qs[q].max_offset);
+            rk_buf_put_u8(&b, ',');
+            put_i64(&b, qs[q].last_store_ts > 0 ? qs[q].last_store_ts : 0);
+            rk_buf_put_u8(&b, ']');
+        }
+        rk_buf_put_u8(&b, ']');
+        if (b.len >= RK_ALL_TOPIC_STATS_PAGE_BYTES) {
+            i++;
+            more = more || i < n;
+            break;
+        }
+    }
+    rk_buf_put_str(&b, "}}");
+    free(qs);
+    if (b.err != 0) {
+        free(tcs);
+        reply_body(reply, req, &b);     /* answers out of memory */
+        return;
+    }
+    rk_cmd_t *resp = rk_cmd_new_response(req, RK_RESP_SUCCESS, NULL);
+    if (resp != NULL) {
+        rk_cmd_ext_set(resp, "more", more ? "true" : "false");
+        if (i > 0)
+            rk_cmd_ext_set(resp, "lastTopic", tcs[i - 1].name);
+        size_t len;
+        uint8_t *data = rk_buf_detach(&b, &len);
+        rk_cmd_own_body(resp, data, len);
+    }
+    free(tcs);
+    rk_buf_free(&b);
+    rk_reply_send(reply, resp);
 }
 
 typedef struct lag_ctx {
@@ -213,6 +338,8 @@ static int stats_init(rk_broker_t *b, void **state)
     int rc = rk_rserver_register(srv, RK_REQ_GET_BROKER_RUNTIME_INFO, p_runtime, s, RK_PROC_INLINE);
     if (rc == RK_OK)
         rc = rk_rserver_register(srv, RK_REQ_GET_TOPIC_STATS_INFO, p_topic_stats, s, RK_PROC_SLOW);
+    if (rc == RK_OK)
+        rc = rk_rserver_register(srv, RK_REQ_GET_ALL_TOPIC_STATS, p_all_topic_stats, s, RK_PROC_SLOW);
     if (rc == RK_OK)
         rc = rk_rserver_register(srv, RK_REQ_GET_CONSUME_STATS, p_consume_stats, s, RK_PROC_SLOW);
     if (rc == RK_OK)

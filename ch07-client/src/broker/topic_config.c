@@ -245,6 +245,39 @@ int rk_topic_get(rk_topic_manager_t *m, const char *topic, rk_topic_config_t *ou
     return t ? RK_OK : RK_ENOTFOUND;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int rk_topic_list(rk_topic_manager_t *m, const char *after, int max, rk_topic_config_t *out, bool *more)
+{
+    if (more != NULL)
+        *more = false;
+    if (max <= 0)
+        return max < 0 ? RK_EINVAL : 0;
+    uv_mutex_lock(&m->mu);
+    const char **names = m->topics.len ? malloc(m->topics.len * sizeof *names) : NULL;
+    if (m->topics.len && names == NULL) {
+        uv_mutex_unlock(&m->mu);
+        return RK_ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < m->topics.nbuckets; i++)
+        for (rk_strmap_entry_t *e = m->topics.buckets[i]; e; e = e->next)
+            if (after == NULL || strcmp(e->key, after) > 0)
+                names[n++] = e->key;
+    qsort(names, n, sizeof *names, cmp_name);
+    int k = 0;
+    for (; k < max && (size_t)k < n; k++)
+        out[k] = *(const rk_topic_config_t *)rk_strmap_get(&m->topics, names[k]);
+    if (more != NULL)
+        *more = (size_t)k < n;
+    uv_mutex_unlock(&m->mu);
+    free(names);
+    return k;
+}
+
 int rk_topic_put(rk_topic_manager_t *m, const rk_topic_config_t *cfg)
 {
     if (!rk_topic_name_valid(cfg->name) || cfg->read_queues < 0 || cfg->write_queues < 0 ||
