@@ -334,7 +334,7 @@ Test(metrics, a_broker_without_all_topic_stats_is_asked_topic_by_topic)
 {
     cfix_t f;
     cf_start(&f, NULL, "metricsCacheMs=0\n");
-    rc_create_topic(&f.cl, "MetP", 2);
+    rk_rc_create_topic(&f.cl, "MetP", 2);
     rk_send_result_t r;
     for (int i = 0; i < 4; i++)
         cf_send(&f, "MetP", NULL, "m", NULL, &r);
