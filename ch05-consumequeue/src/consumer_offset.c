@@ -389,3 +389,57 @@ int rk_consumer_offsets_foreach(rk_consumer_offsets_t *co, rk_consumer_offset_vi
     pthread_mutex_unlock(&co->mu);
     return rc;
 }
+
+typedef struct of_group {
+    const char *group;
+    const char **keys;
+    size_t n, cap;
+    int err;
+} of_group_t;
+
+static int pick_group_key(const char *key, void *value, void *ctx)
+{
+    (void)value;
+    of_group_t *x = ctx;
+    /* "topic@group": a topic has no '@' (rk_topic_name_valid), a group may */
+    const char *at = strchr(key, '@');
+    if (at == NULL || at == key || strcmp(at + 1, x->group) != 0)
+        return 0;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 16;
+        const char **nk = realloc(x->keys, nc * sizeof *nk);
+        if (nk == NULL) {
+            x->err = RK_ENOMEM;
+            return 1;
+        }
+        x->keys = nk;
+        x->cap = nc;
+    }
+    x->keys[x->n++] = key;
+    return 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int rk_consumer_offsets_foreach_of_group(rk_consumer_offsets_t *co, const char *group,
+                                         rk_consumer_offset_visit_fn fn, void *ctx)
+{
+    of_group_t x = {.group = group};
+    pthread_mutex_lock(&co->mu);
+    rk_strmap_foreach(&co->table, pick_group_key, &x);
+    int rc = x.err;
+    if (rc == RK_OK && x.n > 1)
+        qsort(x.keys, x.n, sizeof *x.keys, cmp_key);
+    for (size_t i = 0; i < x.n && rc == RK_OK; i++) {
+        group_offsets_t *g = rk_strmap_get(&co->table, x.keys[i]);
+        for (int q = 0; q < g->n && rc == RK_OK; q++)
+            if (g->off[q] >= 0)
+                rc = fn(x.keys[i], q, g->off[q], ctx);
+    }
+    pthread_mutex_unlock(&co->mu);
+    free(x.keys);
+    return rc;
+}

@@ -1505,6 +1505,58 @@ int64_t rk_store_query_offset(rk_store_t *st, const char *group, const char *top
     return rk_consumer_offsets_query(st->offsets, group, topic, qid);
 }
 
+typedef struct group_off {
+    size_t topic_at;                    /* into the copy's text buffer */
+    int qid;
+    int64_t offset;
+} group_off_t;
+
+typedef struct group_copy {
+    rk_buf_t text;                      /* the topics, NUL-terminated, one after the other */
+    group_off_t *v;
+    size_t n, cap;
+} group_copy_t;
+
+static int copy_group_offset(const char *topic_at_group, int qid, int64_t offset, void *ctx)
+{
+    group_copy_t *c = ctx;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        group_off_t *nv = realloc(c->v, nc * sizeof *nv);
+        if (nv == NULL)
+            return RK_ENOMEM;
+        c->v = nv;
+        c->cap = nc;
+    }
+    const char *at = strchr(topic_at_group, '@');
+    size_t tl = at ? (size_t)(at - topic_at_group) : strlen(topic_at_group);
+    /* a queue of the same topic as the entry before shares its copy of the name */
+    size_t prev = c->n ? c->v[c->n - 1].topic_at : 0;
+    if (c->n == 0 || strncmp((const char *)c->text.data + prev, topic_at_group, tl) != 0 ||
+        c->text.data[prev + tl] != '\0') {
+        prev = c->text.len;
+        rk_buf_put(&c->text, topic_at_group, tl);
+        rk_buf_put_u8(&c->text, 0);
+        if (c->text.err)
+            return RK_ENOMEM;
+    }
+    c->v[c->n++] = (group_off_t){prev, qid, offset};
+    return 0;
+}
+
+int rk_store_foreach_group_offset(rk_store_t *st, const char *group,
+                                  int (*fn)(const char *topic, int qid, int64_t offset, void *ctx), void *ctx)
+{
+    group_copy_t c = {0};
+    rk_buf_init(&c.text);
+    int rc = rk_consumer_offsets_foreach_of_group(st->offsets, group, copy_group_offset, &c);
+    for (size_t i = 0; i < c.n && rc == RK_OK; i++)
+        rc = fn((const char *)c.text.data + c.v[i].topic_at, c.v[i].qid, c.v[i].offset, ctx);
+    free(c.v);
+    rk_buf_free(&c.text);
+    return rc;
+}
+
 int rk_store_persist_offsets(rk_store_t *st) { return rk_consumer_offsets_persist(st->offsets, false); }
 
 /* ---- lookups ----------------------------------------------------------- */

@@ -182,3 +182,35 @@ Test(offsets, foreach_visits_every_offset)
     cr_assert_eq(sum, 111);
     rk_consumer_offsets_close(co);
 }
+
+static int list_visit(const char *key, int qid, int64_t off, void *ctx)
+{
+    char *out = ctx;
+    size_t l = strlen(out);
+    snprintf(out + l, 512 - l, "%s/%d=%lld ", key, qid, (long long)off);
+    return 0;
+}
+
+/* A group's consume stats walk its own offsets: only that group's, in topic then qid order, and
+ * not a group whose name ends like it (or a group with an '@' in its name). */
+Test(offsets, foreach_of_group_visits_that_group_only_in_order)
+{
+    rk_consumer_offsets_t *co;
+    cr_assert_eq(rk_consumer_offsets_open(path, &co), 0);
+    rk_consumer_offsets_commit(co, "G", "T2", 1, 21);
+    rk_consumer_offsets_commit(co, "G", "T1", 3, 13);
+    rk_consumer_offsets_commit(co, "G", "T1", 0, 10);
+    rk_consumer_offsets_commit(co, "xG", "T1", 0, 99);
+    rk_consumer_offsets_commit(co, "a@G", "T1", 0, 98);
+    rk_consumer_offsets_commit(co, "H", "T3", 0, 97);
+    char out[512] = "";
+    cr_assert_eq(rk_consumer_offsets_foreach_of_group(co, "G", list_visit, out), 0);
+    cr_assert_str_eq(out, "T1@G/0=10 T1@G/3=13 T2@G/1=21 ");
+    out[0] = '\0';
+    cr_assert_eq(rk_consumer_offsets_foreach_of_group(co, "a@G", list_visit, out), 0);
+    cr_assert_str_eq(out, "T1@a@G/0=98 ");
+    out[0] = '\0';
+    cr_assert_eq(rk_consumer_offsets_foreach_of_group(co, "nobody", list_visit, out), 0);
+    cr_assert_str_eq(out, "");
+    rk_consumer_offsets_close(co);
+}

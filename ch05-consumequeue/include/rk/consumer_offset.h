@@ -76,5 +76,11 @@ int rk_consumer_offsets_decode(rk_consumer_offsets_t *co, const char *text, size
 typedef int (*rk_consumer_offset_visit_fn)(const char *topic_at_group, int qid,
                                            int64_t offset, void *ctx);
 int rk_consumer_offsets_foreach(rk_consumer_offsets_t *co, rk_consumer_offset_visit_fn fn, void *ctx);
+/* Visits the offsets of one group only, as (topic@group, qid, offset), in topic then qid order:
+ * a look at each key, not at every queue of the broker (GET_CONSUME_STATS of one group on a
+ * broker with thousands of queues). Both visits hold the table's lock: fn must not call back
+ * into the table. */
+int rk_consumer_offsets_foreach_of_group(rk_consumer_offsets_t *co, const char *group,
+                                         rk_consumer_offset_visit_fn fn, void *ctx);
 
 #endif

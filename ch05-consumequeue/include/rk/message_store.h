@@ -156,6 +156,11 @@ int rk_store_read_units(rk_store_t *st, const char *topic, int qid, int64_t offs
 int rk_store_commit_offset(rk_store_t *st, const char *group, const char *topic, int qid,
                            int64_t offset);
 int64_t rk_store_query_offset(rk_store_t *st, const char *group, const char *topic, int qid);
+/* Visits the committed offsets of one group, (topic, qid, offset) in topic then qid order,
+ * without holding any lock during fn (the offsets are copied first): what a group's consume
+ * stats walk instead of every queue of the broker. */
+int rk_store_foreach_group_offset(rk_store_t *st, const char *group,
+                                  int (*fn)(const char *topic, int qid, int64_t offset, void *ctx), void *ctx);
 /* Writes consumerOffset.json now (if changed). */
 int rk_store_persist_offsets(rk_store_t *st);
 
