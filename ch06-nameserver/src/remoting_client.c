@@ -32,6 +32,7 @@ typedef struct chan {
     rk_frames_t frames;
     uint8_t *body;              /* a big frame's body being read straight into its own block */
     size_t body_len, body_got;  /* (its header waits, alone, in frames: see on_read) */
+    bool head_read;             /* a big body just ended: read the next header in a small piece */
     op_t *waiting;              /* written once connected */
     op_t *pending;              /* sent, awaiting responses, oldest first (answers mostly come in order) */
     op_t *pending_tail;
@@ -178,14 +179,21 @@ static void chan_send(chan_t *ch, op_t *op)
     ch->pending_tail = op;
 }
 
+/* Big frames come back to back (a consumer catching up): the read after a
+ * big body takes at most HEAD_READ bytes, so that the next frame's header
+ * comes with a few KiB of its body to copy, not 64 KiB (a read of rbuf's
+ * size copied 64 KiB of each 300 KiB pull answer twice, rbuf -> frames ->
+ * body); the read after that is full-sized again. */
+#define HEAD_READ 4096u
+
 static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
 {
     (void)s;
     chan_t *ch = h->data;
     if (ch->body != NULL)       /* the rest of a big body, and not a byte more */
         *buf = uv_buf_init((char *)ch->body + ch->body_got, (unsigned)(ch->body_len - ch->body_got));
-    else
-        *buf = uv_buf_init(ch->rbuf, sizeof ch->rbuf);
+    else                        /* after a big body, likely the next one's header: read little */
+        *buf = uv_buf_init(ch->rbuf, ch->head_read ? HEAD_READ : sizeof ch->rbuf);
 }
 
 static void serve_push(chan_t *ch, rk_cmd_t *req)
@@ -318,6 +326,7 @@ static void direct_body_done(chan_t *ch)
         return;
     }
     rk_cmd_own_body(resp, body, body_len);
+    ch->head_read = true;
     if (deliver(ch, resp))
         rk_frames_shrink(&ch->frames, 2 * sizeof ch->rbuf);
 }
@@ -335,6 +344,9 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             direct_body_done(ch);
         return;
     }
+    if (n == 0)                 /* EAGAIN: nothing read, keep waiting as we were */
+        return;
+    ch->head_read = false;
     if (rk_frames_feed(&ch->frames, ch->rbuf, (size_t)n) != RK_OK) {
         chan_close(ch, RK_ENOMEM);
         return;
