@@ -30,6 +30,9 @@ typedef struct chan {
     int refs;                   /* the tcp handle, and the look-up while it runs */
     bool connected, closing, resolving;
     rk_frames_t frames;
+    uint8_t *body;              /* a big frame's body being read straight into its own block */
+    size_t body_len, body_got;  /* (its header waits, alone, in frames: see on_read) */
+    bool head_read;             /* a big body just ended: read the next header in a small piece */
     op_t *waiting;              /* written once connected */
     op_t *pending;              /* sent, awaiting responses, oldest first (answers mostly come in order) */
     op_t *pending_tail;
@@ -89,6 +92,7 @@ static void chan_unref(chan_t *ch)
     if (--ch->refs > 0)
         return;
     rk_frames_free(&ch->frames);
+    free(ch->body);
     rk_buf_free(&ch->out);
     free(ch);
 }
@@ -175,11 +179,21 @@ static void chan_send(chan_t *ch, op_t *op)
     ch->pending_tail = op;
 }
 
+/* Big frames come back to back (a consumer catching up): the read after a
+ * big body takes at most HEAD_READ bytes, so that the next frame's header
+ * comes with a few KiB of its body to copy, not 64 KiB (a read of rbuf's
+ * size copied 64 KiB of each 300 KiB pull answer twice, rbuf -> frames ->
+ * body); the read after that is full-sized again. */
+#define HEAD_READ 4096u
+
 static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
 {
     (void)s;
     chan_t *ch = h->data;
-    *buf = uv_buf_init(ch->rbuf, sizeof ch->rbuf);
+    if (ch->body != NULL)       /* the rest of a big body, and not a byte more */
+        *buf = uv_buf_init((char *)ch->body + ch->body_got, (unsigned)(ch->body_len - ch->body_got));
+    else                        /* after a big body, likely the next one's header: read little */
+        *buf = uv_buf_init(ch->rbuf, ch->head_read ? HEAD_READ : sizeof ch->rbuf);
 }
 
 static void serve_push(chan_t *ch, rk_cmd_t *req)
@@ -219,14 +233,120 @@ static bool big_frame_next(const rk_frames_t *f, size_t keep)
     return pending >= 4 && (size_t)rk_be_get32(f->buf.data + f->start) + 4 > keep;
 }
 
+/* Hands a decoded command to whoever waits for it (or to a processor, for a
+ * server push). false when the channel closed meanwhile: stop reading. */
+static bool deliver(chan_t *ch, rk_cmd_t *resp)
+{
+    if (!rk_cmd_is_response(resp)) {
+        serve_push(ch, resp);   /* a request from the server */
+        return !ch->closing;
+    }
+    op_t **pp = &ch->pending, *prev = NULL;
+    while (*pp && (*pp)->req->opaque != resp->opaque) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL) {
+        rk_log_debug("rclient", "%s: late response %d dropped", ch->addr, resp->opaque);
+        rk_cmd_free(resp);
+        return true;
+    }
+    op_t *op = *pp;
+    *pp = op->next;
+    if (ch->pending_tail == op)
+        ch->pending_tail = prev;
+    op->cb(op->arg, RK_OK, resp);
+    rk_cmd_free(op->req);
+    free(op);
+    return !ch->closing;        /* the callback's next request may have failed and closed it */
+}
+
+/* Zero-copy reads of big bodies. A consumer's pull answer (256 messages of
+ * 1 KiB: ~300 KiB) used to cross memory three times after the kernel's copy:
+ * socket -> rbuf, rbuf -> the frame buffer, frame buffer -> the command's
+ * body. Once the header of a frame whose body is at least DIRECT_BODY_MIN
+ * bytes has arrived, the body gets the block it will end up in (the
+ * command's body, which its user may take over) and on_alloc gives libuv the
+ * rest of that block to read into; the header waits alone in frames. The
+ * bytes of the body that came with the header are copied once; the rest are
+ * written by the kernel where they stay. A connection holds less than
+ * before: the body block (exactly its size, bounded by the frame maximum
+ * checked first) and the header, instead of a frame buffer grown by doubling
+ * to hold the whole frame plus the body's copy. */
+#define DIRECT_BODY_MIN ((size_t)32 << 10)
+
+/* If frames' pending bytes are the start of a frame with a big body and its
+ * whole header, moves the body bytes into a block of their own and leaves
+ * the header alone in frames: 0 (ch->body set, or not a big frame), or an
+ * error (close the channel). */
+static int direct_body_start(chan_t *ch)
+{
+    rk_frames_t *f = &ch->frames;
+    size_t pending = rk_frames_pending(f);
+    if (pending < 8)
+        return RK_OK;
+    const uint8_t *p = f->buf.data + f->start;
+    size_t flen = rk_be_get32(p), hlen = rk_be_get32(p + 4) & 0xFFFFFF;
+    if (flen > f->max)
+        return RK_ETOOBIG;
+    if (flen < 4 || hlen > flen - 4)
+        return RK_EPROTO;
+    size_t head = 8 + hlen, body_len = flen - 4 - hlen;
+    if (body_len < DIRECT_BODY_MIN || pending < head || pending >= 4 + flen)
+        return RK_OK;           /* small, header not all here, or (not reached) all here */
+    uint8_t *body = malloc(body_len);
+    if (body == NULL)
+        return RK_ENOMEM;
+    ch->body_got = pending - head;
+    memcpy(body, p + head, ch->body_got);
+    f->buf.len = f->start + head;
+    ch->body = body;
+    ch->body_len = body_len;
+    return RK_OK;
+}
+
+/* The body read straight into its block is complete: decode the header that
+ * waited in frames, give the command the body, deliver it. */
+static void direct_body_done(chan_t *ch)
+{
+    rk_frames_t *f = &ch->frames;
+    const uint8_t *head = f->buf.data + f->start;
+    size_t hlen = rk_be_get32(head + 4) & 0xFFFFFF;
+    uint8_t *body = ch->body;
+    size_t body_len = ch->body_len;
+    ch->body = NULL;
+    ch->body_len = ch->body_got = 0;
+    rk_cmd_t *resp;
+    int rc = rk_cmd_decode(head + 4, 4 + hlen, &resp);  /* the header alone: a command without body */
+    f->start = f->buf.len;      /* the header is taken */
+    if (rc != RK_OK) {
+        free(body);
+        rk_log_warn("rclient", "%s: malformed frame, closing", ch->addr);
+        chan_close(ch, RK_EPROTO);
+        return;
+    }
+    rk_cmd_own_body(resp, body, body_len);
+    ch->head_read = true;
+    if (deliver(ch, resp))
+        rk_frames_shrink(&ch->frames, 2 * sizeof ch->rbuf);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-    (void)buf;
     chan_t *ch = st->data;
     if (n < 0) {
         chan_close(ch, RK_ECLOSED);
         return;
     }
+    if (ch->body != NULL && buf->base == (char *)ch->body + ch->body_got) {
+        ch->body_got += (size_t)n;
+        if (ch->body_got == ch->body_len)
+            direct_body_done(ch);
+        return;
+    }
+    if (n == 0)                 /* EAGAIN: nothing read, keep waiting as we were */
+        return;
+    ch->head_read = false;
     if (rk_frames_feed(&ch->frames, ch->rbuf, (size_t)n) != RK_OK) {
         chan_close(ch, RK_ENOMEM);
         return;
@@ -243,34 +363,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             chan_close(ch, RK_EPROTO);
             return;
         }
-        if (!rk_cmd_is_response(resp)) {
-            serve_push(ch, resp);   /* a request from the server */
-            if (ch->closing)
-                return;
-            continue;
-        }
-        op_t **pp = &ch->pending, *prev = NULL;
-        while (*pp && (*pp)->req->opaque != resp->opaque) {
-            prev = *pp;
-            pp = &(*pp)->next;
-        }
-        if (*pp == NULL) {
-            rk_log_debug("rclient", "%s: late response %d dropped", ch->addr, resp->opaque);
-            rk_cmd_free(resp);
-            continue;
-        }
-        op_t *op = *pp;
-        *pp = op->next;
-        if (ch->pending_tail == op)
-            ch->pending_tail = prev;
-        op->cb(op->arg, RK_OK, resp);
-        rk_cmd_free(op->req);
-        free(op);
-        if (ch->closing)        /* the callback's next request failed and closed it */
+        if (!deliver(ch, resp))
             return;
     }
+    if (rc == 0)
+        rc = direct_body_start(ch);
     if (rc < 0)
-        chan_close(ch, RK_EPROTO);
+        chan_close(ch, rc == RK_ENOMEM ? RK_ENOMEM : RK_EPROTO);
     else if (!big && !big_frame_next(&ch->frames, keep))
         rk_frames_shrink(&ch->frames, keep);
 }

@@ -171,3 +171,46 @@ Test(msg_list, decodes_records_inflates_bodies_and_rejects_bad_crcs)
     memcpy(raw, buf, at - 3);
     cr_assert_eq(rk_msg_list_decode(raw, at - 3, &l), RK_ECORRUPT);
 }
+
+/* Issue 17: a pull's offset message ids are built from the store host's half
+ * encoded once per host; each must still be exactly rk_msgid_encode's, for
+ * every host the records name (IPv4, IPv6, one changing back and forth) and
+ * any commitlog offset, and the message's other fields must not depend on
+ * what the decoder's memory held before (it is malloc'ed, not calloc'ed). */
+Test(msg_list, offset_ids_match_rk_msgid_encode_for_every_store_host)
+{
+    static uint8_t buf[65536];
+    const char *hosts[] = {"127.0.0.1:10911", "127.0.0.1:10911", "10.1.2.3:30911", "[::1]:10911",
+                           "[fe80::1:2]:7", "127.0.0.1:10911", "255.255.255.255:65535"};
+    const int64_t phys[] = {0, 1, 0x123456789ABCLL, INT64_MAX, 15, 4096, 0x0F0F0F0F0F0F0F0FLL};
+    size_t n = sizeof hosts / sizeof hosts[0], at = 0;
+    for (size_t i = 0; i < n; i++) {
+        rk_msg_t m = {.topic = "T", .topic_len = 1, .queue_id = 1, .born_ts = 1000,
+                      .body = (const uint8_t *)"b", .body_len = 1, .props = "", .props_len = 0};
+        rk_host_parse("127.0.0.1:1", &m.born_host);
+        cr_assert_eq(rk_host_parse(hosts[i], &m.store_host), 0, "%s", hosts[i]);
+        int64_t w = rk_record_encode(&m, buf + at, sizeof buf - at, (int64_t)i, phys[i], 2000);
+        cr_assert_gt(w, 0);
+        at += (size_t)w;
+    }
+    for (int round = 0; round < 2; round++) {   /* the second decode reuses freed memory */
+        uint8_t *raw = malloc(at);
+        memcpy(raw, buf, at);
+        rk_msg_list_t *l;
+        cr_assert_eq(rk_msg_list_decode(raw, at, &l), 0);
+        cr_assert_eq(l->n, n);
+        for (size_t i = 0; i < n; i++) {
+            rk_host_t h;
+            rk_host_parse(hosts[i], &h);
+            char want[RK_MSGID_MAX];
+            cr_assert_eq(rk_msgid_encode(&h, phys[i], want, sizeof want), 0);
+            cr_assert_str_eq(l->msgs[i].offset_msg_id, want, "record %zu (%s)", i, hosts[i]);
+            cr_assert_str_eq(l->msgs[i].msg_id, want);
+            cr_assert_str_eq(l->msgs[i].broker, "");
+            cr_assert_eq(l->msgs[i].commitlog_offset, phys[i]);
+            cr_assert_eq(l->msgs[i].prepared_tx_offset, 0);
+        }
+        memset(l->msgs, 0xA5, n * sizeof *l->msgs);     /* dirty the memory the next decode may get */
+        rk_msg_list_free(l);
+    }
+}

@@ -712,6 +712,26 @@ static inline bool prop_is(const char *k, size_t kl, const char *name)
     return kl == strlen(name) && memcmp(k, name, kl) == 0;
 }
 
+/* An offset message id is hex(store host ip, port) + hex(commitlog offset,
+ * 8 bytes big-endian), as rk_msgid_encode writes it. A pull's records share
+ * their store host, so its half is encoded once (prefix, plen chars; plen 0:
+ * an address rk_msgid_encode refuses, no id) and each record only adds the
+ * offset's 16 digits: rk_msgid_encode for each was 9 % of a consumer's
+ * instructions. */
+static void msgid_with_prefix(const char *prefix, size_t plen, int64_t phys_offset, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (plen == 0) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, prefix, plen);
+    uint64_t v = (uint64_t)phys_offset;
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[plen + (size_t)i] = hex[v & 0xF];
+    out[plen + 16] = '\0';
+}
+
 static bool host_eq(const rk_host_t *a, const rk_host_t *b)
 {
     return a->ip_len == b->ip_len && a->port == b->port && memcmp(a->ip, b->ip, a->ip_len) == 0;
@@ -768,7 +788,9 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
         }
     }
     l->last_offset = prev;              /* the last record that verified (inflated or not) */
-    if ((l->msgs = calloc(count + 1, sizeof *l->msgs)) == NULL || (l->arena = malloc(arena + 1)) == NULL ||
+    /* malloc, not calloc: pass 2 sets every field of each message it keeps
+     * (zeroing 256 messages of ~500 bytes was 3 % of a consumer's time) */
+    if ((l->msgs = malloc((count + 1) * sizeof *l->msgs)) == NULL || (l->arena = malloc(arena + 1)) == NULL ||
         (l->inflated = calloc(ncomp + 1, sizeof *l->inflated)) == NULL) {
         free(at);
         rk_msg_list_free(l);
@@ -780,6 +802,8 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
     rk_host_t born, store;
     bool have_hosts = false;
     char born_s[sizeof l->msgs->born_host], store_s[sizeof l->msgs->store_host];
+    char id_prefix[sizeof l->msgs->offset_msg_id];      /* the store host's half of the ids */
+    size_t id_plen = 0;
     for (size_t i = 0; i < count; i++) {
         rec = at[i].rec;
         rk_msg_ext_t *m = &l->msgs[l->n];
@@ -835,14 +859,18 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
          * host: format each once, copy it for the next record that has it */
         if (!have_hosts || !host_eq(&rec.born_host, &born))
             rk_host_format(&rec.born_host, born_s, sizeof born_s);
-        if (!have_hosts || !host_eq(&rec.store_host, &store))
+        if (!have_hosts || !host_eq(&rec.store_host, &store)) {
             rk_host_format(&rec.store_host, store_s, sizeof store_s);
+            id_plen = rk_msgid_encode(&rec.store_host, 0, id_prefix, sizeof id_prefix) == RK_OK
+                    ? strlen(id_prefix) - 16 : 0;
+        }
         have_hosts = true;
         born = rec.born_host;
         store = rec.store_host;
         memcpy(m->born_host, born_s, sizeof m->born_host);
         memcpy(m->store_host, store_s, sizeof m->store_host);
-        rk_msgid_encode(&rec.store_host, rec.phys_offset, m->offset_msg_id, sizeof m->offset_msg_id);
+        msgid_with_prefix(id_prefix, id_plen, rec.phys_offset, m->offset_msg_id);
+        m->broker[0] = '\0';                /* the consumer's to fill */
         if (uniq.v != NULL && uniq.len < sizeof m->msg_id) {
             memcpy(m->msg_id, uniq.v, uniq.len);
             m->msg_id[uniq.len] = '\0';
