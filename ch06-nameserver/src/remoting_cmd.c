@@ -667,6 +667,7 @@ typedef struct jfast {
     const uint8_t *p, *end;
     rk_cmd_t *c;
     size_t values;              /* ',' and ':' outside strings, as json_values counts them */
+    const uint8_t *last_quote;  /* the header's last '"' */
     const uint8_t *key;         /* the top-level key being read */
     size_t klen;
 } jfast_t;
@@ -699,21 +700,23 @@ static inline long jf_hex4(const uint8_t *p)
  * adds len + 1 to arena_used to keep it); NULL to decline. */
 static char *jf_string(jfast_t *j, size_t *len)
 {
+    /* the bytes that end a run: '"', '\\' and NUL */
+    static const uint8_t stop[256] = {['\0'] = 1, ['"'] = 1, ['\\'] = 1};
     rk_cmd_t *c = j->c;
     const uint8_t *p = j->p + 1, *end = j->end;
-    char *out = c->arena + c->arena_used, *w = out, *wend = c->arena + c->arena_len;
+    char *out = c->arena + c->arena_used, *w = out;
+    /* Unescaped, a string is never longer than the bytes left (its closing
+     * quote becomes the NUL): checked once, no check per byte written. And
+     * no check per byte read: a run stops at a quote at the latest, and
+     * there is one at last_quote or before, inside the header. */
+    if (p > j->last_quote || (size_t)(c->arena + c->arena_len - w) < (size_t)(end - p) + 1)
+        return NULL;
     for (;;) {
-        const uint8_t *run = p;
-        while (p < end && *p != '"' && *p != '\\' && *p != '\0')
-            p++;
-        size_t n = (size_t)(p - run);
-        if (p == end || *p == '\0' || (size_t)(wend - w) < n + 4)   /* 4: an escape's bytes or the NUL */
-            return NULL;
-        memcpy(w, run, n);
-        w += n;
+        while (!stop[*p])
+            *w++ = (char)*p++;
         if (*p == '"')
             break;
-        if (end - p < 2)
+        if (*p == '\0' || end - p < 2)
             return NULL;
         uint8_t e = p[1];
         p += 2;
@@ -760,6 +763,8 @@ static char *jf_string(jfast_t *j, size_t *len)
         default:
             return NULL;
         }
+        if (p > j->last_quote)          /* "\"" was the last quote: the run would have no end */
+            return NULL;
     }
     *w = '\0';
     j->p = p + 1;
@@ -841,11 +846,13 @@ static bool jf_ext(jfast_t *j)
             if ((v = jf_string(j, &vlen)) == NULL)
                 return false;
         } else if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-            if (!jf_int(j, &num) || c->arena_len - c->arena_used < 24)
+            if (!jf_int(j, &num))
                 return false;
             char buf[24];
             const char *s = i64_str(buf, num);
             vlen = (size_t)(buf + 23 - s);
+            if (c->arena_len - c->arena_used < vlen + 1)
+                return false;
             v = c->arena + c->arena_used;
             memcpy(v, s, vlen + 1);
         } else if ((lit = jf_literal(j)) == 0 || lit == 1) {
@@ -891,7 +898,9 @@ static bool jf_top_int(jfast_t *j, int32_t *out)
  * least len + 8 bytes); false: declined, c is to be thrown away. */
 static bool decode_json_fast(rk_cmd_t *c, const uint8_t *p, size_t len)
 {
-    jfast_t j = {.p = p, .end = p + len, .c = c};
+    jfast_t j = {.p = p, .end = p + len, .c = c, .last_quote = len ? memrchr(p, '"', len) : NULL};
+    if (j.last_quote == NULL)
+        return false;
     enum { F_CODE = 1, F_EXT = 2, F_FLAG = 4, F_LANG = 8, F_OPAQUE = 16, F_REMARK = 32, F_VERSION = 64 };
     unsigned seen = 0;
     jf_ws(&j);
