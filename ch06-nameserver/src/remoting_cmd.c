@@ -672,6 +672,9 @@ typedef struct jfast {
     size_t klen;
 } jfast_t;
 
+/* the bytes that end a run of a string's bytes: '"', '\\' and NUL */
+static const uint8_t jf_stop[256] = {['\0'] = 1, ['"'] = 1, ['\\'] = 1};
+
 static inline void jf_ws(jfast_t *j)
 {
     while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
@@ -700,8 +703,6 @@ static inline long jf_hex4(const uint8_t *p)
  * adds len + 1 to arena_used to keep it); NULL to decline. */
 static char *jf_string(jfast_t *j, size_t *len)
 {
-    /* the bytes that end a run: '"', '\\' and NUL */
-    static const uint8_t stop[256] = {['\0'] = 1, ['"'] = 1, ['\\'] = 1};
     rk_cmd_t *c = j->c;
     const uint8_t *p = j->p + 1, *end = j->end;
     char *out = c->arena + c->arena_used, *w = out;
@@ -712,7 +713,7 @@ static char *jf_string(jfast_t *j, size_t *len)
     if (p > j->last_quote || (size_t)(c->arena + c->arena_len - w) < (size_t)(end - p) + 1)
         return NULL;
     for (;;) {
-        while (!stop[*p])
+        while (!jf_stop[*p])
             *w++ = (char)*p++;
         if (*p == '"')
             break;
@@ -912,9 +913,11 @@ static bool decode_json_fast(rk_cmd_t *c, const uint8_t *p, size_t len)
         if (j.p >= j.end || *j.p != '"')
             return false;               /* also {} : no code */
         const uint8_t *k = j.p + 1, *q = k;
-        while (q < j.end && *q != '"' && *q != '\\' && *q != '\0')
+        if (k > j.last_quote)
+            return false;
+        while (!jf_stop[*q])            /* stops at last_quote at the latest */
             q++;
-        if (q >= j.end || *q != '"')
+        if (*q != '"')
             return false;
         j.key = k;
         j.klen = (size_t)(q - k);
