@@ -614,7 +614,10 @@ static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
         int l = rk_language_parse(lang->valuestring);
         c->language = l >= 0 ? l : 7;
     } else if (cJSON_IsNumber(lang)) {
-        c->language = (int)lang->valuedouble;
+        /* an ordinal; one no int holds (2147483648, 1e300) is OTHER, as an unknown name is:
+         * casting it was undefined behaviour (UBSan, test_json_fast.c) */
+        double d = lang->valuedouble;
+        c->language = d > INT_MIN - 1.0 && d < INT_MAX + 1.0 ? (int)d : 7;
     }
     const cJSON *remark = cJSON_GetObjectItemCaseSensitive(h, "remark");
     if (rc == RK_OK && cJSON_IsString(remark))

@@ -169,7 +169,8 @@ static const char *const handed_over[] = {
     "{\"code\":1,\"extFields\":\"x\"}", "{\"code\":1,\"extFields\":{\"a\":null,\"b\":\"2\"}}",
     "{\"code\":1,\"extFields\":{\"a\":{\"n\":1},\"b\":[1],\"c\":\"3\"}}", "{\"code\":1,\"o\":{\"a\":1}}",
     "{\"code\":1,\"o\":[]}", "{\"code\":1,\"language\":true}", "{\"code\":1,\"language\":2147483648}",
-    "{\"code\":1,\"language\":1.9}", "{\"code\":1}garbage", "{\"code\":1},{\"code\":2}", "{\"code\":1}\x0b",
+    "{\"code\":1,\"language\":1.9}", "{\"code\":1,\"language\":1e300}", "{\"code\":1,\"language\":-2147483649}",
+    "{\"code\":1,\"language\":-2147483648.5}", "{\"code\":1,\"language\":2147483647.9}", "{\"code\":1}garbage", "{\"code\":1},{\"code\":2}", "{\"code\":1}\x0b",
     "\xef\xbb\xbf{\"code\":1}", "{\"code\":1\x0b}", "{\x01\"code\":1}", "{\"code\":1,\"remark\":\"a\\u0000b\"}",
     "{\"code\":1,\"remark\":\"\\uZZZZ\"}", "{\"code\":1,\"remark\":\"\\u12\"}", "{\"code\":1,\"remark\":\"\\uDC00\"}",
     "{\"code\":1,\"remark\":\"\\uD800\"}", "{\"code\":1,\"remark\":\"\\uD800x\"}",
@@ -378,4 +379,20 @@ Test(json_fast, limits_are_the_same)
     rk_buf_free(&h);
     cr_assert_gt(st.fast, 0);
     cr_assert_gt(st.refused, 0);
+}
+
+/* A language ordinal no int holds is OTHER (7), as an unknown name is (casting it was undefined). */
+Test(json_fast, an_out_of_range_language_ordinal_is_other)
+{
+    static const char *const hdrs[] = {"{\"code\":1,\"language\":2147483648}", "{\"code\":1,\"language\":-1e300}",
+                                       "{\"code\":1,\"language\":\"KLINGON\"}"};
+    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+        rk_buf_t b = {0};
+        json_frame(&b, hdrs[i], strlen(hdrs[i]), NULL);
+        rk_cmd_t *c = NULL;
+        cr_assert_eq(rk_cmd_decode(b.data, b.len, &c), RK_OK, "%s", hdrs[i]);
+        cr_assert_eq(c->language, 7, "%s: language %d", hdrs[i], c->language);
+        rk_cmd_free(c);
+        rk_buf_free(&b);
+    }
 }
