@@ -1133,7 +1133,7 @@ body:
     return RK_OK;
 }
 
-int rk_cmd_decode_as(const uint8_t *frame, size_t len, int json, rk_cmd_t **out)
+int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
 {
     if (len < 4)
         return RK_EPROTO;
@@ -1144,12 +1144,19 @@ int rk_cmd_decode_as(const uint8_t *frame, size_t len, int json, rk_cmd_t **out)
         return RK_EPROTO;
     if (type == RK_SER_ROCKETMQ)
         return decode_binary(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, out);
-    return decode_json(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, json, out);
+    return decode_json(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, RK_CMD_JSON_AUTO, out);
 }
 
-int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
+/* Binary headers and malformed frames as rk_cmd_decode (one call site each: decode_binary
+ * stays inlined there); a JSON header by the decoder asked for. */
+int rk_cmd_decode_as(const uint8_t *frame, size_t len, int json, rk_cmd_t **out)
 {
-    return rk_cmd_decode_as(frame, len, RK_CMD_JSON_AUTO, out);
+    if (json == RK_CMD_JSON_AUTO || len < 4 || frame[0] != RK_SER_JSON)
+        return rk_cmd_decode(frame, len, out);
+    size_t hlen = rk_be_get32(frame) & 0xFFFFFF;
+    if (hlen > len - 4)
+        return RK_EPROTO;
+    return decode_json(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, json, out);
 }
 
 /* ---- frame splitter ---- */
