@@ -28,6 +28,7 @@
  * yourself: a command is one block holding the struct, its first field
  * slots and a pool of bytes (arena) where its remark, keys and values go
  * while they fit (a decoded binary header: all of them, exactly sized; a
+ * decoded JSON header: all of them, in a pool sized from the header; a
  * command from rk_cmd_new: RK_CMD_EXT_INLINE fields and RK_CMD_POOL bytes,
  * enough for a send request or response), and a field set by rk_cmd_ext_set
  * keeps its key and value together (joint). Only the body is a block of its
