@@ -1,6 +1,7 @@
 /* remoting_cmd.c — RemotingCommand codec (JSON and ROCKETMQ binary) and frame splitter (see rk/remoting_cmd.h). */
 #include "rk/remoting_cmd.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -613,7 +614,10 @@ static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
         int l = rk_language_parse(lang->valuestring);
         c->language = l >= 0 ? l : 7;
     } else if (cJSON_IsNumber(lang)) {
-        c->language = (int)lang->valuedouble;
+        /* an ordinal; one no int holds (2147483648, 1e300) is OTHER, as an unknown name is:
+         * casting it was undefined behaviour (UBSan, test_json_fast.c) */
+        double d = lang->valuedouble;
+        c->language = d > INT_MIN - 1.0 && d < INT_MAX + 1.0 ? (int)d : 7;
     }
     const cJSON *remark = cJSON_GetObjectItemCaseSensitive(h, "remark");
     if (rc == RK_OK && cJSON_IsString(remark))
@@ -632,6 +636,381 @@ static int decode_json_header(rk_cmd_t *c, const uint8_t *p, size_t len)
         }
     cJSON_Delete(h);
     return rc == RK_OK ? ext_dedupe(c) : rc;
+}
+
+/* ---- a JSON header in one pass ----
+ *
+ * What RocketMQ's Java client sends, {"code":310,"extFields":{"a":"g1",...},
+ * "flag":0,"language":"JAVA","opaque":7,"serializeTypeCurrentRPC":"JSON",
+ * "version":409} (keys in any order, whitespace, escapes), is read straight
+ * into the command: every key and value unescaped into the command's own
+ * block, sized from the header's length (a string never unescapes longer
+ * than it is written, quotes included, so they all fit), no tree, no copy
+ * per node. cJSON built a node and copied each key and value, then the
+ * command copied them again: ~85 000 instructions a send, most of the cost
+ * of a JSON send.
+ *
+ * It takes only what it fully understands and declines the rest (false):
+ * then the header goes through cJSON exactly as before, so what is accepted,
+ * what is refused and what a field reads are the same, byte for byte (held
+ * to it by test_json_fast.c). It declines: a NUL byte, a byte after the
+ * object other than whitespace, whitespace other than space, tab, CR and LF
+ * (cJSON skips any byte up to 0x20), a top-level key written with an escape
+ * or given twice (cJSON reads its first), a top-level value that is an
+ * object or array (but extFields) or a key it reads of an unexpected type
+ * (a string code, a null remark), a number that is not -?[0-9]{1,15}
+ * (fractions, exponents and longer ones go through strtod), an escape cJSON
+ * reads leniently or refuses (\u0000, bad hex digits, an unpaired
+ * surrogate, \x), nested values or nulls in extFields, more fields or
+ * values than the limits. It never reads past the header and does constant
+ * work per byte. */
+#define JF_KEY(j, lit) ((j)->klen == sizeof(lit) - 1 && memcmp((j)->key, lit, sizeof(lit) - 1) == 0)
+
+typedef struct jfast {
+    const uint8_t *p, *end;
+    rk_cmd_t *c;
+    size_t values;              /* ',' and ':' outside strings, as json_values counts them */
+    const uint8_t *last_quote;  /* the header's last '"' */
+    const uint8_t *key;         /* the top-level key being read */
+    size_t klen;
+} jfast_t;
+
+/* the bytes that end a run of a string's bytes: '"', '\\' and NUL */
+static const uint8_t jf_stop[256] = {['\0'] = 1, ['"'] = 1, ['\\'] = 1};
+
+static inline void jf_ws(jfast_t *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+static inline int jf_hex(uint8_t ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Four hex digits at p (p + 4 <= end checked by the caller), or -1. */
+static inline long jf_hex4(const uint8_t *p)
+{
+    int a = jf_hex(p[0]), b = jf_hex(p[1]), c = jf_hex(p[2]), d = jf_hex(p[3]);
+    if ((a | b | c | d) < 0)
+        return -1;
+    return (long)a << 12 | b << 8 | c << 4 | d;
+}
+
+/* The string at j->p (its opening quote) unescaped into the command's
+ * block at arena_used, NUL-terminated, without taking the bytes (the caller
+ * adds len + 1 to arena_used to keep it); NULL to decline. */
+static char *jf_string(jfast_t *j, size_t *len)
+{
+    rk_cmd_t *c = j->c;
+    const uint8_t *p = j->p + 1, *end = j->end;
+    char *out = c->arena + c->arena_used, *w = out;
+    /* Unescaped, a string is never longer than the bytes left (its closing
+     * quote becomes the NUL): checked once, no check per byte written. And
+     * no check per byte read: a run stops at a quote at the latest, and
+     * there is one at last_quote or before, inside the header. */
+    if (p > j->last_quote || (size_t)(c->arena + c->arena_len - w) < (size_t)(end - p) + 1)
+        return NULL;
+    for (;;) {
+        while (!jf_stop[*p])
+            *w++ = (char)*p++;
+        if (*p == '"')
+            break;
+        if (*p == '\0' || end - p < 2)
+            return NULL;
+        uint8_t e = p[1];
+        p += 2;
+        switch (e) {
+        case '"': case '\\': case '/': *w++ = (char)e; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+            if (end - p < 4)
+                return NULL;
+            long cp = jf_hex4(p);
+            p += 4;
+            if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF))      /* \u0000 cuts the C string; bad hex reads as 0 */
+                return NULL;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {                 /* a surrogate pair: \uD8xx\uDCxx */
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+                    return NULL;
+                long lo = jf_hex4(p + 2);
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return NULL;
+                p += 6;
+                cp = 0x10000 + (((cp & 0x3FF) << 10) | (lo & 0x3FF));
+            }
+            if (cp < 0x80) {
+                *w++ = (char)cp;
+            } else if (cp < 0x800) {
+                *w++ = (char)(0xC0 | (cp >> 6));
+                *w++ = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                *w++ = (char)(0xE0 | (cp >> 12));
+                *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *w++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *w++ = (char)(0xF0 | (cp >> 18));
+                *w++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+                *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *w++ = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default:
+            return NULL;
+        }
+        if (p > j->last_quote)          /* "\"" was the last quote: the run would have no end */
+            return NULL;
+    }
+    *w = '\0';
+    j->p = p + 1;
+    *len = (size_t)(w - out);
+    return out;
+}
+
+/* -?[0-9]{1,15} at j->p, not followed by what strtod would read on (. e E + - or
+ * more digits): exact in a double, so cJSON reads the same value. */
+static bool jf_int(jfast_t *j, int64_t *out)
+{
+    const uint8_t *p = j->p, *end = j->end;
+    bool neg = p < end && *p == '-';
+    p += neg;
+    const uint8_t *d = p;
+    int64_t v = 0;
+    while (p < end && *p >= '0' && *p <= '9' && p - d < 16)
+        v = v * 10 + (*p++ - '0');
+    if (p == d || p - d > 15)
+        return false;
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-' || (*p >= '0' && *p <= '9')))
+        return false;
+    j->p = p;
+    *out = neg ? -v : v;
+    return true;
+}
+
+/* true, false or null at j->p: 1, 0, 2; -1 if none. */
+static int jf_literal(jfast_t *j)
+{
+    size_t left = (size_t)(j->end - j->p);
+    if (left >= 4 && memcmp(j->p, "true", 4) == 0) {
+        j->p += 4;
+        return 1;
+    }
+    if (left >= 5 && memcmp(j->p, "false", 5) == 0) {
+        j->p += 5;
+        return 0;
+    }
+    if (left >= 4 && memcmp(j->p, "null", 4) == 0) {
+        j->p += 4;
+        return 2;
+    }
+    return -1;
+}
+
+/* The extFields object at j->p: each field appended to the command as
+ * ext_push would (strings as they are, numbers and booleans as text). */
+static bool jf_ext(jfast_t *j)
+{
+    rk_cmd_t *c = j->c;
+    j->p++;                                 /* '{' */
+    jf_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return true;
+    }
+    for (;;) {
+        jf_ws(j);
+        if (j->p >= j->end || *j->p != '"')
+            return false;
+        size_t mark = c->arena_used, klen, vlen;
+        char *k = jf_string(j, &klen);
+        if (k == NULL)
+            return false;
+        c->arena_used += klen + 1;
+        jf_ws(j);
+        if (j->p >= j->end || *j->p != ':')
+            return false;
+        j->p++;
+        j->values++;
+        jf_ws(j);
+        if (j->p >= j->end)
+            return false;
+        char *v;
+        int lit;
+        int64_t num;
+        if (*j->p == '"') {
+            if ((v = jf_string(j, &vlen)) == NULL)
+                return false;
+        } else if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+            if (!jf_int(j, &num))
+                return false;
+            char buf[24];
+            const char *s = i64_str(buf, num);
+            vlen = (size_t)(buf + 23 - s);
+            if (c->arena_len - c->arena_used < vlen + 1)
+                return false;
+            v = c->arena + c->arena_used;
+            memcpy(v, s, vlen + 1);
+        } else if ((lit = jf_literal(j)) == 0 || lit == 1) {
+            vlen = lit ? 4 : 5;
+            if (c->arena_len - c->arena_used < 6)
+                return false;
+            v = c->arena + c->arena_used;
+            memcpy(v, lit ? "true" : "false", vlen + 1);
+        } else {
+            return false;                   /* null (skipped by the tree's reader) or nested: cJSON decides */
+        }
+        c->arena_used += vlen + 1;
+        if (c->next >= RK_CMD_MAX_EXT_FIELDS || ext_grow(c, 8) != RK_OK) {
+            c->arena_used = mark;
+            return false;
+        }
+        c->ext[c->next++] = (rk_ext_field_t){k, v, (uint32_t)klen, (uint32_t)vlen, false};
+        jf_ws(j);
+        if (j->p >= j->end)
+            return false;
+        if (*j->p == '}') {
+            j->p++;
+            return true;
+        }
+        if (*j->p != ',')
+            return false;
+        j->p++;
+        j->values++;
+    }
+}
+
+/* A number (for code, flag, opaque, version): true if read. */
+static bool jf_top_int(jfast_t *j, int32_t *out)
+{
+    int64_t v;
+    if (!jf_int(j, &v))
+        return false;
+    *out = (int32_t)v;              /* as the tree's reader narrows it */
+    return true;
+}
+
+/* The header of p[0..len) read into c (made by cmd_alloc with a pool of at
+ * least len + 8 bytes); false: declined, c is to be thrown away. */
+static bool decode_json_fast(rk_cmd_t *c, const uint8_t *p, size_t len)
+{
+    jfast_t j = {.p = p, .end = p + len, .c = c, .last_quote = len ? memrchr(p, '"', len) : NULL};
+    if (j.last_quote == NULL)
+        return false;
+    enum { F_CODE = 1, F_EXT = 2, F_FLAG = 4, F_LANG = 8, F_OPAQUE = 16, F_REMARK = 32, F_VERSION = 64 };
+    unsigned seen = 0;
+    jf_ws(&j);
+    if (j.p >= j.end || *j.p != '{')
+        return false;
+    j.p++;
+    for (;;) {
+        jf_ws(&j);
+        if (j.p >= j.end || *j.p != '"')
+            return false;               /* also {} : no code */
+        const uint8_t *k = j.p + 1, *q = k;
+        if (k > j.last_quote)
+            return false;
+        while (!jf_stop[*q])            /* stops at last_quote at the latest */
+            q++;
+        if (*q != '"')
+            return false;
+        j.key = k;
+        j.klen = (size_t)(q - k);
+        j.p = q + 1;
+        jf_ws(&j);
+        if (j.p >= j.end || *j.p != ':')
+            return false;
+        j.p++;
+        j.values++;
+        jf_ws(&j);
+        if (j.p >= j.end)
+            return false;
+        unsigned f = JF_KEY(&j, "code") ? F_CODE : JF_KEY(&j, "extFields") ? F_EXT : JF_KEY(&j, "flag") ? F_FLAG
+                   : JF_KEY(&j, "language") ? F_LANG : JF_KEY(&j, "opaque") ? F_OPAQUE
+                   : JF_KEY(&j, "remark") ? F_REMARK : JF_KEY(&j, "version") ? F_VERSION : 0;
+        if (f & seen)
+            return false;               /* given twice: the tree's reader takes the first */
+        seen |= f;
+        uint8_t ch = *j.p;
+        size_t len_s;
+        switch (f) {
+        case F_CODE:
+            if (!jf_top_int(&j, &c->code))
+                return false;
+            break;
+        case F_FLAG:
+            if (!jf_top_int(&j, &c->flag))
+                return false;
+            break;
+        case F_OPAQUE:
+            if (!jf_top_int(&j, &c->opaque))
+                return false;
+            break;
+        case F_VERSION:
+            if (!jf_top_int(&j, &c->version))
+                return false;
+            break;
+        case F_EXT:
+            if (ch != '{' || !jf_ext(&j))
+                return false;
+            break;
+        case F_REMARK: {
+            char *s = ch == '"' ? jf_string(&j, &len_s) : NULL;
+            if (s == NULL)
+                return false;
+            c->remark = s;
+            c->arena_used += len_s + 1;
+            break;
+        }
+        case F_LANG:
+            if (ch == '"') {
+                const char *s = jf_string(&j, &len_s);      /* read, not kept */
+                if (s == NULL)
+                    return false;
+                int l = rk_language_parse(s);
+                c->language = l >= 0 ? l : 7;
+            } else {
+                int64_t v;
+                if (!jf_int(&j, &v) || v < INT_MIN || v > INT_MAX)
+                    return false;
+                c->language = (int)v;
+            }
+            break;
+        default:                        /* serializeTypeCurrentRPC and any other: a scalar, skipped */
+            if (ch == '"') {
+                if (jf_string(&j, &len_s) == NULL)
+                    return false;
+            } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+                int64_t v;
+                if (!jf_int(&j, &v))
+                    return false;
+            } else if (jf_literal(&j) < 0) {
+                return false;
+            }
+        }
+        jf_ws(&j);
+        if (j.p >= j.end)
+            return false;
+        if (*j.p == '}')
+            break;
+        if (*j.p != ',')
+            return false;
+        j.p++;
+        j.values++;
+    }
+    j.p++;
+    jf_ws(&j);
+    /* nothing after the object (cJSON ignores it, the value count does not), a code,
+     * and no more values than json_values lets through */
+    return j.p == j.end && (seen & F_CODE) && j.values <= JSON_MAX_VALUES;
 }
 
 /* A binary header: the command, its field slots, and its remark and every
@@ -717,6 +1096,43 @@ static int decode_binary(const uint8_t *p, size_t len, const uint8_t *body, size
     return RK_OK;
 }
 
+/* A JSON header: the single pass first (decode_json_fast), cJSON for what it declines. */
+static int decode_json(const uint8_t *p, size_t len, const uint8_t *body, size_t body_len, int how, rk_cmd_t **out)
+{
+    rk_cmd_t *c = NULL;
+    int rc;
+    if (how != RK_CMD_JSON_CJSON) {
+        c = cmd_alloc(RK_CMD_EXT_INLINE, len + 8 > RK_CMD_POOL ? len + 8 : RK_CMD_POOL);
+        if (c == NULL)
+            return RK_ENOMEM;
+        c->ser_type = RK_SER_JSON;
+        c->language = 7;
+        c->version = 0;
+        if (decode_json_fast(c, p, len)) {
+            rc = ext_dedupe(c);
+            goto body;
+        }
+        rk_cmd_free(c);
+        if (how == RK_CMD_JSON_FAST)
+            return RK_EINVAL;
+    }
+    if ((c = rk_cmd_new(0)) == NULL)
+        return RK_ENOMEM;
+    c->ser_type = RK_SER_JSON;
+    c->language = 7;
+    c->version = 0;
+    rc = decode_json_header(c, p, len);
+body:
+    if (rc == RK_OK)
+        rc = rk_cmd_set_body(c, body, body_len);
+    if (rc != RK_OK) {
+        rk_cmd_free(c);
+        return rc;
+    }
+    *out = c;
+    return RK_OK;
+}
+
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
 {
     if (len < 4)
@@ -728,21 +1144,19 @@ int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out)
         return RK_EPROTO;
     if (type == RK_SER_ROCKETMQ)
         return decode_binary(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, out);
-    rk_cmd_t *c = rk_cmd_new(0);
-    if (c == NULL)
-        return RK_ENOMEM;
-    c->ser_type = type;
-    c->language = 7;
-    c->version = 0;
-    int rc = decode_json_header(c, frame + 4, hlen);
-    if (rc == RK_OK)
-        rc = rk_cmd_set_body(c, frame + 4 + hlen, len - 4 - hlen);
-    if (rc != RK_OK) {
-        rk_cmd_free(c);
-        return rc;
-    }
-    *out = c;
-    return RK_OK;
+    return decode_json(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, RK_CMD_JSON_AUTO, out);
+}
+
+/* Binary headers and malformed frames as rk_cmd_decode (one call site each: decode_binary
+ * stays inlined there); a JSON header by the decoder asked for. */
+int rk_cmd_decode_as(const uint8_t *frame, size_t len, int json, rk_cmd_t **out)
+{
+    if (json == RK_CMD_JSON_AUTO || len < 4 || frame[0] != RK_SER_JSON)
+        return rk_cmd_decode(frame, len, out);
+    size_t hlen = rk_be_get32(frame) & 0xFFFFFF;
+    if (hlen > len - 4)
+        return RK_EPROTO;
+    return decode_json(frame + 4, hlen, frame + 4 + hlen, len - 4 - hlen, json, out);
 }
 
 /* ---- frame splitter ---- */

@@ -28,6 +28,7 @@
  * yourself: a command is one block holding the struct, its first field
  * slots and a pool of bytes (arena) where its remark, keys and values go
  * while they fit (a decoded binary header: all of them, exactly sized; a
+ * decoded JSON header: all of them, in a pool sized from the header; a
  * command from rk_cmd_new: RK_CMD_EXT_INLINE fields and RK_CMD_POOL bytes,
  * enough for a send request or response), and a field set by rk_cmd_ext_set
  * keeps its key and value together (joint). Only the body is a block of its
@@ -129,6 +130,14 @@ int rk_cmd_encode_head(const rk_cmd_t *cmd, size_t body_len, rk_buf_t *out);
  * RK_CMD_MAX_EXT_FIELDS extFields (or, JSON, too many values of any kind).
  * A repeated key keeps its first place and its last value. */
 int rk_cmd_decode(const uint8_t *frame, size_t len, rk_cmd_t **out);
+/* rk_cmd_decode reads a JSON header in one pass straight into the command and
+ * hands what that pass does not fully understand to cJSON, with the same
+ * results either way. For tests that hold the two to it: RK_CMD_JSON_AUTO is
+ * rk_cmd_decode; RK_CMD_JSON_CJSON always takes cJSON (the reference);
+ * RK_CMD_JSON_FAST only the single pass, RK_EINVAL where it would hand over
+ * (rk_cmd_decode never returns RK_EINVAL). Binary headers: the same in all. */
+enum { RK_CMD_JSON_AUTO = 0, RK_CMD_JSON_CJSON = 1, RK_CMD_JSON_FAST = 2 };
+int rk_cmd_decode_as(const uint8_t *frame, size_t len, int json, rk_cmd_t **out);
 
 /* Splits a byte stream into frames. Feed what the socket gave; then take
  * frames while rk_frames_next() returns 1. A frame longer than max (or a
