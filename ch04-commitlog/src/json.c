@@ -12,17 +12,21 @@
 #include "rk/config.h"
 #include "rk/error.h"
 
-/* Copies text, quoting bare integer keys: after '{' or ',' (outside strings),
- * optional spaces, -?[0-9]+, optional spaces, ':'. */
-static char *quote_bare_keys(const char *text, size_t len)
+/* One scan for bare integer keys: after '{' or ',' (outside strings), optional spaces,
+ * -?[0-9]+, optional spaces, ':'. With out, copies text into it with those keys quoted and
+ * returns 0; without, returns 1 as soon as the text would need that copy (a bare key, or a NUL,
+ * which would end the copy's C string) and 0 if it can be parsed where it lies. */
+static int bare_keys(const char *text, size_t len, rk_buf_t *out)
 {
-    rk_buf_t out = {0};
     bool in_str = false, esc = false;
     char prev = 0;     /* last non-space structural char outside strings */
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
+        if (c == '\0' && out == NULL)
+            return 1;
         if (in_str) {
-            rk_buf_put_u8(&out, (uint8_t)c);
+            if (out != NULL)
+                rk_buf_put_u8(out, (uint8_t)c);
             if (esc) esc = false;
             else if (c == '\\') esc = true;
             else if (c == '"') in_str = false;
@@ -36,20 +40,31 @@ static char *quote_bare_keys(const char *text, size_t len)
             while (k < len && isspace((unsigned char)text[k]))
                 k++;
             if (j > i + (c == '-') && k < len && text[k] == ':') {
-                rk_buf_put_u8(&out, '"');
-                rk_buf_put(&out, text + i, j - i);
-                rk_buf_put_u8(&out, '"');
+                if (out == NULL)
+                    return 1;
+                rk_buf_put_u8(out, '"');
+                rk_buf_put(out, text + i, j - i);
+                rk_buf_put_u8(out, '"');
                 i = j - 1;
                 prev = 'k';
                 continue;
             }
         }
-        rk_buf_put_u8(&out, (uint8_t)c);
+        if (out != NULL)
+            rk_buf_put_u8(out, (uint8_t)c);
         if (c == '"')
             in_str = true;
         if (!isspace((unsigned char)c))
             prev = c;
     }
+    return 0;
+}
+
+/* text with its bare integer keys quoted, NUL-terminated (malloc'ed); NULL on ENOMEM. */
+static char *quote_bare_keys(const char *text, size_t len)
+{
+    rk_buf_t out = {0};
+    bare_keys(text, len, &out);
     if (rk_buf_cstr(&out) != RK_OK) {
         rk_buf_free(&out);
         return NULL;
@@ -57,45 +72,11 @@ static char *quote_bare_keys(const char *text, size_t len)
     return (char *)rk_buf_detach(&out, NULL);
 }
 
-/* Whether quote_bare_keys would change text, or text holds a NUL (which ends
- * the copy's C string): the same scan, without writing. */
-static bool needs_copy(const char *text, size_t len)
-{
-    bool in_str = false, esc = false;
-    char prev = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (c == '\0')
-            return true;
-        if (in_str) {
-            if (esc) esc = false;
-            else if (c == '\\') esc = true;
-            else if (c == '"') in_str = false;
-            continue;
-        }
-        if ((prev == '{' || prev == ',') && (c == '-' || isdigit((unsigned char)c))) {
-            size_t j = i + (c == '-');
-            while (j < len && isdigit((unsigned char)text[j]))
-                j++;
-            size_t k = j;
-            while (k < len && isspace((unsigned char)text[k]))
-                k++;
-            if (j > i + (c == '-') && k < len && text[k] == ':')
-                return true;
-        }
-        if (c == '"')
-            in_str = true;
-        if (!isspace((unsigned char)c))
-            prev = c;
-    }
-    return false;
-}
-
 cJSON *rk_json_parse(const char *text, size_t len)
 {
     /* The usual text (every key quoted) is parsed where it lies: copying it
      * byte by byte was a third of the cost of decoding a JSON request header. */
-    if (!needs_copy(text, len))
+    if (!bare_keys(text, len, NULL))
         return cJSON_ParseWithLength(text, len);
     char *fixed = quote_bare_keys(text, len);
     if (fixed == NULL)
