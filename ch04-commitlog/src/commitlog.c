@@ -24,6 +24,7 @@
 #include "rk/log.h"
 #include "rk/mapped_file_queue.h"
 #include "rk/strmap.h"
+#include "rk/thread.h"
 
 #define MAX_HOOKS 16
 #define MAX_STAGES 8
@@ -950,6 +951,7 @@ static void prepare_ahead(rk_commitlog_t *cl)
 static void prefault_main(void *arg)
 {
     rk_commitlog_t *cl = arg;
+    (void)rk_thread_init("rk-prefault", RK_THREAD_BACKGROUND);
     int64_t file_from = -1, done_to = 0;        /* what was populated, in the current file */
     bool prewrite = true;                       /* until a pwrite fails */
     uint64_t wait_ms = PREFAULT_PERIOD_MS;
@@ -1011,6 +1013,8 @@ static void prefault_main(void *arg)
 static void flush_main(void *arg)
 {
     rk_commitlog_t *cl = arg;
+    /* an ASYNC_FLUSH flush is background work; a SYNC_FLUSH one has producers waiting on it */
+    (void)rk_thread_init("rk-flush", cl->flush_type == RK_FLUSH_SYNC ? RK_THREAD_NORMAL : RK_THREAD_BACKGROUND);
     uint64_t last_thorough = rk_mono_ms();
     uv_mutex_lock(&cl->flush_mu);
     while (!cl->stopping) {

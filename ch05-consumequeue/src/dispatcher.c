@@ -9,6 +9,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/log.h"
+#include "rk/thread.h"
 
 #define MAX_DISPATCHERS 16
 
@@ -146,6 +147,7 @@ int rk_dispatcher_run_range(rk_dispatcher_t *d, int64_t from, int64_t end, unsig
 static void thread_main(void *arg)
 {
     rk_dispatcher_t *d = arg;
+    (void)rk_thread_init("rk-reput", RK_THREAD_BATCH);
     unsigned all = d->n >= 32 ? ~0u : (1u << d->n) - 1;
     int64_t last_err_at = -1;
     for (;;) {

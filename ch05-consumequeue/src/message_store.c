@@ -31,6 +31,7 @@
 #include "rk/store_ro.h"
 #include "rk/strmap.h"
 #include "rk/checkpoint.h"
+#include "rk/thread.h"
 #include "store_cl.h"
 
 #define QCACHE_SIZE 256             /* build_cq's queue cache (s_qcache): a power of two */
@@ -1743,6 +1744,7 @@ int rk_store_clean_expired(rk_store_t *st, bool force)
 static void service_main(void *arg)
 {
     rk_store_t *st = arg;
+    (void)rk_thread_init("rk-store-svc", RK_THREAD_BACKGROUND);
     uint64_t now = rk_mono_ms();
     uint64_t next_flush = now + (uint64_t)st->cfg.flush_interval_cq;
     uint64_t next_thorough = now + (uint64_t)st->cfg.flush_cq_thorough_interval;

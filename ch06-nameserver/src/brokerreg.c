@@ -12,6 +12,7 @@
 #include "rk/log.h"
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
+#include "rk/thread.h"
 
 #define MAX_NS 16
 
@@ -119,6 +120,7 @@ int rk_brokerreg_status(rk_brokerreg_t *r, int *total, char *missed, size_t len)
 static void reg_main(void *arg)
 {
     rk_brokerreg_t *r = arg;
+    (void)rk_thread_init("rk-register", RK_THREAD_NORMAL);
     uv_mutex_lock(&r->mu);
     while (!r->stopping) {
         if (!r->triggered)

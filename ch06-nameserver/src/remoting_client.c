@@ -11,6 +11,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/log.h"
+#include "rk/thread.h"
 #include "remoting_io.h"
 
 typedef struct op {
@@ -552,6 +553,7 @@ static void on_sweep(uv_timer_t *t)
 static void loop_main(void *arg)
 {
     rk_rclient_t *c = arg;
+    (void)rk_thread_init("rk-client-net", RK_THREAD_NORMAL);
     rk__block_sigpipe();
     uv_run(&c->loop, UV_RUN_DEFAULT);
 }

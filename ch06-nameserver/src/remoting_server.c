@@ -13,6 +13,7 @@
 #include "rk/error.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
+#include "rk/thread.h"
 #include "remoting_io.h"
 
 
@@ -1013,6 +1014,7 @@ static void on_async(uv_async_t *a)
 static void loop_main(void *arg)
 {
     rk_rserver_t *s = arg;
+    (void)rk_thread_init("rk-net", RK_THREAD_NORMAL);
     rk__block_sigpipe();
     s->loop_tid = uv_thread_self();
     uv_run(&s->loop, UV_RUN_DEFAULT);

@@ -16,6 +16,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/log.h"
+#include "rk/thread.h"
 
 /* ------------------------------------------------------------ config */
 
@@ -735,6 +736,7 @@ static void on_tick(uv_timer_t *t)
 static void loop_main(void *arg)
 {
     rk_ha_t *ha = arg;
+    (void)rk_thread_init("rk-ha", RK_THREAD_NORMAL);
     uv_run(&ha->loop, UV_RUN_DEFAULT);
 }
 

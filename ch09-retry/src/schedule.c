@@ -15,6 +15,7 @@
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/timing_wheel.h"
+#include "rk/thread.h"
 
 #define TICK_MS 10                  /* wheel resolution: a delivery is at most this late (plus the put) */
 #define PUT_RETRY_MS 10000          /* after a failed put, as RocketMQ */
@@ -600,6 +601,7 @@ static void on_stop(uv_async_t *a)
 static void service_main(void *arg)
 {
     rk_schedule_t *s = arg;
+    (void)rk_thread_init("rk-delay", RK_THREAD_NORMAL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
 }
 

@@ -18,6 +18,7 @@
 #include "rk/log.h"
 #include "rk/schedule.h"
 #include "rk/timing_wheel.h"
+#include "rk/thread.h"
 
 #define BUCKET_SHIFT 12             /* lowOffset is kept to 4096 units */
 #define SLAB_ENTRIES 4096
@@ -763,6 +764,7 @@ static void become_follower(rk_timer_t *t)
 static void service_main(void *arg)
 {
     rk_timer_t *t = arg;
+    (void)rk_thread_init("rk-timer", RK_THREAD_NORMAL);
     uv_mutex_lock(&t->mu);
     while (t->running) {
         uv_mutex_unlock(&t->mu);
@@ -815,6 +817,7 @@ static void service_main(void *arg)
 static void flusher_main(void *arg)
 {
     rk_timer_t *t = arg;
+    (void)rk_thread_init("rk-timer-flush", RK_THREAD_BACKGROUND);
     uv_mutex_lock(&t->mu);
     while (t->running) {
         uv_cond_timedwait(&t->flush_cond, &t->mu, (uint64_t)t->flush_ms * 1000000ULL);

@@ -23,6 +23,7 @@
 #include "rk/request_code.h"
 #include "rk/schedule.h"
 #include "rk/store_config.h"
+#include "rk/thread.h"
 
 #define LOG "txn"
 #define UNITS_CHUNK 256
@@ -1048,6 +1049,7 @@ static void check_pass(txn_state_t *ts)
 static void check_thread(void *arg)
 {
     txn_state_t *ts = arg;
+    (void)rk_thread_init("rk-txn-check", RK_THREAD_NORMAL);
     uv_mutex_lock(&ts->mu);
     while (!ts->stop) {
         uv_cond_timedwait(&ts->cond, &ts->mu, (uint64_t)ts->cfg.check_interval_ms * 1000000u);

@@ -14,6 +14,7 @@
 #include "rk/message.h"
 #include "rk/names.h"
 #include "rk/request_code.h"
+#include "rk/thread.h"
 
 #define CHECK_THREADS_MAX 16
 #define CHECK_QUEUE_DEFAULT 2000
@@ -354,6 +355,7 @@ static void answer(rk_txn_producer_t *tp, check_job_t *j)
 static void check_thread(void *arg)
 {
     rk_txn_producer_t *tp = arg;
+    (void)rk_thread_init("rk-txn-check", RK_THREAD_NORMAL);
     uv_mutex_lock(&tp->mu);
     for (;;) {
         while (tp->head == NULL && !tp->stopping)

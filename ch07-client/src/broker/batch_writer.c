@@ -10,6 +10,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/log.h"
+#include "rk/thread.h"
 
 struct rk_batch_writer {
     char path[4096], tag[32];
@@ -50,6 +51,7 @@ int rk_batch_writer_flush(rk_batch_writer_t *w)
 static void writer(void *arg)
 {
     rk_batch_writer_t *w = arg;
+    (void)rk_thread_init("rk-meta-write", RK_THREAD_BACKGROUND);
     uv_mutex_lock(&w->mu);
     while (!w->stop) {
         if (!w->dirty) {

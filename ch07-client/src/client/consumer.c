@@ -21,6 +21,7 @@
 #include "rk/request_code.h"
 #include "rk/strmap.h"
 #include "rk/names.h"
+#include "rk/thread.h"
 
 #define SUSPEND_MS 15000                /* how long the broker may hold a pull */
 #define PULL_TIMEOUT_MS 30000           /* longer than the hold */
@@ -633,6 +634,7 @@ static void run_job(rk_push_consumer_t *pc, job_t *j);
 static void pool_main(void *arg)
 {
     rk_push_consumer_t *pc = arg;
+    (void)rk_thread_init("rk-consume", RK_THREAD_NORMAL);
     uv_mutex_lock(&pc->pmu);
     for (;;) {
         while (pc->jobs == NULL && !pc->pool_stop)

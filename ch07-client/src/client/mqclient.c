@@ -16,6 +16,7 @@
 #include "rk/log.h"
 #include "rk/request_code.h"
 #include "rk/strmap.h"
+#include "rk/thread.h"
 
 #define MAX_NAMESRV 16
 
@@ -393,6 +394,7 @@ int rk_mqclient_schedule(rk_mqclient_t *c, uint64_t delay_ms, rk_task_fn fn, voi
 static void scheduler_main(void *arg)
 {
     rk_mqclient_t *c = arg;
+    (void)rk_thread_init("rk-client-sched", RK_THREAD_NORMAL);
     uv_mutex_lock(&c->smu);
     while (!c->stopping) {
         uint64_t now = rk_mono_ms();
