@@ -1,9 +1,9 @@
 /* thread.c — thread names and scheduling classes (see rk/thread.h). */
 #include "rk/thread.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,13 +21,17 @@ int rk_thread_init(const char *name, rk_thread_class_t cls)
     }
     if (cls == RK_THREAD_NORMAL)
         return 0;
-    if (cls == RK_THREAD_BATCH && getenv("RKX_NOBATCH")) return 0; /*EXP*/
-    if (getenv("RKX_NOCLASS")) return 0; /*EXP*/
-    if (getenv("RKX_IDLE")) { struct sched_param q = {0}; return sched_setscheduler(0, SCHED_IDLE, &q); } /*EXP*/
     struct sched_param sp = {.sched_priority = 0};
     int rc = sched_setscheduler(0, SCHED_BATCH, &sp);   /* 0: the calling thread */
-    /* nice is per thread on Linux: setpriority on the thread's id lowers this thread only */
-    if (cls == RK_THREAD_BACKGROUND && setpriority(PRIO_PROCESS, (id_t)gettid(), 5) != 0)
-        rc = -1;
+    if (cls == RK_THREAD_BACKGROUND) {
+        /* nice is per thread on Linux: PRIO_PROCESS with the thread's id changes this thread
+         * only. Relative to what the process was started with (`nice -n 10 mqbroker` gives
+         * background threads 15), since only a privileged thread may lower a nice value. */
+        id_t tid = (id_t)gettid();
+        errno = 0;
+        int cur = getpriority(PRIO_PROCESS, tid);      /* -1 is a valid answer: errno says */
+        if (errno != 0 || setpriority(PRIO_PROCESS, tid, cur + 5 > 19 ? 19 : cur + 5) != 0)
+            rc = -1;
+    }
     return rc == 0 ? 0 : -1;
 }

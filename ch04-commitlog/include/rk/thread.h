@@ -7,18 +7,21 @@
  * A class tells the Linux scheduler how urgent the thread is. On a machine with few cores the
  * thread that answers a client (the network loop) competes with background threads that flush,
  * pre-write files and build indexes; when they all want the CPU, the one that waited longest
- * wins, and a client's request waits a whole time slice behind a flush. RK_THREAD_BACKGROUND
- * makes a thread SCHED_BATCH (it never preempts another on wake-up) with nice +5, so a
- * waking network thread runs at once and background work fills the gaps. It is only a hint:
- * a thread that cannot change class keeps running as it was (the calls never fail the caller).
+ * wins, and a client's request can wait behind an index build it has just woken. A thread of
+ * class RK_THREAD_BATCH runs SCHED_BATCH: it gets its fair share of the CPU, but waking it
+ * never preempts the thread that woke it (the network thread finishes its turn and answers
+ * first). RK_THREAD_BACKGROUND is SCHED_BATCH at nice +5 (relative to the process): a third
+ * of a normal thread's share when the CPUs are full, for work nobody waits for this
+ * millisecond. Only a hint: a thread the kernel refuses a class keeps running as it was.
  * No state. */
 #ifndef RK_THREAD_H
 #define RK_THREAD_H
 
 typedef enum {
     RK_THREAD_NORMAL = 0,       /* answers clients: network loops, request workers */
-    RK_THREAD_BATCH = 1,        /* keeps pace with the clients but never preempts on wake-up */
-    RK_THREAD_BACKGROUND = 2,   /* throughput work nobody waits for this millisecond */
+    RK_THREAD_BATCH = 1,        /* keeps pace with the clients, never preempts on wake-up:
+                                   the dispatcher that builds consume queues and the index */
+    RK_THREAD_BACKGROUND = 2,   /* ASYNC_FLUSH flushes, pre-writing files, periodic chores */
 } rk_thread_class_t;
 
 /* Names the calling thread (truncated to 15 bytes) and sets its class. Returns 0, or -1 when
