@@ -27,7 +27,11 @@ pause-master:
 # hiredis and libnats, and a peer that is missing is a skipped row, never a failed build. CI does
 # not run it: it measures the machine, it tests nothing.
 RK_VS_BINS := $(if $(shell pkg-config --exists hiredis 2>/dev/null && echo y),$(B)/vs/vs_redis) \
-              $(if $(shell pkg-config --exists libnats 2>/dev/null && echo y),$(B)/vs/vs_nats)
+              $(if $(shell pkg-config --exists libnats 2>/dev/null && echo y),$(B)/vs/vs_nats) \
+              $(B)/vs/vs_jitter
+$(B)/vs/vs_jitter: final/vs/vs_jitter.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
 $(B)/vs/vs_redis: final/vs/vs_redis.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags hiredis) -o $@ $< $(LDFLAGS) $$(pkg-config --libs hiredis)

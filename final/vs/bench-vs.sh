@@ -110,10 +110,22 @@ rk_send() {     # SIZE BATCH IN_FLIGHT TOPIC -> msgs/s
     "$bin/mqbench" -n "$ns" -t "$4" -s "$1" --batch "$2" -w "$3" --async --duration "$secs" \
         2>&1 | tee -a "$run_log" | summary_rate
 }
+# Beside each paced run, vs_jitter measures how late the machine wakes a sleeping thread (1 000
+# times a second): its p999 goes to $dir/jitter-{rk,peer}-SIZE, the floor under that run's p999.
+jitter_pid=
+jitter_start() { # SIDE SIZE
+    [ -x "$vsbin/vs_jitter" ] || return 0
+    "$vsbin/vs_jitter" -r 1000 -d "$secs" 2>&1 | tee -a "$run_log" |
+        sed -n 's/^SUMMARY jitter:.* p999 \([0-9]*\) .*steal \(-*[0-9]*\) ms.*/\1 \2/p' >> "$dir/jitter-$1-$2" &
+    jitter_pid=$!
+}
+jitter_end() { [ -n "$jitter_pid" ] && wait "$jitter_pid"; jitter_pid=; }
 # the paced rows print p999; the rate each run reached goes to $dir/reached-{rk,peer}-SIZE
 rk_paced() {    # SIZE BATCH THREADS RATE TOPIC -> p999 ms
     local out
+    jitter_start rk "$1"
     out=$("$bin/mqbench" -n "$ns" -t "$5" -s "$1" --batch "$2" -w "$3" --rate "$4" --duration "$secs" 2>&1)
+    jitter_end
     printf '%s\n' "$out" >> "$run_log"
     summary_rate <<< "$out" >> "$dir/reached-rk-$1"
     summary_p999 <<< "$out"
@@ -143,7 +155,9 @@ redis_send() {  # SIZE PIPELINE CLIENTS -> msgs/s
 }
 redis_paced() { # SIZE PIPELINE CONNS RATE -> p999 ms
     local r
+    jitter_start peer "$1"
     r=$("$vsbin/vs_redis" paced -p "$rp" -k vsp -s "$1" -b "$2" -w "$3" -r "$4" -d "$secs" 2>&1)
+    jitter_end
     printf '%s\n' "$r" >> "$run_log"
     summary_rate <<< "$r" >> "$dir/reached-peer-$1"
     redis-cli -p "$rp" FLUSHALL > /dev/null
@@ -196,6 +210,10 @@ echo "bench-vs: rocklet (1 broker, ASYNC_FLUSH) vs Redis $redis_ver (no persiste
 echo "  on 127.0.0.1, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds round(s) of $secs s per side, load $(load)"
 echo
 
+if [ -x "$vsbin/vs_jitter" ]; then
+    echo "  idle floor: $("$vsbin/vs_jitter" -r 1000 -d 2 | sed 's/^SUMMARY jitter: //') (a sleeping thread, nothing else running)"
+    echo
+fi
 t0=$SECONDS
 for s in 100 1024; do
     row "async batch 64 x 16 in flight vs pipeline 64 x 16, $s B" msgs/s higher $have_redis \
@@ -244,6 +262,12 @@ for s in 100 1024; do
     [ -s "$dir/reached-rk-$s" ] && [ -s "$dir/reached-peer-$s" ] &&
         printf '  the p999 rows, %s B, reached (median msgs/s): rocklet %.0f, Redis %.0f\n' "$s" \
             "$(median $(cat "$dir/reached-rk-$s"))" "$(median $(cat "$dir/reached-peer-$s"))"
+    [ -s "$dir/jitter-rk-$s" ] && [ -s "$dir/jitter-peer-$s" ] &&
+        printf '  the p999 rows, %s B, a sleeping thread woke up to %.2f ms late (p999, median) during rocklet runs, %.2f ms during Redis runs (CPU stolen by the host: %s ms / %s ms)\n' "$s" \
+            "$(median $(awk '{print $1 / 1000}' "$dir/jitter-rk-$s"))" \
+            "$(median $(awk '{print $1 / 1000}' "$dir/jitter-peer-$s"))" \
+            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-rk-$s")" \
+            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-peer-$s")"
 done
 echo
 echo "bench-vs: $((SECONDS - t0)) s"
