@@ -21,7 +21,8 @@ rk_cmd_t *rk_tk_send_request(const rk_tk_send_spec_t *s)
     snprintf(born, sizeof born, "%lld", (long long)rk_now_ms());
     const char *value[] = {s->group ? s->group : "pg", s->topic, "TBW102", queues, qid, flag,
                            s->born ? s->born : born, "0", s->props ? s->props : "", "0", "false"};
-    rk_cmd_t *req = s->binary ? rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2) : rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+    int32_t code = s->code ? s->code : RK_REQ_SEND_MESSAGE_V2;
+    rk_cmd_t *req = s->binary ? rk_mqclient_request(code) : rk_cmd_new(code);
     if (req == NULL)
         return NULL;
     int rc = RK_OK;

@@ -775,19 +775,14 @@ static int send_batch(tprod_t *p, rk_rc_cluster_t *c, bool txn_entry, bool txn_h
                         .props_len = strlen(txn_entry ? tran : plain)};
     cr_assert_eq(rk_batch_encode(&body, &a), RK_OK);
     cr_assert_eq(rk_batch_encode(&body, &b), RK_OK);
-    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_BATCH_MESSAGE);
-    rk_cmd_ext_set(req, "a", PG);
-    rk_cmd_ext_set(req, "b", TOPIC);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", txn_header ? "4" : "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "m", "true");
-    rk_cmd_set_body(req, body.data, body.len);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){
+        .code = RK_REQ_SEND_BATCH_MESSAGE, .group = PG, .topic = TOPIC,
+        .sys_flag = txn_header ? RK_SYSFLAG_TXN_PREPARED : 0, .last = 'h', .binary = true, .body = body.data,
+        .len = body.len});
     rk_buf_free(&body);
+    cr_assert(req != NULL);
+    rk_cmd_ext_set(req, "j", "0");          /* no i: each entry carries its own properties */
+    rk_cmd_ext_set(req, "m", "true");       /* batch */
     rk_cmd_t *resp = NULL;
     cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
     int code = resp->code;

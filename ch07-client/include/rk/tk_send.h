@@ -14,9 +14,9 @@
  *
  * A topic the broker does not know yet is created from TBW102 with d queues (autoCreateTopicEnable).
  * A test that wants a request the Java client would not send (fewer fields, a fixed born time)
- * says so with .last and .born; a field may also be overwritten afterwards with rk_cmd_ext_set
- * (the field keeps its place in the header). A zeroed spec but for .topic and .body is the usual
- * request:
+ * says so with .last and .born. Afterwards rk_cmd_ext_set overwrites a field in its place or
+ * appends a new one (SEND_BATCH_MESSAGE's m=true). .binary makes it the way the C SDK sends it.
+ * A zeroed spec but for .topic and .body is the usual request:
  *
  *   rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = "T", .body = "hello"});
  */
@@ -25,10 +25,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rk/remoting_cmd.h"
 
 typedef struct rk_tk_send_spec {
+    int32_t code;               /* 0 = RK_REQ_SEND_MESSAGE_V2; RK_REQ_SEND_BATCH_MESSAGE has the same header */
     const char *group;          /* a: NULL = "pg" */
     const char *topic;          /* b */
     int queues;                 /* d: 0 = 4 */
@@ -43,8 +45,8 @@ typedef struct rk_tk_send_spec {
     size_t len;                 /* body bytes; 0 = strlen(body) */
 } rk_tk_send_spec_t;
 
-/* A new SEND_MESSAGE_V2 request as s says (the caller sends or frees it); NULL when out of
- * memory or s->topic is NULL. */
+/* A new request as s says (the caller sends or frees it); NULL when out of memory, s->topic is
+ * NULL or s->last is not 'a'..'k'. */
 rk_cmd_t *rk_tk_send_request(const rk_tk_send_spec_t *s);
 
 #endif
