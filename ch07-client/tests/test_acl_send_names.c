@@ -19,6 +19,7 @@
 #include "rk/remoting_cmd.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static tk_cluster_t cl;
 static char dir[256], file[300];
@@ -117,12 +118,9 @@ Test(acl_send_names, a_send_is_judged_by_the_topic_it_writes_to)
     create_topic("TopicOK");
     create_topic("TopicDeny");
     /* the control: V2 names on 310 are refused */
-    rk_cmd_t *v2 = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    const char *kv[][2] = {{"a", "pg"}, {"b", "TopicDeny"}, {"c", "TBW102"}, {"d", "4"},
-                           {"e", "0"},  {"f", "0"},         {"g", "1"},      {"h", "0"}};
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        rk_cmd_ext_set(v2, kv[i][0], kv[i][1]);
-    rk_cmd_set_body(v2, "x", 1);
+    rk_cmd_t *v2 =
+        rk_tk_send_request(&(rk_tk_send_spec_t){.topic = "TopicDeny", .born = "1", .last = 'h', .body = "x"});
+    cr_assert(v2 != NULL);
     expect_16(signed_ask(v2, "PubAK", "pub-secret-22"), "310 with b=TopicDeny");
 
     expect_16(signed_ask(long_send(RK_REQ_SEND_MESSAGE_V2, "TopicDeny"), "PubAK", "pub-secret-22"),

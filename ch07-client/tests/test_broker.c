@@ -14,6 +14,7 @@
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static char dir[256], conf[300], ns_addr[32], br_addr[32];
 static pid_t ns_pid = -1, br_pid = -1;
@@ -80,19 +81,9 @@ static rk_cmd_t *call(const char *addr, rk_cmd_t *req)
 /* SEND_MESSAGE_V2 as the Java client sends it (short header names). */
 static rk_cmd_t *send_v2(const char *topic, int qid, const char *body, const char *props)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set_i64(req, "e", qid);
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", props);
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, strlen(body));
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = topic, .queue_id = qid, .props = props,
+                                                             .body = body});
+    cr_assert(req != NULL);
     return call(br_addr, req);
 }
 

@@ -27,6 +27,7 @@
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static char dir[256], mnt[300], conf[400], br_addr[32], filler[400];
 static pid_t br_pid = -1;
@@ -103,19 +104,9 @@ static rk_cmd_t *send_keyed(const char *topic, const char *key)
 {
     char props[128];
     snprintf(props, sizeof props, "KEYS\001%s\002", key);
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "1");
-    rk_cmd_ext_set_i64(req, "e", 0);
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", key[0] ? props : "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, "a message body", 14);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = topic, .queues = 1, .props = key[0] ? props : "",
+                                                             .body = "a message body"});
+    cr_assert(req != NULL);
     rk_cmd_t *resp = NULL;
     int rc = rk_rclient_invoke_sync(cl, br_addr, req, 5000, &resp);
     cr_assert_eq(rc, 0, "no answer to a send (%s): is the broker alive? %s", rk_strerror(rc),

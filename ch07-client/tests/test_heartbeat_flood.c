@@ -17,6 +17,7 @@
 #include "rk/json.h"
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
+#include "rk/tk_send.h"
 
 static tk_cluster_t c;
 static rk_rclient_t *cl;
@@ -152,17 +153,8 @@ static bool consumer_listed(const char *group, const char *client)
 
 static rk_cmd_t *send_req(const char *topic)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
-    rk_cmd_set_body(req, "hello", 5);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = topic, .last = 'i', .body = "hello"});
+    cr_assert(req != NULL);
     return req;
 }
 

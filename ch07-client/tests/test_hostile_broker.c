@@ -17,6 +17,7 @@
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 #include "rk/topic_config.h"
 
 static tk_cluster_t c;
@@ -55,19 +56,8 @@ static int64_t ext_i64(const rk_cmd_t *r, const char *k)
 /* SEND_MESSAGE_V2 as the Java client sends it; the caller may override fields. */
 static rk_cmd_t *send_req(const char *topic, int qid)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set_i64(req, "e", qid);
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, "hello", 5);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = topic, .queue_id = qid, .body = "hello"});
+    cr_assert(req != NULL);
     return req;
 }
 

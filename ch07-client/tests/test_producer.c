@@ -21,6 +21,7 @@
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static tk_cluster_t cl;
 static rk_producer_t *prod;
@@ -382,13 +383,8 @@ Test(refusals, bad_requests_are_refused_and_the_broker_keeps_serving)
     rk_rclient_t *rc;
     cr_assert_eq(rk_rclient_new(&rc), 0);
     /* a send straight to the broker: TOPIC_NOT_EXIST */
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", "NeverCreated");
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_set_body(req, "x", 1);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = "NeverCreated", .last = 'e', .body = "x"});
+    cr_assert(req != NULL);
     rk_cmd_t *resp = raw_call(rc, req);
     cr_assert_eq(resp->code, RK_RESP_TOPIC_NOT_EXIST, "code %d: %s", resp->code, resp->remark ? resp->remark : "");
     rk_cmd_free(resp);

@@ -43,6 +43,7 @@
 #include "rk/remoting_cmd.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 #define MAXREP 3
 
@@ -187,22 +188,9 @@ static int64_t max_offset(const char *addr)
  * when the broker could not be reached or did not answer in time. */
 static int try_send(const char *addr, const char *topic, const char *body, int timeout_ms)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
-    if (req == NULL)
-        return -1;
-    rk_cmd_ext_set(req, "a", "bench_pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, strlen(body));
-    if (rk_rclient_invoke_sync(cl, addr, req, timeout_ms, &resp) != RK_OK)
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.group = "bench_pg", .topic = topic, .body = body});
+    rk_cmd_t *resp = NULL;
+    if (req == NULL || rk_rclient_invoke_sync(cl, addr, req, timeout_ms, &resp) != RK_OK)
         return -1;
     int code = resp->code;
     rk_cmd_free(resp);

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/json.h"
 #include "rk/message.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static void write_conf(rk_tk_pair_t *p, rk_tk_broker_t *b, const char *name, int id, const char *extra)
 {
@@ -121,19 +121,9 @@ rk_cmd_t *rk_tk_send(rk_tk_pair_t *p, const char *addr, const char *topic, const
 rk_cmd_t *rk_tk_send_props(rk_tk_pair_t *p, const char *addr, const char *topic, int qid, const char *body,
                         const char *props)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set_i64(req, "e", qid);
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", props ? props : "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, strlen(body));
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = topic, .queue_id = qid, .props = props,
+                                                             .body = body}), *resp = NULL;
+    cr_assert(req != NULL);
     int rc = rk_rclient_invoke_sync(p->cl, addr, req, 8000, &resp);
     cr_assert_eq(rc, 0, "send to %s: %s", addr, rk_strerror(rc));
     return resp;
@@ -343,20 +333,8 @@ int rk_tk_trio_leader(rk_tk_trio_t *t, int not_this, int ms)
 
 int rk_tk_try_send(rk_tk_pair_t *p, const char *addr, const char *topic, const char *body, int timeout_ms, char *msg_id)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2), *resp = NULL;
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, strlen(body));
-    if (rk_rclient_invoke_sync(p->cl, addr, req, timeout_ms, &resp) != RK_OK)
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = topic, .body = body}), *resp = NULL;
+    if (req == NULL || rk_rclient_invoke_sync(p->cl, addr, req, timeout_ms, &resp) != RK_OK)
         return -1;
     int code = resp->code;
     const char *id = rk_cmd_ext_get(resp, "msgId");

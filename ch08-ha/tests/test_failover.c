@@ -21,6 +21,7 @@
 #include "rk/producer.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static rk_tk_trio_t t;
 
@@ -189,24 +190,6 @@ static void on_answer(void *arg, int status, rk_cmd_t *resp)
     rk_cmd_free(resp);
 }
 
-static rk_cmd_t *send_req(const char *topic, const char *body)
-{
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, strlen(body));
-    return req;
-}
-
 static int send_batch(int to, const char *tag, int n, char **acked, int *nacked)
 {
     char body[200];
@@ -253,8 +236,9 @@ Test(failover, a_stopped_master_is_replaced_and_on_cont_steps_down_without_ackin
     /* a send reaches the old master while it is stopped: it will see it
      * when it resumes, before it learns it is no longer the master */
     async_t a = {-2};
-    cr_assert_eq(rk_rclient_invoke_async(t.base.cl, t.r[old].addr, send_req("FoTopic", "to-the-old-master"), 8000,
-                                         on_answer, &a), 0);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = "FoTopic", .body = "to-the-old-master"});
+    cr_assert(req != NULL);
+    cr_assert_eq(rk_rclient_invoke_async(t.base.cl, t.r[old].addr, req, 8000, on_answer, &a), 0);
     usleep(200000);
     rk_tk_kill(t.r[old].pid, SIGCONT);
     for (int k = 0; k < 200 && atomic_load(&a.code) == -2; k++)

@@ -14,6 +14,7 @@
 #include "rk/message.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static rk_tk_pair_t p;
 
@@ -251,16 +252,9 @@ Test(roles, sync_master_answers_many_sends_in_flight_together)
     rk_cmd_free(resp);
     static inflight_t f;
     for (int i = 0; i < 200; i++) {
-        rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-        rk_cmd_ext_set(req, "a", "pg");
-        rk_cmd_ext_set(req, "b", "BurstTopic");
-        rk_cmd_ext_set(req, "c", "TBW102");
-        rk_cmd_ext_set(req, "d", "4");
-        rk_cmd_ext_set_i64(req, "e", i % 4);
-        rk_cmd_ext_set(req, "f", "0");
-        rk_cmd_ext_set(req, "g", "0");
-        rk_cmd_ext_set(req, "h", "0");
-        rk_cmd_set_body(req, "burst", 5);
+        rk_cmd_t *req = rk_tk_send_request(
+            &(rk_tk_send_spec_t){.topic = "BurstTopic", .queue_id = i % 4, .born = "0", .last = 'h', .body = "burst"});
+        cr_assert(req != NULL);
         one_t *o = malloc(sizeof *o);
         o->f = &f;
         o->i = i;

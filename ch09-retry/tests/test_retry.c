@@ -18,6 +18,7 @@
 #include "rk/request_code.h"
 #include "rk/retry_client.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 #define NMSG 8
 #define NDELIV 8
@@ -450,17 +451,10 @@ Test(retry, direct_send_to_retry_past_the_maximum_goes_to_the_dlq)
     cr_assert_eq(max_offset("%RETRY%cg3", 0), 1);
     cr_assert_eq(topic_perm("%DLQ%cg3"), 2);
     /* nobody but the broker parks messages */
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", "SCHEDULE_TOPIC_XXXX");
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set(req, "g", "0");
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "REAL_TOPIC\001X\002REAL_QID\0010");
-    rk_cmd_set_body(req, "x", 1);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = "SCHEDULE_TOPIC_XXXX", .born = "0",
+                                                             .props = "REAL_TOPIC\001X\002REAL_QID\0010",
+                                                             .last = 'i', .body = "x"});
+    cr_assert(req != NULL);
     rk_cmd_t *resp = rk_rc_call(cl.br, req);
     cr_assert_not_null(resp);
     cr_assert_eq(resp->code, RK_RESP_MESSAGE_ILLEGAL, "a send to SCHEDULE_TOPIC_XXXX: code %d", resp->code);

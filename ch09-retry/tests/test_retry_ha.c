@@ -30,6 +30,7 @@
 #include "rk/retry.h"
 #include "rk/testkit.h"
 #include "rk/tk_pair.h"
+#include "rk/tk_send.h"
 
 #define REQ_GET_ALL_DELAY_OFFSET 45
 #define GROUP "hg"
@@ -183,19 +184,8 @@ static rk_cmd_t *call(const char *addr, rk_cmd_t *req)
 /* SEND_MESSAGE_V2 of body to topic queue 0; the message's commitlog offset. */
 static int64_t send_msg(const char *addr, const char *topic, const char *body)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "pg");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, strlen(body));
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.topic = topic, .body = body});
+    cr_assert(req != NULL);
     rk_cmd_t *resp = call(addr, req);
     cr_assert_eq(resp->code, 0, "send: %d %s", resp->code, resp->remark ? resp->remark : "");
     rk_host_t h;

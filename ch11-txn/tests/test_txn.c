@@ -16,6 +16,7 @@
 #include "rk/tk_pair.h"
 #include "rk/tk_rcluster.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 #include "rk/buf.h"
 #include "rk/client_message.h"
 #include "rk/clock.h"
@@ -163,20 +164,11 @@ static int raw_send(rk_rclient_t *rc, const char *addr, const char *topic, const
     snprintf(props, sizeof props, "%s%s%s%sUNIQ_KEY\001%s\002KEYS\001%s\002WAIT\001true",
              txn ? "TRAN_MSG\001true\002" : "", group ? "PGROUP\001" : "", group ? group : "", group ? "\002" : "",
              out->uniq, body);
-    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", group ? group : PG);
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", txn ? "4" : "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", props);
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_set_body(req, body, strlen(body));
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){
+        .group = group ? group : PG, .topic = topic, .sys_flag = txn ? RK_SYSFLAG_TXN_PREPARED : 0, .props = props,
+        .last = 'j', .binary = true, .body = body});
     rk_cmd_t *resp = NULL;
-    if (rk_rclient_invoke_sync(rc, addr, req, 5000, &resp) != RK_OK)
+    if (req == NULL || rk_rclient_invoke_sync(rc, addr, req, 5000, &resp) != RK_OK)
         return -1;
     int code = resp->code;
     if (code == RK_RESP_SUCCESS) {
@@ -574,18 +566,11 @@ Test(txn, an_immune_half_committed_by_its_first_offsets_is_never_checked)
     half_t h;
     memset(&h, 0, sizeof h);
     snprintf(h.uniq, sizeof h.uniq, "7F0000010000IMMUNE0000000000001");
-    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", PG);
-    rk_cmd_ext_set(req, "b", TOPIC);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "4");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "TRAN_MSG\001true\002PGROUP\001" PG "\002CHECK_IMMUNITY_TIME_IN_SECONDS\0012"
-                             "\002UNIQ_KEY\0017F0000010000IMMUNE0000000000001");
-    rk_cmd_set_body(req, "immune", 6);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){
+        .group = PG, .topic = TOPIC, .sys_flag = RK_SYSFLAG_TXN_PREPARED, .last = 'i', .binary = true, .body = "immune",
+        .props = "TRAN_MSG\001true\002PGROUP\001" PG "\002CHECK_IMMUNITY_TIME_IN_SECONDS\0012"
+                 "\002UNIQ_KEY\0017F0000010000IMMUNE0000000000001"});
+    cr_assert(req != NULL);
     rk_cmd_t *resp = NULL;
     cr_assert_eq(rk_mqclient_invoke(p.mc, c.br, req, &resp), RK_OK);
     cr_assert_eq(resp->code, 0);
@@ -723,16 +708,9 @@ Test(txn, bad_end_transaction_is_refused)
  * lands, is not a half message. */
 static int raw_send_body(tprod_t *p, rk_rc_cluster_t *c, const uint8_t *body, size_t len, int64_t *phys)
 {
-    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", PG);
-    rk_cmd_ext_set(req, "b", "PlainTopic");
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set(req, "g", "1");
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_set_body(req, body, len);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){
+        .group = PG, .topic = "PlainTopic", .born = "1", .last = 'h', .binary = true, .body = body, .len = len});
+    cr_assert(req != NULL);
     rk_cmd_t *resp = NULL;
     cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
     int code = resp->code;
@@ -797,19 +775,14 @@ static int send_batch(tprod_t *p, rk_rc_cluster_t *c, bool txn_entry, bool txn_h
                         .props_len = strlen(txn_entry ? tran : plain)};
     cr_assert_eq(rk_batch_encode(&body, &a), RK_OK);
     cr_assert_eq(rk_batch_encode(&body, &b), RK_OK);
-    rk_cmd_t *req = rk_mqclient_request(RK_REQ_SEND_BATCH_MESSAGE);
-    rk_cmd_ext_set(req, "a", PG);
-    rk_cmd_ext_set(req, "b", TOPIC);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", txn_header ? "4" : "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "m", "true");
-    rk_cmd_set_body(req, body.data, body.len);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){
+        .code = RK_REQ_SEND_BATCH_MESSAGE, .group = PG, .topic = TOPIC,
+        .sys_flag = txn_header ? RK_SYSFLAG_TXN_PREPARED : 0, .last = 'h', .binary = true, .body = body.data,
+        .len = body.len});
     rk_buf_free(&body);
+    cr_assert(req != NULL);
+    rk_cmd_ext_set(req, "j", "0");          /* no i: each entry carries its own properties */
+    rk_cmd_ext_set(req, "m", "true");       /* batch */
     rk_cmd_t *resp = NULL;
     cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
     int code = resp->code;

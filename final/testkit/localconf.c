@@ -14,6 +14,7 @@
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 /* The ports of the shipped configuration and the free ones used instead. */
 typedef struct portmap {
@@ -242,19 +243,10 @@ int rk_lc_registered_master(const char *ns, const char *group)
 
 int rk_lc_send(const char *addr, const char *topic, const void *body, int len, int timeout_ms)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
-    rk_cmd_ext_set(req, "a", "LocalConfProducer");
-    rk_cmd_ext_set(req, "b", topic);
-    rk_cmd_ext_set(req, "c", "TBW102");
-    rk_cmd_ext_set(req, "d", "4");
-    rk_cmd_ext_set(req, "e", "0");
-    rk_cmd_ext_set(req, "f", "0");
-    rk_cmd_ext_set_i64(req, "g", rk_now_ms());
-    rk_cmd_ext_set(req, "h", "0");
-    rk_cmd_ext_set(req, "i", "");
-    rk_cmd_ext_set(req, "j", "0");
-    rk_cmd_ext_set(req, "k", "false");
-    rk_cmd_set_body(req, body, (size_t)len);
+    rk_cmd_t *req = rk_tk_send_request(&(rk_tk_send_spec_t){.group = "LocalConfProducer", .topic = topic,
+                                                             .body = len > 0 ? body : NULL, .len = (size_t)len});
+    if (req == NULL)
+        return RK_ENOMEM;
     int rc;
     rk_cmd_t *resp = ask(addr, req, timeout_ms, &rc);
     if (resp == NULL)
