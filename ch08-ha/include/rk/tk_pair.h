@@ -64,8 +64,6 @@ int rk_tk_assert_slave_files_match(rk_tk_pair_t *p);
 /* Asserts both commitlog folders hold the same files, byte for byte. */
 void rk_tk_assert_same_commitlog(rk_tk_pair_t *p);
 
-#endif
-
 /* ---- three replicas electing their master (rk/elect.h) ---- */
 typedef struct rk_tk_trio {
     rk_tk_pair_t base;                 /* name server, client, folder (base.m / base.s unused) */
@@ -97,3 +95,5 @@ int64_t rk_tk_pull_each(rk_tk_pair_t *p, const char *addr, const char *topic, in
                      void (*fn)(void *arg, const struct rk_record *rec), void *arg);
 /* Asserts two stores' commitlog folders hold the same files, byte for byte. */
 void rk_tk_assert_same_logs(const char *store_a, const char *store_b);
+
+#endif
