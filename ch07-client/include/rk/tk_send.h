@@ -83,7 +83,7 @@ typedef struct rk_tk_pull_spec {
 } rk_tk_pull_spec_t;
 
 /* A new request as s says (the caller sends or frees it); NULL when out of memory, s->topic is
- * NULL or s->omit has a word that is not a field's name. */
+ * NULL or s->omit has a word that is not a field's name (or names one twice). */
 rk_cmd_t *rk_tk_pull_request(const rk_tk_pull_spec_t *s);
 
 #endif
