@@ -20,6 +20,7 @@
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static tk_cluster_t cl;
 static char acl_dir[256], acl_file[300];
@@ -211,17 +212,8 @@ static void expect_refused(rk_cmd_t *resp, const char *why)
 
 static rk_cmd_t *pull_req(const char *topic, const char *group)
 {
-    rk_cmd_t *c = rk_cmd_new(RK_REQ_PULL_MESSAGE);
-    rk_cmd_ext_set(c, "consumerGroup", group);
-    rk_cmd_ext_set(c, "topic", topic);
-    rk_cmd_ext_set(c, "queueId", "0");
-    rk_cmd_ext_set(c, "queueOffset", "0");
-    rk_cmd_ext_set(c, "maxMsgNums", "1");
-    rk_cmd_ext_set(c, "sysFlag", "0");
-    rk_cmd_ext_set(c, "commitOffset", "0");
-    rk_cmd_ext_set(c, "suspendTimeoutMillis", "0");
-    rk_cmd_ext_set(c, "subscription", "*");
-    rk_cmd_ext_set(c, "subVersion", "0");
+    rk_cmd_t *c = rk_tk_pull_request(&(rk_tk_pull_spec_t){.group = group, .topic = topic, .max = 1});
+    cr_assert(c != NULL);
     return c;
 }
 

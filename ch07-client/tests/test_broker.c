@@ -89,17 +89,9 @@ static rk_cmd_t *send_v2(const char *topic, int qid, const char *body, const cha
 
 static rk_cmd_t *pull(const char *topic, int qid, int64_t offset, const char *sub)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_ext_set_i64(req, "queueId", qid);
-    rk_cmd_ext_set_i64(req, "queueOffset", offset);
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", "0");
-    rk_cmd_ext_set(req, "commitOffset", "0");
-    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-    rk_cmd_ext_set(req, "subscription", sub);
-    rk_cmd_ext_set(req, "subVersion", "0");
+    rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = topic, .queue_id = qid, .offset = offset,
+                                                             .sub = sub});
+    cr_assert(req != NULL);
     return call(br_addr, req);
 }
 
@@ -230,15 +222,11 @@ static void on_pull(void *arg, int status, rk_cmd_t *resp)
 
 static void held_pull(const char *topic, int64_t offset, int suspend_ms, wait_t *w)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_ext_set(req, "queueId", "0");
-    rk_cmd_ext_set_i64(req, "queueOffset", offset);
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", "2");            /* suspend: hold me */
-    rk_cmd_ext_set_i64(req, "suspendTimeoutMillis", suspend_ms);
-    rk_cmd_ext_set(req, "subscription", "*");
+    /* sysFlag 2 = suspend: hold me */
+    rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = topic, .offset = offset, .sys_flag = 2,
+                                                             .suspend_ms = suspend_ms,
+                                                             .omit = "commitOffset subVersion"});
+    cr_assert(req != NULL);
     cr_assert_eq(rk_rclient_invoke_async(cl, br_addr, req, suspend_ms + 5000, on_pull, w), 0);
 }
 

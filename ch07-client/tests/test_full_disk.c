@@ -135,17 +135,8 @@ static int pullable(const char *topic)
     int n = 0;
     int64_t offset = 0;
     for (int round = 0; round < 100; round++) {
-        rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
-        rk_cmd_ext_set(req, "consumerGroup", "cg");
-        rk_cmd_ext_set(req, "topic", topic);
-        rk_cmd_ext_set_i64(req, "queueId", 0);
-        rk_cmd_ext_set_i64(req, "queueOffset", offset);
-        rk_cmd_ext_set(req, "maxMsgNums", "32");
-        rk_cmd_ext_set(req, "sysFlag", "0");
-        rk_cmd_ext_set(req, "commitOffset", "0");
-        rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-        rk_cmd_ext_set(req, "subscription", "*");
-        rk_cmd_ext_set(req, "subVersion", "0");
+        rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = topic, .offset = offset});
+        cr_assert(req != NULL);
         rk_cmd_t *resp = NULL;
         cr_assert_eq(rk_rclient_invoke_sync(cl, br_addr, req, 5000, &resp), 0);
         bool found = resp->code == RK_RESP_SUCCESS;

@@ -63,17 +63,10 @@ static rk_cmd_t *send_req(const char *topic, int qid)
 
 static rk_cmd_t *pull_req(const char *topic, int64_t offset, int64_t suspend_ms)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_ext_set(req, "queueId", "0");
-    rk_cmd_ext_set_i64(req, "queueOffset", offset);
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", suspend_ms > 0 ? "2" : "0");
-    rk_cmd_ext_set(req, "commitOffset", "0");
-    rk_cmd_ext_set_i64(req, "suspendTimeoutMillis", suspend_ms);
-    rk_cmd_ext_set(req, "subscription", "*");
-    rk_cmd_ext_set(req, "subVersion", "0");
+    rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = topic, .offset = offset,
+                                                             .sys_flag = suspend_ms > 0 ? 2 : 0,
+                                                             .suspend_ms = suspend_ms});
+    cr_assert(req != NULL);
     return req;
 }
 

@@ -388,12 +388,12 @@ Test(refusals, bad_requests_are_refused_and_the_broker_keeps_serving)
     rk_cmd_t *resp = raw_call(rc, req);
     cr_assert_eq(resp->code, RK_RESP_TOPIC_NOT_EXIST, "code %d: %s", resp->code, resp->remark ? resp->remark : "");
     rk_cmd_free(resp);
-    /* a pull whose queueId is not a number */
-    req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", "SELF_TEST_TOPIC");
+    /* a pull (its first four fields only) whose queueId is not a number */
+    req = rk_tk_pull_request(&(rk_tk_pull_spec_t){
+        .topic = "SELF_TEST_TOPIC",
+        .omit = "maxMsgNums sysFlag commitOffset suspendTimeoutMillis subscription subVersion"});
+    cr_assert(req != NULL);
     rk_cmd_ext_set(req, "queueId", "abc");
-    rk_cmd_ext_set(req, "queueOffset", "0");
     resp = raw_call(rc, req);
     cr_assert_eq(resp->code, RK_RESP_SYSTEM_ERROR, "code %d", resp->code);
     rk_cmd_free(resp);

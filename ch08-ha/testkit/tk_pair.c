@@ -369,17 +369,9 @@ int64_t rk_tk_pull_each(rk_tk_pair_t *p, const char *addr, const char *topic, in
 {
     int64_t off = from;
     for (;;) {
-        rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
-        rk_cmd_ext_set(req, "consumerGroup", "cg");
-        rk_cmd_ext_set(req, "topic", topic);
-        rk_cmd_ext_set_i64(req, "queueId", qid);
-        rk_cmd_ext_set_i64(req, "queueOffset", off);
-        rk_cmd_ext_set(req, "maxMsgNums", "32");
-        rk_cmd_ext_set(req, "sysFlag", "0");
-        rk_cmd_ext_set(req, "commitOffset", "0");
-        rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-        rk_cmd_ext_set(req, "subscription", "*");
-        rk_cmd_ext_set(req, "subVersion", "0");
+        rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = topic, .queue_id = qid, .offset = off});
+        rk_cmd_t *resp = NULL;
+        cr_assert(req != NULL);
         cr_assert_eq(rk_rclient_invoke_sync(p->cl, addr, req, 5000, &resp), 0);
         if (resp->code != 0) {
             rk_cmd_free(resp);

@@ -10,8 +10,8 @@
 #include "rk/tk_pair.h"
 #include "rk/error.h"
 #include "rk/message.h"
-#include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 
 static rk_tk_pair_t p;
 
@@ -21,17 +21,8 @@ TestSuite(replication, .fini = fini, .timeout = 120);
 
 static rk_cmd_t *pull_from(const char *addr, const char *topic, int64_t offset)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_ext_set(req, "queueId", "0");
-    rk_cmd_ext_set_i64(req, "queueOffset", offset);
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", "0");
-    rk_cmd_ext_set(req, "commitOffset", "0");
-    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-    rk_cmd_ext_set(req, "subscription", "*");
-    rk_cmd_ext_set(req, "subVersion", "0");
+    rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = topic, .offset = offset}), *resp = NULL;
+    cr_assert(req != NULL);
     cr_assert_eq(rk_rclient_invoke_sync(p.cl, addr, req, 5000, &resp), 0);
     return resp;
 }

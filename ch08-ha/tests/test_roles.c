@@ -89,17 +89,8 @@ Test(roles, a_slave_refuses_sends_and_sends_pulls_to_the_master)
     rk_cmd_free(resp);
     cr_assert_eq(rk_tk_max_offset(&p, p.s.addr), rk_tk_max_offset(&p, p.m.addr), "the slave wrote nothing itself");
 
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE);
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", "RoleTopic");
-    rk_cmd_ext_set(req, "queueId", "0");
-    rk_cmd_ext_set(req, "queueOffset", "0");
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", "0");
-    rk_cmd_ext_set(req, "commitOffset", "0");
-    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-    rk_cmd_ext_set(req, "subscription", "*");
-    rk_cmd_ext_set(req, "subVersion", "0");
+    rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = "RoleTopic"});
+    cr_assert(req != NULL);
     resp = NULL;
     cr_assert_eq(rk_rclient_invoke_sync(p.cl, p.s.addr, req, 5000, &resp), 0);
     cr_assert_eq(resp->code, RK_RESP_PULL_RETRY_IMMEDIATELY, "got %d", resp->code);

@@ -17,6 +17,7 @@
 #include "rk/log.h"
 #include "rk/request_code.h"
 #include "rk/testkit.h"
+#include "rk/tk_send.h"
 #include "rk/topic_route.h"
 
 /* ---- the choice of a broker in a group (no processes) ---- */
@@ -128,17 +129,8 @@ static int64_t max_offset_on(const char *addr)
  * unreachable) and its suggestWhichBrokerId. */
 static int pull_code(const char *addr, int64_t *suggest)
 {
-    rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
-    rk_cmd_ext_set(req, "consumerGroup", "cg");
-    rk_cmd_ext_set(req, "topic", TOPIC);
-    rk_cmd_ext_set(req, "queueId", "0");
-    rk_cmd_ext_set(req, "queueOffset", "0");
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", "0");
-    rk_cmd_ext_set(req, "commitOffset", "0");
-    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-    rk_cmd_ext_set(req, "subscription", "*");
-    rk_cmd_ext_set(req, "subVersion", "0");
+    rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = TOPIC}), *resp = NULL;
+    cr_assert(req != NULL);
     if (rk_rclient_invoke_sync(p.cl, addr, req, 5000, &resp) != RK_OK)
         return -1;
     int code = resp->code;

@@ -225,17 +225,8 @@ static int end_txn(tprod_t *p, rk_rc_cluster_t *c, const char *group, int64_t ts
 /* Every message in topic queue 0 from offset 0 (one pull). */
 static rk_msg_list_t *pull_all(tprod_t *p, rk_rc_cluster_t *c, const char *topic)
 {
-    rk_cmd_t *req = rk_mqclient_request(RK_REQ_PULL_MESSAGE);
-    rk_cmd_ext_set(req, "consumerGroup", "txn_cg");
-    rk_cmd_ext_set(req, "topic", topic);
-    rk_cmd_ext_set(req, "queueId", "0");
-    rk_cmd_ext_set(req, "queueOffset", "0");
-    rk_cmd_ext_set(req, "maxMsgNums", "32");
-    rk_cmd_ext_set(req, "sysFlag", "0");
-    rk_cmd_ext_set(req, "commitOffset", "0");
-    rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-    rk_cmd_ext_set(req, "subscription", "*");
-    rk_cmd_ext_set(req, "subVersion", "0");
+    rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.group = "txn_cg", .topic = topic, .binary = true});
+    cr_assert(req != NULL);
     rk_cmd_t *resp = NULL;
     cr_assert_eq(rk_mqclient_invoke(p->mc, c->br, req, &resp), RK_OK);
     rk_msg_list_t *l = NULL;
@@ -989,17 +980,8 @@ Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
             usleep(50000);
     }
     if (n != 1) {
-        rk_cmd_t *req = rk_cmd_new(RK_REQ_PULL_MESSAGE), *resp = NULL;
-        rk_cmd_ext_set(req, "consumerGroup", "cg");
-        rk_cmd_ext_set(req, "topic", TOPIC);
-        rk_cmd_ext_set(req, "queueId", "0");
-        rk_cmd_ext_set(req, "queueOffset", "0");
-        rk_cmd_ext_set(req, "maxMsgNums", "32");
-        rk_cmd_ext_set(req, "sysFlag", "0");
-        rk_cmd_ext_set(req, "commitOffset", "0");
-        rk_cmd_ext_set(req, "suspendTimeoutMillis", "0");
-        rk_cmd_ext_set(req, "subscription", "*");
-        rk_cmd_ext_set(req, "subVersion", "0");
+        rk_cmd_t *req = rk_tk_pull_request(&(rk_tk_pull_spec_t){.topic = TOPIC}), *resp = NULL;
+        cr_assert(req != NULL);
         cr_assert_eq(rk_rclient_invoke_sync(t.base.cl, t.r[now].addr, req, 5000, &resp), 0);
         cr_assert_fail("pull on the new master: %d %s", resp->code, resp->remark ? resp->remark : "");
     }
