@@ -1,5 +1,4 @@
 /* tk_rcluster.c — see rk/tk_rcluster.h. */
-#include "rk/clock.h"
 #include "rk/tk_rcluster.h"
 
 #include <criterion/criterion.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/remoting_client.h"
 #include "rk/request_code.h"
