@@ -78,6 +78,10 @@ typedef struct rk_cmd {
     size_t next, ext_cap;
     uint8_t *body;
     size_t body_len;
+    size_t body_cap;            /* the body's block holds this many bytes (>= body_len), or 0: it
+                                 * was allocated for body_len exactly. Set on big answers read by
+                                 * rk_rclient, whose block its taker may hand back with
+                                 * rk_rclient_recycle_body (remoting_client.h) */
     int ser_type;               /* how it arrived / how to send it */
     char *arena;                /* the pool in the command's own block (or NULL): a remark, key
                                  * or value pointing into it is not freed alone */

@@ -164,6 +164,8 @@ typedef struct rk_msg_list {
     int64_t last_offset;                /* queue offset of the last good record (-1: none) */
     /* private */
     uint8_t *raw;
+    size_t raw_cap;                     /* raw's block size when rk_rclient may have it back
+                                         * (rk_cmd_t.body_cap), or 0 */
     char *arena;
     uint8_t **inflated;
     size_t ninflated;

@@ -265,13 +265,14 @@ int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, i
     }
     }
     uint8_t *raw = resp->body;
-    size_t len = resp->body_len;
+    size_t len = resp->body_len, cap = resp->body_cap;
     resp->body = NULL;
-    resp->body_len = 0;
+    resp->body_len = resp->body_cap = 0;
     int rc = rk_msg_list_decode_skip(raw, len, check_crc, &r->msgs);
     if (rc != RK_OK)
         return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
                     rk_strerror(rc));
+    r->msgs->raw_cap = cap;
     r->skipped = r->msgs->nbad;
     if (r->msgs->nbad > 0)
         report_bad(r->msgs, mq, offset);
@@ -607,8 +608,9 @@ static int64_t pq_acked(const pq_t *q)
 }
 
 /* Marks messages consumed and frees fully consumed batches at the head
- * (q->mu held). */
-static void pq_mark_done(pq_t *q, batch_t *b, size_t from, size_t n)
+ * (q->mu held); their pull answers' blocks go back to the remoting client
+ * for the next answers (rk_rclient_recycle_body says why). */
+static void pq_mark_done(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t from, size_t n)
 {
     for (size_t i = from; i < from + n; i++)
         if (!b->done[i]) {
@@ -621,6 +623,10 @@ static void pq_mark_done(pq_t *q, batch_t *b, size_t from, size_t n)
         q->head = h->next;
         if (q->head == NULL)
             q->tail = NULL;
+        if (h->list->raw_cap > 0) {
+            rk_rclient_recycle_body(rk_mqclient_remoting(pc->c), h->list->raw, h->list->raw_cap);
+            h->list->raw = NULL;
+        }
         rk_msg_list_free(h->list);
         free(h->done);
         free(h);
@@ -805,7 +811,7 @@ static bool consume_chunk(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t fr
                         "); broadcasting does not redeliver it",
                         pc->group, msgs[i].msg_id, q->mq.topic, q->mq.queue_id, msgs[i].queue_offset);
     uv_mutex_lock(&q->mu);
-    pq_mark_done(q, b, from, n);
+    pq_mark_done(pc, q, b, from, n);
     uv_mutex_unlock(&q->mu);
     return true;
 }
@@ -904,7 +910,7 @@ static void run_orderly(rk_push_consumer_t *pc, job_t *j)
             return;
         }
         uv_mutex_lock(&q->mu);
-        pq_mark_done(q, b, from, n);
+        pq_mark_done(pc, q, b, from, n);
         uv_mutex_unlock(&q->mu);
     }
     job_free(j);
