@@ -32,6 +32,7 @@
 #define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
 #define SPREAD_NS 200000                /* a concurrent job's calls spread over the pool after this long */
 #define MAX_SUBS 32
+#define SPARE_MAX 16                    /* consumed pulls' message lists kept for reuse */
 #define QUICK_FIRST_MS 200              /* a topic with no route yet: look again after this, */
 #define QUICK_MAX_MS 2000               /* doubling up to this, until it has one */
 #define MQKEY_MAX (2 * RK_NAME_MAX + 16)
@@ -244,9 +245,15 @@ static void report_bad(const rk_msg_list_t *l, const rk_mq_t *mq, int64_t offset
                      mq->topic, mq->queue_id, mq->broker, l->nbad - shown, offset);
 }
 
-int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
-                          rk_pull_result_t *r)
+/* rk_pull_result_decode, reusing spare's blocks (rk_msg_list_decode_reusing;
+ * NULL: none; always consumed). */
+static int pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
+                              rk_msg_list_t *spare, rk_pull_result_t *r)
 {
+    if (resp->code != RK_RESP_SUCCESS) {
+        rk_msg_list_free(spare);
+        spare = NULL;
+    }
     memset(r, 0, sizeof *r);
     r->next_offset = r->min_offset = r->max_offset = -1;
     rk_cmd_ext_i64(resp, "nextBeginOffset", &r->next_offset);
@@ -268,7 +275,7 @@ int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, i
     size_t len = resp->body_len, cap = resp->body_cap;
     resp->body = NULL;
     resp->body_len = resp->body_cap = 0;
-    int rc = rk_msg_list_decode_skip(raw, len, check_crc, &r->msgs);
+    int rc = rk_msg_list_decode_reusing(raw, len, check_crc, spare, &r->msgs);
     if (rc != RK_OK)
         return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
                     rk_strerror(rc));
@@ -309,19 +316,26 @@ int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, i
     return RK_OK;
 }
 
+int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
+                          rk_pull_result_t *r)
+{
+    return pull_result_decode(resp, mq, expr, offset, check_crc, NULL, r);
+}
+
 /* A pull answer into r (which then owns the messages); the messages whose
  * tag the expression does not match are dropped here, as the broker only
- * filters by tag hash. */
+ * filters by tag hash. spare: as pull_result_decode. */
 static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset,
-                      bool check_crc, rk_pull_result_t *r)
+                      bool check_crc, rk_msg_list_t *spare, rk_pull_result_t *r)
 {
     if (status != RK_OK) {
+        rk_msg_list_free(spare);
         memset(r, 0, sizeof *r);
         r->next_offset = r->min_offset = r->max_offset = -1;
         return errf(r->error, sizeof r->error, status, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
                     rk_strerror(status));
     }
-    return rk_pull_result_decode(resp, mq, expr, offset, check_crc, r);
+    return pull_result_decode(resp, mq, expr, offset, check_crc, spare, r);
 }
 
 void rk_pull_result_free(rk_pull_result_t *r)
@@ -449,7 +463,7 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
             *v = next;
         uv_mutex_unlock(&pc->mu);
     }
-    int rc = pull_parse(st, resp, mq, tag_expr, offset, pc->check_crc, r);
+    int rc = pull_parse(st, resp, mq, tag_expr, offset, pc->check_crc, NULL, r);
     rk_cmd_free(resp);
     return rc;
 }
@@ -545,6 +559,9 @@ struct rk_push_consumer {
     rk_strmap_t local_offsets;          /* broadcasting: mq key -> int64_t* (loaded, then kept) */
     uv_mutex_t rb_mu;                   /* one rebalance at a time; shutdown */
 
+    uv_mutex_t smu;                     /* spare: consumed pulls' message lists, whose blocks the */
+    rk_msg_list_t *spare[SPARE_MAX];    /* next pulls decode into (rk_msg_list_decode_reusing) */
+    int nspare;
     uv_mutex_t pmu;                     /* pool */
     uv_cond_t pcond;
     job_t *jobs, *jobs_tail;
@@ -607,6 +624,39 @@ static int64_t pq_acked(const pq_t *q)
     return q->pull_offset;
 }
 
+/* A consumed pull's list: its body's block back to the remoting client,
+ * the list itself (message array, strings) kept for the next pull's decode
+ * while there is room — a list with inflated bodies is freed, so that no
+ * big inflated body stays idle. */
+static void spare_put(rk_push_consumer_t *pc, rk_msg_list_t *l)
+{
+    if (l->raw_cap > 0) {
+        rk_rclient_recycle_body(rk_mqclient_remoting(pc->c), l->raw, l->raw_cap);
+        l->raw = NULL;
+    }
+    if (l->ninflated == 0) {
+        free(l->raw);
+        l->raw = NULL;
+        uv_mutex_lock(&pc->smu);
+        bool kept = pc->nspare < SPARE_MAX;
+        if (kept)
+            pc->spare[pc->nspare++] = l;
+        uv_mutex_unlock(&pc->smu);
+        if (kept)
+            return;
+    }
+    rk_msg_list_free(l);
+}
+
+/* A list for the next pull to decode into, or NULL. */
+static rk_msg_list_t *spare_get(rk_push_consumer_t *pc)
+{
+    uv_mutex_lock(&pc->smu);
+    rk_msg_list_t *l = pc->nspare > 0 ? pc->spare[--pc->nspare] : NULL;
+    uv_mutex_unlock(&pc->smu);
+    return l;
+}
+
 /* Marks messages consumed and frees fully consumed batches at the head
  * (q->mu held); their pull answers' blocks go back to the remoting client
  * for the next answers (rk_rclient_recycle_body says why). */
@@ -623,11 +673,7 @@ static void pq_mark_done(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t fro
         q->head = h->next;
         if (q->head == NULL)
             q->tail = NULL;
-        if (h->list->raw_cap > 0) {
-            rk_rclient_recycle_body(rk_mqclient_remoting(pc->c), h->list->raw, h->list->raw_cap);
-            h->list->raw = NULL;
-        }
-        rk_msg_list_free(h->list);
+        spare_put(pc, h->list);
         free(h->done);
         free(h);
     }
@@ -1037,7 +1083,8 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     bool slave_refused = status == RK_OK && resp != NULL && from_slave &&
                          resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY &&
                          (rk_cmd_ext_i64(resp, "nextBeginOffset", &next_begin) != RK_OK || next_begin <= offset);
-    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, pc->check_crc, &r);
+    rk_msg_list_t *spare = status == RK_OK && resp != NULL && resp->code == RK_RESP_SUCCESS ? spare_get(pc) : NULL;
+    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, pc->check_crc, spare, &r);
     rk_cmd_free(resp);
     uint64_t delay = slave_refused ? ERROR_DELAY_MS : 0;
     uv_mutex_lock(&q->mu);
@@ -1705,6 +1752,10 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
         goto fail1;
     if (uv_mutex_init(&pc->pmu) != 0)
         goto fail2;
+    if (uv_mutex_init(&pc->smu) != 0) {
+        uv_mutex_destroy(&pc->pmu);
+        goto fail2;
+    }
     if (uv_cond_init(&pc->pcond) != 0)
         goto fail3;
     if ((pc->threads = calloc((size_t)pc->nthreads, sizeof *pc->threads)) == NULL)
@@ -1747,6 +1798,7 @@ fail5:
 fail4:
     uv_cond_destroy(&pc->pcond);
 fail3:
+    uv_mutex_destroy(&pc->smu);
     uv_mutex_destroy(&pc->pmu);
 fail2:
     uv_mutex_destroy(&pc->rb_mu);
@@ -1895,6 +1947,9 @@ void rk_push_consumer_free(rk_push_consumer_t *pc)
     rk_strmap_free(&pc->local_offsets, free);
     free(pc->threads);
     uv_cond_destroy(&pc->pcond);
+    for (int i = 0; i < pc->nspare; i++)
+        rk_msg_list_free(pc->spare[i]);
+    uv_mutex_destroy(&pc->smu);
     uv_mutex_destroy(&pc->pmu);
     uv_mutex_destroy(&pc->rb_mu);
     uv_mutex_destroy(&pc->mu);
