@@ -562,6 +562,7 @@ struct rk_push_consumer {
     uv_mutex_t smu;                     /* spare: consumed pulls' message lists, whose blocks the */
     rk_msg_list_t *spare[SPARE_MAX];    /* next pulls decode into (rk_msg_list_decode_reusing) */
     int nspare;
+    bool spare_used;                    /* spare_get since the last spare_trim */
     uv_mutex_t pmu;                     /* pool */
     uv_cond_t pcond;
     job_t *jobs, *jobs_tail;
@@ -653,8 +654,27 @@ static rk_msg_list_t *spare_get(rk_push_consumer_t *pc)
 {
     uv_mutex_lock(&pc->smu);
     rk_msg_list_t *l = pc->nspare > 0 ? pc->spare[--pc->nspare] : NULL;
+    pc->spare_used = true;
     uv_mutex_unlock(&pc->smu);
     return l;
+}
+
+/* Frees the spare lists if no pull found messages since the last call (the
+ * offset persister's, every persist_ms): an idle consumer keeps none. */
+static void spare_trim(rk_push_consumer_t *pc)
+{
+    rk_msg_list_t *drop[SPARE_MAX];
+    int n = 0;
+    uv_mutex_lock(&pc->smu);
+    if (!pc->spare_used) {
+        n = pc->nspare;
+        memcpy(drop, pc->spare, (size_t)n * sizeof *drop);
+        pc->nspare = 0;
+    }
+    pc->spare_used = false;
+    uv_mutex_unlock(&pc->smu);
+    for (int i = 0; i < n; i++)
+        rk_msg_list_free(drop[i]);
 }
 
 /* Marks messages consumed and frees fully consumed batches at the head
@@ -1654,6 +1674,7 @@ static void persist_task(void *arg, bool cancelled)
     uv_mutex_lock(&pc->mu);
     persist_all(pc, false);
     uv_mutex_unlock(&pc->mu);
+    spare_trim(pc);
     rk_mqclient_schedule(pc->c, (uint64_t)pc->persist_ms, persist_task, pc);
 }
 
