@@ -164,12 +164,12 @@ typedef struct rk_msg_list {
     int64_t last_offset;                /* queue offset of the last good record (-1: none) */
     /* private */
     uint8_t *raw;
-    size_t raw_cap;                     /* raw's block size when rk_rclient may have it back
-                                         * (rk_cmd_t.body_cap), or 0 */
     char *arena;
     uint8_t **inflated;
     size_t ninflated;
     size_t msgs_cap, arena_cap;         /* msgs' and arena's block sizes (for reuse) */
+    size_t raw_cap;                     /* raw's block size when rk_rclient may have it back
+                                         * (rk_cmd_t.body_cap), or 0 */
 } rk_msg_list_t;
 
 /* Decodes stored records (a pull or query body). Takes ownership of raw
