@@ -21,6 +21,7 @@
  * at most), ~4 MiB at worst, freed after a second without big answers. */
 #define BODY_POOL_MAX 16
 #define BODY_ROUND ((size_t)64 << 10)
+#define BODY_KEEP_MAX ((size_t)4 << 20)        /* a bigger block handed back is freed */
 
 typedef struct op {
     char addr[64];
@@ -111,7 +112,7 @@ void rk_rclient_recycle_body(rk_rclient_t *c, uint8_t *body, size_t cap)
     if (body == NULL)
         return;
     uv_mutex_lock(&c->pool.mu);
-    bool kept = cap > 0 && c->pool.n < BODY_POOL_MAX;
+    bool kept = cap > 0 && cap <= BODY_KEEP_MAX && c->pool.n < BODY_POOL_MAX;
     if (kept) {
         c->pool.blk[c->pool.n] = body;
         c->pool.cap[c->pool.n++] = cap;
