@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,14 @@
 #include "rk/log.h"
 #include "rk/thread.h"
 #include "remoting_io.h"
+
+/* Big bodies' blocks kept for the next big answer: 16 cover a consumer's
+ * pulls in flight and waiting for its listeners (8 queues x 1 000 cached
+ * messages of 1 KiB ~ 32 answers of 256 KiB, half of them idle at a time
+ * at most), ~4 MiB at worst, freed after a second without big answers. */
+#define BODY_POOL_MAX 16
+#define BODY_ROUND ((size_t)64 << 10)
+#define BODY_KEEP_MAX ((size_t)4 << 20)        /* a bigger block handed back is freed */
 
 typedef struct op {
     char addr[64];
@@ -33,6 +42,7 @@ typedef struct chan {
     rk_frames_t frames;
     uint8_t *body;              /* a big frame's body being read straight into its own block */
     size_t body_len, body_got;  /* (its header waits, alone, in frames: see on_read) */
+    size_t body_cap;            /* the block's size (body_block) */
     bool head_read;             /* a big body just ended: read the next header in a small piece */
     op_t *waiting;              /* written once connected */
     op_t *pending;              /* sent, awaiting responses, oldest first (answers mostly come in order) */
@@ -62,7 +72,77 @@ struct rk_rclient {
     int nprocs;
     rk_rclient_before_fn before_fn;     /* rk_rclient_set_before_request */
     void *before_ctx;
+    struct {                            /* idle blocks for big bodies (rk_rclient_recycle_body) */
+        uv_mutex_t mu;
+        uint8_t *blk[BODY_POOL_MAX];
+        size_t cap[BODY_POOL_MAX];
+        int n;
+        bool used;                      /* a block was taken since the last look */
+        uint64_t looked;                /* mono ms of that look (network thread) */
+    } pool;
 };
+
+/* A block for a big body of len bytes: an idle one that is big enough, or a
+ * new one rounded up to BODY_ROUND (so that answers of slightly different
+ * sizes fit each other's blocks); *cap is its size. Network thread. */
+static uint8_t *body_block(rk_rclient_t *c, size_t len, size_t *cap)
+{
+    uint8_t *b = NULL;
+    uv_mutex_lock(&c->pool.mu);
+    c->pool.used = true;
+    for (int i = c->pool.n - 1; i >= 0; i--)
+        if (c->pool.cap[i] >= len) {
+            b = c->pool.blk[i];
+            *cap = c->pool.cap[i];
+            c->pool.n--;
+            c->pool.blk[i] = c->pool.blk[c->pool.n];
+            c->pool.cap[i] = c->pool.cap[c->pool.n];
+            break;
+        }
+    uv_mutex_unlock(&c->pool.mu);
+    if (b == NULL) {
+        *cap = len <= SIZE_MAX - BODY_ROUND ? (len + BODY_ROUND - 1) / BODY_ROUND * BODY_ROUND : len;
+        b = malloc(*cap);
+    }
+    return b;
+}
+
+void rk_rclient_recycle_body(rk_rclient_t *c, uint8_t *body, size_t cap)
+{
+    if (body == NULL)
+        return;
+    uv_mutex_lock(&c->pool.mu);
+    bool kept = cap > 0 && cap <= BODY_KEEP_MAX && c->pool.n < BODY_POOL_MAX;
+    if (kept) {
+        c->pool.blk[c->pool.n] = body;
+        c->pool.cap[c->pool.n++] = cap;
+    }
+    uv_mutex_unlock(&c->pool.mu);
+    if (!kept)
+        free(body);
+}
+
+/* Frees the idle blocks when no big body came for about a second (from the
+ * sweep timer), or all of them (free). */
+static void pool_trim(rk_rclient_t *c, bool all)
+{
+    uint64_t now = rk_mono_ms();
+    if (!all && now - c->pool.looked < 1000)
+        return;
+    c->pool.looked = now;
+    uint8_t *drop[BODY_POOL_MAX];
+    int n = 0;
+    uv_mutex_lock(&c->pool.mu);
+    if (all || !c->pool.used) {
+        n = c->pool.n;
+        memcpy(drop, c->pool.blk, (size_t)n * sizeof *drop);
+        c->pool.n = 0;
+    }
+    c->pool.used = false;
+    uv_mutex_unlock(&c->pool.mu);
+    for (int i = 0; i < n; i++)
+        free(drop[i]);
+}
 
 void rk_rclient_set_before_request(rk_rclient_t *c, rk_rclient_before_fn fn, void *ctx)
 {
@@ -295,9 +375,11 @@ static int direct_body_start(chan_t *ch)
     size_t head = 8 + hlen, body_len = flen - 4 - hlen;
     if (body_len < DIRECT_BODY_MIN || pending < head || pending >= 4 + flen)
         return RK_OK;           /* small, header not all here, or (not reached) all here */
-    uint8_t *body = malloc(body_len);
+    size_t cap;
+    uint8_t *body = body_block(ch->cl, body_len, &cap);
     if (body == NULL)
         return RK_ENOMEM;
+    ch->body_cap = cap;
     ch->body_got = pending - head;
     memcpy(body, p + head, ch->body_got);
     f->buf.len = f->start + head;
@@ -327,6 +409,7 @@ static void direct_body_done(chan_t *ch)
         return;
     }
     rk_cmd_own_body(resp, body, body_len);
+    resp->body_cap = ch->body_cap;
     ch->head_read = true;
     if (deliver(ch, resp))
         rk_frames_shrink(&ch->frames, 2 * sizeof ch->rbuf);
@@ -533,6 +616,7 @@ static void on_sweep(uv_timer_t *t)
 {
     rk_rclient_t *c = t->data;
     uint64_t now = rk_mono_ms();
+    pool_trim(c, false);
     for (chan_t *ch = c->chans; ch; ch = ch->next) {
         for (op_t **lists[2] = {&ch->waiting, &ch->pending}, ***l = lists; l < lists + 2; l++)
             for (op_t **pp = *l; *pp;) {
@@ -563,7 +647,12 @@ int rk_rclient_new(rk_rclient_t **out)
     rk_rclient_t *c = calloc(1, sizeof *c);
     if (c == NULL)
         return RK_ENOMEM;
+    if (uv_mutex_init(&c->pool.mu) != 0) {
+        free(c);
+        return RK_ENOMEM;
+    }
     if (uv_loop_init(&c->loop) != 0 || uv_mutex_init(&c->mu) != 0) {
+        uv_mutex_destroy(&c->pool.mu);
         free(c);
         return RK_ENOMEM;
     }
@@ -587,6 +676,7 @@ int rk_rclient_new(rk_rclient_t **out)
         uv_run(&c->loop, UV_RUN_DEFAULT);
         uv_loop_close(&c->loop);
         uv_mutex_destroy(&c->mu);
+        uv_mutex_destroy(&c->pool.mu);
         free(c);
         return RK_ENOMEM;
     }
@@ -606,6 +696,8 @@ void rk_rclient_free(rk_rclient_t *c)
     if (uv_loop_close(&c->loop) != 0)
         rk_log_warn("rclient", "loop closed with handles open");
     uv_mutex_destroy(&c->mu);
+    pool_trim(c, true);
+    uv_mutex_destroy(&c->pool.mu);
     free(c);
 }
 

@@ -411,6 +411,7 @@ void rk_cmd_own_body(rk_cmd_t *c, uint8_t *data, size_t len)
     cmd_mem_free(c, c->body);
     c->body = data;
     c->body_len = data ? len : 0;
+    c->body_cap = 0;
 }
 
 /* ---- encode ---- */

@@ -3,7 +3,9 @@
  * time, splits inside the length, the header or the body, several frames in
  * one write, a big frame followed by small ones — every response carries
  * exactly the bytes the server sent, in both header formats, and a big frame
- * with a damaged header fails its request instead of being delivered.
+ * with a damaged header fails its request instead of being delivered. A body
+ * handed back (rk_rclient_recycle_body) is read into by later big answers,
+ * which still carry exactly their bytes.
  *
  * The server here is a plain socket on a free loopback port, run by a thread
  * of the test, so that the test chooses how each byte is written. */
@@ -32,7 +34,8 @@ static uint8_t pattern(size_t i, size_t j) { return (uint8_t)(i * 31 + j * 7 + (
 
 typedef struct {
     int lfd;
-    int mode;                   /* 0: all answers in one write; 1: in chunks of varied sizes; 2: a damaged big frame */
+    int mode;                   /* 0: all answers in one write; 1: in chunks of varied sizes; 2: a damaged big frame;
+                                 * 3: as 1, the client handing each big body's block back */
     pthread_t th;
 } fake_t;
 
@@ -98,7 +101,7 @@ static void *fake_main(void *arg)
         if (f->mode == 2)       /* binary header whose extFields length runs past it */
             memset(out.data + at + 8 + 13, 0x7F, 4);
     }
-    if (f->mode == 1 || f->mode == 2)
+    if (f->mode >= 1)
         send_chunked(fd, out.data, out.len);
     else
         rk_raw_send_all(fd, out.data, out.len);
@@ -115,6 +118,8 @@ typedef struct {
     int done;
     int status[NSIZES];
     rk_cmd_t *resp[NSIZES];
+    rk_rclient_t *recycle_to;   /* the callback checks each body and hands its block back */
+    int bad[NSIZES];            /* 0, or what was wrong (1 size, 2 a byte, 3 body_cap) */
 } got_t;
 
 typedef struct {
@@ -125,6 +130,20 @@ typedef struct {
 static void on_resp(void *arg, int status, rk_cmd_t *resp)
 {
     slot_t *s = arg;
+    if (s->g->recycle_to != NULL && status == RK_OK) {
+        if (resp->body_len != sizes[s->i])
+            s->g->bad[s->i] = 1;
+        for (size_t j = 0; j < resp->body_len && s->g->bad[s->i] == 0; j++)
+            if (resp->body[j] != pattern(s->i, j))
+                s->g->bad[s->i] = 2;
+        if (resp->body_cap != 0 && resp->body_cap < resp->body_len)
+            s->g->bad[s->i] = 3;
+        if (resp->body_cap != 0) {      /* the next big answers are read into this block */
+            rk_rclient_recycle_body(s->g->recycle_to, resp->body, resp->body_cap);
+            resp->body = NULL;
+            resp->body_len = 0;
+        }
+    }
     pthread_mutex_lock(&s->g->mu);
     s->g->status[s->i] = status;
     s->g->resp[s->i] = resp;
@@ -153,10 +172,11 @@ static void run(int mode)
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     rk_rclient_t *c;
     cr_assert_eq(rk_rclient_new(&c), RK_OK);
-    got_t g = {.done = 0};
+    got_t g = {.done = 0, .recycle_to = mode == 3 ? c : NULL};
     pthread_mutex_init(&g.mu, NULL);
     slot_t slots[NSIZES];
     size_t n = mode == 2 ? 1 : NSIZES;
+    int handed_back = 0;
     for (size_t i = 0; i < n; i++) {
         rk_cmd_t *req = rk_cmd_new(11);
         cr_assert_not_null(req);
@@ -175,6 +195,14 @@ static void run(int mode)
         }
         cr_assert_eq(g.status[i], RK_OK, "answer %zu: status %d", i, g.status[i]);
         rk_cmd_t *r = g.resp[i];
+        if (mode == 3) {
+            cr_assert_eq(g.bad[i], 0, "answer %zu (%zu bytes): %s", i, sizes[i],
+                         g.bad[i] == 1 ? "wrong size" : g.bad[i] == 2 ? "a byte differs" : "body_cap < body_len");
+            cr_assert(r->body_cap == 0 || sizes[i] >= 32768, "answer %zu: body_cap %zu", i, r->body_cap);
+            handed_back += r->body_cap != 0;
+            rk_cmd_free(r);
+            continue;
+        }
         int64_t idx = -1;
         cr_assert_eq(rk_cmd_ext_i64(r, "idx", &idx), RK_OK);
         cr_assert_eq(idx, (int64_t)i);
@@ -189,6 +217,8 @@ static void run(int mode)
         free(taken);
         rk_cmd_free(r);
     }
+    if (mode == 3)      /* at least the 1 MiB answer came in pieces, read into its own block */
+        cr_assert_geq(handed_back, 1);
     rk_rclient_free(c);
     pthread_join(f.th, NULL);
     close(f.lfd);
@@ -202,3 +232,5 @@ Test(big_bodies, answers_written_at_once_arrive_byte_for_byte) { run(0); }
 Test(big_bodies, answers_split_anywhere_arrive_byte_for_byte) { run(1); }
 
 Test(big_bodies, a_big_frame_with_a_damaged_header_fails_its_request) { run(2); }
+
+Test(big_bodies, blocks_handed_back_are_read_into_again_and_answers_stay_byte_for_byte) { run(3); }

@@ -5,8 +5,9 @@
 
 Each round runs `mqbench --mode consume` of the old build, then of the new one,
 each with a group of its own (so each reads the topic from offset 0), and prints
-mqbench's SUMMARY line with the consumer's CPU seconds and context switches
-(getrusage of the child: what the consumer burned, whatever else the machine ran).
+mqbench's SUMMARY line with the consumer's CPU seconds, context switches and
+minor page faults (getrusage of the child: what the consumer burned, whatever
+else the machine ran).
 Fill the topic first, e.g. mqbench -t TOPIC -s 1024 -w 64 --batch 16 --async --duration 25.
 Prints figures only; it asserts nothing (see the chapter README, "Where the time goes")."""
 import resource
@@ -23,7 +24,8 @@ def run(binary, ns, topic):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = next((l for l in out.splitlines() if l.startswith("SUMMARY")), "no SUMMARY line")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return "%s | cpu %.2f s | voluntary context switches %d" % (summary, cpu, after.ru_nvcsw - before.ru_nvcsw)
+    return "%s | cpu %.2f s | voluntary context switches %d | minor faults %d" % (
+        summary, cpu, after.ru_nvcsw - before.ru_nvcsw, after.ru_minflt - before.ru_minflt)
 
 
 def main():

@@ -1,6 +1,7 @@
 /* test_sdk_units.c — the SDK's pure parts: queue allocation, tag
  * expressions, routes, fastjson MessageQueue maps, received-message decoding. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,4 +214,84 @@ Test(msg_list, offset_ids_match_rk_msgid_encode_for_every_store_host)
         memset(l->msgs, 0xA5, n * sizeof *l->msgs);     /* dirty the memory the next decode may get */
         rk_msg_list_free(l);
     }
+}
+
+/* Issue 17: a push consumer decodes each pull into the blocks of a list it is
+ * done with (rk_msg_list_decode_reusing). Whatever the spare held — more
+ * messages, fewer, inflated bodies, damaged records — the result is the one
+ * a fresh decode gives, field for field. */
+static void same_lists(const rk_msg_list_t *a, const rk_msg_list_t *b)
+{
+    cr_assert_eq(a->n, b->n);
+    cr_assert_eq(a->nbad, b->nbad);
+    cr_assert_eq(a->cut, b->cut);
+    cr_assert_eq(a->last_offset, b->last_offset);
+    for (size_t i = 0; i < a->n; i++) {
+        const rk_msg_ext_t *x = &a->msgs[i], *y = &b->msgs[i];
+        cr_assert_str_eq(x->topic, y->topic);
+        cr_assert_str_eq(x->tags, y->tags);
+        cr_assert_str_eq(x->keys, y->keys);
+        cr_assert_eq(x->body_len, y->body_len);
+        cr_assert_eq(memcmp(x->body, y->body, x->body_len), 0, "message %zu: body", i);
+        cr_assert_eq(x->props_len, y->props_len);
+        cr_assert_eq(memcmp(x->props, y->props, x->props_len), 0);
+        cr_assert_eq(x->queue_offset, y->queue_offset);
+        cr_assert_eq(x->commitlog_offset, y->commitlog_offset);
+        cr_assert_eq(x->sys_flag, y->sys_flag);
+        cr_assert_str_eq(x->msg_id, y->msg_id);
+        cr_assert_str_eq(x->offset_msg_id, y->offset_msg_id);
+        cr_assert_str_eq(x->born_host, y->born_host);
+        cr_assert_str_eq(x->store_host, y->store_host);
+    }
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *d = malloc(n ? n : 1);
+    cr_assert_not_null(d);
+    memcpy(d, p, n);
+    return d;
+}
+
+Test(msg_list, a_decode_into_a_spare_list_equals_a_fresh_one)
+{
+    static uint8_t big[1 << 20], small[4096], odd[65536];
+    size_t nbig = 0, nsmall = 0, nodd = 0;
+    char body[1500], props[256];
+    for (int i = 0; i < 300; i++) {     /* many messages, props of every length */
+        memset(body, 'a' + i % 26, sizeof body);
+        snprintf(props, sizeof props, "TAGS\001tag%d\002KEYS\001%.*s\002UNIQ_KEY\001ID%d", i, i % 120,
+                 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+                 i);
+        nbig += encode(big + nbig, sizeof big - nbig, body, (size_t)(i * 5) % sizeof body, 0, props, i);
+    }
+    nsmall = encode(small, sizeof small, "x", 1, 0, "TAGS\001only", 7);
+    char zbody[8192];                   /* an inflated body, then a damaged record */
+    memset(zbody, 'q', sizeof zbody);
+    uint8_t *z;
+    size_t zlen;
+    cr_assert_eq(rk_body_compress((const uint8_t *)zbody, sizeof zbody, &z, &zlen), 1);
+    nodd = encode(odd, sizeof odd, (const char *)z, zlen, RK_SYSFLAG_COMPRESSED | RK_SYSFLAG_COMPRESSION_ZLIB, "", 3);
+    free(z);
+    size_t at = nodd;
+    nodd += encode(odd + nodd, sizeof odd - nodd, "damaged", 7, 0, "", 4);
+    uint8_t *d = memmem(odd + at, nodd - at, "damaged", 7);
+    cr_assert_not_null(d);
+    d[0] ^= 0xFF;
+    nodd += encode(odd + nodd, sizeof odd - nodd, "after", 5, 0, "KEYS\001k", 5);
+
+    const struct { const uint8_t *p; size_t n; } in[] = {{big, nbig}, {small, nsmall}, {odd, nodd}, {big, nbig},
+                                                          {odd, nodd}, {small, nsmall}, {big, nbig}};
+    rk_msg_list_t *spare = NULL;
+    for (size_t k = 0; k < sizeof in / sizeof in[0]; k++) {
+        rk_msg_list_t *fresh, *reused;
+        cr_assert_eq(rk_msg_list_decode_skip(dup_bytes(in[k].p, in[k].n), in[k].n, true, &fresh), RK_OK);
+        cr_assert_eq(rk_msg_list_decode_reusing(dup_bytes(in[k].p, in[k].n), in[k].n, true, spare, &reused), RK_OK);
+        if (k > 0)
+            cr_assert_eq(reused, spare, "the spare list itself is reused");
+        same_lists(fresh, reused);
+        rk_msg_list_free(fresh);
+        spare = reused;                 /* its raw is freed by the next decode */
+    }
+    rk_msg_list_free(spare);
 }

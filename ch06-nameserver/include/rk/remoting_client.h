@@ -31,6 +31,18 @@ int rk_rclient_new(rk_rclient_t **out);
 /* Fails every pending request with RK_ECLOSED, closes, joins, frees (after
  * a name look-up in progress, which cannot be interrupted, has returned). */
 void rk_rclient_free(rk_rclient_t *c);
+/* Hands back the block of a big answer's body (cmd->body, when cmd->body_cap
+ * is not 0; pass body_cap), taken from the command before rk_cmd_free, so
+ * that the next big answer is read into it rather than into a fresh block
+ * (any thread; before rk_rclient_free). A body whose block is not handed
+ * back is an ordinary malloc'ed block: free() it. Why: a consumer's pull
+ * answers of ~256 KiB were malloc'ed on the network thread and freed on a
+ * listener's; glibc gave each freed block back to the kernel (madvise) and
+ * the next answer faulted its pages in again, a third of all the bytes
+ * pulled (ch07 README, "Where the time goes: the push consumer"). The
+ * client keeps at most 16 idle blocks of up to 4 MiB each, and frees them
+ * after about a second without a big answer. */
+void rk_rclient_recycle_body(rk_rclient_t *c, uint8_t *body, size_t cap);
 
 int rk_rclient_invoke_async(rk_rclient_t *c, const char *addr, rk_cmd_t *req, int timeout_ms,
                             rk_invoke_cb cb, void *arg);

@@ -83,6 +83,11 @@ typedef struct rk_cmd {
                                  * or value pointing into it is not freed alone */
     size_t arena_len, arena_used;
     bool heap_strings;          /* some remark, key or value is a block of its own (internal) */
+    size_t body_cap;            /* the body's block holds this many bytes (>= body_len), or 0: it
+                                 * was allocated for body_len exactly. Set on big answers read by
+                                 * rk_rclient, whose block its taker may hand back with
+                                 * rk_rclient_recycle_body (remoting_client.h); last, so that the
+                                 * fields before it keep their places in librocklet.so.0 */
 } rk_cmd_t;
 
 rk_cmd_t *rk_cmd_new(int32_t code);

@@ -167,6 +167,9 @@ typedef struct rk_msg_list {
     char *arena;
     uint8_t **inflated;
     size_t ninflated;
+    size_t msgs_cap, arena_cap;         /* msgs' and arena's block sizes (for reuse) */
+    size_t raw_cap;                     /* raw's block size when rk_rclient may have it back
+                                         * (rk_cmd_t.body_cap), or 0 */
 } rk_msg_list_t;
 
 /* Decodes stored records (a pull or query body). Takes ownership of raw
@@ -182,6 +185,14 @@ int rk_msg_list_decode(uint8_t *raw, size_t len, rk_msg_list_t **out);
  * raw; fails only for lack of memory. Linear in len (the rescan verifies at
  * most a bounded number of candidates). */
 int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_list_t **out);
+/* The same, reusing the blocks of spare, a list the caller is done with
+ * (NULL: none): its message array and its strings' block when they are big
+ * enough (its raw is freed unless taken first: set spare->raw to NULL).
+ * spare is always consumed: it becomes *out, or is freed. A consumer's pull
+ * of 256 messages has a message array of ~130 KiB; freed and malloc'ed
+ * again at each pull, glibc gave it back to the kernel and faulted it in
+ * again (ch07 README, "Where the time goes: the push consumer"). */
+int rk_msg_list_decode_reusing(uint8_t *raw, size_t len, bool check_crc, rk_msg_list_t *spare, rk_msg_list_t **out);
 void rk_msg_list_free(rk_msg_list_t *l);
 /* A property of a received message as a C string; RK_ENOTFOUND / RK_ETOOBIG. */
 int rk_msg_prop(const rk_msg_ext_t *m, const char *key, char *buf, size_t len);

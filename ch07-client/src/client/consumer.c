@@ -32,6 +32,7 @@
 #define RETRY_LOCAL_MS 1000             /* consume again here when the broker cannot take it back */
 #define SPREAD_NS 200000                /* a concurrent job's calls spread over the pool after this long */
 #define MAX_SUBS 32
+#define SPARE_MAX 16                    /* consumed pulls' message lists kept for reuse */
 #define QUICK_FIRST_MS 200              /* a topic with no route yet: look again after this, */
 #define QUICK_MAX_MS 2000               /* doubling up to this, until it has one */
 #define MQKEY_MAX (2 * RK_NAME_MAX + 16)
@@ -244,9 +245,15 @@ static void report_bad(const rk_msg_list_t *l, const rk_mq_t *mq, int64_t offset
                      mq->topic, mq->queue_id, mq->broker, l->nbad - shown, offset);
 }
 
-int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
-                          rk_pull_result_t *r)
+/* rk_pull_result_decode, reusing spare's blocks (rk_msg_list_decode_reusing;
+ * NULL: none; always consumed). */
+static int pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
+                              rk_msg_list_t *spare, rk_pull_result_t *r)
 {
+    if (resp->code != RK_RESP_SUCCESS) {
+        rk_msg_list_free(spare);
+        spare = NULL;
+    }
     memset(r, 0, sizeof *r);
     r->next_offset = r->min_offset = r->max_offset = -1;
     rk_cmd_ext_i64(resp, "nextBeginOffset", &r->next_offset);
@@ -265,13 +272,14 @@ int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, i
     }
     }
     uint8_t *raw = resp->body;
-    size_t len = resp->body_len;
+    size_t len = resp->body_len, cap = resp->body_cap;
     resp->body = NULL;
-    resp->body_len = 0;
-    int rc = rk_msg_list_decode_skip(raw, len, check_crc, &r->msgs);
+    resp->body_len = resp->body_cap = 0;
+    int rc = rk_msg_list_decode_reusing(raw, len, check_crc, spare, &r->msgs);
     if (rc != RK_OK)
         return errf(r->error, sizeof r->error, rc, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
                     rk_strerror(rc));
+    r->msgs->raw_cap = cap;
     r->skipped = r->msgs->nbad;
     if (r->msgs->nbad > 0)
         report_bad(r->msgs, mq, offset);
@@ -308,19 +316,26 @@ int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, i
     return RK_OK;
 }
 
+int rk_pull_result_decode(rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset, bool check_crc,
+                          rk_pull_result_t *r)
+{
+    return pull_result_decode(resp, mq, expr, offset, check_crc, NULL, r);
+}
+
 /* A pull answer into r (which then owns the messages); the messages whose
  * tag the expression does not match are dropped here, as the broker only
- * filters by tag hash. */
+ * filters by tag hash. spare: as pull_result_decode. */
 static int pull_parse(int status, rk_cmd_t *resp, const rk_mq_t *mq, const char *expr, int64_t offset,
-                      bool check_crc, rk_pull_result_t *r)
+                      bool check_crc, rk_msg_list_t *spare, rk_pull_result_t *r)
 {
     if (status != RK_OK) {
+        rk_msg_list_free(spare);
         memset(r, 0, sizeof *r);
         r->next_offset = r->min_offset = r->max_offset = -1;
         return errf(r->error, sizeof r->error, status, "pull from %s queue %d: %s", mq->broker, mq->queue_id,
                     rk_strerror(status));
     }
-    return rk_pull_result_decode(resp, mq, expr, offset, check_crc, r);
+    return pull_result_decode(resp, mq, expr, offset, check_crc, spare, r);
 }
 
 void rk_pull_result_free(rk_pull_result_t *r)
@@ -448,7 +463,7 @@ int rk_pull_consumer_pull(rk_pull_consumer_t *pc, const rk_mq_t *mq, const char 
             *v = next;
         uv_mutex_unlock(&pc->mu);
     }
-    int rc = pull_parse(st, resp, mq, tag_expr, offset, pc->check_crc, r);
+    int rc = pull_parse(st, resp, mq, tag_expr, offset, pc->check_crc, NULL, r);
     rk_cmd_free(resp);
     return rc;
 }
@@ -544,6 +559,10 @@ struct rk_push_consumer {
     rk_strmap_t local_offsets;          /* broadcasting: mq key -> int64_t* (loaded, then kept) */
     uv_mutex_t rb_mu;                   /* one rebalance at a time; shutdown */
 
+    uv_mutex_t smu;                     /* spare: consumed pulls' message lists, whose blocks the */
+    rk_msg_list_t *spare[SPARE_MAX];    /* next pulls decode into (rk_msg_list_decode_reusing) */
+    int nspare;
+    bool spare_used;                    /* spare_get since the last spare_trim */
     uv_mutex_t pmu;                     /* pool */
     uv_cond_t pcond;
     job_t *jobs, *jobs_tail;
@@ -606,9 +625,62 @@ static int64_t pq_acked(const pq_t *q)
     return q->pull_offset;
 }
 
+/* A consumed pull's list: its body's block back to the remoting client,
+ * the list itself (message array, strings) kept for the next pull's decode
+ * while there is room — a list with inflated bodies is freed, so that no
+ * big inflated body stays idle. */
+static void spare_put(rk_push_consumer_t *pc, rk_msg_list_t *l)
+{
+    if (l->raw_cap > 0) {
+        rk_rclient_recycle_body(rk_mqclient_remoting(pc->c), l->raw, l->raw_cap);
+        l->raw = NULL;
+    }
+    if (l->ninflated == 0) {
+        free(l->raw);
+        l->raw = NULL;
+        uv_mutex_lock(&pc->smu);
+        bool kept = pc->nspare < SPARE_MAX;
+        if (kept)
+            pc->spare[pc->nspare++] = l;
+        uv_mutex_unlock(&pc->smu);
+        if (kept)
+            return;
+    }
+    rk_msg_list_free(l);
+}
+
+/* A list for the next pull to decode into, or NULL. */
+static rk_msg_list_t *spare_get(rk_push_consumer_t *pc)
+{
+    uv_mutex_lock(&pc->smu);
+    rk_msg_list_t *l = pc->nspare > 0 ? pc->spare[--pc->nspare] : NULL;
+    pc->spare_used = true;
+    uv_mutex_unlock(&pc->smu);
+    return l;
+}
+
+/* Frees the spare lists if no pull found messages since the last call (the
+ * offset persister's, every persist_ms): an idle consumer keeps none. */
+static void spare_trim(rk_push_consumer_t *pc)
+{
+    rk_msg_list_t *drop[SPARE_MAX];
+    int n = 0;
+    uv_mutex_lock(&pc->smu);
+    if (!pc->spare_used) {
+        n = pc->nspare;
+        memcpy(drop, pc->spare, (size_t)n * sizeof *drop);
+        pc->nspare = 0;
+    }
+    pc->spare_used = false;
+    uv_mutex_unlock(&pc->smu);
+    for (int i = 0; i < n; i++)
+        rk_msg_list_free(drop[i]);
+}
+
 /* Marks messages consumed and frees fully consumed batches at the head
- * (q->mu held). */
-static void pq_mark_done(pq_t *q, batch_t *b, size_t from, size_t n)
+ * (q->mu held); their pull answers' blocks go back to the remoting client
+ * for the next answers (rk_rclient_recycle_body says why). */
+static void pq_mark_done(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t from, size_t n)
 {
     for (size_t i = from; i < from + n; i++)
         if (!b->done[i]) {
@@ -621,7 +693,7 @@ static void pq_mark_done(pq_t *q, batch_t *b, size_t from, size_t n)
         q->head = h->next;
         if (q->head == NULL)
             q->tail = NULL;
-        rk_msg_list_free(h->list);
+        spare_put(pc, h->list);
         free(h->done);
         free(h);
     }
@@ -805,7 +877,7 @@ static bool consume_chunk(rk_push_consumer_t *pc, pq_t *q, batch_t *b, size_t fr
                         "); broadcasting does not redeliver it",
                         pc->group, msgs[i].msg_id, q->mq.topic, q->mq.queue_id, msgs[i].queue_offset);
     uv_mutex_lock(&q->mu);
-    pq_mark_done(q, b, from, n);
+    pq_mark_done(pc, q, b, from, n);
     uv_mutex_unlock(&q->mu);
     return true;
 }
@@ -904,7 +976,7 @@ static void run_orderly(rk_push_consumer_t *pc, job_t *j)
             return;
         }
         uv_mutex_lock(&q->mu);
-        pq_mark_done(q, b, from, n);
+        pq_mark_done(pc, q, b, from, n);
         uv_mutex_unlock(&q->mu);
     }
     job_free(j);
@@ -1031,7 +1103,8 @@ static void pull_cb(void *arg, int status, rk_cmd_t *resp)
     bool slave_refused = status == RK_OK && resp != NULL && from_slave &&
                          resp->code == RK_RESP_PULL_RETRY_IMMEDIATELY &&
                          (rk_cmd_ext_i64(resp, "nextBeginOffset", &next_begin) != RK_OK || next_begin <= offset);
-    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, pc->check_crc, &r);
+    rk_msg_list_t *spare = status == RK_OK && resp != NULL && resp->code == RK_RESP_SUCCESS ? spare_get(pc) : NULL;
+    int rc = pull_parse(status, resp, &q->mq, q->expr, offset, pc->check_crc, spare, &r);
     rk_cmd_free(resp);
     uint64_t delay = slave_refused ? ERROR_DELAY_MS : 0;
     uv_mutex_lock(&q->mu);
@@ -1601,6 +1674,7 @@ static void persist_task(void *arg, bool cancelled)
     uv_mutex_lock(&pc->mu);
     persist_all(pc, false);
     uv_mutex_unlock(&pc->mu);
+    spare_trim(pc);
     rk_mqclient_schedule(pc->c, (uint64_t)pc->persist_ms, persist_task, pc);
 }
 
@@ -1699,6 +1773,10 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
         goto fail1;
     if (uv_mutex_init(&pc->pmu) != 0)
         goto fail2;
+    if (uv_mutex_init(&pc->smu) != 0) {
+        uv_mutex_destroy(&pc->pmu);
+        goto fail2;
+    }
     if (uv_cond_init(&pc->pcond) != 0)
         goto fail3;
     if ((pc->threads = calloc((size_t)pc->nthreads, sizeof *pc->threads)) == NULL)
@@ -1741,6 +1819,7 @@ fail5:
 fail4:
     uv_cond_destroy(&pc->pcond);
 fail3:
+    uv_mutex_destroy(&pc->smu);
     uv_mutex_destroy(&pc->pmu);
 fail2:
     uv_mutex_destroy(&pc->rb_mu);
@@ -1889,6 +1968,9 @@ void rk_push_consumer_free(rk_push_consumer_t *pc)
     rk_strmap_free(&pc->local_offsets, free);
     free(pc->threads);
     uv_cond_destroy(&pc->pcond);
+    for (int i = 0; i < pc->nspare; i++)
+        rk_msg_list_free(pc->spare[i]);
+    uv_mutex_destroy(&pc->smu);
     uv_mutex_destroy(&pc->pmu);
     uv_mutex_destroy(&pc->rb_mu);
     uv_mutex_destroy(&pc->mu);

@@ -748,8 +748,42 @@ static void note_bad(rk_msg_list_t *l, int64_t qoff, int64_t prev, size_t pos, s
 
 int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_list_t **out)
 {
+    return rk_msg_list_decode_reusing(raw, len, check_crc, NULL, out);
+}
+
+/* A list to decode into: spare emptied (its message array and arena kept),
+ * or a new one. */
+static rk_msg_list_t *list_from(rk_msg_list_t *spare)
+{
+    if (spare == NULL)
+        return calloc(1, sizeof *spare);
+    for (size_t i = 0; i < spare->ninflated; i++)
+        free(spare->inflated[i]);
+    free(spare->inflated);
+    free(spare->raw);
+    rk_msg_list_t kept = {.msgs = spare->msgs, .msgs_cap = spare->msgs_cap, .arena = spare->arena,
+                          .arena_cap = spare->arena_cap};
+    *spare = kept;
+    return spare;
+}
+
+/* *blk holds at least need bytes (*cap: its size), keeping it if it does. */
+static bool block_fit(void **blk, size_t *cap, size_t need)
+{
+    if (*blk != NULL && *cap >= need)
+        return true;
+    free(*blk);
+    *cap = 0;
+    if ((*blk = malloc(need)) == NULL)
+        return false;
+    *cap = need;
+    return true;
+}
+
+int rk_msg_list_decode_reusing(uint8_t *raw, size_t len, bool check_crc, rk_msg_list_t *spare, rk_msg_list_t **out)
+{
     *out = NULL;
-    rk_msg_list_t *l = calloc(1, sizeof *l);
+    rk_msg_list_t *l = list_from(spare);
     if (l == NULL) {
         free(raw);
         return RK_ENOMEM;
@@ -792,8 +826,12 @@ int rk_msg_list_decode_skip(uint8_t *raw, size_t len, bool check_crc, rk_msg_lis
     l->last_offset = prev;              /* the last record that verified (inflated or not) */
     /* malloc, not calloc: pass 2 sets every field of each message it keeps
      * (zeroing 256 messages of ~500 bytes was 3 % of a consumer's time) */
-    if ((l->msgs = malloc((count + 1) * sizeof *l->msgs)) == NULL || (l->arena = malloc(arena + 1)) == NULL ||
-        (l->inflated = calloc(ncomp + 1, sizeof *l->inflated)) == NULL) {
+    void *msgs = l->msgs, *arena_blk = l->arena;
+    bool fit = block_fit(&msgs, &l->msgs_cap, (count + 1) * sizeof *l->msgs);
+    l->msgs = msgs;
+    fit = fit && block_fit(&arena_blk, &l->arena_cap, arena + 1);
+    l->arena = arena_blk;
+    if (!fit || (l->inflated = calloc(ncomp + 1, sizeof *l->inflated)) == NULL) {
         free(at);
         rk_msg_list_free(l);
         return RK_ENOMEM;
