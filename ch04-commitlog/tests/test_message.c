@@ -158,6 +158,43 @@ Test(properties, round_trip_and_tolerate_trailing_separator)
     rk_buf_free(&c);
 }
 
+/* rk_props_get finds what a walk of rk_props_next would find, on the odd
+ * shapes too: empty names and values, junk entries, a name that is a prefix
+ * of another, a value holding \001, a trailing \002, a key holding a separator. */
+static const char *props_get_by_walk(const char *props, size_t len, const char *key, size_t *vlen)
+{
+    rk_prop_iter_t it = rk_props_iter(props, len);
+    const char *k, *v;
+    size_t kl, vl;
+    while (rk_props_next(&it, &k, &kl, &v, &vl))
+        if (kl == strlen(key) && memcmp(k, key, kl) == 0) {
+            *vlen = vl;
+            return v;
+        }
+    return NULL;
+}
+
+Test(properties, get_agrees_with_a_walk_of_the_entries)
+{
+    static const char *const props[] = {
+        "", "\002", "A\001", "\001x", "AB\001x\002A\001y", "A\001x\001y\002B\001z", "junk\002A\001v\002",
+        "KEYS\001k1 k2\002TAGS\001TagA\002UNIQ_KEY\001ABC", "TAGSX\001no\002TAGS\001yes", "TAG\002TAGS\001v",
+        "\002\002TAGS\001\002", "DELAY\0013\002TRAN_MSG\001true\002",
+    };
+    static const char *const keys[] = {"", "A", "AB", "B", "TAGS", "TAG", "KEYS", "UNIQ_KEY", "DELAY",
+                                       "TRAN_MSG", "A\001x", "A\002", "x", "NOPE"};
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++) {
+            size_t len = strlen(props[i]), want_len = 0, got_len = 0;
+            const char *want = props_get_by_walk(props[i], len, keys[j], &want_len);
+            const char *got = rk_props_get(props[i], len, keys[j], &got_len);
+            cr_assert_eq(got, want, "props %zu, key \"%s\"", i, keys[j]);
+            if (want != NULL)
+                cr_assert_eq(got_len, want_len, "props %zu, key \"%s\"", i, keys[j]);
+        }
+    cr_assert_null(rk_props_get(NULL, 0, "A", NULL));
+}
+
 Test(host, formats_as_inet_ntop_and_snprintf_would)
 {
     static const char *const cases[] = {"0.0.0.0:0", "255.255.255.255:65535", "10.0.0.1:10911", "127.0.0.1:9",

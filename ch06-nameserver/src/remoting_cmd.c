@@ -157,7 +157,8 @@ void rk_cmd_free(rk_cmd_t *c)
     if (!ext_inline(c))
         free(c->ext);
     cmd_mem_free(c, c->remark);
-    cmd_mem_free(c, c->body);
+    if (!c->body_borrowed)
+        cmd_mem_free(c, c->body);
     free(c);
 }
 
@@ -408,10 +409,22 @@ int rk_cmd_set_body(rk_cmd_t *c, const void *data, size_t len)
 
 void rk_cmd_own_body(rk_cmd_t *c, uint8_t *data, size_t len)
 {
-    cmd_mem_free(c, c->body);
+    if (!c->body_borrowed)
+        cmd_mem_free(c, c->body);
+    c->body_borrowed = false;
     c->body = data;
     c->body_len = data ? len : 0;
     c->body_cap = 0;
+}
+
+void rk_cmd_borrow_body(rk_cmd_t *c, const uint8_t *data, size_t len)
+{
+    rk_cmd_own_body(c, NULL, 0);
+    if (data != NULL && len > 0) {
+        c->body = (uint8_t *)data;      /* never written through: see body_borrowed */
+        c->body_len = len;
+        c->body_borrowed = true;
+    }
 }
 
 /* ---- encode ---- */

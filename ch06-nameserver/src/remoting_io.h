@@ -29,7 +29,9 @@ int rk__out_cmd(rk_buf_t *out, const rk_cmd_t *cmd);
 /* Writes out's bytes as one uv_write (the buffer's memory goes to the write
  * request; out is empty afterwards, also on failure). 0 when out was empty
  * or the write is queued; else a libuv error, nothing queued. done as for
- * rk__write_cmd. */
+ * rk__write_cmd. Without done, the bytes the socket takes at once are
+ * written right away (uv_try_write) and, if that was all of them, out keeps
+ * its block (emptied) for the next frames, up to 1 MiB. */
 int rk__out_flush(uv_stream_t *stream, rk_buf_t *out, void (*done)(uv_stream_t *stream));
 
 /* Blocks SIGPIPE in the calling (network) thread: a write to a peer that

@@ -246,7 +246,7 @@ static const struct {
 
 /* The delivery time a message asks for: one pass over its properties (every put runs this).
  * RK_PUT_OK with *found false: none; RK_PUT_WHEEL_TIMER_MSG_ILLEGAL: not an integer in range. */
-static rk_put_status_t asked_time(const rk_msg_t *m, int64_t now, bool *found, int64_t *at)
+static rk_put_status_t asked_time(const rk_msg_t *m, int64_t *now, bool *found, int64_t *at)
 {
     const char *val[NKEYS] = {0};
     size_t vlen[NKEYS] = {0};
@@ -275,7 +275,12 @@ static rk_put_status_t asked_time(const rk_msg_t *m, int64_t now, bool *found, i
         buf[vlen[j]] = '\0';
         if (rk_parse_int(buf, &x) != RK_OK || x < timer_keys[j].min || x > timer_keys[j].max)
             return RK_PUT_WHEEL_TIMER_MSG_ILLEGAL;
-        *at = timer_keys[j].unit ? now + x * timer_keys[j].unit : x;
+        if (timer_keys[j].unit) {
+            *now = rk_now_ms();
+            *at = *now + x * timer_keys[j].unit;
+        } else {
+            *at = x;
+        }
         return RK_PUT_OK;
     }
     return RK_PUT_OK;
@@ -318,11 +323,13 @@ static rk_put_status_t timer_hook(void *ctx, rk_msg_t *m, rk_put_scratch_t *scra
     if (m->topic_len == sizeof RK_SCHEDULE_TOPIC - 1 && memcmp(m->topic, RK_SCHEDULE_TOPIC, m->topic_len) == 0)
         return level_wins(m, scratch);
     bool found = false;
-    int64_t now = rk_now_ms(), at = 0;
-    rk_put_status_t st = asked_time(m, now, &found, &at);
-    if (st != RK_PUT_OK)
+    int64_t now = 0, at = 0;                    /* the clock is read only for a message that asks a time */
+    rk_put_status_t st = asked_time(m, &now, &found, &at);
+    if (st != RK_PUT_OK || !found)
         return st;
-    if (!found || at <= now)                    /* no time, or already due: an ordinary message */
+    if (now == 0)
+        now = rk_now_ms();
+    if (at <= now)                              /* already due: an ordinary message */
         return RK_PUT_OK;
     if (at - now > t->max_delay_ms)
         return RK_PUT_WHEEL_TIMER_MSG_ILLEGAL;

@@ -14,7 +14,9 @@
  *
  * Callbacks get status RK_OK with the response, or RK_ETIMEDOUT /
  * RK_ECLOSED / a connect error (-errno style) with resp NULL; a callback
- * runs exactly once, unless invoke returned an error.
+ * runs exactly once, unless invoke returned an error. A request is encoded
+ * (its body read) only before its callback runs: a sync or async request may
+ * borrow its body (rk_cmd_borrow_body) from memory that lives until then.
  *
  * Threads: every function may be called from any thread except free, which
  * must not be called from a callback. Memory: invoke takes ownership of req;

@@ -72,6 +72,7 @@ int rk_batch_encode(rk_buf_t *out, const rk_batch_msg_t *m)
     if (m->props_len > RK_PROPERTIES_MAX_LEN || m->body_len > INT32_MAX - 64)
         return RK_ETOOBIG;
     size_t total = 4 + 4 + 4 + 4 + 4 + m->body_len + 2 + m->props_len;
+    rk_buf_reserve(out, total);             /* one growth at most (errors are sticky) */
     rk_buf_put_u32(out, (uint32_t)total);
     rk_buf_put_u32(out, 0);                 /* magic: unused in a batch */
     rk_buf_put_u32(out, 0);                 /* body CRC: the broker computes it */
