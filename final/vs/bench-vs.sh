@@ -199,7 +199,7 @@ row() {
     done
     local rm pm ratio
     local fmt=%.0f
-    [ "$unit" = msgs/s ] || fmt=%.3g
+    [ "$unit" = msgs/s ] || fmt=%.4g
     rm=$(printf "$fmt" "$(median "${rv[@]}")")
     pm=$(printf "$fmt" "$(median "${pv[@]}")")
     ratio=$(awk -v a="$rm" -v b="$pm" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), a / b}')
