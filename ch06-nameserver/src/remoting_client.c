@@ -362,29 +362,18 @@ static bool deliver(chan_t *ch, rk_cmd_t *resp)
  * error (close the channel). */
 static int direct_body_start(chan_t *ch)
 {
-    rk_frames_t *f = &ch->frames;
-    size_t pending = rk_frames_pending(f);
-    if (pending < 8)
-        return RK_OK;
-    const uint8_t *p = f->buf.data + f->start;
-    size_t flen = rk_be_get32(p), hlen = rk_be_get32(p + 4) & 0xFFFFFF;
-    if (flen > f->max)
-        return RK_ETOOBIG;
-    if (flen < 4 || hlen > flen - 4)
-        return RK_EPROTO;
-    size_t head = 8 + hlen, body_len = flen - 4 - hlen;
-    if (body_len < DIRECT_BODY_MIN || pending < head || pending >= 4 + flen)
-        return RK_OK;           /* small, header not all here, or (not reached) all here */
-    size_t cap;
+    size_t body_len, here, cap;
+    int rc = rk_frames_big_body(&ch->frames, DIRECT_BODY_MIN, &body_len, &here);
+    if (rc <= 0)
+        return rc;
     uint8_t *body = body_block(ch->cl, body_len, &cap);
     if (body == NULL)
         return RK_ENOMEM;
-    ch->body_cap = cap;
-    ch->body_got = pending - head;
-    memcpy(body, p + head, ch->body_got);
-    f->buf.len = f->start + head;
+    rk_frames_split_body(&ch->frames, body);
     ch->body = body;
     ch->body_len = body_len;
+    ch->body_cap = cap;
+    ch->body_got = here;
     return RK_OK;
 }
 

@@ -1213,6 +1213,47 @@ int rk_frames_next(rk_frames_t *f, const uint8_t **frame, size_t *len)
     return 1;
 }
 
+/* The header of the frame at the front: its frame length and header length, checked. */
+static int front_frame(const rk_frames_t *f, size_t *flen, size_t *hlen)
+{
+    const uint8_t *p = f->buf.data + f->start;
+    *flen = rk_be_get32(p);
+    *hlen = rk_be_get32(p + 4) & 0xFFFFFF;
+    if (*flen > f->max)
+        return RK_ETOOBIG;
+    if (*flen < 4 || *hlen > *flen - 4)
+        return RK_EPROTO;
+    return RK_OK;
+}
+
+int rk_frames_big_body(const rk_frames_t *f, size_t min_body, size_t *body_len, size_t *body_here)
+{
+    size_t pending = rk_frames_pending(f), flen, hlen;
+    if (pending < 8)
+        return 0;
+    int rc = front_frame(f, &flen, &hlen);
+    if (rc != RK_OK)
+        return rc;
+    size_t head = 8 + hlen;
+    *body_len = flen - 4 - hlen;
+    if (*body_len < min_body || pending < head || pending >= 4 + flen)
+        return 0;
+    *body_here = pending - head;
+    return 1;
+}
+
+void rk_frames_split_body(rk_frames_t *f, uint8_t *dst)
+{
+    size_t flen, hlen;
+    if (rk_frames_pending(f) < 8 || front_frame(f, &flen, &hlen) != RK_OK)
+        return;                 /* not after a 1 from rk_frames_big_body: nothing to split */
+    size_t head = 8 + hlen;
+    if (rk_frames_pending(f) <= head)
+        return;
+    memcpy(dst, f->buf.data + f->start + head, rk_frames_pending(f) - head);
+    f->buf.len = f->start + head;
+}
+
 void rk_frames_shrink(rk_frames_t *f, size_t keep)
 {
     size_t pending = rk_frames_pending(f);

@@ -768,27 +768,17 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * an error (close the connection). */
 static int direct_body_start(rk_conn_t *c)
 {
-    rk_frames_t *f = &c->frames;
-    size_t pending = rk_frames_pending(f);
-    if (pending < 8)
-        return RK_OK;
-    const uint8_t *p = f->buf.data + f->start;
-    size_t flen = rk_be_get32(p), hlen = rk_be_get32(p + 4) & 0xFFFFFF;
-    if (flen > f->max)
-        return RK_ETOOBIG;
-    if (flen < 4 || hlen > flen - 4)
-        return RK_EPROTO;
-    size_t head = 8 + hlen, body_len = flen - 4 - hlen;
-    if (body_len < DIRECT_BODY_MIN || pending < head || pending >= 4 + flen)
-        return RK_OK;           /* small, header not all here, or (not reached) all here */
+    size_t body_len, here;
+    int rc = rk_frames_big_body(&c->frames, DIRECT_BODY_MIN, &body_len, &here);
+    if (rc <= 0)
+        return rc;
     uint8_t *body = malloc(body_len);
     if (body == NULL)
         return RK_ENOMEM;
-    c->body_got = pending - head;
-    memcpy(body, p + head, c->body_got);
-    f->buf.len = f->start + head;
+    rk_frames_split_body(&c->frames, body);
     c->body = body;
     c->body_len = body_len;
+    c->body_got = here;
     return RK_OK;
 }
 

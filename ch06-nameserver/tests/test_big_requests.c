@@ -127,3 +127,47 @@ Test(big_requests, requests_written_at_once_arrive_byte_for_byte) { run(0); }
 Test(big_requests, requests_split_anywhere_arrive_byte_for_byte) { run(1); }
 
 Test(big_requests, requests_to_a_slow_processor_with_back_pressure_arrive_byte_for_byte) { run(2); }
+
+/* The splitter's side of it, alone: a big body is recognised once its header is all here and
+ * not before, the bytes that came are moved out whole, and the header stays for the decoder. */
+Test(big_requests, the_splitter_hands_out_a_big_body_once_its_header_is_here)
+{
+    rk_frames_t f;
+    rk_frames_init(&f, 1 << 20);
+    /* a frame: length, header length (JSON: 0 in the top byte), 5 header bytes, 40 000 body */
+    size_t body = 40000, hlen = 5, flen = 4 + hlen + body;
+    uint8_t head[13];
+    rk_be_put32(head, (uint32_t)flen);
+    rk_be_put32(head + 4, (uint32_t)hlen);
+    memcpy(head + 8, "{\"a\"}", hlen);
+    size_t blen = 0, here = 0;
+    cr_assert_eq(rk_frames_feed(&f, head, 10), RK_OK);         /* header not all here */
+    cr_assert_eq(rk_frames_big_body(&f, 32768, &blen, &here), 0);
+    cr_assert_eq(rk_frames_feed(&f, head + 10, 3), RK_OK);
+    uint8_t part[100];
+    for (size_t j = 0; j < sizeof part; j++)
+        part[j] = pattern(1, j);
+    cr_assert_eq(rk_frames_feed(&f, part, sizeof part), RK_OK);
+    cr_assert_eq(rk_frames_big_body(&f, 32768, &blen, &here), 1);
+    cr_assert_eq(blen, body);
+    cr_assert_eq(here, sizeof part);
+    cr_assert_eq(rk_frames_big_body(&f, body + 1, &blen, &here), 0);   /* under the threshold */
+    uint8_t *dst = calloc(1, body);
+    cr_assert_not_null(dst);
+    rk_frames_split_body(&f, dst);
+    cr_assert_arr_eq(dst, part, sizeof part);
+    cr_assert_eq(rk_frames_pending(&f), 8 + hlen);                     /* the header waits alone */
+    cr_assert_arr_eq(f.buf.data + f.start, head, 8 + hlen);
+    free(dst);
+
+    /* a broken length is an error, not a big body */
+    rk_frames_t g;
+    rk_frames_init(&g, 1 << 20);
+    uint8_t bad[8];
+    rk_be_put32(bad, 8);
+    rk_be_put32(bad + 4, 100);          /* header longer than its frame */
+    cr_assert_eq(rk_frames_feed(&g, bad, sizeof bad), RK_OK);
+    cr_assert_eq(rk_frames_big_body(&g, 1, &blen, &here), RK_EPROTO);
+    rk_frames_free(&g);
+    rk_frames_free(&f);
+}

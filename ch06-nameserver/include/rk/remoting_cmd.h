@@ -173,6 +173,17 @@ int rk_frames_feed(rk_frames_t *f, const void *data, size_t len);
 int rk_frames_next(rk_frames_t *f, const uint8_t **frame, size_t *len);
 /* Bytes fed and not yet taken as frames (a partial frame, or frames not taken yet). */
 static inline size_t rk_frames_pending(const rk_frames_t *f) { return f->buf.len - f->start; }
+/* Big bodies read in place (the server's big requests, the client's big answers): when the
+ * pending bytes start a frame whose header has all arrived, whose body is at least min_body
+ * bytes, and which has not all arrived, returns 1 with *body_len (the whole body) and
+ * *body_here (its bytes already fed); the caller then gets a block of body_len bytes, moves
+ * those bytes into it with rk_frames_split_body, and reads the rest of the body straight into
+ * it. 0: not such a frame (small, header not all here, or all of it here). < 0: the stream is
+ * broken (as rk_frames_next). */
+int rk_frames_big_body(const rk_frames_t *f, size_t min_body, size_t *body_len, size_t *body_here);
+/* Copies the body bytes fed so far (body_here of rk_frames_big_body) to dst and cuts them off:
+ * the frame's header is left alone at the front, waiting for its body. */
+void rk_frames_split_body(rk_frames_t *f, uint8_t *dst);
 /* Gives back memory a big frame left behind: a buffer larger than keep whose
  * pending bytes fill under a quarter of it is replaced by one just big enough
  * (freed when nothing is pending). Invalidates frames taken so far. */
