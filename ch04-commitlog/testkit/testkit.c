@@ -247,6 +247,104 @@ int rk_tk_stop(pid_t pid, int timeout_ms)
     return st;
 }
 
+/* The inode of the socket listening on port (127.0.0.1 or any address, IPv4 or IPv6), from
+ * /proc/net/tcp*: 0 when none is found (or /proc cannot tell). */
+static unsigned long listen_inode(int port)
+{
+    const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        FILE *f = fopen(files[k], "r");
+        if (f == NULL)
+            continue;
+        char line[512];
+        unsigned long ino = 0;
+        while (ino == 0 && fgets(line, sizeof line, f) != NULL) {
+            char local[64];
+            unsigned st;
+            unsigned long inode;
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+            if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3 || st != 0x0A)
+                continue;
+            const char *colon = strrchr(local, ':');
+            if (colon != NULL && strtol(colon + 1, NULL, 16) == port)
+                ino = inode;
+        }
+        fclose(f);
+        if (ino != 0)
+            return ino;
+    }
+    return 0;
+}
+
+/* Whether process pid has socket inode ino open. */
+static bool pid_has_socket(pid_t pid, unsigned long ino)
+{
+    char dir[64], want[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", ino);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        char path[320], link[64];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            found = strcmp(link, want) == 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* The parent of pid, from /proc/pid/stat (0 when unknown). */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');  /* the name may hold spaces and parentheses */
+    int ppid = 0;
+    return p != NULL && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+}
+
+/* Who listens on port: 1 this process or one it started (a descendant), 0 another process,
+ * -1 /proc cannot tell (then the caller trusts the connection, as before). */
+static int port_is_ours(int port)
+{
+    unsigned long ino = listen_inode(port);
+    if (ino == 0)
+        return -1;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return -1;
+    pid_t self = getpid(), owner = 0;
+    struct dirent *e;
+    while (owner == 0 && (e = readdir(d)) != NULL) {
+        char *end;
+        long v = strtol(e->d_name, &end, 10);
+        if (*end == '\0' && v > 0 && pid_has_socket((pid_t)v, ino))
+            owner = (pid_t)v;
+    }
+    closedir(d);
+    if (owner == 0)
+        return -1;
+    for (pid_t p = owner; p > 1; p = parent_of(p))
+        if (p == self)
+            return 1;
+    fprintf(stderr, "testkit: port %d is served by process %d, which this test did not start "
+                    "(it took the port first: the test's own server could not bind it)\n", port, (int)owner);
+    return 0;
+}
+
 bool rk_tk_wait_port(int port, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 10) {
@@ -258,7 +356,7 @@ bool rk_tk_wait_port(int port, int timeout_ms)
         int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
         close(fd);
         if (ok)
-            return true;
+            return port_is_ours(port) != 0;
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }

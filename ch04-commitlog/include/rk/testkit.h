@@ -45,7 +45,11 @@ int rk_tk_kill(pid_t pid, int sig);
 int rk_tk_wait(pid_t pid, int timeout_ms);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL and reap. Returns status. */
 int rk_tk_stop(pid_t pid, int timeout_ms);
-/* Waits until something accepts TCP connections on 127.0.0.1:port. */
+/* Waits until something accepts TCP connections on 127.0.0.1:port, and checks (through
+ * /proc/net/tcp and /proc/PID/fd) that the listener is this process or one it started: a
+ * port another process took between rk_tk_free_port and our server's bind is false at once,
+ * with a line on stderr, instead of a test talking to a stranger's server. Where /proc cannot
+ * tell, a connection that is accepted is enough, as before. */
 bool rk_tk_wait_port(int port, int timeout_ms);
 /* Runs argv to completion, capturing stdout+stderr into *out (malloc'ed,
  * may be NULL). Returns the exit status (0..255), or -errno. */
