@@ -381,23 +381,16 @@ static int direct_body_start(chan_t *ch)
  * waited in frames, give the command the body, deliver it. */
 static void direct_body_done(chan_t *ch)
 {
-    rk_frames_t *f = &ch->frames;
-    const uint8_t *head = f->buf.data + f->start;
-    size_t hlen = rk_be_get32(head + 4) & 0xFFFFFF;
     uint8_t *body = ch->body;
     size_t body_len = ch->body_len;
     ch->body = NULL;
     ch->body_len = ch->body_got = 0;
     rk_cmd_t *resp;
-    int rc = rk_cmd_decode(head + 4, 4 + hlen, &resp);  /* the header alone: a command without body */
-    f->start = f->buf.len;      /* the header is taken */
-    if (rc != RK_OK) {
-        free(body);
+    if (rk_frames_join_body(&ch->frames, body, body_len, &resp) != RK_OK) {
         rk_log_warn("rclient", "%s: malformed frame, closing", ch->addr);
         chan_close(ch, RK_EPROTO);
         return;
     }
-    rk_cmd_own_body(resp, body, body_len);
     resp->body_cap = ch->body_cap;
     ch->head_read = true;
     if (deliver(ch, resp))

@@ -1254,6 +1254,24 @@ void rk_frames_split_body(rk_frames_t *f, uint8_t *dst)
     f->buf.len = f->start + head;
 }
 
+int rk_frames_join_body(rk_frames_t *f, uint8_t *body, size_t body_len, rk_cmd_t **out)
+{
+    *out = NULL;
+    size_t flen, hlen;
+    int rc = rk_frames_pending(f) < 8 ? RK_EPROTO : front_frame(f, &flen, &hlen);
+    if (rc == RK_OK && (rk_frames_pending(f) != 8 + hlen || flen != 4 + hlen + body_len))
+        rc = RK_EPROTO;         /* not the header rk_frames_split_body left */
+    if (rc == RK_OK)            /* the header alone: a command without body */
+        rc = rk_cmd_decode(f->buf.data + f->start + 4, 4 + hlen, out);
+    if (rc != RK_OK) {
+        free(body);
+        return rc;
+    }
+    f->start = f->buf.len;      /* the header is taken */
+    rk_cmd_own_body(*out, body, body_len);
+    return RK_OK;
+}
+
 void rk_frames_shrink(rk_frames_t *f, size_t keep)
 {
     size_t pending = rk_frames_pending(f);

@@ -890,13 +890,10 @@ static void direct_body_done(rk_conn_t *c)
         conn_pump(c);
         return;
     }
-    const uint8_t *head = f->buf.data + f->start;
-    size_t flen = rk_be_get32(head), hlen = rk_be_get32(head + 4) & 0xFFFFFF;
+    size_t frame_bytes = rk_frames_pending(f) + body_len;  /* length field, header, body */
     rk_cmd_t *req;
-    int drc = rk_cmd_decode(head + 4, 4 + hlen, &req);     /* the header alone: a command without body */
-    f->start = f->buf.len;      /* the header is taken */
+    int drc = rk_frames_join_body(f, body, body_len, &req);
     if (drc != RK_OK) {
-        free(body);
         if (drc == RK_ETOOBIG)
             rk_log_warn(s->name, "%s: header over the limits (more than %d extFields, or too many values), "
                         "closing the connection", c->peer, RK_CMD_MAX_EXT_FIELDS);
@@ -905,11 +902,10 @@ static void direct_body_done(rk_conn_t *c)
         rk_conn_close(c);
         return;
     }
-    rk_cmd_own_body(req, body, body_len);
     c->last_active = rk_mono_ms();
     c->frame_start = 0;
     c->refs++;                  /* the processor may close the connection */
-    dispatch(c, req, 4 + flen);
+    dispatch(c, req, frame_bytes);
     conn_pump(c);               /* accounts, decides whether to read on */
     conn_unref(c);
 }

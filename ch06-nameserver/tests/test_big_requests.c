@@ -130,7 +130,7 @@ Test(big_requests, requests_to_a_slow_processor_with_back_pressure_arrive_byte_f
 
 /* The splitter's side of it, alone: a big body is recognised once its header is all here and
  * not before, the bytes that came are moved out whole, and the header stays for the decoder. */
-Test(big_requests, the_splitter_hands_out_a_big_body_once_its_header_is_here)
+Test(big_requests, the_splitter_hands_out_a_big_body_and_joins_it_to_its_header)
 {
     rk_frames_t f;
     rk_frames_init(&f, 1 << 20);
@@ -158,7 +158,42 @@ Test(big_requests, the_splitter_hands_out_a_big_body_once_its_header_is_here)
     cr_assert_arr_eq(dst, part, sizeof part);
     cr_assert_eq(rk_frames_pending(&f), 8 + hlen);                     /* the header waits alone */
     cr_assert_arr_eq(f.buf.data + f.start, head, 8 + hlen);
-    free(dst);
+    rk_cmd_t *cmd = NULL;                                               /* "{\"a\"}" is no header */
+    cr_assert_neq(rk_frames_join_body(&f, dst, body, &cmd), RK_OK);     /* (dst freed with it) */
+    cr_assert_null(cmd);
+    rk_frames_free(&f);
+
+    /* a real command: split, the rest of the body read into the block, joined again */
+    rk_frames_init(&f, 1 << 20);
+    rk_cmd_t *sent = rk_cmd_new(RK_REQ_SEND_MESSAGE_V2);
+    cr_assert_not_null(sent);
+    cr_assert_eq(rk_cmd_ext_add(sent, "b", "TopicA"), RK_OK);
+    uint8_t *big = malloc(body);
+    cr_assert_not_null(big);
+    for (size_t j = 0; j < body; j++)
+        big[j] = pattern(2, j);
+    cr_assert_eq(rk_cmd_set_body(sent, big, body), RK_OK);
+    rk_buf_t wire = {0};
+    cr_assert_eq(rk_cmd_encode(sent, &wire), RK_OK);
+    size_t first = wire.len - body + 1000;                              /* the header, 1000 body bytes */
+    cr_assert_eq(rk_frames_feed(&f, wire.data, first), RK_OK);
+    cr_assert_eq(rk_frames_big_body(&f, 32768, &blen, &here), 1);
+    cr_assert_eq(blen, body);
+    cr_assert_eq(here, 1000u);
+    dst = malloc(body);
+    cr_assert_not_null(dst);
+    rk_frames_split_body(&f, dst);
+    memcpy(dst + here, wire.data + first, body - here);                 /* what the socket reads */
+    cr_assert_eq(rk_frames_join_body(&f, dst, body, &cmd), RK_OK);
+    cr_assert_eq(rk_frames_pending(&f), 0u);
+    cr_assert_eq(cmd->code, RK_REQ_SEND_MESSAGE_V2);
+    cr_assert_str_eq(rk_cmd_ext_get(cmd, "b"), "TopicA");
+    cr_assert_eq(cmd->body_len, body);
+    cr_assert_arr_eq(cmd->body, big, body);
+    rk_cmd_free(cmd);
+    rk_cmd_free(sent);
+    rk_buf_free(&wire);
+    free(big);
 
     /* a broken length is an error, not a big body */
     rk_frames_t g;

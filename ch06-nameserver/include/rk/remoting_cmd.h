@@ -184,6 +184,10 @@ int rk_frames_big_body(const rk_frames_t *f, size_t min_body, size_t *body_len, 
 /* Copies the body bytes fed so far (body_here of rk_frames_big_body) to dst and cuts them off:
  * the frame's header is left alone at the front, waiting for its body. */
 void rk_frames_split_body(rk_frames_t *f, uint8_t *dst);
+/* Once the split body's block is full: decodes the header waiting in front, gives the command
+ * the body (the command owns it from then on; freed here on error) and takes the header off.
+ * RK_OK and *out, or the decoder's error (the stream is broken). */
+int rk_frames_join_body(rk_frames_t *f, uint8_t *body, size_t body_len, rk_cmd_t **out);
 /* Gives back memory a big frame left behind: a buffer larger than keep whose
  * pending bytes fill under a quarter of it is replaced by one just big enough
  * (freed when nothing is pending). Invalidates frames taken so far. */
