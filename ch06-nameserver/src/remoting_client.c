@@ -261,12 +261,10 @@ static void chan_send(chan_t *ch, op_t *op)
 }
 
 /* Big frames come back to back (a consumer catching up): the read after a
- * big body takes at most HEAD_READ bytes, so that the next frame's header
+ * big body takes at most RK__HEAD_READ bytes, so that the next frame's header
  * comes with a few KiB of its body to copy, not 64 KiB (a read of rbuf's
  * size copied 64 KiB of each 300 KiB pull answer twice, rbuf -> frames ->
  * body); the read after that is full-sized again. */
-#define HEAD_READ 4096u
-
 static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
 {
     (void)s;
@@ -274,7 +272,7 @@ static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
     if (ch->body != NULL)       /* the rest of a big body, and not a byte more */
         *buf = uv_buf_init((char *)ch->body + ch->body_got, (unsigned)(ch->body_len - ch->body_got));
     else                        /* after a big body, likely the next one's header: read little */
-        *buf = uv_buf_init(ch->rbuf, ch->head_read ? HEAD_READ : sizeof ch->rbuf);
+        *buf = uv_buf_init(ch->rbuf, ch->head_read ? RK__HEAD_READ : sizeof ch->rbuf);
 }
 
 static void serve_push(chan_t *ch, rk_cmd_t *req)
@@ -345,7 +343,7 @@ static bool deliver(chan_t *ch, rk_cmd_t *resp)
 /* Zero-copy reads of big bodies. A consumer's pull answer (256 messages of
  * 1 KiB: ~300 KiB) used to cross memory three times after the kernel's copy:
  * socket -> rbuf, rbuf -> the frame buffer, frame buffer -> the command's
- * body. Once the header of a frame whose body is at least DIRECT_BODY_MIN
+ * body. Once the header of a frame whose body is at least RK__DIRECT_BODY_MIN
  * bytes has arrived, the body gets the block it will end up in (the
  * command's body, which its user may take over) and on_alloc gives libuv the
  * rest of that block to read into; the header waits alone in frames. The
@@ -354,7 +352,6 @@ static bool deliver(chan_t *ch, rk_cmd_t *resp)
  * before: the body block (exactly its size, bounded by the frame maximum
  * checked first) and the header, instead of a frame buffer grown by doubling
  * to hold the whole frame plus the body's copy. */
-#define DIRECT_BODY_MIN ((size_t)32 << 10)
 
 /* If frames' pending bytes are the start of a frame with a big body and its
  * whole header, moves the body bytes into a block of their own and leaves
@@ -363,7 +360,7 @@ static bool deliver(chan_t *ch, rk_cmd_t *resp)
 static int direct_body_start(chan_t *ch)
 {
     size_t body_len, here, cap;
-    int rc = rk_frames_big_body(&ch->frames, DIRECT_BODY_MIN, &body_len, &here);
+    int rc = rk_frames_big_body(&ch->frames, RK__DIRECT_BODY_MIN, &body_len, &here);
     if (rc <= 0)
         return rc;
     uint8_t *body = body_block(ch->cl, body_len, &cap);

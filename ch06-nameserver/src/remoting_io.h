@@ -34,6 +34,15 @@ int rk__out_cmd(rk_buf_t *out, const rk_cmd_t *cmd);
  * its block (emptied) for the next frames, up to 1 MiB. */
 int rk__out_flush(uv_stream_t *stream, rk_buf_t *out, void (*done)(uv_stream_t *stream));
 
+/* Big bodies are read in place, by the server (big requests: batches) and the client (big
+ * answers: pulls): once the header of a frame whose body is at least RK__DIRECT_BODY_MIN bytes
+ * has arrived, the body gets the block it ends up in and libuv reads the rest straight into it
+ * (rk_frames_big_body, rk_frames_split_body, rk_frames_join_body). The read after such a body
+ * takes at most RK__HEAD_READ bytes, so that the next frame's header comes with a few KiB of
+ * its body to copy, not a whole read buffer. */
+#define RK__DIRECT_BODY_MIN ((size_t)32 << 10)
+#define RK__HEAD_READ 4096u
+
 /* Blocks SIGPIPE in the calling (network) thread: a write to a peer that
  * went away then fails with EPIPE instead of killing the whole process,
  * whatever the program does with SIGPIPE elsewhere. */

@@ -742,15 +742,12 @@ void rk_reply_defer(rk_reply_t *r, rk_processor_fn fn, void *ctx)
  * crossed memory three times after the kernel's copy: socket -> rbuf, rbuf
  * -> the frame buffer, frame buffer -> the command's body (a fresh block the
  * decoder fills). Once the header of a frame whose body is at least
- * DIRECT_BODY_MIN bytes has arrived, the body gets the block it ends up in
+ * RK__DIRECT_BODY_MIN bytes has arrived, the body gets the block it ends up in
  * (the command's body) and on_alloc gives libuv the rest of that block; the
  * header waits alone in frames (so the frame timeout still sees a partial
  * frame). The body block counts in the input budget like the frame buffer.
- * The read after a big body takes at most HEAD_READ bytes, so that the next
+ * The read after a big body takes at most RK__HEAD_READ bytes, so that the next
  * frame's header comes with a few KiB of its body to copy, not 64 KiB. */
-#define DIRECT_BODY_MIN ((size_t)32 << 10)
-#define HEAD_READ 4096u
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -759,7 +756,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         *buf = uv_buf_init((char *)c->body + c->body_got, (unsigned)(c->body_len - c->body_got));
     else                        /* one buffer for the whole server: each read is fed to its
                                  * splitter before the loop reads anything else */
-        *buf = uv_buf_init(c->srv->rbuf, c->head_read ? HEAD_READ : sizeof c->srv->rbuf);
+        *buf = uv_buf_init(c->srv->rbuf, c->head_read ? RK__HEAD_READ : sizeof c->srv->rbuf);
 }
 
 /* If frames' pending bytes are the start of a frame with a big body and its
@@ -769,7 +766,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static int direct_body_start(rk_conn_t *c)
 {
     size_t body_len, here;
-    int rc = rk_frames_big_body(&c->frames, DIRECT_BODY_MIN, &body_len, &here);
+    int rc = rk_frames_big_body(&c->frames, RK__DIRECT_BODY_MIN, &body_len, &here);
     if (rc <= 0)
         return rc;
     uint8_t *body = malloc(body_len);
