@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# bench-vs.sh — `make bench-vs`: rocklet against Redis (no persistence) and NATS JetStream (file
-# storage) on this machine, in one interleaved run (issue 17; final/README.md "Against Redis and
-# NATS" explains each row).
+# bench-vs.sh — `make bench-vs`: rocklet against Redis (no persistence; for latency also with its
+# append-only file) and NATS JetStream (file storage) on this machine, in one interleaved run
+# (issue 17; final/README.md "Against Redis and NATS" explains each row).
 #
 #   bash final/vs/bench-vs.sh BIN_DIR VS_BIN_DIR [--quick]
 #
 # BIN_DIR has mqnamesrv, mqbroker and mqbench (build/bin); VS_BIN_DIR has vs_redis and vs_nats
 # (build/vs, built when pkg-config finds hiredis and libnats). rocklet is one broker
-# (ASYNC_FLUSH, no replica) and one name server; Redis is redis-server --save '' --appendonly no;
+# (ASYNC_FLUSH, no replica) and one name server; Redis is redis-server --save '' --appendonly no,
+# and a second one with --appendonly yes --appendfsync everysec for the last latency rows;
 # NATS is nats-server -js with its store in a folder of its own. All on free 127.0.0.1 ports,
 # data under one /tmp folder that is removed at the end; every process started is stopped by its
 # PID at the end and on Ctrl-C. RK_VS_KEEP=FILE keeps a copy of every run's output.
@@ -60,7 +61,7 @@ wait_port() {
     return 1
 }
 
-read -r nsp brp hap rp np < <(conf_free_ports 5)
+read -r nsp brp hap rp np rpa < <(conf_free_ports 6)
 ns=127.0.0.1:$nsp
 printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
 cat > "$dir/broker.conf" <<CONF
@@ -87,6 +88,12 @@ if [ $have_redis = 1 ]; then
     redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir/redis" \
         > "$dir/redis.log" 2>&1 & pids+=($!)
     wait_port "$rp" || exit 1
+    # a second Redis that writes to disk as rocklet's ASYNC_FLUSH broker does: its append-only
+    # file, fsynced once a second (Redis's recommended persistence), for the latency rows
+    mkdir -p "$dir/redis-aof"
+    redis-server --port "$rpa" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
+        --dir "$dir/redis-aof" > "$dir/redis-aof.log" 2>&1 & pids+=($!)
+    wait_port "$rpa" || exit 1
     redis_ver=$(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')
 fi
 if [ $have_nats = 1 ]; then
@@ -153,14 +160,15 @@ redis_send() {  # SIZE PIPELINE CLIENTS -> msgs/s
     fi
     redis_bench "$1" "$2" "$3" "$(cat "$f")"
 }
-redis_paced() { # SIZE PIPELINE CONNS RATE -> p999 ms
-    local r
-    jitter_start peer "$1"
-    r=$("$vsbin/vs_redis" paced -p "$rp" -k vsp -s "$1" -b "$2" -w "$3" -r "$4" -d "$secs" 2>&1)
+redis_paced() { # SIZE PIPELINE CONNS RATE [aof] -> p999 ms
+    local r port=$rp side=peer
+    [ "${5:-}" = aof ] && port=$rpa side=aof
+    jitter_start $side "$1"
+    r=$("$vsbin/vs_redis" paced -p "$port" -k vsp -s "$1" -b "$2" -w "$3" -r "$4" -d "$secs" 2>&1)
     jitter_end
     printf '%s\n' "$r" >> "$run_log"
-    summary_rate <<< "$r" >> "$dir/reached-peer-$1"
-    redis-cli -p "$rp" FLUSHALL > /dev/null
+    summary_rate <<< "$r" >> "$dir/reached-$side-$1"
+    redis-cli -p "$port" FLUSHALL > /dev/null
     r=$(summary_p999 <<< "$r")
     echo "${r:-0}"
 }
@@ -254,20 +262,28 @@ for s in 100 1024; do
     row "p999 at 100k msgs/s paced, 4 x batch/pipeline 16, $s B" "ms" lower $have_redis \
         rk_paced $s 16 4 100000 VsPaced$s -- redis_paced $s 16 4 100000
 done
+# the same against the Redis that persists (AOF, fsync every second): both sides write to disk
+for s in 100 1024; do
+    row "p999 at 100k msgs/s paced, as above, vs Redis AOF everysec, $s B" "ms" lower $have_redis \
+        rk_paced $s 16 4 100000 VsPaced$s -- redis_paced $s 16 4 100000 aof
+done
 
 echo
 printf '%-58s %10s %10s %8s  %-7s %s\n' "row (medians of $rounds)" rocklet peer "rk/peer" unit "load at each run's start (rk peer ...)"
 printf '%s\n' "${table[@]}"
 for s in 100 1024; do
-    [ -s "$dir/reached-rk-$s" ] && [ -s "$dir/reached-peer-$s" ] &&
-        printf '  the p999 rows, %s B, reached (median msgs/s): rocklet %.0f, Redis %.0f\n' "$s" \
-            "$(median $(cat "$dir/reached-rk-$s"))" "$(median $(cat "$dir/reached-peer-$s"))"
-    [ -s "$dir/jitter-rk-$s" ] && [ -s "$dir/jitter-peer-$s" ] &&
-        printf '  the p999 rows, %s B, a sleeping thread woke up to %.2f ms late (p999, median) during rocklet runs, %.2f ms during Redis runs (CPU stolen by the host: %s ms / %s ms)\n' "$s" \
+    [ -s "$dir/reached-rk-$s" ] && [ -s "$dir/reached-peer-$s" ] && [ -s "$dir/reached-aof-$s" ] &&
+        printf '  the p999 rows, %s B, reached (median msgs/s): rocklet %.0f, Redis %.0f, Redis AOF %.0f\n' "$s" \
+            "$(median $(cat "$dir/reached-rk-$s"))" "$(median $(cat "$dir/reached-peer-$s"))" \
+            "$(median $(cat "$dir/reached-aof-$s"))"
+    [ -s "$dir/jitter-rk-$s" ] && [ -s "$dir/jitter-peer-$s" ] && [ -s "$dir/jitter-aof-$s" ] &&
+        printf '  the p999 rows, %s B, a sleeping thread woke up to %.2f ms late (p999, median) during rocklet runs, %.2f ms during Redis runs, %.2f ms during Redis AOF runs (CPU stolen by the host, ms: %s / %s / %s)\n' "$s" \
             "$(median $(awk '{print $1 / 1000}' "$dir/jitter-rk-$s"))" \
             "$(median $(awk '{print $1 / 1000}' "$dir/jitter-peer-$s"))" \
+            "$(median $(awk '{print $1 / 1000}' "$dir/jitter-aof-$s"))" \
             "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-rk-$s")" \
-            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-peer-$s")"
+            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-peer-$s")" \
+            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-aof-$s")"
 done
 echo
 echo "bench-vs: $((SECONDS - t0)) s"
