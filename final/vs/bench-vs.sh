@@ -214,7 +214,7 @@ row() {
     table+=("$(printf '%-58s %10s %10s %8s  %-7s %s' "$name" "$rm" "$pm" "$ratio" "$unit" "${loads[*]}")")
 }
 
-echo "bench-vs: rocklet (1 broker, ASYNC_FLUSH) vs Redis $redis_ver (no persistence) and NATS $nats_ver JetStream (file)"
+echo "bench-vs: rocklet (1 broker, ASYNC_FLUSH) vs Redis $redis_ver (no persistence; the last rows: AOF, fsync every second) and NATS $nats_ver JetStream (file)"
 echo "  on 127.0.0.1, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds round(s) of $secs s per side, load $(load)"
 echo
 
@@ -264,7 +264,7 @@ for s in 100 1024; do
 done
 # the same against the Redis that persists (AOF, fsync every second): both sides write to disk
 for s in 100 1024; do
-    row "p999 at 100k msgs/s paced, as above, vs Redis AOF everysec, $s B" "ms" lower $have_redis \
+    row "p999 at 100k msgs/s paced vs Redis AOF everysec, $s B" "ms" lower $have_redis \
         rk_paced $s 16 4 100000 VsPaced$s -- redis_paced $s 16 4 100000 aof
 done
 
