@@ -11,6 +11,7 @@
 
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/idle_pool.h"
 #include "rk/log.h"
 #include "rk/thread.h"
 #include "remoting_io.h"
@@ -72,14 +73,8 @@ struct rk_rclient {
     int nprocs;
     rk_rclient_before_fn before_fn;     /* rk_rclient_set_before_request */
     void *before_ctx;
-    struct {                            /* idle blocks for big bodies (rk_rclient_recycle_body) */
-        uv_mutex_t mu;
-        uint8_t *blk[BODY_POOL_MAX];
-        size_t cap[BODY_POOL_MAX];
-        int n;
-        bool used;                      /* a block was taken since the last look */
-        uint64_t looked;                /* mono ms of that look (network thread) */
-    } pool;
+    rk_idle_pool_t pool;                /* idle blocks for big bodies (rk_rclient_recycle_body) */
+    uint64_t pool_looked;               /* mono ms of pool_trim's last look (network thread) */
 };
 
 /* A block for a big body of len bytes: an idle one that is big enough, or a
@@ -87,19 +82,7 @@ struct rk_rclient {
  * sizes fit each other's blocks); *cap is its size. Network thread. */
 static uint8_t *body_block(rk_rclient_t *c, size_t len, size_t *cap)
 {
-    uint8_t *b = NULL;
-    uv_mutex_lock(&c->pool.mu);
-    c->pool.used = true;
-    for (int i = c->pool.n - 1; i >= 0; i--)
-        if (c->pool.cap[i] >= len) {
-            b = c->pool.blk[i];
-            *cap = c->pool.cap[i];
-            c->pool.n--;
-            c->pool.blk[i] = c->pool.blk[c->pool.n];
-            c->pool.cap[i] = c->pool.cap[c->pool.n];
-            break;
-        }
-    uv_mutex_unlock(&c->pool.mu);
+    uint8_t *b = rk_idle_pool_get(&c->pool, len, cap);
     if (b == NULL) {
         *cap = len <= SIZE_MAX - BODY_ROUND ? (len + BODY_ROUND - 1) / BODY_ROUND * BODY_ROUND : len;
         b = malloc(*cap);
@@ -109,39 +92,21 @@ static uint8_t *body_block(rk_rclient_t *c, size_t len, size_t *cap)
 
 void rk_rclient_recycle_body(rk_rclient_t *c, uint8_t *body, size_t cap)
 {
-    if (body == NULL)
-        return;
-    uv_mutex_lock(&c->pool.mu);
-    bool kept = cap > 0 && cap <= BODY_KEEP_MAX && c->pool.n < BODY_POOL_MAX;
-    if (kept) {
-        c->pool.blk[c->pool.n] = body;
-        c->pool.cap[c->pool.n++] = cap;
-    }
-    uv_mutex_unlock(&c->pool.mu);
-    if (!kept)
+    if (cap == 0 || cap > BODY_KEEP_MAX)
         free(body);
+    else
+        rk_idle_pool_put(&c->pool, body, cap);
 }
 
 /* Frees the idle blocks when no big body came for about a second (from the
- * sweep timer), or all of them (free). */
-static void pool_trim(rk_rclient_t *c, bool all)
+ * sweep timer, every 10 ms: one look a second); rk_rclient_free frees them all. */
+static void pool_trim(rk_rclient_t *c)
 {
     uint64_t now = rk_mono_ms();
-    if (!all && now - c->pool.looked < 1000)
+    if (now - c->pool_looked < 1000)
         return;
-    c->pool.looked = now;
-    uint8_t *drop[BODY_POOL_MAX];
-    int n = 0;
-    uv_mutex_lock(&c->pool.mu);
-    if (all || !c->pool.used) {
-        n = c->pool.n;
-        memcpy(drop, c->pool.blk, (size_t)n * sizeof *drop);
-        c->pool.n = 0;
-    }
-    c->pool.used = false;
-    uv_mutex_unlock(&c->pool.mu);
-    for (int i = 0; i < n; i++)
-        free(drop[i]);
+    c->pool_looked = now;
+    rk_idle_pool_trim(&c->pool, false);
 }
 
 void rk_rclient_set_before_request(rk_rclient_t *c, rk_rclient_before_fn fn, void *ctx)
@@ -595,7 +560,7 @@ static void on_sweep(uv_timer_t *t)
 {
     rk_rclient_t *c = t->data;
     uint64_t now = rk_mono_ms();
-    pool_trim(c, false);
+    pool_trim(c);
     for (chan_t *ch = c->chans; ch; ch = ch->next) {
         for (op_t **lists[2] = {&ch->waiting, &ch->pending}, ***l = lists; l < lists + 2; l++)
             for (op_t **pp = *l; *pp;) {
@@ -626,12 +591,12 @@ int rk_rclient_new(rk_rclient_t **out)
     rk_rclient_t *c = calloc(1, sizeof *c);
     if (c == NULL)
         return RK_ENOMEM;
-    if (uv_mutex_init(&c->pool.mu) != 0) {
+    if (rk_idle_pool_init(&c->pool, BODY_POOL_MAX, free) != RK_OK) {
         free(c);
         return RK_ENOMEM;
     }
     if (uv_loop_init(&c->loop) != 0 || uv_mutex_init(&c->mu) != 0) {
-        uv_mutex_destroy(&c->pool.mu);
+        rk_idle_pool_destroy(&c->pool);
         free(c);
         return RK_ENOMEM;
     }
@@ -655,7 +620,7 @@ int rk_rclient_new(rk_rclient_t **out)
         uv_run(&c->loop, UV_RUN_DEFAULT);
         uv_loop_close(&c->loop);
         uv_mutex_destroy(&c->mu);
-        uv_mutex_destroy(&c->pool.mu);
+        rk_idle_pool_destroy(&c->pool);
         free(c);
         return RK_ENOMEM;
     }
@@ -675,8 +640,7 @@ void rk_rclient_free(rk_rclient_t *c)
     if (uv_loop_close(&c->loop) != 0)
         rk_log_warn("rclient", "loop closed with handles open");
     uv_mutex_destroy(&c->mu);
-    pool_trim(c, true);
-    uv_mutex_destroy(&c->pool.mu);
+    rk_idle_pool_destroy(&c->pool);
     free(c);
 }
 

@@ -16,6 +16,7 @@
 #include "rk/error.h"
 #include "rk/fileutil.h"
 #include "rk/hash.h"
+#include "rk/idle_pool.h"
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/request_code.h"
@@ -559,10 +560,8 @@ struct rk_push_consumer {
     rk_strmap_t local_offsets;          /* broadcasting: mq key -> int64_t* (loaded, then kept) */
     uv_mutex_t rb_mu;                   /* one rebalance at a time; shutdown */
 
-    uv_mutex_t smu;                     /* spare: consumed pulls' message lists, whose blocks the */
-    rk_msg_list_t *spare[SPARE_MAX];    /* next pulls decode into (rk_msg_list_decode_reusing) */
-    int nspare;
-    bool spare_used;                    /* spare_get since the last spare_trim */
+    rk_idle_pool_t spare;               /* consumed pulls' message lists, whose blocks the next */
+                                        /* pulls decode into (rk_msg_list_decode_reusing) */
     uv_mutex_t pmu;                     /* pool */
     uv_cond_t pcond;
     job_t *jobs, *jobs_tail;
@@ -638,13 +637,8 @@ static void spare_put(rk_push_consumer_t *pc, rk_msg_list_t *l)
     if (l->ninflated == 0) {
         free(l->raw);
         l->raw = NULL;
-        uv_mutex_lock(&pc->smu);
-        bool kept = pc->nspare < SPARE_MAX;
-        if (kept)
-            pc->spare[pc->nspare++] = l;
-        uv_mutex_unlock(&pc->smu);
-        if (kept)
-            return;
+        rk_idle_pool_put(&pc->spare, l, 0);    /* kept, or freed when SPARE_MAX are */
+        return;
     }
     rk_msg_list_free(l);
 }
@@ -652,29 +646,13 @@ static void spare_put(rk_push_consumer_t *pc, rk_msg_list_t *l)
 /* A list for the next pull to decode into, or NULL. */
 static rk_msg_list_t *spare_get(rk_push_consumer_t *pc)
 {
-    uv_mutex_lock(&pc->smu);
-    rk_msg_list_t *l = pc->nspare > 0 ? pc->spare[--pc->nspare] : NULL;
-    pc->spare_used = true;
-    uv_mutex_unlock(&pc->smu);
-    return l;
+    return rk_idle_pool_get(&pc->spare, 0, NULL);
 }
 
-/* Frees the spare lists if no pull found messages since the last call (the
- * offset persister's, every persist_ms): an idle consumer keeps none. */
-static void spare_trim(rk_push_consumer_t *pc)
+/* The spare pool's free function. */
+static void spare_free(void *l)
 {
-    rk_msg_list_t *drop[SPARE_MAX];
-    int n = 0;
-    uv_mutex_lock(&pc->smu);
-    if (!pc->spare_used) {
-        n = pc->nspare;
-        memcpy(drop, pc->spare, (size_t)n * sizeof *drop);
-        pc->nspare = 0;
-    }
-    pc->spare_used = false;
-    uv_mutex_unlock(&pc->smu);
-    for (int i = 0; i < n; i++)
-        rk_msg_list_free(drop[i]);
+    rk_msg_list_free(l);
 }
 
 /* Marks messages consumed and frees fully consumed batches at the head
@@ -1674,7 +1652,9 @@ static void persist_task(void *arg, bool cancelled)
     uv_mutex_lock(&pc->mu);
     persist_all(pc, false);
     uv_mutex_unlock(&pc->mu);
-    spare_trim(pc);
+    /* The spare lists are freed if no pull found messages since the last
+     * persist: an idle consumer keeps none. */
+    rk_idle_pool_trim(&pc->spare, false);
     rk_mqclient_schedule(pc->c, (uint64_t)pc->persist_ms, persist_task, pc);
 }
 
@@ -1773,7 +1753,7 @@ int rk_push_consumer_new(const rk_push_consumer_config_t *cfg, rk_listener_fn fn
         goto fail1;
     if (uv_mutex_init(&pc->pmu) != 0)
         goto fail2;
-    if (uv_mutex_init(&pc->smu) != 0) {
+    if (rk_idle_pool_init(&pc->spare, SPARE_MAX, spare_free) != RK_OK) {
         uv_mutex_destroy(&pc->pmu);
         goto fail2;
     }
@@ -1819,7 +1799,7 @@ fail5:
 fail4:
     uv_cond_destroy(&pc->pcond);
 fail3:
-    uv_mutex_destroy(&pc->smu);
+    rk_idle_pool_destroy(&pc->spare);
     uv_mutex_destroy(&pc->pmu);
 fail2:
     uv_mutex_destroy(&pc->rb_mu);
@@ -1968,9 +1948,7 @@ void rk_push_consumer_free(rk_push_consumer_t *pc)
     rk_strmap_free(&pc->local_offsets, free);
     free(pc->threads);
     uv_cond_destroy(&pc->pcond);
-    for (int i = 0; i < pc->nspare; i++)
-        rk_msg_list_free(pc->spare[i]);
-    uv_mutex_destroy(&pc->smu);
+    rk_idle_pool_destroy(&pc->spare);
     uv_mutex_destroy(&pc->pmu);
     uv_mutex_destroy(&pc->rb_mu);
     uv_mutex_destroy(&pc->mu);
