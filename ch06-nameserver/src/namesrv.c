@@ -18,6 +18,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/hash.h"
 #include "rk/json.h"
 #include "rk/log.h"
@@ -163,14 +164,8 @@ static int topic_set_queue(rk_namesrv_t *ns, const char *topic, const qdata_t *q
             t->q[i] = *qd;
             return RK_OK;
         }
-    if (t->n == t->cap) {
-        int cap = t->cap ? t->cap * 2 : 4;
-        qdata_t *q = realloc(t->q, (size_t)cap * sizeof *q);
-        if (q == NULL)
-            return RK_ENOMEM;
-        t->q = q;
-        t->cap = cap;
-    }
+    if (RK_GROW(t->q, t->cap, t->n + 1, 4) != RK_OK)
+        return RK_ENOMEM;
     t->q[t->n++] = *qd;
     publish(ns, RK_EV_TOPIC_CHANGED, NULL, qd->broker, NULL, 0, topic);
     return RK_OK;

@@ -29,6 +29,8 @@
 #include <time.h>
 
 #include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/timing_wheel.h"
 
 #define T0 1000000LL
@@ -122,14 +124,8 @@ static void sift_down(heap_t *h, size_t i)
 
 static int heap_push(heap_t *h, hitem_t *x, int64_t deadline)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 1024;
-        hitem_t **a = realloc(h->a, cap * sizeof *a);
-        if (!a)
-            return -1;
-        h->a = a;
-        h->cap = cap;
-    }
+    if (RK_GROW(h->a, h->cap, h->n + 1, 1024) != RK_OK)
+        return -1;
     x->deadline = deadline;
     h->a[h->n] = x;
     x->idx = h->n++;

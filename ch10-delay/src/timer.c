@@ -14,6 +14,7 @@
 #include "rk/cq_unit.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/schedule.h"
@@ -378,14 +379,8 @@ static int on_dispatch(void *ctx, const rk_dispatch_request_t *d)
 static tentry_t *entry_new(rk_timer_t *t)
 {
     if (t->free_list == NULL) {
-        if (t->nslabs == t->slab_cap) {
-            size_t cap = t->slab_cap ? t->slab_cap * 2 : 64;
-            void **s = realloc(t->slabs, cap * sizeof *s);
-            if (s == NULL)
-                return NULL;
-            t->slabs = s;
-            t->slab_cap = cap;
-        }
+        if (RK_GROW(t->slabs, t->slab_cap, t->nslabs + 1, 64) != RK_OK)
+            return NULL;
         tentry_t *slab = malloc(SLAB_ENTRIES * sizeof *slab);
         if (slab == NULL)
             return NULL;
@@ -445,12 +440,8 @@ static int bucket_add(rk_timer_t *t, int64_t q, uint32_t *out)
                 t->bhead = 0;
                 continue;
             }
-            size_t cap = t->bcap ? t->bcap * 2 : 256;
-            uint32_t *n = realloc(t->bcount, cap * sizeof *n);
-            if (n == NULL)
+            if (RK_GROW(t->bcount, t->bcap, t->blen + 1, 256) != RK_OK)
                 return RK_ENOMEM;
-            t->bcount = n;
-            t->bcap = cap;
         }
         t->bcount[t->blen++] = 0;
     }
@@ -554,21 +545,15 @@ static void on_expire(rk_tw_t *w, rk_tw_entry_t *e, void *arg)
 {
     rk_timer_t *t = arg;
     tentry_t *x = rk_tw_container_of(e, tentry_t, e);
-    if (t->ndue == t->due_cap) {
-        size_t cap = t->due_cap ? t->due_cap * 2 : 1024;
-        tentry_t **d = realloc(t->due, cap * sizeof *d);
-        if (d == NULL) {            /* no room to hold it: it waits for the next turn */
-            rk_tw_schedule(w, e, rk_tw_now(w) + PUT_RETRY_MS);
-            if (x->size > 0) {
-                x->size = -x->size;
-                t->nretry++;
-                if (rk_tw_entry_deadline(e) < t->failed_min)
-                    t->failed_min = rk_tw_entry_deadline(e);
-            }
-            return;
+    if (RK_GROW(t->due, t->due_cap, t->ndue + 1, 1024) != RK_OK) {   /* no room to hold it: it waits for the next turn */
+        rk_tw_schedule(w, e, rk_tw_now(w) + PUT_RETRY_MS);
+        if (x->size > 0) {
+            x->size = -x->size;
+            t->nretry++;
+            if (rk_tw_entry_deadline(e) < t->failed_min)
+                t->failed_min = rk_tw_entry_deadline(e);
         }
-        t->due = d;
-        t->due_cap = cap;
+        return;
     }
     t->due[t->ndue++] = x;
 }

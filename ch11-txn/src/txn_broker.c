@@ -16,6 +16,7 @@
 #include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/message.h"
@@ -243,14 +244,8 @@ static bool op_has(const op_set_t *s, int64_t off)
 
 static int op_add(op_set_t *s, int64_t off)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        int64_t *v = realloc(s->v, cap * sizeof *v);
-        if (v == NULL)
-            return RK_ENOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (RK_GROW(s->v, s->cap, s->n + 1, 1024) != RK_OK)
+        return RK_ENOMEM;
     s->v[s->n++] = off;
     return RK_OK;
 }
@@ -321,15 +316,9 @@ static void op_read_more(txn_state_t *ts, op_set_t *s)
                 }
                 rk_store_view_release(&v);
             }
-            if (s->nref == s->refcap) {
-                size_t cap = s->refcap ? s->refcap * 2 : 1024;
-                int64_t *r = realloc(s->maxref, cap * sizeof *r);
-                if (r == NULL) {
-                    s->truncated = true;
-                    return;
-                }
-                s->maxref = r;
-                s->refcap = cap;
+            if (RK_GROW(s->maxref, s->refcap, s->nref + 1, 1024) != RK_OK) {
+                s->truncated = true;
+                return;
             }
             s->maxref[s->nref++] = ref;
             s->next++;

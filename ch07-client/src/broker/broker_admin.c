@@ -14,6 +14,7 @@
 #include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/message.h"
@@ -303,14 +304,8 @@ static void names_add(names_t *x, const char *s)
     for (size_t i = 0; i < x->n; i++)
         if (strcmp(x->v[i], s) == 0)
             return;
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 16;
-        char **v = realloc(x->v, cap * sizeof *v);
-        if (v == NULL)
-            return;
-        x->v = v;
-        x->cap = cap;
-    }
+    if (RK_GROW(x->v, x->cap, x->n + 1, 16) != RK_OK)
+        return;
     if ((x->v[x->n] = strdup(s)) != NULL)
         x->n++;
 }

@@ -12,6 +12,7 @@
 #include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/hash.h"
 #include "rk/json.h"
 #include "rk/log.h"
@@ -599,14 +600,8 @@ static int hold(core_t *lp, held_t *h, uint64_t conn_id, bool force)
     hconn_t *c = rk_strmap_get(&lp->conns, ckey);
     if (!force && (lp->nheld >= lp->max_total || (c != NULL && c->n >= lp->max_per_conn)))
         return RK_EFULL;
-    if (lp->nheld == lp->heap_cap) {
-        size_t cap = lp->heap_cap ? lp->heap_cap * 2 : 64;
-        held_t **heap = realloc(lp->heap, cap * sizeof *heap);
-        if (heap == NULL)
-            return RK_ENOMEM;
-        lp->heap = heap;
-        lp->heap_cap = cap;
-    }
+    if (RK_GROW(lp->heap, lp->heap_cap, lp->nheld + 1, 64) != RK_OK)
+        return RK_ENOMEM;
     queue_key(qkey, sizeof qkey, h->pr.topic, h->pr.qid);
     hqueue_t *q = rk_strmap_get(&lp->queues, qkey);
     if (q == NULL) {

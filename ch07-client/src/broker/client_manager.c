@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/hash.h"
 #include "rk/json.h"
 #include "rk/strmap.h"
@@ -55,18 +56,10 @@ void rk_strv_free(char **v, size_t n)
  * under ASan). */
 static int add_tag(rk_subscription_t *s, const char *tag, size_t len)
 {
-    if (s->ntags == s->tags_cap) {
-        size_t cap = s->tags_cap ? s->tags_cap * 2 : 4;
-        char **t = realloc(s->tags, cap * sizeof *t);
-        if (t == NULL)
-            return RK_ENOMEM;
-        s->tags = t;
-        int32_t *c = realloc(s->codes, cap * sizeof *c);
-        if (c == NULL)
-            return RK_ENOMEM;
-        s->codes = c;
-        s->tags_cap = cap;
-    }
+    size_t tcap = s->tags_cap, ccap = s->tags_cap;     /* one capacity for both arrays */
+    if (RK_GROW(s->tags, tcap, s->ntags + 1, 4) != RK_OK || RK_GROW(s->codes, ccap, s->ntags + 1, 4) != RK_OK)
+        return RK_ENOMEM;
+    s->tags_cap = tcap;
     if ((s->tags[s->ntags] = strndup(tag, len)) == NULL)
         return RK_ENOMEM;
     s->codes[s->ntags++] = rk_java_hash(tag, len);
@@ -326,14 +319,8 @@ static int touch_client(group_t *g, const rk_heartbeat_t *hb, uint64_t conn, int
             client_seen(&g->clients[i], hb, conn, now);
             return 0;
         }
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 4;
-        client_t *c = realloc(g->clients, cap * sizeof *c);
-        if (c == NULL)
-            return RK_ENOMEM;
-        g->clients = c;
-        g->cap = cap;
-    }
+    if (RK_GROW(g->clients, g->cap, g->n + 1, 4) != RK_OK)
+        return RK_ENOMEM;
     char *copy = strdup(id);
     if (copy == NULL)
         return RK_ENOMEM;
@@ -465,14 +452,8 @@ typedef struct {
 
 static void note_empty(sweep_t *s, const char *name)
 {
-    if (s->nempty == s->capempty) {
-        size_t cap = s->capempty ? s->capempty * 2 : 8;
-        char **v = realloc(s->empty, cap * sizeof *v);
-        if (v == NULL)
-            return;         /* kept until the next sweep */
-        s->empty = v;
-        s->capempty = cap;
-    }
+    if (RK_GROW(s->empty, s->capempty, s->nempty + 1, 8) != RK_OK)
+        return;             /* kept until the next sweep */
     if ((s->empty[s->nempty] = strdup(name)) != NULL)
         s->nempty++;
 }
@@ -508,14 +489,8 @@ static int sweep_group(const char *name, void *value, void *ctx)
     if (g->n == 0)
         note_empty(s, name);
     if (hit && s->groups != NULL) {     /* producers sweep with groups == NULL */
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 8;
-            char **v = realloc(s->groups, cap * sizeof *v);
-            if (v == NULL)
-                return 0;
-            s->groups = v;
-            s->cap = cap;
-        }
+        if (RK_GROW(s->groups, s->cap, s->n + 1, 8) != RK_OK)
+            return 0;
         if ((s->groups[s->n] = strdup(name)) != NULL)
             s->n++;
     }
@@ -699,15 +674,9 @@ static int group_of_topic(const char *name, void *value, void *ctx)
     group_t *g = value;
     for (size_t i = 0; i < g->nsubs; i++)
         if (strcmp(g->subs[i].topic, x->topic) == 0) {
-            if (x->n == x->cap) {
-                size_t cap = x->cap ? x->cap * 2 : 8;
-                char **v = realloc(x->v, cap * sizeof *v);
-                if (v == NULL) {
-                    x->rc = RK_ENOMEM;
-                    return 1;
-                }
-                x->v = v;
-                x->cap = cap;
+            if (RK_GROW(x->v, x->cap, x->n + 1, 8) != RK_OK) {
+                x->rc = RK_ENOMEM;
+                return 1;
             }
             if ((x->v[x->n] = strdup(name)) == NULL) {
                 x->rc = RK_ENOMEM;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/json.h"
 #include "rk/mqclient.h"
 
@@ -30,15 +31,9 @@ int rk_consume_stats_append(const void *body, size_t len, rk_consume_row_t **row
     if (rc != RK_OK)
         return rc == RK_ENOMEM ? RK_ENOMEM : RK_ECORRUPT;
     for (size_t i = 0; i < ne && *n < max; i++) {
-        if (*n == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 64;
-            rk_consume_row_t *r = realloc(*rows, ncap * sizeof *r);
-            if (r == NULL) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            *rows = r;
-            *cap = ncap;
+        if (RK_GROW(*rows, *cap, *n + 1, 64) != RK_OK) {
+            rc = RK_ENOMEM;
+            break;
         }
         rk_consume_row_t *r = &(*rows)[(*n)++];
         r->mq = e[i].mq;

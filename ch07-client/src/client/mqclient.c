@@ -11,6 +11,7 @@
 #include "rk/client_message.h"
 #include "rk/clock.h"
 #include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/hash.h"
 #include "rk/json.h"
 #include "rk/log.h"
@@ -316,15 +317,9 @@ static int add_addr(masters_ctx_t *m, const char *a)
         dup = strcmp(m->v[j], a) == 0;
     if (dup)
         return 0;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 8;
-        void *nv = realloc(m->v, cap * sizeof *m->v);
-        if (nv == NULL) {
-            m->err = RK_ENOMEM;
-            return 1;
-        }
-        m->v = nv;
-        m->cap = cap;
+    if (RK_GROW(m->v, m->cap, m->n + 1, 8) != RK_OK) {
+        m->err = RK_ENOMEM;
+        return 1;
     }
     snprintf(m->v[m->n++], RK_ADDR_MAX, "%s", a);
     return 0;
@@ -797,16 +792,10 @@ int rk_msg_list_decode_reusing(uint8_t *raw, size_t len, bool check_crc, rk_msg_
     rk_record_t rec;
     for (size_t pos = 0; pos < len;) {
         if (record_ok(raw + pos, len - pos, check_crc, &rec)) {
-            if (count == cap) {
-                size_t nc = cap ? cap * 2 : 32;
-                good_t *na = realloc(at, nc * sizeof *na);
-                if (na == NULL) {
-                    free(at);
-                    rk_msg_list_free(l);
-                    return RK_ENOMEM;
-                }
-                at = na;
-                cap = nc;
+            if (RK_GROW(at, cap, count + 1, 32) != RK_OK) {
+                free(at);
+                rk_msg_list_free(l);
+                return RK_ENOMEM;
             }
             at[count++] = (good_t){pos, rec};
             arena += rec.topic_len + 1u + rec.props_len + 2u;
@@ -1007,17 +996,11 @@ int rk_mq_map_parse(const char *text, size_t len, const char *table, rk_mq_map_e
             break;
         }
         p = vend;
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            rk_mq_map_entry_t *nv = realloc(v, nc * sizeof *nv);
-            if (nv == NULL) {
-                cJSON_Delete(key);
-                cJSON_Delete(val);
-                rc = RK_ENOMEM;
-                break;
-            }
-            v = nv;
-            cap = nc;
+        if (RK_GROW(v, cap, *n + 1, 16) != RK_OK) {
+            cJSON_Delete(key);
+            cJSON_Delete(val);
+            rc = RK_ENOMEM;
+            break;
         }
         rk_mq_map_entry_t *e = &v[(*n)++];
         memset(&e->mq, 0, sizeof e->mq);
