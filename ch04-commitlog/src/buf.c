@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "rk/error.h"
+#include "rk/grow.h"
 
 void rk_buf_init(rk_buf_t *b) { memset(b, 0, sizeof *b); }
 
@@ -23,21 +24,10 @@ int rk_buf_reserve(rk_buf_t *b, size_t extra)
         return b->err;
     if (extra <= b->cap - b->len)
         return RK_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len < extra) {
-        if (cap > SIZE_MAX / 2) {
-            b->err = RK_ENOMEM;
-            return b->err;
-        }
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->data, cap);
-    if (p == NULL) {
+    if (extra > SIZE_MAX - b->len || RK_GROW(b->data, b->cap, b->len + extra, 64) != RK_OK) {
         b->err = RK_ENOMEM;
         return b->err;
     }
-    b->data = p;
-    b->cap = cap;
     return RK_OK;
 }
 

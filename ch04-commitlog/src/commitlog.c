@@ -21,6 +21,7 @@
 #include "rk/error.h"
 #include "rk/hash.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/log.h"
 #include "rk/mapped_file_queue.h"
 #include "rk/strmap.h"
@@ -201,15 +202,9 @@ void *rk_put_scratch(rk_put_scratch_t *s, size_t n)
         s->blocks[s->n++] = p;
         return p;
     }
-    if (s->nmore == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 64;
-        void **m = realloc(s->more, (size_t)cap * sizeof *m);
-        if (m == NULL) {
-            free(p);
-            return NULL;
-        }
-        s->more = m;
-        s->cap = cap;
+    if (RK_GROW(s->more, s->cap, s->nmore + 1, 64) != RK_OK) {
+        free(p);
+        return NULL;
     }
     s->more[s->nmore++] = p;
     return p;
@@ -543,23 +538,16 @@ static int held_from(rk_mfq_t *q, int64_t off, held_t *h)
         return RK_OK;
     if (off < min)
         off = min;
-    int cap = 0;
+    int capv = 0, capm = 0;     /* the two arrays grow in step */
     for (int64_t at = off - off % (int64_t)q->file_size;; at += (int64_t)q->file_size) {
         rk_mapped_file_t *mf = rk_mfq_find(q, at);
         if (mf == NULL)
             break;
-        if (h->s.n == cap) {
-            cap = cap ? cap * 2 : 8;
-            seg_t *v = realloc(h->s.v, (size_t)cap * sizeof *v);
-            rk_mapped_file_t **m = v ? realloc(h->mf, (size_t)cap * sizeof *m) : NULL;
-            if (v != NULL)
-                h->s.v = v;
-            if (m == NULL) {
-                rk_mapped_file_release(mf);
-                held_release(h);
-                return RK_ENOMEM;
-            }
-            h->mf = m;
+        if (RK_GROW(h->s.v, capv, h->s.n + 1, 8) != RK_OK ||
+            RK_GROW(h->mf, capm, h->s.n + 1, 8) != RK_OK) {
+            rk_mapped_file_release(mf);
+            held_release(h);
+            return RK_ENOMEM;
         }
         h->mf[h->s.n] = mf;
         h->s.v[h->s.n++] = (seg_t){mf->from, mf->base, (size_t)atomic_load(&mf->committed), mf->size};
@@ -601,14 +589,8 @@ static bool damage_add(rk_commitlog_t *cl, int64_t from, int64_t to)
         r->to = nt;
     } else {
         fresh = true;
-        if (cl->ndmg == cl->capdmg && cl->capdmg < DAMAGE_KEEP_MAX) {
-            int nc = cl->capdmg ? cl->capdmg * 2 : 16;
-            rk_log_range_t *v = realloc(cl->dmg, (size_t)nc * sizeof *v);
-            if (v != NULL) {
-                cl->dmg = v;
-                cl->capdmg = nc;
-            }
-        }
+        if (cl->capdmg < DAMAGE_KEEP_MAX)    /* no memory: counted, not listed */
+            (void)RK_GROW(cl->dmg, cl->capdmg, cl->ndmg + 1, 16);
         if (cl->ndmg < cl->capdmg) {
             memmove(cl->dmg + i + 1, cl->dmg + i, (size_t)(cl->ndmg - i) * sizeof *cl->dmg);
             cl->dmg[i] = (rk_log_range_t){from, to};
@@ -664,14 +646,8 @@ bool rk_commitlog_report_damage(rk_commitlog_t *cl, int64_t from, int64_t to, co
     bool fresh = !(lo < cl->nsus && cl->sus[lo] == from);
     bool log = fresh;
     if (fresh) {
-        if (cl->nsus == cl->capsus && cl->capsus < DAMAGE_KEEP_MAX) {
-            int nc = cl->capsus ? cl->capsus * 2 : 16;
-            int64_t *v = realloc(cl->sus, (size_t)nc * sizeof *v);
-            if (v != NULL) {
-                cl->sus = v;
-                cl->capsus = nc;
-            }
-        }
+        if (cl->capsus < DAMAGE_KEEP_MAX)    /* no memory: counted, not listed */
+            (void)RK_GROW(cl->sus, cl->capsus, cl->nsus + 1, 16);
         if (cl->nsus < cl->capsus) {
             memmove(cl->sus + lo + 1, cl->sus + lo, (size_t)(cl->nsus - lo) * sizeof *cl->sus);
             cl->sus[lo] = from;

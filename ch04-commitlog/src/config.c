@@ -11,6 +11,7 @@
 
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/log.h"
 
 void rk_kv_init(rk_kv_t *kv) { memset(kv, 0, sizeof *kv); }
@@ -44,15 +45,9 @@ int rk_kv_set(rk_kv_t *kv, const char *key, const char *value)
         e->value = v;
         return RK_OK;
     }
-    if (kv->len == kv->cap) {
-        size_t cap = kv->cap ? kv->cap * 2 : 16;
-        rk_kv_entry_t *items = realloc(kv->items, cap * sizeof *items);
-        if (items == NULL) {
-            free(v);
-            return RK_ENOMEM;
-        }
-        kv->items = items;
-        kv->cap = cap;
+    if (RK_GROW(kv->items, kv->cap, kv->len + 1, 16) != RK_OK) {
+        free(v);
+        return RK_ENOMEM;
     }
     char *k = strdup(key);
     if (k == NULL) {

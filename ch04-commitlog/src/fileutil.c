@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/log.h"
 
 int rk_path_join(char *out, size_t outlen, const char *a, const char *b)
@@ -47,15 +48,11 @@ int rk_file_read_all(const char *path, char **data, size_t *len)
         return RK_ENOMEM;
     }
     for (;;) {
-        if (n + 1 >= cap) {   /* the file grew while we read it */
-            char *nb = realloc(buf, cap * 2);
-            if (nb == NULL) {
-                free(buf);
-                close(fd);
-                return RK_ENOMEM;
-            }
-            buf = nb;
-            cap *= 2;
+        /* if the file grew while we read it: room for a byte more and the NUL */
+        if (RK_GROW(buf, cap, n + 2, 1) != RK_OK) {
+            free(buf);
+            close(fd);
+            return RK_ENOMEM;
         }
         ssize_t r = read(fd, buf + n, cap - n - 1);
         if (r < 0) {

@@ -14,6 +14,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/log.h"
 
 int rk_mfq_init(rk_mfq_t *q, const char *dir, size_t file_size)
@@ -54,14 +55,8 @@ void rk_mfq_destroy(rk_mfq_t *q)
 
 static int push_file(rk_mfq_t *q, rk_mapped_file_t *mf)
 {
-    if (q->n == q->cap) {
-        int cap = q->cap ? q->cap * 2 : 16;
-        rk_mapped_file_t **f = realloc(q->files, (size_t)cap * sizeof *f);
-        if (f == NULL)
-            return RK_ENOMEM;
-        q->files = f;
-        q->cap = cap;
-    }
+    if (RK_GROW(q->files, q->cap, q->n + 1, 16) != RK_OK)
+        return RK_ENOMEM;
     q->files[q->n++] = mf;
     return RK_OK;
 }
@@ -89,14 +84,9 @@ int rk_mfq_list(const char *dir, int64_t file_size, int64_t **out, size_t *nout,
     while ((e = readdir(d)) != NULL) {
         if (strlen(e->d_name) != 20 || strspn(e->d_name, "0123456789") != 20)
             continue;   /* not a log file (e.g. a .tmp, a .damaged or lost+found) */
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *t = realloc(starts, cap * sizeof *t);
-            if (t == NULL) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            starts = t;
+        if (RK_GROW(starts, cap, n + 1, 16) != RK_OK) {
+            rc = RK_ENOMEM;
+            break;
         }
         starts[n++] = strtoll(e->d_name, NULL, 10);
     }

@@ -28,6 +28,7 @@
 
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/log.h"
 #include "rk/mapped_file.h"
 
@@ -87,14 +88,8 @@ bool rk_cq_was_repaired(const rk_cq_t *cq) { return cq->repaired; }
 
 static int push_file(rk_cq_t *cq, cqf_t *f)
 {
-    if (cq->n == cq->cap) {
-        int nc = cq->cap ? cq->cap * 2 : 4;
-        cqf_t **nf = realloc(cq->files, (size_t)nc * sizeof *nf);
-        if (nf == NULL)
-            return RK_ENOMEM;
-        cq->files = nf;
-        cq->cap = nc;
-    }
+    if (RK_GROW(cq->files, cq->cap, cq->n + 1, 4) != RK_OK)
+        return RK_ENOMEM;
     cq->files[cq->n++] = f;
     return RK_OK;
 }
@@ -203,14 +198,9 @@ int rk_cq_open(const char *cq_root, const char *topic, int qid, int64_t file_siz
     while ((de = readdir(d)) != NULL) {
         if (strlen(de->d_name) != 20 || strspn(de->d_name, "0123456789") != 20)
             continue;
-        if (nb == cap) {
-            cap = cap ? cap * 2 : 8;
-            int64_t *t = realloc(bases, cap * sizeof *t);
-            if (t == NULL) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            bases = t;
+        if (RK_GROW(bases, cap, nb + 1, 8) != RK_OK) {
+            rc = RK_ENOMEM;
+            break;
         }
         bases[nb++] = strtoll(de->d_name, NULL, 10);
     }

@@ -12,6 +12,7 @@
 
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/json.h"
 #include "rk/log.h"
 #include "rk/store_config.h"
@@ -64,16 +65,11 @@ static int table_set(rk_strmap_t *t, const char *key, int qid, int64_t off)
         }
     }
     if (qid >= g->n) {
-        int nn = g->n ? g->n : 8;
-        while (nn <= qid)
-            nn *= 2;
-        int64_t *no = realloc(g->off, (size_t)nn * sizeof *no);
-        if (no == NULL)
+        int had = g->n;
+        if (RK_GROW(g->off, g->n, qid + 1, 8) != RK_OK)
             return RK_ENOMEM;
-        for (int i = g->n; i < nn; i++)
-            no[i] = -1;
-        g->off = no;
-        g->n = nn;
+        for (int i = had; i < g->n; i++)
+            g->off[i] = -1;         /* no offset yet */
     }
     g->off[qid] = off;
     return RK_OK;
@@ -405,15 +401,9 @@ static int pick_group_key(const char *key, void *value, void *ctx)
     const char *at = strchr(key, '@');
     if (at == NULL || at == key || strcmp(at + 1, x->group) != 0)
         return 0;
-    if (x->n == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 16;
-        const char **nk = realloc(x->keys, nc * sizeof *nk);
-        if (nk == NULL) {
-            x->err = RK_ENOMEM;
-            return 1;
-        }
-        x->keys = nk;
-        x->cap = nc;
+    if (RK_GROW(x->keys, x->cap, x->n + 1, 16) != RK_OK) {
+        x->err = RK_ENOMEM;
+        return 1;
     }
     x->keys[x->n++] = key;
     return 0;

@@ -19,6 +19,7 @@
 #include "rk/clock.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/hash.h"
 #include "rk/log.h"
 #include "rk/mapped_file.h"
@@ -264,14 +265,8 @@ static bool ifile_time_matched(const ifile_t *f, int64_t begin, int64_t end)
 
 static int add_file(rk_index_t *idx, ifile_t *f)
 {
-    if (idx->n == idx->cap) {
-        int nc = idx->cap ? idx->cap * 2 : 8;
-        ifile_t **nf = realloc(idx->files, (size_t)nc * sizeof *nf);
-        if (nf == NULL)
-            return RK_ENOMEM;
-        idx->files = nf;
-        idx->cap = nc;
-    }
+    if (RK_GROW(idx->files, idx->cap, idx->n + 1, 8) != RK_OK)
+        return RK_ENOMEM;
     idx->files[idx->n++] = f;
     return RK_OK;
 }
@@ -322,14 +317,9 @@ int rk_index_open(const char *dir, const rk_index_config_t *cfg, int64_t drop_af
     while ((de = readdir(d)) != NULL) {
         if (!is_index_name(de->d_name))
             continue;
-        if (nn == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **t = realloc(names, cap * sizeof *t);
-            if (t == NULL) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            names = t;
+        if (RK_GROW(names, cap, nn + 1, 16) != RK_OK) {
+            rc = RK_ENOMEM;
+            break;
         }
         if ((names[nn] = strdup(de->d_name)) == NULL) {
             rc = RK_ENOMEM;

@@ -24,6 +24,7 @@
 #include "rk/consumer_offset.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/index.h"
 #include "rk/json.h"
 #include "rk/log.h"
@@ -650,15 +651,9 @@ static int parse_state(const char *text, size_t len, void *ctx)
                 rc = RK_ECORRUPT;
                 break;
             }
-            if (in->n == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                expect_t *ne = realloc(in->ex, nc * sizeof *ne);
-                if (ne == NULL) {
-                    rc = RK_ENOMEM;
-                    break;
-                }
-                in->ex = ne;
-                cap = nc;
+            if (RK_GROW(in->ex, cap, in->n + 1, 64) != RK_OK) {
+                rc = RK_ENOMEM;
+                break;
             }
             if ((in->ex[in->n].topic = strdup(name)) == NULL) {
                 rc = RK_ENOMEM;
@@ -1188,14 +1183,8 @@ typedef struct holds {
 
 static int holds_add(holds_t *hs, void *h)
 {
-    if (hs->n == hs->cap) {
-        int nc = hs->cap ? hs->cap * 2 : 16;
-        void **nh = realloc(hs->h, (size_t)nc * sizeof *nh);
-        if (nh == NULL)
-            return RK_ENOMEM;
-        hs->h = nh;
-        hs->cap = nc;
-    }
+    if (RK_GROW(hs->h, hs->cap, hs->n + 1, 16) != RK_OK)
+        return RK_ENOMEM;
     hs->h[hs->n++] = h;
     return RK_OK;
 }
@@ -1521,14 +1510,8 @@ typedef struct group_copy {
 static int copy_group_offset(const char *topic_at_group, int qid, int64_t offset, void *ctx)
 {
     group_copy_t *c = ctx;
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 64;
-        group_off_t *nv = realloc(c->v, nc * sizeof *nv);
-        if (nv == NULL)
-            return RK_ENOMEM;
-        c->v = nv;
-        c->cap = nc;
-    }
+    if (RK_GROW(c->v, c->cap, c->n + 1, 64) != RK_OK)
+        return RK_ENOMEM;
     const char *at = strchr(topic_at_group, '@');
     size_t tl = at ? (size_t)(at - topic_at_group) : strlen(topic_at_group);
     /* a queue of the same topic as the entry before shares its copy of the name */

@@ -22,6 +22,7 @@
 #include "rk/consumer_offset.h"
 #include "rk/error.h"
 #include "rk/fileutil.h"
+#include "rk/grow.h"
 #include "rk/json.h"
 
 #define DEFAULT_CQ_FILE_SIZE 6000000
@@ -68,15 +69,9 @@ static int list_files(const char *dir, int64_t **out, int *n)
     while ((e = readdir(d)) != NULL) {
         if (!is_file_name(e->d_name))
             continue;
-        if (*n == cap) {
-            int nc = cap ? cap * 2 : 8;
-            int64_t *t = realloc(v, (size_t)nc * sizeof *t);
-            if (t == NULL) {
-                rc = RK_ENOMEM;
-                break;
-            }
-            v = t;
-            cap = nc;
+        if (RK_GROW(v, cap, *n + 1, 8) != RK_OK) {
+            rc = RK_ENOMEM;
+            break;
         }
         v[(*n)++] = strtoll(e->d_name, NULL, 10);
     }
@@ -272,14 +267,8 @@ static int compute_bounds(rk_store_ro_t *ro, ro_queue_t *q)
 
 static ro_queue_t *add_queue(rk_store_ro_t *ro, const char *topic, int qid)
 {
-    if (ro->nq == ro->capq) {
-        size_t nc = ro->capq ? ro->capq * 2 : 16;
-        ro_queue_t *t = realloc(ro->q, nc * sizeof *t);
-        if (t == NULL)
-            return NULL;
-        ro->q = t;
-        ro->capq = nc;
-    }
+    if (RK_GROW(ro->q, ro->capq, ro->nq + 1, 16) != RK_OK)
+        return NULL;
     ro_queue_t *q = &ro->q[ro->nq++];
     memset(q, 0, sizeof *q);
     snprintf(q->pub.topic, sizeof q->pub.topic, "%s", topic);
