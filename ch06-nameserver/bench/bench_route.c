@@ -15,6 +15,8 @@
 #include <uv.h>
 
 #include "rk/clock.h"
+#include "rk/error.h"
+#include "rk/grow.h"
 #include "rk/log.h"
 #include "rk/namesrv.h"
 #include "rk/remoting_client.h"
@@ -125,10 +127,8 @@ static void worker(void *arg)
             if (got >= 4)
                 need = 4 + rk_be_get32(buf);
         }
-        if (w->n == w->cap) {
-            w->cap = w->cap ? w->cap * 2 : 4096;
-            w->lat = realloc(w->lat, w->cap * sizeof *w->lat);
-        }
+        if (RK_GROW(w->lat, w->cap, w->n + 1, 4096) != RK_OK)
+            break;                      /* out of memory: report what was measured */
         w->lat[w->n++] = rk_mono_ns() - t0;
     }
 out:
