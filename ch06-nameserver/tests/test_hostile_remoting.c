@@ -390,7 +390,9 @@ Test(hostile, a_reader_that_drains_its_replies_gets_them_all)
             uint8_t chunk[65536];
             ssize_t n = recv(fd, chunk, sizeof chunk, 0);
             cr_assert(n > 0, "the connection stays open");
-            in = realloc(in, in_len + (size_t)n);
+            uint8_t *grown = realloc(in, in_len + (size_t)n);
+            cr_assert_not_null(grown);
+            in = grown;
             memcpy(in + in_len, chunk, (size_t)n);
             in_len += (size_t)n;
             while (in_len >= 4 && in_len >= 4 + (size_t)rk_be_get32(in)) {
