@@ -300,20 +300,32 @@ static bool pid_has_socket(pid_t pid, unsigned long ino)
     return found;
 }
 
-/* The parent of pid, from /proc/pid/stat (0 when unknown). */
-static pid_t parent_of(pid_t pid)
+bool rk_tk_proc_stat(pid_t pid, char *out, size_t len)
 {
-    char path[64], buf[512];
+    char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
+    if (f == NULL || len == 0) {
+        if (f != NULL)
+            fclose(f);
+        return false;
+    }
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')');  /* the name may hold spaces and parentheses */
+    const char *p = strrchr(buf, ')');  /* "pid (comm) S ppid ..." */
+    if (p == NULL || p[1] != ' ')
+        return false;
+    snprintf(out, len, "%s", p + 2);
+    return true;
+}
+
+/* The parent of pid, from /proc/pid/stat (0 when unknown). */
+static pid_t parent_of(pid_t pid)
+{
+    char st[512];
     int ppid = 0;
-    return p != NULL && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+    return rk_tk_proc_stat(pid, st, sizeof st) && sscanf(st, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
 }
 
 /* Who listens on port: 1 this process or one it started (a descendant), 0 another process,

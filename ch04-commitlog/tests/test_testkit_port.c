@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -85,4 +86,32 @@ Test(testkit, wait_port_refuses_a_port_another_process_holds)
     close(go[0]);
     close(go[1]);
     cr_assert(!ok, "a listener that this test did not start passed for its own");
+}
+
+Test(testkit, proc_stat_gives_the_fields_after_the_name)
+{
+    char st[256];
+    int ppid = 0;
+    cr_assert(rk_tk_proc_stat(getpid(), st, sizeof st));
+    cr_assert(st[0] == 'R' || st[0] == 'S', "this process runs: state %c", st[0]);
+    cr_assert_eq(sscanf(st, "%*c %d", &ppid), 1);
+    cr_assert_eq(ppid, (int)getppid());
+
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        for (;;)
+            pause();
+    }
+    cr_assert_eq(kill(child, SIGSTOP), 0);
+    bool stopped = false;
+    for (int i = 0; i < 500 && !stopped; i++) {
+        stopped = rk_tk_proc_stat(child, st, sizeof st) && st[0] == 'T';
+        if (!stopped)
+            usleep(2000);
+    }
+    cr_assert(stopped, "a stopped child shows state T");
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    cr_assert_not(rk_tk_proc_stat(child, st, sizeof st), "a reaped process has no stat");
 }

@@ -97,20 +97,6 @@ static bool mqbench(const char *ns, const char *topic, const char *mode, int thr
     return ok;
 }
 
-static long vm_hwm(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            v = atol(line + 6);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static int run_mode(const char *flush)
 {
     char dir[256];
@@ -168,7 +154,7 @@ static int run_mode(const char *flush)
                    cons.rss);
         if (ok)
             printf("  batch16/single throughput: %.2fx; broker VmHWM %ld KiB; producer RSS %ld KiB\n",
-                   single.rate > 0 ? b16.rate / single.rate : 0, vm_hwm(brpid), b16.rss);
+                   single.rate > 0 ? b16.rate / single.rate : 0, rk_tk_vm_hwm_kib(brpid), b16.rss);
         rc = ok ? 0 : 1;
     } else {
         fprintf(stderr, "bench: the broker did not start (see %s)\n", log);

@@ -168,18 +168,9 @@ char *rk_tk_runtime(rk_tk_pair_t *p, const char *addr, const char *key)
 void rk_tk_freeze(pid_t pid)
 {
     cr_assert_eq(rk_tk_kill(pid, SIGSTOP), 0);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     for (int i = 0; i < 500; i++) {
-        char buf[512] = "";
-        FILE *f = fopen(path, "r");
-        if (f != NULL) {
-            size_t n = fread(buf, 1, sizeof buf - 1, f);
-            buf[n] = '\0';
-            fclose(f);
-        }
-        const char *rp = strrchr(buf, ')');     /* "pid (comm) S ..." */
-        if (rp != NULL && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't'))
+        char st[64];
+        if (rk_tk_proc_stat(pid, st, sizeof st) && (st[0] == 'T' || st[0] == 't'))
             return;
         usleep(2000);
     }

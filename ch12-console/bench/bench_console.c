@@ -248,18 +248,11 @@ static long rss_kb(pid_t pid)
  * clock ticks (1/100 s on Linux) -> ms. -1 when unreadable. */
 static double cpu_ms(pid_t pid)
 {
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    char *p = strrchr(line, ')');
+    char line[1024];
     unsigned long long ut = 0, st = 0;
-    /* after ')': state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime */
-    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (!rk_tk_proc_stat(pid, line, sizeof line) ||
+        sscanf(line, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     long tck = sysconf(_SC_CLK_TCK);
     return (double)(ut + st) * 1000.0 / (double)(tck > 0 ? tck : 100);

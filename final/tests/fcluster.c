@@ -83,19 +83,9 @@ void fc_pause(fc_t *c, int i)
         return;
     rk_tk_kill(p->pid, SIGSTOP);
     /* wait until it is really stopped: a signal is delivered asynchronously */
-    char path[64], st[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
     for (int t = 0; t < 500; t++) {
-        FILE *f = fopen(path, "r");
-        bool stopped = false;
-        if (f != NULL) {
-            if (fgets(st, sizeof st, f) != NULL) {
-                char *rp = strrchr(st, ')');
-                stopped = rp != NULL && rp[1] == ' ' && rp[2] == 'T';
-            }
-            fclose(f);
-        }
-        if (stopped)
+        char st[64];
+        if (rk_tk_proc_stat(p->pid, st, sizeof st) && st[0] == 'T')
             break;
         usleep(2000);
     }

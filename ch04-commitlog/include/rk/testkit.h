@@ -71,5 +71,9 @@ long long rk_tk_file_size(const char *path);
 /* Peak resident memory (VmHWM in /proc/PID/status) of a process, in KiB; -1 if unknown.
  * For benchmarks' memory lines. */
 long rk_tk_vm_hwm_kib(pid_t pid);
+/* The fields of /proc/PID/stat after the command name ("S 1234 ..." : state, ppid, ... as in
+ * proc(5)), copied into out (NUL-terminated); false if the process is gone. The name is
+ * skipped at its last ')', so one holding spaces or parentheses does not shift the fields. */
+bool rk_tk_proc_stat(pid_t pid, char *out, size_t len);
 
 #endif
