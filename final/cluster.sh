@@ -96,6 +96,16 @@ listen_port() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Every port n binds: listenPort, a broker's haListenPort and its own election port (its
+# dLegerSelfId's entry in dLegerPeers).
+bound_ports() {
+    local c="$CONF/$1.conf" self
+    conf_get "$c" listenPort
+    conf_get "$c" haListenPort
+    self=$(conf_get "$c" dLegerSelfId)
+    [ -n "$self" ] && conf_get "$c" dLegerPeers | tr ';' '\n' | sed -n "s/^$self-.*:\([0-9]*\)$/\1/p"
+}
+
 namesrv_addr() {
     local n addrs=""
     for n in $(names); do
@@ -112,11 +122,11 @@ start_one() {
         echo "cluster: $n is already running (PID $pid)"
         return 0
     fi
-    local port
+    local port p
     port=$(listen_port "$n")
-    if [ -n "$port" ] && port_busy "$port"; then
-        die "$n: port $port is taken by another process (stop it, or change listenPort in $CONF/$n.conf)"
-    fi
+    for p in $(bound_ports "$n"); do
+        port_busy "$p" && die "$n: port $p is taken by another process (stop it, or change the port in $CONF/$n.conf)"
+    done
     mkdir -p "$DIR/$n"
     cp "$CONF/$n.conf" "$DIR/$n/$n.conf"
     # setsid: the process outlives this script and the make that ran it; its own session,

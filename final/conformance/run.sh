@@ -19,16 +19,29 @@ cleanup() {
     if [ "${ok:-0}" != 1 ]; then
         for f in "$run"/*/*.log; do [ -e "$f" ] && { echo "---- $f" >&2; tail -n 20 "$f" >&2; }; done
     fi
-    rm -rf "$run"
+    rm -rf "$run" "$run.out"
 }
 trap cleanup EXIT
-# a port offset whose name server port is free (the other ports follow it)
-for _ in $(seq 20); do
+# A random port offset; cluster.sh refuses one where a port is taken. The election ports
+# (40911... + offset) lie in Linux's range for outgoing connections' own ports, so any client
+# on the machine may hold one at the moment a replica binds it: then a replica exits, no
+# master is elected, and the run is tried again with another offset (three times at most).
+started=0
+for attempt in 1 2 3; do
     off=$((1000 + RANDOM % 15000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$((9876 + off))") 2>/dev/null || break
+    if RK_BIN=$bin RK_CLUSTER_DIR=$run RK_CLUSTER_PORT_OFFSET=$off bash "$root/final/cluster.sh" run \
+        > "$run.out" 2>&1; then
+        started=1
+        break
+    fi
+    echo "conformance-final: the cluster did not start with port offset $off (attempt $attempt):" >&2
+    grep -h "cannot start\|is taken\|no master" "$run.out" "$run"/*/*.log >&2 2>/dev/null || true
+    RK_CLUSTER_DIR=$run bash "$root/final/cluster.sh" stop > /dev/null 2>&1 || true
+    [ $attempt = 3 ] && cat "$run.out" >&2
+    [ $attempt = 3 ] || rm -rf "${run:?}"/*     # a fresh folder: the next offset's files
 done
-RK_BIN=$bin RK_CLUSTER_DIR=$run RK_CLUSTER_PORT_OFFSET=$off bash "$root/final/cluster.sh" run > "$run/run.out" 2>&1 ||
-    { cat "$run/run.out" >&2; echo "conformance-final: the cluster did not start" >&2; exit 1; }
+rm -f "$run.out"
+[ $started = 1 ] || { echo "conformance-final: the cluster did not start" >&2; exit 1; }
 ns="127.0.0.1:$((9876 + off));127.0.0.1:$((9877 + off))"
 ns1="127.0.0.1:$((9876 + off))"
 echo "conformance-final: local cluster up (name servers $ns), ali-ons $ons_version, node $(node --version)"
