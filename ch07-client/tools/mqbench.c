@@ -110,6 +110,31 @@ static hist_t send_rt;
 static _Atomic uint64_t sent_msgs, sends, failed, rt_sum_us, rt_max_us;
 static char *body;
 
+/* --slow MS: each send slower than MS is printed with the wall-clock time it
+ * started (µs since the epoch), so that it can be lined up with a trace of the
+ * broker taken at the same time (`strace -ttt`, `perf sched timehist`). At
+ * most SLOW_MAX lines: a stalled machine must not also flood the terminal. */
+#define SLOW_MAX 1000
+static int64_t slow_ms;
+static _Atomic uint64_t slow_lines;
+
+static void note_slow(uint64_t us)
+{
+    if (slow_ms <= 0 || us < (uint64_t)slow_ms * 1000)
+        return;
+    uint64_t n = atomic_fetch_add(&slow_lines, 1);
+    if (n >= SLOW_MAX) {
+        if (n == SLOW_MAX)
+            fprintf(stderr, "SLOW: more than %d slow sends; no more are printed\n", SLOW_MAX);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t end_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000;
+    fprintf(stderr, "SLOW send started %" PRIu64 ".%06" PRIu64 " took %.3f ms\n", (end_us - us) / 1000000,
+            (end_us - us) % 1000000, (double)us / 1000);
+}
+
 static void update_max(_Atomic uint64_t *m, uint64_t v)
 {
     uint64_t cur = atomic_load(m);
@@ -154,6 +179,7 @@ static void sender(void *arg)
         atomic_fetch_add(&sent_msgs, (uint64_t)batch);
         atomic_fetch_add(&rt_sum_us, us);
         update_max(&rt_max_us, us);
+        note_slow(us);
     }
     free(msgs);
 }
@@ -178,6 +204,7 @@ static void on_async_sent(void *arg, int status, const rk_send_result_t *r)
         atomic_fetch_add(&sent_msgs, (uint64_t)batch);
         atomic_fetch_add(&rt_sum_us, us);
         update_max(&rt_max_us, us);
+        note_slow(us);
     }
     atomic_fetch_sub(&ainflight, 1);
     if (!stop_now)
@@ -351,8 +378,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mqbench -n NAMESRV [-t TOPIC] [--mode produce|consume] [-s SIZE] [-w THREADS]\n"
                "               [--batch N] [--duration SECONDS] [--rate MSGS_PER_S] [--async] [-g GROUP] [--idle SECONDS]\n"
+               "               [--slow MS]\n"
                "  produce: -w threads send synchronously (default 64 threads, 128 B, batch 1, 10 s);\n"
                "           with --async, -w sends are kept in flight by callbacks instead of threads\n"
+               "           --slow MS prints each send slower than MS ms with the wall-clock time it started\n"
                "  consume: a push consumer reads from the first offset until idle for --idle s (3) or --duration\n"
                "  ACL: requests are signed when ROCKETMQ_ACCESS_KEY and ROCKETMQ_SECRET_KEY are set\n");
 }
@@ -375,7 +404,7 @@ int main(int argc, char **argv)
         {"batch", required_argument, 0, 'B'}, {"duration", required_argument, 0, 'D'},
         {"mode", required_argument, 0, 'M'},  {"rate", required_argument, 0, 'R'},
         {"idle", required_argument, 0, 'I'},  {"help", no_argument, 0, 'h'},
-        {"async", no_argument, 0, 'A'},
+        {"async", no_argument, 0, 'A'},      {"slow", required_argument, 0, 'S'},
         {0, 0, 0, 0},
     };
     ns = getenv("NAMESRV_ADDR");
@@ -394,6 +423,7 @@ int main(int argc, char **argv)
         case 'I': ok = num("--idle", optarg, 1, 3600, &idle); break;
         case 'M': mode = optarg; break;
         case 'A': async_mode = true; break;
+        case 'S': ok = num("--slow", optarg, 1, 3600 * 1000, &slow_ms); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
