@@ -25,7 +25,8 @@ void rk_rc_start(rk_rc_cluster_t *c, const char *extra_conf);
 void rk_rc_start_bin(rk_rc_cluster_t *c, const char *broker_bin, const char *extra_conf);
 /* SIGKILL the broker (no flush, `abort` left behind), then start it again. */
 void rk_rc_kill9_restart_broker(rk_rc_cluster_t *c);
-/* SIGTERM the broker, run between(c, arg) (may be NULL) while it is down, start it again. */
+/* SIGTERM the broker, run between(c, arg) (may be NULL) while it is down, start it again, and
+ * wait until it has registered again (TBW102 is routed). */
 void rk_rc_restart_broker(rk_rc_cluster_t *c, void (*between)(rk_rc_cluster_t *c, void *arg), void *arg);
 void rk_rc_stop(rk_rc_cluster_t *c);
 /* UPDATE_AND_CREATE_TOPIC, then waits until the name server routes it. */
