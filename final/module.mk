@@ -28,8 +28,11 @@ pause-master:
 # not run it: it measures the machine, it tests nothing.
 RK_VS_BINS := $(if $(shell pkg-config --exists hiredis 2>/dev/null && echo y),$(B)/vs/vs_redis) \
               $(if $(shell pkg-config --exists libnats 2>/dev/null && echo y),$(B)/vs/vs_nats) \
-              $(B)/vs/vs_jitter
+              $(B)/vs/vs_jitter $(B)/vs/vs_diskwrite
 $(B)/vs/vs_jitter: final/vs/vs_jitter.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+$(B)/vs/vs_diskwrite: final/vs/vs_diskwrite.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
 $(B)/vs/vs_redis: final/vs/vs_redis.c | $(DEPS_STAMP)

@@ -9,8 +9,11 @@
 # (build/vs, built when pkg-config finds hiredis and libnats). rocklet is one broker
 # (ASYNC_FLUSH, no replica) and one name server; Redis is redis-server --save '' --appendonly no,
 # and a second one with --appendonly yes --appendfsync everysec for the last latency rows;
-# NATS is nats-server -js with its store in a folder of its own. All on free 127.0.0.1 ports,
-# data under one /tmp folder that is removed at the end; every process started is stopped by its
+# NATS is nats-server -js with its store in a folder of its own. Two control rows say what the
+# disk costs at 1 KiB: a second rocklet broker (and name server) with its store on tmpfs
+# (/dev/shm, skipped with less than 4 GiB free there), and Redis beside vs_diskwrite, a program
+# that only writes 100 MB/s to the disk. All on free 127.0.0.1 ports, data under one /tmp folder
+# (and one /dev/shm folder) that is removed at the end; every process started is stopped by its
 # PID at the end and on Ctrl-C. RK_VS_KEEP=FILE keeps a copy of every run's output.
 #
 # For each row: rocklet, peer, rocklet, peer, rocklet, peer (1 of each with --quick), the load
@@ -44,12 +47,14 @@ command -v nats-server >/dev/null || { echo "bench-vs: nats-server not found: th
 [ -x "$vsbin/vs_nats" ] || { [ $have_nats = 1 ] && echo "bench-vs: $vsbin/vs_nats not built (no libnats): the NATS rows are skipped; $install_note"; have_nats=0; }
 
 dir=$(mktemp -d /tmp/rocklet-vs-XXXXXX)
+shm_dir=
 pids=()
 cleanup() {
     local p
     for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null || true; done
     for p in ${pids[@]+"${pids[@]}"}; do wait "$p" 2>/dev/null || true; done
     rm -rf "$dir"
+    [ -n "$shm_dir" ] && rm -rf "$shm_dir"
 }
 trap cleanup EXIT
 trap 'echo; echo "bench-vs: interrupted"; exit 130' INT TERM
@@ -61,26 +66,38 @@ wait_port() {
     return 1
 }
 
-read -r nsp brp hap rp np rpa < <(conf_free_ports 6)
-ns=127.0.0.1:$nsp
-printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv.json\n' "$nsp" "$dir" > "$dir/ns.conf"
-cat > "$dir/broker.conf" <<CONF
+read -r nsp brp hap rp np rpa nsp2 brp2 hap2 < <(conf_free_ports 9)
+ns=127.0.0.1:$nsp ns2=127.0.0.1:$nsp2
+start_rocklet() {   # NAME NS_PORT BROKER_PORT HA_PORT STORE
+    printf 'listenPort=%s\nlistenHost=127.0.0.1\nkvConfigPath=%s/kv-%s.json\n' "$2" "$dir" "$1" > "$dir/ns-$1.conf"
+    cat > "$dir/broker-$1.conf" <<CONF
 brokerClusterName=VsCluster
-brokerName=broker-vs
+brokerName=broker-$1
 brokerId=0
-namesrvAddr=$ns
+namesrvAddr=127.0.0.1:$2
 brokerIP1=127.0.0.1
 listenHost=127.0.0.1
-listenPort=$brp
-haListenPort=$hap
-storePathRootDir=$dir/store
+listenPort=$3
+haListenPort=$4
+storePathRootDir=$5
 flushDiskType=ASYNC_FLUSH
 CONF
-"$bin/mqnamesrv" -c "$dir/ns.conf" > "$dir/ns.log" 2>&1 & pids+=($!)
-wait_port "$nsp" || exit 1
-"$bin/mqbroker" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 & pids+=($!)
-wait_port "$brp" || exit 1
-sleep 0.5                                           # registration with the name server
+    "$bin/mqnamesrv" -c "$dir/ns-$1.conf" > "$dir/ns-$1.log" 2>&1 & pids+=($!)
+    wait_port "$2" || return 1
+    "$bin/mqbroker" -c "$dir/broker-$1.conf" > "$dir/broker-$1.log" 2>&1 & pids+=($!)
+    wait_port "$3" || return 1
+    sleep 0.5                                       # registration with the name server
+}
+start_rocklet vs "$nsp" "$brp" "$hap" "$dir/store" || exit 1
+# the tmpfs broker: room for two commitlog files of 1 GiB and what its row writes (~1.5 GB)
+have_shm=0
+if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')" -ge $((4 * 1024 * 1024)) ] 2>/dev/null &&
+    shm_dir=$(mktemp -d /dev/shm/rocklet-vs-XXXXXX); then
+    start_rocklet shm "$nsp2" "$brp2" "$hap2" "$shm_dir/store" || exit 1
+    have_shm=1
+else
+    echo "bench-vs: /dev/shm is missing or has less than 4 GiB free: the tmpfs row is skipped"
+fi
 
 redis_ver=- nats_ver=-
 if [ $have_redis = 1 ]; then
@@ -128,13 +145,13 @@ jitter_start() { # SIDE SIZE
 }
 jitter_end() { [ -n "$jitter_pid" ] && wait "$jitter_pid"; jitter_pid=; }
 # the paced rows print p999; the rate each run reached goes to $dir/reached-{rk,peer}-SIZE
-rk_paced() {    # SIZE BATCH THREADS RATE TOPIC -> p999 ms
-    local out
-    jitter_start rk "$1"
-    out=$("$bin/mqbench" -n "$ns" -t "$5" -s "$1" --batch "$2" -w "$3" --rate "$4" --duration "$secs" 2>&1)
+rk_paced() {    # SIZE BATCH THREADS RATE TOPIC [SIDE NAMESRV] -> p999 ms
+    local out side=${6:-rk}
+    jitter_start "$side" "$1"
+    out=$("$bin/mqbench" -n "${7:-$ns}" -t "$5" -s "$1" --batch "$2" -w "$3" --rate "$4" --duration "$secs" 2>&1)
     jitter_end
     printf '%s\n' "$out" >> "$run_log"
-    summary_rate <<< "$out" >> "$dir/reached-rk-$1"
+    summary_rate <<< "$out" >> "$dir/reached-$side-$1"
     summary_p999 <<< "$out"
 }
 rk_consume() {  # TOPIC GROUP -> MB/s of 1 KiB bodies
@@ -160,12 +177,19 @@ redis_send() {  # SIZE PIPELINE CLIENTS -> msgs/s
     fi
     redis_bench "$1" "$2" "$3" "$(cat "$f")"
 }
-redis_paced() { # SIZE PIPELINE CONNS RATE [aof] -> p999 ms
-    local r port=$rp side=peer
+redis_paced() { # SIZE PIPELINE CONNS RATE [aof|disk-writer] -> p999 ms
+    local r port=$rp side=peer wp=
     [ "${5:-}" = aof ] && port=$rpa side=aof
+    if [ "${5:-}" = disk-writer ]; then
+        side=writer
+        "$vsbin/vs_diskwrite" -f "$dir/diskwrite.dat" -r 100 -d "$secs" 2>&1 | tee -a "$run_log" |
+            sed -n 's/^SUMMARY diskwrite:.*(\([0-9]*\) MB\/s).*/\1/p' >> "$dir/diskwrite-mbs" &
+        wp=$!
+    fi
     jitter_start $side "$1"
     r=$("$vsbin/vs_redis" paced -p "$port" -k vsp -s "$1" -b "$2" -w "$3" -r "$4" -d "$secs" 2>&1)
     jitter_end
+    [ -n "$wp" ] && wait "$wp"
     printf '%s\n' "$r" >> "$run_log"
     summary_rate <<< "$r" >> "$dir/reached-$side-$1"
     redis-cli -p "$port" FLUSHALL > /dev/null
@@ -192,7 +216,7 @@ row() {
         if [ "$a" = -- ]; then side=peer; elif [ $side = rk ]; then rk+=("$a"); else peer+=("$a"); fi
     done
     if [ "$ok" != 1 ]; then
-        table+=("$(printf '%-58s %10s %10s %8s  %s' "$name" - skipped - "(peer missing: see the note above)")")
+        table+=("$(printf '%-58s %10s %10s %8s  %s' "$name" - skipped - "(see the note above)")")
         return
     fi
     local rv=() pv=() loads=() k v
@@ -214,7 +238,7 @@ row() {
     table+=("$(printf '%-58s %10s %10s %8s  %-7s %s' "$name" "$rm" "$pm" "$ratio" "$unit" "${loads[*]}")")
 }
 
-echo "bench-vs: rocklet (1 broker, ASYNC_FLUSH) vs Redis $redis_ver (no persistence; the last rows: AOF, fsync every second) and NATS $nats_ver JetStream (file)"
+echo "bench-vs: rocklet (1 broker, ASYNC_FLUSH) vs Redis $redis_ver (no persistence; the AOF rows: fsync every second; the last two rows are controls) and NATS $nats_ver JetStream (file)"
 echo "  on 127.0.0.1, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds round(s) of $secs s per side, load $(load)"
 echo
 
@@ -267,6 +291,15 @@ for s in 100 1024; do
     row "p999 at 100k msgs/s paced vs Redis AOF everysec, $s B" "ms" lower $have_redis \
         rk_paced $s 16 4 100000 VsPaced$s -- redis_paced $s 16 4 100000 aof
 done
+# what the disk costs at 1 KiB (about 120 MB/s of commitlog): rocklet with its store on tmpfs,
+# so that neither side writes to the disk; and Redis (no persistence) beside vs_diskwrite, a
+# program that only writes 100 MB/s to the disk (fdatasync 20 times a second), so that both do
+have_vsdw=$have_redis
+[ -x "$vsbin/vs_diskwrite" ] || have_vsdw=0
+row "p999 at 100k paced, 1024 B, rocklet's store on tmpfs" "ms" lower $(( have_redis && have_shm )) \
+    rk_paced 1024 16 4 100000 VsShm1024 shm "$ns2" -- redis_paced 1024 16 4 100000
+row "p999 at 100k paced, 1024 B, vs Redis beside a disk writer" "ms" lower $have_vsdw \
+    rk_paced 1024 16 4 100000 VsPaced1024 rk-b -- redis_paced 1024 16 4 100000 disk-writer
 
 echo
 printf '%-58s %10s %10s %8s  %-7s %s\n' "row (medians of $rounds)" rocklet peer "rk/peer" unit "load at each run's start (rk peer ...)"
@@ -276,15 +309,23 @@ for s in 100 1024; do
         printf '  the p999 rows, %s B, reached (median msgs/s): rocklet %.0f, Redis %.0f, Redis AOF %.0f\n' "$s" \
             "$(median $(cat "$dir/reached-rk-$s"))" "$(median $(cat "$dir/reached-peer-$s"))" \
             "$(median $(cat "$dir/reached-aof-$s"))"
-    [ -s "$dir/jitter-rk-$s" ] && [ -s "$dir/jitter-peer-$s" ] && [ -s "$dir/jitter-aof-$s" ] &&
-        printf '  the p999 rows, %s B, a sleeping thread woke up to %.2f ms late (p999, median) during rocklet runs, %.2f ms during Redis runs, %.2f ms during Redis AOF runs (CPU stolen by the host, ms: %s / %s / %s)\n' "$s" \
-            "$(median $(awk '{print $1 / 1000}' "$dir/jitter-rk-$s"))" \
-            "$(median $(awk '{print $1 / 1000}' "$dir/jitter-peer-$s"))" \
-            "$(median $(awk '{print $1 / 1000}' "$dir/jitter-aof-$s"))" \
-            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-rk-$s")" \
-            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-peer-$s")" \
-            "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$dir/jitter-aof-$s")"
+    # how late a sleeping thread woke up beside each side's runs (p999, median of the runs),
+    # and the CPU the host took from this machine during each run (ms)
+    late=
+    for side in rk:rocklet peer:Redis aof:"Redis AOF" shm:"rocklet on tmpfs" rk-b:"rocklet (disk-writer row)" \
+                writer:"Redis beside the disk writer"; do
+        f=$dir/jitter-${side%%:*}-$s
+        [ -s "$f" ] || continue
+        late+=$(printf '\n    %-30s %5.2f ms late; stolen: %s ms' "${side#*:}" "$(median $(awk '{print $1 / 1000}' "$f"))" \
+                "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $2}' "$f")")
+    done
+    [ -n "$late" ] && printf '  the p999 rows, %s B, a sleeping thread (p999, median; CPU stolen by the host per run):%s\n' "$s" "$late"
 done
+[ -s "$dir/diskwrite-mbs" ] &&
+    printf '  the disk writer wrote %s MB/s (median)\n' "$(median $(cat "$dir/diskwrite-mbs"))"
+[ -s "$dir/reached-shm-1024" ] &&
+    printf '  rocklet on tmpfs reached %.0f msgs/s (median)\n' "$(median $(cat "$dir/reached-shm-1024"))"
+
 echo
 echo "bench-vs: $((SECONDS - t0)) s"
 if [ -n "${RK_VS_KEEP:-}" ]; then cp "$run_log" "$RK_VS_KEEP" && echo "  every run's output: $RK_VS_KEEP"; fi
