@@ -29,13 +29,13 @@ pause-master:
 RK_VS_BINS := $(if $(shell pkg-config --exists hiredis 2>/dev/null && echo y),$(B)/vs/vs_redis) \
               $(if $(shell pkg-config --exists libnats 2>/dev/null && echo y),$(B)/vs/vs_nats) \
               $(B)/vs/vs_jitter $(B)/vs/vs_diskwrite
-$(B)/vs/vs_jitter: final/vs/vs_jitter.c
+$(B)/vs/vs_jitter: final/vs/vs_jitter.c final/vs/vs_common.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
-$(B)/vs/vs_diskwrite: final/vs/vs_diskwrite.c
+$(B)/vs/vs_diskwrite: final/vs/vs_diskwrite.c final/vs/vs_common.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
-$(B)/vs/vs_redis: final/vs/vs_redis.c | $(DEPS_STAMP)
+$(B)/vs/vs_redis: final/vs/vs_redis.c final/vs/vs_common.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags hiredis) -o $@ $< $(LDFLAGS) $$(pkg-config --libs hiredis)
 $(B)/vs/vs_nats: final/vs/vs_nats.c | $(DEPS_STAMP)

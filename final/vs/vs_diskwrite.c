@@ -26,21 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vs_common.h"
+
 #define STEP_MS 50
 #define WINDOW (256ll * 1024 * 1024)
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int usage(void)
 {
@@ -97,7 +86,7 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     int64_t off = 0, wrote = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = vs_now_ns();
     size_t i;
     for (i = 0; i < nsteps; i++) {
         for (size_t done = 0; done < step;) {
@@ -111,16 +100,16 @@ int main(int argc, char **argv)
             }
             done += (size_t)w;
         }
-        uint64_t s = now_ns();
+        uint64_t s = vs_now_ns();
         if (fdatasync(fd) != 0) {
             fprintf(stderr, "vs_diskwrite: fdatasync %s: %s\n", path, strerror(errno));
             rc = 1;
             goto out;
         }
-        sync_ns[i] = now_ns() - s;
+        sync_ns[i] = vs_now_ns() - s;
         wrote += (int64_t)step;
         off = off + (int64_t)step + (int64_t)step > WINDOW ? 0 : off + (int64_t)step;
-        uint64_t next = t0 + (uint64_t)(i + 1) * STEP_MS * 1000000u, now = now_ns();
+        uint64_t next = t0 + (uint64_t)(i + 1) * STEP_MS * 1000000u, now = vs_now_ns();
         if (next > now) {
             struct timespec ts = {.tv_sec = (time_t)((next - now) / 1000000000u),
                                   .tv_nsec = (long)((next - now) % 1000000000u)};
@@ -129,7 +118,7 @@ int main(int argc, char **argv)
         }
     }
 out:;
-    double el = (double)(now_ns() - t0) / 1e9;
+    double el = (double)(vs_now_ns() - t0) / 1e9;
     if (close(fd) != 0 && rc == 0) {
         fprintf(stderr, "vs_diskwrite: close %s: %s\n", path, strerror(errno));
         rc = 1;
@@ -139,7 +128,7 @@ out:;
         rc = 1;
     }
     if (i > 0) {
-        qsort(sync_ns, i, sizeof *sync_ns, cmp_u64);
+        qsort(sync_ns, i, sizeof *sync_ns, vs_cmp_u64);
         printf("SUMMARY diskwrite: %.0f MB in %.1f s (%.0f MB/s), fdatasync p50 %.1f ms max %.1f ms\n",
                (double)wrote / 1e6, el, (double)wrote / 1e6 / el, (double)sync_ns[i / 2] / 1e6,
                (double)sync_ns[i - 1] / 1e6);

@@ -20,18 +20,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
+#include "vs_common.h"
 
 /* the hypervisor's "steal" ticks of all CPUs (the 8th field of /proc/stat's cpu line), in ms */
 static long steal_ms(void)
@@ -80,14 +69,14 @@ int main(int argc, char **argv)
     uint64_t gap = 1000000000u / (uint64_t)rate;
     long s0 = steal_ms();
     for (size_t i = 0; i < n; i++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = vs_now_ns();
         struct timespec ts = {.tv_sec = (time_t)(gap / 1000000000u), .tv_nsec = (long)(gap % 1000000000u)};
         nanosleep(&ts, NULL);
-        uint64_t slept = now_ns() - t0;
+        uint64_t slept = vs_now_ns() - t0;
         late[i] = slept > gap ? slept - gap : 0;
     }
     long s1 = steal_ms();
-    qsort(late, n, sizeof *late, cmp_u64);
+    qsort(late, n, sizeof *late, vs_cmp_u64);
     printf("SUMMARY jitter: %zu wake-ups, late µs p50 %.0f p99 %.0f p999 %.0f max %.0f, steal %ld ms\n", n,
            (double)late[n / 2] / 1e3, (double)late[n * 99 / 100] / 1e3, (double)late[n * 999 / 1000] / 1e3,
            (double)late[n - 1] / 1e3, s0 >= 0 && s1 >= 0 ? s1 - s0 : -1);

@@ -23,17 +23,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "vs_common.h"
+
 static int port, size = 1024, conns = 64, batch = 1, count = 1000;
 static double rate = 100000, secs = 5;
 static const char *key = "vs";
 static char *body;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static redisContext *connect_to(void)
 {
@@ -67,16 +62,16 @@ static void *paced_main(void *arg)
         return NULL;
     }
     double gap = 1e9 * batch * conns / rate;
-    uint64_t next = now_ns() + (uint64_t)(gap * w->idx / conns);
-    while (now_ns() < t_end) {
-        uint64_t now = now_ns();
+    uint64_t next = vs_now_ns() + (uint64_t)(gap * w->idx / conns);
+    while (vs_now_ns() < t_end) {
+        uint64_t now = vs_now_ns();
         if (now < next) {
             struct timespec ts = {.tv_sec = (time_t)((next - now) / 1000000000u),
                                   .tv_nsec = (long)((next - now) % 1000000000u)};
             nanosleep(&ts, NULL);
         }
         next += (uint64_t)gap;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = vs_now_ns();
         int ok = 1;
         for (int i = 0; i < batch; i++)
             if (redisAppendCommand(c, "XADD %s * f %b", key, body, (size_t)size) != REDIS_OK)
@@ -102,7 +97,7 @@ static void *paced_main(void *arg)
             w->us = us;
             w->cap = cap;
         }
-        w->us[w->n++] = (uint32_t)((now_ns() - t0) / 1000);
+        w->us[w->n++] = (uint32_t)((vs_now_ns() - t0) / 1000);
         w->msgs += batch;
     }
     redisFree(c);
@@ -128,7 +123,7 @@ static int paced(void)
     worker_t *w = calloc((size_t)conns, sizeof *w);
     if (w == NULL)
         return 1;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = vs_now_ns();
     t_end = t0 + (uint64_t)(secs * 1e9);
     int started = 0;
     for (int i = 0; i < conns; i++, started++) {
@@ -144,7 +139,7 @@ static int paced(void)
         msgs += w[i].msgs;
         errors += w[i].errors;
     }
-    double took = (double)(now_ns() - t0) / 1e9;
+    double took = (double)(vs_now_ns() - t0) / 1e9;
     uint32_t *all = malloc((total ? total : 1) * sizeof *all);
     if (all == NULL)
         return 1;
@@ -173,7 +168,7 @@ static int xrange(void)
     char start[64] = "-";
     long n = 0;
     unsigned long long bytes = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = vs_now_ns();
     for (;;) {
         redisReply *r = redisCommand(c, "XRANGE %s %s + COUNT %d", key, start, count);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
@@ -198,7 +193,7 @@ static int xrange(void)
         if (got < (size_t)count)
             break;
     }
-    double took = (double)(now_ns() - t0) / 1e9;
+    double took = (double)(vs_now_ns() - t0) / 1e9;
     printf("SUMMARY xrange: %ld msgs, %llu payload bytes in %.2f s = %.0f msgs/s (%.1f MB/s)\n", n, bytes, took,
            took > 0 ? (double)n / took : 0, took > 0 ? (double)bytes / took / 1e6 : 0);
     redisFree(c);
