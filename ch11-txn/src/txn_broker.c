@@ -69,9 +69,11 @@ const rk_config_field_t rk_txn_config_fields[] = {
 /* Transactions ended lately, by the queue offset of their first half (a chain of check copies
  * shares it): a second END_TRANSACTION for one of them (a late answer to an older check, a
  * client's retry) must not put the message twice. FIFO-evicted after `cap` entries
- * (transactionEndedCacheSize); memory only, so after a restart the op records are what stops
- * checks and a duplicate commit goes through (RocketMQ keeps no such set at all). Linear
- * probing, backward-shift deletion. */
+ * (transactionEndedCacheSize). Kept in memory, and rebuilt from the op records, each of which
+ * says how its transaction ended (RK_TXN_PROP_ENDED_AS): at start from the op queue's last `cap`
+ * records, then from every op record dispatched (a slave's replicated ones too, so a slave that
+ * becomes master knows them). RocketMQ keeps no such set at all. Linear probing, backward-shift
+ * deletion. */
 typedef struct ended_set {
     size_t cap, slots;              /* entries kept; table slots (2 * cap) */
     int64_t *key;                   /* [slots], -1: empty */
@@ -94,6 +96,7 @@ typedef struct txn_state {
     uint64_t rr;                    /* round robin over a group's producers (loop thread) */
     uv_mutex_t ended_mu;
     ended_set_t *ended;
+    _Atomic bool ended_seeded;      /* set under ended_mu: the op queue's tail was read */
 } txn_state_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -494,11 +497,9 @@ static void ended_remove(ended_set_t *e, int64_t key)
     }
 }
 
-/* 0 if key was not there (now it is, as kind); else the kind it ended with. */
-static int ended_add(txn_state_t *ts, int64_t key, int kind)
+/* 0 if key was not there (now it is, as kind); else the kind it ended with. ended_mu held. */
+static int ended_add_locked(ended_set_t *e, int64_t key, int kind)
 {
-    ended_set_t *e = ts->ended;
-    uv_mutex_lock(&ts->ended_mu);
     size_t i = ended_find(e, key);
     int was = e->key[i] == key ? e->kind[i] : 0;
     if (!was) {
@@ -513,8 +514,98 @@ static int ended_add(txn_state_t *ts, int64_t key, int kind)
         e->fifo[(e->head + e->n) % e->cap] = key;
         e->n++;
     }
+    return was;
+}
+
+static int ended_add(txn_state_t *ts, int64_t key, int kind)
+{
+    uv_mutex_lock(&ts->ended_mu);
+    int was = ended_add_locked(ts->ended, key, kind);
     uv_mutex_unlock(&ts->ended_mu);
     return was;
+}
+
+/* An op record into the set (ended_mu held): its transaction's first half is
+ * TRAN_PREPARED_QUEUE_OFFSET if present, else the half its body names. An op record without
+ * RK_TXN_PROP_ENDED_AS (written before rocklet kept it) or with a body that is not one offset is
+ * left out: how it ended is unknown. */
+static void ended_note_op(ended_set_t *e, const rk_record_t *rec)
+{
+    int64_t kind = prop_i64(rec->props, rec->props_len, RK_TXN_PROP_ENDED_AS, -1);
+    if (kind != RK_SYSFLAG_TXN_COMMIT && kind != RK_SYSFLAG_TXN_ROLLBACK)
+        return;
+    char body[24];
+    int64_t half;
+    if (rec->body_len == 0 || rec->body_len >= sizeof body)
+        return;
+    memcpy(body, rec->body, rec->body_len);
+    body[rec->body_len] = '\0';
+    if (rk_parse_int(body, &half) != RK_OK || half < 0)
+        return;
+    int64_t origin = prop_i64(rec->props, rec->props_len, RK_PROP_TRAN_PREPARED_QUEUE_OFFSET, -1);
+    (void)ended_add_locked(e, origin >= 0 ? origin : half, (int)kind);
+}
+
+/* Reput thread: each op record dispatched, once the start's seed has run (before that, the seed
+ * reads it from the op queue: the consume queue is written before this dispatcher runs). */
+static int ended_dispatch(void *ctx, const rk_dispatch_request_t *req)
+{
+    txn_state_t *ts = ctx;
+    if (strcmp(req->topic, RK_TXN_OP_TOPIC) != 0)
+        return RK_OK;
+    rk_record_t rec;
+    const rk_record_t *r = req->rec;
+    if (r == NULL) {
+        if (rk_record_decode(req->record, (size_t)req->size, false, &rec) != RK_OK)
+            return RK_OK;
+        r = &rec;
+    }
+    uv_mutex_lock(&ts->ended_mu);
+    if (atomic_load(&ts->ended_seeded))
+        ended_note_op(ts->ended, r);
+    uv_mutex_unlock(&ts->ended_mu);
+    return RK_OK;
+}
+
+/* Once, at start (or at the first END_TRANSACTION, which the server may take just before the
+ * module starts): the op queue's last transactionEndedCacheSize records, oldest first, under
+ * ended_mu (so the dispatcher neither misses nor races a record). Returns how many were read. */
+static int64_t ended_seed(txn_state_t *ts)
+{
+    rk_store_t *st = rk_broker_store(ts->b);
+    rk_cq_unit_t units[UNITS_CHUNK];
+    int64_t read = 0;
+    uv_mutex_lock(&ts->ended_mu);
+    if (atomic_load(&ts->ended_seeded)) {
+        uv_mutex_unlock(&ts->ended_mu);
+        return 0;
+    }
+    int64_t max = rk_store_max_offset(st, RK_TXN_OP_TOPIC, 0), min = rk_store_min_offset(st, RK_TXN_OP_TOPIC, 0);
+    int64_t next = max - (int64_t)ts->ended->cap;
+    if (next < min)
+        next = min;
+    if (next < 0)
+        next = 0;
+    while (next < max) {
+        int want = max - next < UNITS_CHUNK ? (int)(max - next) : UNITS_CHUNK;
+        int n = rk_store_read_units(st, RK_TXN_OP_TOPIC, 0, next, units, want);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            rk_store_view_t v;
+            rk_record_t rec;
+            if (rk_store_view(st, units[i].phys, &v) != RK_OK)
+                continue;
+            if (rk_record_decode(v.data, (size_t)v.size, false, &rec) == RK_OK && !rk_record_is_blank(&rec))
+                ended_note_op(ts->ended, &rec);
+            rk_store_view_release(&v);
+        }
+        next += n;
+        read += n;
+    }
+    atomic_store(&ts->ended_seeded, true);
+    uv_mutex_unlock(&ts->ended_mu);
+    return read;
 }
 
 /* The END_TRANSACTION that added key failed: forget it (a retry must go through). The FIFO
@@ -537,6 +628,7 @@ typedef struct end_txn {
     rk_reply_t *reply;
     int64_t half_qoff, origin;
     int64_t key;                    /* in the ended set while this one is under way */
+    int kind;                       /* RK_SYSFLAG_TXN_COMMIT / _ROLLBACK */
     int code;                       /* the answer once the op record is written */
     char remark[160];
 } end_txn_t;
@@ -563,11 +655,13 @@ static void write_op(void *arg)
     end_txn_t *e = arg;
     rk_broker_t *b = e->ts->b;
     rk_store_t *st = rk_broker_store(b);
-    char body[24], origin[24];
+    char body[24], origin[24], kind[8];
     snprintf(body, sizeof body, "%" PRId64, e->half_qoff);
+    snprintf(kind, sizeof kind, "%d", e->kind);
     rk_buf_t props = {0};
     rk_props_put(&props, RK_PROP_TAGS, RK_TXN_OP_TAG);
     rk_props_put(&props, RK_PROP_WAIT, "false");
+    rk_props_put(&props, RK_TXN_PROP_ENDED_AS, kind);
     if (e->origin >= 0 && e->origin != e->half_qoff) {
         snprintf(origin, sizeof origin, "%" PRId64, e->origin);
         rk_props_put(&props, RK_PROP_TRAN_PREPARED_QUEUE_OFFSET, origin);
@@ -703,6 +797,8 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
     }
     int64_t origin = prop_i64(rec.props, rec.props_len, RK_PROP_TRAN_PREPARED_QUEUE_OFFSET, -1);
     int64_t key = origin >= 0 ? origin : rec.queue_offset;
+    if (!atomic_load(&ts->ended_seeded))
+        (void)ended_seed(ts);
     int was = ended_add(ts, key, (int)kind);
     if (was != 0) {
         rk_store_view_release(&v);
@@ -727,6 +823,7 @@ static void p_end_transaction(void *ctx, rk_conn_t *conn, rk_cmd_t *req, rk_repl
     e->half_qoff = rec.queue_offset;
     e->origin = origin;
     e->key = key;
+    e->kind = (int)kind;
     e->code = RK_RESP_SUCCESS;
     if (kind == RK_SYSFLAG_TXN_ROLLBACK) {
         rk_store_view_release(&v);
@@ -1205,6 +1302,8 @@ static int txn_init(rk_broker_t *b, void **state)
         rc = rk_broker_add_runtime_info(b, runtime_info, ts);
     if (rc == RK_OK)
         rc = ended_new(&ts->ended, (size_t)ts->cfg.ended_cache);
+    if (rc == RK_OK)
+        rc = rk_store_register_dispatcher(rk_broker_store(b), "txn-ended", ended_dispatch, ts);
     if (rc == RK_OK && uv_mutex_init(&ts->ended_mu) != 0)
         rc = RK_ENOMEM;
     if (rc == RK_OK && uv_mutex_init(&ts->mu) != 0) {
@@ -1231,6 +1330,10 @@ static int txn_start(rk_broker_t *b, void *state)
 {
     (void)b;
     txn_state_t *ts = state;
+    int64_t seeded = ended_seed(ts);
+    if (seeded > 0)
+        rk_log_info(LOG, "ended transactions: %zu remembered from the last %" PRId64 " op records", ts->ended->n,
+                    seeded);
     if (uv_thread_create(&ts->thread, check_thread, ts) != 0)
         return RK_ENOMEM;
     ts->running = true;

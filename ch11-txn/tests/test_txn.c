@@ -620,6 +620,41 @@ Test(txn, a_transaction_ends_once_whatever_the_answers)
     stop(&c, &p);
 }
 
+/* The ended set is rebuilt at start from the op records (each says how its transaction ended):
+ * a repeat after a kill -9 puts nothing, and the opposite decision is still refused. */
+Test(txn, a_transaction_ends_once_across_a_kill_9)
+{
+    rk_rc_cluster_t c;
+    tprod_t p;
+    start(&c, &p, "transactionTimeOut=600000\n");
+    half_t a = send_half(&p, &c, "kept-a");
+    half_t b = send_half(&p, &c, "kept-b");
+    char r[256];
+    cr_assert_eq(end_txn(&p, &c, PG, a.qoff, a.cloff, a.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
+    cr_assert_eq(end_txn(&p, &c, PG, b.qoff, b.cloff, b.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, r, sizeof r), 0, "%s", r);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 1, 5000));
+    rk_rc_kill9_restart_broker(&c);
+    cr_assert_eq(end_txn(&p, &c, PG, a.qoff, a.cloff, a.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
+    cr_assert_eq(end_txn(&p, &c, PG, a.qoff, a.cloff, a.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "the transaction was already committed");
+    cr_assert_eq(end_txn(&p, &c, PG, b.qoff, b.cloff, b.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r),
+                 RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "the transaction was already rolled back");
+    cr_assert_eq(end_txn(&p, &c, PG, b.qoff, b.cloff, b.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, r, sizeof r), 0, "%s", r);
+    /* and one ended after the restart is remembered as before */
+    half_t d = send_half(&p, &c, "kept-d");
+    cr_assert_eq(end_txn(&p, &c, PG, d.qoff, d.cloff, d.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
+    cr_assert_eq(end_txn(&p, &c, PG, d.qoff, d.cloff, d.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
+    cr_assert(wait_msgs(&p, &c, TOPIC, 2, 5000));
+    usleep(1000000);
+    rk_msg_list_t *l = pull_all(&p, &c, TOPIC);
+    cr_assert_eq(l->n, 2, "a committed once, b never, d once (got %zu)", l->n);
+    cr_assert(memcmp(l->msgs[0].body, "kept-a", 6) == 0 && memcmp(l->msgs[1].body, "kept-d", 6) == 0);
+    rk_msg_list_free(l);
+    stop(&c, &p);
+}
+
 Test(txn, the_ended_set_is_bounded_and_forgets_the_oldest)
 {
     rk_rc_cluster_t c;
@@ -987,6 +1022,50 @@ Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
     }
     cr_assert_str_eq(bodies[0], "fo");
     free(bodies[0]);
+    rk_tk_trio_stop(&t);
+}
+
+/* A follower keeps the ended set from the op records it copies: after a failover, a repeated
+ * commit puts nothing on the new master and a rollback of it is refused. */
+Test(txn, failover_the_new_master_remembers_ended_transactions)
+{
+    rk_tk_trio_t t;
+    rk_tk_trio_init(&t, "transactionTimeOut=600000\n");
+    for (int i = 0; i < 3; i++)
+        rk_tk_broker_start(&t.r[i]);
+    int old = rk_tk_trio_leader(&t, -1, 15000);
+    cr_assert(old >= 0, "no leader elected");
+    tprod_t p;
+    tp_start_ns(&p, t.base.ns, PG);
+    half_t h;
+    char r[256];
+    rk_rclient_t *rem = rk_mqclient_remoting(p.mc);
+    cr_assert_eq(raw_send(rem, t.r[old].addr, TOPIC, PG, true, "done", &h), 0);
+    cr_assert_eq(raw_end_txn(rem, t.r[old].addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r,
+                             sizeof r), RK_RESP_SUCCESS, "%s", r);
+    usleep(1000000);                /* the op record (WAIT=false) reaches the followers */
+    rk_tk_kill(t.r[old].pid, SIGKILL);
+    rk_tk_wait(t.r[old].pid, 5000);
+    t.r[old].pid = -1;
+    int now = rk_tk_trio_leader(&t, old, 15000);
+    cr_assert(now >= 0 && now != old, "no new leader");
+    int rc = RK_RESP_SYSTEM_BUSY;
+    for (int i = 0; i < 100 && rc != RK_RESP_SUCCESS; i++) {     /* until it serves as master */
+        rc = raw_end_txn(rem, t.r[now].addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r);
+        if (rc != RK_RESP_SUCCESS)
+            usleep(100000);
+    }
+    cr_assert_eq(rc, RK_RESP_SUCCESS, "%s", r);
+    cr_assert_eq(raw_end_txn(rem, t.r[now].addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_ROLLBACK, false, r,
+                             sizeof r), RK_RESP_SYSTEM_ERROR);
+    cr_assert_str_eq(r, "the transaction was already committed");
+    usleep(500000);
+    char *bodies[16];
+    int n = rk_tk_pull_all(&t.base, t.r[now].addr, TOPIC, 4, bodies, 16);
+    cr_assert_eq(n, 1, "the commit was put again on the new master (%d messages)", n);
+    cr_assert_str_eq(bodies[0], "done");
+    free(bodies[0]);
+    tp_stop(&p);
     rk_tk_trio_stop(&t);
 }
 

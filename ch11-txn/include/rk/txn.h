@@ -12,8 +12,9 @@
  *   producer ──END_TRANSACTION rollback──▶ the same checks, the op record only
  *            (a transaction ends once: the last transactionEndedCacheSize ended ones are
  *            remembered by their first half, so a repeated commit answers SUCCESS and puts
- *            nothing, a conflicting answer is refused with SYSTEM_ERROR; memory only, RocketMQ
- *            keeps no such set)
+ *            nothing, a conflicting answer is refused with SYSTEM_ERROR; rebuilt at start from
+ *            the op records' RK_TXN_ENDED_AS and kept from every op record dispatched, a
+ *            follower's copied ones too; RocketMQ keeps no such set)
  *   op record: RMQ_SYS_TRANS_OP_HALF_TOPIC queue 0, TAGS "d", body = the half's queue offset in
  *            decimal (4.9's format; 5.x's "off1,off2," lists are read too)
  *   check service (master only), every transactionCheckInterval: halves past their timeout and
@@ -76,6 +77,10 @@
 #define RK_TXN_CHECK_MAX_TOPIC "TRANS_CHECK_MAX_TIME_TOPIC"
 #define RK_TXN_GROUP "CID_RMQ_SYS_TRANS"
 #define RK_TXN_OP_TAG "d"
+/* rocklet's property on its op records: how the transaction ended, "8" (COMMIT) or "12"
+ * (ROLLBACK), END_TRANSACTION's commitOrRollback. The ended set is rebuilt from it at start and
+ * kept up to date from replicated op records (a RocketMQ broker ignores it). */
+#define RK_TXN_PROP_ENDED_AS "RK_TXN_ENDED_AS"
 
 /* Rocklet's admin request codes for chapter 11 (RocketMQ has none at 10501). */
 enum { RK_REQ_QUERY_TXN_PENDING = 10501 };
