@@ -579,6 +579,19 @@ Test(txn, an_immune_half_committed_by_its_first_offsets_is_never_checked)
     stop(&c, &p);
 }
 
+/* TOPIC holds exactly two messages, `first` then `second` (looked at again after 1 s, so a late
+ * second copy would be seen). */
+static void expect_two(tprod_t *p, rk_rc_cluster_t *c, const char *first, const char *second)
+{
+    cr_assert(wait_msgs(p, c, TOPIC, 2, 5000));
+    usleep(1000000);
+    rk_msg_list_t *l = pull_all(p, c, TOPIC);
+    cr_assert_eq(l->n, 2, "each transaction put its message once (got %zu)", l->n);
+    cr_assert(l->msgs[0].body_len == strlen(first) && memcmp(l->msgs[0].body, first, strlen(first)) == 0);
+    cr_assert(l->msgs[1].body_len == strlen(second) && memcmp(l->msgs[1].body, second, strlen(second)) == 0);
+    rk_msg_list_free(l);
+}
+
 Test(txn, a_transaction_ends_once_whatever_the_answers)
 {
     rk_rc_cluster_t c;
@@ -610,12 +623,7 @@ Test(txn, a_transaction_ends_once_whatever_the_answers)
     cr_assert_eq(end_txn(&p, &c, PG, k2.tsoff, k2.cloff, b.uniq, RK_SYSFLAG_TXN_COMMIT, true, r, sizeof r), 0, "%s", r);
     cr_assert_eq(end_txn(&p, &c, PG, k1.tsoff, k1.cloff, b.uniq, RK_SYSFLAG_TXN_COMMIT, true, r, sizeof r), 0, "%s", r);
     cr_assert_eq(end_txn(&p, &c, PG, b.qoff, b.cloff, b.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
-    cr_assert(wait_msgs(&p, &c, TOPIC, 2, 5000));
-    usleep(1000000);
-    rk_msg_list_t *l = pull_all(&p, &c, TOPIC);
-    cr_assert_eq(l->n, 2, "each transaction put its message once (got %zu)", l->n);
-    cr_assert(memcmp(l->msgs[0].body, "once-a", 6) == 0 && memcmp(l->msgs[1].body, "once-b", 6) == 0);
-    rk_msg_list_free(l);
+    expect_two(&p, &c, "once-a", "once-b");
     cr_assert_eq(runtime_i64(&c, "txnCommits"), 2);
     stop(&c, &p);
 }
@@ -646,12 +654,7 @@ Test(txn, a_transaction_ends_once_across_a_kill_9)
     half_t d = send_half(&p, &c, "kept-d");
     cr_assert_eq(end_txn(&p, &c, PG, d.qoff, d.cloff, d.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
     cr_assert_eq(end_txn(&p, &c, PG, d.qoff, d.cloff, d.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r), 0, "%s", r);
-    cr_assert(wait_msgs(&p, &c, TOPIC, 2, 5000));
-    usleep(1000000);
-    rk_msg_list_t *l = pull_all(&p, &c, TOPIC);
-    cr_assert_eq(l->n, 2, "a committed once, b never, d once (got %zu)", l->n);
-    cr_assert(memcmp(l->msgs[0].body, "kept-a", 6) == 0 && memcmp(l->msgs[1].body, "kept-d", 6) == 0);
-    rk_msg_list_free(l);
+    expect_two(&p, &c, "kept-a", "kept-d");       /* b was rolled back: never delivered */
     stop(&c, &p);
 }
 
@@ -982,22 +985,36 @@ Test(txn, slave_refuses_end_transaction)
     rk_tk_pair_stop(&pp);
 }
 
+/* Three brokers electing their master (chapter 8) with conf; returns the master's index. */
+static int trio_up(rk_tk_trio_t *t, const char *conf)
+{
+    rk_tk_trio_init(t, conf);
+    for (int i = 0; i < 3; i++)
+        rk_tk_broker_start(&t->r[i]);
+    int old = rk_tk_trio_leader(t, -1, 15000);
+    cr_assert(old >= 0, "no leader elected");
+    return old;
+}
+
+/* kill -9 of the master `old`; returns the index of the one elected after it. */
+static int trio_failover(rk_tk_trio_t *t, int old)
+{
+    rk_tk_kill(t->r[old].pid, SIGKILL);
+    rk_tk_wait(t->r[old].pid, 5000);
+    t->r[old].pid = -1;
+    int now = rk_tk_trio_leader(t, old, 15000);
+    cr_assert(now >= 0 && now != old, "no new leader");
+    return now;
+}
+
 Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
 {
     rk_tk_trio_t t;
-    rk_tk_trio_init(&t, "transactionTimeOut=600000\nslaveSyncMetaInterval=200\n");
-    for (int i = 0; i < 3; i++)
-        rk_tk_broker_start(&t.r[i]);
-    int old = rk_tk_trio_leader(&t, -1, 15000);
-    cr_assert(old >= 0, "no leader elected");
+    int old = trio_up(&t, "transactionTimeOut=600000\nslaveSyncMetaInterval=200\n");
     half_t h;
     cr_assert_eq(raw_send(t.base.cl, t.r[old].addr, TOPIC, PG, true, "fo", &h), RK_RESP_SUCCESS);
     usleep(1000000);        /* the followers copy the topic (auto-created by the send) with the metadata */
-    rk_tk_kill(t.r[old].pid, SIGKILL);
-    rk_tk_wait(t.r[old].pid, 5000);
-    t.r[old].pid = -1;
-    int now = rk_tk_trio_leader(&t, old, 15000);
-    cr_assert(now >= 0 && now != old, "no new leader");
+    int now = trio_failover(&t, old);
     int code = -1;
     char r[256] = "";
     for (int k = 0; k < 100 && code != RK_RESP_SUCCESS; k++) {
@@ -1030,11 +1047,7 @@ Test(txn, failover_a_commit_after_failover_completes_on_the_new_master)
 Test(txn, failover_the_new_master_remembers_ended_transactions)
 {
     rk_tk_trio_t t;
-    rk_tk_trio_init(&t, "transactionTimeOut=600000\n");
-    for (int i = 0; i < 3; i++)
-        rk_tk_broker_start(&t.r[i]);
-    int old = rk_tk_trio_leader(&t, -1, 15000);
-    cr_assert(old >= 0, "no leader elected");
+    int old = trio_up(&t, "transactionTimeOut=600000\n");
     tprod_t p;
     tp_start_ns(&p, t.base.ns, PG);
     half_t h;
@@ -1044,11 +1057,7 @@ Test(txn, failover_the_new_master_remembers_ended_transactions)
     cr_assert_eq(raw_end_txn(rem, t.r[old].addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r,
                              sizeof r), RK_RESP_SUCCESS, "%s", r);
     usleep(1000000);                /* the op record (WAIT=false) reaches the followers */
-    rk_tk_kill(t.r[old].pid, SIGKILL);
-    rk_tk_wait(t.r[old].pid, 5000);
-    t.r[old].pid = -1;
-    int now = rk_tk_trio_leader(&t, old, 15000);
-    cr_assert(now >= 0 && now != old, "no new leader");
+    int now = trio_failover(&t, old);
     int rc = RK_RESP_SYSTEM_BUSY;
     for (int i = 0; i < 100 && rc != RK_RESP_SUCCESS; i++) {     /* until it serves as master */
         rc = raw_end_txn(rem, t.r[now].addr, PG, h.qoff, h.cloff, h.uniq, RK_SYSFLAG_TXN_COMMIT, false, r, sizeof r);
@@ -1072,12 +1081,8 @@ Test(txn, failover_the_new_master_remembers_ended_transactions)
 Test(txn, failover_the_new_master_checks_the_pending_halves)
 {
     rk_tk_trio_t t;
-    rk_tk_trio_init(&t, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n"
+    int old = trio_up(&t, "transactionCheckInterval=300\ntransactionTimeOut=500\ntransactionCheckMax=1000\n"
                      "slaveSyncMetaInterval=200\nregisterNameServerPeriod=1000\n");
-    for (int i = 0; i < 3; i++)
-        rk_tk_broker_start(&t.r[i]);
-    int old = rk_tk_trio_leader(&t, -1, 15000);
-    cr_assert(old >= 0, "no leader elected");
     tprod_t p;
     tp_start_ns(&p, t.base.ns, PG);
     half_t h;
@@ -1086,11 +1091,7 @@ Test(txn, failover_the_new_master_checks_the_pending_halves)
     /* its progress (CID_RMQ_SYS_TRANS offsets) reaches the followers: they learn the master's
      * address when they register (registerNameServerPeriod), then copy every 200 ms */
     usleep(1500000);
-    rk_tk_kill(t.r[old].pid, SIGKILL);
-    rk_tk_wait(t.r[old].pid, 5000);
-    t.r[old].pid = -1;
-    int now = rk_tk_trio_leader(&t, old, 15000);
-    cr_assert(now >= 0 && now != old, "no new leader");
+    int now = trio_failover(&t, old);
     /* a check from the new master: its store host is in the check's offsetMsgId */
     check_t k = {0};
     bool from_new = false;
