@@ -252,6 +252,16 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
     return RK_OK;
 }
 
+rk_mapped_file_t *rk_mfq_spare(rk_mfq_t *q)
+{
+    uv_mutex_lock(&q->create_mu);
+    rk_mapped_file_t *mf = q->spare;
+    if (mf != NULL)
+        rk_mapped_file_hold(mf);
+    uv_mutex_unlock(&q->create_mu);
+    return mf;
+}
+
 int rk_mfq_prepare_next(rk_mfq_t *q, int *was_rc)
 {
     uv_mutex_lock(&q->create_mu);   /* the last file cannot change meanwhile */

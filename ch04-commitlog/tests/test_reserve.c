@@ -128,20 +128,38 @@ Test(reserve, the_checkpoint_gets_its_block_or_an_error)
     rk_checkpoint_close(cp);
 }
 
+/* A commitlog in dir with 1 MiB files (every file's end is in reach of the prefault thread);
+ * prefault_ahead < 0 keeps prefaultAheadBytes' default. */
+static rk_commitlog_t *open_mb_log(rk_commitlog_config_t *cfg, int64_t prefault_ahead)
+{
+    char err[300] = "";
+    cr_assert_eq(rk_commitlog_config_load(cfg, NULL, err, sizeof err), 0);
+    free(cfg->store_root);
+    cfg->store_root = strdup(dir);
+    cfg->file_size = MB;
+    if (prefault_ahead >= 0)
+        cfg->prefault_ahead = prefault_ahead;
+    rk_commitlog_t *cl;
+    cr_assert_eq(rk_commitlog_open(cfg, &cl, err, sizeof err), 0, "%s", err);
+    return cl;
+}
+
+/* A message to topic T with body (len bytes), born at 127.0.0.1:1234. */
+static rk_msg_t test_msg(rk_commitlog_t *cl, const uint8_t *body, size_t len)
+{
+    rk_msg_t m = {.topic = "T", .topic_len = 1, .body = body, .body_len = len,
+                  .store_host = *rk_commitlog_store_host(cl), .born_ts = 1};
+    rk_host_parse("127.0.0.1:1234", &m.born_host);
+    return m;
+}
+
 Test(reserve, a_commitlog_file_with_holes_is_reserved_before_the_put)
 {
     rk_commitlog_config_t cfg;
     char err[300] = "";
-    cr_assert_eq(rk_commitlog_config_load(&cfg, NULL, err, sizeof err), 0);
-    free(cfg.store_root);
-    cfg.store_root = strdup(dir);
-    cfg.file_size = MB;
-    rk_commitlog_t *cl;
-    cr_assert_eq(rk_commitlog_open(&cfg, &cl, err, sizeof err), 0, "%s", err);
+    rk_commitlog_t *cl = open_mb_log(&cfg, -1);
     static uint8_t body[1000];
-    rk_msg_t m = {.topic = "T", .topic_len = 1, .body = body, .body_len = sizeof body,
-                  .store_host = *rk_commitlog_store_host(cl), .born_ts = 1};
-    rk_host_parse("127.0.0.1:1234", &m.born_host);
+    rk_msg_t m = test_msg(cl, body, sizeof body);
     rk_put_result_t r;
     cr_assert_eq(rk_commitlog_put(cl, &m, &r), 0);
     cr_assert_eq(r.status, RK_PUT_OK);
@@ -264,20 +282,11 @@ static int count_record(void *ctx, const rk_record_t *rec, bool crc_ok)
 Test(reserve, records_survive_the_prefault_threads_prewrite)
 {
     rk_commitlog_config_t cfg;
-    char err[300] = "";
-    cr_assert_eq(rk_commitlog_config_load(&cfg, NULL, err, sizeof err), 0);
-    free(cfg.store_root);
-    cfg.store_root = strdup(dir);
-    cfg.file_size = MB;
-    rk_commitlog_t *cl;
-    cr_assert_eq(rk_commitlog_open(&cfg, &cl, err, sizeof err), 0, "%s", err);
+    rk_commitlog_t *cl = open_mb_log(&cfg, -1);
     static uint8_t body[100];
     rk_msg_t m[16];
-    for (int i = 0; i < 16; i++) {
-        m[i] = (rk_msg_t){.topic = "T", .topic_len = 1, .body = body, .body_len = sizeof body,
-                          .store_host = *rk_commitlog_store_host(cl), .born_ts = 1};
-        rk_host_parse("127.0.0.1:1234", &m[i].born_host);
-    }
+    for (int i = 0; i < 16; i++)
+        m[i] = test_msg(cl, body, sizeof body);
     rk_put_result_t r;
     int64_t n = 0;
     for (int round = 0; round < 3000; round++) {
@@ -295,5 +304,60 @@ Test(reserve, records_survive_the_prefault_threads_prewrite)
     cr_assert_eq(seen, n, "%lld of %lld records", (long long)seen, (long long)n);
     cr_assert_eq(rep.how, RK_SCAN_END_CLEAN);
     cr_assert_eq(rep.damage.ranges, 0);
+    rk_commitlog_config_free(&cfg);
+}
+
+/* How many of the first `len` bytes' pages of path are in the page cache (mincore). */
+static int resident_pages(const char *path, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    cr_assert(p != MAP_FAILED);
+    unsigned char vec[64];
+    size_t pages = len / 4096;
+    cr_assert(pages <= sizeof vec);
+    cr_assert_eq(mincore(p, len, vec), 0);
+    int n = 0;
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    munmap(p, len);
+    close(fd);
+    return n;
+}
+
+/* Near a file's end, the prefault thread does the part of prefaultAheadBytes past the end in
+ * the next file (made ahead by the flush thread), before the writer rolls into it: the roll
+ * finds its first pages in the page cache, instead of one large fill after the roll. */
+Test(reserve, the_next_files_head_is_ready_before_the_roll)
+{
+    rk_commitlog_config_t cfg;
+    rk_commitlog_t *cl = open_mb_log(&cfg, 256 * 1024);
+    static uint8_t body[1000];
+    rk_msg_t m = test_msg(cl, body, sizeof body);
+    rk_put_result_t r;
+    cr_assert_eq(rk_commitlog_put_batch(cl, &m, 1, &r, NULL), 0);
+    char spare[400];
+    snprintf(spare, sizeof spare, "%s/commitlog/%020d", dir, MB);
+    for (int i = 0; i < 200 && access(spare, F_OK) != 0; i++)
+        usleep(10000);
+    cr_assert_eq(access(spare, F_OK), 0, "the flush thread did not make the next file ahead");
+    /* far from the end: nothing of the next file is touched yet (fallocate reserves blocks, it
+     * reads and writes no page) */
+    usleep(100000);
+    cr_assert_eq(resident_pages(spare, 64 * 4096), 0, "the next file's pages were touched too early");
+    /* within prefaultAheadBytes of the end, without reaching it */
+    while (rk_commitlog_max_offset(cl) < MB - 128 * 1024) {
+        cr_assert_eq(rk_commitlog_put_batch(cl, &m, 1, &r, NULL), 0);
+        cr_assert_eq(r.status, RK_PUT_OK);
+    }
+    cr_assert_lt(rk_commitlog_max_offset(cl), MB - 64 * 1024, "rolled already");
+    /* the writer is at least 128 KiB past MB - prefaultAheadBytes: the next file's first
+     * 32 pages are due; ask for 16 */
+    int n = 0;
+    for (int i = 0; i < 200 && (n = resident_pages(spare, 16 * 4096)) < 16; i++)
+        usleep(10000);
+    cr_assert_eq(n, 16, "only %d of the next file's first 16 pages are in the page cache", n);
+    rk_commitlog_close(cl);
     rk_commitlog_config_free(&cfg);
 }

@@ -66,6 +66,9 @@ int rk_mfq_last_or_create(rk_mfq_t *q, int64_t start_if_empty, rk_mapped_file_t 
  * *was_rc (may be NULL) receives the previous call's result, so a caller
  * that retries on a full disk logs the change, not every attempt. */
 int rk_mfq_prepare_next(rk_mfq_t *q, int *was_rc);
+/* The file rk_mfq_prepare_next made ahead (held; the caller releases it), or NULL. The
+ * prefault thread warms its head while the writer finishes the last file. */
+rk_mapped_file_t *rk_mfq_spare(rk_mfq_t *q);
 
 int64_t rk_mfq_min_offset(rk_mfq_t *q);      /* first file's start, or -1 */
 int64_t rk_mfq_max_offset(rk_mfq_t *q);      /* last file's start + committed, or 0 */
