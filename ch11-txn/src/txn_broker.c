@@ -573,39 +573,28 @@ static int ended_dispatch(void *ctx, const rk_dispatch_request_t *req)
 static int64_t ended_seed(txn_state_t *ts)
 {
     rk_store_t *st = rk_broker_store(ts->b);
-    rk_cq_unit_t units[UNITS_CHUNK];
-    int64_t read = 0;
     uv_mutex_lock(&ts->ended_mu);
     if (atomic_load(&ts->ended_seeded)) {
         uv_mutex_unlock(&ts->ended_mu);
         return 0;
     }
     int64_t max = rk_store_max_offset(st, RK_TXN_OP_TOPIC, 0), min = rk_store_min_offset(st, RK_TXN_OP_TOPIC, 0);
-    int64_t next = max - (int64_t)ts->ended->cap;
-    if (next < min)
-        next = min;
-    if (next < 0)
-        next = 0;
-    while (next < max) {
-        int want = max - next < UNITS_CHUNK ? (int)(max - next) : UNITS_CHUNK;
-        int n = rk_store_read_units(st, RK_TXN_OP_TOPIC, 0, next, units, want);
-        if (n <= 0)
-            break;
-        for (int i = 0; i < n; i++) {
-            rk_store_view_t v;
-            rk_record_t rec;
-            if (rk_store_view(st, units[i].phys, &v) != RK_OK)
-                continue;
-            if (rk_record_decode(v.data, (size_t)v.size, false, &rec) == RK_OK && !rk_record_is_blank(&rec))
-                ended_note_op(ts->ended, &rec);
+    int64_t from = max - (int64_t)ts->ended->cap;
+    if (from < min)
+        from = min;
+    if (from < 0)
+        from = 0;
+    for (int64_t q = from; q < max; q++) {
+        rk_store_view_t v;
+        rk_record_t rec;
+        if (read_at(st, RK_TXN_OP_TOPIC, q, &v, &rec) == RK_OK) {
+            ended_note_op(ts->ended, &rec);
             rk_store_view_release(&v);
         }
-        next += n;
-        read += n;
     }
     atomic_store(&ts->ended_seeded, true);
     uv_mutex_unlock(&ts->ended_mu);
-    return read;
+    return max > from ? max - from : 0;
 }
 
 /* The END_TRANSACTION that added key failed: forget it (a retry must go through). The FIFO
